@@ -1,0 +1,263 @@
+//! ringpad's one build system. Run it through ./zigw (pinned Zig + system packages).
+//!
+//!   ./zigw build                 build everything into zig-out/
+//!   ./zigw build run -- ARGS     build and run the server (http://127.0.0.1:8080)
+//!   ./zigw build test            every suite: Criterion units/properties, integration
+//!   ./zigw build bench-ot        OT micro-benchmark (use -Doptimize=ReleaseFast)
+//!   ./zigw build fuzz            libFuzzer targets (system clang), bounded runs
+//!   -Dsanitize=address           ASan + LSan build (system clang runtime)
+//!
+//! Sources are discovered by folder so that adding a file never needs an edit here:
+//!   ot/*.c          -> libringpad_ot   (the OT engine: no I/O)
+//!   src/*.c         -> libringpad_core (the server), except src/main.c -> ringpad
+//!   tests/unit/*.c  -> ringpad-tests   (one Criterion binary: every unit/property suite)
+//!   tests/fuzz/*.c  -> one libFuzzer binary per file (built with system clang)
+const std = @import("std");
+
+const Sanitize = enum { none, address };
+
+const c_flags_common = [_][]const u8{
+    "-std=c17",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-Wshadow",
+    "-Wstrict-prototypes",
+    "-Wmissing-prototypes",
+    "-D_GNU_SOURCE",
+    "-fno-omit-frame-pointer",
+};
+
+/// Every `*.c` in `dir` (relative to the build root), sorted; the build is
+/// re-configured when files are added or removed.
+fn cFilesIn(b: *std.Build, dir: []const u8, exclude: []const []const u8) []const []const u8 {
+    const io = b.graph.io;
+    b.dependOnDirectoryContents(b.path(dir));
+    var list: std.ArrayList([]const u8) = .empty;
+    var handle = b.root.root_dir.handle.openDir(io, (b.root.join(b.allocator, dir) catch @panic("OOM")).sub_path, .{ .iterate = true }) catch return &.{};
+    defer handle.close(io);
+    var it = handle.iterate();
+    outer: while (it.next(io) catch null) |entry| {
+        if (entry.kind != .file or !std.mem.endsWith(u8, entry.name, ".c")) continue;
+        for (exclude) |skip| if (std.mem.eql(u8, skip, entry.name)) continue :outer;
+        list.append(b.allocator, b.fmt("{s}/{s}", .{ dir, entry.name })) catch @panic("OOM");
+    }
+    std.mem.sort([]const u8, list.items, {}, struct {
+        fn lessThan(_: void, x: []const u8, y: []const u8) bool {
+            return std.mem.lessThan(u8, x, y);
+        }
+    }.lessThan);
+    return list.items;
+}
+
+const Ctx = struct {
+    b: *std.Build,
+    target: std.Build.ResolvedTarget,
+    optimize: std.builtin.OptimizeMode,
+    sanitize: Sanitize,
+    flags: []const []const u8,
+
+    fn module(ctx: Ctx) *std.Build.Module {
+        const m = ctx.b.createModule(.{
+            .target = ctx.target,
+            .optimize = ctx.optimize,
+            .link_libc = true,
+            // Debug keeps Zig's C sanitizer (UBSan with a stack trace); ASan builds
+            // use clang's runtime instead, and the two runtimes do not mix.
+            .sanitize_c = if (ctx.sanitize == .address) .off else null,
+            .omit_frame_pointer = false,
+        });
+        m.addIncludePath(ctx.b.path("include"));
+        m.addIncludePath(ctx.b.path("src"));
+        m.addIncludePath(ctx.b.path("ot"));
+        return m;
+    }
+
+    /// A static library of `files`, or null while the folder has no sources yet.
+    fn staticLib(ctx: Ctx, name: []const u8, files: []const []const u8) ?*std.Build.Step.Compile {
+        if (files.len == 0) return null;
+        const m = ctx.module();
+        m.addCSourceFiles(.{ .files = files, .flags = ctx.flags });
+        return ctx.b.addLibrary(.{ .name = name, .root_module = m, .linkage = .static });
+    }
+
+    fn linkOptional(ctx: Ctx, m: *std.Build.Module, libs: []const ?*std.Build.Step.Compile) void {
+        _ = ctx;
+        for (libs) |maybe| if (maybe) |lib| m.linkLibrary(lib);
+    }
+
+    fn linkServerLibs(ctx: Ctx, m: *std.Build.Module) void {
+        _ = ctx;
+        for ([_][]const u8{ "uring", "wolfssl", "z", "jansson" }) |lib|
+            m.linkSystemLibrary(lib, .{ .use_pkg_config = .no });
+        m.linkSystemLibrary("pthread", .{});
+    }
+
+    fn linkAsan(ctx: Ctx, m: *std.Build.Module) void {
+        if (ctx.sanitize != .address) return;
+        // Zig ships no ASan runtime: link clang's (libclang-rt-14-dev).
+        m.addObjectFile(.{ .cwd_relative = asanRuntime(ctx.b) });
+        m.linkSystemLibrary("dl", .{});
+        m.linkSystemLibrary("m", .{});
+        m.linkSystemLibrary("rt", .{});
+        m.linkSystemLibrary("gcc_s", .{});
+    }
+};
+
+fn asanRuntime(b: *std.Build) []const u8 {
+    const io = b.graph.io;
+    const base = "/usr/lib/llvm-14/lib/clang";
+    var dir = std.Io.Dir.openDirAbsolute(io, base, .{ .iterate = true }) catch
+        @panic("-Dsanitize=address needs libclang-rt-14-dev (./zigw installs it)");
+    defer dir.close(io);
+    var it = dir.iterate();
+    while (it.next(io) catch null) |entry| {
+        const p = b.fmt("{s}/{s}/lib/linux/libclang_rt.asan-x86_64.a", .{ base, entry.name });
+        std.Io.Dir.accessAbsolute(io, p, .{}) catch continue;
+        return p;
+    }
+    @panic("libclang_rt.asan-x86_64.a not found under /usr/lib/llvm-14");
+}
+
+pub fn build(b: *std.Build) void {
+    const target = b.standardTargetOptions(.{});
+    const optimize = b.standardOptimizeOption(.{});
+    const sanitize = b.option(Sanitize, "sanitize", "Extra sanitizer: none (default; Debug keeps UBSan) or address (ASan+LSan)") orelse .none;
+
+    var flags: std.ArrayList([]const u8) = .empty;
+    flags.appendSlice(b.allocator, &c_flags_common) catch @panic("OOM");
+    if (sanitize == .address) flags.appendSlice(b.allocator, &.{ "-fsanitize=address", "-fno-sanitize-recover=all" }) catch @panic("OOM");
+    const ctx: Ctx = .{ .b = b, .target = target, .optimize = optimize, .sanitize = sanitize, .flags = flags.items };
+
+    // ---- the OT engine -------------------------------------------------------
+    const ot_lib = ctx.staticLib("ringpad_ot", cFilesIn(b, "ot", &.{}));
+    if (ot_lib) |lib| b.installArtifact(lib);
+
+    // ---- the server ------------------------------------------------------------
+    const core_lib = ctx.staticLib("ringpad_core", cFilesIn(b, "src", &.{"main.c"}));
+
+    const server_mod = ctx.module();
+    server_mod.addCSourceFiles(.{ .files = &.{"src/main.c"}, .flags = ctx.flags });
+    ctx.linkOptional(server_mod, &.{ core_lib, ot_lib });
+    ctx.linkServerLibs(server_mod);
+    ctx.linkAsan(server_mod);
+    const server = b.addExecutable(.{ .name = "ringpad", .root_module = server_mod });
+    b.installArtifact(server);
+
+    // The web editor's static files (web/dist once the editor is bundled, else web/public).
+    const web_install = b.addInstallDirectory(.{
+        .source_dir = b.path("web/public"),
+        .install_dir = .prefix,
+        .install_subdir = "share/ringpad/web",
+    });
+    b.getInstallStep().dependOn(&web_install.step);
+    const web_root = b.graph.path(.install_prefix, "share/ringpad/web");
+
+    const run_step = b.step("run", "Build and serve on http://127.0.0.1:8080 (pass flags after --)");
+    const run = b.addRunArtifact(server);
+    run.addArg("--web-root");
+    run.addDirectoryArg(web_root);
+    run.addPassthruArgs();
+    run.step.dependOn(b.getInstallStep());
+    run_step.dependOn(&run.step);
+
+    // ---- tests ------------------------------------------------------------------
+    const test_step = b.step("test", "Build and run every test suite");
+
+    const unit_mod = ctx.module();
+    unit_mod.addCSourceFiles(.{ .files = cFilesIn(b, "tests/unit", &.{}), .flags = ctx.flags });
+    ctx.linkOptional(unit_mod, &.{ core_lib, ot_lib });
+    unit_mod.linkSystemLibrary("criterion", .{ .use_pkg_config = .no });
+    ctx.linkServerLibs(unit_mod);
+    ctx.linkAsan(unit_mod);
+    const unit_tests = b.addExecutable(.{ .name = "ringpad-tests", .root_module = unit_mod });
+    b.installArtifact(unit_tests);
+
+    const run_unit = b.addRunArtifact(unit_tests);
+    run_unit.setCwd(b.path("."));
+    run_unit.addArgs(&.{ "--jobs", "2", "--short-filename" });
+    run_unit.has_side_effects = true;
+    run_unit.stdio = .inherit;
+    test_step.dependOn(&run_unit.step);
+
+    if (fileExists(b, "tests/integration/package-lock.json")) {
+        // Integration tests: the real binary on an ephemeral loopback port, driven by
+        // Node's `ws` (npm, pinned by tests/integration/package-lock.json).
+        const npm_ci = b.addSystemCommand(&.{ "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error" });
+        npm_ci.setCwd(b.path("tests/integration"));
+        npm_ci.has_side_effects = true;
+        // run.mjs exports the paths below and runs `node --test` over tests/integration/*.test.mjs.
+        const run_integration = b.addSystemCommand(&.{ "node", "run.mjs" });
+        run_integration.setCwd(b.path("tests/integration"));
+        run_integration.addArtifactArg(server);
+        run_integration.addDirectoryArg(web_root);
+        run_integration.has_side_effects = true;
+        run_integration.stdio = .inherit;
+        run_integration.step.dependOn(&npm_ci.step);
+        run_integration.step.dependOn(b.getInstallStep());
+        run_integration.step.dependOn(&run_unit.step); // one suite at a time: 2 cores
+        test_step.dependOn(&run_integration.step);
+    }
+
+    // ---- benchmarks (figures, not tests) -----------------------------------------
+    const bench_mod = ctx.module();
+    bench_mod.addCSourceFiles(.{ .files = &.{"bench/ot_bench.c"}, .flags = ctx.flags });
+    ctx.linkOptional(bench_mod, &.{ot_lib});
+    ctx.linkAsan(bench_mod);
+    const ot_bench = b.addExecutable(.{ .name = "ringpad-ot-bench", .root_module = bench_mod });
+    b.installArtifact(ot_bench);
+    const bench_ot_step = b.step("bench-ot", "Run the OT micro-benchmark (add -Doptimize=ReleaseFast)");
+    const run_bench = b.addRunArtifact(ot_bench);
+    run_bench.addPassthruArgs();
+    run_bench.stdio = .inherit;
+    bench_ot_step.dependOn(&run_bench.step);
+
+    // ---- fuzzing: libFuzzer through the system clang --------------------------------
+    const fuzz_step = b.step("fuzz", "Build the libFuzzer targets and run each for -Dfuzz-seconds (default 20)");
+    const fuzz_seconds = b.option(u32, "fuzz-seconds", "Seconds per fuzz target for `zig build fuzz`") orelse 20;
+    const ot_sources = cFilesIn(b, "ot", &.{});
+    for (cFilesIn(b, "tests/fuzz", &.{})) |fuzz_src| {
+        const stem = std.fs.path.stem(fuzz_src);
+        const cc = b.addSystemCommand(&.{ "clang", "-std=c17", "-g", "-O1", "-D_GNU_SOURCE", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=undefined", "-Iinclude", "-Isrc", "-Iot" });
+        cc.setCwd(b.path("."));
+        cc.addFileArg(b.path(fuzz_src));
+        for (ot_sources) |s| cc.addFileArg(b.path(s));
+        // Fuzz targets name the server sources they need in a `// fuzz-sources:` line.
+        for (fuzzExtraSources(b, fuzz_src)) |s| cc.addFileArg(b.path(s));
+        cc.addArgs(&.{ "-luring", "-lwolfssl", "-lz", "-ljansson", "-lpthread", "-o" });
+        const exe = cc.addOutputFileArg(stem);
+        const install = b.addInstallFileWithDir(exe, .bin, b.fmt("fuzz-{s}", .{stem}));
+        const corpus = b.fmt("tests/fuzz/corpus/{s}", .{stem});
+        const run_fuzz = std.Build.Step.Run.create(b, b.fmt("fuzz {s}", .{stem}));
+        run_fuzz.addFileArg(exe);
+        run_fuzz.addArgs(&.{ b.fmt("-max_total_time={d}", .{fuzz_seconds}), "-rss_limit_mb=2048", "-print_final_stats=1" });
+        run_fuzz.addDirectoryArg(b.path(corpus));
+        run_fuzz.has_side_effects = true;
+        run_fuzz.stdio = .inherit;
+        run_fuzz.step.dependOn(&install.step);
+        fuzz_step.dependOn(&run_fuzz.step);
+    }
+}
+
+fn fileExists(b: *std.Build, sub_path: []const u8) bool {
+    const io = b.graph.io;
+    b.dependOnDirectoryContents(b.path(std.fs.path.dirname(sub_path) orelse "."));
+    b.root.root_dir.handle.access(io, (b.root.join(b.allocator, sub_path) catch @panic("OOM")).sub_path, .{}) catch return false;
+    return true;
+}
+
+/// Reads the `// fuzz-sources: src/a.c src/b.c` line of a fuzz target.
+fn fuzzExtraSources(b: *std.Build, fuzz_src: []const u8) []const []const u8 {
+    const io = b.graph.io;
+    b.dependOnFileContents(b.path(fuzz_src));
+    const text = b.root.root_dir.handle.readFileAlloc(io, (b.root.join(b.allocator, fuzz_src) catch @panic("OOM")).sub_path, b.allocator, .limited(1 << 20)) catch return &.{};
+    var out: std.ArrayList([]const u8) = .empty;
+    var lines = std.mem.splitScalar(u8, text, '\n');
+    while (lines.next()) |line| {
+        const marker = "// fuzz-sources:";
+        if (!std.mem.startsWith(u8, line, marker)) continue;
+        var words = std.mem.tokenizeAny(u8, line[marker.len..], " \t\r");
+        while (words.next()) |w| out.append(b.allocator, w) catch @panic("OOM");
+    }
+    return out.items;
+}

@@ -1,0 +1,238 @@
+/*
+ * ringpad OT engine: operational transformation on plain text.
+ *
+ * Pure C17, no I/O, no global state. Positions and lengths count Unicode code
+ * points (not bytes, not UTF-16 units). Text is always valid UTF-8 without
+ * surrogate code points.
+ *
+ * An operation spans the whole document and is written in the compact JSON form
+ * of ot.js: an array whose positive integers retain, strings insert and
+ * negative integers delete, e.g. [5,"abc",-3,2]. Its base length (retains +
+ * deletes) must equal the document's length.
+ *
+ * Canonical form (what every builder and every function here produces):
+ *   - adjacent components of one kind are merged;
+ *   - at one position an insert comes before a delete;
+ *   - a trailing retain is KEPT (the op still spans the whole document), so
+ *     [3] is the canonical no-op on a 3-code-point document and [] the no-op on
+ *     an empty one.
+ *
+ * Errors: every function returning int returns OT_OK (0) or a negative ot_err.
+ * ot_err_str() gives a stable, human readable message.
+ */
+#ifndef RINGPAD_OT_H
+#define RINGPAD_OT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ot_err {
+    OT_OK = 0,
+    OT_ERR_NOMEM = -1,             /* allocation failed */
+    OT_ERR_JSON_SYNTAX = -2,       /* the op text is not well-formed JSON */
+    OT_ERR_NOT_ARRAY = -3,         /* the op is not a JSON array */
+    OT_ERR_BAD_COMPONENT = -4,     /* a component is neither an integer nor a string */
+    OT_ERR_ZERO_COUNT = -5,        /* a retain/delete count of 0 */
+    OT_ERR_COUNT_RANGE = -6,       /* a count that is fractional, has an exponent or overflows */
+    OT_ERR_EMPTY_INSERT = -7,      /* an insert of "" */
+    OT_ERR_BAD_UTF8 = -8,          /* insert text is not valid UTF-8 (or contains \u0000) */
+    OT_ERR_LONE_SURROGATE = -9,    /* a \uD800-\uDFFF escape without its pair */
+    OT_ERR_BASE_LENGTH = -10,      /* the op's base length differs from the document's length */
+    OT_ERR_TOO_LARGE = -11,        /* op bytes or resulting document beyond the configured limits */
+    OT_ERR_TOO_MANY_COMPONENTS = -12, /* more components than the configured limit */
+    OT_ERR_VERSION_TOO_OLD = -13,  /* base version older than the retained history */
+    OT_ERR_VERSION_AHEAD = -14,    /* base version newer than the document */
+    OT_ERR_RANGE = -15,            /* a position or count outside the text */
+    OT_ERR_COMPOSE_MISMATCH = -16, /* compose(a,b): b's base length != a's target length */
+    OT_ERR_TRANSFORM_MISMATCH = -17, /* transform(a,b): a and b have different base lengths */
+} ot_err;
+
+/* Stable message for an ot_err (never NULL; "unknown error" for unknown codes). */
+const char *ot_err_str(int err);
+
+/* ---- Limits ------------------------------------------------------------- */
+
+typedef struct ot_limits {
+    uint64_t max_doc_codepoints;   /* a document never grows past this */
+    uint32_t max_op_bytes;         /* JSON text of one op, and inserted bytes of one op */
+    uint32_t max_op_components;    /* components of one op */
+    uint32_t history_depth;        /* ops an ot_doc keeps for transforming late ops (>= 1) */
+} ot_limits;
+
+/* 16 M code points, 1 MiB op, 65536 components, 1000 ops of history. */
+ot_limits ot_limits_default(void);
+
+/* ---- Growable byte buffer (output of serializers and text copies) -------- */
+
+typedef struct ot_buf {
+    char *data;        /* NUL-terminated when len > 0 or after any append */
+    size_t len;        /* bytes used, excluding the NUL */
+    size_t cap;        /* bytes allocated */
+} ot_buf;
+
+void ot_buf_init(ot_buf *buf);
+void ot_buf_free(ot_buf *buf);
+void ot_buf_clear(ot_buf *buf);    /* len = 0, keeps the allocation */
+int ot_buf_append(ot_buf *buf, const char *bytes, size_t len_bytes);
+
+/* ---- Operations ----------------------------------------------------------- */
+
+typedef enum ot_kind { OT_RETAIN = 1, OT_INSERT = 2, OT_DELETE = 3 } ot_kind;
+
+typedef struct ot_component {
+    ot_kind kind;
+    uint64_t count_codepoints;     /* > 0 */
+    uint32_t text_offset_bytes;    /* OT_INSERT only: offset into ot_op.text */
+    uint32_t text_len_bytes;       /* OT_INSERT only */
+} ot_component;
+
+typedef struct ot_op {
+    ot_component *components;
+    uint32_t count_components;
+    uint32_t capacity_components;
+    char *text;                    /* inserted UTF-8 of all inserts, back to back */
+    uint32_t text_len_bytes;
+    uint32_t text_capacity_bytes;
+    uint64_t base_len_codepoints;  /* retains + deletes */
+    uint64_t target_len_codepoints;/* retains + inserts */
+} ot_op;
+
+void ot_op_init(ot_op *op);
+void ot_op_free(ot_op *op);
+void ot_op_clear(ot_op *op);       /* empty op, keeps allocations */
+int ot_op_copy(ot_op *dst, const ot_op *src);
+
+/* Builders: append one component, keeping the canonical form (merging, and
+ * moving an insert before a preceding delete). n == 0 / len == 0 is a no-op. */
+int ot_op_retain(ot_op *op, uint64_t count_codepoints);
+/* Validates the UTF-8 (OT_ERR_BAD_UTF8 on invalid input, NUL or surrogates). */
+int ot_op_insert(ot_op *op, const char *utf8, size_t len_bytes);
+int ot_op_delete(ot_op *op, uint64_t count_codepoints);
+
+/* Strict builders for decoders that already hold a parsed JSON value: apply the
+ * same rules as ot_op_parse_json (0 → OT_ERR_ZERO_COUNT, "" → OT_ERR_EMPTY_INSERT,
+ * limits → OT_ERR_TOO_LARGE / OT_ERR_TOO_MANY_COMPONENTS). */
+int ot_op_push_int(ot_op *op, int64_t value, const ot_limits *limits);
+int ot_op_push_string(ot_op *op, const char *utf8, size_t len_bytes, const ot_limits *limits);
+
+/* True when the op changes nothing (only retains, or empty). */
+bool ot_op_is_noop(const ot_op *op);
+/* True when both ops have the same canonical components. */
+bool ot_op_equal(const ot_op *a, const ot_op *b);
+
+/* Parses the JSON array form. `out` is cleared first. limits may be NULL (defaults).
+ * On error `*err_offset_bytes` (if not NULL) gets the offset of the fault. */
+int ot_op_parse_json(ot_op *out, const char *json, size_t len_bytes,
+                     const ot_limits *limits, size_t *err_offset_bytes);
+/* Appends the canonical JSON form to `out` (strings escaped per RFC 8259,
+ * non-ASCII written as UTF-8, "/" not escaped). */
+int ot_op_to_json(const ot_op *op, ot_buf *out);
+
+/* ---- Text buffer -----------------------------------------------------------
+ * A text with a code point index: edits and code point <-> byte mapping are
+ * O(log n) per call, not O(document), so large documents stay fast. */
+
+typedef struct ot_text ot_text;
+
+ot_text *ot_text_new(void);
+/* Validates UTF-8 (no NUL, no surrogates); NULL on invalid input or no memory. */
+ot_text *ot_text_from_utf8(const char *utf8, size_t len_bytes);
+void ot_text_free(ot_text *text);
+uint64_t ot_text_len_codepoints(const ot_text *text);
+uint64_t ot_text_len_bytes(const ot_text *text);
+/* Appends the whole text / a code point range to `out`. */
+int ot_text_to_buf(const ot_text *text, ot_buf *out);
+int ot_text_slice(const ot_text *text, uint64_t start_codepoints,
+                  uint64_t count_codepoints, ot_buf *out);
+/* Byte offset of a code point position (position <= length). */
+int ot_text_byte_offset(const ot_text *text, uint64_t pos_codepoints, uint64_t *out_offset_bytes);
+/* `utf8` must be valid UTF-8 of exactly count_codepoints code points. */
+int ot_text_insert(ot_text *text, uint64_t pos_codepoints, const char *utf8,
+                   size_t len_bytes, uint64_t count_codepoints);
+int ot_text_delete(ot_text *text, uint64_t pos_codepoints, uint64_t count_codepoints);
+/* True when the text equals the given UTF-8 bytes. */
+bool ot_text_equals(const ot_text *text, const char *utf8, size_t len_bytes);
+
+/* ---- The algebra ------------------------------------------------------------ */
+
+/* Applies op to text in place. OT_ERR_BASE_LENGTH when op.base != text length;
+ * on any error the text is unchanged. */
+int ot_apply(const ot_op *op, ot_text *text);
+/* Convenience for strings: out gets the result (appended). */
+int ot_apply_utf8(const ot_op *op, const char *utf8, size_t len_bytes, ot_buf *out);
+
+/* out = a then b (apply(apply(d,a),b) == apply(d,compose(a,b))). */
+int ot_compose(const ot_op *a, const ot_op *b, ot_op *out);
+
+/* Concurrent a and b on the same base: a' = a after b, b' = b after a, so that
+ * apply(apply(d,a),b') == apply(apply(d,b),a').
+ * Tie-break: when both insert at one position, a's insert is placed first.
+ * Call it as transform(op_being_ordered, op_already_ordered), as ot.js's
+ * transform(clientOp, serverOp) and ShareDB's side 'left' do. */
+int ot_transform(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime);
+
+/* out = the op that undoes `op` applied to `before` (the text before op). */
+int ot_invert(const ot_op *op, const ot_text *before, ot_op *out);
+
+typedef enum ot_side {
+    OT_SIDE_BEFORE = 0,  /* an insert at the cursor goes after it: cursor stays before */
+    OT_SIDE_AFTER = 1,   /* an insert at the cursor pushes it: cursor ends after it */
+} ot_side;
+
+/* Position after op. A position inside a deleted range moves to its start.
+ * Positions beyond op's base length are clamped to its target length. */
+uint64_t ot_transform_position(uint64_t pos_codepoints, const ot_op *op, ot_side side);
+
+/* ---- A document with history ------------------------------------------------ */
+
+typedef struct ot_history_entry {
+    uint64_t base_version;   /* the op took the document from base_version to base_version+1 */
+    ot_op op;                /* as applied */
+    ot_op inverse;           /* undoes op (used to rebuild past versions) */
+    char *id;                /* client-chosen op id (may be empty) */
+    size_t id_len;
+    char *author;            /* who submitted it (may be empty) */
+    size_t author_len;
+    int64_t time_ms;         /* caller-provided timestamp */
+} ot_history_entry;
+
+typedef struct ot_doc ot_doc;
+
+/* A document at `version` with `text` (valid UTF-8). NULL on bad text/no memory. */
+ot_doc *ot_doc_new(const ot_limits *limits, uint64_t version, const char *utf8, size_t len_bytes);
+void ot_doc_free(ot_doc *doc);
+uint64_t ot_doc_version(const ot_doc *doc);
+const ot_text *ot_doc_text(const ot_doc *doc);
+/* Oldest base version that submit still accepts (== version when history is empty). */
+uint64_t ot_doc_oldest_version(const ot_doc *doc);
+/* The retained op applied at base_version, or NULL if outside the history. */
+const ot_history_entry *ot_doc_history_at(const ot_doc *doc, uint64_t base_version);
+
+typedef struct ot_submit_result {
+    ot_op op;                /* the op as applied (transformed); caller inits/frees */
+    uint64_t applied_at_version; /* its base version; the document is now at this + 1 */
+    bool duplicate;          /* the id was already applied: nothing changed, op/version are the original's */
+} ot_submit_result;
+
+/* Transforms `op` (based on base_version) against every retained op since,
+ * one at a time, applies it and records it. An id already in the retained
+ * history is not applied again: result->duplicate = true with its original
+ * version. Errors: OT_ERR_VERSION_TOO_OLD, OT_ERR_VERSION_AHEAD,
+ * OT_ERR_BASE_LENGTH, OT_ERR_TOO_LARGE; on error the document is unchanged.
+ * result->op must be initialised (ot_op_init) by the caller. */
+int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
+                  const char *id, size_t id_len, const char *author, size_t author_len,
+                  int64_t time_ms, ot_submit_result *result);
+
+/* Appends the text of a past version (within the retained history) to out. */
+int ot_doc_text_at(const ot_doc *doc, uint64_t version, ot_buf *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RINGPAD_OT_H */
