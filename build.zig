@@ -173,9 +173,23 @@ pub fn build(b: *std.Build) void {
     const unit_tests = b.addExecutable(.{ .name = "ringpad-tests", .root_module = unit_mod });
     b.installArtifact(unit_tests);
 
-    const run_unit = b.addRunArtifact(unit_tests);
+    // Criterion reports a test's result before its worker exits, so a leak that
+    // LeakSanitizer finds at exit would not fail the test: under ASan the run
+    // fails when any LeakSanitizer or AddressSanitizer report appears.
+    const run_unit = if (sanitize == .address) blk: {
+        const r = b.addSystemCommand(&.{ "sh", "-c",
+            \\out=$(mktemp); "$0" --jobs 2 --short-filename >"$out" 2>&1; rc=$?; cat "$out"
+            \\if grep -q "ERROR: \(Leak\|Address\)Sanitizer" "$out"; then echo "sanitizer reports above: failing" >&2; rc=1; fi
+            \\rm -f "$out"; exit $rc
+        });
+        r.addArtifactArg(unit_tests);
+        break :blk r;
+    } else blk: {
+        const r = b.addRunArtifact(unit_tests);
+        r.addArgs(&.{ "--jobs", "2", "--short-filename" });
+        break :blk r;
+    };
     run_unit.setCwd(b.path("."));
-    run_unit.addArgs(&.{ "--jobs", "2", "--short-filename" });
     run_unit.has_side_effects = true;
     run_unit.stdio = .inherit;
     test_step.dependOn(&run_unit.step);
