@@ -576,3 +576,19 @@ Test(static_site, depth_limit)
     cr_assert_eq(static_site_count_files(s), STATIC_SITE_MAX_DEPTH + 1);
     static_site_free(s);
 }
+
+/* The web root this repository ships (tests run from the repository root). */
+Test(static_site, shipped_web_root_loads)
+{
+    static_site *s = NULL;
+    cr_assert_eq(static_site_load("web/public", 4 << 20, &s), 0);
+    cr_assert_geq(static_site_count_files(s), 1);
+    static_site *saved = g_site;
+    g_site = s;
+    static_reply r = respond("GET", "/", "");
+    assert_status(&r, 200);
+    cr_assert(head_has(&r, "Content-Type: text/html; charset=utf-8"));
+    cr_assert_gt(r.body_len, 0);
+    g_site = saved;
+    static_site_free(s);
+}
