@@ -552,3 +552,40 @@ Test(token_cmd, ttl_units) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_eq(token_cmd_parse_ttl(bad[i], &s), -EINVAL, "%s", bad[i]);
 }
+
+/* ---- known answers ------------------------------------------------------------------- */
+
+Test(auth, rfc7515_appendix_a1_signature_verifies) {
+    /* RFC 7515 A.1: an HS256 JWS with a 64-byte key. Its claims have no "sub",
+     * so the result is bad_claims, reached only after the signature matched. */
+    static const uint8_t key[64] = {
+        0x03, 0x23, 0x35, 0x4b, 0x2b, 0x0f, 0xa5, 0xbc, 0x83, 0x7e, 0x06, 0x65, 0x77, 0x7b, 0xa6, 0x8f,
+        0x5a, 0xb3, 0x28, 0xe6, 0xf0, 0x54, 0xc9, 0x28, 0xa9, 0x0f, 0x84, 0xb2, 0xd2, 0x50, 0x2e, 0xbf,
+        0xd3, 0xfb, 0x5a, 0x92, 0xd2, 0x06, 0x47, 0xef, 0x96, 0x8a, 0xb4, 0xc3, 0x77, 0x62, 0x3d, 0x22,
+        0x3d, 0x2e, 0x21, 0x72, 0x05, 0x2e, 0x4f, 0x08, 0xc0, 0xcd, 0x9a, 0xf5, 0x67, 0xd0, 0x80, 0xa3};
+    auth_secret s;
+    cr_assert_eq(auth_secret_set(&s, (const char *)key, sizeof key), AUTH_OK);
+    char token[] = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
+                   "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ."
+                   "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    auth_claims c;
+    cr_assert_eq(auth_verify(&s, token, strlen(token), 1300819000, &c), AUTH_ERR_BAD_CLAIMS);
+    token[strlen(token) - 2] = 'Y'; /* 'X' -> 'Y': a different MAC (not the last char, so still canonical) */
+    cr_assert_eq(auth_verify(&s, token, strlen(token), 1300819000, &c), AUTH_ERR_BAD_SIGNATURE);
+}
+
+Test(auth, docs_example_token_verifies) {
+    /* The token shown in docs/PROTOCOL.md (secret "correct-horse-battery-staple"),
+     * cross-checked with Python's hmac module. */
+    auth_secret s;
+    cr_assert_eq(auth_secret_set(&s, "correct-horse-battery-staple", 28), AUTH_OK);
+    const char *token =
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+        "eyJzdWIiOiJib2IiLCJpYXQiOjE3NjcyMjU2MDAsImV4cCI6MTc2NzIyOTIwMCwiZG9jcyI6W3sicGF0dGVybiI6Im5vdGVzL3RvZGF5Iiwicm9sZSI6IndyaXRlIn1dfQ."
+        "BvrL0Cq3JabiR-kghzh1iXgbpTfirLYK5yg-Chd2hY0";
+    auth_claims c;
+    cr_assert_eq(auth_verify(&s, token, strlen(token), 1767225600, &c), AUTH_OK);
+    cr_assert_str_eq(c.sub, "bob");
+    cr_assert_eq(auth_role_for(&c, "notes/today", 11), AUTH_ROLE_WRITE);
+    cr_assert_eq(auth_role_for(&c, "notes/other", 11), AUTH_ROLE_NONE);
+}
