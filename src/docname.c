@@ -5,7 +5,6 @@
 #include "docname.h"
 
 #include <stdbool.h>
-#include <string.h>
 
 const char *docname_err_str(int err)
 {
@@ -64,52 +63,34 @@ int docname_to_file(const char *name, size_t len_bytes, char *out, size_t out_ca
     int rc = docname_validate(name, len_bytes);
     if (rc != DOCNAME_OK)
         return rc;
-    size_t o = 0;
-    for (size_t i = 0; i < len_bytes; i++) {
-        size_t need = name[i] == '/' ? 3 : 1;
-        if (o + need + 1 > out_cap)
-            return DOCNAME_ERR_NO_SPACE;
-        if (name[i] == '/') {
-            memcpy(out + o, "%2F", 3);
-        } else {
-            out[o] = name[i];
-        }
-        o += need;
-    }
-    out[o] = '\0';
+    if (len_bytes + 1 > out_cap)
+        return DOCNAME_ERR_NO_SPACE;
+    for (size_t i = 0; i < len_bytes; i++)
+        out[i] = name[i] == '/' ? '+' : name[i];
+    out[len_bytes] = '\0';
     if (out_len != NULL)
-        *out_len = o;
+        *out_len = len_bytes;
     return DOCNAME_OK;
 }
 
 int docname_from_file(const char *file, size_t len_bytes, char *out, size_t out_cap,
                       size_t *out_len)
 {
-    if (len_bytes > DOCNAME_FILE_MAX_BYTES)
+    if (len_bytes > DOCNAME_MAX_BYTES)
         return DOCNAME_ERR_BAD_FILE_NAME;
-    size_t o = 0;
-    for (size_t i = 0; i < len_bytes; i++) {
-        char c = file[i];
-        if (c == '%') {
-            /* Only the exact escape docname_to_file writes is accepted, so each
-             * name has exactly one file name. */
-            if (i + 2 >= len_bytes || file[i + 1] != '2' || file[i + 2] != 'F')
-                return DOCNAME_ERR_BAD_FILE_NAME;
-            c = '/';
-            i += 2;
-        } else if (c == '/') {
-            return DOCNAME_ERR_BAD_FILE_NAME;
-        }
-        if (o + 2 > out_cap)
-            return DOCNAME_ERR_NO_SPACE;
-        out[o++] = c;
-    }
-    if (o + 1 > out_cap)
+    if (len_bytes + 1 > out_cap)
         return DOCNAME_ERR_NO_SPACE;
-    out[o] = '\0';
-    if (docname_validate(out, o) != DOCNAME_OK)
+    for (size_t i = 0; i < len_bytes; i++) {
+        /* A '/' in a file name is impossible, and it must not turn into a
+         * valid name either: only '+' maps to '/'. */
+        if (file[i] == '/')
+            return DOCNAME_ERR_BAD_FILE_NAME;
+        out[i] = file[i] == '+' ? '/' : file[i];
+    }
+    out[len_bytes] = '\0';
+    if (docname_validate(out, len_bytes) != DOCNAME_OK)
         return DOCNAME_ERR_BAD_FILE_NAME;
     if (out_len != NULL)
-        *out_len = o;
+        *out_len = len_bytes;
     return DOCNAME_OK;
 }

@@ -6,8 +6,10 @@
  * ".." segment. So a name can never climb out of the data directory.
  *
  * On disk a name becomes one flat directory entry: every '/' is written as
- * "%2F" ('%' itself is not allowed in names, so the mapping is reversible),
- * e.g. "notes/a" <-> "notes%2Fa".
+ * '+' ('+' itself is not allowed in names, so the mapping is reversible),
+ * e.g. "notes/a" <-> "notes+a". One byte per byte keeps every file name
+ * within NAME_MAX (255) even for a 200-byte name full of '/' (a 3-byte
+ * escape like "%2F" would not).
  */
 #ifndef RINGPAD_DOCNAME_H
 #define RINGPAD_DOCNAME_H
@@ -15,8 +17,8 @@
 #include <stddef.h>
 
 #define DOCNAME_MAX_BYTES 200
-/* Worst case: every other byte a '/', each 3 bytes on disk, plus the NUL. */
-#define DOCNAME_FILE_MAX_BYTES (DOCNAME_MAX_BYTES * 3 + 1)
+/* File names are as long as names; plus the NUL. */
+#define DOCNAME_FILE_MAX_BYTES (DOCNAME_MAX_BYTES + 1)
 
 typedef enum docname_err {
     DOCNAME_OK = 0,

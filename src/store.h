@@ -6,6 +6,7 @@
  *   <data-dir>/<file-name>/snapshot            latest snapshot (version + text)
  *   <data-dir>/<file-name>/snapshot.tmp        a snapshot being written
  *   <data-dir>/<file-name>/log.<20-digit v>    log segment whose first record has base v
+ *   <data-dir>/%deleted%<file-name>/           a document being deleted (never listed)
  *
  * Log segment = a 24-byte header (magic "RPLOG001", start version, CRC32C)
  * followed by records. Each record is framed as
@@ -205,6 +206,9 @@ uint64_t store_log_next_version(const store_log *log);
 bool store_log_failed(const store_log *log);
 /* The errno of the failure (negative), 0 when healthy. */
 int store_log_last_error(const store_log *log);
+/* Interval policy: the next flush fsyncs whatever the clock says (shutdown,
+ * compaction). No effect under always, where every write is fsynced. */
+void store_log_request_fsync(store_log *log);
 /* When the interval policy wants the loop to call store_log_prepare_flush
  * for an fsync (a time in the now_ms clock), or -1 when nothing waits for one. */
 int64_t store_log_fsync_due_ms(const store_log *log);
@@ -257,13 +261,14 @@ typedef struct store_recovery {
     char message[512];          /* a sentence naming the file and byte offset */
 } store_recovery;
 
-/* Rebuilds a document from a snapshot image (NULL/0 for none: version 0, empty
- * text) and the segment images: ot_doc_new at the snapshot, then every record
- * with base >= the snapshot version submitted with base == current version,
- * so op ids are known again for duplicate detection. A torn tail in the last
- * segment is reported (not an error); anything else damaged refuses with a
- * message naming the segment and offset. */
-int store_recover_images(const ot_limits *limits, const uint8_t *snapshot, size_t snapshot_len,
+/* Rebuilds a document from a snapshot image (NULL, or 0 bytes, for none:
+ * version 0, empty text) and the segment images in version order: ot_doc_new
+ * at the snapshot, then every record with base >= the snapshot version
+ * submitted with base == current version, so op ids are known again for
+ * duplicate detection. A torn tail in the last segment is reported (not an
+ * error: truncate that segment to report->valid_len_bytes); anything else
+ * damaged refuses with report->message naming the image and byte offset. */
+int store_recover_images(const ot_limits *limits, const store_segment_image *snapshot,
                          const store_segment_image *segments, size_t count_segments,
                          ot_doc **out_doc, store_recovery *report);
 
@@ -273,7 +278,8 @@ typedef struct store_doc_files {
     int dir_fd;                /* the document's directory */
     int log_fd;                /* the active segment, open for writing */
     uint64_t log_start_version;
-    uint64_t log_end_offset;   /* after truncating a torn tail */
+    uint64_t log_end_offset;   /* after truncating a torn tail: pass to store_log_new */
+    uint64_t snapshot_version; /* of the snapshot on disk (0 when none) */
 } store_doc_files;
 
 /* Blocking (startup, or a document's first open): recovers `name` from

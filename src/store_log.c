@@ -44,6 +44,7 @@ struct store_log {
     uint64_t synced_version;    /* bases < this are fsynced */
     uint64_t failed_reported_to;/* bases < this were reported failed (never ack them) */
     bool failed;
+    bool fsync_requested;       /* interval policy: fsync at the next flush */
     int last_error;
     int64_t last_fsync_ms;
 };
@@ -160,6 +161,8 @@ int64_t store_log_fsync_due_ms(const store_log *log)
                     log->flight.len > 0;
     if (!unsynced)
         return -1;
+    if (log->fsync_requested || log->failed)
+        return log->last_fsync_ms;
     return log->last_fsync_ms + (int64_t)log->config.fsync_interval_ms;
 }
 
@@ -185,7 +188,7 @@ int store_log_prepare_flush(store_log *log, int64_t now_ms, store_flush *out)
     if (log->config.fsync_policy == STORE_FSYNC_ALWAYS) {
         fsync = write_len > 0 || log->synced_version < log->written_version;
     } else {
-        bool due = log->failed ||
+        bool due = log->failed || log->fsync_requested ||
                    now_ms - log->last_fsync_ms >= (int64_t)log->config.fsync_interval_ms;
         fsync = due && log->synced_version < sync_to;
     }
@@ -266,6 +269,8 @@ static int store_log_complete(store_log *log, int64_t now_ms, int64_t write_resu
     if (log->synced_version < log->submitted_sync_to)
         log->synced_version = log->submitted_sync_to;
     log->last_fsync_ms = now_ms;
+    if (log->synced_version == log->next_version)
+        log->fsync_requested = false;
     return 0;
 }
 
