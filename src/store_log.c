@@ -153,6 +153,11 @@ static uint64_t store_log_ackable(const store_log *log)
                                                           : log->written_version;
 }
 
+void store_log_request_fsync(store_log *log)
+{
+    log->fsync_requested = true;
+}
+
 int64_t store_log_fsync_due_ms(const store_log *log)
 {
     if (log->config.fsync_policy != STORE_FSYNC_INTERVAL)
