@@ -186,12 +186,22 @@ typedef struct store_flush_result {
 
 /* Reports the completion of the flush from store_log_prepare_flush.
  * write_result: bytes written or -errno (ignored when nothing was written);
- * fsync_result: 0 or -errno (ignored when no fsync was asked; -ECANCELED when
- * the link was broken by a failed write). A short write keeps the remainder
- * for the next flush. A failure puts the log in the failed state: the records
- * not yet durable are reported failed once (never ack them); they stay in the
- * log's buffer and are retried, and the first fully successful flush clears
- * the state. */
+ * fsync_result: 0 or -errno (ignored when no fsync was asked or the write was
+ * short; on the ring a broken link gives -ECANCELED). Returns -EINVAL when no
+ * flush was prepared; the I/O outcome is in *result.
+ *
+ * A short write keeps the remainder for the next flush (not a failure). A
+ * failed write or fsync puts the log in the failed state: every record not yet
+ * ackable is reported in [failed_from, failed_to) exactly once: answer
+ * storage_unavailable, never ack them. They are NOT dropped (they are applied
+ * in the document): they stay buffered and are retried at the same offset, so
+ * once a retry succeeds they are in the log, and a client resending the same
+ * op id gets the duplicate ack. Reported-failed records never appear in a
+ * later newly_durable range. After a failed fsync under `always` the whole
+ * write is redone (the kernel may have dropped the dirty pages). Under
+ * `interval` the already-acked unsynced bytes are not rewritten: that policy
+ * accepts losing up to an interval of acked ops anyway. The first flush that
+ * fully succeeds clears the failed state. */
 int store_log_flush_done(store_log *log, int64_t now_ms, int64_t write_result,
                          int fsync_result, store_flush_result *result);
 

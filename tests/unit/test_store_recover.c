@@ -611,3 +611,80 @@ Test(store_recover, duplicate_id_in_log_is_applied_again)
     cr_assert(ot_text_equals(ot_doc_text(doc), "ab", 2));
     ot_doc_free(doc);
 }
+
+Test(store_recover, compaction_under_interval_policy_and_reopen_with_empty_segment)
+{
+    datadir dd;
+    dd_open(&dd);
+    ot_limits lim = test_limits();
+    store_recovery rep;
+    live lv;
+    memset(&lv, 0, sizeof lv);
+    lv.rng = 99;
+    cr_assert_eq(store_doc_open(dd.fd, "iv", 2, true, &lim, &lv.doc, &lv.files, &rep), 0);
+    store_log_config cfg = store_log_config_default();
+    cfg.fsync_policy = STORE_FSYNC_INTERVAL;
+    cfg.fsync_interval_ms = 1000000; /* never due by the clock */
+    cr_assert_eq(store_log_new(&cfg, lv.files.log_fd, 0, 0, &lv.log), 0);
+    for (int i = 0; i < 12; i++)
+        live_edit(&lv, i);
+    store_flush f;
+    cr_assert_eq(store_log_prepare_flush(lv.log, 5, &f), 1);
+    cr_assert_not(f.fsync);
+    cr_assert_eq(pwrite(f.fd, f.iov.iov_base, f.iov.iov_len, (off_t)f.offset_bytes),
+                 (ssize_t)f.iov.iov_len);
+    cr_assert_eq(store_log_flush_done(lv.log, 5, (int64_t)f.iov.iov_len, 0, NULL), 0);
+    cr_assert_eq(store_log_synced_version(lv.log), 0);
+    /* Compaction forces the fsync before switching segments. */
+    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 4), 0);
+    cr_assert_eq(store_log_synced_version(lv.log), 12);
+    cr_assert_eq(lv.files.snapshot_version, 8);
+    live_close(&lv);
+
+    /* log.12 exists but is empty (nothing appended after the compaction). */
+    struct stat st;
+    cr_assert_eq(stat(doc_file_path(&dd, "iv", "log.00000000000000000012"), &st), 0);
+    cr_assert_eq(st.st_size, 0);
+    live back;
+    live_open(&back, &dd, "iv", false, &rep);
+    cr_assert_eq(rep.version, 12);
+    cr_assert_eq(rep.snapshot_version, 8);
+    cr_assert_eq(back.files.log_start_version, 12);
+    cr_assert_eq(back.files.log_end_offset, 0);
+    live_edit(&back, 12);
+    live_flush(&back);
+    live_close(&back);
+    live again;
+    live_open(&again, &dd, "iv", false, &rep);
+    cr_assert_eq(rep.version, 13);
+    live_close(&again);
+    dd_close(&dd);
+}
+
+Test(store_recover, compact_refuses_busy_or_mismatched_log)
+{
+    datadir dd;
+    dd_open(&dd);
+    live lv;
+    store_recovery rep;
+    live_open(&lv, &dd, "busy", true, &rep);
+    live_edit(&lv, 0);
+    store_flush f;
+    cr_assert_eq(store_log_prepare_flush(lv.log, 0, &f), 1);
+    /* A flush is in flight (the ring has it): compaction must wait. */
+    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 4), -EBUSY);
+    cr_assert_eq(store_log_flush_done(lv.log, 0, -EIO, -ECANCELED, NULL), 0);
+    cr_assert(store_log_failed(lv.log));
+    cr_assert_not(store_log_accepting(lv.log));
+    /* The log's version must be the document's. */
+    ot_doc *other = ot_doc_new(NULL, 0, "", 0);
+    cr_assert_eq(store_compact(&lv.files, lv.log, other, 4), -EINVAL);
+    ot_doc_free(other);
+    /* Compaction flushes first: the retry succeeds and clears the failure. */
+    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 4), 0);
+    cr_assert_not(store_log_failed(lv.log));
+    cr_assert_eq(store_log_durable_version(lv.log), 1);
+    cr_assert_eq(lv.files.log_start_version, 1);
+    live_close(&lv);
+    dd_close(&dd);
+}
