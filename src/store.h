@@ -311,12 +311,40 @@ typedef int (*store_name_fn)(void *ctx, const char *name, size_t name_len);
 int store_list(int data_dir_fd, store_name_fn fn, void *ctx);
 
 /* Compaction (blocking): flushes the log, starts a new segment at the current
- * version, writes a snapshot at max(version - history_depth, oldest retained)
- * (snapshot.tmp, fsync, rename, fsync dir) and removes the segments holding
- * only ops older than it. The doc must retain history_depth ops
- * (ot_limits.history_depth >= history_depth) for the snapshot text. */
+ * version, writes a snapshot at max(version - history_depth, oldest retained,
+ * the current snapshot) (snapshot.tmp, fsync, rename, fsync dir) and removes
+ * the segments holding only ops older than it. The doc must retain
+ * history_depth ops (ot_limits.history_depth >= history_depth).
+ *
+ * For a worker that must not block, the same in three steps:
+ *   1. on the worker, when store_log_idle: create the segment file named
+ *      store_segment_file_name(version) in the doc dir and fsync the dir
+ *      (openat + fsync through the ring), then store_log_switch_segment;
+ *   2. on the worker: store_compact_snapshot_image (memory only);
+ *   3. anywhere (a helper thread): store_compact_files, which touches only the
+ *      snapshot files and segments older than the snapshot, never the active
+ *      segment, so it may run while the worker keeps appending. */
 int store_compact(store_doc_files *files, store_log *log, const ot_doc *doc,
                   uint32_t history_depth);
+
+#define STORE_SEGMENT_NAME_BYTES 32u
+/* "log.%020llu": a segment's file name inside the document's directory. */
+void store_segment_file_name(uint64_t start_version, char out[STORE_SEGMENT_NAME_BYTES]);
+
+/* The snapshot to write for a compaction: its version (as store_compact
+ * picks it) and its image, malloc'ed (free() it). *image is NULL and 0 is
+ * returned when the snapshot on disk (current_snapshot_version) is already
+ * that recent. */
+int store_compact_snapshot_image(const ot_doc *doc, uint32_t history_depth,
+                                 uint64_t current_snapshot_version, uint64_t *snapshot_version,
+                                 uint8_t **image, size_t *image_len);
+
+/* Blocking: writes the snapshot image atomically (snapshot.tmp, fdatasync,
+ * rename, fsync dir) into the document directory, then removes every segment
+ * whose successor starts at or before snapshot_version. image may be NULL (only
+ * drop segments). */
+int store_compact_files(int doc_dir_fd, uint64_t snapshot_version, const uint8_t *image,
+                        size_t image_len);
 
 /* Reads the logged ops with base in [from, to) in version order, calling fn
  * (blocking; for /ops when the range left the in-memory history). */

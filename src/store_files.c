@@ -28,10 +28,9 @@
 #define STORE_MAX_SEGMENTS 4096u
 /* Passes over a directory being emptied (entries may appear in a later pass). */
 #define STORE_MAX_REMOVE_PASSES 4
-#define STORE_SEGMENT_NAME_BYTES 32u
 #define STORE_PATH_NAME_BYTES (DOCNAME_FILE_MAX_BYTES + STORE_SEGMENT_NAME_BYTES + 2)
 
-static void store_segment_name(uint64_t start_version, char out[STORE_SEGMENT_NAME_BYTES])
+void store_segment_file_name(uint64_t start_version, char out[STORE_SEGMENT_NAME_BYTES])
 {
     snprintf(out, STORE_SEGMENT_NAME_BYTES, "log.%020llu", (unsigned long long)start_version);
 }
@@ -184,7 +183,7 @@ static int store_open_doc_dir(int data_dir_fd, const char *fname, bool create)
 static int store_create_segment(int dir_fd, uint64_t start_version)
 {
     char seg[STORE_SEGMENT_NAME_BYTES];
-    store_segment_name(start_version, seg);
+    store_segment_file_name(start_version, seg);
     int fd = openat(dir_fd, seg, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
@@ -245,7 +244,7 @@ static int store_images_load(int dir_fd, const char *fname, store_images *im, ch
         return -ENOMEM;
     for (size_t i = 0; i < count; i++) {
         char seg[STORE_SEGMENT_NAME_BYTES];
-        store_segment_name(im->versions[i], seg);
+        store_segment_file_name(im->versions[i], seg);
         snprintf(im->names[i], STORE_PATH_NAME_BYTES, "%s/%s", fname, seg);
         rc = store_read_file(dir_fd, seg, &bytes, &len);
         if (rc != 0)
@@ -260,7 +259,7 @@ static int store_images_load(int dir_fd, const char *fname, store_images *im, ch
 static int store_truncate_segment(int dir_fd, uint64_t start_version, size_t len_bytes)
 {
     char seg[STORE_SEGMENT_NAME_BYTES];
-    store_segment_name(start_version, seg);
+    store_segment_file_name(start_version, seg);
     int fd = openat(dir_fd, seg, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
@@ -280,7 +279,7 @@ static int store_open_active_segment(const store_images *im, const store_recover
         size_t valid = rec->torn_tail ? rec->valid_len_bytes : im->segments[last].len_bytes;
         uint64_t start = im->versions[last];
         char seg[STORE_SEGMENT_NAME_BYTES];
-        store_segment_name(start, seg);
+        store_segment_file_name(start, seg);
         if (valid > 0 || start == version) {
             int fd = openat(files->dir_fd, seg, O_WRONLY | O_CLOEXEC);
             if (fd < 0)
@@ -449,24 +448,17 @@ int store_list(int data_dir_fd, store_name_fn fn, void *ctx)
     return rc;
 }
 
-static int store_write_snapshot(int dir_fd, uint64_t version, const char *text, size_t text_len)
+static int store_write_snapshot(int dir_fd, const uint8_t *image, size_t len)
 {
-    size_t size = store_snapshot_size(text_len);
-    uint8_t *buf = malloc(size);
-    if (buf == NULL)
-        return -ENOMEM;
-    size_t n = 0;
-    int rc = store_snapshot_encode(version, text, text_len, buf, size, &n);
-    int fd = -1;
-    if (rc == 0) {
-        fd = openat(dir_fd, STORE_SNAPSHOT_TMP_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+    int fd = openat(dir_fd, STORE_SNAPSHOT_TMP_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
                     0644);
-        if (fd < 0)
-            rc = -errno;
-    }
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
     size_t done = 0;
-    while (rc == 0 && done < n) {
-        ssize_t w = pwrite(fd, buf + done, n - done, (off_t)done);
+    /* Bounded: every round writes at least one byte or fails. */
+    while (rc == 0 && done < len) {
+        ssize_t w = pwrite(fd, image + done, len - done, (off_t)done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -476,15 +468,86 @@ static int store_write_snapshot(int dir_fd, uint64_t version, const char *text, 
     }
     if (rc == 0 && fdatasync(fd) != 0)
         rc = -errno;
-    if (fd >= 0)
-        close(fd);
-    free(buf);
+    close(fd);
     if (rc == 0 && renameat(dir_fd, STORE_SNAPSHOT_TMP_FILE, dir_fd, STORE_SNAPSHOT_FILE) != 0)
         rc = -errno;
     if (rc == 0)
         rc = store_fsync_fd(dir_fd);
     if (rc != 0)
         unlinkat(dir_fd, STORE_SNAPSHOT_TMP_FILE, 0);
+    return rc;
+}
+
+int store_compact_snapshot_image(const ot_doc *doc, uint32_t history_depth,
+                                 uint64_t current_snapshot_version, uint64_t *snapshot_version,
+                                 uint8_t **image, size_t *image_len)
+{
+    *image = NULL;
+    *image_len = 0;
+    uint64_t version = ot_doc_version(doc);
+    uint64_t snap = version > history_depth ? version - history_depth : 0;
+    if (snap < ot_doc_oldest_version(doc))
+        snap = ot_doc_oldest_version(doc);
+    /* Never move the snapshot back: older segments may be gone already. */
+    if (snap < current_snapshot_version)
+        snap = current_snapshot_version;
+    *snapshot_version = snap;
+    if (snap == current_snapshot_version)
+        return 0;
+    ot_buf text;
+    ot_buf_init(&text);
+    int rc = ot_doc_text_at(doc, snap, &text);
+    if (rc != OT_OK) {
+        ot_buf_free(&text);
+        return rc == OT_ERR_NOMEM ? -ENOMEM : -EINVAL;
+    }
+    size_t size = store_snapshot_size(text.len);
+    uint8_t *buf = malloc(size);
+    if (buf == NULL) {
+        ot_buf_free(&text);
+        return -ENOMEM;
+    }
+    size_t n = 0;
+    rc = store_snapshot_encode(snap, text.len > 0 ? text.data : "", text.len, buf, size, &n);
+    ot_buf_free(&text);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
+    *image = buf;
+    *image_len = n;
+    return 0;
+}
+
+int store_compact_files(int doc_dir_fd, uint64_t snapshot_version, const uint8_t *image,
+                        size_t image_len)
+{
+    if (image != NULL) {
+        int rc = store_write_snapshot(doc_dir_fd, image, image_len);
+        if (rc != 0)
+            return rc;
+    }
+    /* Drop every segment whose successor starts at or before the snapshot:
+     * all its records are older than the snapshot. The last segment (the
+     * active one) has no successor, so it is never touched. */
+    uint64_t *versions = NULL;
+    size_t count = 0;
+    int rc = store_list_segments(doc_dir_fd, &versions, &count);
+    if (rc != 0)
+        return rc;
+    bool removed = false;
+    for (size_t i = 0; i + 1 < count && rc == 0; i++) {
+        if (versions[i + 1] > snapshot_version)
+            break;
+        char seg[STORE_SEGMENT_NAME_BYTES];
+        store_segment_file_name(versions[i], seg);
+        if (unlinkat(doc_dir_fd, seg, 0) != 0 && errno != ENOENT)
+            rc = -errno;
+        removed = true;
+    }
+    free(versions);
+    if (rc == 0 && removed)
+        rc = store_fsync_fd(doc_dir_fd);
     return rc;
 }
 
@@ -519,48 +582,17 @@ int store_compact(store_doc_files *files, store_log *log, const ot_doc *doc,
         files->log_end_offset = 0;
     }
 
-    uint64_t snap = version > history_depth ? version - history_depth : 0;
-    if (snap < ot_doc_oldest_version(doc))
-        snap = ot_doc_oldest_version(doc);
-    /* Never move the snapshot back: older segments may be gone already. */
-    if (snap < files->snapshot_version)
-        snap = files->snapshot_version;
-    int rc = 0;
-    if (snap > files->snapshot_version) {
-        ot_buf text;
-        ot_buf_init(&text);
-        rc = ot_doc_text_at(doc, snap, &text);
-        if (rc != OT_OK) {
-            ot_buf_free(&text);
-            return -EINVAL;
-        }
-        rc = store_write_snapshot(files->dir_fd, snap, text.len > 0 ? text.data : "", text.len);
-        ot_buf_free(&text);
-        if (rc != 0)
-            return rc;
-        files->snapshot_version = snap;
-    }
-
-    /* Drop every segment whose successor starts at or before the snapshot:
-     * all its records are older than the snapshot. */
-    uint64_t *versions = NULL;
-    size_t count = 0;
-    rc = store_list_segments(files->dir_fd, &versions, &count);
+    uint64_t snap = 0;
+    uint8_t *image = NULL;
+    size_t image_len = 0;
+    int rc = store_compact_snapshot_image(doc, history_depth, files->snapshot_version, &snap,
+                                          &image, &image_len);
     if (rc != 0)
         return rc;
-    bool removed = false;
-    for (size_t i = 0; i + 1 < count && rc == 0; i++) {
-        if (versions[i + 1] > snap)
-            break;
-        char seg[STORE_SEGMENT_NAME_BYTES];
-        store_segment_name(versions[i], seg);
-        if (unlinkat(files->dir_fd, seg, 0) != 0 && errno != ENOENT)
-            rc = -errno;
-        removed = true;
-    }
-    free(versions);
-    if (rc == 0 && removed)
-        rc = store_fsync_fd(files->dir_fd);
+    rc = store_compact_files(files->dir_fd, snap, image, image_len);
+    free(image);
+    if (rc == 0)
+        files->snapshot_version = snap;
     return rc;
 }
 
@@ -603,7 +635,7 @@ int store_read_ops(int data_dir_fd, const char *name, size_t name_len, uint64_t 
         if (versions[i] >= to)
             break;
         char seg[STORE_SEGMENT_NAME_BYTES];
-        store_segment_name(versions[i], seg);
+        store_segment_file_name(versions[i], seg);
         uint8_t *bytes = NULL;
         size_t len = 0;
         rc = store_read_file(dir_fd, seg, &bytes, &len);

@@ -688,3 +688,57 @@ Test(store_recover, compact_refuses_busy_or_mismatched_log)
     live_close(&lv);
     dd_close(&dd);
 }
+
+Test(store_recover, stepwise_compaction_while_appending)
+{
+    datadir dd;
+    dd_open(&dd);
+    live lv;
+    store_recovery rep;
+    live_open(&lv, &dd, "steps", true, &rep);
+    for (int i = 0; i < 20; i++)
+        live_edit(&lv, i);
+    live_flush(&lv);
+    cr_assert(store_log_idle(lv.log));
+    /* Step 1: the new segment (the ring would do openat + fsync of the dir). */
+    char seg[STORE_SEGMENT_NAME_BYTES];
+    store_segment_file_name(20, seg);
+    cr_assert_str_eq(seg, "log.00000000000000000020");
+    int fd = openat(lv.files.dir_fd, seg, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(fsync(lv.files.dir_fd), 0);
+    cr_assert_eq(store_log_switch_segment(lv.log, fd), 0);
+    close(lv.files.log_fd);
+    lv.files.log_fd = fd;
+    lv.files.log_start_version = 20;
+    /* Step 2: the image, on the worker. */
+    uint64_t snap = 0;
+    uint8_t *image = NULL;
+    size_t image_len = 0;
+    cr_assert_eq(store_compact_snapshot_image(lv.doc, 5, 0, &snap, &image, &image_len), 0);
+    cr_assert_eq(snap, 15);
+    cr_assert_not_null(image);
+    /* Appends go on before step 3 runs. */
+    for (int i = 20; i < 25; i++)
+        live_edit(&lv, i);
+    live_flush(&lv);
+    /* Step 3: the files, anywhere. log.0 holds 15..19: kept. */
+    cr_assert_eq(store_compact_files(lv.files.dir_fd, snap, image, image_len), 0);
+    free(image);
+    struct stat st;
+    cr_assert_eq(stat(doc_file_path(&dd, "steps", SEG0), &st), 0);
+    /* Nothing newer to snapshot: no image. */
+    uint64_t snap2 = 0;
+    cr_assert_eq(store_compact_snapshot_image(lv.doc, 100, 15, &snap2, &image, &image_len), 0);
+    cr_assert_eq(snap2, 15);
+    cr_assert_null(image);
+
+    live back;
+    live_open(&back, &dd, "steps", false, &rep);
+    cr_assert_eq(rep.snapshot_version, 15);
+    cr_assert_eq(rep.count_replayed, 10);
+    assert_same_doc(lv.doc, back.doc);
+    live_close(&back);
+    live_close(&lv);
+    dd_close(&dd);
+}
