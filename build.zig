@@ -260,8 +260,15 @@ pub fn build(b: *std.Build) void {
 }
 
 fn fileExists(b: *std.Build, sub_path: []const u8) bool {
+    // Re-configure when the entry appears or goes: watch the nearest folder that exists.
+    var watch: []const u8 = std.fs.path.dirname(sub_path) orelse ".";
+    while (!rootAccess(b, watch)) watch = std.fs.path.dirname(watch) orelse ".";
+    b.dependOnDirectoryContents(b.path(watch));
+    return rootAccess(b, sub_path);
+}
+
+fn rootAccess(b: *std.Build, sub_path: []const u8) bool {
     const io = b.graph.io;
-    b.dependOnDirectoryContents(b.path(std.fs.path.dirname(sub_path) orelse "."));
     b.root.root_dir.handle.access(io, (b.root.join(b.allocator, sub_path) catch @panic("OOM")).sub_path, .{}) catch return false;
     return true;
 }
