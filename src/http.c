@@ -256,7 +256,12 @@ int http_parse_request(const char *buf, size_t len, const http_limits *limits,
     if (max_count > HTTP_MAX_HEADERS)
         max_count = HTTP_MAX_HEADERS;
 
-    memset(req, 0, offsetof(http_request, headers));
+    /* Reset everything but the header array (up to 64 entries, filled as parsed). */
+    req->method = NULL;
+    req->method_len = 0;
+    req->target = NULL;
+    req->target_len = 0;
+    req->minor_version = 0;
     req->count_headers = 0;
     req->head_len_bytes = 0;
     req->content_length = 0;

@@ -67,7 +67,8 @@ typedef struct http_request {
     bool keep_alive;                 /* per version default and Connection header */
 } http_request;
 
-/* Negative results of http_parse_request; each maps to one status code. */
+/* Negative results of http_parse_request; each is minus its status code
+ * (answer with http_error_response(-rc, ...) and close). */
 typedef enum http_err {
     HTTP_INCOMPLETE = 0,                  /* need more bytes (not an error) */
     HTTP_ERR_BAD_REQUEST = -400,          /* malformed request line or header */
