@@ -1,5 +1,6 @@
 #include "config.h"
 #include "log.h"
+#include "server.h"
 
 #include <stdio.h>
 
@@ -18,6 +19,5 @@ int main(int argc, char **argv) {
         return 2;
     }
     log_set_level((log_level)cfg.log_level);
-    log_error("server loop not built yet");
-    return 1;
+    return server_run(&cfg);
 }

@@ -23,20 +23,29 @@ static int grow(sendq *q) {
     return 0;
 }
 
-int sendq_push(sendq *q, rbuf *b, uint32_t off, uint32_t len) {
-    assert((uint64_t)off + len <= b->len);
+static int push(sendq *q, rbuf *b, const uint8_t *ptr, uint32_t len, bool force) {
+    assert(b == NULL || (ptr >= b->data && ptr + len <= b->data + b->len));
     uint64_t charge = (uint64_t)len + SENDQ_ENTRY_OVERHEAD_BYTES;
-    if (q->charged_bytes + charge > q->max_bytes) return -ENOBUFS;
+    if (!force && q->charged_bytes + charge > q->max_bytes) return -ENOBUFS;
     if (q->count == q->cap) {
         int rc = grow(q);
         if (rc != 0) return rc;
     }
-    rbuf_ref(b);
-    *at(q, q->count) = (sendq_entry){.buf = b, .off = off, .len = len};
+    if (b != NULL) rbuf_ref(b);
+    *at(q, q->count) = (sendq_entry){.buf = b, .ptr = ptr, .len = len};
     q->count++;
     q->bytes += len;
     q->charged_bytes += charge;
     return 0;
+}
+
+int sendq_push(sendq *q, rbuf *b, const uint8_t *ptr, uint32_t len) { return push(q, b, ptr, len, false); }
+
+int sendq_push_force(sendq *q, rbuf *b, const uint8_t *ptr, uint32_t len) { return push(q, b, ptr, len, true); }
+
+rbuf *sendq_inflight_owner(const sendq *q, uint32_t i) {
+    assert(i < q->inflight_entries);
+    return at(q, i)->buf;
 }
 
 bool sendq_has_pending(const sendq *q) { return q->count > q->inflight_entries; }
@@ -49,7 +58,7 @@ size_t sendq_start(sendq *q, struct iovec *iov, size_t max_iov, uint64_t *total_
     uint64_t total = 0;
     while (n < max_iov && n < q->count) {
         sendq_entry *e = at(q, (uint32_t)n);
-        iov[n].iov_base = e->buf->data + e->off;
+        iov[n].iov_base = (void *)e->ptr;
         iov[n].iov_len = e->len;
         total += e->len;
         n++;
@@ -90,7 +99,7 @@ void sendq_complete(sendq *q, uint64_t sent_bytes) {
             pop_head(q);
             done--;
         } else {
-            e->off += (uint32_t)sent_bytes;
+            e->ptr += sent_bytes;
             e->len -= (uint32_t)sent_bytes;
             q->bytes -= sent_bytes;
             q->charged_bytes -= sent_bytes;

@@ -20,8 +20,8 @@
 #define SENDQ_INITIAL_ENTRIES 8u
 
 typedef struct sendq_entry {
-    rbuf *buf;
-    uint32_t off;
+    rbuf *buf;                   /* owner of the bytes, NULL for memory that outlives the queue */
+    const uint8_t *ptr;
     uint32_t len;
 } sendq_entry;
 
@@ -39,9 +39,18 @@ typedef struct sendq {
 
 void sendq_init(sendq *q, uint64_t max_bytes);
 
-/* Appends b->data[off, off+len) taking a new reference. Returns 0, -ENOBUFS
- * when the queue would pass max_bytes (or SENDQ_MAX_ENTRIES), -ENOMEM. */
-int sendq_push(sendq *q, rbuf *b, uint32_t off, uint32_t len);
+/* Appends [ptr, ptr+len), bytes inside `b` (a new reference is taken), or,
+ * with b NULL, bytes that outlive every queue (the in-memory web root).
+ * Returns 0, -ENOBUFS when the queue would pass max_bytes (or
+ * SENDQ_MAX_ENTRIES), -ENOMEM. */
+int sendq_push(sendq *q, rbuf *b, const uint8_t *ptr, uint32_t len);
+
+/* Like sendq_push, ignoring max_bytes (a close frame after a backlog was
+ * dropped must still go out). */
+int sendq_push_force(sendq *q, rbuf *b, const uint8_t *ptr, uint32_t len);
+
+/* The owner of the i-th in-flight entry (NULL for static bytes). */
+rbuf *sendq_inflight_owner(const sendq *q, uint32_t i);
 
 /* True when entries wait that are not in flight. */
 bool sendq_has_pending(const sendq *q);

@@ -11,8 +11,8 @@ Test(sendq, push_start_complete_releases_in_order) {
     sendq q;
     sendq_init(&q, 1 << 20);
     rbuf *a = rbuf_from("hello", 5), *b = rbuf_from("world!", 6);
-    cr_assert_eq(sendq_push(&q, a, 0, 5), 0);
-    cr_assert_eq(sendq_push(&q, b, 1, 5), 0);
+    cr_assert_eq(sendq_push(&q, a, a->data + (0), 5), 0);
+    cr_assert_eq(sendq_push(&q, b, b->data + (1), 5), 0);
     cr_assert_eq(atomic_load(&a->refs), 2);
     cr_assert_eq(q.bytes, 10);
     cr_assert_eq(q.charged_bytes, 10 + 2 * SENDQ_ENTRY_OVERHEAD_BYTES);
@@ -47,8 +47,8 @@ Test(sendq, byte_limit_counts_overhead) {
     sendq_init(&q, 100);
     rbuf *b = rbuf_new(64);
     b->len = 64;
-    cr_assert_eq(sendq_push(&q, b, 0, 60), 0);              /* 92 charged */
-    cr_assert_eq(sendq_push(&q, b, 0, 0), -ENOBUFS);        /* +32 > 100 */
+    cr_assert_eq(sendq_push(&q, b, b->data + (0), 60), 0);              /* 92 charged */
+    cr_assert_eq(sendq_push(&q, b, b->data + (0), 0), -ENOBUFS);        /* +32 > 100 */
     cr_assert_eq(q.bytes, 60);
     sendq_free(&q);
     cr_assert_eq(atomic_load(&b->refs), 1);
@@ -59,7 +59,7 @@ Test(sendq, growth_and_iov_cap) {
     sendq q;
     sendq_init(&q, 1 << 20);
     rbuf *b = rbuf_from("abcdefghij", 10);
-    for (uint32_t i = 0; i < 100; i++) cr_assert_eq(sendq_push(&q, b, i % 10, 1), 0);
+    for (uint32_t i = 0; i < 100; i++) cr_assert_eq(sendq_push(&q, b, b->data + (i % 10), 1), 0);
     cr_assert_eq(atomic_load(&b->refs), 101);
     struct iovec iov[16];
     uint64_t total = 0;
@@ -75,13 +75,31 @@ Test(sendq, growth_and_iov_cap) {
     rbuf_unref(b);
 }
 
+Test(sendq, static_bytes_and_force) {
+    static const uint8_t page[] = "static page";
+    sendq q;
+    sendq_init(&q, 40);
+    cr_assert_eq(sendq_push(&q, NULL, page, 5), 0);
+    cr_assert_eq(sendq_push(&q, NULL, page, 5), -ENOBUFS);
+    cr_assert_eq(sendq_push_force(&q, NULL, page + 5, 6), 0);
+    struct iovec iov[4];
+    uint64_t total = 0;
+    cr_assert_eq(sendq_start(&q, iov, 4, &total), 2);
+    cr_assert_eq(total, 11);
+    cr_assert_null(sendq_inflight_owner(&q, 0));
+    cr_assert_eq(iov[1].iov_base, (void *)(page + 5));
+    sendq_complete(&q, 11);
+    cr_assert_eq(q.charged_bytes, 0);
+    sendq_free(&q);
+}
+
 Test(sendq, entry_cap) {
     sendq q;
     sendq_init(&q, UINT64_MAX / 2);
     rbuf *b = rbuf_from("x", 1);
     uint32_t i = 0;
     int rc = 0;
-    while ((rc = sendq_push(&q, b, 0, 1)) == 0 && i < SENDQ_MAX_ENTRIES + 10) i++;
+    while ((rc = sendq_push(&q, b, b->data + (0), 1)) == 0 && i < SENDQ_MAX_ENTRIES + 10) i++;
     cr_assert_eq(rc, -ENOBUFS);
     cr_assert_eq(i, SENDQ_MAX_ENTRIES);
     sendq_free(&q);
