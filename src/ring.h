@@ -30,6 +30,7 @@
 #define RING_TICK_MAX_MS 250u
 
 struct conn;
+struct session_worker;
 
 /* An intrusive FIFO of connections ordered by the time they entered it. */
 typedef struct conn_list {
@@ -76,6 +77,7 @@ typedef struct worker {
     uint64_t drain_deadline_ms;
     bool stopped;
     uint32_t cut_conns;              /* still open when the grace period ran out */
+    struct session_worker *sw;       /* documents and sessions (session.h) */
 } worker;
 
 /* Sets up the ring, buffer ring and pools; called on the worker's thread. */
