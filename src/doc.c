@@ -42,6 +42,7 @@ struct doc {
     uint32_t count_dups;
     ot_buf scratch;
     ot_buf text;
+    uint32_t history_depth;
 };
 
 static proto_str pstr(const char *s, size_t n) { return (proto_str){s, n}; }
@@ -70,6 +71,15 @@ void doc_free(doc *d) {
     ot_buf_free(&d->scratch);
     ot_buf_free(&d->text);
     free(d);
+}
+
+void doc_set_history_depth(doc *d, uint32_t depth) { d->history_depth = depth; }
+
+uint64_t doc_oldest_version(const doc *d) {
+    uint64_t oldest = ot_doc_oldest_version(d->ot);
+    if (d->history_depth > 0 && d->published > d->history_depth && d->published - d->history_depth > oldest)
+        oldest = d->published - d->history_depth;
+    return oldest;
 }
 
 const char *doc_name(const doc *d, size_t *len) {
@@ -266,7 +276,7 @@ static int send_snapshot(doc *d, const doc_sub *self, fanout *out) {
 }
 
 int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
-    if (has_v && v < ot_doc_oldest_version(d->ot))
+    if (has_v && v < doc_oldest_version(d))
         return open_fail(d, who, PROTO_ERR_VERSION_TOO_OLD, "v is older than the retained history; open without v",
                          out);
     if (has_v && v > d->published)
@@ -361,6 +371,11 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
                                                    : "storage is behind; retry later";
         doc_send_error(out, key, PROTO_ERR_STORAGE_UNAVAILABLE, why, id, id_len);
         return PROTO_ERR_STORAGE_UNAVAILABLE;
+    }
+    if (v < doc_oldest_version(d) && v <= ot_doc_version(d->ot)) {
+        doc_send_error(out, key, PROTO_ERR_VERSION_TOO_OLD, "base version is older than the retained history", id,
+                       id_len);
+        return PROTO_ERR_VERSION_TOO_OLD;
     }
     ot_submit_result res;
     ot_op_init(&res.op);

@@ -130,6 +130,7 @@ static docs_entry *load(docs *t, const char *name, size_t len, int *err) {
         *err = rc != 0 ? rc : -ENOMEM;
         return NULL;
     }
+    doc_set_history_depth(d, t->cfg.history_depth);
     store_ring_io_init(&e->io, lg);
     e->d = d;
     e->files = files;
@@ -200,7 +201,7 @@ static void rest_get(doc *d, const docs_request *r, fanout *out) {
         doc_send_error(out, r->key, PROTO_ERR_VERSION_AHEAD, "v is newer than the document", r->doc, r->doc_len);
         goto done;
     }
-    if (v < ot_doc_oldest_version(ot)) {
+    if (v < doc_oldest_version(d)) {
         doc_send_error(out, r->key, PROTO_ERR_VERSION_TOO_OLD, "v is older than the retained history", r->doc,
                        r->doc_len);
         goto done;
@@ -224,7 +225,7 @@ static void rest_ops(doc *d, const docs_request *r, fanout *out) {
     const ot_doc *ot = doc_ot(d);
     uint64_t pub = doc_published_version(d);
     uint64_t from = r->v, to = r->to > pub ? pub : r->to;
-    if (from < ot_doc_oldest_version(ot)) {
+    if (from < doc_oldest_version(d)) {
         doc_send_error(out, r->key, PROTO_ERR_VERSION_TOO_OLD, "from is older than the retained history", r->doc,
                        r->doc_len);
         return;
