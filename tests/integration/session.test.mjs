@@ -146,12 +146,13 @@ test('every error code of the protocol (auth codes: auth.test.mjs, storage: stor
     }
     await expectError({ type: 'op', doc: 'e', v: 0, id: 'o:7', op: ['z'] }, 'version_too_old', 'o:7');
     await expectError({ type: 'open', doc: 'e', v: 0 }, 'version_too_old', 'e');
+    c.send({ type: 'open', doc: 'e' });
+    await c.type('snapshot', 5000, (m) => m.doc === 'e' && m.v === 3);
     // fits at its base version, too large after the concurrent op before it
     c.send({ type: 'op', doc: 'e', v: 3, id: 'k:3', op: [3, 'x'.repeat(15)] });
     await c.type('ack', 5000, (m) => m.id === 'k:3');
     await expectError({ type: 'op', doc: 'e', v: 3, id: 'o:8', op: [3, 'y'.repeat(10)] }, 'doc_too_large', 'o:8');
-    c.send({ type: 'open', doc: 'e' });
-    await c.type('snapshot', 5000, (m) => m.doc === 'e' && m.v === 4);
+
     c.send({ type: 'presence', doc: 'e', v: 4, sel: [[0, 0]] });
     await expectError({ type: 'presence', doc: 'e', v: 4, sel: [[1, 1]] }, 'rate_limited', 'e');
     // none of these closed the connection
