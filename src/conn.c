@@ -3,6 +3,7 @@
 #include "conn_ws.h"
 #include "http.h"
 #include "log.h"
+#include "rest.h"
 #include "router.h"
 #include "ud.h"
 
@@ -323,6 +324,7 @@ void conn_close(conn *c, metrics_close_reason reason) {
         c->in = NULL;
     }
     conn_ws_free(c);
+    rest_abort(c);
     if (c->ops > 0) {
         struct io_uring_sqe *sqe = worker_get_sqe(w);
         if (sqe != NULL) {
@@ -449,6 +451,11 @@ static void handle_request(conn *c, const http_request *req) {
         respond_error(c, 413, NULL);
         return;
     }
+    if (rest_matches(req)) {
+        /* asynchronous: answered from the document's owner, then closed */
+        rest_begin(c, req);
+        return;
+    }
     router_ctx ctx = {.shared = w->shared, .now_unix_s = unix_now_s()};
     router_reply r;
     if (router_route(&ctx, req, &r) != 0) {
@@ -475,6 +482,10 @@ static void http_on_data(conn *c, uint8_t *data, size_t len) {
     http_limits limits = http_limits_default();
     /* Bounded: every pass consumes bytes or returns. */
     while (len > 0 && c->state == CONN_HTTP) {
+        if (c->rest != NULL) {
+            rest_feed(c, data, len);
+            return;
+        }
         if (c->body_skip_bytes > 0) {
             size_t skip = c->body_skip_bytes < len ? (size_t)c->body_skip_bytes : len;
             c->body_skip_bytes -= skip;

@@ -331,6 +331,20 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
     case DOCS_REQ_CLOSE: doc_close(e->d, r->key, out); break;
     case DOCS_REQ_REST_GET: rest_get(e->d, r, out); break;
     case DOCS_REQ_REST_OPS: rest_ops(e->d, r, out); break;
+    case DOCS_REQ_REST_INFO: {
+        ot_buf b;
+        ot_buf_init(&b);
+        const ot_text *text = ot_doc_text(doc_ot(e->d));
+        char tail[128];
+        int n = snprintf(tail, sizeof tail, ",\"v\":%llu,\"codepoints\":%llu,\"bytes\":%llu}",
+                         (unsigned long long)doc_published_version(e->d),
+                         (unsigned long long)ot_text_len_codepoints(text), (unsigned long long)ot_text_len_bytes(text));
+        if (ot_buf_append(&b, "{\"doc\":", 7) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
+            ot_buf_append(&b, tail, (size_t)n) == 0)
+            send_json(out, r->key, &b);
+        ot_buf_free(&b);
+        break;
+    }
     case DOCS_REQ_REST_DELETE: break;
     }
 }

@@ -36,6 +36,7 @@ typedef enum docs_request_kind {
     DOCS_REQ_REST_GET = 5,      /* text (at v when has_v) */
     DOCS_REQ_REST_OPS = 6,      /* ops [v, to) */
     DOCS_REQ_REST_DELETE = 7,
+    DOCS_REQ_REST_INFO = 8,     /* name, version, size (listing) */
 } docs_request_kind;
 
 /* A session's request to the owner of `doc`. Immutable once posted. */

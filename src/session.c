@@ -135,12 +135,8 @@ static void deliver(void *ctx, uint64_t key, rbuf *frame, const char *doc, size_
     session_slot *sl = slot_of(sw, key);
     if (sl == NULL) return;
     if (sl->fn != NULL) {
-        if (frame != NULL) {
-            session_waiter_fn fn = sl->fn;
-            void *wctx = sl->ctx;
-            slot_free(sw, key);     /* one answer per waiter */
-            fn(wctx, frame);
-        }
+        /* fn may remove the waiter itself; a second removal misses (generation) */
+        if (frame != NULL && sl->fn(sl->ctx, frame)) slot_free(sw, key);
         return;
     }
     session *s = sl->s;
