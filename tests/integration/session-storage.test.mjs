@@ -5,12 +5,13 @@
 // document takes ops again.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startServer } from './lib/server.mjs';
 import { RpConn } from './lib/rp-client.mjs';
-import { scratchDir, until } from './lib/rp-util.mjs';
+import { until } from './lib/rp-util.mjs';
 
 function tryMount(dir) {
     try {
@@ -27,17 +28,22 @@ async function health(port) {
 }
 
 test('disk full: storage_unavailable, no ack, degraded health, recovery when space returns', { timeout: 30000 }, async (t) => {
-    const base = scratchDir(t, 'ringpad-tmpfs-');
+    const base = mkdtempSync(path.join(tmpdir(), 'ringpad-tmpfs-'));
     const mnt = path.join(base, 'mnt');
     mkdirSync(mnt);
+    let srv = null;
+    // one hook, in order: server, mount, folder (node runs after-hooks first-registered first)
+    t.after(async () => {
+        if (srv) await srv.stop();
+        try { execFileSync('umount', [mnt], { stdio: 'ignore' }); } catch { /* not mounted */ }
+        rmSync(base, { recursive: true, force: true });
+    });
     if (!tryMount(mnt)) {
         t.skip('cannot mount a tmpfs here (not root?)');
         return;
     }
-    t.after(() => { try { execFileSync('umount', [mnt], { stdio: 'ignore' }); } catch { /* busy or gone */ } });
     const dataDir = path.join(mnt, 'data');
-    const srv = await startServer({ dataDir });
-    t.after(() => srv.stop());
+    srv = await startServer({ dataDir });
     const c = await RpConn.open(srv.port);
     c.send({ type: 'open', doc: 'full' });
     await c.type('snapshot');
