@@ -131,6 +131,7 @@ static docs_entry *load(docs *t, const char *name, size_t len, int *err) {
         return NULL;
     }
     doc_set_history_depth(d, t->cfg.history_depth);
+    doc_set_metrics(d, t->cfg.metrics);
     store_ring_io_init(&e->io, lg);
     e->d = d;
     e->files = files;

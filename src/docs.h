@@ -79,6 +79,7 @@ typedef struct docs_config {
     store_log_config log;
     uint32_t idle_ms;
     _Atomic uint32_t *degraded;     /* shared count of documents with failed storage (may be NULL) */
+    struct metrics_worker *metrics; /* this worker's counters (may be NULL) */
 } docs_config;
 
 typedef struct docs docs;

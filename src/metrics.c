@@ -8,6 +8,16 @@
 const uint16_t metrics_close_codes[METRICS_CLOSE_CODES_TRACKED] = {1000, 1001, 1002, 1003, 1006, 1007,
                                                                    1008, 1009, 1010, 1011, 1012};
 const uint32_t metrics_cqe_bucket_le[METRICS_CQE_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+const uint32_t metrics_ack_bucket_le_us[METRICS_ACK_BUCKETS] = {100,   250,    500,    1000,   2500,    5000,
+                                                                10000, 25000, 50000, 100000, 250000, 1000000};
+
+void metrics_count_ack(metrics_worker *m, uint64_t latency_us) {
+    size_t b = 0;
+    while (b < METRICS_ACK_BUCKETS && latency_us > metrics_ack_bucket_le_us[b]) b++;
+    metrics_add(&m->ack_latency_us[b], 1);
+    metrics_add(&m->ack_latency_us_sum, latency_us);
+    metrics_add(&m->ops_applied, 1);
+}
 
 static const char *const close_reason_names[METRICS_CLOSE_REASON_COUNT] = {
     [METRICS_CLOSE_PEER_EOF] = "peer_eof",
@@ -161,6 +171,19 @@ int metrics_format(const metrics_worker *workers, size_t count, const metrics_pr
     scalar(&o, "zerocopy_copied_total", "counter",
            "Zero-copy sends the kernel reported as copied (always so on loopback).", SUM(zerocopy_copied));
     scalar(&o, "mailbox_messages_total", "counter", "Messages received from other workers.", SUM(mailbox_received));
+    scalar(&o, "ops_applied_total", "counter", "Ops applied, made durable and acknowledged.", SUM(ops_applied));
+    put(&o, "# HELP ringpad_ack_latency_seconds Op submitted to its owner until its ack was sent.\n"
+            "# TYPE ringpad_ack_latency_seconds histogram\n");
+    cumulative = 0;
+    for (size_t b = 0; b < METRICS_ACK_BUCKETS; b++) {
+        cumulative += SUM(ack_latency_us[b]);
+        put(&o, "ringpad_ack_latency_seconds_bucket{le=\"%g\"} %" PRIu64 "\n", metrics_ack_bucket_le_us[b] / 1e6,
+            cumulative);
+    }
+    cumulative += SUM(ack_latency_us[METRICS_ACK_BUCKETS]);
+    put(&o, "ringpad_ack_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cumulative);
+    put(&o, "ringpad_ack_latency_seconds_sum %.6f\nringpad_ack_latency_seconds_count %" PRIu64 "\n",
+        SUM(ack_latency_us_sum) / 1e6, cumulative);
     if (o.overflow) return -ENOSPC;
     return (int)o.len;
 }

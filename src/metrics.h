@@ -54,6 +54,10 @@ extern const uint16_t metrics_close_codes[METRICS_CLOSE_CODES_TRACKED];
 #define METRICS_CQE_BUCKETS 10
 extern const uint32_t metrics_cqe_bucket_le[METRICS_CQE_BUCKETS];
 
+/* Upper bounds (microseconds) of the submit-to-ack latency histogram; one more is +Inf. */
+#define METRICS_ACK_BUCKETS 12
+extern const uint32_t metrics_ack_bucket_le_us[METRICS_ACK_BUCKETS];
+
 typedef struct metrics_worker {
     metrics_counter accepted;
     metrics_counter closed;                      /* all reasons */
@@ -75,7 +79,14 @@ typedef struct metrics_worker {
     metrics_counter zerocopy_sends;              /* send_zc SQEs */
     metrics_counter zerocopy_copied;             /* notifications saying the kernel copied */
     metrics_counter mailbox_received;
+    /* documents (owner side) */
+    metrics_counter ops_applied;                 /* ops made durable and published */
+    metrics_counter ack_latency_us[METRICS_ACK_BUCKETS + 1]; /* submit -> ack, non-cumulative */
+    metrics_counter ack_latency_us_sum;
 } metrics_worker;
+
+/* Records one op published `latency_us` after it was submitted to its owner. */
+void metrics_count_ack(metrics_worker *m, uint64_t latency_us);
 
 /* Single-writer increment: only the owning worker calls these. */
 static inline void metrics_add(metrics_counter *c, uint64_t n) {

@@ -488,6 +488,7 @@ int session_worker_init(worker *w) {
         .log = store_log_config_default(),
         .idle_ms = cfg->doc_idle_ms,
         .degraded = &w->shared->degraded_docs,
+        .metrics = w->m,
     };
     dc.limits.history_depth = cfg->history_depth + DOC_MAX_UNPUBLISHED_OPS;
     dc.log.fsync_policy = strcmp(cfg->fsync, "interval") == 0 ? STORE_FSYNC_INTERVAL : STORE_FSYNC_ALWAYS;
