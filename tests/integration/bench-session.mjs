@@ -65,11 +65,18 @@ await new Promise((r) => setTimeout(r, seconds * 1000));
 measuring = false;
 running = false;
 const secs = (Date.now() - t0) / 1000;
+// server-side submit-to-ack latency from the /metrics histogram (whole run, warm-up included)
+const metricsText = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+const buckets = [...metricsText.matchAll(/ringpad_ack_latency_seconds_bucket\{le="([^"]+)"\} (\d+)/g)]
+    .map((m) => [m[1] === '+Inf' ? Infinity : Number(m[1]) * 1000, Number(m[2])]);
+const total = buckets.length ? buckets[buckets.length - 1][1] : 0;
+const sq = (p) => { for (const [le, c] of buckets) if (c >= p * total) return le; return NaN; };
 lat.sort((a, b) => a - b);
 const q = (p) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] : NaN);
 console.log(JSON.stringify({
     docs, editorsPerDoc: perDoc, fsync, threads: Number(threadsArg), seconds: secs,
     opsPerSec: Math.round(acked / secs), p50ms: +q(0.5).toFixed(2), p99ms: +q(0.99).toFixed(2),
+    serverP50leMs: sq(0.5), serverP99leMs: sq(0.99),
 }));
 for (const ed of eds) ed.disconnect();
 child.kill('SIGTERM');
