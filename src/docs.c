@@ -14,8 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Compaction once this many ops beyond the history sit in the log. */
-#define DOCS_COMPACT_SLACK_OPS 4096u
+/* Compaction once the log holds history_depth + max(history_depth, this) ops
+ * past the snapshot: a snapshot per history_depth ops at most. */
+#define DOCS_COMPACT_MIN_SLACK_OPS 64u
 
 typedef struct docs_entry {
     store_ring_io io;               /* first: CQEs carry a pointer to it */
@@ -168,6 +169,7 @@ static void unload(docs *t, docs_entry *e, int64_t now_ms) {
     }
     if (!store_log_idle(e->io.log)) store_ring_drain_sync(e->io.log, now_ms);
     set_degraded(t, e, false);
+    log_debug("document %.*s unloaded", (int)n, name);
     doc_free(e->d);
     store_doc_files_close(&e->files);
     free(e);
@@ -392,7 +394,8 @@ void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int
 static void maybe_compact(docs *t, docs_entry *e) {
     uint64_t v = doc_version(e->d);
     uint64_t keep = t->cfg.history_depth;
-    if (v < e->files.snapshot_version + keep + DOCS_COMPACT_SLACK_OPS) return;
+    uint64_t slack = keep > DOCS_COMPACT_MIN_SLACK_OPS ? keep : DOCS_COMPACT_MIN_SLACK_OPS;
+    if (v < e->files.snapshot_version + keep + slack) return;
     if (!store_log_idle(e->io.log) || doc_published_version(e->d) != v) return;
     int rc = store_compact(&e->files, e->io.log, doc_ot(e->d), t->cfg.history_depth);
     if (rc != 0) log_warn("document %s: compaction failed: %s", doc_name(e->d, NULL), store_err_str(rc));

@@ -113,3 +113,39 @@ test('a corrupt record in the middle of a log refuses to start, naming file and 
     // nothing was changed: the same damage is reported again
     assert.equal(readFileSync(f).length, bytes.length);
 });
+
+test('compaction: snapshot written, old segments dropped, restart recovers text and recent history', { timeout: 30000 }, async (t) => {
+    const dir = scratchDir(t);
+    const flags = { dataDir: dir, historyDepth: 10 };
+    const srv = await startServer(flags);
+    const c = await RpConn.open(srv.port);
+    c.send({ type: 'open', doc: 'comp' });
+    await c.type('snapshot');
+    let text = '';
+    for (let v = 0; v < 200; v++) {
+        const ch = v % 2 ? '中' : 'a';
+        c.send({ type: 'op', doc: 'comp', v, id: `c:${v}`, op: v === 0 ? [ch] : [v, ch] });
+        text += ch;
+        await c.type('ack', 5000, (m) => m.id === `c:${v}`);
+        if (v === 120) await new Promise((r) => setTimeout(r, 600));   // a timer tick compacts
+    }
+    await new Promise((r) => setTimeout(r, 600));
+    c.close();
+    const files = readdirSync(path.join(dir, 'comp'));
+    assert.ok(files.includes('snapshot'), `a snapshot was written: ${files}`);
+    assert.ok(!files.includes('log.00000000000000000000'), `the first segment was dropped: ${files}`);
+    await srv.stop();
+    const again = await startServer(flags);
+    t.after(() => again.stop());
+    const d = await RpConn.open(again.port);
+    d.send({ type: 'open', doc: 'comp' });
+    const s = await d.type('snapshot');
+    assert.equal(s.v, 200);
+    assert.equal(s.text, text);
+    d.send({ type: 'open', doc: 'comp', v: 195 });
+    const synced = await d.type('synced');
+    assert.equal(synced.v, 200);
+    d.send({ type: 'open', doc: 'comp', v: 0 });
+    await d.error('version_too_old');
+    d.close();
+});

@@ -183,6 +183,26 @@ test('ordering: ops in version order without gaps, every op before its ack (4 cl
     await until(() => new Set(eds.map((e) => e.v)).size === 1, 5000, 'same version');
     assert.deepEqual(thrown, []);
     for (const e of eds) assert.equal(e.text, eds[0].text);
-    assert.equal(eds[0].v, 120);
+    // edits made while an op was in flight are composed into one op (fewer versions than edits)
+    assert.ok(eds[0].v > 0 && eds[0].v <= 120);
+    for (const e of eds) for (let round = 0; round < 30; round++) assert.ok(eds[0].text.includes(`${e.name}.${round} `));
     for (const e of eds) e.disconnect();
+});
+
+test('a document nobody has open is unloaded after --doc-idle-ms and reloads from disk', async (t) => {
+    const srv = await docServer(t, { docIdleMs: 200, logLevel: 'debug' });
+    const c = await hello(srv);
+    c.send({ type: 'open', doc: 'idle' });
+    await c.type('snapshot');
+    c.send({ type: 'op', doc: 'idle', v: 0, id: 'i:1', op: ['kept'] });
+    await c.type('ack');
+    await new Promise((r) => setTimeout(r, 700));
+    assert.doesNotMatch(srv.stderr(), /document idle unloaded/, 'not while open');
+    c.send({ type: 'close', doc: 'idle' });
+    await until(() => /document idle unloaded/.test(srv.stderr()), 3000, 'unloaded');
+    c.send({ type: 'open', doc: 'idle' });
+    const s = await c.type('snapshot', 5000, (m) => m.v === 1);
+    assert.equal(s.text, 'kept');
+    assert.equal(srv.stderr().match(/document idle loaded/g).length, 2);
+    c.close();
 });
