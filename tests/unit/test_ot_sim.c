@@ -574,3 +574,32 @@ Test(ot_sim, resend_with_base_older_than_history_is_a_duplicate) {
     ot_op_free(&r.op);
     ot_doc_free(doc);
 }
+
+/* The document limit holds for the op as transformed, not only as sent. */
+Test(ot_sim, submit_beyond_max_doc_codepoints_is_refused) {
+    ot_limits limits = ot_limits_default();
+    limits.max_doc_codepoints = 10;
+    ot_doc *doc = ot_doc_new(&limits, 0, "abcdefg\xf0\x9f\x98\x80", 11);
+    cr_assert_not_null(doc);
+    ot_submit_result r;
+    ot_op_init(&r.op);
+    ot_op op;
+    ot_op_init(&op);
+    cr_assert_eq(ot_op_parse_json(&op, "[8,\"xyz\"]", 9, NULL, NULL), OT_OK);
+    cr_assert_eq(ot_doc_submit(doc, 0, &op, "big", 3, "", 0, 0, &r), OT_ERR_TOO_LARGE);
+    cr_assert_eq(ot_doc_version(doc), 0);
+    expect_text(doc, "abcdefg\xf0\x9f\x98\x80");
+
+    submit_ok(doc, 0, "[8,\"x\xf0\x9f\x98\x80\"]", "fits", &r); /* exactly 10 code points */
+    expect_text(doc, "abcdefg\xf0\x9f\x98\x80x\xf0\x9f\x98\x80");
+    /* Alone it would fit at version 0; transformed past "fits" it does not. */
+    cr_assert_eq(ot_op_parse_json(&op, "[\"z\",8]", 7, NULL, NULL), OT_OK);
+    cr_assert_eq(ot_doc_submit(doc, 0, &op, "late", 4, "", 0, 0, &r), OT_ERR_TOO_LARGE);
+    cr_assert_eq(ot_doc_version(doc), 1);
+    /* Shrinking is always allowed. */
+    submit_ok(doc, 1, "[9,-1]", "trim", &r);
+    expect_text(doc, "abcdefg\xf0\x9f\x98\x80x");
+    ot_op_free(&op);
+    ot_op_free(&r.op);
+    ot_doc_free(doc);
+}
