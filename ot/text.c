@@ -16,7 +16,7 @@ enum {
     chunk_cap_bytes = 4096,  /* storage of one chunk */
     chunk_fill_bytes = 2048, /* how full new chunks are made: room to grow */
     chunk_min_bytes = 512,   /* below this a chunk merges into a neighbour */
-    spare_chunks_max = 64,   /* freed chunks kept for reuse beyond one edit */
+    spare_chunks_max = 8,    /* freed chunks kept for reuse beyond one edit */
 };
 
 typedef struct chunk {
