@@ -331,7 +331,7 @@ static int data_chunk(ws_reader *r, const uint8_t *chunk, size_t n, bool message
             r->buf_len = r->cfg.max_message_bytes;
     }
     /* Validate what arrived before reporting anything else: fail at the first bad byte. */
-    if (r->message_opcode == WS_OP_TEXT &&
+    if (r->message_opcode == WS_OP_TEXT && r->buf_len > old_len &&
         utf8_feed(&r->utf8, r->buf + old_len, r->buf_len - old_len, NULL) < 0)
         return WS_ERR_TEXT_UTF8;
     switch (rc) {

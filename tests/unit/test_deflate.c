@@ -453,3 +453,24 @@ Test(deflate, reader_zip_bomb_is_1009)
     cr_assert_eq(e.code, 1009);
     free(comp);
 }
+
+/* Regression (found by fuzz_ws): an empty compressed text message. */
+Test(deflate, reader_empty_compressed_text)
+{
+    const uint8_t payloads[2][1] = { { 0 }, { 0x00 } };
+    for (size_t len = 0; len < 2; len++) {
+        pmd_inflater inf;
+        pmd_inflater_init(&inf, 15, false);
+        ws_reader r;
+        ws_reader_config cfg = { .expect_masked = true, .inflater = &inf };
+        ws_reader_init(&r, &cfg);
+        uint8_t s[32];
+        size_t n = put(s, sizeof s, true, WS_OP_TEXT, true, payloads[len], len);
+        one evs[4];
+        cr_assert_eq(feed(&r, s, n, 64, evs), 1);
+        cr_assert_eq(evs[0].type, WS_EV_MESSAGE, "payload of %zu bytes", len);
+        cr_assert_eq(evs[0].len, 0);
+        ws_reader_free(&r);
+        pmd_inflater_free(&inf);
+    }
+}
