@@ -280,6 +280,7 @@ static int begin_frame(ws_reader *r)
         r->message_compressed = h->rsv1;
         utf8_init(&r->utf8);
         r->buf_len = 0;
+        r->message_wire_bytes = 0;
         if (r->buf_cap > r->cfg.retain_buffer_bytes) {
             /* The last message was big: do not keep its buffer for an idle connection. */
             free(r->buf);
@@ -291,6 +292,12 @@ static int begin_frame(ws_reader *r)
     if (!r->message_compressed &&
         h->payload_len > r->cfg.max_message_bytes - r->buf_len)
         return WS_ERR_TOO_BIG;
+    /* Compressed bytes are bounded too (deflate expands incompressible data by
+     * well under 1/256), so empty blocks cannot stretch a message forever. */
+    uint64_t max_wire_bytes = pmd_deflate_bound(r->cfg.max_message_bytes);
+    if (r->message_compressed && h->payload_len > max_wire_bytes - r->message_wire_bytes)
+        return WS_ERR_TOO_BIG;
+    r->message_wire_bytes += h->payload_len;
     return 0;
 }
 

@@ -173,6 +173,7 @@ typedef struct ws_reader {
     bool in_message;
     uint8_t message_opcode;
     bool message_compressed;
+    uint64_t message_wire_bytes;        /* payload bytes on the wire so far */
     utf8_validator utf8;
     uint8_t *buf;                       /* reassembly / inflate output, grows bounded */
     size_t buf_len;

@@ -474,3 +474,34 @@ Test(deflate, reader_empty_compressed_text)
         pmd_inflater_free(&inf);
     }
 }
+
+/* Empty stored blocks inflate to nothing: the compressed size is bounded too. */
+Test(deflate, reader_compressed_wire_bytes_bounded)
+{
+    pmd_inflater inf;
+    pmd_inflater_init(&inf, 15, false);
+    ws_reader r;
+    ws_reader_config cfg = { .expect_masked = true, .inflater = &inf, .max_message_bytes = 1000 };
+    ws_reader_init(&r, &cfg);
+    static uint8_t blocks[1100], s[1300];
+    for (size_t i = 0; i + 5 <= sizeof blocks; i += 5)
+        memcpy(blocks + i, "\x00\x00\x00\xff\xff", 5);           /* empty stored blocks */
+    size_t n = put(s, sizeof s, false, WS_OP_BINARY, true, blocks, 500);
+    n += put(s + n, sizeof s - n, true, WS_OP_CONTINUATION, false, blocks, 600);
+    one evs[4];
+    size_t count = feed(&r, s, n, 4096, evs);
+    cr_assert_eq(count, 1);
+    cr_assert_eq(evs[0].type, WS_EV_ERROR);
+    cr_assert_eq(evs[0].err, WS_ERR_TOO_BIG);
+    ws_reader_free(&r);
+    pmd_inflater_free(&inf);
+    /* the same blocks within the bound inflate to an empty message */
+    pmd_inflater_init(&inf, 15, false);
+    ws_reader_init(&r, &cfg);
+    n = put(s, sizeof s, true, WS_OP_BINARY, true, blocks, 1000);
+    cr_assert_eq(feed(&r, s, n, 4096, evs), 1);
+    cr_assert_eq(evs[0].type, WS_EV_MESSAGE);
+    cr_assert_eq(evs[0].len, 0);
+    ws_reader_free(&r);
+    pmd_inflater_free(&inf);
+}
