@@ -197,6 +197,35 @@ int64_t ws_encode_frame(uint8_t *out, size_t cap, bool fin, uint8_t opcode, bool
     return (int64_t)(n + payload_len);
 }
 
+#define WS_MAX_SERVER_HEADER_BYTES 10    /* unmasked: 2 + 8 */
+
+size_t ws_message_bound(size_t len)
+{
+    return WS_MAX_SERVER_HEADER_BYTES + pmd_deflate_bound(len);
+}
+
+int64_t ws_encode_message(uint8_t *out, size_t cap, uint8_t opcode, const uint8_t *payload,
+                          size_t len, pmd_deflater *def)
+{
+    if (def && pmd_should_compress(def, len) && cap > WS_MAX_SERVER_HEADER_BYTES) {
+        /* Compress behind the largest header, then slide it behind the real one. */
+        uint8_t *body = out + WS_MAX_SERVER_HEADER_BYTES;
+        int64_t c = pmd_deflate_message(def, payload, len, body,
+                                        cap - WS_MAX_SERVER_HEADER_BYTES);
+        if (c == PMD_ERR_NOMEM)
+            return WS_ERR_NOMEM;
+        if (c >= 0 && (size_t)c < len) {
+            uint8_t header[WS_MAX_HEADER_BYTES];
+            size_t n = ws_encode_frame_header(header, true, opcode, true, (uint64_t)c, NULL);
+            memmove(out + n, body, (size_t)c);
+            memcpy(out, header, n);
+            return (int64_t)(n + (size_t)c);
+        }
+        pmd_deflater_reset(def);        /* not sent compressed: forget it */
+    }
+    return ws_encode_frame(out, cap, true, opcode, false, payload, len, NULL);
+}
+
 /* ---- close frames ------------------------------------------------------------------- */
 
 bool ws_close_code_is_valid(uint16_t code)
