@@ -173,7 +173,8 @@ int ot_compose(const ot_op *a, const ot_op *b, ot_op *out);
  * apply(apply(d,a),b') == apply(apply(d,b),a').
  * Tie-break: when both insert at one position, a's insert is placed first.
  * Call it as transform(op_being_ordered, op_already_ordered), as ot.js's
- * transform(clientOp, serverOp) and ShareDB's side 'left' do. */
+ * transform(clientOp, serverOp) and ShareDB's side 'left' do.
+ * a_prime or b_prime may be NULL when that half is not needed. */
 int ot_transform(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime);
 
 /* out = the op that undoes `op` applied to `before` (the text before op). */
