@@ -263,7 +263,7 @@ pub fn build(b: *std.Build) void {
         run_fuzz.setCwd(b.path("."));
         run_fuzz.addFileArg(exe);
         run_fuzz.addArg(b.fmt("fuzz-out/{s}", .{stem}));
-        run_fuzz.addArgs(&.{ b.fmt("-max_total_time={d}", .{fuzz_seconds}), "-rss_limit_mb=2048", "-print_final_stats=1" });
+        run_fuzz.addArgs(&.{ b.fmt("-max_total_time={d}", .{fuzz_seconds}), "-rss_limit_mb=2048", "-print_final_stats=1", b.fmt("-artifact_prefix=fuzz-out/{s}-", .{stem}) });
         run_fuzz.addArg(corpus);
         run_fuzz.has_side_effects = true;
         run_fuzz.stdio = .inherit;
