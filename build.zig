@@ -163,12 +163,25 @@ pub fn build(b: *std.Build) void {
     run.step.dependOn(b.getInstallStep());
     run_step.dependOn(&run.step);
 
+    // ---- the load generator: bench/loadgen/*.c (main.c -> ringpad-bench) ------------
+    const bench_lib = ctx.staticLib("ringpad_bench", cFilesIn(b, "bench/loadgen", &.{"main.c"}));
+    if (fileExists(b, "bench/loadgen/main.c")) {
+        const loadgen_mod = ctx.module();
+        loadgen_mod.addIncludePath(b.path("bench/loadgen"));
+        loadgen_mod.addCSourceFiles(.{ .files = &.{"bench/loadgen/main.c"}, .flags = ctx.flags });
+        ctx.linkOptional(loadgen_mod, &.{ bench_lib, core_lib, ot_lib });
+        ctx.linkServerLibs(loadgen_mod);
+        ctx.linkAsan(loadgen_mod);
+        b.installArtifact(b.addExecutable(.{ .name = "ringpad-bench", .root_module = loadgen_mod }));
+    }
+
     // ---- tests ------------------------------------------------------------------
     const test_step = b.step("test", "Build and run every test suite");
 
     const unit_mod = ctx.module();
     unit_mod.addCSourceFiles(.{ .files = cFilesIn(b, "tests/unit", &.{}), .flags = ctx.flags });
-    ctx.linkOptional(unit_mod, &.{ core_lib, ot_lib });
+    unit_mod.addIncludePath(b.path("bench/loadgen"));
+    ctx.linkOptional(unit_mod, &.{ bench_lib, core_lib, ot_lib });
     unit_mod.linkSystemLibrary("criterion", .{ .use_pkg_config = .no });
     ctx.linkServerLibs(unit_mod);
     ctx.linkAsan(unit_mod);
@@ -250,7 +263,7 @@ pub fn build(b: *std.Build) void {
         run_fuzz.setCwd(b.path("."));
         run_fuzz.addFileArg(exe);
         run_fuzz.addArg(b.fmt("fuzz-out/{s}", .{stem}));
-        run_fuzz.addArgs(&.{ b.fmt("-max_total_time={d}", .{fuzz_seconds}), "-rss_limit_mb=2048", "-print_final_stats=1" });
+        run_fuzz.addArgs(&.{ b.fmt("-max_total_time={d}", .{fuzz_seconds}), "-rss_limit_mb=2048", "-print_final_stats=1", b.fmt("-artifact_prefix=fuzz-out/{s}-", .{stem}) });
         run_fuzz.addArg(corpus);
         run_fuzz.has_side_effects = true;
         run_fuzz.stdio = .inherit;
@@ -260,8 +273,15 @@ pub fn build(b: *std.Build) void {
 }
 
 fn fileExists(b: *std.Build, sub_path: []const u8) bool {
+    // Re-configure when the entry appears or goes: watch the nearest folder that exists.
+    var watch: []const u8 = std.fs.path.dirname(sub_path) orelse ".";
+    while (!rootAccess(b, watch)) watch = std.fs.path.dirname(watch) orelse ".";
+    b.dependOnDirectoryContents(b.path(watch));
+    return rootAccess(b, sub_path);
+}
+
+fn rootAccess(b: *std.Build, sub_path: []const u8) bool {
     const io = b.graph.io;
-    b.dependOnDirectoryContents(b.path(std.fs.path.dirname(sub_path) orelse "."));
     b.root.root_dir.handle.access(io, (b.root.join(b.allocator, sub_path) catch @panic("OOM")).sub_path, .{}) catch return false;
     return true;
 }

@@ -5,8 +5,11 @@
  * the channel (as a WebSocket is); the scheduler picks which channel moves next
  * with per-client random weights, so messages are delayed and reordered BETWEEN
  * clients. Clients sometimes send an op twice (a resend after a timeout): the
- * server must ack it with the original version and not apply it again. At the
- * end every client has converged on the server's text.
+ * server must ack it with the original version and not apply it again. Half
+ * the runs keep a short history: an op based on a version that has left it is
+ * refused (OT_ERR_VERSION_TOO_OLD) and the client resyncs from a snapshot,
+ * dropping its pending edits, as a real client would have to. At the end every
+ * client has converged on the server's text.
  *
  * Runs: ot_gen_case_count() / SIM_CASES_PER_RUN seeds (500 by default); a
  * failure names RINGPAD_TEST_SEED, the run and the step.
@@ -38,16 +41,23 @@ enum {
     SIM_EDIT_WEIGHT = 25,
     SIM_DUPLICATE_PERCENT = 15,
     SIM_GHOST_PERCENT = 2,
+    SIM_SHORT_HISTORY_MIN = 3,      /* history_depth of the short-history runs */
+    SIM_SHORT_HISTORY_SPAN = 8,
     SIM_SALT = 101,
 };
 
-typedef enum sim_msg_kind { SIM_MSG_OP = 1, SIM_MSG_ACK = 2 } sim_msg_kind;
+typedef enum sim_msg_kind {
+    SIM_MSG_OP = 1,
+    SIM_MSG_ACK = 2,
+    SIM_MSG_RESYNC = 3,     /* "your op was too old": the server's text and version */
+} sim_msg_kind;
 
 typedef struct sim_msg {
     sim_msg_kind kind;
     uint64_t version;   /* uplink: base version; downlink: the version it was applied at */
     uint32_t seq;       /* the sending client's op number (uplink and acks) */
     ot_op op;           /* SIM_MSG_OP only */
+    ot_buf text;        /* SIM_MSG_RESYNC only */
     char id[SIM_ID_MAX_BYTES];
 } sim_msg;
 
@@ -73,6 +83,7 @@ typedef struct sim_client {
     uint32_t next_seq;
     uint64_t acked_version[SIM_EDITS_MAX]; /* by seq: the version its ack carried */
     bool acked[SIM_EDITS_MAX];
+    bool refused[SIM_EDITS_MAX];        /* by seq: answered with a resync */
     uint32_t duplicate_acks_due;
     uint32_t weight_up, weight_down;
     sim_queue up, down;
@@ -91,6 +102,9 @@ typedef struct sim {
     uint32_t server_transforms;    /* ops that arrived based on an older version */
     uint32_t client_transforms;    /* server ops that met an outstanding op */
     uint32_t buffer_composes;      /* local edits composed into a buffer */
+    uint32_t refused_too_old;      /* ops refused as older than the history */
+    uint32_t duplicates_detected;  /* resends the server recognised by id */
+    uint32_t history_depth;
     sim_client clients[SIM_CLIENTS];
     ot_op t1, t2, t3, t4;       /* scratch */
     ot_buf scratch, msg1, msg2;
@@ -102,11 +116,17 @@ static const char *S(const ot_buf *b) { return b->data != NULL ? b->data : ""; }
 static void queue_init(sim_queue *q) {
     q->head = 0;
     q->count = 0;
-    for (uint32_t i = 0; i < SIM_QUEUE_MAX_MESSAGES; i++) ot_op_init(&q->slots[i].op);
+    for (uint32_t i = 0; i < SIM_QUEUE_MAX_MESSAGES; i++) {
+        ot_op_init(&q->slots[i].op);
+        ot_buf_init(&q->slots[i].text);
+    }
 }
 
 static void queue_fini(sim_queue *q) {
-    for (uint32_t i = 0; i < SIM_QUEUE_MAX_MESSAGES; i++) ot_op_free(&q->slots[i].op);
+    for (uint32_t i = 0; i < SIM_QUEUE_MAX_MESSAGES; i++) {
+        ot_op_free(&q->slots[i].op);
+        ot_buf_free(&q->slots[i].text);
+    }
 }
 
 static void queue_push(sim *s, sim_queue *q, sim_msg_kind kind, uint64_t version, uint32_t seq,
@@ -119,7 +139,12 @@ static void queue_push(sim *s, sim_queue *q, sim_msg_kind kind, uint64_t version
     if (op != NULL) cr_assert_eq(ot_op_copy(&m->op, op), OT_OK);
     else ot_op_clear(&m->op);
     snprintf(m->id, sizeof m->id, "%s", id);
+    ot_buf_clear(&m->text);
     q->count++;
+}
+
+static sim_msg *queue_back(sim_queue *q) {
+    return &q->slots[(q->head + q->count - 1) % SIM_QUEUE_MAX_MESSAGES];
 }
 
 static sim_msg *queue_front(sim_queue *q) { return &q->slots[q->head]; }
@@ -206,6 +231,30 @@ static void client_receive(sim *s, uint32_t ci) {
         return;
     }
 
+    if (m->kind == SIM_MSG_RESYNC) {
+        if (c->state != SIM_SYNCHRONIZED && m->seq == c->outstanding_seq) {
+            /* The pending edits are lost; start over from the server's state. */
+            ot_text_free(c->text);
+            c->text = ot_text_from_utf8(S(&m->text), m->text.len);
+            cr_assert_not_null(c->text);
+            c->revision = m->version;
+            c->state = SIM_SYNCHRONIZED;
+            ot_op_clear(&c->outstanding);
+            ot_op_clear(&c->buffer);
+            c->refused[m->seq] = true;
+        } else {
+            /* The resent copy of an op already refused, or of one applied so
+             * long ago that its id has left the history with its base version
+             * (so it cannot be applied twice either). */
+            cr_assert(m->seq < SIM_EDITS_MAX && (c->refused[m->seq] || c->acked[m->seq]),
+                      FAIL_AT "client %" PRIu32 " got a resync for op %" PRIu32 " it did not expect", AT(s), ci, m->seq);
+            cr_assert_gt(c->duplicate_acks_due, 0);
+            c->duplicate_acks_due--;
+        }
+        queue_drop_front(&c->down);
+        return;
+    }
+
     cr_assert_eq(m->version, c->revision, FAIL_AT "client %" PRIu32 " op for version %" PRIu64 " at revision %" PRIu64,
                  AT(s), ci, m->version, c->revision);
     c->revision++;
@@ -239,6 +288,19 @@ static void server_receive(sim *s, uint32_t ci) {
     const uint64_t before = ot_doc_version(s->doc);
     ot_submit_result *r = &s->result;
     int rc = ot_doc_submit(s->doc, m->version, &m->op, m->id, strlen(m->id), "sim", 3, (int64_t)s->step, r);
+    if (rc == OT_ERR_VERSION_TOO_OLD) {
+        cr_assert_lt(m->version, ot_doc_oldest_version(s->doc),
+                     FAIL_AT "base %" PRIu64 " refused as too old, oldest is %" PRIu64, AT(s), m->version,
+                     ot_doc_oldest_version(s->doc));
+        cr_assert_eq(ot_doc_version(s->doc), before);
+        const ot_buf *now = &s->snapshots[before - s->start_version];
+        cr_assert(ot_text_equals(ot_doc_text(s->doc), S(now), now->len), FAIL_AT "refused op changed the text", AT(s));
+        queue_push(s, &c->down, SIM_MSG_RESYNC, before, m->seq, NULL, m->id);
+        cr_assert_eq(ot_buf_append(&queue_back(&c->down)->text, S(now), now->len), OT_OK);
+        s->refused_too_old++;
+        queue_drop_front(&c->up);
+        return;
+    }
     cr_assert_eq(rc, OT_OK, FAIL_AT "submit of %s %s at base %" PRIu64 " (doc at %" PRIu64 "): %s", AT(s), m->id,
                  ot_gen_op_str(&m->op, &s->msg1), m->version, before, ot_err_str(rc));
     if (r->duplicate) {
@@ -255,6 +317,7 @@ static void server_receive(sim *s, uint32_t ci) {
         cr_assert(ot_op_equal(&r->op, &e->op), FAIL_AT "duplicate's op differs from the applied one", AT(s));
         queue_push(s, &c->down, SIM_MSG_ACK, r->applied_at_version, m->seq, NULL, m->id);
         queue_drop_front(&c->up);
+        s->duplicates_detected++;
         return;
     }
     cr_assert_eq(r->applied_at_version, before, FAIL_AT "applied at %" PRIu64 ", doc was at %" PRIu64, AT(s),
@@ -304,6 +367,9 @@ static sim *sim_new(uint64_t seed, uint32_t run) {
     cr_assert_eq(ot_gen_text(&s->rng, ot_gen_below(&s->rng, SIM_INITIAL_MAX_CODEPOINTS + 1), initial), OT_OK);
     s->start_version = ot_gen_chance(&s->rng, 50) ? 0 : ot_gen_below(&s->rng, 1u << 20);
     ot_limits limits = ot_limits_default();
+    if (run % 2 == 1)
+        limits.history_depth = SIM_SHORT_HISTORY_MIN + (uint32_t)ot_gen_below(&s->rng, SIM_SHORT_HISTORY_SPAN);
+    s->history_depth = limits.history_depth;
     s->doc = ot_doc_new(&limits, s->start_version, S(initial), initial->len);
     cr_assert_not_null(s->doc);
     for (uint32_t i = 0; i < SIM_CLIENTS; i++) {
@@ -407,9 +473,16 @@ static void sim_check_converged(sim *s) {
                   FAIL_AT "client %" PRIu32 " diverged: \"%s\" vs server \"%s\"", AT(s), i, S(&s->scratch),
                   S(server_text));
     }
-    /* Every past version is still reconstructible from the history. */
-    cr_assert_eq(ot_doc_oldest_version(s->doc), s->start_version, FAIL_AT "history lost versions", AT(s));
-    for (uint64_t v = s->start_version; v <= version; v++) {
+    /* Every version still in the history can be rebuilt; older ones cannot. */
+    const uint64_t oldest = ot_doc_oldest_version(s->doc);
+    const uint64_t kept = version - s->start_version < s->history_depth ? version - s->start_version : s->history_depth;
+    cr_assert_eq(oldest, version - kept, FAIL_AT "oldest version %" PRIu64 " with depth %" PRIu32 " at version %" PRIu64,
+                 AT(s), oldest, s->history_depth, version);
+    if (oldest > s->start_version) {
+        ot_buf_clear(&s->scratch);
+        cr_assert_lt(ot_doc_text_at(s->doc, oldest - 1, &s->scratch), 0, FAIL_AT "text_at before the history", AT(s));
+    }
+    for (uint64_t v = oldest; v <= version; v++) {
         ot_buf_clear(&s->scratch);
         int rc = ot_doc_text_at(s->doc, v, &s->scratch);
         cr_assert_eq(rc, OT_OK, FAIL_AT "text_at(%" PRIu64 "): %s", AT(s), v, ot_err_str(rc));
@@ -423,7 +496,8 @@ Test(ot_sim, clients_converge_with_reordering_and_resends) {
     const uint64_t seed = ot_gen_base_seed();
     uint32_t runs = ot_gen_case_count() / SIM_CASES_PER_RUN;
     if (runs == 0) runs = 1;
-    uint64_t duplicates = 0, ops_applied = 0, server_transforms = 0, client_transforms = 0, composes = 0;
+    uint64_t duplicates = 0, ops_applied = 0, server_transforms = 0, client_transforms = 0, composes = 0, too_old = 0,
+             detected = 0;
     for (uint32_t run = 0; run < runs; run++) {
         sim *s = sim_new(seed, run);
         while (sim_step(s)) {
@@ -435,17 +509,22 @@ Test(ot_sim, clients_converge_with_reordering_and_resends) {
         server_transforms += s->server_transforms;
         client_transforms += s->client_transforms;
         composes += s->buffer_composes;
+        too_old += s->refused_too_old;
+        detected += s->duplicates_detected;
         ops_applied += ot_doc_version(s->doc) - s->start_version;
         sim_free(s);
     }
     /* The runs really exercised what they claim to. */
     cr_log_info("%" PRIu32 " runs: %" PRIu64 " ops applied, %" PRIu64 " late ops transformed by the server, %" PRIu64
-                " client transforms, %" PRIu64 " buffer composes, %" PRIu64 " resends",
-                runs, ops_applied, server_transforms, client_transforms, composes, duplicates);
+                " client transforms, %" PRIu64 " buffer composes, %" PRIu64 " resends (%" PRIu64
+                " recognised), %" PRIu64 " refused as too old",
+                runs, ops_applied, server_transforms, client_transforms, composes, duplicates, detected, too_old);
     cr_assert_gt(duplicates, 0);
+    cr_assert_gt(detected, 0);
     cr_assert_gt(server_transforms, ops_applied / 4);
     cr_assert_gt(client_transforms, 0);
     cr_assert_gt(composes, 0);
+    if (runs > 1) cr_assert_gt(too_old, 0);
 }
 
 /* ---- targeted history cases ------------------------------------------------------ */
@@ -571,6 +650,35 @@ Test(ot_sim, resend_with_base_older_than_history_is_a_duplicate) {
     cr_assert_eq(r.applied_at_version, 1);
     cr_assert_eq(ot_doc_version(doc), 3);
     expect_text(doc, "bac");
+    ot_op_free(&r.op);
+    ot_doc_free(doc);
+}
+
+/* The document limit holds for the op as transformed, not only as sent. */
+Test(ot_sim, submit_beyond_max_doc_codepoints_is_refused) {
+    ot_limits limits = ot_limits_default();
+    limits.max_doc_codepoints = 10;
+    ot_doc *doc = ot_doc_new(&limits, 0, "abcdefg\xf0\x9f\x98\x80", 11);
+    cr_assert_not_null(doc);
+    ot_submit_result r;
+    ot_op_init(&r.op);
+    ot_op op;
+    ot_op_init(&op);
+    cr_assert_eq(ot_op_parse_json(&op, "[8,\"xyz\"]", 9, NULL, NULL), OT_OK);
+    cr_assert_eq(ot_doc_submit(doc, 0, &op, "big", 3, "", 0, 0, &r), OT_ERR_TOO_LARGE);
+    cr_assert_eq(ot_doc_version(doc), 0);
+    expect_text(doc, "abcdefg\xf0\x9f\x98\x80");
+
+    submit_ok(doc, 0, "[8,\"x\xf0\x9f\x98\x80\"]", "fits", &r); /* exactly 10 code points */
+    expect_text(doc, "abcdefg\xf0\x9f\x98\x80x\xf0\x9f\x98\x80");
+    /* Alone it would fit at version 0; transformed past "fits" it does not. */
+    cr_assert_eq(ot_op_parse_json(&op, "[\"z\",8]", 7, NULL, NULL), OT_OK);
+    cr_assert_eq(ot_doc_submit(doc, 0, &op, "late", 4, "", 0, 0, &r), OT_ERR_TOO_LARGE);
+    cr_assert_eq(ot_doc_version(doc), 1);
+    /* Shrinking is always allowed. */
+    submit_ok(doc, 1, "[9,-1]", "trim", &r);
+    expect_text(doc, "abcdefg\xf0\x9f\x98\x80x");
+    ot_op_free(&op);
     ot_op_free(&r.op);
     ot_doc_free(doc);
 }
