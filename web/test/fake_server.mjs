@@ -13,8 +13,9 @@ export class FakeServer {
   }
   oldest() { return this.history.length ? this.history[0].v : this.v; }
 
-  connect(by) {
-    const conn = { session: `s${this.nextSession++}`, by, out: [], open: false, alive: true };
+  /** `out` receives server messages (an array, or anything with push()). */
+  connect(by, out = []) {
+    const conn = { session: `s${this.nextSession++}`, by, out, open: false, alive: true };
     this.conns.add(conn);
     return conn;
   }
