@@ -335,6 +335,7 @@ function start() {
       mySession = welcome.session;
       const pps = welcome.limits && welcome.limits.presence_per_second;
       if (pps > 0) presenceIntervalMs = Math.max(1000 / pps, 50);
+      client.setLimits(welcome.limits);
       conn.send(client.connected());
       presenceDirty = true;
     },

@@ -314,3 +314,27 @@ test('random convergence: 4 editors, random delivery, disconnects and reconnects
     assert.equal(new Set(ids).size, ids.length);
   }
 });
+
+test('a paste larger than max_op_bytes goes as several ops, one at a time', () => {
+  const server = new FakeServer({ text: 'xy' });
+  const a = new Sim(server, 'a'), c = new Sim(server, 'c');
+  a.client.setLimits({ max_op_bytes: 64 });
+  a.connect(); a.flush(); c.connect(); c.flush();
+  const paste = 'line 😀 中文\n'.repeat(40);
+  a.edit([1, paste, 1]);
+  let sent = 0;
+  const orig = server.receive.bind(server);
+  server.receive = (conn, msg) => {
+    if (msg.type === 'op') {
+      sent++;
+      assert.ok(Buffer.byteLength(JSON.stringify(msg.op)) <= 64, JSON.stringify(msg.op));
+    }
+    orig(conn, msg);
+  };
+  c.edit(['>', 2]); // concurrent edit while the pieces go
+  settle([a, c]);
+  assert.ok(sent > 5, String(sent));
+  assert.equal(server.text, '>x' + paste + 'y');
+  assert.equal(a.text, server.text);
+  assert.equal(c.text, server.text);
+});

@@ -78,3 +78,21 @@ test('errors: mismatched lengths and invalid components are refused', () => {
   assert.throws(() => ot.normalize(['\ud800']), (e) => e.code === 'lone_surrogate');
   assert.throws(() => ot.normalize([true]), (e) => e.code === 'bad_component');
 });
+
+test('splitOp: compose(first, rest) == op, first within the byte budget', () => {
+  const rnd = prng(4242);
+  for (let i = 0; i < 800; i++) {
+    const d = randomText(rnd, 10), op = randomOp(rnd, ot.cpLength(d));
+    const budget = 4 + rnd.int(12);
+    const [first, rest] = ot.splitOp(op, budget);
+    let bytes = 0;
+    for (const c of first) if (typeof c === 'string') bytes += ot.utf8Length(c);
+    assert.ok(bytes <= budget, `${bytes} > ${budget}`);
+    const whole = rest ? ot.compose(first, rest) : first;
+    assert.equal(ot.apply(d, whole), ot.apply(d, op), JSON.stringify({ d, op, first, rest }));
+    if (rest) assert.ok(!ot.isNoop(first));
+  }
+  assert.deepEqual(ot.splitOp([3, 'ab'], 10), [[3, 'ab'], null]);
+  assert.deepEqual(ot.splitOp([1, '😀😀', -1], 4), [[1, '😀', 1], [2, '😀', -1]]);
+  assert.equal(ot.utf8Length('aé中😀'), 1 + 2 + 3 + 4);
+});

@@ -7,10 +7,11 @@
 // callbacks, and feeds it the server messages of its document. That keeps it
 // testable against an in-process fake server (test/client.test.mjs).
 
-import { apply, compose, transform, transformPosition, targetLength, isNoop, OpBuilder, cpLength } from './op.js';
+import { apply, compose, transform, transformPosition, targetLength, isNoop, OpBuilder, cpLength, splitOp } from './op.js';
 
 const HISTORY_RING_OPS = 128; // server ops kept to transform late presence
 const STORAGE_RETRY_MS = 2000;
+const DEFAULT_MAX_OP_BYTES = 1 << 20; // PROTOCOL.md §13; welcome.limits overrides
 
 /** An op that turns `a` into `b` (one replacement between common prefix and suffix). */
 export function diffOp(a, b) {
@@ -63,6 +64,22 @@ export class DocClient {
     this.base = null; // {text: () => string, op: op | null}
     this.history = []; // [{v, op}] the last server ops, for presence
     this.readOnly = false;
+    this.maxOpBytes = DEFAULT_MAX_OP_BYTES;
+  }
+
+  /** Server limits from welcome (max_op_bytes bounds the JSON text of one op). */
+  setLimits(limits) {
+    if (limits && Number.isSafeInteger(limits.max_op_bytes) && limits.max_op_bytes > 0) this.maxOpBytes = limits.max_op_bytes;
+  }
+
+  // A new outstanding op; one too large for the server goes in pieces, the
+  // rest staying in front of the buffer. Half the budget leaves room for JSON
+  // escapes ("\n" doubles).
+  #makeOutstanding(op) {
+    const [first, rest] = splitOp(op, Math.max(4, Math.floor(this.maxOpBytes / 2)));
+    this.outstanding = { id: this.#newId(), op: first, sent: false };
+    if (rest) this.buffer = this.buffer ? compose(rest, this.buffer) : rest;
+    this.#sendOutstanding();
   }
 
   get state() {
@@ -107,8 +124,7 @@ export class DocClient {
     if (this.readOnly) throw new Error('read-only document');
     if (!this.outstanding) {
       this.base = { text: baseText, op: null };
-      this.outstanding = { id: this.#newId(), op, sent: false };
-      this.#sendOutstanding();
+      this.#makeOutstanding(op);
     } else {
       this.buffer = this.buffer ? compose(this.buffer, op) : op;
     }
@@ -119,9 +135,9 @@ export class DocClient {
     this.v = v + 1;
     this.#remember(v, this.outstanding.op);
     if (this.buffer) {
-      this.outstanding = { id: this.#newId(), op: this.buffer, sent: false };
+      const b = this.buffer;
       this.buffer = null;
-      this.#sendOutstanding();
+      this.#makeOutstanding(b);
     } else {
       this.outstanding = null;
       this.base = null;
@@ -264,9 +280,8 @@ export class DocClient {
         { yourText: local });
     }
     if (resend) {
-      this.outstanding = { id: this.#newId(), op: resend, sent: false };
       this.base = { text: () => msg.text, op: null };
-      this.#sendOutstanding();
+      this.#makeOutstanding(resend);
     }
     this.host.changed();
   }

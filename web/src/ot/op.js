@@ -258,3 +258,69 @@ export function transformPosition(pos, op, side = 'before') {
   }
   return moved;
 }
+
+/** UTF-8 bytes of a JS string (no allocation). */
+export function utf8Length(s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { n += 4; i++; }
+    else n += 3;
+  }
+  return n;
+}
+
+/**
+ * Splits an op whose inserts hold more than `maxInsertBytes` of UTF-8 into
+ * [first, rest] with compose(first, rest) == op and first within the budget
+ * (the server refuses ops over max_op_bytes: a large paste goes in pieces).
+ * Returns [op, null] when it fits.
+ */
+export function splitOp(op, maxInsertBytes) {
+  let bytes = 0;
+  for (const c of op) if (typeof c === 'string') bytes += utf8Length(c);
+  if (bytes <= maxInsertBytes) return [op, null];
+  const first = new OpBuilder();
+  let budget = maxInsertBytes;
+  let i = 0;
+  let outLen = 0; // first's target length so far
+  let consumed = 0; // base length consumed by first
+  let tail = ''; // the part of the cut insert left for rest
+  for (; i < op.length; i++) {
+    const c = op[i];
+    if (typeof c === 'number') {
+      if (c > 0) { first.retain(c); outLen += c; consumed += c; } else { first.delete(-c); consumed += -c; }
+      continue;
+    }
+    const b = utf8Length(c);
+    if (b <= budget) { first.insert(c); budget -= b; outLen += cpLength(c); continue; }
+    // Cut this insert at a code point boundary within the budget.
+    let u = 0, used = 0;
+    while (u < c.length) {
+      const code = c.codePointAt(u);
+      const w = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+      if (used + w > budget) break;
+      used += w;
+      u += code > 0xffff ? 2 : 1;
+    }
+    // u > 0 whenever the budget is >= 4 bytes and nothing was inserted before.
+    const head = c.slice(0, u);
+    first.insert(head);
+    outLen += cpLength(head);
+    tail = c.slice(u);
+    i++;
+    break;
+  }
+  const baseLen = baseLength(op);
+  first.retain(baseLen - consumed);
+  const rest = new OpBuilder().retain(outLen).insert(tail);
+  for (; i < op.length; i++) {
+    const c = op[i];
+    if (typeof c === 'string') rest.insert(c);
+    else if (c > 0) rest.retain(c);
+    else rest.delete(-c);
+  }
+  return [first.done(), rest.done()];
+}
