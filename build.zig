@@ -32,6 +32,8 @@ const c_flags_common = [_][]const u8{
 /// re-configured when files are added or removed.
 fn cFilesIn(b: *std.Build, dir: []const u8, exclude: []const []const u8) []const []const u8 {
     const io = b.graph.io;
+    // git keeps no empty folders: a folder that does not exist yet has no sources.
+    if (!fileExists(b, dir)) return &.{};
     b.dependOnDirectoryContents(b.path(dir));
     var list: std.ArrayList([]const u8) = .empty;
     var handle = b.root.root_dir.handle.openDir(io, (b.root.join(b.allocator, dir) catch @panic("OOM")).sub_path, .{ .iterate = true }) catch return &.{};
@@ -161,21 +163,48 @@ pub fn build(b: *std.Build) void {
     run.step.dependOn(b.getInstallStep());
     run_step.dependOn(&run.step);
 
+    // ---- the load generator: bench/loadgen/*.c (main.c -> ringpad-bench) ------------
+    const bench_lib = ctx.staticLib("ringpad_bench", cFilesIn(b, "bench/loadgen", &.{"main.c"}));
+    if (fileExists(b, "bench/loadgen/main.c")) {
+        const loadgen_mod = ctx.module();
+        loadgen_mod.addIncludePath(b.path("bench/loadgen"));
+        loadgen_mod.addCSourceFiles(.{ .files = &.{"bench/loadgen/main.c"}, .flags = ctx.flags });
+        ctx.linkOptional(loadgen_mod, &.{ bench_lib, core_lib, ot_lib });
+        ctx.linkServerLibs(loadgen_mod);
+        ctx.linkAsan(loadgen_mod);
+        b.installArtifact(b.addExecutable(.{ .name = "ringpad-bench", .root_module = loadgen_mod }));
+    }
+
     // ---- tests ------------------------------------------------------------------
     const test_step = b.step("test", "Build and run every test suite");
 
     const unit_mod = ctx.module();
     unit_mod.addCSourceFiles(.{ .files = cFilesIn(b, "tests/unit", &.{}), .flags = ctx.flags });
-    ctx.linkOptional(unit_mod, &.{ core_lib, ot_lib });
+    unit_mod.addIncludePath(b.path("bench/loadgen"));
+    ctx.linkOptional(unit_mod, &.{ bench_lib, core_lib, ot_lib });
     unit_mod.linkSystemLibrary("criterion", .{ .use_pkg_config = .no });
     ctx.linkServerLibs(unit_mod);
     ctx.linkAsan(unit_mod);
     const unit_tests = b.addExecutable(.{ .name = "ringpad-tests", .root_module = unit_mod });
     b.installArtifact(unit_tests);
 
-    const run_unit = b.addRunArtifact(unit_tests);
+    // Criterion reports a test's result before its worker exits, so a leak that
+    // LeakSanitizer finds at exit would not fail the test: under ASan the run
+    // fails when any LeakSanitizer or AddressSanitizer report appears.
+    const run_unit = if (sanitize == .address) blk: {
+        const r = b.addSystemCommand(&.{ "sh", "-c",
+            \\out=$(mktemp); "$0" --jobs 2 --short-filename >"$out" 2>&1; rc=$?; cat "$out"
+            \\if grep -q "ERROR: \(Leak\|Address\)Sanitizer" "$out"; then echo "sanitizer reports above: failing" >&2; rc=1; fi
+            \\rm -f "$out"; exit $rc
+        });
+        r.addArtifactArg(unit_tests);
+        break :blk r;
+    } else blk: {
+        const r = b.addRunArtifact(unit_tests);
+        r.addArgs(&.{ "--jobs", "2", "--short-filename" });
+        break :blk r;
+    };
     run_unit.setCwd(b.path("."));
-    run_unit.addArgs(&.{ "--jobs", "2", "--short-filename" });
     run_unit.has_side_effects = true;
     run_unit.stdio = .inherit;
     test_step.dependOn(&run_unit.step);
@@ -228,10 +257,14 @@ pub fn build(b: *std.Build) void {
         const exe = cc.addOutputFileArg(stem);
         const install = b.addInstallFileWithDir(exe, .bin, b.fmt("fuzz-{s}", .{stem}));
         const corpus = b.fmt("tests/fuzz/corpus/{s}", .{stem});
-        const run_fuzz = std.Build.Step.Run.create(b, b.fmt("fuzz {s}", .{stem}));
+        // New inputs go to a scratch folder (git-ignored); the committed seeds are read only.
+        const run_fuzz = b.addSystemCommand(&.{ "sh", "-c", "mkdir -p \"$1\" && exec \"$0\" \"$@\"" });
+        run_fuzz.setName(b.fmt("fuzz {s}", .{stem}));
+        run_fuzz.setCwd(b.path("."));
         run_fuzz.addFileArg(exe);
+        run_fuzz.addArg(b.fmt("fuzz-out/{s}", .{stem}));
         run_fuzz.addArgs(&.{ b.fmt("-max_total_time={d}", .{fuzz_seconds}), "-rss_limit_mb=2048", "-print_final_stats=1" });
-        run_fuzz.addDirectoryArg(b.path(corpus));
+        run_fuzz.addArg(corpus);
         run_fuzz.has_side_effects = true;
         run_fuzz.stdio = .inherit;
         run_fuzz.step.dependOn(&install.step);
@@ -240,8 +273,15 @@ pub fn build(b: *std.Build) void {
 }
 
 fn fileExists(b: *std.Build, sub_path: []const u8) bool {
+    // Re-configure when the entry appears or goes: watch the nearest folder that exists.
+    var watch: []const u8 = std.fs.path.dirname(sub_path) orelse ".";
+    while (!rootAccess(b, watch)) watch = std.fs.path.dirname(watch) orelse ".";
+    b.dependOnDirectoryContents(b.path(watch));
+    return rootAccess(b, sub_path);
+}
+
+fn rootAccess(b: *std.Build, sub_path: []const u8) bool {
     const io = b.graph.io;
-    b.dependOnDirectoryContents(b.path(std.fs.path.dirname(sub_path) orelse "."));
     b.root.root_dir.handle.access(io, (b.root.join(b.allocator, sub_path) catch @panic("OOM")).sub_path, .{}) catch return false;
     return true;
 }

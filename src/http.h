@@ -2,6 +2,30 @@
  * HTTP/1.1 request head parser: strict, bounded, no allocation.
  * Pointers in the parsed request point into the caller's receive buffer
  * (picohttpparser style), so the buffer must outlive the request struct.
+ *
+ * Rules (decisions that a lenient parser would make differently):
+ *  - Lines end in CRLF only. A bare LF or a stray CR anywhere is 400: lenient
+ *    line endings are a request-smuggling vector and every real client sends CRLF.
+ *  - Empty lines (CRLF) before the request line are skipped (RFC 9112 2.2);
+ *    they count toward head_len_bytes and max_header_bytes.
+ *  - Request line: token SP origin-form SP "HTTP/" DIGIT "." DIGIT, single spaces.
+ *    The target must start with '/' and hold visible ASCII without '#'
+ *    (absolute-form and "*" are 400). A well-formed version other than 1.0/1.1
+ *    is 505; a malformed one is 400.
+ *  - Header names are tokens with the colon right after them; values are
+ *    VCHAR / obs-text / SP / HTAB (NUL, CR, other controls, DEL: 400);
+ *    obs-fold (continuation lines) is 400.
+ *  - HTTP/1.1 needs exactly one Host header; two Host headers are 400 in any version.
+ *  - Content-Length: 1*DIGIT without overflow; repeated lines must agree.
+ *  - Transfer-Encoding: its final coding must be "chunked", given once; with
+ *    Content-Length, or in HTTP/1.0, it is 400. `chunked` is set when present.
+ *  - keep_alive: HTTP/1.1 on unless Connection has "close"; HTTP/1.0 on only
+ *    with "keep-alive"; "close" wins over "keep-alive".
+ *  - Limits: an incomplete head fails at once when the bytes present already
+ *    exceed a limit or break a character rule; the parser never asks for more
+ *    bytes of a head that cannot succeed.
+ * The parser keeps no state between calls: call it again with the grown buffer.
+ * Only the head is parsed; a body (Content-Length / chunked) is the caller's.
  */
 #ifndef RINGPAD_HTTP_H
 #define RINGPAD_HTTP_H
@@ -43,7 +67,8 @@ typedef struct http_request {
     bool keep_alive;                 /* per version default and Connection header */
 } http_request;
 
-/* Negative results of http_parse_request; each maps to one status code. */
+/* Negative results of http_parse_request; each is minus its status code
+ * (answer with http_error_response(-rc, ...) and close). */
 typedef enum http_err {
     HTTP_INCOMPLETE = 0,                  /* need more bytes (not an error) */
     HTTP_ERR_BAD_REQUEST = -400,          /* malformed request line or header */

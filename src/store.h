@@ -1,0 +1,354 @@
+/*
+ * ringpad durable storage: a per-document append-only op log plus snapshots.
+ *
+ * Layout under the data directory (see docname.h for the name mapping):
+ *
+ *   <data-dir>/<file-name>/snapshot            latest snapshot (version + text)
+ *   <data-dir>/<file-name>/snapshot.tmp        a snapshot being written
+ *   <data-dir>/<file-name>/log.<20-digit v>    log segment whose first record has base v
+ *   <data-dir>/%deleted%<file-name>/           a document being deleted (never listed)
+ *
+ * Log segment = a 24-byte header (magic "RPLOG001", start version, CRC32C)
+ * followed by records. Each record is framed as
+ *
+ *   u32 magic 0x31525052 ("RPR1") | u32 payload_len | u32 crc32c(len || payload) | payload
+ *
+ * and the payload holds: u8 kind (1 = op), u64 base_version, i64 time_ms,
+ * u16 id_len + id, u16 author_len + author, u32 op_len + op (canonical JSON).
+ * All integers little-endian.
+ *
+ * The layer never blocks a worker: appending only encodes into a buffer; the
+ * worker's loop asks for what to submit (store_log_prepare_flush), submits a
+ * write + fsync linked with IOSQE_IO_LINK, and reports completion
+ * (store_log_flush_done). store_sync_flush drives the same protocol with
+ * pwrite/fdatasync for tests and for blocking contexts (startup, tools).
+ *
+ * Errors: 0 or a negative errno (-EINVAL, -ENOBUFS, -EBUSY, -EIO, -ENOSPC, ...)
+ * or a negative store_err for format faults; store_err_str() names both.
+ */
+#ifndef RINGPAD_STORE_H
+#define RINGPAD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "ringpad/ot.h"
+
+/* Format errors live below errno's range so both fit in one int. */
+typedef enum store_err {
+    STORE_ERR_TORN = -1001,        /* the bytes end in the middle of a record */
+    STORE_ERR_CRC = -1002,         /* checksum mismatch */
+    STORE_ERR_MAGIC = -1003,       /* no record/segment/snapshot magic where one must be */
+    STORE_ERR_MALFORMED = -1004,   /* CRC is right but the payload does not parse */
+    STORE_ERR_TOO_LARGE = -1005,   /* a record beyond STORE_MAX_RECORD_BYTES */
+    STORE_ERR_VERSION_GAP = -1006, /* records are not consecutive versions */
+    STORE_ERR_CORRUPT = -1007,     /* a damaged record followed by valid data */
+    STORE_ERR_REPLAY = -1008,      /* a valid record the OT engine refuses to apply */
+} store_err;
+
+const char *store_err_str(int err);
+
+#define STORE_SEGMENT_HEADER_BYTES 24u
+#define STORE_RECORD_HEADER_BYTES 12u
+#define STORE_RECORD_FIXED_BYTES 25u      /* kind + base + time + 2 + 2 + 4 */
+#define STORE_MAX_ID_BYTES 65535u
+#define STORE_MAX_AUTHOR_BYTES 65535u
+#define STORE_MAX_RECORD_BYTES (64u * 1024u * 1024u)
+#define STORE_MAX_SNAPSHOT_TEXT_BYTES (1ull << 36)
+
+/* ---- Records --------------------------------------------------------------- */
+
+/* One logged op. Decoding fills the pointers with views into the input. */
+typedef struct store_record {
+    uint64_t base_version;   /* the op took the document from this version to +1 */
+    int64_t time_ms;
+    const char *id;
+    size_t id_len;
+    const char *author;
+    size_t author_len;
+    const char *op_json;     /* the op as applied, ot_op_to_json form */
+    size_t op_len;
+} store_record;
+
+/* Framed size of a record (header + payload), or 0 when a field is too long. */
+size_t store_record_size(const store_record *rec);
+/* Encodes one framed record into out (cap bytes); *written gets its size. */
+int store_record_encode(const store_record *rec, uint8_t *out, size_t cap, size_t *written);
+/* Decodes the framed record at the start of buf. *consumed gets its size.
+ * STORE_ERR_TORN when buf ends inside it. */
+int store_record_decode(const uint8_t *buf, size_t len, store_record *out, size_t *consumed);
+
+/* Segment header. */
+void store_segment_header_encode(uint64_t start_version, uint8_t out[STORE_SEGMENT_HEADER_BYTES]);
+int store_segment_header_decode(const uint8_t *buf, size_t len, uint64_t *start_version);
+
+/* ---- Scanning a segment's bytes ---------------------------------------------- */
+
+/* The outcome of checking one segment image. */
+typedef struct store_scan_report {
+    uint64_t start_version;     /* from the header */
+    uint64_t next_version;      /* base of the record that would come next */
+    uint64_t count_records;
+    size_t valid_len_bytes;     /* bytes up to the end of the last good record */
+    bool torn_tail;             /* bytes after valid_len_bytes are a torn write */
+    int error;                  /* 0, or why the segment is unusable */
+    size_t error_offset_bytes;  /* where the fault is (when error != 0) */
+} store_scan_report;
+
+typedef int (*store_record_fn)(void *ctx, const store_record *rec, size_t offset_bytes);
+
+/* Checks every record of one segment image and calls fn (may be NULL) for each
+ * good one in order; fn returning non-zero stops the scan with that value.
+ * A damaged record (torn, bad CRC, bad magic) is a torn tail only when no
+ * valid record follows it anywhere in the image; otherwise STORE_ERR_CORRUPT at
+ * its offset. A record whose base is not the previous one + 1 (the first: the
+ * header's start version) is STORE_ERR_VERSION_GAP. An empty image is a valid,
+ * empty segment; a short header is a torn tail at offset 0. */
+int store_scan_segment(const uint8_t *buf, size_t len, store_record_fn fn, void *ctx,
+                       store_scan_report *report);
+
+/* ---- Snapshots --------------------------------------------------------------- */
+/* "RPSNAP01" | u64 version | u64 text_len | text | u32 crc32c(all before it). */
+
+#define STORE_SNAPSHOT_OVERHEAD_BYTES 28u
+
+/* Size of the snapshot image of a text of text_len bytes. */
+size_t store_snapshot_size(size_t text_len);
+/* Writes the snapshot image into out (cap >= store_snapshot_size). */
+int store_snapshot_encode(uint64_t version, const char *text, size_t text_len, uint8_t *out,
+                          size_t cap, size_t *written);
+/* Validates a snapshot image; *text points into buf. */
+int store_snapshot_decode(const uint8_t *buf, size_t len, uint64_t *version, const char **text,
+                          size_t *text_len);
+
+/* ---- The append log: group commit through any I/O engine ----------------------- */
+
+typedef enum store_fsync_policy {
+    STORE_FSYNC_ALWAYS = 0,   /* acks wait for fsync; every write is linked to an fsync */
+    STORE_FSYNC_INTERVAL = 1, /* acks after write; fsync at most every fsync_interval_ms */
+} store_fsync_policy;
+
+typedef struct store_log_config {
+    store_fsync_policy fsync_policy;
+    uint32_t fsync_interval_ms;      /* STORE_FSYNC_INTERVAL only */
+    size_t max_pending_bytes;        /* buffered bytes past which store_log_accepting says no */
+} store_log_config;
+
+/* always, 1000 ms, 8 MiB. */
+store_log_config store_log_config_default(void);
+
+typedef struct store_log store_log;
+
+/* A log appending to `fd` (a segment file, owned by the caller: the log never
+ * closes it) at end_offset_bytes. The next record must have base next_version.
+ * When end_offset_bytes == 0 the segment header (start = next_version) is
+ * written first. */
+int store_log_new(const store_log_config *config, int fd, uint64_t end_offset_bytes,
+                  uint64_t next_version, store_log **out);
+void store_log_free(store_log *log);
+
+/* Call before submitting an op to the OT engine: false while the log is failed
+ * (answer storage_unavailable) or while max_pending_bytes are waiting to be
+ * written (back-pressure). Checking first keeps the document and the log in
+ * step: once an op is applied, its append must not be refused. */
+bool store_log_accepting(const store_log *log);
+
+/* Encodes a record into the pending buffer (nothing is written yet). Only
+ * -EINVAL (base_version is not the next version, or a field is too long) or
+ * -ENOMEM; max_pending_bytes is enforced by store_log_accepting, not here. */
+int store_log_append(store_log *log, const store_record *rec);
+
+/* What the loop should submit. When iov.iov_len > 0: write iov at offset to fd;
+ * when fsync: an fsync (fdatasync) of fd, linked after the write (IOSQE_IO_LINK)
+ * if there is one. */
+typedef struct store_flush {
+    int fd;
+    struct iovec iov;
+    uint64_t offset_bytes;
+    bool fsync;
+} store_flush;
+
+/* 1 and *out filled when there is something to submit, 0 when there is not (or
+ * a flush is already in flight: only one at a time). now_ms drives the
+ * interval policy. While the log is failed, the unwritten records are offered
+ * again (same bytes, same offset), so retrying is just calling this again. */
+int store_log_prepare_flush(store_log *log, int64_t now_ms, store_flush *out);
+
+/* Versions whose durability changed in one completion. */
+typedef struct store_flush_result {
+    uint64_t durable_version;  /* ackable watermark after this completion */
+    uint64_t newly_durable_from, newly_durable_to; /* [from, to): may be acked now */
+    uint64_t failed_from, failed_to;  /* [from, to): must get storage_unavailable */
+    int error;                         /* 0 or the negative errno that failed */
+} store_flush_result;
+
+/* Reports the completion of the flush from store_log_prepare_flush.
+ * write_result: bytes written or -errno (ignored when nothing was written);
+ * fsync_result: 0 or -errno (ignored when no fsync was asked or the write was
+ * short; on the ring a broken link gives -ECANCELED). Returns -EINVAL when no
+ * flush was prepared; the I/O outcome is in *result.
+ *
+ * A short write keeps the remainder for the next flush (not a failure). A
+ * failed write or fsync puts the log in the failed state: every record not yet
+ * ackable is reported in [failed_from, failed_to) exactly once: answer
+ * storage_unavailable, never ack them. They are NOT dropped (they are applied
+ * in the document): they stay buffered and are retried at the same offset, so
+ * once a retry succeeds they are in the log, and a client resending the same
+ * op id gets the duplicate ack. Reported-failed records never appear in a
+ * later newly_durable range. After a failed fsync under `always` the whole
+ * write is redone (the kernel may have dropped the dirty pages). Under
+ * `interval` the already-acked unsynced bytes are not rewritten: that policy
+ * accepts losing up to an interval of acked ops anyway. The first flush that
+ * fully succeeds clears the failed state. */
+int store_log_flush_done(store_log *log, int64_t now_ms, int64_t write_result,
+                         int fsync_result, store_flush_result *result);
+
+/* Every op with base < this is ackable under the policy (written + fsynced for
+ * always; written for interval). */
+uint64_t store_log_durable_version(const store_log *log);
+/* Every op with base < this has been fsynced. */
+uint64_t store_log_synced_version(const store_log *log);
+/* Base version the next appended record must have. */
+uint64_t store_log_next_version(const store_log *log);
+/* The last flush failed and no flush succeeded since (refuse ops: storage_unavailable). */
+bool store_log_failed(const store_log *log);
+/* The errno of the failure (negative), 0 when healthy. */
+int store_log_last_error(const store_log *log);
+/* Interval policy: the next flush fsyncs whatever the clock says (shutdown,
+ * compaction). No effect under always, where every write is fsynced. */
+void store_log_request_fsync(store_log *log);
+/* When the interval policy wants the loop to call store_log_prepare_flush
+ * for an fsync (a time in the now_ms clock), or -1 when nothing waits for one. */
+int64_t store_log_fsync_due_ms(const store_log *log);
+/* Nothing pending, nothing in flight, everything fsynced. */
+bool store_log_idle(const store_log *log);
+/* File bytes that are written (the next write's offset). */
+uint64_t store_log_end_offset(const store_log *log);
+/* Switches to a new, empty segment file (for compaction). Only when idle
+ * (-EBUSY otherwise). The new segment's start version is next_version. */
+int store_log_switch_segment(store_log *log, int fd);
+int store_log_fd(const store_log *log);
+
+/* ---- A synchronous driver (tests, startup, tools) ---------------------------- */
+
+/* Fault injection for the synchronous driver: the next fail_*_count writes /
+ * fsyncs fail with -fail_*_errno (after short_write_bytes of a failing write,
+ * if set, really were written: a partial write). */
+typedef struct store_sync_faults {
+    int fail_write_errno;
+    uint32_t fail_write_count;
+    size_t short_write_bytes;
+    int fail_fsync_errno;
+    uint32_t fail_fsync_count;
+} store_sync_faults;
+
+/* One prepare -> pwrite (+ fdatasync) -> done round. Returns 0 when there was
+ * nothing to do or it succeeded, else the negative errno (also in *result).
+ * faults and result may be NULL. */
+int store_sync_flush(store_log *log, int64_t now_ms, store_sync_faults *faults,
+                     store_flush_result *result);
+
+/* ---- Recovery ------------------------------------------------------------------ */
+
+/* One segment image to recover from, in version order. */
+typedef struct store_segment_image {
+    const char *name;          /* for messages (a path) */
+    const uint8_t *bytes;
+    size_t len_bytes;
+} store_segment_image;
+
+typedef struct store_recovery {
+    uint64_t snapshot_version;  /* 0 and empty text when there was no snapshot */
+    uint64_t version;           /* the recovered document's version */
+    uint64_t count_replayed;    /* records applied on top of the snapshot */
+    bool torn_tail;             /* the last segment ends in a torn record ... */
+    size_t torn_segment;        /* ... in this segment (index) ... */
+    size_t valid_len_bytes;     /* ... whose good bytes end here: truncate to it */
+    size_t torn_bytes;          /* bytes past it */
+    int error;                  /* 0 or why recovery refused */
+    char message[512];          /* a sentence naming the file and byte offset */
+} store_recovery;
+
+/* Rebuilds a document from a snapshot image (NULL, or 0 bytes, for none:
+ * version 0, empty text) and the segment images in version order: ot_doc_new
+ * at the snapshot, then every record with base >= the snapshot version
+ * submitted with base == current version, so op ids are known again for
+ * duplicate detection. A torn tail in the last segment is reported (not an
+ * error: truncate that segment to report->valid_len_bytes); anything else
+ * damaged refuses with report->message naming the image and byte offset. */
+int store_recover_images(const ot_limits *limits, const store_segment_image *snapshot,
+                         const store_segment_image *segments, size_t count_segments,
+                         ot_doc **out_doc, store_recovery *report);
+
+/* ---- Files: open, list, delete, compact ---------------------------------------- */
+
+typedef struct store_doc_files {
+    int dir_fd;                /* the document's directory */
+    int log_fd;                /* the active segment, open for writing */
+    uint64_t log_start_version;
+    uint64_t log_end_offset;   /* after truncating a torn tail: pass to store_log_new */
+    uint64_t snapshot_version; /* of the snapshot on disk (0 when none) */
+} store_doc_files;
+
+/* Blocking (startup, or a document's first open): recovers `name` from
+ * data_dir_fd, truncating a torn tail (reported in *report), creates the
+ * document when it has no directory and create is true (-ENOENT otherwise),
+ * opens the active segment and returns the doc and the files. On corruption
+ * returns the error with report->message naming the file and offset. */
+int store_doc_open(int data_dir_fd, const char *name, size_t name_len, bool create,
+                   const ot_limits *limits, ot_doc **out_doc, store_doc_files *files,
+                   store_recovery *report);
+void store_doc_files_close(store_doc_files *files);
+
+/* Removes a document's files and directory (blocking). -ENOENT when absent. */
+int store_doc_delete(int data_dir_fd, const char *name, size_t name_len);
+
+typedef int (*store_name_fn)(void *ctx, const char *name, size_t name_len);
+/* Calls fn for every document name in the data dir (order unspecified);
+ * entries that are not document directories are skipped. */
+int store_list(int data_dir_fd, store_name_fn fn, void *ctx);
+
+/* Compaction (blocking): flushes the log, starts a new segment at the current
+ * version, writes a snapshot at max(version - history_depth, oldest retained,
+ * the current snapshot) (snapshot.tmp, fsync, rename, fsync dir) and removes
+ * the segments holding only ops older than it. The doc must retain
+ * history_depth ops (ot_limits.history_depth >= history_depth).
+ *
+ * For a worker that must not block, the same in three steps:
+ *   1. on the worker, when store_log_idle: create the segment file named
+ *      store_segment_file_name(version) in the doc dir and fsync the dir
+ *      (openat + fsync through the ring), then store_log_switch_segment;
+ *   2. on the worker: store_compact_snapshot_image (memory only);
+ *   3. anywhere (a helper thread): store_compact_files, which touches only the
+ *      snapshot files and segments older than the snapshot, never the active
+ *      segment, so it may run while the worker keeps appending. */
+int store_compact(store_doc_files *files, store_log *log, const ot_doc *doc,
+                  uint32_t history_depth);
+
+#define STORE_SEGMENT_NAME_BYTES 32u
+/* "log.%020llu": a segment's file name inside the document's directory. */
+void store_segment_file_name(uint64_t start_version, char out[STORE_SEGMENT_NAME_BYTES]);
+
+/* The snapshot to write for a compaction: its version (as store_compact
+ * picks it) and its image, malloc'ed (free() it). *image is NULL and 0 is
+ * returned when the snapshot on disk (current_snapshot_version) is already
+ * that recent. */
+int store_compact_snapshot_image(const ot_doc *doc, uint32_t history_depth,
+                                 uint64_t current_snapshot_version, uint64_t *snapshot_version,
+                                 uint8_t **image, size_t *image_len);
+
+/* Blocking: writes the snapshot image atomically (snapshot.tmp, fdatasync,
+ * rename, fsync dir) into the document directory, then removes every segment
+ * whose successor starts at or before snapshot_version. image may be NULL (only
+ * drop segments). */
+int store_compact_files(int doc_dir_fd, uint64_t snapshot_version, const uint8_t *image,
+                        size_t image_len);
+
+/* Reads the logged ops with base in [from, to) in version order, calling fn
+ * (blocking; for /ops when the range left the in-memory history). */
+int store_read_ops(int data_dir_fd, const char *name, size_t name_len, uint64_t from,
+                   uint64_t to, store_record_fn fn, void *ctx);
+
+#endif /* RINGPAD_STORE_H */
