@@ -533,6 +533,13 @@ void session_worker_flush(worker *w) {
     }
     docs_flush(sw->docs, w, &sw->out, (int64_t)w->now_ms);
     fanout_flush(&sw->out);
+    if (sw->out.count_post_failures > 0) {
+        /* a frame that could not cross to its worker breaks that stream's order: loud */
+        log_warn("worker %u: %llu cross-worker deliveries failed (mailbox full or no SQE)", w->id,
+                 (unsigned long long)sw->out.count_post_failures);
+        metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], sw->out.count_post_failures);
+        sw->out.count_post_failures = 0;
+    }
 }
 
 void session_worker_tick(worker *w) {
