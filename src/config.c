@@ -72,6 +72,34 @@ static const opt_spec opt_table[] = {
      1024 * MIB, "64k", "sends of at least this many bytes use IORING_OP_SEND_ZC; 0 = never"},
     {"enable-echo", "RINGPAD_ENABLE_ECHO", OPT_BOOL, FIELD(enable_echo), 0, 0, "false",
      "serve the /echo WebSocket endpoint (transport benchmarks)"},
+    {"data-dir", "RINGPAD_DATA_DIR", OPT_STRING, FIELD(data_dir), 0, CONFIG_PATH_MAX_BYTES, "./data",
+     "folder of the document logs and snapshots (created if missing)"},
+    {"fsync", "RINGPAD_FSYNC", OPT_STRING, FIELD(fsync), 0, 16, "always",
+     "always: ack an op after it is fsynced (group commit); interval: after the write, fsync periodically"},
+    {"fsync-interval-ms", "RINGPAD_FSYNC_INTERVAL_MS", OPT_U32, FIELD(fsync_interval_ms), 1, 3600000, "1000",
+     "--fsync=interval: fsync at most this often"},
+    {"auth-secret", "RINGPAD_AUTH_SECRET", OPT_STRING, FIELD(auth_secret), 0, CONFIG_PATH_MAX_BYTES, "",
+     "HS256 secret (16..1024 bytes): tokens required; empty = open mode"},
+    {"auth-secret-file", "RINGPAD_AUTH_SECRET_FILE", OPT_STRING, FIELD(auth_secret_file), 0,
+     CONFIG_PATH_MAX_BYTES, "", "read the HS256 secret from this file (one trailing newline ignored); wins over --auth-secret"},
+    {"allow-open", "RINGPAD_ALLOW_OPEN", OPT_BOOL, FIELD(allow_open), 0, 0, "false",
+     "allow open mode (no secret) on a non-loopback --host"},
+    {"max-doc-codepoints", "RINGPAD_MAX_DOC_CODEPOINTS", OPT_BYTES, FIELD(max_doc_codepoints), 1,
+     1ull << 32, "16m", "largest document, in code points; beyond: doc_too_large"},
+    {"max-op-bytes", "RINGPAD_MAX_OP_BYTES", OPT_BYTES, FIELD(max_op_bytes), 64, 64 * MIB, "1m",
+     "inserted text per op; beyond: op_too_large"},
+    {"max-op-components", "RINGPAD_MAX_OP_COMPONENTS", OPT_U32, FIELD(max_op_components), 1, 1u << 24, "65536",
+     "components per op; beyond: op_too_large"},
+    {"history-depth", "RINGPAD_HISTORY_DEPTH", OPT_U32, FIELD(history_depth), 1, 1000000, "1000",
+     "ops kept per document for late ops and reconnects; older: version_too_old"},
+    {"max-open-docs", "RINGPAD_MAX_OPEN_DOCS", OPT_U32, FIELD(max_open_docs), 1, 100000, "64",
+     "documents open at once on one connection; beyond: too_many_docs"},
+    {"presence-per-sec", "RINGPAD_PRESENCE_PER_SEC", OPT_U32, FIELD(presence_per_sec), 1, 100000, "20",
+     "presence messages per second per session and document; beyond: rate_limited"},
+    {"max-doc-name-bytes", "RINGPAD_MAX_DOC_NAME_BYTES", OPT_U32, FIELD(max_doc_name_bytes), 1, 200, "200",
+     "longest document name; beyond: bad_doc_name"},
+    {"doc-idle-ms", "RINGPAD_DOC_IDLE_MS", OPT_U32, FIELD(doc_idle_ms), 0, 86400000, "60000",
+     "unload a document from memory this long after its last subscriber left"},
 };
 
 #define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])
@@ -265,6 +293,10 @@ config_result config_parse(config *cfg, int argc, char *const argv[], char *cons
     if (cfg->threads == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = cores < 1 ? 1u : cores > 1024 ? 1024u : (uint32_t)cores;
+    }
+    if (strcmp(cfg->fsync, "always") != 0 && strcmp(cfg->fsync, "interval") != 0) {
+        set_err(err, err_len, "--fsync: '%s' is not always or interval", cfg->fsync);
+        return CONFIG_ERR;
     }
     if (cfg->max_send_queue_bytes < cfg->max_message_bytes / 4) {
         /* A queue smaller than a quarter message would evict every client that

@@ -35,6 +35,21 @@ typedef struct config {
     bool no_deflate;
     uint64_t zerocopy_min_bytes;       /* 0 = zero-copy off */
     bool enable_echo;
+    /* documents (sessions, storage, auth) */
+    char data_dir[CONFIG_PATH_MAX_BYTES];
+    char fsync[16];                    /* "always" or "interval" (checked by config_parse) */
+    uint32_t fsync_interval_ms;
+    char auth_secret[CONFIG_PATH_MAX_BYTES];      /* empty = none (RINGPAD_AUTH_SECRET) */
+    char auth_secret_file[CONFIG_PATH_MAX_BYTES]; /* empty = none */
+    bool allow_open;                   /* open mode on a non-loopback host */
+    uint64_t max_doc_codepoints;
+    uint64_t max_op_bytes;
+    uint32_t max_op_components;
+    uint32_t history_depth;
+    uint32_t max_open_docs;            /* per connection */
+    uint32_t presence_per_sec;         /* per session and document */
+    uint32_t max_doc_name_bytes;
+    uint32_t doc_idle_ms;              /* unload a document nobody has open after this */
 } config;
 
 typedef enum config_result {

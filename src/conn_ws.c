@@ -1,6 +1,7 @@
 #include "conn_ws.h"
 
 #include "log.h"
+#include "session.h"
 #include "ws.h"
 #include "ws_handshake.h"
 
@@ -19,11 +20,14 @@ typedef struct ws_session {
     bool rate_warned;
     int64_t tokens_milli;        /* token bucket in thousandths of a message */
     uint64_t refill_ms;
+    struct session *session;     /* /ws: the document protocol */
 } ws_session;
 
 void conn_ws_free(conn *c) {
     ws_session *s = c->ws;
     if (s == NULL) return;
+    session_close(s->session);
+    s->session = NULL;
     ws_reader_free(&s->reader);
     if (s->deflate) {
         pmd_inflater_free(&s->inflater);
@@ -80,6 +84,20 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
         free(s);
         conn_close(c, METRICS_CLOSE_IO_ERROR);
         return;
+    }
+    if (endpoint == CONN_EP_WS) {
+        s->session = session_open(c);
+        if (s->session == NULL) {
+            ws_reader_free(&s->reader);
+            if (s->deflate) {
+                pmd_inflater_free(&s->inflater);
+                pmd_deflater_free(&s->deflater);
+            }
+            free(s);
+            metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+            conn_close(c, METRICS_CLOSE_IO_ERROR);
+            return;
+        }
     }
     uint32_t rate = w->cfg->max_messages_per_sec;
     s->tokens_milli = (int64_t)rate * 1000;
@@ -203,7 +221,15 @@ static void on_message(conn *c, const ws_event *ev) {
     metrics_add(&c->w->m->messages_in, 1);
     if (c->state != CONN_WS) return;   /* closing: data is ignored */
     if (!rate_allows(c)) return;
-    /* /echo echoes; /ws echoes too until the document protocol exists. */
+    if (c->endpoint == CONN_EP_WS) {
+        if (ev->opcode != WS_OP_TEXT) {
+            conn_ws_send_close(c, 1003, "ringpad.v1 messages are text");
+            conn_close_after_flush(c, METRICS_CLOSE_WS_PROTOCOL);
+            return;
+        }
+        session_on_text(c->ws->session, ev->data, ev->len);
+        return;
+    }
     int rc = send_frame(c, ev->opcode, ev->data, ev->len);
     if (rc == -ENOMEM || rc == -EIO) {
         metrics_add(&c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);

@@ -1,12 +1,16 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "startup.h"
+#include "token_cmd.h"
 
 #include <stdio.h>
+#include <string.h>
 
 extern char **environ;
 
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "token") == 0) return token_cmd_main(argc - 1, argv + 1);
     config cfg;
     char err[512];
     config_result rc = config_parse(&cfg, argc, argv, environ, err, sizeof err);
@@ -19,5 +23,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     log_set_level((log_level)cfg.log_level);
+    int src = startup_check(&cfg, environ);
+    if (src != 0) return src;
     return server_run(&cfg);
 }

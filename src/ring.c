@@ -3,6 +3,7 @@
 #include "conn.h"
 #include "log.h"
 #include "mailbox.h"
+#include "session.h"
 #include "ud.h"
 
 #include <errno.h>
@@ -174,6 +175,8 @@ int worker_init(worker *w) {
     w->tick_ts.tv_sec = w->tick_ms / 1000;
     w->tick_ts.tv_nsec = (long long)(w->tick_ms % 1000) * 1000000;
     w->now_ms = monotonic_ms();
+    rc = session_worker_init(w);
+    if (rc != 0) return rc;
     arm_accept(w);
     arm_wake(w);
     arm_tick(w);
@@ -281,6 +284,7 @@ static void handle_cqe(worker *w, const struct io_uring_cqe *cqe) {
     case UD_TAG_SEND_ZC: conn_on_send_cqe(w, ud_get_ptr(ud), cqe, true); break;
     case UD_TAG_TICK:
         conn_tick(w);
+        session_worker_tick(w);
         if (!w->accepting && !w->draining) arm_accept(w);
         drain_check(w);
         if (!w->stopped) arm_tick(w);
@@ -290,9 +294,9 @@ static void handle_cqe(worker *w, const struct io_uring_cqe *cqe) {
         else if (!w->draining) arm_wake(w);
         break;
     case UD_TAG_MAILBOX_IN: {
-        /* No message kinds are defined yet (sessions add them): drop. */
         mailbox_msg *msg = mailbox_on_receive_cqe(w->shared->targets, w->id, cqe);
         metrics_add(&w->m->mailbox_received, 1);
+        session_worker_on_mailbox(w, msg);
         mailbox_msg_unref(msg);
         break;
     }
@@ -301,6 +305,8 @@ static void handle_cqe(worker *w, const struct io_uring_cqe *cqe) {
         break;
     case UD_TAG_CLOSE: conn_op_done(ud_get_ptr(ud)); break;
     case UD_TAG_SIGNAL: break;
+    case UD_TAG_STORE_WRITE:
+    case UD_TAG_STORE_FSYNC: session_worker_on_store_cqe(w, cqe); break;
     }
 }
 
@@ -328,6 +334,9 @@ void worker_run(worker *w) {
             count += seen;
             if (count >= RING_CQ_ENTRIES) break;
         }
+        /* Document requests, log flushes and cross-worker frames of this
+         * iteration, before the sends so their frames go out now. */
+        session_worker_flush(w);
         /* Cork: one send per dirty connection per iteration. */
         while (w->dirty != NULL) {
             conn *c = w->dirty;
@@ -340,6 +349,7 @@ void worker_run(worker *w) {
         drain_check(w);
     }
     io_uring_submit(&w->ring);
+    session_worker_destroy(w);   /* on this thread: the ring is single-issuer */
 }
 
 void worker_destroy(worker *w) {

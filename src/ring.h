@@ -30,6 +30,7 @@
 #define RING_TICK_MAX_MS 250u
 
 struct conn;
+struct session_worker;
 
 /* An intrusive FIFO of connections ordered by the time they entered it. */
 typedef struct conn_list {
@@ -76,7 +77,8 @@ typedef struct worker {
     uint64_t drain_deadline_ms;
     bool stopped;
     uint32_t cut_conns;              /* still open when the grace period ran out */
-} worker;
+    struct session_worker *sw;       /* documents and sessions (session.h) */
+} __attribute__((aligned(16))) worker;   /* ud_pack needs 16-byte aligned workers in the array */
 
 /* Sets up the ring, buffer ring and pools; called on the worker's thread. */
 int worker_init(worker *w);

@@ -36,6 +36,7 @@ typedef struct server_shared {
     _Atomic uint32_t *ip_counts;        /* [SERVER_IP_SLOTS], NULL when per-IP limit is off */
     _Atomic bool provided_buffers;      /* some worker registered a buffer ring */
     _Atomic bool zerocopy;              /* zero-copy sends enabled and not refused */
+    _Atomic uint32_t degraded_docs;     /* documents whose storage failed (/healthz: degraded) */
 } server_shared;
 
 typedef struct server server;

@@ -21,6 +21,8 @@ typedef enum ud_tag {
     UD_TAG_MAILBOX_SENT = 8,  /* ptr: mailbox_msg posted from this ring (res < 0: not delivered) */
     UD_TAG_SHUTDOWN = 9,      /* ptr: worker (wake-up from the main thread) */
     UD_TAG_CLOSE = 10,        /* ptr: conn (socket close finished) */
+    UD_TAG_STORE_WRITE = 11,  /* ptr: store_ring_io (log write) */
+    UD_TAG_STORE_FSYNC = 12,  /* ptr: store_ring_io (fdatasync linked after the write) */
 } ud_tag;
 
 #define UD_TAG_MASK 0xFull
