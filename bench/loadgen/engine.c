@@ -831,14 +831,14 @@ static void *worker_main(void *arg) {
             w->err = rc;
             break;
         }
-        uint64_t now = now_us();
         unsigned head, count = 0;
         io_uring_for_each_cqe(&w->ring, head, cqe) {
-            on_cqe(w, cqe, now);
+            /* a clock read per completion: a long batch must not blur latencies */
+            on_cqe(w, cqe, now_us());
             count++;
         }
         io_uring_cq_advance(&w->ring, count);
-        phase_step(w, now);
+        phase_step(w, now_us());
     }
     return NULL;
 }
