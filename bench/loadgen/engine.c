@@ -694,7 +694,10 @@ static bool verify_step(worker *w, bool final) {
         if (!ld->has_clients || ld->checked) continue;
         lg_client *vc = ld->verifier >= 0 ? w->conns[ld->verifier].cl : NULL;
         bool have = vc && vc->phase == LG_PHASE_LIVE;
-        if (!have && !final) {
+        /* a verifier that could not connect will not get a snapshot: do not wait for it */
+        bool gone = ld->verifier < 0 || w->conns[ld->verifier].state == CS_DEAD ||
+                    w->conns[ld->verifier].state == CS_CLOSING || (vc && vc->phase == LG_PHASE_FAILED);
+        if (!have && !final && !gone) {
             pending = true;
             continue;
         }
