@@ -233,9 +233,15 @@ int auth_claims_add_grant_spec(auth_claims *claims, const char *spec) {
 }
 
 auth_role auth_role_for(const auth_claims *claims, const char *doc_name, size_t doc_name_len) {
+    uint32_t n = claims->count_grants < AUTH_MAX_GRANTS ? claims->count_grants : AUTH_MAX_GRANTS;
+    return auth_role_for_grants(claims->grants, n, doc_name, doc_name_len);
+}
+
+auth_role auth_role_for_grants(const auth_grant *grants, uint32_t count_grants, const char *doc_name,
+                               size_t doc_name_len) {
     auth_role best = AUTH_ROLE_NONE;
-    for (uint32_t i = 0; i < claims->count_grants && i < AUTH_MAX_GRANTS; i++) {
-        const auth_grant *g = &claims->grants[i];
+    for (uint32_t i = 0; i < count_grants && i < AUTH_MAX_GRANTS; i++) {
+        const auth_grant *g = &grants[i];
         bool match = g->prefix
             ? doc_name_len >= g->prefix_len && memcmp(doc_name, g->pattern, g->prefix_len) == 0
             : doc_name_len == g->pattern_len && memcmp(doc_name, g->pattern, g->pattern_len) == 0;

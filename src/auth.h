@@ -122,6 +122,10 @@ int auth_verify(const auth_secret *secret, const char *token, size_t token_len,
 /* The role the claims give on `doc_name`: the highest role of every matching
  * grant, AUTH_ROLE_NONE when none matches. */
 auth_role auth_role_for(const auth_claims *claims, const char *doc_name, size_t doc_name_len);
+/* The same over a bare grant array (a session keeps only its grants: an
+ * auth_claims is ~9 KB, too much to hold per idle connection). */
+auth_role auth_role_for_grants(const auth_grant *grants, uint32_t count_grants, const char *doc_name,
+                               size_t doc_name_len);
 
 /* Mints a token for `claims` (sub required; exp always written; name, nbf, iat
  * when set). Writes a NUL-terminated token into out (out_cap bytes) and its

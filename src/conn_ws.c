@@ -12,28 +12,38 @@
 /* Reassembly memory a connection keeps between messages. */
 #define CONN_WS_RETAIN_BUFFER_BYTES 4096u
 
-typedef struct ws_session {
-    ws_reader reader;
+/* permessage-deflate state, allocated only when negotiated (256 bytes of
+ * structs; zlib's own memory comes lazily with the first message). */
+typedef struct ws_pmd {
     pmd_inflater inflater;
     pmd_deflater deflater;
-    bool deflate;
+} ws_pmd;
+
+typedef struct ws_session {
+    ws_reader reader;
+    ws_pmd *pmd;                 /* NULL without permessage-deflate */
     bool rate_warned;
     int64_t tokens_milli;        /* token bucket in thousandths of a message */
     uint64_t refill_ms;
     struct session *session;     /* /ws: the document protocol */
 } ws_session;
 
+static void ws_session_free(ws_session *s) {
+    ws_reader_free(&s->reader);
+    if (s->pmd != NULL) {
+        pmd_inflater_free(&s->pmd->inflater);
+        pmd_deflater_free(&s->pmd->deflater);
+        free(s->pmd);
+    }
+    free(s);
+}
+
 void conn_ws_free(conn *c) {
     ws_session *s = c->ws;
     if (s == NULL) return;
     session_close(s->session);
     s->session = NULL;
-    ws_reader_free(&s->reader);
-    if (s->deflate) {
-        pmd_inflater_free(&s->inflater);
-        pmd_deflater_free(&s->deflater);
-    }
-    free(s);
+    ws_session_free(s);
     c->ws = NULL;
 }
 
@@ -61,41 +71,39 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
         return;
     }
     ws_session *s = calloc(1, sizeof *s);
+    if (s != NULL && res.deflate) {
+        s->pmd = calloc(1, sizeof *s->pmd);
+        if (s->pmd == NULL) {
+            free(s);
+            s = NULL;
+        }
+    }
     int n = s != NULL ? ws_handshake_write_response(&res, out, sizeof out) : -ENOMEM;
     if (n <= 0) {
         log_warn("worker %u: cannot write the 101 response (%d)", w->id, n);
-        free(s);
+        if (s != NULL) ws_session_free(s);
         metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
         conn_close(c, METRICS_CLOSE_IO_ERROR);
         return;
     }
-    s->deflate = res.deflate;
-    if (s->deflate) pmd_server_init(&res.deflate_params, &w->shared->handshake.deflate, &s->inflater, &s->deflater);
+    if (s->pmd != NULL)
+        pmd_server_init(&res.deflate_params, &w->shared->handshake.deflate, &s->pmd->inflater, &s->pmd->deflater);
     ws_reader_config rc = {
         .max_message_bytes = (size_t)w->cfg->max_message_bytes,
         .retain_buffer_bytes = CONN_WS_RETAIN_BUFFER_BYTES,
         .expect_masked = true,
-        .inflater = s->deflate ? &s->inflater : NULL,
+        .inflater = s->pmd != NULL ? &s->pmd->inflater : NULL,
     };
     if (ws_reader_init(&s->reader, &rc) != 0) {
         log_warn("worker %u: ws_reader_init failed", w->id);
-        if (s->deflate) {
-            pmd_inflater_free(&s->inflater);
-            pmd_deflater_free(&s->deflater);
-        }
-        free(s);
+        ws_session_free(s);
         conn_close(c, METRICS_CLOSE_IO_ERROR);
         return;
     }
     if (endpoint == CONN_EP_WS) {
         s->session = session_open(c);
         if (s->session == NULL) {
-            ws_reader_free(&s->reader);
-            if (s->deflate) {
-                pmd_inflater_free(&s->inflater);
-                pmd_deflater_free(&s->deflater);
-            }
-            free(s);
+            ws_session_free(s);
             metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
             conn_close(c, METRICS_CLOSE_IO_ERROR);
             return;
@@ -118,11 +126,11 @@ static int send_frame(conn *c, uint8_t opcode, const uint8_t *data, size_t len) 
     worker *w = c->w;
     rbuf *b = NULL;
     uint32_t off = 0, frame_len = 0;
-    if (s->deflate && pmd_should_compress(&s->deflater, len)) {
+    if (s->pmd != NULL && pmd_should_compress(&s->pmd->deflater, len)) {
         size_t bound = pmd_deflate_bound(len);
         b = rbuf_new(WS_MAX_HEADER_BYTES + bound);
         if (b == NULL) return -ENOMEM;
-        int64_t n = pmd_deflate_message(&s->deflater, data, len, b->data + WS_MAX_HEADER_BYTES, bound);
+        int64_t n = pmd_deflate_message(&s->pmd->deflater, data, len, b->data + WS_MAX_HEADER_BYTES, bound);
         if (n >= 0) {
             uint8_t head[WS_MAX_HEADER_BYTES];
             size_t hl = ws_encode_frame_header(head, true, opcode, true, (uint64_t)n, NULL);
@@ -172,6 +180,16 @@ static void send_control(conn *c, uint8_t opcode, const uint8_t *data, size_t le
 void conn_ws_send_ping(conn *c) {
     c->ws_ping_outstanding = true;
     send_control(c, WS_OP_PING, NULL, 0);
+    /* Silent for a ping interval: an idle connection gives its buffers back. */
+    ws_session *s = c->ws;
+    if (s == NULL) return;
+    ws_reader_release_idle(&s->reader);
+    if (s->pmd != NULL) {
+        /* Dropping the compression context is always safe for the peer; the
+         * receiving context only when the client resets it every message. */
+        pmd_deflater_free(&s->pmd->deflater);
+        if (s->pmd->inflater.no_context_takeover && !s->reader.in_message) pmd_inflater_free(&s->pmd->inflater);
+    }
 }
 
 void conn_ws_send_close(conn *c, uint16_t code, const char *reason) {

@@ -129,13 +129,28 @@ static int load_site(server *s) {
     return 0;
 }
 
+/* Every connection is a file descriptor: the soft limit goes up to what
+ * --max-connections needs (plus files, pipes and the rings), capped by the
+ * hard limit, which only root/CAP_SYS_RESOURCE can raise. */
 static void raise_fd_limit(uint32_t want) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
     rlim_t target = (rlim_t)want + 1024;
-    if (rl.rlim_cur >= target) return;
-    rl.rlim_cur = rl.rlim_max < target ? rl.rlim_max : target;
-    setrlimit(RLIMIT_NOFILE, &rl);
+    rlim_t before = rl.rlim_cur;
+    if (rl.rlim_cur < target) {
+        rl.rlim_cur = rl.rlim_max < target ? rl.rlim_max : target;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = before;
+    }
+    if (rl.rlim_cur < target) {
+        log_warn("file descriptor limit %llu (hard %llu) is below --max-connections %u + 1024: at most ~%llu "
+                 "connections. Raise the hard limit (ulimit -Hn, LimitNOFILE= in systemd, nofile in "
+                 "/etc/security/limits.conf; sysctl fs.nr_open above 1048576)",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, want,
+                 (unsigned long long)(rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 0));
+    } else if (rl.rlim_cur != before) {
+        log_info("file descriptor limit raised from %llu to %llu", (unsigned long long)before,
+                 (unsigned long long)rl.rlim_cur);
+    }
 }
 
 static void free_server(server *s) {

@@ -43,7 +43,10 @@ typedef struct session {
     char name[PROTO_MAX_NAME_BYTES + 1];
     char color[PROTO_MAX_COLOR_BYTES + 1];
     char by[DOC_BY_BYTES + 1];
-    auth_claims claims;
+    /* Only the grants of the verified token are kept (malloc'd, count_grants
+     * entries): the full auth_claims is ~9 KB, most of an idle connection. */
+    auth_grant *grants;
+    uint32_t count_grants;
     session_doc *docs;
     uint32_t count_docs;
     uint32_t cap_docs;
@@ -214,19 +217,31 @@ static void on_hello(session *s, const proto_msg *m) {
             unauthorized(s, "no token");
             return;
         }
-        int rc = auth_verify(&sw->secret, m->token, m->token_len, wall_s(), &s->claims);
+        auth_claims *claims = &sw->claims;   /* scratch: only the grants are kept */
+        int rc = auth_verify(&sw->secret, m->token, m->token_len, wall_s(), claims);
         if (rc != AUTH_OK) {
             unauthorized(s, auth_err_str(rc));
             return;
         }
+        uint32_t n = claims->count_grants < AUTH_MAX_GRANTS ? claims->count_grants : AUTH_MAX_GRANTS;
+        if (n > 0) {
+            s->grants = malloc(sizeof *s->grants * n);
+            if (s->grants == NULL) {
+                send_error(s, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+                return;
+            }
+            memcpy(s->grants, claims->grants, sizeof *s->grants * n);
+        }
+        s->count_grants = n;
         s->authed = true;
-        copy_field(s->by, sizeof s->by, s->claims.sub, strlen(s->claims.sub));
+        copy_field(s->by, sizeof s->by, claims->sub, strlen(claims->sub));
+        if (claims->has_name) {
+            s->has_name = true;
+            copy_field(s->name, sizeof s->name, claims->name, strlen(claims->name));
+        }
     }
     s->hello = true;
-    if (sw->auth_on && s->claims.has_name) {
-        s->has_name = true;
-        copy_field(s->name, sizeof s->name, s->claims.name, strlen(s->claims.name));
-    } else if (m->has_name) {
+    if (!s->has_name && m->has_name) {   /* the token's name wins over the hello's */
         s->has_name = true;
         copy_field(s->name, sizeof s->name, m->name, m->name_len);
     }
@@ -266,7 +281,8 @@ static docs_request *new_request(session *s, uint32_t kind, const proto_msg *m) 
 
 static void on_open(session *s, const proto_msg *m) {
     session_worker *sw = s->sw;
-    auth_role role = session_role_for(sw, &s->claims, m->doc, m->doc_len);
+    auth_role role = sw->auth_on ? auth_role_for_grants(s->grants, s->count_grants, m->doc, m->doc_len)
+                                 : AUTH_ROLE_WRITE;
     if (role == AUTH_ROLE_NONE) {
         send_error(s, PROTO_ERR_FORBIDDEN, "your token has no grant for this document", m->doc, m->doc_len);
         return;
@@ -278,7 +294,8 @@ static void on_open(session *s, const proto_msg *m) {
             return;
         }
         if (s->count_docs == s->cap_docs) {
-            uint32_t cap = s->cap_docs == 0 ? 4 : s->cap_docs * 2;
+            /* most connections edit one document: start with one slot */
+            uint32_t cap = s->cap_docs == 0 ? 1 : s->cap_docs * 2;
             session_doc *g = realloc(s->docs, sizeof *g * cap);
             if (g == NULL) {
                 send_error(s, PROTO_ERR_INTERNAL, "out of memory", m->doc, m->doc_len);
@@ -425,7 +442,6 @@ struct session *session_open(conn *c) {
     snprintf(s->id, sizeof s->id, "s%u-%u-%u", fanout_key_worker(s->key), fanout_key_slot(s->key),
              fanout_key_gen(s->key));
     memcpy(s->by, s->id, sizeof s->id);
-    auth_claims_init(&s->claims);
     return s;
 }
 
@@ -435,6 +451,7 @@ void session_close(struct session *s) {
     for (uint32_t i = 0; i < s->count_docs; i++) route_close(s, s->docs[i].name, s->docs[i].len);
     slot_free(s->sw, s->key);
     free(s->docs);
+    free(s->grants);
     free(s);
 }
 

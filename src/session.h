@@ -53,6 +53,7 @@ typedef struct session_worker {
     ot_buf enc;                     /* encode scratch */
     bool auth_on;
     auth_secret secret;
+    auth_claims claims;             /* hello: token verification scratch */
     /* session slots: key = (worker, slot, generation) */
     struct session_slot *slots;
     uint32_t count_slots;

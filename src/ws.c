@@ -278,6 +278,16 @@ void ws_reader_free(ws_reader *r)
     r->buf_cap = 0;
 }
 
+void ws_reader_release_idle(ws_reader *r)
+{
+    if (r->in_message)
+        return;
+    free(r->buf);
+    r->buf = NULL;
+    r->buf_len = 0;
+    r->buf_cap = 0;
+}
+
 static size_t fail(ws_reader *r, int err, size_t consumed, ws_event *ev)
 {
     r->state = WS_RS_FAILED;

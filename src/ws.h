@@ -196,6 +196,9 @@ typedef struct ws_reader {
 
 int ws_reader_init(ws_reader *r, const ws_reader_config *cfg);
 void ws_reader_free(ws_reader *r);
+/* Frees the reassembly buffer unless a message is in progress (an idle
+ * connection keeps no buffer; the next message allocates again). */
+void ws_reader_release_idle(ws_reader *r);
 
 /* Consumes bytes of `buf` up to the end of the first complete event and
  * returns how many it consumed; *ev is that event, or WS_EV_NONE when all of
