@@ -95,7 +95,7 @@ conn *conn_open(worker *w, int fd) {
     c->fd = fd;
     c->state = CONN_HTTP;
     c->close_reason = METRICS_CLOSE_PEER_EOF;
-    sendq_init(&c->q, w->cfg->max_send_queue_bytes);
+    sendq_init_pooled(&c->q, w->cfg->max_send_queue_bytes, &w->sendq_ring_pool);
     c->reject_503 = open > max;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

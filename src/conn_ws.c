@@ -147,7 +147,7 @@ static int send_frame(conn *c, uint8_t opcode, const uint8_t *data, size_t len) 
         }
     }
     if (b == NULL) {
-        b = rbuf_new(WS_MAX_HEADER_BYTES + len);
+        b = rbuf_pool_get(w->frame_pool, WS_MAX_HEADER_BYTES + len);
         if (b == NULL) return -ENOMEM;
         size_t hl = ws_encode_frame_header(b->data, true, opcode, false, len, NULL);
         if (len > 0) memcpy(b->data + hl, data, len);
@@ -164,7 +164,7 @@ static int send_frame(conn *c, uint8_t opcode, const uint8_t *data, size_t len) 
 }
 
 static void send_control(conn *c, uint8_t opcode, const uint8_t *data, size_t len) {
-    rbuf *b = rbuf_new(2 + WS_MAX_CONTROL_PAYLOAD_BYTES);
+    rbuf *b = rbuf_pool_get(c->w->frame_pool, 2 + WS_MAX_CONTROL_PAYLOAD_BYTES);
     if (b == NULL) {
         conn_close(c, METRICS_CLOSE_IO_ERROR);
         return;

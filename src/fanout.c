@@ -8,14 +8,20 @@
 
 #define FANOUT_INITIAL_KEYS 16u
 
-rbuf *fanout_frame(const char *json, size_t len_bytes) {
+static rbuf *frame_from(rbuf_pool *pool, const char *json, size_t len_bytes) {
     if (len_bytes > RBUF_MAX_BYTES - WS_MAX_HEADER_BYTES) return NULL;
-    rbuf *b = rbuf_new(WS_MAX_HEADER_BYTES + len_bytes);
+    rbuf *b = rbuf_pool_get(pool, WS_MAX_HEADER_BYTES + len_bytes);
     if (b == NULL) return NULL;
     size_t hl = ws_encode_frame_header(b->data, true, WS_OP_TEXT, false, len_bytes, NULL);
     if (len_bytes > 0) memcpy(b->data + hl, json, len_bytes);
     b->len = (uint32_t)(hl + len_bytes);
     return b;
+}
+
+rbuf *fanout_frame(const char *json, size_t len_bytes) { return frame_from(NULL, json, len_bytes); }
+
+rbuf *fanout_frame_in(fanout *f, const char *json, size_t len_bytes) {
+    return frame_from(f->frame_pool, json, len_bytes);
 }
 
 int fanout_frame_payload(const rbuf *frame, const char **json, size_t *len_bytes) {

@@ -73,7 +73,11 @@ typedef struct fanout {
     void *local_ctx;
     fanout_deliver **pending;      /* [count_workers] open DELIVER message per target */
     uint64_t count_post_failures;
+    rbuf_pool *frame_pool;         /* frames come from here when set (the worker's pool) */
 } fanout;
+
+/* fanout_frame from f's frame pool (no malloc per op once warmed up). */
+rbuf *fanout_frame_in(fanout *f, const char *json, size_t len_bytes);
 
 int fanout_init(fanout *f, uint32_t self, uint32_t count_workers, struct io_uring *ring,
                 mailbox_target *targets, fanout_local_fn local, void *local_ctx);

@@ -4,6 +4,11 @@
  * reference to the same bytes; the count is atomic because holders may live
  * on different workers. The bytes are immutable once the first reference is
  * shared.
+ *
+ * Hot paths take rbufs from a per-worker rbuf_pool instead of malloc: the
+ * owner worker takes blocks, and the last reference (on any thread) gives the
+ * block back through a lock-free return stack, so a warmed-up worker does not
+ * allocate per message.
  */
 #ifndef RINGPAD_RBUF_H
 #define RINGPAD_RBUF_H
@@ -12,11 +17,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct rbuf_pool;
+
 typedef struct rbuf {
     _Atomic uint32_t refs;
     uint32_t len;            /* bytes used */
     uint32_t cap;            /* bytes allocated in data */
     uint32_t reserved;
+    struct rbuf_pool *pool;  /* where the block goes back, NULL: free() */
     uint8_t data[];
 } rbuf;
 
@@ -30,7 +38,32 @@ rbuf *rbuf_new(size_t cap);
 rbuf *rbuf_from(const void *bytes, size_t len);
 
 void rbuf_ref(rbuf *b);
-/* Frees on the last reference (NULL is ignored). */
+/* Frees (or returns to its pool) on the last reference (NULL is ignored). */
 void rbuf_unref(rbuf *b);
+
+/* ---- pool ------------------------------------------------------------------ */
+
+typedef struct rbuf_pool {
+    /* owner thread only */
+    rbuf *free_list;                 /* linked through the first 8 data bytes */
+    uint32_t free_count;
+    uint32_t keep_free_max;          /* blocks cached; beyond, returned blocks are freed */
+    uint32_t block_cap_bytes;        /* data bytes of every block */
+    /* any thread */
+    _Atomic(rbuf *) returned;        /* lock-free stack of blocks given back */
+    _Atomic uint64_t refs;           /* 1 (the owner) + blocks out */
+} rbuf_pool;
+
+/* A pool of blocks with `block_cap_bytes` (>= 8) of data each, keeping at
+ * most `keep_free_max` free blocks. NULL on no memory. */
+rbuf_pool *rbuf_pool_new(uint32_t block_cap_bytes, uint32_t keep_free_max);
+
+/* Like rbuf_new(cap), from the pool when cap fits a block (owner thread
+ * only); a larger cap falls back to rbuf_new. */
+rbuf *rbuf_pool_get(rbuf_pool *p, size_t cap);
+
+/* The owner lets go: cached blocks are freed now, the pool itself once the
+ * last block out comes back (from whichever thread holds it). */
+void rbuf_pool_release(rbuf_pool *p);
 
 #endif /* RINGPAD_RBUF_H */

@@ -168,6 +168,9 @@ int worker_init(worker *w) {
     bufpool_init(&w->inbuf_pool, RING_INBUF_BYTES, w->cfg->max_connections, 256);
     bufpool_init(&w->recvbuf_pool, RING_RECV_BUF_BYTES, w->cfg->max_connections + 64, 256);
     bufpool_init(&w->sendop_pool, 2048, UINT32_MAX, RING_SENDOPS_KEEP);
+    bufpool_init(&w->sendq_ring_pool, SENDQ_POOL_BLOCK_BYTES, UINT32_MAX, RING_SENDQ_RINGS_KEEP);
+    w->frame_pool = rbuf_pool_new(RING_FRAME_POOL_BLOCK_BYTES, RING_FRAME_POOL_KEEP);
+    if (w->frame_pool == NULL) return -ENOMEM;
 
     w->wake_fd = eventfd(0, EFD_CLOEXEC);
     if (w->wake_fd < 0) return -errno;
@@ -371,4 +374,8 @@ void worker_destroy(worker *w) {
     if (w->inbuf_pool.blocks_out == 0) bufpool_destroy(&w->inbuf_pool);
     if (w->recvbuf_pool.blocks_out == 0) bufpool_destroy(&w->recvbuf_pool);
     if (w->sendop_pool.blocks_out == 0) bufpool_destroy(&w->sendop_pool);
+    if (w->sendq_ring_pool.blocks_out == 0) bufpool_destroy(&w->sendq_ring_pool);
+    /* frames still referenced elsewhere come back later; the pool goes with the last */
+    rbuf_pool_release(w->frame_pool);
+    w->frame_pool = NULL;
 }

@@ -8,6 +8,8 @@
 
 #include "bufpool.h"
 #include "metrics.h"
+#include "rbuf.h"
+#include "sendq.h"
 #include "server.h"
 
 #include <liburing.h>
@@ -25,6 +27,12 @@
 #define RING_SEND_MAX_IOV 64u
 /* HTTP bytes buffered per connection while a request head is incomplete. */
 #define RING_INBUF_BYTES 16384u
+/* Pooled frame blocks: a 1 KiB echo or a typical op frame fits; larger
+ * frames are malloc'd. Free blocks kept per worker (x 2 KiB). */
+#define RING_FRAME_POOL_BLOCK_BYTES (2048u - 32u)
+#define RING_FRAME_POOL_KEEP 1024u
+/* Send-queue rings kept for reuse per worker (x 192 bytes). */
+#define RING_SENDQ_RINGS_KEEP 4096u
 /* Timer granularity bounds: the tick is a quarter of the shortest timeout. */
 #define RING_TICK_MIN_MS 5u
 #define RING_TICK_MAX_MS 250u
@@ -60,6 +68,8 @@ typedef struct worker {
     bufpool inbuf_pool;              /* partial HTTP heads (RING_INBUF_BYTES) */
     bufpool recvbuf_pool;            /* plain-recv fallback buffers (RING_RECV_BUF_BYTES) */
     bufpool sendop_pool;             /* in-flight send descriptors */
+    bufpool sendq_ring_pool;         /* first send-queue rings (sendq.h) */
+    rbuf_pool *frame_pool;           /* outgoing frames up to RING_FRAME_POOL_BLOCK_BYTES */
 
     metrics_worker *m;
     uint64_t now_ms;                 /* CLOCK_MONOTONIC, refreshed once per iteration */

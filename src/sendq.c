@@ -10,14 +10,28 @@ void sendq_init(sendq *q, uint64_t max_bytes) {
 
 static sendq_entry *at(const sendq *q, uint32_t i) { return &q->ring[(q->head + i) & (q->cap - 1)]; }
 
+void sendq_init_pooled(sendq *q, uint64_t max_bytes, bufpool *ring_pool) {
+    assert(ring_pool == NULL || ring_pool->block_bytes >= SENDQ_POOL_BLOCK_BYTES);
+    *q = (sendq){.max_bytes = max_bytes, .ring_pool = ring_pool};
+}
+
+static void free_ring(sendq *q) {
+    if (q->ring_pooled) bufpool_put(q->ring_pool, q->ring);
+    else free(q->ring);
+    q->ring_pooled = false;
+}
+
 static int grow(sendq *q) {
     uint32_t cap = q->cap == 0 ? SENDQ_INITIAL_ENTRIES : q->cap * 2;
     if (cap > SENDQ_MAX_ENTRIES) return -ENOBUFS;
-    sendq_entry *ring = malloc(cap * sizeof *ring);
+    sendq_entry *ring = cap == SENDQ_INITIAL_ENTRIES && q->ring_pool != NULL ? bufpool_get(q->ring_pool) : NULL;
+    bool pooled = ring != NULL;
+    if (ring == NULL) ring = malloc(cap * sizeof *ring);
     if (ring == NULL) return -ENOMEM;
     for (uint32_t i = 0; i < q->count; i++) ring[i] = *at(q, i);
-    free(q->ring);
+    if (q->ring != NULL) free_ring(q);
     q->ring = ring;
+    q->ring_pooled = pooled;
     q->cap = cap;
     q->head = 0;
     return 0;
@@ -82,7 +96,7 @@ static void pop_head(sendq *q) {
 static void release_ring_when_empty(sendq *q) {
     /* An idle connection keeps no queue memory. */
     if (q->count == 0 && q->ring != NULL) {
-        free(q->ring);
+        free_ring(q);
         q->ring = NULL;
         q->cap = 0;
         q->head = 0;
@@ -129,7 +143,7 @@ uint64_t sendq_drop_pending(sendq *q) {
 void sendq_free(sendq *q) {
     assert(q->inflight_entries == 0);
     sendq_drop_pending(q);
-    free(q->ring);
+    if (q->ring != NULL) free_ring(q);
     q->ring = NULL;
     q->cap = 0;
 }

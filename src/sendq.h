@@ -8,6 +8,7 @@
 #ifndef RINGPAD_SENDQ_H
 #define RINGPAD_SENDQ_H
 
+#include "bufpool.h"
 #include "rbuf.h"
 
 #include <stdbool.h>
@@ -35,9 +36,18 @@ typedef struct sendq {
     uint64_t bytes;              /* payload bytes queued, in flight included */
     uint64_t charged_bytes;      /* bytes + overhead per entry, compared with max_bytes */
     uint64_t max_bytes;
+    bufpool *ring_pool;          /* first rings (SENDQ_INITIAL_ENTRIES) come from here, or NULL */
+    bool ring_pooled;            /* ring is a ring_pool block */
 } sendq;
 
 void sendq_init(sendq *q, uint64_t max_bytes);
+
+/* Like sendq_init; the first ring of SENDQ_INITIAL_ENTRIES entries (the only
+ * one most connections ever need) is taken from `ring_pool` (blocks of at
+ * least SENDQ_POOL_BLOCK_BYTES) and given back when the queue drains, so a
+ * connection sending a message per iteration does not malloc. */
+void sendq_init_pooled(sendq *q, uint64_t max_bytes, bufpool *ring_pool);
+#define SENDQ_POOL_BLOCK_BYTES (SENDQ_INITIAL_ENTRIES * sizeof(sendq_entry))
 
 /* Appends [ptr, ptr+len), bytes inside `b` (a new reference is taken), or,
  * with b NULL, bytes that outlive every queue (the in-memory web root).

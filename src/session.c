@@ -179,7 +179,7 @@ auth_role session_role_for(const session_worker *sw, const auth_claims *claims, 
 static void send_enc(session *s) {
     session_worker *sw = s->sw;
     if (s->c->state != CONN_WS) return;
-    rbuf *f = fanout_frame(sw->enc.data, sw->enc.len);
+    rbuf *f = fanout_frame_in(&sw->out, sw->enc.data, sw->enc.len);
     if (f == NULL) return;
     conn_send(s->c, f, 0, f->len);
     rbuf_unref(f);
@@ -512,6 +512,7 @@ int session_worker_init(worker *w) {
     dc.log.fsync_interval_ms = cfg->fsync_interval_ms;
     rc = docs_new(&dc, &sw->docs);
     if (rc == 0) rc = fanout_init(&sw->out, w->id, sw->count_workers, &w->ring, w->shared->targets, deliver, sw);
+    sw->out.frame_pool = w->frame_pool;
     if (rc != 0) {
         if (sw->docs != NULL) docs_free(sw->docs, 0);
         else if (dfd >= 0) close(dfd);

@@ -589,3 +589,13 @@ Test(auth, docs_example_token_verifies) {
     cr_assert_eq(auth_role_for(&c, "notes/today", 11), AUTH_ROLE_WRITE);
     cr_assert_eq(auth_role_for(&c, "notes/other", 11), AUTH_ROLE_NONE);
 }
+
+Test(auth, role_for_grants_matches_role_for_claims) {
+    auth_claims c = alice();
+    const char *docs[] = {"notes/a", "notes/", "readme", "readme2", "other", ""};
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++)
+        cr_assert_eq(auth_role_for_grants(c.grants, c.count_grants, docs[i], strlen(docs[i])), role(&c, docs[i]),
+                     "%s", docs[i]);
+    cr_assert_eq(auth_role_for_grants(c.grants, 1, "readme", 6), AUTH_ROLE_NONE, "only the first grant");
+    cr_assert_eq(auth_role_for_grants(NULL, 0, "notes/a", 7), AUTH_ROLE_NONE);
+}

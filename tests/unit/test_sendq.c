@@ -141,3 +141,50 @@ Test(bufpool, caps_and_reuse) {
     bufpool_destroy(&p);
     cr_assert_eq(p.free_count, 0);
 }
+
+Test(sendq, pooled_ring_goes_back_to_the_pool_when_drained) {
+    bufpool pool;
+    bufpool_init(&pool, SENDQ_POOL_BLOCK_BYTES, 16, 16);
+    sendq q;
+    sendq_init_pooled(&q, 1 << 20, &pool);
+    rbuf *b = rbuf_from("abcdef", 6);
+    for (int round = 0; round < 3; round++) {
+        cr_assert_eq(sendq_push(&q, b, b->data, 6), 0);
+        cr_assert_eq(pool.blocks_out, 1, "the first ring is a pool block");
+        struct iovec iov[1];
+        uint64_t total = 0;
+        cr_assert_eq(sendq_start(&q, iov, 1, &total), 1);
+        sendq_complete(&q, total);
+        cr_assert_eq(pool.blocks_out, 0, "drained: back to the pool");
+        cr_assert_null(q.ring);
+        cr_assert_eq(pool.free_count, 1, "reused, not freed");
+    }
+    /* growing past the first ring moves to malloc and returns the block */
+    for (uint32_t i = 0; i < SENDQ_INITIAL_ENTRIES + 1; i++) cr_assert_eq(sendq_push(&q, b, b->data, 1), 0);
+    cr_assert_eq(q.cap, SENDQ_INITIAL_ENTRIES * 2);
+    cr_assert_eq(pool.blocks_out, 0);
+    cr_assert_eq(sendq_drop_pending(&q), SENDQ_INITIAL_ENTRIES + 1);
+    sendq_free(&q);
+    cr_assert_eq(atomic_load(&b->refs), 1);
+    rbuf_unref(b);
+    bufpool_destroy(&pool);
+}
+
+Test(sendq, pooled_ring_falls_back_to_malloc_when_the_pool_is_out) {
+    bufpool pool;
+    bufpool_init(&pool, SENDQ_POOL_BLOCK_BYTES, 1, 1);
+    sendq q1, q2;
+    sendq_init_pooled(&q1, 1 << 20, &pool);
+    sendq_init_pooled(&q2, 1 << 20, &pool);
+    rbuf *b = rbuf_from("x", 1);
+    cr_assert_eq(sendq_push(&q1, b, b->data, 1), 0);
+    cr_assert_eq(sendq_push(&q2, b, b->data, 1), 0, "the pool's only block is out: malloc");
+    cr_assert(q1.ring_pooled);
+    cr_assert_not(q2.ring_pooled);
+    sendq_free(&q2);
+    cr_assert_eq(pool.blocks_out, 1, "a malloc'd ring is not put into the pool");
+    sendq_free(&q1);
+    cr_assert_eq(pool.blocks_out, 0);
+    rbuf_unref(b);
+    bufpool_destroy(&pool);
+}

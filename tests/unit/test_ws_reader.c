@@ -591,3 +591,32 @@ Test(ws_reader, big_buffer_released_at_next_message)
     run_free(&res);
     ws_reader_free(&r);
 }
+
+Test(ws_reader, release_idle_frees_the_buffer_between_messages_only)
+{
+    uint8_t stream[MAX_STREAM_BYTES];
+    size_t n = put(stream, 0, false, WS_OP_TEXT, false, "Hel", 3);
+    size_t first = n;
+    n = put(stream, n, true, WS_OP_CONTINUATION, false, "lo", 2);
+    ws_reader r;
+    server_reader(&r, 0, NULL);
+    ws_event ev;
+    cr_assert_eq(ws_reader_feed(&r, stream, first, &ev), first);
+    cr_assert_eq(ev.type, WS_EV_NONE);
+    cr_assert_not_null(r.buf, "a fragment is reassembled");
+    ws_reader_release_idle(&r);
+    cr_assert_not_null(r.buf, "kept: a message is in progress");
+    cr_assert_eq(ws_reader_feed(&r, stream + first, n - first, &ev), n - first);
+    cr_assert_eq(ev.type, WS_EV_MESSAGE);
+    cr_assert_arr_eq(ev.data, "Hello", 5);
+    ws_reader_release_idle(&r);
+    cr_assert_null(r.buf, "idle: given back");
+    cr_assert_eq(r.buf_cap, 0);
+    /* and the reader still works */
+    n = put(stream, 0, false, WS_OP_BINARY, false, "ab", 2);
+    n = put(stream, n, true, WS_OP_CONTINUATION, false, "c", 1);
+    cr_assert_eq(ws_reader_feed(&r, stream, n, &ev), n);
+    cr_assert_eq(ev.type, WS_EV_MESSAGE);
+    cr_assert_arr_eq(ev.data, "abc", 3);
+    ws_reader_free(&r);
+}
