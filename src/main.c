@@ -1,2 +1,23 @@
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
 #include <stdio.h>
-int main(void){puts("hi");return 0;}
+
+extern char **environ;
+
+int main(int argc, char **argv) {
+    config cfg;
+    char err[512];
+    config_result rc = config_parse(&cfg, argc, argv, environ, err, sizeof err);
+    if (rc == CONFIG_HELP) {
+        config_print_help(stdout);
+        return 0;
+    }
+    if (rc != CONFIG_OK) {
+        fprintf(stderr, "ringpad: %s\n", err);
+        return 2;
+    }
+    log_set_level((log_level)cfg.log_level);
+    return server_run(&cfg);
+}
