@@ -72,6 +72,12 @@ static const opt_spec opt_table[] = {
      1024 * MIB, "64k", "sends of at least this many bytes use IORING_OP_SEND_ZC; 0 = never"},
     {"enable-echo", "RINGPAD_ENABLE_ECHO", OPT_BOOL, FIELD(enable_echo), 0, 0, "false",
      "serve the /echo WebSocket endpoint (transport benchmarks)"},
+    {"tls-cert", "RINGPAD_TLS_CERT", OPT_STRING, FIELD(tls_cert), 0, CONFIG_PATH_MAX_BYTES, "",
+     "PEM certificate chain (leaf first): serve https:// and wss:// instead of plaintext; SIGHUP reloads"},
+    {"tls-key", "RINGPAD_TLS_KEY", OPT_STRING, FIELD(tls_key), 0, CONFIG_PATH_MAX_BYTES, "",
+     "PEM private key for --tls-cert"},
+    {"tls-min-version", "RINGPAD_TLS_MIN_VERSION", OPT_STRING, FIELD(tls_min_version), 0, 8, "1.3",
+     "oldest TLS version accepted: 1.2 or 1.3"},
 };
 
 #define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])
@@ -265,6 +271,14 @@ config_result config_parse(config *cfg, int argc, char *const argv[], char *cons
     if (cfg->threads == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = cores < 1 ? 1u : cores > 1024 ? 1024u : (uint32_t)cores;
+    }
+    if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
+        set_err(err, err_len, "--tls-cert and --tls-key go together (one is missing)");
+        return CONFIG_ERR;
+    }
+    if (strcmp(cfg->tls_min_version, "1.2") != 0 && strcmp(cfg->tls_min_version, "1.3") != 0) {
+        set_err(err, err_len, "--tls-min-version: '%s' is not 1.2 or 1.3", cfg->tls_min_version);
+        return CONFIG_ERR;
     }
     if (cfg->max_send_queue_bytes < cfg->max_message_bytes / 4) {
         /* A queue smaller than a quarter message would evict every client that

@@ -35,6 +35,9 @@ typedef struct config {
     bool no_deflate;
     uint64_t zerocopy_min_bytes;       /* 0 = zero-copy off */
     bool enable_echo;
+    char tls_cert[CONFIG_PATH_MAX_BYTES];  /* PEM chain; empty = plaintext listener */
+    char tls_key[CONFIG_PATH_MAX_BYTES];
+    char tls_min_version[8];               /* "1.2" or "1.3" (validated by config_parse) */
 } config;
 
 typedef enum config_result {

@@ -1,12 +1,15 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "tls_cert_cmd.h"
 
 #include <stdio.h>
+#include <string.h>
 
 extern char **environ;
 
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "cert") == 0) return tls_cert_cmd_main(argc - 1, argv + 1);
     config cfg;
     char err[512];
     config_result rc = config_parse(&cfg, argc, argv, environ, err, sizeof err);

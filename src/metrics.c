@@ -23,6 +23,7 @@ static const char *const close_reason_names[METRICS_CLOSE_REASON_COUNT] = {
     [METRICS_CLOSE_LIMIT] = "connection_limit",
     [METRICS_CLOSE_SHUTDOWN] = "shutdown",
     [METRICS_CLOSE_IO_ERROR] = "io_error",
+    [METRICS_CLOSE_TLS_ERROR] = "tls_error",
 };
 
 static const char *const error_kind_names[METRICS_ERR_KIND_COUNT] = {
@@ -35,6 +36,7 @@ static const char *const error_kind_names[METRICS_ERR_KIND_COUNT] = {
     [METRICS_ERR_NO_MEMORY] = "no_memory",
     [METRICS_ERR_SQ_FULL] = "sq_full",
     [METRICS_ERR_MAILBOX] = "mailbox",
+    [METRICS_ERR_TLS_HANDSHAKE] = "tls_handshake",
 };
 
 const char *metrics_close_reason_str(metrics_close_reason reason) {
@@ -161,6 +163,8 @@ int metrics_format(const metrics_worker *workers, size_t count, const metrics_pr
     scalar(&o, "zerocopy_copied_total", "counter",
            "Zero-copy sends the kernel reported as copied (always so on loopback).", SUM(zerocopy_copied));
     scalar(&o, "mailbox_messages_total", "counter", "Messages received from other workers.", SUM(mailbox_received));
+    scalar(&o, "tls_handshakes_total", "counter", "Completed TLS handshakes.", SUM(tls_handshakes));
+    scalar(&o, "tls_resumed_total", "counter", "TLS handshakes that resumed a session.", SUM(tls_resumed));
     if (o.overflow) return -ENOSPC;
     return (int)o.len;
 }
