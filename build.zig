@@ -163,12 +163,25 @@ pub fn build(b: *std.Build) void {
     run.step.dependOn(b.getInstallStep());
     run_step.dependOn(&run.step);
 
+    // ---- the load generator: bench/loadgen/*.c (main.c -> ringpad-bench) ------------
+    const bench_lib = ctx.staticLib("ringpad_bench", cFilesIn(b, "bench/loadgen", &.{"main.c"}));
+    if (fileExists(b, "bench/loadgen/main.c")) {
+        const loadgen_mod = ctx.module();
+        loadgen_mod.addIncludePath(b.path("bench/loadgen"));
+        loadgen_mod.addCSourceFiles(.{ .files = &.{"bench/loadgen/main.c"}, .flags = ctx.flags });
+        ctx.linkOptional(loadgen_mod, &.{ bench_lib, core_lib, ot_lib });
+        ctx.linkServerLibs(loadgen_mod);
+        ctx.linkAsan(loadgen_mod);
+        b.installArtifact(b.addExecutable(.{ .name = "ringpad-bench", .root_module = loadgen_mod }));
+    }
+
     // ---- tests ------------------------------------------------------------------
     const test_step = b.step("test", "Build and run every test suite");
 
     const unit_mod = ctx.module();
     unit_mod.addCSourceFiles(.{ .files = cFilesIn(b, "tests/unit", &.{}), .flags = ctx.flags });
-    ctx.linkOptional(unit_mod, &.{ core_lib, ot_lib });
+    unit_mod.addIncludePath(b.path("bench/loadgen"));
+    ctx.linkOptional(unit_mod, &.{ bench_lib, core_lib, ot_lib });
     unit_mod.linkSystemLibrary("criterion", .{ .use_pkg_config = .no });
     ctx.linkServerLibs(unit_mod);
     ctx.linkAsan(unit_mod);

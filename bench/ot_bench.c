@@ -1,1 +1,342 @@
-int main(void){return 0;}
+/*
+ * OT micro-benchmark (figures, not a test). Build and run with
+ *   ./zigw build bench-ot -Doptimize=ReleaseFast [-- --seed N]
+ * Prints transforms/s and applies/s for random ops, for the one-character
+ * insert/delete shapes other C OT libraries publish, for applies into
+ * documents of 100 .. 1M code points, and the 1 MB vs 4 MB edit run whose
+ * ratio shows per-edit cost does not grow with the document.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ringpad/ot.h"
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+static uint64_t below(uint64_t *s, uint64_t n)
+{
+    return n ? rng_next(s) % n : 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "ot_bench: %s: %s\n", what, ot_err_str(rc));
+    exit(1);
+}
+
+static void check(int rc, const char *what)
+{
+    if (rc)
+        die(what, rc);
+}
+
+static void row(const char *name, uint64_t ops, double seconds)
+{
+    printf("%-52s %9llu %9.3f %12.0f %10.1f\n", name, (unsigned long long)ops, seconds,
+           (double)ops / seconds, seconds * 1e9 / (double)ops);
+}
+
+static const char *const pieces[] = { "a", "e", " ", "\xc3\xa9", "\xe4\xb8\xad", "\xf0\x9f\x98\x80" };
+
+/* Random text of `count` code points, mostly ASCII with some multi-byte. */
+static char *random_text(uint64_t *rng, uint64_t count, size_t *len_out)
+{
+    char *s = malloc(count * 4 + 1);
+    if (!s)
+        die("random_text", OT_ERR_NOMEM);
+    size_t len = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t k = below(rng, 16);
+        const char *p = pieces[k < 10 ? k % 3 : 3 + k % 3];
+        size_t n = strlen(p);
+        memcpy(s + len, p, n);
+        len += n;
+    }
+    s[len] = '\0';
+    *len_out = len;
+    return s;
+}
+
+static void random_op(uint64_t *rng, uint64_t base, ot_op *op)
+{
+    ot_op_clear(op);
+    uint64_t left = base;
+    for (int guard = 0; guard < 16 && left; guard++) {
+        uint64_t n = 1 + below(rng, left / 4 + 1);
+        if (n > left)
+            n = left;
+        switch (below(rng, 3)) {
+        case 0:
+            check(ot_op_retain(op, n), "retain");
+            left -= n;
+            break;
+        case 1:
+            check(ot_op_delete(op, n), "delete");
+            left -= n;
+            break;
+        default: {
+            const char *p = pieces[below(rng, 6)];
+            check(ot_op_insert(op, p, strlen(p)), "insert");
+        }
+        }
+    }
+    check(ot_op_retain(op, left), "retain");
+}
+
+/* A one-character insert (or delete) at a random position of a doc of len. */
+static void single_char_op(uint64_t *rng, uint64_t len, bool insert, ot_op *op)
+{
+    ot_op_clear(op);
+    if (insert) {
+        uint64_t pos = below(rng, len + 1);
+        const char *p = pieces[below(rng, 6)];
+        check(ot_op_retain(op, pos), "retain");
+        check(ot_op_insert(op, p, strlen(p)), "insert");
+        check(ot_op_retain(op, len - pos), "retain");
+    } else {
+        uint64_t pos = below(rng, len);
+        check(ot_op_retain(op, pos), "retain");
+        check(ot_op_delete(op, 1), "delete");
+        check(ot_op_retain(op, len - pos - 1), "retain");
+    }
+}
+
+static void bench_random_ops(uint64_t *rng)
+{
+    enum { pairs = 2000, doc_cps = 1000, rounds = 50 };
+    ot_op *a = calloc(pairs, sizeof *a), *b = calloc(pairs, sizeof *b);
+    if (!a || !b)
+        die("alloc", OT_ERR_NOMEM);
+    for (int i = 0; i < pairs; i++) {
+        random_op(rng, doc_cps, &a[i]);
+        random_op(rng, doc_cps, &b[i]);
+    }
+    ot_op a2, b2;
+    ot_op_init(&a2);
+    ot_op_init(&b2);
+    double t0 = now_s();
+    for (int r = 0; r < rounds; r++)
+        for (int i = 0; i < pairs; i++)
+            check(ot_transform(&a[i], &b[i], &a2, &b2), "transform");
+    row("transform, random ops on 1k code points", (uint64_t)pairs * rounds, now_s() - t0);
+
+    size_t len;
+    char *doc = random_text(rng, doc_cps, &len);
+    ot_buf out;
+    ot_buf_init(&out);
+    t0 = now_s();
+    for (int r = 0; r < rounds; r++)
+        for (int i = 0; i < pairs; i++) {
+            ot_buf_clear(&out);
+            check(ot_apply_utf8(&a[i], doc, len, &out), "apply_utf8");
+        }
+    row("apply (string), random ops on 1k code points", (uint64_t)pairs * rounds, now_s() - t0);
+
+    ot_op ab;
+    ot_op_init(&ab);
+    t0 = now_s();
+    for (int r = 0; r < rounds; r++)
+        for (int i = 0; i < pairs; i++) {
+            check(ot_transform(&a[i], &b[i], NULL, &b2), "transform");
+            check(ot_compose(&a[i], &b2, &ab), "compose");
+        }
+    row("transform + compose, random ops on 1k code points", (uint64_t)pairs * rounds, now_s() - t0);
+
+    for (int i = 0; i < pairs; i++) {
+        ot_op_free(&a[i]);
+        ot_op_free(&b[i]);
+    }
+    free(a);
+    free(b);
+    free(doc);
+    ot_buf_free(&out);
+    ot_op_free(&a2);
+    ot_op_free(&b2);
+    ot_op_free(&ab);
+}
+
+/* One single-character op transformed against a stream of concurrent ones,
+ * as a server does for a late op (the op is carried forward each step). */
+static void bench_single_char_stream(uint64_t *rng)
+{
+    enum { stream = 100000, doc_cps = 10000 };
+    ot_op *s = calloc(stream, sizeof *s);
+    if (!s)
+        die("alloc", OT_ERR_NOMEM);
+    uint64_t len = doc_cps;
+    for (int i = 0; i < stream; i++) {
+        bool ins = below(rng, 2) == 0;
+        single_char_op(rng, len, ins, &s[i]);
+        len = s[i].target_len_codepoints;
+    }
+    ot_op cur, next;
+    ot_op_init(&cur);
+    ot_op_init(&next);
+    single_char_op(rng, doc_cps, true, &cur);
+    double t0 = now_s();
+    for (int i = 0; i < stream; i++) {
+        check(ot_transform(&cur, &s[i], &next, NULL), "transform");
+        ot_op tmp = cur;
+        cur = next;
+        next = tmp;
+    }
+    row("transform, 1-char insert vs stream of 1-char edits", stream, now_s() - t0);
+    single_char_op(rng, doc_cps, false, &cur);
+    t0 = now_s();
+    for (int i = 0; i < stream; i++) {
+        check(ot_transform(&cur, &s[i], &next, NULL), "transform");
+        ot_op tmp = cur;
+        cur = next;
+        next = tmp;
+    }
+    row("transform, 1-char delete vs stream of 1-char edits", stream, now_s() - t0);
+    for (int i = 0; i < stream; i++)
+        ot_op_free(&s[i]);
+    free(s);
+    ot_op_free(&cur);
+    ot_op_free(&next);
+}
+
+/* Applies `edits` pre-built single-character edits into an indexed text of
+ * doc_cps code points; returns seconds. Ops alternate insert/delete so the
+ * length stays near doc_cps. */
+static double run_edits(uint64_t *rng, uint64_t doc_cps, uint64_t edits, bool flat)
+{
+    size_t len;
+    char *doc = random_text(rng, doc_cps, &len);
+    ot_op *ops = calloc(edits, sizeof *ops);
+    if (!ops)
+        die("alloc", OT_ERR_NOMEM);
+    uint64_t cps = doc_cps;
+    for (uint64_t i = 0; i < edits; i++) {
+        single_char_op(rng, cps, (i & 1) == 0, &ops[i]);
+        cps = ops[i].target_len_codepoints;
+    }
+    double seconds;
+    if (!flat) {
+        ot_text *t = ot_text_from_utf8(doc, len);
+        if (!t)
+            die("text", OT_ERR_NOMEM);
+        double t0 = now_s();
+        for (uint64_t i = 0; i < edits; i++)
+            check(ot_apply(&ops[i], t), "apply");
+        seconds = now_s() - t0;
+        ot_text_free(t);
+    } else {
+        ot_buf x, y;
+        ot_buf_init(&x);
+        ot_buf_init(&y);
+        check(ot_buf_append(&x, doc, len), "append");
+        double t0 = now_s();
+        for (uint64_t i = 0; i < edits; i++) {
+            ot_buf_clear(&y);
+            check(ot_apply_utf8(&ops[i], x.data, x.len, &y), "apply_utf8");
+            ot_buf tmp = x;
+            x = y;
+            y = tmp;
+        }
+        seconds = now_s() - t0;
+        ot_buf_free(&x);
+        ot_buf_free(&y);
+    }
+    for (uint64_t i = 0; i < edits; i++)
+        ot_op_free(&ops[i]);
+    free(ops);
+    free(doc);
+    return seconds;
+}
+
+static void bench_apply_sizes(uint64_t *rng)
+{
+    static const uint64_t sizes[] = { 100, 1000, 10000, 100000, 1000000 };
+    char name[96];
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        snprintf(name, sizeof name, "apply (indexed text), 1-char edits, %llu cp doc",
+                 (unsigned long long)sizes[i]);
+        row(name, 100000, run_edits(rng, sizes[i], 100000, false));
+    }
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        /* The flat string copies the document per op: bound the work. */
+        uint64_t edits = 200000000ull / (sizes[i] * 2);
+        if (edits > 100000)
+            edits = 100000;
+        snprintf(name, sizeof name, "apply (flat string), 1-char edits, %llu cp doc",
+                 (unsigned long long)sizes[i]);
+        row(name, edits, run_edits(rng, sizes[i], edits, true));
+    }
+}
+
+/* 100,000 random single-character edits into a 1 MB and a 4 MB document. */
+static void bench_large_docs(uint64_t *rng)
+{
+    enum { edits = 100000 };
+    static const char text_piece[] = "The quick brown fox \xc3\xa9 jumps \xe4\xb8\xad. ";
+    double per_edit[2];
+    const size_t mbs[2] = { 1, 4 };
+    for (int k = 0; k < 2; k++) {
+        size_t target = mbs[k] << 20;
+        ot_buf doc;
+        ot_buf_init(&doc);
+        while (doc.len + sizeof text_piece <= target)
+            check(ot_buf_append(&doc, text_piece, sizeof text_piece - 1), "append");
+        ot_text *t = ot_text_from_utf8(doc.data, doc.len);
+        if (!t)
+            die("text", OT_ERR_NOMEM);
+        ot_op op;
+        ot_op_init(&op);
+        double total = 0;
+        for (int i = 0; i < edits; i++) {
+            /* Building the op is not timed; applying it is. */
+            single_char_op(rng, ot_text_len_codepoints(t), below(rng, 2) == 0, &op);
+            double t0 = now_s();
+            check(ot_apply(&op, t), "apply");
+            total += now_s() - t0;
+        }
+        per_edit[k] = total / edits;
+        char name[96];
+        snprintf(name, sizeof name, "100k random 1-char edits, %zu MB doc (%llu cp)", mbs[k],
+                 (unsigned long long)ot_text_len_codepoints(t));
+        row(name, edits, total);
+        ot_op_free(&op);
+        ot_text_free(t);
+        ot_buf_free(&doc);
+    }
+    printf("per-edit time 4 MB / 1 MB: %.2f (1.0 = independent of size; 4.0 = linear)\n",
+           per_edit[1] / per_edit[0]);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t seed = 0x0b5e55edull;
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--seed") == 0)
+            seed = strtoull(argv[i + 1], NULL, 0);
+    if (seed == 0)
+        seed = 1; /* xorshift needs a non-zero state */
+    uint64_t rng = seed;
+    printf("ringpad OT micro-benchmark, seed %#llx (build with -Doptimize=ReleaseFast)\n",
+           (unsigned long long)seed);
+    printf("%-52s %9s %9s %12s %10s\n", "case", "ops", "seconds", "ops/s", "ns/op");
+    bench_random_ops(&rng);
+    bench_single_char_stream(&rng);
+    bench_apply_sizes(&rng);
+    bench_large_docs(&rng);
+    return 0;
+}

@@ -255,8 +255,6 @@ int ot_invert(const ot_op *op, const ot_text *before, ot_op *out)
     if (op->base_len_codepoints != ot_text_len_codepoints(before))
         return OT_ERR_BASE_LENGTH;
     ot_op_clear(out);
-    ot_buf deleted;
-    ot_buf_init(&deleted);
     uint64_t pos = 0;
     int rc = OT_OK;
     for (uint32_t i = 0; rc == OT_OK && i < op->count_components; i++) {
@@ -269,16 +267,24 @@ int ot_invert(const ot_op *op, const ot_text *before, ot_op *out)
         case OT_INSERT:
             rc = ot_op_delete(out, c->count_codepoints);
             break;
-        case OT_DELETE:
-            ot_buf_clear(&deleted);
-            rc = ot_text_slice(before, pos, c->count_codepoints, &deleted);
+        case OT_DELETE: {
+            /* The deleted text goes straight into out's text tail: no copy. */
+            uint64_t from = 0, to = 0;
+            rc = ot_text_byte_offset(before, pos, &from);
             if (rc == OT_OK)
-                rc = ot_op_insert_valid(out, deleted.data, deleted.len, c->count_codepoints);
+                rc = ot_text_byte_offset(before, pos + c->count_codepoints, &to);
+            if (rc == OT_OK)
+                rc = ot_op_reserve_text(out, to - from);
+            if (rc == OT_OK) {
+                ot_text_copy_range(before, pos, c->count_codepoints,
+                                   out->text + out->text_len_bytes);
+                rc = ot_op_commit_insert(out, to - from, c->count_codepoints);
+            }
             pos += c->count_codepoints;
             break;
         }
+        }
     }
-    ot_buf_free(&deleted);
     if (rc)
         ot_op_clear(out);
     return rc;

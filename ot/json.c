@@ -121,7 +121,8 @@ static int parse_string(parser *p, ot_op *op, const ot_limits *limits)
 {
     size_t start = p->pos;
     p->pos++; /* opening quote */
-    int rc = ot_op_reserve_text(op, p->len_bytes - p->pos);
+    /* +4: never a zero-byte reservation (op->text may still be NULL). */
+    int rc = ot_op_reserve_text(op, p->len_bytes - p->pos + 4);
     if (rc)
         return fail(p, start, rc);
     char *out = op->text + op->text_len_bytes;

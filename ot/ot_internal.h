@@ -39,6 +39,10 @@ int ot_buf_reserve(ot_buf *buf, size_t extra_bytes);
 /* Reserves everything the inserts of `op` can need, so that applying it cannot
  * fail halfway (ot_apply stays all-or-nothing). */
 int ot_text_reserve_for_op(ot_text *text, const ot_op *op);
+/* Copies code points [start, start+count) (in range) to dst, which has room
+ * for their bytes (see ot_text_byte_offset). */
+void ot_text_copy_range(const ot_text *text, uint64_t start_codepoints,
+                        uint64_t count_codepoints, char *dst);
 /* Frees spare storage beyond the small reuse pool. */
 void ot_text_trim(ot_text *text);
 

@@ -16,7 +16,7 @@ enum {
     chunk_cap_bytes = 4096,  /* storage of one chunk */
     chunk_fill_bytes = 2048, /* how full new chunks are made: room to grow */
     chunk_min_bytes = 512,   /* below this a chunk merges into a neighbour */
-    spare_chunks_max = 64,   /* freed chunks kept for reuse beyond one edit */
+    spare_chunks_max = 8,    /* freed chunks kept for reuse beyond one edit */
 };
 
 typedef struct chunk {
@@ -256,34 +256,43 @@ int ot_text_to_buf(const ot_text *t, ot_buf *out)
     return rc;
 }
 
-int ot_text_slice(const ot_text *t, uint64_t start, uint64_t count, ot_buf *out)
+void ot_text_copy_range(const ot_text *t, uint64_t start, uint64_t count, char *dst)
 {
-    if (start > t->len_codepoints || count > t->len_codepoints - start)
-        return OT_ERR_RANGE;
     if (count == 0)
-        return ot_buf_append(out, "", 0);
+        return;
     /* Locate start+1 so the chunk is the one holding the first code point. */
     locus l = locate(t, start + 1);
     size_t ci = l.chunk;
     uint32_t off = l.offset_codepoints - 1;
-    size_t rollback = out->len;
     while (count) {
         const chunk *c = t->chunks[ci];
         size_t from = chunk_byte_at(c, off);
         uint64_t avail = c->len_codepoints - off;
         uint64_t take = count < avail ? count : avail;
         size_t to = chunk_byte_at(c, off + (uint32_t)take);
-        int rc = ot_buf_append(out, c->data + from, to - from);
-        if (rc) {
-            out->len = rollback;
-            if (out->data)
-                out->data[rollback] = '\0';
-            return rc;
-        }
+        memcpy(dst, c->data + from, to - from);
+        dst += to - from;
         count -= take;
         off = 0;
         ci++;
     }
+}
+
+int ot_text_slice(const ot_text *t, uint64_t start, uint64_t count, ot_buf *out)
+{
+    if (start > t->len_codepoints || count > t->len_codepoints - start)
+        return OT_ERR_RANGE;
+    uint64_t from = 0, to = 0;
+    int rc = ot_text_byte_offset(t, start, &from);
+    if (rc == OT_OK)
+        rc = ot_text_byte_offset(t, start + count, &to);
+    if (rc == OT_OK)
+        rc = ot_buf_reserve(out, to - from);
+    if (rc)
+        return rc;
+    ot_text_copy_range(t, start, count, out->data + out->len);
+    out->len += to - from;
+    out->data[out->len] = '\0';
     return OT_OK;
 }
 

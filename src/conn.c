@@ -463,6 +463,13 @@ static void handle_request(conn *c, const http_request *req) {
         respond_error(c, 413, NULL);
         return;
     }
+    http_request last;
+    if (w->draining) {
+        /* every response during the grace period ends its connection */
+        last = *req;
+        last.keep_alive = false;
+        req = &last;
+    }
     router_ctx ctx = {.shared = w->shared, .now_unix_s = unix_now_s()};
     router_reply r;
     if (router_route(&ctx, req, &r) != 0) {
@@ -621,12 +628,8 @@ void conn_set_closing(conn *c) {
 }
 
 void conn_begin_shutdown(conn *c) {
-    switch ((conn_state)c->state) {
-    case CONN_HTTP:
-        if (c->in == NULL && !sendq_in_flight(&c->q) && !sendq_has_pending(&c->q)) conn_close(c, METRICS_CLOSE_SHUTDOWN);
-        else conn_close_after_flush(c, METRICS_CLOSE_SHUTDOWN);
-        break;
-    case CONN_WS: conn_ws_send_close(c, 1001, "server shutting down"); break;
-    default: break;
-    }
+    /* HTTP connections stay while WebSockets close, so health checks on them
+     * see 503 (with Connection: close); the worker closes them once only
+     * HTTP connections remain. */
+    if (c->state == CONN_WS) conn_ws_send_close(c, 1001, "server shutting down");
 }

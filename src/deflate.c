@@ -452,6 +452,12 @@ int64_t pmd_deflate_message(pmd_deflater *d, const uint8_t *in, size_t len, uint
     return (int64_t)(produced - sizeof pmd_tail);
 }
 
+void pmd_deflater_reset(pmd_deflater *d)
+{
+    if (d->ready)
+        deflateReset(&d->z);
+}
+
 void pmd_server_init(const pmd_params *p, const pmd_config *cfg, pmd_inflater *inf,
                      pmd_deflater *def)
 {

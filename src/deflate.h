@@ -111,6 +111,10 @@ size_t pmd_deflate_bound(size_t len);
 int64_t pmd_deflate_message(pmd_deflater *d, const uint8_t *in, size_t len, uint8_t *out,
                             size_t cap);
 
+/* Drops the compression context (the next message starts fresh). Always safe
+ * for the peer: its inflater keeps history we simply stop referring to. */
+void pmd_deflater_reset(pmd_deflater *d);
+
 /* Inflater/deflater for the server end of a negotiated connection. */
 void pmd_server_init(const pmd_params *p, const pmd_config *cfg, pmd_inflater *inf,
                      pmd_deflater *def);

@@ -53,10 +53,29 @@ void metrics_count_close(metrics_worker *m, metrics_close_reason reason) {
 }
 
 void metrics_count_ws_close(metrics_worker *m, uint16_t code, bool sent) {
-    size_t slot = METRICS_CLOSE_CODES_TRACKED;
-    for (size_t i = 0; i < METRICS_CLOSE_CODES_TRACKED; i++)
-        if (metrics_close_codes[i] == code) { slot = i; break; }
-    metrics_add(sent ? &m->ws_close_sent[slot] : &m->ws_close_received[slot], 1);
+    for (size_t i = 0; i < METRICS_CLOSE_CODES_TRACKED; i++) {
+        if (metrics_close_codes[i] == code) {
+            metrics_add(sent ? &m->ws_close_sent[i] : &m->ws_close_received[i], 1);
+            return;
+        }
+    }
+    size_t d = sent ? 0 : 1;
+    if (code != 0) {
+        for (size_t i = 0; i < METRICS_CLOSE_EXTRA_SLOTS; i++) {
+            uint64_t have = atomic_load_explicit(&m->ws_close_extra_code[d][i], memory_order_relaxed);
+            if (have == 0) {
+                /* release: a reader that sees the code sees a valid count slot */
+                atomic_store_explicit(&m->ws_close_extra_code[d][i], code, memory_order_release);
+                have = code;
+            }
+            if (have == code) {
+                metrics_add(&m->ws_close_extra_count[d][i], 1);
+                return;
+            }
+        }
+    }
+    size_t other = METRICS_CLOSE_CODES_TRACKED;
+    metrics_add(sent ? &m->ws_close_sent[other] : &m->ws_close_received[other], 1);
 }
 
 void metrics_count_iteration(metrics_worker *m, uint32_t cqes) {
@@ -131,6 +150,31 @@ int metrics_format(const metrics_worker *workers, size_t count, const metrics_pr
                 put(&o, "ringpad_ws_close_frames_total{direction=\"%s\",code=\"other\"} %" PRIu64 "\n",
                     dir_names[d], v);
         }
+    }
+    for (size_t d = 0; d < 2; d++) {
+        /* extra codes summed across workers; at most SLOTS * workers distinct */
+        enum { distinct_max = 256 };
+        uint16_t codes[distinct_max];
+        uint64_t counts[distinct_max];
+        size_t n = 0;
+        for (size_t w = 0; w < count; w++) {
+            for (size_t i = 0; i < METRICS_CLOSE_EXTRA_SLOTS; i++) {
+                uint64_t code = atomic_load_explicit(&workers[w].ws_close_extra_code[d][i], memory_order_acquire);
+                if (code == 0) break;
+                uint64_t c = atomic_load_explicit(&workers[w].ws_close_extra_count[d][i], memory_order_relaxed);
+                size_t k = 0;
+                while (k < n && codes[k] != code) k++;
+                if (k == n) {
+                    if (n == distinct_max) continue;
+                    codes[n] = (uint16_t)code;
+                    counts[n++] = 0;
+                }
+                counts[k] += c;
+            }
+        }
+        for (size_t k = 0; k < n; k++)
+            put(&o, "ringpad_ws_close_frames_total{direction=\"%s\",code=\"%u\"} %" PRIu64 "\n", dir_names[d],
+                (unsigned)codes[k], counts[k]);
     }
     scalar(&o, "ws_upgrades_total", "counter", "Completed WebSocket upgrades.", SUM(ws_upgrades));
     scalar(&o, "http_requests_total", "counter", "Parsed HTTP requests.", SUM(http_requests));

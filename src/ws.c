@@ -197,6 +197,35 @@ int64_t ws_encode_frame(uint8_t *out, size_t cap, bool fin, uint8_t opcode, bool
     return (int64_t)(n + payload_len);
 }
 
+#define WS_MAX_SERVER_HEADER_BYTES 10    /* unmasked: 2 + 8 */
+
+size_t ws_message_bound(size_t len)
+{
+    return WS_MAX_SERVER_HEADER_BYTES + pmd_deflate_bound(len);
+}
+
+int64_t ws_encode_message(uint8_t *out, size_t cap, uint8_t opcode, const uint8_t *payload,
+                          size_t len, pmd_deflater *def)
+{
+    if (def && pmd_should_compress(def, len) && cap > WS_MAX_SERVER_HEADER_BYTES) {
+        /* Compress behind the largest header, then slide it behind the real one. */
+        uint8_t *body = out + WS_MAX_SERVER_HEADER_BYTES;
+        int64_t c = pmd_deflate_message(def, payload, len, body,
+                                        cap - WS_MAX_SERVER_HEADER_BYTES);
+        if (c == PMD_ERR_NOMEM)
+            return WS_ERR_NOMEM;
+        if (c >= 0 && (size_t)c < len) {
+            uint8_t header[WS_MAX_HEADER_BYTES];
+            size_t n = ws_encode_frame_header(header, true, opcode, true, (uint64_t)c, NULL);
+            memmove(out + n, body, (size_t)c);
+            memcpy(out, header, n);
+            return (int64_t)(n + (size_t)c);
+        }
+        pmd_deflater_reset(def);        /* not sent compressed: forget it */
+    }
+    return ws_encode_frame(out, cap, true, opcode, false, payload, len, NULL);
+}
+
 /* ---- close frames ------------------------------------------------------------------- */
 
 bool ws_close_code_is_valid(uint16_t code)
@@ -280,6 +309,7 @@ static int begin_frame(ws_reader *r)
         r->message_compressed = h->rsv1;
         utf8_init(&r->utf8);
         r->buf_len = 0;
+        r->message_wire_bytes = 0;
         if (r->buf_cap > r->cfg.retain_buffer_bytes) {
             /* The last message was big: do not keep its buffer for an idle connection. */
             free(r->buf);
@@ -291,6 +321,12 @@ static int begin_frame(ws_reader *r)
     if (!r->message_compressed &&
         h->payload_len > r->cfg.max_message_bytes - r->buf_len)
         return WS_ERR_TOO_BIG;
+    /* Compressed bytes are bounded too (deflate expands incompressible data by
+     * well under 1/256), so empty blocks cannot stretch a message forever. */
+    uint64_t max_wire_bytes = pmd_deflate_bound(r->cfg.max_message_bytes);
+    if (r->message_compressed && h->payload_len > max_wire_bytes - r->message_wire_bytes)
+        return WS_ERR_TOO_BIG;
+    r->message_wire_bytes += h->payload_len;
     return 0;
 }
 
@@ -331,7 +367,7 @@ static int data_chunk(ws_reader *r, const uint8_t *chunk, size_t n, bool message
             r->buf_len = r->cfg.max_message_bytes;
     }
     /* Validate what arrived before reporting anything else: fail at the first bad byte. */
-    if (r->message_opcode == WS_OP_TEXT &&
+    if (r->message_opcode == WS_OP_TEXT && r->buf_len > old_len &&
         utf8_feed(&r->utf8, r->buf + old_len, r->buf_len - old_len, NULL) < 0)
         return WS_ERR_TEXT_UTF8;
     switch (rc) {

@@ -118,6 +118,17 @@ void ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], uint64_t mask_offset
 int64_t ws_encode_frame(uint8_t *out, size_t cap, bool fin, uint8_t opcode, bool rsv1,
                         const uint8_t *payload, size_t payload_len, const uint8_t *mask);
 
+/* Room for ws_encode_message of a `len`-byte message. */
+size_t ws_message_bound(size_t len);
+
+/* One whole server data message (unmasked, FIN) into `out`: compressed with
+ * RSV1 when `def` is given and pmd_should_compress says so and it helps,
+ * plain otherwise (the deflater is then reset, so its context never holds
+ * bytes the peer did not see). Returns the frame length, WS_ERR_NOBUFS, or
+ * WS_ERR_NOMEM. */
+int64_t ws_encode_message(uint8_t *out, size_t cap, uint8_t opcode, const uint8_t *payload,
+                          size_t len, pmd_deflater *def);
+
 /* ---- close frames ----------------------------------------------------------- */
 
 /* Codes a peer may send: 1000-1003, 1007-1014, 3000-4999. */
@@ -173,6 +184,7 @@ typedef struct ws_reader {
     bool in_message;
     uint8_t message_opcode;
     bool message_compressed;
+    uint64_t message_wire_bytes;        /* payload bytes on the wire so far */
     utf8_validator utf8;
     uint8_t *buf;                       /* reassembly / inflate output, grows bounded */
     size_t buf_len;

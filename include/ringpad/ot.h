@@ -115,8 +115,11 @@ int ot_op_insert(ot_op *op, const char *utf8, size_t len_bytes);
 int ot_op_delete(ot_op *op, uint64_t count_codepoints);
 
 /* Strict builders for decoders that already hold a parsed JSON value: apply the
- * same rules as ot_op_parse_json (0 → OT_ERR_ZERO_COUNT, "" → OT_ERR_EMPTY_INSERT,
- * limits → OT_ERR_TOO_LARGE / OT_ERR_TOO_MANY_COMPONENTS). */
+ * same rules as ot_op_parse_json (0 → OT_ERR_ZERO_COUNT, INT64_MIN →
+ * OT_ERR_COUNT_RANGE, "" → OT_ERR_EMPTY_INSERT, bad text → OT_ERR_BAD_UTF8,
+ * limits → OT_ERR_TOO_LARGE / OT_ERR_TOO_MANY_COMPONENTS). limits may be NULL.
+ * OT_ERR_TOO_LARGE also covers a base or target length beyond
+ * max_doc_codepoints (such an op can never apply). On error op is unchanged. */
 int ot_op_push_int(ot_op *op, int64_t value, const ot_limits *limits);
 int ot_op_push_string(ot_op *op, const char *utf8, size_t len_bytes, const ot_limits *limits);
 
@@ -125,8 +128,12 @@ bool ot_op_is_noop(const ot_op *op);
 /* True when both ops have the same canonical components. */
 bool ot_op_equal(const ot_op *a, const ot_op *b);
 
-/* Parses the JSON array form. `out` is cleared first. limits may be NULL (defaults).
- * On error `*err_offset_bytes` (if not NULL) gets the offset of the fault. */
+/* Parses the JSON array form. `out` is cleared first (and left empty on error).
+ * limits may be NULL (defaults). On error `*err_offset_bytes` (if not NULL) gets
+ * the byte offset of the fault: the start of the offending element for count,
+ * component, empty-insert and limit errors; the offending byte or escape for
+ * syntax, UTF-8 and surrogate errors; max_op_bytes for JSON text beyond it. Floats and exponents (1.5, 1e3) are
+ * OT_ERR_COUNT_RANGE; true/false/null/objects/arrays OT_ERR_BAD_COMPONENT. */
 int ot_op_parse_json(ot_op *out, const char *json, size_t len_bytes,
                      const ot_limits *limits, size_t *err_offset_bytes);
 /* Appends the canonical JSON form to `out` (strings escaped per RFC 8259,
@@ -135,7 +142,10 @@ int ot_op_to_json(const ot_op *op, ot_buf *out);
 
 /* ---- Text buffer -----------------------------------------------------------
  * A text with a code point index: edits and code point <-> byte mapping are
- * O(log n) per call, not O(document), so large documents stay fast. */
+ * O(log n) per call, not O(document), so large documents stay fast.
+ * (UTF-8 in 4 KiB chunks indexed by Fenwick trees of code point and byte
+ * counts; a text holds at most a few spare chunks for allocation-free edits.)
+ * Edits fail without changing the text (OT_ERR_RANGE, OT_ERR_NOMEM). */
 
 typedef struct ot_text ot_text;
 
@@ -161,9 +171,10 @@ bool ot_text_equals(const ot_text *text, const char *utf8, size_t len_bytes);
 /* ---- The algebra ------------------------------------------------------------ */
 
 /* Applies op to text in place. OT_ERR_BASE_LENGTH when op.base != text length;
- * on any error the text is unchanged. */
+ * on any error (including OT_ERR_NOMEM) the text is unchanged. */
 int ot_apply(const ot_op *op, ot_text *text);
-/* Convenience for strings: out gets the result (appended). */
+/* Convenience for strings: out gets the result (appended). One pass over the
+ * string; OT_ERR_BAD_UTF8 when utf8 is not valid text. */
 int ot_apply_utf8(const ot_op *op, const char *utf8, size_t len_bytes, ot_buf *out);
 
 /* out = a then b (apply(apply(d,a),b) == apply(d,compose(a,b))). */
@@ -204,7 +215,9 @@ typedef struct ot_history_entry {
 
 typedef struct ot_doc ot_doc;
 
-/* A document at `version` with `text` (valid UTF-8). NULL on bad text/no memory. */
+/* A document at `version` with `text` (valid UTF-8). NULL on bad text, text
+ * beyond limits->max_doc_codepoints, or no memory. limits may be NULL
+ * (defaults); a history_depth of 0 is taken as 1. */
 ot_doc *ot_doc_new(const ot_limits *limits, uint64_t version, const char *utf8, size_t len_bytes);
 void ot_doc_free(ot_doc *doc);
 uint64_t ot_doc_version(const ot_doc *doc);
@@ -223,14 +236,19 @@ typedef struct ot_submit_result {
 /* Transforms `op` (based on base_version) against every retained op since,
  * one at a time, applies it and records it. An id already in the retained
  * history is not applied again: result->duplicate = true with its original
- * version. Errors: OT_ERR_VERSION_TOO_OLD, OT_ERR_VERSION_AHEAD,
- * OT_ERR_BASE_LENGTH, OT_ERR_TOO_LARGE; on error the document is unchanged.
- * result->op must be initialised (ot_op_init) by the caller. */
+ * version and op (checked before the version, so a resend after a reconnect
+ * is recognised even when its base has left the history; ids leave with their
+ * ops). An empty id is never a duplicate. Errors: OT_ERR_VERSION_TOO_OLD,
+ * OT_ERR_VERSION_AHEAD, OT_ERR_BASE_LENGTH, OT_ERR_TOO_LARGE (resulting
+ * document beyond max_doc_codepoints), OT_ERR_NOMEM; on error the document is
+ * unchanged. result->op must be initialised (ot_op_init) by the caller. */
 int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
                   const char *id, size_t id_len, const char *author, size_t author_len,
                   int64_t time_ms, ot_submit_result *result);
 
-/* Appends the text of a past version (within the retained history) to out. */
+/* Appends the text of a past version (oldest_version..version) to out, by
+ * applying the retained inverses to a copy: O(document + ops undone).
+ * OT_ERR_VERSION_TOO_OLD / OT_ERR_VERSION_AHEAD outside that range. */
 int ot_doc_text_at(const ot_doc *doc, uint64_t version, ot_buf *out);
 
 #ifdef __cplusplus

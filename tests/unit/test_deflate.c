@@ -453,3 +453,103 @@ Test(deflate, reader_zip_bomb_is_1009)
     cr_assert_eq(e.code, 1009);
     free(comp);
 }
+
+/* Regression (found by fuzz_ws): an empty compressed text message. */
+Test(deflate, reader_empty_compressed_text)
+{
+    const uint8_t payloads[2][1] = { { 0 }, { 0x00 } };
+    for (size_t len = 0; len < 2; len++) {
+        pmd_inflater inf;
+        pmd_inflater_init(&inf, 15, false);
+        ws_reader r;
+        ws_reader_config cfg = { .expect_masked = true, .inflater = &inf };
+        ws_reader_init(&r, &cfg);
+        uint8_t s[32];
+        size_t n = put(s, sizeof s, true, WS_OP_TEXT, true, payloads[len], len);
+        one evs[4];
+        cr_assert_eq(feed(&r, s, n, 64, evs), 1);
+        cr_assert_eq(evs[0].type, WS_EV_MESSAGE, "payload of %zu bytes", len);
+        cr_assert_eq(evs[0].len, 0);
+        ws_reader_free(&r);
+        pmd_inflater_free(&inf);
+    }
+}
+
+/* Empty stored blocks inflate to nothing: the compressed size is bounded too. */
+Test(deflate, reader_compressed_wire_bytes_bounded)
+{
+    pmd_inflater inf;
+    pmd_inflater_init(&inf, 15, false);
+    ws_reader r;
+    ws_reader_config cfg = { .expect_masked = true, .inflater = &inf, .max_message_bytes = 1000 };
+    ws_reader_init(&r, &cfg);
+    static uint8_t blocks[1100], s[1300];
+    for (size_t i = 0; i + 5 <= sizeof blocks; i += 5)
+        memcpy(blocks + i, "\x00\x00\x00\xff\xff", 5);           /* empty stored blocks */
+    size_t n = put(s, sizeof s, false, WS_OP_BINARY, true, blocks, 500);
+    n += put(s + n, sizeof s - n, true, WS_OP_CONTINUATION, false, blocks, 600);
+    one evs[4];
+    size_t count = feed(&r, s, n, 4096, evs);
+    cr_assert_eq(count, 1);
+    cr_assert_eq(evs[0].type, WS_EV_ERROR);
+    cr_assert_eq(evs[0].err, WS_ERR_TOO_BIG);
+    ws_reader_free(&r);
+    pmd_inflater_free(&inf);
+    /* the same blocks within the bound inflate to an empty message */
+    pmd_inflater_init(&inf, 15, false);
+    ws_reader_init(&r, &cfg);
+    n = put(s, sizeof s, true, WS_OP_BINARY, true, blocks, 1000);
+    cr_assert_eq(feed(&r, s, n, 4096, evs), 1);
+    cr_assert_eq(evs[0].type, WS_EV_MESSAGE);
+    cr_assert_eq(evs[0].len, 0);
+    ws_reader_free(&r);
+    pmd_inflater_free(&inf);
+}
+
+/* Server encoder -> client-role reader: compression on and off, context kept. */
+Test(deflate, encode_message_roundtrip_through_client_reader)
+{
+    pmd_deflater def;
+    pmd_inflater inf;
+    pmd_deflater_init(&def, 15, 1, 8, false, 32);
+    pmd_inflater_init(&inf, 15, false);
+    ws_reader r;
+    ws_reader_config cfg = { .expect_masked = false, .inflater = &inf };
+    ws_reader_init(&r, &cfg);
+    const char *texts[] = {
+        "short",                                                   /* under the threshold */
+        "{\"op\":\"insert\",\"pos\":1,\"text\":\"hello hello hello hello hello\"}",
+        "{\"op\":\"insert\",\"pos\":2,\"text\":\"hello hello hello hello hello\"}",
+        "\x01\x7f\x33\x90\x11\xaa\x52\xe1\x09\x44\xbc\x6d\x28\xf3\x81\x17\x5a\xc4\x3e\x02"
+        "\x99\x61\xd7\x0b\x4f\xa8\x36\xee\x13\x85\x7c\x20\xb1\x58\xca\x0e\x93\x47\xfd\x6a"
+        "\x24\xdb\x70\x19\x8e\x35\xf6\x62\xad\x03\x97\x4c\xe8\x21\xbe\x55\x0a\xc7\x7e\x14"
+        "\x83\x3b\xf0\x68",                                        /* incompressible: plain */
+        "{\"op\":\"insert\",\"pos\":3,\"text\":\"hello hello hello hello hello\"}",
+    };
+    const bool want_compressed[] = { false, true, true, false, true };
+    for (size_t i = 0; i < 5; i++) {
+        size_t len = strlen(texts[i]);
+        uint8_t frame[256];
+        cr_assert_leq(ws_message_bound(len), sizeof frame);
+        uint8_t op = i == 3 ? WS_OP_BINARY : WS_OP_TEXT;
+        int64_t n = ws_encode_message(frame, sizeof frame, op, (const uint8_t *)texts[i], len,
+                                      &def);
+        cr_assert_gt(n, 0);
+        one evs[4];
+        cr_assert_eq(feed(&r, frame, (size_t)n, 1, evs), 1, "message %zu", i);
+        cr_assert_eq(evs[0].type, WS_EV_MESSAGE, "message %zu: %s", i, ws_err_str(evs[0].err));
+        cr_assert_eq(evs[0].compressed, want_compressed[i], "message %zu", i);
+        cr_assert_eq(evs[0].len, len);
+        cr_assert_arr_eq(evs[0].data, texts[i], len);
+    }
+    /* without a deflater it is a plain frame */
+    uint8_t frame[32];
+    cr_assert_eq(ws_encode_message(frame, sizeof frame, WS_OP_TEXT, (const uint8_t *)"hi", 2,
+                                   NULL), 4);
+    cr_assert_arr_eq(frame, "\x81\x02hi", 4);
+    cr_assert_eq(ws_encode_message(frame, 3, WS_OP_TEXT, (const uint8_t *)"hi", 2, NULL),
+                 WS_ERR_NOBUFS);
+    ws_reader_free(&r);
+    pmd_inflater_free(&inf);
+    pmd_deflater_free(&def);
+}

@@ -299,3 +299,33 @@ Test(ws_handshake, deflate_negotiated_only_when_enabled)
     ws_handshake_write_response(&res, out, sizeof out);
     cr_assert_null(strstr(out, "Sec-WebSocket-Extensions"));
 }
+
+/* End to end with the real request parser (src/http.c). */
+Test(ws_handshake, parsed_rfc_request)
+{
+    const char raw[] = "GET /chat HTTP/1.1\r\n"
+                       "Host: server.example.com\r\n"
+                       "Upgrade: websocket\r\n"
+                       "Connection: keep-alive, Upgrade\r\n"
+                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Origin: http://example.com\r\n"
+                       "Sec-WebSocket-Protocol: chat, ringpad.v1\r\n"
+                       "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+                       "Sec-WebSocket-Version: 13\r\n"
+                       "\r\n";
+    http_limits limits = http_limits_default();
+    http_request req;
+    cr_assert_eq(http_parse_request(raw, sizeof raw - 1, &limits, &req), (int)(sizeof raw - 1));
+    ws_handshake_config cfg = { .deflate = pmd_config_default() };
+    ws_handshake_result res;
+    cr_assert_eq(ws_handshake_check(&req, &cfg, &res), 0, "%s", res.reason);
+    char out[WS_HANDSHAKE_MAX_RESPONSE_BYTES];
+    cr_assert_gt(ws_handshake_write_response(&res, out, sizeof out), 0);
+    cr_assert_str_eq(out, "HTTP/1.1 101 Switching Protocols\r\n"
+                          "Upgrade: websocket\r\n"
+                          "Connection: Upgrade\r\n"
+                          "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+                          "Sec-WebSocket-Protocol: ringpad.v1\r\n"
+                          "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n"
+                          "\r\n");
+}
