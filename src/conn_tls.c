@@ -23,8 +23,29 @@ void conn_tls_free(conn *c) {
     c->tls_sealed = NULL;
 }
 
+typedef struct input_ctx {
+    conn *c;
+    bool counted;   /* the handshake was new in this input and is counted */
+} input_ctx;
+
+static void count_handshake(conn *c) {
+    worker *w = c->w;
+    tls_conn *t = c->tls;
+    metrics_add(&w->m->tls_handshakes, 1);
+    bool resumed = tls_conn_session_reused(t);
+    if (resumed) metrics_add(&w->m->tls_resumed, 1);
+    log_debug("worker %u: conn fd %d: %s %s%s%s", w->id, c->fd, tls_conn_version_str(t), tls_conn_cipher_str(t),
+              resumed ? " resumed" : "", tls_conn_alpn(t) != NULL ? " alpn http/1.1" : "");
+}
+
 static int plain_sink(void *arg, uint8_t *plain, size_t len) {
-    conn *c = arg;
+    input_ctx *in = arg;
+    conn *c = in->c;
+    /* Counted before the first request it carries, so /metrics sees itself. */
+    if (!in->counted) {
+        in->counted = true;
+        count_handshake(c);
+    }
     conn_on_plain_data(c, plain, len);
     return c->state == CONN_DEAD;
 }
@@ -69,15 +90,10 @@ void conn_tls_on_data(conn *c, const uint8_t *data, size_t len) {
     default: break;
     }
     bool was_done = tls_conn_handshake_done(t);
-    int rc = tls_conn_input(t, data, len, plain_sink, c);
+    input_ctx in = {.c = c, .counted = was_done};
+    int rc = tls_conn_input(t, data, len, plain_sink, &in);
     if (c->state == CONN_DEAD) return;
-    if (!was_done && tls_conn_handshake_done(t)) {
-        metrics_add(&w->m->tls_handshakes, 1);
-        bool resumed = tls_conn_session_reused(t);
-        if (resumed) metrics_add(&w->m->tls_resumed, 1);
-        log_debug("worker %u: conn fd %d: %s %s%s%s", w->id, c->fd, tls_conn_version_str(t),
-                  tls_conn_cipher_str(t), resumed ? " resumed" : "", tls_conn_alpn(t) != NULL ? " alpn http/1.1" : "");
-    }
+    if (!in.counted && tls_conn_handshake_done(t)) count_handshake(c);
     if (tls_conn_output_bytes(t) > 0) conn_mark_dirty(c);
     if (rc == TLS_OK) return;
     if (rc == TLS_PEER_CLOSED) {
