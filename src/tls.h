@@ -29,8 +29,10 @@
 #define TLS_PEM_MAX_BYTES (1024u * 1024u)
 /* Plaintext decrypted per wolfSSL_read call: one full record. */
 #define TLS_PLAIN_CHUNK_BYTES 16384u
-/* Ciphertext a connection may hold before it is taken (a bug or an abuse past this). */
-#define TLS_OUT_MAX_BYTES (8u * 1024u * 1024u)
+/* Ciphertext a session may hold before it is taken. The connection's send-queue
+ * limit is the real bound (a seal encrypts at most the queued plaintext); past
+ * this the connection is dropped as a slow consumer. */
+#define TLS_OUT_MAX_BYTES (1024u * 1024u * 1024u)
 /* Bound on record overhead (header, IV, MAC or tag, padding) used to size output. */
 #define TLS_RECORD_OVERHEAD_MAX_BYTES 128u
 /* The application protocol offered in ALPN. */
