@@ -81,6 +81,7 @@ static void *worker_main(void *arg) {
     w->start_rc = worker_init(w);
     sem_post(&s->started);
     if (w->start_rc == 0) worker_run(w);
+    tls_thread_exit();
     return NULL;
 }
 

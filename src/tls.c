@@ -1,5 +1,6 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 
 #include "tls.h"
@@ -79,6 +80,12 @@ static void library_init_once(void) {
 int tls_library_init(void) {
     pthread_once(&library_once, library_init_once);
     return library_rc;
+}
+
+void tls_thread_exit(void) {
+#ifdef FP_ECC
+    wc_ecc_fp_free();   /* thread-local with HAVE_THREAD_LS: lost when the thread ends */
+#endif
 }
 
 static void wolf_reason(int code, char *buf, size_t len) {

@@ -71,6 +71,10 @@ typedef struct tls_server tls_server;
 /* Initialises wolfSSL once per process (thread-safe, idempotent). */
 int tls_library_init(void);
 
+/* Frees the calling thread's wolfCrypt caches (ECC fixed-point tables);
+ * call at the end of every thread that did handshakes. */
+void tls_thread_exit(void);
+
 /*
  * Loads the certificate chain and key and builds the first context. On error
  * returns a tls_status and writes one line into `err` (which file, wolfSSL's
