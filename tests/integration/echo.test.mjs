@@ -187,7 +187,7 @@ serverTest('a compressed message in fragments echoes', { needs: ['echo', 'deflat
     assert.equal((await inbox.next()).data.toString(), 'compressed '.repeat(100) + 'fragments'.repeat(100));
 });
 
-serverTest('raw offer with parameters: the 101 answers them (RFC 7692)', { needs: ['echo', 'deflate'], flags: ECHO }, async (t, srv) => {
+serverTest('raw offer with parameters: the 101 answers them (RFC 7692)', { needs: ['echo', 'deflate', 'deflate-params'], flags: ECHO }, async (t, srv) => {
     const { conn, res } = await wsConnect(srv.port, {
         headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits' },
     });

@@ -102,7 +102,7 @@ serverTest('If-None-Match with another tag -> 200; in a list -> 304', ST, async 
     assert.equal((await get(srv.port, '/app.js', { 'If-None-Match': `"not-it", ${etag}` })).status, 304);
 });
 
-serverTest('a changed file gets a new ETag and its new content', ST, async (t, srv) => {
+serverTest('a changed file gets a new ETag and its new content', { needs: ['static', 'static-live'], flags: { webRoot: root } }, async (t, srv) => {
     const p = path.join(root, 'mutable.txt');
     writeFileSync(p, 'version one\n');
     const a = await get(srv.port, '/mutable.txt');
