@@ -27,15 +27,11 @@ const LANDED = new Set([
     'shutdown',      // SIGTERM: 1001, /healthz 503, exit 0
     'scale',         // 1,000 concurrent connections
     'ipv6',          // --host ::1
-    // Not landed (server branch at 398aa43):
-    // 'deflate-params', a 101 answering every RFC 7692 parameter: the server fails to
-    //                   write that response (log: "cannot write the 101 response (-105)")
-    // 'static-live',    a file changed under --web-root is served with its new content
-    //                   and ETag (the server loads the web root once at startup)
+    'deflate-params',// a 101 answering every RFC 7692 parameter
 ]);
 
 export const ALL_FEATURES = [
-    'boot', 'http', 'http-strict', 'static', 'static-gzip', 'static-live', 'traversal', 'metrics',
+    'boot', 'http', 'http-strict', 'static', 'static-gzip', 'traversal', 'metrics',
     'handshake', 'origin', 'echo', 'close-rules', 'utf8', 'message-limit', 'deflate', 'deflate-params',
     'timeouts', 'backpressure', 'conn-limits', 'rate-limit', 'shutdown', 'scale', 'ipv6',
 ];

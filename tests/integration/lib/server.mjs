@@ -159,9 +159,21 @@ export function serverTest(name, spec, fn) {
             // server's stop behind the test's own cleanup (its clients are gone by
             // then, so a graceful stop is quick). A test cancelled by its timeout
             // never gets here; the process exit hook above kills its server.
-            t.after(() => srv.stop());
+            t.after(async () => {
+                await srv.stop();
+                assertNoSanitizerReport(srv);
+            });
         }
     });
+}
+
+// Under `-Dsanitize=address` (and UBSan in Debug) the server reports leaks and
+// memory errors on stderr when it exits: any report fails the test that ran it.
+const SANITIZER_RE = /ERROR: (LeakSanitizer|AddressSanitizer)|runtime error: /;
+export function assertNoSanitizerReport(srv) {
+    const text = srv.stderr();
+    const m = text.match(SANITIZER_RE);
+    if (m) throw new Error(`ringpad reported a sanitizer error:\n${text.slice(Math.max(0, m.index - 200), m.index + 3000)}`);
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
