@@ -7,6 +7,8 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import WebSocket from 'ws';
+import { RpConn } from './rp-client.mjs';
 import { BIN, WEB_ROOT, flagsToArgs, within } from './server.mjs';
 
 const START_TIMEOUT_MS = 5000;
@@ -125,4 +127,49 @@ export function httpsGet(port, urlPath, options = {}) {
         });
         req.on('error', reject);
     }), `GET ${urlPath}`);
+}
+
+/**
+ * A ringpad.v1 connection over wss:// (the client verifies the server against `ca`).
+ * The same object as RpConn.open gives (send, next, type, error, close), whose
+ * own open only speaks ws://.
+ */
+export async function openRpWss(port, ca, { path: urlPath = '/ws' } = {}) {
+    const c = new RpConn();
+    c.ws = new WebSocket(`wss://127.0.0.1:${port}${urlPath}`, 'ringpad.v1', { ca, servername: 'localhost', perMessageDeflate: false });
+    c.msgs = [];
+    c.waiters = [];
+    c.closed = new Promise((resolve) => c.ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    c.ws.on('message', (data) => {
+        const m = JSON.parse(data.toString());
+        c.msgs.push(m);
+        c.onmessage?.(m);
+        for (const w of [...c.waiters]) {
+            if (w.pred(m)) { c.waiters.splice(c.waiters.indexOf(w), 1); w.resolve(m); }
+        }
+    });
+    c.ws.on('error', () => {});
+    await within(IO_TIMEOUT_MS, new Promise((resolve, reject) => { c.ws.once('open', resolve); c.ws.once('error', reject); }), 'wss open');
+    return c;
+}
+
+/** A JSON request over https; resolves { status, json, text }. */
+export function httpsJson(port, method, urlPath, { body, ca } = {}) {
+    const payload = body === undefined ? null : Buffer.from(JSON.stringify(body));
+    const headers = payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {};
+    return within(IO_TIMEOUT_MS, new Promise((resolve, reject) => {
+        const req = https.request({ host: '127.0.0.1', port, method, path: urlPath, servername: 'localhost', ca, agent: false, headers }, (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => {
+                const text = Buffer.concat(chunks).toString();
+                let json = null;
+                try { json = JSON.parse(text); } catch { /* not JSON */ }
+                resolve({ status: res.statusCode, json, text, protocol: res.socket.getProtocol?.() });
+            });
+            res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end(payload ?? undefined);
+    }), `${method} ${urlPath}`);
 }
