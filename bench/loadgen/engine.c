@@ -73,7 +73,7 @@ void lg_stats_merge(lg_stats *d, const lg_stats *s) {
     ADD(connect_failed); ADD(handshake_failed); ADD(closed_by_peer); ADD(ws_protocol_errors);
     ADD(client_errors); ADD(echo_mismatch); ADD(edits_behind); ADD(ready_connections);
     ADD(clients_checked); ADD(clients_diverged); ADD(clients_unverified); ADD(docs_checked);
-    ADD(tls_handshakes); ADD(tls_resumed); ADD(tls_failed);
+    ADD(tls_handshakes); ADD(tls_resumed); ADD(tls_failed); ADD(server_cpu_s);
 #undef ADD
     for (int i = 0; i < LG_ERR_CODES; i++) d->err_by_code[i] += s->err_by_code[i];
     d->verify_ran |= s->verify_ran;
@@ -93,6 +93,23 @@ uint64_t lg_proc_rss_kb(int pid) {
         }
     fclose(f);
     return kb;
+}
+
+double lg_proc_cpu_s(int pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* fields after "(comm)": state is the 3rd field, utime the 14th, stime the 15th */
+    const char *p = strrchr(buf, ')');
+    unsigned long long utime = 0, stime = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+        return -1;
+    long tck = sysconf(_SC_CLK_TCK);
+    return tck > 0 ? (double)(utime + stime) / (double)tck : -1;
 }
 
 static uint64_t now_us(void) {
@@ -176,6 +193,7 @@ typedef struct worker {
     uint8_t *echo_payload;
     uint32_t insert_bytes;
     lg_tls_session *tls_session;   /* --tls-resume: offered by every new connection */
+    double server_cpu_at_warm;     /* thread 0 with --server-pid; < 0 until the window starts */
     int err;
 } worker;
 
@@ -921,13 +939,19 @@ static void phase_step(worker *w, uint64_t now) {
         break;
     case PH_RUN:
         w->measuring = now >= w->t_warm && now < w->t_end;
+        if (w->id == 0 && cfg->server_pid > 0 && w->measuring && w->server_cpu_at_warm < 0)
+            w->server_cpu_at_warm = lg_proc_cpu_s(cfg->server_pid);
         if (now < w->t_end) {
             open_loop_edits(w, now);
             break;
         }
         w->measuring = false;
         w->stop_edits = true;
-        if (w->id == 0 && cfg->server_pid > 0) w->st.server_rss_after_kb = lg_proc_rss_kb(cfg->server_pid);
+        if (w->id == 0 && cfg->server_pid > 0) {
+            w->st.server_rss_after_kb = lg_proc_rss_kb(cfg->server_pid);
+            double cpu = lg_proc_cpu_s(cfg->server_pid);
+            if (w->server_cpu_at_warm >= 0 && cpu >= 0) w->st.server_cpu_s = cpu - w->server_cpu_at_warm;
+        }
         w->phase = PH_DRAIN;
         w->deadline = now + s_to_us(cfg->drain_timeout_s);
         break;
@@ -996,6 +1020,7 @@ static int worker_init(worker *w, shared *sh, uint32_t id) {
     w->cfg = cfg;
     w->id = id;
     w->rng = (cfg->seed ^ (0x9E3779B97F4A7C15ull * (id + 1))) | 1;
+    w->server_cpu_at_warm = -1;
     lg_stats_init(&w->st);
     ot_buf_init(&w->msg);
     ot_op_init(&w->edit);

@@ -94,6 +94,7 @@ typedef struct lg_stats {
     /* window */
     double measured_s;
     uint64_t server_rss_before_kb, server_rss_after_kb;
+    double server_cpu_s;       /* --server-pid: its user + system CPU during the window */
 } lg_stats;
 
 void lg_stats_init(lg_stats *s);
@@ -105,5 +106,7 @@ int lg_run(const lg_config *cfg, lg_stats *out, char *err, size_t err_len);
 
 /* VmRSS of a process in KiB, 0 when unreadable. */
 uint64_t lg_proc_rss_kb(int pid);
+/* User + system CPU time of a process in seconds, -1 when unreadable. */
+double lg_proc_cpu_s(int pid);
 
 #endif

@@ -34,7 +34,7 @@ static void usage(FILE *out) {
             "  --target-doc-codepoints N  edits hover around this length (2000; paste 4x B)\n"
             "  --connect-timeout-s S  connect phase bound (30)\n"
             "  --drain-timeout-s S    drain and convergence check bounds, each (10)\n"
-            "  --server-pid P     read the server's VmRSS from /proc/P/status (idle)\n"
+            "  --server-pid P     read the server's VmRSS (idle) and its CPU time in the window from /proc/P\n"
             "  --json FILE        also write the results as JSON\n"
             "  --seed N           random seed (1)\n"
             "  --allow-remote     allow a non-loopback --host\n"

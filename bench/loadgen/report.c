@@ -88,6 +88,9 @@ void lg_report_table(FILE *out, const lg_config *cfg, const lg_stats *st) {
                      " idle connections: %.0f bytes per connection\n",
                 st->server_rss_before_kb, st->server_rss_after_kb, st->ready_connections, per);
     }
+    if (cfg->server_pid > 0 && st->server_cpu_s > 0)
+        fprintf(out, "\n  server CPU in the window: %.2f s (%.0f %% of one core)\n", st->server_cpu_s,
+                s > 0 ? 100.0 * st->server_cpu_s / s : 0);
     fprintf(out, "\n  errors: connect %" PRIu64 ", handshake %" PRIu64 ", closed by peer %" PRIu64
                  ", ws protocol %" PRIu64 ", client %" PRIu64 ", echo mismatch %" PRIu64,
             st->connect_failed, st->handshake_failed, st->closed_by_peer, st->ws_protocol_errors,
@@ -155,6 +158,7 @@ int lg_report_json(FILE *out, const lg_config *cfg, const lg_stats *st) {
             st->tls_handshakes, st->tls_resumed, st->tls_failed, per_s(st->tls_handshakes, s));
     fprintf(out, "  \"server_rss_kb\": {\"before\": %" PRIu64 ", \"after\": %" PRIu64 "},\n",
             st->server_rss_before_kb, st->server_rss_after_kb);
+    fprintf(out, "  \"server_cpu_s\": %.3f,\n", st->server_cpu_s);
     fprintf(out, "  \"failed\": %s\n}\n", lg_report_failed(cfg, st) ? "true" : "false");
     return ferror(out) ? -EIO : 0;
 }
