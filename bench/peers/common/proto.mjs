@@ -207,7 +207,16 @@ export function startServer({ host, port, onConnection }) {
     clientTracking: true,
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
+  // /echo: the transport alone (ringpad-bench --scenario echo), as ringpad's --enable-echo.
+  const echo = new WebSocketServer({ noServer: true, maxPayload: LIMITS.max_message_bytes, perMessageDeflate: false });
   server.on('upgrade', (req, socket, head) => {
+    if (req.url === '/echo') {
+      echo.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+        ws.on('error', () => ws.terminate());
+      });
+      return;
+    }
     if (req.url !== '/ws' && !req.url.startsWith('/ws?')) {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -226,7 +235,9 @@ export function startServer({ host, port, onConnection }) {
         port: addr.port,
         close: () => new Promise((done) => {
           for (const ws of wss.clients) ws.terminate();
+          for (const ws of echo.clients) ws.terminate();
           wss.close();
+          echo.close();
           server.close(() => done());
           server.closeAllConnections?.();
         }),

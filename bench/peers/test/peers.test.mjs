@@ -263,3 +263,24 @@ describe('ws-relay: no transform', () => {
     }
   });
 });
+
+describe('every peer: /echo and /healthz', () => {
+  test('the echo endpoint returns each message; /healthz answers ok', async () => {
+    const { default: WebSocket } = await import('ws');
+    for (const [, create] of PEERS) {
+      const peer = await create({ port: 0 });
+      try {
+        const res = await fetch(`http://127.0.0.1:${peer.port}/healthz`);
+        assert.equal(await res.text(), 'ok\n');
+        const ws = new WebSocket(`ws://127.0.0.1:${peer.port}/echo`);
+        await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+        const got = new Promise((resolve) => ws.once('message', (d) => resolve(d.toString())));
+        ws.send('ping é');
+        assert.equal(await got, 'ping é');
+        ws.close();
+      } finally {
+        await peer.close();
+      }
+    }
+  });
+});

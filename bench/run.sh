@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# bench/run.sh: ringpad against the peers (ShareDB, a plain ws relay) on the
+# same scenarios with the same load generator, side by side.
+#
+#   bench/run.sh [--scenarios "docs hot fanout"] [--targets "ringpad sharedb ws-relay"]
+#                [--duration SECONDS] [--out DIR] [--no-build]
+#
+# Builds ReleaseFast, then for each scenario runs each target in turn: the
+# server pinned to CPU 0, ringpad-bench pinned to CPU 1 (when there are two
+# CPUs), both on 127.0.0.1 only. Every run is bounded by `timeout`; every
+# process started here is stopped by pid on exit. Results: DIR/<scenario>-<target>.json
+# (ringpad-bench --json), DIR/summary.md (the table with ratios ringpad/peer),
+# server logs in DIR/logs/.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+SCENARIOS_WANTED="docs hot fanout paste storm"
+TARGETS="ringpad ringpad-fsync-always sharedb ws-relay"
+DURATION_S=10
+OUT="bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
+BUILD=1
+SERVER_START_TIMEOUT_S=15
+RUN_SLACK_S=60          # a run may take this much longer than --duration before it is killed
+SERVER_STOP_TIMEOUT_S=10
+
+die() { echo "bench/run.sh: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --scenarios) SCENARIOS_WANTED="$2"; shift 2 ;;
+        --targets) TARGETS="$2"; shift 2 ;;
+        --duration) DURATION_S="$2"; shift 2 ;;
+        --out) OUT="$2"; shift 2 ;;
+        --no-build) BUILD=0; shift ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument: $1 (see --help)" ;;
+    esac
+done
+case "$DURATION_S" in ''|*[!0-9]*) die "--duration must be whole seconds" ;; esac
+[ "$DURATION_S" -ge 1 ] && [ "$DURATION_S" -le 120 ] || die "--duration must be 1..120 s"
+
+# ---- everything started here is stopped here ------------------------------------
+PIDS=()
+stop_pid() {
+    local pid="$1" waited=0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt $((SERVER_STOP_TIMEOUT_S * 10)) ]; do
+        sleep 0.1; waited=$((waited + 1))
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && stop_pid "$pid"; done
+    [ -n "${DATA_DIR:-}" ] && rm -rf "$DATA_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- prerequisites ----------------------------------------------------------------
+command -v node >/dev/null || die "node is required for the peers (apt-get install nodejs npm)"
+command -v curl >/dev/null || die "curl is required (readiness checks)"
+if [ "$BUILD" = 1 ]; then
+    echo "== ./zigw build -Doptimize=ReleaseFast"
+    ./zigw build -Doptimize=ReleaseFast
+fi
+BENCH=zig-out/bin/ringpad-bench
+SERVER=zig-out/bin/ringpad
+[ -x "$BENCH" ] || die "$BENCH was not built: the load generator (bench/loadgen/main.c) is not in this tree yet. Nothing was measured."
+[ -x "$SERVER" ] || die "$SERVER was not built. Nothing was measured."
+
+if [ ! -d bench/peers/node_modules ] || [ bench/peers/package-lock.json -nt bench/peers/node_modules/.package-lock.json ]; then
+    echo "== npm ci (bench/peers)"
+    (cd bench/peers && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+HELP="$("$BENCH" --help 2>&1 || true)"
+bench_has() { grep -q -- "$1" <<<"$HELP"; }
+SCENARIOS=""
+for s in $SCENARIOS_WANTED; do
+    if grep -Eq "(^|[^a-z])$s([^a-z]|$)" <<<"$HELP"; then SCENARIOS="$SCENARIOS $s"
+    else echo "(ringpad-bench --help does not list scenario '$s': skipped)"; fi
+done
+[ -n "$SCENARIOS" ] || die "none of the scenarios ($SCENARIOS_WANTED) is implemented by $BENCH"
+
+CPUS=$(nproc)
+if command -v taskset >/dev/null && [ "$CPUS" -ge 2 ]; then
+    PIN_SERVER=(taskset -c 0); PIN_CLIENT=(taskset -c 1)
+else
+    PIN_SERVER=(); PIN_CLIENT=()
+    echo "(fewer than 2 CPUs or no taskset: server and load generator share CPUs)"
+fi
+
+mkdir -p "$OUT/logs"
+DATA_DIR="$(mktemp -d /tmp/ringpad-bench-data.XXXXXX)"
+
+free_port() {
+    node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# start_target NAME PORT LOG -> sets SERVER_PID
+start_target() {
+    local name="$1" port="$2" log="$3"
+    case "$name" in
+        ringpad|ringpad-fsync-always)
+            local fsync=interval
+            [ "$name" = ringpad-fsync-always ] && fsync=always
+            rm -rf "$DATA_DIR/$name"
+            "${PIN_SERVER[@]}" "$SERVER" --host 127.0.0.1 --port "$port" --threads 1 \
+                --data-dir "$DATA_DIR/$name" --fsync "$fsync" \
+                --max-messages-per-sec 0 --max-connections 1000000 --log-level warn \
+                >"$log" 2>&1 &
+            ;;
+        sharedb)
+            "${PIN_SERVER[@]}" node bench/peers/sharedb/server.mjs --port "$port" >"$log" 2>&1 & ;;
+        ws-relay)
+            "${PIN_SERVER[@]}" node bench/peers/ws-relay/server.mjs --port "$port" >"$log" 2>&1 & ;;
+        *) die "unknown target $name" ;;
+    esac
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    local waited=0
+    until curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null; do
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; die "$name exited during startup"; }
+        [ "$waited" -lt $((SERVER_START_TIMEOUT_S * 10)) ] || die "$name not ready after ${SERVER_START_TIMEOUT_S}s"
+        sleep 0.1; waited=$((waited + 1))
+    done
+}
+
+server_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "== machine: $(nproc) CPUs, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), $(uname -sr), node $(node --version)"
+echo "== results in $OUT"
+DURATION_ARGS=()
+bench_has -- "--duration" && DURATION_ARGS=(--duration "$DURATION_S")
+
+for scenario in $SCENARIOS; do
+    for target in $TARGETS; do
+        port="$(free_port)"
+        log="$OUT/logs/$scenario-$target.log"
+        echo "-- $scenario / $target (port $port)"
+        start_target "$target" "$port" "$log"
+        json="$OUT/$scenario-$target.json"
+        rc=0
+        "${PIN_CLIENT[@]}" timeout --signal=INT --kill-after=5 $((DURATION_S + RUN_SLACK_S)) \
+            "$BENCH" --scenario "$scenario" --host 127.0.0.1 --port "$port" "${DURATION_ARGS[@]}" \
+            --json "$json" >"$OUT/logs/$scenario-$target.bench.txt" 2>&1 || rc=$?
+        rss="$(server_rss_kb "$SERVER_PID")"
+        stop_pid "$SERVER_PID"
+        echo "{\"scenario\":\"$scenario\",\"target\":\"$target\",\"exit\":$rc,\"server_rss_kb\":${rss:-0}}" \
+            >"$OUT/$scenario-$target.meta.json"
+        [ "$rc" = 0 ] || echo "   ringpad-bench exited $rc (see $OUT/logs/$scenario-$target.bench.txt)"
+    done
+done
+
+node bench/peers/report.mjs "$OUT" | tee "$OUT/summary.md"
