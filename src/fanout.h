@@ -1,0 +1,93 @@
+/*
+ * Fan-out of server -> client frames. A message is encoded once into one
+ * WebSocket text frame (an rbuf: header + JSON) and every receiver's send
+ * queue holds a reference to the same bytes, on this worker and on the
+ * others (rbuf counts are atomic).
+ *
+ * Receivers are named by a session key: (worker, slot, generation). A frame
+ * for a session on this worker goes straight to its connection (the `local`
+ * callback); for another worker the keys are gathered into one mailbox
+ * message per (frame, worker) and posted at fanout_flush or when a different
+ * frame comes for that worker. Messages to one worker keep their order, so a
+ * session sees frames in the order the owner produced them.
+ *
+ * Frames are sent without permessage-deflate (RSV1 clear), which RFC 7692
+ * allows on a connection that negotiated it: one compressed copy per
+ * receiver would defeat the sharing.
+ */
+#ifndef RINGPAD_FANOUT_H
+#define RINGPAD_FANOUT_H
+
+#include "mailbox.h"
+#include "rbuf.h"
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Mailbox message kinds used by the document layer. */
+enum {
+    FANOUT_MSG_DELIVER = 0x5201,   /* fanout_deliver: frame to sessions */
+    FANOUT_MSG_DROP = 0x5202,      /* fanout_deliver: the sessions no longer have `doc` open */
+    FANOUT_MSG_REQUEST = 0x5203,   /* a session's request to a document owner (session.c) */
+};
+
+/* Keys gathered per (frame, target) before a message is posted anyway. */
+#define FANOUT_MAX_KEYS_PER_MSG 4096u
+#define FANOUT_MAX_DOC_NAME_BYTES 256u
+
+/* 8 bits of worker, 24 of generation, 32 of slot. Key 0 is nobody. */
+static inline uint64_t fanout_key(uint32_t worker, uint32_t slot, uint32_t gen) {
+    return ((uint64_t)(worker & 0xFFu) << 56) | ((uint64_t)(gen & 0xFFFFFFu) << 32) | slot;
+}
+static inline uint32_t fanout_key_worker(uint64_t key) { return (uint32_t)(key >> 56); }
+static inline uint32_t fanout_key_gen(uint64_t key) { return (uint32_t)(key >> 32) & 0xFFFFFFu; }
+static inline uint32_t fanout_key_slot(uint64_t key) { return (uint32_t)key; }
+
+/* A text frame holding `json` (server frames are unmasked). NULL on no memory. */
+rbuf *fanout_frame(const char *json, size_t len_bytes);
+/* The JSON inside a frame made by fanout_frame (tests, REST). -EINVAL if not one. */
+int fanout_frame_payload(const rbuf *frame, const char **json, size_t *len_bytes);
+
+typedef struct fanout_deliver {
+    mailbox_msg hdr;
+    rbuf *frame;                   /* DELIVER: one reference owned by the message */
+    char doc[FANOUT_MAX_DOC_NAME_BYTES + 1]; /* DROP */
+    uint32_t doc_len;
+    uint32_t count_keys;
+    uint32_t cap_keys;
+    uint64_t keys[];               /* grows by doubling up to FANOUT_MAX_KEYS_PER_MSG */
+} fanout_deliver;
+
+/* Delivery on this worker: a frame for one session (a borrowed reference),
+ * or a drop of `doc` for it (frame NULL). */
+typedef void (*fanout_local_fn)(void *ctx, uint64_t key, rbuf *frame, const char *doc, size_t doc_len);
+
+typedef struct fanout {
+    uint32_t self;
+    uint32_t count_workers;
+    struct io_uring *ring;         /* NULL: single worker tests, every key is local */
+    mailbox_target *targets;
+    fanout_local_fn local;
+    void *local_ctx;
+    fanout_deliver **pending;      /* [count_workers] open DELIVER message per target */
+    uint64_t count_post_failures;
+} fanout;
+
+int fanout_init(fanout *f, uint32_t self, uint32_t count_workers, struct io_uring *ring,
+                mailbox_target *targets, fanout_local_fn local, void *local_ctx);
+void fanout_destroy(fanout *f);
+
+/* Queues `frame` for the session `key` (the caller keeps its reference). */
+void fanout_send(fanout *f, uint64_t key, rbuf *frame);
+/* Tells the session `key` that `doc` is no longer open for it (after the
+ * frames already queued for it). */
+void fanout_drop(fanout *f, uint64_t key, const char *doc, size_t doc_len);
+/* Posts every gathered message (end of a loop iteration). */
+void fanout_flush(fanout *f);
+
+/* Receiving side: runs a DELIVER or DROP message through `local`. */
+void fanout_on_message(fanout *f, const fanout_deliver *msg);
+
+#endif /* RINGPAD_FANOUT_H */

@@ -1,0 +1,60 @@
+/*
+ * Messages between worker rings. A message is immutable once posted and
+ * reference-counted (atomically: the last holder may be on any thread).
+ * Posting submits IORING_OP_MSG_RING on the sender's ring; the target ring gets
+ * a CQE whose user_data is ud_pack(msg, UD_TAG_MAILBOX_IN). The sender's own
+ * CQE (UD_TAG_MAILBOX_SENT) reports failure, in which case the reference the
+ * target would have owned is dropped there (mailbox_on_sent_cqe).
+ * Messages from one sender to one target arrive in posting order.
+ */
+#ifndef RINGPAD_MAILBOX_H
+#define RINGPAD_MAILBOX_H
+
+#include <liburing.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Messages posted to one target and not yet received; beyond it mailbox_post
+ * says -EAGAIN so a stalled worker cannot pile up unbounded memory. */
+#define MAILBOX_MAX_INFLIGHT_PER_TARGET 65536u
+
+typedef struct mailbox_msg mailbox_msg;
+typedef void (*mailbox_destroy_fn)(mailbox_msg *msg);
+
+/* Embed at the start of a message struct (16-byte aligned: it travels in user_data). */
+struct mailbox_msg {
+    _Atomic uint32_t refs;
+    uint32_t kind;               /* user-defined message type */
+    uint32_t from_worker;        /* set by the creator */
+    uint32_t reserved;
+    mailbox_destroy_fn destroy;  /* called when the last reference goes */
+} __attribute__((aligned(16)));
+
+/* One per worker, shared read-only (ring_fd) plus the atomic in-flight count. */
+typedef struct mailbox_target {
+    int ring_fd;
+    _Atomic uint32_t inflight;
+} mailbox_target;
+
+/* refs = 1 (the creator's). A message may be posted to several targets. */
+void mailbox_msg_init(mailbox_msg *msg, uint32_t kind, uint32_t from_worker, mailbox_destroy_fn destroy);
+void mailbox_msg_ref(mailbox_msg *msg);
+void mailbox_msg_unref(mailbox_msg *msg);
+
+/*
+ * Queues an SQE on `from` that delivers `msg` to targets[to]. Takes a new
+ * reference on behalf of the receiver; the caller keeps its own. The SQE is
+ * submitted with the sender's next submit. Returns 0, -EAGAIN (target has
+ * MAILBOX_MAX_INFLIGHT_PER_TARGET pending) or -EBUSY (no free SQE).
+ */
+int mailbox_post(struct io_uring *from, mailbox_target *targets, uint32_t to, mailbox_msg *msg);
+
+/* The target's side: the message of a UD_TAG_MAILBOX_IN CQE. The receiver owns
+ * one reference and must mailbox_msg_unref it when done. */
+mailbox_msg *mailbox_on_receive_cqe(mailbox_target *targets, uint32_t self, const struct io_uring_cqe *cqe);
+
+/* The sender's side of a UD_TAG_MAILBOX_SENT CQE: on failure (res < 0) drops
+ * the receiver's reference and the in-flight count. Returns cqe->res. */
+int mailbox_on_sent_cqe(mailbox_target *targets, const struct io_uring_cqe *cqe);
+
+#endif /* RINGPAD_MAILBOX_H */

@@ -1,0 +1,215 @@
+// /echo with --enable-echo: every data message comes back with the same
+// opcode and bytes, however it was framed or compressed.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { serverTest, within } from './lib/server.mjs';
+import { closed, messages, openWs } from './lib/client.mjs';
+import { OP, closePayload, expectClose, frame, readFrame, readMessage, wsConnect } from './lib/raw.mjs';
+
+const ECHO = { enableEcho: true };
+
+serverTest('text, unicode, empty and binary messages echo with their type', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+    const ws = await openWs(t, srv.port);
+    const inbox = messages(ws);
+    const cases = [
+        ['hello', false], ['héllo wörld 🌍 — ✓', false], ['', false],
+        [randomBytes(1000), true], [Buffer.alloc(0), true], [Buffer.from([0, 0xff, 0xfe, 0x80]), true],
+    ];
+    for (const [data, binary] of cases) ws.send(data, { binary });
+    for (const [data, binary] of cases) {
+        const msg = await inbox.next();
+        assert.equal(msg.isBinary, binary);
+        assert.deepEqual(Buffer.from(msg.data), Buffer.from(data));
+    }
+});
+
+serverTest('sizes around the 7/16/64-bit length boundaries echo intact', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+    const ws = await openWs(t, srv.port);
+    const inbox = messages(ws);
+    const sizes = [125, 126, 127, 65535, 65536, 65537, 300 * 1024];
+    const sent = sizes.map((n) => randomBytes(n));
+    for (const data of sent) ws.send(data);
+    for (const data of sent) {
+        const msg = await inbox.next();
+        assert.equal(msg.data.length, data.length);
+        assert.ok(msg.data.equals(data), `payload of ${data.length} bytes differs`);
+    }
+});
+
+serverTest('a 1 MiB message (the default limit) echoes', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+    const ws = await openWs(t, srv.port);
+    const inbox = messages(ws);
+    const data = randomBytes(1024 * 1024);
+    ws.send(data);
+    const msg = await inbox.next(10000);
+    assert.ok(msg.data.equals(data));
+});
+
+serverTest('fragmented message from the ws library is echoed whole', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+    const ws = await openWs(t, srv.port);
+    const inbox = messages(ws);
+    ws.send('frag-one ', { fin: false });
+    ws.send('frag-two ', { fin: false });
+    ws.send('frag-three', { fin: true });
+    const msg = await inbox.next();
+    assert.equal(msg.isBinary, false);
+    assert.equal(msg.data.toString(), 'frag-one frag-two frag-three');
+});
+
+serverTest('raw fragments with a ping in between: pong first, then the whole message', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+    const { conn } = await wsConnect(srv.port);
+    t.after(() => conn.destroy());
+    await conn.write(frame(OP.BINARY, Buffer.from([1, 2, 3]), { fin: false }));
+    await conn.write(frame(OP.CONT, Buffer.from([4, 5]), { fin: false }));
+    await conn.write(frame(OP.PING, 'mid'));
+    await conn.write(frame(OP.CONT, Buffer.alloc(0), { fin: false }));
+    await conn.write(frame(OP.CONT, Buffer.from([6]), { fin: true }));
+    const pong = await readFrame(conn);
+    assert.equal(pong.opcode, OP.PONG);
+    assert.equal(pong.payload.toString(), 'mid');
+    const msg = await readMessage(conn);
+    assert.equal(msg.opcode, OP.BINARY);
+    assert.deepEqual([...msg.payload], [1, 2, 3, 4, 5, 6]);
+});
+
+serverTest('a UTF-8 character split across fragments is valid', { needs: ['echo', 'utf8'], flags: ECHO }, async (t, srv) => {
+    const { conn } = await wsConnect(srv.port);
+    t.after(() => conn.destroy());
+    const text = Buffer.from('a€🌍b', 'utf8'); // 1 + 3 + 4 + 1 bytes
+    await conn.write(frame(OP.TEXT, text.subarray(0, 2), { fin: false }));   // 'a' + first byte of €
+    await conn.write(frame(OP.CONT, text.subarray(2, 5), { fin: false }));   // rest of € + first byte of 🌍
+    await conn.write(frame(OP.CONT, text.subarray(5), { fin: true }));
+    const msg = await readMessage(conn);
+    assert.equal(msg.opcode, OP.TEXT);
+    assert.ok(msg.payload.equals(text));
+});
+
+serverTest('a message written one byte per TCP segment echoes', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+    const { conn } = await wsConnect(srv.port);
+    t.after(() => conn.destroy());
+    const bytes = frame(OP.TEXT, 'slowly but surely, with a 16-bit length: ' + 'x'.repeat(100));
+    for (const b of bytes) await conn.write(Buffer.from([b]));
+    const msg = await readMessage(conn);
+    assert.equal(msg.payload.toString(), 'slowly but surely, with a 16-bit length: ' + 'x'.repeat(100));
+});
+
+serverTest('many frames in one TCP write all echo in order', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+    const { conn } = await wsConnect(srv.port);
+    t.after(() => conn.destroy());
+    const n = 200;
+    await conn.write(Buffer.concat(Array.from({ length: n }, (_, i) => frame(OP.TEXT, `m${i}`))));
+    for (let i = 0; i < n; i++) {
+        const msg = await readMessage(conn);
+        assert.equal(msg.payload.toString(), `m${i}`);
+    }
+});
+
+serverTest('server frames are unmasked and carry no RSV bits without an extension', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+    const { conn } = await wsConnect(srv.port);
+    t.after(() => conn.destroy());
+    await conn.write(frame(OP.TEXT, 'plain'));
+    const f = await readFrame(conn); // readFrame throws on a masked server frame
+    assert.equal(f.rsv1 || f.rsv2 || f.rsv3, false);
+    assert.equal(f.opcode, OP.TEXT);
+});
+
+serverTest('ping -> pong with the same payload (raw, 0 and 125 bytes)', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+    const { conn } = await wsConnect(srv.port);
+    t.after(() => conn.destroy());
+    for (const payload of [Buffer.alloc(0), Buffer.from('ping!'), randomBytes(125)]) {
+        await conn.write(frame(OP.PING, payload));
+        const f = await readFrame(conn);
+        assert.equal(f.opcode, OP.PONG);
+        assert.ok(f.payload.equals(payload), `pong payload differs for ${payload.length} bytes`);
+    }
+});
+
+serverTest('ping -> pong through the ws library', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+    const ws = await openWs(t, srv.port);
+    const pong = within(5000, new Promise((resolve) => ws.once('pong', resolve)), 'pong');
+    ws.ping(Buffer.from('are you there'));
+    assert.equal((await pong).toString(), 'are you there');
+});
+
+serverTest('an unsolicited pong is ignored', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+    const { conn } = await wsConnect(srv.port);
+    t.after(() => conn.destroy());
+    await conn.write(frame(OP.PONG, 'unasked'));
+    await conn.write(frame(OP.TEXT, 'still here'));
+    const msg = await readMessage(conn);
+    assert.equal(msg.opcode, OP.TEXT);
+    assert.equal(msg.payload.toString(), 'still here');
+});
+
+serverTest('client close 1000 through ws: server answers 1000 and closes', { needs: ['echo', 'close-rules'], flags: ECHO }, async (t, srv) => {
+    const ws = await openWs(t, srv.port);
+    const done = closed(ws);
+    ws.close(1000, 'done');
+    const { code } = await done;
+    assert.equal(code, 1000);
+});
+
+// ---- permessage-deflate (RFC 7692) -------------------------------------------
+
+serverTest('permessage-deflate is negotiated and compressed messages echo', { needs: ['echo', 'deflate'], flags: ECHO }, async (t, srv) => {
+    const ws = await openWs(t, srv.port, { perMessageDeflate: { threshold: 0 } });
+    assert.match(ws.extensions, /permessage-deflate/);
+    const inbox = messages(ws);
+    const big = 'the quick brown fox jumps over the lazy dog. '.repeat(5000);
+    const sent = [big, 'short', '', randomBytes(5000), big.toUpperCase()];
+    for (const m of sent) ws.send(m);
+    for (const m of sent) {
+        const msg = await inbox.next();
+        assert.ok(Buffer.from(msg.data).equals(Buffer.from(m)), 'compressed echo differs');
+    }
+});
+
+serverTest('deflate with no_context_takeover and window bits honoured', { needs: ['echo', 'deflate'], flags: ECHO }, async (t, srv) => {
+    const ws = await openWs(t, srv.port, {
+        perMessageDeflate: { threshold: 0, serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 9 },
+    });
+    // ws rejects the handshake if the server's answer does not match its offer,
+    // so reaching here means the parameters were accepted; check they were echoed.
+    assert.match(ws.extensions, /permessage-deflate/);
+    assert.match(ws.extensions, /server_no_context_takeover/);
+    assert.match(ws.extensions, /server_max_window_bits=10/);
+    const inbox = messages(ws);
+    for (let i = 0; i < 5; i++) {
+        const text = `round ${i}: ` + 'abcabcabc'.repeat(2000 + i);
+        ws.send(text);
+        assert.equal((await inbox.next()).data.toString(), text);
+    }
+});
+
+serverTest('a compressed message in fragments echoes', { needs: ['echo', 'deflate'], flags: ECHO }, async (t, srv) => {
+    const ws = await openWs(t, srv.port, { perMessageDeflate: { threshold: 0 } });
+    const inbox = messages(ws);
+    ws.send('compressed '.repeat(100), { fin: false, compress: true });
+    ws.send('fragments'.repeat(100), { fin: true, compress: true });
+    assert.equal((await inbox.next()).data.toString(), 'compressed '.repeat(100) + 'fragments'.repeat(100));
+});
+
+serverTest('--no-deflate: the offer is declined and messages still echo', { needs: ['echo', 'deflate'], flags: { ...ECHO, noDeflate: true } }, async (t, srv) => {
+    const ws = await openWs(t, srv.port, { perMessageDeflate: true });
+    assert.equal(ws.extensions, '');
+    const inbox = messages(ws);
+    ws.send('uncompressed');
+    assert.equal((await inbox.next()).data.toString(), 'uncompressed');
+});
+
+serverTest('without an offer, frames never carry RSV1', { needs: ['echo', 'deflate'], flags: ECHO }, async (t, srv) => {
+    const { conn } = await wsConnect(srv.port);
+    t.after(() => conn.destroy());
+    await conn.write(frame(OP.TEXT, 'z'.repeat(10000)));
+    const f = await readFrame(conn);
+    assert.equal(f.rsv1, false);
+});
+
+serverTest('close with a reason echoes code and the TCP connection ends', { needs: ['echo', 'close-rules'], flags: ECHO }, async (t, srv) => {
+    const { conn } = await wsConnect(srv.port);
+    t.after(() => conn.destroy());
+    await conn.write(frame(OP.CLOSE, closePayload(1000, 'bye now')));
+    const c = await expectClose(conn, { reply: false });
+    assert.equal(c.code, 1000);
+    assert.ok(c.tcpClosed, 'server kept TCP open after the close exchange');
+});
