@@ -385,3 +385,24 @@ Test(server, metrics_count_requests) {
     cr_assert_geq(metric("ringpad_connections_accepted_total"), 3);
     cr_assert_eq(metric("ringpad_workers"), 2);
 }
+
+Test(server, rate_limit_warns_once_then_closes_1008) {
+    cfg.max_messages_per_sec = 5;
+    start();
+    int fd = ws_dial("/ws");
+    for (int i = 0; i < 20; i++) ws_send(fd, 0x1, "m", 1);
+    uint8_t op, buf[128];
+    size_t len;
+    int echoes = 0, warnings = 0;
+    uint16_t close_code = 0;
+    for (int i = 0; i < 30 && close_code == 0; i++) {
+        cr_assert_eq(ws_recv(fd, &op, buf, &len), 0, "frame %d", i);
+        if (op == 0x1 && len == 1) echoes++;
+        else if (op == 0x1 && memmem(buf, len, "rate_limited", 12) != NULL) warnings++;
+        else if (op == 0x8) close_code = (uint16_t)(buf[0] << 8 | buf[1]);
+    }
+    cr_assert_eq(echoes, 5, "burst = rate");
+    cr_assert_eq(warnings, 1, "told once");
+    cr_assert_eq(close_code, 1008);
+    close(fd);
+}
