@@ -144,6 +144,7 @@ for scenario in $SCENARIOS; do
         port="$(free_port)"
         log="$OUT/logs/$scenario-$target.log"
         echo "-- $scenario / $target (port $port)"
+        load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
         start_target "$target" "$port" "$log"
         json="$OUT/$scenario-$target.json"
         rc=0
@@ -152,7 +153,7 @@ for scenario in $SCENARIOS; do
             --json "$json" >"$OUT/logs/$scenario-$target.bench.txt" 2>&1 || rc=$?
         rss="$(server_rss_kb "$SERVER_PID")"
         stop_pid "$SERVER_PID"
-        echo "{\"scenario\":\"$scenario\",\"target\":\"$target\",\"exit\":$rc,\"server_rss_kb\":${rss:-0}}" \
+        echo "{\"scenario\":\"$scenario\",\"target\":\"$target\",\"exit\":$rc,\"server_rss_kb\":${rss:-0},\"loadavg_before\":\"$load_before\"}" \
             >"$OUT/$scenario-$target.meta.json"
         [ "$rc" = 0 ] || echo "   ringpad-bench exited $rc (see $OUT/logs/$scenario-$target.bench.txt)"
     done

@@ -58,7 +58,9 @@ export function report(dir) {
   for (const f of files) {
     const meta = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
     const jsonPath = path.join(dir, `${meta.scenario}-${meta.target}.json`);
-    let flat = { 'meta.exit': meta.exit, 'meta.server_rss_kb': meta.server_rss_kb * 1 };
+    let flat = {
+      'meta.exit': meta.exit, 'meta.server_rss_kb': meta.server_rss_kb * 1, 'meta.loadavg': meta.loadavg_before || '?',
+    };
     if (fs.existsSync(jsonPath)) {
       try {
         flat = { ...flatten(JSON.parse(fs.readFileSync(jsonPath, 'utf8')), '', {}), ...flat };
@@ -83,7 +85,8 @@ export function report(dir) {
       if (row.every((c) => c === '–')) continue;
       lines.push(`| ${label} | ${row.join(' | ')} |`);
     }
-    lines.push(`| exit code of ringpad-bench | ${names.map((n) => targets.get(n)['meta.exit']).join(' | ')} |`, '');
+    lines.push(`| exit code of ringpad-bench | ${names.map((n) => targets.get(n)['meta.exit']).join(' | ')} |`);
+    lines.push(`| load average before the run | ${names.map((n) => targets.get(n)['meta.loadavg']).join(' | ')} |`, '');
     const base = names.find((n) => n === 'ringpad') || names.find((n) => n.startsWith('ringpad'));
     const peers = names.filter((n) => !n.startsWith('ringpad'));
     if (base && peers.length) {
