@@ -6,6 +6,8 @@
 #include "ud.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,8 +88,23 @@ doc *docs_find(docs *t, const char *name, size_t len) {
     return e != NULL ? e->d : NULL;
 }
 
+static int ensure_data_dir(docs *t) {
+    if (t->cfg.data_dir_fd >= 0) return 0;
+    if (mkdir(t->cfg.data_dir_path, 0755) != 0 && errno != EEXIST) return -errno;
+    int fd = open(t->cfg.data_dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    t->cfg.data_dir_fd = fd;
+    return 0;
+}
+
 static docs_entry *load(docs *t, const char *name, size_t len, int *err) {
     ot_doc *ot = NULL;
+    int drc = ensure_data_dir(t);
+    if (drc != 0) {
+        log_error("--data-dir %s: %s", t->cfg.data_dir_path, strerror(-drc));
+        *err = drc;
+        return NULL;
+    }
     store_doc_files files;
     store_recovery rep;
     memset(&rep, 0, sizeof rep);
@@ -253,7 +270,8 @@ static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *o
         doc_evict_all(e->d, PROTO_ERR_NOT_OPEN, "the document was deleted", out);
         unload(t, e, now_ms);
     }
-    int rc = store_doc_delete(t->cfg.data_dir_fd, r->doc, r->doc_len);
+    int rc = ensure_data_dir(t);
+    if (rc == 0) rc = store_doc_delete(t->cfg.data_dir_fd, r->doc, r->doc_len);
     if (rc != 0 && rc != -ENOENT) {
         doc_send_error(out, r->key, PROTO_ERR_STORAGE_UNAVAILABLE, "the document could not be deleted", NULL, 0);
         return;

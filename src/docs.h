@@ -71,7 +71,8 @@ docs_request *docs_request_new(uint32_t kind, uint32_t from_worker);
 uint32_t docs_owner(const char *name, size_t len, uint32_t count_workers);
 
 typedef struct docs_config {
-    int data_dir_fd;                /* owned: closed by docs_free */
+    int data_dir_fd;                /* owned: closed by docs_free; -1: opened (created) at the first load */
+    const char *data_dir_path;      /* outlives the table */
     ot_limits limits;               /* history_depth includes DOC_MAX_UNPUBLISHED_OPS */
     uint32_t history_depth;         /* advertised (compaction keeps this many) */
     store_log_config log;

@@ -78,7 +78,7 @@ typedef struct worker {
     bool stopped;
     uint32_t cut_conns;              /* still open when the grace period ran out */
     struct session_worker *sw;       /* documents and sessions (session.h) */
-} worker;
+} __attribute__((aligned(16))) worker;   /* ud_pack needs 16-byte aligned workers in the array */
 
 /* Sets up the ring, buffer ring and pools; called on the worker's thread. */
 int worker_init(worker *w);

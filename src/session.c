@@ -444,12 +444,10 @@ void session_close(struct session *s) {
 
 /* ---- worker hooks ----------------------------------------------------------------- */
 
+/* A missing data dir is created at the first document load. */
 static int open_data_dir(const char *path) {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) return -errno;
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    }
+    if (fd < 0 && errno == ENOENT) return -1;
     return fd < 0 ? -errno : fd;
 }
 
@@ -481,13 +479,14 @@ int session_worker_init(worker *w) {
         return -EINVAL;
     }
     int dfd = open_data_dir(cfg->data_dir);
-    if (dfd < 0) {
+    if (dfd < -1) {
         log_error("--data-dir %s: %s", cfg->data_dir, strerror(-dfd));
         free(sw);
         return dfd;
     }
     docs_config dc = {
         .data_dir_fd = dfd,
+        .data_dir_path = cfg->data_dir,
         .limits = sw->limits.ot,
         .history_depth = cfg->history_depth,
         .log = store_log_config_default(),
@@ -500,8 +499,8 @@ int session_worker_init(worker *w) {
     rc = docs_new(&dc, &sw->docs);
     if (rc == 0) rc = fanout_init(&sw->out, w->id, sw->count_workers, &w->ring, w->shared->targets, deliver, sw);
     if (rc != 0) {
-        docs_free(sw->docs, 0);
-        close(dfd);
+        if (sw->docs != NULL) docs_free(sw->docs, 0);
+        else if (dfd >= 0) close(dfd);
         free(sw);
         return rc;
     }

@@ -74,11 +74,8 @@ int startup_check(const config *cfg, char *const envp[]) {
     }
     int dfd = open(cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 && errno == ENOENT) {
-        if (mkdir(cfg->data_dir, 0755) != 0 && errno != EEXIST) {
-            log_error("--data-dir %s: %s", cfg->data_dir, strerror(errno));
-            return 1;
-        }
-        dfd = open(cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        log_info("data dir %s does not exist yet; it is created with the first document", cfg->data_dir);
+        return 0;
     }
     if (dfd < 0) {
         log_error("--data-dir %s: %s", cfg->data_dir, strerror(errno));

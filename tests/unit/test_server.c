@@ -223,8 +223,9 @@ static int ws_recv(int fd, uint8_t *opcode, uint8_t *payload, size_t *len) {
 Test(server, websocket_echo_ping_and_close) {
     cfg.enable_echo = true;
     start();
-    const char *paths[] = {"/ws", "/echo"};
-    for (int p = 0; p < 2; p++) {
+    /* /ws speaks ringpad.v1 now (test_session.c); the transport echo is /echo */
+    const char *paths[] = {"/echo"};
+    for (int p = 0; p < 1; p++) {
         int fd = ws_dial(paths[p]);
         uint8_t op, buf[128];
         size_t len;
@@ -320,12 +321,13 @@ Test(server, slow_consumer_is_closed_1008) {
     cfg.max_send_queue_bytes = 256 * 1024;
     cfg.close_timeout_ms = 300;
     cfg.max_messages_per_sec = 0;
+    cfg.enable_echo = true;
     start();
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int small = 4096;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     close(fd);
-    fd = ws_dial("/ws");
+    fd = ws_dial("/echo");
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     /* 64 KiB binary messages, never reading the echoes */
     enum { payload_bytes = 65536 };
