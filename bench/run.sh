@@ -2,9 +2,17 @@
 # bench/run.sh: ringpad against the peers (ShareDB, a plain ws relay) on the
 # same scenarios with the same load generator, side by side.
 #
-#   bench/run.sh [--scenarios "docs hot fanout"] [--targets "ringpad sharedb ws-relay"]
+#   bench/run.sh [--scenarios "docs hot@100 fanout@1000"] [--targets "ringpad sharedb ws-relay"]
+#                [--fsync-always-in "docs"] [--relay-in "docs fanout@1000 ..."]
 #                [--duration SECONDS] [--out DIR] [--no-build]
 #
+# A scenario is a ringpad-bench --scenario name, optionally @N for --connections N.
+# Targets: ringpad (--threads 1, --fsync interval), sharedb, ws-relay; the
+# scenarios named in --fsync-always-in also run ringpad-fsync-always (every ack
+# after an fsync; the peers keep everything in memory and never fsync). The
+# relay does not transform, so with several writers per document its clients
+# diverge at the first concurrent edit: it runs only in the --relay-in scenarios
+# (single writer, transport, connections; and docs, to show the divergence).
 # Builds ReleaseFast, then for each scenario runs each target in turn: the
 # server pinned to CPU 0, ringpad-bench pinned to CPU 1 (when there are two
 # CPUs), both on 127.0.0.1 only. Every run is bounded by `timeout`; every
@@ -16,9 +24,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-SCENARIOS_WANTED="docs hot fanout paste storm"
-TARGETS="ringpad ringpad-fsync-always sharedb ws-relay"
-DURATION_S=10
+SCENARIOS_WANTED="docs hot@10 hot@100 hot@1000 fanout@1000 paste storm echo idle@10000"
+TARGETS="ringpad sharedb ws-relay"
+FSYNC_ALWAYS_IN="docs"
+RELAY_IN="docs fanout@1000 storm echo idle@10000"
+DURATION_S=5
 OUT="bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
 BUILD=1
 SERVER_START_TIMEOUT_S=15
@@ -31,10 +41,12 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --scenarios) SCENARIOS_WANTED="$2"; shift 2 ;;
         --targets) TARGETS="$2"; shift 2 ;;
+        --fsync-always-in) FSYNC_ALWAYS_IN="$2"; shift 2 ;;
+        --relay-in) RELAY_IN="$2"; shift 2 ;;
         --duration) DURATION_S="$2"; shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
         --no-build) BUILD=0; shift ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
@@ -82,8 +94,9 @@ HELP="$("$BENCH" --help 2>&1 || true)"
 bench_has() { grep -q -- "$1" <<<"$HELP"; }
 SCENARIOS=""
 for s in $SCENARIOS_WANTED; do
-    if grep -Eq "(^|[^a-z])$s([^a-z]|$)" <<<"$HELP"; then SCENARIOS="$SCENARIOS $s"
-    else echo "(ringpad-bench --help does not list scenario '$s': skipped)"; fi
+    name="${s%%@*}"
+    if grep -Eq "^ *--scenario .*(^|[^a-z])$name([^a-z]|$)" <<<"$HELP"; then SCENARIOS="$SCENARIOS $s"
+    else echo "(ringpad-bench --help does not list scenario '$name': skipped)"; fi
 done
 [ -n "$SCENARIOS" ] || die "none of the scenarios ($SCENARIOS_WANTED) is implemented by $BENCH"
 
@@ -112,7 +125,7 @@ start_target() {
             rm -rf "$DATA_DIR/$name"
             "${PIN_SERVER[@]}" "$SERVER" --host 127.0.0.1 --port "$port" --threads 1 \
                 --data-dir "$DATA_DIR/$name" --fsync "$fsync" \
-                --max-messages-per-sec 0 --max-connections 1000000 --log-level warn \
+                --max-messages-per-sec 0 --max-connections 1000000 --enable-echo --log-level warn \
                 >"$log" 2>&1 &
             ;;
         sharedb)
@@ -132,15 +145,28 @@ start_target() {
 }
 
 server_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# utime + stime of a process (all its threads), in clock ticks
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0; }
+CLK_TCK="$(getconf CLK_TCK)"
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "== machine: $(nproc) CPUs, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), $(uname -sr), node $(node --version)"
 echo "== results in $OUT"
 DURATION_ARGS=()
-bench_has -- "--duration" && DURATION_ARGS=(--duration "$DURATION_S")
+bench_has "--duration-s" && DURATION_ARGS=(--duration-s "$DURATION_S")
 
 for scenario in $SCENARIOS; do
-    for target in $TARGETS; do
+    name="${scenario%%@*}"
+    extra=()
+    [ "$name" != "$scenario" ] && extra+=(--connections "${scenario#*@}")
+    targets="$TARGETS"
+    for s in $FSYNC_ALWAYS_IN; do
+        [ "$s" = "$scenario" ] && targets="${targets/ringpad/ringpad ringpad-fsync-always}"
+    done
+    relay_here=0
+    for s in $RELAY_IN; do [ "$s" = "$scenario" ] && relay_here=1; done
+    [ "$relay_here" = 1 ] || targets="$(tr ' ' '\n' <<<"$targets" | grep -vx ws-relay | tr '\n' ' ')"
+    for target in $targets; do
         port="$(free_port)"
         log="$OUT/logs/$scenario-$target.log"
         echo "-- $scenario / $target (port $port)"
@@ -148,12 +174,24 @@ for scenario in $SCENARIOS; do
         start_target "$target" "$port" "$log"
         json="$OUT/$scenario-$target.json"
         rc=0
-        "${PIN_CLIENT[@]}" timeout --signal=INT --kill-after=5 $((DURATION_S + RUN_SLACK_S)) \
-            "$BENCH" --scenario "$scenario" --host 127.0.0.1 --port "$port" "${DURATION_ARGS[@]}" \
-            --json "$json" >"$OUT/logs/$scenario-$target.bench.txt" 2>&1 || rc=$?
+        args=("${DURATION_ARGS[@]}" "${extra[@]}")
+        [ "$name" = idle ] && bench_has "--server-pid" && args+=(--server-pid "$SERVER_PID")
+        # CPU used by each side over the whole run (connect + warm-up + window +
+        # drain): which of the two was saturated is what limits the figure.
+        srv_t0="$(cpu_ticks "$SERVER_PID")"
+        t0_ns="$(date +%s%N)"
+        TIMEFORMAT='%U %S'
+        { time "${PIN_CLIENT[@]}" timeout --signal=INT --kill-after=5 $((DURATION_S + RUN_SLACK_S)) \
+            "$BENCH" --scenario "$name" --host 127.0.0.1 --port "$port" "${args[@]}" \
+            --quiet --json "$json" >"$OUT/logs/$scenario-$target.bench.txt" 2>&1 || rc=$?; } \
+            2>"$OUT/logs/$scenario-$target.time"
+        wall_ms=$(( ($(date +%s%N) - t0_ns) / 1000000 ))
+        srv_t1="$(cpu_ticks "$SERVER_PID")"
+        srv_cpu_pct=$(( (srv_t1 - srv_t0) * 100000 / CLK_TCK / (wall_ms > 0 ? wall_ms : 1) ))
+        cli_cpu_pct="$(awk -v w="$wall_ms" '{printf "%d", ($1 + $2) * 100000 / (w > 0 ? w : 1)}' "$OUT/logs/$scenario-$target.time")"
         rss="$(server_rss_kb "$SERVER_PID")"
         stop_pid "$SERVER_PID"
-        echo "{\"scenario\":\"$scenario\",\"target\":\"$target\",\"exit\":$rc,\"server_rss_kb\":${rss:-0},\"loadavg_before\":\"$load_before\"}" \
+        echo "{\"scenario\":\"$scenario\",\"target\":\"$target\",\"exit\":$rc,\"server_rss_kb\":${rss:-0},\"loadavg_before\":\"$load_before\",\"wall_ms\":$wall_ms,\"server_cpu_pct\":$srv_cpu_pct,\"client_cpu_pct\":${cli_cpu_pct:-0}}" \
             >"$OUT/$scenario-$target.meta.json"
         [ "$rc" = 0 ] || echo "   ringpad-bench exited $rc (see $OUT/logs/$scenario-$target.bench.txt)"
     done

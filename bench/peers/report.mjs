@@ -3,24 +3,48 @@
 // DIR/<scenario>-<target>.meta.json (written by bench/run.sh) and prints a
 // Markdown table per scenario with the ratios ringpad / peer.
 //
-// The figures are looked up by name in the flattened JSON (first match of
-// each list below), so the report follows ringpad-bench's field names without
-// hard-coding its layout; a figure it does not report shows as "–".
+// Figures are read from ringpad-bench's JSON by their dotted path; a figure a
+// run did not produce shows as "–".
 
 import fs from 'node:fs';
 import path from 'node:path';
 
 const METRICS = [
-  // [label, candidate key patterns (regexps on dotted paths), better: 'high'|'low', unit]
-  ['ops/s', [/(^|\.)ops_per_s(ec)?$/, /(^|\.)ops_applied_per_s(ec)?$/, /(^|\.)throughput\.ops_per_s(ec)?$/, /ops.*per_s/], 'high', ''],
-  ['ack p50', [/ack.*\.p50(_us)?$/, /ack.*p50/], 'low', 'us'],
-  ['ack p99', [/ack.*\.p99(_us)?$/, /ack.*p99/], 'low', 'us'],
-  ['delivery p99', [/deliver.*\.p99(_us)?$/, /deliver.*p99/], 'low', 'us'],
-  ['frames/s out', [/frames.*per_s/, /deliver.*per_s/], 'high', ''],
-  ['errors', [/(^|\.)errors(\.total)?$/, /(^|\.)error_count$/], 'low', ''],
-  ['diverged', [/diverg/], 'low', ''],
-  ['server RSS', [/^meta\.server_rss_kb$/], 'low', 'KiB'],
+  // [label, key in the flattened JSON (or a function of it), unit]
+  ['ops acked/s', 'throughput.ops_acked_per_s', ''],
+  ['ops delivered/s', 'throughput.ops_delivered_per_s', ''],
+  ['echoes/s', 'throughput.echoes_per_s', ''],
+  ['connections/s', 'throughput.connections_per_s', ''],
+  ['ack p50', 'latency_us.ack.p50', 'us'],
+  ['ack p99', 'latency_us.ack.p99', 'us'],
+  ['delivery p99', 'latency_us.delivery.p99', 'us'],
+  ['echo p99', 'latency_us.echo.p99', 'us'],
+  ['connect p99', 'latency_us.connect.p99', 'us'],
+  ['ready connections', 'ready_connections', ''],
+  ['errors', (f) => sumPrefix(f, 'errors.'), ''],
+  ['diverged docs', 'convergence.diverged', ''],
+  ['server RSS after', (f) => f['server_rss_kb.after'] || f['meta.server_rss_kb'], 'KiB'],
+  ['RSS per idle connection', (f) => (f['server_rss_kb.after'] && f.ready_connections
+    ? ((f['server_rss_kb.after'] - f['server_rss_kb.before']) * 1024) / f.ready_connections : undefined), 'B'],
+  ['server CPU (% of a core)', 'meta.server_cpu_pct', '%'],
+  ['load generator CPU', 'meta.client_cpu_pct', '%'],
 ];
+
+// The figure the ratio table leads with, per scenario.
+const HEADLINE = { echo: 'echoes/s', storm: 'connections/s', idle: 'RSS per idle connection' };
+
+function sumPrefix(flat, prefix) {
+  let n;
+  for (const [k, v] of Object.entries(flat)) {
+    if (k.startsWith(prefix) && typeof v === 'number') n = (n || 0) + v;
+  }
+  return n;
+}
+
+function value(flat, key) {
+  const v = typeof key === 'function' ? key(flat) : flat[key];
+  return typeof v === 'number' ? v : undefined;
+}
 
 function flatten(obj, prefix, out) {
   if (obj === null || typeof obj !== 'object') {
@@ -31,17 +55,12 @@ function flatten(obj, prefix, out) {
   return out;
 }
 
-function pick(flat, patterns) {
-  for (const re of patterns) {
-    for (const [k, v] of Object.entries(flat)) if (re.test(k) && typeof v === 'number') return v;
-  }
-  return undefined;
-}
-
 function fmt(v, unit) {
   if (v === undefined) return '–';
   if (unit === 'us') return v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${Math.round(v)} µs`;
   if (unit === 'KiB') return `${(v / 1024).toFixed(1)} MiB`;
+  if (unit === 'B') return `${Math.round(v).toLocaleString('en-US')} B`;
+  if (unit === '%') return `${Math.round(v)}%`;
   if (Math.abs(v) >= 100) return Math.round(v).toLocaleString('en-US');
   return String(Math.round(v * 100) / 100);
 }
@@ -59,7 +78,11 @@ export function report(dir) {
     const meta = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
     const jsonPath = path.join(dir, `${meta.scenario}-${meta.target}.json`);
     let flat = {
-      'meta.exit': meta.exit, 'meta.server_rss_kb': meta.server_rss_kb * 1, 'meta.loadavg': meta.loadavg_before || '?',
+      'meta.exit': meta.exit,
+      'meta.server_rss_kb': meta.server_rss_kb * 1,
+      'meta.loadavg': meta.loadavg_before || '?',
+      'meta.server_cpu_pct': meta.server_cpu_pct,
+      'meta.client_cpu_pct': meta.client_cpu_pct,
     };
     if (fs.existsSync(jsonPath)) {
       try {
@@ -76,28 +99,36 @@ export function report(dir) {
     lines.push(`### ${scenario}`, '');
     const names = [...targets.keys()];
     lines.push(`| metric | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`);
-    for (const [label, pats, , unit] of METRICS) {
-      const row = names.map((n) => {
-        const flat = targets.get(n);
-        if (label === 'server RSS') return fmt(flat['meta.server_rss_kb'], unit);
-        return fmt(pick(flat, pats), unit);
-      });
-      if (row.every((c) => c === '–')) continue;
-      lines.push(`| ${label} | ${row.join(' | ')} |`);
+    for (const [label, key, unit] of METRICS) {
+      const vals = names.map((n) => value(targets.get(n), key));
+      // Rows that are zero or absent everywhere say nothing about this scenario.
+      if (vals.every((v) => v === undefined || (v === 0 && label !== 'errors' && label !== 'diverged docs'))) continue;
+      if (label === 'connections/s' && !['storm', 'idle'].includes(scenario.split('@')[0])) continue;
+      lines.push(`| ${label} | ${vals.map((v) => fmt(v, unit)).join(' | ')} |`);
     }
-    lines.push(`| exit code of ringpad-bench | ${names.map((n) => targets.get(n)['meta.exit']).join(' | ')} |`);
+    lines.push(`| ringpad-bench result | ${names.map((n) => {
+      const f = targets.get(n);
+      if (f['meta.exit'] !== 0) return `failed (exit ${f['meta.exit']})`;
+      return 'ok';
+    }).join(' | ')} |`);
     lines.push(`| load average before the run | ${names.map((n) => targets.get(n)['meta.loadavg']).join(' | ')} |`, '');
     const base = names.find((n) => n === 'ringpad') || names.find((n) => n.startsWith('ringpad'));
     const peers = names.filter((n) => !n.startsWith('ringpad'));
+    const head = HEADLINE[scenario.split('@')[0]] || 'ops acked/s';
     if (base && peers.length) {
-      lines.push(`Ratios ${base} / peer (ops/s: higher is better for ringpad; latency: lower is better for ringpad):`, '');
-      lines.push('| peer | ops/s | ack p99 | delivery p99 |', '|---|---:|---:|---:|');
+      const better = head === 'RSS per idle connection' ? 'below 1× ringpad uses less' : 'above 1× ringpad is faster';
+      lines.push(`Ratios ${base} / peer (${head}: ${better}; p99: below 1× ringpad is faster):`, '');
+      const cols = [head, 'ack p99', 'delivery p99', 'echo p99'].filter((label) => {
+        const key = METRICS.find((m) => m[0] === label)[1];
+        return names.some((n) => value(targets.get(n), key));
+      });
+      lines.push(`| peer | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---:').join('|')}|`);
       const b = targets.get(base);
       for (const p of peers) {
         const f = targets.get(p);
-        const cells = ['ops/s', 'ack p99', 'delivery p99'].map((label) => {
-          const pats = METRICS.find((m) => m[0] === label)[1];
-          return ratio(pick(b, pats), pick(f, pats));
+        const cells = cols.map((label) => {
+          const key = METRICS.find((m) => m[0] === label)[1];
+          return ratio(value(b, key), value(f, key));
         });
         lines.push(`| ${p} | ${cells.join(' | ')} |`);
       }
