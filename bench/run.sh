@@ -193,6 +193,7 @@ for scenario in $SCENARIOS; do
         stop_pid "$SERVER_PID"
         echo "{\"scenario\":\"$scenario\",\"target\":\"$target\",\"exit\":$rc,\"server_rss_kb\":${rss:-0},\"loadavg_before\":\"$load_before\",\"wall_ms\":$wall_ms,\"server_cpu_pct\":$srv_cpu_pct,\"client_cpu_pct\":${cli_cpu_pct:-0}}" \
             >"$OUT/$scenario-$target.meta.json"
+        echo "$scenario-$target" >>"$OUT/order.txt"
         [ "$rc" = 0 ] || echo "   ringpad-bench exited $rc (see $OUT/logs/$scenario-$target.bench.txt)"
     done
 done

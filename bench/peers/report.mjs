@@ -23,6 +23,7 @@ const METRICS = [
   ['ready connections', 'ready_connections', ''],
   ['errors', (f) => sumPrefix(f, 'errors.'), ''],
   ['diverged docs', 'convergence.diverged', ''],
+  ['clients not verified (drain timed out)', 'convergence.unverified', ''],
   ['server RSS after', (f) => f['server_rss_kb.after'] || f['meta.server_rss_kb'], 'KiB'],
   ['RSS per idle connection', (f) => (f['server_rss_kb.after'] && f.ready_connections
     ? ((f['server_rss_kb.after'] - f['server_rss_kb.before']) * 1024) / f.ready_connections : undefined), 'B'],
@@ -73,7 +74,12 @@ function ratio(a, b) {
 
 export function report(dir) {
   const runs = new Map(); // scenario -> Map(target -> flat)
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.meta.json')).sort();
+  // In the order they ran: bench/run.sh lists each run in order.txt.
+  const orderPath = path.join(dir, 'order.txt');
+  const files = fs.existsSync(orderPath)
+    ? fs.readFileSync(orderPath, 'utf8').split('\n').filter(Boolean).map((r) => `${r}.meta.json`)
+      .filter((f) => fs.existsSync(path.join(dir, f)))
+    : fs.readdirSync(dir).filter((f) => f.endsWith('.meta.json')).sort();
   for (const f of files) {
     const meta = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
     const jsonPath = path.join(dir, `${meta.scenario}-${meta.target}.json`);
@@ -102,7 +108,7 @@ export function report(dir) {
     for (const [label, key, unit] of METRICS) {
       const vals = names.map((n) => value(targets.get(n), key));
       // Rows that are zero or absent everywhere say nothing about this scenario.
-      if (vals.every((v) => v === undefined || (v === 0 && label !== 'errors' && label !== 'diverged docs'))) continue;
+      if (vals.every((v) => v === undefined || (v === 0 && label !== 'errors'))) continue;
       if (label === 'connections/s' && !['storm', 'idle'].includes(scenario.split('@')[0])) continue;
       lines.push(`| ${label} | ${vals.map((v) => fmt(v, unit)).join(' | ')} |`);
     }
