@@ -42,9 +42,23 @@ function sumPrefix(flat, prefix) {
   return n;
 }
 
-function value(flat, key) {
+function value1(flat, key) {
   const v = typeof key === 'function' ? key(flat) : flat[key];
   return typeof v === 'number' ? v : undefined;
+}
+
+/** The median over the repeats of one scenario and target (runs: array of flats). */
+function value(runs, key) {
+  const vs = runs.map((f) => value1(f, key)).filter((v) => v !== undefined).sort((a, b) => a - b);
+  if (!vs.length) return undefined;
+  const m = vs.length >> 1;
+  return vs.length % 2 ? vs[m] : (vs[m - 1] + vs[m]) / 2;
+}
+
+function spread(runs, key, unit) {
+  const vs = runs.map((f) => value1(f, key)).filter((v) => v !== undefined);
+  if (vs.length < 2) return '–';
+  return `${fmt(Math.min(...vs), unit)} – ${fmt(Math.max(...vs), unit)}`;
 }
 
 function flatten(obj, prefix, out) {
@@ -73,7 +87,7 @@ function ratio(a, b) {
 }
 
 export function report(dir) {
-  const runs = new Map(); // scenario -> Map(target -> flat)
+  const runs = new Map(); // scenario -> Map(target -> [flat per repeat])
   // In the order they ran: bench/run.sh lists each run in order.txt.
   const orderPath = path.join(dir, 'order.txt');
   const files = fs.existsSync(orderPath)
@@ -82,7 +96,7 @@ export function report(dir) {
     : fs.readdirSync(dir).filter((f) => f.endsWith('.meta.json')).sort();
   for (const f of files) {
     const meta = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
-    const jsonPath = path.join(dir, `${meta.scenario}-${meta.target}.json`);
+    const jsonPath = path.join(dir, f.replace(/\.meta\.json$/, '.json'));
     let flat = {
       'meta.exit': meta.exit,
       'meta.server_rss_kb': meta.server_rss_kb * 1,
@@ -98,29 +112,42 @@ export function report(dir) {
       }
     }
     if (!runs.has(meta.scenario)) runs.set(meta.scenario, new Map());
-    runs.get(meta.scenario).set(meta.target, flat);
+    const byTarget = runs.get(meta.scenario);
+    if (!byTarget.has(meta.target)) byTarget.set(meta.target, []);
+    byTarget.get(meta.target).push(flat);
   }
   const lines = [];
   for (const [scenario, targets] of runs) {
-    lines.push(`### ${scenario}`, '');
     const names = [...targets.keys()];
+    const reps = Math.max(...names.map((n) => targets.get(n).length));
+    lines.push(`### ${scenario}`, '');
+    if (reps > 1) lines.push(`Medians of ${reps} runs per target.`, '');
     lines.push(`| metric | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`);
     for (const [label, key, unit] of METRICS) {
       const vals = names.map((n) => value(targets.get(n), key));
       // Rows that are zero or absent everywhere say nothing about this scenario.
       if (vals.every((v) => v === undefined || (v === 0 && label !== 'errors'))) continue;
-      if (label === 'connections/s' && !['storm', 'idle'].includes(scenario.split('@')[0])) continue;
+      if (label === 'connections/s' && !['storm', 'idle'].includes(scenario.split(/[@:]/)[0])) continue;
       lines.push(`| ${label} | ${vals.map((v) => fmt(v, unit)).join(' | ')} |`);
     }
+    const head = HEADLINE[scenario.split(/[@:]/)[0]] || 'ops acked/s';
+    if (reps > 1) {
+      const [, key, unit] = METRICS.find((m) => m[0] === head);
+      lines.push(`| ${head}: lowest – highest | ${names.map((n) => spread(targets.get(n), key, unit)).join(' | ')} |`);
+    }
     lines.push(`| ringpad-bench result | ${names.map((n) => {
-      const f = targets.get(n);
-      if (f['meta.exit'] !== 0) return `failed (exit ${f['meta.exit']})`;
-      return 'ok';
+      const fs_ = targets.get(n);
+      const failed = fs_.filter((f) => f['meta.exit'] !== 0);
+      if (!failed.length) return 'ok';
+      const codes = [...new Set(failed.map((f) => f['meta.exit']))].join(',');
+      return fs_.length > 1 ? `failed ${failed.length} of ${fs_.length} (exit ${codes})` : `failed (exit ${codes})`;
     }).join(' | ')} |`);
-    lines.push(`| load average before the run | ${names.map((n) => targets.get(n)['meta.loadavg']).join(' | ')} |`, '');
+    lines.push(`| load average before the run${reps > 1 ? 's (1 min)' : ''} | ${names.map((n) => {
+      const l = targets.get(n).map((f) => f['meta.loadavg']);
+      return l.length > 1 ? l.map((x) => String(x).split(' ')[0]).join(', ') : l[0];
+    }).join(' | ')} |`, '');
     const base = names.find((n) => n === 'ringpad') || names.find((n) => n.startsWith('ringpad'));
     const peers = names.filter((n) => !n.startsWith('ringpad'));
-    const head = HEADLINE[scenario.split('@')[0]] || 'ops acked/s';
     if (base && peers.length) {
       const better = head === 'RSS per idle connection' ? 'below 1× ringpad uses less' : 'above 1× ringpad is faster';
       lines.push(`Ratios ${base} / peer (${head}: ${better}; p99: below 1× ringpad is faster):`, '');
