@@ -146,9 +146,23 @@ pub fn build(b: *std.Build) void {
     const server = b.addExecutable(.{ .name = "ringpad", .root_module = server_mod });
     b.installArtifact(server);
 
-    // The web editor's static files (web/dist once the editor is bundled, else web/public).
+    // The web editor: npm ci (only when web/package-lock.json is newer than
+    // web/node_modules), then esbuild bundles web/src with the pages of web/public
+    // (plus .js.gz/.css.gz siblings) into a cached folder that is installed.
+    const web_deps = b.addSystemCommand(&.{"node"});
+    web_deps.setName("web: npm ci if the lockfile changed");
+    web_deps.addFileArg(b.path("web/scripts/ensure-deps.mjs"));
+    web_deps.has_side_effects = true;
+    const web_bundle = b.addSystemCommand(&.{"node"});
+    web_bundle.setName("web: bundle");
+    web_bundle.addFileArg(b.path("web/scripts/build.mjs"));
+    const web_dist = web_bundle.addOutputDirectoryArg("web");
+    web_bundle.addFileInput(b.path("web/package-lock.json"));
+    addFileInputsUnder(b, web_bundle, "web/src");
+    addFileInputsUnder(b, web_bundle, "web/public");
+    web_bundle.step.dependOn(&web_deps.step);
     const web_install = b.addInstallDirectory(.{
-        .source_dir = b.path("web/public"),
+        .source_dir = web_dist,
         .install_dir = .prefix,
         .install_subdir = "share/ringpad/web",
     });
@@ -228,6 +242,17 @@ pub fn build(b: *std.Build) void {
         test_step.dependOn(&run_integration.step);
     }
 
+    // The editor's JS tests (node's test runner), after the unit tests: 2 cores.
+    const run_web_tests = b.addSystemCommand(&.{ "node", "--test", "--test-reporter=spec" });
+    run_web_tests.setName("web-test");
+    run_web_tests.setCwd(b.path("web"));
+    for (filesUnder(b, "web/test", ".test.mjs")) |t| run_web_tests.addArg(t["web/".len..]);
+    run_web_tests.has_side_effects = true;
+    run_web_tests.stdio = .inherit;
+    run_web_tests.step.dependOn(&web_deps.step);
+    run_web_tests.step.dependOn(&run_unit.step);
+    test_step.dependOn(&run_web_tests.step);
+
     // ---- benchmarks (figures, not tests) -----------------------------------------
     const bench_mod = ctx.module();
     bench_mod.addCSourceFiles(.{ .files = &.{"bench/ot_bench.c"}, .flags = ctx.flags });
@@ -263,7 +288,7 @@ pub fn build(b: *std.Build) void {
         run_fuzz.setCwd(b.path("."));
         run_fuzz.addFileArg(exe);
         run_fuzz.addArg(b.fmt("fuzz-out/{s}", .{stem}));
-        run_fuzz.addArgs(&.{ b.fmt("-max_total_time={d}", .{fuzz_seconds}), "-rss_limit_mb=2048", "-print_final_stats=1" });
+        run_fuzz.addArgs(&.{ b.fmt("-max_total_time={d}", .{fuzz_seconds}), "-rss_limit_mb=2048", "-print_final_stats=1", b.fmt("-artifact_prefix=fuzz-out/{s}-", .{stem}) });
         run_fuzz.addArg(corpus);
         run_fuzz.has_side_effects = true;
         run_fuzz.stdio = .inherit;
@@ -284,6 +309,35 @@ fn rootAccess(b: *std.Build, sub_path: []const u8) bool {
     const io = b.graph.io;
     b.root.root_dir.handle.access(io, (b.root.join(b.allocator, sub_path) catch @panic("OOM")).sub_path, .{}) catch return false;
     return true;
+}
+
+/// Every file under `dir` (recursively) whose name ends with `suffix`, sorted;
+/// the build is re-configured when files are added or removed.
+fn filesUnder(b: *std.Build, dir: []const u8, suffix: []const u8) []const []const u8 {
+    const io = b.graph.io;
+    if (!fileExists(b, dir)) return &.{};
+    b.dependOnDirectoryContents(b.path(dir));
+    var list: std.ArrayList([]const u8) = .empty;
+    var handle = b.root.root_dir.handle.openDir(io, (b.root.join(b.allocator, dir) catch @panic("OOM")).sub_path, .{ .iterate = true }) catch return &.{};
+    defer handle.close(io);
+    var walker = handle.walk(b.allocator) catch @panic("OOM");
+    defer walker.deinit();
+    while (walker.next(io) catch null) |entry| {
+        if (entry.kind != .file or !std.mem.endsWith(u8, entry.basename, suffix)) continue;
+        list.append(b.allocator, b.fmt("{s}/{s}", .{ dir, entry.path })) catch @panic("OOM");
+    }
+    std.mem.sort([]const u8, list.items, {}, struct {
+        fn lessThan(_: void, x: []const u8, y: []const u8) bool {
+            return std.mem.lessThan(u8, x, y);
+        }
+    }.lessThan);
+    return list.items;
+}
+
+/// A Run step's output is cached on its inputs: a folder argument hashes only
+/// its path, so each file under `dir` is declared as an input.
+fn addFileInputsUnder(b: *std.Build, run: *std.Build.Step.Run, dir: []const u8) void {
+    for (filesUnder(b, dir, "")) |f| run.addFileInput(b.path(f));
 }
 
 /// Reads the `// fuzz-sources: src/a.c src/b.c` line of a fuzz target.

@@ -3,6 +3,7 @@
 #include "conn_ws.h"
 #include "http.h"
 #include "log.h"
+#include "rest.h"
 #include "router.h"
 #include "ud.h"
 
@@ -323,6 +324,7 @@ void conn_close(conn *c, metrics_close_reason reason) {
         c->in = NULL;
     }
     conn_ws_free(c);
+    rest_abort(c);
     if (c->ops > 0) {
         struct io_uring_sqe *sqe = worker_get_sqe(w);
         if (sqe != NULL) {
@@ -449,6 +451,18 @@ static void handle_request(conn *c, const http_request *req) {
         respond_error(c, 413, NULL);
         return;
     }
+    if (rest_matches(req)) {
+        /* asynchronous: answered from the document's owner, then closed */
+        rest_begin(c, req);
+        return;
+    }
+    http_request last;
+    if (w->draining) {
+        /* every response during the grace period ends its connection */
+        last = *req;
+        last.keep_alive = false;
+        req = &last;
+    }
     router_ctx ctx = {.shared = w->shared, .now_unix_s = unix_now_s()};
     router_reply r;
     if (router_route(&ctx, req, &r) != 0) {
@@ -475,6 +489,10 @@ static void http_on_data(conn *c, uint8_t *data, size_t len) {
     http_limits limits = http_limits_default();
     /* Bounded: every pass consumes bytes or returns. */
     while (len > 0 && c->state == CONN_HTTP) {
+        if (c->rest != NULL) {
+            rest_feed(c, data, len);
+            return;
+        }
         if (c->body_skip_bytes > 0) {
             size_t skip = c->body_skip_bytes < len ? (size_t)c->body_skip_bytes : len;
             c->body_skip_bytes -= skip;
@@ -599,12 +617,8 @@ void conn_set_closing(conn *c) {
 }
 
 void conn_begin_shutdown(conn *c) {
-    switch ((conn_state)c->state) {
-    case CONN_HTTP:
-        if (c->in == NULL && !sendq_in_flight(&c->q) && !sendq_has_pending(&c->q)) conn_close(c, METRICS_CLOSE_SHUTDOWN);
-        else conn_close_after_flush(c, METRICS_CLOSE_SHUTDOWN);
-        break;
-    case CONN_WS: conn_ws_send_close(c, 1001, "server shutting down"); break;
-    default: break;
-    }
+    /* HTTP connections stay while WebSockets close, so health checks on them
+     * see 503 (with Connection: close); the worker closes them once only
+     * HTTP connections remain. */
+    if (c->state == CONN_WS) conn_ws_send_close(c, 1001, "server shutting down");
 }

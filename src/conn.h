@@ -57,6 +57,7 @@ typedef struct conn {
     uint32_t in_len;
     uint8_t *recv_buf;              /* plain-recv fallback buffer, NULL with provided buffers */
     struct ws_session *ws;          /* WebSocket state, NULL in HTTP */
+    struct rest_call *rest;         /* an /api call waiting for its body or answer (rest.h) */
     sendq q;
 } conn;
 

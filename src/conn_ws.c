@@ -63,6 +63,7 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
     ws_session *s = calloc(1, sizeof *s);
     int n = s != NULL ? ws_handshake_write_response(&res, out, sizeof out) : -ENOMEM;
     if (n <= 0) {
+        log_warn("worker %u: cannot write the 101 response (%d)", w->id, n);
         free(s);
         metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
         conn_close(c, METRICS_CLOSE_IO_ERROR);
@@ -77,6 +78,7 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
         .inflater = s->deflate ? &s->inflater : NULL,
     };
     if (ws_reader_init(&s->reader, &rc) != 0) {
+        log_warn("worker %u: ws_reader_init failed", w->id);
         if (s->deflate) {
             pmd_inflater_free(&s->inflater);
             pmd_deflater_free(&s->deflater);

@@ -1,6 +1,9 @@
 #include "doc.h"
 
+#include "metrics.h"
+
 #include <errno.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +45,9 @@ struct doc {
     uint32_t count_dups;
     ot_buf scratch;
     ot_buf text;
+    uint32_t history_depth;
+    struct metrics_worker *metrics;
+    uint64_t submitted_us[DOC_MAX_UNPUBLISHED_OPS]; /* [v % max]: when unpublished op v arrived */
 };
 
 static proto_str pstr(const char *s, size_t n) { return (proto_str){s, n}; }
@@ -70,6 +76,22 @@ void doc_free(doc *d) {
     ot_buf_free(&d->scratch);
     ot_buf_free(&d->text);
     free(d);
+}
+
+void doc_set_history_depth(doc *d, uint32_t depth) { d->history_depth = depth; }
+void doc_set_metrics(doc *d, struct metrics_worker *m) { d->metrics = m; }
+
+static uint64_t mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t doc_oldest_version(const doc *d) {
+    uint64_t oldest = ot_doc_oldest_version(d->ot);
+    if (d->history_depth > 0 && d->published > d->history_depth && d->published - d->history_depth > oldest)
+        oldest = d->published - d->history_depth;
+    return oldest;
 }
 
 const char *doc_name(const doc *d, size_t *len) {
@@ -173,6 +195,10 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
     const ot_history_entry *e = ot_doc_history_at(d->ot, v);
     uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
     d->senders[v % DOC_MAX_UNPUBLISHED_OPS] = 0;
+    if (d->metrics != NULL) {
+        uint64_t now = mono_us(), at = d->submitted_us[v % DOC_MAX_UNPUBLISHED_OPS];
+        metrics_count_ack(d->metrics, now > at ? now - at : 0);
+    }
     if (e == NULL) return -EINVAL;   /* cannot happen: the history outlives the unpublished window */
     ot_buf_clear(&d->scratch);
     int rc = proto_enc_op(&d->scratch, pstr(d->name, d->name_len), v, pstr(e->id, e->id_len), &e->op,
@@ -266,7 +292,7 @@ static int send_snapshot(doc *d, const doc_sub *self, fanout *out) {
 }
 
 int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
-    if (has_v && v < ot_doc_oldest_version(d->ot))
+    if (has_v && v < doc_oldest_version(d))
         return open_fail(d, who, PROTO_ERR_VERSION_TOO_OLD, "v is older than the retained history; open without v",
                          out);
     if (has_v && v > d->published)
@@ -362,6 +388,11 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
         doc_send_error(out, key, PROTO_ERR_STORAGE_UNAVAILABLE, why, id, id_len);
         return PROTO_ERR_STORAGE_UNAVAILABLE;
     }
+    if (v < doc_oldest_version(d) && v <= ot_doc_version(d->ot)) {
+        doc_send_error(out, key, PROTO_ERR_VERSION_TOO_OLD, "base version is older than the retained history", id,
+                       id_len);
+        return PROTO_ERR_VERSION_TOO_OLD;
+    }
     ot_submit_result res;
     ot_op_init(&res.op);
     int rc = ot_doc_submit(d->ot, v, op, id, id_len, author, strlen(author), now_ms, &res);
@@ -401,6 +432,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     }
     uint64_t at = res.applied_at_version;
     d->senders[at % DOC_MAX_UNPUBLISHED_OPS] = key;
+    if (d->metrics != NULL) d->submitted_us[at % DOC_MAX_UNPUBLISHED_OPS] = mono_us();
     if (d->log != NULL) {
         ot_buf_clear(&d->scratch);
         rc = ot_op_to_json(&res.op, &d->scratch);

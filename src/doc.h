@@ -50,6 +50,15 @@ typedef struct doc_who {
 int doc_new(const char *name, size_t name_len, ot_doc *ot, store_log *log, doc **out);
 void doc_free(doc *d);
 
+/* The advertised history: ops and opens based more than `depth` versions
+ * behind the published version get version_too_old even if the OT history
+ * (which keeps DOC_MAX_UNPUBLISHED_OPS more) still has them. 0: the OT history. */
+void doc_set_history_depth(doc *d, uint32_t depth);
+struct metrics_worker;
+/* Published ops are counted there (ops applied, submit-to-ack latency); NULL: not counted. */
+void doc_set_metrics(doc *d, struct metrics_worker *m);
+/* Oldest base version accepted from clients. */
+uint64_t doc_oldest_version(const doc *d);
 const char *doc_name(const doc *d, size_t *len);
 uint64_t doc_version(const doc *d);            /* applied (ot_doc) */
 uint64_t doc_published_version(const doc *d);  /* durable and sent */

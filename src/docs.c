@@ -14,8 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Compaction once this many ops beyond the history sit in the log. */
-#define DOCS_COMPACT_SLACK_OPS 4096u
+/* Compaction once the log holds history_depth + max(history_depth, this) ops
+ * past the snapshot: a snapshot per history_depth ops at most. */
+#define DOCS_COMPACT_MIN_SLACK_OPS 64u
 
 typedef struct docs_entry {
     store_ring_io io;               /* first: CQEs carry a pointer to it */
@@ -130,6 +131,8 @@ static docs_entry *load(docs *t, const char *name, size_t len, int *err) {
         *err = rc != 0 ? rc : -ENOMEM;
         return NULL;
     }
+    doc_set_history_depth(d, t->cfg.history_depth);
+    doc_set_metrics(d, t->cfg.metrics);
     store_ring_io_init(&e->io, lg);
     e->d = d;
     e->files = files;
@@ -166,6 +169,7 @@ static void unload(docs *t, docs_entry *e, int64_t now_ms) {
     }
     if (!store_log_idle(e->io.log)) store_ring_drain_sync(e->io.log, now_ms);
     set_degraded(t, e, false);
+    log_debug("document %.*s unloaded", (int)n, name);
     doc_free(e->d);
     store_doc_files_close(&e->files);
     free(e);
@@ -200,7 +204,7 @@ static void rest_get(doc *d, const docs_request *r, fanout *out) {
         doc_send_error(out, r->key, PROTO_ERR_VERSION_AHEAD, "v is newer than the document", r->doc, r->doc_len);
         goto done;
     }
-    if (v < ot_doc_oldest_version(ot)) {
+    if (v < doc_oldest_version(d)) {
         doc_send_error(out, r->key, PROTO_ERR_VERSION_TOO_OLD, "v is older than the retained history", r->doc,
                        r->doc_len);
         goto done;
@@ -224,7 +228,7 @@ static void rest_ops(doc *d, const docs_request *r, fanout *out) {
     const ot_doc *ot = doc_ot(d);
     uint64_t pub = doc_published_version(d);
     uint64_t from = r->v, to = r->to > pub ? pub : r->to;
-    if (from < ot_doc_oldest_version(ot)) {
+    if (from < doc_oldest_version(d)) {
         doc_send_error(out, r->key, PROTO_ERR_VERSION_TOO_OLD, "from is older than the retained history", r->doc,
                        r->doc_len);
         return;
@@ -330,6 +334,20 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
     case DOCS_REQ_CLOSE: doc_close(e->d, r->key, out); break;
     case DOCS_REQ_REST_GET: rest_get(e->d, r, out); break;
     case DOCS_REQ_REST_OPS: rest_ops(e->d, r, out); break;
+    case DOCS_REQ_REST_INFO: {
+        ot_buf b;
+        ot_buf_init(&b);
+        const ot_text *text = ot_doc_text(doc_ot(e->d));
+        char tail[128];
+        int n = snprintf(tail, sizeof tail, ",\"v\":%llu,\"codepoints\":%llu,\"bytes\":%llu}",
+                         (unsigned long long)doc_published_version(e->d),
+                         (unsigned long long)ot_text_len_codepoints(text), (unsigned long long)ot_text_len_bytes(text));
+        if (ot_buf_append(&b, "{\"doc\":", 7) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
+            ot_buf_append(&b, tail, (size_t)n) == 0)
+            send_json(out, r->key, &b);
+        ot_buf_free(&b);
+        break;
+    }
     case DOCS_REQ_REST_DELETE: break;
     }
 }
@@ -376,7 +394,8 @@ void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int
 static void maybe_compact(docs *t, docs_entry *e) {
     uint64_t v = doc_version(e->d);
     uint64_t keep = t->cfg.history_depth;
-    if (v < e->files.snapshot_version + keep + DOCS_COMPACT_SLACK_OPS) return;
+    uint64_t slack = keep > DOCS_COMPACT_MIN_SLACK_OPS ? keep : DOCS_COMPACT_MIN_SLACK_OPS;
+    if (v < e->files.snapshot_version + keep + slack) return;
     if (!store_log_idle(e->io.log) || doc_published_version(e->d) != v) return;
     int rc = store_compact(&e->files, e->io.log, doc_ot(e->d), t->cfg.history_depth);
     if (rc != 0) log_warn("document %s: compaction failed: %s", doc_name(e->d, NULL), store_err_str(rc));

@@ -36,6 +36,7 @@ typedef enum docs_request_kind {
     DOCS_REQ_REST_GET = 5,      /* text (at v when has_v) */
     DOCS_REQ_REST_OPS = 6,      /* ops [v, to) */
     DOCS_REQ_REST_DELETE = 7,
+    DOCS_REQ_REST_INFO = 8,     /* name, version, size (listing) */
 } docs_request_kind;
 
 /* A session's request to the owner of `doc`. Immutable once posted. */
@@ -78,6 +79,7 @@ typedef struct docs_config {
     store_log_config log;
     uint32_t idle_ms;
     _Atomic uint32_t *degraded;     /* shared count of documents with failed storage (may be NULL) */
+    struct metrics_worker *metrics; /* this worker's counters (may be NULL) */
 } docs_config;
 
 typedef struct docs docs;

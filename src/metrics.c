@@ -8,6 +8,16 @@
 const uint16_t metrics_close_codes[METRICS_CLOSE_CODES_TRACKED] = {1000, 1001, 1002, 1003, 1006, 1007,
                                                                    1008, 1009, 1010, 1011, 1012};
 const uint32_t metrics_cqe_bucket_le[METRICS_CQE_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+const uint32_t metrics_ack_bucket_le_us[METRICS_ACK_BUCKETS] = {100,   250,    500,    1000,   2500,    5000,
+                                                                10000, 25000, 50000, 100000, 250000, 1000000};
+
+void metrics_count_ack(metrics_worker *m, uint64_t latency_us) {
+    size_t b = 0;
+    while (b < METRICS_ACK_BUCKETS && latency_us > metrics_ack_bucket_le_us[b]) b++;
+    metrics_add(&m->ack_latency_us[b], 1);
+    metrics_add(&m->ack_latency_us_sum, latency_us);
+    metrics_add(&m->ops_applied, 1);
+}
 
 static const char *const close_reason_names[METRICS_CLOSE_REASON_COUNT] = {
     [METRICS_CLOSE_PEER_EOF] = "peer_eof",
@@ -51,10 +61,29 @@ void metrics_count_close(metrics_worker *m, metrics_close_reason reason) {
 }
 
 void metrics_count_ws_close(metrics_worker *m, uint16_t code, bool sent) {
-    size_t slot = METRICS_CLOSE_CODES_TRACKED;
-    for (size_t i = 0; i < METRICS_CLOSE_CODES_TRACKED; i++)
-        if (metrics_close_codes[i] == code) { slot = i; break; }
-    metrics_add(sent ? &m->ws_close_sent[slot] : &m->ws_close_received[slot], 1);
+    for (size_t i = 0; i < METRICS_CLOSE_CODES_TRACKED; i++) {
+        if (metrics_close_codes[i] == code) {
+            metrics_add(sent ? &m->ws_close_sent[i] : &m->ws_close_received[i], 1);
+            return;
+        }
+    }
+    size_t d = sent ? 0 : 1;
+    if (code != 0) {
+        for (size_t i = 0; i < METRICS_CLOSE_EXTRA_SLOTS; i++) {
+            uint64_t have = atomic_load_explicit(&m->ws_close_extra_code[d][i], memory_order_relaxed);
+            if (have == 0) {
+                /* release: a reader that sees the code sees a valid count slot */
+                atomic_store_explicit(&m->ws_close_extra_code[d][i], code, memory_order_release);
+                have = code;
+            }
+            if (have == code) {
+                metrics_add(&m->ws_close_extra_count[d][i], 1);
+                return;
+            }
+        }
+    }
+    size_t other = METRICS_CLOSE_CODES_TRACKED;
+    metrics_add(sent ? &m->ws_close_sent[other] : &m->ws_close_received[other], 1);
 }
 
 void metrics_count_iteration(metrics_worker *m, uint32_t cqes) {
@@ -130,6 +159,31 @@ int metrics_format(const metrics_worker *workers, size_t count, const metrics_pr
                     dir_names[d], v);
         }
     }
+    for (size_t d = 0; d < 2; d++) {
+        /* extra codes summed across workers; at most SLOTS * workers distinct */
+        enum { distinct_max = 256 };
+        uint16_t codes[distinct_max];
+        uint64_t counts[distinct_max];
+        size_t n = 0;
+        for (size_t w = 0; w < count; w++) {
+            for (size_t i = 0; i < METRICS_CLOSE_EXTRA_SLOTS; i++) {
+                uint64_t code = atomic_load_explicit(&workers[w].ws_close_extra_code[d][i], memory_order_acquire);
+                if (code == 0) break;
+                uint64_t c = atomic_load_explicit(&workers[w].ws_close_extra_count[d][i], memory_order_relaxed);
+                size_t k = 0;
+                while (k < n && codes[k] != code) k++;
+                if (k == n) {
+                    if (n == distinct_max) continue;
+                    codes[n] = (uint16_t)code;
+                    counts[n++] = 0;
+                }
+                counts[k] += c;
+            }
+        }
+        for (size_t k = 0; k < n; k++)
+            put(&o, "ringpad_ws_close_frames_total{direction=\"%s\",code=\"%u\"} %" PRIu64 "\n", dir_names[d],
+                (unsigned)codes[k], counts[k]);
+    }
     scalar(&o, "ws_upgrades_total", "counter", "Completed WebSocket upgrades.", SUM(ws_upgrades));
     scalar(&o, "http_requests_total", "counter", "Parsed HTTP requests.", SUM(http_requests));
     put(&o, "# HELP ringpad_http_responses_total HTTP responses by status class.\n"
@@ -161,6 +215,19 @@ int metrics_format(const metrics_worker *workers, size_t count, const metrics_pr
     scalar(&o, "zerocopy_copied_total", "counter",
            "Zero-copy sends the kernel reported as copied (always so on loopback).", SUM(zerocopy_copied));
     scalar(&o, "mailbox_messages_total", "counter", "Messages received from other workers.", SUM(mailbox_received));
+    scalar(&o, "ops_applied_total", "counter", "Ops applied, made durable and acknowledged.", SUM(ops_applied));
+    put(&o, "# HELP ringpad_ack_latency_seconds Op submitted to its owner until its ack was sent.\n"
+            "# TYPE ringpad_ack_latency_seconds histogram\n");
+    cumulative = 0;
+    for (size_t b = 0; b < METRICS_ACK_BUCKETS; b++) {
+        cumulative += SUM(ack_latency_us[b]);
+        put(&o, "ringpad_ack_latency_seconds_bucket{le=\"%g\"} %" PRIu64 "\n", metrics_ack_bucket_le_us[b] / 1e6,
+            cumulative);
+    }
+    cumulative += SUM(ack_latency_us[METRICS_ACK_BUCKETS]);
+    put(&o, "ringpad_ack_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cumulative);
+    put(&o, "ringpad_ack_latency_seconds_sum %.6f\nringpad_ack_latency_seconds_count %" PRIu64 "\n",
+        SUM(ack_latency_us_sum) / 1e6, cumulative);
     if (o.overflow) return -ENOSPC;
     return (int)o.len;
 }

@@ -50,9 +50,17 @@ typedef enum metrics_error_kind {
 #define METRICS_CLOSE_CODES_TRACKED 11
 extern const uint16_t metrics_close_codes[METRICS_CLOSE_CODES_TRACKED];
 
+/* Other valid codes (1004-1015 leftovers, 3000-4999) get a labelled series of
+ * their own in a small per-worker table; past it they count as "other". */
+#define METRICS_CLOSE_EXTRA_SLOTS 32
+
 /* Upper bounds of the CQEs-per-loop-iteration histogram; one more bucket is +Inf. */
 #define METRICS_CQE_BUCKETS 10
 extern const uint32_t metrics_cqe_bucket_le[METRICS_CQE_BUCKETS];
+
+/* Upper bounds (microseconds) of the submit-to-ack latency histogram; one more is +Inf. */
+#define METRICS_ACK_BUCKETS 12
+extern const uint32_t metrics_ack_bucket_le_us[METRICS_ACK_BUCKETS];
 
 typedef struct metrics_worker {
     metrics_counter accepted;
@@ -60,6 +68,9 @@ typedef struct metrics_worker {
     metrics_counter closed_by_reason[METRICS_CLOSE_REASON_COUNT];
     metrics_counter ws_close_sent[METRICS_CLOSE_CODES_TRACKED + 1];     /* last = other */
     metrics_counter ws_close_received[METRICS_CLOSE_CODES_TRACKED + 1];
+    /* [0] sent, [1] received: code 0 = free slot; the code is stored before its count */
+    metrics_counter ws_close_extra_code[2][METRICS_CLOSE_EXTRA_SLOTS];
+    metrics_counter ws_close_extra_count[2][METRICS_CLOSE_EXTRA_SLOTS];
     metrics_counter ws_upgrades;
     metrics_counter http_requests;
     metrics_counter http_responses_by_class[6];  /* index = status / 100 (1xx..5xx) */
@@ -75,7 +86,14 @@ typedef struct metrics_worker {
     metrics_counter zerocopy_sends;              /* send_zc SQEs */
     metrics_counter zerocopy_copied;             /* notifications saying the kernel copied */
     metrics_counter mailbox_received;
+    /* documents (owner side) */
+    metrics_counter ops_applied;                 /* ops made durable and published */
+    metrics_counter ack_latency_us[METRICS_ACK_BUCKETS + 1]; /* submit -> ack, non-cumulative */
+    metrics_counter ack_latency_us_sum;
 } metrics_worker;
+
+/* Records one op published `latency_us` after it was submitted to its owner. */
+void metrics_count_ack(metrics_worker *m, uint64_t latency_us);
 
 /* Single-writer increment: only the owning worker calls these. */
 static inline void metrics_add(metrics_counter *c, uint64_t n) {
@@ -105,7 +123,7 @@ typedef struct metrics_process {
  * Returns the length written (< cap, NUL-terminated) or -ENOSPC when `cap`
  * is too small; METRICS_TEXT_MAX_BYTES is always enough.
  */
-#define METRICS_TEXT_MAX_BYTES 16384
+#define METRICS_TEXT_MAX_BYTES 32768
 int metrics_format(const metrics_worker *workers, size_t count, const metrics_process *proc, char *buf,
                    size_t cap);
 

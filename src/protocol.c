@@ -7,6 +7,8 @@
  */
 #include "protocol.h"
 
+#include "docname.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,27 +108,9 @@ static int fail(proto_msg *msg, int code, const char *fmt, ...) {
 
 /* ---- validation --------------------------------------------------------------- */
 
-static bool doc_char_ok(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-' || c == '/';
-}
-
+/* One rule for names everywhere: the store maps exactly these names to files. */
 bool proto_doc_name_valid(const char *name, size_t len_bytes, size_t max_bytes) {
-    if (len_bytes == 0 || len_bytes > max_bytes || len_bytes > PROTO_MAX_DOC_NAME_BYTES) return false;
-    size_t seg_start = 0;
-    for (size_t i = 0; i <= len_bytes; i++) {
-        if (i < len_bytes && !doc_char_ok((unsigned char)name[i])) return false;
-        if (i == len_bytes || name[i] == '/') {
-            size_t seg_len = i - seg_start;
-            /* Empty segments cover a leading, trailing or doubled '/'. "." and ".."
-             * would let two names map to one file, or one escape the data dir. */
-            if (seg_len == 0) return false;
-            if (seg_len == 1 && name[seg_start] == '.') return false;
-            if (seg_len == 2 && name[seg_start] == '.' && name[seg_start + 1] == '.') return false;
-            seg_start = i + 1;
-        }
-    }
-    return true;
+    return len_bytes <= max_bytes && docname_validate(name, len_bytes) == DOCNAME_OK;
 }
 
 /* Nesting depth outside strings, before jansson spends memory on deep input. */

@@ -22,11 +22,12 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "docname.h"
 #include "ringpad/ot.h"
 
 #define PROTO_SUBPROTOCOL "ringpad.v1"
 #define PROTO_MAX_SAFE_INTEGER 9007199254740991ULL /* 2^53 - 1: exact in every JSON client */
-#define PROTO_MAX_DOC_NAME_BYTES 256   /* hard cap; proto_limits may lower it */
+#define PROTO_MAX_DOC_NAME_BYTES DOCNAME_MAX_BYTES   /* hard cap; proto_limits may lower it */
 #define PROTO_MAX_ID_BYTES 128
 #define PROTO_MAX_NAME_BYTES 128       /* display name in hello */
 #define PROTO_MAX_COLOR_BYTES 7        /* "#rrggbb" */

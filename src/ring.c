@@ -210,6 +210,14 @@ static void begin_drain(worker *w) {
 
 static void drain_check(worker *w) {
     if (!w->draining) return;
+    if (w->count_conns == w->http_list.count) {
+        /* only HTTP connections left (idle keep-alives or half-sent
+         * requests): nothing to wait for */
+        for (conn *c = w->http_list.head, *next; c != NULL; c = next) {
+            next = c->next;
+            conn_close(c, METRICS_CLOSE_SHUTDOWN);
+        }
+    }
     if (w->count_conns == 0) {
         w->stopped = true;
         return;

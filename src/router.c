@@ -5,6 +5,7 @@
 #include "static_site.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef int (*route_fn)(const router_ctx *ctx, const http_request *req, router_reply *out);
@@ -58,6 +59,12 @@ static int route_healthz(const router_ctx *ctx, const http_request *req, router_
     bool stopping = atomic_load_explicit(&((server_shared *)ctx->shared)->shutting_down, memory_order_relaxed);
     if (stopping) return reply_text(ctx, req, 503, "text/plain; charset=utf-8", "shutting down\n", 14,
                                     "Cache-Control: no-store\r\nRetry-After: 1\r\n", out);
+    uint32_t degraded = atomic_load_explicit(&((server_shared *)ctx->shared)->degraded_docs, memory_order_relaxed);
+    if (degraded > 0) {
+        char body[96];
+        int n = snprintf(body, sizeof body, "degraded: storage failed for %u documents\n", degraded);
+        return reply_text(ctx, req, 503, "text/plain; charset=utf-8", body, (size_t)n, "Cache-Control: no-store\r\n", out);
+    }
     return reply_text(ctx, req, 200, "text/plain; charset=utf-8", "ok\n", 3, "Cache-Control: no-store\r\n", out);
 }
 

@@ -135,12 +135,8 @@ static void deliver(void *ctx, uint64_t key, rbuf *frame, const char *doc, size_
     session_slot *sl = slot_of(sw, key);
     if (sl == NULL) return;
     if (sl->fn != NULL) {
-        if (frame != NULL) {
-            session_waiter_fn fn = sl->fn;
-            void *wctx = sl->ctx;
-            slot_free(sw, key);     /* one answer per waiter */
-            fn(wctx, frame);
-        }
+        /* fn may remove the waiter itself; a second removal misses (generation) */
+        if (frame != NULL && sl->fn(sl->ctx, frame)) slot_free(sw, key);
         return;
     }
     session *s = sl->s;
@@ -492,6 +488,7 @@ int session_worker_init(worker *w) {
         .log = store_log_config_default(),
         .idle_ms = cfg->doc_idle_ms,
         .degraded = &w->shared->degraded_docs,
+        .metrics = w->m,
     };
     dc.limits.history_depth = cfg->history_depth + DOC_MAX_UNPUBLISHED_OPS;
     dc.log.fsync_policy = strcmp(cfg->fsync, "interval") == 0 ? STORE_FSYNC_INTERVAL : STORE_FSYNC_ALWAYS;
@@ -536,6 +533,13 @@ void session_worker_flush(worker *w) {
     }
     docs_flush(sw->docs, w, &sw->out, (int64_t)w->now_ms);
     fanout_flush(&sw->out);
+    if (sw->out.count_post_failures > 0) {
+        /* a frame that could not cross to its worker breaks that stream's order: loud */
+        log_warn("worker %u: %llu cross-worker deliveries failed (mailbox full or no SQE)", w->id,
+                 (unsigned long long)sw->out.count_post_failures);
+        metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], sw->out.count_post_failures);
+        sw->out.count_post_failures = 0;
+    }
 }
 
 void session_worker_tick(worker *w) {

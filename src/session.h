@@ -37,8 +37,9 @@ struct session;
 #define SESSION_CLOSE_UNAUTHORIZED 4401
 #define SESSION_SERVER_NAME "ringpad/0.1"
 
-/* A REST caller waiting for the owner's answer (rest.c): gets the frame. */
-typedef void (*session_waiter_fn)(void *ctx, rbuf *frame);
+/* A REST caller waiting for the owner's answers (rest.c): gets each frame;
+ * returns true when it needs no more (the waiter is removed). */
+typedef bool (*session_waiter_fn)(void *ctx, rbuf *frame);
 
 typedef struct session_worker {
     struct worker *w;
@@ -79,7 +80,7 @@ void session_close(struct session *s);
 void session_on_text(struct session *s, const uint8_t *data, size_t len);
 
 /* REST (rest.c): a waiter slot gets a key like a session; frames sent to it
- * call fn once. Returns the key, 0 on no memory. */
+ * call fn until it returns true. Returns the key, 0 on no memory. */
 uint64_t session_waiter_add(session_worker *sw, session_waiter_fn fn, void *ctx);
 void session_waiter_remove(session_worker *sw, uint64_t key);
 /* Sends a request to the owner of req->doc (takes the caller's reference). */

@@ -465,7 +465,14 @@ static const site_file *lookup(const static_site *site, const char *path, size_t
         return f;
     char index[PATH_MAX_DECODED_BYTES + sizeof "/index.html"];
     snprintf(index, sizeof index, "%s/index.html", path);
-    return find(site->files, site->count_files, index);
+    f = find(site->files, site->count_files, index);
+    if (f != NULL)
+        return f;
+    /* The editor's pretty URLs: /d/<document name> is the editor page, which
+     * reads the name from the URL. */
+    if (path_len > 2 && memcmp(path, "d/", 2) == 0)
+        return find(site->files, site->count_files, "editor.html");
+    return NULL;
 }
 
 int static_site_respond(const static_site *site, const http_request *req, static_reply *reply)

@@ -182,9 +182,10 @@ int ws_handshake_check(const http_request *req, const ws_handshake_config *cfg,
 
 int ws_handshake_write_response(const ws_handshake_result *res, char *out, size_t cap)
 {
-    char ext[160] = "";
+    /* The longest answer (every parameter with a value) is 128 characters. */
+    char ext[320] = "";
     if (res->deflate) {
-        char value[128];
+        char value[256];
         if (pmd_format_response(&res->deflate_params, value, sizeof value) < 0)
             return -ENOBUFS;
         snprintf(ext, sizeof ext, "Sec-WebSocket-Extensions: %s\r\n", value);

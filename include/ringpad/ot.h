@@ -197,7 +197,7 @@ typedef enum ot_side {
 } ot_side;
 
 /* Position after op. A position inside a deleted range moves to its start.
- * Positions beyond op's base length are clamped to its target length. */
+ * A position beyond op's base length is treated as the base length. */
 uint64_t ot_transform_position(uint64_t pos_codepoints, const ot_op *op, ot_side side);
 
 /* ---- A document with history ------------------------------------------------ */

@@ -37,26 +37,27 @@ serverTest('the server pings every --ping-interval-ms', { needs: T, flags: { ena
     }
 });
 
-serverTest('a client that answers pings outlives the idle timeout', { needs: T, flags: { enableEcho: true, pingIntervalMs: 100, idleTimeoutMs: 400 } }, async (t, srv) => {
+serverTest('a client that answers pings outlives the idle timeout', { needs: T, flags: { enableEcho: true, pingIntervalMs: 100, idleTimeoutMs: 1000 } }, async (t, srv) => {
     const ws = await openWs(t, srv.port); // ws answers pings by itself
     let pings = 0;
     ws.on('ping', () => { pings++; });
     let closedEarly = null;
     ws.on('close', (code) => { closedEarly = code; });
-    await sleep(1500);
+    await sleep(2500);
     assert.equal(closedEarly, null, `closed with ${closedEarly} though it answered every ping`);
-    assert.ok(pings >= 3, `only ${pings} pings in 1.5 s at a 100 ms interval`);
+    assert.ok(pings >= 3, `only ${pings} pings in 2.5 s at a 100 ms interval`);
     const inbox = messages(ws);
     ws.send('alive');
     assert.equal((await inbox.next()).data.toString(), 'alive');
 });
 
-serverTest('a client that keeps sending data is not idle', { needs: T, flags: { enableEcho: true, pingIntervalMs: 60000, idleTimeoutMs: 400 } }, async (t, srv) => {
+serverTest('a client that keeps sending data is not idle', { needs: T, flags: { enableEcho: true, pingIntervalMs: 60000, idleTimeoutMs: 800 } }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 20; i++) { // ~2 s, 2.5x the idle timeout
         await conn.write(frame(OP.TEXT, `tick ${i}`));
-        const f = await readFrame(conn, 3000);
+        let f;
+        do f = await readFrame(conn, 3000); while (f.opcode === OP.PING); // pings are left unanswered on purpose
         assert.equal(f.opcode, OP.TEXT, `tick ${i}: got opcode ${f.opcode}`);
         await sleep(100);
     }

@@ -40,7 +40,7 @@ Test(config, defaults) {
     cr_assert_eq(cfg.shutdown_grace_ms, 5000);
     cr_assert_str_eq(cfg.allowed_origins, "");
     cr_assert_eq(cfg.no_deflate, false);
-    cr_assert_eq(cfg.zerocopy_min_bytes, 64 * 1024);
+    cr_assert_eq(cfg.zerocopy_min_bytes, 16 * 1024);
     cr_assert_eq(cfg.enable_echo, false);
 }
 

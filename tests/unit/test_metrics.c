@@ -62,11 +62,26 @@ Test(metrics, sums_across_workers) {
     expect_line(text, "ringpad_send_queue_bytes 90");
     expect_line(text, "ringpad_errors_total{kind=\"no_buffers\"} 3");
     expect_line(text, "ringpad_ws_close_frames_total{direction=\"sent\",code=\"1001\"} 3");
-    expect_line(text, "ringpad_ws_close_frames_total{direction=\"received\",code=\"other\"} 3");
+    expect_line(text, "ringpad_ws_close_frames_total{direction=\"received\",code=\"4000\"} 3");
+    expect_line(text, "ringpad_ws_close_frames_total{direction=\"received\",code=\"other\"} 0");
     expect_line(text, "ringpad_ws_close_frames_total{direction=\"received\",code=\"1001\"} 0");
     expect_line(text, "ringpad_zerocopy_sends_total 6");
     expect_line(text, "ringpad_zerocopy_copied_total 3");
     expect_line(text, "ringpad_http_responses_total{class=\"4xx\"} 3");
+    free(w);
+}
+
+Test(metrics, application_close_codes_get_their_own_label) {
+    metrics_worker *w = calloc(2, sizeof *w);
+    metrics_count_ws_close(&w[0], 4321, false);
+    metrics_count_ws_close(&w[1], 4321, false);
+    metrics_count_ws_close(&w[1], 3000, true);
+    for (uint16_t code = 4000; code < 4000 + METRICS_CLOSE_EXTRA_SLOTS + 3; code++) metrics_count_ws_close(&w[0], code, true);
+    char *text = render(w, 2, false);
+    expect_line(text, "ringpad_ws_close_frames_total{direction=\"received\",code=\"4321\"} 2");
+    expect_line(text, "ringpad_ws_close_frames_total{direction=\"sent\",code=\"3000\"} 1");
+    expect_line(text, "ringpad_ws_close_frames_total{direction=\"sent\",code=\"4000\"} 1");
+    expect_line(text, "ringpad_ws_close_frames_total{direction=\"sent\",code=\"other\"} 3");
     free(w);
 }
 

@@ -266,13 +266,13 @@ Test(protocol, doc_names) {
         cr_assert(!proto_doc_name_valid(bad[i], strlen(bad[i]), 256), "%s", bad[i]);
     char name[300];
     memset(name, 'n', sizeof name);
-    cr_assert(proto_doc_name_valid(name, 256, 256));
-    cr_assert(!proto_doc_name_valid(name, 257, 300)); /* the hard cap */
+    cr_assert(proto_doc_name_valid(name, PROTO_MAX_DOC_NAME_BYTES, 300));
+    cr_assert(!proto_doc_name_valid(name, PROTO_MAX_DOC_NAME_BYTES + 1, 300)); /* the hard cap */
     cr_assert(!proto_doc_name_valid(name, 11, 10));   /* a configured lower limit */
     cr_assert(!proto_doc_name_valid("a\0b", 3, 256));
 
     EXPECT_ERR("{\"type\":\"open\",\"doc\":\"../etc/passwd\"}", PROTO_ERR_BAD_DOC_NAME, "document names");
-    EXPECT_ERR("{\"type\":\"close\",\"doc\":\"\"}", PROTO_ERR_BAD_DOC_NAME, "1..256 bytes");
+    EXPECT_ERR("{\"type\":\"close\",\"doc\":\"\"}", PROTO_ERR_BAD_DOC_NAME, "1..200 bytes");
     EXPECT_ERR("{\"type\":\"presence\",\"doc\":\"/abs\",\"v\":0,\"sel\":[]}", PROTO_ERR_BAD_DOC_NAME,
                "document names");
     EXPECT_ERR("{\"type\":\"open\",\"doc\":\"a\\u0000b\"}", PROTO_ERR_BAD_DOC_NAME, "document names");

@@ -390,8 +390,9 @@ Test(server, metrics_count_requests) {
 
 Test(server, rate_limit_warns_once_then_closes_1008) {
     cfg.max_messages_per_sec = 5;
+    cfg.enable_echo = true;
     start();
-    int fd = ws_dial("/ws");
+    int fd = ws_dial("/echo");   /* /ws speaks ringpad.v1 */
     for (int i = 0; i < 20; i++) ws_send(fd, 0x1, "m", 1);
     uint8_t op, buf[128];
     size_t len;
@@ -407,4 +408,31 @@ Test(server, rate_limit_warns_once_then_closes_1008) {
     cr_assert_eq(warnings, 1, "told once");
     cr_assert_eq(close_code, 1008);
     close(fd);
+}
+
+Test(server, healthz_503_during_the_grace_period) {
+    cfg.shutdown_grace_ms = 1500;
+    cfg.threads = 1;
+    start();
+    int stubborn = ws_dial("/ws");        /* never answers the close: keeps the grace period going */
+    int http = dial();
+    send_all(http, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 34);
+    char buf[4096];
+    read_until(http, buf, sizeof buf, "ok\n");
+    cr_assert(strncmp(buf, "HTTP/1.1 200 ", 13) == 0, "%s", buf);
+    server_request_stop(srv);
+    uint8_t op, payload[128];
+    size_t len;
+    cr_assert_eq(ws_recv(stubborn, &op, payload, &len), 0);
+    cr_assert_eq(op, 0x8);
+    send_all(http, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 34);
+    read_until(http, buf, sizeof buf, "\r\n\r\n");
+    cr_assert(strncmp(buf, "HTTP/1.1 503 ", 13) == 0, "%s", buf);
+    cr_assert_not_null(strstr(buf, "Connection: close"));
+    cr_assert(closed_by_server(http));
+    close(http);
+    cr_assert(closed_by_server(stubborn), "cut at the end of the grace period");
+    close(stubborn);
+    cr_assert_eq(server_wait_and_destroy(srv), 1, "one connection was cut");
+    srv = NULL;
 }

@@ -68,6 +68,7 @@ static void build_root(void)
     write_text("outside/dir/also.txt", "ALSO SECRET");
 
     write_text("root/index.html", "<!doctype html><title>ringpad</title>");
+    write_text("root/editor.html", "<!doctype html><title>editor</title>");
     write_text("root/app.js", "console.log('plain');");
     write_file("root/app.js.gz", k_gz_bytes, sizeof k_gz_bytes - 1);
     write_text("root/style.css", "body{}");
@@ -196,9 +197,24 @@ Test(static_site, count_files_skips_what_it_must)
 {
     /* index.html app.js style.css data.json img.svg logo.png favicon.ico mod.mjs
      * x.wasm app.js.map readme.txt font.woff2 blob.bin UPPER.HTML orphan.gz empty.txt
-     * sub/index.html sub/deep/file.txt noindex/a.txt link-in.html = 20; not: app.js.gz
+     * sub/index.html sub/deep/file.txt noindex/a.txt link-in.html editor.html = 21; not: app.js.gz
      * (variant), dotfiles, links out, directory links, dangling link, FIFO. */
-    cr_assert_eq(static_site_count_files(g_site), 20);
+    cr_assert_eq(static_site_count_files(g_site), 21);
+}
+
+Test(static_site, document_urls_serve_the_editor)
+{
+    const char *want = "<!doctype html><title>editor</title>";
+    const char *targets[] = {"/d/notes", "/d/notes/2026/plan.md", "/d/a%20b?x=1"};
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        static_reply r = respond("GET", targets[i], "");
+        assert_status(&r, 200);
+        cr_assert(body_is(&r, want, strlen(want)), "%s", targets[i]);
+    }
+    static_reply bare = respond("GET", "/d/", "");
+    assert_status(&bare, 404);
+    static_reply escape = respond("GET", "/d/../../etc/passwd", "");
+    assert_status(&escape, 400);
 }
 
 Test(static_site, get_root_serves_index)

@@ -300,6 +300,26 @@ Test(ws_handshake, deflate_negotiated_only_when_enabled)
     cr_assert_null(strstr(out, "Sec-WebSocket-Extensions"));
 }
 
+/* Every parameter with a value: the longest answer must still fit. */
+Test(ws_handshake, deflate_answer_with_every_parameter_fits)
+{
+    http_request req;
+    ws_handshake_result res;
+    char out[WS_HANDSHAKE_MAX_RESPONSE_BYTES];
+    with_header(&req, "Sec-WebSocket-Extensions",
+                "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+                "server_max_window_bits=10; client_max_window_bits=11");
+    ws_handshake_config cfg = { .deflate = pmd_config_default() };
+    cr_assert_eq(ws_handshake_check(&req, &cfg, &res), 0);
+    cr_assert(res.deflate);
+    int n = ws_handshake_write_response(&res, out, sizeof out);
+    cr_assert_gt(n, 0, "write_response failed: %d", n);
+    cr_assert_not_null(strstr(out, "server_no_context_takeover"), "%s", out);
+    cr_assert_not_null(strstr(out, "client_no_context_takeover"), "%s", out);
+    cr_assert_not_null(strstr(out, "server_max_window_bits=10"), "%s", out);
+    cr_assert_not_null(strstr(out, "client_max_window_bits=11"), "%s", out);
+}
+
 /* End to end with the real request parser (src/http.c). */
 Test(ws_handshake, parsed_rfc_request)
 {

@@ -7,6 +7,8 @@ export const MESSAGE_TIMEOUT_MS = 5000;
 
 /** Opens a ws client; rejects on error or unexpected response. Terminated in t.after. */
 export async function openWs(t, port, { path = '/echo', protocols, host = '127.0.0.1', ...options } = {}) {
+    // ws offers permessage-deflate by default; tests that want it ask for it.
+    options = { perMessageDeflate: false, ...options };
     const ws = new WebSocket(`ws://${host.includes(':') ? `[${host}]` : host}:${port}${path}`, protocols, options);
     ws.binaryType = 'nodebuffer';
     if (t) t.after(() => ws.terminate());

@@ -135,24 +135,45 @@ export async function startServer(flags = {}, { env = {}, rawArgs = null } = {})
  * A node:test test that runs against its own fresh server.
  *   serverTest(name, { needs: ['echo'], flags: {...}, env, timeout }, async (t, srv) => {...})
  * Tests whose features the server has not landed are marked todo (see features.mjs).
- * The server is stopped in an after() hook whatever happens; a failure's message
- * ends with the server's stderr.
+ * The server is stopped in an after() hook, after the test's own hooks; a
+ * failure's message ends with the server's stderr.
  */
 export function serverTest(name, spec, fn) {
     const { needs: features = [], flags = {}, env = {}, timeout = 20000 } = spec;
     test(name, { ...needs(...features), timeout }, async (t) => {
         const srv = await startServer(flags, { env });
-        t.after(() => srv.stop());
         try {
             await fn(t, srv);
         } catch (err) {
             if (err && typeof err === 'object') {
+                // The stack was rendered with the message when the error was made: extend both.
                 const tail = `\n--- ringpad stderr (tail) ---\n${srv.stderrTail()}`;
-                try { err.message = String(err.message) + tail; } catch { /* frozen */ }
+                try {
+                    if (typeof err.stack === 'string') err.stack += tail;
+                    else err.message = String(err.message) + tail;
+                } catch { /* frozen */ }
             }
             throw err;
+        } finally {
+            // after() hooks run in the order registered: registering here puts the
+            // server's stop behind the test's own cleanup (its clients are gone by
+            // then, so a graceful stop is quick). A test cancelled by its timeout
+            // never gets here; the process exit hook above kills its server.
+            t.after(async () => {
+                await srv.stop();
+                assertNoSanitizerReport(srv);
+            });
         }
     });
+}
+
+// Under `-Dsanitize=address` (and UBSan in Debug) the server reports leaks and
+// memory errors on stderr when it exits: any report fails the test that ran it.
+const SANITIZER_RE = /ERROR: (LeakSanitizer|AddressSanitizer)|runtime error: /;
+export function assertNoSanitizerReport(srv) {
+    const text = srv.stderr();
+    const m = text.match(SANITIZER_RE);
+    if (m) throw new Error(`ringpad reported a sanitizer error:\n${text.slice(Math.max(0, m.index - 200), m.index + 3000)}`);
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

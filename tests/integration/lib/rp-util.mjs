@@ -1,0 +1,46 @@
+// Helpers for the document-session tests: scratch data dirs, HS256 tokens
+// minted with node's crypto (independent of the server's code), waiting.
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export function scratchDir(t, prefix = 'ringpad-docs-') {
+    const dir = mkdtempSync(path.join(tmpdir(), prefix));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+}
+
+const b64url = (buf) => Buffer.from(buf).toString('base64url');
+
+export function mintToken(secret, claims) {
+    const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+    const body = b64url(JSON.stringify(claims));
+    const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest();
+    return `${head}.${body}.${b64url(sig)}`;
+}
+
+export const nowS = () => Math.floor(Date.now() / 1000);
+
+/** Polls `cond` every 20 ms until it is true or `ms` pass (then throws `what`). */
+export async function until(cond, ms = 5000, what = 'condition') {
+    const end = Date.now() + ms;
+    for (;;) {
+        if (await cond()) return;
+        if (Date.now() > end) throw new Error(`${what}: not reached within ${ms} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+    }
+}
+
+export async function httpJson(port, method, urlPath, { body, token } = {}) {
+    const headers = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`http://127.0.0.1:${port}${urlPath}`, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: res.status, json, text };
+}

@@ -1,0 +1,385 @@
+// The editor page: CodeMirror 6 wired to the ringpad.v1 protocol.
+//
+//   CodeMirror change --changesToOp--> DocClient (one op in flight, a buffer) --> Connection
+//   Connection --> DocClient (transform vs pending) --opToChanges--> CodeMirror (annotated remote)
+//
+// The editor keeps "\n" as its only line separator so that its text is the
+// server's text character for character ("\r\n" stays two characters; the
+// "\r" is hidden), and CpIndex converts UTF-16 positions to code points.
+import { EditorState, Compartment, Annotation, Transaction } from '@codemirror/state';
+import {
+  EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection,
+  ViewPlugin, Decoration, MatchDecorator,
+} from '@codemirror/view';
+import { defaultKeymap } from '@codemirror/commands';
+import { search, searchKeymap, highlightSelectionMatches } from '@codemirror/search';
+
+import { CpIndex } from './ot/cpindex.js';
+import { changesToOp, opToChanges } from './ot/bridge.js';
+import { DocClient } from './ot/client.js';
+import { UndoStack } from './ot/undo.js';
+import { Connection } from './net/connection.js';
+import { peersField, setPeer, removePeer, clearPeers } from './editor/peers.js';
+import {
+  docFromLocation, validDocName, parseFragment, fragmentWithoutToken, jwtClaims, roleFor,
+  randomColor, validColor,
+} from './session.js';
+
+const MAX_SEL_RANGES = 32;
+const DEFAULT_PRESENCE_PER_SECOND = 10;
+
+const $ = (id) => document.getElementById(id);
+
+// ---- who, what, with which token -------------------------------------------------
+
+const docName = docFromLocation(location.pathname, location.hash);
+const fragment = parseFragment(location.hash);
+if (fragment.token) {
+  sessionStorage.setItem('ringpad.token', fragment.token);
+  history.replaceState(null, '', location.pathname + location.search + fragmentWithoutToken(location.hash));
+}
+const token = () => sessionStorage.getItem('ringpad.token');
+
+function identity() {
+  return { name: localStorage.getItem('ringpad.name'), color: validColor(localStorage.getItem('ringpad.color')) };
+}
+
+function askIdentity(first) {
+  return new Promise((resolve) => {
+    const dlg = $('identity-dialog');
+    const cur = identity();
+    $('id-name').value = cur.name || '';
+    $('id-color').value = cur.color && cur.color.length === 7 ? cur.color : randomColor();
+    dlg.onclose = () => {
+      const name = $('id-name').value.trim().slice(0, 64) || cur.name || 'anonymous';
+      localStorage.setItem('ringpad.name', name);
+      localStorage.setItem('ringpad.color', $('id-color').value);
+      renderMe();
+      resolve();
+    };
+    if (first) dlg.addEventListener('cancel', (e) => e.preventDefault(), { once: true });
+    dlg.showModal();
+  });
+}
+
+function renderMe() {
+  const me = identity();
+  const btn = $('me');
+  btn.textContent = '';
+  const dot = document.createElement('span');
+  dot.className = 'dot';
+  dot.style.background = me.color || '#888';
+  btn.append(dot, document.createTextNode(me.name || 'you'));
+}
+
+// ---- notices and status -------------------------------------------------------------
+
+function notice(text, { error = false, yourText = null } = {}) {
+  const el = document.createElement('div');
+  el.className = error ? 'notice error' : 'notice';
+  el.append(document.createTextNode(text));
+  if (yourText !== null) {
+    const dl = document.createElement('button');
+    dl.textContent = 'Download my version';
+    dl.onclick = () => {
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(new Blob([yourText], { type: 'text/plain;charset=utf-8' }));
+      a.download = `${docName.replace(/\//g, '_')}.mine.txt`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+    };
+    el.append(dl);
+  }
+  const close = document.createElement('button');
+  close.className = 'close';
+  close.textContent = '×';
+  close.title = 'Dismiss';
+  close.onclick = () => el.remove();
+  el.append(close);
+  $('notices').append(el);
+}
+
+let connStatus = { state: 'connecting' };
+let countdownTimer = null;
+
+function renderStatus() {
+  const conn = $('st-conn');
+  conn.className = `conn ${connStatus.state}`;
+  clearTimeout(countdownTimer);
+  switch (connStatus.state) {
+    case 'connected': conn.textContent = 'connected'; break;
+    case 'connecting': conn.textContent = 'connecting…'; break;
+    case 'offline': conn.textContent = 'offline'; break;
+    case 'unauthorized': conn.textContent = 'not authorized'; break;
+    case 'reconnecting': {
+      const s = Math.max(0, Math.ceil((connStatus.retryAt - Date.now()) / 1000));
+      conn.textContent = `reconnecting in ${s} s`;
+      countdownTimer = setTimeout(renderStatus, 250);
+      break;
+    }
+    default: conn.textContent = connStatus.state;
+  }
+  $('st-version').textContent = client && client.v !== null ? `v ${client.v}` : 'v –';
+  $('st-saved').textContent = !client || client.v === null ? ''
+    : client.pending ? (connStatus.state === 'connected' ? 'saving…' : 'unsaved edits kept locally') : 'saved';
+  const n = view ? view.state.field(peersField).size : 0;
+  $('st-people').textContent = n === 0 ? 'only you' : `${n} other${n === 1 ? '' : 's'} here`;
+}
+
+function renderPeople() {
+  const ul = $('people');
+  ul.textContent = '';
+  for (const p of view.state.field(peersField).values()) {
+    const li = document.createElement('li');
+    const dot = document.createElement('span');
+    dot.className = 'dot';
+    dot.style.background = p.color || '#888';
+    li.append(dot, document.createTextNode(p.name || 'anonymous'));
+    ul.append(li);
+  }
+  renderStatus();
+}
+
+// ---- the editor -----------------------------------------------------------------------
+
+const remote = Annotation.define(); // a change that came from the server
+const undoKind = Annotation.define(); // 'undo' | 'redo'
+const editable = new Compartment();
+
+// "\r" before "\n" (or anywhere) is part of the text but not shown; the caret skips it.
+const crDecorator = new MatchDecorator({ regexp: /\r/g, decoration: () => Decoration.replace({}) });
+const hideCR = ViewPlugin.fromClass(class {
+  constructor(v) { this.decorations = crDecorator.createDeco(v); }
+  update(u) { this.decorations = crDecorator.updateDeco(u, this.decorations); }
+}, {
+  decorations: (p) => p.decorations,
+  provide: (plugin) => EditorView.atomicRanges.of((v) => v.plugin(plugin)?.decorations ?? Decoration.none),
+});
+
+let index = new CpIndex('');
+const undo = new UndoStack();
+let client = null;
+let view = null;
+let conn = null;
+let readOnly = true; // until the first snapshot
+let presenceDirty = false;
+let presenceTimer = null;
+let presenceIntervalMs = 1000 / DEFAULT_PRESENCE_PER_SECOND;
+let mySession = null;
+
+function setReadOnly(ro) {
+  readOnly = ro;
+  view.dispatch({ effects: editable.reconfigure([EditorState.readOnly.of(ro), EditorView.editable.of(!ro)]) });
+  $('readonly-badge').hidden = !(ro && client && client.v !== null);
+}
+
+function runUndo(kind) {
+  if (readOnly) return true;
+  const op = kind === 'undo' ? undo.popUndo() : undo.popRedo();
+  if (!op) return true;
+  const specs = opToChanges(op, index);
+  const last = specs[specs.length - 1];
+  view.dispatch({
+    changes: specs,
+    selection: last ? { anchor: last.from + last.insert.length } : undefined,
+    annotations: [undoKind.of(kind), Transaction.userEvent.of(kind)],
+    scrollIntoView: true,
+  });
+  return true;
+}
+
+function onUpdate(u) {
+  for (const tr of u.transactions) {
+    if (!tr.docChanged) continue;
+    if (tr.annotation(remote)) { index.applyChanges(tr.changes); continue; }
+    const { op, inverse } = changesToOp(tr.changes, tr.startState.doc, index);
+    index.applyChanges(tr.changes);
+    const before = tr.startState.doc;
+    client.localOp(op, () => before.toString());
+    undo.record(inverse, { kind: tr.annotation(undoKind) || 'edit' });
+  }
+  if (u.selectionSet && !u.docChanged) undo.breakGroup();
+  if (u.selectionSet || u.docChanged) { presenceDirty = true; schedulePresence(); }
+}
+
+function applyRemote(op) {
+  view.dispatch({
+    changes: opToChanges(op, index),
+    annotations: [remote.of(true), Transaction.addToHistory.of(false), Transaction.remote.of(true)],
+  });
+  undo.transformRemote(op);
+}
+
+function schedulePresence() {
+  if (presenceTimer !== null) return;
+  presenceTimer = setTimeout(() => { presenceTimer = null; sendPresence(); }, presenceIntervalMs);
+}
+
+function sendPresence() {
+  // §11: only while Synchronized; changed() calls again after the ack.
+  if (!presenceDirty || !client.canSendPresence()) return;
+  const sel = view.state.selection.ranges.slice(0, MAX_SEL_RANGES)
+    .map((r) => [index.toCp(r.anchor), index.toCp(r.head)]);
+  if (conn.send({ type: 'presence', doc: docName, v: client.v, sel })) presenceDirty = false;
+}
+
+function showPeer(p, sel, v) {
+  if (p.session === mySession) return;
+  const mapped = client.mapRemoteSel(sel || [], v);
+  if (!mapped) return;
+  const len = index.lengthCp;
+  const clamp = (x) => Math.min(Math.max(0, x), len);
+  const ranges = mapped.map(([a, h]) => ({ anchor: index.toU16(clamp(a)), head: index.toU16(clamp(h)) }));
+  view.dispatch({ effects: setPeer.of({ session: p.session, name: p.name, color: validColor(p.color), ranges }) });
+  renderPeople();
+}
+
+function route(msg) {
+  if (msg.type === '_disconnected') {
+    client.disconnected();
+    view.dispatch({ effects: clearPeers.of(null) });
+    renderPeople();
+    return;
+  }
+  if (msg.type === 'error' && msg.ref === undefined) {
+    notice(`Server: ${msg.code}: ${msg.message}`, { error: true });
+    return;
+  }
+  if (msg.doc !== undefined && msg.doc !== docName) return;
+  switch (msg.type) {
+    case 'presence': showPeer(msg, msg.sel, msg.v); return;
+    case 'leave': view.dispatch({ effects: removePeer.of(msg.session) }); renderPeople(); return;
+    default: client.receive(msg);
+  }
+}
+
+function start() {
+  const claims = jwtClaims(token());
+  const role = token() ? roleFor(claims, docName) : 'write';
+  view = new EditorView({
+    parent: $('editor'),
+    state: EditorState.create({
+      doc: '',
+      extensions: [
+        EditorState.lineSeparator.of('\n'),
+        lineNumbers(),
+        highlightActiveLineGutter(),
+        highlightActiveLine(),
+        drawSelection(),
+        EditorView.lineWrapping,
+        search({ top: true }),
+        highlightSelectionMatches(),
+        hideCR,
+        peersField,
+        editable.of([EditorState.readOnly.of(true), EditorView.editable.of(false)]),
+        keymap.of([
+          { key: 'Mod-z', run: () => runUndo('undo'), preventDefault: true },
+          { key: 'Mod-y', run: () => runUndo('redo'), preventDefault: true },
+          { key: 'Mod-Shift-z', run: () => runUndo('redo'), preventDefault: true },
+          ...searchKeymap,
+          ...defaultKeymap,
+        ]),
+        EditorView.updateListener.of(onUpdate),
+        EditorView.contentAttributes.of({ 'aria-label': `Document ${docName}` }),
+      ],
+    }),
+  });
+  // Undo from the browser's menu or a touch keyboard arrives as beforeinput.
+  view.contentDOM.addEventListener('beforeinput', (e) => {
+    if (e.inputType === 'historyUndo' || e.inputType === 'historyRedo') {
+      e.preventDefault();
+      runUndo(e.inputType === 'historyUndo' ? 'undo' : 'redo');
+    }
+  });
+
+  const clientId = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(36).padStart(2, '0')).join('');
+  client = new DocClient({
+    doc: docName,
+    clientId,
+    send: (m) => conn.send(m),
+    host: {
+      snapshot(text, v, peers) {
+        view.dispatch({
+          changes: { from: 0, to: view.state.doc.length, insert: text },
+          annotations: [remote.of(true), Transaction.addToHistory.of(false)],
+          effects: clearPeers.of(null),
+        });
+        setReadOnly(client.readOnly || role === 'read');
+        for (const p of peers) showPeer(p, p.sel, v);
+        view.focus();
+      },
+      remoteOp: (op) => applyRemote(op),
+      localText: () => view.state.doc.toString(),
+      changed() { renderStatus(); if (presenceDirty) schedulePresence(); },
+      notice(kind, message, extra) {
+        if (kind === 'readonly') setReadOnly(true);
+        if (kind === 'fatal') { notice(message, { error: true }); return; }
+        notice(message, { error: kind === 'lost', yourText: kind === 'retry' ? null : extra && extra.yourText !== undefined ? extra.yourText : null });
+      },
+    },
+  });
+  if (role === 'read') client.readOnly = true;
+
+  const wsUrl = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
+  conn = new Connection({
+    url: wsUrl,
+    hello: () => {
+      const me = identity();
+      const m = { type: 'hello' };
+      if (token()) m.token = token();
+      if (me.name) m.name = me.name;
+      if (me.color) m.color = me.color;
+      return m;
+    },
+    onReady(welcome) {
+      mySession = welcome.session;
+      const pps = welcome.limits && welcome.limits.presence_per_second;
+      if (pps > 0) presenceIntervalMs = Math.max(1000 / pps, 50);
+      client.setLimits(welcome.limits);
+      conn.send(client.connected());
+      presenceDirty = true;
+    },
+    onMessage: route,
+    onStatus(s) { connStatus = s; renderStatus(); },
+    onUnauthorized(m) {
+      $('token-reason').textContent = `The server refused the connection: ${m.message}. Paste an access token.`;
+      $('token-input').value = '';
+      $('token-dialog').showModal();
+    },
+  });
+  $('token-dialog').onclose = () => {
+    const t = $('token-input').value.trim();
+    if (t) sessionStorage.setItem('ringpad.token', t);
+    conn.resume();
+  };
+  addEventListener('beforeunload', (e) => {
+    if (client.pending) { e.preventDefault(); e.returnValue = ''; }
+  });
+  conn.start();
+  renderStatus();
+}
+
+async function main() {
+  if (!docName || !validDocName(docName)) {
+    document.title = 'ringpad: no document';
+    $('doc-title').textContent = '';
+    notice('No valid document name in this address. Open one from the home page.', { error: true });
+    return;
+  }
+  document.title = `${docName} — ringpad`;
+  $('doc-title').textContent = docName;
+  $('me').onclick = async () => { await askIdentity(false); if (conn) conn.stop(), conn.start(); };
+  renderMe();
+  if (!identity().name) await askIdentity(true);
+  start();
+}
+
+main();
+
+// For tests and debugging in the browser console.
+globalThis.ringpad = {
+  get view() { return view; },
+  get client() { return client; },
+  get index() { return index; },
+  get status() { return connStatus; },
+};

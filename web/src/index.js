@@ -1,0 +1,75 @@
+// The home page: the document list from GET /api/docs, and a form to open a document.
+import { validDocName } from './session.js';
+
+// The server maps /d/<name> to editor.html once it serves that route; until
+// then editor.html#doc=<name> works on any static server.
+const PRETTY_URLS = false;
+
+export function editorUrl(name) {
+  return PRETTY_URLS ? `/d/${name.split('/').map(encodeURIComponent).join('/')}`
+    : `/editor.html#doc=${encodeURIComponent(name)}`;
+}
+
+const $ = (id) => document.getElementById(id);
+
+function authHeaders() {
+  const token = sessionStorage.getItem('ringpad.token');
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+async function loadDocs(next) {
+  const status = $('docs-status');
+  const url = next ? `/api/docs?after=${encodeURIComponent(next)}` : '/api/docs';
+  let body;
+  try {
+    const res = await fetch(url, { headers: { Accept: 'application/json', ...authHeaders() } });
+    if (res.status === 401 || res.status === 403) {
+      status.textContent = 'The document list needs an access token: open a document by name above (the editor asks for a token).';
+      return;
+    }
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    body = await res.json();
+    if (!body || !Array.isArray(body.docs)) throw new Error('unexpected reply');
+  } catch (e) {
+    status.textContent = `The document list is not available from this server (${e.message}). You can still open a document by name.`;
+    return;
+  }
+  const tbody = $('docs').querySelector('tbody');
+  if (!next) tbody.textContent = '';
+  for (const d of body.docs) {
+    const tr = document.createElement('tr');
+    const name = document.createElement('td');
+    const a = document.createElement('a');
+    a.href = editorUrl(d.name);
+    a.textContent = d.name;
+    name.append(a);
+    const v = document.createElement('td');
+    v.className = 'num';
+    v.textContent = String(d.v);
+    const size = document.createElement('td');
+    size.className = 'num';
+    size.textContent = Number(d.size_codepoints).toLocaleString();
+    tr.append(name, v, size);
+    tbody.append(tr);
+  }
+  $('docs').hidden = tbody.children.length === 0;
+  status.textContent = tbody.children.length === 0 ? 'No documents yet: create one above.' : '';
+  const more = $('more');
+  more.hidden = !body.next;
+  more.onclick = () => loadDocs(body.next);
+}
+
+if (typeof document !== 'undefined') {
+  $('open-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const name = $('doc-name').value.trim();
+    const err = $('name-error');
+    if (!validDocName(name)) {
+      err.textContent = 'A name is 1–256 characters of letters, digits, . _ - and /, without empty, "." or ".." parts.';
+      err.hidden = false;
+      return;
+    }
+    location.href = editorUrl(name);
+  });
+  loadDocs(null);
+}

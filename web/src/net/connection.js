@@ -1,0 +1,163 @@
+// One WebSocket to the server (subprotocol ringpad.v1) that comes back by
+// itself: capped exponential backoff with jitter, an immediate try when the
+// browser comes back online, and an application ping to find dead links.
+
+export const SUBPROTOCOL = 'ringpad.v1';
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 30000;
+const PING_EVERY_MS = 20000;
+const DEAD_AFTER_MS = 45000; // nothing heard for this long: the link is dead
+const CLOSE_UNAUTHORIZED = 4401;
+
+/**
+ * Delay before reconnect attempt `attempt` (0-based): "equal jitter" — half of
+ * min(cap, base·2^attempt) fixed, half random, so clients spread out after an
+ * outage and never wait longer than the cap.
+ */
+export function backoffDelayMs(attempt, rnd = Math.random, { baseMs = BACKOFF_BASE_MS, capMs = BACKOFF_CAP_MS } = {}) {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling / 2 + rnd() * (ceiling / 2));
+}
+
+export class Connection {
+  /**
+   * @param {object} o
+   * @param {string} o.url ws:// or wss:// URL of /ws
+   * @param {() => object} o.hello the hello message (read at each connect: the token may change)
+   * @param {(welcome: object) => void} o.onReady after welcome: (re)open documents here
+   * @param {(msg: object) => void} o.onMessage every other server message
+   * @param {(status: {state: string, retryAt?: number, attempt?: number}) => void} o.onStatus
+   * @param {(msg: object) => void} o.onUnauthorized the server refused the token (no retry until resume())
+   * @param {object} [o.env] {WebSocket, setTimeout, clearTimeout, setInterval, clearInterval, now, random, online, addEventListener}
+   */
+  constructor({ url, hello, onReady, onMessage, onStatus, onUnauthorized, env }) {
+    this.url = url;
+    this.hello = hello;
+    this.onReady = onReady;
+    this.onMessage = onMessage;
+    this.onStatus = onStatus;
+    this.onUnauthorized = onUnauthorized;
+    const g = globalThis;
+    this.env = {
+      WebSocket: g.WebSocket,
+      setTimeout: (f, ms) => g.setTimeout(f, ms),
+      clearTimeout: (t) => g.clearTimeout(t),
+      setInterval: (f, ms) => g.setInterval(f, ms),
+      clearInterval: (t) => g.clearInterval(t),
+      now: () => Date.now(),
+      random: Math.random,
+      online: () => (g.navigator ? g.navigator.onLine !== false : true),
+      addEventListener: (name, f) => g.addEventListener && g.addEventListener(name, f),
+      ...env,
+    };
+    this.ws = null;
+    this.ready = false;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.pingTimer = null;
+    this.lastHeard = 0;
+    this.stopped = true;
+    this.unauthorized = false;
+    this.env.addEventListener('online', () => { if (!this.stopped && !this.ws) this.#connectNow(); });
+    this.env.addEventListener('offline', () => { if (!this.stopped && !this.ready) this.#status({ state: 'offline' }); });
+  }
+
+  start() { this.stopped = false; this.unauthorized = false; this.#connectNow(); }
+
+  /** After a new token: try again at once. */
+  resume() { this.attempt = 0; this.start(); }
+
+  stop() {
+    this.stopped = true;
+    this.env.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.ws) this.ws.close(1000);
+  }
+
+  /** Sends when connected and welcomed; false otherwise (the caller keeps state to resend). */
+  send(msg) {
+    if (!this.ready || !this.ws) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  #status(s) { this.status = s; this.onStatus(s); }
+
+  #connectNow() {
+    this.env.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.ws || this.stopped) return;
+    this.#status({ state: 'connecting', attempt: this.attempt });
+    let ws;
+    try {
+      ws = new this.env.WebSocket(this.url, SUBPROTOCOL);
+    } catch {
+      this.#scheduleRetry();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      this.lastHeard = this.env.now();
+      ws.send(JSON.stringify(this.hello()));
+    };
+    ws.onmessage = (ev) => {
+      this.lastHeard = this.env.now();
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch { return; }
+      if (!msg || typeof msg !== 'object') return;
+      if (msg.type === 'welcome') {
+        this.ready = true;
+        this.attempt = 0;
+        this.#startPing();
+        this.#status({ state: 'connected', session: msg.session });
+        this.onReady(msg);
+        return;
+      }
+      if (msg.type === 'pong') return;
+      if (msg.type === 'error' && msg.code === 'unauthorized') {
+        this.unauthorized = true;
+        this.onUnauthorized(msg);
+        return;
+      }
+      this.onMessage(msg);
+    };
+    ws.onclose = (ev) => this.#closed(ws, ev);
+    ws.onerror = () => {}; // onclose follows
+  }
+
+  #closed(ws, ev) {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    const wasReady = this.ready;
+    this.ready = false;
+    this.env.clearInterval(this.pingTimer);
+    this.pingTimer = null;
+    if (wasReady) this.onMessage({ type: '_disconnected' });
+    if (ev && ev.code === CLOSE_UNAUTHORIZED) this.unauthorized = true;
+    if (this.stopped || this.unauthorized) { this.#status({ state: this.unauthorized ? 'unauthorized' : 'stopped' }); return; }
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry() {
+    if (!this.env.online()) { this.#status({ state: 'offline' }); return; } // 'online' event resumes
+    const delay = backoffDelayMs(this.attempt++, this.env.random);
+    const retryAt = this.env.now() + delay;
+    this.#status({ state: 'reconnecting', retryAt, attempt: this.attempt });
+    this.retryTimer = this.env.setTimeout(() => this.#connectNow(), delay);
+  }
+
+  #startPing() {
+    this.env.clearInterval(this.pingTimer);
+    this.pingTimer = this.env.setInterval(() => {
+      if (!this.ws) return;
+      if (this.env.now() - this.lastHeard > DEAD_AFTER_MS) {
+        // A dead link may take minutes to report its close: give up on it now.
+        const dead = this.ws;
+        dead.close(4000);
+        this.#closed(dead, { code: 4000 });
+        return;
+      }
+      this.send({ type: 'ping' });
+    }, PING_EVERY_MS);
+  }
+}
