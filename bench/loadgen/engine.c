@@ -694,7 +694,10 @@ static bool verify_step(worker *w, bool final) {
         if (!ld->has_clients || ld->checked) continue;
         lg_client *vc = ld->verifier >= 0 ? w->conns[ld->verifier].cl : NULL;
         bool have = vc && vc->phase == LG_PHASE_LIVE;
-        if (!have && !final) {
+        /* a verifier that could not connect will not get a snapshot: do not wait for it */
+        bool gone = ld->verifier < 0 || w->conns[ld->verifier].state == CS_DEAD ||
+                    w->conns[ld->verifier].state == CS_CLOSING || (vc && vc->phase == LG_PHASE_FAILED);
+        if (!have && !final && !gone) {
             pending = true;
             continue;
         }
@@ -831,14 +834,14 @@ static void *worker_main(void *arg) {
             w->err = rc;
             break;
         }
-        uint64_t now = now_us();
         unsigned head, count = 0;
         io_uring_for_each_cqe(&w->ring, head, cqe) {
-            on_cqe(w, cqe, now);
+            /* a clock read per completion: a long batch must not blur latencies */
+            on_cqe(w, cqe, now_us());
             count++;
         }
         io_uring_cq_advance(&w->ring, count);
-        phase_step(w, now);
+        phase_step(w, now_us());
     }
     return NULL;
 }

@@ -38,9 +38,10 @@ static void hist_row(FILE *out, const char *name, const lg_hist *h) {
 
 void lg_report_table(FILE *out, const lg_config *cfg, const lg_stats *st) {
     double s = st->measured_s;
-    fprintf(out, "ringpad-bench  scenario=%s  %s:%u%s  connections=%u docs=%u threads=%u  %s",
-            lg_scenario_str(cfg->scenario), cfg->host, (unsigned)cfg->port, cfg->path, cfg->connections,
-            cfg->docs, cfg->threads, cfg->rate_ops_s > 0 ? "open loop" : "closed loop");
+    fprintf(out, "ringpad-bench  scenario=%s  %s:%u%s  connections=%u", lg_scenario_str(cfg->scenario),
+            cfg->host, (unsigned)cfg->port, cfg->path, cfg->connections);
+    if (proto(cfg)) fprintf(out, " docs=%u", cfg->docs);
+    fprintf(out, " threads=%u  %s", cfg->threads, cfg->rate_ops_s > 0 ? "open loop" : "closed loop");
     if (cfg->rate_ops_s > 0) fprintf(out, " %.0f ops/s", cfg->rate_ops_s);
     fprintf(out, "  window=%.1fs (+%.1fs warm-up)\n", s, cfg->warmup_s);
     fprintf(out, "  ready connections: %" PRIu64 " of %u\n", st->ready_connections, cfg->connections);
