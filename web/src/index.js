@@ -1,13 +1,9 @@
 // The home page: the document list from GET /api/docs, and a form to open a document.
 import { validDocName } from './session.js';
 
-// The server maps /d/<name> to editor.html once it serves that route; until
-// then editor.html#doc=<name> works on any static server.
-const PRETTY_URLS = false;
-
+/** The editor of a document: the server serves editor.html for /d/<name>. */
 export function editorUrl(name) {
-  return PRETTY_URLS ? `/d/${name.split('/').map(encodeURIComponent).join('/')}`
-    : `/editor.html#doc=${encodeURIComponent(name)}`;
+  return `/d/${name.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 const $ = (id) => document.getElementById(id);
@@ -48,7 +44,7 @@ async function loadDocs(next) {
     v.textContent = String(d.v);
     const size = document.createElement('td');
     size.className = 'num';
-    size.textContent = Number(d.size_codepoints).toLocaleString();
+    size.textContent = Number(d.codepoints).toLocaleString();
     tr.append(name, v, size);
     tbody.append(tr);
   }
@@ -65,7 +61,7 @@ if (typeof document !== 'undefined') {
     const name = $('doc-name').value.trim();
     const err = $('name-error');
     if (!validDocName(name)) {
-      err.textContent = 'A name is 1–256 characters of letters, digits, . _ - and /, without empty, "." or ".." parts.';
+      err.textContent = 'A name is 1–200 characters of letters, digits, . _ - and /, without empty, "." or ".." parts.';
       err.hidden = false;
       return;
     }
