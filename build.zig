@@ -36,7 +36,7 @@ fn cFilesIn(b: *std.Build, dir: []const u8, exclude: []const []const u8) []const
     if (!fileExists(b, dir)) return &.{};
     b.dependOnDirectoryContents(b.path(dir));
     var list: std.ArrayList([]const u8) = .empty;
-    var handle = b.root.root_dir.handle.openDir(io, (b.root.join(b.allocator, dir) catch @panic("OOM")).sub_path, .{ .iterate = true }) catch return &.{};
+    var handle = b.root.root_dir.handle.openDir(io, rootSub(b, dir), .{ .iterate = true }) catch return &.{};
     defer handle.close(io);
     var it = handle.iterate();
     outer: while (it.next(io) catch null) |entry| {
@@ -44,12 +44,7 @@ fn cFilesIn(b: *std.Build, dir: []const u8, exclude: []const []const u8) []const
         for (exclude) |skip| if (std.mem.eql(u8, skip, entry.name)) continue :outer;
         list.append(b.allocator, b.fmt("{s}/{s}", .{ dir, entry.name })) catch @panic("OOM");
     }
-    std.mem.sort([]const u8, list.items, {}, struct {
-        fn lessThan(_: void, x: []const u8, y: []const u8) bool {
-            return std.mem.lessThan(u8, x, y);
-        }
-    }.lessThan);
-    return list.items;
+    return sortPaths(list.items);
 }
 
 const Ctx = struct {
@@ -299,6 +294,20 @@ pub fn build(b: *std.Build) void {
     }
 }
 
+/// `sub_path` (relative to the build root) as the root directory handle expects it.
+fn rootSub(b: *std.Build, sub_path: []const u8) []const u8 {
+    return (b.root.join(b.allocator, sub_path) catch @panic("OOM")).sub_path;
+}
+
+fn sortPaths(paths: [][]const u8) []const []const u8 {
+    std.mem.sort([]const u8, paths, {}, struct {
+        fn lessThan(_: void, x: []const u8, y: []const u8) bool {
+            return std.mem.lessThan(u8, x, y);
+        }
+    }.lessThan);
+    return paths;
+}
+
 fn fileExists(b: *std.Build, sub_path: []const u8) bool {
     // Re-configure when the entry appears or goes: watch the nearest folder that exists.
     var watch: []const u8 = std.fs.path.dirname(sub_path) orelse ".";
@@ -309,7 +318,7 @@ fn fileExists(b: *std.Build, sub_path: []const u8) bool {
 
 fn rootAccess(b: *std.Build, sub_path: []const u8) bool {
     const io = b.graph.io;
-    b.root.root_dir.handle.access(io, (b.root.join(b.allocator, sub_path) catch @panic("OOM")).sub_path, .{}) catch return false;
+    b.root.root_dir.handle.access(io, rootSub(b, sub_path), .{}) catch return false;
     return true;
 }
 
@@ -320,20 +329,17 @@ fn filesUnder(b: *std.Build, dir: []const u8, suffix: []const u8) []const []cons
     if (!fileExists(b, dir)) return &.{};
     b.dependOnDirectoryContents(b.path(dir));
     var list: std.ArrayList([]const u8) = .empty;
-    var handle = b.root.root_dir.handle.openDir(io, (b.root.join(b.allocator, dir) catch @panic("OOM")).sub_path, .{ .iterate = true }) catch return &.{};
+    var handle = b.root.root_dir.handle.openDir(io, rootSub(b, dir), .{ .iterate = true }) catch return &.{};
     defer handle.close(io);
     var walker = handle.walk(b.allocator) catch @panic("OOM");
     defer walker.deinit();
     while (walker.next(io) catch null) |entry| {
+        // Not recursive by itself: watch every sub-folder too.
+        if (entry.kind == .directory) b.dependOnDirectoryContents(b.path(b.fmt("{s}/{s}", .{ dir, entry.path })));
         if (entry.kind != .file or !std.mem.endsWith(u8, entry.basename, suffix)) continue;
         list.append(b.allocator, b.fmt("{s}/{s}", .{ dir, entry.path })) catch @panic("OOM");
     }
-    std.mem.sort([]const u8, list.items, {}, struct {
-        fn lessThan(_: void, x: []const u8, y: []const u8) bool {
-            return std.mem.lessThan(u8, x, y);
-        }
-    }.lessThan);
-    return list.items;
+    return sortPaths(list.items);
 }
 
 /// A Run step's output is cached on its inputs: a folder argument hashes only
@@ -346,7 +352,7 @@ fn addFileInputsUnder(b: *std.Build, run: *std.Build.Step.Run, dir: []const u8) 
 fn fuzzExtraSources(b: *std.Build, fuzz_src: []const u8) []const []const u8 {
     const io = b.graph.io;
     b.dependOnFileContents(b.path(fuzz_src));
-    const text = b.root.root_dir.handle.readFileAlloc(io, (b.root.join(b.allocator, fuzz_src) catch @panic("OOM")).sub_path, b.allocator, .limited(1 << 20)) catch return &.{};
+    const text = b.root.root_dir.handle.readFileAlloc(io, rootSub(b, fuzz_src), b.allocator, .limited(1 << 20)) catch return &.{};
     var out: std.ArrayList([]const u8) = .empty;
     var lines = std.mem.splitScalar(u8, text, '\n');
     while (lines.next()) |line| {
