@@ -69,7 +69,11 @@ function renderMe() {
   const dot = document.createElement('span');
   dot.className = 'dot';
   dot.style.background = me.color || '#888';
-  btn.append(dot, document.createTextNode(me.name || 'you'));
+  const you = document.createElement('span');
+  you.className = 'muted';
+  you.textContent = '(you)';
+  btn.append(dot, document.createTextNode(me.name || 'you'), you);
+  btn.title = 'Change your name and colour';
 }
 
 // ---- notices and status -------------------------------------------------------------
@@ -106,24 +110,27 @@ function renderStatus() {
   const conn = $('st-conn');
   conn.className = `conn ${connStatus.state}`;
   clearTimeout(countdownTimer);
+  conn.title = '';
   switch (connStatus.state) {
     case 'connected': conn.textContent = 'connected'; break;
     case 'connecting': conn.textContent = 'connecting…'; break;
-    case 'offline': conn.textContent = 'offline'; break;
-    case 'unauthorized': conn.textContent = 'not authorized'; break;
+    case 'offline': conn.textContent = 'offline: your browser has no network'; break;
+    case 'unauthorized': conn.textContent = 'not authorized: an access token is needed'; break;
     case 'reconnecting': {
       const s = Math.max(0, Math.ceil((connStatus.retryAt - Date.now()) / 1000));
-      conn.textContent = `reconnecting in ${s} s`;
+      conn.textContent = s > 0 ? `disconnected, retrying in ${s} s` : 'reconnecting…';
+      if (connStatus.reason) conn.title = `Why: ${connStatus.reason}. Your edits stay in this page and are sent when the connection is back.`;
       countdownTimer = setTimeout(renderStatus, 250);
       break;
     }
     default: conn.textContent = connStatus.state;
   }
-  $('st-version').textContent = client && client.v !== null ? `v ${client.v}` : 'v –';
+  $('st-version').textContent = client && client.v !== null ? `version ${client.v}` : '';
+  $('st-version').title = 'Each saved change adds one to the version.';
   $('st-saved').textContent = !client || client.v === null ? ''
-    : client.pending ? (connStatus.state === 'connected' ? 'saving…' : 'unsaved edits kept locally') : 'saved';
+    : client.pending ? (connStatus.state === 'connected' ? 'saving…' : 'unsaved changes, kept in this page') : 'all changes saved';
   const n = view ? view.state.field(peersField).size : 0;
-  $('st-people').textContent = n === 0 ? 'only you' : `${n} other${n === 1 ? '' : 's'} here`;
+  $('st-people').textContent = n === 0 ? 'nobody else here' : `${n} other${n === 1 ? ' person' : ' people'} here`;
 }
 
 function renderPeople() {

@@ -8,6 +8,14 @@ export function editorUrl(name) {
 
 const $ = (id) => document.getElementById(id);
 
+/** What is wrong with a refused document name, and a name that would do. */
+export function nameAdvice(name) {
+  const rule = 'Names use letters, digits, "-", "_", "." and "/" for folders (no spaces), up to 200 characters.';
+  const fixed = name.trim().replace(/\s+/g, '-').replace(/[^A-Za-z0-9._/-]/g, '').replace(/\/{2,}/g, '/')
+    .replace(/^\/+|\/+$/g, '').split('/').filter((seg) => seg !== '.' && seg !== '..').join('/').slice(0, 200);
+  return fixed && validDocName(fixed) ? `${rule} Try "${fixed}".` : rule;
+}
+
 function authHeaders() {
   const token = sessionStorage.getItem('ringpad.token');
   return token ? { Authorization: `Bearer ${token}` } : {};
@@ -45,6 +53,7 @@ async function loadDocs(next) {
     const size = document.createElement('td');
     size.className = 'num';
     size.textContent = Number(d.codepoints).toLocaleString();
+    size.title = `${Number(d.bytes).toLocaleString()} bytes`;
     tr.append(name, v, size);
     tbody.append(tr);
   }
@@ -61,7 +70,7 @@ if (typeof document !== 'undefined') {
     const name = $('doc-name').value.trim();
     const err = $('name-error');
     if (!validDocName(name)) {
-      err.textContent = 'A name is 1–200 characters of letters, digits, . _ - and /, without empty, "." or ".." parts.';
+      err.textContent = nameAdvice(name);
       err.hidden = false;
       return;
     }

@@ -145,7 +145,7 @@ test('two pages type concurrently (ASCII, emoji, CJK), converge to the server\'s
   await b.waitForSelector('.rp-remote-caret .rp-label', { timeout: WAIT_MS });
   assert.equal(await a.textContent('.rp-remote-caret .rp-label'), 'Bob');
   assert.equal(await b.textContent('.rp-remote-caret .rp-label'), 'Alice');
-  assert.equal(await a.textContent('#st-people'), '1 other here');
+  assert.equal(await a.textContent('#st-people'), '1 other person here');
   await a.screenshot({ path: join(outDir, 'two-collaborators.png') });
   await b.screenshot({ path: join(outDir, 'two-collaborators-b.png') });
   assert.deepEqual([...a.errors, ...b.errors], []);
@@ -280,6 +280,15 @@ test('with auth on, a page without a token asks for one and connects with it', {
 
 test('the home page lists documents (version, size), pages through them and creates one at /d/<name>', { skip }, async (t) => {
   const h = await serverFor(t);
+  const ctx = await browser.newContext({ viewport: { width: 900, height: 700 } });
+  await ctx.addInitScript(() => { localStorage.setItem('ringpad.name', 'New'); localStorage.setItem('ringpad.color', '#5e35b1'); });
+  const page = await ctx.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  // A new server: no documents (and no data folder) yet.
+  await page.goto(`${h.srv.url}/`);
+  await page.waitForFunction(() => document.getElementById('docs-status').textContent !== 'Loading…', null, { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#docs-status'), 'No documents yet: create one above.');
   const DOCS = 103; // more than one page of GET /api/docs (100 by default)
   for (let i = 0; i < DOCS; i++) {
     const name = `list/doc-${String(i).padStart(3, '0')}`;
@@ -289,10 +298,7 @@ test('the home page lists documents (version, size), pages through them and crea
     });
     assert.equal(r.status, 200, JSON.stringify(r.body));
   }
-  const ctx = await browser.newContext({ viewport: { width: 900, height: 700 } });
-  await ctx.addInitScript(() => { localStorage.setItem('ringpad.name', 'New'); localStorage.setItem('ringpad.color', '#5e35b1'); });
-  const page = await ctx.newPage();
-  await page.goto(`${h.srv.url}/`);
+  await page.reload();
   await page.waitForSelector('#docs tbody tr', { timeout: WAIT_MS });
   const first = await page.$$eval('#docs tbody tr', (rows) => rows.slice(0, 1).map((r) => [...r.cells].map((c) => c.textContent)));
   assert.deepEqual(first, [['list/doc-000', '1', '8']]);
@@ -301,6 +307,9 @@ test('the home page lists documents (version, size), pages through them and crea
   await page.waitForFunction((n) => document.querySelectorAll('#docs tbody tr').length === n, DOCS, { timeout: WAIT_MS });
   assert.equal(await page.isVisible('#more'), false);
   assert.equal(await page.getAttribute('#docs tbody tr a', 'href'), '/d/list/doc-000');
+  await page.fill('#doc-name', 'fresh notes');
+  await page.click('#open-form button');
+  assert.match(await page.textContent('#name-error'), /Try "fresh-notes"/);
   await page.fill('#doc-name', 'fresh/notes');
   await page.click('#open-form button');
   await page.waitForURL(`${h.srv.url}/d/fresh/notes`, { timeout: WAIT_MS });
@@ -308,6 +317,7 @@ test('the home page lists documents (version, size), pages through them and crea
   await page.click('.cm-content');
   await page.keyboard.type('new doc');
   assert.equal(await converged(h, [page], 'fresh/notes'), 'new doc');
+  assert.deepEqual(page.errors, []);
   await ctx.close();
 });
 
