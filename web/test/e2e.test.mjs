@@ -361,3 +361,41 @@ test('a 5 MB document stays responsive and a 1 MB paste reaches the other page',
   assert.equal(await textOf(a), server.text);
   await closeAll(a, b);
 });
+
+test('a document deleted on the server (REST DELETE) turns the page read-only, keeps its text and says so', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const doc = 'e2e/deleted';
+  const a = await openPage(h, doc, { name: 'Ann', color: '#43a047' });
+  await a.click('.cm-content');
+  await a.keyboard.type('soon gone');
+  await converged(h, [a], doc);
+  const r = await rest(h, `/api/docs/${doc}`, { method: 'DELETE' });
+  assert.deepEqual([r.status, r.body], [200, { deleted: true }]);
+  await a.waitForSelector('.notice.error', { timeout: WAIT_MS });
+  assert.match(await a.textContent('.notice.error'), /deleted on the server/);
+  await a.keyboard.type(' more');
+  assert.equal(await textOf(a), 'soon gone');
+  assert.equal((await serverDoc(h, doc)).text, '');
+  assert.deepEqual(a.errors, []);
+  await closeAll(a);
+});
+
+test('with auth on, a token without a grant for the document is told so in words and may paste another', { skip }, async (t) => {
+  const other = mintToken(SECRET, 'fred', ['notes/*:write']);
+  const good = mintToken(SECRET, 'fred', ['e2e/*:write']);
+  const h = await serverFor(t, { authSecret: SECRET, restToken: good });
+  const ctx = await browser.newContext({ viewport: { width: 900, height: 360 } });
+  await ctx.addInitScript(() => { localStorage.setItem('ringpad.name', 'Fred'); localStorage.setItem('ringpad.color', '#00897b'); });
+  const page = await ctx.newPage();
+  await page.goto(`${h.srv.url}/d/e2e/locked#token=${other}`);
+  await page.waitForSelector('.notice.error', { timeout: WAIT_MS });
+  assert.match(await page.textContent('.notice.error'), /no access to “e2e\/locked”/);
+  await page.click('.notice.error button:text("Use another token")');
+  await page.fill('#token-input', good);
+  await page.click('#token-dialog button');
+  await page.waitForFunction(() => globalThis.ringpad?.client?.v != null, null, { timeout: WAIT_MS });
+  await page.click('.cm-content');
+  await page.keyboard.type('in');
+  assert.equal(await converged(h, [page], 'e2e/locked'), 'in');
+  await ctx.close();
+});
