@@ -22,7 +22,7 @@ import { Connection } from './net/connection.js';
 import { peersField, setPeer, removePeer, clearPeers } from './editor/peers.js';
 import {
   docFromLocation, validDocName, parseFragment, fragmentWithoutToken, jwtClaims, roleFor,
-  randomColor, validColor,
+  randomColor, validColor, helloName,
 } from './session.js';
 
 const MAX_SEL_RANGES = 32;
@@ -379,7 +379,8 @@ function start() {
       const me = identity();
       const m = { type: 'hello' };
       if (token()) m.token = token();
-      if (me.name) m.name = me.name;
+      const name = helloName(me.name);
+      if (name) m.name = name;
       if (me.color) m.color = me.color;
       return m;
     },

@@ -88,3 +88,20 @@ export function labelTextColor(hex) {
   const r = parseInt(full.slice(1, 3), 16), g = parseInt(full.slice(3, 5), 16), b = parseInt(full.slice(5, 7), 16);
   return 0.299 * r + 0.587 * g + 0.114 * b > 160 ? '#111' : '#fff';
 }
+
+const HELLO_NAME_MAX_BYTES = 128; // PROTOCOL.md §3: hello.name is 1..128 bytes, no control characters
+
+/** A display name as hello accepts it: control characters dropped, cut to 128 UTF-8 bytes on a code point; null if empty. */
+export function helloName(name) {
+  if (typeof name !== 'string') return null;
+  let out = '';
+  let bytes = 0;
+  for (const ch of name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim()) {
+    const n = new TextEncoder().encode(ch).length;
+    if (bytes + n > HELLO_NAME_MAX_BYTES) break;
+    out += ch;
+    bytes += n;
+  }
+  out = out.trim();
+  return out.length > 0 ? out : null;
+}

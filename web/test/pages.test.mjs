@@ -2,7 +2,7 @@
 // why a connection closed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validDocName, docFromLocation } from '../src/session.js';
+import { validDocName, docFromLocation, helloName } from '../src/session.js';
 import { editorUrl, nameAdvice } from '../src/index.js';
 import { closeReason } from '../src/net/connection.js';
 
@@ -37,4 +37,14 @@ test('closeReason words the close codes a stranger may meet', () => {
   assert.equal(closeReason({ code: 4000 }, true), 'the server stopped answering');
   assert.equal(closeReason({ code: 4321, reason: '' }, true), 'the connection closed (code 4321)');
   assert.equal(closeReason(undefined, true), null);
+});
+
+test('helloName fits hello.name: no control characters, at most 128 UTF-8 bytes, whole code points', () => {
+  assert.equal(helloName('  Alice  '), 'Alice');
+  assert.equal(helloName('A\tl\u0007ice\n'), 'Alice');
+  assert.equal(helloName('😀'.repeat(64)), '😀'.repeat(32));
+  assert.equal(new TextEncoder().encode(helloName('é'.repeat(100))).length, 128);
+  assert.equal(helloName('x'.repeat(300)).length, 128);
+  assert.equal(helloName('\u0001 '), null);
+  assert.equal(helloName(null), null);
 });
