@@ -437,4 +437,5 @@ globalThis.ringpad = {
   get client() { return client; },
   get index() { return index; },
   get status() { return connStatus; },
+  get peers() { return view ? [...view.state.field(peersField).values()] : []; },
 };

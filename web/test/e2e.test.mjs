@@ -137,12 +137,18 @@ test('two pages type concurrently (ASCII, emoji, CJK), converge to the server\'s
   assert.ok(text2.includes('[A 日本 🚀]') && text2.includes('[B ✓ 한국어]'), text2);
   assert.equal([...text2].length, (await rest(h, '/api/docs')).body.docs.find((d) => d.name === doc).codepoints);
 
-  // Each page draws the other's caret with its name; the artefact.
+  // Each page draws the other's caret (and selection) with its name; the artefact.
   await a.click('.cm-content');
   await a.keyboard.press('End');
   await b.keyboard.press('Home');
-  await a.waitForSelector('.rp-remote-caret .rp-label', { timeout: WAIT_MS });
-  await b.waitForSelector('.rp-remote-caret .rp-label', { timeout: WAIT_MS });
+  for (let i = 0; i < 6; i++) await b.keyboard.press('Shift+ArrowRight');
+  const peerRanges = (p) => p.evaluate(() => globalThis.ringpad.peers.map((x) => [x.name, x.ranges.map((r) => [r.anchor, r.head])]));
+  const endU16 = text2.length;
+  await a.waitForFunction(() => JSON.stringify(globalThis.ringpad.peers.map((x) => x.ranges.map((r) => [r.anchor, r.head])))
+    === '[[[0,6]]]', null, { timeout: WAIT_MS }).catch(async () => assert.fail(`A sees ${JSON.stringify(await peerRanges(a))}`));
+  await b.waitForFunction((end) => JSON.stringify(globalThis.ringpad.peers.map((x) => x.ranges.map((r) => [r.anchor, r.head])))
+    === JSON.stringify([[[end, end]]]), endU16, { timeout: WAIT_MS }).catch(async () => assert.fail(`B sees ${JSON.stringify(await peerRanges(b))}`));
+  assert.equal(await a.isVisible('.rp-remote-sel'), true);
   assert.equal(await a.textContent('.rp-remote-caret .rp-label'), 'Bob');
   assert.equal(await b.textContent('.rp-remote-caret .rp-label'), 'Alice');
   assert.equal(await a.textContent('#st-people'), '1 other person here');
@@ -181,8 +187,14 @@ test(`keystroke-to-remote-display latency over ${LATENCY_KEYSTROKES} keystrokes 
   assert.equal(shownAt.length, LATENCY_KEYSTROKES);
   const ms = keyAt.map((k, i) => shownAt[i] - k).sort((x, y) => x - y);
   const pct = (p) => ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))];
+  // The server's share: submit-to-ack (write + fdatasync included), from /metrics.
+  const metrics = await (await fetch(`${h.srv.url}/metrics`)).text();
+  const metric = (name) => Number((new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics) || [])[1]);
+  const acks = metric('ringpad_ack_latency_seconds_count');
+  const ackMeanMs = (metric('ringpad_ack_latency_seconds_sum') / acks) * 1000;
   const line = `keystroke-to-remote-display (real ringpad, loopback, headless Chromium, ${ms.length} keystrokes at 30 ms): `
-    + `p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${ms[ms.length - 1].toFixed(1)} ms`;
+    + `p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${ms[ms.length - 1].toFixed(1)} ms; `
+    + `server submit-to-ack mean ${ackMeanMs.toFixed(2)} ms over ${acks} ops`;
   console.log(line);
   writeFileSync(join(outDir, 'latency.txt'), `${line}\n`);
   assert.ok(ms[0] >= 0, 'the remote page cannot show a key before it is pressed');
