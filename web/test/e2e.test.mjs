@@ -411,3 +411,92 @@ test('with auth on, a token without a grant for the document is told so in words
   assert.equal(await converged(h, [page], 'e2e/locked'), 'in');
   await ctx.close();
 });
+
+test('offline past the server\'s history (version_too_old): the page re-opens and keeps its unsent edits', { skip }, async (t) => {
+  const h = await serverFor(t, { extraArgs: ['--history-depth', '64'] });
+  const doc = 'e2e/too-old';
+  // Page A's WebSocket goes through a switch: cut it, and refuse new ones, at will.
+  const ctx = await browser.newContext({ viewport: { width: 900, height: 360 } });
+  await ctx.addInitScript(() => { localStorage.setItem('ringpad.name', 'Away'); localStorage.setItem('ringpad.color', '#d81b60'); });
+  let blocked = false;
+  let sawTooOld = false;
+  const routes = [];
+  await ctx.routeWebSocket(/\/ws$/, (ws) => {
+    if (blocked) { ws.close({ code: 1011, reason: 'test: network down' }); return; }
+    routes.push(ws);
+    const server = ws.connectToServer();
+    server.onMessage((m) => {
+      if (typeof m === 'string' && m.includes('"version_too_old"')) sawTooOld = true;
+      ws.send(m);
+    });
+  });
+  const a = await ctx.newPage();
+  a.errors = [];
+  a.on('pageerror', (e) => a.errors.push(e.message));
+  await a.goto(`${h.srv.url}/d/${doc}`);
+  await a.waitForFunction(() => globalThis.ringpad?.client?.v != null && globalThis.ringpad.status.state === 'connected', null, { timeout: WAIT_MS });
+  await a.click('.cm-content');
+  await a.keyboard.type('base');
+  await converged(h, [a], doc);
+  blocked = true;
+  for (const ws of routes.splice(0)) await ws.close({ code: 1006 });
+  await a.waitForFunction(() => globalThis.ringpad.status.state !== 'connected', null, { timeout: WAIT_MS });
+  await a.keyboard.type(' and mine 😀');
+  // Meanwhile far more ops than the server keeps land before A's text.
+  const OPS = 200;
+  let v = (await serverDoc(h, doc)).v;
+  let len = [...(await serverDoc(h, doc)).text].length;
+  for (let i = 0; i < OPS; i++, v++, len++) {
+    const r = await rest(h, `/api/docs/${doc}/ops`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ v, id: `rest:${i}`, op: ['x', len] }),
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+  }
+  blocked = false;
+  const text = await converged(h, [a], doc);
+  assert.equal(text, `${'x'.repeat(OPS)}base and mine 😀`);
+  assert.equal(sawTooOld, true, 'the server answered the re-open with version_too_old');
+  assert.equal(await a.$$eval('.notice', (n) => n.length), 0, 'nothing was lost: nothing to tell');
+  assert.deepEqual(a.errors, []);
+  await ctx.close();
+});
+
+test('a connection cut with an op in flight: a lost ack comes back in the catch-up, a lost op is resent with its id; applied once', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const doc = 'e2e/in-flight';
+  const ctx = await browser.newContext({ viewport: { width: 900, height: 360 } });
+  await ctx.addInitScript(() => { localStorage.setItem('ringpad.name', 'Flaky'); localStorage.setItem('ringpad.color', '#6d4c41'); });
+  let cut = null; // 'ack': drop the next ack and cut; 'op': drop the next op and cut
+  const seen = { acks: 0, ops: 0 };
+  await ctx.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((m) => {
+      if (cut === 'ack' && m.includes('"type":"ack"')) { cut = null; seen.acks++; ws.close({ code: 1006 }); server.close(); return; }
+      ws.send(m);
+    });
+    ws.onMessage((m) => {
+      if (cut === 'op' && m.includes('"type":"op"')) { cut = null; seen.ops++; ws.close({ code: 1006 }); server.close(); return; }
+      server.send(m);
+    });
+  });
+  const a = await ctx.newPage();
+  a.errors = [];
+  a.on('pageerror', (e) => a.errors.push(e.message));
+  await a.goto(`${h.srv.url}/d/${doc}`);
+  await a.waitForFunction(() => globalThis.ringpad?.client?.v != null && globalThis.ringpad.status.state === 'connected', null, { timeout: WAIT_MS });
+  const b = await openPage(h, doc, { name: 'Steady', color: '#3f51b5' });
+  await a.click('.cm-content');
+  cut = 'ack';
+  await a.keyboard.type('1');
+  assert.equal(await converged(h, [a, b], doc), '1');
+  cut = 'op';
+  await a.keyboard.type('2');
+  assert.equal(await converged(h, [a, b], doc), '12');
+  assert.deepEqual(seen, { acks: 1, ops: 1 });
+  const ops = await rest(h, `/api/docs/${doc}/ops?from=0`);
+  assert.deepEqual(ops.body.ops.map((o) => o.op), [['1'], [1, '2']]);
+  assert.equal(await a.$$eval('.notice', (n) => n.length), 0);
+  assert.deepEqual([...a.errors, ...b.errors], []);
+  await closeAll(a, b);
+});
