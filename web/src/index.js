@@ -1,5 +1,5 @@
 // The home page: the document list from GET /api/docs, and a form to open a document.
-import { validDocName } from './session.js';
+import { validDocName, parseFragment, fragmentWithoutToken } from './session.js';
 
 /** The editor of a document: the server serves editor.html for /d/<name>. */
 export function editorUrl(name) {
@@ -28,9 +28,14 @@ async function loadDocs(next) {
   try {
     const res = await fetch(url, { headers: { Accept: 'application/json', ...authHeaders() } });
     if (res.status === 401 || res.status === 403) {
-      status.textContent = 'The document list needs an access token: open a document by name above (the editor asks for a token).';
+      const had = sessionStorage.getItem('ringpad.token') !== null;
+      status.textContent = had
+        ? 'The server did not accept your access token for the document list. Paste another one, or open a document by name above.'
+        : 'This server needs an access token to list documents. Paste yours below, or open a document by name above (the editor asks for a token).';
+      $('token-form').hidden = false;
       return;
     }
+    $('token-form').hidden = true;
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     body = await res.json();
     if (!body || !Array.isArray(body.docs)) throw new Error('unexpected reply');
@@ -65,6 +70,19 @@ async function loadDocs(next) {
 }
 
 if (typeof document !== 'undefined') {
+  const fromUrl = parseFragment(location.hash).token;
+  if (fromUrl) {
+    sessionStorage.setItem('ringpad.token', fromUrl);
+    history.replaceState(null, '', location.pathname + location.search + fragmentWithoutToken(location.hash));
+  }
+  $('token-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const t = $('list-token').value.trim();
+    if (!t) return;
+    sessionStorage.setItem('ringpad.token', t);
+    $('list-token').value = '';
+    loadDocs(null);
+  });
   $('open-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const name = $('doc-name').value.trim();
