@@ -218,6 +218,7 @@ pub fn build(b: *std.Build) void {
     run_unit.stdio = .inherit;
     test_step.dependOn(&run_unit.step);
 
+    var run_integration_step: ?*std.Build.Step = null;
     if (fileExists(b, "tests/integration/package-lock.json")) {
         // Integration tests: the real binary on an ephemeral loopback port, driven by
         // Node's `ws` (npm, pinned by tests/integration/package-lock.json).
@@ -235,18 +236,19 @@ pub fn build(b: *std.Build) void {
         run_integration.step.dependOn(b.getInstallStep());
         run_integration.step.dependOn(&run_unit.step); // one suite at a time: 2 cores
         test_step.dependOn(&run_integration.step);
+        run_integration_step = &run_integration.step;
     }
 
-    // The editor's JS tests (node's test runner), after the unit tests: 2 cores.
-    const run_web_tests = b.addSystemCommand(&.{ "node", "--test", "--test-reporter=spec" });
-    run_web_tests.setName("web-test");
-    run_web_tests.setCwd(b.path("web"));
-    for (filesUnder(b, "web/test", ".test.mjs")) |t| run_web_tests.addArg(t["web/".len..]);
-    run_web_tests.has_side_effects = true;
-    run_web_tests.stdio = .inherit;
-    run_web_tests.step.dependOn(&web_deps.step);
+    // The editor's JS tests (node's test runner); the browser tests among them
+    // drive the ringpad built here, serving the installed editor. One suite at a
+    // time (2 cores): after the unit and the integration tests.
+    const run_web_tests = webTests(b, server, web_root, &web_deps.step);
     run_web_tests.step.dependOn(&run_unit.step);
+    if (run_integration_step) |s| run_web_tests.step.dependOn(s);
     test_step.dependOn(&run_web_tests.step);
+    // `zig build web-test`: the editor's tests alone.
+    b.step("web-test", "Run the web editor's tests (JS units + browser tests against ringpad)")
+        .dependOn(&webTests(b, server, web_root, &web_deps.step).step);
 
     // ---- benchmarks (figures, not tests) -----------------------------------------
     const bench_mod = ctx.module();
@@ -360,4 +362,20 @@ fn fuzzExtraSources(b: *std.Build, fuzz_src: []const u8) []const []const u8 {
         while (words.next()) |w| out.append(b.allocator, w) catch @panic("OOM");
     }
     return out.items;
+}
+
+/// node web/scripts/run-tests.mjs <ringpad> <installed web root> <web/test/*.test.mjs>
+fn webTests(b: *std.Build, server: *std.Build.Step.Compile, web_root: std.Build.LazyPath, web_deps: *std.Build.Step) *std.Build.Step.Run {
+    const run = b.addSystemCommand(&.{"node"});
+    run.setName("web-test");
+    run.setCwd(b.path("web"));
+    run.addFileArg(b.path("web/scripts/run-tests.mjs"));
+    run.addArtifactArg(server);
+    run.addDirectoryArg(web_root);
+    for (filesUnder(b, "web/test", ".test.mjs")) |t| run.addArg(t["web/".len..]);
+    run.has_side_effects = true;
+    run.stdio = .inherit;
+    run.step.dependOn(web_deps);
+    run.step.dependOn(b.getInstallStep());
+    return run;
 }
