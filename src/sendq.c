@@ -37,10 +37,19 @@ static int grow(sendq *q) {
     return 0;
 }
 
+/* The limit bounds the backlog a stalled reader can build, not the size of one
+ * reply: a message larger than the whole limit (a big document's snapshot) may
+ * go out when little else is queued (at most SENDQ_OVERSIZE_SLACK_BYTES, or
+ * max_bytes if smaller), so memory stays within one message plus that. */
+static bool lone_oversize(const sendq *q, uint64_t charge) {
+    uint64_t slack = q->max_bytes < SENDQ_OVERSIZE_SLACK_BYTES ? q->max_bytes : SENDQ_OVERSIZE_SLACK_BYTES;
+    return charge > q->max_bytes && q->charged_bytes <= slack;
+}
+
 static int push(sendq *q, rbuf *b, const uint8_t *ptr, uint32_t len, bool force) {
     assert(b == NULL || (ptr >= b->data && ptr + len <= b->data + b->len));
     uint64_t charge = (uint64_t)len + SENDQ_ENTRY_OVERHEAD_BYTES;
-    if (!force && q->charged_bytes + charge > q->max_bytes) return -ENOBUFS;
+    if (!force && q->charged_bytes + charge > q->max_bytes && !lone_oversize(q, charge)) return -ENOBUFS;
     if (q->count == q->cap) {
         int rc = grow(q);
         if (rc != 0) return rc;

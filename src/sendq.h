@@ -19,6 +19,8 @@
 #define SENDQ_ENTRY_OVERHEAD_BYTES 32u
 #define SENDQ_MAX_ENTRIES 8192u
 #define SENDQ_INITIAL_ENTRIES 8u
+/* A message larger than max_bytes is still queued while at most this much is. */
+#define SENDQ_OVERSIZE_SLACK_BYTES (64u * 1024u)
 
 typedef struct sendq_entry {
     rbuf *buf;                   /* owner of the bytes, NULL for memory that outlives the queue */
@@ -52,7 +54,8 @@ void sendq_init_pooled(sendq *q, uint64_t max_bytes, bufpool *ring_pool);
 /* Appends [ptr, ptr+len), bytes inside `b` (a new reference is taken), or,
  * with b NULL, bytes that outlive every queue (the in-memory web root).
  * Returns 0, -ENOBUFS when the queue would pass max_bytes (or
- * SENDQ_MAX_ENTRIES), -ENOMEM. */
+ * SENDQ_MAX_ENTRIES), -ENOMEM. A single message larger than max_bytes is
+ * accepted while no more than SENDQ_OVERSIZE_SLACK_BYTES are queued. */
 int sendq_push(sendq *q, rbuf *b, const uint8_t *ptr, uint32_t len);
 
 /* Like sendq_push, ignoring max_bytes (a close frame after a backlog was

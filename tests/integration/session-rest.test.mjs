@@ -14,6 +14,37 @@ async function srvWith(t, flags = {}) {
     return srv;
 }
 
+test('REST on a fresh server: an empty or missing data dir lists no documents', async (t) => {
+    for (const dataDir of [scratchDir(t), scratchDir(t) + '/not-yet-created']) {
+        const srv = await startServer({ dataDir });
+        t.after(() => srv.stop());
+        const r = await httpJson(srv.port, 'GET', '/api/docs');
+        assert.equal(r.status, 200, `data dir ${dataDir}`);
+        assert.deepEqual(r.json.docs, []);
+        const h = await httpJson(srv.port, 'GET', '/healthz');
+        assert.equal(h.status, 200, 'the server still serves');
+    }
+});
+
+test('a document larger than --max-send-queue-bytes can still be read and opened', async (t) => {
+    const srv = await startServer({ dataDir: scratchDir(t), maxSendQueueBytes: '256k' });
+    t.after(() => srv.stop());
+    const chunk = 'x'.repeat(60000);
+    for (let i = 0; i < 12; i++) {
+        const r = await httpJson(srv.port, 'POST', '/api/docs/big/ops', { body: { v: i, id: `s${i}`, op: i === 0 ? [chunk] : [i * 60000, chunk] } });
+        assert.equal(r.status, 200, r.text);
+    }
+    const r = await httpJson(srv.port, 'GET', '/api/docs/big');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.text.length, 720000);
+    const ws = await RpConn.open(srv.port);
+    ws.send({ type: 'open', doc: 'big' });
+    const snap = await ws.type('snapshot');
+    assert.equal(snap.v, 12);
+    assert.equal(snap.text.length, 720000);
+    ws.close();
+});
+
 test('REST without auth: post ops, get text and past versions, history, list with pages, delete', async (t) => {
     const srv = await srvWith(t, { threads: 2 });
     const ws = await RpConn.open(srv.port);

@@ -55,6 +55,31 @@ Test(sendq, byte_limit_counts_overhead) {
     rbuf_unref(b);
 }
 
+/* One message larger than the whole limit (a big snapshot) goes out when the
+ * queue is nearly empty; behind a backlog, or a second one, it does not. */
+Test(sendq, lone_oversize_message) {
+    sendq q;
+    sendq_init(&q, 1000);
+    rbuf *big = rbuf_new(5000);
+    big->len = 5000;
+    cr_assert_eq(sendq_push(&q, big, big->data, 100), 0);            /* a small welcome first */
+    cr_assert_eq(sendq_push(&q, big, big->data, 5000), 0);           /* the oversized snapshot */
+    cr_assert_eq(q.bytes, 5100);
+    cr_assert_eq(sendq_push(&q, big, big->data, 5000), -ENOBUFS);    /* not a second one */
+    cr_assert_eq(sendq_push(&q, big, big->data, 10), -ENOBUFS);      /* nor anything else past the limit */
+    sendq_free(&q);
+
+    sendq_init(&q, 100 * 1024);
+    rbuf *huge = rbuf_new(200 * 1024);
+    huge->len = 200 * 1024;
+    for (int i = 0; i < 3; i++) cr_assert_eq(sendq_push(&q, huge, huge->data, 30000), 0);  /* 90 KB backlog */
+    cr_assert_eq(sendq_push(&q, huge, huge->data, 200 * 1024), -ENOBUFS, "a backlog is a slow reader");
+    sendq_free(&q);
+    cr_assert_eq(atomic_load(&big->refs), 1);
+    rbuf_unref(big);
+    rbuf_unref(huge);
+}
+
 Test(sendq, growth_and_iov_cap) {
     sendq q;
     sendq_init(&q, 1 << 20);
