@@ -73,6 +73,7 @@ void lg_stats_merge(lg_stats *d, const lg_stats *s) {
     ADD(connect_failed); ADD(handshake_failed); ADD(closed_by_peer); ADD(ws_protocol_errors);
     ADD(client_errors); ADD(echo_mismatch); ADD(edits_behind); ADD(ready_connections);
     ADD(clients_checked); ADD(clients_diverged); ADD(clients_unverified); ADD(docs_checked);
+    ADD(clients_equal);
     ADD(tls_handshakes); ADD(tls_resumed); ADD(tls_failed); ADD(server_cpu_s);
 #undef ADD
     for (int i = 0; i < LG_ERR_CODES; i++) d->err_by_code[i] += s->err_by_code[i];
@@ -887,7 +888,9 @@ static bool verify_step(worker *w, bool final) {
                 continue;
             }
             w->st.clients_checked++;
-            if (!lg_client_text_equals(c->cl, text.data ? text.data : "", text.len)) {
+            if (lg_client_text_equals(c->cl, text.data ? text.data : "", text.len)) {
+                w->st.clients_equal++;
+            } else {
                 w->st.clients_diverged++;
                 if (!w->cfg->quiet && w->st.clients_diverged == 1)
                     fprintf(stderr, "ringpad-bench: DIVERGED: doc %s client %u (v %llu)\n",

@@ -90,6 +90,7 @@ typedef struct lg_stats {
     uint64_t ready_connections;            /* reached the measured window ready */
     /* convergence */
     uint64_t clients_checked, clients_diverged, clients_unverified, docs_checked;
+    uint64_t clients_equal;          /* checked and equal to the snapshot */
     bool verify_ran;
     /* window */
     double measured_s;
