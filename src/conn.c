@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Request bodies are skipped (no route takes one yet); larger ones get 413. */
+/* Bodies of routes outside /api are skipped; larger ones get 413. */
 #define CONN_MAX_REQUEST_BODY_BYTES (64u * 1024u)
 
 #ifndef IORING_SEND_ZC_REPORT_USAGE
@@ -461,13 +461,14 @@ static void handle_request(conn *c, const http_request *req) {
         respond_error(c, 400, "chunked request bodies are not accepted");
         return;
     }
-    if (req->content_length > CONN_MAX_REQUEST_BODY_BYTES) {
-        respond_error(c, 413, NULL);
+    if (rest_matches(req)) {
+        /* asynchronous: answered from the document's owner, then closed; it
+         * bounds its own bodies (--max-message-bytes) with a JSON 413 */
+        rest_begin(c, req);
         return;
     }
-    if (rest_matches(req)) {
-        /* asynchronous: answered from the document's owner, then closed */
-        rest_begin(c, req);
+    if (req->content_length > CONN_MAX_REQUEST_BODY_BYTES) {
+        respond_error(c, 413, NULL);
         return;
     }
     http_request last;

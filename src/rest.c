@@ -461,8 +461,9 @@ void rest_begin(conn *c, const http_request *req) {
             finish_error(k, "bad_json", "a JSON body {v, id, op} is required");
             return;
         }
-        if (req->content_length > REST_MAX_BODY_BYTES) {
-            finish_error(k, "op_too_large", "the body is too large");
+        /* The same bound as a WebSocket message, so an op that fits one fits here. */
+        if (req->content_length > k->sw->cfg->max_message_bytes) {
+            finish_error(k, "op_too_large", "the body is larger than --max-message-bytes");
             return;
         }
         k->body_need = (size_t)req->content_length;

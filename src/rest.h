@@ -26,7 +26,6 @@
 
 struct conn;
 
-#define REST_MAX_BODY_BYTES (64u * 1024u)
 #define REST_DEFAULT_PAGE 100u
 #define REST_MAX_PAGE 1000u
 
