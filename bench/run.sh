@@ -139,8 +139,10 @@ start_target() {
             # Two workers need both CPUs: this one shares CPU 1 with the load generator.
             [ "$name" = ringpad-threads2 ] && threads=2 && pin=()
             rm -rf "${DATA_DIR:?}/$name"
+            # --history-depth: with 1,000 editors in a closed loop a client's base
+            # falls ~1,000 versions behind; ShareDB (in memory) keeps all history.
             "${pin[@]}" "$SERVER" --host 127.0.0.1 --port "$port" --threads "$threads" \
-                --data-dir "$DATA_DIR/$name" --fsync "$fsync" \
+                --data-dir "$DATA_DIR/$name" --fsync "$fsync" --history-depth 20000 \
                 --max-messages-per-sec 0 --max-connections 1000000 --enable-echo --log-level warn \
                 >"$log" 2>&1 &
             ;;
