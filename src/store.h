@@ -346,6 +346,29 @@ int store_compact_snapshot_image(const ot_doc *doc, uint32_t history_depth,
 int store_compact_files(int doc_dir_fd, uint64_t snapshot_version, const uint8_t *image,
                         size_t image_len);
 
+/* ---- Listing metadata (store_meta.c) --------------------------------------------- */
+
+/* What GET /api/docs shows for a document that is not loaded. A cache: valid
+ * only while the segment starting at log_start_version is log_end_offset
+ * bytes long (written at unload and after startup recovery, removed at load). */
+typedef struct store_meta {
+    uint64_t version;
+    uint64_t count_codepoints;
+    uint64_t count_bytes;
+    uint64_t log_start_version;  /* the active segment when it was written */
+    uint64_t log_end_offset;     /* its size then */
+} store_meta;
+
+/* Writes the doc dir's meta file (tmp + rename, no fsync: a cache). */
+int store_meta_write(int doc_dir_fd, const store_meta *m);
+/* Removes it (a loaded document changes; absent is fine). */
+int store_meta_remove(int doc_dir_fd);
+/* Blocking, small: -ENOENT when the document does not exist, -ESTALE when the
+ * meta file is missing, damaged or stale (load the document instead). */
+int store_meta_read(int data_dir_fd, const char *name, size_t name_len, store_meta *out);
+/* Decodes a meta image (tests). 0, STORE_ERR_MAGIC or STORE_ERR_CRC. */
+int store_meta_decode(const uint8_t *buf, size_t len, store_meta *out);
+
 /* Reads the logged ops with base in [from, to) in version order, calling fn
  * (blocking; for /ops when the range left the in-memory history). */
 int store_read_ops(int data_dir_fd, const char *name, size_t name_len, uint64_t from,
