@@ -541,6 +541,9 @@ int session_worker_init(worker *w) {
         .metrics = w->m,
     };
     dc.limits.history_depth = cfg->history_depth + DOC_MAX_UNPUBLISHED_OPS;
+    dc.disk_thread = true;
+    dc.targets = w->shared->targets;
+    dc.self = w->id;
     dc.log.fsync_policy = strcmp(cfg->fsync, "interval") == 0 ? STORE_FSYNC_INTERVAL : STORE_FSYNC_ALWAYS;
     dc.log.fsync_interval_ms = cfg->fsync_interval_ms;
     rc = docs_new(&dc, &sw->docs);
@@ -564,6 +567,7 @@ void session_worker_on_mailbox(worker *w, mailbox_msg *msg) {
     case FANOUT_MSG_DELIVER:
     case FANOUT_MSG_DROP:
     case FANOUT_MSG_KILL: fanout_on_message(&sw->out, (const fanout_deliver *)msg); break;
+    case FANOUT_MSG_DISK_DONE: docs_on_disk_done(sw->docs, (docs_job *)msg, &sw->out, (int64_t)w->now_ms); break;
     default: break;
     }
 }
@@ -614,6 +618,8 @@ void session_worker_destroy(worker *w) {
     /* Log writes still in flight complete on this ring: wait for them (bounded
      * in time), then write what is pending synchronously. */
     uint64_t deadline = mono_ms() + SESSION_DRAIN_WAIT_MS;
+    /* the helper's last posts land on this ring before the drain below */
+    docs_stop_disk(sw->docs);
     while (sw->local_head != NULL) {
         docs_request *r = sw->local_head;
         sw->local_head = r->next;

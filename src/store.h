@@ -327,6 +327,12 @@ int store_list(int data_dir_fd, store_name_fn fn, void *ctx);
 int store_compact(store_doc_files *files, store_log *log, const ot_doc *doc,
                   uint32_t history_depth);
 
+/* Step 1 of a non-blocking compaction (the log idle, at `version`): a new,
+ * empty active segment starting at version (create + directory fsync) and
+ * the log switched to it. Nothing to do when the active segment already
+ * starts there. -EBUSY when the log is not idle. */
+int store_compact_switch(store_doc_files *files, store_log *log, uint64_t version);
+
 #define STORE_SEGMENT_NAME_BYTES 32u
 /* "log.%020llu": a segment's file name inside the document's directory. */
 void store_segment_file_name(uint64_t start_version, char out[STORE_SEGMENT_NAME_BYTES]);
