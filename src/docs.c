@@ -685,6 +685,7 @@ static void compact_done(docs *t, docs_job *j) {
     docs_entry *e = find(t, j->name, j->name_len, NULL);
     if (j->rc != 0) log_warn("document %s: compaction failed: %s", j->name, store_err_str(j->rc));
     if (e == NULL || e->state != ENTRY_READY) return;
+    log_debug("document %s: compaction done (%s)", j->name, j->rc == 0 ? "ok" : store_err_str(j->rc));
     e->compacting = false;
     if (j->rc == 0 && j->snapshot_version > e->files.snapshot_version) e->files.snapshot_version = j->snapshot_version;
 }
@@ -750,6 +751,9 @@ static void maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     if (e->compacting || v < e->files.snapshot_version + keep + slack) return;
     if (!store_log_idle(e->io.log) || doc_published_version(e->d) != v) return;
     int rc = store_compact_switch(&e->files, e->io.log, v);
+    /* the new segment's header is pending: written by the next flush, so the
+     * log becomes idle (and the document unloadable) without another op */
+    if (!store_log_idle(e->io.log)) mark_dirty(t, e);
     uint64_t snap = 0;
     uint8_t *image = NULL;
     size_t image_len = 0;
@@ -771,6 +775,7 @@ static void maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     j->image = image;
     j->image_len = image_len;
     e->compacting = true;
+    log_debug("document %s: compaction to a snapshot at v%llu", e->name, (unsigned long long)snap);
     submit_job(t, j, out, now_ms);
 }
 
