@@ -502,8 +502,9 @@ static void answer_unavailable(const docs_request *r, int err, const char *messa
     if (r->kind == DOCS_REQ_OPEN) fanout_drop(out, r->key, r->doc, r->doc_len);
 }
 
-static void wait_or_refuse(docs_entry *e, const docs_request *r, fanout *out) {
-    if (e->count_waiting >= DOCS_MAX_WAITING_PER_DOC && r->kind != DOCS_REQ_CLOSE) {
+static void wait_or_refuse(docs *t, docs_entry *e, const docs_request *r, fanout *out) {
+    uint32_t max = t->cfg.max_waiting_per_doc != 0 ? t->cfg.max_waiting_per_doc : DOCS_MAX_WAITING_PER_DOC;
+    if (e->count_waiting >= max && r->kind != DOCS_REQ_CLOSE) {
         answer_unavailable(r, -EAGAIN, "the document is busy loading; retry", out);
         return;
     }
@@ -563,7 +564,7 @@ static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *o
 void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
     docs_entry *e = find(t, r->doc, r->doc_len, NULL);
     if (e != NULL && e->state != ENTRY_READY) {
-        wait_or_refuse(e, r, out);
+        wait_or_refuse(t, e, r, out);
         return;
     }
     if (r->kind == DOCS_REQ_REST_DELETE) {

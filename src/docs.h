@@ -92,6 +92,7 @@ typedef struct docs_config {
     bool disk_thread;
     mailbox_target *targets;
     uint32_t self;
+    uint32_t max_waiting_per_doc;   /* 0: DOCS_MAX_WAITING_PER_DOC (tests shrink it) */
 } docs_config;
 
 typedef struct docs docs;
