@@ -181,7 +181,7 @@ Test(fanout, a_post_that_fails_after_submission_kills_its_receivers) {
     pair p;
     pair_init(&p);
     uint64_t k = fanout_key(1, 3, 9);
-    fanout_deliver *d = aligned_alloc(16, sizeof *d + sizeof d->keys[0]);
+    fanout_deliver *d = aligned_alloc(16, (sizeof *d + sizeof d->keys[0] + 15) & ~(size_t)15);
     cr_assert_not_null(d);
     memset(d, 0, sizeof *d);
     mailbox_msg_init(&d->hdr, FANOUT_MSG_DELIVER, 0, NULL);
