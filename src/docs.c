@@ -31,7 +31,11 @@ typedef struct docs_entry {
     size_t name_len;
     uint8_t state;                  /* entry_state */
     bool load_create;
-    bool compacting;                /* a compaction job is out */
+    bool compacting;                /* a compaction (segment or files job) is out */
+    bool switching;                 /* the segment job is out: flushes are held */
+    uint64_t compact_snap;          /* the snapshot the compaction writes ... */
+    uint8_t *compact_image;         /* ... its image, until the segment switch (malloc'ed) */
+    size_t compact_image_len;
     docs_request *wait_head;        /* requests waiting for the job, in arrival order */
     docs_request *wait_tail;
     uint32_t count_waiting;
@@ -279,6 +283,7 @@ static void unload(docs *t, docs_entry *e, bool meta, fanout *out, int64_t now_m
     if (meta) write_meta(t, e, out, now_ms);
     set_degraded(t, e, false);
     log_debug("document %.*s unloaded", (int)n, name);
+    free(e->compact_image);
     doc_free(e->d);
     store_doc_files_close(&e->files);
     free(e);
@@ -691,6 +696,8 @@ static void compact_done(docs *t, docs_job *j) {
     if (j->rc == 0 && j->snapshot_version > e->files.snapshot_version) e->files.snapshot_version = j->snapshot_version;
 }
 
+static void segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms);
+
 void docs_on_disk_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     switch ((docs_job_kind)j->kind) {
     case DOCS_JOB_LOAD: load_done(t, j, out, now_ms); break;
@@ -700,6 +707,7 @@ void docs_on_disk_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         if (j->rc != 0) log_debug("document %s: listing metadata not written: %s", j->name, strerror(-j->rc));
         break;
     case DOCS_JOB_READ_OPS: read_ops_done(t, j, out); break;
+    case DOCS_JOB_SEGMENT: segment_done(t, j, out, now_ms); break;
     }
 }
 
@@ -716,6 +724,8 @@ static void report(docs *t, docs_entry *e, const store_flush_result *res, fanout
 }
 
 static void kick(docs *t, docs_entry *e, struct worker *w, fanout *out, int64_t now_ms) {
+    /* while compaction's new segment is created, appends wait in the log */
+    if (e->switching) return;
     store_flush_result failed;
     if (store_ring_kick(w, &e->io, now_ms, &failed) == -EAGAIN) report(t, e, &failed, out);
 }
@@ -742,42 +752,98 @@ void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int
     }
 }
 
-/* Compaction: the segment switch here (the log is idle: one small create +
- * directory fsync), the snapshot image in memory, and the file work (write,
- * fsync, rename the snapshot; drop old segments) on the disk helper. */
+/* Submits compaction's file work: the snapshot held in the entry. */
+static void submit_compact_files(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
+    docs_job *j = docs_job_new(DOCS_JOB_COMPACT, t->cfg.self);
+    if (j != NULL) j->doc_dir_fd = fcntl(e->files.dir_fd, F_DUPFD_CLOEXEC, 0);
+    if (j == NULL || j->doc_dir_fd < 0) {
+        if (j != NULL) mailbox_msg_unref(&j->hdr);
+        free(e->compact_image);
+        e->compact_image = NULL;
+        e->compacting = false;
+        log_warn("document %s: compaction failed: out of memory or fds", e->name);
+        return;
+    }
+    memcpy(j->name, e->name, e->name_len + 1);
+    j->name_len = e->name_len;
+    j->snapshot_version = e->compact_snap;
+    j->image = e->compact_image;
+    j->image_len = e->compact_image_len;
+    e->compact_image = NULL;
+    submit_job(t, j, out, now_ms);
+}
+
+/* Compaction, never blocking the worker: the snapshot image is made here in
+ * memory (at the published version, so it holds only durable ops); the
+ * helper creates the new active segment (create + directory fsync) while
+ * ops go on being applied and appended but not flushed (acks wait a moment);
+ * the worker then switches the log to it at the seam (everything before in
+ * the old segment, everything pending into the new one) and the helper
+ * writes the snapshot and drops the old segments. */
 static void maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     uint64_t v = doc_version(e->d);
     uint64_t keep = t->cfg.history_depth;
     uint64_t slack = keep > DOCS_COMPACT_MIN_SLACK_OPS ? keep : DOCS_COMPACT_MIN_SLACK_OPS;
     if (e->compacting || v < e->files.snapshot_version + keep + slack) return;
     if (!store_log_idle(e->io.log) || doc_published_version(e->d) != v) return;
-    int rc = store_compact_switch(&e->files, e->io.log, v);
-    /* the new segment's header is pending: written by the next flush, so the
-     * log becomes idle (and the document unloadable) without another op */
-    if (!store_log_idle(e->io.log)) mark_dirty(t, e);
-    uint64_t snap = 0;
-    uint8_t *image = NULL;
-    size_t image_len = 0;
-    if (rc == 0)
-        rc = store_compact_snapshot_image(doc_ot(e->d), t->cfg.history_depth, e->files.snapshot_version, &snap, &image,
-                                          &image_len);
-    docs_job *j = rc == 0 ? docs_job_new(DOCS_JOB_COMPACT, t->cfg.self) : NULL;
+    int rc = store_compact_snapshot_image(doc_ot(e->d), t->cfg.history_depth, e->files.snapshot_version,
+                                          &e->compact_snap, &e->compact_image, &e->compact_image_len);
+    if (rc != 0) {
+        log_warn("document %s: compaction failed: %s", e->name, store_err_str(rc));
+        return;
+    }
+    e->compacting = true;
+    log_debug("document %s: compaction to a snapshot at v%llu", e->name, (unsigned long long)e->compact_snap);
+    if (e->files.log_start_version == v) {
+        submit_compact_files(t, e, out, now_ms);
+        return;
+    }
+    docs_job *j = docs_job_new(DOCS_JOB_SEGMENT, t->cfg.self);
     if (j != NULL) j->doc_dir_fd = fcntl(e->files.dir_fd, F_DUPFD_CLOEXEC, 0);
     if (j == NULL || j->doc_dir_fd < 0) {
-        if (rc == 0) rc = -ENOMEM;
         if (j != NULL) mailbox_msg_unref(&j->hdr);
-        free(image);
-        log_warn("document %s: compaction failed: %s", e->name, store_err_str(rc));
+        free(e->compact_image);
+        e->compact_image = NULL;
+        e->compacting = false;
         return;
     }
     memcpy(j->name, e->name, e->name_len + 1);
     j->name_len = e->name_len;
-    j->snapshot_version = snap;
-    j->image = image;
-    j->image_len = image_len;
-    e->compacting = true;
-    log_debug("document %s: compaction to a snapshot at v%llu", e->name, (unsigned long long)snap);
+    j->start_version = v;
+    e->switching = true;
     submit_job(t, j, out, now_ms);
+}
+
+static void segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
+    docs_entry *e = find(t, j->name, j->name_len, NULL);
+    if (e == NULL || e->state != ENTRY_READY || !e->switching) return;   /* unloaded or deleted meanwhile */
+    e->switching = false;
+    int rc = j->rc;
+    if (rc == 0) rc = store_log_switch_segment_pending(e->io.log, j->segment_fd, j->start_version);
+    if (rc == 0) {
+        close(e->files.log_fd);
+        e->files.log_fd = j->segment_fd;
+        j->segment_fd = -1;
+        e->files.log_start_version = j->start_version;
+        e->files.log_end_offset = 0;
+        log_debug("document %s: new segment at v%llu (%llu ops waited for it)", e->name,
+                  (unsigned long long)j->start_version, (unsigned long long)(doc_version(e->d) - j->start_version));
+        mark_dirty(t, e);   /* the header and the ops that waited */
+        submit_compact_files(t, e, out, now_ms);
+        return;
+    }
+    log_warn("document %s: compaction failed: new segment: %s", e->name, store_err_str(rc));
+    if (j->segment_fd >= 0) {
+        /* an empty segment named for a version the log moved past would
+         * mislead recovery: remove it (rare: the preconditions are held) */
+        char seg[STORE_SEGMENT_NAME_BYTES];
+        store_segment_file_name(j->start_version, seg);
+        unlinkat(e->files.dir_fd, seg, 0);
+    }
+    free(e->compact_image);
+    e->compact_image = NULL;
+    e->compacting = false;
+    if (!store_log_idle(e->io.log)) mark_dirty(t, e);
 }
 
 void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
@@ -827,6 +893,7 @@ void docs_free(docs *t, int64_t now_ms) {
                 /* the ring is gone with its CQE: the log state is unknown, keep the bytes on disk as they are */
                 t->buckets[b] = e->next;
                 set_degraded(t, e, false);
+                free(e->compact_image);
                 doc_free(e->d);
                 store_doc_files_close(&e->files);
                 free(e);

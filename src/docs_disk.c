@@ -37,6 +37,7 @@ static void job_destroy(mailbox_msg *m) {
     if (j->doc != NULL) ot_doc_free(j->doc);
     store_doc_files_close(&j->files);
     if (j->doc_dir_fd >= 0) close(j->doc_dir_fd);
+    if (j->segment_fd >= 0) close(j->segment_fd);
     free(j->image);
     ot_buf_free(&j->ops_json);
     if (j->req != NULL) mailbox_msg_unref(j->req);
@@ -51,6 +52,7 @@ docs_job *docs_job_new(uint32_t kind, uint32_t from_worker) {
     j->kind = kind;
     j->data_dir_fd = -1;
     j->doc_dir_fd = -1;
+    j->segment_fd = -1;
     j->files.dir_fd = -1;
     j->files.log_fd = -1;
     ot_buf_init(&j->ops_json);
@@ -96,6 +98,12 @@ void docs_job_run(docs_job *j) {
         j->rc = store_compact_files(j->doc_dir_fd, j->snapshot_version, j->image, j->image_len);
         break;
     case DOCS_JOB_META: j->rc = store_meta_write(j->doc_dir_fd, &j->meta); break;
+    case DOCS_JOB_SEGMENT: {
+        int fd = store_segment_create(j->doc_dir_fd, j->start_version);
+        j->rc = fd < 0 ? fd : 0;
+        j->segment_fd = fd < 0 ? -1 : fd;
+        break;
+    }
     case DOCS_JOB_READ_OPS:
         j->next_version = j->from;
         j->rc = store_read_ops(j->data_dir_fd, j->name, j->name_len, j->from, j->to, render_op, j);

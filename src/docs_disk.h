@@ -36,6 +36,7 @@ typedef enum docs_job_kind {
     DOCS_JOB_COMPACT = 3,   /* store_compact_files */
     DOCS_JOB_META = 4,      /* store_meta_write */
     DOCS_JOB_READ_OPS = 5,  /* store_read_ops, rendered as JSON items */
+    DOCS_JOB_SEGMENT = 6,   /* store_segment_create (compaction's new active segment) */
 } docs_job_kind;
 
 typedef struct docs_job {
@@ -54,6 +55,8 @@ typedef struct docs_job {
     uint8_t *image;                     /* malloc'ed snapshot image (NULL: only drop segments) */
     size_t image_len;
     store_meta meta;
+    uint64_t start_version;             /* SEGMENT */
+    int segment_fd;                     /* SEGMENT result: closed with the job unless taken (-1) */
     /* READ_OPS: ops with base in [from, to), at most max_count */
     uint64_t from;
     uint64_t to;

@@ -229,6 +229,12 @@ uint64_t store_log_end_offset(const store_log *log);
 /* Switches to a new, empty segment file (for compaction). Only when idle
  * (-EBUSY otherwise). The new segment's start version is next_version. */
 int store_log_switch_segment(store_log *log, int fd);
+/* The same for a segment created while the log went on appending (the
+ * worker held its flushes): every op before start_version is written and
+ * fsynced in the old segment, every op from it on is still pending and goes
+ * to the new one, after its header. -EBUSY while a flush is out or the log
+ * is failed, -EINVAL when the log is not exactly at that seam. */
+int store_log_switch_segment_pending(store_log *log, int fd, uint64_t start_version);
 int store_log_fd(const store_log *log);
 
 /* ---- A synchronous driver (tests, startup, tools) ---------------------------- */
@@ -326,6 +332,11 @@ int store_list(int data_dir_fd, store_name_fn fn, void *ctx);
  *      segment, so it may run while the worker keeps appending. */
 int store_compact(store_doc_files *files, store_log *log, const ot_doc *doc,
                   uint32_t history_depth);
+
+/* Creates the empty segment file for start_version in the document's
+ * directory and makes its entry durable (directory fsync). Returns the fd
+ * (open for writing) or -errno; -EEXIST when it exists. */
+int store_segment_create(int doc_dir_fd, uint64_t start_version);
 
 /* Step 1 of a non-blocking compaction (the log idle, at `version`): a new,
  * empty active segment starting at version (create + directory fsync) and

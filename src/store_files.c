@@ -195,6 +195,11 @@ static int store_create_segment(int dir_fd, uint64_t start_version)
     return fd;
 }
 
+int store_segment_create(int doc_dir_fd, uint64_t start_version)
+{
+    return store_create_segment(doc_dir_fd, start_version);
+}
+
 void store_doc_files_close(store_doc_files *files)
 {
     if (files->log_fd >= 0)

@@ -152,3 +152,41 @@ test('a live connection outlives its token: ops and presence keep working after 
     assert.equal(r.status, 401, 'REST checks the token on every request');
     a.close();
 });
+
+test('compaction while ops keep arriving: nothing is lost, the restart recovers the same text', { timeout: 30000 }, async (t) => {
+    const dir = scratchDir(t);
+    // a 10 ms timer tick: compaction runs between bursts, the next burst may meet it
+    const flags = { dataDir: dir, historyDepth: 10, logLevel: 'debug', closeTimeoutMs: 40 };
+    let srv = await startServer(flags);
+    t.after(() => srv.stop());
+    const c = await RpConn.open(srv.port);
+    c.send({ type: 'open', doc: 'burst' });
+    await c.type('snapshot');
+    let text = '';
+    let v = 0;
+    for (let burst = 0; burst < 12; burst++) {
+        for (let i = 0; i < 40; i++, v++) {
+            const ch = v % 3 ? 'b' : '😀';
+            c.send({ type: 'op', doc: 'burst', v, id: `b:${v}`, op: v === 0 ? [ch] : [v, ch] });
+            text += ch;
+            if (i % 4 === 3) await sleep(1);   // a steady trickle: ops meet compactions in progress
+        }
+        if (burst % 2) await c.type('ack', 5000, (m) => m.id === `b:${v - 1}`);
+        await sleep(15);
+    }
+    const last = `b:${v - 1}`;
+    if (!c.msgs.some((m) => m.type === 'ack' && m.id === last)) await c.type('ack', 5000, (m) => m.id === last);
+    const compactions = (srv.stderr().match(/compaction to a snapshot/g) ?? []).length;
+    assert.ok(compactions >= 2, `compacted during the bursts (${compactions})`);
+    assert.doesNotMatch(srv.stderr(), /compaction failed/);
+    if (process.env.S2_SHOW) console.log(srv.stderr().match(/new segment.*/g));
+    c.close();
+    await srv.stop();
+    srv = await startServer(flags);
+    const d = await RpConn.open(srv.port);
+    d.send({ type: 'open', doc: 'burst' });
+    const s = await d.type('snapshot');
+    assert.equal(s.v, v);
+    assert.equal(s.text, text);
+    d.close();
+});
