@@ -36,7 +36,7 @@ fn cFilesIn(b: *std.Build, dir: []const u8, exclude: []const []const u8) []const
     if (!fileExists(b, dir)) return &.{};
     b.dependOnDirectoryContents(b.path(dir));
     var list: std.ArrayList([]const u8) = .empty;
-    var handle = b.root.root_dir.handle.openDir(io, (b.root.join(b.allocator, dir) catch @panic("OOM")).sub_path, .{ .iterate = true }) catch return &.{};
+    var handle = b.root.root_dir.handle.openDir(io, rootSub(b, dir), .{ .iterate = true }) catch return &.{};
     defer handle.close(io);
     var it = handle.iterate();
     outer: while (it.next(io) catch null) |entry| {
@@ -44,12 +44,7 @@ fn cFilesIn(b: *std.Build, dir: []const u8, exclude: []const []const u8) []const
         for (exclude) |skip| if (std.mem.eql(u8, skip, entry.name)) continue :outer;
         list.append(b.allocator, b.fmt("{s}/{s}", .{ dir, entry.name })) catch @panic("OOM");
     }
-    std.mem.sort([]const u8, list.items, {}, struct {
-        fn lessThan(_: void, x: []const u8, y: []const u8) bool {
-            return std.mem.lessThan(u8, x, y);
-        }
-    }.lessThan);
-    return list.items;
+    return sortPaths(list.items);
 }
 
 const Ctx = struct {
@@ -223,6 +218,7 @@ pub fn build(b: *std.Build) void {
     run_unit.stdio = .inherit;
     test_step.dependOn(&run_unit.step);
 
+    var run_integration_step: ?*std.Build.Step = null;
     if (fileExists(b, "tests/integration/package-lock.json")) {
         // Integration tests: the real binary on an ephemeral loopback port, driven by
         // Node's `ws` (npm, pinned by tests/integration/package-lock.json).
@@ -240,18 +236,19 @@ pub fn build(b: *std.Build) void {
         run_integration.step.dependOn(b.getInstallStep());
         run_integration.step.dependOn(&run_unit.step); // one suite at a time: 2 cores
         test_step.dependOn(&run_integration.step);
+        run_integration_step = &run_integration.step;
     }
 
-    // The editor's JS tests (node's test runner), after the unit tests: 2 cores.
-    const run_web_tests = b.addSystemCommand(&.{ "node", "--test", "--test-reporter=spec" });
-    run_web_tests.setName("web-test");
-    run_web_tests.setCwd(b.path("web"));
-    for (filesUnder(b, "web/test", ".test.mjs")) |t| run_web_tests.addArg(t["web/".len..]);
-    run_web_tests.has_side_effects = true;
-    run_web_tests.stdio = .inherit;
-    run_web_tests.step.dependOn(&web_deps.step);
+    // The editor's JS tests (node's test runner); the browser tests among them
+    // drive the ringpad built here, serving the installed editor. One suite at a
+    // time (2 cores): after the unit and the integration tests.
+    const run_web_tests = webTests(b, server, web_root, &web_deps.step);
     run_web_tests.step.dependOn(&run_unit.step);
+    if (run_integration_step) |s| run_web_tests.step.dependOn(s);
     test_step.dependOn(&run_web_tests.step);
+    // `zig build web-test`: the editor's tests alone.
+    b.step("web-test", "Run the web editor's tests (JS units + browser tests against ringpad)")
+        .dependOn(&webTests(b, server, web_root, &web_deps.step).step);
 
     // ---- benchmarks (figures, not tests) -----------------------------------------
     const bench_mod = ctx.module();
@@ -297,6 +294,20 @@ pub fn build(b: *std.Build) void {
     }
 }
 
+/// `sub_path` (relative to the build root) as the root directory handle expects it.
+fn rootSub(b: *std.Build, sub_path: []const u8) []const u8 {
+    return (b.root.join(b.allocator, sub_path) catch @panic("OOM")).sub_path;
+}
+
+fn sortPaths(paths: [][]const u8) []const []const u8 {
+    std.mem.sort([]const u8, paths, {}, struct {
+        fn lessThan(_: void, x: []const u8, y: []const u8) bool {
+            return std.mem.lessThan(u8, x, y);
+        }
+    }.lessThan);
+    return paths;
+}
+
 fn fileExists(b: *std.Build, sub_path: []const u8) bool {
     // Re-configure when the entry appears or goes: watch the nearest folder that exists.
     var watch: []const u8 = std.fs.path.dirname(sub_path) orelse ".";
@@ -307,7 +318,7 @@ fn fileExists(b: *std.Build, sub_path: []const u8) bool {
 
 fn rootAccess(b: *std.Build, sub_path: []const u8) bool {
     const io = b.graph.io;
-    b.root.root_dir.handle.access(io, (b.root.join(b.allocator, sub_path) catch @panic("OOM")).sub_path, .{}) catch return false;
+    b.root.root_dir.handle.access(io, rootSub(b, sub_path), .{}) catch return false;
     return true;
 }
 
@@ -318,20 +329,17 @@ fn filesUnder(b: *std.Build, dir: []const u8, suffix: []const u8) []const []cons
     if (!fileExists(b, dir)) return &.{};
     b.dependOnDirectoryContents(b.path(dir));
     var list: std.ArrayList([]const u8) = .empty;
-    var handle = b.root.root_dir.handle.openDir(io, (b.root.join(b.allocator, dir) catch @panic("OOM")).sub_path, .{ .iterate = true }) catch return &.{};
+    var handle = b.root.root_dir.handle.openDir(io, rootSub(b, dir), .{ .iterate = true }) catch return &.{};
     defer handle.close(io);
     var walker = handle.walk(b.allocator) catch @panic("OOM");
     defer walker.deinit();
     while (walker.next(io) catch null) |entry| {
+        // Not recursive by itself: watch every sub-folder too.
+        if (entry.kind == .directory) b.dependOnDirectoryContents(b.path(b.fmt("{s}/{s}", .{ dir, entry.path })));
         if (entry.kind != .file or !std.mem.endsWith(u8, entry.basename, suffix)) continue;
         list.append(b.allocator, b.fmt("{s}/{s}", .{ dir, entry.path })) catch @panic("OOM");
     }
-    std.mem.sort([]const u8, list.items, {}, struct {
-        fn lessThan(_: void, x: []const u8, y: []const u8) bool {
-            return std.mem.lessThan(u8, x, y);
-        }
-    }.lessThan);
-    return list.items;
+    return sortPaths(list.items);
 }
 
 /// A Run step's output is cached on its inputs: a folder argument hashes only
@@ -344,7 +352,7 @@ fn addFileInputsUnder(b: *std.Build, run: *std.Build.Step.Run, dir: []const u8) 
 fn fuzzExtraSources(b: *std.Build, fuzz_src: []const u8) []const []const u8 {
     const io = b.graph.io;
     b.dependOnFileContents(b.path(fuzz_src));
-    const text = b.root.root_dir.handle.readFileAlloc(io, (b.root.join(b.allocator, fuzz_src) catch @panic("OOM")).sub_path, b.allocator, .limited(1 << 20)) catch return &.{};
+    const text = b.root.root_dir.handle.readFileAlloc(io, rootSub(b, fuzz_src), b.allocator, .limited(1 << 20)) catch return &.{};
     var out: std.ArrayList([]const u8) = .empty;
     var lines = std.mem.splitScalar(u8, text, '\n');
     while (lines.next()) |line| {
@@ -354,4 +362,20 @@ fn fuzzExtraSources(b: *std.Build, fuzz_src: []const u8) []const []const u8 {
         while (words.next()) |w| out.append(b.allocator, w) catch @panic("OOM");
     }
     return out.items;
+}
+
+/// node web/scripts/run-tests.mjs <ringpad> <installed web root> <web/test/*.test.mjs>
+fn webTests(b: *std.Build, server: *std.Build.Step.Compile, web_root: std.Build.LazyPath, web_deps: *std.Build.Step) *std.Build.Step.Run {
+    const run = b.addSystemCommand(&.{"node"});
+    run.setName("web-test");
+    run.setCwd(b.path("web"));
+    run.addFileArg(b.path("web/scripts/run-tests.mjs"));
+    run.addArtifactArg(server);
+    run.addDirectoryArg(web_root);
+    for (filesUnder(b, "web/test", ".test.mjs")) |t| run.addArg(t["web/".len..]);
+    run.has_side_effects = true;
+    run.stdio = .inherit;
+    run.step.dependOn(web_deps);
+    run.step.dependOn(b.getInstallStep());
+    return run;
 }

@@ -100,6 +100,12 @@ static const opt_spec opt_table[] = {
      "longest document name; beyond: bad_doc_name"},
     {"doc-idle-ms", "RINGPAD_DOC_IDLE_MS", OPT_U32, FIELD(doc_idle_ms), 0, 86400000, "60000",
      "unload a document from memory this long after its last subscriber left"},
+    {"tls-cert", "RINGPAD_TLS_CERT", OPT_STRING, FIELD(tls_cert), 0, CONFIG_PATH_MAX_BYTES, "",
+     "PEM certificate chain (leaf first): serve https:// and wss:// instead of plaintext; SIGHUP reloads"},
+    {"tls-key", "RINGPAD_TLS_KEY", OPT_STRING, FIELD(tls_key), 0, CONFIG_PATH_MAX_BYTES, "",
+     "PEM private key for --tls-cert"},
+    {"tls-min-version", "RINGPAD_TLS_MIN_VERSION", OPT_STRING, FIELD(tls_min_version), 0, 8, "1.3",
+     "oldest TLS version accepted: 1.2 or 1.3"},
 };
 
 #define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])
@@ -296,6 +302,14 @@ config_result config_parse(config *cfg, int argc, char *const argv[], char *cons
     }
     if (strcmp(cfg->fsync, "always") != 0 && strcmp(cfg->fsync, "interval") != 0) {
         set_err(err, err_len, "--fsync: '%s' is not always or interval", cfg->fsync);
+        return CONFIG_ERR;
+    }
+    if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
+        set_err(err, err_len, "--tls-cert and --tls-key go together (one is missing)");
+        return CONFIG_ERR;
+    }
+    if (strcmp(cfg->tls_min_version, "1.2") != 0 && strcmp(cfg->tls_min_version, "1.3") != 0) {
+        set_err(err, err_len, "--tls-min-version: '%s' is not 1.2 or 1.3", cfg->tls_min_version);
         return CONFIG_ERR;
     }
     if (cfg->max_send_queue_bytes < cfg->max_message_bytes / 4) {

@@ -50,6 +50,9 @@ typedef struct config {
     uint32_t presence_per_sec;         /* per session and document */
     uint32_t max_doc_name_bytes;
     uint32_t doc_idle_ms;              /* unload a document nobody has open after this */
+    char tls_cert[CONFIG_PATH_MAX_BYTES];  /* PEM chain; empty = plaintext listener */
+    char tls_key[CONFIG_PATH_MAX_BYTES];
+    char tls_min_version[8];               /* "1.2" or "1.3" (validated by config_parse) */
 } config;
 
 typedef enum config_result {

@@ -1,5 +1,6 @@
 #include "conn.h"
 
+#include "conn_tls.h"
 #include "conn_ws.h"
 #include "http.h"
 #include "log.h"
@@ -54,6 +55,8 @@ static void mark_dirty(conn *c) {
     c->w->dirty = c;
 }
 
+void conn_mark_dirty(conn *c) { mark_dirty(c); }
+
 static void move_to(conn *c, conn_list *l) {
     if (c->list != NULL) conn_list_remove(c->list, c);
     if (l != NULL) conn_list_push(l, c, c->w->now_ms);
@@ -91,6 +94,12 @@ conn *conn_open(worker *w, int fd) {
         return NULL;
     }
     memset(c, 0, sizeof *c);
+    if (conn_tls_open(c, s) != 0) {
+        bufpool_put(&w->conn_pool, c);
+        atomic_fetch_sub_explicit(&s->open_connections, 1, memory_order_relaxed);
+        metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        return NULL;
+    }
     c->w = w;
     c->fd = fd;
     c->state = CONN_HTTP;
@@ -219,6 +228,8 @@ void conn_flush(conn *c) {
         return;
     }
     if (sendq_in_flight(&c->q)) return;
+    /* TLS: the queued plaintext becomes one ciphertext entry at the head. */
+    if (c->tls != NULL && conn_tls_seal(c) != 0) return;
     if (!sendq_has_pending(&c->q)) {
         if (c->state == CONN_DRAIN) start_linger(c);
         return;
@@ -231,10 +242,12 @@ void conn_flush(conn *c) {
     }
     uint64_t total = 0;
     op->c = c;
-    op->count_iov = (uint32_t)sendq_start(&c->q, op->iov, RING_SEND_MAX_IOV, &total);
+    /* With TLS only the sealed head entry goes out; plaintext behind it waits. */
+    op->count_iov = (uint32_t)sendq_start(&c->q, op->iov, c->tls != NULL ? 1 : RING_SEND_MAX_IOV, &total);
     op->count_held = 0;
     op->result_seen = false;
-    op->zerocopy = w->zerocopy && total >= w->cfg->zerocopy_min_bytes;
+    /* Per-connection ciphertext is written once and sent once: nothing to share. */
+    op->zerocopy = w->zerocopy && c->tls == NULL && total >= w->cfg->zerocopy_min_bytes;
     memset(&op->msg, 0, sizeof op->msg);
     op->msg.msg_iov = op->iov;
     op->msg.msg_iovlen = op->count_iov;
@@ -368,6 +381,7 @@ static void conn_op_done_free(conn *c) {
     if (c->dirty) return; /* the flush loop still holds it; it calls back here */
     if (c->recv_buf != NULL) bufpool_put(&w->recvbuf_pool, c->recv_buf);
     sendq_free(&c->q);
+    conn_tls_free(c);
     bufpool_put(&w->conn_pool, c);
     w->count_conns--;
 }
@@ -561,6 +575,14 @@ static void http_on_data(conn *c, uint8_t *data, size_t len) {
 }
 
 void conn_on_data(conn *c, uint8_t *data, size_t len) {
+    if (c->tls != NULL) {
+        conn_tls_on_data(c, data, len);   /* decrypts, then conn_on_plain_data */
+        return;
+    }
+    conn_on_plain_data(c, data, len);
+}
+
+void conn_on_plain_data(conn *c, uint8_t *data, size_t len) {
     switch ((conn_state)c->state) {
     case CONN_HTTP: http_on_data(c, data, len); break;
     case CONN_WS:

@@ -31,6 +31,7 @@ typedef enum conn_endpoint {
 } conn_endpoint;
 
 struct ws_session;
+struct tls_conn;
 
 typedef struct conn {
     worker *w;
@@ -58,6 +59,8 @@ typedef struct conn {
     uint8_t *recv_buf;              /* plain-recv fallback buffer, NULL with provided buffers */
     struct ws_session *ws;          /* WebSocket state, NULL in HTTP */
     struct rest_call *rest;         /* an /api call waiting for its body or answer (rest.h) */
+    struct tls_conn *tls;           /* TLS session (conn_tls.c), NULL for plaintext */
+    rbuf *tls_sealed;               /* the ciphertext entry at the head of q, one reference */
     sendq q;
 } conn;
 
@@ -68,6 +71,12 @@ conn *conn_open(worker *w, int fd);
 /* Bytes received (from a provided buffer or the conn's own). May close the
  * connection. The bytes may be modified in place (WebSocket unmasking). */
 void conn_on_data(conn *c, uint8_t *data, size_t len);
+
+/* Plaintext bytes for the HTTP/WebSocket layers (after TLS, if any). */
+void conn_on_plain_data(conn *c, uint8_t *data, size_t len);
+
+/* Schedules a flush in this loop iteration. */
+void conn_mark_dirty(conn *c);
 
 /* Receive CQE without data: 0 = EOF, < 0 = error. */
 void conn_on_recv_end(conn *c, int res);

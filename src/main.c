@@ -3,6 +3,7 @@
 #include "server.h"
 #include "startup.h"
 #include "token_cmd.h"
+#include "tls_cert_cmd.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@ extern char **environ;
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "token") == 0) return token_cmd_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "cert") == 0) return tls_cert_cmd_main(argc - 1, argv + 1);
     config cfg;
     char err[512];
     config_result rc = config_parse(&cfg, argc, argv, environ, err, sizeof err);

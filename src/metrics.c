@@ -33,6 +33,7 @@ static const char *const close_reason_names[METRICS_CLOSE_REASON_COUNT] = {
     [METRICS_CLOSE_LIMIT] = "connection_limit",
     [METRICS_CLOSE_SHUTDOWN] = "shutdown",
     [METRICS_CLOSE_IO_ERROR] = "io_error",
+    [METRICS_CLOSE_TLS_ERROR] = "tls_error",
 };
 
 static const char *const error_kind_names[METRICS_ERR_KIND_COUNT] = {
@@ -45,6 +46,7 @@ static const char *const error_kind_names[METRICS_ERR_KIND_COUNT] = {
     [METRICS_ERR_NO_MEMORY] = "no_memory",
     [METRICS_ERR_SQ_FULL] = "sq_full",
     [METRICS_ERR_MAILBOX] = "mailbox",
+    [METRICS_ERR_TLS_HANDSHAKE] = "tls_handshake",
 };
 
 const char *metrics_close_reason_str(metrics_close_reason reason) {
@@ -228,6 +230,8 @@ int metrics_format(const metrics_worker *workers, size_t count, const metrics_pr
     put(&o, "ringpad_ack_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cumulative);
     put(&o, "ringpad_ack_latency_seconds_sum %.6f\nringpad_ack_latency_seconds_count %" PRIu64 "\n",
         SUM(ack_latency_us_sum) / 1e6, cumulative);
+    scalar(&o, "tls_handshakes_total", "counter", "Completed TLS handshakes.", SUM(tls_handshakes));
+    scalar(&o, "tls_resumed_total", "counter", "TLS handshakes that resumed a session.", SUM(tls_resumed));
     if (o.overflow) return -ENOSPC;
     return (int)o.len;
 }

@@ -29,6 +29,7 @@ typedef enum metrics_close_reason {
     METRICS_CLOSE_LIMIT,             /* over a connection limit (503) */
     METRICS_CLOSE_SHUTDOWN,          /* server shutting down */
     METRICS_CLOSE_IO_ERROR,          /* recv/send failed */
+    METRICS_CLOSE_TLS_ERROR,         /* TLS handshake or record failed, or not TLS at all */
     METRICS_CLOSE_REASON_COUNT,
 } metrics_close_reason;
 
@@ -43,6 +44,7 @@ typedef enum metrics_error_kind {
     METRICS_ERR_NO_MEMORY,
     METRICS_ERR_SQ_FULL,
     METRICS_ERR_MAILBOX,
+    METRICS_ERR_TLS_HANDSHAKE,  /* failed TLS handshakes (plaintext to the TLS port included) */
     METRICS_ERR_KIND_COUNT,
 } metrics_error_kind;
 
@@ -90,6 +92,8 @@ typedef struct metrics_worker {
     metrics_counter ops_applied;                 /* ops made durable and published */
     metrics_counter ack_latency_us[METRICS_ACK_BUCKETS + 1]; /* submit -> ack, non-cumulative */
     metrics_counter ack_latency_us_sum;
+    metrics_counter tls_handshakes;              /* completed TLS handshakes */
+    metrics_counter tls_resumed;                 /* of which resumed a session (ticket or cache) */
 } metrics_worker;
 
 /* Records one op published `latency_us` after it was submitted to its owner. */

@@ -328,7 +328,7 @@ static void dispatch_list(rest_call *k, const http_request *req) {
         finish_error(k, "storage_unavailable", "the data dir cannot be listed");
         return;
     }
-    if (l.count > 1) qsort(l.all, l.count, sizeof l.all[0], cmp_names);
+    if (l.count > 1) qsort(l.all, l.count, sizeof l.all[0], cmp_names); /* l.all is NULL when empty */
     uint32_t start = 0;
     while (start < l.count && after[0] != '\0' && strcmp(l.all[start], after) <= 0) start++;
     uint32_t n = l.count - start < limit ? l.count - start : limit;

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "ring.h"
 #include "static_site.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -80,6 +81,7 @@ static void *worker_main(void *arg) {
     w->start_rc = worker_init(w);
     sem_post(&s->started);
     if (w->start_rc == 0) worker_run(w);
+    tls_thread_exit();
     return NULL;
 }
 
@@ -129,6 +131,34 @@ static int load_site(server *s) {
     return 0;
 }
 
+static int load_tls(server *s) {
+    if (s->cfg.tls_cert[0] == '\0') return 0;
+    tls_options o = {.min_version = tls_version_parse(s->cfg.tls_min_version)};
+    snprintf(o.cert_path, sizeof o.cert_path, "%s", s->cfg.tls_cert);
+    snprintf(o.key_path, sizeof o.key_path, "%s", s->cfg.tls_key);
+    char err[512];
+    int rc = tls_server_new(&o, &s->shared.tls, err, sizeof err);
+    if (rc != TLS_OK) {
+        log_error("TLS: %s", err);
+        return rc == TLS_ERR_NOMEM ? -ENOMEM : -EINVAL;
+    }
+    log_info("TLS on: certificate %s, minimum TLS %s, ALPN http/1.1", o.cert_path, s->cfg.tls_min_version);
+    return 0;
+}
+
+int server_reload_tls(server *s) {
+    if (s->shared.tls == NULL) return -ENOTSUP;
+    char err[512];
+    int rc = tls_server_reload(s->shared.tls, err, sizeof err);
+    if (rc != TLS_OK) {
+        log_error("TLS reload failed, keeping the previous certificate: %s", err);
+        return rc;
+    }
+    log_info("TLS certificate reloaded from %s (generation %llu); open connections keep theirs", s->cfg.tls_cert,
+             (unsigned long long)tls_server_generation(s->shared.tls));
+    return 0;
+}
+
 static void raise_fd_limit(uint32_t want) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
@@ -144,6 +174,7 @@ static void free_server(server *s) {
     free(s->shared.metrics);
     free((void *)s->shared.ip_counts);
     static_site_free(s->site);
+    tls_server_free(s->shared.tls);
     sem_destroy(&s->started);
     free(s);
 }
@@ -169,6 +200,7 @@ int server_start(const config *cfg, server **out) {
     sh->handshake.deflate.enable = !cfg->no_deflate;
     int rc = parse_origins(s);
     if (rc == 0) rc = load_site(s);
+    if (rc == 0) rc = load_tls(s);
     if (rc != 0) {
         free_server(s);
         return rc;
@@ -219,8 +251,8 @@ int server_start(const config *cfg, server **out) {
         return rc;
     }
     bool v6 = strchr(cfg->host, ':') != NULL;
-    log_info("ringpad listening on http://%s%s%s:%u (%u workers)", v6 ? "[" : "", cfg->host, v6 ? "]" : "",
-             (unsigned)port, cfg->threads);
+    log_info("ringpad listening on %s://%s%s%s:%u (%u workers)", sh->tls != NULL ? "https" : "http", v6 ? "[" : "",
+             cfg->host, v6 ? "]" : "", (unsigned)port, cfg->threads);
     *out = s;
     return 0;
 }
@@ -257,13 +289,19 @@ int server_run(const config *cfg) {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     /* Workers inherit the mask: only this thread takes the signals, in sigwait. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     server *s = NULL;
     int rc = server_start(cfg, &s);
     if (rc != 0) return 1;
     int sig = 0;
-    while (sigwait(&set, &sig) != 0) {
+    /* Bounded by the operator: each SIGHUP is one reload, anything else stops. */
+    for (;;) {
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig != SIGHUP) break;
+        if (s->shared.tls == NULL) log_info("SIGHUP: no TLS configured; nothing to reload");
+        else server_reload_tls(s);
     }
     log_info("%s received: shutting down (grace %u ms)", sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_grace_ms);
     server_request_stop(s);

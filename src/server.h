@@ -20,12 +20,14 @@
 #define SERVER_IP_SLOTS 65536u
 
 struct static_site;
+struct tls_server;
 struct worker;
 
 /* Read-only after server_start, except the atomics. */
 typedef struct server_shared {
     const config *cfg;
     const struct static_site *site;     /* NULL: no web root could be loaded (static routes 404) */
+    struct tls_server *tls;             /* NULL: plaintext listener; else every conn speaks TLS */
     ws_handshake_config handshake;      /* origins + permessage-deflate offer handling */
     uint32_t count_workers;
     uint16_t port;                      /* bound port (resolved when --port 0) */
@@ -49,6 +51,10 @@ int server_start(const config *cfg, server **out);
 uint16_t server_port(const server *s);
 const server_shared *server_get_shared(const server *s);
 
+/* Reloads the TLS certificate and key for new connections (SIGHUP). Returns
+ * 0, -ENOTSUP without TLS, or a tls_status (the old pair stays; logged). */
+int server_reload_tls(server *s);
+
 /* Asks every worker to drain and stop (thread-safe, async-signal-unsafe). */
 void server_request_stop(server *s);
 
@@ -56,7 +62,7 @@ void server_request_stop(server *s);
  * connections closed within the grace period, 1 if some were cut. */
 int server_wait_and_destroy(server *s);
 
-/* main: start, wait for SIGTERM/SIGINT (SIGPIPE ignored), stop, wait.
+/* main: start, wait for SIGTERM/SIGINT (SIGPIPE ignored; SIGHUP reloads TLS), stop, wait.
  * Returns the process exit code. */
 int server_run(const config *cfg);
 

@@ -1,6 +1,8 @@
 #include "engine.h"
 
 #include "client.h"
+#include "tls.h"
+#include "tlsc.h"
 #include "wsc.h"
 #include "ws.h"
 
@@ -28,7 +30,7 @@
 
 enum { K_CONNECT = 1, K_SEND = 2, K_RECV = 3 };
 enum { CS_FREE = 0, CS_CONNECTING, CS_HANDSHAKE, CS_OPEN, CS_CLOSING, CS_DEAD };
-enum { R_EDITOR = 0, R_READER, R_VERIFIER, R_ECHO, R_IDLE, R_STORM };
+enum { R_EDITOR = 0, R_READER, R_VERIFIER, R_ECHO, R_IDLE, R_STORM, R_TLS };
 enum { PH_CONNECT = 0, PH_WAIT_START, PH_RUN, PH_DRAIN, PH_WAIT_DRAINED, PH_VERIFY, PH_DONE };
 
 const char *const lg_err_code_names[LG_ERR_CODES] = {
@@ -38,7 +40,7 @@ const char *const lg_err_code_names[LG_ERR_CODES] = {
 };
 
 static const char *const scenario_names[LG_SC_COUNT] = {"docs", "hot", "fanout", "storm",
-                                                        "paste", "idle", "echo"};
+                                                        "paste", "idle", "echo", "tls"};
 
 const char *lg_scenario_str(lg_scenario s) {
     return (unsigned)s < LG_SC_COUNT ? scenario_names[s] : "?";
@@ -56,6 +58,7 @@ void lg_stats_init(lg_stats *s) {
     lg_hist_reset(&s->delivery);
     lg_hist_reset(&s->connect);
     lg_hist_reset(&s->echo);
+    lg_hist_reset(&s->tls_handshake);
 }
 
 void lg_stats_merge(lg_stats *d, const lg_stats *s) {
@@ -63,12 +66,14 @@ void lg_stats_merge(lg_stats *d, const lg_stats *s) {
     lg_hist_merge(&d->delivery, &s->delivery);
     lg_hist_merge(&d->connect, &s->connect);
     lg_hist_merge(&d->echo, &s->echo);
+    lg_hist_merge(&d->tls_handshake, &s->tls_handshake);
 #define ADD(f) d->f += s->f
     ADD(ops_sent); ADD(acks); ADD(remote_ops); ADD(edits); ADD(frames_rx); ADD(frames_tx);
     ADD(bytes_rx); ADD(bytes_tx); ADD(messages_rx); ADD(echoes); ADD(connections_opened);
     ADD(connect_failed); ADD(handshake_failed); ADD(closed_by_peer); ADD(ws_protocol_errors);
     ADD(client_errors); ADD(echo_mismatch); ADD(edits_behind); ADD(ready_connections);
     ADD(clients_checked); ADD(clients_diverged); ADD(clients_unverified); ADD(docs_checked);
+    ADD(tls_handshakes); ADD(tls_resumed); ADD(tls_failed); ADD(server_cpu_s);
 #undef ADD
     for (int i = 0; i < LG_ERR_CODES; i++) d->err_by_code[i] += s->err_by_code[i];
     d->verify_ran |= s->verify_ran;
@@ -90,6 +95,23 @@ uint64_t lg_proc_rss_kb(int pid) {
     return kb;
 }
 
+double lg_proc_cpu_s(int pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* fields after "(comm)": state is the 3rd field, utime the 14th, stime the 15th */
+    const char *p = strrchr(buf, ')');
+    unsigned long long utime = 0, stime = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+        return -1;
+    long tck = sysconf(_SC_CLK_TCK);
+    return tck > 0 ? (double)(utime + stime) / (double)tck : -1;
+}
+
 static uint64_t now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -104,6 +126,7 @@ typedef struct shared {
     atomic_uint ready_threads;
     atomic_uint drained_threads;
     atomic_uint_fast64_t start_us;         /* set once by the last thread to get ready */
+    lg_tls_ctx *tls;                       /* NULL without --tls */
 } shared;
 
 typedef struct txb {
@@ -127,6 +150,8 @@ typedef struct conn {
     int cur;
     size_t tx_off;
     lg_client *cl;
+    lg_tls *tls;                   /* with TLS, tx[cur ^ 1] collects plaintext and the session
+                                      holds the ciphertext; kept until the next connect */
 } conn;
 
 typedef struct local_doc {
@@ -167,6 +192,8 @@ typedef struct worker {
     ot_op edit;
     uint8_t *echo_payload;
     uint32_t insert_bytes;
+    lg_tls_session *tls_session;   /* --tls-resume: offered by every new connection */
+    double server_cpu_at_warm;     /* thread 0 with --server-pid; < 0 until the window starts */
     int err;
 } worker;
 
@@ -174,6 +201,9 @@ static bool is_proto(const lg_config *cfg) {
     return cfg->scenario == LG_SC_DOCS || cfg->scenario == LG_SC_HOT ||
            cfg->scenario == LG_SC_FANOUT || cfg->scenario == LG_SC_PASTE;
 }
+
+/* Roles that connect, finish, and start again for the whole window. */
+static bool cycling(const conn *c) { return c->role == R_STORM || c->role == R_TLS; }
 
 static inline uint64_t ud(uint32_t idx, int kind) { return ((uint64_t)idx << 8) | (uint64_t)kind; }
 
@@ -216,7 +246,7 @@ static bool outstanding(const conn *c) { return c->recv_armed || c->send_busy ||
 /* Releases what the connection owns once no request refers to it any more. */
 static void conn_release(worker *w, conn *c) {
     if (c->fd >= 0) {
-        if (c->role == R_STORM) {
+        if (cycling(c)) {
             struct linger lg = {1, 0};   /* RST: no TIME_WAIT eating the ephemeral ports */
             setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         }
@@ -239,7 +269,7 @@ static void conn_kill(worker *w, conn *c) {
     c->state = CS_CLOSING;
     if (c->fd >= 0) shutdown(c->fd, SHUT_RDWR);
     if (!outstanding(c)) conn_release(w, c);
-    if (!was_ready && c->role != R_STORM && c->role != R_VERIFIER && w->phase <= PH_WAIT_START)
+    if (!was_ready && !cycling(c) && c->role != R_VERIFIER && w->phase <= PH_WAIT_START)
         w->nfailed++;
 }
 
@@ -287,10 +317,16 @@ static int conn_queue_raw(worker *w, conn *c, const void *bytes, size_t len) {
     return 0;
 }
 
+static void tls_flush(worker *w, conn *c);
+
 static void flush(worker *w, conn *c) {
     c->dirty = false;
     if (c->send_busy || c->fd < 0 || c->state == CS_CLOSING || c->state == CS_DEAD) return;
     if (c->state == CS_CONNECTING) return;   /* sent once connected */
+    if (c->tls) {
+        tls_flush(w, c);
+        return;
+    }
     if (c->tx[c->cur ^ 1].len == 0) return;
     c->cur ^= 1;
     c->tx_off = 0;
@@ -323,8 +359,20 @@ static void conn_start(worker *w, conn *c) {
     if (c->fd < 0) {
         w->st.connect_failed++;
         c->state = CS_DEAD;
-        if (c->role != R_STORM && c->role != R_VERIFIER) w->nfailed++;
+        if (!cycling(c) && c->role != R_VERIFIER) w->nfailed++;
         return;
+    }
+    if (w->sh->tls) {
+        lg_tls_free(c->tls);
+        c->tls = lg_tls_new(w->sh->tls, w->tls_session);
+        if (c->tls == NULL) {
+            w->st.client_errors++;
+            close(c->fd);
+            c->fd = -1;
+            c->state = CS_DEAD;
+            if (!cycling(c) && c->role != R_VERIFIER) w->nfailed++;
+            return;
+        }
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -341,7 +389,11 @@ static void conn_start(worker *w, conn *c) {
     c->connect_busy = true;
 }
 
+static void tls_on_connected(worker *w, conn *c);
+
 static void on_connected(worker *w, conn *c) {
+    if (c->tls) tls_on_connected(w, c);
+    if (c->role == R_TLS) return;   /* a handshake only: no upgrade */
     uint8_t rnd[16];
     uint64_t a = lg_rand(&w->rng), b = lg_rand(&w->rng);
     memcpy(rnd, &a, 8);
@@ -365,7 +417,7 @@ static void on_connected(worker *w, conn *c) {
 static void make_ready(worker *w, conn *c) {
     if (c->ready) return;
     c->ready = true;
-    if (c->role == R_VERIFIER || c->role == R_STORM) return;
+    if (c->role == R_VERIFIER || cycling(c)) return;
     if (w->phase <= PH_WAIT_START) w->nready++;
 }
 
@@ -552,12 +604,112 @@ static void on_bytes(worker *w, conn *c, uint8_t *data, size_t len, uint64_t now
     feed(w, c, data, len, now);
 }
 
+/* ---- TLS (--tls, --scenario tls) ----------------------------------------------
+ * The session sits between the socket and everything above: received
+ * ciphertext goes through lg_tls_input and its plaintext to on_bytes; what
+ * conn_queue collected as plaintext is encrypted at flush time (after the
+ * handshake: the upgrade request waits for it) and the session's output is
+ * what the ring sends. */
+
+typedef struct tls_feed {
+    worker *w;
+    conn *c;
+    uint64_t now;
+} tls_feed;
+
+static bool live(const conn *c) { return c->state == CS_HANDSHAKE || c->state == CS_OPEN; }
+
+static void tls_flush(worker *w, conn *c) {
+    txb *t = &c->tx[c->cur ^ 1];
+    if (t->len && lg_tls_handshake_done(c->tls)) {
+        if (lg_tls_write(c->tls, t->p, t->len) != LG_TLS_OK) {
+            w->st.client_errors++;
+            conn_kill(w, c);
+            return;
+        }
+        t->len = 0;
+    }
+    const uint8_t *p;
+    size_t n = lg_tls_flight(c->tls, &p);
+    if (n == 0) return;
+    struct io_uring_sqe *sqe = get_sqe(w);
+    if (sqe == NULL) {
+        mark_dirty(w, c);
+        return;
+    }
+    io_uring_prep_send(sqe, c->fd, p, n, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, ud(c->idx, K_SEND));
+    c->send_busy = true;
+}
+
+static void tls_failed(worker *w, conn *c, int rc) {
+    w->st.tls_failed++;
+    if (!w->cfg->quiet && w->st.tls_failed == 1)
+        fprintf(stderr, "ringpad-bench: TLS: %s: %s\n", lg_tls_status_str(rc), lg_tls_error_str(c->tls));
+    conn_kill(w, c);
+}
+
+static void tls_on_connected(worker *w, conn *c) {
+    int rc = lg_tls_start(c->tls);
+    if (rc != LG_TLS_OK) {
+        tls_failed(w, c, rc);
+        return;
+    }
+    mark_dirty(w, c);
+    if (c->role == R_TLS) {
+        c->state = CS_HANDSHAKE;
+        arm_recv(w, c);
+    }
+}
+
+/* The tls scenario's connection once its handshake is done: close_notify as
+ * soon as the thread holds a session to resume from (the first connections
+ * wait for the server's ticket), then the server's close ends it. */
+static void tls_finish(worker *w, conn *c) {
+    if (w->cfg->tls_resume && w->tls_session == NULL) return;
+    if (lg_tls_shutdown(c->tls) != LG_TLS_OK) conn_kill(w, c);
+    mark_dirty(w, c);
+}
+
+static int tls_sink(void *arg, uint8_t *plain, size_t len) {
+    tls_feed *f = arg;
+    if (!live(f->c)) return 1;
+    if (f->c->role == R_TLS) return 0;   /* a handshake-only connection expects no data */
+    on_bytes(f->w, f->c, plain, len, f->now);
+    return !live(f->c);
+}
+
+static void tls_on_cipher(worker *w, conn *c, uint8_t *data, size_t len, uint64_t now) {
+    bool was_done = lg_tls_handshake_done(c->tls);
+    tls_feed f = {w, c, now};
+    int rc = lg_tls_input(c->tls, data, len, tls_sink, &f);
+    if (!live(c)) return;   /* closed by what the plaintext said */
+    bool done = lg_tls_handshake_done(c->tls);
+    if (done && !was_done && (c->role != R_TLS || w->measuring)) {
+        lg_hist_record(&w->st.tls_handshake, now - c->t_start_us);
+        w->st.tls_handshakes++;
+        if (lg_tls_session_reused(c->tls)) w->st.tls_resumed++;
+    }
+    if (done && w->cfg->tls_resume && w->tls_session == NULL) w->tls_session = lg_tls_get_session(c->tls);
+    if (rc == LG_TLS_PEER_CLOSED) {
+        if (!cycling(c)) w->st.closed_by_peer++;
+        conn_kill(w, c);
+        return;
+    }
+    if (rc < 0) {
+        tls_failed(w, c, rc);
+        return;
+    }
+    if (done && c->role == R_TLS) tls_finish(w, c);
+    if (lg_tls_unsent_bytes(c->tls) || (done && c->tx[c->cur ^ 1].len)) mark_dirty(w, c);
+}
+
 /* ---- completions ------------------------------------------------------------ */
 
 static void conn_after_request(worker *w, conn *c) {
     if ((c->state == CS_CLOSING || c->state == CS_DEAD) && !outstanding(c)) {
         if (c->state == CS_CLOSING) conn_release(w, c);
-        if (c->role == R_STORM && w->phase == PH_RUN && !w->stop_edits) conn_start(w, c);
+        if (cycling(c) && w->phase == PH_RUN && !w->stop_edits) conn_start(w, c);
     }
 }
 
@@ -588,6 +740,11 @@ static void on_cqe(worker *w, struct io_uring_cqe *cqe, uint64_t now) {
             conn_kill(w, c);
             break;
         }
+        if (c->tls) {
+            lg_tls_sent(c->tls, (size_t)res);
+            if (lg_tls_unsent_bytes(c->tls) || c->tx[c->cur ^ 1].len) mark_dirty(w, c);
+            break;
+        }
         c->tx_off += (size_t)res;
         if (c->tx_off < c->tx[c->cur].len) {
             struct io_uring_sqe *sqe = get_sqe(w);
@@ -615,10 +772,12 @@ static void on_cqe(worker *w, struct io_uring_cqe *cqe, uint64_t now) {
                     w->rearm[w->nrearm++] = c->idx;
                 }
             } else if (res <= 0) {
-                if (res < 0 || c->role != R_STORM) w->st.closed_by_peer++;
+                if (c->tls && !lg_tls_handshake_done(c->tls)) w->st.tls_failed++;
+                if (res < 0 || !cycling(c)) w->st.closed_by_peer++;
                 conn_kill(w, c);
             } else if (has_buf) {
-                on_bytes(w, c, w->bufs + (size_t)bid * RECV_BUF_BYTES, (size_t)res, now);
+                if (c->tls) tls_on_cipher(w, c, w->bufs + (size_t)bid * RECV_BUF_BYTES, (size_t)res, now);
+                else on_bytes(w, c, w->bufs + (size_t)bid * RECV_BUF_BYTES, (size_t)res, now);
                 if (!c->recv_armed && (c->state == CS_HANDSHAKE || c->state == CS_OPEN) && !c->want_rearm) {
                     c->want_rearm = true;
                     w->rearm[w->nrearm++] = c->idx;
@@ -746,7 +905,7 @@ static void phase_step(worker *w, uint64_t now) {
     shared *sh = w->sh;
     switch (w->phase) {
     case PH_CONNECT: {
-        if (cfg->scenario == LG_SC_STORM) {
+        if (cfg->scenario == LG_SC_STORM || cfg->scenario == LG_SC_TLS) {
             w->nready = w->nconns;
         } else {
             while (w->next_connect < w->nconns &&
@@ -773,20 +932,26 @@ static void phase_step(worker *w, uint64_t now) {
         w->st.ready_connections = w->nready;
         for (uint32_t i = 0; i < w->nconns; i++) {
             conn *c = &w->conns[i];
-            if (c->role == R_STORM) conn_start(w, c);
+            if (cycling(c)) conn_start(w, c);
             else if (c->role == R_ECHO && c->state == CS_OPEN) echo_send(w, c, now);
             else if (c->role == R_EDITOR && cfg->rate_ops_s <= 0) editor_edit(w, c, now);
         }
         break;
     case PH_RUN:
         w->measuring = now >= w->t_warm && now < w->t_end;
+        if (w->id == 0 && cfg->server_pid > 0 && w->measuring && w->server_cpu_at_warm < 0)
+            w->server_cpu_at_warm = lg_proc_cpu_s(cfg->server_pid);
         if (now < w->t_end) {
             open_loop_edits(w, now);
             break;
         }
         w->measuring = false;
         w->stop_edits = true;
-        if (w->id == 0 && cfg->server_pid > 0) w->st.server_rss_after_kb = lg_proc_rss_kb(cfg->server_pid);
+        if (w->id == 0 && cfg->server_pid > 0) {
+            w->st.server_rss_after_kb = lg_proc_rss_kb(cfg->server_pid);
+            double cpu = lg_proc_cpu_s(cfg->server_pid);
+            if (w->server_cpu_at_warm >= 0 && cpu >= 0) w->st.server_cpu_s = cpu - w->server_cpu_at_warm;
+        }
         w->phase = PH_DRAIN;
         w->deadline = now + s_to_us(cfg->drain_timeout_s);
         break;
@@ -843,6 +1008,7 @@ static void *worker_main(void *arg) {
         io_uring_cq_advance(&w->ring, count);
         phase_step(w, now_us());
     }
+    if (w->sh->tls) tls_thread_exit();
     return NULL;
 }
 
@@ -854,6 +1020,7 @@ static int worker_init(worker *w, shared *sh, uint32_t id) {
     w->cfg = cfg;
     w->id = id;
     w->rng = (cfg->seed ^ (0x9E3779B97F4A7C15ull * (id + 1))) | 1;
+    w->server_cpu_at_warm = -1;
     lg_stats_init(&w->st);
     ot_buf_init(&w->msg);
     ot_op_init(&w->edit);
@@ -902,6 +1069,7 @@ static int worker_init(worker *w, shared *sh, uint32_t id) {
         case LG_SC_ECHO: c->role = R_ECHO; break;
         case LG_SC_IDLE: c->role = R_IDLE; break;
         case LG_SC_STORM: c->role = R_STORM; break;
+        case LG_SC_TLS: c->role = R_TLS; break;
         case LG_SC_FANOUT: c->role = g < cfg->docs ? R_EDITOR : R_READER; break;
         default: c->role = R_EDITOR; break;
         }
@@ -937,7 +1105,9 @@ static void worker_destroy(worker *w) {
             lg_client_free(c->cl);
             free(c->cl);
         }
+        lg_tls_free(c->tls);
     }
+    lg_tls_session_free(w->tls_session);
     free(w->conns);
     free(w->dirty);
     free(w->rearm);
@@ -961,8 +1131,18 @@ int lg_run(const lg_config *cfg, lg_stats *out, char *err, size_t err_len) {
     atomic_init(&sh.ready_threads, 0);
     atomic_init(&sh.drained_threads, 0);
     atomic_init(&sh.start_us, 0);
+    if (cfg->tls || cfg->scenario == LG_SC_TLS) {
+        lg_tls_options o = {.version = cfg->tls_version,
+                            .ca_path = cfg->tls_ca[0] ? cfg->tls_ca : NULL,
+                            .server_name = cfg->tls_server_name[0] ? cfg->tls_server_name : NULL};
+        int trc = lg_tls_ctx_new(&o, &sh.tls, err, err_len);
+        if (trc != LG_TLS_OK) return trc == LG_TLS_ERR_NOMEM ? -ENOMEM : -EINVAL;
+    }
     worker *ws = calloc(cfg->threads, sizeof(worker));
-    if (ws == NULL) return -ENOMEM;
+    if (ws == NULL) {
+        lg_tls_ctx_free(sh.tls);
+        return -ENOMEM;
+    }
     int rc = 0;
     uint64_t editors_total = 0;
     for (uint32_t t = 0; t < cfg->threads && rc == 0; t++) {
@@ -993,5 +1173,6 @@ int lg_run(const lg_config *cfg, lg_stats *out, char *err, size_t err_len) {
     }
     out->measured_s = cfg->duration_s;
     free(ws);
+    lg_tls_ctx_free(sh.tls);
     return rc;
 }

@@ -25,6 +25,7 @@ typedef enum lg_scenario {
     LG_SC_PASTE,        /* large inserts (message_bytes each) */
     LG_SC_IDLE,         /* upgraded connections doing nothing: memory per connection */
     LG_SC_ECHO,         /* transport alone: closed-loop echo of message_bytes messages */
+    LG_SC_TLS,          /* connect, TLS handshake, close_notify, again: handshakes/s */
     LG_SC_COUNT
 } lg_scenario;
 
@@ -62,6 +63,12 @@ typedef struct lg_config {
     char doc_prefix[64];                   /* document names: <prefix><index> */
     int server_pid;                        /* > 0: read its VmRSS (idle) */
     bool quiet;
+    /* TLS (--tls; always for the tls scenario) */
+    bool tls;
+    int tls_version;                       /* 12 or 13 */
+    bool tls_resume;                       /* each thread resumes one session (ticket) */
+    char tls_ca[LG_PATH_MAX_BYTES * 4];    /* PEM CA to verify the server; "" = no verification */
+    char tls_server_name[LG_HOST_MAX_BYTES]; /* SNI and the name verified ("localhost") */
 } lg_config;
 
 typedef struct lg_stats {
@@ -69,6 +76,7 @@ typedef struct lg_stats {
     lg_hist delivery;          /* submit -> op received by another collaborator, us */
     lg_hist connect;           /* connect start -> 101 received, us */
     lg_hist echo;              /* echo round trip, us */
+    lg_hist tls_handshake;     /* connect start -> TLS handshake done, us */
     uint64_t ops_sent, acks, remote_ops, edits;
     uint64_t frames_rx, frames_tx, bytes_rx, bytes_tx, messages_rx;
     uint64_t echoes;
@@ -78,6 +86,7 @@ typedef struct lg_stats {
     uint64_t echo_mismatch;
     uint64_t edits_behind;                 /* open loop: edits the generator could not issue in time */
     uint64_t err_by_code[LG_ERR_CODES];
+    uint64_t tls_handshakes, tls_resumed, tls_failed;
     uint64_t ready_connections;            /* reached the measured window ready */
     /* convergence */
     uint64_t clients_checked, clients_diverged, clients_unverified, docs_checked;
@@ -85,6 +94,7 @@ typedef struct lg_stats {
     /* window */
     double measured_s;
     uint64_t server_rss_before_kb, server_rss_after_kb;
+    double server_cpu_s;       /* --server-pid: its user + system CPU during the window */
 } lg_stats;
 
 void lg_stats_init(lg_stats *s);
@@ -96,5 +106,7 @@ int lg_run(const lg_config *cfg, lg_stats *out, char *err, size_t err_len);
 
 /* VmRSS of a process in KiB, 0 when unreadable. */
 uint64_t lg_proc_rss_kb(int pid);
+/* User + system CPU time of a process in seconds, -1 when unreadable. */
+double lg_proc_cpu_s(int pid);
 
 #endif

@@ -19,7 +19,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: ringpad-bench [options]\n"
-            "  --scenario S       docs | hot | fanout | storm | paste | idle | echo   (docs)\n"
+            "  --scenario S       docs | hot | fanout | storm | paste | idle | echo | tls   (docs)\n"
             "  --host H           server address, loopback only unless --allow-remote (127.0.0.1)\n"
             "  --port P           (8080)\n"
             "  --path P           WebSocket path (/ws; /echo for the echo scenario)\n"
@@ -34,11 +34,16 @@ static void usage(FILE *out) {
             "  --target-doc-codepoints N  edits hover around this length (2000; paste 4x B)\n"
             "  --connect-timeout-s S  connect phase bound (30)\n"
             "  --drain-timeout-s S    drain and convergence check bounds, each (10)\n"
-            "  --server-pid P     read the server's VmRSS from /proc/P/status (idle)\n"
+            "  --server-pid P     read the server's VmRSS (idle) and its CPU time in the window from /proc/P\n"
             "  --json FILE        also write the results as JSON\n"
             "  --seed N           random seed (1)\n"
             "  --allow-remote     allow a non-loopback --host\n"
             "  --quiet            no progress lines on stderr\n"
+            "  --tls              wss:// (any scenario; the tls scenario always): handshake, then the upgrade\n"
+            "  --tls-version V    1.2 | 1.3, that version only (1.3)\n"
+            "  --tls-resume       each thread resumes one session (ticket) after its first handshake\n"
+            "  --tls-ca FILE      verify the server's chain against this PEM CA (default: no verification)\n"
+            "  --tls-server-name N  SNI and the name verified (localhost)\n"
             "Exit status: 0 ok, 1 the run failed (divergence, refused ops, errors), 2 bad usage.\n");
 }
 
@@ -129,7 +134,8 @@ int main(int argc, char **argv) {
     const char *json_path = NULL;
 
     enum { O_SCEN = 256, O_HOST, O_PORT, O_PATH, O_CONN, O_DOCS, O_THR, O_DUR, O_WARM, O_RATE, O_BYTES,
-           O_TARGET, O_CTO, O_DTO, O_PID, O_JSON, O_SEED, O_REMOTE, O_QUIET, O_HELP };
+           O_TARGET, O_CTO, O_DTO, O_PID, O_JSON, O_SEED, O_REMOTE, O_QUIET, O_HELP,
+           O_TLS, O_TLS_VERSION, O_TLS_RESUME, O_TLS_CA, O_TLS_NAME };
     static const struct option opts[] = {
         {"scenario", 1, 0, O_SCEN}, {"host", 1, 0, O_HOST}, {"port", 1, 0, O_PORT},
         {"path", 1, 0, O_PATH}, {"connections", 1, 0, O_CONN}, {"docs", 1, 0, O_DOCS},
@@ -138,7 +144,9 @@ int main(int argc, char **argv) {
         {"target-doc-codepoints", 1, 0, O_TARGET}, {"connect-timeout-s", 1, 0, O_CTO},
         {"drain-timeout-s", 1, 0, O_DTO}, {"server-pid", 1, 0, O_PID}, {"json", 1, 0, O_JSON},
         {"seed", 1, 0, O_SEED}, {"allow-remote", 0, 0, O_REMOTE}, {"quiet", 0, 0, O_QUIET},
-        {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+        {"help", 0, 0, O_HELP}, {"tls", 0, 0, O_TLS}, {"tls-version", 1, 0, O_TLS_VERSION},
+        {"tls-resume", 0, 0, O_TLS_RESUME}, {"tls-ca", 1, 0, O_TLS_CA}, {"tls-server-name", 1, 0, O_TLS_NAME},
+        {0, 0, 0, 0}};
     int o;
     uint64_t u;
     int bad = 0;
@@ -147,8 +155,7 @@ int main(int argc, char **argv) {
         case O_SCEN: {
             int s = lg_scenario_parse(optarg);
             if (s < 0) {
-                fprintf(stderr, "ringpad-bench: --scenario %s: unknown%s\n", optarg,
-                        strcmp(optarg, "tls") == 0 ? " (TLS is not built in yet)" : "");
+                fprintf(stderr, "ringpad-bench: --scenario %s: unknown\n", optarg);
                 return 2;
             }
             cfg.scenario = (lg_scenario)s;
@@ -179,6 +186,21 @@ int main(int argc, char **argv) {
         case O_REMOTE: allow_remote = true; break;
         case O_QUIET: cfg.quiet = true; break;
         case O_HELP: case 'h': usage(stdout); return 0;
+        case O_TLS: cfg.tls = true; break;
+        case O_TLS_VERSION:
+            if (strcmp(optarg, "1.2") == 0) cfg.tls_version = 12;
+            else if (strcmp(optarg, "1.3") == 0) cfg.tls_version = 13;
+            else bad = o;
+            break;
+        case O_TLS_RESUME: cfg.tls_resume = true; break;
+        case O_TLS_CA:
+            if (strlen(optarg) >= sizeof cfg.tls_ca) bad = o;
+            else snprintf(cfg.tls_ca, sizeof cfg.tls_ca, "%s", optarg);
+            break;
+        case O_TLS_NAME:
+            if (strlen(optarg) == 0 || strlen(optarg) >= sizeof cfg.tls_server_name) bad = o;
+            else snprintf(cfg.tls_server_name, sizeof cfg.tls_server_name, "%s", optarg);
+            break;
         default: usage(stderr); return 2;
         }
     }
@@ -191,6 +213,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     lg_scenario sc = cfg.scenario;
+    if (sc == LG_SC_TLS) cfg.tls = true;
+    if (!cfg.tls && (cfg.tls_version || cfg.tls_resume || cfg.tls_ca[0] || cfg.tls_server_name[0])) {
+        fprintf(stderr, "ringpad-bench: --tls-* options need --tls (or --scenario tls)\n");
+        return 2;
+    }
+    if (cfg.tls && cfg.tls_version == 0) cfg.tls_version = 13;
     if (cfg.path[0] == '\0') snprintf(cfg.path, sizeof cfg.path, "%s", sc == LG_SC_ECHO ? "/echo" : "/ws");
     if (!have_docs) {
         if (sc == LG_SC_HOT || sc == LG_SC_FANOUT) cfg.docs = 1;
@@ -217,8 +245,9 @@ int main(int argc, char **argv) {
     if (raise_nofile((uint64_t)cfg.connections + cfg.docs + 64) != 0) return 2;
 
     if (!cfg.quiet)
-        fprintf(stderr, "ringpad-bench: %s, %u connections over %u threads, %.1f s + %.1f s warm-up\n",
-                lg_scenario_str(sc), cfg.connections, cfg.threads, cfg.duration_s, cfg.warmup_s);
+        fprintf(stderr, "ringpad-bench: %s%s, %u connections over %u threads, %.1f s + %.1f s warm-up\n",
+                lg_scenario_str(sc), cfg.tls && sc != LG_SC_TLS ? " over TLS" : "", cfg.connections, cfg.threads,
+                cfg.duration_s, cfg.warmup_s);
     lg_stats *st = malloc(sizeof *st);
     if (st == NULL) return 1;
     char err[256] = "";

@@ -21,6 +21,8 @@ bool lg_report_failed(const lg_config *cfg, const lg_stats *st) {
     if (cfg->scenario == LG_SC_ECHO && st->echoes == 0) return true;
     if (cfg->scenario == LG_SC_STORM && st->connections_opened == 0) return true;
     if (cfg->scenario == LG_SC_IDLE && st->ready_connections < cfg->connections) return true;
+    if (cfg->tls && st->tls_failed) return true;
+    if (cfg->scenario == LG_SC_TLS && st->tls_handshakes == 0) return true;
     return false;
 }
 
@@ -44,10 +46,14 @@ void lg_report_table(FILE *out, const lg_config *cfg, const lg_stats *st) {
     fprintf(out, " threads=%u  %s", cfg->threads, cfg->rate_ops_s > 0 ? "open loop" : "closed loop");
     if (cfg->rate_ops_s > 0) fprintf(out, " %.0f ops/s", cfg->rate_ops_s);
     fprintf(out, "  window=%.1fs (+%.1fs warm-up)\n", s, cfg->warmup_s);
+    if (cfg->tls)
+        fprintf(out, "  TLS 1.%d%s%s%s\n", cfg->tls_version - 10, cfg->tls_resume ? ", resuming a ticket" : ", full handshakes",
+                cfg->tls_ca[0] ? ", chain verified against " : ", chain not verified", cfg->tls_ca);
     fprintf(out, "  ready connections: %" PRIu64 " of %u\n", st->ready_connections, cfg->connections);
     fprintf(out, "\n  %-22s %10s %9s %9s %9s %9s %9s %9s\n", "latency (us)", "count", "mean", "p50", "p90",
             "p99", "p99.9", "max");
-    hist_row(out, "connect (to 101)", &st->connect);
+    if (cfg->scenario != LG_SC_TLS) hist_row(out, "connect (to 101)", &st->connect);
+    if (cfg->tls) hist_row(out, "TLS handshake", &st->tls_handshake);
     if (proto(cfg)) {
         hist_row(out, "submit -> ack", &st->ack);
         hist_row(out, "submit -> delivery", &st->delivery);
@@ -66,6 +72,9 @@ void lg_report_table(FILE *out, const lg_config *cfg, const lg_stats *st) {
     if (cfg->scenario == LG_SC_STORM)
         fprintf(out, "    connections/s        %12.0f   (%" PRIu64 " upgraded)\n",
                 per_s(st->connections_opened, s), st->connections_opened);
+    if (cfg->scenario == LG_SC_TLS)
+        fprintf(out, "    handshakes/s         %12.0f   (%" PRIu64 " handshakes, %" PRIu64 " resumed)\n",
+                per_s(st->tls_handshakes, s), st->tls_handshakes, st->tls_resumed);
     fprintf(out, "    frames in/s          %12.0f   frames out/s %12.0f\n", per_s(st->frames_rx, s),
             per_s(st->frames_tx, s));
     fprintf(out, "    MB/s in              %12.2f   MB/s out     %12.2f\n", per_s(st->bytes_rx, s) / 1e6,
@@ -79,11 +88,15 @@ void lg_report_table(FILE *out, const lg_config *cfg, const lg_stats *st) {
                      " idle connections: %.0f bytes per connection\n",
                 st->server_rss_before_kb, st->server_rss_after_kb, st->ready_connections, per);
     }
+    if (cfg->server_pid > 0 && st->server_cpu_s > 0)
+        fprintf(out, "\n  server CPU in the window: %.2f s (%.0f %% of one core)\n", st->server_cpu_s,
+                s > 0 ? 100.0 * st->server_cpu_s / s : 0);
     fprintf(out, "\n  errors: connect %" PRIu64 ", handshake %" PRIu64 ", closed by peer %" PRIu64
                  ", ws protocol %" PRIu64 ", client %" PRIu64 ", echo mismatch %" PRIu64,
             st->connect_failed, st->handshake_failed, st->closed_by_peer, st->ws_protocol_errors,
             st->client_errors, st->echo_mismatch);
     if (st->edits_behind) fprintf(out, ", open-loop edits dropped %" PRIu64, st->edits_behind);
+    if (cfg->tls) fprintf(out, ", TLS %" PRIu64, st->tls_failed);
     fprintf(out, "\n");
     for (int i = 0; i < LG_ERR_CODES; i++)
         if (st->err_by_code[i]) fprintf(out, "    error %-20s %" PRIu64 "\n", lg_err_code_names[i], st->err_by_code[i]);
@@ -117,7 +130,8 @@ int lg_report_json(FILE *out, const lg_config *cfg, const lg_stats *st) {
     hist_json(out, "connect", &st->connect, false);
     hist_json(out, "ack", &st->ack, false);
     hist_json(out, "delivery", &st->delivery, false);
-    hist_json(out, "echo", &st->echo, true);
+    hist_json(out, "echo", &st->echo, false);
+    hist_json(out, "tls_handshake", &st->tls_handshake, true);
     fprintf(out, "  },\n  \"throughput\": {\"ops_acked_per_s\": %.1f, \"ops_delivered_per_s\": %.1f, "
                  "\"echoes_per_s\": %.1f, \"connections_per_s\": %.1f, \"frames_in_per_s\": %.1f, "
                  "\"frames_out_per_s\": %.1f, \"bytes_in_per_s\": %.1f, \"bytes_out_per_s\": %.1f},\n",
@@ -138,8 +152,13 @@ int lg_report_json(FILE *out, const lg_config *cfg, const lg_stats *st) {
                  ", \"diverged\": %" PRIu64 ", \"unverified\": %" PRIu64 "},\n",
             st->verify_ran ? "true" : "false", st->docs_checked, st->clients_checked, st->clients_diverged,
             st->clients_unverified);
+    fprintf(out, "  \"tls\": {\"on\": %s, \"version\": \"1.%d\", \"resume\": %s, \"handshakes\": %" PRIu64
+                 ", \"resumed\": %" PRIu64 ", \"failed\": %" PRIu64 ", \"handshakes_per_s\": %.1f},\n",
+            cfg->tls ? "true" : "false", cfg->tls ? cfg->tls_version - 10 : 3, cfg->tls_resume ? "true" : "false",
+            st->tls_handshakes, st->tls_resumed, st->tls_failed, per_s(st->tls_handshakes, s));
     fprintf(out, "  \"server_rss_kb\": {\"before\": %" PRIu64 ", \"after\": %" PRIu64 "},\n",
             st->server_rss_before_kb, st->server_rss_after_kb);
+    fprintf(out, "  \"server_cpu_s\": %.3f,\n", st->server_cpu_s);
     fprintf(out, "  \"failed\": %s\n}\n", lg_report_failed(cfg, st) ? "true" : "false");
     return ferror(out) ? -EIO : 0;
 }

@@ -14,6 +14,18 @@ async function srvWith(t, flags = {}) {
     return srv;
 }
 
+test('REST on a fresh server: an empty or missing data dir lists no documents', async (t) => {
+    for (const dataDir of [scratchDir(t), scratchDir(t) + '/not-yet-created']) {
+        const srv = await startServer({ dataDir });
+        t.after(() => srv.stop());
+        const r = await httpJson(srv.port, 'GET', '/api/docs');
+        assert.equal(r.status, 200, `data dir ${dataDir}`);
+        assert.deepEqual(r.json.docs, []);
+        const h = await httpJson(srv.port, 'GET', '/healthz');
+        assert.equal(h.status, 200, 'the server still serves');
+    }
+});
+
 test('REST without auth: post ops, get text and past versions, history, list with pages, delete', async (t) => {
     const srv = await srvWith(t, { threads: 2 });
     const ws = await RpConn.open(srv.port);

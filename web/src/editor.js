@@ -22,7 +22,7 @@ import { Connection } from './net/connection.js';
 import { peersField, setPeer, removePeer, clearPeers } from './editor/peers.js';
 import {
   docFromLocation, validDocName, parseFragment, fragmentWithoutToken, jwtClaims, roleFor,
-  randomColor, validColor,
+  randomColor, validColor, helloName,
 } from './session.js';
 
 const MAX_SEL_RANGES = 32;
@@ -69,15 +69,25 @@ function renderMe() {
   const dot = document.createElement('span');
   dot.className = 'dot';
   dot.style.background = me.color || '#888';
-  btn.append(dot, document.createTextNode(me.name || 'you'));
+  const you = document.createElement('span');
+  you.className = 'muted';
+  you.textContent = '(you)';
+  btn.append(dot, document.createTextNode(me.name || 'you'), you);
+  btn.title = 'Change your name and colour';
 }
 
 // ---- notices and status -------------------------------------------------------------
 
-function notice(text, { error = false, yourText = null } = {}) {
+function notice(text, { error = false, yourText = null, action = null } = {}) {
   const el = document.createElement('div');
   el.className = error ? 'notice error' : 'notice';
   el.append(document.createTextNode(text));
+  if (action) {
+    const b = document.createElement('button');
+    b.textContent = action.label;
+    b.onclick = () => { el.remove(); action.run(); };
+    el.append(b);
+  }
   if (yourText !== null) {
     const dl = document.createElement('button');
     dl.textContent = 'Download my version';
@@ -106,24 +116,27 @@ function renderStatus() {
   const conn = $('st-conn');
   conn.className = `conn ${connStatus.state}`;
   clearTimeout(countdownTimer);
+  conn.title = '';
   switch (connStatus.state) {
     case 'connected': conn.textContent = 'connected'; break;
     case 'connecting': conn.textContent = 'connecting…'; break;
-    case 'offline': conn.textContent = 'offline'; break;
-    case 'unauthorized': conn.textContent = 'not authorized'; break;
+    case 'offline': conn.textContent = 'offline: your browser has no network'; break;
+    case 'unauthorized': conn.textContent = 'not authorized: an access token is needed'; break;
     case 'reconnecting': {
       const s = Math.max(0, Math.ceil((connStatus.retryAt - Date.now()) / 1000));
-      conn.textContent = `reconnecting in ${s} s`;
+      conn.textContent = s > 0 ? `disconnected, retrying in ${s} s` : 'reconnecting…';
+      if (connStatus.reason) conn.title = `Why: ${connStatus.reason}. Your edits stay in this page and are sent when the connection is back.`;
       countdownTimer = setTimeout(renderStatus, 250);
       break;
     }
     default: conn.textContent = connStatus.state;
   }
-  $('st-version').textContent = client && client.v !== null ? `v ${client.v}` : 'v –';
+  $('st-version').textContent = client && client.v !== null ? `version ${client.v}` : '';
+  $('st-version').title = 'Each saved change adds one to the version.';
   $('st-saved').textContent = !client || client.v === null ? ''
-    : client.pending ? (connStatus.state === 'connected' ? 'saving…' : 'unsaved edits kept locally') : 'saved';
+    : client.pending ? (connStatus.state === 'connected' ? 'saving…' : 'unsaved changes, kept in this page') : 'all changes saved';
   const n = view ? view.state.field(peersField).size : 0;
-  $('st-people').textContent = n === 0 ? 'only you' : `${n} other${n === 1 ? '' : 's'} here`;
+  $('st-people').textContent = n === 0 ? 'nobody else here' : `${n} other${n === 1 ? ' person' : ' people'} here`;
 }
 
 function renderPeople() {
@@ -253,6 +266,39 @@ function route(msg) {
   }
 }
 
+// An error about the document itself (ref = its name), in words for a stranger.
+function documentError(msg) {
+  switch (msg.code) {
+    case 'forbidden':
+      notice(`You have no access to “${docName}”: your access token does not include this document. Ask for a token that does.`,
+        { error: true, action: { label: 'Use another token', run: () => askToken('Paste an access token that includes this document.') } });
+      return;
+    case 'bad_doc_name':
+      notice(`“${docName}” is not a valid document name. Names use letters, digits, "-", "_", "." and "/", up to 200 characters.`, { error: true });
+      return;
+    case 'too_many_docs':
+      notice('This connection has too many documents open. Close some other ringpad tabs and reload.', { error: true });
+      return;
+    case 'rate_limited':
+      return; // a dropped presence update: the next one goes through
+    default:
+      notice(`The server reported a problem with this document (${msg.code}): ${msg.message}`, { error: true });
+  }
+}
+
+function askToken(reason) {
+  $('token-reason').textContent = reason;
+  $('token-input').value = '';
+  if (!$('token-dialog').open) $('token-dialog').showModal();
+}
+
+/** The token dialog's text after the server refused to let us in (unauthorized). */
+function tokenReason(m) {
+  if (!token()) return 'This server needs an access token (whoever runs it makes one with `ringpad token`). Paste yours here.';
+  const why = String(m.message || '').split(': ').pop();
+  return `The server did not accept your access token (${why || 'refused'}). Paste another one.`;
+}
+
 function start() {
   const claims = jwtClaims(token());
   const role = token() ? roleFor(claims, docName) : 'write';
@@ -313,7 +359,13 @@ function start() {
       changed() { renderStatus(); if (presenceDirty) schedulePresence(); },
       notice(kind, message, extra) {
         if (kind === 'readonly') setReadOnly(true);
-        if (kind === 'fatal') { notice(message, { error: true }); return; }
+        if (kind === 'deleted') {
+          setReadOnly(true);
+          notice(`${message} The text below is no longer saved: download it if you need it, or reload the page to start a new, empty document named “${docName}”.`,
+            { error: true, yourText: extra.yourText });
+          return;
+        }
+        if (kind === 'fatal') { documentError(extra); return; }
         notice(message, { error: kind === 'lost', yourText: kind === 'retry' ? null : extra && extra.yourText !== undefined ? extra.yourText : null });
       },
     },
@@ -327,7 +379,8 @@ function start() {
       const me = identity();
       const m = { type: 'hello' };
       if (token()) m.token = token();
-      if (me.name) m.name = me.name;
+      const name = helloName(me.name);
+      if (name) m.name = name;
       if (me.color) m.color = me.color;
       return m;
     },
@@ -336,21 +389,23 @@ function start() {
       const pps = welcome.limits && welcome.limits.presence_per_second;
       if (pps > 0) presenceIntervalMs = Math.max(1000 / pps, 50);
       client.setLimits(welcome.limits);
-      conn.send(client.connected());
+      const open = client.connected();
+      if (open) conn.send(open);
       presenceDirty = true;
     },
     onMessage: route,
     onStatus(s) { connStatus = s; renderStatus(); },
-    onUnauthorized(m) {
-      $('token-reason').textContent = `The server refused the connection: ${m.message}. Paste an access token.`;
-      $('token-input').value = '';
-      $('token-dialog').showModal();
-    },
+    onUnauthorized(m) { askToken(tokenReason(m)); },
   });
   $('token-dialog').onclose = () => {
     const t = $('token-input').value.trim();
-    if (t) sessionStorage.setItem('ringpad.token', t);
-    conn.resume();
+    if (!t) { if (conn.unauthorized) conn.resume(); return; }
+    sessionStorage.setItem('ringpad.token', t);
+    // Before the first snapshot the page's role (read-only or not) is still to be
+    // read from the token: start afresh. Later (an expired token) keep the page,
+    // and its unsaved edits, and just connect again.
+    if (client.v === null) location.reload();
+    else conn.resume();
   };
   addEventListener('beforeunload', (e) => {
     if (client.pending) { e.preventDefault(); e.returnValue = ''; }
@@ -382,4 +437,5 @@ globalThis.ringpad = {
   get client() { return client; },
   get index() { return index; },
   get status() { return connStatus; },
+  get peers() { return view ? [...view.state.field(peersField).values()] : []; },
 };

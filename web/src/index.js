@@ -1,16 +1,20 @@
 // The home page: the document list from GET /api/docs, and a form to open a document.
-import { validDocName } from './session.js';
+import { validDocName, parseFragment, fragmentWithoutToken } from './session.js';
 
-// The server maps /d/<name> to editor.html once it serves that route; until
-// then editor.html#doc=<name> works on any static server.
-const PRETTY_URLS = false;
-
+/** The editor of a document: the server serves editor.html for /d/<name>. */
 export function editorUrl(name) {
-  return PRETTY_URLS ? `/d/${name.split('/').map(encodeURIComponent).join('/')}`
-    : `/editor.html#doc=${encodeURIComponent(name)}`;
+  return `/d/${name.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 const $ = (id) => document.getElementById(id);
+
+/** What is wrong with a refused document name, and a name that would do. */
+export function nameAdvice(name) {
+  const rule = 'Names use letters, digits, "-", "_", "." and "/" for folders (no spaces), up to 200 characters.';
+  const fixed = name.trim().replace(/\s+/g, '-').replace(/[^A-Za-z0-9._/-]/g, '').replace(/\/{2,}/g, '/')
+    .replace(/^\/+|\/+$/g, '').split('/').filter((seg) => seg !== '.' && seg !== '..').join('/').slice(0, 200);
+  return fixed && validDocName(fixed) ? `${rule} Try "${fixed}".` : rule;
+}
 
 function authHeaders() {
   const token = sessionStorage.getItem('ringpad.token');
@@ -24,9 +28,14 @@ async function loadDocs(next) {
   try {
     const res = await fetch(url, { headers: { Accept: 'application/json', ...authHeaders() } });
     if (res.status === 401 || res.status === 403) {
-      status.textContent = 'The document list needs an access token: open a document by name above (the editor asks for a token).';
+      const had = sessionStorage.getItem('ringpad.token') !== null;
+      status.textContent = had
+        ? 'The server did not accept your access token for the document list. Paste another one, or open a document by name above.'
+        : 'This server needs an access token to list documents. Paste yours below, or open a document by name above (the editor asks for a token).';
+      $('token-form').hidden = false;
       return;
     }
+    $('token-form').hidden = true;
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     body = await res.json();
     if (!body || !Array.isArray(body.docs)) throw new Error('unexpected reply');
@@ -48,7 +57,8 @@ async function loadDocs(next) {
     v.textContent = String(d.v);
     const size = document.createElement('td');
     size.className = 'num';
-    size.textContent = Number(d.size_codepoints).toLocaleString();
+    size.textContent = Number(d.codepoints).toLocaleString();
+    size.title = `${Number(d.bytes).toLocaleString()} bytes`;
     tr.append(name, v, size);
     tbody.append(tr);
   }
@@ -60,12 +70,25 @@ async function loadDocs(next) {
 }
 
 if (typeof document !== 'undefined') {
+  const fromUrl = parseFragment(location.hash).token;
+  if (fromUrl) {
+    sessionStorage.setItem('ringpad.token', fromUrl);
+    history.replaceState(null, '', location.pathname + location.search + fragmentWithoutToken(location.hash));
+  }
+  $('token-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const t = $('list-token').value.trim();
+    if (!t) return;
+    sessionStorage.setItem('ringpad.token', t);
+    $('list-token').value = '';
+    loadDocs(null);
+  });
   $('open-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const name = $('doc-name').value.trim();
     const err = $('name-error');
     if (!validDocName(name)) {
-      err.textContent = 'A name is 1–256 characters of letters, digits, . _ - and /, without empty, "." or ".." parts.';
+      err.textContent = nameAdvice(name);
       err.hidden = false;
       return;
     }

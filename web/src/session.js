@@ -1,11 +1,11 @@
 // Small pure helpers shared by the pages: document names, the URL fragment,
 // what a token grants, the user's name and colour.
 
-const DOC_NAME_MAX_BYTES = 256;
+const DOC_NAME_MAX_BYTES = 200; // PROTOCOL.md §2 (--max-doc-name-bytes is at most 200)
 
 /** Document names as docs/PROTOCOL.md §2 allows them. */
 export function validDocName(name) {
-  if (typeof name !== 'string' || name.length === 0 || name.length > DOC_NAME_MAX_BYTES) return false;
+  if (typeof name !== 'string' || name.length === 0 || new TextEncoder().encode(name).length > DOC_NAME_MAX_BYTES) return false;
   if (!/^[A-Za-z0-9._/-]+$/.test(name)) return false;
   if (name.startsWith('/') || name.endsWith('/')) return false;
   return name.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
@@ -87,4 +87,21 @@ export function labelTextColor(hex) {
   const full = c.length === 4 ? c.replace(/[0-9a-f]/gi, (x) => x + x) : c;
   const r = parseInt(full.slice(1, 3), 16), g = parseInt(full.slice(3, 5), 16), b = parseInt(full.slice(5, 7), 16);
   return 0.299 * r + 0.587 * g + 0.114 * b > 160 ? '#111' : '#fff';
+}
+
+const HELLO_NAME_MAX_BYTES = 128; // PROTOCOL.md §3: hello.name is 1..128 bytes, no control characters
+
+/** A display name as hello accepts it: control characters dropped, cut to 128 UTF-8 bytes on a code point; null if empty. */
+export function helloName(name) {
+  if (typeof name !== 'string') return null;
+  let out = '';
+  let bytes = 0;
+  for (const ch of name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim()) {
+    const n = new TextEncoder().encode(ch).length;
+    if (bytes + n > HELLO_NAME_MAX_BYTES) break;
+    out += ch;
+    bytes += n;
+  }
+  out = out.trim();
+  return out.length > 0 ? out : null;
 }

@@ -338,3 +338,21 @@ test('a paste larger than max_op_bytes goes as several ops, one at a time', () =
   assert.equal(a.text, server.text);
   assert.equal(c.text, server.text);
 });
+
+test('deleted on the server (not_open, ref = doc): stop sending, keep the text, do not re-open', () => {
+  const server = new FakeServer({ text: 'abc' });
+  const a = new Sim(server, 'a');
+  a.connect(); a.flush();
+  a.edit([3, 'X']);
+  a.client.receive({ type: 'error', code: 'not_open', message: 'document deleted', ref: DOC });
+  assert.equal(a.client.deleted, true);
+  assert.equal(a.client.pending, false);
+  assert.equal(a.notices.length, 1);
+  assert.equal(a.notices[0].kind, 'deleted');
+  assert.match(a.notices[0].message, /not saved/);
+  assert.equal(a.notices[0].extra.yourText, 'abcX');
+  a.toServer = [];
+  a.edit([4, 'Y']);
+  assert.deepEqual(a.toServer, []);
+  assert.equal(a.client.connected(), null);
+});

@@ -14,7 +14,7 @@ export const WEB_ROOT = process.env.RINGPAD_WEB_ROOT;
 const START_TIMEOUT_MS = 5000;
 const STOP_TERM_WAIT_MS = 2000;
 const STDERR_KEEP_BYTES = 256 * 1024;
-const LISTEN_RE = /ringpad listening on http:\/\/(\[[^\]]+\]|[^\s:]+):(\d+) \((\d+) workers?\)/;
+const LISTEN_RE = /ringpad listening on https?:\/\/(\[[^\]]+\]|[^\s:]+):(\d+) \((\d+) workers?\)/;
 
 // Servers still alive when this test file's process exits are killed, so a
 // crashed test file never leaves a server behind.

@@ -40,7 +40,7 @@ function decorationsFor(peers, docLength) {
     for (const raw of p.ranges) {
       const r = clampRange(raw, docLength);
       const from = Math.min(r.anchor, r.head), to = Math.max(r.anchor, r.head);
-      if (from < to) out.push(Decoration.mark({ attributes: { style: `background-color: ${color}33` } }).range(from, to));
+      if (from < to) out.push(Decoration.mark({ class: 'rp-remote-sel', attributes: { style: `background-color: ${color}33` } }).range(from, to));
       out.push(Decoration.widget({ widget: new CaretWidget(p.name || 'anonymous', color), side: 1 }).range(r.head));
     }
   }

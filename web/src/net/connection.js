@@ -19,6 +19,21 @@ export function backoffDelayMs(attempt, rnd = Math.random, { baseMs = BACKOFF_BA
   return Math.round(ceiling / 2 + rnd() * (ceiling / 2));
 }
 
+/** Why a WebSocket closed, in words for the status bar (null when there is nothing to add). */
+export function closeReason(ev, wasReady) {
+  const code = ev && ev.code;
+  const said = ev && typeof ev.reason === 'string' && ev.reason ? `: ${ev.reason}` : '';
+  if (!wasReady && (code === 1006 || code === undefined)) return 'the server cannot be reached';
+  if (code === 1006) return 'the connection was lost';
+  if (code === 1001) return 'the server is restarting or going away';
+  if (code === 1008) return `the server closed the connection (policy${said})`;
+  if (code === 1009) return 'the server closed the connection: a message was too large';
+  if (code === 1011) return `the server had an internal error${said}`;
+  if (code === 1013) return `the server is overloaded${said}`;
+  if (code === 4000) return 'the server stopped answering';
+  return code ? `the connection closed (code ${code}${said})` : null;
+}
+
 export class Connection {
   /**
    * @param {object} o
@@ -135,14 +150,14 @@ export class Connection {
     if (wasReady) this.onMessage({ type: '_disconnected' });
     if (ev && ev.code === CLOSE_UNAUTHORIZED) this.unauthorized = true;
     if (this.stopped || this.unauthorized) { this.#status({ state: this.unauthorized ? 'unauthorized' : 'stopped' }); return; }
-    this.#scheduleRetry();
+    this.#scheduleRetry(closeReason(ev, wasReady));
   }
 
-  #scheduleRetry() {
+  #scheduleRetry(reason = null) {
     if (!this.env.online()) { this.#status({ state: 'offline' }); return; } // 'online' event resumes
     const delay = backoffDelayMs(this.attempt++, this.env.random);
     const retryAt = this.env.now() + delay;
-    this.#status({ state: 'reconnecting', retryAt, attempt: this.attempt });
+    this.#status({ state: 'reconnecting', retryAt, attempt: this.attempt, reason });
     this.retryTimer = this.env.setTimeout(() => this.#connectNow(), delay);
   }
 

@@ -43,7 +43,7 @@ export class DocClient {
    *   remoteOp(op, meta)            apply a transformed op to the local text
    *   localText() -> string         the editor's whole text (recovery only)
    *   changed()                     state/version changed (status bar)
-   *   notice(kind, message, extra)  tell the user (kinds: 'lost', 'refused', 'readonly', 'fatal', 'retry')
+   *   notice(kind, message, extra)  tell the user (kinds: 'lost', 'refused', 'readonly', 'fatal', 'retry', 'deleted')
    * @param {(fn: () => void, ms: number) => any} [o.schedule] setTimeout stand-in (tests)
    */
   constructor({ doc, clientId, send, host, schedule }) {
@@ -64,6 +64,7 @@ export class DocClient {
     this.base = null; // {text: () => string, op: op | null}
     this.history = []; // [{v, op}] the last server ops, for presence
     this.readOnly = false;
+    this.deleted = false; // the server deleted the document under us: nothing more is sent
     this.maxOpBytes = DEFAULT_MAX_OP_BYTES;
   }
 
@@ -102,9 +103,10 @@ export class DocClient {
     if (this.base) this.base.op = this.base.op ? compose(this.base.op, op) : op;
   }
 
-  /** The connection is up (after welcome): the message that (re)subscribes. */
+  /** The connection is up (after welcome): the message that (re)subscribes, or null (deleted). */
   connected() {
     this.live = false;
+    if (this.deleted) return null; // re-opening would start a new, empty document
     if (this.v === null || this.recovering) return { type: 'open', doc: this.doc };
     return { type: 'open', doc: this.doc, v: this.v };
   }
@@ -122,6 +124,7 @@ export class DocClient {
   localOp(op, baseText) {
     if (isNoop(op)) return;
     if (this.readOnly) throw new Error('read-only document');
+    if (this.deleted) return; // the page is read-only now; nothing can be saved
     if (!this.outstanding) {
       this.base = { text: baseText, op: null };
       this.#makeOutstanding(op);
@@ -201,6 +204,20 @@ export class DocClient {
       // Refused: it was not applied and never will be. Re-open and merge what can be.
       if (msg.code === 'forbidden') this.readOnly = true;
       this.#reopen({ dropOutstanding: true, code: msg.code, message: msg.message });
+      return;
+    }
+    if (msg.code === 'not_open' && msg.ref === this.doc && this.v !== null) {
+      // PROTOCOL.md §15: DELETE closes the document for its subscribers.
+      this.live = false;
+      this.deleted = true;
+      const unsaved = this.outstanding !== null;
+      this.outstanding = null;
+      this.buffer = null;
+      this.base = null;
+      this.host.notice('deleted', unsaved
+        ? 'This document was deleted on the server, and your last changes were not saved.'
+        : 'This document was deleted on the server.', { yourText: this.host.localText() });
+      this.host.changed();
       return;
     }
     if (msg.code === 'version_too_old' && (msg.ref === this.doc || msg.ref === undefined)) {
