@@ -150,7 +150,7 @@ static void finish(rest_call *k) {
     }
     if (k->key != 0) session_waiter_remove(k->sw, k->key);
     call_free(k);
-    if (stash_len > 0 && c->state == CONN_HTTP) conn_on_data(c, stash, stash_len);
+    if (stash_len > 0 && c->state == CONN_HTTP) conn_on_plain_data(c, stash, stash_len);   /* already decrypted */
     free(stash);
 }
 

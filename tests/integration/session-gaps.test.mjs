@@ -9,7 +9,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { startServer, sleep } from './lib/server.mjs';
 import { RpConn } from './lib/rp-client.mjs';
-import { buildRequest, connect, readResponse } from './lib/raw.mjs';
+import { RawConn, buildRequest, connect, readResponse } from './lib/raw.mjs';
+import { makeCerts, startTlsServer, tlsConnect } from './lib/tls.mjs';
 import { httpJson, mintToken, nowS, scratchDir, until } from './lib/rp-util.mjs';
 
 const SECRET = 'correct-horse-battery-staple';
@@ -124,6 +125,26 @@ test('REST keep-alive: the connection stays, pipelined requests are answered in 
     assert.equal(r7.status, 200);
     assert.match(r7.headers.connection ?? '', /close/i);
     assert.equal(await c.closedWithin(3000), true, 'Connection: close is honoured');
+});
+
+test('REST pipelining over TLS: held requests are replayed as plaintext, in order', async (t) => {
+    const certs = makeCerts();
+    t.after(() => certs.remove());
+    const srv = await startTlsServer({ tlsCert: certs.path('a.pem'), tlsKey: certs.path('a-key.pem'), dataDir: scratchDir(t), threads: 2 });
+    t.after(() => srv.stop());
+    const c = new RawConn(await tlsConnect(srv.port, { ca: certs.ca }));
+    t.after(() => c.destroy());
+    const body = JSON.stringify({ v: 0, id: 't:1', op: ['tls'] });
+    await c.write(Buffer.concat([
+        buildRequest({ method: 'POST', path: '/api/docs/sec/ops', headers: { 'content-length': Buffer.byteLength(body) }, body }),
+        buildRequest({ method: 'GET', path: '/api/docs/sec' }),
+        buildRequest({ method: 'GET', path: '/api/docs/none' }),
+    ]));
+    assert.deepEqual(JSON.parse((await readResponse(c)).text()), { type: 'ack', doc: 'sec', id: 't:1', v: 0 });
+    assert.deepEqual(JSON.parse((await readResponse(c)).text()), { v: 1, doc: 'sec', text: 'tls' });
+    const r = await readResponse(c);
+    assert.equal(r.status, 404);
+    assert.match(r.headers.connection ?? '', /keep-alive/i);
 });
 
 test('a live connection outlives its token: ops and presence keep working after exp; a new hello is refused', async (t) => {
