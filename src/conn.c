@@ -350,6 +350,10 @@ void conn_close(conn *c, metrics_close_reason reason) {
     conn_op_done(c);
 }
 
+void conn_http_request_done(conn *c) {
+    if (c->state == CONN_HTTP) move_to(c, &c->w->http_list);
+}
+
 void conn_close_after_flush(conn *c, metrics_close_reason reason) {
     if (c->state == CONN_DEAD || c->state == CONN_DRAIN || c->state == CONN_LINGER) return;
     c->close_reason = (uint8_t)reason;

@@ -97,6 +97,10 @@ void conn_on_send_cqe(worker *w, void *op, const struct io_uring_cqe *cqe, bool 
 /* Closes now: cancels receives, closes the socket once nothing is in flight. */
 void conn_close(conn *c, metrics_close_reason reason);
 
+/* An asynchronous HTTP response (REST) was queued on a kept connection:
+ * the next request gets a fresh deadline. */
+void conn_http_request_done(conn *c);
+
 /* Closes after the queued bytes are sent (then half-close and linger). */
 void conn_close_after_flush(conn *c, metrics_close_reason reason);
 

@@ -12,6 +12,7 @@
 #define RINGPAD_DOCS_H
 
 #include "doc.h"
+#include "docs_disk.h"
 #include "fanout.h"
 #include "mailbox.h"
 #include "protocol.h"
@@ -25,6 +26,11 @@
 #define DOCS_HASH_BUCKETS 4096u
 /* A failed log is retried at most this often. */
 #define DOCS_RETRY_MS 500u
+/* Requests waiting for one document's load or delete; beyond it they are
+ * answered storage_unavailable (a close always waits: it cannot be refused). */
+#define DOCS_MAX_WAITING_PER_DOC 65536u
+/* Ops in one GET .../ops answer; its "to" says where it stopped. */
+#define DOCS_MAX_OPS_PER_ANSWER 10000u
 
 struct worker;
 
@@ -80,6 +86,13 @@ typedef struct docs_config {
     uint32_t idle_ms;
     _Atomic uint32_t *degraded;     /* shared count of documents with failed storage (may be NULL) */
     struct metrics_worker *metrics; /* this worker's counters (may be NULL) */
+    /* Disk work (load, delete, compaction files, /ops from the log, listing
+     * metadata) on a helper thread that posts back to targets[self]; without
+     * it (tests) the same jobs run inline, synchronously. */
+    bool disk_thread;
+    mailbox_target *targets;
+    uint32_t self;
+    uint32_t max_waiting_per_doc;   /* 0: DOCS_MAX_WAITING_PER_DOC (tests shrink it) */
 } docs_config;
 
 typedef struct docs docs;
@@ -88,8 +101,15 @@ int docs_new(const docs_config *cfg, docs **out);
 /* Flushes every log (blocking) and frees everything. Only after the loop stopped. */
 void docs_free(docs *t, int64_t now_ms);
 
-/* Runs one request on this (the owner) worker. Replies go to out. */
+/* Runs one request on this (the owner) worker. Replies go to out. A request
+ * for a document being loaded or deleted waits for it (a reference is kept). */
 void docs_execute(docs *t, const docs_request *req, fanout *out, int64_t now_ms);
+
+/* A FANOUT_MSG_DISK_DONE message: the helper finished a job of this table. */
+void docs_on_disk_done(docs *t, docs_job *job, fanout *out, int64_t now_ms);
+/* Stops the disk helper (shutdown, before the last CQEs are drained); later
+ * jobs run inline. */
+void docs_stop_disk(docs *t);
 
 /* End of a loop iteration: submit the flushes of logs that got appends. */
 void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms);
@@ -99,6 +119,8 @@ void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int
 void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms);
 
 uint32_t docs_count_loaded(const docs *t);
+/* Documents waiting for a load or delete job. */
+uint32_t docs_count_busy(const docs *t);
 /* Loaded document (no loading), NULL when absent. */
 doc *docs_find(docs *t, const char *name, size_t len);
 

@@ -51,7 +51,7 @@ static void deliver_destroy(mailbox_msg *m) {
     free(d);
 }
 
-static fanout_deliver *deliver_new(uint32_t kind, uint32_t from, rbuf *frame, uint32_t cap_keys) {
+static fanout_deliver *deliver_alloc(uint32_t kind, uint32_t from, rbuf *frame, uint32_t cap_keys) {
     fanout_deliver *d = malloc(sizeof *d + (size_t)cap_keys * sizeof d->keys[0]);
     if (d == NULL) return NULL;
     mailbox_msg_init(&d->hdr, kind, from, deliver_destroy);
@@ -73,13 +73,148 @@ int fanout_init(fanout *f, uint32_t self, uint32_t count_workers, struct io_urin
     f->targets = targets;
     f->local = local;
     f->local_ctx = local_ctx;
-    f->pending = calloc(count_workers > 0 ? count_workers : 1, sizeof *f->pending);
-    return f->pending == NULL ? -ENOMEM : 0;
+    f->max_outbox_msgs = FANOUT_MAX_OUTBOX_MSGS;
+    uint32_t n = count_workers > 0 ? count_workers : 1;
+    f->pending = calloc(n, sizeof *f->pending);
+    f->outbox = calloc(n, sizeof *f->outbox);
+    if (f->pending == NULL || f->outbox == NULL) {
+        free(f->pending);
+        free(f->outbox);
+        f->pending = NULL;
+        f->outbox = NULL;
+        return -ENOMEM;
+    }
+    return 0;
 }
 
+void fanout_set_kill(fanout *f, fanout_kill_fn kill) { f->kill = kill; }
+
+static bool is_local(const fanout *f, uint32_t to) {
+    return f->ring == NULL || to == f->self || to >= f->count_workers;
+}
+
+uint32_t fanout_outbox_count(const fanout *f, uint32_t to) {
+    return to < f->count_workers && f->outbox != NULL ? f->outbox[to].count : 0;
+}
+
+static int outbox_push(fanout *f, fanout_outbox *o, mailbox_msg *msg) {
+    if (o->count >= f->max_outbox_msgs) return -ENOBUFS;
+    if (o->msgs == NULL) {
+        o->msgs = calloc(f->max_outbox_msgs, sizeof *o->msgs);
+        if (o->msgs == NULL) return -ENOMEM;
+        o->head = 0;
+    }
+    mailbox_msg_ref(msg);
+    o->msgs[(o->head + o->count) % f->max_outbox_msgs] = msg;
+    o->count++;
+    f->count_deferred++;
+    return 0;
+}
+
+/* Posts the outbox of `to` in order until the mailbox refuses one. */
+static void outbox_retry(fanout *f, uint32_t to) {
+    fanout_outbox *o = &f->outbox[to];
+    /* bounded by the outbox size */
+    while (o->count > 0) {
+        mailbox_msg *m = o->msgs[o->head];
+        if (mailbox_post(f->ring, f->targets, to, m) != 0) return;
+        mailbox_msg_unref(m);
+        o->head = (o->head + 1) % f->max_outbox_msgs;
+        o->count--;
+    }
+}
+
+int fanout_post(fanout *f, uint32_t to, mailbox_msg *msg) {
+    fanout_outbox *o = &f->outbox[to];
+    if (o->count > 0) outbox_retry(f, to);
+    if (o->count == 0 && mailbox_post(f->ring, f->targets, to, msg) == 0) return 0;
+    return outbox_push(f, o, msg);
+}
+
+static int cmp_key(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint32_t dedupe(uint64_t *keys, uint32_t n) {
+    if (n < 2) return n;
+    qsort(keys, n, sizeof keys[0], cmp_key);
+    uint32_t out = 1;
+    for (uint32_t i = 1; i < n; i++)
+        if (keys[i] != keys[out - 1]) keys[out++] = keys[i];
+    return out;
+}
+
+void fanout_doom(fanout *f, uint32_t to, const uint64_t *keys, uint32_t count_keys) {
+    if (is_local(f, to)) {
+        for (uint32_t i = 0; i < count_keys; i++) {
+            f->count_killed++;
+            if (f->kill != NULL) f->kill(f->local_ctx, keys[i]);
+        }
+        return;
+    }
+    fanout_outbox *o = &f->outbox[to];
+    for (uint32_t i = 0; i < count_keys; i++) {
+        if (o->count_doomed == o->cap_doomed) {
+            o->count_doomed = dedupe(o->doomed, o->count_doomed);
+            if (o->count_doomed > o->cap_doomed / 2 || o->cap_doomed == 0) {
+                uint32_t cap = o->cap_doomed == 0 ? 64 : o->cap_doomed * 2;
+                uint64_t *g = realloc(o->doomed, sizeof *g * cap);
+                if (g == NULL) {
+                    f->count_post_failures++;
+                    return;
+                }
+                o->doomed = g;
+                o->cap_doomed = cap;
+            }
+        }
+        o->doomed[o->count_doomed++] = keys[i];
+    }
+}
+
+/* Queues the kills of `to` behind its outbox, as far as there is room. */
+static void post_kills(fanout *f, uint32_t to) {
+    fanout_outbox *o = &f->outbox[to];
+    if (o->count_doomed == 0) return;
+    o->count_doomed = dedupe(o->doomed, o->count_doomed);
+    /* bounded: each pass moves up to FANOUT_MAX_KEYS_PER_MSG keys */
+    while (o->count_doomed > 0 && o->count < f->max_outbox_msgs) {
+        uint32_t n = o->count_doomed < FANOUT_MAX_KEYS_PER_MSG ? o->count_doomed : FANOUT_MAX_KEYS_PER_MSG;
+        fanout_deliver *k = deliver_alloc(FANOUT_MSG_KILL, f->self, NULL, n);
+        if (k == NULL) return;
+        memcpy(k->keys, o->doomed + o->count_doomed - n, sizeof k->keys[0] * n);
+        k->count_keys = n;
+        int rc = fanout_post(f, to, &k->hdr);
+        mailbox_msg_unref(&k->hdr);
+        if (rc != 0) return;
+        o->count_doomed -= n;
+        f->count_killed += n;
+    }
+}
+
+void fanout_destroy(fanout *f) {
+    if (f->pending != NULL) {
+        for (uint32_t i = 0; i < f->count_workers; i++)
+            if (f->pending[i] != NULL) mailbox_msg_unref(&f->pending[i]->hdr);
+    }
+    if (f->outbox != NULL) {
+        for (uint32_t i = 0; i < f->count_workers; i++) {
+            fanout_outbox *o = &f->outbox[i];
+            for (uint32_t j = 0; j < o->count; j++) mailbox_msg_unref(o->msgs[(o->head + j) % f->max_outbox_msgs]);
+            free(o->msgs);
+            free(o->doomed);
+        }
+    }
+    free(f->pending);
+    free(f->outbox);
+    f->pending = NULL;
+    f->outbox = NULL;
+}
+
+/* Posts a DELIVER/DROP; when even the outbox refuses it, its receivers are doomed. */
 static void post(fanout *f, uint32_t to, fanout_deliver *d) {
-    int rc = mailbox_post(f->ring, f->targets, to, &d->hdr);
-    if (rc != 0) f->count_post_failures++;
+    int rc = fanout_post(f, to, &d->hdr);
+    if (rc != 0) fanout_doom(f, to, d->keys, d->count_keys);
     mailbox_msg_unref(&d->hdr);
 }
 
@@ -91,21 +226,23 @@ static void flush_target(fanout *f, uint32_t to) {
 }
 
 void fanout_flush(fanout *f) {
-    for (uint32_t i = 0; i < f->count_workers; i++) flush_target(f, i);
-}
-
-void fanout_destroy(fanout *f) {
-    if (f->pending != NULL) {
-        for (uint32_t i = 0; i < f->count_workers; i++)
-            if (f->pending[i] != NULL) mailbox_msg_unref(&f->pending[i]->hdr);
+    for (uint32_t i = 0; i < f->count_workers; i++) {
+        if (is_local(f, i)) continue;
+        outbox_retry(f, i);
+        flush_target(f, i);
+        post_kills(f, i);
     }
-    free(f->pending);
-    f->pending = NULL;
 }
 
-static bool is_local(const fanout *f, uint32_t to) {
-    return f->ring == NULL || to == f->self || to >= f->count_workers;
+bool fanout_on_post_failed(fanout *f, uint32_t to, const mailbox_msg *msg) {
+    if (msg->kind != FANOUT_MSG_DELIVER && msg->kind != FANOUT_MSG_DROP && msg->kind != FANOUT_MSG_KILL) return false;
+    const fanout_deliver *d = (const fanout_deliver *)msg;
+    /* a lost KILL: its keys are doomed again, so the kill is retried */
+    if (msg->kind == FANOUT_MSG_KILL) f->count_killed -= d->count_keys < f->count_killed ? d->count_keys : f->count_killed;
+    fanout_doom(f, to, d->keys, d->count_keys);
+    return true;
 }
+
 
 void fanout_send(fanout *f, uint64_t key, rbuf *frame) {
     uint32_t to = fanout_key_worker(key);
@@ -113,13 +250,18 @@ void fanout_send(fanout *f, uint64_t key, rbuf *frame) {
         f->local(f->local_ctx, key, frame, NULL, 0);
         return;
     }
+    const fanout_outbox *o = &f->outbox[to];
+    /* a doomed session gets nothing more: its next message is the kill
+     * (bounded by the doomed keys of one target, usually none) */
+    for (uint32_t i = 0; i < o->count_doomed; i++)
+        if (o->doomed[i] == key) return;
     fanout_deliver *d = f->pending[to];
     if (d != NULL && (d->frame != frame || d->count_keys == FANOUT_MAX_KEYS_PER_MSG)) {
         flush_target(f, to);
         d = NULL;
     }
     if (d == NULL) {
-        d = deliver_new(FANOUT_MSG_DELIVER, f->self, frame, FANOUT_INITIAL_KEYS);
+        d = deliver_alloc(FANOUT_MSG_DELIVER, f->self, frame, FANOUT_INITIAL_KEYS);
         if (d == NULL) {
             f->count_post_failures++;
             return;
@@ -148,7 +290,7 @@ void fanout_drop(fanout *f, uint64_t key, const char *doc, size_t doc_len) {
         return;
     }
     flush_target(f, to);   /* the frames before the drop go first */
-    fanout_deliver *d = deliver_new(FANOUT_MSG_DROP, f->self, NULL, 1);
+    fanout_deliver *d = deliver_alloc(FANOUT_MSG_DROP, f->self, NULL, 1);
     if (d == NULL) {
         f->count_post_failures++;
         return;
@@ -163,6 +305,11 @@ void fanout_drop(fanout *f, uint64_t key, const char *doc, size_t doc_len) {
 
 void fanout_on_message(fanout *f, const fanout_deliver *msg) {
     bool drop = msg->hdr.kind == FANOUT_MSG_DROP;
+    if (msg->hdr.kind == FANOUT_MSG_KILL) {
+        for (uint32_t i = 0; i < msg->count_keys; i++)
+            if (f->kill != NULL) f->kill(f->local_ctx, msg->keys[i]);
+        return;
+    }
     for (uint32_t i = 0; i < msg->count_keys; i++) {
         if (drop) f->local(f->local_ctx, msg->keys[i], NULL, msg->doc, msg->doc_len);
         else f->local(f->local_ctx, msg->keys[i], msg->frame, NULL, 0);

@@ -31,11 +31,17 @@ enum {
     FANOUT_MSG_DELIVER = 0x5201,   /* fanout_deliver: frame to sessions */
     FANOUT_MSG_DROP = 0x5202,      /* fanout_deliver: the sessions no longer have `doc` open */
     FANOUT_MSG_REQUEST = 0x5203,   /* a session's request to a document owner (session.c) */
+    FANOUT_MSG_KILL = 0x5204,      /* fanout_deliver: frames for these sessions were lost: close them */
+    FANOUT_MSG_DISK_DONE = 0x5205, /* a finished disk job (docs_disk.h), from the worker's helper thread */
 };
 
 /* Keys gathered per (frame, target) before a message is posted anyway. */
 #define FANOUT_MAX_KEYS_PER_MSG 4096u
 #define FANOUT_MAX_DOC_NAME_BYTES 256u
+/* Messages per target waiting in the outbox because the mailbox refused them
+ * (full, or no SQE). Beyond it a message is not queued: its receivers are
+ * killed (FANOUT_MSG_KILL), so nobody silently misses a frame. */
+#define FANOUT_MAX_OUTBOX_MSGS 65536u
 
 /* 8 bits of worker, 24 of generation, 32 of slot. Key 0 is nobody. */
 static inline uint64_t fanout_key(uint32_t worker, uint32_t slot, uint32_t gen) {
@@ -64,6 +70,21 @@ typedef struct fanout_deliver {
  * or a drop of `doc` for it (frame NULL). */
 typedef void (*fanout_local_fn)(void *ctx, uint64_t key, rbuf *frame, const char *doc, size_t doc_len);
 
+/* Sessions whose stream has a gap (a frame could not be delivered): they
+ * must be told and closed (session.c: error + close 1011). */
+typedef void (*fanout_kill_fn)(void *ctx, uint64_t key);
+
+/* Per target: messages the mailbox refused, retried in order, and the keys
+ * to kill once there is room again. */
+typedef struct fanout_outbox {
+    mailbox_msg **msgs;            /* ring of max_outbox_msgs, allocated on first use */
+    uint32_t head;
+    uint32_t count;
+    uint64_t *doomed;              /* keys (on that target) to kill, deduplicated when full */
+    uint32_t count_doomed;
+    uint32_t cap_doomed;
+} fanout_outbox;
+
 typedef struct fanout {
     uint32_t self;
     uint32_t count_workers;
@@ -72,7 +93,12 @@ typedef struct fanout {
     fanout_local_fn local;
     void *local_ctx;
     fanout_deliver **pending;      /* [count_workers] open DELIVER message per target */
-    uint64_t count_post_failures;
+    fanout_outbox *outbox;         /* [count_workers] */
+    uint32_t max_outbox_msgs;      /* FANOUT_MAX_OUTBOX_MSGS (tests shrink it) */
+    fanout_kill_fn kill;           /* NULL: kills are ignored */
+    uint64_t count_post_failures;  /* messages that could not even be queued (no memory) */
+    uint64_t count_deferred;       /* posts that waited in an outbox */
+    uint64_t count_killed;         /* keys killed because a frame for them was lost */
     rbuf_pool *frame_pool;         /* frames come from here when set (the worker's pool) */
 } fanout;
 
@@ -83,15 +109,37 @@ int fanout_init(fanout *f, uint32_t self, uint32_t count_workers, struct io_urin
                 mailbox_target *targets, fanout_local_fn local, void *local_ctx);
 void fanout_destroy(fanout *f);
 
+void fanout_set_kill(fanout *f, fanout_kill_fn kill);
+
+/* Posts any mailbox message to worker `to` in order after everything posted
+ * to it before (the caller keeps its reference): at once, or from the outbox
+ * at a later fanout_flush when the mailbox refuses it. -ENOBUFS when the
+ * outbox is full (the message is not sent: the caller must tell whoever
+ * waits for it), -ENOMEM. */
+int fanout_post(fanout *f, uint32_t to, mailbox_msg *msg);
+
+/* These sessions (all on worker `to`) missed a frame: kill them, after the
+ * frames already queued for them. Local keys are killed at once. */
+void fanout_doom(fanout *f, uint32_t to, const uint64_t *keys, uint32_t count_keys);
+
+/* A message posted from this ring failed after submission (its SENT CQE):
+ * its receivers (DELIVER/DROP/KILL) are doomed. Returns true when handled;
+ * REQUEST messages are the caller's (false). Does not drop the reference. */
+bool fanout_on_post_failed(fanout *f, uint32_t to, const mailbox_msg *msg);
+
+/* Messages waiting in the outbox for `to`. */
+uint32_t fanout_outbox_count(const fanout *f, uint32_t to);
+
 /* Queues `frame` for the session `key` (the caller keeps its reference). */
 void fanout_send(fanout *f, uint64_t key, rbuf *frame);
 /* Tells the session `key` that `doc` is no longer open for it (after the
  * frames already queued for it). */
 void fanout_drop(fanout *f, uint64_t key, const char *doc, size_t doc_len);
-/* Posts every gathered message (end of a loop iteration). */
+/* Retries the outboxes in order, posts every gathered message and the kills
+ * that have room (end of a loop iteration, and the timer). */
 void fanout_flush(fanout *f);
 
-/* Receiving side: runs a DELIVER or DROP message through `local`. */
+/* Receiving side: runs a DELIVER, DROP or KILL message through `local` / `kill`. */
 void fanout_on_message(fanout *f, const fanout_deliver *msg);
 
 #endif /* RINGPAD_FANOUT_H */

@@ -44,6 +44,13 @@ typedef struct rest_call {
     uint32_t answered;
     json_t **answers;
     bool more;
+    /* keep-alive: the connection stays when the client allows it; bytes of
+     * pipelined requests wait here and are replayed after the response */
+    bool keep_alive;
+    uint64_t body_remaining;        /* request body bytes not yet received */
+    uint8_t *stash;
+    size_t stash_len;
+    bool stash_overflow;            /* more than REST_MAX_PIPELINED_BYTES: close after the response */
 } rest_call;
 
 bool rest_matches(const http_request *req) {
@@ -71,11 +78,12 @@ static void call_free(rest_call *k) {
     }
     free(k->names);
     free(k->answers);
+    free(k->stash);
     free(k);
 }
 
-/* Sends a complete response and closes the connection after it. */
-static void respond(conn *c, int status, const char *json, size_t len) {
+/* Sends a complete response; closes the connection after it unless keep_alive. */
+static void respond_ka(conn *c, bool keep_alive, int status, const char *json, size_t len) {
     rbuf *b = rbuf_new(HTTP_RESPONSE_HEAD_MAX_BYTES + len);
     if (b == NULL) {
         conn_close(c, METRICS_CLOSE_IO_ERROR);
@@ -85,7 +93,7 @@ static void respond(conn *c, int status, const char *json, size_t len) {
         .status = status,
         .content_type = "application/json",
         .content_length = (int64_t)len,
-        .keep_alive = false,
+        .keep_alive = keep_alive,
         .date_unix_s = (int64_t)time(NULL),
         .extra_headers = "Cache-Control: no-store\r\n",
     };
@@ -100,27 +108,54 @@ static void respond(conn *c, int status, const char *json, size_t len) {
     if (status >= 100 && status < 600) metrics_add(&c->w->m->http_responses_by_class[status / 100], 1);
     int rc = conn_send(c, b, 0, b->len);
     rbuf_unref(b);
-    if (rc == 0) conn_close_after_flush(c, status >= 400 ? METRICS_CLOSE_HTTP_ERROR : METRICS_CLOSE_HTTP_DONE);
+    if (rc == 0 && !keep_alive)
+        conn_close_after_flush(c, status >= 400 ? METRICS_CLOSE_HTTP_ERROR : METRICS_CLOSE_HTTP_DONE);
 }
 
-static void respond_error(conn *c, const char *code, const char *message) {
+static bool keeps(const rest_call *k) { return k->keep_alive && !k->stash_overflow && !k->c->w->draining; }
+
+static void respond(rest_call *k, int status, const char *json, size_t len) {
+    respond_ka(k->c, keeps(k), status, json, len);
+}
+
+static void respond_error_ka(conn *c, bool keep_alive, const char *code, const char *message) {
     json_t *o = json_pack("{s:s, s:s}", "code", code, "message", message);
     char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s != NULL) respond(c, rest_status_for(code), s, strlen(s));
+    if (s != NULL) respond_ka(c, keep_alive, rest_status_for(code), s, strlen(s));
     else conn_close(c, METRICS_CLOSE_IO_ERROR);
     free(s);
     json_decref(o);
 }
 
-/* Ends the call: the connection no longer points at it. */
+static void respond_error(rest_call *k, const char *code, const char *message) {
+    respond_error_ka(k->c, keeps(k), code, message);
+}
+
+/* Ends the call: the connection no longer points at it. On a kept
+ * connection the rest of the body is skipped and the pipelined bytes that
+ * waited are parsed now, in order. */
 static void finish(rest_call *k) {
-    if (k->c != NULL) k->c->rest = NULL;
+    conn *c = k->c;
+    uint8_t *stash = NULL;
+    size_t stash_len = 0;
+    if (c != NULL) {
+        c->rest = NULL;
+        if (c->state == CONN_HTTP) {
+            c->body_skip_bytes = k->body_remaining;
+            stash = k->stash;
+            stash_len = k->stash_len;
+            k->stash = NULL;
+            conn_http_request_done(c);
+        }
+    }
     if (k->key != 0) session_waiter_remove(k->sw, k->key);
     call_free(k);
+    if (stash_len > 0 && c->state == CONN_HTTP) conn_on_plain_data(c, stash, stash_len);   /* already decrypted */
+    free(stash);
 }
 
 static void finish_error(rest_call *k, const char *code, const char *message) {
-    respond_error(k->c, code, message);
+    respond_error(k, code, message);
     finish(k);
 }
 
@@ -148,7 +183,7 @@ static bool list_answer(rest_call *k, json_t *ans) {
     if (k->more) json_object_set_new(o, "next", json_string(k->names[k->count_names - 1]));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    if (s != NULL) respond(k->c, 200, s, strlen(s));
+    if (s != NULL) respond(k, 200, s, strlen(s));
     free(s);
     return true;
 }
@@ -177,9 +212,9 @@ static bool on_answer(void *ctx, rbuf *frame) {
     } else if (type != NULL && strcmp(type, "error") == 0) {
         const char *code = json_string_value(json_object_get(ans, "code"));
         const char *msg = json_string_value(json_object_get(ans, "message"));
-        respond_error(k->c, code != NULL ? code : "internal", msg != NULL ? msg : "");
+        respond_error(k, code != NULL ? code : "internal", msg != NULL ? msg : "");
     } else {
-        respond(k->c, 200, js, len);
+        respond(k, 200, js, len);
     }
     json_decref(ans);
     if (done) finish(k);
@@ -310,7 +345,7 @@ static void dispatch_list(rest_call *k, const http_request *req) {
         return;
     }
     if (k->count_names == 0) {
-        respond(k->c, 200, "{\"docs\":[]}", 11);
+        respond(k, 200, "{\"docs\":[]}", 11);
         finish(k);
         return;
     }
@@ -385,11 +420,13 @@ void rest_begin(conn *c, const http_request *req) {
     session_worker *sw = c->w->sw;
     rest_call *k = sw != NULL ? calloc(1, sizeof *k) : NULL;
     if (k == NULL) {
-        respond_error(c, "internal", "out of memory");
+        respond_error_ka(c, false, "internal", "out of memory");
         return;
     }
     k->c = c;
     k->sw = sw;
+    k->keep_alive = req->keep_alive;
+    k->body_remaining = req->content_length;
     c->rest = k;
     snprintf(k->method, sizeof k->method, "%.*s", (int)(req->method_len < 7 ? req->method_len : 7), req->method);
     char path[PATH_MAX_DECODED_BYTES + 1];
@@ -479,11 +516,34 @@ void rest_begin(conn *c, const http_request *req) {
 
 size_t rest_feed(conn *c, const uint8_t *data, size_t len) {
     rest_call *k = c->rest;
-    if (k == NULL || k->dispatched || k->body == NULL) return len;
-    size_t take = k->body_need - k->body_len < len ? k->body_need - k->body_len : len;
-    memcpy(k->body + k->body_len, data, take);
-    k->body_len += take;
-    if (k->body_len == k->body_need) {
+    if (k == NULL) return len;
+    size_t used = 0;
+    if (k->body_remaining > 0) {
+        size_t take = k->body_remaining < len ? (size_t)k->body_remaining : len;
+        if (k->body != NULL && !k->dispatched) {
+            memcpy(k->body + k->body_len, data, take);
+            k->body_len += take;
+        }
+        k->body_remaining -= take;
+        used = take;
+    }
+    if (used < len) {
+        /* a pipelined request: it waits for this call's answer (bounded) */
+        size_t more = len - used;
+        if (k->stash_overflow || k->stash_len + more > REST_MAX_PIPELINED_BYTES) {
+            k->stash_overflow = true;
+        } else {
+            uint8_t *g = realloc(k->stash, k->stash_len + more);
+            if (g == NULL) {
+                k->stash_overflow = true;
+            } else {
+                memcpy(g + k->stash_len, data + used, more);
+                k->stash = g;
+                k->stash_len += more;
+            }
+        }
+    }
+    if (k->body != NULL && !k->dispatched && k->body_len == k->body_need) {
         k->dispatched = true;
         k->key = session_waiter_add(k->sw, on_answer, k);
         if (k->key == 0) finish_error(k, "internal", "out of memory");

@@ -12,8 +12,12 @@
  * for GET, write role for POST and DELETE.
  *
  * A request runs on the document's owner worker like a session's (a waiter
- * key receives the answer frame), so it is asynchronous: the connection waits
- * (its later bytes are ignored) and the response closes it (Connection: close).
+ * key receives the answer frame), so it is asynchronous: the connection waits,
+ * bytes of pipelined requests are held (up to REST_MAX_PIPELINED_BYTES) and
+ * parsed after the response, so responses keep the request order. The
+ * connection stays open when the client allows it (HTTP/1.1 without
+ * `Connection: close`, HTTP/1.0 with keep-alive), except while the server
+ * drains or when more than REST_MAX_PIPELINED_BYTES were pipelined.
  */
 #ifndef RINGPAD_REST_H
 #define RINGPAD_REST_H
@@ -28,6 +32,8 @@ struct conn;
 
 #define REST_DEFAULT_PAGE 100u
 #define REST_MAX_PAGE 1000u
+/* Bytes of pipelined requests held while a call waits for its answer. */
+#define REST_MAX_PIPELINED_BYTES (64u * 1024u)
 
 /* The target is under /api/. */
 bool rest_matches(const http_request *req);
@@ -37,7 +43,7 @@ bool rest_matches(const http_request *req);
 void rest_begin(struct conn *c, const http_request *req);
 
 /* Bytes after the head while a call is active: body bytes are collected,
- * anything after is ignored. Returns the bytes consumed (always len). */
+ * anything after is held for later. Returns the bytes consumed (always len). */
 size_t rest_feed(struct conn *c, const uint8_t *data, size_t len);
 
 /* The connection closes: forget the call (a late answer is dropped). */

@@ -311,9 +311,7 @@ static void handle_cqe(worker *w, const struct io_uring_cqe *cqe) {
         mailbox_msg_unref(msg);
         break;
     }
-    case UD_TAG_MAILBOX_SENT:
-        if (mailbox_on_sent_cqe(w->shared->targets, cqe) < 0) metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], 1);
-        break;
+    case UD_TAG_MAILBOX_SENT: session_worker_on_sent_cqe(w, cqe); break;
     case UD_TAG_CLOSE: conn_op_done(ud_get_ptr(ud)); break;
     case UD_TAG_SIGNAL: break;
     case UD_TAG_STORE_WRITE:

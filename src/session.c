@@ -152,6 +152,34 @@ static void deliver(void *ctx, uint64_t key, rbuf *frame, const char *doc, size_
     conn_send(s->c, frame, 0, frame->len);
 }
 
+/* A frame or request of this session was lost between workers, so its
+ * stream has a gap: tell it and close (PROTOCOL.md §5 `internal`, close 1011).
+ * A REST waiter gets the same error as its answer. */
+static void kill_key(void *ctx, uint64_t key) {
+    session_worker *sw = ctx;
+    session_slot *sl = slot_of(sw, key);
+    if (sl == NULL) return;
+    static const char msg[] = "messages for this connection were lost inside the server; reconnect and re-open";
+    ot_buf_clear(&sw->enc);
+    if (proto_enc_error(&sw->enc, PROTO_ERR_INTERNAL, proto_cstr(msg), (proto_str){NULL, 0}) != 0) return;
+    rbuf *f = fanout_frame(sw->enc.data, sw->enc.len);
+    if (sl->fn != NULL) {
+        if (f != NULL && sl->fn(sl->ctx, f)) slot_free(sw, key);
+        if (f != NULL) rbuf_unref(f);
+        return;
+    }
+    session *s = sl->s;
+    log_warn("worker %u: session %s lost cross-worker messages; closing it with 1011", sw->self, s->id);
+    if (s->c->state == CONN_WS) {
+        if (f != NULL) conn_send(s->c, f, 0, f->len);
+        if (s->c->state == CONN_WS) {
+            conn_ws_send_close(s->c, SESSION_CLOSE_LOST, "messages lost");
+            conn_close_after_flush(s->c, METRICS_CLOSE_IO_ERROR);
+        }
+    }
+    if (f != NULL) rbuf_unref(f);
+}
+
 /* ---- routing ------------------------------------------------------------------- */
 
 int session_route(session_worker *sw, docs_request *req) {
@@ -163,10 +191,32 @@ int session_route(session_worker *sw, docs_request *req) {
         sw->local_tail = req;
         return 0;
     }
-    int rc = mailbox_post(&sw->w->ring, sw->w->shared->targets, owner, &req->hdr);
+    int rc = fanout_post(&sw->out, owner, &req->hdr);
+    uint64_t key = req->key;
     mailbox_msg_unref(&req->hdr);
-    if (rc != 0) metrics_add(&sw->w->m->errors[METRICS_ERR_MAILBOX], 1);
+    if (rc != 0) {
+        metrics_add(&sw->w->m->errors[METRICS_ERR_MAILBOX], 1);
+        /* a lost request leaves the session out of step with the owner */
+        session_slot *sl = slot_of(sw, key);
+        if (sl != NULL && sl->s != NULL) kill_key(sw, key);
+    }
     return rc;
+}
+
+void session_worker_on_sent_cqe(worker *w, const struct io_uring_cqe *cqe) {
+    session_worker *sw = w->sw;
+    if (cqe->res < 0) {
+        metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], 1);
+        const mailbox_msg *msg = ud_get_ptr(cqe->user_data);
+        uint32_t to = ud_get_high(cqe->user_data);
+        if (sw != NULL && !fanout_on_post_failed(&sw->out, to, msg) && msg->kind == FANOUT_MSG_REQUEST) {
+            uint64_t key = ((const docs_request *)msg)->key;
+            session_slot *sl = slot_of(sw, key);
+            /* a REST waiter would wait forever: answer it too */
+            if (sl != NULL) kill_key(sw, key);
+        }
+    }
+    mailbox_on_sent_cqe(w->shared->targets, cqe);
 }
 
 auth_role session_role_for(const session_worker *sw, const auth_claims *claims, const char *doc, size_t len) {
@@ -508,11 +558,15 @@ int session_worker_init(worker *w) {
         .metrics = w->m,
     };
     dc.limits.history_depth = cfg->history_depth + DOC_MAX_UNPUBLISHED_OPS;
+    dc.disk_thread = true;
+    dc.targets = w->shared->targets;
+    dc.self = w->id;
     dc.log.fsync_policy = strcmp(cfg->fsync, "interval") == 0 ? STORE_FSYNC_INTERVAL : STORE_FSYNC_ALWAYS;
     dc.log.fsync_interval_ms = cfg->fsync_interval_ms;
     rc = docs_new(&dc, &sw->docs);
     if (rc == 0) rc = fanout_init(&sw->out, w->id, sw->count_workers, &w->ring, w->shared->targets, deliver, sw);
     sw->out.frame_pool = w->frame_pool;
+    if (rc == 0) fanout_set_kill(&sw->out, kill_key);
     if (rc != 0) {
         if (sw->docs != NULL) docs_free(sw->docs, 0);
         else if (dfd >= 0) close(dfd);
@@ -529,7 +583,9 @@ void session_worker_on_mailbox(worker *w, mailbox_msg *msg) {
     switch (msg->kind) {
     case FANOUT_MSG_REQUEST: docs_execute(sw->docs, (const docs_request *)msg, &sw->out, (int64_t)w->now_ms); break;
     case FANOUT_MSG_DELIVER:
-    case FANOUT_MSG_DROP: fanout_on_message(&sw->out, (const fanout_deliver *)msg); break;
+    case FANOUT_MSG_DROP:
+    case FANOUT_MSG_KILL: fanout_on_message(&sw->out, (const fanout_deliver *)msg); break;
+    case FANOUT_MSG_DISK_DONE: docs_on_disk_done(sw->docs, (docs_job *)msg, &sw->out, (int64_t)w->now_ms); break;
     default: break;
     }
 }
@@ -551,12 +607,13 @@ void session_worker_flush(worker *w) {
     }
     docs_flush(sw->docs, w, &sw->out, (int64_t)w->now_ms);
     fanout_flush(&sw->out);
-    if (sw->out.count_post_failures > 0) {
-        /* a frame that could not cross to its worker breaks that stream's order: loud */
-        log_warn("worker %u: %llu cross-worker deliveries failed (mailbox full or no SQE)", w->id,
-                 (unsigned long long)sw->out.count_post_failures);
-        metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], sw->out.count_post_failures);
+    if (sw->out.count_post_failures > 0 || sw->out.count_killed > 0) {
+        /* the receivers were (or will be) closed with 1011: never a silent gap, but loud */
+        log_warn("worker %u: %llu cross-worker messages lost (no memory), %llu sessions killed for a lost frame",
+                 w->id, (unsigned long long)sw->out.count_post_failures, (unsigned long long)sw->out.count_killed);
+        metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], sw->out.count_post_failures + sw->out.count_killed);
         sw->out.count_post_failures = 0;
+        sw->out.count_killed = 0;
     }
 }
 
@@ -579,6 +636,8 @@ void session_worker_destroy(worker *w) {
     /* Log writes still in flight complete on this ring: wait for them (bounded
      * in time), then write what is pending synchronously. */
     uint64_t deadline = mono_ms() + SESSION_DRAIN_WAIT_MS;
+    /* the helper's last posts land on this ring before the drain below */
+    docs_stop_disk(sw->docs);
     while (sw->local_head != NULL) {
         docs_request *r = sw->local_head;
         sw->local_head = r->next;

@@ -36,6 +36,9 @@ struct session;
 /* Close code after `unauthorized`. */
 #define SESSION_CLOSE_UNAUTHORIZED 4401
 #define SESSION_SERVER_NAME "ringpad/0.1"
+/* Close code after messages for the connection were lost between workers
+ * (error `internal` first): the client reconnects and re-opens. */
+#define SESSION_CLOSE_LOST 1011
 
 /* A REST caller waiting for the owner's answers (rest.c): gets each frame;
  * returns true when it needs no more (the waiter is removed). */
@@ -69,6 +72,9 @@ int session_worker_init(struct worker *w);
 void session_worker_destroy(struct worker *w);
 void session_worker_on_mailbox(struct worker *w, mailbox_msg *msg);
 void session_worker_on_store_cqe(struct worker *w, const struct io_uring_cqe *cqe);
+/* UD_TAG_MAILBOX_SENT: a failed post dooms its receivers (or its requester),
+ * then the mailbox drops the receiver's reference. */
+void session_worker_on_sent_cqe(struct worker *w, const struct io_uring_cqe *cqe);
 /* End of an iteration: run local requests, submit log flushes, post fan-out. */
 void session_worker_flush(struct worker *w);
 void session_worker_tick(struct worker *w);

@@ -44,6 +44,17 @@ static int recover_one(void *arg, const char *name, size_t name_len) {
         log_warn("document %.*s: truncated a torn log tail (%zu bytes) at offset %zu", (int)name_len, name,
                  rep.torn_bytes, rep.valid_len_bytes);
     r->count++;
+    /* the listing cache (GET /api/docs) is current again: the log was just read whole */
+    const ot_text *text = ot_doc_text(doc);
+    store_meta meta = {
+        .version = ot_doc_version(doc),
+        .count_codepoints = ot_text_len_codepoints(text),
+        .count_bytes = ot_text_len_bytes(text),
+        .log_start_version = files.log_start_version,
+        .log_end_offset = files.log_end_offset,
+    };
+    int mrc = store_meta_write(files.dir_fd, &meta);
+    if (mrc != 0) log_warn("document %.*s: listing metadata not written: %s", (int)name_len, name, strerror(-mrc));
     ot_doc_free(doc);
     store_doc_files_close(&files);
     return 0;

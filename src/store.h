@@ -229,6 +229,12 @@ uint64_t store_log_end_offset(const store_log *log);
 /* Switches to a new, empty segment file (for compaction). Only when idle
  * (-EBUSY otherwise). The new segment's start version is next_version. */
 int store_log_switch_segment(store_log *log, int fd);
+/* The same for a segment created while the log went on appending (the
+ * worker held its flushes): every op before start_version is written and
+ * fsynced in the old segment, every op from it on is still pending and goes
+ * to the new one, after its header. -EBUSY while a flush is out or the log
+ * is failed, -EINVAL when the log is not exactly at that seam. */
+int store_log_switch_segment_pending(store_log *log, int fd, uint64_t start_version);
 int store_log_fd(const store_log *log);
 
 /* ---- A synchronous driver (tests, startup, tools) ---------------------------- */
@@ -327,6 +333,17 @@ int store_list(int data_dir_fd, store_name_fn fn, void *ctx);
 int store_compact(store_doc_files *files, store_log *log, const ot_doc *doc,
                   uint32_t history_depth);
 
+/* Creates the empty segment file for start_version in the document's
+ * directory and makes its entry durable (directory fsync). Returns the fd
+ * (open for writing) or -errno; -EEXIST when it exists. */
+int store_segment_create(int doc_dir_fd, uint64_t start_version);
+
+/* Step 1 of a non-blocking compaction (the log idle, at `version`): a new,
+ * empty active segment starting at version (create + directory fsync) and
+ * the log switched to it. Nothing to do when the active segment already
+ * starts there. -EBUSY when the log is not idle. */
+int store_compact_switch(store_doc_files *files, store_log *log, uint64_t version);
+
 #define STORE_SEGMENT_NAME_BYTES 32u
 /* "log.%020llu": a segment's file name inside the document's directory. */
 void store_segment_file_name(uint64_t start_version, char out[STORE_SEGMENT_NAME_BYTES]);
@@ -345,6 +362,29 @@ int store_compact_snapshot_image(const ot_doc *doc, uint32_t history_depth,
  * drop segments). */
 int store_compact_files(int doc_dir_fd, uint64_t snapshot_version, const uint8_t *image,
                         size_t image_len);
+
+/* ---- Listing metadata (store_meta.c) --------------------------------------------- */
+
+/* What GET /api/docs shows for a document that is not loaded. A cache: valid
+ * only while the segment starting at log_start_version is log_end_offset
+ * bytes long (written at unload and after startup recovery, removed at load). */
+typedef struct store_meta {
+    uint64_t version;
+    uint64_t count_codepoints;
+    uint64_t count_bytes;
+    uint64_t log_start_version;  /* the active segment when it was written */
+    uint64_t log_end_offset;     /* its size then */
+} store_meta;
+
+/* Writes the doc dir's meta file (tmp + rename, no fsync: a cache). */
+int store_meta_write(int doc_dir_fd, const store_meta *m);
+/* Removes it (a loaded document changes; absent is fine). */
+int store_meta_remove(int doc_dir_fd);
+/* Blocking, small: -ENOENT when the document does not exist, -ESTALE when the
+ * meta file is missing, damaged or stale (load the document instead). */
+int store_meta_read(int data_dir_fd, const char *name, size_t name_len, store_meta *out);
+/* Decodes a meta image (tests). 0, STORE_ERR_MAGIC or STORE_ERR_CRC. */
+int store_meta_decode(const uint8_t *buf, size_t len, store_meta *out);
 
 /* Reads the logged ops with base in [from, to) in version order, calling fn
  * (blocking; for /ops when the range left the in-memory history). */

@@ -195,6 +195,11 @@ static int store_create_segment(int dir_fd, uint64_t start_version)
     return fd;
 }
 
+int store_segment_create(int doc_dir_fd, uint64_t start_version)
+{
+    return store_create_segment(doc_dir_fd, start_version);
+}
+
 void store_doc_files_close(store_doc_files *files)
 {
     if (files->log_fd >= 0)
@@ -551,6 +556,29 @@ int store_compact_files(int doc_dir_fd, uint64_t snapshot_version, const uint8_t
     return rc;
 }
 
+int store_compact_switch(store_doc_files *files, store_log *log, uint64_t version)
+{
+    if (store_log_next_version(log) != version)
+        return -EINVAL;
+    if (!store_log_idle(log))
+        return -EBUSY;
+    if (files->log_start_version == version)
+        return 0;
+    int fd = store_create_segment(files->dir_fd, version);
+    if (fd < 0)
+        return fd;
+    int rc = store_log_switch_segment(log, fd);
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    close(files->log_fd);
+    files->log_fd = fd;
+    files->log_start_version = version;
+    files->log_end_offset = 0;
+    return 0;
+}
+
 int store_compact(store_doc_files *files, store_log *log, const ot_doc *doc,
                   uint32_t history_depth)
 {
@@ -567,25 +595,14 @@ int store_compact(store_doc_files *files, store_log *log, const ot_doc *doc,
     if (!store_log_idle(log))
         return -EBUSY;
 
-    if (files->log_start_version != version) {
-        int fd = store_create_segment(files->dir_fd, version);
-        if (fd < 0)
-            return fd;
-        int rc = store_log_switch_segment(log, fd);
-        if (rc != 0) {
-            close(fd);
-            return rc;
-        }
-        close(files->log_fd);
-        files->log_fd = fd;
-        files->log_start_version = version;
-        files->log_end_offset = 0;
-    }
+    int rc = store_compact_switch(files, log, version);
+    if (rc != 0)
+        return rc;
 
     uint64_t snap = 0;
     uint8_t *image = NULL;
     size_t image_len = 0;
-    int rc = store_compact_snapshot_image(doc, history_depth, files->snapshot_version, &snap,
+    rc = store_compact_snapshot_image(doc, history_depth, files->snapshot_version, &snap,
                                           &image, &image_len);
     if (rc != 0)
         return rc;

@@ -358,3 +358,26 @@ int store_log_switch_segment(store_log *log, int fd)
     log->end_offset = 0;
     return store_log_put_header(log);
 }
+
+int store_log_switch_segment_pending(store_log *log, int fd, uint64_t start_version)
+{
+    if (fd < 0)
+        return -EINVAL;
+    if (log->in_flight || log->flight.len > 0 || log->failed)
+        return -EBUSY;
+    /* Everything before start_version is in the old segment and fsynced;
+     * everything from it on is still pending: it goes to the new one. */
+    if (log->written_version != start_version || log->synced_version != start_version ||
+        log->pending_from != start_version)
+        return -EINVAL;
+    int rc = store_bytes_reserve(&log->pending, STORE_SEGMENT_HEADER_BYTES);
+    if (rc != 0)
+        return rc;
+    if (log->pending.len > 0)
+        memmove(log->pending.data + STORE_SEGMENT_HEADER_BYTES, log->pending.data, log->pending.len);
+    store_segment_header_encode(start_version, log->pending.data);
+    log->pending.len += STORE_SEGMENT_HEADER_BYTES;
+    log->fd = fd;
+    log->end_offset = 0;
+    return 0;
+}

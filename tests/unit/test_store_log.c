@@ -357,3 +357,53 @@ Test(store_log, switch_segment_only_when_idle)
     unlink(path2);
     fx_close(&fx);
 }
+
+Test(store_log, switch_segment_pending_moves_the_waiting_records_to_the_new_segment)
+{
+    fixture fx;
+    fx_open(&fx, STORE_FSYNC_ALWAYS);
+    append(fx.log, 0);
+    append(fx.log, 1);
+    cr_assert_eq(store_sync_flush(fx.log, 0, NULL, NULL), 0);
+    /* the seam is at 2; ops 2 and 3 arrive while the new segment is made */
+    append(fx.log, 2);
+    append(fx.log, 3);
+    fixture nx;
+    strcpy(nx.path, "/tmp/ringpad-store-log-XXXXXX");
+    nx.fd = mkstemp(nx.path);
+    cr_assert_geq(nx.fd, 0);
+    cr_assert_eq(store_log_switch_segment_pending(fx.log, -1, 2), -EINVAL);
+    cr_assert_eq(store_log_switch_segment_pending(fx.log, nx.fd, 1), -EINVAL, "not the seam");
+    cr_assert_eq(store_log_switch_segment_pending(fx.log, nx.fd, 3), -EINVAL, "not the seam");
+    store_flush fl;
+    cr_assert_eq(store_log_prepare_flush(fx.log, 0, &fl), 1);
+    cr_assert_eq(store_log_switch_segment_pending(fx.log, nx.fd, 2), -EBUSY, "a flush is out");
+    store_flush_result res;
+    cr_assert_eq(store_log_flush_done(fx.log, 0, -EIO, 0, &res), 0);
+    cr_assert(store_log_failed(fx.log));
+    cr_assert_eq(store_log_switch_segment_pending(fx.log, nx.fd, 2), -EBUSY, "failed (its bytes belong to the old segment)");
+    store_log_free(fx.log);
+
+    /* again, healthy */
+    cr_assert_eq(ftruncate(fx.fd, 0), 0);
+    store_log_config cfg = store_log_config_default();
+    cr_assert_eq(store_log_new(&cfg, fx.fd, 0, 0, &fx.log), 0);
+    append(fx.log, 0);
+    append(fx.log, 1);
+    cr_assert_eq(store_sync_flush(fx.log, 0, NULL, NULL), 0);
+    append(fx.log, 2);
+    append(fx.log, 3);
+    cr_assert_eq(store_log_switch_segment_pending(fx.log, nx.fd, 2), 0);
+    cr_assert_eq(store_sync_flush(fx.log, 0, NULL, NULL), 0);
+    cr_assert_eq(store_log_durable_version(fx.log), 4);
+    store_scan_report old = scan_file(&fx);
+    cr_assert_eq(old.start_version, 0);
+    cr_assert_eq(old.next_version, 2, "the old segment ends at the seam");
+    store_scan_report neu = scan_file(&nx);
+    cr_assert_eq(neu.start_version, 2);
+    cr_assert_eq(neu.count_records, 2);
+    cr_assert_eq(neu.next_version, 4);
+    fx_close(&fx);
+    close(nx.fd);
+    unlink(nx.path);
+}

@@ -387,7 +387,8 @@ test('a document deleted on the server (REST DELETE) turns the page read-only, k
   assert.match(await a.textContent('.notice.error'), /deleted on the server/);
   await a.keyboard.type(' more');
   assert.equal(await textOf(a), 'soon gone');
-  assert.equal((await serverDoc(h, doc)).text, '');
+  // reading a deleted (missing) document does not create it again: 404 not_found (PROTOCOL.md §15)
+  assert.equal((await rest(h, `/api/docs/${doc}`)).status, 404);
   assert.deepEqual(a.errors, []);
   await closeAll(a);
 });
