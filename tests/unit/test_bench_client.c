@@ -257,6 +257,7 @@ Test(bench_client, snapshot_text_escapes) {
     lg_client_write_open(c, &out);
     cr_assert_eq(feed(c, "{\"type\":\"snapshot\",\"doc\":\"d\",\"v\":0,\"text\":\"\\ud800\",\"peers\":[]}", 0, &ev, &out),
                  LG_CLIENT_ERR_BAD_MESSAGE);
+    ot_buf_free(&out);
     drop_client(c);
 }
 
