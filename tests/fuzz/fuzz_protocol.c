@@ -1,4 +1,4 @@
-// fuzz-sources: src/protocol.c src/protocol_enc.c src/auth.c
+// fuzz-sources: src/protocol.c src/protocol_enc.c src/auth.c src/docname.c
 /*
  * Fuzzes the ringpad.v1 decoder, the JSON string writer and JWT verification.
  * The first byte picks the target; the rest is the input.
