@@ -752,9 +752,10 @@ void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int
     }
 }
 
-/* Submits compaction's file work: the snapshot held in the entry. */
-static void submit_compact_files(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
-    docs_job *j = docs_job_new(DOCS_JOB_COMPACT, t->cfg.self);
+/* A job of compaction for the helper thread, on its own copy of the document's
+ * directory fd; on failure compaction is abandoned (retried later). */
+static docs_job *compact_job_new(docs *t, docs_entry *e, uint32_t kind) {
+    docs_job *j = docs_job_new(kind, t->cfg.self);
     if (j != NULL) j->doc_dir_fd = fcntl(e->files.dir_fd, F_DUPFD_CLOEXEC, 0);
     if (j == NULL || j->doc_dir_fd < 0) {
         if (j != NULL) mailbox_msg_unref(&j->hdr);
@@ -762,10 +763,17 @@ static void submit_compact_files(docs *t, docs_entry *e, fanout *out, int64_t no
         e->compact_image = NULL;
         e->compacting = false;
         log_warn("document %s: compaction failed: out of memory or fds", e->name);
-        return;
+        return NULL;
     }
     memcpy(j->name, e->name, e->name_len + 1);
     j->name_len = e->name_len;
+    return j;
+}
+
+/* Submits compaction's file work: the snapshot held in the entry. */
+static void submit_compact_files(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
+    docs_job *j = compact_job_new(t, e, DOCS_JOB_COMPACT);
+    if (j == NULL) return;
     j->snapshot_version = e->compact_snap;
     j->image = e->compact_image;
     j->image_len = e->compact_image_len;
@@ -798,17 +806,8 @@ static void maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
         submit_compact_files(t, e, out, now_ms);
         return;
     }
-    docs_job *j = docs_job_new(DOCS_JOB_SEGMENT, t->cfg.self);
-    if (j != NULL) j->doc_dir_fd = fcntl(e->files.dir_fd, F_DUPFD_CLOEXEC, 0);
-    if (j == NULL || j->doc_dir_fd < 0) {
-        if (j != NULL) mailbox_msg_unref(&j->hdr);
-        free(e->compact_image);
-        e->compact_image = NULL;
-        e->compacting = false;
-        return;
-    }
-    memcpy(j->name, e->name, e->name_len + 1);
-    j->name_len = e->name_len;
+    docs_job *j = compact_job_new(t, e, DOCS_JOB_SEGMENT);
+    if (j == NULL) return;
     j->start_version = v;
     e->switching = true;
     submit_job(t, j, out, now_ms);

@@ -111,11 +111,10 @@ static int store_cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Start versions of the document's segments, ascending. */
-static int store_list_segments(int dir_fd, uint64_t **out, size_t *count)
+/* A directory stream over a duplicate of dir_fd (the caller keeps its fd),
+ * read from the start. */
+static int open_dir_stream(int dir_fd, DIR **out)
 {
-    *out = NULL;
-    *count = 0;
     int fd = dup(dir_fd);
     if (fd < 0)
         return -errno;
@@ -126,6 +125,19 @@ static int store_list_segments(int dir_fd, uint64_t **out, size_t *count)
         return err;
     }
     rewinddir(dir);
+    *out = dir;
+    return 0;
+}
+
+/* Start versions of the document's segments, ascending. */
+static int store_list_segments(int dir_fd, uint64_t **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    DIR *dir = NULL;
+    int open_rc = open_dir_stream(dir_fd, &dir);
+    if (open_rc != 0)
+        return open_rc;
     uint64_t *versions = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
@@ -422,16 +434,10 @@ int store_doc_delete(int data_dir_fd, const char *name, size_t name_len)
 
 int store_list(int data_dir_fd, store_name_fn fn, void *ctx)
 {
-    int fd = dup(data_dir_fd);
-    if (fd < 0)
-        return -errno;
-    DIR *dir = fdopendir(fd);
-    if (dir == NULL) {
-        int err = -errno;
-        close(fd);
-        return err;
-    }
-    rewinddir(dir);
+    DIR *dir = NULL;
+    int open_rc = open_dir_stream(data_dir_fd, &dir);
+    if (open_rc != 0)
+        return open_rc;
     int rc = 0;
     struct dirent *de;
     while (rc == 0 && (de = readdir(dir)) != NULL) {
