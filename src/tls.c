@@ -5,6 +5,7 @@
 
 #include "tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -39,11 +40,22 @@ struct tls_server {
     uint64_t generation;
 };
 
+struct tls_client {
+    WOLFSSL_CTX *ctx;
+    char server_name[TLS_SERVER_NAME_MAX_BYTES + 1];   /* "" = none */
+    char alpn[32];                                     /* "" = none */
+    bool name_is_ip;
+    bool verify;
+};
+
 struct tls_conn {
     WOLFSSL *ssl;
     const uint8_t *in;         /* ciphertext of the current tls_conn_input call (borrowed) */
     size_t in_len;
     rbuf *out;                 /* ciphertext not yet taken */
+    size_t out_max_bytes;      /* bound on out; TLS_OUT_MAX_BYTES unless lowered */
+    bool client;               /* connects instead of accepting */
+    bool started;              /* a server session always; a client one after tls_conn_start */
     bool handshake_done;
     bool failed;
     bool shutdown_sent;
@@ -274,12 +286,12 @@ void tls_server_free(tls_server *s) {
 
 static int out_reserve(tls_conn *t, size_t extra) {
     size_t used = t->out != NULL ? t->out->len : 0;
-    if (extra > TLS_OUT_MAX_BYTES || used + extra > TLS_OUT_MAX_BYTES) return TLS_ERR_OUTPUT_FULL;
+    if (extra > t->out_max_bytes || used + extra > t->out_max_bytes) return TLS_ERR_OUTPUT_FULL;
     size_t need = used + extra;
     if (t->out != NULL && need <= t->out->cap) return TLS_OK;
     size_t cap = t->out != NULL ? (size_t)t->out->cap * 2 : TLS_OUT_INITIAL_BYTES;
-    while (cap < need) cap *= 2;   /* bounded: need <= TLS_OUT_MAX_BYTES */
-    if (cap > TLS_OUT_MAX_BYTES) cap = TLS_OUT_MAX_BYTES;
+    while (cap < need) cap *= 2;   /* bounded: need <= out_max_bytes */
+    if (cap > t->out_max_bytes) cap = t->out_max_bytes;
     rbuf *b = rbuf_new(cap);
     if (b == NULL) return TLS_ERR_NOMEM;
     if (t->out != NULL) {
@@ -318,25 +330,36 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx) {
     return sz;
 }
 
-tls_conn *tls_conn_new(tls_server *s) {
+/* Wraps a fresh WOLFSSL (taken over, freed on failure) in a session whose I/O
+ * goes through the callbacks above. */
+static tls_conn *conn_wrap(WOLFSSL *ssl, bool client) {
+    if (ssl == NULL) return NULL;
     tls_conn *t = calloc(1, sizeof *t);
-    if (t == NULL) return NULL;
-    pthread_mutex_lock(&s->mu);
-    t->ssl = wolfSSL_new(s->ctx);
-    pthread_mutex_unlock(&s->mu);
-    if (t->ssl == NULL) {
-        free(t);
+    if (t == NULL) {
+        wolfSSL_free(ssl);
         return NULL;
     }
-    wolfSSL_SSLSetIORecv(t->ssl, io_recv);
-    wolfSSL_SSLSetIOSend(t->ssl, io_send);
-    wolfSSL_SetIOReadCtx(t->ssl, t);
-    wolfSSL_SetIOWriteCtx(t->ssl, t);
+    t->ssl = ssl;
+    t->out_max_bytes = TLS_OUT_MAX_BYTES;
+    t->client = client;
+    t->started = !client;
+    wolfSSL_SSLSetIORecv(ssl, io_recv);
+    wolfSSL_SSLSetIOSend(ssl, io_send);
+    wolfSSL_SetIOReadCtx(ssl, t);
+    wolfSSL_SetIOWriteCtx(ssl, t);
+    return t;
+}
+
+tls_conn *tls_conn_new(tls_server *s) {
+    pthread_mutex_lock(&s->mu);
+    WOLFSSL *ssl = wolfSSL_new(s->ctx);
+    pthread_mutex_unlock(&s->mu);
+    tls_conn *t = conn_wrap(ssl, false);
+    if (t == NULL) return NULL;
     /* A client that offers ALPN without http/1.1 gets no_application_protocol. */
     char proto[] = TLS_ALPN_HTTP11;
     if (wolfSSL_UseALPN(t->ssl, proto, (unsigned)strlen(proto), WOLFSSL_ALPN_FAILED_ON_MISMATCH) != WOLFSSL_SUCCESS) {
-        wolfSSL_free(t->ssl);
-        free(t);
+        tls_conn_free(t);
         return NULL;
     }
     return t;
@@ -356,20 +379,33 @@ static int fail(tls_conn *t, int wolf_error, int status) {
     return t->out_full ? TLS_ERR_OUTPUT_FULL : status;
 }
 
+/* One step of the handshake; TLS_OK also while it waits for input. */
+static int handshake_step(tls_conn *t) {
+    int r = t->client ? wolfSSL_connect(t->ssl) : wolfSSL_accept(t->ssl);
+    if (r == WOLFSSL_SUCCESS) {
+        t->handshake_done = true;
+        return TLS_OK;
+    }
+    int e = wolfSSL_get_error(t->ssl, r);
+    if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE) return TLS_OK;
+    return fail(t, e, TLS_ERR_HANDSHAKE);
+}
+
+int tls_conn_start(tls_conn *t) {
+    if (!t->client || t->started || t->failed) return TLS_ERR_STATE;
+    t->started = true;
+    return handshake_step(t);
+}
+
 int tls_conn_input(tls_conn *t, const uint8_t *cipher, size_t len, tls_plain_sink sink, void *arg) {
-    if (t->failed) return TLS_ERR_STATE;
+    if (t->failed || !t->started) return TLS_ERR_STATE;
     if (t->peer_closed) return TLS_PEER_CLOSED;
     t->in = cipher;
     t->in_len = len;
     int rc = TLS_OK;
     if (!t->handshake_done) {
-        int r = wolfSSL_accept(t->ssl);
-        if (r != WOLFSSL_SUCCESS) {
-            int e = wolfSSL_get_error(t->ssl, r);
-            if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) rc = fail(t, e, TLS_ERR_HANDSHAKE);
-            goto done;
-        }
-        t->handshake_done = true;
+        rc = handshake_step(t);
+        if (rc != TLS_OK || !t->handshake_done) goto done;
     }
     uint8_t plain[TLS_PLAIN_CHUNK_BYTES];
     /* Every record is at least 5 bytes, and wolfSSL holds at most one partial
@@ -420,7 +456,7 @@ int tls_conn_write(tls_conn *t, const tls_piece *parts, size_t count_parts) {
     for (size_t i = 0; i < count_parts; i++) total += parts[i].len;
     if (total == 0) return TLS_OK;
     size_t records = total / TLS_PLAIN_CHUNK_BYTES + count_parts + 1;
-    if (total > TLS_OUT_MAX_BYTES) return TLS_ERR_OUTPUT_FULL;
+    if (total > t->out_max_bytes) return TLS_ERR_OUTPUT_FULL;
     int rc = out_reserve(t, total + records * TLS_RECORD_OVERHEAD_MAX_BYTES);
     if (rc != TLS_OK) return rc;
     /* Small pieces are gathered into full records; a piece that fills whole
@@ -468,6 +504,10 @@ int tls_conn_shutdown(tls_conn *t) {
     return fail(t, e, TLS_ERR_PROTOCOL);
 }
 
+void tls_conn_set_output_limit(tls_conn *t, size_t max_bytes) {
+    t->out_max_bytes = max_bytes < TLS_OUT_MAX_BYTES ? max_bytes : TLS_OUT_MAX_BYTES;
+}
+
 size_t tls_conn_output_bytes(const tls_conn *t) { return t->out != NULL ? t->out->len : 0; }
 
 rbuf *tls_conn_take_output(tls_conn *t) {
@@ -495,35 +535,125 @@ const char *tls_conn_alpn(const tls_conn *t) {
 
 const char *tls_conn_error_str(const tls_conn *t) { return t->err; }
 
+/* ---- the client role ------------------------------------------------------------ */
+
+static WOLFSSL_METHOD *client_method(int min_version, int max_version) {
+    if (min_version == TLS_V13) return wolfTLSv1_3_client_method();
+    if (max_version == TLS_V12) return wolfTLSv1_2_client_method();
+    return wolfSSLv23_client_method();   /* 1.2 up to 1.3: the minimum is set below */
+}
+
+int tls_client_new(const tls_client_options *o, tls_client **out, char *err, size_t err_len) {
+    int rc = tls_library_init();
+    if (rc != TLS_OK) {
+        set_err(err, err_len, "wolfSSL_Init failed");
+        return rc;
+    }
+    int lo = o->min_version ? o->min_version : TLS_V12;
+    int hi = o->max_version ? o->max_version : TLS_V13;
+    const char *name = o->server_name != NULL ? o->server_name : "";
+    const char *alpn = o->alpn != NULL ? o->alpn : "";
+    if ((lo != TLS_V12 && lo != TLS_V13) || (hi != TLS_V12 && hi != TLS_V13) || lo > hi) {
+        set_err(err, err_len, "TLS versions must be 1.2 or 1.3, the minimum not above the maximum");
+        return TLS_ERR_CONFIG;
+    }
+    if (strlen(name) > TLS_SERVER_NAME_MAX_BYTES || (o->server_name != NULL && name[0] == '\0')) {
+        set_err(err, err_len, "the server name must be 1..%u bytes", TLS_SERVER_NAME_MAX_BYTES);
+        return TLS_ERR_CONFIG;
+    }
+    tls_client *c = calloc(1, sizeof *c);
+    if (c == NULL) return TLS_ERR_NOMEM;
+    if (strlen(alpn) >= sizeof c->alpn) {
+        set_err(err, err_len, "ALPN protocol longer than %zu bytes", sizeof c->alpn - 1);
+        free(c);
+        return TLS_ERR_CONFIG;
+    }
+    c->ctx = wolfSSL_CTX_new(client_method(lo, hi));
+    if (c->ctx == NULL) {
+        set_err(err, err_len, "wolfSSL_CTX_new failed");
+        free(c);
+        return TLS_ERR_NOMEM;
+    }
+    snprintf(c->server_name, sizeof c->server_name, "%s", name);
+    snprintf(c->alpn, sizeof c->alpn, "%s", alpn);
+    uint8_t addr[16];
+    c->name_is_ip = inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
+    c->verify = o->ca_path != NULL;
+    char reason[TLS_ERR_TEXT_BYTES];
+    if (lo != hi) {
+        int r = wolfSSL_CTX_SetMinVersion(c->ctx, lo == TLS_V13 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2);
+        if (r != WOLFSSL_SUCCESS) {
+            wolf_reason(r, reason, sizeof reason);
+            set_err(err, err_len, "minimum version: %s", reason);
+            tls_client_free(c);
+            return TLS_ERR_CONFIG;
+        }
+    }
+    if (c->verify) {
+        int r = wolfSSL_CTX_load_verify_locations(c->ctx, o->ca_path, NULL);
+        if (r != WOLFSSL_SUCCESS) {
+            wolf_reason(r, reason, sizeof reason);
+            set_err(err, err_len, "%s: not a PEM CA certificate: %s", o->ca_path, reason);
+            tls_client_free(c);
+            return TLS_ERR_CONFIG;
+        }
+        wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, NULL);
+    } else {
+        /* A development certificate or the self test: the chain is not checked
+         * (the server's signature over the handshake still is). */
+        wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_NONE, NULL);
+    }
+    *out = c;
+    return TLS_OK;
+}
+
+void tls_client_free(tls_client *c) {
+    if (c == NULL) return;
+    wolfSSL_CTX_free(c->ctx);
+    free(c);
+}
+
+tls_conn *tls_conn_new_client(tls_client *c, tls_session *resume) {
+    tls_conn *t = conn_wrap(wolfSSL_new(c->ctx), true);
+    if (t == NULL) return NULL;
+    bool ok = true;
+    if (c->alpn[0] != '\0')
+        ok = wolfSSL_UseALPN(t->ssl, c->alpn, (unsigned)strlen(c->alpn), WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) ==
+             WOLFSSL_SUCCESS;
+    if (ok && c->server_name[0] != '\0' && !c->name_is_ip)
+        ok = wolfSSL_UseSNI(t->ssl, WOLFSSL_SNI_HOST_NAME, c->server_name, (unsigned short)strlen(c->server_name)) ==
+             WOLFSSL_SUCCESS;
+    if (ok && c->verify && c->server_name[0] != '\0')
+        ok = wolfSSL_check_domain_name(t->ssl, c->server_name) == WOLFSSL_SUCCESS;
+    /* TLS 1.2 tickets are asked for; TLS 1.3 servers send them unasked. */
+    if (ok) ok = wolfSSL_UseSessionTicket(t->ssl) == WOLFSSL_SUCCESS;
+    /* An unusable session (expired, other version) just means a full handshake. */
+    if (ok && resume != NULL) (void)wolfSSL_set_session(t->ssl, (WOLFSSL_SESSION *)resume);
+    if (!ok) {
+        tls_conn_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+tls_session *tls_conn_get_session(tls_conn *t) {
+    if (!t->client || !t->handshake_done || t->failed) return NULL;
+    WOLFSSL_SESSION *s = wolfSSL_get1_session(t->ssl);
+    if (s == NULL) return NULL;
+    /* TLS 1.3 resumes with a ticket only; 1.2 also by session id. */
+    bool tls13 = strcmp(wolfSSL_get_version(t->ssl), "TLSv1.3") == 0;
+    if (wolfSSL_SESSION_is_resumable(s) != 1 || (tls13 && wolfSSL_SESSION_has_ticket(s) != 1)) {
+        wolfSSL_SESSION_free(s);
+        return NULL;
+    }
+    return (tls_session *)s;
+}
+
+void tls_session_free(tls_session *s) {
+    if (s != NULL) wolfSSL_SESSION_free((WOLFSSL_SESSION *)s);
+}
+
 /* ---- the load-time self test --------------------------------------------------- */
-
-typedef struct probe_client {
-    tls_conn *server;
-    const uint8_t *in;       /* server ciphertext not yet read by the client */
-    size_t in_len;
-    uint8_t to_server[8192];
-    size_t to_server_len;
-} probe_client;
-
-static int probe_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx) {
-    (void)ssl;
-    probe_client *pc = ctx;
-    if (pc->in_len == 0) return WOLFSSL_CBIO_ERR_WANT_READ;
-    size_t n = (size_t)sz < pc->in_len ? (size_t)sz : pc->in_len;
-    memcpy(buf, pc->in, n);
-    pc->in += n;
-    pc->in_len -= n;
-    return (int)n;
-}
-
-static int probe_send(WOLFSSL *ssl, char *buf, int sz, void *ctx) {
-    (void)ssl;
-    probe_client *pc = ctx;
-    if ((size_t)sz > sizeof pc->to_server - pc->to_server_len) return WOLFSSL_CBIO_ERR_GENERAL;
-    memcpy(pc->to_server + pc->to_server_len, buf, (size_t)sz);
-    pc->to_server_len += (size_t)sz;
-    return sz;
-}
 
 static int probe_sink(void *arg, uint8_t *plain, size_t len) {
     (void)arg;
@@ -532,57 +662,47 @@ static int probe_sink(void *arg, uint8_t *plain, size_t len) {
     return 0;
 }
 
+/* Hands everything `from` wrote to `to`. */
+static int probe_pass(tls_conn *from, tls_conn *to) {
+    rbuf *b = tls_conn_take_output(from);
+    if (b == NULL) return TLS_OK;
+    int rc = tls_conn_input(to, b->data, b->len, probe_sink, NULL);
+    rbuf_unref(b);
+    return rc;
+}
+
 #define TLS_PROBE_ROUNDS_MAX 8
 
+/* A handshake between a client session and a server session on `ctx`, in memory. */
 static int probe_handshake(WOLFSSL_CTX *ctx, char *reason, size_t reason_len) {
     snprintf(reason, reason_len, "%s", "out of memory");
-    WOLFSSL_CTX *cctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
-    WOLFSSL *client = cctx != NULL ? wolfSSL_new(cctx) : NULL;
-    tls_conn *t = calloc(1, sizeof *t);
-    probe_client *pc = calloc(1, sizeof *pc);
-    int rc = TLS_ERR_NOMEM;
-    if (client == NULL || t == NULL || pc == NULL) goto done;
-    t->ssl = wolfSSL_new(ctx);
-    if (t->ssl == NULL) goto done;
-    wolfSSL_SSLSetIORecv(t->ssl, io_recv);
-    wolfSSL_SSLSetIOSend(t->ssl, io_send);
-    wolfSSL_SetIOReadCtx(t->ssl, t);
-    wolfSSL_SetIOWriteCtx(t->ssl, t);
-    wolfSSL_set_verify(client, WOLFSSL_VERIFY_NONE, NULL);   /* the signature is still checked */
-    wolfSSL_SSLSetIORecv(client, probe_recv);
-    wolfSSL_SSLSetIOSend(client, probe_send);
-    wolfSSL_SetIOReadCtx(client, pc);
-    wolfSSL_SetIOWriteCtx(client, pc);
+    tls_client_options co = {.min_version = TLS_V12, .max_version = TLS_V13};
+    tls_client *cc = NULL;
+    int rc = tls_client_new(&co, &cc, reason, reason_len);
+    if (rc != TLS_OK) return rc;
+    rc = TLS_ERR_NOMEM;
+    tls_conn *client = tls_conn_new_client(cc, NULL);
+    tls_conn *server = conn_wrap(wolfSSL_new(ctx), false);
+    if (client == NULL || server == NULL) goto done;
     rc = TLS_ERR_CONFIG;
     snprintf(reason, reason_len, "%s", "test handshake did not finish");
-    rbuf *pending = NULL;
-    for (int round = 0; round < TLS_PROBE_ROUNDS_MAX; round++) {
-        int r = wolfSSL_connect(client);
-        int e = r == WOLFSSL_SUCCESS ? 0 : wolfSSL_get_error(client, r);
-        if (e != 0 && e != WOLFSSL_ERROR_WANT_READ) {
-            wolf_reason(e, reason, reason_len);
-            break;
-        }
-        int s = tls_conn_input(t, pc->to_server, pc->to_server_len, probe_sink, NULL);
-        pc->to_server_len = 0;
+    int s = tls_conn_start(client);
+    for (int round = 0; s == TLS_OK && round < TLS_PROBE_ROUNDS_MAX; round++) {
+        s = probe_pass(client, server);
         if (s != TLS_OK) {
-            snprintf(reason, reason_len, "%s", t->err);
+            snprintf(reason, reason_len, "%s", server->err);
             break;
         }
-        if (e == 0 && t->handshake_done) {
+        if (client->handshake_done && server->handshake_done) {
             rc = TLS_OK;
             break;
         }
-        rbuf_unref(pending);
-        pending = tls_conn_take_output(t);
-        pc->in = pending != NULL ? pending->data : NULL;
-        pc->in_len = pending != NULL ? pending->len : 0;
+        s = probe_pass(server, client);
     }
-    rbuf_unref(pending);
+    if (s != TLS_OK && client->failed) snprintf(reason, reason_len, "%s", client->err);
 done:
-    if (t != NULL) tls_conn_free(t);
-    free(pc);
-    wolfSSL_free(client);
-    wolfSSL_CTX_free(cctx);
+    tls_conn_free(client);
+    tls_conn_free(server);
+    tls_client_free(cc);
     return rc;
 }

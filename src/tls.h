@@ -13,6 +13,11 @@
  * only; connections already open keep the context they started with (wolfSSL
  * reference-counts it). A bad file keeps the old context.
  *
+ * tls_client: a client context (trust, server name, versions, ALPN offer) for
+ * the load generator and the server's own load-time self test. Its sessions
+ * are tls_conn too, started with tls_conn_start: one implementation of the
+ * I/O callbacks, read loop, write and shutdown serves both sides.
+ *
  * tls_conn: one connection's session; used by its worker thread only.
  */
 #ifndef RINGPAD_TLS_H
@@ -35,6 +40,8 @@
 #define TLS_OUT_MAX_BYTES (1024u * 1024u * 1024u)
 /* Bound on record overhead (header, IV, MAC or tag, padding) used to size output. */
 #define TLS_RECORD_OVERHEAD_MAX_BYTES 128u
+/* Longest server name (SNI, certificate check) a client context takes. */
+#define TLS_SERVER_NAME_MAX_BYTES 255u
 /* The application protocol offered in ALPN. */
 #define TLS_ALPN_HTTP11 "http/1.1"
 
@@ -101,6 +108,43 @@ typedef struct tls_conn tls_conn;
 tls_conn *tls_conn_new(tls_server *s);
 void tls_conn_free(tls_conn *t);
 
+typedef struct tls_client_options {
+    int min_version;          /* tls_version; 0 = TLS_V12 */
+    int max_version;          /* tls_version; 0 = TLS_V13 */
+    const char *ca_path;      /* PEM CA file to verify the server; NULL = no verification */
+    const char *server_name;  /* sent as SNI (not for an IP literal) and checked against the
+                               * certificate when verifying; NULL = neither */
+    const char *alpn;         /* protocol offered in ALPN (a mismatch is not fatal); NULL = none */
+} tls_client_options;
+
+typedef struct tls_client tls_client;
+typedef struct tls_session tls_session;   /* a resumable session (a WOLFSSL_SESSION) */
+
+/* Builds a client context; shared by threads. On error returns a tls_status
+ * (TLS_ERR_CONFIG for versions, name or CA file) and `err` says why. */
+int tls_client_new(const tls_client_options *opts, tls_client **out, char *err, size_t err_len);
+void tls_client_free(tls_client *c);
+
+/* A client session; `resume` (may be NULL) is offered for resumption (one
+ * that no longer fits just means a full handshake). NULL when memory is short.
+ * Nothing happens until tls_conn_start. */
+tls_conn *tls_conn_new_client(tls_client *c, tls_session *resume);
+
+/* Client sessions: writes the ClientHello into the output. Once, before any
+ * tls_conn_input; TLS_ERR_STATE on a second call or a server session. */
+int tls_conn_start(tls_conn *t);
+
+/* Client sessions: a session to resume from later, once the server sent what
+ * resumption needs (TLS 1.3: a NewSessionTicket, after the handshake); NULL
+ * before that. Free with tls_session_free. */
+tls_session *tls_conn_get_session(tls_conn *t);
+void tls_session_free(tls_session *s);
+
+/* Bounds the ciphertext the session holds (default TLS_OUT_MAX_BYTES; never
+ * above it). A caller that keeps taken output until it is sent lowers it by
+ * what it still holds, so both together stay within its own bound. */
+void tls_conn_set_output_limit(tls_conn *t, size_t max_bytes);
+
 /*
  * Called with every plaintext chunk in order. Returns 0 to go on, non-zero
  * to stop (the connection closed): the rest of the input is dropped.
@@ -108,7 +152,8 @@ void tls_conn_free(tls_conn *t);
 typedef int (*tls_plain_sink)(void *arg, uint8_t *plain, size_t len);
 
 /*
- * Feeds ciphertext received from the peer, drives the handshake and passes
+ * Feeds ciphertext received from the peer (a client session: after
+ * tls_conn_start, else TLS_ERR_STATE), drives the handshake and passes
  * any plaintext to `sink`. Everything wolfSSL wants to send in answer
  * (handshake flights, tickets, alerts) is appended to the output. Returns
  * TLS_OK (wants more input), TLS_PEER_CLOSED, or an error (the session is

@@ -1,11 +1,11 @@
 /*
- * The load generator's TLS client (wolfSSL), without sockets, like the
- * server's src/tls.h: wolfSSL never touches a file descriptor. Ciphertext
- * received by the ring goes in through lg_tls_input; everything wolfSSL writes
- * (ClientHello, Finished, records, alerts) is appended to an output buffer the
- * loop sends. The output is double-buffered: lg_tls_flight hands out a buffer
- * that stays put while its send is in flight, and new output collects in the
- * other one, so a realloc never moves bytes under the kernel.
+ * The load generator's TLS client: a thin adapter over the server's session
+ * layer (src/tls.h, its client role), so one implementation of the wolfSSL
+ * I/O callbacks, read loop, write and shutdown serves both sides. What it adds
+ * is the loop's send discipline: the output is double-buffered. lg_tls_flight
+ * hands out a buffer (taken from the session) that stays put while its send is
+ * in flight, and new output collects in the session meanwhile, so nothing
+ * moves under the kernel.
  *
  * lg_tls_ctx: one client context (version, trust, SNI/ALPN), shared by the
  * threads (wolfSSL_new on a context is thread-safe).
@@ -14,27 +14,30 @@
 #ifndef RINGPAD_LG_TLSC_H
 #define RINGPAD_LG_TLSC_H
 
+#include "tls.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Plaintext decrypted per wolfSSL_read call: one full record. */
-#define LG_TLS_PLAIN_CHUNK_BYTES 16384u
+#define LG_TLS_PLAIN_CHUNK_BYTES TLS_PLAIN_CHUNK_BYTES
 /* Ciphertext a session may hold (sent and unsent); past this writes fail. It is
  * above the engine's per-connection plaintext bound plus record overhead. */
 #define LG_TLS_OUT_MAX_BYTES (16u << 20)
-#define LG_TLS_SERVER_NAME_MAX_BYTES 255u
+#define LG_TLS_SERVER_NAME_MAX_BYTES TLS_SERVER_NAME_MAX_BYTES
 #define LG_TLS_PATH_MAX_BYTES 1024u
 
+/* The session layer's codes (tls_status), under the names the engine uses. */
 typedef enum lg_tls_status {
-    LG_TLS_OK = 0,
-    LG_TLS_PEER_CLOSED = 1,         /* close_notify received */
-    LG_TLS_ERR_NOMEM = -12,
-    LG_TLS_ERR_CONFIG = -8001,      /* context: version, CA file */
-    LG_TLS_ERR_HANDSHAKE = -8002,   /* lg_tls_error_str says why (wolfSSL's reason) */
-    LG_TLS_ERR_PROTOCOL = -8003,    /* a bad record after the handshake */
-    LG_TLS_ERR_OUTPUT_FULL = -8004, /* more than LG_TLS_OUT_MAX_BYTES held */
-    LG_TLS_ERR_STATE = -8005,       /* failed, shut down, or handshake not done */
+    LG_TLS_OK = TLS_OK,
+    LG_TLS_PEER_CLOSED = TLS_PEER_CLOSED,             /* close_notify received */
+    LG_TLS_ERR_NOMEM = TLS_ERR_NOMEM,
+    LG_TLS_ERR_CONFIG = TLS_ERR_CONFIG,               /* context: version, CA file */
+    LG_TLS_ERR_HANDSHAKE = TLS_ERR_HANDSHAKE,         /* lg_tls_error_str says why (wolfSSL's reason) */
+    LG_TLS_ERR_PROTOCOL = TLS_ERR_PROTOCOL,           /* a bad record after the handshake */
+    LG_TLS_ERR_OUTPUT_FULL = TLS_ERR_OUTPUT_FULL,     /* more than LG_TLS_OUT_MAX_BYTES held */
+    LG_TLS_ERR_STATE = TLS_ERR_STATE,                 /* failed, shut down, or handshake not done */
 } lg_tls_status;
 
 const char *lg_tls_status_str(int status);
@@ -47,7 +50,7 @@ typedef struct lg_tls_options {
 
 typedef struct lg_tls_ctx lg_tls_ctx;
 typedef struct lg_tls lg_tls;
-typedef struct lg_tls_session lg_tls_session;   /* a resumable session (a WOLFSSL_SESSION) */
+typedef tls_session lg_tls_session;   /* a resumable session */
 
 int lg_tls_ctx_new(const lg_tls_options *o, lg_tls_ctx **out, char *err, size_t err_len);
 void lg_tls_ctx_free(lg_tls_ctx *x);
