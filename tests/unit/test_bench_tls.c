@@ -4,6 +4,7 @@
 
 #include "tls.h"
 #include "tls_cert.h"
+#include "tls_fixture.h"
 #include "tlsc.h"
 
 #include <stdio.h>
@@ -15,44 +16,10 @@
 #define ROUNDS_MAX 16
 #define BIG_BYTES (100u * 1024u)
 
-static char dir[64];
-static char cert_path[128], key_path[128], ca_path[128], other_ca_path[128];
+static tls_fixture fx;
 
-static void write_text(const char *path, const char *text, size_t len) {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(text, 1, len, f), len);
-    fclose(f);
-}
-
-static void setup(void) {
-    cr_assert_eq(tls_library_init(), TLS_OK);
-    snprintf(dir, sizeof dir, "/tmp/ringpad-lgtls-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    int64_t now = (int64_t)time(NULL);
-    static tls_cert_pem ca, other, leaf;
-    tls_cert_params cap = {.is_ca = true, .not_before_unix = now - 3600, .not_after_unix = now + 86400};
-    cr_assert_eq(tls_cert_make(&cap, &ca), 0);
-    cr_assert_eq(tls_cert_make(&cap, &other), 0);
-    tls_cert_params lp = {.not_before_unix = now - 3600, .not_after_unix = now + 86400,
-                          .issuer_cert_pem = ca.cert, .issuer_key_pem = ca.key};
-    cr_assert_eq(tls_cert_make(&lp, &leaf), 0);
-    snprintf(cert_path, sizeof cert_path, "%s/leaf.pem", dir);
-    snprintf(key_path, sizeof key_path, "%s/leaf-key.pem", dir);
-    snprintf(ca_path, sizeof ca_path, "%s/ca.pem", dir);
-    snprintf(other_ca_path, sizeof other_ca_path, "%s/other-ca.pem", dir);
-    write_text(cert_path, leaf.cert, leaf.cert_len);
-    write_text(key_path, leaf.key, leaf.key_len);
-    write_text(ca_path, ca.cert, ca.cert_len);
-    write_text(other_ca_path, other.cert, other.cert_len);
-}
-
-static void teardown(void) {
-    const char *files[] = {cert_path, key_path, ca_path, other_ca_path};
-    for (size_t i = 0; i < 4; i++) unlink(files[i]);
-    rmdir(dir);
-    tls_thread_exit();
-}
+static void setup(void) { tls_fixture_make(&fx, "ringpad-lgtls"); }
+static void teardown(void) { tls_fixture_remove(&fx); }
 
 TestSuite(bench_tls, .init = setup, .fini = teardown, .timeout = 30);
 
@@ -82,8 +49,8 @@ typedef struct pair {
 
 static tls_server *server_new(int min_version) {
     tls_options o = {.min_version = min_version};
-    snprintf(o.cert_path, sizeof o.cert_path, "%s", cert_path);
-    snprintf(o.key_path, sizeof o.key_path, "%s", key_path);
+    snprintf(o.cert_path, sizeof o.cert_path, "%s", fx.cert_path);
+    snprintf(o.key_path, sizeof o.key_path, "%s", fx.key_path);
     tls_server *s = NULL;
     char err[256];
     cr_assert_eq(tls_server_new(&o, &s, err, sizeof err), TLS_OK, "%s", err);
@@ -153,7 +120,7 @@ static void fill(uint8_t *b, size_t n, uint32_t seed) {
 
 Test(bench_tls, verified_tls13_handshake_alpn_and_data_both_ways) {
     tls_server *srv = server_new(TLS_V13);
-    lg_tls_ctx *cx = client_ctx(13, ca_path, "localhost");
+    lg_tls_ctx *cx = client_ctx(13, fx.ca_path, "localhost");
     pair p;
     pair_open(&p, srv, cx, NULL);
     cr_assert_not(lg_tls_handshake_done(p.cl));
@@ -251,7 +218,7 @@ Test(bench_tls, the_flight_stays_put_while_new_output_collects) {
 
 static void resumes(int version) {
     tls_server *srv = server_new(version == 13 ? TLS_V13 : TLS_V12);
-    lg_tls_ctx *cx = client_ctx(version, ca_path, "localhost");
+    lg_tls_ctx *cx = client_ctx(version, fx.ca_path, "localhost");
     pair first;
     pair_open(&first, srv, cx, NULL);
     handshake(&first);
@@ -309,9 +276,9 @@ static void refused(lg_tls_ctx *cx, tls_server *srv) {
 
 Test(bench_tls, an_untrusted_chain_or_another_name_fails_the_handshake) {
     tls_server *srv = server_new(TLS_V13);
-    lg_tls_ctx *other = client_ctx(13, other_ca_path, "localhost");
+    lg_tls_ctx *other = client_ctx(13, fx.other_ca_path, "localhost");
     refused(other, srv);
-    lg_tls_ctx *wrong_name = client_ctx(13, ca_path, "example.com");
+    lg_tls_ctx *wrong_name = client_ctx(13, fx.ca_path, "example.com");
     refused(wrong_name, srv);
     lg_tls_ctx_free(other);
     lg_tls_ctx_free(wrong_name);
@@ -373,7 +340,7 @@ Test(bench_tls, bad_client_configuration) {
     cr_assert_eq(lg_tls_ctx_new(&bad_version, &x, err, sizeof err), LG_TLS_ERR_CONFIG);
     cr_assert_null(x);
     char missing[200];
-    snprintf(missing, sizeof missing, "%s/none.pem", dir);
+    snprintf(missing, sizeof missing, "%s/none.pem", fx.dir);
     lg_tls_options no_file = {.ca_path = missing};
     cr_assert_eq(lg_tls_ctx_new(&no_file, &x, err, sizeof err), LG_TLS_ERR_CONFIG);
     cr_assert_null(x);

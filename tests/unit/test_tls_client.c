@@ -4,6 +4,7 @@
 
 #include "tls.h"
 #include "tls_cert.h"
+#include "tls_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,49 +14,17 @@
 
 #define ROUNDS_MAX 16
 
-static char dir[64];
-static char cert_path[128], key_path[128], ca_path[128];
+static tls_fixture fx;
 
-static void write_text(const char *path, const char *text, size_t len) {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(text, 1, len, f), len);
-    fclose(f);
-}
-
-static void setup(void) {
-    cr_assert_eq(tls_library_init(), TLS_OK);
-    snprintf(dir, sizeof dir, "/tmp/ringpad-tlsc-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    int64_t now = (int64_t)time(NULL);
-    static tls_cert_pem ca, leaf;
-    tls_cert_params cap = {.is_ca = true, .not_before_unix = now - 3600, .not_after_unix = now + 86400};
-    cr_assert_eq(tls_cert_make(&cap, &ca), 0);
-    tls_cert_params lp = {.not_before_unix = now - 3600, .not_after_unix = now + 86400,
-                          .issuer_cert_pem = ca.cert, .issuer_key_pem = ca.key};
-    cr_assert_eq(tls_cert_make(&lp, &leaf), 0);
-    snprintf(cert_path, sizeof cert_path, "%s/leaf.pem", dir);
-    snprintf(key_path, sizeof key_path, "%s/leaf-key.pem", dir);
-    snprintf(ca_path, sizeof ca_path, "%s/ca.pem", dir);
-    write_text(cert_path, leaf.cert, leaf.cert_len);
-    write_text(key_path, leaf.key, leaf.key_len);
-    write_text(ca_path, ca.cert, ca.cert_len);
-}
-
-static void teardown(void) {
-    unlink(cert_path);
-    unlink(key_path);
-    unlink(ca_path);
-    rmdir(dir);
-    tls_thread_exit();
-}
+static void setup(void) { tls_fixture_make(&fx, "ringpad-tlsc"); }
+static void teardown(void) { tls_fixture_remove(&fx); }
 
 TestSuite(tls_client, .init = setup, .fini = teardown, .timeout = 30);
 
 static tls_server *server_new(int min_version) {
     tls_options o = {.min_version = min_version};
-    snprintf(o.cert_path, sizeof o.cert_path, "%s", cert_path);
-    snprintf(o.key_path, sizeof o.key_path, "%s", key_path);
+    snprintf(o.cert_path, sizeof o.cert_path, "%s", fx.cert_path);
+    snprintf(o.key_path, sizeof o.key_path, "%s", fx.key_path);
     tls_server *s = NULL;
     char err[256];
     cr_assert_eq(tls_server_new(&o, &s, err, sizeof err), TLS_OK, "%s", err);
@@ -125,7 +94,7 @@ static void pair_close(pair *p) {
 
 Test(tls_client, verified_handshake_data_both_ways_and_close) {
     tls_server *srv = server_new(TLS_V12);
-    tls_client_options o = {.ca_path = ca_path, .server_name = "localhost", .alpn = TLS_ALPN_HTTP11};
+    tls_client_options o = {.ca_path = fx.ca_path, .server_name = "localhost", .alpn = TLS_ALPN_HTTP11};
     tls_client *c = client_new(&o);
     pair p;
     pair_open(&p, srv, c, NULL);
@@ -270,7 +239,7 @@ Test(tls_client, bad_client_options) {
     tls_client_options long_alpn = {.alpn = "a-protocol-name-well-past-the-limit"};
     cr_assert_eq(tls_client_new(&long_alpn, &c, err, sizeof err), TLS_ERR_CONFIG);
     char missing[160];
-    snprintf(missing, sizeof missing, "%s/none.pem", dir);
+    snprintf(missing, sizeof missing, "%s/none.pem", fx.dir);
     tls_client_options no_file = {.ca_path = missing};
     cr_assert_eq(tls_client_new(&no_file, &c, err, sizeof err), TLS_ERR_CONFIG);
     cr_assert_not_null(strstr(err, missing), "%s", err);
