@@ -2,10 +2,11 @@
 # 1 writer -> N readers on one document: delivery latency, and which side spent the CPU.
 # usage: fanout.sh BIN_DIR CONNECTIONS RATE LG_THREADS LG_CPUS [server flags]
 #   RATE: the writer's edits/s (0 = closed loop); LG_CPUS: taskset list for ringpad-bench
-#   ("1", or "0,1" to let --threads 2 use both cores). The server stays on CPU 0.
+#   ("1", or "0,1" to let --threads 2 use both cores). The server: CPU 0 and one worker unless
+#   SERVER_CPUS=0,1 SERVER_THREADS=2.
 . "$(dirname "$0")/common.sh"
 BIN=$1; N=$2; RATE=$3; LGT=$4; LGCPUS=$5; shift 5
-start_server "$BIN" --threads 1 --fsync interval --max-messages-per-sec 0 "$@" || exit 1
+start_server "$BIN" --threads "${SERVER_THREADS:-1}" --fsync interval --max-messages-per-sec 0 "$@" || exit 1
 T0=$(server_cpu_ticks)
 TIMEFORMAT='%U %S %R'
 { time taskset -c "$LGCPUS" "$BIN/ringpad-bench" --scenario fanout --port "$PORT" --connections "$N" \
