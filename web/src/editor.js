@@ -69,10 +69,14 @@ function renderMe() {
   const dot = document.createElement('span');
   dot.className = 'dot';
   dot.style.background = me.color || '#888';
-  const you = document.createElement('span');
-  you.className = 'muted';
-  you.textContent = '(you)';
-  btn.append(dot, document.createTextNode(me.name || 'you'), you);
+  btn.append(dot, document.createTextNode(me.name || 'you'));
+  if (me.name) {
+    // "(you)" beside a chosen name; before one is chosen the label is just "you"
+    const you = document.createElement('span');
+    you.className = 'muted';
+    you.textContent = '(you)';
+    btn.append(you);
+  }
   btn.title = 'Change your name and colour';
 }
 
