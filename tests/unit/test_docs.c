@@ -17,6 +17,7 @@
 #include "docs_disk.h"
 #include "fanout.h"
 #include "store.h"
+#include "store_fixture.h"
 #include "ud.h"
 
 #define GOT_MAX 32
@@ -107,47 +108,6 @@ static bool exists(const char *rel) {
     return stat(p, &st) == 0;
 }
 
-/* A document with count_ops ops "w:<i>" in its log (segment 0), no snapshot. */
-static void write_doc(const char *name, int count_ops, ot_doc **keep, store_doc_files *keep_files,
-                      store_log **keep_log) {
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    cr_assert_geq(dfd, 0);
-    ot_doc *doc = NULL;
-    store_doc_files files;
-    store_recovery rep;
-    ot_limits lim = ot_limits_default();
-    cr_assert_eq(store_doc_open(dfd, name, strlen(name), true, &lim, &doc, &files, &rep), 0);
-    store_log_config cfg = store_log_config_default();
-    store_log *log;
-    cr_assert_eq(store_log_new(&cfg, files.log_fd, files.log_end_offset, 0, &log), 0);
-    for (int i = 0; i < count_ops; i++) {
-        char id[16], op[32];
-        snprintf(id, sizeof id, "w:%d", i);
-        snprintf(op, sizeof op, i == 0 ? "[\"a\"]" : "[%d,\"a\"]", i);
-        ot_op o;
-        ot_op_init(&o);
-        cr_assert_eq(ot_op_parse_json(&o, op, strlen(op), NULL, NULL), OT_OK);
-        ot_submit_result res;
-        ot_op_init(&res.op);
-        cr_assert_eq(ot_doc_submit(doc, (uint64_t)i, &o, id, strlen(id), "t", 1, 0, &res), OT_OK);
-        ot_op_free(&res.op);
-        ot_op_free(&o);
-        store_record rec = {.base_version = (uint64_t)i, .id = id, .id_len = strlen(id), .author = "t",
-                            .author_len = 1, .op_json = op, .op_len = strlen(op)};
-        cr_assert_eq(store_log_append(log, &rec), 0);
-    }
-    cr_assert_eq(store_sync_flush(log, 0, NULL, NULL), 0);
-    close(dfd);
-    if (keep != NULL) {
-        *keep = doc;
-        *keep_files = files;
-        *keep_log = log;
-        return;
-    }
-    store_log_free(log);
-    ot_doc_free(doc);
-    store_doc_files_close(&files);
-}
 
 Test(docs, reads_of_a_missing_document_do_not_create_it, .init = make_dir, .fini = rm_dir) {
     got g = {0};
@@ -210,7 +170,7 @@ Test(docs, listing_answers_from_metadata_without_loading_until_it_is_stale, .ini
 }
 
 Test(docs, meta_files_damaged_or_stale_are_refused, .init = make_dir, .fini = rm_dir) {
-    write_doc("d", 3, NULL, NULL, NULL);
+    store_fixture_write_doc(dir, "d", 3, NULL, NULL, NULL);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     char p[128];
     snprintf(p, sizeof p, "%s/d", dir);
@@ -261,7 +221,7 @@ static void doc_with_old_log(void) {
     ot_doc *doc;
     store_doc_files files;
     store_log *log;
-    write_doc("h", 50, &doc, &files, &log);
+    store_fixture_write_doc(dir, "h", 50, &doc, &files, &log);
     uint64_t snap;
     uint8_t *image;
     size_t len;
@@ -407,7 +367,7 @@ static void helper_free(helper_env *h) {
 }
 
 Test(docs, requests_wait_in_order_while_the_helper_loads, .init = make_dir, .fini = rm_dir) {
-    write_doc("w", 2, NULL, NULL, NULL);
+    store_fixture_write_doc(dir, "w", 2, NULL, NULL, NULL);
     helper_env h;
     helper_init(&h, 0);
     run(h.t, &h.f, req(DOCS_REQ_OPEN, 7, "w", 0, 0));
@@ -446,7 +406,7 @@ Test(docs, a_missing_document_answers_readers_then_the_open_creates_it, .init = 
 }
 
 Test(docs, a_full_wait_queue_refuses_but_never_a_close, .init = make_dir, .fini = rm_dir) {
-    write_doc("q", 1, NULL, NULL, NULL);
+    store_fixture_write_doc(dir, "q", 1, NULL, NULL, NULL);
     helper_env h;
     helper_init(&h, 2);
     run(h.t, &h.f, req(DOCS_REQ_OPEN, 7, "q", 0, 0));
@@ -465,7 +425,7 @@ Test(docs, a_full_wait_queue_refuses_but_never_a_close, .init = make_dir, .fini 
 }
 
 Test(docs, delete_runs_on_the_helper_and_later_requests_wait_for_it, .init = make_dir, .fini = rm_dir) {
-    write_doc("x", 1, NULL, NULL, NULL);
+    store_fixture_write_doc(dir, "x", 1, NULL, NULL, NULL);
     helper_env h;
     helper_init(&h, 0);
     run(h.t, &h.f, req(DOCS_REQ_REST_DELETE, 9, "x", 0, 0));

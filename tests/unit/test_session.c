@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store_fixture.h"
 #include "config.h"
 #include "docs.h"
 #include "fanout.h"
@@ -213,31 +214,6 @@ Test(session, docs_table_open_op_persist_reload_delete, .init = make_dir, .fini 
 
 /* ---- startup checks --------------------------------------------------------------------- */
 
-static void write_doc(const char *name, int count_ops) {
-    int dfd = open(data_dir, O_RDONLY | O_DIRECTORY);
-    cr_assert_geq(dfd, 0);
-    ot_doc *doc = NULL;
-    store_doc_files files;
-    store_recovery rep;
-    ot_limits lim = ot_limits_default();
-    cr_assert_eq(store_doc_open(dfd, name, strlen(name), true, &lim, &doc, &files, &rep), 0);
-    store_log_config cfg = store_log_config_default();
-    store_log *log;
-    cr_assert_eq(store_log_new(&cfg, files.log_fd, files.log_end_offset, 0, &log), 0);
-    for (int i = 0; i < count_ops; i++) {
-        char id[16], op[32];
-        snprintf(id, sizeof id, "w:%d", i);
-        snprintf(op, sizeof op, i == 0 ? "[\"a\"]" : "[%d,\"a\"]", i);
-        store_record rec = {.base_version = (uint64_t)i, .id = id, .id_len = strlen(id), .author = "t",
-                            .author_len = 1, .op_json = op, .op_len = strlen(op)};
-        cr_assert_eq(store_log_append(log, &rec), 0);
-    }
-    cr_assert_eq(store_sync_flush(log, 0, NULL, NULL), 0);
-    store_log_free(log);
-    ot_doc_free(doc);
-    store_doc_files_close(&files);
-    close(dfd);
-}
 
 static config base_cfg(void) {
     config cfg;
@@ -259,8 +235,8 @@ Test(session, startup_checks_auth_mode_and_data, .init = make_dir, .fini = rm_di
     snprintf(cfg.auth_secret, sizeof cfg.auth_secret, "0123456789abcdef0123");
     cr_assert_eq(startup_check(&cfg, NULL), 0);
 
-    write_doc("good", 5);
-    write_doc("torn", 5);
+    store_fixture_write_doc(data_dir, "good", 5, NULL, NULL, NULL);
+    store_fixture_write_doc(data_dir, "torn", 5, NULL, NULL, NULL);
     cfg = base_cfg();
     char p[160];
     snprintf(p, sizeof p, "%s/torn/log.00000000000000000000", data_dir);
