@@ -379,7 +379,7 @@ static bool transform_sites(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_o
     return true;
 }
 
-int ot_transform_prepare(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime)
+static inline int prepare(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime)
 {
     if (a->base_len_codepoints != b->base_len_codepoints)
         return OT_ERR_TRANSFORM_MISMATCH;
@@ -393,9 +393,14 @@ int ot_transform_prepare(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *
     return reserve_halves(a, b, a_prime, b_prime);
 }
 
+int ot_transform_prepare(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime)
+{
+    return prepare(a, b, a_prime, b_prime);
+}
+
 int ot_transform(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime)
 {
-    int rc = ot_transform_prepare(a, b, a_prime, b_prime);
+    int rc = prepare(a, b, a_prime, b_prime);
     if (rc)
         return rc;
     /* A late op whose text a concurrent delete took is a no-op; so are the
