@@ -26,6 +26,10 @@ uint64_t ot_utf8_count(const char *utf8, size_t len_bytes);
  * (stops at len_bytes). */
 size_t ot_utf8_advance(const char *utf8, size_t len_bytes, uint64_t count_codepoints);
 
+/* Byte offset where the last `count_codepoints` code points of valid UTF-8
+ * begin (0 when there are fewer): ot_utf8_advance from the end. */
+size_t ot_utf8_retreat(const char *utf8, size_t len_bytes, uint64_t count_codepoints);
+
 /* Writes cp (a scalar value, not a surrogate) as UTF-8 into out; returns 1..4. */
 size_t ot_utf8_encode(uint32_t cp, char out[4]);
 
