@@ -11,10 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ringpad/ot.h>
-
 #include "ot_gen.h"
 #include "ot_internal.h"
+#include "ot_test_util.h"
 
 #define FAIL_AT "RINGPAD_TEST_SEED=%" PRIu64 " case %" PRIu32 ": "
 
@@ -121,27 +120,17 @@ Test(ot_fastpath, one_site_cases_by_hand) {
         {"[5]", "[2,\"y\",3]", "[6]", "[2,\"y\",3]"},                   /* no-op a */
         {"[2,\"x\",3]", "[5]", "[2,\"x\",3]", "[6]"},                   /* no-op b */
     };
-    ot_op a, b, ap, bp;
-    ot_op_init(&a);
-    ot_op_init(&b);
+    ot_op ap, bp;
     ot_op_init(&ap);
     ot_op_init(&bp);
-    ot_buf s;
-    ot_buf_init(&s);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cr_assert_eq(ot_op_parse_json(&a, cases[i].a, strlen(cases[i].a), NULL, NULL), OT_OK);
-        cr_assert_eq(ot_op_parse_json(&b, cases[i].b, strlen(cases[i].b), NULL, NULL), OT_OK);
+        ot_op a = ot_t_parse(cases[i].a), b = ot_t_parse(cases[i].b);
         cr_assert_eq(ot_transform(&a, &b, &ap, &bp), OT_OK);
-        ot_buf_clear(&s);
-        cr_assert_eq(ot_op_to_json(&ap, &s), OT_OK);
-        cr_assert_str_eq(s.data, cases[i].a_prime, "a=%s b=%s", cases[i].a, cases[i].b);
-        ot_buf_clear(&s);
-        cr_assert_eq(ot_op_to_json(&bp, &s), OT_OK);
-        cr_assert_str_eq(s.data, cases[i].b_prime, "a=%s b=%s", cases[i].a, cases[i].b);
+        ot_t_expect_json(&ap, cases[i].a_prime);
+        ot_t_expect_json(&bp, cases[i].b_prime);
+        ot_op_free(&a);
+        ot_op_free(&b);
     }
-    ot_buf_free(&s);
-    ot_op_free(&a);
-    ot_op_free(&b);
     ot_op_free(&ap);
     ot_op_free(&bp);
 }
@@ -188,17 +177,13 @@ static void *counting_resize(void *ctx, void *ptr, size_t old_size_bytes, size_t
 Test(ot_fastpath, small_transforms_allocate_nothing_once_outputs_are_warm) {
     counting count = {0, 0};
     const ot_allocator alloc = {.resize = counting_resize, .ctx = &count};
-    ot_op a, b, ap, bp;
-    ot_op_init(&a);
-    ot_op_init(&b);
+    ot_op ap, bp;
     ot_op_init_with(&ap, &alloc);
     ot_op_init_with(&bp, &alloc);
 
     /* The counter sees the first use of fresh ops: a block for the
      * components and one for the text of each half. */
-    static const char a_json[] = "[2,\"xyz\",3]", b_json[] = "[1,\"y\",-1,3]";
-    cr_assert_eq(ot_op_parse_json(&a, a_json, strlen(a_json), NULL, NULL), OT_OK);
-    cr_assert_eq(ot_op_parse_json(&b, b_json, strlen(b_json), NULL, NULL), OT_OK);
+    ot_op a = ot_t_parse("[2,\"xyz\",3]"), b = ot_t_parse("[1,\"y\",-1,3]");
     cr_assert_eq(ot_transform(&a, &b, &ap, &bp), OT_OK);
     cr_assert_eq(count.allocations, 4, "components and text of a' and of b'");
 
