@@ -295,7 +295,7 @@ static bool as_site(const ot_op *op, site *out)
         return false; /* a no-op: the caller's shortcut */
     out->kind = c[i].kind;
     out->count_codepoints = c[i].count_codepoints;
-    out->text = op->text + c[i].text_offset_bytes;
+    out->text = out->kind == OT_INSERT ? ot_op_insert_text(op, &c[i]) : NULL;
     out->text_len_bytes = c[i].text_len_bytes;
     i++;
     if (i < n && c[i].kind == OT_RETAIN)
