@@ -158,7 +158,9 @@ int ot_op_to_json(const ot_op *op, ot_buf *out);
  * A text with a code point index: edits and code point <-> byte mapping are
  * O(log n) per call, not O(document), so large documents stay fast.
  * (UTF-8 in 4 KiB chunks indexed by Fenwick trees of code point and byte
- * counts; a text holds at most a few spare chunks for allocation-free edits.)
+ * counts; inside a chunk an all-ASCII one maps positions directly, others are
+ * scanned from the nearer end; a text holds at most a few spare chunks for
+ * allocation-free edits.)
  * Edits fail without changing the text (OT_ERR_RANGE, OT_ERR_NOMEM). */
 
 typedef struct ot_text ot_text;
