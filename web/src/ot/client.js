@@ -68,6 +68,33 @@ export class DocClient {
     this.maxOpBytes = DEFAULT_MAX_OP_BYTES;
   }
 
+  /**
+   * What a page must keep to send its pending edits after a reload: the text at
+   * server_v, server_v, the outstanding op with its id (a resend under the same
+   * id is applied once, §7) and the buffer. null when nothing is pending.
+   */
+  pendingState() {
+    const o = this.outstanding;
+    if (!o || !this.base || this.v === null || this.deleted) return null;
+    const baseText = this.base.op ? apply(this.base.text(), this.base.op) : this.base.text();
+    return { v: this.v, baseText, outstanding: { id: o.id, op: o.op, sent: o.sent }, buffer: this.buffer };
+  }
+
+  /**
+   * Takes over a pendingState() kept by an earlier page: the host shows
+   * apply(apply(baseText, outstanding), buffer) and connects; connected() then
+   * asks for the catch-up from v and the outstanding op is resent with its id.
+   * New ops get ids of this client's own id.
+   */
+  restore({ v, baseText, outstanding, buffer }) {
+    this.v = v;
+    this.base = { text: () => baseText, op: null };
+    this.outstanding = { id: outstanding.id, op: outstanding.op, sent: outstanding.sent === true };
+    this.buffer = buffer || null;
+    this.live = false;
+    return buffer ? apply(apply(baseText, outstanding.op), buffer) : apply(baseText, outstanding.op);
+  }
+
   /** Server limits from welcome (max_op_bytes bounds the JSON text of one op). */
   setLimits(limits) {
     if (limits && Number.isSafeInteger(limits.max_op_bytes) && limits.max_op_bytes > 0) this.maxOpBytes = limits.max_op_bytes;
