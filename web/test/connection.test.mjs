@@ -172,3 +172,19 @@ test('an op answered in time sends no ping and keeps the link', () => {
   assert.notEqual(ws.closed, true);
   assert.equal(h.statuses.at(-1).state, 'connected');
 });
+
+test('reconnect() sends a new hello at once on a new socket, without a backoff', () => {
+  const h = harness();
+  const ws = connected(h);
+  h.conn.reconnect();
+  assert.equal(ws.closed, true);
+  assert.equal(h.messages.at(-1).type, '_disconnected');
+  assert.equal(h.sockets.length, 2);
+  assert.equal(h.timers.length, 0);
+  assert.equal(h.statuses.at(-1).state, 'connecting');
+  h.sockets[1].onopen();
+  assert.deepEqual(h.sockets[1].sent[0], { type: 'hello', name: 'Ann' });
+  ws.onclose({ code: 1000 }); // the old socket's late close is ignored
+  assert.equal(h.sockets.length, 2);
+  assert.equal(h.timers.length, 0);
+});

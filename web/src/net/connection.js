@@ -93,6 +93,20 @@ export class Connection {
   /** After a new token: try again at once. */
   resume() { this.attempt = 0; this.start(); }
 
+  /** A new hello (a new name or colour): drop this socket and connect again at once; pending state is the caller's. */
+  reconnect() {
+    if (this.stopped) return;
+    const ws = this.ws;
+    if (ws) {
+      this.stopped = true; // #closed must not schedule a retry
+      ws.close(1000);
+      this.#closed(ws, { code: 1000 });
+      this.stopped = false;
+    }
+    this.attempt = 0;
+    this.#connectNow();
+  }
+
   stop() {
     this.stopped = true;
     this.env.clearTimeout(this.retryTimer);
