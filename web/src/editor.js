@@ -378,7 +378,12 @@ async function start() {
       },
       remoteOp: (op) => applyRemote(op),
       localText: () => view.state.doc.toString(),
-      changed() { schedulePersist(); renderStatus(); if (presenceDirty) schedulePresence(); },
+      changed() {
+        // Nothing left to send: forget the kept copy at once (a reload must not resend it).
+        if (!client.pending && store && store.stored) persistNow(); else schedulePersist();
+        renderStatus();
+        if (presenceDirty) schedulePresence();
+      },
       notice(kind, message, extra) {
         if (kind === 'readonly') setReadOnly(true);
         if (kind === 'deleted') {
@@ -447,7 +452,10 @@ async function start() {
     else conn.resume();
   };
   // Edits kept in IndexedDB survive the page; otherwise the browser asks first.
-  addEventListener('pagehide', () => persistNow());
+  addEventListener('pagehide', () => {
+    persistNow();
+    if (store) store.journal(client.pendingState());
+  });
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') persistNow(); });
   addEventListener('beforeunload', (e) => {
     if (client.pending && !store.available) { e.preventDefault(); e.returnValue = ''; }
