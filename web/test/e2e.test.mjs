@@ -840,6 +840,7 @@ test('at 375 px wide your own name stays on screen; copy link and every control 
   const box = await page.locator('#me-name').boundingBox();
   assert.ok(box && box.x >= 0 && box.x + box.width <= 375 && box.y >= 0 && box.y + box.height <= 667, `own name at ${JSON.stringify(box)}`);
   assert.equal(await page.textContent('#me-name'), 'Pocket Reader');
+  assert.equal(await page.evaluate(() => { const e = document.getElementById('me-name'); return e.scrollWidth <= e.clientWidth; }), true, 'the whole name, not cut');
   assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), 375, 'nothing wider than the screen');
   const linkBox = await page.locator('#copy-link').boundingBox();
   assert.ok(linkBox.x + linkBox.width <= 375);

@@ -17,9 +17,8 @@ export async function copyLink(doc, button, fallback) {
     fallback(`Your browser did not let the page copy. The link to share: ${link}`);
     return;
   }
-  const label = button.dataset.label || button.textContent;
-  button.dataset.label = label;
-  button.textContent = 'Link copied';
+  if (!button.label) button.label = [...button.childNodes];
+  button.replaceChildren('Link copied');
   clearTimeout(button.copiedTimer);
-  button.copiedTimer = setTimeout(() => { button.textContent = label; }, COPIED_SHOWN_MS);
+  button.copiedTimer = setTimeout(() => button.replaceChildren(...button.label), COPIED_SHOWN_MS);
 }
