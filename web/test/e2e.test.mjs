@@ -818,6 +818,12 @@ test('dark mode: the page follows prefers-color-scheme; collaborators\' names fa
   assert.ok(await labelOpacity() > 0.9, 'the name shows when it arrives');
   await a.waitForFunction(() => Number(getComputedStyle(document.querySelector('.rp-remote-caret .rp-label')).opacity) < 0.05, null, { timeout: WAIT_MS });
   await a.screenshot({ path: join(outDir, 'dark-mode-name-faded.png') });
+  const caret = await a.evaluate(() => { const r = document.querySelector('.rp-remote-caret').getBoundingClientRect(); return { x: r.x + r.width / 2, y: r.y + r.height / 2 }; });
+  await a.mouse.move(caret.x, caret.y);
+  assert.equal(await a.evaluate(({ x, y }) => document.elementFromPoint(x, y).className, caret), 'rp-remote-caret');
+  assert.ok(await labelOpacity() > 0.9, 'the name shows while the pointer is over the caret');
+  await a.mouse.move(600, 300);
+  await a.waitForFunction(() => Number(getComputedStyle(document.querySelector('.rp-remote-caret .rp-label')).opacity) < 0.05, null, { timeout: WAIT_MS });
   await b.keyboard.press('ArrowRight');
   await a.waitForFunction(() => Number(getComputedStyle(document.querySelector('.rp-remote-caret .rp-label')).opacity) > 0.9, null, { timeout: WAIT_MS });
   assert.deepEqual([...a.errors, ...b.errors], []);
