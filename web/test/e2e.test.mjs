@@ -624,8 +624,9 @@ test('a first visit types at once as "Guest NNNN", keeps that name across reload
   await page.waitForSelector('#identity-dialog[open]', { timeout: WAIT_MS });
   await page.fill('#id-name', 'Zoë');
   await page.keyboard.press('Enter');
-  await page.waitForFunction(() => !document.getElementById('identity-dialog').open, null, { timeout: WAIT_MS });
-  assert.equal(await page.textContent('#me-name'), 'Zoë');
+  // (the dialog's close event, which saves the name, comes a moment after it closes)
+  await page.waitForFunction(() => document.getElementById('me-name').textContent === 'Zoë', null, { timeout: WAIT_MS });
+  assert.equal(await page.evaluate(() => localStorage.getItem('ringpad.name')), 'Zoë');
   await ready(page);
   await page.click('.cm-content');
   await page.keyboard.press('End');
@@ -637,7 +638,10 @@ test('a first visit types at once as "Guest NNNN", keeps that name across reload
   await page.waitForSelector('#identity-dialog[open]', { timeout: WAIT_MS });
   await page.fill('#id-name', 'Not me');
   await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.getElementById('identity-dialog').open, null, { timeout: WAIT_MS });
+  await sleep(200);
   assert.equal(await page.textContent('#me-name'), 'Zoë');
+  assert.equal(await page.evaluate(() => localStorage.getItem('ringpad.name')), 'Zoë');
   assert.deepEqual([...page.errors, ...other.errors], []);
   await ctx.close();
   await closeAll(other);
@@ -760,8 +764,9 @@ test('the browser going offline is said at once (collaborators unknown), and com
   await a.context().setOffline(true);
   await a.waitForFunction(() => globalThis.ringpad.status.state === 'offline', null, { timeout: WAIT_MS });
   const tookMs = Date.now() - t0;
-  assert.ok(tookMs < 2000, `offline noticed after ${tookMs} ms`);
+  assert.ok(tookMs < 3000, `offline noticed after ${tookMs} ms`);
   await a.keyboard.type('while offline');
+  await a.waitForFunction(() => document.getElementById('st-saved').textContent === 'unsaved changes, kept in this browser', null, { timeout: WAIT_MS });
   assert.deepEqual(await statusBar(a), {
     conn: 'offline: your browser has no network', saved: 'unsaved changes, kept in this browser',
     people: 'others: unknown while disconnected', live: 'offline: your browser has no network; unsaved changes, kept in this browser',
@@ -782,7 +787,7 @@ test('an invalid document name is answered at once, without connecting', { skip 
   const t0 = Date.now();
   await page.goto(`${h.srv.url}/d/bad%20name`);
   await page.waitForSelector('.notice.error', { timeout: WAIT_MS });
-  assert.ok(Date.now() - t0 < 3000);
+  assert.ok(Date.now() - t0 < 5000, 'answered at once, not after a connection attempt');
   assert.match(await page.textContent('.notice.error'), /“bad name” is not a valid document name\. Names are 1 to 200 bytes of letters, digits/);
   assert.equal(await page.textContent('#st-conn'), 'not a valid document name');
   assert.equal(await page.textContent('#st-live'), 'not a valid document name');
