@@ -588,6 +588,11 @@ async function newPage(ctx, url) {
 const ready = (page) => page.waitForFunction(() => globalThis.ringpad?.client?.v != null && globalThis.ringpad.status.state === 'connected',
   null, { timeout: WAIT_MS });
 const peerNames = (page) => page.evaluate(() => globalThis.ringpad.peers.map((p) => p.name));
+/** Waits until the collaborator's name label is shown (opacity ~1) or faded (~0). */
+const labelShown = (page, shown) => page.waitForFunction((want) => {
+  const o = Number(getComputedStyle(document.querySelector('.rp-remote-caret .rp-label')).opacity);
+  return want ? o > 0.9 : o < 0.05;
+}, shown, { timeout: WAIT_MS });
 const count = (haystack, needle) => haystack.split(needle).length - 1;
 
 /** What the page's origin keeps of unsent edits: IndexedDB records and localStorage journals. */
@@ -821,16 +826,16 @@ test('dark mode: the page follows prefers-color-scheme; collaborators\' names fa
   await a.screenshot({ path: join(outDir, 'dark-mode.png') });
   const labelOpacity = () => a.evaluate(() => Number(getComputedStyle(document.querySelector('.rp-remote-caret .rp-label')).opacity));
   assert.ok(await labelOpacity() > 0.9, 'the name shows when it arrives');
-  await a.waitForFunction(() => Number(getComputedStyle(document.querySelector('.rp-remote-caret .rp-label')).opacity) < 0.05, null, { timeout: WAIT_MS });
+  await labelShown(a, false);
   await a.screenshot({ path: join(outDir, 'dark-mode-name-faded.png') });
   const caret = await a.evaluate(() => { const r = document.querySelector('.rp-remote-caret').getBoundingClientRect(); return { x: r.x + r.width / 2, y: r.y + r.height / 2 }; });
   await a.mouse.move(caret.x, caret.y);
   assert.equal(await a.evaluate(({ x, y }) => document.elementFromPoint(x, y).className, caret), 'rp-remote-caret');
   assert.ok(await labelOpacity() > 0.9, 'the name shows while the pointer is over the caret');
   await a.mouse.move(600, 300);
-  await a.waitForFunction(() => Number(getComputedStyle(document.querySelector('.rp-remote-caret .rp-label')).opacity) < 0.05, null, { timeout: WAIT_MS });
+  await labelShown(a, false);
   await b.keyboard.press('ArrowRight');
-  await a.waitForFunction(() => Number(getComputedStyle(document.querySelector('.rp-remote-caret .rp-label')).opacity) > 0.9, null, { timeout: WAIT_MS });
+  await labelShown(a, true);
   assert.deepEqual([...a.errors, ...b.errors], []);
   await ctx.close();
   await closeAll(b);
