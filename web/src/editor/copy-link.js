@@ -1,11 +1,13 @@
 // The header's "Copy link" button: the document's address, never the access
 // token (a token stays with whoever it was given to).
 
+import { editorUrl } from '../session.js';
+
 const COPIED_SHOWN_MS = 2000;
 
 /** The address to share for `doc` on `origin`. */
 export function shareLink(origin, doc) {
-  return `${origin}/d/${doc.split('/').map(encodeURIComponent).join('/')}`;
+  return origin + editorUrl(doc);
 }
 
 /** Copies the link and says so on the button; `fallback(text)` shows it when the clipboard is refused. */
