@@ -125,12 +125,13 @@ function notice(text, { error = false, yourText = null, action = null } = {}) {
 }
 
 let connStatus = { state: 'connecting' };
+let docProblem = null; // 'invalid' | 'forbidden': the document cannot be opened
 let countdownTimer = null;
 
 function renderStatus() {
   clearTimeout(countdownTimer);
   const peers = view ? view.state.field(peersField).size : 0;
-  const st = describeStatus({ conn: connStatus, doc: client, kept: store !== null && store.stored, peers });
+  const st = describeStatus({ conn: connStatus, doc: client, kept: store !== null && store.stored, peers, problem: docProblem });
   const conn = $('st-conn');
   conn.className = `conn ${st.cls}`;
   conn.textContent = st.conn;
@@ -290,6 +291,10 @@ function route(msg) {
 
 // An error about the document itself (ref = its name), in words for a stranger.
 function documentError(msg) {
+  if (msg.code === 'forbidden' || msg.code === 'bad_doc_name') {
+    docProblem = msg.code === 'forbidden' ? 'forbidden' : 'invalid';
+    renderStatus();
+  }
   switch (msg.code) {
     case 'forbidden':
       notice(`You have no access to “${docName}”: your access token does not include this document. Ask for a token that does.`,
@@ -367,6 +372,7 @@ async function start() {
     send: (m) => conn.send(m),
     host: {
       snapshot(text, v, peers) {
+        docProblem = null;
         view.dispatch({
           changes: { from: 0, to: view.state.doc.length, insert: text },
           annotations: [remote.of(true), Transaction.addToHistory.of(false)],
@@ -473,7 +479,7 @@ function main() {
     document.title = 'ringpad: no document';
     $('doc-title').textContent = '';
     $('copy-link').hidden = true;
-    connStatus = { state: 'invalid' };
+    docProblem = 'invalid';
     renderStatus();
     notice(docName
       ? `“${docName}” is not a valid document name. Names are 1 to 200 bytes of letters, digits, "-", "_", "." and "/" (no "/" at the start or end, no "//", no "." or ".." between slashes). Open a document from the home page.`

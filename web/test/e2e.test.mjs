@@ -412,10 +412,12 @@ test('with auth on, a token without a grant for the document is told so in words
   await page.goto(`${h.srv.url}/d/e2e/locked#token=${other}`);
   await page.waitForSelector('.notice.error', { timeout: WAIT_MS });
   assert.match(await page.textContent('.notice.error'), /no access to “e2e\/locked”/);
+  assert.equal(await page.textContent('#st-conn'), 'no access to this document');
   await page.click('.notice.error button:text("Use another token")');
   await page.fill('#token-input', good);
   await page.click('#token-dialog button');
   await page.waitForFunction(() => globalThis.ringpad?.client?.v != null, null, { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#st-conn'), 'connected');
   await page.click('.cm-content');
   await page.keyboard.type('in');
   assert.equal(await converged(h, [page], 'e2e/locked'), 'in');

@@ -72,9 +72,11 @@ test('status: a deleted document says so whatever the connection, and never "all
   }
 });
 
-test('status: an invalid document name is said at once', () => {
-  const s = describeStatus({ conn: { state: 'invalid' }, doc: null });
-  assert.deepEqual([s.cls, s.conn, s.saved], ['invalid', 'not a valid document name', '']);
+test('status: a document that cannot be opened says why, whatever the connection', () => {
+  const s = describeStatus({ conn: { state: 'connecting' }, doc: null, problem: 'invalid' });
+  assert.deepEqual([s.cls, s.conn, s.saved, s.people, s.live], ['invalid', 'not a valid document name', '', '', 'not a valid document name']);
+  const f = describeStatus({ conn: { state: 'connected' }, doc: { v: null, pending: false, deleted: false }, problem: 'forbidden' });
+  assert.deepEqual([f.cls, f.conn, f.people], ['invalid', 'no access to this document', '']);
 });
 
 test('the shared link is the document\'s address, without a token', () => {

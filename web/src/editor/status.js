@@ -8,11 +8,18 @@
  * @param {boolean} s.kept pending edits are stored in this browser (they survive a reload)
  * @param {number} s.peers collaborators seen
  * @param {number} s.now ms
+ * @param {'invalid'|'forbidden'|null} [s.problem] the document cannot be opened: its name, or no grant
  * @returns {{cls: string, conn: string, title: string, saved: string, people: string, version: string, live: string}}
  *   `live` is what a screen reader is told (no countdown, so it changes only with the state)
  */
-export function describeStatus({ conn, doc, kept = false, peers = 0, now = Date.now() }) {
+export function describeStatus({ conn, doc, kept = false, peers = 0, now = Date.now(), problem = null }) {
   const out = { cls: conn.state, conn: '', title: '', saved: '', people: '', version: '', live: '' };
+  if (problem) {
+    out.cls = 'invalid';
+    out.conn = problem === 'forbidden' ? 'no access to this document' : 'not a valid document name';
+    out.live = out.conn;
+    return out;
+  }
   const connected = conn.state === 'connected';
   if (doc && doc.deleted) {
     out.cls = 'deleted';
@@ -26,7 +33,6 @@ export function describeStatus({ conn, doc, kept = false, peers = 0, now = Date.
     case 'connected': out.conn = 'connected'; break;
     case 'connecting': out.conn = 'connecting…'; break;
     case 'offline': out.conn = 'offline: your browser has no network'; break;
-    case 'invalid': out.conn = 'not a valid document name'; break;
     case 'unauthorized': out.conn = 'not authorized: an access token is needed'; break;
     case 'reconnecting': {
       const s = Math.max(0, Math.ceil(((conn.retryAt || 0) - now) / 1000));
