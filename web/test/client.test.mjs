@@ -412,3 +412,19 @@ test('a restored op the server never saw is sent with its kept id and v, once', 
   assert.equal(c.text, 'xy');
   assert.deepEqual(server.history.map((h) => h.id), ['a:1']);
 });
+
+test('a restored state ahead of the server (the document was deleted meanwhile): a fresh snapshot, the edits rebased onto it, the user told', () => {
+  const server = new FakeServer({ text: '' });
+  const b = new Sim(server, 'b');
+  b.text = b.client.restore({ v: 5, baseText: 'old text', outstanding: { id: 'a:9', op: [8, '!'], sent: false }, buffer: null });
+  assert.equal(b.text, 'old text!');
+  b.connect();
+  b.flush();
+  assert.equal(server.text, '!');
+  assert.equal(b.text, '!');
+  assert.equal(b.client.pendingState(), null);
+  assert.equal(b.notices.length, 1);
+  assert.equal(b.notices[0].kind, 'lost');
+  assert.match(b.notices[0].message, /no longer has the version/);
+  assert.equal(b.notices[0].extra.yourText, 'old text!');
+});

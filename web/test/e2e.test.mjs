@@ -910,3 +910,29 @@ test('a page that ended with nothing unsent leaves a tombstone that beats an old
   assert.equal(await b.$$eval('.notice', (n) => n.length), 0);
   await ctx.close();
 });
+
+test('kept edits of a document deleted meanwhile: the page takes the server\'s text, keeps the edits on it and offers the old version', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const doc = 'e2e/deleted-while-away';
+  const { ctx, sw } = await switchedContext();
+  const a = await newPage(ctx, `${h.srv.url}/d/${doc}`);
+  await ready(a);
+  await a.click('.cm-content');
+  await a.keyboard.type('old text');
+  await converged(h, [a], doc);
+  await sw.down();
+  await a.waitForFunction(() => globalThis.ringpad.status.state !== 'connected', null, { timeout: WAIT_MS });
+  await a.keyboard.type('!');
+  await a.waitForFunction(() => document.getElementById('st-saved').textContent === 'unsaved changes, kept in this browser', null, { timeout: WAIT_MS });
+  await a.close({ runBeforeUnload: true });
+  const r = await rest(h, `/api/docs/${doc}`, { method: 'DELETE' });
+  assert.deepEqual([r.status, r.body], [200, { deleted: true }]);
+  await sw.up();
+  const b = await newPage(ctx, `${h.srv.url}/d/${doc}`);
+  await ready(b);
+  assert.equal(await converged(h, [b], doc), '!');
+  assert.match(await b.textContent('.notice.error'), /no longer has the version this page was at/);
+  assert.equal(await b.isVisible('.notice.error button:text("Download my version")'), true);
+  assert.deepEqual(b.errors, []);
+  await ctx.close();
+});

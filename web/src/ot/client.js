@@ -247,8 +247,10 @@ export class DocClient {
       this.host.changed();
       return;
     }
-    if (msg.code === 'version_too_old' && (msg.ref === this.doc || msg.ref === undefined)) {
-      // The history no longer reaches server_v: a fresh snapshot.
+    if ((msg.code === 'version_too_old' || msg.code === 'version_ahead') && (msg.ref === this.doc || msg.ref === undefined)) {
+      // The history no longer reaches server_v (or the server is behind it: the
+      // document was deleted or restored from a backup since, e.g. while edits
+      // waited in a closed tab): a fresh snapshot.
       this.#reopen({ dropOutstanding: false, code: msg.code, message: msg.message });
       return;
     }
@@ -300,6 +302,7 @@ export class DocClient {
     } else if (o) {
       lost = 'your unsent edits could not be merged';
     }
+    if (why.code === 'version_ahead' && !lost) lost = 'the server no longer has the version this page was at (the document was deleted or restored meanwhile); your edits were applied to its current text';
     if (this.readOnly) keep = null;
     this.outstanding = null;
     this.buffer = null;
