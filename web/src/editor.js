@@ -408,6 +408,10 @@ async function start() {
   // Edits a reload or a closed tab left unsent: shown at once, sent once connected.
   const opened = await PendingStore.open(docName);
   store = opened.store;
+  if (store.orphansLeft > 0) {
+    notice(`${store.orphansLeft === 1 ? 'Another closed tab' : `${store.orphansLeft} other closed tabs`} left unsent edits to this document. Reload the page, once this one says "all changes saved", to send them.`,
+      { action: { label: 'Reload', run: () => location.reload() } });
+  }
   if (opened.restored && role !== 'read') {
     const text = client.restore(opened.restored);
     view.dispatch({

@@ -587,6 +587,13 @@ async function newPage(ctx, url) {
   return page;
 }
 
+/** Closes a tab as a user does (pagehide runs) and waits until it is gone. */
+async function closeTab(page) {
+  const closed = new Promise((resolve) => page.once('close', resolve));
+  await page.close({ runBeforeUnload: true });
+  await closed;
+}
+
 const ready = (page) => page.waitForFunction(() => globalThis.ringpad?.client?.v != null && globalThis.ringpad.status.state === 'connected',
   null, { timeout: WAIT_MS });
 const peerNames = (page) => page.evaluate(() => globalThis.ringpad.peers.map((p) => p.name));
@@ -743,7 +750,7 @@ test('two tabs of one document keep their own unsent edits: a reload takes back 
   await a.waitForFunction(() => globalThis.ringpad?.client?.pending === true, null, { timeout: WAIT_MS });
   assert.equal(await textOf(a), 'base.[tab A]');
   // B is closed with its edits unsent; a new tab C takes them over.
-  await b.close({ runBeforeUnload: true });
+  await closeTab(b);
   const c = await newPage(ctx, url);
   await c.waitForFunction(() => globalThis.ringpad?.client?.pending === true, null, { timeout: WAIT_MS });
   assert.equal(await textOf(c), '[tab B]base.');
@@ -924,15 +931,52 @@ test('kept edits of a document deleted meanwhile: the page takes the server\'s t
   await a.waitForFunction(() => globalThis.ringpad.status.state !== 'connected', null, { timeout: WAIT_MS });
   await a.keyboard.type('!');
   await a.waitForFunction(() => document.getElementById('st-saved').textContent === 'unsaved changes, kept in this browser', null, { timeout: WAIT_MS });
-  await a.close({ runBeforeUnload: true });
+  await closeTab(a);
   const r = await rest(h, `/api/docs/${doc}`, { method: 'DELETE' });
   assert.deepEqual([r.status, r.body], [200, { deleted: true }]);
   await sw.up();
   const b = await newPage(ctx, `${h.srv.url}/d/${doc}`);
   await ready(b);
+  // (the document exists again once the page's fresh open has created it)
+  await b.waitForSelector('.notice.error', { timeout: WAIT_MS });
   assert.equal(await converged(h, [b], doc), '!');
   assert.match(await b.textContent('.notice.error'), /no longer has the version this page was at/);
   assert.equal(await b.isVisible('.notice.error button:text("Download my version")'), true);
   assert.deepEqual(b.errors, []);
+  await ctx.close();
+});
+
+test('two closed tabs\' unsent edits: the next page sends one and says another is waiting; a reload sends that one, each once', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const doc = 'e2e/two-closed';
+  const { ctx, sw } = await switchedContext();
+  const url = `${h.srv.url}/d/${doc}`;
+  const x = await newPage(ctx, url);
+  const y = await newPage(ctx, url);
+  await ready(x);
+  await ready(y);
+  await sw.down();
+  for (const [p, words] of [[x, '[X]'], [y, '[Y]']]) {
+    await p.waitForFunction(() => globalThis.ringpad.status.state !== 'connected', null, { timeout: WAIT_MS });
+    await p.click('.cm-content');
+    await p.keyboard.type(words);
+    await p.waitForFunction(() => document.getElementById('st-saved').textContent === 'unsaved changes, kept in this browser', null, { timeout: WAIT_MS });
+    await closeTab(p);
+  }
+  await sw.up();
+  const z = await newPage(ctx, url);
+  await ready(z);
+  await z.waitForSelector('.notice button:text("Reload")', { timeout: WAIT_MS });
+  assert.match(await z.textContent('.notice:has(button:text("Reload"))'), /Another closed tab left unsent edits/);
+  const first = await converged(h, [z], doc);
+  assert.ok(first === '[X]' || first === '[Y]', first);
+  await z.click('.notice button:text("Reload")');
+  await z.waitForFunction(() => globalThis.ringpad?.client?.v != null && !globalThis.ringpad.client.pending
+    && globalThis.ringpad.view.state.doc.length === 6, null, { timeout: WAIT_MS });
+  const text = await converged(h, [z], doc);
+  assert.equal(count(text, '[X]') + count(text, '[Y]'), 2, text);
+  assert.ok(text.includes('[X]') && text.includes('[Y]'), text);
+  assert.equal(await z.$$eval('.notice button', (b) => b.filter((x) => x.textContent === 'Reload').length), 0, 'nothing more waiting');
+  assert.deepEqual(await kept(z), { records: [], journals: [] });
   await ctx.close();
 });

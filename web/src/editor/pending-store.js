@@ -119,6 +119,11 @@ export class PendingStore {
       for (const t of all.filter((r) => r.empty)) {
         if (t.slot === store.slot || (locks && await lock(t.slot))) await store.#forget(t.slot);
       }
+      // Other closed tabs' edits wait for the next page (one is adopted per page).
+      if (locks && locks.query) {
+        const held = new Set(((await locks.query()).held || []).map((l) => l.name));
+        store.orphansLeft = records.filter((r) => r.slot !== store.slot && !held.has(LOCK_PREFIX + doc + '\n' + r.slot)).length;
+      }
       store.stored = restored !== null;
       store.wrote = restored !== null;
       if (restored) {
@@ -141,6 +146,7 @@ export class PendingStore {
     this.slot = null;
     this.stored = false; // a record of ours is in the database
     this.wrote = false; // this page stored something (so a record may outlive a late delete)
+    this.orphansLeft = 0; // records of other closed tabs still waiting
     this.error = null;
     this.chain = Promise.resolve();
   }
