@@ -11,6 +11,11 @@ export function validDocName(name) {
   return name.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
 }
 
+/** The editor of a document: the server serves editor.html for /d/<name>. */
+export function editorUrl(name) {
+  return `/d/${name.split('/').map(encodeURIComponent).join('/')}`;
+}
+
 /** The document a page is for: /d/<name>, or #doc=<name> on editor.html. */
 export function docFromLocation(pathname, hash) {
   const m = /^\/d\/(.+)$/.exec(pathname);

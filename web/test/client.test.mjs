@@ -356,3 +356,75 @@ test('deleted on the server (not_open, ref = doc): stop sending, keep the text, 
   assert.deepEqual(a.toServer, []);
   assert.equal(a.client.connected(), null);
 });
+
+test('pendingState survives a reload: a sent op whose ack was lost and an unsent buffer are applied exactly once by the next page', () => {
+  const server = new FakeServer({ text: 'base' });
+  const a = new Sim(server, 'a');
+  a.connect();
+  a.flush();
+  assert.equal(a.client.pendingState(), null);
+  a.edit([4, ' one']);
+  a.step('up'); // the op reaches the server and is applied; its ack never arrives
+  a.edit([8, ' two']); // buffered behind it
+  const other = new Sim(server, 'b');
+  other.connect();
+  other.flush();
+  other.edit(['>', 8]);
+  other.flush();
+  const kept = JSON.parse(JSON.stringify(a.client.pendingState())); // what IndexedDB stores
+  assert.deepEqual(kept, { v: 0, baseText: 'base', outstanding: { id: 'a:1', op: [4, ' one'], sent: true }, buffer: [8, ' two'] });
+  a.disconnect();
+  // The reloaded page: a new client id, the kept state, the catch-up from v.
+  const b = new Sim(server, 'a2');
+  b.text = b.client.restore(kept);
+  assert.equal(b.text, 'base one two');
+  assert.deepEqual(b.client.connected(), { type: 'open', doc: DOC, v: 0 });
+  b.connect();
+  b.flush();
+  assert.equal(server.text, '>base one two');
+  assert.equal(b.text, server.text);
+  assert.deepEqual(server.history.map((h) => h.id), ['a:1', 'b:1', 'a2:1']);
+  assert.equal(b.client.pendingState(), null);
+  assert.deepEqual(b.notices, []);
+});
+
+test('a restored op the server never saw is sent with its kept id and v, once', () => {
+  const server = new FakeServer({ text: 'x' });
+  const a = new Sim(server, 'a');
+  a.connect();
+  a.flush();
+  a.disconnect();
+  a.edit([1, 'y']);
+  const kept = JSON.parse(JSON.stringify(a.client.pendingState()));
+  assert.deepEqual(kept.outstanding, { id: 'a:1', op: [1, 'y'], sent: false });
+  const b = new Sim(server, 'b');
+  b.text = b.client.restore(kept);
+  b.connect();
+  b.flush();
+  assert.equal(server.text, 'xy');
+  assert.deepEqual(server.history.map((h) => h.id), ['a:1']);
+  // The same state restored a second time (a stale copy) is a duplicate: acked, not applied.
+  const c = new Sim(server, 'c');
+  c.text = c.client.restore(kept);
+  c.connect();
+  c.flush();
+  assert.equal(server.text, 'xy');
+  assert.equal(c.text, 'xy');
+  assert.deepEqual(server.history.map((h) => h.id), ['a:1']);
+});
+
+test('a restored state ahead of the server (the document was deleted meanwhile): a fresh snapshot, the edits rebased onto it, the user told', () => {
+  const server = new FakeServer({ text: '' });
+  const b = new Sim(server, 'b');
+  b.text = b.client.restore({ v: 5, baseText: 'old text', outstanding: { id: 'a:9', op: [8, '!'], sent: false }, buffer: null });
+  assert.equal(b.text, 'old text!');
+  b.connect();
+  b.flush();
+  assert.equal(server.text, '!');
+  assert.equal(b.text, '!');
+  assert.equal(b.client.pendingState(), null);
+  assert.equal(b.notices.length, 1);
+  assert.equal(b.notices[0].kind, 'lost');
+  assert.match(b.notices[0].message, /no longer has the version/);
+  assert.equal(b.notices[0].extra.yourText, 'old text!');
+});

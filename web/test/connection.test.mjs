@@ -49,7 +49,7 @@ function harness({ online = true } = {}) {
       addEventListener: (name, f) => { listeners[name] = f; },
     },
   });
-  return { conn, sockets, timers, statuses, messages, readies, unauth, listeners, setOnline: (v) => { isOnline = v; } };
+  return { conn, sockets, timers, statuses, messages, readies, unauth, listeners, setOnline: (v) => { isOnline = v; }, advance: (ms) => { now += ms; } };
 }
 
 test('connect, hello, welcome, then messages; send only when ready', () => {
@@ -113,4 +113,78 @@ test('unauthorized: no reconnect loop until resume()', () => {
   assert.equal(h.timers.length, 0);
   h.conn.resume();
   assert.equal(h.sockets.length, 2);
+});
+
+function connected(h) {
+  h.conn.start();
+  h.sockets[0].onopen();
+  h.sockets[0].serverSays({ type: 'welcome', session: 's1', server: 'x', limits: {} });
+  return h.sockets[0];
+}
+
+test('the browser going offline drops a socket that still looks open: status offline at once, back when online', () => {
+  const h = harness();
+  const ws = connected(h);
+  h.setOnline(false);
+  h.listeners.offline();
+  assert.equal(ws.closed, true);
+  assert.equal(h.messages.at(-1).type, '_disconnected');
+  assert.equal(h.statuses.at(-1).state, 'offline');
+  assert.equal(h.conn.send({ type: 'op' }), false);
+  assert.equal(h.timers.length, 0, 'no retry while offline');
+  ws.onclose({ code: 1006 }); // the late close of the dropped socket changes nothing
+  assert.equal(h.statuses.at(-1).state, 'offline');
+  h.setOnline(true);
+  h.listeners.online();
+  assert.equal(h.sockets.length, 2);
+  assert.equal(h.statuses.at(-1).state, 'connecting');
+});
+
+test('an op met by silence gets a ping, and silence after the ping drops the link', () => {
+  const h = harness();
+  const ws = connected(h);
+  assert.equal(h.conn.send({ type: 'op', doc: 'd', v: 0, id: 'a:1', op: ['x'] }), true);
+  const first = h.timers.at(-1);
+  assert.equal(first.ms, 3000);
+  h.advance(3000);
+  first.f();
+  assert.deepEqual(ws.sent.at(-1), { type: 'ping' });
+  const second = h.timers.at(-1);
+  assert.equal(second.ms, 4000);
+  h.advance(4000);
+  second.f();
+  assert.equal(ws.closed, true);
+  assert.equal(h.messages.at(-1).type, '_disconnected');
+  assert.equal(h.statuses.at(-1).state, 'reconnecting');
+  assert.match(h.statuses.at(-1).reason, /stopped answering/);
+});
+
+test('an op answered in time sends no ping and keeps the link', () => {
+  const h = harness();
+  const ws = connected(h);
+  h.conn.send({ type: 'op', doc: 'd', v: 0, id: 'a:1', op: ['x'] });
+  const timer = h.timers.at(-1);
+  h.advance(5);
+  ws.serverSays({ type: 'ack', doc: 'd', id: 'a:1', v: 0 });
+  h.advance(3000);
+  timer.f();
+  assert.equal(ws.sent.filter((m) => m.type === 'ping').length, 0);
+  assert.notEqual(ws.closed, true);
+  assert.equal(h.statuses.at(-1).state, 'connected');
+});
+
+test('reconnect() sends a new hello at once on a new socket, without a backoff', () => {
+  const h = harness();
+  const ws = connected(h);
+  h.conn.reconnect();
+  assert.equal(ws.closed, true);
+  assert.equal(h.messages.at(-1).type, '_disconnected');
+  assert.equal(h.sockets.length, 2);
+  assert.equal(h.timers.length, 0);
+  assert.equal(h.statuses.at(-1).state, 'connecting');
+  h.sockets[1].onopen();
+  assert.deepEqual(h.sockets[1].sent[0], { type: 'hello', name: 'Ann' });
+  ws.onclose({ code: 1000 }); // the old socket's late close is ignored
+  assert.equal(h.sockets.length, 2);
+  assert.equal(h.timers.length, 0);
 });

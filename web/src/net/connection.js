@@ -5,8 +5,13 @@
 export const SUBPROTOCOL = 'ringpad.v1';
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30000;
-const PING_EVERY_MS = 20000;
-const DEAD_AFTER_MS = 45000; // nothing heard for this long: the link is dead
+const PING_EVERY_MS = 10000;
+const DEAD_AFTER_MS = 25000; // two pings unanswered: the link is dead
+// After an op is sent the server answers within milliseconds; silence this
+// long gets a ping, and silence after that ping means the link is gone (a
+// laptop leaving Wi-Fi keeps its socket "open" for minutes).
+const REPLY_EXPECTED_MS = 3000;
+const PONG_DEADLINE_MS = 4000;
 const CLOSE_UNAUTHORIZED = 4401;
 
 /**
@@ -70,17 +75,37 @@ export class Connection {
     this.attempt = 0;
     this.retryTimer = null;
     this.pingTimer = null;
+    this.replyTimer = null;
     this.lastHeard = 0;
     this.stopped = true;
     this.unauthorized = false;
     this.env.addEventListener('online', () => { if (!this.stopped && !this.ws) this.#connectNow(); });
-    this.env.addEventListener('offline', () => { if (!this.stopped && !this.ready) this.#status({ state: 'offline' }); });
+    this.env.addEventListener('offline', () => {
+      if (this.stopped) return;
+      // A socket may look open for a long while after the network went away:
+      // drop it now so the page says "offline" and keeps edits to resend.
+      if (this.ws) { const ws = this.ws; ws.close(1000); this.#closed(ws, { code: 4000 }); } else this.#status({ state: 'offline' });
+    });
   }
 
   start() { this.stopped = false; this.unauthorized = false; this.#connectNow(); }
 
   /** After a new token: try again at once. */
   resume() { this.attempt = 0; this.start(); }
+
+  /** A new hello (a new name or colour): drop this socket and connect again at once; pending state is the caller's. */
+  reconnect() {
+    if (this.stopped) return;
+    const ws = this.ws;
+    if (ws) {
+      this.stopped = true; // #closed must not schedule a retry
+      ws.close(1000);
+      this.#closed(ws, { code: 1000 });
+      this.stopped = false;
+    }
+    this.attempt = 0;
+    this.#connectNow();
+  }
 
   stop() {
     this.stopped = true;
@@ -93,6 +118,7 @@ export class Connection {
   send(msg) {
     if (!this.ready || !this.ws) return false;
     this.ws.send(JSON.stringify(msg));
+    if (msg.type === 'op') this.#expectReply();
     return true;
   }
 
@@ -147,6 +173,8 @@ export class Connection {
     this.ready = false;
     this.env.clearInterval(this.pingTimer);
     this.pingTimer = null;
+    this.env.clearTimeout(this.replyTimer);
+    this.replyTimer = null;
     if (wasReady) this.onMessage({ type: '_disconnected' });
     if (ev && ev.code === CLOSE_UNAUTHORIZED) this.unauthorized = true;
     if (this.stopped || this.unauthorized) { this.#status({ state: this.unauthorized ? 'unauthorized' : 'stopped' }); return; }
@@ -165,14 +193,30 @@ export class Connection {
     this.env.clearInterval(this.pingTimer);
     this.pingTimer = this.env.setInterval(() => {
       if (!this.ws) return;
-      if (this.env.now() - this.lastHeard > DEAD_AFTER_MS) {
-        // A dead link may take minutes to report its close: give up on it now.
-        const dead = this.ws;
-        dead.close(4000);
-        this.#closed(dead, { code: 4000 });
-        return;
-      }
+      if (this.env.now() - this.lastHeard > DEAD_AFTER_MS) { this.#dead(); return; }
       this.send({ type: 'ping' });
     }, PING_EVERY_MS);
+  }
+
+  // A dead link may take minutes to report its close: give up on it now.
+  #dead() {
+    const dead = this.ws;
+    dead.close(4000);
+    this.#closed(dead, { code: 4000 });
+  }
+
+  #expectReply() {
+    if (this.replyTimer !== null) return;
+    const sentAt = this.env.now();
+    this.replyTimer = this.env.setTimeout(() => {
+      this.replyTimer = null;
+      if (!this.ws || this.lastHeard > sentAt) return;
+      const pingAt = this.env.now();
+      this.send({ type: 'ping' });
+      this.replyTimer = this.env.setTimeout(() => {
+        this.replyTimer = null;
+        if (this.ws && this.lastHeard <= pingAt) this.#dead();
+      }, PONG_DEADLINE_MS);
+    }, REPLY_EXPECTED_MS);
   }
 }

@@ -68,6 +68,33 @@ export class DocClient {
     this.maxOpBytes = DEFAULT_MAX_OP_BYTES;
   }
 
+  /**
+   * What a page must keep to send its pending edits after a reload: the text at
+   * server_v, server_v, the outstanding op with its id (a resend under the same
+   * id is applied once, §7) and the buffer. null when nothing is pending.
+   */
+  pendingState() {
+    const o = this.outstanding;
+    if (!o || !this.base || this.v === null || this.deleted) return null;
+    const baseText = this.base.op ? apply(this.base.text(), this.base.op) : this.base.text();
+    return { v: this.v, baseText, outstanding: { id: o.id, op: o.op, sent: o.sent }, buffer: this.buffer };
+  }
+
+  /**
+   * Takes over a pendingState() kept by an earlier page: the host shows
+   * apply(apply(baseText, outstanding), buffer) and connects; connected() then
+   * asks for the catch-up from v and the outstanding op is resent with its id.
+   * New ops get ids of this client's own id.
+   */
+  restore({ v, baseText, outstanding, buffer }) {
+    this.v = v;
+    this.base = { text: () => baseText, op: null };
+    this.outstanding = { id: outstanding.id, op: outstanding.op, sent: outstanding.sent === true };
+    this.buffer = buffer || null;
+    this.live = false;
+    return buffer ? apply(apply(baseText, outstanding.op), buffer) : apply(baseText, outstanding.op);
+  }
+
   /** Server limits from welcome (max_op_bytes bounds the JSON text of one op). */
   setLimits(limits) {
     if (limits && Number.isSafeInteger(limits.max_op_bytes) && limits.max_op_bytes > 0) this.maxOpBytes = limits.max_op_bytes;
@@ -220,8 +247,10 @@ export class DocClient {
       this.host.changed();
       return;
     }
-    if (msg.code === 'version_too_old' && (msg.ref === this.doc || msg.ref === undefined)) {
-      // The history no longer reaches server_v: a fresh snapshot.
+    if ((msg.code === 'version_too_old' || msg.code === 'version_ahead') && (msg.ref === this.doc || msg.ref === undefined)) {
+      // The history no longer reaches server_v (or the server is behind it: the
+      // document was deleted or restored from a backup since, e.g. while edits
+      // waited in a closed tab): a fresh snapshot.
       this.#reopen({ dropOutstanding: false, code: msg.code, message: msg.message });
       return;
     }
@@ -273,6 +302,7 @@ export class DocClient {
     } else if (o) {
       lost = 'your unsent edits could not be merged';
     }
+    if (why.code === 'version_ahead' && !lost) lost = 'the server no longer has the version this page was at (the document was deleted or restored meanwhile); your edits were applied to its current text';
     if (this.readOnly) keep = null;
     this.outstanding = null;
     this.buffer = null;
