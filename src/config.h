@@ -73,7 +73,10 @@ void config_defaults(config *cfg);
 config_result config_parse(config *cfg, int argc, char *const argv[], char *const envp[],
                            char *err, size_t err_len);
 
-/* Usage and every flag with its env var and default. */
+/* Usage: the commands, then every flag with its env var and default. */
 void config_print_help(FILE *out);
+
+/* The same tables as a man page (roff, section 1). */
+void config_print_man(FILE *out, const char *version);
 
 #endif /* RINGPAD_CONFIG_H */

@@ -117,7 +117,9 @@ Test(config, help_lists_every_flag_env_and_default) {
         "--max-message-bytes", "(default: 1m)", "--max-send-queue-bytes", "--max-messages-per-sec",
         "--ping-interval-ms", "--idle-timeout-ms", "--handshake-timeout-ms", "--close-timeout-ms",
         "--shutdown-grace-ms", "--allowed-origins", "--no-deflate", "RINGPAD_NO_DEFLATE",
-        "--zerocopy-min-bytes", "--enable-echo", "RINGPAD_ENABLE_ECHO", "usage: ringpad [serve]"};
+        "--zerocopy-min-bytes", "--enable-echo", "RINGPAD_ENABLE_ECHO", "usage:\n  ringpad [serve] [flags]\n",
+        "\n  ringpad check-config [flags]\n", "\n  ringpad token --sub ID", "\n  ringpad cert --cert FILE",
+        "\n  ringpad --version\n"};
     for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
         cr_expect_not_null(strstr(text, needles[i]), "help lacks '%s'", needles[i]);
     free(text);
