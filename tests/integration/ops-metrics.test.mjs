@@ -164,3 +164,28 @@ test('every counter matches a scripted session exactly', async (t) => {
     assert.equal(d('ringpad_store_append_bytes_total'), onDisk, 'appended bytes == log file bytes');
     assert.equal(m1.value('ringpad_documents_loaded'), 1, 'unloaded only after --doc-idle-ms');
 });
+
+test('a compaction is counted once it is done', async (t) => {
+    const dir = scratchDir(t);
+    const srv = await startServer({ dataDir: dir, threads: 1, historyDepth: 1 });
+    t.after(() => srv.stop());
+    const sc = await scraper(srv.port);
+    t.after(() => sc.conn.destroy());
+    const m0 = await sc.scrape();
+    assert.equal(m0.value('ringpad_store_compactions_total', { result: 'done' }), 0);
+    const a = await hello(srv.port, 'Alice');
+    a.send({ type: 'open', doc: 'compact' });
+    await a.type('snapshot');
+    // history depth 1: the log is compacted once it holds 1 + 64 ops past the snapshot
+    for (let i = 0; i < 70; i++) {
+        a.send({ type: 'op', doc: 'compact', v: i, id: `c:${i}`, op: i ? [i, 'x'] : ['x'] });
+        await a.type('ack', 5000, (m) => m.id === `c:${i}`);
+    }
+    let m1;
+    await until(async () => {
+        m1 = await sc.scrape();
+        return m1.value('ringpad_store_compactions_total', { result: 'done' }) === 1;
+    }, 5000, 'one compaction done');
+    assert.equal(m1.value('ringpad_store_compactions_total', { result: 'failed' }), 0);
+    a.close();
+});
