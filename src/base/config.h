@@ -21,7 +21,7 @@ typedef struct config {
     uint32_t threads;                  /* 0 = number of online cores (resolved by config_parse) */
     char web_root[CONFIG_PATH_MAX_BYTES];
     int log_level;                     /* log_level */
-    uint32_t max_connections;          /* all workers together */
+    uint32_t max_connections;          /* all workers together; 0 = from RLIMIT_NOFILE (server_start) */
     uint32_t max_connections_per_ip;   /* 0 = unlimited */
     uint64_t max_message_bytes;
     uint64_t max_send_queue_bytes;
