@@ -189,3 +189,19 @@ test('a compaction is counted once it is done', async (t) => {
     assert.equal(m1.value('ringpad_store_compactions_total', { result: 'failed' }), 0);
     a.close();
 });
+
+test('every metric the Grafana dashboard in dist/ queries is served by /metrics', async (t) => {
+    const srv = await startServer({ dataDir: scratchDir(t), threads: 1 });
+    t.after(() => srv.stop());
+    const sc = await scraper(srv.port);
+    t.after(() => sc.conn.destroy());
+    const m = await sc.scrape();
+    const served = new Set(m.samples.map((s) => s.name));
+    const file = new URL('../../dist/grafana-dashboard.json', import.meta.url);
+    const dash = JSON.parse(readFileSync(file, 'utf8'));
+    const exprs = dash.panels.flatMap((p) => p.targets.map((x) => x.expr));
+    assert.ok(exprs.length >= 20, `${exprs.length} queries`);
+    const used = new Set(exprs.flatMap((e) => e.match(/ringpad_[a-z0-9_]+/g) ?? []));
+    assert.ok(used.size >= 25, `${used.size} metric names`);
+    for (const name of used) assert.ok(served.has(name), `the dashboard queries ${name}, which /metrics does not serve`);
+});
