@@ -251,6 +251,8 @@ pub fn build(b: *std.Build) void {
         run_integration.addDirectoryArg(web_root);
         run_integration.has_side_effects = true;
         run_integration.stdio = .inherit;
+        // install.test.mjs runs `zig build install` with this build's options (its artifacts are cached).
+        run_integration.setEnvironmentVariable("RINGPAD_BUILD_OPTIONS", b.fmt("-Doptimize={s} -Dsanitize={s}", .{ modeName(optimize), @tagName(sanitize) }));
         run_integration.step.dependOn(&npm_ci.step);
         run_integration.step.dependOn(&web_install.step);
         run_integration.step.dependOn(tools_step);
