@@ -318,21 +318,27 @@ pub fn build(b: *std.Build) void {
 
 const BuildInfo = struct {
     version: []const u8,
-    commit: []const u8,
-    liburing: []const u8,
+    /// A generated header defining RINGPAD_GIT_COMMIT and RINGPAD_LIBURING_VERSION.
+    header: std.Build.LazyPath,
 };
 
-/// What `ringpad --version` reports that only the build knows: the commit
+/// What `ringpad --version` reports that only the build knows. The commit
 /// ("unknown" outside a git checkout, "-dirty" with uncommitted changes) and
-/// the liburing the headers came from (liburing 2.3 has no version call).
+/// the liburing the headers came from (liburing 2.3 has no version call) are
+/// asked for on every build, not when the build script is configured (that
+/// result is cached across commits); main.c recompiles only when they change.
 fn buildInfo(b: *std.Build) BuildInfo {
-    var code: u8 = 0;
-    const commit = b.runAllowFail(&.{ "git", "-C", b.root.joinString(b.allocator, ".") catch @panic("OOM"), "describe", "--always", "--dirty", "--abbrev=12", "--exclude=*" }, &code, .ignore) catch "unknown";
-    const uring = b.runAllowFail(&.{ "pkg-config", "--modversion", "liburing" }, &code, .ignore) catch "unknown";
+    const gen = b.addSystemCommand(&.{ "sh", "-c",
+        \\commit=$(git -C "$0" describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null) || commit=unknown
+        \\uring=$(pkg-config --modversion liburing 2>/dev/null) || uring=unknown
+        \\printf '#define RINGPAD_GIT_COMMIT "%s"\n#define RINGPAD_LIBURING_VERSION "%s"\n' "$commit" "$uring"
+    });
+    gen.setName("build info: git commit, liburing version");
+    gen.addArg(b.root.joinString(b.allocator, ".") catch @panic("OOM"));
+    gen.has_side_effects = true;
     return .{
         .version = "0.1.0", // build.zig.zon's .version
-        .commit = std.mem.trim(u8, commit, " \r\n"),
-        .liburing = std.mem.trim(u8, uring, " \r\n"),
+        .header = gen.captureStdOut(.{ .basename = "ringpad_build_info.h" }),
     };
 }
 
@@ -361,11 +367,11 @@ fn serverBuild(ctx: Ctx, info: BuildInfo) ServerBuild {
     main_flags.appendSlice(b.allocator, ctx.flags) catch @panic("OOM");
     main_flags.appendSlice(b.allocator, &.{
         b.fmt("-DRINGPAD_VERSION=\"{s}\"", .{info.version}),
-        b.fmt("-DRINGPAD_GIT_COMMIT=\"{s}\"", .{info.commit}),
+        "-DRINGPAD_BUILD_INFO_HEADER",
         b.fmt("-DRINGPAD_BUILD_MODE=\"{s}{s}\"", .{ modeName(ctx.optimize), if (ctx.sanitize == .address) "+ASan" else if (ctx.optimize == .debug) "+UBSan" else "" }),
-        b.fmt("-DRINGPAD_LIBURING_VERSION=\"{s}\"", .{info.liburing}),
     }) catch @panic("OOM");
     const server_mod = ctx.module();
+    server_mod.addIncludePath(info.header.dirname());
     server_mod.addCSourceFiles(.{ .files = &.{"src/cmd/main.c"}, .flags = main_flags.items });
     ctx.linkOptional(server_mod, &.{ core_lib, ot_lib });
     ctx.linkServerLibs(server_mod);

@@ -12,7 +12,11 @@
 
 extern char **environ;
 
-/* build.zig defines these; a build without them still says what it is. */
+/* build.zig defines these (the commit in a header generated on every build);
+ * a build without them still says what it is. */
+#ifdef RINGPAD_BUILD_INFO_HEADER
+#include "ringpad_build_info.h"
+#endif
 #ifndef RINGPAD_VERSION
 #define RINGPAD_VERSION "0.1.0"
 #endif
