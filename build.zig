@@ -1,10 +1,13 @@
 //! ringpad's one build system. Run it through ./zigw (pinned Zig + system packages).
 //!
-//!   ./zigw build                 build everything into zig-out/
-//!   ./zigw build run -- ARGS     build and run the server (http://127.0.0.1:8080)
-//!   ./zigw build test            every suite: Criterion units/properties, integration
+//!   ./zigw build                 install the server (ReleaseSafe), its web root and man page into zig-out/
+//!   ./zigw build run -- ARGS     build and run the server (ReleaseSafe; http://127.0.0.1:8080)
+//!   ./zigw build test            every suite (Debug + UBSan): Criterion units/properties, integration
+//!   ./zigw build tools           ringpad-tests, ringpad-bench, ringpad-ot-bench into zig-out/bin
 //!   ./zigw build bench-ot        OT micro-benchmark (use -Doptimize=ReleaseFast)
 //!   ./zigw build fuzz            libFuzzer targets (system clang), bounded runs
+//!   -Doptimize=MODE              one mode for everything (default: ReleaseSafe for the
+//!                                installed server and `run`, Debug for tests and tools)
 //!   -Dsanitize=address           ASan + LSan build (system clang runtime)
 //!
 //! Sources are discovered by folder so that adding a file never needs an edit here:
@@ -119,28 +122,39 @@ fn asanRuntime(b: *std.Build) []const u8 {
 
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
-    const optimize = b.standardOptimizeOption(.{});
+    // One explicit -Doptimize applies to everything; without it the server that
+    // is installed and run is ReleaseSafe (checked arithmetic and bounds, fast)
+    // and what the tests and tools build is Debug with Zig's UBSan.
+    const optimize_opt = b.option(std.builtin.Optimize, "optimize", "Debug, ReleaseSafe, ReleaseFast or ReleaseSmall (default: ReleaseSafe for install/run, Debug for test/tools)");
+    const release_mode: std.builtin.Optimize = optimize_opt orelse .ReleaseSafe;
+    const optimize: std.builtin.Optimize = optimize_opt orelse .Debug;
     const sanitize = b.option(Sanitize, "sanitize", "Extra sanitizer: none (default; Debug keeps UBSan) or address (ASan+LSan)") orelse .none;
 
     var flags: std.ArrayList([]const u8) = .empty;
     flags.appendSlice(b.allocator, &c_flags_common) catch @panic("OOM");
     if (sanitize == .address) flags.appendSlice(b.allocator, &.{ "-fsanitize=address", "-fno-sanitize-recover=all" }) catch @panic("OOM");
     const ctx: Ctx = .{ .b = b, .target = target, .optimize = optimize, .sanitize = sanitize, .flags = flags.items };
+    const build_info = buildInfo(b);
 
-    // ---- the OT engine -------------------------------------------------------
-    const ot_lib = ctx.staticLib("ringpad_ot", cFilesIn(b, "ot", &.{}));
-    if (ot_lib) |lib| b.installArtifact(lib);
+    // ---- the server: the development build (tests, tools) and the installed one ----
+    const dev = serverBuild(ctx, build_info);
+    const ot_lib = dev.ot_lib;
+    const core_lib = dev.core_lib;
+    const server = dev.server;
+    const installed_server = if (release_mode == optimize) server else blk: {
+        var rctx = ctx;
+        rctx.optimize = release_mode;
+        break :blk serverBuild(rctx, build_info).server;
+    };
+    b.installArtifact(installed_server);
+    // `zig build tools`: the development binaries, never part of `install`.
+    const tools_step = b.step("tools", "Build ringpad-tests, ringpad-bench and ringpad-ot-bench into zig-out/bin");
 
-    // ---- the server ------------------------------------------------------------
-    const core_lib = ctx.staticLib("ringpad_core", cFilesUnder(b, "src", &.{"src/cmd/main.c"}));
-
-    const server_mod = ctx.module();
-    server_mod.addCSourceFiles(.{ .files = &.{"src/cmd/main.c"}, .flags = ctx.flags });
-    ctx.linkOptional(server_mod, &.{ core_lib, ot_lib });
-    ctx.linkServerLibs(server_mod);
-    ctx.linkAsan(server_mod);
-    const server = b.addExecutable(.{ .name = "ringpad", .root_module = server_mod });
-    b.installArtifact(server);
+    // The man page is ringpad's own --help table, rendered as roff.
+    const man_run = b.addRunArtifact(installed_server);
+    man_run.addArg("--man");
+    const man_page = man_run.captureStdOut(.{ .basename = "ringpad.1" });
+    b.getInstallStep().dependOn(&b.addInstallFileWithDir(man_page, .{ .custom = "share/man/man1" }, "ringpad.1").step);
 
     // The web editor: npm ci (only when web/package-lock.json is newer than
     // web/node_modules), then esbuild bundles web/src with the pages of web/public
@@ -166,7 +180,7 @@ pub fn build(b: *std.Build) void {
     const web_root = b.graph.path(.install_prefix, "share/ringpad/web");
 
     const run_step = b.step("run", "Build and serve on http://127.0.0.1:8080 (pass flags after --)");
-    const run = b.addRunArtifact(server);
+    const run = b.addRunArtifact(installed_server);
     run.addArg("--web-root");
     run.addDirectoryArg(web_root);
     run.addPassthruArgs();
@@ -182,7 +196,7 @@ pub fn build(b: *std.Build) void {
         ctx.linkOptional(loadgen_mod, &.{ bench_lib, core_lib, ot_lib });
         ctx.linkServerLibs(loadgen_mod);
         ctx.linkAsan(loadgen_mod);
-        b.installArtifact(b.addExecutable(.{ .name = "ringpad-bench", .root_module = loadgen_mod }));
+        tools_step.dependOn(&b.addInstallArtifact(b.addExecutable(.{ .name = "ringpad-bench", .root_module = loadgen_mod }), .{}).step);
     }
 
     // ---- tests ------------------------------------------------------------------
@@ -198,7 +212,9 @@ pub fn build(b: *std.Build) void {
     ctx.linkServerLibs(unit_mod);
     ctx.linkAsan(unit_mod);
     const unit_tests = b.addExecutable(.{ .name = "ringpad-tests", .root_module = unit_mod });
-    b.installArtifact(unit_tests);
+    tools_step.dependOn(&b.addInstallArtifact(unit_tests, .{}).step);
+    // The test step leaves the tools in zig-out/bin too (some tests use ringpad-bench).
+    test_step.dependOn(tools_step);
 
     // Criterion reports a test's result before its worker exits, so a leak that
     // LeakSanitizer finds at exit would not fail the test: under ASan the run
@@ -235,8 +251,11 @@ pub fn build(b: *std.Build) void {
         run_integration.addDirectoryArg(web_root);
         run_integration.has_side_effects = true;
         run_integration.stdio = .inherit;
+        // install.test.mjs runs `zig build install` with this build's options (its artifacts are cached).
+        run_integration.setEnvironmentVariable("RINGPAD_BUILD_OPTIONS", b.fmt("-Doptimize={s} -Dsanitize={s}", .{ modeName(optimize), @tagName(sanitize) }));
         run_integration.step.dependOn(&npm_ci.step);
-        run_integration.step.dependOn(b.getInstallStep());
+        run_integration.step.dependOn(&web_install.step);
+        run_integration.step.dependOn(tools_step);
         run_integration.step.dependOn(&run_unit.step); // one suite at a time: 2 cores
         test_step.dependOn(&run_integration.step);
         run_integration_step = &run_integration.step;
@@ -245,13 +264,13 @@ pub fn build(b: *std.Build) void {
     // The editor's JS tests (node's test runner); the browser tests among them
     // drive the ringpad built here, serving the installed editor. One suite at a
     // time (2 cores): after the unit and the integration tests.
-    const run_web_tests = webTests(b, server, web_root, &web_deps.step);
+    const run_web_tests = webTests(b, server, web_root, &web_install.step);
     run_web_tests.step.dependOn(&run_unit.step);
     if (run_integration_step) |s| run_web_tests.step.dependOn(s);
     test_step.dependOn(&run_web_tests.step);
     // `zig build web-test`: the editor's tests alone.
     b.step("web-test", "Run the web editor's tests (JS units + browser tests against ringpad)")
-        .dependOn(&webTests(b, server, web_root, &web_deps.step).step);
+        .dependOn(&webTests(b, server, web_root, &web_install.step).step);
 
     // ---- benchmarks (figures, not tests) -----------------------------------------
     const bench_mod = ctx.module();
@@ -259,7 +278,7 @@ pub fn build(b: *std.Build) void {
     ctx.linkOptional(bench_mod, &.{ot_lib});
     ctx.linkAsan(bench_mod);
     const ot_bench = b.addExecutable(.{ .name = "ringpad-ot-bench", .root_module = bench_mod });
-    b.installArtifact(ot_bench);
+    tools_step.dependOn(&b.addInstallArtifact(ot_bench, .{}).step);
     const bench_ot_step = b.step("bench-ot", "Run the OT micro-benchmark (add -Doptimize=ReleaseFast)");
     const run_bench = b.addRunArtifact(ot_bench);
     run_bench.addPassthruArgs();
@@ -295,6 +314,69 @@ pub fn build(b: *std.Build) void {
         run_fuzz.step.dependOn(&install.step);
         fuzz_step.dependOn(&run_fuzz.step);
     }
+}
+
+const BuildInfo = struct {
+    version: []const u8,
+    /// A generated header defining RINGPAD_GIT_COMMIT and RINGPAD_LIBURING_VERSION.
+    header: std.Build.LazyPath,
+};
+
+/// What `ringpad --version` reports that only the build knows. The commit
+/// ("unknown" outside a git checkout, "-dirty" with uncommitted changes) and
+/// the liburing the headers came from (liburing 2.3 has no version call) are
+/// asked for on every build, not when the build script is configured (that
+/// result is cached across commits); main.c recompiles only when they change.
+fn buildInfo(b: *std.Build) BuildInfo {
+    const gen = b.addSystemCommand(&.{ "sh", "-c",
+        \\commit=$(git -C "$0" describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null) || commit=unknown
+        \\uring=$(pkg-config --modversion liburing 2>/dev/null) || uring=unknown
+        \\printf '#define RINGPAD_GIT_COMMIT "%s"\n#define RINGPAD_LIBURING_VERSION "%s"\n' "$commit" "$uring"
+    });
+    gen.setName("build info: git commit, liburing version");
+    gen.addArg(b.root.joinString(b.allocator, ".") catch @panic("OOM"));
+    gen.has_side_effects = true;
+    return .{
+        .version = "0.1.0", // build.zig.zon's .version
+        .header = gen.captureStdOut(.{ .basename = "ringpad_build_info.h" }),
+    };
+}
+
+fn modeName(mode: std.builtin.Optimize) []const u8 {
+    return switch (mode) {
+        .debug => "Debug",
+        .safe => "ReleaseSafe",
+        .fast => "ReleaseFast",
+        .small => "ReleaseSmall",
+    };
+}
+
+const ServerBuild = struct {
+    ot_lib: ?*std.Build.Step.Compile,
+    core_lib: ?*std.Build.Step.Compile,
+    server: *std.Build.Step.Compile,
+};
+
+/// The OT engine, the server library and the `ringpad` binary in ctx's mode.
+/// Only main.c gets the build facts, so a new commit recompiles one file.
+fn serverBuild(ctx: Ctx, info: BuildInfo) ServerBuild {
+    const b = ctx.b;
+    const ot_lib = ctx.staticLib("ringpad_ot", cFilesIn(b, "ot", &.{}));
+    const core_lib = ctx.staticLib("ringpad_core", cFilesUnder(b, "src", &.{"src/cmd/main.c"}));
+    var main_flags: std.ArrayList([]const u8) = .empty;
+    main_flags.appendSlice(b.allocator, ctx.flags) catch @panic("OOM");
+    main_flags.appendSlice(b.allocator, &.{
+        b.fmt("-DRINGPAD_VERSION=\"{s}\"", .{info.version}),
+        "-DRINGPAD_BUILD_INFO_HEADER",
+        b.fmt("-DRINGPAD_BUILD_MODE=\"{s}{s}\"", .{ modeName(ctx.optimize), if (ctx.sanitize == .address) "+ASan" else if (ctx.optimize == .debug) "+UBSan" else "" }),
+    }) catch @panic("OOM");
+    const server_mod = ctx.module();
+    server_mod.addIncludePath(info.header.dirname());
+    server_mod.addCSourceFiles(.{ .files = &.{"src/cmd/main.c"}, .flags = main_flags.items });
+    ctx.linkOptional(server_mod, &.{ core_lib, ot_lib });
+    ctx.linkServerLibs(server_mod);
+    ctx.linkAsan(server_mod);
+    return .{ .ot_lib = ot_lib, .core_lib = core_lib, .server = b.addExecutable(.{ .name = "ringpad", .root_module = server_mod }) };
 }
 
 /// Every `*.c` under `dir` (recursively), sorted, without the paths in `exclude`
@@ -379,7 +461,7 @@ fn fuzzExtraSources(b: *std.Build, fuzz_src: []const u8) []const []const u8 {
 }
 
 /// node web/scripts/run-tests.mjs <ringpad> <installed web root> <web/test/*.test.mjs>
-fn webTests(b: *std.Build, server: *std.Build.Step.Compile, web_root: std.Build.LazyPath, web_deps: *std.Build.Step) *std.Build.Step.Run {
+fn webTests(b: *std.Build, server: *std.Build.Step.Compile, web_root: std.Build.LazyPath, web_install: *std.Build.Step) *std.Build.Step.Run {
     const run = b.addSystemCommand(&.{"node"});
     run.setName("web-test");
     run.setCwd(b.path("web"));
@@ -389,7 +471,6 @@ fn webTests(b: *std.Build, server: *std.Build.Step.Compile, web_root: std.Build.
     for (filesUnder(b, "web/test", ".test.mjs")) |t| run.addArg(t["web/".len..]);
     run.has_side_effects = true;
     run.stdio = .inherit;
-    run.step.dependOn(web_deps);
-    run.step.dependOn(b.getInstallStep());
+    run.step.dependOn(web_install);
     return run;
 }

@@ -60,8 +60,7 @@ static int recover_one(void *arg, const char *name, size_t name_len) {
     return 0;
 }
 
-int startup_check(const config *cfg, char *const envp[]) {
-    (void)envp;
+int startup_check_auth(const config *cfg) {
     auth_secret secret;
     bool enabled = false;
     const char *file = cfg->auth_secret_file[0] != '\0' ? cfg->auth_secret_file : NULL;
@@ -83,6 +82,13 @@ int startup_check(const config *cfg, char *const envp[]) {
     } else {
         log_info("auth on: HS256 tokens required");
     }
+    return 0;
+}
+
+int startup_check(const config *cfg, char *const envp[]) {
+    (void)envp;
+    int rc = startup_check_auth(cfg);
+    if (rc != 0) return rc;
     int dfd = open(cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 && errno == ENOENT) {
         log_info("data dir %s does not exist yet; it is created with the first document", cfg->data_dir);

@@ -86,12 +86,6 @@ void doc_free(doc *d) {
 void doc_set_history_depth(doc *d, uint32_t depth) { d->history_depth = depth; }
 void doc_set_metrics(doc *d, struct metrics_worker *m) { d->metrics = m; }
 
-static uint64_t mono_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 uint64_t doc_oldest_version(const doc *d) {
     uint64_t oldest = ot_doc_oldest_version(d->ot);
     if (d->history_depth > 0 && d->published > d->history_depth && d->published - d->history_depth > oldest)
@@ -202,7 +196,7 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
     uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
     d->senders[v % DOC_MAX_UNPUBLISHED_OPS] = 0;
     if (d->metrics != NULL) {
-        uint64_t now = mono_us(), at = d->submitted_us[v % DOC_MAX_UNPUBLISHED_OPS];
+        uint64_t now = metrics_now_us(), at = d->submitted_us[v % DOC_MAX_UNPUBLISHED_OPS];
         metrics_count_ack(d->metrics, now > at ? now - at : 0);
     }
     if (e == NULL) return -EINVAL;   /* cannot happen: the history outlives the unpublished window */
@@ -444,7 +438,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     }
     uint64_t at = res.applied_at_version;
     d->senders[at % DOC_MAX_UNPUBLISHED_OPS] = key;
-    if (d->metrics != NULL) d->submitted_us[at % DOC_MAX_UNPUBLISHED_OPS] = mono_us();
+    if (d->metrics != NULL) d->submitted_us[at % DOC_MAX_UNPUBLISHED_OPS] = metrics_now_us();
     if (d->log != NULL) {
         ot_buf_clear(&d->scratch);
         rc = ot_op_to_json(&res.op, &d->scratch);

@@ -44,6 +44,9 @@ typedef struct docs_entry {
     struct docs_entry *dirty_next;
     bool dirty;
     bool degraded;                  /* counted in cfg.degraded */
+    uint64_t flush_submitted_us;    /* the flush in flight (fsync latency) */
+    uint64_t history_bytes;         /* measured at history_version (metrics) */
+    uint64_t history_version;
     uint64_t quiet_since_ms;        /* 0: not quiet */
     uint64_t last_retry_ms;
 } docs_entry;
@@ -687,9 +690,12 @@ static void delete_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     run_waiting(t, w, out, now_ms);
 }
 
+static void count_compaction(docs *t, bool done);
+
 static void compact_done(docs *t, docs_job *j) {
     docs_entry *e = find(t, j->name, j->name_len, NULL);
     if (j->rc != 0) log_warn("document %s: compaction failed: %s", j->name, store_err_str(j->rc));
+    count_compaction(t, j->rc == 0);
     if (e == NULL || e->state != ENTRY_READY) return;
     log_debug("document %s: compaction done (%s)", j->name, j->rc == 0 ? "ok" : store_err_str(j->rc));
     e->compacting = false;
@@ -727,7 +733,25 @@ static void kick(docs *t, docs_entry *e, struct worker *w, fanout *out, int64_t 
     /* while compaction's new segment is created, appends wait in the log */
     if (e->switching) return;
     store_flush_result failed;
-    if (store_ring_kick(w, &e->io, now_ms, &failed) == -EAGAIN) report(t, e, &failed, out);
+    int rc = store_ring_kick(w, &e->io, now_ms, &failed);
+    if (rc == -EAGAIN) report(t, e, &failed, out);
+    else if (rc == 1) e->flush_submitted_us = metrics_now_us();
+}
+
+/* A completed flush, before its result is reported. */
+static void count_flush(docs *t, const docs_entry *e, const store_flush_result *res) {
+    metrics_worker *m = t->cfg.metrics;
+    if (m == NULL) return;
+    if (e->io.has_write && e->io.write_result > 0) metrics_add(&m->store_append_bytes, (uint64_t)e->io.write_result);
+    if (e->io.has_fsync && res->error == 0) {
+        uint64_t now = metrics_now_us();
+        metrics_count_fsync(m, now > e->flush_submitted_us ? now - e->flush_submitted_us : 0,
+                            res->newly_durable_to - res->newly_durable_from);
+    }
+}
+
+static void count_compaction(docs *t, bool done) {
+    if (t->cfg.metrics != NULL) metrics_add(&t->cfg.metrics->store_compactions[done ? 0 : 1], 1);
 }
 
 void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
@@ -747,6 +771,7 @@ void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int
     store_flush_result res;
     bool fsync_cqe = ud_get_tag(cqe->user_data) == UD_TAG_STORE_FSYNC;
     if (store_ring_on_cqe(&e->io, cqe, fsync_cqe, now_ms, &res) == 1) {
+        count_flush(t, e, &res);
         report(t, e, &res, out);
         if (!store_log_idle(e->io.log)) mark_dirty(t, e);
     }
@@ -763,6 +788,7 @@ static docs_job *compact_job_new(docs *t, docs_entry *e, uint32_t kind) {
         e->compact_image = NULL;
         e->compacting = false;
         log_warn("document %s: compaction failed: out of memory or fds", e->name);
+        count_compaction(t, false);
         return NULL;
     }
     memcpy(j->name, e->name, e->name_len + 1);
@@ -798,6 +824,7 @@ static void maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
                                           &e->compact_snap, &e->compact_image, &e->compact_image_len);
     if (rc != 0) {
         log_warn("document %s: compaction failed: %s", e->name, store_err_str(rc));
+        count_compaction(t, false);
         return;
     }
     e->compacting = true;
@@ -832,6 +859,7 @@ static void segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         return;
     }
     log_warn("document %s: compaction failed: new segment: %s", e->name, store_err_str(rc));
+    count_compaction(t, false);
     if (j->segment_fd >= 0) {
         /* an empty segment named for a version the log moved past would
          * mislead recovery: remove it (rare: the preconditions are held) */
@@ -845,11 +873,35 @@ static void segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     if (!store_log_idle(e->io.log)) mark_dirty(t, e);
 }
 
+static uint64_t op_bytes(const ot_op *op) {
+    return (uint64_t)op->capacity_components * sizeof(ot_component) + op->text_capacity_bytes;
+}
+
+/* The heap an ot_doc's history holds; walked again only after the document moved. */
+static uint64_t history_bytes(docs_entry *e) {
+    const ot_doc *od = doc_ot(e->d);
+    uint64_t v = ot_doc_version(od);
+    if (v == e->history_version) return e->history_bytes;
+    uint64_t total = 0;
+    /* bounded by --history-depth */
+    for (uint64_t at = ot_doc_oldest_version(od); at < v; at++) {
+        const ot_history_entry *h = ot_doc_history_at(od, at);
+        if (h == NULL) continue;
+        total += sizeof *h + op_bytes(&h->op) + op_bytes(&h->inverse) + h->id_len + h->author_len;
+    }
+    e->history_version = v;
+    e->history_bytes = total;
+    return total;
+}
+
 void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
+    uint64_t subscribers = 0, history = 0;
     for (uint32_t b = 0; b < DOCS_HASH_BUCKETS; b++) {
         for (docs_entry *e = t->buckets[b], *next; e != NULL; e = next) {
             next = e->next;
             if (e->state != ENTRY_READY) continue;
+            subscribers += doc_count_subscribers(e->d);
+            history += history_bytes(e);
             store_log *lg = e->io.log;
             if (store_log_failed(lg)) {
                 if ((uint64_t)now_ms - e->last_retry_ms >= DOCS_RETRY_MS && !store_ring_busy(&e->io)) {
@@ -867,9 +919,16 @@ void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
                 continue;
             }
             if (e->quiet_since_ms == 0) e->quiet_since_ms = (uint64_t)now_ms + 1;
-            else if ((uint64_t)now_ms - e->quiet_since_ms >= t->cfg.idle_ms && !e->dirty)
+            else if ((uint64_t)now_ms - e->quiet_since_ms >= t->cfg.idle_ms && !e->dirty) {
+                history -= history_bytes(e);
                 unload(t, e, true, out, now_ms);
+            }
         }
+    }
+    if (t->cfg.metrics != NULL) {
+        metrics_set(&t->cfg.metrics->docs_loaded, t->count_loaded);
+        metrics_set(&t->cfg.metrics->doc_subscribers, subscribers);
+        metrics_set(&t->cfg.metrics->doc_history_bytes, history);
     }
 }
 

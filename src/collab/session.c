@@ -149,7 +149,7 @@ static void deliver(void *ctx, uint64_t key, rbuf *frame, const char *doc, size_
         return;
     }
     if (s->c->state != CONN_WS) return;
-    conn_send(s->c, frame, 0, frame->len);
+    conn_ws_send_frame(s->c, frame);
 }
 
 /* A frame or request of this session was lost between workers, so its
@@ -171,7 +171,7 @@ static void kill_key(void *ctx, uint64_t key) {
     session *s = sl->s;
     log_warn("worker %u: session %s lost cross-worker messages; closing it with 1011", sw->self, s->id);
     if (s->c->state == CONN_WS) {
-        if (f != NULL) conn_send(s->c, f, 0, f->len);
+        if (f != NULL) conn_ws_send_frame(s->c, f);
         if (s->c->state == CONN_WS) {
             conn_ws_send_close(s->c, SESSION_CLOSE_LOST, "messages lost");
             conn_close_after_flush(s->c, METRICS_CLOSE_IO_ERROR);
@@ -231,7 +231,7 @@ static void send_enc(session *s) {
     if (s->c->state != CONN_WS) return;
     rbuf *f = fanout_frame_in(&sw->out, sw->enc.data, sw->enc.len);
     if (f == NULL) return;
-    conn_send(s->c, f, 0, f->len);
+    conn_ws_send_frame(s->c, f);
     rbuf_unref(f);
 }
 

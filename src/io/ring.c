@@ -178,6 +178,7 @@ int worker_init(worker *w) {
     w->tick_ts.tv_sec = w->tick_ms / 1000;
     w->tick_ts.tv_nsec = (long long)(w->tick_ms % 1000) * 1000000;
     w->now_ms = monotonic_ms();
+    atomic_store_explicit(&w->shared->loop_ms[w->id], w->now_ms, memory_order_relaxed);
     rc = session_worker_init(w);
     if (rc != 0) return rc;
     arm_accept(w);
@@ -191,16 +192,9 @@ static void begin_drain(worker *w) {
     if (w->draining) return;
     w->draining = true;
     w->drain_deadline_ms = w->now_ms + w->cfg->shutdown_grace_ms;
-    if (w->listen_fd >= 0) {
-        struct io_uring_sqe *sqe = worker_get_sqe(w);
-        if (sqe != NULL) {
-            io_uring_prep_cancel_fd(sqe, w->listen_fd, IORING_ASYNC_CANCEL_ALL);
-            io_uring_sqe_set_data64(sqe, ud_pack(NULL, UD_TAG_NONE));
-        }
-        io_uring_submit(&w->ring);
-        close(w->listen_fd);
-        w->listen_fd = -1;
-    }
+    /* The listener stays open through the grace period: health checks get
+     * 503 and upgrades 503 (conn.c), rather than a refused connection that a
+     * load balancer cannot tell from a crash. It closes when the worker stops. */
     conn_list *lists[] = {&w->http_list, &w->ws_list};
     for (size_t i = 0; i < 2; i++) {
         /* bounded: every conn moves off these lists or closes */
@@ -245,7 +239,7 @@ static void drain_check(worker *w) {
 static void on_accept(worker *w, const struct io_uring_cqe *cqe) {
     if (!(cqe->flags & IORING_CQE_F_MORE)) w->accepting = false;
     if (cqe->res >= 0) {
-        if (w->draining) {
+        if (w->stopped) {
             close(cqe->res);
             return;
         }
@@ -259,7 +253,7 @@ static void on_accept(worker *w, const struct io_uring_cqe *cqe) {
         log_debug("worker %u: accept: %s", w->id, strerror(-cqe->res));
     }
     /* Re-arming after EMFILE-like errors happens on the next tick, not in a spin. */
-    if (!w->accepting && !w->draining && (cqe->res >= 0 || cqe->res == -ECANCELED)) arm_accept(w);
+    if (!w->accepting && !w->stopped && (cqe->res >= 0 || cqe->res == -ECANCELED)) arm_accept(w);
 }
 
 static void on_recv(worker *w, const struct io_uring_cqe *cqe) {
@@ -294,9 +288,13 @@ static void handle_cqe(worker *w, const struct io_uring_cqe *cqe) {
     case UD_TAG_SEND: conn_on_send_cqe(w, ud_get_ptr(ud), cqe, false); break;
     case UD_TAG_SEND_ZC: conn_on_send_cqe(w, ud_get_ptr(ud), cqe, true); break;
     case UD_TAG_TICK:
+        /* the timer runs on the loop: its turn proves the loop turns (watchdog),
+         * at a tick's cost rather than a shared cache line per iteration */
+        atomic_store_explicit(&w->shared->loop_ms[w->id], w->now_ms, memory_order_relaxed);
         conn_tick(w);
         session_worker_tick(w);
-        if (!w->accepting && !w->draining) arm_accept(w);
+        if (w->id == 0) sdnotify_watchdog_tick(w->shared->notify, w->now_ms, w->shared->loop_ms, w->shared->count_workers);
+        if (!w->accepting && !w->stopped) arm_accept(w);
         drain_check(w);
         if (!w->stopped) arm_tick(w);
         break;
@@ -356,6 +354,18 @@ void worker_run(worker *w) {
         }
         metrics_count_iteration(w->m, count);
         drain_check(w);
+    }
+    if (w->listen_fd >= 0) {
+        /* new connections go to the workers still draining, or are refused;
+         * the armed accept holds the socket until it is cancelled */
+        struct io_uring_sqe *sqe = worker_get_sqe(w);
+        if (sqe != NULL) {
+            io_uring_prep_cancel_fd(sqe, w->listen_fd, IORING_ASYNC_CANCEL_ALL);
+            io_uring_sqe_set_data64(sqe, ud_pack(NULL, UD_TAG_NONE));
+        }
+        io_uring_submit(&w->ring);
+        close(w->listen_fd);
+        w->listen_fd = -1;
     }
     io_uring_submit(&w->ring);
     session_worker_destroy(w);   /* on this thread: the ring is single-issuer */

@@ -30,6 +30,7 @@ struct server {
     worker *workers;
     static_site *site;
     sem_t started;
+    sdnotify notify;
     char origins_text[CONFIG_ORIGINS_MAX_BYTES];
     const char *origins[SERVER_MAX_ORIGINS];
 };
@@ -159,34 +160,52 @@ int server_reload_tls(server *s) {
     return 0;
 }
 
-/* Every connection is a file descriptor: the soft limit goes up to what
- * --max-connections needs (plus files, pipes and the rings), capped by the
- * hard limit, which only root/CAP_SYS_RESOURCE can raise. */
-static void raise_fd_limit(uint32_t want) {
+/* File descriptors kept for everything that is not a connection: data files,
+ * the rings, eventfds, the helper threads' work. */
+#define SERVER_FD_RESERVE 1024u
+
+/* Every connection is a file descriptor. The soft limit goes up as far as
+ * needed, capped by the hard limit (which only root/CAP_SYS_RESOURCE or
+ * LimitNOFILE= can raise). --max-connections 0 takes what the limit allows
+ * (no warning); an explicit value the limit cannot carry is warned about. */
+uint32_t server_fit_fd_limit(uint32_t want) {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-    rlim_t target = (rlim_t)want + 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return want != 0 ? want : 1024;
+    rlim_t ceiling = (rlim_t)10000000 + SERVER_FD_RESERVE;   /* the flag's own maximum */
+    rlim_t target = want != 0 ? (rlim_t)want + SERVER_FD_RESERVE : rl.rlim_max < ceiling ? rl.rlim_max : ceiling;
     rlim_t before = rl.rlim_cur;
     if (rl.rlim_cur < target) {
         rl.rlim_cur = rl.rlim_max < target ? rl.rlim_max : target;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = before;
     }
-    if (rl.rlim_cur < target) {
-        log_warn("file descriptor limit %llu (hard %llu) is below --max-connections %u + 1024: at most ~%llu "
-                 "connections. Raise the hard limit (ulimit -Hn, LimitNOFILE= in systemd, nofile in "
-                 "/etc/security/limits.conf; sysctl fs.nr_open above 1048576)",
-                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, want,
-                 (unsigned long long)(rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 0));
-    } else if (rl.rlim_cur != before) {
+    if (rl.rlim_cur != before)
         log_info("file descriptor limit raised from %llu to %llu", (unsigned long long)before,
                  (unsigned long long)rl.rlim_cur);
+    /* a small limit keeps a quarter for the rest */
+    rlim_t reserve = rl.rlim_cur / 4 < SERVER_FD_RESERVE ? rl.rlim_cur / 4 : SERVER_FD_RESERVE;
+    rlim_t usable = rl.rlim_cur - reserve;
+    if (want == 0) {
+        uint32_t got = usable > 10000000 ? 10000000u : usable < 1 ? 1u : (uint32_t)usable;
+        log_info("max connections %u (file descriptor limit %llu; set --max-connections to choose)", got,
+                 (unsigned long long)rl.rlim_cur);
+        return got;
     }
+    if (rl.rlim_cur < target) {
+        log_warn("--max-connections %u needs %llu file descriptors but the limit is %llu (hard %llu): at most ~%llu "
+                 "connections. Raise the hard limit (ulimit -Hn, LimitNOFILE= in systemd, nofile in "
+                 "/etc/security/limits.conf; sysctl fs.nr_open above 1048576)",
+                 want, (unsigned long long)target, (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+                 (unsigned long long)usable);
+    }
+    return want;
 }
 
 static void free_server(server *s) {
     free(s->workers);
     free(s->shared.targets);
     free(s->shared.metrics);
+    free((void *)s->shared.loop_ms);
+    sdnotify_close(&s->notify);
     free((void *)s->shared.ip_counts);
     static_site_free(s->site);
     tls_server_free(s->shared.tls);
@@ -204,16 +223,27 @@ int server_start(const config *cfg, server **out) {
     sh->count_workers = cfg->threads;
     sh->targets = calloc(cfg->threads, sizeof *sh->targets);
     sh->metrics = calloc(cfg->threads, sizeof *sh->metrics);
+    sh->loop_ms = calloc(cfg->threads, sizeof *sh->loop_ms);
+    s->notify.fd = -1;
+    sh->notify = &s->notify;
     s->workers = calloc(cfg->threads, sizeof *s->workers);
     if (cfg->max_connections_per_ip > 0) sh->ip_counts = calloc(SERVER_IP_SLOTS, sizeof *sh->ip_counts);
-    if (sh->targets == NULL || sh->metrics == NULL || s->workers == NULL ||
+    if (sh->targets == NULL || sh->metrics == NULL || sh->loop_ms == NULL || s->workers == NULL ||
         (cfg->max_connections_per_ip > 0 && sh->ip_counts == NULL)) {
         free_server(s);
         return -ENOMEM;
     }
     sh->handshake.deflate = pmd_config_default();
     sh->handshake.deflate.enable = !cfg->no_deflate;
-    int rc = parse_origins(s);
+    int rc = sdnotify_open(&s->notify, getenv("NOTIFY_SOCKET"), getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"));
+    if (rc != 0) {
+        /* not fatal: the service manager will time the start out and say so */
+        log_warn("NOTIFY_SOCKET=%s unusable (%s); systemd is not told when ringpad is ready", getenv("NOTIFY_SOCKET"),
+                 strerror(-rc));
+        s->notify.fd = -1;
+        rc = 0;
+    }
+    if (rc == 0) rc = parse_origins(s);
     if (rc == 0) rc = load_site(s);
     if (rc == 0) rc = load_tls(s);
     if (rc != 0) {
@@ -221,7 +251,7 @@ int server_start(const config *cfg, server **out) {
         return rc;
     }
     sh->site = s->site;
-    raise_fd_limit(cfg->max_connections);
+    s->cfg.max_connections = server_fit_fd_limit(cfg->max_connections);
 
     uint16_t port = (uint16_t)cfg->port;
     for (uint32_t i = 0; i < cfg->threads; i++) {
@@ -310,6 +340,10 @@ int server_run(const config *cfg) {
     server *s = NULL;
     int rc = server_start(cfg, &s);
     if (rc != 0) return 1;
+    char status[128];
+    snprintf(status, sizeof status, "READY=1\nSTATUS=listening on port %u\nMAINPID=%ld", (unsigned)s->shared.port,
+             (long)getpid());
+    if (sdnotify_send(&s->notify, status) != 0) log_warn("NOTIFY_SOCKET: READY=1 could not be sent");
     int sig = 0;
     /* Bounded by the operator: each SIGHUP is one reload, anything else stops. */
     for (;;) {
@@ -319,6 +353,7 @@ int server_run(const config *cfg) {
         else server_reload_tls(s);
     }
     log_info("%s received: shutting down (grace %u ms)", sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_grace_ms);
+    sdnotify_send(&s->notify, "STOPPING=1\nSTATUS=shutting down");
     server_request_stop(s);
     int cut = server_wait_and_destroy(s);
     if (cut != 0) log_warn("some connections were cut at the end of the grace period");

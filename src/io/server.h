@@ -9,6 +9,7 @@
 #include "base/config.h"
 #include "io/mailbox.h"
 #include "base/metrics.h"
+#include "io/sdnotify.h"
 #include "ws/ws_handshake.h"
 
 #include <stdatomic.h>
@@ -39,6 +40,8 @@ typedef struct server_shared {
     _Atomic bool provided_buffers;      /* some worker registered a buffer ring */
     _Atomic bool zerocopy;              /* zero-copy sends enabled and not refused */
     _Atomic uint32_t degraded_docs;     /* documents whose storage failed (/healthz: degraded) */
+    _Atomic uint64_t *loop_ms;          /* [count_workers]: when each loop last turned (watchdog) */
+    sdnotify *notify;                   /* systemd notify socket; watchdog pings by worker 0 */
 } server_shared;
 
 typedef struct server server;
@@ -61,6 +64,13 @@ void server_request_stop(server *s);
 /* Waits for every worker to finish, then frees everything. Returns 0 when all
  * connections closed within the grace period, 1 if some were cut. */
 int server_wait_and_destroy(server *s);
+
+/*
+ * Raises the soft RLIMIT_NOFILE for `want` connections (0: as far as the hard
+ * limit goes) and returns the connection limit to use: `want`, or for 0 what
+ * the limit allows. Warns only when an explicit `want` does not fit.
+ */
+uint32_t server_fit_fd_limit(uint32_t want);
 
 /* main: start, wait for SIGTERM/SIGINT (SIGPIPE ignored; SIGHUP reloads TLS), stop, wait.
  * Returns the process exit code. */

@@ -163,6 +163,15 @@ static int send_frame(conn *c, uint8_t opcode, const uint8_t *data, size_t len) 
     return rc;
 }
 
+int conn_ws_send_frame(conn *c, rbuf *frame) {
+    int rc = conn_send(c, frame, 0, frame->len);
+    if (rc == 0) {
+        metrics_add(&c->w->m->frames_out, 1);
+        metrics_add(&c->w->m->messages_out, 1);
+    }
+    return rc;
+}
+
 static void send_control(conn *c, uint8_t opcode, const uint8_t *data, size_t len) {
     rbuf *b = rbuf_pool_get(c->w->frame_pool, 2 + WS_MAX_CONTROL_PAYLOAD_BYTES);
     if (b == NULL) {
