@@ -154,6 +154,8 @@ pub fn build(b: *std.Build) void {
     const web_dist = web_bundle.addOutputDirectoryArg("web");
     web_bundle.addFileInput(b.path("web/package-lock.json"));
     addFileInputsUnder(b, web_bundle, "web/src");
+    // The editor's OT client and connection are the JS SDK's modules.
+    addFileInputsUnder(b, web_bundle, "clients/js/src");
     addFileInputsUnder(b, web_bundle, "web/public");
     web_bundle.step.dependOn(&web_deps.step);
     const web_install = b.addInstallDirectory(.{

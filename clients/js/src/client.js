@@ -44,6 +44,7 @@ export class DocClient {
    *   localText() -> string         the editor's whole text (recovery only)
    *   changed()                     state/version changed (status bar)
    *   notice(kind, message, extra)  tell the user (kinds: 'lost', 'refused', 'readonly', 'fatal', 'retry', 'deleted')
+   *   acked(id, v)                  optional: our op `id` was applied at version v
    * @param {(fn: () => void, ms: number) => any} [o.schedule] setTimeout stand-in (tests)
    */
   constructor({ doc, clientId, send, host, schedule }) {
@@ -135,6 +136,7 @@ export class DocClient {
   }
 
   #ack(v) {
+    if (this.host.acked) this.host.acked(this.outstanding.id, v);
     this.v = v + 1;
     this.#remember(v, this.outstanding.op);
     if (this.buffer) {

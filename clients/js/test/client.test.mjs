@@ -1,8 +1,8 @@
-// The client state machine (src/ot/client.js) against an in-process fake server.
+// The client state machine (src/client.js) against an in-process fake server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DocClient, diffOp } from '../src/ot/client.js';
-import * as ot from '../src/ot/op.js';
+import { DocClient, diffOp } from '../src/client.js';
+import * as ot from '../src/op.js';
 import { FakeServer } from './fake_server.mjs';
 import { prng, randomOp } from './gen.mjs';
 
