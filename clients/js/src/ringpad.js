@@ -6,6 +6,7 @@
 
 import { Connection } from './connection.js';
 import { DocClient, diffOp } from './client.js';
+import { validDocName } from './names.js';
 import { apply, cpLength, normalize, transformPosition, OpBuilder, OtError } from './op.js';
 
 const DEFAULT_PRESENCE_PER_SECOND = 20; // PROTOCOL.md §13; welcome.limits overrides
@@ -260,6 +261,7 @@ export class Client extends Emitter {
     this.limits = {};
     this.session = null;
     this.connected = false;
+    this.stoppedByUser = false;
     const helloMsg = () => {
       const m = { type: 'hello' };
       const t = typeof token === 'function' ? token() : token;
@@ -277,7 +279,8 @@ export class Client extends Emitter {
       onUnauthorized: (msg) => this.emit('error', new RingpadError(msg.code, msg.message)),
       env: { WebSocket: WS },
     });
-    this.conn.start();
+    // Started after the constructor returns, so 'status' listeners see 'connecting'.
+    queueMicrotask(() => { if (!this.stoppedByUser) this.conn.start(); });
   }
 
   /** Current connection status ({state: 'connecting' | 'connected' | 'reconnecting' | 'unauthorized' | 'stopped' | 'offline', ...}). */
@@ -290,6 +293,10 @@ export class Client extends Emitter {
    * @returns {Promise<Doc>}
    */
   open(name) {
+    if (!validDocName(name)) {
+      return Promise.reject(new RingpadError('bad_doc_name',
+        `"${name}" is not a document name: 1..200 bytes of A-Z a-z 0-9 . _ - /, without a leading or trailing /, //, or a . or .. segment`, name));
+    }
     if (this.docs.has(name)) return Promise.resolve(this.docs.get(name));
     const doc = new Doc(this, name, `${this.clientId}.${++this.opened}`);
     this.docs.set(name, doc);
@@ -299,18 +306,34 @@ export class Client extends Emitter {
     return p;
   }
 
-  /** Stops: closes the WebSocket and does not reconnect. */
-  close() {
-    for (const d of this.docs.values()) clearTimeout(d.presenceTimer);
+  /**
+   * Goes offline on purpose: closes the WebSocket and does not reconnect until
+   * connect(). Documents stay open and keep local edits (sent on connect()).
+   */
+  disconnect() {
+    this.stoppedByUser = true;
+    for (const d of this.docs.values()) { clearTimeout(d.presenceTimer); d.presenceTimer = null; }
     this.conn.stop();
   }
 
+  /** Comes back after disconnect(): reconnects now, re-opens every document and resends. */
+  connect() {
+    this.stoppedByUser = false;
+    this.conn.resume();
+  }
+
+  /** Stops for good: closes the WebSocket and does not reconnect. */
+  close() { this.disconnect(); }
+
   /**
-   * Drops the WebSocket as if the network failed (it reconnects with backoff):
-   * for tests of your own reconnection handling.
+   * Drops the WebSocket as if the network failed: it comes back by itself
+   * with backoff (for tests of reconnection).
    */
   dropConnection() {
-    if (this.conn.ws) this.conn.ws.close(4000);
+    const ws = this.conn.ws;
+    if (!ws) return;
+    // The "ws" package can cut the TCP connection like a network failure; a browser can only close.
+    if (typeof ws.terminate === 'function') ws.terminate(); else ws.close(4000);
   }
 
   /** @internal */
@@ -342,6 +365,12 @@ export class Client extends Emitter {
         // An op id: `<clientId>.<n>:<seq>` names the document's state machine.
         for (const d of this.docs.values()) if (msg.ref.startsWith(`${d.client.clientId}:`)) doc = d;
       }
+    }
+    if (!doc && msg.type === 'error' && msg.ref === undefined && msg.code === 'bad_doc_name') {
+      // A name the server refuses to decode comes back without ref (a lower
+      // --max-doc-name-bytes than ours): it answers the oldest open still waiting.
+      doc = [...this.docs.values()].find((d) => !d.ready);
+      if (doc) msg = { ...msg, ref: doc.name };
     }
     if (doc) { doc._receive(msg); return; }
     if (msg.type === 'error') this.emit('error', new RingpadError(msg.code, msg.message, msg.ref));
