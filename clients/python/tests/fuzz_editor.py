@@ -43,7 +43,9 @@ async def fuzz(url: str, doc_name: str, clients: int, rounds: int, seed: int,
     docs = [await c.open(doc_name) for c in cs]
     acked: List[Set[str]] = [set() for _ in cs]
     for d, ids in zip(docs, acked):
-        d.on("ack", lambda a, ids=ids: ids.add(a["id"]))
+        def on_ack(a: Dict[str, Any], ids: Set[str] = ids) -> None:
+            ids.add(a["id"])
+        d.on("ack", on_ack)
     for r in range(rounds):
         for d in docs:
             random_edit(d, rnd)
