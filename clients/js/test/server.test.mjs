@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { Client, RingpadError } from '../src/index.js';
 import { available, startRingpad } from '../../../web/test/ringpad_server.mjs';
@@ -200,5 +201,19 @@ test('version_too_old: a client away for longer than the history re-syncs from a
     assert.equal(changes.length, 1);
     assert.equal(changes[0].resync, true, 'the catch-up came as one resync change from a fresh snapshot');
     a.close(); b.close();
+  });
+});
+
+test('examples/edit.mjs appends its line and prints the acknowledged text', { skip }, async () => {
+  await withServer([], async (srv) => {
+    const { spawnSync } = await import('node:child_process');
+    const example = fileURLToPath(new URL('../examples/edit.mjs', import.meta.url));
+    const r = spawnSync(process.execPath, [example, `ws://127.0.0.1:${srv.port}/ws`, 'ex/edit', 'first 😀'],
+      { encoding: 'utf8', timeout: 30000, env: { ...process.env, WATCH_MS: '0' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /acknowledged: the document is at version 1/);
+    const server = await restDoc(srv, 'ex/edit');
+    assert.equal(server.text, 'first 😀\n');
+    assert.equal(r.stdout, 'first 😀\n\n');
   });
 });

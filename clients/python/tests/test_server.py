@@ -6,7 +6,11 @@ version_too_old recovery; the REST helper. Skips when ringpad is not built."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import unittest
+from pathlib import Path
 from typing import Any, List
 
 import ringpad
@@ -122,6 +126,19 @@ class AgainstServer(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(e.exception.code, "bad_op")
         self.assertTrue(self.rest.delete("rest/doc"))
         self.assertFalse(self.rest.delete("rest/doc"))
+
+    async def test_example_appends_lines(self) -> None:
+        example = Path(__file__).resolve().parents[1] / "examples" / "append_lines.py"
+        r = await asyncio.to_thread(
+            subprocess.run, [sys.executable, str(example), self.srv.ws_url, "ex/lines", "--count", "3", "--interval-s", "0"],
+            capture_output=True, text=True, timeout=60,
+            # as after `pip install ./clients/python`
+            env={**os.environ, "PYTHONPATH": str(example.parents[1])})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("line 3 acknowledged: version 3", r.stdout)
+        doc = self.rest.get("ex/lines")
+        self.assertEqual(doc["v"], 3)
+        self.assertEqual([ln.split(" at ")[0] for ln in doc["text"].splitlines()], ["line 1", "line 2", "line 3"])
 
 
 @unittest.skipUnless(available(), "ringpad is not built (./zigw build)")
