@@ -66,6 +66,7 @@ export class DocClient {
     this.history = []; // [{v, op}] the last server ops, for presence
     this.readOnly = false;
     this.deleted = false; // the server deleted the document under us: nothing more is sent
+    this.resyncing = false; // a gap was seen: an open {v: server_v} is on its way
     this.maxOpBytes = DEFAULT_MAX_OP_BYTES;
   }
 
@@ -107,6 +108,7 @@ export class DocClient {
   /** The connection is up (after welcome): the message that (re)subscribes, or null (deleted). */
   connected() {
     this.live = false;
+    this.resyncing = false;
     if (this.deleted) return null; // re-opening would start a new, empty document
     if (this.v === null || this.recovering) return { type: 'open', doc: this.doc };
     return { type: 'open', doc: this.doc, v: this.v };
@@ -155,6 +157,7 @@ export class DocClient {
     switch (msg.type) {
       case 'snapshot': return this.#snapshot(msg);
       case 'synced':
+        this.resyncing = false;
         this.v = msg.v;
         this.live = true;
         // §10.4: an op still outstanding was not in the catch-up: resend, same id.
@@ -172,9 +175,13 @@ export class DocClient {
 
   #serverOp(msg) {
     if (this.v === null) return;
-    if (msg.v !== this.v) { // a gap: the stream is broken, catch up again
-      this.live = false;
-      this.sendRaw(this.connected());
+    if (msg.v < this.v) return; // already applied: a catch-up overlapping live ops
+    if (msg.v > this.v) { // a gap: the stream is broken; catch up again from server_v, once
+      if (!this.resyncing) {
+        const reopen = this.connected();
+        this.resyncing = true;
+        this.sendRaw(reopen);
+      }
       return;
     }
     if (this.outstanding && msg.id === this.outstanding.id) { this.#ack(msg.v); return; }
@@ -237,6 +244,7 @@ export class DocClient {
   }
 
   #snapshot(msg) {
+    this.resyncing = false;
     const why = this.recovering;
     this.recovering = null;
     if (this.v === null && !why) {

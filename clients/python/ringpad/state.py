@@ -57,6 +57,7 @@ class DocState:
         self.history: List[tuple[int, ot.Op]] = []
         self.read_only = False
         self.deleted = False
+        self.resyncing = False  # a gap was seen: an open {v: server_v} is on its way
         self.max_op_bytes = DEFAULT_MAX_OP_BYTES
 
     def set_limits(self, limits: Message) -> None:
@@ -103,6 +104,7 @@ class DocState:
     def connected(self) -> Optional[Message]:
         """The connection is up (after welcome): the message that (re)subscribes, or None (deleted)."""
         self.live = False
+        self.resyncing = False
         if self.deleted:
             return None
         if self.v is None or self.recovering:
@@ -145,6 +147,7 @@ class DocState:
         if t == "snapshot":
             self._snapshot(msg)
         elif t == "synced":
+            self.resyncing = False
             self.v = msg["v"]
             self.live = True
             # §10.4: an op still outstanding was not in the catch-up: resend, same id.
@@ -162,11 +165,14 @@ class DocState:
     def _server_op(self, msg: Message) -> None:
         if self.v is None:
             return
-        if msg["v"] != self.v:  # a gap: the stream is broken, catch up again from server_v
-            self.live = False
-            m = self.connected()
-            if m:
-                self.send_raw(m)
+        if msg["v"] < self.v:  # already applied: a catch-up overlapping live ops
+            return
+        if msg["v"] > self.v:  # a gap: the stream is broken; catch up again from server_v, once
+            if not self.resyncing:
+                m = self.connected()
+                self.resyncing = True
+                if m:
+                    self.send_raw(m)
             return
         if self.outstanding and msg.get("id") == self.outstanding.id:
             self._ack(msg["v"])
@@ -221,6 +227,7 @@ class DocState:
         self.send_raw({"type": "open", "doc": self.doc})
 
     def _snapshot(self, msg: Message) -> None:
+        self.resyncing = False
         why, self.recovering = self.recovering, None
         if self.v is None and not why:
             self.v = msg["v"]

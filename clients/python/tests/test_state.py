@@ -224,6 +224,22 @@ class StateMachine(unittest.TestCase):
         self.assertEqual((a.text, b.text), (srv.text, srv.text))
         self.assertNotIn("lost", a.notices)
 
+    def test_a_gap_reopens_from_server_v_once_and_applied_ops_are_ignored(self) -> None:
+        srv = FakeServer()
+        a, b = Editor(srv, "a"), Editor(srv, "b")
+        for e in (a, b):
+            e.connect()
+            e.flush()
+        a.sm.receive({"type": "op", "doc": DOC, "v": 5, "id": "z:1", "op": ["q"], "by": "z"})
+        a.sm.receive({"type": "op", "doc": DOC, "v": 6, "id": "z:2", "op": [1, "r"], "by": "z"})
+        self.assertEqual(a.up, [{"type": "open", "doc": DOC, "v": 0}], "one re-open, from a's own server_v")
+        b.edit(["X"])
+        b.flush()
+        a.flush()
+        self.assertEqual((a.text, a.sm.v), ("X", 1))
+        a.sm.receive({"type": "op", "doc": DOC, **srv.history[0]})  # a repeat of v0
+        self.assertEqual((a.text, a.sm.v), ("X", 1))
+
     def test_random_convergence_with_disconnects(self) -> None:
         for seed in range(20):
             rnd = random.Random(seed)
