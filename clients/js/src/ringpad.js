@@ -101,6 +101,7 @@ export class Doc extends Emitter {
   edit(op) {
     if (this.closed) throw new Error(`document "${this.name}" is closed`);
     if (!this.ready) throw new Error(`document "${this.name}" has no text yet: await client.open() first`);
+    if (this.client.readOnly) throw new RingpadError('forbidden', `document "${this.name}" is read-only for this token`, this.name);
     const canonical = normalize(op);
     const before = this.text;
     this.text = apply(before, canonical); // throws OtError('base_length') when op does not span the text

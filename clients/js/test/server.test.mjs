@@ -10,15 +10,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { Client, RingpadError } from '../src/index.js';
-import { available, startRingpad } from '../../../web/test/ringpad_server.mjs';
+import { available, startRingpad, mintToken } from '../../../web/test/ringpad_server.mjs';
 import { prng } from './gen.mjs';
 
 const skip = available ? false : 'ringpad is not built (./zigw build)';
 const SETTLE_TIMEOUT_MS = 15000;
 
-async function withServer(extraArgs, fn) {
+async function withServer(extraArgs, fn, { authSecret = null } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'ringpad-sdk-js-'));
-  const srv = await startRingpad({ dataDir, extraArgs });
+  const srv = await startRingpad({ dataDir, extraArgs, authSecret });
   try {
     await fn(srv);
   } finally {
@@ -216,4 +216,36 @@ test('examples/edit.mjs appends its line and prints the acknowledged text', { sk
     assert.equal(server.text, 'first 😀\n');
     assert.equal(r.stdout, 'first 😀\n\n');
   });
+});
+
+test('auth: a read grant reads but cannot edit, no grant cannot open, a bad token stops reconnecting', { skip }, async () => {
+  const secret = 'sdk-test-secret-0123456789';
+  await withServer([], async (srv) => {
+    const url = `ws://127.0.0.1:${srv.port}/ws`;
+    const writer = new Client(url, { WebSocket, token: mintToken(secret, 'w', ['team/*:write']) });
+    const w = await writer.open('team/doc');
+    w.insert(0, 'shared');
+    await w.whenSynced();
+    const reader = new Client(url, { WebSocket, token: () => mintToken(secret, 'r', ['team/doc:read']) });
+    const r = await reader.open('team/doc');
+    assert.equal(r.text, 'shared');
+    // The role is the server's to say: the first edit is refused, undone, and the document turns read-only.
+    const notices = [];
+    r.on('notice', (n) => notices.push(n));
+    r.insert(0, 'x');
+    await until(() => notices.length > 0, 'readonly notice');
+    assert.equal(notices[0].kind, 'readonly');
+    await until(() => r.text === 'shared', 'the refused edit undone');
+    assert.throws(() => r.insert(0, 'y'), (e) => e instanceof RingpadError && e.code === 'forbidden');
+    assert.equal(r.text, 'shared', 'a refused edit leaves the text alone');
+    await assert.rejects(reader.open('other'), (e) => e instanceof RingpadError && e.code === 'forbidden' && e.ref === 'other');
+    const stranger = new Client(url, { WebSocket, token: 'not.a.token' });
+    const errors = [];
+    stranger.on('error', (e) => errors.push(e));
+    await until(() => stranger.status?.state === 'unauthorized', 'unauthorized status');
+    assert.equal(errors[0].code, 'unauthorized');
+    await new Promise((res) => setTimeout(res, 700)); // past the first backoff: no retry
+    assert.equal(stranger.status.state, 'unauthorized');
+    for (const c of [writer, reader, stranger]) c.close();
+  }, { authSecret: secret });
 });

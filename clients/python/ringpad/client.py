@@ -39,12 +39,14 @@ def backoff_delay_s(attempt: int, rnd: Callable[[], float] = random.random,
 
 
 class RingpadError(Exception):
-    """A protocol error (docs/PROTOCOL.md §5): ``code`` is its stable code."""
+    """A protocol error (docs/PROTOCOL.md §5): ``code`` is its stable code; ``status``
+    the HTTP status for REST calls (§15)."""
 
-    def __init__(self, code: str, message: str, ref: Optional[str] = None) -> None:
+    def __init__(self, code: str, message: str, ref: Optional[str] = None, status: Optional[int] = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.ref = ref
+        self.status = status
 
 
 class _Emitter:
@@ -104,6 +106,8 @@ class Doc(_Emitter):
             raise RuntimeError(f'document "{self.name}" is closed')
         if not self.ready:
             raise RuntimeError(f'document "{self.name}" has no text yet: await client.open() first')
+        if self.state_machine.read_only:
+            raise RingpadError("forbidden", f'document "{self.name}" is read-only for this token', self.name)
         canonical = ot.normalize(op)
         before = self.text
         self.text = ot.apply(before, canonical)
@@ -315,6 +319,8 @@ class Client(_Emitter):
         if not valid_doc_name(name):
             raise RingpadError("bad_doc_name", f'"{name}" is not a document name: 1..200 bytes of A-Z a-z 0-9 . _ - /, '
                                "without a leading or trailing /, //, or a . or .. segment", name)
+        if self._task is None:
+            self.start()  # open() on a client never started: start it
         if name in self.docs:
             d = self.docs[name]
             if d._opened:

@@ -43,9 +43,7 @@ class Rest:
                 code, message = err.get("code", "http_error"), err.get("message", "")
             except ValueError:
                 code, message = "http_error", raw.decode(errors="replace")[:200]
-            ex = RingpadError(code, f"{method} {path}: HTTP {e.code}: {message}")
-            ex.status = e.code  # type: ignore[attr-defined]
-            raise ex from None
+            raise RingpadError(code, f"{method} {path}: HTTP {e.code}: {message}", status=e.code) from None
 
     @staticmethod
     def _doc_path(name: str) -> str:

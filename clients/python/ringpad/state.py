@@ -119,7 +119,7 @@ class DocState:
         if ot.is_noop(op):
             return
         if self.read_only:
-            raise PermissionError(f'document "{self.doc}" is read-only for this token')
+            raise PermissionError(f'document "{self.doc}" is read-only for this token')  # hosts check first
         if self.deleted:
             return
         if not self.outstanding:

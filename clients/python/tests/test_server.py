@@ -15,7 +15,7 @@ from typing import Any, List
 
 import ringpad
 from tests import fuzz_editor
-from tests.server import Server, available
+from tests.server import BIN, Server, available
 
 SETTLE_TIMEOUT_S = 15.0
 
@@ -139,6 +139,61 @@ class AgainstServer(unittest.IsolatedAsyncioTestCase):
         doc = self.rest.get("ex/lines")
         self.assertEqual(doc["v"], 3)
         self.assertEqual([ln.split(" at ")[0] for ln in doc["text"].splitlines()], ["line 1", "line 2", "line 3"])
+
+
+def mint(secret: str, sub: str, *grants: str) -> str:
+    args = [str(BIN), "token", "--secret", secret, "--sub", sub, "--ttl", "1h"]
+    for g in grants:
+        args += ["--doc", g]
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@unittest.skipUnless(available(), "ringpad is not built (./zigw build)")
+class WithAuth(unittest.IsolatedAsyncioTestCase):
+    SECRET = "sdk-test-secret-0123456789"
+
+    def setUp(self) -> None:
+        self.srv = Server(["--auth-secret", self.SECRET])
+
+    def tearDown(self) -> None:
+        self.srv.stop()
+
+    async def test_read_grant_no_grant_and_bad_token(self) -> None:
+        async with ringpad.Client(self.srv.ws_url, token=mint(self.SECRET, "w", "team/*:write")) as writer, \
+                ringpad.Client(self.srv.ws_url, token=lambda: mint(self.SECRET, "r", "team/doc:read")) as reader:
+            w = await writer.open("team/doc")
+            w.insert(0, "shared")
+            await w.wait_synced(SETTLE_TIMEOUT_S)
+            r = await reader.open("team/doc")
+            self.assertEqual(r.text, "shared")
+            notices: List[Any] = []
+            r.on("notice", notices.append)
+            r.insert(0, "x")  # the role is the server's to say: refused, undone, read-only
+            await until(lambda: bool(notices), "readonly notice")
+            self.assertEqual(notices[0]["kind"], "readonly")
+            await until(lambda: r.text == "shared", "the refused edit undone")
+            with self.assertRaises(ringpad.RingpadError) as e:
+                r.insert(0, "y")
+            self.assertEqual(e.exception.code, "forbidden")
+            self.assertEqual(r.text, "shared")
+            with self.assertRaises(ringpad.RingpadError) as e:
+                await reader.open("other")
+            self.assertEqual((e.exception.code, e.exception.ref), ("forbidden", "other"))
+            rest = ringpad.Rest(self.srv.http_url)
+            with self.assertRaises(ringpad.RingpadError) as e:
+                rest.get("team/doc")
+            self.assertEqual((e.exception.code, e.exception.status), ("unauthorized", 401))
+            rest.token = mint(self.SECRET, "r", "team/doc:read")
+            self.assertEqual(rest.get("team/doc")["text"], "shared")
+        stranger = ringpad.Client(self.srv.ws_url, token="not.a.token")
+        errors: List[Any] = []
+        stranger.on("error", errors.append)
+        stranger.start()
+        await until(lambda: stranger.status["state"] == "unauthorized", "unauthorized status")
+        self.assertEqual(errors[0].code, "unauthorized")
+        await asyncio.sleep(0.7)  # past the first backoff: no retry
+        self.assertEqual(stranger.status["state"], "unauthorized")
+        await stranger.close()
 
 
 @unittest.skipUnless(available(), "ringpad is not built (./zigw build)")
