@@ -169,6 +169,8 @@ pub fn build(b: *std.Build) void {
     const web_dist = web_bundle.addOutputDirectoryArg("web");
     web_bundle.addFileInput(b.path("web/package-lock.json"));
     addFileInputsUnder(b, web_bundle, "web/src");
+    // The editor's OT client and connection are the JS SDK's modules.
+    addFileInputsUnder(b, web_bundle, "clients/js/src");
     addFileInputsUnder(b, web_bundle, "web/public");
     web_bundle.step.dependOn(&web_deps.step);
     const web_install = b.addInstallDirectory(.{
@@ -189,6 +191,7 @@ pub fn build(b: *std.Build) void {
 
     // ---- the load generator: bench/loadgen/*.c (main.c -> ringpad-bench) ------------
     const bench_lib = ctx.staticLib("ringpad_bench", cFilesIn(b, "bench/loadgen", &.{"main.c"}));
+    var loadgen_exe: ?*std.Build.Step.Compile = null;
     if (fileExists(b, "bench/loadgen/main.c")) {
         const loadgen_mod = ctx.module();
         loadgen_mod.addIncludePath(b.path("bench/loadgen"));
@@ -196,7 +199,9 @@ pub fn build(b: *std.Build) void {
         ctx.linkOptional(loadgen_mod, &.{ bench_lib, core_lib, ot_lib });
         ctx.linkServerLibs(loadgen_mod);
         ctx.linkAsan(loadgen_mod);
-        tools_step.dependOn(&b.addInstallArtifact(b.addExecutable(.{ .name = "ringpad-bench", .root_module = loadgen_mod }), .{}).step);
+        const exe = b.addExecutable(.{ .name = "ringpad-bench", .root_module = loadgen_mod });
+        tools_step.dependOn(&b.addInstallArtifact(exe, .{}).step);
+        loadgen_exe = exe;
     }
 
     // ---- tests ------------------------------------------------------------------
@@ -268,6 +273,15 @@ pub fn build(b: *std.Build) void {
     run_web_tests.step.dependOn(&run_unit.step);
     if (run_integration_step) |s| run_web_tests.step.dependOn(s);
     test_step.dependOn(&run_web_tests.step);
+    // The client SDKs (clients/js, clients/python) against the ringpad and the
+    // load generator built here; last, after the editor's tests.
+    if (loadgen_exe) |lg| {
+        const run_sdk_tests = sdkTests(b, server, lg, web_root, &web_install.step);
+        run_sdk_tests.step.dependOn(&run_web_tests.step);
+        test_step.dependOn(&run_sdk_tests.step);
+        b.step("sdk-test", "Run the client SDKs' suites (JS and Python: vectors, state machine, against ringpad)")
+            .dependOn(&sdkTests(b, server, lg, web_root, &web_install.step).step);
+    }
     // `zig build web-test`: the editor's tests alone.
     b.step("web-test", "Run the web editor's tests (JS units + browser tests against ringpad)")
         .dependOn(&webTests(b, server, web_root, &web_install.step).step);
@@ -458,6 +472,22 @@ fn fuzzExtraSources(b: *std.Build, fuzz_src: []const u8) []const []const u8 {
         while (words.next()) |w| out.append(b.allocator, w) catch @panic("OOM");
     }
     return out.items;
+}
+
+/// node clients/scripts/run-tests.mjs <ringpad> <ringpad-bench> <installed web root>: npm ci and
+/// the Python venv (~/.cache/ringpad) when their lockfiles changed, then both SDKs' suites.
+fn sdkTests(b: *std.Build, server: *std.Build.Step.Compile, loadgen: *std.Build.Step.Compile, web_root: std.Build.LazyPath, web_install: *std.Build.Step) *std.Build.Step.Run {
+    const run = b.addSystemCommand(&.{"node"});
+    run.setName("sdk-test");
+    run.setCwd(b.path("."));
+    run.addFileArg(b.path("clients/scripts/run-tests.mjs"));
+    run.addArtifactArg(server);
+    run.addArtifactArg(loadgen);
+    run.addDirectoryArg(web_root);
+    run.has_side_effects = true;
+    run.stdio = .inherit;
+    run.step.dependOn(web_install);
+    return run;
 }
 
 /// node web/scripts/run-tests.mjs <ringpad> <installed web root> <web/test/*.test.mjs>

@@ -1,8 +1,8 @@
-// Undo of one's own edits through collaborators' edits (src/ot/undo.js).
+// Undo of one's own edits through collaborators' edits (src/undo.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UndoStack } from '../src/ot/undo.js';
-import * as ot from '../src/ot/op.js';
+import { UndoStack } from '../src/undo.js';
+import * as ot from '../src/op.js';
 import { prng, randomOp } from './gen.mjs';
 
 // A local text with its undo stack; remote ops come as ops on the current text.

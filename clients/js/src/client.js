@@ -44,6 +44,7 @@ export class DocClient {
    *   localText() -> string         the editor's whole text (recovery only)
    *   changed()                     state/version changed (status bar)
    *   notice(kind, message, extra)  tell the user (kinds: 'lost', 'refused', 'readonly', 'fatal', 'retry', 'deleted')
+   *   acked(id, v)                  optional: our op `id` was applied at version v
    * @param {(fn: () => void, ms: number) => any} [o.schedule] setTimeout stand-in (tests)
    */
   constructor({ doc, clientId, send, host, schedule }) {
@@ -65,6 +66,7 @@ export class DocClient {
     this.history = []; // [{v, op}] the last server ops, for presence
     this.readOnly = false;
     this.deleted = false; // the server deleted the document under us: nothing more is sent
+    this.resyncing = false; // a gap was seen: an open {v: server_v} is on its way
     this.maxOpBytes = DEFAULT_MAX_OP_BYTES;
   }
 
@@ -133,6 +135,7 @@ export class DocClient {
   /** The connection is up (after welcome): the message that (re)subscribes, or null (deleted). */
   connected() {
     this.live = false;
+    this.resyncing = false;
     if (this.deleted) return null; // re-opening would start a new, empty document
     if (this.v === null || this.recovering) return { type: 'open', doc: this.doc };
     return { type: 'open', doc: this.doc, v: this.v };
@@ -162,6 +165,7 @@ export class DocClient {
   }
 
   #ack(v) {
+    if (this.host.acked) this.host.acked(this.outstanding.id, v);
     this.v = v + 1;
     this.#remember(v, this.outstanding.op);
     if (this.buffer) {
@@ -180,6 +184,7 @@ export class DocClient {
     switch (msg.type) {
       case 'snapshot': return this.#snapshot(msg);
       case 'synced':
+        this.resyncing = false;
         this.v = msg.v;
         this.live = true;
         // §10.4: an op still outstanding was not in the catch-up: resend, same id.
@@ -197,9 +202,13 @@ export class DocClient {
 
   #serverOp(msg) {
     if (this.v === null) return;
-    if (msg.v !== this.v) { // a gap: the stream is broken, catch up again
-      this.live = false;
-      this.sendRaw(this.connected());
+    if (msg.v < this.v) return; // already applied: a catch-up overlapping live ops
+    if (msg.v > this.v) { // a gap: the stream is broken; catch up again from server_v, once
+      if (!this.resyncing) {
+        const reopen = this.connected();
+        this.resyncing = true;
+        this.sendRaw(reopen);
+      }
       return;
     }
     if (this.outstanding && msg.id === this.outstanding.id) { this.#ack(msg.v); return; }
@@ -264,6 +273,7 @@ export class DocClient {
   }
 
   #snapshot(msg) {
+    this.resyncing = false;
     const why = this.recovering;
     this.recovering = null;
     if (this.v === null && !why) {

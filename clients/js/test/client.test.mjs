@@ -1,8 +1,8 @@
-// The client state machine (src/ot/client.js) against an in-process fake server.
+// The client state machine (src/client.js) against an in-process fake server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DocClient, diffOp } from '../src/ot/client.js';
-import * as ot from '../src/ot/op.js';
+import { DocClient, diffOp } from '../src/client.js';
+import * as ot from '../src/op.js';
 import { FakeServer } from './fake_server.mjs';
 import { prng, randomOp } from './gen.mjs';
 
@@ -175,13 +175,26 @@ test('an ack for an id that is not outstanding is ignored', () => {
   assert.equal(a.client.v, 0);
 });
 
-test('a gap in versions re-opens from server_v', () => {
+test('a gap in versions re-opens from server_v once; ops already applied are ignored', () => {
   const server = new FakeServer({ text: 'abc' });
   const a = new Sim(server, 'a');
   a.connect(); a.flush();
   a.client.receive({ type: 'op', doc: DOC, v: 5, id: 'z:1', op: [3, 'q'], by: 'z' });
   assert.equal(a.text, 'abc');
   assert.deepEqual(a.toServer.pop(), { type: 'open', doc: DOC, v: 0 });
+  // Later ops past the gap do not re-open again; the catch-up then brings everything in order.
+  a.client.receive({ type: 'op', doc: DOC, v: 6, id: 'z:2', op: [4, 'r'], by: 'z' });
+  assert.equal(a.toServer.length, 0);
+  const b = new Sim(server, 'b');
+  b.connect(); b.flush();
+  b.edit([3, 'X']); b.flush();
+  a.client.receive({ type: 'op', doc: DOC, v: 0, id: server.history[0].id, op: [3, 'X'], by: 'b' });
+  a.client.receive({ type: 'synced', doc: DOC, v: 1 });
+  assert.equal(a.text, 'abcX');
+  // An op already applied (a catch-up overlapping the live stream) is ignored.
+  a.client.receive({ type: 'op', doc: DOC, v: 0, id: server.history[0].id, op: [3, 'X'], by: 'b' });
+  assert.equal(a.text, 'abcX');
+  assert.equal(a.client.v, 1);
 });
 
 test('version_too_old on re-open: a fresh snapshot, offline edits that never left are merged', () => {

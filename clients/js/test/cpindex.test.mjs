@@ -1,10 +1,10 @@
-// UTF-16 <-> code point conversion at the CodeMirror edge (src/ot/cpindex.js, src/ot/bridge.js).
+// UTF-16 <-> code point conversion at the CodeMirror edge (src/cpindex.js, src/codemirror.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EditorState } from '@codemirror/state';
-import { CpIndex } from '../src/ot/cpindex.js';
-import { changesToOp, opToChanges } from '../src/ot/bridge.js';
-import * as ot from '../src/ot/op.js';
+import { CpIndex } from '../src/cpindex.js';
+import { changesToOp, opToChanges } from '../src/codemirror.js';
+import * as ot from '../src/op.js';
 import { prng, randomText, randomOp } from './gen.mjs';
 
 // Brute force: UTF-16 offset of every code point boundary.

@@ -1,6 +1,6 @@
 // An in-process stand-in for the server side of docs/PROTOCOL.md §7-§10, for one
 // document: versions, transform against history, duplicates, catch-up, history limit.
-import { apply, transform } from '../src/ot/op.js';
+import { apply, transform } from '../src/op.js';
 
 export class FakeServer {
   constructor({ text = '', historyDepth = 1000 } = {}) {

@@ -1,7 +1,7 @@
-// Reconnection with capped exponential backoff and jitter (src/net/connection.js), with a fake WebSocket.
+// Reconnection with capped exponential backoff and jitter (src/connection.js), with a fake WebSocket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Connection, backoffDelayMs, SUBPROTOCOL } from '../src/net/connection.js';
+import { Connection, backoffDelayMs, SUBPROTOCOL } from '../src/connection.js';
 
 test('backoff doubles, is capped, and jitters within [ceiling/2, ceiling]', () => {
   const opts = { baseMs: 500, capMs: 30000 };

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as ot from '../src/ot/op.js';
+import * as ot from '../src/op.js';
 
-const vectorsDir = fileURLToPath(new URL('../../tests/vectors/', import.meta.url));
+const vectorsDir = fileURLToPath(new URL('../../../tests/vectors/', import.meta.url));
 const load = (name) => JSON.parse(readFileSync(vectorsDir + name + '.json', 'utf8')).cases;
 
 // Expected ops are canonical: compare as structures and as compact JSON text.

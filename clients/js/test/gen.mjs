@@ -1,5 +1,5 @@
 // Seeded generators for property tests (mulberry32: small, deterministic).
-import { OpBuilder, cpLength } from '../src/ot/op.js';
+import { OpBuilder, cpLength } from '../src/op.js';
 
 export function prng(seed) {
   let a = seed >>> 0;

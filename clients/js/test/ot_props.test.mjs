@@ -1,7 +1,7 @@
 // Random property checks of the JS OT algebra with a seeded PRNG: TP1, compose, invert.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as ot from '../src/ot/op.js';
+import * as ot from '../src/op.js';
 import { prng, randomText, randomOp } from './gen.mjs';
 
 const ROUNDS = 1500;
