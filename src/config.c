@@ -53,7 +53,7 @@ static const opt_spec opt_table[] = {
     {"max-send-queue-bytes", "RINGPAD_MAX_SEND_QUEUE_BYTES", OPT_BYTES, FIELD(max_send_queue_bytes), 1024,
      4096 * MIB, "4m", "outbound bytes queued per connection; beyond: close 1008 slow consumer"},
     {"max-messages-per-sec", "RINGPAD_MAX_MESSAGES_PER_SEC", OPT_U32, FIELD(max_messages_per_sec), 0,
-     100000000, "10000", "messages per second per connection (token bucket, burst = 1 s); 0 = unlimited"},
+     100000000, "10000", "messages (pings and pongs included) per second per connection (token bucket, burst = 1 s); 0 = unlimited"},
     {"ping-interval-ms", "RINGPAD_PING_INTERVAL_MS", OPT_U32, FIELD(ping_interval_ms), 0, 86400000, "30000",
      "server ping after this much silence from a client; 0 = no heartbeat"},
     {"idle-timeout-ms", "RINGPAD_IDLE_TIMEOUT_MS", OPT_U32, FIELD(idle_timeout_ms), 0, 86400000, "75000",
