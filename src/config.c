@@ -65,7 +65,7 @@ static const opt_spec opt_table[] = {
     {"shutdown-grace-ms", "RINGPAD_SHUTDOWN_GRACE_MS", OPT_U32, FIELD(shutdown_grace_ms), 0, 3600000, "5000",
      "on SIGTERM/SIGINT, wait this long for close replies and pending writes"},
     {"allowed-origins", "RINGPAD_ALLOWED_ORIGINS", OPT_STRING, FIELD(allowed_origins), 0,
-     CONFIG_ORIGINS_MAX_BYTES, "", "comma-separated Origin allow-list for /ws; empty = any"},
+     CONFIG_ORIGINS_MAX_BYTES, "", "comma-separated Origin allow-list for /ws (an upgrade without Origin is then refused); empty = any"},
     {"no-deflate", "RINGPAD_NO_DEFLATE", OPT_BOOL, FIELD(no_deflate), 0, 0, "false",
      "do not negotiate permessage-deflate"},
     {"zerocopy-min-bytes", "RINGPAD_ZEROCOPY_MIN_BYTES", OPT_BYTES, FIELD(zerocopy_min_bytes), 0,
