@@ -1,4 +1,5 @@
 #include "config.h"
+#include "data_dir.h"
 #include "log.h"
 #include "server.h"
 #include "startup.h"
@@ -25,6 +26,15 @@ int main(int argc, char **argv) {
         return 2;
     }
     log_set_level((log_level)cfg.log_level);
+    /* First: recovery truncates torn tails, which only the owner may do. The
+     * fd stays open (and locked) until the process ends. */
+    int lock_fd = -1;
+    char lock_err[2 * CONFIG_PATH_MAX_BYTES + 256];
+    int lrc = data_dir_lock(cfg.data_dir, &lock_fd, lock_err, sizeof lock_err);
+    if (lrc != 0) {
+        log_error("%s", lock_err);
+        return 1;
+    }
     int src = startup_check(&cfg, environ);
     if (src != 0) return src;
     return server_run(&cfg);

@@ -1,6 +1,7 @@
 #include "startup.h"
 
 #include "auth.h"
+#include "data_dir.h"
 #include "log.h"
 #include "store.h"
 
@@ -90,6 +91,12 @@ int startup_check(const config *cfg, char *const envp[]) {
     }
     if (dfd < 0) {
         log_error("--data-dir %s: %s", cfg->data_dir, strerror(errno));
+        return 1;
+    }
+    char err[CONFIG_PATH_MAX_BYTES + 128];
+    if (data_dir_check_writable(dfd, cfg->data_dir, err, sizeof err) != 0) {
+        log_error("%s; refusing to start (fix the mount or the permissions, or pick another --data-dir)", err);
+        close(dfd);
         return 1;
     }
     recover_ctx r = {.dir_fd = dfd, .limits = ot_limits_default()};
