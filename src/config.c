@@ -82,6 +82,9 @@ static const opt_spec opt_table[] = {
      "HS256 secret (16..1024 bytes): tokens required; empty = open mode"},
     {"auth-secret-file", "RINGPAD_AUTH_SECRET_FILE", OPT_STRING, FIELD(auth_secret_file), 0,
      CONFIG_PATH_MAX_BYTES, "", "read the HS256 secret from this file (one trailing newline ignored); wins over --auth-secret"},
+    {"accept-data-loss", "RINGPAD_ACCEPT_DATA_LOSS", OPT_BOOL, FIELD(accept_data_loss), 0, 0, "false",
+     "start even when a document's log misses ops it is known to have had (an emptied or removed segment); "
+     "each loss is logged with its version range"},
     {"allow-open", "RINGPAD_ALLOW_OPEN", OPT_BOOL, FIELD(allow_open), 0, 0, "false",
      "allow open mode (no secret) on a non-loopback --host"},
     {"max-doc-codepoints", "RINGPAD_MAX_DOC_CODEPOINTS", OPT_BYTES, FIELD(max_doc_codepoints), 1,

@@ -90,8 +90,13 @@ void docs_job_run(docs_job *j) {
     case DOCS_JOB_LOAD:
         j->rc = store_doc_open(j->data_dir_fd, j->name, j->name_len, j->create, &j->limits, &j->doc, &j->files,
                                &j->report);
-        /* a loaded document changes: its listing cache is stale from now on */
-        if (j->rc == 0) store_meta_remove(j->files.dir_fd);
+        /* A loaded document changes: its listing cache is stale from now on.
+         * The file stays as a floor (the version just recovered), so a log
+         * later emptied or removed is noticed at the next start. */
+        if (j->rc == 0) {
+            store_meta floor = {.version = ot_doc_version(j->doc), .log_end_offset = STORE_META_NOT_A_CACHE};
+            if (store_meta_write(j->files.dir_fd, &floor) != 0) store_meta_remove(j->files.dir_fd);
+        }
         break;
     case DOCS_JOB_DELETE: j->rc = store_doc_delete(j->data_dir_fd, j->name, j->name_len); break;
     case DOCS_JOB_COMPACT:
