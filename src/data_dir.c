@@ -34,17 +34,20 @@ int data_dir_lock(const char *path, int *lock_fd, char *err, size_t err_cap) {
         return fail(-errno, err, err_cap, "--data-dir %s cannot be created: %s", path);
     int dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd < 0) return fail(-errno, err, err_cap, "--data-dir %s cannot be opened: %s", path);
-    /* O_RDWR | O_CREAT on a read-only dir fails; a lock file left by an
-     * earlier run is still lockable read-only, and the writability probe
-     * then names the real problem. */
-    int fd = openat(dir_fd, DATA_DIR_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* The lock is held through a read-only fd: a file held open for writing
+     * would keep the file system from being remounted read-only. Creating it
+     * on a read-only dir fails; a lock file left by an earlier run is still
+     * lockable, and the writability probe then names the real problem. */
+    int fd = openat(dir_fd, DATA_DIR_LOCK_FILE, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
     int rc = fd < 0 ? -errno : 0;
     if (rc == -EROFS || rc == -EACCES) {
         fd = openat(dir_fd, DATA_DIR_LOCK_FILE, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) rc = 0;
     }
-    close(dir_fd);
-    if (rc != 0) return fail(rc, err, err_cap, "--data-dir %s: cannot open its lock file: %s", path);
+    if (rc != 0) {
+        close(dir_fd);
+        return fail(rc, err, err_cap, "--data-dir %s: cannot open its lock file: %s", path);
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         rc = -errno;
         if (rc == -EWOULDBLOCK) {
@@ -60,13 +63,17 @@ int data_dir_lock(const char *path, int *lock_fd, char *err, size_t err_cap) {
             fail(rc, err, err_cap, "--data-dir %s: cannot lock it: %s", path);
         }
         close(fd);
+        close(dir_fd);
         return rc;
     }
     char text[DATA_DIR_PID_TEXT_BYTES];
     int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+    int wfd = openat(dir_fd, DATA_DIR_LOCK_FILE, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (wfd < 0 || pwrite(wfd, text, (size_t)n, 0) != n) {
         /* Only the message of a second server loses its pid: the lock is the flock. */
     }
+    if (wfd >= 0) close(wfd);
+    close(dir_fd);
     *lock_fd = fd;
     return 0;
 }

@@ -55,6 +55,7 @@ struct docs {
     uint32_t count_loaded;
     uint32_t count_busy;
     docs_disk *disk;                /* NULL: jobs run inline */
+    bool load_degraded;             /* the last load failed in the file system (counted in cfg.degraded) */
 };
 
 static void request_destroy(mailbox_msg *m) {
@@ -637,9 +638,31 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
 
 /* ---- finished disk jobs ---------------------------------------------------------- */
 
+/* A load that failed in the file system (not a missing or damaged document):
+ * the data dir went read-only, lost its permissions or its disk. /healthz
+ * says degraded until a load succeeds again (loaded documents report their
+ * own write failures through the same count). */
+static bool storage_errno(int rc) {
+    return rc == -EACCES || rc == -EPERM || rc == -EROFS || rc == -EIO || rc == -ENOSPC || rc == -EDQUOT;
+}
+
+static void set_load_degraded(docs *t, bool failed) {
+    if (failed == t->load_degraded) return;
+    t->load_degraded = failed;
+    if (t->cfg.degraded == NULL) return;
+    if (failed) atomic_fetch_add(t->cfg.degraded, 1);
+    else atomic_fetch_sub(t->cfg.degraded, 1);
+}
+
 static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     docs_entry *e = find(t, j->name, j->name_len, NULL);
     if (e == NULL || e->state != ENTRY_LOADING) return;   /* not ours any more (cannot happen: one job per entry) */
+    if (storage_errno(j->rc)) {
+        set_load_degraded(t, true);
+    } else if (j->rc == 0 && t->load_degraded) {
+        log_info("data dir %s: documents load again", t->cfg.data_dir_path);
+        set_load_degraded(t, false);
+    }
     if (j->rc == 0) {
         if (j->report.torn_tail)
             log_warn("document %s: truncated a torn log tail of %zu bytes", e->name, j->report.torn_bytes);
@@ -665,8 +688,8 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         }
         return;
     }
-    log_error("document %s: cannot load: %s%s%s", j->name, store_err_str(j->rc), j->report.message[0] ? ": " : "",
-              j->report.message);
+    log_error("document %s: cannot load from data dir %s: %s%s%s", j->name, t->cfg.data_dir_path,
+              store_err_str(j->rc), j->report.message[0] ? ": " : "", j->report.message);
     while (w != NULL) {
         docs_request *r = w;
         w = r->next;
@@ -903,6 +926,7 @@ void docs_free(docs *t, int64_t now_ms) {
             unload(t, e, true, NULL, now_ms);
         }
     }
+    set_load_degraded(t, false);
     if (t->cfg.data_dir_fd >= 0) close(t->cfg.data_dir_fd);
     free(t);
 }

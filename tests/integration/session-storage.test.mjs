@@ -79,3 +79,35 @@ test('disk full: storage_unavailable, no ack, degraded health, recovery when spa
     assert.equal((await c.type('ack', 5000, (m) => m.id === 'g:2')).v, v + 1);
     c.close();
 });
+
+test('a data dir that turns read-only at run time: loads fail naming the path, /healthz degraded until it is writable again', { timeout: 30000 }, async (t) => {
+    const base = mkdtempSync(path.join(tmpdir(), 'ringpad-tmpfs-'));
+    const mnt = path.join(base, 'mnt');
+    mkdirSync(mnt);
+    let srv = null;
+    t.after(async () => {
+        if (srv) await srv.stop();
+        try { execFileSync('umount', [mnt], { stdio: 'ignore' }); } catch { /* not mounted */ }
+        rmSync(base, { recursive: true, force: true });
+    });
+    if (!tryMount(mnt)) {
+        t.skip('cannot mount a tmpfs here (not root?)');
+        return;
+    }
+    srv = await startServer({ dataDir: mnt });
+    assert.equal((await health(srv.port)).status, 200);
+    execFileSync('mount', ['-o', 'remount,ro', mnt], { stdio: 'ignore' });
+    const c = await RpConn.open(srv.port);
+    c.send({ type: 'open', doc: 'later' });
+    const e = await c.error('storage_unavailable');
+    assert.equal(e.ref, 'later');
+    assert.match(srv.stderr(), new RegExp(`document later: cannot load from data dir ${mnt}: .*later: cannot open or create its directory: Read-only file system`));
+    const h = await health(srv.port);
+    assert.equal(h.status, 503);
+    assert.match(h.text, /degraded/);
+    execFileSync('mount', ['-o', 'remount,rw', mnt], { stdio: 'ignore' });
+    c.send({ type: 'open', doc: 'later' });
+    assert.equal((await c.type('snapshot')).v, 0);
+    await until(async () => (await health(srv.port)).status === 200, 5000, 'healthy again');
+    c.close();
+});
