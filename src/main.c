@@ -3,10 +3,12 @@
 #include "log.h"
 #include "server.h"
 #include "startup.h"
+#include "store_faults.h"
 #include "token_cmd.h"
 #include "tls_cert_cmd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern char **environ;
@@ -26,6 +28,17 @@ int main(int argc, char **argv) {
         return 2;
     }
     log_set_level((log_level)cfg.log_level);
+    /* Tests only: crash or I/O-failure points on the storage path. */
+    const char *faults = getenv("RINGPAD_STORE_FAULTS");
+    if (faults != NULL && faults[0] != '\0') {
+        store_fault_plan plan;
+        if (store_fault_plan_parse(faults, &plan, err, sizeof err) != 0) {
+            fprintf(stderr, "ringpad: %s\n", err);
+            return 2;
+        }
+        snprintf(cfg.store_faults, sizeof cfg.store_faults, "%s", faults);
+        log_warn("RINGPAD_STORE_FAULTS=%s: storage faults will be injected (tests only)", faults);
+    }
     /* First: recovery truncates torn tails, which only the owner may do. The
      * fd stays open (and locked) until the process ends. */
     int lock_fd = -1;
