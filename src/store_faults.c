@@ -58,6 +58,8 @@ int store_fault_plan_parse(const char *spec, store_fault_plan *out, char *err, s
     memcpy(buf, spec, strlen(spec) + 1);
     char *save = NULL;
     for (char *item = strtok_r(buf, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+        char shown[sizeof buf];   /* parsing cuts the item; the message shows it whole */
+        memcpy(shown, item, strlen(item) + 1);
         char *rest = NULL;
         if (strncmp(item, "crash=", 6) == 0) {
             int p = split_point(item + 6, &rest);
@@ -80,7 +82,7 @@ int store_fault_plan_parse(const char *spec, store_fault_plan *out, char *err, s
         continue;
     bad:
         snprintf(err, err_cap, "RINGPAD_STORE_FAULTS: cannot read \"%s\" (crash=<point>:<n> or "
-                 "fail=<point>:<EIO|ENOSPC|EROFS|EDQUOT|SHORT>:<n>:<count>)", item);
+                 "fail=<point>:<EIO|ENOSPC|EROFS|EDQUOT|SHORT>:<n>:<count>)", shown);
         return -EINVAL;
     }
     return 0;
