@@ -14,7 +14,7 @@ const CRASH_EXIT = 86;
 const DOC = 'f';
 // With --history-depth 8 compaction starts once 72 ops are past the snapshot.
 const FLAGS = { historyDepth: 8, fsync: 'always' };
-const MAX_OPS = 160;
+const MAX_OPS = 240;   // two compactions
 
 const token = (i) => `<${i}>`;
 
@@ -78,6 +78,7 @@ for (const [point, n] of CRASHES) {
         const srv = await startServer({ dataDir: dir, ...FLAGS }, { env: { RINGPAD_STORE_FAULTS: `crash=${point}:${n}` } });
         t.after(() => srv.stop());
         const res = await writeSequentially(srv.port, MAX_OPS);
+        assert.ok(res.acked.length < MAX_OPS, `no crash at ${point} #${n} in ${MAX_OPS} ops\n${srv.stderrTail()}`);
         const exit = await srv.exited;
         assert.equal(exit.code, CRASH_EXIT, `the server did not crash at ${point} (acked ${res.acked.length})\n${srv.stderrTail()}`);
         assert.match(srv.stderr(), new RegExp(`crashing at ${point} \\(passage ${n}\\)`));
