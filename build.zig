@@ -9,8 +9,9 @@
 //!
 //! Sources are discovered by folder so that adding a file never needs an edit here:
 //!   ot/*.c          -> libringpad_ot   (the OT engine: no I/O)
-//!   src/*.c         -> libringpad_core (the server), except src/main.c -> ringpad
-//!   tests/unit/*.c  -> ringpad-tests   (one Criterion binary: every unit/property suite)
+//!   src/**/*.c      -> libringpad_core (the server, one folder per layer), except
+//!                      src/cmd/main.c -> ringpad
+//!   tests/unit/**/*.c -> ringpad-tests (one Criterion binary: every unit/property suite)
 //!   tests/fuzz/*.c  -> one libFuzzer binary per file (built with system clang)
 const std = @import("std");
 
@@ -131,10 +132,10 @@ pub fn build(b: *std.Build) void {
     if (ot_lib) |lib| b.installArtifact(lib);
 
     // ---- the server ------------------------------------------------------------
-    const core_lib = ctx.staticLib("ringpad_core", cFilesIn(b, "src", &.{"main.c"}));
+    const core_lib = ctx.staticLib("ringpad_core", cFilesUnder(b, "src", &.{"src/cmd/main.c"}));
 
     const server_mod = ctx.module();
-    server_mod.addCSourceFiles(.{ .files = &.{"src/main.c"}, .flags = ctx.flags });
+    server_mod.addCSourceFiles(.{ .files = &.{"src/cmd/main.c"}, .flags = ctx.flags });
     ctx.linkOptional(server_mod, &.{ core_lib, ot_lib });
     ctx.linkServerLibs(server_mod);
     ctx.linkAsan(server_mod);
@@ -188,7 +189,9 @@ pub fn build(b: *std.Build) void {
     const test_step = b.step("test", "Build and run every test suite");
 
     const unit_mod = ctx.module();
-    unit_mod.addCSourceFiles(.{ .files = cFilesIn(b, "tests/unit", &.{}), .flags = ctx.flags });
+    unit_mod.addCSourceFiles(.{ .files = cFilesUnder(b, "tests/unit", &.{}), .flags = ctx.flags });
+    // Shared fixtures (store_fixture.h, tls_fixture.h, ot_gen.h) sit at tests/unit/.
+    unit_mod.addIncludePath(b.path("tests/unit"));
     unit_mod.addIncludePath(b.path("bench/loadgen"));
     ctx.linkOptional(unit_mod, &.{ bench_lib, core_lib, ot_lib });
     unit_mod.linkSystemLibrary("criterion", .{ .use_pkg_config = .no });
@@ -292,6 +295,17 @@ pub fn build(b: *std.Build) void {
         run_fuzz.step.dependOn(&install.step);
         fuzz_step.dependOn(&run_fuzz.step);
     }
+}
+
+/// Every `*.c` under `dir` (recursively), sorted, without the paths in `exclude`
+/// (relative to the build root): a new file or sub-folder needs no edit here.
+fn cFilesUnder(b: *std.Build, dir: []const u8, exclude: []const []const u8) []const []const u8 {
+    var list: std.ArrayList([]const u8) = .empty;
+    outer: for (filesUnder(b, dir, ".c")) |f| {
+        for (exclude) |skip| if (std.mem.eql(u8, skip, f)) continue :outer;
+        list.append(b.allocator, f) catch @panic("OOM");
+    }
+    return list.items;
 }
 
 /// `sub_path` (relative to the build root) as the root directory handle expects it.
