@@ -15,6 +15,18 @@ function logFile(dir, doc) {
     return path.join(d, segs[segs.length - 1]);
 }
 
+/** Opens `doc` and has five ops acked ("a" then "b"s), ids `<prefix>:<v>`. */
+async function fiveOps(port, doc, prefix) {
+    const c = await RpConn.open(port);
+    c.send({ type: 'open', doc });
+    await c.type('snapshot');
+    for (let v = 0; v < 5; v++) {
+        c.send({ type: 'op', doc, v, id: `${prefix}:${v}`, op: v === 0 ? ['a'] : [v, 'b'] });
+        await c.type('ack', 5000, (m) => m.id === `${prefix}:${v}`);
+    }
+    c.close();
+}
+
 async function catchUp(port, doc) {
     const c = await RpConn.open(port);
     c.send({ type: 'open', doc, v: 0 });
@@ -69,14 +81,7 @@ test('kill -9 during load with --fsync=always: every acked op survives', { timeo
 test('a torn log tail is truncated at startup and logged', { timeout: 30000 }, async (t) => {
     const dir = scratchDir(t);
     const srv = await startServer({ dataDir: dir });
-    const c = await RpConn.open(srv.port);
-    c.send({ type: 'open', doc: 'torn' });
-    await c.type('snapshot');
-    for (let v = 0; v < 5; v++) {
-        c.send({ type: 'op', doc: 'torn', v, id: `t:${v}`, op: v === 0 ? ['a'] : [v, 'b'] });
-        await c.type('ack', 5000, (m) => m.id === `t:${v}`);
-    }
-    c.close();
+    await fiveOps(srv.port, 'torn', 't');
     // A crash tears a write: the server never finished (a clean stop records
     // the version reached, and then a shortened log is a loss, not a tear).
     srv.signal('SIGKILL');
@@ -94,14 +99,7 @@ test('a torn log tail is truncated at startup and logged', { timeout: 30000 }, a
 test('a corrupt record in the middle of a log refuses to start, naming file and offset', { timeout: 30000 }, async (t) => {
     const dir = scratchDir(t);
     const srv = await startServer({ dataDir: dir });
-    const c = await RpConn.open(srv.port);
-    c.send({ type: 'open', doc: 'bad' });
-    await c.type('snapshot');
-    for (let v = 0; v < 5; v++) {
-        c.send({ type: 'op', doc: 'bad', v, id: `b:${v}`, op: v === 0 ? ['a'] : [v, 'b'] });
-        await c.type('ack', 5000, (m) => m.id === `b:${v}`);
-    }
-    c.close();
+    await fiveOps(srv.port, 'bad', 'b');
     await srv.stop();
     const f = logFile(dir, 'bad');
     const bytes = readFileSync(f);
@@ -156,14 +154,7 @@ test('compaction: snapshot written, old segments dropped, restart recovers text 
 test('an emptied active log segment stops the start with the missing range; --accept-data-loss starts and says what is lost', { timeout: 30000 }, async (t) => {
     const dir = scratchDir(t);
     const srv = await startServer({ dataDir: dir });
-    const c = await RpConn.open(srv.port);
-    c.send({ type: 'open', doc: 'gone' });
-    await c.type('snapshot');
-    for (let v = 0; v < 5; v++) {
-        c.send({ type: 'op', doc: 'gone', v, id: `g:${v}`, op: v === 0 ? ['a'] : [v, 'b'] });
-        await c.type('ack', 5000, (m) => m.id === `g:${v}`);
-    }
-    c.close();
+    await fiveOps(srv.port, 'gone', 'g');
     await srv.stop();
     const seg = logFile(dir, 'gone');
     truncateSync(seg, 0);
