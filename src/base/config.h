@@ -42,6 +42,8 @@ typedef struct config {
     char auth_secret[CONFIG_PATH_MAX_BYTES];      /* empty = none (RINGPAD_AUTH_SECRET) */
     char auth_secret_file[CONFIG_PATH_MAX_BYTES]; /* empty = none */
     bool allow_open;                   /* open mode on a non-loopback host */
+    bool accept_data_loss;
+    char store_faults[256];            /* tests: RINGPAD_STORE_FAULTS (store_faults.h), never a flag */             /* start although logged ops are known to be missing */
     uint64_t max_doc_codepoints;
     uint64_t max_op_bytes;
     uint32_t max_op_components;

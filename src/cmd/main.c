@@ -1,6 +1,8 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "cmd/check_config.h"
+#include "store/data_dir.h"
+#include "store/store_faults.h"
 #include "cmd/startup.h"
 #include "cmd/token_cmd.h"
 #include "cmd/tls_cert_cmd.h"
@@ -8,6 +10,7 @@
 #include "io/server.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern char **environ;
@@ -61,6 +64,26 @@ int main(int argc, char **argv) {
     }
     log_set_level((log_level)cfg.log_level);
     if (check_only) return check_config_run(&cfg, stdout);
+    /* Tests only: crash or I/O-failure points on the storage path. */
+    const char *faults = getenv("RINGPAD_STORE_FAULTS");
+    if (faults != NULL && faults[0] != '\0') {
+        store_fault_plan plan;
+        if (store_fault_plan_parse(faults, &plan, err, sizeof err) != 0) {
+            fprintf(stderr, "ringpad: %s\n", err);
+            return 2;
+        }
+        snprintf(cfg.store_faults, sizeof cfg.store_faults, "%s", faults);
+        log_warn("RINGPAD_STORE_FAULTS=%s: storage faults will be injected (tests only)", faults);
+    }
+    /* First: recovery truncates torn tails, which only the owner may do. The
+     * fd stays open (and locked) until the process ends. */
+    int lock_fd = -1;
+    char lock_err[2 * CONFIG_PATH_MAX_BYTES + 256];
+    int lrc = data_dir_lock(cfg.data_dir, &lock_fd, lock_err, sizeof lock_err);
+    if (lrc != 0) {
+        log_error("%s", lock_err);
+        return 1;
+    }
     int src = startup_check(&cfg, environ);
     if (src != 0) return src;
     return server_run(&cfg);

@@ -169,6 +169,13 @@ static proto_peer peer_of(const doc_sub *s) {
 
 /* Moves positions from version `from` to `to` (<= the applied version)
  * through the retained history. False when `from` left the history. */
+/* The text's length in code points at version v (oldest retained <= v <=
+ * current): the base length of the op applied at v, or the current text's. */
+static uint64_t len_at(const doc *d, uint64_t v) {
+    const ot_history_entry *e = v < ot_doc_version(d->ot) ? ot_doc_history_at(d->ot, v) : NULL;
+    return e != NULL ? e->op.base_len_codepoints : ot_text_len_codepoints(ot_doc_text(d->ot));
+}
+
 static bool move_sel(const doc *d, proto_range *sel, uint32_t count, uint64_t from, uint64_t to) {
     if (from < ot_doc_oldest_version(d->ot)) return false;
     for (uint64_t v = from; v < to; v++) {
@@ -480,6 +487,23 @@ int doc_presence(doc *d, uint64_t key, uint64_t v, const proto_range *sel, uint3
         return PROTO_ERR_VERSION_AHEAD;
     }
     if (count_sel > PROTO_MAX_SEL_RANGES) count_sel = PROTO_MAX_SEL_RANGES;
+    if (v < ot_doc_oldest_version(d->ot)) {
+        doc_send_error(out, key, PROTO_ERR_VERSION_TOO_OLD, "presence v is older than the retained history",
+                       d->name, d->name_len);
+        return PROTO_ERR_VERSION_TOO_OLD;
+    }
+    /* Positions are relayed to every subscriber: one beyond the text would
+     * make their editors place a cursor nowhere (or throw). */
+    uint64_t len = len_at(d, v);
+    for (uint32_t i = 0; i < count_sel; i++) {
+        if (sel[i].anchor <= len && sel[i].head <= len) continue;
+        char why[160];
+        snprintf(why, sizeof why, "sel[%u] [%llu, %llu] is beyond the text: %llu code points at v %llu", i,
+                 (unsigned long long)sel[i].anchor, (unsigned long long)sel[i].head, (unsigned long long)len,
+                 (unsigned long long)v);
+        doc_send_error(out, key, PROTO_ERR_BAD_SELECTION, why, d->name, d->name_len);
+        return PROTO_ERR_BAD_SELECTION;
+    }
     proto_range moved[PROTO_MAX_SEL_RANGES];
     memcpy(moved, sel, sizeof moved[0] * count_sel);
     if (!move_sel(d, moved, count_sel, v, d->published)) {

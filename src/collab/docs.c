@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "io/ring.h"
+#include "store/store_faults.h"
 #include "store/store_ring.h"
 #include "io/ud.h"
 
@@ -58,6 +59,8 @@ struct docs {
     uint32_t count_loaded;
     uint32_t count_busy;
     docs_disk *disk;                /* NULL: jobs run inline */
+    bool load_degraded;
+    store_fault_plan *faults;       /* tests only (RINGPAD_STORE_FAULTS); NULL: no injection */             /* the last load failed in the file system (counted in cfg.degraded) */
 };
 
 static void request_destroy(mailbox_msg *m) {
@@ -90,9 +93,21 @@ int docs_new(const docs_config *cfg, docs **out) {
     docs *t = calloc(1, sizeof *t);
     if (t == NULL) return -ENOMEM;
     t->cfg = *cfg;
+    if (cfg->store_faults != NULL && cfg->store_faults[0] != '\0') {
+        char err[256];
+        t->faults = malloc(sizeof *t->faults);
+        int rc = t->faults != NULL ? store_fault_plan_parse(cfg->store_faults, t->faults, err, sizeof err) : -ENOMEM;
+        if (rc != 0) {
+            if (rc == -EINVAL) log_error("%s", err);
+            free(t->faults);
+            free(t);
+            return rc;
+        }
+    }
     if (cfg->disk_thread) {
         int rc = docs_disk_start(cfg->targets, cfg->self, &t->disk);
         if (rc != 0) {
+            free(t->faults);
             free(t);
             return rc;
         }
@@ -179,6 +194,7 @@ static docs_request *wait_take(docs_entry *e) {
 /* Hands a job to the helper, or runs it here (no helper, or its queue is
  * full: blocking, but never lost). Takes the caller's reference. */
 static void submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
+    j->faults = t->faults;
     if (t->disk != NULL && docs_disk_submit(t->disk, j) == 0) return;
     docs_job_run(j);
     docs_on_disk_done(t, j, out, now_ms);
@@ -640,9 +656,31 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
 
 /* ---- finished disk jobs ---------------------------------------------------------- */
 
+/* A load that failed in the file system (not a missing or damaged document):
+ * the data dir went read-only, lost its permissions or its disk. /healthz
+ * says degraded until a load succeeds again (loaded documents report their
+ * own write failures through the same count). */
+static bool storage_errno(int rc) {
+    return rc == -EACCES || rc == -EPERM || rc == -EROFS || rc == -EIO || rc == -ENOSPC || rc == -EDQUOT;
+}
+
+static void set_load_degraded(docs *t, bool failed) {
+    if (failed == t->load_degraded) return;
+    t->load_degraded = failed;
+    if (t->cfg.degraded == NULL) return;
+    if (failed) atomic_fetch_add(t->cfg.degraded, 1);
+    else atomic_fetch_sub(t->cfg.degraded, 1);
+}
+
 static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     docs_entry *e = find(t, j->name, j->name_len, NULL);
     if (e == NULL || e->state != ENTRY_LOADING) return;   /* not ours any more (cannot happen: one job per entry) */
+    if (storage_errno(j->rc)) {
+        set_load_degraded(t, true);
+    } else if (j->rc == 0 && t->load_degraded) {
+        log_info("data dir %s: documents load again", t->cfg.data_dir_path);
+        set_load_degraded(t, false);
+    }
     if (j->rc == 0) {
         if (j->report.torn_tail)
             log_warn("document %s: truncated a torn log tail of %zu bytes", e->name, j->report.torn_bytes);
@@ -668,8 +706,8 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         }
         return;
     }
-    log_error("document %s: cannot load: %s%s%s", j->name, store_err_str(j->rc), j->report.message[0] ? ": " : "",
-              j->report.message);
+    log_error("document %s: cannot load from data dir %s: %s%s%s", j->name, t->cfg.data_dir_path,
+              store_err_str(j->rc), j->report.message[0] ? ": " : "", j->report.message);
     while (w != NULL) {
         docs_request *r = w;
         w = r->next;
@@ -766,10 +804,37 @@ void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
     }
 }
 
+/* Tests: the plan's crash or failure at a log write / fsync completion. The
+ * CQE's result is what the log sees, so a failure here takes exactly the
+ * path a real one takes. */
+static void inject_log_fault(docs *t, docs_entry *e, struct io_uring_cqe *c, bool fsync_cqe) {
+    if (fsync_cqe) {
+        int f = store_fault_hit(t->faults, STORE_POINT_LOG_FSYNC);
+        if (f < 0 && c->res == 0) c->res = f;
+        return;
+    }
+    if (t->faults->crash_point == STORE_POINT_LOG_TORN) {
+        /* a power cut in the middle of the write: half of it reached the disk */
+        if (c->res > 0 && store_fault_crashes_next(t->faults, STORE_POINT_LOG_TORN) &&
+            ftruncate(store_log_fd(e->io.log), (off_t)(store_log_end_offset(e->io.log) + (uint64_t)c->res / 2)) != 0)
+            log_warn("RINGPAD_STORE_FAULTS: cannot cut the write: %s", strerror(errno));
+        store_fault_hit(t->faults, STORE_POINT_LOG_TORN);
+    }
+    int f = store_fault_hit(t->faults, STORE_POINT_LOG_WRITE);
+    if (f == STORE_FAULT_SHORT && c->res > 1) c->res /= 2;
+    else if (f < 0 && c->res >= 0) c->res = f;
+}
+
 void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int64_t now_ms) {
     docs_entry *e = (docs_entry *)ud_get_ptr(cqe->user_data);
     store_flush_result res;
     bool fsync_cqe = ud_get_tag(cqe->user_data) == UD_TAG_STORE_FSYNC;
+    struct io_uring_cqe faulted;
+    if (t->faults != NULL) {
+        faulted = *cqe;
+        inject_log_fault(t, e, &faulted, fsync_cqe);
+        cqe = &faulted;
+    }
     if (store_ring_on_cqe(&e->io, cqe, fsync_cqe, now_ms, &res) == 1) {
         count_flush(t, e, &res);
         report(t, e, &res, out);
@@ -962,6 +1027,8 @@ void docs_free(docs *t, int64_t now_ms) {
             unload(t, e, true, NULL, now_ms);
         }
     }
+    set_load_degraded(t, false);
     if (t->cfg.data_dir_fd >= 0) close(t->cfg.data_dir_fd);
+    free(t->faults);
     free(t);
 }

@@ -93,6 +93,7 @@ typedef struct docs_config {
     mailbox_target *targets;
     uint32_t self;
     uint32_t max_waiting_per_doc;   /* 0: DOCS_MAX_WAITING_PER_DOC (tests shrink it) */
+    const char *store_faults;       /* tests: a store_faults.h plan (RINGPAD_STORE_FAULTS); NULL or "": none */
 } docs_config;
 
 typedef struct docs docs;

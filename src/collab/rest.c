@@ -416,6 +416,18 @@ static const char *check_auth(rest_call *k, const http_request *req, auth_role n
     return NULL;
 }
 
+/* path_decode collapses "a//b/" into "a/b"; a document name must be taken
+ * as sent, or "notes/" would reach "notes" here while the same name is
+ * bad_doc_name over WebSocket. */
+static bool raw_path_has_empty_segment(const char *target, size_t len) {
+    size_t end = 0;
+    while (end < len && target[end] != '?' && target[end] != '#') end++;
+    if (end > 1 && target[end - 1] == '/') return true;
+    for (size_t i = 1; i < end; i++)
+        if (target[i] == '/' && target[i - 1] == '/') return true;
+    return false;
+}
+
 void rest_begin(conn *c, const http_request *req) {
     session_worker *sw = c->w->sw;
     rest_call *k = sw != NULL ? calloc(1, sizeof *k) : NULL;
@@ -448,7 +460,8 @@ void rest_begin(conn *c, const http_request *req) {
             k->route = REST_OPS;
             nlen -= 4;
         }
-        if (!proto_doc_name_valid(name, nlen, sw->limits.max_doc_name_bytes)) {
+        if (!proto_doc_name_valid(name, nlen, sw->limits.max_doc_name_bytes) ||
+            raw_path_has_empty_segment(req->target, req->target_len)) {
             finish_error(k, "bad_doc_name", "invalid document name");
             return;
         }

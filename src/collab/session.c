@@ -556,6 +556,7 @@ int session_worker_init(worker *w) {
         .idle_ms = cfg->doc_idle_ms,
         .degraded = &w->shared->degraded_docs,
         .metrics = w->m,
+        .store_faults = cfg->store_faults,
     };
     dc.limits.history_depth = cfg->history_depth + DOC_MAX_UNPUBLISHED_OPS;
     dc.disk_thread = true;

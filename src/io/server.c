@@ -35,7 +35,8 @@ struct server {
     const char *origins[SERVER_MAX_ORIGINS];
 };
 
-static int open_listener(const char *host, uint16_t port, uint16_t *bound_port) {
+/* probe: bind without SO_REUSEPORT and without listening (see claim_port). */
+static int open_listener(const char *host, uint16_t port, bool probe, uint16_t *bound_port) {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     socklen_t sl;
@@ -56,8 +57,8 @@ static int open_listener(const char *host, uint16_t port, uint16_t *bound_port) 
     if (fd < 0) return -errno;
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, SERVER_LISTEN_BACKLOG) != 0) {
+        (!probe && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+        bind(fd, (struct sockaddr *)&ss, sl) != 0 || (!probe && listen(fd, SERVER_LISTEN_BACKLOG) != 0)) {
         int e = -errno;
         close(fd);
         return e;
@@ -74,6 +75,21 @@ static int open_listener(const char *host, uint16_t port, uint16_t *bound_port) 
                                                      : ((struct sockaddr_in6 *)(void *)&got)->sin6_port);
     }
     return fd;
+}
+
+/* Every worker listens on its own socket with SO_REUSEPORT, and the kernel
+ * lets any process of the same user join such a group: a second server on
+ * the port would silently take half the connections. So first a probe binds
+ * the port without SO_REUSEPORT: that fails with EADDRINUSE while anyone
+ * listens there (with SO_REUSEPORT or not), and a second ringpad's probe
+ * fails on our listeners in the same way. For --port 0 the probe also picks
+ * the port. Returns the port, or a negative errno. */
+static int claim_port(const char *host, uint16_t port) {
+    uint16_t got = port;
+    int fd = open_listener(host, port, true, &got);
+    if (fd < 0) return fd;
+    close(fd);
+    return got;
 }
 
 static void *worker_main(void *arg) {
@@ -253,12 +269,23 @@ int server_start(const config *cfg, server **out) {
     sh->site = s->site;
     s->cfg.max_connections = server_fit_fd_limit(cfg->max_connections);
 
-    uint16_t port = (uint16_t)cfg->port;
+    rc = claim_port(cfg->host, (uint16_t)cfg->port);
+    if (rc < 0) {
+        if (rc == -EADDRINUSE)
+            log_error("listen on %s: port %u is already in use by another process (another ringpad?); stop it or "
+                      "pick another --port", cfg->host, cfg->port);
+        else
+            log_error("listen on %s:%u: %s", cfg->host, cfg->port, strerror(-rc));
+        free_server(s);
+        return rc;
+    }
+    uint16_t port = (uint16_t)rc;
+    rc = 0;
     for (uint32_t i = 0; i < cfg->threads; i++) {
         worker *w = &s->workers[i];
         w->id = i;
         w->shared = sh;
-        w->listen_fd = open_listener(cfg->host, port, i == 0 ? &port : NULL);
+        w->listen_fd = open_listener(cfg->host, port, false, NULL);
         if (w->listen_fd < 0) {
             rc = w->listen_fd;
             log_error("listen on %s:%u: %s", cfg->host, (unsigned)port, strerror(-rc));

@@ -33,6 +33,7 @@ const char *proto_err_code_str(int err) {
     case PROTO_ERR_RATE_LIMITED: return "rate_limited";
     case PROTO_ERR_NOT_OPEN: return "not_open";
     case PROTO_ERR_STORAGE_UNAVAILABLE: return "storage_unavailable";
+    case PROTO_ERR_BAD_SELECTION: return "bad_selection";
     default: return "internal";
     }
 }

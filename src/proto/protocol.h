@@ -54,6 +54,7 @@ typedef enum proto_err {
     PROTO_ERR_NOT_OPEN = -14,
     PROTO_ERR_STORAGE_UNAVAILABLE = -15,
     PROTO_ERR_INTERNAL = -16,
+    PROTO_ERR_BAD_SELECTION = -17,  /* a presence position beyond the text at its version */
 } proto_err;
 
 /* "bad_json", "bad_message", ..., "internal"; "internal" for unknown values. */

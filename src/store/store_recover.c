@@ -20,6 +20,7 @@ typedef struct store_replay {
     ot_op op;
     ot_submit_result result;
     int ot_error;          /* the OT engine's code when a record is refused */
+    uint64_t gap_base;     /* the base of the record found after a gap */
     uint64_t count_replayed;
 } store_replay;
 
@@ -39,8 +40,10 @@ static int store_replay_record(void *ctx, const store_record *rec, size_t offset
     /* Older than the snapshot: a segment compaction has not removed yet. */
     if (rec->base_version < version)
         return 0;
-    if (rec->base_version > version)
+    if (rec->base_version > version) {
+        r->gap_base = rec->base_version;
         return STORE_ERR_VERSION_GAP;
+    }
     int rc = ot_op_parse_json(&r->op, rec->op_json, rec->op_len, &r->parse_limits, NULL);
     if (rc == OT_OK)
         rc = ot_doc_submit(r->doc, version, &r->op, rec->id, rec->id_len, rec->author,
@@ -110,10 +113,19 @@ int store_recover_images(const ot_limits *limits, const store_segment_image *sna
                                "apply: %s; refusing to start", name, scan.error_offset_bytes,
                                (unsigned long long)ot_doc_version(doc),
                                ot_err_str(replay.ot_error));
-        } else if (rc == STORE_ERR_VERSION_GAP) {
+        } else if (rc == STORE_ERR_VERSION_GAP && replay.gap_base <= ot_doc_version(doc)) {
+            /* inside one segment: its records are not consecutive */
             store_recovery_say(report, "%s: record at byte offset %zu is not version %llu "
                                "(missing ops); refusing to start", name,
                                scan.error_offset_bytes, (unsigned long long)ot_doc_version(doc));
+        } else if (rc == STORE_ERR_VERSION_GAP) {
+            store_recovery_say(report, "%s: record at byte offset %zu is version %llu, not "
+                               "%llu: ops [%llu, %llu) are missing (a log segment was removed "
+                               "or emptied); refusing to start", name, scan.error_offset_bytes,
+                               (unsigned long long)replay.gap_base,
+                               (unsigned long long)ot_doc_version(doc),
+                               (unsigned long long)ot_doc_version(doc),
+                               (unsigned long long)replay.gap_base);
         } else if (rc != 0) {
             store_recovery_say(report, "%s: %s at byte offset %zu; refusing to start", name,
                                store_err_str(rc), scan.error_offset_bytes);
