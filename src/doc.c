@@ -238,6 +238,12 @@ static void publish_until(doc *d, uint64_t durable, fanout *out) {
         publish_one(d, d->published, out);
         d->published++;
     }
+    /* The OT ring has room for DOC_MAX_UNPUBLISHED_OPS more than history_depth
+     * so that unpublished ops outlive any client's view; once published, only
+     * history_depth of them are kept, or each document would hold thousands
+     * of ops (and their inverses) however large they are. */
+    if (d->history_depth > 0 && d->published > d->history_depth)
+        ot_doc_forget_before(d->ot, d->published - d->history_depth);
 }
 
 void doc_on_flush(doc *d, const store_flush_result *r, fanout *out) {
