@@ -164,6 +164,18 @@ pub fn build(b: *std.Build) void {
     b.getInstallStep().dependOn(&web_install.step);
     const web_root = b.graph.path(.install_prefix, "share/ringpad/web");
 
+    // The server with allocation-failure injection (tests/faultalloc): a test
+    // build only, never installed as `ringpad`. Not under ASan, whose runtime
+    // owns malloc itself.
+    if (sanitize == .none and fileExists(b, "tests/faultalloc/faultalloc.c")) {
+        const fa_mod = ctx.module();
+        fa_mod.addCSourceFiles(.{ .files = &.{ "src/main.c", "tests/faultalloc/faultalloc.c" }, .flags = ctx.flags });
+        ctx.linkOptional(fa_mod, &.{ core_lib, ot_lib });
+        ctx.linkServerLibs(fa_mod);
+        fa_mod.linkSystemLibrary("dl", .{});
+        b.installArtifact(b.addExecutable(.{ .name = "ringpad-faultalloc", .root_module = fa_mod }));
+    }
+
     const run_step = b.step("run", "Build and serve on http://127.0.0.1:8080 (pass flags after --)");
     const run = b.addRunArtifact(server);
     run.addArg("--web-root");

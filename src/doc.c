@@ -83,6 +83,13 @@ void doc_free(doc *d) {
     free(d);
 }
 
+struct metrics_worker *doc_metrics(const doc *d) { return d->metrics; }
+
+int doc_send_no_memory(struct metrics_worker *m, fanout *out, uint64_t key, const char *ref, size_t ref_len) {
+    if (m != NULL) metrics_add(&m->errors[METRICS_ERR_NO_MEMORY], 1);
+    return doc_send_error(out, key, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, ref, ref_len);
+}
+
 void doc_set_history_depth(doc *d, uint32_t depth) { d->history_depth = depth; }
 void doc_set_metrics(doc *d, struct metrics_worker *m) { d->metrics = m; }
 
@@ -272,6 +279,7 @@ static void copy_str(char *dst, size_t cap, const char *src, bool *has) {
 }
 
 static int open_fail(doc *d, const doc_who *who, int code, const char *msg, fanout *out) {
+    if (code == PROTO_ERR_NO_MEMORY && d->metrics != NULL) metrics_add(&d->metrics->errors[METRICS_ERR_NO_MEMORY], 1);
     doc_send_error(out, who->key, code, msg, d->name, d->name_len);
     fanout_drop(out, who->key, d->name, d->name_len);
     return code;
@@ -316,10 +324,10 @@ int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
         if (d->count_subs == d->cap_subs) {
             uint32_t cap = d->cap_subs == 0 ? 4 : d->cap_subs * 2;
             uint64_t *k = realloc(d->sub_keys, sizeof *k * cap);
-            if (k == NULL) return open_fail(d, who, PROTO_ERR_INTERNAL, "out of memory", out);
+            if (k == NULL) return open_fail(d, who, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, out);
             d->sub_keys = k;
             doc_sub *g = realloc(d->subs, sizeof *g * cap);
-            if (g == NULL) return open_fail(d, who, PROTO_ERR_INTERNAL, "out of memory", out);
+            if (g == NULL) return open_fail(d, who, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, out);
             d->subs = g;
             d->cap_subs = cap;
         }
@@ -337,7 +345,7 @@ int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
     if (!has_v) {
         if (send_snapshot(d, s, out) != 0) {
             doc_close(d, who->key, out);
-            return open_fail(d, who, PROTO_ERR_INTERNAL, "out of memory", out);
+            return open_fail(d, who, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, out);
         }
         return 0;
     }
@@ -437,7 +445,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
         if (d->dups == NULL) {
             d->dups = malloc(sizeof *d->dups * DOC_MAX_DUP_ACKS);
             if (d->dups == NULL) {
-                doc_send_error(out, key, PROTO_ERR_INTERNAL, "out of memory", id, id_len);
+                doc_send_no_memory(d->metrics, out, key, id, id_len);
                 return PROTO_ERR_INTERNAL;
             }
         }

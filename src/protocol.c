@@ -33,6 +33,7 @@ const char *proto_err_code_str(int err) {
     case PROTO_ERR_RATE_LIMITED: return "rate_limited";
     case PROTO_ERR_NOT_OPEN: return "not_open";
     case PROTO_ERR_STORAGE_UNAVAILABLE: return "storage_unavailable";
+    case PROTO_ERR_NO_MEMORY: return "no_memory";
     default: return "internal";
     }
 }
@@ -44,7 +45,7 @@ proto_err proto_err_from_ot_submit(int ot_err) {
     case OT_ERR_VERSION_AHEAD: return PROTO_ERR_VERSION_AHEAD;
     case OT_ERR_TOO_LARGE: return PROTO_ERR_DOC_TOO_LARGE;
     case OT_ERR_TOO_MANY_COMPONENTS: return PROTO_ERR_OP_TOO_LARGE;
-    case OT_ERR_NOMEM: return PROTO_ERR_INTERNAL;
+    case OT_ERR_NOMEM: return PROTO_ERR_NO_MEMORY;
     default: return PROTO_ERR_BAD_OP;
     }
 }
@@ -248,7 +249,7 @@ static int field_op(const proto_limits *limits, proto_msg *msg, json_t *obj) {
             rc = OT_ERR_BAD_COMPONENT;
         }
         if (rc == OT_OK) continue;
-        if (rc == OT_ERR_NOMEM) return fail(msg, PROTO_ERR_INTERNAL, "out of memory");
+        if (rc == OT_ERR_NOMEM) return fail(msg, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE);
         int code = rc == OT_ERR_TOO_LARGE || rc == OT_ERR_TOO_MANY_COMPONENTS
             ? PROTO_ERR_OP_TOO_LARGE : PROTO_ERR_BAD_OP;
         return fail(msg, code, "op[%zu]: %s", i, ot_err_str(rc));
@@ -364,6 +365,9 @@ int proto_decode(const proto_limits *limits, const char *json, size_t len_bytes,
         return fail(msg, PROTO_ERR_BAD_JSON, "JSON nested deeper than %u levels", limits->max_depth);
     json_error_t jerr;
     json_t *root = json_loadb(json, len_bytes, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    /* jansson reports a failed allocation as a parse error: it is not the peer's fault */
+    if (root == NULL && json_error_code(&jerr) == json_error_out_of_memory)
+        return fail(msg, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE);
     if (root == NULL)
         return fail(msg, PROTO_ERR_BAD_JSON, "not JSON: %s at byte %d", jerr.text, jerr.position);
     int rc;

@@ -62,7 +62,7 @@ int rest_status_for(const char *code) {
         {"bad_json", 400}, {"bad_message", 400}, {"unknown_type", 400}, {"bad_doc_name", 400}, {"bad_op", 400},
         {"unauthorized", 401}, {"forbidden", 403}, {"not_open", 404}, {"not_found", 404},
         {"version_ahead", 409}, {"version_too_old", 410}, {"doc_too_large", 413}, {"op_too_large", 413},
-        {"too_many_docs", 429}, {"rate_limited", 429}, {"storage_unavailable", 503}, {"internal", 500},
+        {"too_many_docs", 429}, {"rate_limited", 429}, {"storage_unavailable", 503}, {"no_memory", 503}, {"internal", 500},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].code, code) == 0) return map[i].status;
@@ -157,6 +157,13 @@ static void finish(rest_call *k) {
 static void finish_error(rest_call *k, const char *code, const char *message) {
     respond_error(k, code, message);
     finish(k);
+}
+
+/* An allocation of this call failed: counted here, where it happened (a
+ * no_memory answer relayed from a document was counted by the document). */
+static void finish_no_memory(rest_call *k) {
+    metrics_add(&k->c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+    finish_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
 }
 
 /* ---- answers ---------------------------------------------------------------------- */
@@ -254,7 +261,7 @@ static void dispatch_op(rest_call *k) {
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (s == NULL) {
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     proto_msg *m = &k->sw->msg;
@@ -267,7 +274,7 @@ static void dispatch_op(rest_call *k) {
     docs_request *r = new_req(k, DOCS_REQ_OP, k->doc, k->doc_len);
     if (r == NULL || ot_op_copy(&r->op, &m->op) != OT_OK) {
         if (r != NULL) mailbox_msg_unref(&r->hdr);
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     r->v = m->v;
@@ -341,7 +348,7 @@ static void dispatch_list(rest_call *k, const http_request *req) {
     }
     free(l.all);
     if (k->names == NULL || k->answers == NULL) {
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     if (k->count_names == 0) {
@@ -370,7 +377,7 @@ static void dispatch_list(rest_call *k, const http_request *req) {
 static void dispatch(rest_call *k, const http_request *req) {
     k->key = session_waiter_add(k->sw, on_answer, k);
     if (k->key == 0) {
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     if (k->route == REST_LIST) {
@@ -420,7 +427,8 @@ void rest_begin(conn *c, const http_request *req) {
     session_worker *sw = c->w->sw;
     rest_call *k = sw != NULL ? calloc(1, sizeof *k) : NULL;
     if (k == NULL) {
-        respond_error_ka(c, false, "internal", "out of memory");
+        metrics_add(&c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        respond_error_ka(c, false, "no_memory", PROTO_NO_MEMORY_MESSAGE);
         return;
     }
     k->c = c;
@@ -506,7 +514,7 @@ void rest_begin(conn *c, const http_request *req) {
         k->body_need = (size_t)req->content_length;
         k->body = malloc(k->body_need);
         if (k->body == NULL) {
-            finish_error(k, "internal", "out of memory");
+            finish_no_memory(k);
             return;
         }
         return;   /* rest_feed collects the body, then dispatches */
@@ -546,7 +554,7 @@ size_t rest_feed(conn *c, const uint8_t *data, size_t len) {
     if (k->body != NULL && !k->dispatched && k->body_len == k->body_need) {
         k->dispatched = true;
         k->key = session_waiter_add(k->sw, on_answer, k);
-        if (k->key == 0) finish_error(k, "internal", "out of memory");
+        if (k->key == 0) finish_no_memory(k);
         else dispatch_op(k);
     }
     return len;

@@ -236,6 +236,7 @@ static void send_enc(session *s) {
 }
 
 static void send_error(session *s, int code, const char *message, const char *ref, size_t ref_len) {
+    if (code == PROTO_ERR_NO_MEMORY) metrics_add(&s->sw->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
     ot_buf_clear(&s->sw->enc);
     if (proto_enc_error(&s->sw->enc, code, proto_cstr(message), (proto_str){ref, ref_len}) == 0) send_enc(s);
 }
@@ -277,7 +278,7 @@ static void on_hello(session *s, const proto_msg *m) {
         if (n > 0) {
             s->grants = malloc(sizeof *s->grants * n);
             if (s->grants == NULL) {
-                send_error(s, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+                send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, NULL, 0);
                 return;
             }
             memcpy(s->grants, claims->grants, sizeof *s->grants * n);
@@ -348,7 +349,7 @@ static void on_open(session *s, const proto_msg *m) {
             uint32_t cap = s->cap_docs == 0 ? 1 : s->cap_docs * 2;
             session_doc *g = realloc(s->docs, sizeof *g * cap);
             if (g == NULL) {
-                send_error(s, PROTO_ERR_INTERNAL, "out of memory", m->doc, m->doc_len);
+                send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, m->doc, m->doc_len);
                 return;
             }
             s->docs = g;
@@ -364,7 +365,7 @@ static void on_open(session *s, const proto_msg *m) {
     d->role = role;
     docs_request *r = new_request(s, DOCS_REQ_OPEN, m);
     if (r == NULL) {
-        send_error(s, PROTO_ERR_INTERNAL, "out of memory", m->doc, m->doc_len);
+        send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, m->doc, m->doc_len);
         return;
     }
     memcpy(r->name, s->name, sizeof r->name);
@@ -387,7 +388,7 @@ static void on_op(session *s, const proto_msg *m) {
     docs_request *r = new_request(s, DOCS_REQ_OP, m);
     if (r == NULL || ot_op_copy(&r->op, &m->op) != OT_OK) {
         if (r != NULL) mailbox_msg_unref(&r->hdr);
-        send_error(s, PROTO_ERR_INTERNAL, "out of memory", m->id, m->id_len);
+        send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, m->id, m->id_len);
         return;
     }
     memcpy(r->id, m->id, m->id_len);
