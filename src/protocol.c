@@ -7,6 +7,8 @@
  */
 #include "protocol.h"
 
+#include "json_check.h"
+
 #include "docname.h"
 
 #include <stdarg.h>
@@ -351,6 +353,22 @@ static int decode_object(const proto_limits *limits, proto_msg *msg, json_t *obj
     return fail(msg, PROTO_ERR_UNKNOWN_TYPE, "unknown message type \"%.40s\"", t);
 }
 
+bool proto_json_failed_for_memory(const struct json_error_t *err, const char *json, size_t len_bytes, unsigned max_depth) {
+    switch (json_error_code(err)) {
+    case json_error_out_of_memory: return true;
+    /* the peer's fault whatever else failed */
+    case json_error_duplicate_key:
+    case json_error_numeric_overflow:
+    case json_error_invalid_utf8:
+    case json_error_null_character:
+    case json_error_null_byte_in_key: return false;
+    /* jansson reports a failed allocation as "invalid token" or "string or
+     * '}' expected" at the byte it was reading, or with no text at all: a
+     * message that is valid JSON failed for memory */
+    default: return json_syntax_ok(json, len_bytes, max_depth);
+    }
+}
+
 int proto_decode(const proto_limits *limits, const char *json, size_t len_bytes, proto_msg *msg) {
     msg_reset(msg);
     proto_limits defaults;
@@ -365,8 +383,7 @@ int proto_decode(const proto_limits *limits, const char *json, size_t len_bytes,
         return fail(msg, PROTO_ERR_BAD_JSON, "JSON nested deeper than %u levels", limits->max_depth);
     json_error_t jerr;
     json_t *root = json_loadb(json, len_bytes, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-    /* jansson reports a failed allocation as a parse error: it is not the peer's fault */
-    if (root == NULL && json_error_code(&jerr) == json_error_out_of_memory)
+    if (root == NULL && proto_json_failed_for_memory(&jerr, json, len_bytes, limits->max_depth))
         return fail(msg, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE);
     if (root == NULL)
         return fail(msg, PROTO_ERR_BAD_JSON, "not JSON: %s at byte %d", jerr.text, jerr.position);

@@ -61,6 +61,12 @@ typedef enum proto_err {
  * request needed; nothing was applied, and the same request may succeed later. */
 #define PROTO_NO_MEMORY_MESSAGE "the server is out of memory; nothing was applied, retry later"
 
+/* After jansson failed on `json`: true when the failure was an allocation
+ * (no_memory) rather than the text (bad_json). */
+struct json_error_t;
+bool proto_json_failed_for_memory(const struct json_error_t *err, const char *json, size_t len_bytes,
+                                  unsigned max_depth);
+
 /* "bad_json", "bad_message", ..., "internal"; "internal" for unknown values. */
 const char *proto_err_code_str(int err);
 

@@ -206,7 +206,8 @@ static bool on_answer(void *ctx, rbuf *frame) {
     json_error_t jerr;
     json_t *ans = json_loadb(js, len, 0, &jerr);
     if (ans == NULL) {
-        finish_error(k, "internal", "bad answer");
+        /* the server's own answer, so the parse can only have failed for memory */
+        finish_no_memory(k);
         return true;
     }
     const char *type = json_string_value(json_object_get(ans, "type"));
@@ -251,14 +252,18 @@ static docs_request *new_req(rest_call *k, uint32_t kind, const char *doc, size_
 static void dispatch_op(rest_call *k) {
     json_error_t jerr;
     json_t *o = json_loadb((const char *)k->body, k->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (o == NULL && proto_json_failed_for_memory(&jerr, (const char *)k->body, k->body_len, k->sw->limits.max_depth)) {
+        finish_no_memory(k);
+        return;
+    }
     if (o == NULL || !json_is_object(o)) {
         json_decref(o);
         finish_error(k, "bad_json", "the body must be a JSON object {v, id, op}");
         return;
     }
-    json_object_set_new(o, "type", json_string("op"));
-    json_object_set_new(o, "doc", json_stringn(k->doc, k->doc_len));
-    char *s = json_dumps(o, JSON_COMPACT);
+    bool built = json_object_set_new(o, "type", json_string("op")) == 0 &&
+                 json_object_set_new(o, "doc", json_stringn(k->doc, k->doc_len)) == 0;
+    char *s = built ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (s == NULL) {
         finish_no_memory(k);
