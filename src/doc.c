@@ -133,10 +133,25 @@ bool doc_is_subscribed(const doc *d, uint64_t key) { return find_sub(d, key) != 
 
 /* ---- frames ---------------------------------------------------------------- */
 
+/* A frame for `key` could not be made (no memory): rather than a silent gap
+ * in its stream, the session is closed with 1011 after what it was sent
+ * (PROTOCOL.md §5), and the client reconnects. */
+static void lost(fanout *out, uint64_t key) {
+    fanout_doom(out, fanout_key_worker(key), &key, 1);
+}
+
+static void lost_all(doc *d, fanout *out, uint64_t except) {
+    for (uint32_t i = 0; i < d->count_subs; i++)
+        if (d->sub_keys[i] != except) lost(out, d->sub_keys[i]);
+}
+
 /* Sends the JSON in d->scratch to one session. */
 static int send_scratch(doc *d, fanout *out, uint64_t key) {
     rbuf *f = fanout_frame_in(out, d->scratch.data, d->scratch.len);
-    if (f == NULL) return -ENOMEM;
+    if (f == NULL) {
+        lost(out, key);
+        return -ENOMEM;
+    }
     fanout_send(out, key, f);
     rbuf_unref(f);
     return 0;
@@ -146,7 +161,10 @@ static int send_scratch(doc *d, fanout *out, uint64_t key) {
 static int broadcast_scratch(doc *d, fanout *out, uint64_t except) {
     if (d->count_subs == 0 || (d->count_subs == 1 && d->sub_keys[0] == except)) return 0;
     rbuf *f = fanout_frame_in(out, d->scratch.data, d->scratch.len);
-    if (f == NULL) return -ENOMEM;
+    if (f == NULL) {
+        lost_all(d, out, except);
+        return -ENOMEM;
+    }
     for (uint32_t i = 0; i < d->count_subs; i++)
         if (d->sub_keys[i] != except) fanout_send(out, d->sub_keys[i], f);
     rbuf_unref(f);
@@ -167,6 +185,7 @@ int doc_send_error(fanout *out, uint64_t key, int code, const char *message, con
         }
     }
     ot_buf_free(&b);
+    if (rc != 0) lost(out, key);
     return rc;
 }
 
@@ -217,10 +236,13 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
     int rc = proto_enc_op(&d->scratch, pstr(d->name, d->name_len), v, pstr(e->id, e->id_len), &e->op,
                           pstr(e->author, e->author_len));
     if (rc == 0) rc = broadcast_scratch(d, out, sender);
+    else lost_all(d, out, sender);
     if (sender != 0) {
         ot_buf_clear(&d->scratch);
         if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(e->id, e->id_len), v) == 0)
             send_scratch(d, out, sender);
+        else
+            lost(out, sender);
     }
     /* resends of this op that arrived while it was unpublished */
     for (uint32_t i = 0; i < d->count_dups;) {
@@ -232,6 +254,8 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
         ot_buf_clear(&d->scratch);
         if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(a->id, a->id_len), v) == 0)
             send_scratch(d, out, a->key);
+        else
+            lost(out, a->key);
         d->dups[i] = d->dups[--d->count_dups];
     }
     return rc;
@@ -362,6 +386,8 @@ int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
     ot_buf_clear(&d->scratch);
     if (proto_enc_synced(&d->scratch, pstr(d->name, d->name_len), d->published) == 0)
         send_scratch(d, out, who->key);
+    else
+        lost(out, who->key);
     return 0;
 }
 
@@ -369,6 +395,8 @@ static void send_leave(doc *d, const char *session, uint64_t except, fanout *out
     ot_buf_clear(&d->scratch);
     if (proto_enc_leave(&d->scratch, pstr(d->name, d->name_len), proto_cstr(session)) == 0)
         broadcast_scratch(d, out, except);
+    else
+        lost_all(d, out, except);
 }
 
 void doc_close(doc *d, uint64_t key, fanout *out) {
@@ -436,6 +464,8 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
             ot_buf_clear(&d->scratch);
             if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(id, id_len), res.applied_at_version) == 0)
                 send_scratch(d, out, key);
+            else
+                lost(out, key);
             return 0;
         }
         if (d->count_dups == DOC_MAX_DUP_ACKS) {
@@ -514,5 +544,6 @@ int doc_presence(doc *d, uint64_t key, uint64_t v, const proto_range *sel, uint3
     ot_buf_clear(&d->scratch);
     int rc = proto_enc_presence(&d->scratch, pstr(d->name, d->name_len), &p, d->published);
     if (rc == 0) rc = broadcast_scratch(d, out, key);
+    else lost_all(d, out, key);
     return rc == 0 ? 0 : PROTO_ERR_INTERNAL;
 }
