@@ -453,6 +453,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     if (rc != OT_OK) {
         ot_op_free(&res.op);
         int code = proto_err_from_ot_submit(rc);
+        if (code == PROTO_ERR_NO_MEMORY && d->metrics != NULL) metrics_add(&d->metrics->errors[METRICS_ERR_NO_MEMORY], 1);
         char msg[128];
         snprintf(msg, sizeof msg, "%s", ot_err_str(rc));
         doc_send_error(out, key, code, msg, id, id_len);

@@ -272,6 +272,10 @@ static void dispatch_op(rest_call *k) {
     proto_msg *m = &k->sw->msg;
     int rc = proto_decode(&k->sw->limits, s, strlen(s), m);
     free(s);
+    if (rc == PROTO_ERR_NO_MEMORY) {
+        finish_no_memory(k);
+        return;
+    }
     if (rc != PROTO_OK) {
         finish_error(k, proto_err_code_str(rc), m->err_message);
         return;
