@@ -1,10 +1,10 @@
 #include "engine.h"
 
 #include "client.h"
-#include "tls.h"
+#include "tls/tls.h"
 #include "tlsc.h"
 #include "wsc.h"
-#include "ws.h"
+#include "ws/ws.h"
 
 #include <errno.h>
 #include <liburing.h>

@@ -14,7 +14,7 @@
 #ifndef RINGPAD_LG_TLSC_H
 #define RINGPAD_LG_TLSC_H
 
-#include "tls.h"
+#include "tls/tls.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 #include "wsc.h"
 
-#include "ws.h"
-#include "ws_handshake.h"
+#include "ws/ws.h"
+#include "ws/ws_handshake.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/coding.h>

@@ -1,4 +1,4 @@
-// fuzz-sources: src/http.c src/path.c
+// fuzz-sources: src/http/http.c src/http/path.c
 /*
  * libFuzzer target: the HTTP request head parser and request-target decoding.
  * Any violated invariant calls __builtin_trap(), which libFuzzer reports.
@@ -18,8 +18,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "http.h"
-#include "path.h"
+#include "http/http.h"
+#include "http/path.h"
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \

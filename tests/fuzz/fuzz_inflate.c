@@ -1,4 +1,4 @@
-// fuzz-sources: src/deflate.c
+// fuzz-sources: src/ws/deflate.c
 /*
  * Fuzz target for the permessage-deflate inflater: the input is split into
  * messages at 0x00 0x00 0xff 0xff markers (as a peer would strip them) and
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "deflate.h"
+#include "ws/deflate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

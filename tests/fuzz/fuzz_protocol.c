@@ -1,4 +1,4 @@
-// fuzz-sources: src/protocol.c src/protocol_enc.c src/auth.c src/docname.c
+// fuzz-sources: src/proto/protocol.c src/proto/protocol_enc.c src/proto/auth.c src/proto/docname.c
 /*
  * Fuzzes the ringpad.v1 decoder, the JSON string writer and JWT verification.
  * The first byte picks the target; the rest is the input.
@@ -14,8 +14,8 @@
 
 #include <jansson.h>
 
-#include "auth.h"
-#include "protocol.h"
+#include "proto/auth.h"
+#include "proto/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-// fuzz-sources: src/store_format.c src/store_recover.c src/crc32c.c
+// fuzz-sources: src/store/store_format.c src/store/store_recover.c src/base/crc32c.c
 /*
  * libFuzzer target: the log record decoder, the segment scanner and recovery.
  * Input byte 0 picks the mode; the rest is a segment image (mode & 1: the
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "store/store.h"
 
 typedef struct fuzz_ctx {
     const uint8_t *base;

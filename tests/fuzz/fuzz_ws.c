@@ -1,4 +1,4 @@
-// fuzz-sources: src/ws.c src/utf8.c src/deflate.c
+// fuzz-sources: src/ws/ws.c src/base/utf8.c src/ws/deflate.c
 /*
  * Fuzz target for ws_reader: the first input byte picks the configuration
  * (server/client role, deflate on/off, a small or default message limit, the
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
-#include "ws.h"
+#include "base/utf8.h"
+#include "ws/ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #ifndef RINGPAD_TESTS_STORE_FIXTURE_H
 #define RINGPAD_TESTS_STORE_FIXTURE_H
 
-#include "store.h"
+#include "store/store.h"
 
 /* Creates document `name` in `data_dir` with count_ops ops "w:<i>" (each
  * appending "a") in its first log segment, no snapshot, flushed. With keep

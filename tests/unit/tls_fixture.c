@@ -2,8 +2,8 @@
 
 #include <criterion/criterion.h>
 
-#include "tls.h"
-#include "tls_cert.h"
+#include "tls/tls.h"
+#include "tls/tls_cert.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,544 @@
+#include "collab/doc.h"
+
+#include "base/metrics.h"
+
+#include <errno.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct doc_sub {
+    uint64_t key;
+    char session[DOC_SESSION_ID_BYTES];
+    char by[DOC_BY_BYTES + 1];
+    char name[PROTO_MAX_NAME_BYTES + 1];
+    char color[PROTO_MAX_COLOR_BYTES + 1];
+    bool has_name;
+    bool has_color;
+    uint32_t count_sel;
+    uint64_t sel_v;                    /* the version sel is valid at */
+    proto_range sel[PROTO_MAX_SEL_RANGES];
+} doc_sub;
+
+/* A resend of an op that is applied but not yet published: acked with it. */
+typedef struct doc_dup_ack {
+    uint64_t version;
+    uint64_t key;
+    char id[PROTO_MAX_ID_BYTES + 1];
+    size_t id_len;
+} doc_dup_ack;
+
+#define DOC_MAX_DUP_ACKS 1024u
+
+struct doc {
+    char name[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    size_t name_len;
+    ot_doc *ot;
+    store_log *log;
+    doc_sub *subs;
+    /* subs[i].key again, densely: every op scans the subscribers (find the
+     * sender, broadcast to the rest), and 8 bytes per subscriber stay in
+     * cache where a ~600-byte doc_sub per subscriber does not. */
+    uint64_t *sub_keys;
+    uint32_t count_subs;
+    uint32_t cap_subs;
+    uint64_t published;                /* every op with base < published was sent */
+    uint64_t senders[DOC_MAX_UNPUBLISHED_OPS]; /* [v % max]: who sent unpublished op v (0: nobody) */
+    doc_dup_ack *dups;
+    uint32_t count_dups;
+    ot_buf scratch;
+    ot_buf text;
+    uint32_t history_depth;
+    struct metrics_worker *metrics;
+    uint64_t submitted_us[DOC_MAX_UNPUBLISHED_OPS]; /* [v % max]: when unpublished op v arrived */
+};
+
+static proto_str pstr(const char *s, size_t n) { return (proto_str){s, n}; }
+
+int doc_new(const char *name, size_t name_len, ot_doc *ot, store_log *log, doc **out) {
+    if (name_len > FANOUT_MAX_DOC_NAME_BYTES) return -EINVAL;
+    doc *d = calloc(1, sizeof *d);
+    if (d == NULL) return -ENOMEM;
+    memcpy(d->name, name, name_len);
+    d->name_len = name_len;
+    d->ot = ot;
+    d->log = log;
+    d->published = ot_doc_version(ot);
+    ot_buf_init(&d->scratch);
+    ot_buf_init(&d->text);
+    *out = d;
+    return 0;
+}
+
+void doc_free(doc *d) {
+    if (d == NULL) return;
+    ot_doc_free(d->ot);
+    store_log_free(d->log);
+    free(d->subs);
+    free(d->sub_keys);
+    free(d->dups);
+    ot_buf_free(&d->scratch);
+    ot_buf_free(&d->text);
+    free(d);
+}
+
+struct metrics_worker *doc_metrics(const doc *d) { return d->metrics; }
+
+int doc_send_no_memory(struct metrics_worker *m, fanout *out, uint64_t key, const char *ref, size_t ref_len) {
+    if (m != NULL) metrics_add(&m->errors[METRICS_ERR_NO_MEMORY], 1);
+    return doc_send_error(out, key, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, ref, ref_len);
+}
+
+void doc_set_history_depth(doc *d, uint32_t depth) { d->history_depth = depth; }
+void doc_set_metrics(doc *d, struct metrics_worker *m) { d->metrics = m; }
+
+uint64_t doc_oldest_version(const doc *d) {
+    uint64_t oldest = ot_doc_oldest_version(d->ot);
+    if (d->history_depth > 0 && d->published > d->history_depth && d->published - d->history_depth > oldest)
+        oldest = d->published - d->history_depth;
+    return oldest;
+}
+
+const char *doc_name(const doc *d, size_t *len) {
+    if (len != NULL) *len = d->name_len;
+    return d->name;
+}
+uint64_t doc_version(const doc *d) { return ot_doc_version(d->ot); }
+uint64_t doc_published_version(const doc *d) { return d->published; }
+uint32_t doc_count_subscribers(const doc *d) { return d->count_subs; }
+store_log *doc_log(doc *d) { return d->log; }
+const ot_doc *doc_ot(const doc *d) { return d->ot; }
+bool doc_storage_failed(const doc *d) { return d->log != NULL && store_log_failed(d->log); }
+
+bool doc_is_quiet(const doc *d) {
+    return d->count_subs == 0 && d->published == ot_doc_version(d->ot) && d->count_dups == 0 &&
+           (d->log == NULL || store_log_idle(d->log));
+}
+
+static doc_sub *find_sub(const doc *d, uint64_t key) {
+    const uint64_t *keys = d->sub_keys;
+    for (uint32_t i = 0; i < d->count_subs; i++)
+        if (keys[i] == key) return &d->subs[i];
+    return NULL;
+}
+
+bool doc_is_subscribed(const doc *d, uint64_t key) { return find_sub(d, key) != NULL; }
+
+/* ---- frames ---------------------------------------------------------------- */
+
+/* A frame for `key` could not be made (no memory): rather than a silent gap
+ * in its stream, the session is closed with 1011 after what it was sent
+ * (PROTOCOL.md §5), and the client reconnects. */
+static void lost(fanout *out, uint64_t key) {
+    fanout_doom(out, fanout_key_worker(key), &key, 1);
+}
+
+static void lost_all(doc *d, fanout *out, uint64_t except) {
+    for (uint32_t i = 0; i < d->count_subs; i++)
+        if (d->sub_keys[i] != except) lost(out, d->sub_keys[i]);
+}
+
+/* Sends the JSON in d->scratch to one session. */
+static int send_scratch(doc *d, fanout *out, uint64_t key) {
+    rbuf *f = fanout_frame_in(out, d->scratch.data, d->scratch.len);
+    if (f == NULL) {
+        lost(out, key);
+        return -ENOMEM;
+    }
+    fanout_send(out, key, f);
+    rbuf_unref(f);
+    return 0;
+}
+
+/* Sends the JSON in d->scratch to every subscriber but `except`. */
+static int broadcast_scratch(doc *d, fanout *out, uint64_t except) {
+    if (d->count_subs == 0 || (d->count_subs == 1 && d->sub_keys[0] == except)) return 0;
+    rbuf *f = fanout_frame_in(out, d->scratch.data, d->scratch.len);
+    if (f == NULL) {
+        lost_all(d, out, except);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < d->count_subs; i++)
+        if (d->sub_keys[i] != except) fanout_send(out, d->sub_keys[i], f);
+    rbuf_unref(f);
+    return 0;
+}
+
+int doc_send_error(fanout *out, uint64_t key, int code, const char *message, const char *ref,
+                   size_t ref_len) {
+    ot_buf b;
+    ot_buf_init(&b);
+    int rc = proto_enc_error(&b, code, proto_cstr(message), pstr(ref, ref_len));
+    if (rc == 0) {
+        rbuf *f = fanout_frame(b.data, b.len);
+        if (f == NULL) rc = -ENOMEM;
+        else {
+            fanout_send(out, key, f);
+            rbuf_unref(f);
+        }
+    }
+    ot_buf_free(&b);
+    if (rc != 0) lost(out, key);
+    return rc;
+}
+
+static proto_peer peer_of(const doc_sub *s) {
+    return (proto_peer){
+        .session = proto_cstr(s->session),
+        .name = s->has_name ? proto_cstr(s->name) : pstr(NULL, 0),
+        .color = s->has_color ? proto_cstr(s->color) : pstr(NULL, 0),
+        .sel = s->sel,
+        .count_sel = s->count_sel,
+    };
+}
+
+/* Moves positions from version `from` to `to` (<= the applied version)
+ * through the retained history. False when `from` left the history. */
+static bool move_sel(const doc *d, proto_range *sel, uint32_t count, uint64_t from, uint64_t to) {
+    if (from < ot_doc_oldest_version(d->ot)) return false;
+    for (uint64_t v = from; v < to; v++) {
+        const ot_history_entry *e = ot_doc_history_at(d->ot, v);
+        if (e == NULL) return false;
+        for (uint32_t i = 0; i < count; i++) {
+            sel[i].anchor = ot_transform_position(sel[i].anchor, &e->op, OT_SIDE_BEFORE);
+            sel[i].head = ot_transform_position(sel[i].head, &e->op, OT_SIDE_BEFORE);
+        }
+    }
+    return true;
+}
+
+/* Brings a subscriber's stored selection to the published version. */
+static void refresh_sel(doc *d, doc_sub *s) {
+    if (s->sel_v == d->published) return;
+    if (!move_sel(d, s->sel, s->count_sel, s->sel_v, d->published)) s->count_sel = 0;
+    s->sel_v = d->published;
+}
+
+/* ---- publishing ---------------------------------------------------------------- */
+
+static int publish_one(doc *d, uint64_t v, fanout *out) {
+    const ot_history_entry *e = ot_doc_history_at(d->ot, v);
+    uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
+    d->senders[v % DOC_MAX_UNPUBLISHED_OPS] = 0;
+    if (d->metrics != NULL) {
+        uint64_t now = metrics_now_us(), at = d->submitted_us[v % DOC_MAX_UNPUBLISHED_OPS];
+        metrics_count_ack(d->metrics, now > at ? now - at : 0);
+    }
+    if (e == NULL) return -EINVAL;   /* cannot happen: the history outlives the unpublished window */
+    ot_buf_clear(&d->scratch);
+    int rc = proto_enc_op(&d->scratch, pstr(d->name, d->name_len), v, pstr(e->id, e->id_len), &e->op,
+                          pstr(e->author, e->author_len));
+    if (rc == 0) rc = broadcast_scratch(d, out, sender);
+    else lost_all(d, out, sender);
+    if (sender != 0) {
+        ot_buf_clear(&d->scratch);
+        if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(e->id, e->id_len), v) == 0)
+            send_scratch(d, out, sender);
+        else
+            lost(out, sender);
+    }
+    /* resends of this op that arrived while it was unpublished */
+    for (uint32_t i = 0; i < d->count_dups;) {
+        doc_dup_ack *a = &d->dups[i];
+        if (a->version != v) {
+            i++;
+            continue;
+        }
+        ot_buf_clear(&d->scratch);
+        if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(a->id, a->id_len), v) == 0)
+            send_scratch(d, out, a->key);
+        else
+            lost(out, a->key);
+        d->dups[i] = d->dups[--d->count_dups];
+    }
+    return rc;
+}
+
+static void publish_until(doc *d, uint64_t durable, fanout *out) {
+    uint64_t applied = ot_doc_version(d->ot);
+    if (durable > applied) durable = applied;
+    /* bounded by DOC_MAX_UNPUBLISHED_OPS */
+    while (d->published < durable) {
+        publish_one(d, d->published, out);
+        d->published++;
+    }
+    /* The OT ring has room for DOC_MAX_UNPUBLISHED_OPS more than history_depth
+     * so that unpublished ops outlive any client's view; once published, only
+     * history_depth of them are kept, or each document would hold thousands
+     * of ops (and their inverses) however large they are. */
+    if (d->history_depth > 0 && d->published > d->history_depth)
+        ot_doc_forget_before(d->ot, d->published - d->history_depth);
+}
+
+void doc_on_flush(doc *d, const store_flush_result *r, fanout *out) {
+    for (uint64_t v = r->failed_from; v < r->failed_to; v++) {
+        uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
+        const ot_history_entry *e = ot_doc_history_at(d->ot, v);
+        if (sender == 0 || e == NULL) continue;
+        char msg[160];
+        snprintf(msg, sizeof msg, "the op could not be made durable (%s); retry later with the same id",
+                 store_err_str(r->error));
+        doc_send_error(out, sender, PROTO_ERR_STORAGE_UNAVAILABLE, msg, e->id, e->id_len);
+    }
+    publish_until(d, d->log != NULL ? store_log_durable_version(d->log) : ot_doc_version(d->ot), out);
+}
+
+/* ---- open / close ---------------------------------------------------------------- */
+
+static void copy_str(char *dst, size_t cap, const char *src, bool *has) {
+    bool present = src != NULL;
+    if (has != NULL) *has = present;
+    if (!present) src = "";
+    size_t n = strlen(src);
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static int open_fail(doc *d, const doc_who *who, int code, const char *msg, fanout *out) {
+    if (code == PROTO_ERR_NO_MEMORY && d->metrics != NULL) metrics_add(&d->metrics->errors[METRICS_ERR_NO_MEMORY], 1);
+    doc_send_error(out, who->key, code, msg, d->name, d->name_len);
+    fanout_drop(out, who->key, d->name, d->name_len);
+    return code;
+}
+
+static int send_snapshot(doc *d, const doc_sub *self, fanout *out) {
+    ot_buf_clear(&d->text);
+    int rc;
+    if (d->published == ot_doc_version(d->ot)) rc = ot_text_to_buf(ot_doc_text(d->ot), &d->text);
+    else rc = ot_doc_text_at(d->ot, d->published, &d->text);
+    if (rc != OT_OK) return -ENOMEM;
+    proto_peer *peers = NULL;
+    uint32_t n = 0;
+    if (d->count_subs > 1) {
+        peers = malloc(sizeof *peers * d->count_subs);
+        if (peers == NULL) return -ENOMEM;
+        for (uint32_t i = 0; i < d->count_subs; i++) {
+            doc_sub *s = &d->subs[i];
+            if (s == self) continue;
+            refresh_sel(d, s);
+            peers[n++] = peer_of(s);
+        }
+    }
+    ot_buf_clear(&d->scratch);
+    rc = proto_enc_snapshot(&d->scratch, pstr(d->name, d->name_len), d->published,
+                            pstr(d->text.data != NULL ? d->text.data : "", d->text.len), peers, n);
+    free(peers);
+    if (rc == 0) rc = send_scratch(d, out, self->key);
+    return rc;
+}
+
+int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
+    if (has_v && v < doc_oldest_version(d))
+        return open_fail(d, who, PROTO_ERR_VERSION_TOO_OLD, "v is older than the retained history; open without v",
+                         out);
+    if (has_v && v > d->published)
+        return open_fail(d, who, PROTO_ERR_VERSION_AHEAD, "v is newer than the document", out);
+    doc_sub *s = find_sub(d, who->key);
+    if (s == NULL) {
+        if (d->count_subs == DOC_MAX_SUBSCRIBERS)
+            return open_fail(d, who, PROTO_ERR_INTERNAL, "too many subscribers on this document", out);
+        if (d->count_subs == d->cap_subs) {
+            uint32_t cap = d->cap_subs == 0 ? 4 : d->cap_subs * 2;
+            uint64_t *k = realloc(d->sub_keys, sizeof *k * cap);
+            if (k == NULL) return open_fail(d, who, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, out);
+            d->sub_keys = k;
+            doc_sub *g = realloc(d->subs, sizeof *g * cap);
+            if (g == NULL) return open_fail(d, who, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, out);
+            d->subs = g;
+            d->cap_subs = cap;
+        }
+        d->sub_keys[d->count_subs] = who->key;
+        s = &d->subs[d->count_subs++];
+        memset(s, 0, sizeof *s);
+        s->key = who->key;
+    }
+    copy_str(s->session, sizeof s->session, who->session, NULL);
+    copy_str(s->by, sizeof s->by, who->by, NULL);
+    copy_str(s->name, sizeof s->name, who->name, &s->has_name);
+    copy_str(s->color, sizeof s->color, who->color, &s->has_color);
+    s->count_sel = 0;
+    s->sel_v = d->published;
+    if (!has_v) {
+        if (send_snapshot(d, s, out) != 0) {
+            doc_close(d, who->key, out);
+            return open_fail(d, who, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, out);
+        }
+        return 0;
+    }
+    for (uint64_t b = v; b < d->published; b++) {
+        const ot_history_entry *e = ot_doc_history_at(d->ot, b);
+        ot_buf_clear(&d->scratch);
+        if (e == NULL || proto_enc_op(&d->scratch, pstr(d->name, d->name_len), b, pstr(e->id, e->id_len),
+                                      &e->op, pstr(e->author, e->author_len)) != 0 ||
+            send_scratch(d, out, who->key) != 0) {
+            doc_close(d, who->key, out);
+            return open_fail(d, who, PROTO_ERR_INTERNAL, "catch-up failed", out);
+        }
+    }
+    ot_buf_clear(&d->scratch);
+    if (proto_enc_synced(&d->scratch, pstr(d->name, d->name_len), d->published) == 0)
+        send_scratch(d, out, who->key);
+    else
+        lost(out, who->key);
+    return 0;
+}
+
+static void send_leave(doc *d, const char *session, uint64_t except, fanout *out) {
+    ot_buf_clear(&d->scratch);
+    if (proto_enc_leave(&d->scratch, pstr(d->name, d->name_len), proto_cstr(session)) == 0)
+        broadcast_scratch(d, out, except);
+    else
+        lost_all(d, out, except);
+}
+
+void doc_close(doc *d, uint64_t key, fanout *out) {
+    doc_sub *s = find_sub(d, key);
+    if (s == NULL) return;
+    char session[DOC_SESSION_ID_BYTES];
+    memcpy(session, s->session, sizeof session);
+    d->count_subs--;
+    d->sub_keys[s - d->subs] = d->sub_keys[d->count_subs];
+    *s = d->subs[d->count_subs];
+    send_leave(d, session, 0, out);
+}
+
+void doc_evict_all(doc *d, int code, const char *message, fanout *out) {
+    /* bounded by the subscriber count, which only shrinks here */
+    while (d->count_subs > 0) {
+        doc_sub *s = &d->subs[d->count_subs - 1];
+        uint64_t key = s->key;
+        d->count_subs--;
+        doc_send_error(out, key, code, message, d->name, d->name_len);
+        fanout_drop(out, key, d->name, d->name_len);
+    }
+}
+
+/* ---- ops ---------------------------------------------------------------------------- */
+
+int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, uint64_t v,
+               const char *id, size_t id_len, const ot_op *op, int64_t now_ms, fanout *out) {
+    const char *author = by;
+    if (require_subscribed) {
+        doc_sub *s = find_sub(d, key);
+        if (s == NULL) {
+            doc_send_error(out, key, PROTO_ERR_NOT_OPEN, "the document is not open", id, id_len);
+            return PROTO_ERR_NOT_OPEN;
+        }
+        author = s->by;
+    }
+    if (author == NULL) author = "";
+    uint64_t applied = ot_doc_version(d->ot);
+    if (d->log != NULL && (!store_log_accepting(d->log) || applied - d->published >= DOC_MAX_UNPUBLISHED_OPS)) {
+        const char *why = store_log_failed(d->log) ? "storage failed; the document refuses ops until a write succeeds"
+                                                   : "storage is behind; retry later";
+        doc_send_error(out, key, PROTO_ERR_STORAGE_UNAVAILABLE, why, id, id_len);
+        return PROTO_ERR_STORAGE_UNAVAILABLE;
+    }
+    if (v < doc_oldest_version(d) && v <= ot_doc_version(d->ot)) {
+        doc_send_error(out, key, PROTO_ERR_VERSION_TOO_OLD, "base version is older than the retained history", id,
+                       id_len);
+        return PROTO_ERR_VERSION_TOO_OLD;
+    }
+    ot_submit_result res;
+    ot_op_init(&res.op);
+    int rc = ot_doc_submit(d->ot, v, op, id, id_len, author, strlen(author), now_ms, &res);
+    if (rc != OT_OK) {
+        ot_op_free(&res.op);
+        int code = proto_err_from_ot_submit(rc);
+        if (code == PROTO_ERR_NO_MEMORY && d->metrics != NULL) metrics_add(&d->metrics->errors[METRICS_ERR_NO_MEMORY], 1);
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s", ot_err_str(rc));
+        doc_send_error(out, key, code, msg, id, id_len);
+        return code;
+    }
+    if (res.duplicate) {
+        ot_op_free(&res.op);
+        if (res.applied_at_version < d->published) {
+            ot_buf_clear(&d->scratch);
+            if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(id, id_len), res.applied_at_version) == 0)
+                send_scratch(d, out, key);
+            else
+                lost(out, key);
+            return 0;
+        }
+        if (d->count_dups == DOC_MAX_DUP_ACKS) {
+            doc_send_error(out, key, PROTO_ERR_STORAGE_UNAVAILABLE, "storage is behind; retry later", id, id_len);
+            return PROTO_ERR_STORAGE_UNAVAILABLE;
+        }
+        if (d->dups == NULL) {
+            d->dups = malloc(sizeof *d->dups * DOC_MAX_DUP_ACKS);
+            if (d->dups == NULL) {
+                doc_send_no_memory(d->metrics, out, key, id, id_len);
+                return PROTO_ERR_INTERNAL;
+            }
+        }
+        doc_dup_ack *a = &d->dups[d->count_dups++];
+        a->version = res.applied_at_version;
+        a->key = key;
+        memcpy(a->id, id, id_len < PROTO_MAX_ID_BYTES ? id_len : PROTO_MAX_ID_BYTES);
+        a->id_len = id_len < PROTO_MAX_ID_BYTES ? id_len : PROTO_MAX_ID_BYTES;
+        return 0;
+    }
+    uint64_t at = res.applied_at_version;
+    d->senders[at % DOC_MAX_UNPUBLISHED_OPS] = key;
+    if (d->metrics != NULL) d->submitted_us[at % DOC_MAX_UNPUBLISHED_OPS] = metrics_now_us();
+    if (d->log != NULL) {
+        ot_buf_clear(&d->scratch);
+        rc = ot_op_to_json(&res.op, &d->scratch);
+        store_record rec = {
+            .base_version = at,
+            .time_ms = now_ms,
+            .id = id,
+            .id_len = id_len,
+            .author = author,
+            .author_len = strlen(author),
+            .op_json = d->scratch.data,
+            .op_len = d->scratch.len,
+        };
+        if (rc == OT_OK) rc = store_log_append(d->log, &rec);
+        if (rc != 0) {
+            /* The op is applied but cannot be logged: nothing may be acked
+             * after it. Refuse further ops; a restart recovers the log. */
+            ot_op_free(&res.op);
+            doc_send_error(out, key, PROTO_ERR_INTERNAL, "the op could not be logged", id, id_len);
+            return PROTO_ERR_INTERNAL;
+        }
+    }
+    ot_op_free(&res.op);
+    if (d->log == NULL) publish_until(d, ot_doc_version(d->ot), out);
+    return 0;
+}
+
+/* ---- presence ------------------------------------------------------------------------- */
+
+int doc_presence(doc *d, uint64_t key, uint64_t v, const proto_range *sel, uint32_t count_sel, fanout *out) {
+    doc_sub *s = find_sub(d, key);
+    if (s == NULL) {
+        doc_send_error(out, key, PROTO_ERR_NOT_OPEN, "the document is not open", d->name, d->name_len);
+        return PROTO_ERR_NOT_OPEN;
+    }
+    if (v > d->published) {
+        doc_send_error(out, key, PROTO_ERR_VERSION_AHEAD, "presence v is newer than the document", d->name,
+                       d->name_len);
+        return PROTO_ERR_VERSION_AHEAD;
+    }
+    if (count_sel > PROTO_MAX_SEL_RANGES) count_sel = PROTO_MAX_SEL_RANGES;
+    proto_range moved[PROTO_MAX_SEL_RANGES];
+    memcpy(moved, sel, sizeof moved[0] * count_sel);
+    if (!move_sel(d, moved, count_sel, v, d->published)) {
+        doc_send_error(out, key, PROTO_ERR_VERSION_TOO_OLD, "presence v is older than the retained history",
+                       d->name, d->name_len);
+        return PROTO_ERR_VERSION_TOO_OLD;
+    }
+    memcpy(s->sel, moved, sizeof moved[0] * count_sel);
+    s->count_sel = count_sel;
+    s->sel_v = d->published;
+    proto_peer p = peer_of(s);
+    ot_buf_clear(&d->scratch);
+    int rc = proto_enc_presence(&d->scratch, pstr(d->name, d->name_len), &p, d->published);
+    if (rc == 0) rc = broadcast_scratch(d, out, key);
+    else lost_all(d, out, key);
+    return rc == 0 ? 0 : PROTO_ERR_INTERNAL;
+}

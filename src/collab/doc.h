@@ -1,0 +1,111 @@
+/*
+ * One document on its owner worker: the OT state (ot_doc), its durable log
+ * (store_log), the sessions subscribed to it and their presence.
+ *
+ * The owner is the single serialization point: ops are transformed and
+ * applied in arrival order, appended to the log, and *published* (ack to the
+ * sender, op to every other subscriber) only once the log says they are
+ * durable under the fsync policy, in version order. So every frame a
+ * subscriber receives about the document leaves here in version order, and
+ * a sender's ack follows every op before it. Snapshots and catch-ups are
+ * taken at the published version, never ahead of what was made durable.
+ *
+ * Nothing here does I/O: the worker drives the log (store_ring.c, or
+ * store_sync_flush in tests) and reports completions with doc_on_flush.
+ * Frames go out through a fanout (which also works without a ring in tests).
+ */
+#ifndef RINGPAD_DOC_H
+#define RINGPAD_DOC_H
+
+#include "collab/fanout.h"
+#include "proto/protocol.h"
+#include "ringpad/ot.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DOC_SESSION_ID_BYTES 24
+#define DOC_BY_BYTES 256               /* a token's sub (AUTH_MAX_SUB_BYTES) */
+/* Ops applied but not yet durable; beyond it new ops get storage_unavailable
+ * (the log is not keeping up). The OT history keeps this many more ops than
+ * the advertised history_depth so every unpublished op can be published. */
+#define DOC_MAX_UNPUBLISHED_OPS 4096u
+#define DOC_MAX_SUBSCRIBERS 100000u
+
+typedef struct doc doc;
+
+/* Who is opening: identity and display, fixed for the subscription. */
+typedef struct doc_who {
+    uint64_t key;                      /* fanout key of the session */
+    const char *session;               /* session id as sent in presence/leave */
+    const char *by;                    /* author of its ops */
+    const char *name;                  /* NULL: none */
+    const char *color;                 /* NULL: none */
+} doc_who;
+
+/* Takes ownership of ot and log (log may be NULL: every op is durable at once,
+ * for tests of the OT flow only). name is copied. */
+int doc_new(const char *name, size_t name_len, ot_doc *ot, store_log *log, doc **out);
+void doc_free(doc *d);
+
+/* The advertised history: ops and opens based more than `depth` versions
+ * behind the published version get version_too_old even if the OT history
+ * (which keeps DOC_MAX_UNPUBLISHED_OPS more) still has them. 0: the OT history. */
+void doc_set_history_depth(doc *d, uint32_t depth);
+struct metrics_worker;
+/* Published ops are counted there (ops applied, submit-to-ack latency); NULL: not counted. */
+void doc_set_metrics(doc *d, struct metrics_worker *m);
+/* Oldest base version accepted from clients. */
+uint64_t doc_oldest_version(const doc *d);
+const char *doc_name(const doc *d, size_t *len);
+uint64_t doc_version(const doc *d);            /* applied (ot_doc) */
+uint64_t doc_published_version(const doc *d);  /* durable and sent */
+uint32_t doc_count_subscribers(const doc *d);
+bool doc_is_subscribed(const doc *d, uint64_t key);
+store_log *doc_log(doc *d);
+const ot_doc *doc_ot(const doc *d);
+/* No subscriber, nothing unpublished, log idle: may be unloaded. */
+bool doc_is_quiet(const doc *d);
+/* Failed storage: ops are refused until a flush succeeds. */
+bool doc_storage_failed(const doc *d);
+
+/* Subscribes (or re-subscribes) `who`. Without v: a snapshot at the published
+ * version with the other subscribers' presence. With v: every published op
+ * since v, then synced. version_too_old / version_ahead (ref = doc) leave the
+ * session unsubscribed, and fanout_drop tells its session so. */
+int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out);
+
+/* An op from a subscriber (or, with require_subscribed false, from a REST
+ * caller whose key receives the ack). Errors go to `key` with ref = id. On
+ * success the op is applied and appended; its ack and broadcast follow from
+ * doc_on_flush (or at once without a log). Returns 0 or the proto_err sent. */
+int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, uint64_t v,
+               const char *id, size_t id_len, const ot_op *op, int64_t now_ms, fanout *out);
+
+/* Presence at version v, moved to the published version and sent to the others. */
+int doc_presence(doc *d, uint64_t key, uint64_t v, const proto_range *sel, uint32_t count_sel,
+                 fanout *out);
+
+/* Unsubscribes; the others get leave. No effect when not subscribed. */
+void doc_close(doc *d, uint64_t key, fanout *out);
+
+/* Every subscriber gets error{code, message, ref=doc} and is dropped (REST
+ * delete, load failure). */
+void doc_evict_all(doc *d, int code, const char *message, fanout *out);
+
+/* A log flush finished: failed ops get storage_unavailable, newly durable
+ * ones are published. */
+void doc_on_flush(doc *d, const store_flush_result *result, fanout *out);
+
+/* Sends one error frame (ref may be NULL) to key. Returns 0 or -ENOMEM. */
+int doc_send_error(fanout *out, uint64_t key, int code, const char *message, const char *ref,
+                   size_t ref_len);
+/* A no_memory error (counted in ringpad_errors_total{kind="no_memory"} when m
+ * is not NULL): an allocation for the request failed and nothing was applied. */
+int doc_send_no_memory(struct metrics_worker *m, fanout *out, uint64_t key, const char *ref, size_t ref_len);
+/* This document's worker counters (NULL when none were set). */
+struct metrics_worker *doc_metrics(const doc *d);
+
+#endif /* RINGPAD_DOC_H */

@@ -1,0 +1,972 @@
+#include "collab/docs.h"
+
+#include "base/log.h"
+#include "io/ring.h"
+#include "store/store_ring.h"
+#include "io/ud.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Compaction once the log holds history_depth + max(history_depth, this) ops
+ * past the snapshot: a snapshot per history_depth ops at most. */
+#define DOCS_COMPACT_MIN_SLACK_OPS 64u
+
+typedef enum entry_state {
+    ENTRY_READY = 0,                /* d is loaded */
+    ENTRY_LOADING = 1,              /* a load job is out; requests wait */
+    ENTRY_DELETING = 2,             /* a delete job is out; requests wait (the first is the delete) */
+} entry_state;
+
+typedef struct docs_entry {
+    store_ring_io io;               /* first: CQEs carry a pointer to it */
+    doc *d;                         /* NULL unless READY */
+    char name[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    size_t name_len;
+    uint8_t state;                  /* entry_state */
+    bool load_create;
+    bool compacting;                /* a compaction (segment or files job) is out */
+    bool switching;                 /* the segment job is out: flushes are held */
+    uint64_t compact_snap;          /* the snapshot the compaction writes ... */
+    uint8_t *compact_image;         /* ... its image, until the segment switch (malloc'ed) */
+    size_t compact_image_len;
+    docs_request *wait_head;        /* requests waiting for the job, in arrival order */
+    docs_request *wait_tail;
+    uint32_t count_waiting;
+    store_doc_files files;
+    struct docs_entry *next;        /* hash chain */
+    struct docs_entry *dirty_next;
+    bool dirty;
+    bool degraded;                  /* counted in cfg.degraded */
+    uint64_t flush_submitted_us;    /* the flush in flight (fsync latency) */
+    uint64_t history_bytes;         /* measured at history_version (metrics) */
+    uint64_t history_version;
+    uint64_t quiet_since_ms;        /* 0: not quiet */
+    uint64_t last_retry_ms;
+} docs_entry;
+
+struct docs {
+    docs_config cfg;
+    docs_entry *buckets[DOCS_HASH_BUCKETS];
+    docs_entry *dirty;
+    uint32_t count_loaded;
+    uint32_t count_busy;
+    docs_disk *disk;                /* NULL: jobs run inline */
+};
+
+static void request_destroy(mailbox_msg *m) {
+    docs_request *r = (docs_request *)m;
+    ot_op_free(&r->op);
+    free(r);
+}
+
+docs_request *docs_request_new(uint32_t kind, uint32_t from_worker) {
+    docs_request *r = aligned_alloc(16, (sizeof *r + 15) & ~(size_t)15);
+    if (r == NULL) return NULL;
+    memset(r, 0, sizeof *r);
+    mailbox_msg_init(&r->hdr, FANOUT_MSG_REQUEST, from_worker, request_destroy);
+    r->kind = kind;
+    ot_op_init(&r->op);
+    return r;
+}
+
+static uint32_t fnv1a(const char *s, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+uint32_t docs_owner(const char *name, size_t len, uint32_t count_workers) {
+    return count_workers <= 1 ? 0 : fnv1a(name, len) % count_workers;
+}
+
+int docs_new(const docs_config *cfg, docs **out) {
+    docs *t = calloc(1, sizeof *t);
+    if (t == NULL) return -ENOMEM;
+    t->cfg = *cfg;
+    if (cfg->disk_thread) {
+        int rc = docs_disk_start(cfg->targets, cfg->self, &t->disk);
+        if (rc != 0) {
+            free(t);
+            return rc;
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+void docs_stop_disk(docs *t) {
+    docs_disk_stop(t->disk);
+    t->disk = NULL;
+}
+
+uint32_t docs_count_loaded(const docs *t) { return t->count_loaded; }
+uint32_t docs_count_busy(const docs *t) { return t->count_busy; }
+
+static docs_entry *find(docs *t, const char *name, size_t len, docs_entry ***link) {
+    docs_entry **p = &t->buckets[fnv1a(name, len) % DOCS_HASH_BUCKETS];
+    for (; *p != NULL; p = &(*p)->next)
+        if ((*p)->name_len == len && memcmp((*p)->name, name, len) == 0) break;
+    if (link != NULL) *link = p;
+    return *p;
+}
+
+doc *docs_find(docs *t, const char *name, size_t len) {
+    docs_entry *e = find(t, name, len, NULL);
+    return e != NULL && e->state == ENTRY_READY ? e->d : NULL;
+}
+
+static int ensure_data_dir(docs *t) {
+    /* blocking, but once per process: mkdir + open of the data dir */
+    if (t->cfg.data_dir_fd >= 0) return 0;
+    if (mkdir(t->cfg.data_dir_path, 0755) != 0 && errno != EEXIST) return -errno;
+    int fd = open(t->cfg.data_dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    t->cfg.data_dir_fd = fd;
+    return 0;
+}
+
+/* A new entry waiting for a job, in the table. */
+static docs_entry *entry_new(docs *t, const char *name, size_t len, entry_state state) {
+    docs_entry *e = calloc(1, sizeof *e);
+    if (e == NULL) return NULL;
+    memcpy(e->name, name, len);
+    e->name[len] = '\0';
+    e->name_len = len;
+    e->state = (uint8_t)state;
+    e->files.dir_fd = -1;
+    e->files.log_fd = -1;
+    docs_entry **link;
+    find(t, name, len, &link);
+    *link = e;
+    t->count_busy++;
+    return e;
+}
+
+/* Takes a busy entry out of the table; its waiting requests are returned. */
+static docs_request *entry_remove_busy(docs *t, docs_entry *e) {
+    docs_entry **link;
+    find(t, e->name, e->name_len, &link);
+    *link = e->next;
+    docs_request *w = e->wait_head;
+    t->count_busy--;
+    free(e);
+    return w;
+}
+
+static void wait_push(docs_entry *e, docs_request *r) {
+    mailbox_msg_ref(&r->hdr);
+    r->next = NULL;
+    if (e->wait_tail != NULL) e->wait_tail->next = r;
+    else e->wait_head = r;
+    e->wait_tail = r;
+    e->count_waiting++;
+}
+
+static docs_request *wait_take(docs_entry *e) {
+    docs_request *w = e->wait_head;
+    e->wait_head = e->wait_tail = NULL;
+    e->count_waiting = 0;
+    return w;
+}
+
+/* Hands a job to the helper, or runs it here (no helper, or its queue is
+ * full: blocking, but never lost). Takes the caller's reference. */
+static void submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
+    if (t->disk != NULL && docs_disk_submit(t->disk, j) == 0) return;
+    docs_job_run(j);
+    docs_on_disk_done(t, j, out, now_ms);
+    mailbox_msg_unref(&j->hdr);
+}
+
+static int ensure_data_dir(docs *t);
+
+static void start_load(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
+    docs_job *j = docs_job_new(DOCS_JOB_LOAD, t->cfg.self);
+    int drc = j != NULL ? ensure_data_dir(t) : -ENOMEM;
+    if (drc != 0) {
+        if (j != NULL) mailbox_msg_unref(&j->hdr);
+        docs_job failed;
+        memset(&failed, 0, sizeof failed);
+        failed.kind = DOCS_JOB_LOAD;
+        failed.rc = drc;
+        memcpy(failed.name, e->name, e->name_len + 1);
+        failed.name_len = e->name_len;
+        failed.files.dir_fd = failed.files.log_fd = -1;
+        docs_on_disk_done(t, &failed, out, now_ms);
+        return;
+    }
+    j->data_dir_fd = t->cfg.data_dir_fd;
+    memcpy(j->name, e->name, e->name_len + 1);
+    j->name_len = e->name_len;
+    j->create = e->load_create;
+    j->limits = t->cfg.limits;
+    submit_job(t, j, out, now_ms);
+}
+
+/* The load finished well: the entry becomes a document. */
+static int make_ready(docs *t, docs_entry *e, docs_job *j) {
+    store_log *lg = NULL;
+    int rc = store_log_new(&t->cfg.log, j->files.log_fd, j->files.log_end_offset, ot_doc_version(j->doc), &lg);
+    doc *d = NULL;
+    if (rc == 0) rc = doc_new(e->name, e->name_len, j->doc, lg, &d);
+    if (rc != 0) {
+        if (lg != NULL) store_log_free(lg);
+        return rc;
+    }
+    j->doc = NULL;   /* the doc owns it now */
+    e->files = j->files;
+    j->files.dir_fd = j->files.log_fd = -1;
+    doc_set_history_depth(d, t->cfg.history_depth);
+    doc_set_metrics(d, t->cfg.metrics);
+    store_ring_io_init(&e->io, lg);
+    e->d = d;
+    e->state = ENTRY_READY;
+    t->count_busy--;
+    t->count_loaded++;
+    log_debug("document %s loaded at v%llu", e->name, (unsigned long long)doc_version(d));
+    return 0;
+}
+
+static void set_degraded(docs *t, docs_entry *e, bool failed) {
+    if (failed == e->degraded) return;
+    e->degraded = failed;
+    if (t->cfg.degraded != NULL) {
+        if (failed) atomic_fetch_add(t->cfg.degraded, 1);
+        else atomic_fetch_sub(t->cfg.degraded, 1);
+    }
+}
+
+/* The listing cache of a document about to be unloaded (docs_disk META). */
+static void write_meta(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
+    store_log *lg = e->io.log;
+    if (!store_log_idle(lg) || store_log_failed(lg) || e->files.dir_fd < 0) return;
+    docs_job *j = docs_job_new(DOCS_JOB_META, t->cfg.self);
+    if (j == NULL) return;
+    j->doc_dir_fd = fcntl(e->files.dir_fd, F_DUPFD_CLOEXEC, 0);
+    if (j->doc_dir_fd < 0) {
+        mailbox_msg_unref(&j->hdr);
+        return;
+    }
+    const ot_text *text = ot_doc_text(doc_ot(e->d));
+    j->meta = (store_meta){
+        .version = doc_version(e->d),
+        .count_codepoints = ot_text_len_codepoints(text),
+        .count_bytes = ot_text_len_bytes(text),
+        .log_start_version = e->files.log_start_version,
+        .log_end_offset = store_log_end_offset(lg),
+    };
+    memcpy(j->name, e->name, e->name_len + 1);
+    j->name_len = e->name_len;
+    submit_job(t, j, out, now_ms);
+}
+
+/* Frees a loaded document; with meta, its listing cache is written first. */
+static void unload(docs *t, docs_entry *e, bool meta, fanout *out, int64_t now_ms) {
+    size_t n = e->name_len;
+    const char *name = e->name;
+    docs_entry **link;
+    find(t, name, n, &link);
+    *link = e->next;
+    if (e->dirty) {
+        for (docs_entry **p = &t->dirty; *p != NULL; p = &(*p)->dirty_next) {
+            if (*p == e) {
+                *p = e->dirty_next;
+                break;
+            }
+        }
+    }
+    if (!store_log_idle(e->io.log)) store_ring_drain_sync(e->io.log, now_ms);
+    if (meta) write_meta(t, e, out, now_ms);
+    set_degraded(t, e, false);
+    log_debug("document %.*s unloaded", (int)n, name);
+    free(e->compact_image);
+    doc_free(e->d);
+    store_doc_files_close(&e->files);
+    free(e);
+    t->count_loaded--;
+}
+
+static void mark_dirty(docs *t, docs_entry *e) {
+    e->quiet_since_ms = 0;
+    if (e->dirty) return;
+    e->dirty = true;
+    e->dirty_next = t->dirty;
+    t->dirty = e;
+}
+
+/* ---- REST answers: plain JSON objects in a frame to the caller's key ---------- */
+
+static void send_json(fanout *out, uint64_t key, const ot_buf *b) {
+    rbuf *f = fanout_frame(b->data, b->len);
+    if (f == NULL) return;
+    fanout_send(out, key, f);
+    rbuf_unref(f);
+}
+
+/* {"type":"error","code":"not_found",...}: not a protocol error code (REST only). */
+static void send_not_found(fanout *out, const docs_request *r) {
+    ot_buf b;
+    ot_buf_init(&b);
+    static const char head[] = "{\"type\":\"error\",\"code\":\"not_found\",\"message\":\"no such document\",\"ref\":";
+    if (ot_buf_append(&b, head, sizeof head - 1) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
+        ot_buf_append(&b, "}", 1) == 0)
+        send_json(out, r->key, &b);
+    ot_buf_free(&b);
+}
+
+static void send_info(fanout *out, const docs_request *r, uint64_t v, uint64_t codepoints, uint64_t bytes) {
+    ot_buf b;
+    ot_buf_init(&b);
+    char tail[128];
+    int n = snprintf(tail, sizeof tail, ",\"v\":%llu,\"codepoints\":%llu,\"bytes\":%llu}", (unsigned long long)v,
+                     (unsigned long long)codepoints, (unsigned long long)bytes);
+    if (ot_buf_append(&b, "{\"doc\":", 7) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
+        ot_buf_append(&b, tail, (size_t)n) == 0)
+        send_json(out, r->key, &b);
+    ot_buf_free(&b);
+}
+
+static void send_deleted(fanout *out, const docs_request *r, bool deleted) {
+    ot_buf b;
+    ot_buf_init(&b);
+    const char *body = deleted ? "{\"deleted\":true}" : "{\"deleted\":false}";
+    if (ot_buf_append(&b, body, strlen(body)) == 0) send_json(out, r->key, &b);
+    ot_buf_free(&b);
+}
+
+static void rest_get(doc *d, const docs_request *r, fanout *out) {
+    ot_buf text, b;
+    ot_buf_init(&text);
+    ot_buf_init(&b);
+    uint64_t v = r->has_v ? r->v : doc_published_version(d);
+    const ot_doc *ot = doc_ot(d);
+    int rc;
+    if (v > doc_published_version(d)) {
+        doc_send_error(out, r->key, PROTO_ERR_VERSION_AHEAD, "v is newer than the document", r->doc, r->doc_len);
+        goto done;
+    }
+    if (v < doc_oldest_version(d)) {
+        doc_send_error(out, r->key, PROTO_ERR_VERSION_TOO_OLD, "v is older than the retained history", r->doc,
+                       r->doc_len);
+        goto done;
+    }
+    rc = v == ot_doc_version(ot) ? ot_text_to_buf(ot_doc_text(ot), &text) : ot_doc_text_at(ot, v, &text);
+    char head[64];
+    int n = snprintf(head, sizeof head, "{\"v\":%llu,\"doc\":", (unsigned long long)v);
+    if (rc != OT_OK || ot_buf_append(&b, head, (size_t)n) != 0 || proto_json_string(&b, r->doc, r->doc_len) != 0 ||
+        ot_buf_append(&b, ",\"text\":", 8) != 0 ||
+        proto_json_string(&b, text.data != NULL ? text.data : "", text.len) != 0 || ot_buf_append(&b, "}", 1) != 0) {
+        doc_send_no_memory(doc_metrics(d), out, r->key, NULL, 0);
+        goto done;
+    }
+    send_json(out, r->key, &b);
+done:
+    ot_buf_free(&text);
+    ot_buf_free(&b);
+}
+
+/* Appends published ops [from, to) from the in-memory history (at most
+ * *budget), as items; *next gets where it stopped. */
+static int append_memory_ops(const doc *d, uint64_t from, uint64_t to, bool first, uint32_t *budget, ot_buf *b,
+                             uint64_t *next) {
+    const ot_doc *ot = doc_ot(d);
+    int rc = 0;
+    uint64_t v = from;
+    for (; rc == 0 && v < to && *budget > 0; v++) {
+        const ot_history_entry *e = ot_doc_history_at(ot, v);
+        if (e == NULL) break;
+        if (!first || v > from) rc = ot_buf_append(b, ",", 1);
+        char vb[48];
+        int n = snprintf(vb, sizeof vb, "{\"v\":%llu,\"id\":", (unsigned long long)v);
+        if (rc == 0) rc = ot_buf_append(b, vb, (size_t)n);
+        if (rc == 0) rc = proto_json_string(b, e->id, e->id_len);
+        if (rc == 0) rc = ot_buf_append(b, ",\"by\":", 6);
+        if (rc == 0) rc = proto_json_string(b, e->author, e->author_len);
+        n = snprintf(vb, sizeof vb, ",\"time\":%lld,\"op\":", (long long)e->time_ms);
+        if (rc == 0) rc = ot_buf_append(b, vb, (size_t)n);
+        if (rc == 0) rc = ot_op_to_json(&e->op, b) == OT_OK ? 0 : -ENOMEM;
+        if (rc == 0) rc = ot_buf_append(b, "}", 1);
+        (*budget)--;
+    }
+    *next = v;
+    return rc;
+}
+
+/* The /ops answer: disk items (may be empty) then memory ops up to `to`. */
+static void answer_ops(const doc *d, const docs_request *r, uint64_t pub, const ot_buf *disk, uint32_t count_disk,
+                       uint64_t next, fanout *out) {
+    uint64_t to = r->to > pub ? pub : r->to;
+    uint32_t budget = DOCS_MAX_OPS_PER_ANSWER - count_disk;
+    ot_buf b;
+    ot_buf_init(&b);
+    int rc = ot_buf_append(&b, "[", 1);
+    if (rc == 0 && count_disk > 0) rc = ot_buf_append(&b, disk->data, disk->len);
+    if (rc == 0 && d != NULL && next < to) rc = append_memory_ops(d, next, to, count_disk == 0, &budget, &b, &next);
+    ot_buf body;
+    ot_buf_init(&body);
+    char head[96];
+    int n = snprintf(head, sizeof head, "{\"v\":%llu,\"from\":%llu,\"to\":%llu,\"ops\":", (unsigned long long)pub,
+                     (unsigned long long)r->v, (unsigned long long)(next < r->v ? r->v : next));
+    if (rc == 0) rc = ot_buf_append(&body, head, (size_t)n);
+    if (rc == 0) rc = ot_buf_append(&body, b.data, b.len);
+    if (rc == 0) rc = ot_buf_append(&body, "]}", 2);
+    if (rc == 0) send_json(out, r->key, &body);
+    else doc_send_no_memory(doc_metrics(d), out, r->key, NULL, 0);
+    ot_buf_free(&b);
+    ot_buf_free(&body);
+}
+
+static void rest_ops(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
+    doc *d = e->d;
+    uint64_t pub = doc_published_version(d);
+    uint64_t from = r->v, to = r->to > pub ? pub : r->to;
+    if (from > pub) {
+        doc_send_error(out, r->key, PROTO_ERR_VERSION_AHEAD, "from is newer than the document", r->doc, r->doc_len);
+        return;
+    }
+    uint64_t mem_oldest = ot_doc_oldest_version(doc_ot(d));
+    if (from >= mem_oldest || from >= to) {
+        answer_ops(d, r, pub, NULL, 0, from, out);
+        return;
+    }
+    /* older than memory: read the log on the helper (the rest follows from memory) */
+    docs_job *j = docs_job_new(DOCS_JOB_READ_OPS, t->cfg.self);
+    if (j == NULL || ensure_data_dir(t) != 0) {
+        if (j != NULL) mailbox_msg_unref(&j->hdr);
+        doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
+        return;
+    }
+    j->data_dir_fd = t->cfg.data_dir_fd;
+    memcpy(j->name, e->name, e->name_len + 1);
+    j->name_len = e->name_len;
+    j->from = from;
+    j->to = to < mem_oldest ? to : mem_oldest;
+    j->max_count = DOCS_MAX_OPS_PER_ANSWER;
+    mailbox_msg_ref((mailbox_msg *)&r->hdr);
+    j->req = (mailbox_msg *)&r->hdr;
+    submit_job(t, j, out, now_ms);
+}
+
+static void read_ops_done(docs *t, docs_job *j, fanout *out) {
+    const docs_request *r = (const docs_request *)j->req;
+    if (j->rc == -ERANGE || j->rc == -ENOENT) {
+        doc_send_error(out, r->key, PROTO_ERR_VERSION_TOO_OLD, "from is older than the retained log", r->doc,
+                       r->doc_len);
+        return;
+    }
+    if (j->rc != 0) {
+        doc_send_error(out, r->key, PROTO_ERR_STORAGE_UNAVAILABLE, "the log could not be read", r->doc, r->doc_len);
+        return;
+    }
+    docs_entry *e = find(t, r->doc, r->doc_len, NULL);
+    doc *d = e != NULL && e->state == ENTRY_READY ? e->d : NULL;
+    uint64_t pub = d != NULL ? doc_published_version(d) : j->next_version;
+    answer_ops(d, r, pub, &j->ops_json, j->count_ops, j->next_version, out);
+}
+
+/* ---- requests -------------------------------------------------------------------- */
+
+static bool creates(const docs_request *r) {
+    return r->kind == DOCS_REQ_OPEN || (r->kind == DOCS_REQ_OP && r->rest);
+}
+
+static const char *ref_of(const docs_request *r, size_t *len) {
+    *len = r->kind == DOCS_REQ_OP ? r->id_len : r->doc_len;
+    return r->kind == DOCS_REQ_OP ? r->id : r->doc;
+}
+
+/* The document does not exist (and r does not create it). */
+static void answer_absent(const docs_request *r, fanout *out) {
+    size_t rl;
+    const char *ref = ref_of(r, &rl);
+    switch ((docs_request_kind)r->kind) {
+    case DOCS_REQ_CLOSE: break;
+    case DOCS_REQ_OP:
+    case DOCS_REQ_PRESENCE: doc_send_error(out, r->key, PROTO_ERR_NOT_OPEN, "the document is not open", ref, rl); break;
+    case DOCS_REQ_REST_DELETE: send_deleted(out, r, false); break;
+    case DOCS_REQ_OPEN:
+    case DOCS_REQ_REST_GET:
+    case DOCS_REQ_REST_OPS:
+    case DOCS_REQ_REST_INFO: send_not_found(out, r); break;
+    }
+}
+
+/* The document could not be loaded (or the wait queue is full). */
+static void answer_unavailable(const docs *t, const docs_request *r, int err, const char *message, fanout *out) {
+    if (r->kind == DOCS_REQ_CLOSE) return;
+    size_t rl;
+    const char *ref = ref_of(r, &rl);
+    if (err == -ENOMEM) {
+        doc_send_no_memory(t->cfg.metrics, out, r->key, ref, rl);
+        if (r->kind == DOCS_REQ_OPEN) fanout_drop(out, r->key, r->doc, r->doc_len);
+        return;
+    }
+    int code = err == -ENOSPC || err == -EIO || err == -EROFS || err == -EACCES || err == -EAGAIN
+                   ? PROTO_ERR_STORAGE_UNAVAILABLE
+                   : PROTO_ERR_INTERNAL;
+    doc_send_error(out, r->key, code, message, ref, rl);
+    if (r->kind == DOCS_REQ_OPEN) fanout_drop(out, r->key, r->doc, r->doc_len);
+}
+
+static void wait_or_refuse(docs *t, docs_entry *e, const docs_request *r, fanout *out) {
+    uint32_t max = t->cfg.max_waiting_per_doc != 0 ? t->cfg.max_waiting_per_doc : DOCS_MAX_WAITING_PER_DOC;
+    if (e->count_waiting >= max && r->kind != DOCS_REQ_CLOSE) {
+        answer_unavailable(t, r, -EAGAIN, "the document is busy loading; retry", out);
+        return;
+    }
+    wait_push(e, (docs_request *)r);
+}
+
+/* Runs requests that waited for a job, in order; each releases its reference. */
+static void run_waiting(docs *t, docs_request *w, fanout *out, int64_t now_ms) {
+    /* bounded by the requests that waited */
+    while (w != NULL) {
+        docs_request *r = w;
+        w = r->next;
+        r->next = NULL;
+        docs_execute(t, r, out, now_ms);
+        mailbox_msg_unref(&r->hdr);
+    }
+}
+
+static void start_delete(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
+    docs_job *j = docs_job_new(DOCS_JOB_DELETE, t->cfg.self);
+    int rc = j != NULL ? ensure_data_dir(t) : -ENOMEM;
+    if (rc != 0) {
+        if (j != NULL) mailbox_msg_unref(&j->hdr);
+        docs_request *w = entry_remove_busy(t, e);
+        docs_request *del = w;
+        w = del->next;
+        doc_send_error(out, del->key, PROTO_ERR_STORAGE_UNAVAILABLE, "the document could not be deleted", NULL, 0);
+        mailbox_msg_unref(&del->hdr);
+        run_waiting(t, w, out, now_ms);
+        return;
+    }
+    j->data_dir_fd = t->cfg.data_dir_fd;
+    memcpy(j->name, e->name, e->name_len + 1);
+    j->name_len = e->name_len;
+    submit_job(t, j, out, now_ms);
+}
+
+static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
+    if (e != NULL) {
+        if (store_ring_busy(&e->io)) {
+            /* a flush in flight: waiting would need a queue of deletes; the caller retries */
+            doc_send_error(out, r->key, PROTO_ERR_STORAGE_UNAVAILABLE, "a write is in flight; retry", NULL, 0);
+            return;
+        }
+        doc_evict_all(e->d, PROTO_ERR_NOT_OPEN, "the document was deleted", out);
+        unload(t, e, false, out, now_ms);
+    }
+    docs_entry *n = entry_new(t, r->doc, r->doc_len, ENTRY_DELETING);
+    if (n == NULL) {
+        doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
+        return;
+    }
+    wait_push(n, (docs_request *)r);   /* first in line: answered by the job */
+    start_delete(t, n, out, now_ms);
+}
+
+void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
+    docs_entry *e = find(t, r->doc, r->doc_len, NULL);
+    if (e != NULL && e->state != ENTRY_READY) {
+        wait_or_refuse(t, e, r, out);
+        return;
+    }
+    if (r->kind == DOCS_REQ_REST_DELETE) {
+        rest_delete(t, e, r, out, now_ms);
+        return;
+    }
+    if (e == NULL) {
+        if (r->kind == DOCS_REQ_CLOSE) return;
+        if ((r->kind == DOCS_REQ_PRESENCE || r->kind == DOCS_REQ_OP) && !r->rest) {
+            answer_absent(r, out);
+            return;
+        }
+        if (r->kind == DOCS_REQ_REST_INFO && ensure_data_dir(t) == 0) {
+            /* listing: the metadata file when it is current, else a load */
+            store_meta m;
+            int rc = store_meta_read(t->cfg.data_dir_fd, r->doc, r->doc_len, &m);
+            if (rc == 0) {
+                send_info(out, r, m.version, m.count_codepoints, m.count_bytes);
+                return;
+            }
+            if (rc == -ENOENT) {
+                send_not_found(out, r);
+                return;
+            }
+        }
+        e = entry_new(t, r->doc, r->doc_len, ENTRY_LOADING);
+        if (e == NULL) {
+            answer_unavailable(t, r, -ENOMEM, PROTO_NO_MEMORY_MESSAGE, out);
+            return;
+        }
+        e->load_create = creates(r);
+        wait_push(e, (docs_request *)r);
+        start_load(t, e, out, now_ms);
+        return;
+    }
+    e->quiet_since_ms = 0;
+    switch ((docs_request_kind)r->kind) {
+    case DOCS_REQ_OPEN: {
+        doc_who who = {
+            .key = r->key,
+            .session = r->session,
+            .by = r->by,
+            .name = r->has_name ? r->name : NULL,
+            .color = r->has_color ? r->color : NULL,
+        };
+        doc_open(e->d, &who, r->has_v, r->v, out);
+        break;
+    }
+    case DOCS_REQ_OP:
+        doc_submit(e->d, r->key, !r->rest, r->by, r->v, r->id, r->id_len, &r->op, r->time_ms, out);
+        mark_dirty(t, e);
+        break;
+    case DOCS_REQ_PRESENCE: doc_presence(e->d, r->key, r->v, r->sel, r->count_sel, out); break;
+    case DOCS_REQ_CLOSE: doc_close(e->d, r->key, out); break;
+    case DOCS_REQ_REST_GET: rest_get(e->d, r, out); break;
+    case DOCS_REQ_REST_OPS: rest_ops(t, e, r, out, now_ms); break;
+    case DOCS_REQ_REST_INFO: {
+        const ot_text *text = ot_doc_text(doc_ot(e->d));
+        send_info(out, r, doc_published_version(e->d), ot_text_len_codepoints(text), ot_text_len_bytes(text));
+        break;
+    }
+    case DOCS_REQ_REST_DELETE: break;
+    }
+}
+
+/* ---- finished disk jobs ---------------------------------------------------------- */
+
+static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
+    docs_entry *e = find(t, j->name, j->name_len, NULL);
+    if (e == NULL || e->state != ENTRY_LOADING) return;   /* not ours any more (cannot happen: one job per entry) */
+    if (j->rc == 0) {
+        if (j->report.torn_tail)
+            log_warn("document %s: truncated a torn log tail of %zu bytes", e->name, j->report.torn_bytes);
+        int rc = make_ready(t, e, j);
+        if (rc == 0) {
+            run_waiting(t, wait_take(e), out, now_ms);
+            return;
+        }
+        j->rc = rc;
+    }
+    bool create = e->load_create;
+    docs_request *w = entry_remove_busy(t, e);
+    if (j->rc == -ENOENT && !create) {
+        /* absent: answer in order until a request that creates it, which
+         * starts a new load that the rest then wait for */
+        while (w != NULL) {
+            docs_request *r = w;
+            w = r->next;
+            r->next = NULL;
+            if (find(t, r->doc, r->doc_len, NULL) != NULL || creates(r)) docs_execute(t, r, out, now_ms);
+            else answer_absent(r, out);
+            mailbox_msg_unref(&r->hdr);
+        }
+        return;
+    }
+    log_error("document %s: cannot load: %s%s%s", j->name, store_err_str(j->rc), j->report.message[0] ? ": " : "",
+              j->report.message);
+    while (w != NULL) {
+        docs_request *r = w;
+        w = r->next;
+        answer_unavailable(t, r, j->rc, "the document could not be loaded", out);
+        mailbox_msg_unref(&r->hdr);
+    }
+}
+
+static void delete_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
+    docs_entry *e = find(t, j->name, j->name_len, NULL);
+    if (e == NULL || e->state != ENTRY_DELETING) return;
+    docs_request *w = entry_remove_busy(t, e);
+    docs_request *del = w;
+    w = del->next;
+    if (j->rc == 0 || j->rc == -ENOENT) send_deleted(out, del, j->rc == 0);
+    else doc_send_error(out, del->key, PROTO_ERR_STORAGE_UNAVAILABLE, "the document could not be deleted", NULL, 0);
+    mailbox_msg_unref(&del->hdr);
+    run_waiting(t, w, out, now_ms);
+}
+
+static void count_compaction(docs *t, bool done);
+
+static void compact_done(docs *t, docs_job *j) {
+    docs_entry *e = find(t, j->name, j->name_len, NULL);
+    if (j->rc != 0) log_warn("document %s: compaction failed: %s", j->name, store_err_str(j->rc));
+    count_compaction(t, j->rc == 0);
+    if (e == NULL || e->state != ENTRY_READY) return;
+    log_debug("document %s: compaction done (%s)", j->name, j->rc == 0 ? "ok" : store_err_str(j->rc));
+    e->compacting = false;
+    if (j->rc == 0 && j->snapshot_version > e->files.snapshot_version) e->files.snapshot_version = j->snapshot_version;
+}
+
+static void segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms);
+
+void docs_on_disk_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
+    switch ((docs_job_kind)j->kind) {
+    case DOCS_JOB_LOAD: load_done(t, j, out, now_ms); break;
+    case DOCS_JOB_DELETE: delete_done(t, j, out, now_ms); break;
+    case DOCS_JOB_COMPACT: compact_done(t, j); break;
+    case DOCS_JOB_META:
+        if (j->rc != 0) log_debug("document %s: listing metadata not written: %s", j->name, strerror(-j->rc));
+        break;
+    case DOCS_JOB_READ_OPS: read_ops_done(t, j, out); break;
+    case DOCS_JOB_SEGMENT: segment_done(t, j, out, now_ms); break;
+    }
+}
+
+/* ---- storage ------------------------------------------------------------------------- */
+
+static void report(docs *t, docs_entry *e, const store_flush_result *res, fanout *out) {
+    doc_on_flush(e->d, res, out);
+    bool failed = store_log_failed(e->io.log);
+    if (failed && !e->degraded)
+        log_error("document %s: storage failed (%s); refusing ops until a write succeeds", doc_name(e->d, NULL),
+                  store_err_str(res->error));
+    if (!failed && e->degraded) log_info("document %s: storage works again", doc_name(e->d, NULL));
+    set_degraded(t, e, failed);
+}
+
+static void kick(docs *t, docs_entry *e, struct worker *w, fanout *out, int64_t now_ms) {
+    /* while compaction's new segment is created, appends wait in the log */
+    if (e->switching) return;
+    store_flush_result failed;
+    int rc = store_ring_kick(w, &e->io, now_ms, &failed);
+    if (rc == -EAGAIN) report(t, e, &failed, out);
+    else if (rc == 1) e->flush_submitted_us = metrics_now_us();
+}
+
+/* A completed flush, before its result is reported. */
+static void count_flush(docs *t, const docs_entry *e, const store_flush_result *res) {
+    metrics_worker *m = t->cfg.metrics;
+    if (m == NULL) return;
+    if (e->io.has_write && e->io.write_result > 0) metrics_add(&m->store_append_bytes, (uint64_t)e->io.write_result);
+    if (e->io.has_fsync && res->error == 0) {
+        uint64_t now = metrics_now_us();
+        metrics_count_fsync(m, now > e->flush_submitted_us ? now - e->flush_submitted_us : 0,
+                            res->newly_durable_to - res->newly_durable_from);
+    }
+}
+
+static void count_compaction(docs *t, bool done) {
+    if (t->cfg.metrics != NULL) metrics_add(&t->cfg.metrics->store_compactions[done ? 0 : 1], 1);
+}
+
+void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
+    /* bounded: each entry leaves the list once */
+    while (t->dirty != NULL) {
+        docs_entry *e = t->dirty;
+        t->dirty = e->dirty_next;
+        e->dirty_next = NULL;
+        e->dirty = false;
+        if (store_log_failed(e->io.log)) continue;   /* retried by the timer, not in a spin */
+        kick(t, e, w, out, now_ms);
+    }
+}
+
+void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int64_t now_ms) {
+    docs_entry *e = (docs_entry *)ud_get_ptr(cqe->user_data);
+    store_flush_result res;
+    bool fsync_cqe = ud_get_tag(cqe->user_data) == UD_TAG_STORE_FSYNC;
+    if (store_ring_on_cqe(&e->io, cqe, fsync_cqe, now_ms, &res) == 1) {
+        count_flush(t, e, &res);
+        report(t, e, &res, out);
+        if (!store_log_idle(e->io.log)) mark_dirty(t, e);
+    }
+}
+
+/* A job of compaction for the helper thread, on its own copy of the document's
+ * directory fd; on failure compaction is abandoned (retried later). */
+static docs_job *compact_job_new(docs *t, docs_entry *e, uint32_t kind) {
+    docs_job *j = docs_job_new(kind, t->cfg.self);
+    if (j != NULL) j->doc_dir_fd = fcntl(e->files.dir_fd, F_DUPFD_CLOEXEC, 0);
+    if (j == NULL || j->doc_dir_fd < 0) {
+        if (j != NULL) mailbox_msg_unref(&j->hdr);
+        free(e->compact_image);
+        e->compact_image = NULL;
+        e->compacting = false;
+        log_warn("document %s: compaction failed: out of memory or fds", e->name);
+        count_compaction(t, false);
+        return NULL;
+    }
+    memcpy(j->name, e->name, e->name_len + 1);
+    j->name_len = e->name_len;
+    return j;
+}
+
+/* Submits compaction's file work: the snapshot held in the entry. */
+static void submit_compact_files(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
+    docs_job *j = compact_job_new(t, e, DOCS_JOB_COMPACT);
+    if (j == NULL) return;
+    j->snapshot_version = e->compact_snap;
+    j->image = e->compact_image;
+    j->image_len = e->compact_image_len;
+    e->compact_image = NULL;
+    submit_job(t, j, out, now_ms);
+}
+
+/* Compaction, never blocking the worker: the snapshot image is made here in
+ * memory (at the published version, so it holds only durable ops); the
+ * helper creates the new active segment (create + directory fsync) while
+ * ops go on being applied and appended but not flushed (acks wait a moment);
+ * the worker then switches the log to it at the seam (everything before in
+ * the old segment, everything pending into the new one) and the helper
+ * writes the snapshot and drops the old segments. */
+static void maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
+    uint64_t v = doc_version(e->d);
+    uint64_t keep = t->cfg.history_depth;
+    uint64_t slack = keep > DOCS_COMPACT_MIN_SLACK_OPS ? keep : DOCS_COMPACT_MIN_SLACK_OPS;
+    if (e->compacting || v < e->files.snapshot_version + keep + slack) return;
+    if (!store_log_idle(e->io.log) || doc_published_version(e->d) != v) return;
+    int rc = store_compact_snapshot_image(doc_ot(e->d), t->cfg.history_depth, e->files.snapshot_version,
+                                          &e->compact_snap, &e->compact_image, &e->compact_image_len);
+    if (rc != 0) {
+        log_warn("document %s: compaction failed: %s", e->name, store_err_str(rc));
+        count_compaction(t, false);
+        return;
+    }
+    e->compacting = true;
+    log_debug("document %s: compaction to a snapshot at v%llu", e->name, (unsigned long long)e->compact_snap);
+    if (e->files.log_start_version == v) {
+        submit_compact_files(t, e, out, now_ms);
+        return;
+    }
+    docs_job *j = compact_job_new(t, e, DOCS_JOB_SEGMENT);
+    if (j == NULL) return;
+    j->start_version = v;
+    e->switching = true;
+    submit_job(t, j, out, now_ms);
+}
+
+static void segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
+    docs_entry *e = find(t, j->name, j->name_len, NULL);
+    if (e == NULL || e->state != ENTRY_READY || !e->switching) return;   /* unloaded or deleted meanwhile */
+    e->switching = false;
+    int rc = j->rc;
+    if (rc == 0) rc = store_log_switch_segment_pending(e->io.log, j->segment_fd, j->start_version);
+    if (rc == 0) {
+        close(e->files.log_fd);
+        e->files.log_fd = j->segment_fd;
+        j->segment_fd = -1;
+        e->files.log_start_version = j->start_version;
+        e->files.log_end_offset = 0;
+        log_debug("document %s: new segment at v%llu (%llu ops waited for it)", e->name,
+                  (unsigned long long)j->start_version, (unsigned long long)(doc_version(e->d) - j->start_version));
+        mark_dirty(t, e);   /* the header and the ops that waited */
+        submit_compact_files(t, e, out, now_ms);
+        return;
+    }
+    log_warn("document %s: compaction failed: new segment: %s", e->name, store_err_str(rc));
+    count_compaction(t, false);
+    if (j->segment_fd >= 0) {
+        /* an empty segment named for a version the log moved past would
+         * mislead recovery: remove it (rare: the preconditions are held) */
+        char seg[STORE_SEGMENT_NAME_BYTES];
+        store_segment_file_name(j->start_version, seg);
+        unlinkat(e->files.dir_fd, seg, 0);
+    }
+    free(e->compact_image);
+    e->compact_image = NULL;
+    e->compacting = false;
+    if (!store_log_idle(e->io.log)) mark_dirty(t, e);
+}
+
+static uint64_t op_bytes(const ot_op *op) {
+    return (uint64_t)op->capacity_components * sizeof(ot_component) + op->text_capacity_bytes;
+}
+
+/* The heap an ot_doc's history holds; walked again only after the document moved. */
+static uint64_t history_bytes(docs_entry *e) {
+    const ot_doc *od = doc_ot(e->d);
+    uint64_t v = ot_doc_version(od);
+    if (v == e->history_version) return e->history_bytes;
+    uint64_t total = 0;
+    /* bounded by --history-depth */
+    for (uint64_t at = ot_doc_oldest_version(od); at < v; at++) {
+        const ot_history_entry *h = ot_doc_history_at(od, at);
+        if (h == NULL) continue;
+        total += sizeof *h + op_bytes(&h->op) + op_bytes(&h->inverse) + h->id_len + h->author_len;
+    }
+    e->history_version = v;
+    e->history_bytes = total;
+    return total;
+}
+
+void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
+    uint64_t subscribers = 0, history = 0;
+    for (uint32_t b = 0; b < DOCS_HASH_BUCKETS; b++) {
+        for (docs_entry *e = t->buckets[b], *next; e != NULL; e = next) {
+            next = e->next;
+            if (e->state != ENTRY_READY) continue;
+            subscribers += doc_count_subscribers(e->d);
+            history += history_bytes(e);
+            store_log *lg = e->io.log;
+            if (store_log_failed(lg)) {
+                if ((uint64_t)now_ms - e->last_retry_ms >= DOCS_RETRY_MS && !store_ring_busy(&e->io)) {
+                    e->last_retry_ms = (uint64_t)now_ms;
+                    kick(t, e, w, out, now_ms);
+                }
+                continue;
+            }
+            int64_t due = store_log_fsync_due_ms(lg);
+            if (due >= 0 && due <= now_ms) kick(t, e, w, out, now_ms);
+            if (store_ring_busy(&e->io)) continue;
+            maybe_compact(t, e, out, now_ms);
+            if (!doc_is_quiet(e->d) || !store_log_idle(lg) || e->compacting) {
+                e->quiet_since_ms = 0;
+                continue;
+            }
+            if (e->quiet_since_ms == 0) e->quiet_since_ms = (uint64_t)now_ms + 1;
+            else if ((uint64_t)now_ms - e->quiet_since_ms >= t->cfg.idle_ms && !e->dirty) {
+                history -= history_bytes(e);
+                unload(t, e, true, out, now_ms);
+            }
+        }
+    }
+    if (t->cfg.metrics != NULL) {
+        metrics_set(&t->cfg.metrics->docs_loaded, t->count_loaded);
+        metrics_set(&t->cfg.metrics->doc_subscribers, subscribers);
+        metrics_set(&t->cfg.metrics->doc_history_bytes, history);
+    }
+}
+
+void docs_free(docs *t, int64_t now_ms) {
+    if (t == NULL) return;
+    docs_stop_disk(t);
+    for (uint32_t b = 0; b < DOCS_HASH_BUCKETS; b++) {
+        while (t->buckets[b] != NULL) {
+            docs_entry *e = t->buckets[b];
+            if (e->state != ENTRY_READY) {
+                docs_request *w = entry_remove_busy(t, e);
+                while (w != NULL) {
+                    docs_request *r = w;
+                    w = r->next;
+                    mailbox_msg_unref(&r->hdr);
+                }
+                continue;
+            }
+            if (store_ring_busy(&e->io)) {
+                /* the ring is gone with its CQE: the log state is unknown, keep the bytes on disk as they are */
+                t->buckets[b] = e->next;
+                set_degraded(t, e, false);
+                free(e->compact_image);
+                doc_free(e->d);
+                store_doc_files_close(&e->files);
+                free(e);
+                t->count_loaded--;
+                continue;
+            }
+            /* the helper is stopped: the metadata is written inline */
+            unload(t, e, true, NULL, now_ms);
+        }
+    }
+    if (t->cfg.data_dir_fd >= 0) close(t->cfg.data_dir_fd);
+    free(t);
+}

@@ -1,0 +1,127 @@
+/*
+ * A worker's document table: the documents this worker owns (owner =
+ * docs_owner(name)), loaded on first use with store_doc_open, their log
+ * flushes driven through the ring (store_ring), and unloaded after they have
+ * been quiet (no subscriber, nothing unpublished, log idle) for idle_ms.
+ *
+ * Sessions reach a document only through a docs_request executed on the
+ * owner (docs_execute), delivered by the mailbox from other workers or from a
+ * local queue on this one, so nothing here is ever touched by two threads.
+ */
+#ifndef RINGPAD_DOCS_H
+#define RINGPAD_DOCS_H
+
+#include "collab/doc.h"
+#include "collab/docs_disk.h"
+#include "collab/fanout.h"
+#include "io/mailbox.h"
+#include "proto/protocol.h"
+#include "store/store.h"
+
+#include <liburing.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define DOCS_HASH_BUCKETS 4096u
+/* A failed log is retried at most this often. */
+#define DOCS_RETRY_MS 500u
+/* Requests waiting for one document's load or delete; beyond it they are
+ * answered storage_unavailable (a close always waits: it cannot be refused). */
+#define DOCS_MAX_WAITING_PER_DOC 65536u
+/* Ops in one GET .../ops answer; its "to" says where it stopped. */
+#define DOCS_MAX_OPS_PER_ANSWER 10000u
+
+struct worker;
+
+typedef enum docs_request_kind {
+    DOCS_REQ_OPEN = 1,
+    DOCS_REQ_OP = 2,
+    DOCS_REQ_PRESENCE = 3,
+    DOCS_REQ_CLOSE = 4,
+    DOCS_REQ_REST_GET = 5,      /* text (at v when has_v) */
+    DOCS_REQ_REST_OPS = 6,      /* ops [v, to) */
+    DOCS_REQ_REST_DELETE = 7,
+    DOCS_REQ_REST_INFO = 8,     /* name, version, size (listing) */
+} docs_request_kind;
+
+/* A session's request to the owner of `doc`. Immutable once posted. */
+typedef struct docs_request {
+    mailbox_msg hdr;                /* kind FANOUT_MSG_REQUEST */
+    struct docs_request *next;      /* local queue link (same worker) */
+    uint32_t kind;                  /* docs_request_kind */
+    uint64_t key;                   /* who gets the answers */
+    char doc[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    size_t doc_len;
+    bool has_v;
+    uint64_t v;
+    uint64_t to;                    /* REST_OPS */
+    char id[PROTO_MAX_ID_BYTES + 1];
+    size_t id_len;
+    ot_op op;
+    uint32_t count_sel;
+    proto_range sel[PROTO_MAX_SEL_RANGES];
+    char session[DOC_SESSION_ID_BYTES];
+    char by[DOC_BY_BYTES + 1];
+    char name[PROTO_MAX_NAME_BYTES + 1];
+    char color[PROTO_MAX_COLOR_BYTES + 1];
+    bool has_name;
+    bool has_color;
+    bool rest;                      /* from REST: no subscription needed for an op */
+    int64_t time_ms;                /* wall clock, for the log */
+} docs_request;
+
+/* refs = 1, everything zero, op initialised. NULL on no memory. */
+docs_request *docs_request_new(uint32_t kind, uint32_t from_worker);
+
+/* FNV-1a of the name modulo the worker count. */
+uint32_t docs_owner(const char *name, size_t len, uint32_t count_workers);
+
+typedef struct docs_config {
+    int data_dir_fd;                /* owned: closed by docs_free; -1: opened (created) at the first load */
+    const char *data_dir_path;      /* outlives the table */
+    ot_limits limits;               /* history_depth includes DOC_MAX_UNPUBLISHED_OPS */
+    uint32_t history_depth;         /* advertised (compaction keeps this many) */
+    store_log_config log;
+    uint32_t idle_ms;
+    _Atomic uint32_t *degraded;     /* shared count of documents with failed storage (may be NULL) */
+    struct metrics_worker *metrics; /* this worker's counters (may be NULL) */
+    /* Disk work (load, delete, compaction files, /ops from the log, listing
+     * metadata) on a helper thread that posts back to targets[self]; without
+     * it (tests) the same jobs run inline, synchronously. */
+    bool disk_thread;
+    mailbox_target *targets;
+    uint32_t self;
+    uint32_t max_waiting_per_doc;   /* 0: DOCS_MAX_WAITING_PER_DOC (tests shrink it) */
+} docs_config;
+
+typedef struct docs docs;
+
+int docs_new(const docs_config *cfg, docs **out);
+/* Flushes every log (blocking) and frees everything. Only after the loop stopped. */
+void docs_free(docs *t, int64_t now_ms);
+
+/* Runs one request on this (the owner) worker. Replies go to out. A request
+ * for a document being loaded or deleted waits for it (a reference is kept). */
+void docs_execute(docs *t, const docs_request *req, fanout *out, int64_t now_ms);
+
+/* A FANOUT_MSG_DISK_DONE message: the helper finished a job of this table. */
+void docs_on_disk_done(docs *t, docs_job *job, fanout *out, int64_t now_ms);
+/* Stops the disk helper (shutdown, before the last CQEs are drained); later
+ * jobs run inline. */
+void docs_stop_disk(docs *t);
+
+/* End of a loop iteration: submit the flushes of logs that got appends. */
+void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms);
+/* UD_TAG_STORE_WRITE / UD_TAG_STORE_FSYNC completions. */
+void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int64_t now_ms);
+/* Timer: interval fsyncs, retries of failed logs, compaction, idle unload. */
+void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms);
+
+uint32_t docs_count_loaded(const docs *t);
+/* Documents waiting for a load or delete job. */
+uint32_t docs_count_busy(const docs *t);
+/* Loaded document (no loading), NULL when absent. */
+doc *docs_find(docs *t, const char *name, size_t len);
+
+#endif /* RINGPAD_DOCS_H */

@@ -1,0 +1,681 @@
+#include "collab/session.h"
+
+#include "io/conn.h"
+#include "ws/conn_ws.h"
+#include "proto/docname.h"
+#include "base/log.h"
+#include "io/ring.h"
+#include "io/ud.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Requests run per end-of-iteration pass at most (more wait for the next). */
+#define SESSION_MAX_LOCAL_PER_FLUSH 100000u
+#define SESSION_MAX_SLOTS (1u << 24)
+/* Shutdown: wait this long for log writes in flight. */
+#define SESSION_DRAIN_WAIT_MS 2000
+
+typedef struct session_doc {
+    char name[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    size_t len;
+    auth_role role;
+    int64_t tokens_milli;           /* presence token bucket */
+    uint64_t refill_ms;
+} session_doc;
+
+typedef struct session {
+    session_worker *sw;
+    conn *c;
+    uint64_t key;
+    char id[DOC_SESSION_ID_BYTES];
+    bool hello;
+    bool authed;
+    bool has_name;
+    bool has_color;
+    char name[PROTO_MAX_NAME_BYTES + 1];
+    char color[PROTO_MAX_COLOR_BYTES + 1];
+    char by[DOC_BY_BYTES + 1];
+    /* Only the grants of the verified token are kept (malloc'd, count_grants
+     * entries): the full auth_claims is ~9 KB, most of an idle connection. */
+    auth_grant *grants;
+    uint32_t count_grants;
+    session_doc *docs;
+    uint32_t count_docs;
+    uint32_t cap_docs;
+} session;
+
+typedef struct session_slot {
+    uint32_t gen;
+    uint32_t next_free;
+    struct session *s;
+    session_waiter_fn fn;
+    void *ctx;
+} session_slot;
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_s(void) { return wall_ms() / 1000; }
+
+/* ---- slots ------------------------------------------------------------------ */
+
+static uint64_t slot_alloc(session_worker *sw, session *s, session_waiter_fn fn, void *ctx) {
+    uint32_t i;
+    if (sw->free_head != UINT32_MAX) {
+        i = sw->free_head;
+        sw->free_head = sw->slots[i].next_free;
+    } else {
+        if (sw->count_slots == sw->cap_slots) {
+            if (sw->cap_slots >= SESSION_MAX_SLOTS) return 0;
+            uint32_t cap = sw->cap_slots == 0 ? 64 : sw->cap_slots * 2;
+            session_slot *g = realloc(sw->slots, sizeof *g * cap);
+            if (g == NULL) return 0;
+            sw->slots = g;
+            sw->cap_slots = cap;
+        }
+        i = sw->count_slots++;
+        sw->slots[i].gen = 0;
+    }
+    session_slot *sl = &sw->slots[i];
+    sl->gen = (sl->gen + 1) & 0xFFFFFFu;
+    if (sl->gen == 0) sl->gen = 1;
+    sl->s = s;
+    sl->fn = fn;
+    sl->ctx = ctx;
+    sl->next_free = UINT32_MAX;
+    return fanout_key(sw->self, i, sl->gen);
+}
+
+static session_slot *slot_of(session_worker *sw, uint64_t key) {
+    if (fanout_key_worker(key) != sw->self) return NULL;
+    uint32_t i = fanout_key_slot(key);
+    if (i >= sw->count_slots) return NULL;
+    session_slot *sl = &sw->slots[i];
+    if (sl->gen != fanout_key_gen(key) || (sl->s == NULL && sl->fn == NULL)) return NULL;
+    return sl;
+}
+
+static void slot_free(session_worker *sw, uint64_t key) {
+    session_slot *sl = slot_of(sw, key);
+    if (sl == NULL) return;
+    sl->s = NULL;
+    sl->fn = NULL;
+    sl->ctx = NULL;
+    sl->gen = (sl->gen + 1) & 0xFFFFFFu;   /* stale keys miss from now on */
+    sl->next_free = sw->free_head;
+    sw->free_head = fanout_key_slot(key);
+}
+
+uint64_t session_waiter_add(session_worker *sw, session_waiter_fn fn, void *ctx) {
+    return slot_alloc(sw, NULL, fn, ctx);
+}
+
+void session_waiter_remove(session_worker *sw, uint64_t key) { slot_free(sw, key); }
+
+/* ---- delivery --------------------------------------------------------------- */
+
+static session_doc *find_doc(session *s, const char *name, size_t len) {
+    for (uint32_t i = 0; i < s->count_docs; i++)
+        if (s->docs[i].len == len && memcmp(s->docs[i].name, name, len) == 0) return &s->docs[i];
+    return NULL;
+}
+
+static void remove_doc(session *s, session_doc *d) { *d = s->docs[--s->count_docs]; }
+
+static void deliver(void *ctx, uint64_t key, rbuf *frame, const char *doc, size_t doc_len) {
+    session_worker *sw = ctx;
+    session_slot *sl = slot_of(sw, key);
+    if (sl == NULL) return;
+    if (sl->fn != NULL) {
+        /* fn may remove the waiter itself; a second removal misses (generation) */
+        if (frame != NULL && sl->fn(sl->ctx, frame)) slot_free(sw, key);
+        return;
+    }
+    session *s = sl->s;
+    if (frame == NULL) {
+        session_doc *d = find_doc(s, doc, doc_len);
+        if (d != NULL) remove_doc(s, d);
+        return;
+    }
+    if (s->c->state != CONN_WS) return;
+    conn_ws_send_frame(s->c, frame);
+}
+
+/* A frame or request of this session was lost between workers, so its
+ * stream has a gap: tell it and close (PROTOCOL.md §5 `internal`, close 1011).
+ * A REST waiter gets the same error as its answer. */
+static void kill_key(void *ctx, uint64_t key) {
+    session_worker *sw = ctx;
+    session_slot *sl = slot_of(sw, key);
+    if (sl == NULL) return;
+    static const char msg[] = "messages for this connection were lost inside the server; reconnect and re-open";
+    ot_buf_clear(&sw->enc);
+    if (proto_enc_error(&sw->enc, PROTO_ERR_INTERNAL, proto_cstr(msg), (proto_str){NULL, 0}) != 0) return;
+    rbuf *f = fanout_frame(sw->enc.data, sw->enc.len);
+    if (sl->fn != NULL) {
+        if (f != NULL && sl->fn(sl->ctx, f)) slot_free(sw, key);
+        if (f != NULL) rbuf_unref(f);
+        return;
+    }
+    session *s = sl->s;
+    log_warn("worker %u: session %s lost cross-worker messages; closing it with 1011", sw->self, s->id);
+    if (s->c->state == CONN_WS) {
+        if (f != NULL) conn_ws_send_frame(s->c, f);
+        if (s->c->state == CONN_WS) {
+            conn_ws_send_close(s->c, SESSION_CLOSE_LOST, "messages lost");
+            conn_close_after_flush(s->c, METRICS_CLOSE_IO_ERROR);
+        }
+    }
+    if (f != NULL) rbuf_unref(f);
+}
+
+/* ---- routing ------------------------------------------------------------------- */
+
+int session_route(session_worker *sw, docs_request *req) {
+    uint32_t owner = docs_owner(req->doc, req->doc_len, sw->count_workers);
+    if (owner == sw->self) {
+        req->next = NULL;
+        if (sw->local_tail != NULL) sw->local_tail->next = req;
+        else sw->local_head = req;
+        sw->local_tail = req;
+        return 0;
+    }
+    int rc = fanout_post(&sw->out, owner, &req->hdr);
+    uint64_t key = req->key;
+    mailbox_msg_unref(&req->hdr);
+    if (rc != 0) {
+        metrics_add(&sw->w->m->errors[METRICS_ERR_MAILBOX], 1);
+        /* a lost request leaves the session out of step with the owner */
+        session_slot *sl = slot_of(sw, key);
+        if (sl != NULL && sl->s != NULL) kill_key(sw, key);
+    }
+    return rc;
+}
+
+void session_worker_on_sent_cqe(worker *w, const struct io_uring_cqe *cqe) {
+    session_worker *sw = w->sw;
+    if (cqe->res < 0) {
+        metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], 1);
+        const mailbox_msg *msg = ud_get_ptr(cqe->user_data);
+        uint32_t to = ud_get_high(cqe->user_data);
+        if (sw != NULL && !fanout_on_post_failed(&sw->out, to, msg) && msg->kind == FANOUT_MSG_REQUEST) {
+            uint64_t key = ((const docs_request *)msg)->key;
+            session_slot *sl = slot_of(sw, key);
+            /* a REST waiter would wait forever: answer it too */
+            if (sl != NULL) kill_key(sw, key);
+        }
+    }
+    mailbox_on_sent_cqe(w->shared->targets, cqe);
+}
+
+auth_role session_role_for(const session_worker *sw, const auth_claims *claims, const char *doc, size_t len) {
+    if (!sw->auth_on) return AUTH_ROLE_WRITE;
+    return auth_role_for(claims, doc, len);
+}
+
+/* ---- replies to this connection -------------------------------------------------- */
+
+/* Sends sw->enc, which encode_rc says was encoded (0) or not. */
+static void send_enc(session *s, int encode_rc) {
+    session_worker *sw = s->sw;
+    if (s->c->state != CONN_WS) return;
+    rbuf *f = encode_rc == 0 ? fanout_frame_in(&sw->out, sw->enc.data, sw->enc.len) : NULL;
+    if (f == NULL) {
+        /* a reply lost for memory: close rather than leave a silent gap (PROTOCOL.md §5) */
+        metrics_add(&sw->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        conn_ws_send_close(s->c, SESSION_CLOSE_LOST, "out of memory");
+        conn_close_after_flush(s->c, METRICS_CLOSE_IO_ERROR);
+        return;
+    }
+    conn_ws_send_frame(s->c, f);
+    rbuf_unref(f);
+}
+
+static void send_error(session *s, int code, const char *message, const char *ref, size_t ref_len) {
+    if (code == PROTO_ERR_NO_MEMORY) metrics_add(&s->sw->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+    ot_buf_clear(&s->sw->enc);
+    send_enc(s, proto_enc_error(&s->sw->enc, code, proto_cstr(message), (proto_str){ref, ref_len}));
+}
+
+static void unauthorized(session *s, const char *why) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "a hello with a valid token is required: %s", why);
+    send_error(s, PROTO_ERR_UNAUTHORIZED, msg, NULL, 0);
+    conn_ws_send_close(s->c, SESSION_CLOSE_UNAUTHORIZED, "unauthorized");
+    conn_close_after_flush(s->c, METRICS_CLOSE_WS_PROTOCOL);
+}
+
+static void copy_field(char *dst, size_t cap, const char *src, size_t len) {
+    if (len >= cap) len = cap - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+/* ---- messages ------------------------------------------------------------------- */
+
+static void on_hello(session *s, const proto_msg *m) {
+    session_worker *sw = s->sw;
+    if (s->hello) {
+        send_error(s, PROTO_ERR_BAD_MESSAGE, "hello was already received on this connection", NULL, 0);
+        return;
+    }
+    if (sw->auth_on) {
+        if (!m->has_token) {
+            unauthorized(s, "no token");
+            return;
+        }
+        auth_claims *claims = &sw->claims;   /* scratch: only the grants are kept */
+        int rc = auth_verify(&sw->secret, m->token, m->token_len, wall_s(), claims);
+        if (rc != AUTH_OK) {
+            unauthorized(s, auth_err_str(rc));
+            return;
+        }
+        uint32_t n = claims->count_grants < AUTH_MAX_GRANTS ? claims->count_grants : AUTH_MAX_GRANTS;
+        if (n > 0) {
+            s->grants = malloc(sizeof *s->grants * n);
+            if (s->grants == NULL) {
+                send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, NULL, 0);
+                return;
+            }
+            memcpy(s->grants, claims->grants, sizeof *s->grants * n);
+        }
+        s->count_grants = n;
+        s->authed = true;
+        copy_field(s->by, sizeof s->by, claims->sub, strlen(claims->sub));
+        if (claims->has_name) {
+            s->has_name = true;
+            copy_field(s->name, sizeof s->name, claims->name, strlen(claims->name));
+        }
+    }
+    s->hello = true;
+    if (!s->has_name && m->has_name) {   /* the token's name wins over the hello's */
+        s->has_name = true;
+        copy_field(s->name, sizeof s->name, m->name, m->name_len);
+    }
+    if (m->has_color) {
+        s->has_color = true;
+        copy_field(s->color, sizeof s->color, m->color, strlen(m->color));
+    }
+    const config *cfg = sw->cfg;
+    proto_welcome_limits lim = {
+        .max_message_bytes = sw->limits.max_message_bytes,
+        .max_op_bytes = cfg->max_op_bytes,
+        .max_op_components = cfg->max_op_components,
+        .max_doc_codepoints = cfg->max_doc_codepoints,
+        .max_doc_name_bytes = sw->limits.max_doc_name_bytes,
+        .max_open_docs = cfg->max_open_docs,
+        .history_depth = cfg->history_depth,
+        .presence_per_second = cfg->presence_per_sec,
+    };
+    ot_buf_clear(&sw->enc);
+    send_enc(s, proto_enc_welcome(&sw->enc, proto_cstr(s->id), proto_cstr(SESSION_SERVER_NAME), &lim));
+}
+
+static docs_request *new_request(session *s, uint32_t kind, const proto_msg *m) {
+    docs_request *r = docs_request_new(kind, s->sw->self);
+    if (r == NULL) return NULL;
+    r->key = s->key;
+    memcpy(r->doc, m->doc, m->doc_len);
+    r->doc[m->doc_len] = '\0';
+    r->doc_len = m->doc_len;
+    r->has_v = m->has_v;
+    r->v = m->v;
+    r->time_ms = wall_ms();
+    memcpy(r->session, s->id, sizeof r->session);
+    memcpy(r->by, s->by, sizeof r->by);
+    return r;
+}
+
+static void on_open(session *s, const proto_msg *m) {
+    session_worker *sw = s->sw;
+    auth_role role = sw->auth_on ? auth_role_for_grants(s->grants, s->count_grants, m->doc, m->doc_len)
+                                 : AUTH_ROLE_WRITE;
+    if (role == AUTH_ROLE_NONE) {
+        send_error(s, PROTO_ERR_FORBIDDEN, "your token has no grant for this document", m->doc, m->doc_len);
+        return;
+    }
+    session_doc *d = find_doc(s, m->doc, m->doc_len);
+    if (d == NULL) {
+        if (s->count_docs >= sw->cfg->max_open_docs) {
+            send_error(s, PROTO_ERR_TOO_MANY_DOCS, "too many documents open on this connection", m->doc, m->doc_len);
+            return;
+        }
+        if (s->count_docs == s->cap_docs) {
+            /* most connections edit one document: start with one slot */
+            uint32_t cap = s->cap_docs == 0 ? 1 : s->cap_docs * 2;
+            session_doc *g = realloc(s->docs, sizeof *g * cap);
+            if (g == NULL) {
+                send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, m->doc, m->doc_len);
+                return;
+            }
+            s->docs = g;
+            s->cap_docs = cap;
+        }
+        d = &s->docs[s->count_docs++];
+        memset(d, 0, sizeof *d);
+        memcpy(d->name, m->doc, m->doc_len);
+        d->len = m->doc_len;
+        d->tokens_milli = (int64_t)sw->cfg->presence_per_sec * 1000;
+        d->refill_ms = sw->w->now_ms;
+    }
+    d->role = role;
+    docs_request *r = new_request(s, DOCS_REQ_OPEN, m);
+    if (r == NULL) {
+        send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, m->doc, m->doc_len);
+        return;
+    }
+    memcpy(r->name, s->name, sizeof r->name);
+    memcpy(r->color, s->color, sizeof r->color);
+    r->has_name = s->has_name;
+    r->has_color = s->has_color;
+    if (session_route(sw, r) != 0) send_error(s, PROTO_ERR_INTERNAL, "the document owner is busy", m->doc, m->doc_len);
+}
+
+static void on_op(session *s, const proto_msg *m) {
+    session_doc *d = find_doc(s, m->doc, m->doc_len);
+    if (d == NULL) {
+        send_error(s, PROTO_ERR_NOT_OPEN, "open the document first", m->id, m->id_len);
+        return;
+    }
+    if (d->role < AUTH_ROLE_WRITE) {
+        send_error(s, PROTO_ERR_FORBIDDEN, "your role on this document is read", m->id, m->id_len);
+        return;
+    }
+    docs_request *r = new_request(s, DOCS_REQ_OP, m);
+    if (r == NULL || ot_op_copy(&r->op, &m->op) != OT_OK) {
+        if (r != NULL) mailbox_msg_unref(&r->hdr);
+        send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, m->id, m->id_len);
+        return;
+    }
+    memcpy(r->id, m->id, m->id_len);
+    r->id_len = m->id_len;
+    if (session_route(s->sw, r) != 0) send_error(s, PROTO_ERR_INTERNAL, "the document owner is busy", m->id, m->id_len);
+}
+
+static bool presence_allowed(session *s, session_doc *d) {
+    uint32_t rate = s->sw->cfg->presence_per_sec;
+    int64_t cap = (int64_t)rate * 1000;
+    uint64_t now = s->sw->w->now_ms;
+    if (now > d->refill_ms) {
+        int64_t add = (int64_t)(now - d->refill_ms) * rate;
+        d->tokens_milli = d->tokens_milli + add > cap ? cap : d->tokens_milli + add;
+        d->refill_ms = now;
+    }
+    if (d->tokens_milli < 1000) return false;
+    d->tokens_milli -= 1000;
+    return true;
+}
+
+static void on_presence(session *s, const proto_msg *m) {
+    session_doc *d = find_doc(s, m->doc, m->doc_len);
+    if (d == NULL) {
+        send_error(s, PROTO_ERR_NOT_OPEN, "open the document first", m->doc, m->doc_len);
+        return;
+    }
+    if (!presence_allowed(s, d)) {
+        send_error(s, PROTO_ERR_RATE_LIMITED, "too many presence messages; this one was dropped", m->doc, m->doc_len);
+        return;
+    }
+    docs_request *r = new_request(s, DOCS_REQ_PRESENCE, m);
+    if (r == NULL) return;
+    r->count_sel = m->count_sel;
+    memcpy(r->sel, m->sel, sizeof r->sel[0] * m->count_sel);
+    session_route(s->sw, r);
+}
+
+static void route_close(session *s, const char *doc, size_t len) {
+    docs_request *r = docs_request_new(DOCS_REQ_CLOSE, s->sw->self);
+    if (r == NULL) return;
+    r->key = s->key;
+    memcpy(r->doc, doc, len);
+    r->doc_len = len;
+    session_route(s->sw, r);
+}
+
+static void on_close(session *s, const proto_msg *m) {
+    session_doc *d = find_doc(s, m->doc, m->doc_len);
+    if (d == NULL) {
+        send_error(s, PROTO_ERR_NOT_OPEN, "the document is not open", m->doc, m->doc_len);
+        return;
+    }
+    remove_doc(s, d);
+    route_close(s, m->doc, m->doc_len);
+}
+
+void session_on_text(struct session *s, const uint8_t *data, size_t len) {
+    session_worker *sw = s->sw;
+    proto_msg *m = &sw->msg;
+    int rc = proto_decode(&sw->limits, (const char *)data, len, m);
+    bool need_auth = sw->auth_on && !s->authed;
+    if (rc != PROTO_OK) {
+        if (need_auth) {
+            unauthorized(s, m->err_message);
+            return;
+        }
+        send_error(s, rc, m->err_message, m->has_err_ref ? m->err_ref : NULL, m->has_err_ref ? m->err_ref_len : 0);
+        return;
+    }
+    if (need_auth && m->type != PROTO_HELLO) {
+        unauthorized(s, "the first message must be hello");
+        return;
+    }
+    switch (m->type) {
+    case PROTO_HELLO: on_hello(s, m); break;
+    case PROTO_OPEN: on_open(s, m); break;
+    case PROTO_OP: on_op(s, m); break;
+    case PROTO_PRESENCE: on_presence(s, m); break;
+    case PROTO_CLOSE: on_close(s, m); break;
+    case PROTO_PING:
+        ot_buf_clear(&sw->enc);
+        send_enc(s, proto_enc_pong(&sw->enc));
+        break;
+    }
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+struct session *session_open(conn *c) {
+    session_worker *sw = c->w->sw;
+    if (sw == NULL) return NULL;
+    session *s = calloc(1, sizeof *s);
+    if (s == NULL) return NULL;
+    s->sw = sw;
+    s->c = c;
+    s->key = slot_alloc(sw, s, NULL, NULL);
+    if (s->key == 0) {
+        free(s);
+        return NULL;
+    }
+    snprintf(s->id, sizeof s->id, "s%u-%u-%u", fanout_key_worker(s->key), fanout_key_slot(s->key),
+             fanout_key_gen(s->key));
+    memcpy(s->by, s->id, sizeof s->id);
+    return s;
+}
+
+void session_close(struct session *s) {
+    if (s == NULL) return;
+    /* bounded by max_open_docs */
+    for (uint32_t i = 0; i < s->count_docs; i++) route_close(s, s->docs[i].name, s->docs[i].len);
+    slot_free(s->sw, s->key);
+    free(s->docs);
+    free(s->grants);
+    free(s);
+}
+
+/* ---- worker hooks ----------------------------------------------------------------- */
+
+/* A missing data dir is created at the first document load. */
+static int open_data_dir(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return -1;
+    return fd < 0 ? -errno : fd;
+}
+
+int session_worker_init(worker *w) {
+    const config *cfg = w->cfg;
+    session_worker *sw = calloc(1, sizeof *sw);
+    if (sw == NULL) return -ENOMEM;
+    sw->w = w;
+    sw->cfg = cfg;
+    sw->self = w->id;
+    sw->count_workers = w->shared->count_workers;
+    sw->free_head = UINT32_MAX;
+    proto_msg_init(&sw->msg);
+    ot_buf_init(&sw->enc);
+    sw->limits = proto_limits_default();
+    sw->limits.ot.max_doc_codepoints = cfg->max_doc_codepoints;
+    sw->limits.ot.max_op_bytes = (uint32_t)cfg->max_op_bytes;
+    sw->limits.ot.max_op_components = cfg->max_op_components;
+    sw->limits.ot.history_depth = cfg->history_depth;
+    sw->limits.max_message_bytes = (size_t)cfg->max_message_bytes;
+    sw->limits.max_doc_name_bytes = cfg->max_doc_name_bytes < DOCNAME_MAX_BYTES ? cfg->max_doc_name_bytes
+                                                                                : DOCNAME_MAX_BYTES;
+    const char *flag = cfg->auth_secret_file[0] != '\0' ? NULL : (cfg->auth_secret[0] != '\0' ? cfg->auth_secret : NULL);
+    const char *file = cfg->auth_secret_file[0] != '\0' ? cfg->auth_secret_file : NULL;
+    int rc = auth_secret_resolve(&sw->secret, &sw->auth_on, flag, file, NULL);
+    if (rc != AUTH_OK) {
+        log_error("auth secret: %s", auth_err_str(rc));
+        free(sw);
+        return -EINVAL;
+    }
+    int dfd = open_data_dir(cfg->data_dir);
+    if (dfd < -1) {
+        log_error("--data-dir %s: %s", cfg->data_dir, strerror(-dfd));
+        free(sw);
+        return dfd;
+    }
+    docs_config dc = {
+        .data_dir_fd = dfd,
+        .data_dir_path = cfg->data_dir,
+        .limits = sw->limits.ot,
+        .history_depth = cfg->history_depth,
+        .log = store_log_config_default(),
+        .idle_ms = cfg->doc_idle_ms,
+        .degraded = &w->shared->degraded_docs,
+        .metrics = w->m,
+    };
+    dc.limits.history_depth = cfg->history_depth + DOC_MAX_UNPUBLISHED_OPS;
+    dc.disk_thread = true;
+    dc.targets = w->shared->targets;
+    dc.self = w->id;
+    dc.log.fsync_policy = strcmp(cfg->fsync, "interval") == 0 ? STORE_FSYNC_INTERVAL : STORE_FSYNC_ALWAYS;
+    dc.log.fsync_interval_ms = cfg->fsync_interval_ms;
+    rc = docs_new(&dc, &sw->docs);
+    if (rc == 0) rc = fanout_init(&sw->out, w->id, sw->count_workers, &w->ring, w->shared->targets, deliver, sw);
+    sw->out.frame_pool = w->frame_pool;
+    if (rc == 0) fanout_set_kill(&sw->out, kill_key);
+    if (rc != 0) {
+        if (sw->docs != NULL) docs_free(sw->docs, 0);
+        else if (dfd >= 0) close(dfd);
+        free(sw);
+        return rc;
+    }
+    w->sw = sw;
+    return 0;
+}
+
+void session_worker_on_mailbox(worker *w, mailbox_msg *msg) {
+    session_worker *sw = w->sw;
+    if (sw == NULL) return;
+    switch (msg->kind) {
+    case FANOUT_MSG_REQUEST: docs_execute(sw->docs, (const docs_request *)msg, &sw->out, (int64_t)w->now_ms); break;
+    case FANOUT_MSG_DELIVER:
+    case FANOUT_MSG_DROP:
+    case FANOUT_MSG_KILL: fanout_on_message(&sw->out, (const fanout_deliver *)msg); break;
+    case FANOUT_MSG_DISK_DONE: docs_on_disk_done(sw->docs, (docs_job *)msg, &sw->out, (int64_t)w->now_ms); break;
+    default: break;
+    }
+}
+
+void session_worker_on_store_cqe(worker *w, const struct io_uring_cqe *cqe) {
+    session_worker *sw = w->sw;
+    if (sw != NULL) docs_on_store_cqe(sw->docs, cqe, &sw->out, (int64_t)w->now_ms);
+}
+
+void session_worker_flush(worker *w) {
+    session_worker *sw = w->sw;
+    if (sw == NULL) return;
+    for (uint32_t n = 0; sw->local_head != NULL && n < SESSION_MAX_LOCAL_PER_FLUSH; n++) {
+        docs_request *r = sw->local_head;
+        sw->local_head = r->next;
+        if (sw->local_head == NULL) sw->local_tail = NULL;
+        docs_execute(sw->docs, r, &sw->out, (int64_t)w->now_ms);
+        mailbox_msg_unref(&r->hdr);
+    }
+    docs_flush(sw->docs, w, &sw->out, (int64_t)w->now_ms);
+    fanout_flush(&sw->out);
+    if (sw->out.count_post_failures > 0 || sw->out.count_killed > 0) {
+        /* the receivers were (or will be) closed with 1011: never a silent gap, but loud */
+        log_warn("worker %u: %llu cross-worker messages lost (no memory), %llu sessions killed for a lost frame",
+                 w->id, (unsigned long long)sw->out.count_post_failures, (unsigned long long)sw->out.count_killed);
+        metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], sw->out.count_post_failures + sw->out.count_killed);
+        sw->out.count_post_failures = 0;
+        sw->out.count_killed = 0;
+    }
+}
+
+void session_worker_tick(worker *w) {
+    session_worker *sw = w->sw;
+    if (sw == NULL) return;
+    docs_tick(sw->docs, w, &sw->out, (int64_t)w->now_ms);
+    fanout_flush(&sw->out);
+}
+
+static uint64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void session_worker_destroy(worker *w) {
+    session_worker *sw = w->sw;
+    if (sw == NULL) return;
+    /* Log writes still in flight complete on this ring: wait for them (bounded
+     * in time), then write what is pending synchronously. */
+    uint64_t deadline = mono_ms() + SESSION_DRAIN_WAIT_MS;
+    /* the helper's last posts land on this ring before the drain below */
+    docs_stop_disk(sw->docs);
+    while (sw->local_head != NULL) {
+        docs_request *r = sw->local_head;
+        sw->local_head = r->next;
+        docs_execute(sw->docs, r, &sw->out, (int64_t)mono_ms());
+        mailbox_msg_unref(&r->hdr);
+    }
+    sw->local_tail = NULL;
+    io_uring_submit(&w->ring);
+    while (mono_ms() < deadline) {
+        struct io_uring_cqe *cqe = NULL;
+        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+        int rc = io_uring_wait_cqe_timeout(&w->ring, &cqe, &ts);
+        if (rc == -ETIME) break;
+        if (rc != 0 || cqe == NULL) break;
+        ud_tag tag = ud_get_tag(cqe->user_data);
+        if (tag == UD_TAG_STORE_WRITE || tag == UD_TAG_STORE_FSYNC) {
+            docs_on_store_cqe(sw->docs, cqe, &sw->out, (int64_t)mono_ms());
+        } else if (tag == UD_TAG_MAILBOX_IN) {
+            mailbox_msg *m = mailbox_on_receive_cqe(w->shared->targets, w->id, cqe);
+            mailbox_msg_unref(m);
+        } else if (tag == UD_TAG_MAILBOX_SENT) {
+            mailbox_on_sent_cqe(w->shared->targets, cqe);
+        }
+        io_uring_cqe_seen(&w->ring, cqe);
+    }
+    fanout_destroy(&sw->out);
+    docs_free(sw->docs, (int64_t)mono_ms());
+    proto_msg_free(&sw->msg);
+    ot_buf_free(&sw->enc);
+    free(sw->slots);
+    free(sw);
+    w->sw = NULL;
+}

@@ -1,0 +1,99 @@
+/*
+ * Sessions: the ringpad.v1 protocol on one /ws connection, and the worker's
+ * side of the document layer.
+ *
+ * A session decodes each text message, checks what only the connection
+ * knows (hello and token, grants and roles, which documents it has open,
+ * the open-document limit, the presence rate) and turns the rest into a
+ * docs_request for the document's owner worker: posted through the mailbox,
+ * or queued locally when this worker owns the document. Every request is
+ * executed at the end of the loop iteration, never from inside a delivery,
+ * so a connection closing while frames are fanned out cannot change a
+ * document under its own feet.
+ *
+ * Frames come back through the fanout, addressed by session key; a key whose
+ * session has gone (slot generation changed) is ignored.
+ */
+#ifndef RINGPAD_SESSION_H
+#define RINGPAD_SESSION_H
+
+#include "proto/auth.h"
+#include "base/config.h"
+#include "collab/docs.h"
+#include "collab/fanout.h"
+#include "io/mailbox.h"
+#include "proto/protocol.h"
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct worker;
+struct conn;
+struct session;
+
+/* Close code after `unauthorized`. */
+#define SESSION_CLOSE_UNAUTHORIZED 4401
+#define SESSION_SERVER_NAME "ringpad/0.1"
+/* Close code after messages for the connection were lost between workers
+ * (error `internal` first): the client reconnects and re-opens. */
+#define SESSION_CLOSE_LOST 1011
+
+/* A REST caller waiting for the owner's answers (rest.c): gets each frame;
+ * returns true when it needs no more (the waiter is removed). */
+typedef bool (*session_waiter_fn)(void *ctx, rbuf *frame);
+
+typedef struct session_worker {
+    struct worker *w;
+    const config *cfg;
+    uint32_t self;
+    uint32_t count_workers;
+    fanout out;
+    docs *docs;
+    proto_limits limits;
+    proto_msg msg;                  /* decode scratch */
+    ot_buf enc;                     /* encode scratch */
+    bool auth_on;
+    auth_secret secret;
+    auth_claims claims;             /* hello: token verification scratch */
+    /* session slots: key = (worker, slot, generation) */
+    struct session_slot *slots;
+    uint32_t count_slots;
+    uint32_t cap_slots;
+    uint32_t free_head;             /* UINT32_MAX: none */
+    /* requests for documents this worker owns, run at the end of the iteration */
+    docs_request *local_head;
+    docs_request *local_tail;
+} session_worker;
+
+/* Worker hooks (ring.c). init opens the data dir and resolves the secret. */
+int session_worker_init(struct worker *w);
+void session_worker_destroy(struct worker *w);
+void session_worker_on_mailbox(struct worker *w, mailbox_msg *msg);
+void session_worker_on_store_cqe(struct worker *w, const struct io_uring_cqe *cqe);
+/* UD_TAG_MAILBOX_SENT: a failed post dooms its receivers (or its requester),
+ * then the mailbox drops the receiver's reference. */
+void session_worker_on_sent_cqe(struct worker *w, const struct io_uring_cqe *cqe);
+/* End of an iteration: run local requests, submit log flushes, post fan-out. */
+void session_worker_flush(struct worker *w);
+void session_worker_tick(struct worker *w);
+
+/* A /ws connection was upgraded (NULL on no memory: close it). */
+struct session *session_open(struct conn *c);
+/* The connection is going away: leave every document. */
+void session_close(struct session *s);
+/* One complete text message. */
+void session_on_text(struct session *s, const uint8_t *data, size_t len);
+
+/* REST (rest.c): a waiter slot gets a key like a session; frames sent to it
+ * call fn until it returns true. Returns the key, 0 on no memory. */
+uint64_t session_waiter_add(session_worker *sw, session_waiter_fn fn, void *ctx);
+void session_waiter_remove(session_worker *sw, uint64_t key);
+/* Sends a request to the owner of req->doc (takes the caller's reference). */
+int session_route(session_worker *sw, docs_request *req);
+
+/* Open mode or a verified token: the role on a document. */
+auth_role session_role_for(const session_worker *sw, const auth_claims *claims, const char *doc, size_t len);
+
+#endif /* RINGPAD_SESSION_H */

@@ -1,0 +1,651 @@
+#include "io/conn.h"
+
+#include "tls/conn_tls.h"
+#include "ws/conn_ws.h"
+#include "http/http.h"
+#include "base/log.h"
+#include "collab/rest.h"
+#include "http/router.h"
+#include "io/ud.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Bodies of routes outside /api are skipped; larger ones get 413. */
+#define CONN_MAX_REQUEST_BODY_BYTES (64u * 1024u)
+
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
+
+/* One in-flight send: the msghdr and iovecs the kernel reads, and for a
+ * zero-copy send the references that keep the bytes alive until the
+ * notification CQE. */
+typedef struct send_op {
+    conn *c;
+    struct msghdr msg;
+    uint32_t count_iov;
+    uint32_t count_held;
+    bool zerocopy;
+    bool result_seen;            /* zero-copy: the send CQE came; the NOTIF is next */
+    struct iovec iov[RING_SEND_MAX_IOV];
+    rbuf *held[RING_SEND_MAX_IOV];
+} __attribute__((aligned(16))) send_op;
+
+_Static_assert(sizeof(send_op) <= 2048, "send_op fits its pool block");
+_Static_assert(sizeof(conn) <= 1024, "a connection stays small");
+
+static void conn_op_done_free(conn *c);
+
+static void mark_dirty(conn *c) {
+    if (c->dirty) return;
+    c->dirty = true;
+    c->dirty_next = c->w->dirty;
+    c->w->dirty = c;
+}
+
+void conn_mark_dirty(conn *c) { mark_dirty(c); }
+
+static void move_to(conn *c, conn_list *l) {
+    if (c->list != NULL) conn_list_remove(c->list, c);
+    if (l != NULL) conn_list_push(l, c, c->w->now_ms);
+}
+
+static uint32_t ip_slot_of(const struct sockaddr_storage *ss) {
+    /* FNV-1a over the address bytes (not the port). */
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    if (ss->ss_family == AF_INET) {
+        p = (const uint8_t *)&((const struct sockaddr_in *)(const void *)ss)->sin_addr;
+        n = 4;
+    } else if (ss->ss_family == AF_INET6) {
+        p = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr;
+        n = 16;
+    }
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+    return h % SERVER_IP_SLOTS;
+}
+
+conn *conn_open(worker *w, int fd) {
+    server_shared *s = w->shared;
+    uint32_t max = w->cfg->max_connections;
+    uint32_t open = atomic_fetch_add_explicit(&s->open_connections, 1, memory_order_relaxed) + 1;
+    /* Past the soft limit a conn still gets a 503; past the hard one, nothing. */
+    if (open > max + max / 8 + 64) {
+        atomic_fetch_sub_explicit(&s->open_connections, 1, memory_order_relaxed);
+        return NULL;
+    }
+    conn *c = bufpool_get(&w->conn_pool);
+    if (c == NULL) {
+        atomic_fetch_sub_explicit(&s->open_connections, 1, memory_order_relaxed);
+        metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        return NULL;
+    }
+    memset(c, 0, sizeof *c);
+    if (conn_tls_open(c, s) != 0) {
+        bufpool_put(&w->conn_pool, c);
+        atomic_fetch_sub_explicit(&s->open_connections, 1, memory_order_relaxed);
+        metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        return NULL;
+    }
+    c->w = w;
+    c->fd = fd;
+    c->state = CONN_HTTP;
+    c->close_reason = METRICS_CLOSE_PEER_EOF;
+    sendq_init_pooled(&c->q, w->cfg->max_send_queue_bytes, &w->sendq_ring_pool);
+    c->reject_503 = open > max;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (s->ip_counts != NULL) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+            c->ip_slot = ip_slot_of(&ss);
+            c->counted_ip = true;
+            uint32_t n = atomic_fetch_add_explicit(&s->ip_counts[c->ip_slot], 1, memory_order_relaxed) + 1;
+            if (n > w->cfg->max_connections_per_ip) c->reject_503 = true;
+        }
+    }
+    w->count_conns++;
+    move_to(c, &w->http_list);
+    conn_arm_recv(c);
+    return c;
+}
+
+void conn_arm_recv(conn *c) {
+    worker *w = c->w;
+    if (c->recv_armed || c->state == CONN_DEAD) return;
+    struct io_uring_sqe *sqe = worker_get_sqe(w);
+    if (sqe == NULL) {
+        conn_close(c, METRICS_CLOSE_IO_ERROR);
+        return;
+    }
+    if (w->pbuf) {
+        io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = RING_BUF_GROUP;
+    } else {
+        if (c->recv_buf == NULL) c->recv_buf = bufpool_get(&w->recvbuf_pool);
+        if (c->recv_buf == NULL) {
+            /* the SQE is already taken: make it a no-op */
+            io_uring_prep_nop(sqe);
+            io_uring_sqe_set_data64(sqe, ud_pack(NULL, UD_TAG_NONE));
+            metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+            conn_close(c, METRICS_CLOSE_IO_ERROR);
+            return;
+        }
+        io_uring_prep_recv(sqe, c->fd, c->recv_buf, RING_RECV_BUF_BYTES, 0);
+    }
+    io_uring_sqe_set_data64(sqe, ud_pack(c, UD_TAG_RECV));
+    c->recv_armed = true;
+    c->ops++;
+}
+
+/* ---- sending ------------------------------------------------------------------ */
+
+static void account_queue(conn *c, uint64_t before) {
+    metrics_worker *m = c->w->m;
+    if (c->q.bytes > before) metrics_add(&m->send_queue_bytes, c->q.bytes - before);
+    else metrics_sub(&m->send_queue_bytes, before - c->q.bytes);
+}
+
+static void drop_backlog(conn *c) {
+    uint64_t before = c->q.bytes;
+    sendq_drop_pending(&c->q);
+    account_queue(c, before);
+}
+
+int conn_send(conn *c, rbuf *b, uint32_t off, uint32_t len) {
+    if (c->state == CONN_DEAD) return -EPIPE;
+    uint64_t before = c->q.bytes;
+    int rc = sendq_push(&c->q, b, b->data + off, len);
+    account_queue(c, before);
+    if (rc == -ENOBUFS) {
+        /* A reader that does not keep up loses its backlog, not our memory. */
+        drop_backlog(c);
+        if (c->state == CONN_WS) conn_ws_send_close(c, 1008, "slow consumer");
+        conn_close_after_flush(c, METRICS_CLOSE_SLOW_CONSUMER);
+        return rc;
+    }
+    if (rc != 0) {
+        metrics_add(&c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        conn_close(c, METRICS_CLOSE_IO_ERROR);
+        return rc;
+    }
+    mark_dirty(c);
+    return 0;
+}
+
+/* Control frames and the last words of a connection bypass the byte limit. */
+static int send_forced(conn *c, rbuf *b, const uint8_t *ptr, uint32_t len) {
+    uint64_t before = c->q.bytes;
+    int rc = sendq_push_force(&c->q, b, ptr, len);
+    account_queue(c, before);
+    if (rc != 0) return rc;
+    mark_dirty(c);
+    return 0;
+}
+
+int conn_send_control(conn *c, rbuf *b) { return send_forced(c, b, b->data, b->len); }
+
+static void start_linger(conn *c) {
+    worker *w = c->w;
+    if (c->peer_eof) {
+        conn_close(c, (metrics_close_reason)c->close_reason);
+        return;
+    }
+    c->state = CONN_LINGER;
+    /* Half-close so the peer sees the end of our bytes, then read until it
+     * closes too: closing with unread input would reset the connection and
+     * could destroy the response in flight. */
+    struct io_uring_sqe *sqe = worker_get_sqe(w);
+    if (sqe == NULL) {
+        conn_close(c, (metrics_close_reason)c->close_reason);
+        return;
+    }
+    io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
+    io_uring_sqe_set_data64(sqe, ud_pack(c, UD_TAG_CLOSE));
+    c->ops++;
+    conn_arm_recv(c);
+}
+
+void conn_flush(conn *c) {
+    worker *w = c->w;
+    if (c->state == CONN_DEAD) {
+        if (c->ops == 0) conn_op_done_free(c);
+        return;
+    }
+    if (sendq_in_flight(&c->q)) return;
+    /* TLS: the queued plaintext becomes one ciphertext entry at the head. */
+    if (c->tls != NULL && conn_tls_seal(c) != 0) return;
+    if (!sendq_has_pending(&c->q)) {
+        if (c->state == CONN_DRAIN) start_linger(c);
+        return;
+    }
+    send_op *op = bufpool_get(&w->sendop_pool);
+    if (op == NULL) {
+        metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        conn_close(c, METRICS_CLOSE_IO_ERROR);
+        return;
+    }
+    uint64_t total = 0;
+    op->c = c;
+    /* With TLS only the sealed head entry goes out; plaintext behind it waits. */
+    op->count_iov = (uint32_t)sendq_start(&c->q, op->iov, c->tls != NULL ? 1 : RING_SEND_MAX_IOV, &total);
+    op->count_held = 0;
+    op->result_seen = false;
+    /* Per-connection ciphertext is written once and sent once: nothing to share. */
+    op->zerocopy = w->zerocopy && c->tls == NULL && total >= w->cfg->zerocopy_min_bytes;
+    memset(&op->msg, 0, sizeof op->msg);
+    op->msg.msg_iov = op->iov;
+    op->msg.msg_iovlen = op->count_iov;
+    struct io_uring_sqe *sqe = worker_get_sqe(w);
+    if (sqe == NULL) {
+        sendq_complete(&c->q, 0);
+        bufpool_put(&w->sendop_pool, op);
+        conn_close(c, METRICS_CLOSE_IO_ERROR);
+        return;
+    }
+    if (op->zerocopy) {
+        for (uint32_t i = 0; i < op->count_iov; i++) {
+            rbuf *owner = sendq_inflight_owner(&c->q, i);
+            if (owner == NULL) continue;
+            rbuf_ref(owner);
+            op->held[op->count_held++] = owner;
+        }
+        io_uring_prep_sendmsg_zc(sqe, c->fd, &op->msg, MSG_NOSIGNAL);
+        sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+        io_uring_sqe_set_data64(sqe, ud_pack(op, UD_TAG_SEND_ZC));
+        metrics_add(&w->m->zerocopy_sends, 1);
+    } else {
+        if (op->count_iov == 1) io_uring_prep_send(sqe, c->fd, op->iov[0].iov_base, op->iov[0].iov_len, MSG_NOSIGNAL);
+        else io_uring_prep_sendmsg(sqe, c->fd, &op->msg, MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(sqe, ud_pack(op, UD_TAG_SEND));
+        metrics_add(&w->m->sends, 1);
+    }
+    c->ops++;
+}
+
+static void send_op_release(worker *w, send_op *op) {
+    for (uint32_t i = 0; i < op->count_held; i++) rbuf_unref(op->held[i]);
+    conn *c = op->c;
+    bufpool_put(&w->sendop_pool, op);
+    conn_op_done(c);
+}
+
+void conn_on_send_cqe(worker *w, void *opaque, const struct io_uring_cqe *cqe, bool zerocopy) {
+    send_op *op = opaque;
+    conn *c = op->c;
+    if (zerocopy && (cqe->flags & IORING_CQE_F_NOTIF)) {
+        if ((uint32_t)cqe->res & IORING_NOTIF_USAGE_ZC_COPIED) metrics_add(&w->m->zerocopy_copied, 1);
+        send_op_release(w, op);
+        return;
+    }
+    int res = cqe->res;
+    uint64_t before = c->q.bytes;
+    if (zerocopy && (res == -EOPNOTSUPP || res == -EINVAL)) {
+        /* This socket or kernel refuses zero-copy: plain sends from now on. */
+        w->zerocopy = false;
+        log_info("worker %u: zero-copy send refused (%s); using plain sends", w->id, strerror(-res));
+        sendq_complete(&c->q, 0);
+        if (c->state != CONN_DEAD) mark_dirty(c);
+    } else if (res < 0) {
+        sendq_complete(&c->q, 0);
+        if (res != -ECANCELED) metrics_add(&w->m->errors[METRICS_ERR_SEND], 1);
+        if (c->state != CONN_DEAD) conn_close(c, METRICS_CLOSE_IO_ERROR);
+    } else {
+        metrics_add(&w->m->bytes_out, (uint64_t)res);
+        sendq_complete(&c->q, (uint64_t)res);
+        if (c->state != CONN_DEAD) mark_dirty(c);   /* more queued, or DRAIN -> linger */
+    }
+    account_queue(c, before);
+    if (zerocopy && (cqe->flags & IORING_CQE_F_MORE)) {
+        op->result_seen = true;   /* keep the bytes until the NOTIF */
+        return;
+    }
+    send_op_release(w, op);
+}
+
+/* ---- closing ------------------------------------------------------------------- */
+
+void conn_close(conn *c, metrics_close_reason reason) {
+    if (c->state == CONN_DEAD) return;
+    worker *w = c->w;
+    metrics_count_close(w->m, reason);
+    log_debug("worker %u: conn fd %d closed (%s)", w->id, c->fd, metrics_close_reason_str(reason));
+    c->state = CONN_DEAD;
+    move_to(c, NULL);
+    drop_backlog(c);
+    server_shared *s = w->shared;
+    atomic_fetch_sub_explicit(&s->open_connections, 1, memory_order_relaxed);
+    if (c->counted_ip) atomic_fetch_sub_explicit(&s->ip_counts[c->ip_slot], 1, memory_order_relaxed);
+    c->counted_ip = false;
+    if (c->in != NULL) {
+        bufpool_put(&w->inbuf_pool, c->in);
+        c->in = NULL;
+    }
+    conn_ws_free(c);
+    rest_abort(c);
+    if (c->ops > 0) {
+        struct io_uring_sqe *sqe = worker_get_sqe(w);
+        if (sqe != NULL) {
+            io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+            io_uring_sqe_set_data64(sqe, ud_pack(NULL, UD_TAG_NONE));
+        }
+        return; /* the last op to finish closes the socket */
+    }
+    c->ops++;
+    conn_op_done(c);
+}
+
+void conn_http_request_done(conn *c) {
+    if (c->state == CONN_HTTP) move_to(c, &c->w->http_list);
+}
+
+void conn_close_after_flush(conn *c, metrics_close_reason reason) {
+    if (c->state == CONN_DEAD || c->state == CONN_DRAIN || c->state == CONN_LINGER) return;
+    c->close_reason = (uint8_t)reason;
+    c->state = CONN_DRAIN;
+    move_to(c, &c->w->closing_list);
+    mark_dirty(c);
+}
+
+static void conn_op_done_free(conn *c) {
+    worker *w = c->w;
+    assert(c->state == CONN_DEAD && c->ops == 0);
+    if (c->fd >= 0) {
+        /* Close through the ring; its CQE (UD_TAG_CLOSE) comes back here. */
+        struct io_uring_sqe *sqe = worker_get_sqe(w);
+        if (sqe != NULL) {
+            io_uring_prep_close(sqe, c->fd);
+            io_uring_sqe_set_data64(sqe, ud_pack(c, UD_TAG_CLOSE));
+            c->fd = -1;
+            c->ops++;
+            return;
+        }
+        close(c->fd);
+        c->fd = -1;
+    }
+    if (c->dirty) return; /* the flush loop still holds it; it calls back here */
+    if (c->recv_buf != NULL) bufpool_put(&w->recvbuf_pool, c->recv_buf);
+    sendq_free(&c->q);
+    conn_tls_free(c);
+    bufpool_put(&w->conn_pool, c);
+    w->count_conns--;
+}
+
+void conn_op_done(conn *c) {
+    assert(c->ops > 0);
+    c->ops--;
+    if (c->ops == 0 && c->state == CONN_DEAD) conn_op_done_free(c);
+}
+
+void conn_on_recv_end(conn *c, int res) {
+    if (res < 0) {
+        metrics_add(&c->w->m->errors[METRICS_ERR_RECV], 1);
+        conn_close(c, METRICS_CLOSE_IO_ERROR);
+        return;
+    }
+    c->peer_eof = true;
+    switch ((conn_state)c->state) {
+    case CONN_LINGER: conn_close(c, (metrics_close_reason)c->close_reason); break;
+    case CONN_DRAIN: break; /* start_linger sees peer_eof */
+    case CONN_HTTP:
+        if (sendq_in_flight(&c->q) || sendq_has_pending(&c->q)) conn_close_after_flush(c, METRICS_CLOSE_PEER_EOF);
+        else conn_close(c, METRICS_CLOSE_PEER_EOF);
+        break;
+    case CONN_WS:
+    case CONN_WS_CLOSING: conn_close(c, METRICS_CLOSE_PEER_EOF); break;
+    case CONN_DEAD: break;
+    }
+}
+
+/* ---- HTTP ------------------------------------------------------------------------ */
+
+static void respond(conn *c, const router_reply *r) {
+    metrics_worker *m = c->w->m;
+    if (r->status >= 100 && r->status < 600) metrics_add(&m->http_responses_by_class[r->status / 100], 1);
+    uint64_t before = c->q.bytes;
+    int rc = sendq_push_force(&c->q, r->head, r->head->data, r->head->len);
+    if (rc == 0 && r->body != NULL && r->body_len > 0) {
+        /* static bodies obey the queue limit: pipelined downloads of a
+         * client that does not read are a slow consumer like any other */
+        rc = sendq_push(&c->q, NULL, r->body, (uint32_t)r->body_len);
+    }
+    account_queue(c, before);
+    rbuf_unref(r->head);
+    if (rc == -ENOBUFS) {
+        drop_backlog(c);
+        conn_close_after_flush(c, METRICS_CLOSE_SLOW_CONSUMER);
+        return;
+    }
+    if (rc != 0) {
+        conn_close(c, METRICS_CLOSE_IO_ERROR);
+        return;
+    }
+    mark_dirty(c);
+    if (r->close) conn_close_after_flush(c, r->status >= 400 ? METRICS_CLOSE_HTTP_ERROR : METRICS_CLOSE_HTTP_DONE);
+}
+
+static void respond_error(conn *c, int status, const char *message) {
+    router_reply r;
+    if (router_error(status, message, &r) != 0) {
+        conn_close(c, METRICS_CLOSE_IO_ERROR);
+        return;
+    }
+    respond(c, &r);
+}
+
+static int64_t unix_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static void handle_request(conn *c, const http_request *req) {
+    worker *w = c->w;
+    metrics_add(&w->m->http_requests, 1);
+    if (c->reject_503) {
+        respond_error(c, 503, "server at connection limit");
+        return;
+    }
+    if (req->chunked) {
+        respond_error(c, 400, "chunked request bodies are not accepted");
+        return;
+    }
+    if (rest_matches(req)) {
+        /* asynchronous: answered from the document's owner, then closed; it
+         * bounds its own bodies (--max-message-bytes) with a JSON 413 */
+        rest_begin(c, req);
+        return;
+    }
+    if (req->content_length > CONN_MAX_REQUEST_BODY_BYTES) {
+        respond_error(c, 413, NULL);
+        return;
+    }
+    http_request last;
+    if (w->draining) {
+        /* every response during the grace period ends its connection */
+        last = *req;
+        last.keep_alive = false;
+        req = &last;
+    }
+    router_ctx ctx = {.shared = w->shared, .now_unix_s = unix_now_s()};
+    router_reply r;
+    if (router_route(&ctx, req, &r) != 0) {
+        metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        respond_error(c, 500, NULL);
+        return;
+    }
+    if (r.action == ROUTER_UPGRADE) {
+        if (w->draining) {
+            respond_error(c, 503, "server shutting down");
+            return;
+        }
+        conn_ws_upgrade(c, req, r.endpoint);
+        return;
+    }
+    c->body_skip_bytes = req->content_length;
+    respond(c, &r);
+    /* keep-alive: the next request gets a fresh deadline */
+    if (c->state == CONN_HTTP) move_to(c, &w->http_list);
+}
+
+static void http_on_data(conn *c, uint8_t *data, size_t len) {
+    worker *w = c->w;
+    http_limits limits = http_limits_default();
+    /* Bounded: every pass consumes bytes or returns. */
+    while (len > 0 && c->state == CONN_HTTP) {
+        if (c->rest != NULL) {
+            rest_feed(c, data, len);
+            return;
+        }
+        if (c->body_skip_bytes > 0) {
+            size_t skip = c->body_skip_bytes < len ? (size_t)c->body_skip_bytes : len;
+            c->body_skip_bytes -= skip;
+            data += skip;
+            len -= skip;
+            continue;
+        }
+        const uint8_t *p = data;
+        size_t plen = len;
+        size_t appended = 0;
+        if (c->in != NULL) {
+            size_t room = RING_INBUF_BYTES - c->in_len;
+            appended = len < room ? len : room;
+            memcpy(c->in + c->in_len, data, appended);
+            c->in_len += (uint32_t)appended;
+            p = c->in;
+            plen = c->in_len;
+        }
+        http_request req;
+        int rc = http_parse_request((const char *)p, plen, &limits, &req);
+        if (rc == HTTP_INCOMPLETE) {
+            if (c->in == NULL) {
+                c->in = bufpool_get(&w->inbuf_pool);
+                if (c->in == NULL) {
+                    metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+                    respond_error(c, 503, "server busy");
+                    return;
+                }
+                if (len > RING_INBUF_BYTES) {
+                    respond_error(c, 431, NULL);
+                    return;
+                }
+                memcpy(c->in, data, len);
+                c->in_len = (uint32_t)len;
+            } else if (c->in_len == RING_INBUF_BYTES) {
+                respond_error(c, 431, NULL);
+            }
+            return;
+        }
+        if (rc < 0) {
+            metrics_add(&w->m->errors[METRICS_ERR_HTTP_PARSE], 1);
+            int status = -rc;
+            respond_error(c, status, NULL);
+            return;
+        }
+        size_t used_from_data = (size_t)rc;
+        if (c->in != NULL) {
+            /* the head ends inside the bytes appended in this pass */
+            size_t leftover = c->in_len - (size_t)rc;
+            used_from_data = appended - leftover;
+        }
+        handle_request(c, &req);
+        if (c->in != NULL) {
+            bufpool_put(&w->inbuf_pool, c->in);
+            c->in = NULL;
+            c->in_len = 0;
+        }
+        data += used_from_data;
+        len -= used_from_data;
+    }
+    if (len > 0 && (c->state == CONN_WS)) conn_ws_on_data(c, data, len);
+}
+
+void conn_on_data(conn *c, uint8_t *data, size_t len) {
+    if (c->tls != NULL) {
+        conn_tls_on_data(c, data, len);   /* decrypts, then conn_on_plain_data */
+        return;
+    }
+    conn_on_plain_data(c, data, len);
+}
+
+void conn_on_plain_data(conn *c, uint8_t *data, size_t len) {
+    switch ((conn_state)c->state) {
+    case CONN_HTTP: http_on_data(c, data, len); break;
+    case CONN_WS:
+    case CONN_WS_CLOSING: conn_ws_on_data(c, data, len); break;
+    case CONN_DRAIN:
+    case CONN_LINGER:
+    case CONN_DEAD: break; /* discarded: we are closing */
+    }
+}
+
+/* ---- deadlines and shutdown --------------------------------------------------- */
+
+void conn_tick(worker *w) {
+    const config *cfg = w->cfg;
+    uint64_t now = w->now_ms;
+    /* Each list is ordered by entry time, so the walks stop at the first conn
+     * that is not due; pinged-but-silent WebSockets are the only ones passed over. */
+    for (conn *c = w->http_list.head, *next; c != NULL; c = next) {
+        next = c->next;
+        if (now - c->list_since_ms < cfg->handshake_timeout_ms) break;
+        if (sendq_in_flight(&c->q) || sendq_has_pending(&c->q)) {
+            move_to(c, &w->http_list);   /* still sending a response: not idle */
+            continue;
+        }
+        conn_close(c, METRICS_CLOSE_HANDSHAKE_TIMEOUT);
+    }
+    for (conn *c = w->ws_list.head, *next; c != NULL; c = next) {
+        next = c->next;
+        uint64_t silent = now - c->list_since_ms;
+        if (cfg->idle_timeout_ms != 0 && silent >= cfg->idle_timeout_ms) {
+            /* A peer that answers nothing will not answer a close frame either:
+             * drop TCP (the client reports 1006). */
+            conn_close(c, METRICS_CLOSE_IDLE);
+            continue;
+        }
+        if (cfg->ping_interval_ms != 0 && silent >= cfg->ping_interval_ms) {
+            if (!c->ws_ping_outstanding) conn_ws_send_ping(c);
+            continue;
+        }
+        break;
+    }
+    for (conn *c = w->closing_list.head, *next; c != NULL; c = next) {
+        next = c->next;
+        if (now - c->list_since_ms < cfg->close_timeout_ms) break;
+        conn_close(c, c->state == CONN_WS_CLOSING ? METRICS_CLOSE_CLOSE_TIMEOUT : (metrics_close_reason)c->close_reason);
+    }
+}
+
+void conn_touch(conn *c) {
+    /* Heard from the peer: to the back of the silence-ordered list. */
+    c->ws_ping_outstanding = false;
+    if (c->state == CONN_WS) move_to(c, &c->w->ws_list);
+}
+
+void conn_set_closing(conn *c) {
+    c->state = CONN_WS_CLOSING;
+    move_to(c, &c->w->closing_list);
+}
+
+void conn_begin_shutdown(conn *c) {
+    /* HTTP connections stay while WebSockets close, so health checks on them
+     * see 503 (with Connection: close); the worker closes them once only
+     * HTTP connections remain. */
+    if (c->state == CONN_WS) conn_ws_send_close(c, 1001, "server shutting down");
+}

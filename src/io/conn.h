@@ -1,0 +1,125 @@
+/*
+ * One TCP connection: HTTP/1.1 until an upgrade, then a WebSocket. Bytes in
+ * (conn_on_data), bytes out (the send queue, flushed once per loop
+ * iteration), limits, deadlines and the close sequence.
+ *
+ * Lifetime: a conn is freed only when no SQE that names it is in flight
+ * (`ops`), so a late CQE never sees freed memory.
+ */
+#ifndef RINGPAD_CONN_H
+#define RINGPAD_CONN_H
+
+#include "base/metrics.h"
+#include "io/ring.h"
+#include "io/sendq.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum conn_state {
+    CONN_HTTP,        /* reading requests (keep-alive, pipelining) */
+    CONN_WS,          /* WebSocket open */
+    CONN_WS_CLOSING,  /* we sent a close frame, waiting for the peer's */
+    CONN_DRAIN,       /* flush what is queued, then half-close */
+    CONN_LINGER,      /* write side shut, reading until EOF or the close deadline */
+    CONN_DEAD,        /* socket closing/closed, waiting for in-flight ops */
+} conn_state;
+
+typedef enum conn_endpoint {
+    CONN_EP_WS,       /* /ws: the document protocol (echo until sessions land) */
+    CONN_EP_ECHO,     /* /echo: transport benchmark */
+} conn_endpoint;
+
+struct ws_session;
+struct tls_conn;
+
+typedef struct conn {
+    worker *w;
+    struct conn *prev, *next;       /* timer list links */
+    struct conn *dirty_next;
+    conn_list *list;                /* the timer list the conn is on, or NULL */
+    uint64_t list_since_ms;
+    int fd;
+    uint16_t ops;                   /* SQEs in flight naming this conn */
+    uint8_t state;                  /* conn_state */
+    uint8_t endpoint;               /* conn_endpoint */
+    bool recv_armed;
+    bool dirty;
+    bool reject_503;                /* over a connection limit: answer 503 to the first request */
+    bool counted_ip;
+    bool ws_ping_outstanding;
+    bool ws_close_sent;
+    bool ws_close_received;
+    bool peer_eof;                  /* the peer's FIN was read */
+    uint8_t close_reason;           /* metrics_close_reason once closing */
+    uint32_t ip_slot;
+    uint64_t body_skip_bytes;       /* request body bytes still to discard */
+    uint8_t *in;                    /* partial HTTP head (inbuf_pool), NULL when none */
+    uint32_t in_len;
+    uint8_t *recv_buf;              /* plain-recv fallback buffer, NULL with provided buffers */
+    struct ws_session *ws;          /* WebSocket state, NULL in HTTP */
+    struct rest_call *rest;         /* an /api call waiting for its body or answer (rest.h) */
+    struct tls_conn *tls;           /* TLS session (conn_tls.c), NULL for plaintext */
+    rbuf *tls_sealed;               /* the ciphertext entry at the head of q, one reference */
+    sendq q;
+} conn;
+
+/* A new connection on `fd` (accepted). NULL if the pool is exhausted (the
+ * caller closes the fd). Counts it in metrics and arms the first receive. */
+conn *conn_open(worker *w, int fd);
+
+/* Bytes received (from a provided buffer or the conn's own). May close the
+ * connection. The bytes may be modified in place (WebSocket unmasking). */
+void conn_on_data(conn *c, uint8_t *data, size_t len);
+
+/* Plaintext bytes for the HTTP/WebSocket layers (after TLS, if any). */
+void conn_on_plain_data(conn *c, uint8_t *data, size_t len);
+
+/* Schedules a flush in this loop iteration. */
+void conn_mark_dirty(conn *c);
+
+/* Receive CQE without data: 0 = EOF, < 0 = error. */
+void conn_on_recv_end(conn *c, int res);
+
+/* (Re-)arms the receive (multishot with provided buffers, else a plain recv). */
+void conn_arm_recv(conn *c);
+
+/* Queues bytes; marks the conn for this iteration's flush. Returns 0 or
+ * -ENOBUFS (the conn was closed as a slow consumer) or -ENOMEM. */
+int conn_send(conn *c, rbuf *b, uint32_t off, uint32_t len);
+
+/* Flushes the queued bytes as one send (called once per iteration). */
+void conn_flush(conn *c);
+
+/* Send completion (plain or zero-copy); `op` is the send descriptor. */
+void conn_on_send_cqe(worker *w, void *op, const struct io_uring_cqe *cqe, bool zerocopy);
+
+/* Closes now: cancels receives, closes the socket once nothing is in flight. */
+void conn_close(conn *c, metrics_close_reason reason);
+
+/* An asynchronous HTTP response (REST) was queued on a kept connection:
+ * the next request gets a fresh deadline. */
+void conn_http_request_done(conn *c);
+
+/* Closes after the queued bytes are sent (then half-close and linger). */
+void conn_close_after_flush(conn *c, metrics_close_reason reason);
+
+/* An op naming this conn finished; frees the conn when it was the last. */
+void conn_op_done(conn *c);
+
+/* Queues a frame ignoring the byte limit (pings, pongs, close frames). */
+int conn_send_control(conn *c, rbuf *b);
+
+/* The peer was heard from: resets the WebSocket silence clock. */
+void conn_touch(conn *c);
+
+/* A close frame was sent: wait for the peer's on the closing list. */
+void conn_set_closing(conn *c);
+
+/* Timer tick: deadlines of the conns on the worker's lists. */
+void conn_tick(worker *w);
+
+/* Shutdown: WebSockets get close 1001, idle HTTP conns are closed. */
+void conn_begin_shutdown(conn *c);
+
+#endif /* RINGPAD_CONN_H */

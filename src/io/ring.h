@@ -1,0 +1,111 @@
+/*
+ * A worker: one thread, one io_uring, one SO_REUSEPORT listener, its own
+ * connections, pools and counters. Everything here is touched by its own
+ * thread only; other threads reach a worker through its mailbox or wake fd.
+ */
+#ifndef RINGPAD_RING_H
+#define RINGPAD_RING_H
+
+#include "base/bufpool.h"
+#include "base/metrics.h"
+#include "base/rbuf.h"
+#include "io/sendq.h"
+#include "io/server.h"
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Provided-buffer ring: receive buffers shared by all connections of a worker. */
+#define RING_RECV_BUF_BYTES 16384u
+#define RING_RECV_BUF_COUNT 512u          /* power of two */
+#define RING_BUF_GROUP 0
+#define RING_SQ_ENTRIES 4096u
+#define RING_CQ_ENTRIES 16384u
+/* Largest gather per send (iovecs). */
+#define RING_SEND_MAX_IOV 64u
+/* HTTP bytes buffered per connection while a request head is incomplete. */
+#define RING_INBUF_BYTES 16384u
+/* Pooled frame blocks: a 1 KiB echo or a typical op frame fits; larger
+ * frames are malloc'd. Free blocks kept per worker (x 2 KiB). */
+#define RING_FRAME_POOL_BLOCK_BYTES (2048u - 32u)
+#define RING_FRAME_POOL_KEEP 1024u
+/* Send-queue rings kept for reuse per worker (x 192 bytes). */
+#define RING_SENDQ_RINGS_KEEP 4096u
+/* Timer granularity bounds: the tick is a quarter of the shortest timeout. */
+#define RING_TICK_MIN_MS 5u
+#define RING_TICK_MAX_MS 250u
+
+struct conn;
+struct session_worker;
+
+/* An intrusive FIFO of connections ordered by the time they entered it. */
+typedef struct conn_list {
+    struct conn *head, *tail;
+    uint32_t count;
+} conn_list;
+
+typedef struct worker {
+    uint32_t id;
+    server_shared *shared;
+    const config *cfg;
+    struct io_uring ring;
+    int listen_fd;
+    int wake_fd;                     /* eventfd: the main thread asks us to stop */
+    uint64_t wake_value;
+    pthread_t thread;
+    int start_rc;                    /* ring setup result, read by server_start */
+
+    /* receive buffers */
+    bool pbuf;                       /* provided-buffer ring registered */
+    struct io_uring_buf_ring *br;
+    uint8_t *buf_base;
+    size_t br_bytes;
+    bool zerocopy;                   /* send_zc usable (until the kernel refuses) */
+
+    bufpool conn_pool;               /* struct conn blocks */
+    bufpool inbuf_pool;              /* partial HTTP heads (RING_INBUF_BYTES) */
+    bufpool recvbuf_pool;            /* plain-recv fallback buffers (RING_RECV_BUF_BYTES) */
+    bufpool sendop_pool;             /* in-flight send descriptors */
+    bufpool sendq_ring_pool;         /* first send-queue rings (sendq.h) */
+    rbuf_pool *frame_pool;           /* outgoing frames up to RING_FRAME_POOL_BLOCK_BYTES */
+
+    metrics_worker *m;
+    uint64_t now_ms;                 /* CLOCK_MONOTONIC, refreshed once per iteration */
+    uint32_t tick_ms;
+    struct __kernel_timespec tick_ts;
+
+    conn_list http_list;             /* waiting for a complete request (handshake deadline) */
+    conn_list ws_list;               /* open WebSockets, least recently heard first */
+    conn_list closing_list;          /* close frame sent or TCP half-closed, close deadline */
+    struct conn *dirty;              /* connections with bytes to flush this iteration */
+    uint32_t count_conns;
+
+    bool accepting;
+    bool draining;
+    uint64_t drain_deadline_ms;
+    bool stopped;
+    uint32_t cut_conns;              /* still open when the grace period ran out */
+    struct session_worker *sw;       /* documents and sessions (session.h) */
+} __attribute__((aligned(16))) worker;   /* ud_pack needs 16-byte aligned workers in the array */
+
+/* Sets up the ring, buffer ring and pools; called on the worker's thread. */
+int worker_init(worker *w);
+
+/* The completion loop; returns when the worker has drained and stopped. */
+void worker_run(worker *w);
+
+void worker_destroy(worker *w);
+
+/* An SQE, submitting what is queued when the SQ is full; NULL only if the
+ * kernel refuses to take SQEs at all (counted as METRICS_ERR_SQ_FULL). */
+struct io_uring_sqe *worker_get_sqe(worker *w);
+
+/* Returns a provided buffer to the kernel. */
+void worker_recycle_buffer(worker *w, uint16_t bid);
+
+void conn_list_push(conn_list *l, struct conn *c, uint64_t now_ms);
+void conn_list_remove(conn_list *l, struct conn *c);
+
+#endif /* RINGPAD_RING_H */

@@ -1,0 +1,53 @@
+/*
+ * Drives a store_log's flushes through a worker's io_uring: the write and
+ * the fdatasync are submitted together, linked (IOSQE_IO_LINK), so group
+ * commit costs one round trip: every op appended since the last flush shares
+ * the fsync. One flush per log is in flight at a time (store_log's rule).
+ *
+ * The CQE tags are UD_TAG_STORE_WRITE / UD_TAG_STORE_FSYNC with a pointer to
+ * the store_ring_io; the io must stay alive until store_ring_busy is false.
+ */
+#ifndef RINGPAD_STORE_RING_H
+#define RINGPAD_STORE_RING_H
+
+#include "store/store.h"
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct worker;
+
+typedef struct store_ring_io {
+    store_log *log;
+    uint8_t pending_cqes;          /* CQEs still to come for the flush in flight */
+    bool has_write;
+    bool has_fsync;
+    int64_t write_result;
+    int fsync_result;
+    uint64_t count_flushes;
+    uint64_t count_failures;
+} __attribute__((aligned(16))) store_ring_io;
+
+void store_ring_io_init(store_ring_io *io, store_log *log);
+
+/* A flush is in flight: the log (and its owner) must not be freed. */
+bool store_ring_busy(const store_ring_io *io);
+
+/* Submits the log's next flush if it has one and none is in flight.
+ * Returns 1 when SQEs were queued, 0 when there was nothing to do, or
+ * -EAGAIN when no SQE was free: the flush is then reported failed at once in
+ * *failed (report it to the document like a completion). */
+int store_ring_kick(struct worker *w, store_ring_io *io, int64_t now_ms, store_flush_result *failed);
+
+/* One of the flush's CQEs. Returns 1 when the flush is complete and *result
+ * is filled (report it to the document), 0 while a CQE is still to come. */
+int store_ring_on_cqe(store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe, int64_t now_ms,
+                      store_flush_result *result);
+
+/* Blocking: waits for the flush in flight (processing only this io's CQEs is
+ * not possible on a shared ring, so callers use it after the loop stopped),
+ * then flushes what is pending with pwrite + fdatasync. Shutdown only. */
+int store_ring_drain_sync(store_log *log, int64_t now_ms);
+
+#endif /* RINGPAD_STORE_RING_H */

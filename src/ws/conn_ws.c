@@ -1,0 +1,304 @@
+#include "ws/conn_ws.h"
+
+#include "base/log.h"
+#include "collab/session.h"
+#include "ws/ws.h"
+#include "ws/ws_handshake.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Reassembly memory a connection keeps between messages. */
+#define CONN_WS_RETAIN_BUFFER_BYTES 4096u
+
+/* permessage-deflate state, allocated only when negotiated (256 bytes of
+ * structs; zlib's own memory comes lazily with the first message). */
+typedef struct ws_pmd {
+    pmd_inflater inflater;
+    pmd_deflater deflater;
+} ws_pmd;
+
+typedef struct ws_session {
+    ws_reader reader;
+    ws_pmd *pmd;                 /* NULL without permessage-deflate */
+    bool rate_warned;
+    int64_t tokens_milli;        /* token bucket in thousandths of a message */
+    uint64_t refill_ms;
+    struct session *session;     /* /ws: the document protocol */
+} ws_session;
+
+static void ws_session_free(ws_session *s) {
+    ws_reader_free(&s->reader);
+    if (s->pmd != NULL) {
+        pmd_inflater_free(&s->pmd->inflater);
+        pmd_deflater_free(&s->pmd->deflater);
+        free(s->pmd);
+    }
+    free(s);
+}
+
+void conn_ws_free(conn *c) {
+    ws_session *s = c->ws;
+    if (s == NULL) return;
+    session_close(s->session);
+    s->session = NULL;
+    ws_session_free(s);
+    c->ws = NULL;
+}
+
+static void send_head(conn *c, const char *bytes, size_t len, int status) {
+    rbuf *b = rbuf_from(bytes, len);
+    if (b == NULL) {
+        conn_close(c, METRICS_CLOSE_IO_ERROR);
+        return;
+    }
+    metrics_add(&c->w->m->http_responses_by_class[status / 100], 1);
+    int rc = conn_send_control(c, b);
+    rbuf_unref(b);
+    if (rc != 0) conn_close(c, METRICS_CLOSE_IO_ERROR);
+}
+
+void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
+    worker *w = c->w;
+    ws_handshake_result res;
+    char out[WS_HANDSHAKE_MAX_RESPONSE_BYTES];
+    if (ws_handshake_check(req, &w->shared->handshake, &res) != 0) {
+        int n = ws_handshake_write_error(&res, out, sizeof out);
+        if (n > 0) send_head(c, out, (size_t)n, res.status);
+        log_debug("worker %u: upgrade refused: %d %s", w->id, res.status, res.reason);
+        conn_close_after_flush(c, METRICS_CLOSE_HTTP_ERROR);
+        return;
+    }
+    ws_session *s = calloc(1, sizeof *s);
+    if (s != NULL && res.deflate) {
+        s->pmd = calloc(1, sizeof *s->pmd);
+        if (s->pmd == NULL) {
+            free(s);
+            s = NULL;
+        }
+    }
+    int n = s != NULL ? ws_handshake_write_response(&res, out, sizeof out) : -ENOMEM;
+    if (n <= 0) {
+        log_warn("worker %u: cannot write the 101 response (%d)", w->id, n);
+        if (s != NULL) ws_session_free(s);
+        metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        conn_close(c, METRICS_CLOSE_IO_ERROR);
+        return;
+    }
+    if (s->pmd != NULL)
+        pmd_server_init(&res.deflate_params, &w->shared->handshake.deflate, &s->pmd->inflater, &s->pmd->deflater);
+    ws_reader_config rc = {
+        .max_message_bytes = (size_t)w->cfg->max_message_bytes,
+        .retain_buffer_bytes = CONN_WS_RETAIN_BUFFER_BYTES,
+        .expect_masked = true,
+        .inflater = s->pmd != NULL ? &s->pmd->inflater : NULL,
+    };
+    if (ws_reader_init(&s->reader, &rc) != 0) {
+        log_warn("worker %u: ws_reader_init failed", w->id);
+        ws_session_free(s);
+        conn_close(c, METRICS_CLOSE_IO_ERROR);
+        return;
+    }
+    if (endpoint == CONN_EP_WS) {
+        s->session = session_open(c);
+        if (s->session == NULL) {
+            ws_session_free(s);
+            metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+            conn_close(c, METRICS_CLOSE_IO_ERROR);
+            return;
+        }
+    }
+    uint32_t rate = w->cfg->max_messages_per_sec;
+    s->tokens_milli = (int64_t)rate * 1000;
+    s->refill_ms = w->now_ms;
+    c->ws = s;
+    c->endpoint = (uint8_t)endpoint;
+    c->state = CONN_WS;
+    metrics_add(&w->m->ws_upgrades, 1);
+    send_head(c, out, (size_t)n, 101);
+    if (c->state == CONN_WS) conn_touch(c);
+}
+
+/* A frame of `len` payload bytes with the header written in front of it. */
+static int send_frame(conn *c, uint8_t opcode, const uint8_t *data, size_t len) {
+    ws_session *s = c->ws;
+    worker *w = c->w;
+    rbuf *b = NULL;
+    uint32_t off = 0, frame_len = 0;
+    if (s->pmd != NULL && pmd_should_compress(&s->pmd->deflater, len)) {
+        size_t bound = pmd_deflate_bound(len);
+        b = rbuf_new(WS_MAX_HEADER_BYTES + bound);
+        if (b == NULL) return -ENOMEM;
+        int64_t n = pmd_deflate_message(&s->pmd->deflater, data, len, b->data + WS_MAX_HEADER_BYTES, bound);
+        if (n >= 0) {
+            uint8_t head[WS_MAX_HEADER_BYTES];
+            size_t hl = ws_encode_frame_header(head, true, opcode, true, (uint64_t)n, NULL);
+            off = (uint32_t)(WS_MAX_HEADER_BYTES - hl);
+            memcpy(b->data + off, head, hl);
+            frame_len = (uint32_t)(hl + (size_t)n);
+            b->len = WS_MAX_HEADER_BYTES + (uint32_t)n;
+        } else if (n != PMD_ERR_NOBUFS) {
+            rbuf_unref(b);
+            return -EIO;
+        } else {
+            rbuf_unref(b);
+            b = NULL;   /* incompressible: send it plain */
+        }
+    }
+    if (b == NULL) {
+        b = rbuf_pool_get(w->frame_pool, WS_MAX_HEADER_BYTES + len);
+        if (b == NULL) return -ENOMEM;
+        size_t hl = ws_encode_frame_header(b->data, true, opcode, false, len, NULL);
+        if (len > 0) memcpy(b->data + hl, data, len);
+        b->len = (uint32_t)(hl + len);
+        frame_len = b->len;
+    }
+    int rc = conn_send(c, b, off, frame_len);
+    rbuf_unref(b);
+    if (rc == 0) {
+        metrics_add(&w->m->frames_out, 1);
+        if (opcode == WS_OP_TEXT || opcode == WS_OP_BINARY) metrics_add(&w->m->messages_out, 1);
+    }
+    return rc;
+}
+
+int conn_ws_send_frame(conn *c, rbuf *frame) {
+    int rc = conn_send(c, frame, 0, frame->len);
+    if (rc == 0) {
+        metrics_add(&c->w->m->frames_out, 1);
+        metrics_add(&c->w->m->messages_out, 1);
+    }
+    return rc;
+}
+
+static void send_control(conn *c, uint8_t opcode, const uint8_t *data, size_t len) {
+    rbuf *b = rbuf_pool_get(c->w->frame_pool, 2 + WS_MAX_CONTROL_PAYLOAD_BYTES);
+    if (b == NULL) {
+        conn_close(c, METRICS_CLOSE_IO_ERROR);
+        return;
+    }
+    int64_t n = ws_encode_frame(b->data, b->cap, true, opcode, false, data, len, NULL);
+    if (n > 0) {
+        b->len = (uint32_t)n;
+        if (conn_send_control(c, b) == 0) metrics_add(&c->w->m->frames_out, 1);
+    }
+    rbuf_unref(b);
+}
+
+void conn_ws_send_ping(conn *c) {
+    c->ws_ping_outstanding = true;
+    send_control(c, WS_OP_PING, NULL, 0);
+    /* Silent for a ping interval: an idle connection gives its buffers back. */
+    ws_session *s = c->ws;
+    if (s == NULL) return;
+    ws_reader_release_idle(&s->reader);
+    if (s->pmd != NULL) {
+        /* Dropping the compression context is always safe for the peer; the
+         * receiving context only when the client resets it every message. */
+        pmd_deflater_free(&s->pmd->deflater);
+        if (s->pmd->inflater.no_context_takeover && !s->reader.in_message) pmd_inflater_free(&s->pmd->inflater);
+    }
+}
+
+void conn_ws_send_close(conn *c, uint16_t code, const char *reason) {
+    if (c->ws_close_sent || c->state == CONN_DEAD) return;
+    c->ws_close_sent = true;
+    rbuf *b = rbuf_new(2 + WS_MAX_CONTROL_PAYLOAD_BYTES);
+    if (b == NULL) {
+        conn_close(c, METRICS_CLOSE_IO_ERROR);
+        return;
+    }
+    b->len = (uint32_t)ws_encode_close(code, reason, b->data);
+    if (conn_send_control(c, b) == 0) {
+        metrics_add(&c->w->m->frames_out, 1);
+        metrics_count_ws_close(c->w->m, code, true);
+    }
+    rbuf_unref(b);
+    if (c->state == CONN_WS) conn_set_closing(c);
+}
+
+/* Token bucket: burst and rate are both --max-messages-per-sec. Over the
+ * limit a message is dropped; the first time the client is told, and once its
+ * debt reaches another second's worth of messages it is closed with 1008. */
+static bool rate_allows(conn *c) {
+    uint32_t rate = c->w->cfg->max_messages_per_sec;
+    if (rate == 0) return true;
+    ws_session *s = c->ws;
+    int64_t cap = (int64_t)rate * 1000;
+    uint64_t now = c->w->now_ms;
+    if (now > s->refill_ms) {
+        int64_t add = (int64_t)(now - s->refill_ms) * rate;
+        s->tokens_milli = s->tokens_milli + add > cap ? cap : s->tokens_milli + add;
+        s->refill_ms = now;
+    }
+    s->tokens_milli -= 1000;
+    if (s->tokens_milli >= 0) return true;
+    if (s->tokens_milli <= -cap) {
+        conn_ws_send_close(c, 1008, "rate limit exceeded");
+        conn_close_after_flush(c, METRICS_CLOSE_RATE_LIMIT);
+        return false;
+    }
+    if (!s->rate_warned) {
+        s->rate_warned = true;
+        send_frame(c, WS_OP_TEXT, (const uint8_t *)CONN_WS_RATE_LIMIT_TEXT, sizeof CONN_WS_RATE_LIMIT_TEXT - 1);
+    }
+    return false;
+}
+
+static void on_message(conn *c, const ws_event *ev) {
+    metrics_add(&c->w->m->messages_in, 1);
+    if (c->state != CONN_WS) return;   /* closing: data is ignored */
+    if (!rate_allows(c)) return;
+    if (c->endpoint == CONN_EP_WS) {
+        if (ev->opcode != WS_OP_TEXT) {
+            conn_ws_send_close(c, 1003, "ringpad.v1 messages are text");
+            conn_close_after_flush(c, METRICS_CLOSE_WS_PROTOCOL);
+            return;
+        }
+        session_on_text(c->ws->session, ev->data, ev->len);
+        return;
+    }
+    int rc = send_frame(c, ev->opcode, ev->data, ev->len);
+    if (rc == -ENOMEM || rc == -EIO) {
+        metrics_add(&c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        conn_ws_send_close(c, 1011, "internal error");
+        conn_close_after_flush(c, METRICS_CLOSE_IO_ERROR);
+    }
+}
+
+void conn_ws_on_data(conn *c, uint8_t *data, size_t len) {
+    ws_session *s = c->ws;
+    worker *w = c->w;
+    if (s == NULL) return;
+    conn_touch(c);
+    /* Bounded: ws_reader_feed consumes bytes or yields an event each call. */
+    while (len > 0 && (c->state == CONN_WS || c->state == CONN_WS_CLOSING)) {
+        ws_event ev;
+        size_t used = ws_reader_feed(&s->reader, data, len, &ev);
+        data += used;
+        len -= used;
+        if (ev.type != WS_EV_NONE) metrics_add(&w->m->frames_in, 1);
+        switch (ev.type) {
+        case WS_EV_NONE: break;
+        case WS_EV_MESSAGE: on_message(c, &ev); break;
+        case WS_EV_PING:
+            if (!c->ws_close_sent) send_control(c, WS_OP_PONG, ev.data, ev.len);
+            break;
+        case WS_EV_PONG: break;
+        case WS_EV_CLOSE:
+            c->ws_close_received = true;
+            metrics_count_ws_close(w->m, ev.close_code, false);
+            conn_ws_send_close(c, ev.close_code, NULL);
+            conn_close_after_flush(c, METRICS_CLOSE_WS_CLOSED);
+            return;
+        case WS_EV_ERROR:
+            metrics_add(&w->m->errors[METRICS_ERR_WS_PROTOCOL], 1);
+            log_debug("worker %u: websocket error: %s", w->id, ws_err_str(ev.err));
+            conn_ws_send_close(c, ev.close_code, ev.reason);
+            conn_close_after_flush(c, METRICS_CLOSE_WS_PROTOCOL);
+            return;
+        }
+        if (ev.type == WS_EV_NONE && used == 0) break;
+    }
+}
