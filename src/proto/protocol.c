@@ -364,8 +364,13 @@ bool proto_json_failed_for_memory(const struct json_error_t *err, const char *js
     /* jansson reports a failed allocation as "invalid token" or "string or
      * '}' expected" at the byte it was reading, or with no text at all: a
      * message that is valid JSON failed for memory */
-    default: return json_syntax_ok(json, len_bytes, max_depth);
+    default: break;
     }
+    /* jansson (without JSON_DECODE_ANY) takes only an array or an object */
+    size_t i = 0;
+    while (i < len_bytes && (json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r')) i++;
+    if (i == len_bytes || (json[i] != '{' && json[i] != '[')) return false;
+    return json_syntax_ok(json, len_bytes, max_depth);
 }
 
 int proto_decode(const proto_limits *limits, const char *json, size_t len_bytes, proto_msg *msg) {
