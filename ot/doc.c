@@ -300,6 +300,25 @@ int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
     return OT_OK;
 }
 
+int ot_doc_undo_last(ot_doc *doc)
+{
+    if (doc->count == 0)
+        return OT_ERR_VERSION_TOO_OLD;
+    ot_history_entry *e = entry_at(doc, doc->version - 1);
+    int rc = ot_apply(&e->inverse, doc->text);
+    if (rc)
+        return rc;
+    if (e->id_len)
+        remove_id(doc, hash_id(e->id, e->id_len), e->base_version);
+    free(e->id);
+    free(e->author);
+    e->id = e->author = NULL;
+    e->id_len = e->author_len = 0;
+    doc->count--;
+    doc->version--;
+    return OT_OK;
+}
+
 int ot_doc_text_at(const ot_doc *doc, uint64_t version, ot_buf *out)
 {
     if (version > doc->version)

@@ -499,9 +499,16 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
         };
         if (rc == OT_OK) rc = store_log_append(d->log, &rec);
         if (rc != 0) {
+            ot_op_free(&res.op);
+            /* Memory for the record ran out (the log is unchanged): take the
+             * op back out, so the document stays as it was and keeps serving. */
+            if ((rc == -ENOMEM || rc == OT_ERR_NOMEM) && ot_doc_undo_last(d->ot) == OT_OK) {
+                d->senders[at % DOC_MAX_UNPUBLISHED_OPS] = 0;
+                doc_send_no_memory(d->metrics, out, key, id, id_len);
+                return PROTO_ERR_NO_MEMORY;
+            }
             /* The op is applied but cannot be logged: nothing may be acked
              * after it. Refuse further ops; a restart recovers the log. */
-            ot_op_free(&res.op);
             doc_send_error(out, key, PROTO_ERR_INTERNAL, "the op could not be logged", id, id_len);
             return PROTO_ERR_INTERNAL;
         }

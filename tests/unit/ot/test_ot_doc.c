@@ -282,3 +282,28 @@ Test(ot_doc, forget_before_frees_older_ops_and_keeps_the_rest)
     ot_op_free(&res.op);
     ot_doc_free(doc);
 }
+
+Test(ot_doc, undo_last_takes_the_newest_op_back)
+{
+    ot_doc *doc = new_doc(4, 0, "abc");
+    ot_submit_result res;
+    ot_op_init(&res.op);
+    cr_assert_eq(ot_doc_undo_last(doc), OT_ERR_VERSION_TOO_OLD);
+    cr_assert_eq(submit(doc, 0, "[3,\"d\"]", "op-1", &res), OT_OK);
+    cr_assert_eq(submit(doc, 1, "[-1,3]", "op-2", &res), OT_OK);
+    expect_doc_text(doc, "bcd");
+    cr_assert_eq(ot_doc_undo_last(doc), OT_OK);
+    cr_assert_eq(ot_doc_version(doc), 1);
+    expect_doc_text(doc, "abcd");
+    cr_assert_null(ot_doc_history_at(doc, 1));
+    /* its id is gone: the same id is a new op again, at the same version */
+    cr_assert_eq(submit(doc, 1, "[-1,3]", "op-2", &res), OT_OK);
+    cr_assert_not(res.duplicate);
+    cr_assert_eq(res.applied_at_version, 1);
+    expect_doc_text(doc, "bcd");
+    /* the older op stays a duplicate */
+    cr_assert_eq(submit(doc, 0, "[3,\"d\"]", "op-1", &res), OT_OK);
+    cr_assert(res.duplicate);
+    ot_op_free(&res.op);
+    ot_doc_free(doc);
+}
