@@ -305,7 +305,11 @@ static void mark_dirty(docs *t, docs_entry *e) {
 
 static void send_json(fanout *out, uint64_t key, const ot_buf *b) {
     rbuf *f = fanout_frame(b->data, b->len);
-    if (f == NULL) return;
+    if (f == NULL) {
+        /* no memory for the answer: the waiter is told its message was lost, never left waiting */
+        fanout_doom(out, fanout_key_worker(key), &key, 1);
+        return;
+    }
     fanout_send(out, key, f);
     rbuf_unref(f);
 }

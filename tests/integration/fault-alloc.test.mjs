@@ -63,9 +63,13 @@ async function rest(port, method, urlPath, body) {
         });
         const j = await r.json().catch(() => ({}));
         if (r.ok) return { outcome: 'ok', body: j };
+        // an answer that could not be allocated: the caller is told it was lost (as a WebSocket gets 1011)
+        if (j.code === 'internal' && /^messages for this connection were lost/.test(j.message ?? '')) return { outcome: 'closed' };
         return { outcome: j.code ?? `http ${r.status}`, status: r.status };
-    } catch (err) {
-        return { outcome: `rest failed: ${err.message}` };
+    } catch {
+        // the connection closed without a response: where even the answer
+        // could not be allocated, the server closes (the client retries)
+        return { outcome: 'closed' };
     }
 }
 

@@ -1,0 +1,11 @@
+import { RpConn } from '/work/wt/hard-mem/tests/integration/lib/rp-client.mjs';
+import { spawn } from 'node:child_process';
+const n = process.argv[2];
+const srv = spawn('/work/wt/hard-mem/zig-out/bin/ringpad-faultalloc', ['--port', '0', '--threads', '1', '--data-dir', '/tmp/hm/one-' + n], { env: { ...process.env, RINGPAD_FAULT_ALLOC_NTH: n }, stdio: ['ignore', 'ignore', 'pipe'] }); let errlog=''; srv.stderr.on('data', (d) => errlog += d);
+let port; await new Promise((r) => { let b = ''; srv.stderr.on('data', (d) => { b += d; const m = b.match(/listening on http:\/\/[^:]+:(\d+)/); if (m && !port) { port = +m[1]; r(); } }); });
+const c = await RpConn.open(port);
+c.send({ type: 'hello', name: 'fa' });
+c.send({ type: 'open', doc: 'fa' });
+await new Promise((r) => setTimeout(r, 300));
+console.log(JSON.stringify(c.msgs));
+c.close(); srv.kill('SIGTERM'); await new Promise((r)=>setTimeout(r,300)); console.log(errlog.split('\n').filter((l)=>!l.includes('info ')).join('\n'));
