@@ -190,16 +190,21 @@ static int dup_bytes(const char *s, size_t len, char **out)
     return OT_OK;
 }
 
+/* Takes an entry's id out of the index and frees its id and author. */
+static void release_entry_ids(ot_doc *doc, ot_history_entry *e)
+{
+    if (e->id_len)
+        remove_id(doc, hash_id(e->id, e->id_len), e->base_version);
+    free(e->id);
+    free(e->author);
+    e->id = e->author = NULL;
+    e->id_len = e->author_len = 0;
+}
+
 /* Drops the oldest retained entry; its op storage stays in the slot for reuse. */
 static void drop_oldest(ot_doc *doc)
 {
-    ot_history_entry *gone = &doc->ring[doc->head];
-    if (gone->id_len)
-        remove_id(doc, hash_id(gone->id, gone->id_len), gone->base_version);
-    free(gone->id);
-    free(gone->author);
-    gone->id = gone->author = NULL;
-    gone->id_len = gone->author_len = 0;
+    release_entry_ids(doc, &doc->ring[doc->head]);
     doc->head = (doc->head + 1) % doc->depth;
     doc->count--;
 }
@@ -308,12 +313,7 @@ int ot_doc_undo_last(ot_doc *doc)
     int rc = ot_apply(&e->inverse, doc->text);
     if (rc)
         return rc;
-    if (e->id_len)
-        remove_id(doc, hash_id(e->id, e->id_len), e->base_version);
-    free(e->id);
-    free(e->author);
-    e->id = e->author = NULL;
-    e->id_len = e->author_len = 0;
+    release_entry_ids(doc, e);
     doc->count--;
     doc->version--;
     return OT_OK;
