@@ -371,7 +371,7 @@ static void dispatch_list(rest_call *k, const http_request *req) {
         docs_request *r = new_req(k, DOCS_REQ_REST_INFO, k->names[i], strlen(k->names[i]));
         if (r == NULL || session_route(k->sw, r) != 0) {
             /* counted as answered so the listing still completes */
-            json_t *err = json_pack("{s:s, s:s}", "doc", k->names[i], "code", "internal");
+            json_t *err = json_pack("{s:s, s:s}", "doc", k->names[i], "code", r == NULL ? "no_memory" : "internal");
             bool done = list_answer(k, err);
             json_decref(err);
             if (done) {
@@ -402,7 +402,8 @@ static void dispatch(rest_call *k, const http_request *req) {
                     : k->route == REST_OPS          ? DOCS_REQ_REST_OPS
                                                     : DOCS_REQ_REST_GET;
     docs_request *r = new_req(k, kind, k->doc, k->doc_len);
-    if (r == NULL || session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
+    if (r == NULL) finish_no_memory(k);
+    else if (session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
 }
 
 /* ---- parsing -------------------------------------------------------------------------- */
