@@ -114,8 +114,15 @@ static void respond_ka(conn *c, bool keep_alive, int status, const char *json, s
 
 static bool keeps(const rest_call *k) { return k->keep_alive && !k->stash_overflow && !k->c->w->draining; }
 
+/* A response that cannot be allocated closes the connection, and closing it
+ * frees its call (rest_abort): while answering, the call is detached, so it
+ * stays the caller's to finish. */
 static void respond(rest_call *k, int status, const char *json, size_t len) {
-    respond_ka(k->c, keeps(k), status, json, len);
+    conn *c = k->c;
+    bool keep = keeps(k);
+    c->rest = NULL;
+    respond_ka(c, keep, status, json, len);
+    c->rest = k;
 }
 
 static void respond_error_ka(conn *c, bool keep_alive, const char *code, const char *message) {
@@ -128,7 +135,11 @@ static void respond_error_ka(conn *c, bool keep_alive, const char *code, const c
 }
 
 static void respond_error(rest_call *k, const char *code, const char *message) {
-    respond_error_ka(k->c, keeps(k), code, message);
+    conn *c = k->c;
+    bool keep = keeps(k);
+    c->rest = NULL; /* as in respond() */
+    respond_error_ka(c, keep, code, message);
+    c->rest = k;
 }
 
 /* Ends the call: the connection no longer points at it. On a kept
