@@ -182,8 +182,9 @@ pub fn build(b: *std.Build) void {
     const web_root = b.graph.path(.install_prefix, "share/ringpad/web");
 
     // The server with allocation-failure injection (tests/faultalloc): a test
-    // build only, never installed as `ringpad`. Not under ASan, whose runtime
-    // owns malloc itself.
+    // tool (zig-out/bin with `tools`), never installed. Not under ASan, whose
+    // runtime owns malloc itself.
+    var faultalloc: ?*std.Build.Step.Compile = null;
     if (sanitize == .none and fileExists(b, "tests/faultalloc/faultalloc.c")) {
         const fa_mod = ctx.module();
         fa_mod.addIncludePath(build_info.header.dirname());
@@ -192,7 +193,9 @@ pub fn build(b: *std.Build) void {
         ctx.linkOptional(fa_mod, &.{ core_lib, ot_lib });
         ctx.linkServerLibs(fa_mod);
         fa_mod.linkSystemLibrary("dl", .{});
-        b.installArtifact(b.addExecutable(.{ .name = "ringpad-faultalloc", .root_module = fa_mod }));
+        const fa_exe = b.addExecutable(.{ .name = "ringpad-faultalloc", .root_module = fa_mod });
+        tools_step.dependOn(&b.addInstallArtifact(fa_exe, .{}).step);
+        faultalloc = fa_exe;
     }
 
     const run_step = b.step("run", "Build and serve on http://127.0.0.1:8080 (pass flags after --)");
@@ -275,6 +278,7 @@ pub fn build(b: *std.Build) void {
         run_integration.step.dependOn(&npm_ci.step);
         run_integration.step.dependOn(&web_install.step);
         run_integration.step.dependOn(tools_step);
+        if (faultalloc) |fa| run_integration.addPrefixedArtifactArg("--faultalloc=", fa);
         run_integration.step.dependOn(&run_unit.step); // one suite at a time: 2 cores
         test_step.dependOn(&run_integration.step);
         run_integration_step = &run_integration.step;

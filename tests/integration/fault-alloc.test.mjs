@@ -17,7 +17,8 @@ import { test } from 'node:test';
 import { BIN, startServer } from './lib/server.mjs';
 import { RpConn } from './lib/rp-client.mjs';
 
-const FAULT_BIN = BIN ? path.join(path.dirname(BIN), 'ringpad-faultalloc') : '';
+// build.zig names it; by hand, it sits beside the server (zig-out/bin)
+const FAULT_BIN = process.env.RINGPAD_FAULTALLOC_BIN ?? (BIN ? path.join(path.dirname(BIN), 'ringpad-faultalloc') : '');
 const FULL = process.env.RINGPAD_FAULT_ALLOC_FULL === '1';
 const SAMPLES = 36;
 const EARLY = 12;
