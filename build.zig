@@ -181,6 +181,23 @@ pub fn build(b: *std.Build) void {
     b.getInstallStep().dependOn(&web_install.step);
     const web_root = b.graph.path(.install_prefix, "share/ringpad/web");
 
+    // The server with allocation-failure injection (tests/faultalloc): a test
+    // tool (zig-out/bin with `tools`), never installed. Not under ASan, whose
+    // runtime owns malloc itself.
+    var faultalloc: ?*std.Build.Step.Compile = null;
+    if (sanitize == .none and fileExists(b, "tests/faultalloc/faultalloc.c")) {
+        const fa_mod = ctx.module();
+        fa_mod.addIncludePath(build_info.header.dirname());
+        fa_mod.addCSourceFiles(.{ .files = &.{"src/cmd/main.c"}, .flags = dev.main_flags });
+        fa_mod.addCSourceFiles(.{ .files = &.{"tests/faultalloc/faultalloc.c"}, .flags = ctx.flags });
+        ctx.linkOptional(fa_mod, &.{ core_lib, ot_lib });
+        ctx.linkServerLibs(fa_mod);
+        fa_mod.linkSystemLibrary("dl", .{});
+        const fa_exe = b.addExecutable(.{ .name = "ringpad-faultalloc", .root_module = fa_mod });
+        tools_step.dependOn(&b.addInstallArtifact(fa_exe, .{}).step);
+        faultalloc = fa_exe;
+    }
+
     const run_step = b.step("run", "Build and serve on http://127.0.0.1:8080 (pass flags after --)");
     const run = b.addRunArtifact(installed_server);
     run.addArg("--web-root");
@@ -261,6 +278,7 @@ pub fn build(b: *std.Build) void {
         run_integration.step.dependOn(&npm_ci.step);
         run_integration.step.dependOn(&web_install.step);
         run_integration.step.dependOn(tools_step);
+        if (faultalloc) |fa| run_integration.addPrefixedArtifactArg("--faultalloc=", fa);
         run_integration.step.dependOn(&run_unit.step); // one suite at a time: 2 cores
         test_step.dependOn(&run_integration.step);
         run_integration_step = &run_integration.step;
@@ -369,6 +387,7 @@ const ServerBuild = struct {
     ot_lib: ?*std.Build.Step.Compile,
     core_lib: ?*std.Build.Step.Compile,
     server: *std.Build.Step.Compile,
+    main_flags: []const []const u8, // main.c's flags (with the build facts)
 };
 
 /// The OT engine, the server library and the `ringpad` binary in ctx's mode.
@@ -390,7 +409,7 @@ fn serverBuild(ctx: Ctx, info: BuildInfo) ServerBuild {
     ctx.linkOptional(server_mod, &.{ core_lib, ot_lib });
     ctx.linkServerLibs(server_mod);
     ctx.linkAsan(server_mod);
-    return .{ .ot_lib = ot_lib, .core_lib = core_lib, .server = b.addExecutable(.{ .name = "ringpad", .root_module = server_mod }) };
+    return .{ .ot_lib = ot_lib, .core_lib = core_lib, .server = b.addExecutable(.{ .name = "ringpad", .root_module = server_mod }), .main_flags = main_flags.items };
 }
 
 /// Every `*.c` under `dir` (recursively), sorted, without the paths in `exclude`

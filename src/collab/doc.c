@@ -83,6 +83,13 @@ void doc_free(doc *d) {
     free(d);
 }
 
+struct metrics_worker *doc_metrics(const doc *d) { return d->metrics; }
+
+int doc_send_no_memory(struct metrics_worker *m, fanout *out, uint64_t key, const char *ref, size_t ref_len) {
+    if (m != NULL) metrics_add(&m->errors[METRICS_ERR_NO_MEMORY], 1);
+    return doc_send_error(out, key, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, ref, ref_len);
+}
+
 void doc_set_history_depth(doc *d, uint32_t depth) { d->history_depth = depth; }
 void doc_set_metrics(doc *d, struct metrics_worker *m) { d->metrics = m; }
 
@@ -120,10 +127,25 @@ bool doc_is_subscribed(const doc *d, uint64_t key) { return find_sub(d, key) != 
 
 /* ---- frames ---------------------------------------------------------------- */
 
+/* A frame for `key` could not be made (no memory): rather than a silent gap
+ * in its stream, the session is closed with 1011 after what it was sent
+ * (PROTOCOL.md §5), and the client reconnects. */
+static void lost(fanout *out, uint64_t key) {
+    fanout_doom(out, fanout_key_worker(key), &key, 1);
+}
+
+static void lost_all(doc *d, fanout *out, uint64_t except) {
+    for (uint32_t i = 0; i < d->count_subs; i++)
+        if (d->sub_keys[i] != except) lost(out, d->sub_keys[i]);
+}
+
 /* Sends the JSON in d->scratch to one session. */
 static int send_scratch(doc *d, fanout *out, uint64_t key) {
     rbuf *f = fanout_frame_in(out, d->scratch.data, d->scratch.len);
-    if (f == NULL) return -ENOMEM;
+    if (f == NULL) {
+        lost(out, key);
+        return -ENOMEM;
+    }
     fanout_send(out, key, f);
     rbuf_unref(f);
     return 0;
@@ -133,7 +155,10 @@ static int send_scratch(doc *d, fanout *out, uint64_t key) {
 static int broadcast_scratch(doc *d, fanout *out, uint64_t except) {
     if (d->count_subs == 0 || (d->count_subs == 1 && d->sub_keys[0] == except)) return 0;
     rbuf *f = fanout_frame_in(out, d->scratch.data, d->scratch.len);
-    if (f == NULL) return -ENOMEM;
+    if (f == NULL) {
+        lost_all(d, out, except);
+        return -ENOMEM;
+    }
     for (uint32_t i = 0; i < d->count_subs; i++)
         if (d->sub_keys[i] != except) fanout_send(out, d->sub_keys[i], f);
     rbuf_unref(f);
@@ -154,6 +179,7 @@ int doc_send_error(fanout *out, uint64_t key, int code, const char *message, con
         }
     }
     ot_buf_free(&b);
+    if (rc != 0) lost(out, key);
     return rc;
 }
 
@@ -211,10 +237,13 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
     int rc = proto_enc_op(&d->scratch, pstr(d->name, d->name_len), v, pstr(e->id, e->id_len), &e->op,
                           pstr(e->author, e->author_len));
     if (rc == 0) rc = broadcast_scratch(d, out, sender);
+    else lost_all(d, out, sender);
     if (sender != 0) {
         ot_buf_clear(&d->scratch);
         if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(e->id, e->id_len), v) == 0)
             send_scratch(d, out, sender);
+        else
+            lost(out, sender);
     }
     /* resends of this op that arrived while it was unpublished */
     for (uint32_t i = 0; i < d->count_dups;) {
@@ -226,6 +255,8 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
         ot_buf_clear(&d->scratch);
         if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(a->id, a->id_len), v) == 0)
             send_scratch(d, out, a->key);
+        else
+            lost(out, a->key);
         d->dups[i] = d->dups[--d->count_dups];
     }
     return rc;
@@ -239,6 +270,12 @@ static void publish_until(doc *d, uint64_t durable, fanout *out) {
         publish_one(d, d->published, out);
         d->published++;
     }
+    /* The OT ring has room for DOC_MAX_UNPUBLISHED_OPS more than history_depth
+     * so that unpublished ops outlive any client's view; once published, only
+     * history_depth of them are kept, or each document would hold thousands
+     * of ops (and their inverses) however large they are. */
+    if (d->history_depth > 0 && d->published > d->history_depth)
+        ot_doc_forget_before(d->ot, d->published - d->history_depth);
 }
 
 void doc_on_flush(doc *d, const store_flush_result *r, fanout *out) {
@@ -267,6 +304,7 @@ static void copy_str(char *dst, size_t cap, const char *src, bool *has) {
 }
 
 static int open_fail(doc *d, const doc_who *who, int code, const char *msg, fanout *out) {
+    if (code == PROTO_ERR_NO_MEMORY && d->metrics != NULL) metrics_add(&d->metrics->errors[METRICS_ERR_NO_MEMORY], 1);
     doc_send_error(out, who->key, code, msg, d->name, d->name_len);
     fanout_drop(out, who->key, d->name, d->name_len);
     return code;
@@ -311,10 +349,10 @@ int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
         if (d->count_subs == d->cap_subs) {
             uint32_t cap = d->cap_subs == 0 ? 4 : d->cap_subs * 2;
             uint64_t *k = realloc(d->sub_keys, sizeof *k * cap);
-            if (k == NULL) return open_fail(d, who, PROTO_ERR_INTERNAL, "out of memory", out);
+            if (k == NULL) return open_fail(d, who, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, out);
             d->sub_keys = k;
             doc_sub *g = realloc(d->subs, sizeof *g * cap);
-            if (g == NULL) return open_fail(d, who, PROTO_ERR_INTERNAL, "out of memory", out);
+            if (g == NULL) return open_fail(d, who, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, out);
             d->subs = g;
             d->cap_subs = cap;
         }
@@ -332,7 +370,7 @@ int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
     if (!has_v) {
         if (send_snapshot(d, s, out) != 0) {
             doc_close(d, who->key, out);
-            return open_fail(d, who, PROTO_ERR_INTERNAL, "out of memory", out);
+            return open_fail(d, who, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, out);
         }
         return 0;
     }
@@ -349,6 +387,8 @@ int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
     ot_buf_clear(&d->scratch);
     if (proto_enc_synced(&d->scratch, pstr(d->name, d->name_len), d->published) == 0)
         send_scratch(d, out, who->key);
+    else
+        lost(out, who->key);
     return 0;
 }
 
@@ -356,6 +396,8 @@ static void send_leave(doc *d, const char *session, uint64_t except, fanout *out
     ot_buf_clear(&d->scratch);
     if (proto_enc_leave(&d->scratch, pstr(d->name, d->name_len), proto_cstr(session)) == 0)
         broadcast_scratch(d, out, except);
+    else
+        lost_all(d, out, except);
 }
 
 void doc_close(doc *d, uint64_t key, fanout *out) {
@@ -412,6 +454,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     if (rc != OT_OK) {
         ot_op_free(&res.op);
         int code = proto_err_from_ot_submit(rc);
+        if (code == PROTO_ERR_NO_MEMORY && d->metrics != NULL) metrics_add(&d->metrics->errors[METRICS_ERR_NO_MEMORY], 1);
         char msg[128];
         snprintf(msg, sizeof msg, "%s", ot_err_str(rc));
         doc_send_error(out, key, code, msg, id, id_len);
@@ -423,6 +466,8 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
             ot_buf_clear(&d->scratch);
             if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(id, id_len), res.applied_at_version) == 0)
                 send_scratch(d, out, key);
+            else
+                lost(out, key);
             return 0;
         }
         if (d->count_dups == DOC_MAX_DUP_ACKS) {
@@ -432,7 +477,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
         if (d->dups == NULL) {
             d->dups = malloc(sizeof *d->dups * DOC_MAX_DUP_ACKS);
             if (d->dups == NULL) {
-                doc_send_error(out, key, PROTO_ERR_INTERNAL, "out of memory", id, id_len);
+                doc_send_no_memory(d->metrics, out, key, id, id_len);
                 return PROTO_ERR_INTERNAL;
             }
         }
@@ -461,9 +506,16 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
         };
         if (rc == OT_OK) rc = store_log_append(d->log, &rec);
         if (rc != 0) {
+            ot_op_free(&res.op);
+            /* Memory for the record ran out (the log is unchanged): take the
+             * op back out, so the document stays as it was and keeps serving. */
+            if ((rc == -ENOMEM || rc == OT_ERR_NOMEM) && ot_doc_undo_last(d->ot) == OT_OK) {
+                d->senders[at % DOC_MAX_UNPUBLISHED_OPS] = 0;
+                doc_send_no_memory(d->metrics, out, key, id, id_len);
+                return PROTO_ERR_NO_MEMORY;
+            }
             /* The op is applied but cannot be logged: nothing may be acked
              * after it. Refuse further ops; a restart recovers the log. */
-            ot_op_free(&res.op);
             doc_send_error(out, key, PROTO_ERR_INTERNAL, "the op could not be logged", id, id_len);
             return PROTO_ERR_INTERNAL;
         }
@@ -518,5 +570,6 @@ int doc_presence(doc *d, uint64_t key, uint64_t v, const proto_range *sel, uint3
     ot_buf_clear(&d->scratch);
     int rc = proto_enc_presence(&d->scratch, pstr(d->name, d->name_len), &p, d->published);
     if (rc == 0) rc = broadcast_scratch(d, out, key);
+    else lost_all(d, out, key);
     return rc == 0 ? 0 : PROTO_ERR_INTERNAL;
 }

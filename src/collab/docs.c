@@ -321,7 +321,11 @@ static void mark_dirty(docs *t, docs_entry *e) {
 
 static void send_json(fanout *out, uint64_t key, const ot_buf *b) {
     rbuf *f = fanout_frame(b->data, b->len);
-    if (f == NULL) return;
+    if (f == NULL) {
+        /* no memory for the answer: the waiter is told its message was lost, never left waiting */
+        fanout_doom(out, fanout_key_worker(key), &key, 1);
+        return;
+    }
     fanout_send(out, key, f);
     rbuf_unref(f);
 }
@@ -379,7 +383,7 @@ static void rest_get(doc *d, const docs_request *r, fanout *out) {
     if (rc != OT_OK || ot_buf_append(&b, head, (size_t)n) != 0 || proto_json_string(&b, r->doc, r->doc_len) != 0 ||
         ot_buf_append(&b, ",\"text\":", 8) != 0 ||
         proto_json_string(&b, text.data != NULL ? text.data : "", text.len) != 0 || ot_buf_append(&b, "}", 1) != 0) {
-        doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+        doc_send_no_memory(doc_metrics(d), out, r->key, NULL, 0);
         goto done;
     }
     send_json(out, r->key, &b);
@@ -434,7 +438,7 @@ static void answer_ops(const doc *d, const docs_request *r, uint64_t pub, const 
     if (rc == 0) rc = ot_buf_append(&body, b.data, b.len);
     if (rc == 0) rc = ot_buf_append(&body, "]}", 2);
     if (rc == 0) send_json(out, r->key, &body);
-    else doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+    else doc_send_no_memory(doc_metrics(d), out, r->key, NULL, 0);
     ot_buf_free(&b);
     ot_buf_free(&body);
 }
@@ -456,7 +460,7 @@ static void rest_ops(docs *t, docs_entry *e, const docs_request *r, fanout *out,
     docs_job *j = docs_job_new(DOCS_JOB_READ_OPS, t->cfg.self);
     if (j == NULL || ensure_data_dir(t) != 0) {
         if (j != NULL) mailbox_msg_unref(&j->hdr);
-        doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+        doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
         return;
     }
     j->data_dir_fd = t->cfg.data_dir_fd;
@@ -515,10 +519,15 @@ static void answer_absent(const docs_request *r, fanout *out) {
 }
 
 /* The document could not be loaded (or the wait queue is full). */
-static void answer_unavailable(const docs_request *r, int err, const char *message, fanout *out) {
+static void answer_unavailable(const docs *t, const docs_request *r, int err, const char *message, fanout *out) {
     if (r->kind == DOCS_REQ_CLOSE) return;
     size_t rl;
     const char *ref = ref_of(r, &rl);
+    if (err == -ENOMEM) {
+        doc_send_no_memory(t->cfg.metrics, out, r->key, ref, rl);
+        if (r->kind == DOCS_REQ_OPEN) fanout_drop(out, r->key, r->doc, r->doc_len);
+        return;
+    }
     int code = err == -ENOSPC || err == -EIO || err == -EROFS || err == -EACCES || err == -EAGAIN
                    ? PROTO_ERR_STORAGE_UNAVAILABLE
                    : PROTO_ERR_INTERNAL;
@@ -529,7 +538,7 @@ static void answer_unavailable(const docs_request *r, int err, const char *messa
 static void wait_or_refuse(docs *t, docs_entry *e, const docs_request *r, fanout *out) {
     uint32_t max = t->cfg.max_waiting_per_doc != 0 ? t->cfg.max_waiting_per_doc : DOCS_MAX_WAITING_PER_DOC;
     if (e->count_waiting >= max && r->kind != DOCS_REQ_CLOSE) {
-        answer_unavailable(r, -EAGAIN, "the document is busy loading; retry", out);
+        answer_unavailable(t, r, -EAGAIN, "the document is busy loading; retry", out);
         return;
     }
     wait_push(e, (docs_request *)r);
@@ -578,7 +587,7 @@ static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *o
     }
     docs_entry *n = entry_new(t, r->doc, r->doc_len, ENTRY_DELETING);
     if (n == NULL) {
-        doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+        doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
         return;
     }
     wait_push(n, (docs_request *)r);   /* first in line: answered by the job */
@@ -616,7 +625,7 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
         }
         e = entry_new(t, r->doc, r->doc_len, ENTRY_LOADING);
         if (e == NULL) {
-            answer_unavailable(r, -ENOMEM, "out of memory", out);
+            answer_unavailable(t, r, -ENOMEM, PROTO_NO_MEMORY_MESSAGE, out);
             return;
         }
         e->load_create = creates(r);
@@ -711,7 +720,7 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     while (w != NULL) {
         docs_request *r = w;
         w = r->next;
-        answer_unavailable(r, j->rc, "the document could not be loaded", out);
+        answer_unavailable(t, r, j->rc, "the document could not be loaded", out);
         mailbox_msg_unref(&r->hdr);
     }
 }

@@ -62,7 +62,7 @@ int rest_status_for(const char *code) {
         {"bad_json", 400}, {"bad_message", 400}, {"unknown_type", 400}, {"bad_doc_name", 400}, {"bad_op", 400},
         {"unauthorized", 401}, {"forbidden", 403}, {"not_open", 404}, {"not_found", 404},
         {"version_ahead", 409}, {"version_too_old", 410}, {"doc_too_large", 413}, {"op_too_large", 413},
-        {"too_many_docs", 429}, {"rate_limited", 429}, {"storage_unavailable", 503}, {"internal", 500},
+        {"too_many_docs", 429}, {"rate_limited", 429}, {"storage_unavailable", 503}, {"no_memory", 503}, {"internal", 500},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].code, code) == 0) return map[i].status;
@@ -114,8 +114,15 @@ static void respond_ka(conn *c, bool keep_alive, int status, const char *json, s
 
 static bool keeps(const rest_call *k) { return k->keep_alive && !k->stash_overflow && !k->c->w->draining; }
 
+/* A response that cannot be allocated closes the connection, and closing it
+ * frees its call (rest_abort): while answering, the call is detached, so it
+ * stays the caller's to finish. */
 static void respond(rest_call *k, int status, const char *json, size_t len) {
-    respond_ka(k->c, keeps(k), status, json, len);
+    conn *c = k->c;
+    bool keep = keeps(k);
+    c->rest = NULL;
+    respond_ka(c, keep, status, json, len);
+    c->rest = k;
 }
 
 static void respond_error_ka(conn *c, bool keep_alive, const char *code, const char *message) {
@@ -128,7 +135,11 @@ static void respond_error_ka(conn *c, bool keep_alive, const char *code, const c
 }
 
 static void respond_error(rest_call *k, const char *code, const char *message) {
-    respond_error_ka(k->c, keeps(k), code, message);
+    conn *c = k->c;
+    bool keep = keeps(k);
+    c->rest = NULL; /* as in respond() */
+    respond_error_ka(c, keep, code, message);
+    c->rest = k;
 }
 
 /* Ends the call: the connection no longer points at it. On a kept
@@ -157,6 +168,13 @@ static void finish(rest_call *k) {
 static void finish_error(rest_call *k, const char *code, const char *message) {
     respond_error(k, code, message);
     finish(k);
+}
+
+/* An allocation of this call failed: counted here, where it happened (a
+ * no_memory answer relayed from a document was counted by the document). */
+static void finish_no_memory(rest_call *k) {
+    metrics_add(&k->c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+    finish_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
 }
 
 /* ---- answers ---------------------------------------------------------------------- */
@@ -199,7 +217,8 @@ static bool on_answer(void *ctx, rbuf *frame) {
     json_error_t jerr;
     json_t *ans = json_loadb(js, len, 0, &jerr);
     if (ans == NULL) {
-        finish_error(k, "internal", "bad answer");
+        /* the server's own answer, so the parse can only have failed for memory */
+        finish_no_memory(k);
         return true;
     }
     const char *type = json_string_value(json_object_get(ans, "type"));
@@ -244,22 +263,30 @@ static docs_request *new_req(rest_call *k, uint32_t kind, const char *doc, size_
 static void dispatch_op(rest_call *k) {
     json_error_t jerr;
     json_t *o = json_loadb((const char *)k->body, k->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (o == NULL && proto_json_failed_for_memory(&jerr, (const char *)k->body, k->body_len, k->sw->limits.max_depth)) {
+        finish_no_memory(k);
+        return;
+    }
     if (o == NULL || !json_is_object(o)) {
         json_decref(o);
         finish_error(k, "bad_json", "the body must be a JSON object {v, id, op}");
         return;
     }
-    json_object_set_new(o, "type", json_string("op"));
-    json_object_set_new(o, "doc", json_stringn(k->doc, k->doc_len));
-    char *s = json_dumps(o, JSON_COMPACT);
+    bool built = json_object_set_new(o, "type", json_string("op")) == 0 &&
+                 json_object_set_new(o, "doc", json_stringn(k->doc, k->doc_len)) == 0;
+    char *s = built ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (s == NULL) {
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     proto_msg *m = &k->sw->msg;
     int rc = proto_decode(&k->sw->limits, s, strlen(s), m);
     free(s);
+    if (rc == PROTO_ERR_NO_MEMORY) {
+        finish_no_memory(k);
+        return;
+    }
     if (rc != PROTO_OK) {
         finish_error(k, proto_err_code_str(rc), m->err_message);
         return;
@@ -267,7 +294,7 @@ static void dispatch_op(rest_call *k) {
     docs_request *r = new_req(k, DOCS_REQ_OP, k->doc, k->doc_len);
     if (r == NULL || ot_op_copy(&r->op, &m->op) != OT_OK) {
         if (r != NULL) mailbox_msg_unref(&r->hdr);
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     r->v = m->v;
@@ -341,7 +368,7 @@ static void dispatch_list(rest_call *k, const http_request *req) {
     }
     free(l.all);
     if (k->names == NULL || k->answers == NULL) {
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     if (k->count_names == 0) {
@@ -355,7 +382,7 @@ static void dispatch_list(rest_call *k, const http_request *req) {
         docs_request *r = new_req(k, DOCS_REQ_REST_INFO, k->names[i], strlen(k->names[i]));
         if (r == NULL || session_route(k->sw, r) != 0) {
             /* counted as answered so the listing still completes */
-            json_t *err = json_pack("{s:s, s:s}", "doc", k->names[i], "code", "internal");
+            json_t *err = json_pack("{s:s, s:s}", "doc", k->names[i], "code", r == NULL ? "no_memory" : "internal");
             bool done = list_answer(k, err);
             json_decref(err);
             if (done) {
@@ -370,7 +397,7 @@ static void dispatch_list(rest_call *k, const http_request *req) {
 static void dispatch(rest_call *k, const http_request *req) {
     k->key = session_waiter_add(k->sw, on_answer, k);
     if (k->key == 0) {
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     if (k->route == REST_LIST) {
@@ -386,7 +413,8 @@ static void dispatch(rest_call *k, const http_request *req) {
                     : k->route == REST_OPS          ? DOCS_REQ_REST_OPS
                                                     : DOCS_REQ_REST_GET;
     docs_request *r = new_req(k, kind, k->doc, k->doc_len);
-    if (r == NULL || session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
+    if (r == NULL) finish_no_memory(k);
+    else if (session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
 }
 
 /* ---- parsing -------------------------------------------------------------------------- */
@@ -432,7 +460,8 @@ void rest_begin(conn *c, const http_request *req) {
     session_worker *sw = c->w->sw;
     rest_call *k = sw != NULL ? calloc(1, sizeof *k) : NULL;
     if (k == NULL) {
-        respond_error_ka(c, false, "internal", "out of memory");
+        metrics_add(&c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        respond_error_ka(c, false, "no_memory", PROTO_NO_MEMORY_MESSAGE);
         return;
     }
     k->c = c;
@@ -519,7 +548,7 @@ void rest_begin(conn *c, const http_request *req) {
         k->body_need = (size_t)req->content_length;
         k->body = malloc(k->body_need);
         if (k->body == NULL) {
-            finish_error(k, "internal", "out of memory");
+            finish_no_memory(k);
             return;
         }
         return;   /* rest_feed collects the body, then dispatches */
@@ -559,7 +588,7 @@ size_t rest_feed(conn *c, const uint8_t *data, size_t len) {
     if (k->body != NULL && !k->dispatched && k->body_len == k->body_need) {
         k->dispatched = true;
         k->key = session_waiter_add(k->sw, on_answer, k);
-        if (k->key == 0) finish_error(k, "internal", "out of memory");
+        if (k->key == 0) finish_no_memory(k);
         else dispatch_op(k);
     }
     return len;

@@ -226,18 +226,26 @@ auth_role session_role_for(const session_worker *sw, const auth_claims *claims, 
 
 /* ---- replies to this connection -------------------------------------------------- */
 
-static void send_enc(session *s) {
+/* Sends sw->enc, which encode_rc says was encoded (0) or not. */
+static void send_enc(session *s, int encode_rc) {
     session_worker *sw = s->sw;
     if (s->c->state != CONN_WS) return;
-    rbuf *f = fanout_frame_in(&sw->out, sw->enc.data, sw->enc.len);
-    if (f == NULL) return;
+    rbuf *f = encode_rc == 0 ? fanout_frame_in(&sw->out, sw->enc.data, sw->enc.len) : NULL;
+    if (f == NULL) {
+        /* a reply lost for memory: close rather than leave a silent gap (PROTOCOL.md §5) */
+        metrics_add(&sw->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        conn_ws_send_close(s->c, SESSION_CLOSE_LOST, "out of memory");
+        conn_close_after_flush(s->c, METRICS_CLOSE_IO_ERROR);
+        return;
+    }
     conn_ws_send_frame(s->c, f);
     rbuf_unref(f);
 }
 
 static void send_error(session *s, int code, const char *message, const char *ref, size_t ref_len) {
+    if (code == PROTO_ERR_NO_MEMORY) metrics_add(&s->sw->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
     ot_buf_clear(&s->sw->enc);
-    if (proto_enc_error(&s->sw->enc, code, proto_cstr(message), (proto_str){ref, ref_len}) == 0) send_enc(s);
+    send_enc(s, proto_enc_error(&s->sw->enc, code, proto_cstr(message), (proto_str){ref, ref_len}));
 }
 
 static void unauthorized(session *s, const char *why) {
@@ -277,7 +285,7 @@ static void on_hello(session *s, const proto_msg *m) {
         if (n > 0) {
             s->grants = malloc(sizeof *s->grants * n);
             if (s->grants == NULL) {
-                send_error(s, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+                send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, NULL, 0);
                 return;
             }
             memcpy(s->grants, claims->grants, sizeof *s->grants * n);
@@ -311,7 +319,7 @@ static void on_hello(session *s, const proto_msg *m) {
         .presence_per_second = cfg->presence_per_sec,
     };
     ot_buf_clear(&sw->enc);
-    if (proto_enc_welcome(&sw->enc, proto_cstr(s->id), proto_cstr(SESSION_SERVER_NAME), &lim) == 0) send_enc(s);
+    send_enc(s, proto_enc_welcome(&sw->enc, proto_cstr(s->id), proto_cstr(SESSION_SERVER_NAME), &lim));
 }
 
 static docs_request *new_request(session *s, uint32_t kind, const proto_msg *m) {
@@ -348,7 +356,7 @@ static void on_open(session *s, const proto_msg *m) {
             uint32_t cap = s->cap_docs == 0 ? 1 : s->cap_docs * 2;
             session_doc *g = realloc(s->docs, sizeof *g * cap);
             if (g == NULL) {
-                send_error(s, PROTO_ERR_INTERNAL, "out of memory", m->doc, m->doc_len);
+                send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, m->doc, m->doc_len);
                 return;
             }
             s->docs = g;
@@ -364,7 +372,7 @@ static void on_open(session *s, const proto_msg *m) {
     d->role = role;
     docs_request *r = new_request(s, DOCS_REQ_OPEN, m);
     if (r == NULL) {
-        send_error(s, PROTO_ERR_INTERNAL, "out of memory", m->doc, m->doc_len);
+        send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, m->doc, m->doc_len);
         return;
     }
     memcpy(r->name, s->name, sizeof r->name);
@@ -387,7 +395,7 @@ static void on_op(session *s, const proto_msg *m) {
     docs_request *r = new_request(s, DOCS_REQ_OP, m);
     if (r == NULL || ot_op_copy(&r->op, &m->op) != OT_OK) {
         if (r != NULL) mailbox_msg_unref(&r->hdr);
-        send_error(s, PROTO_ERR_INTERNAL, "out of memory", m->id, m->id_len);
+        send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, m->id, m->id_len);
         return;
     }
     memcpy(r->id, m->id, m->id_len);
@@ -470,7 +478,7 @@ void session_on_text(struct session *s, const uint8_t *data, size_t len) {
     case PROTO_CLOSE: on_close(s, m); break;
     case PROTO_PING:
         ot_buf_clear(&sw->enc);
-        if (proto_enc_pong(&sw->enc) == 0) send_enc(s);
+        send_enc(s, proto_enc_pong(&sw->enc));
         break;
     }
 }

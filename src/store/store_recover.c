@@ -8,6 +8,7 @@
  * a client resending an op after a restart is recognised as a duplicate.
  */
 #include "store/store.h"
+#include "base/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -55,6 +56,8 @@ static int store_replay_record(void *ctx, const store_record *rec, size_t offset
         rc = ot_doc_submit(r->doc, version, &r->op, NULL, 0, rec->author, rec->author_len,
                            rec->time_ms, &r->result);
     }
+    if (rc == OT_ERR_NOMEM)
+        return -ENOMEM; /* the log is fine: loading it again may succeed */
     if (rc != OT_OK) {
         r->ot_error = rc;
         return STORE_ERR_REPLAY;
@@ -86,6 +89,12 @@ int store_recover_images(const ot_limits *limits, const store_segment_image *sna
         }
     }
     ot_doc *doc = ot_doc_new(&lim, snap_version, text, text_len);
+    if (doc == NULL && utf8_validate((const uint8_t *)text, text_len)) {
+        /* valid text that ot_doc_new refused: memory, not the data dir */
+        report->error = -ENOMEM;
+        store_recovery_say(report, "snapshot at version %llu: out of memory", (unsigned long long)snap_version);
+        return report->error;
+    }
     if (doc == NULL) {
         report->error = STORE_ERR_REPLAY;
         store_recovery_say(report, "snapshot at version %llu: text is not valid UTF-8 "
