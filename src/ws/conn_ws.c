@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "collab/session.h"
+#include "collab/session_ws.h"
 #include "ws/ws.h"
 #include "ws/ws_handshake.h"
 
@@ -101,7 +102,7 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
         return;
     }
     if (endpoint == CONN_EP_WS) {
-        s->session = session_open(c);
+        s->session = session_ws_open(c);
         if (s->session == NULL) {
             ws_session_free(s);
             metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
