@@ -644,6 +644,9 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         if (j->report.torn_tail)
             log_warn("document %s: truncated a torn log tail of %zu bytes", e->name, j->report.torn_bytes);
         int rc = make_ready(t, e, j);
+        /* a listing shows it from now on (a failed add only hides it there) */
+        if (rc == 0 && t->cfg.names != NULL && nameset_add(t->cfg.names, e->name, e->name_len) != 0)
+            log_warn("document %s: not added to the listing: out of memory", e->name);
         if (rc == 0) {
             run_waiting(t, wait_take(e), out, now_ms);
             return;
@@ -681,6 +684,7 @@ static void delete_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     docs_request *w = entry_remove_busy(t, e);
     docs_request *del = w;
     w = del->next;
+    if ((j->rc == 0 || j->rc == -ENOENT) && t->cfg.names != NULL) nameset_remove(t->cfg.names, j->name, j->name_len);
     if (j->rc == 0 || j->rc == -ENOENT) send_deleted(out, del, j->rc == 0);
     else doc_send_error(out, del->key, PROTO_ERR_STORAGE_UNAVAILABLE, "the document could not be deleted", NULL, 0);
     mailbox_msg_unref(&del->hdr);

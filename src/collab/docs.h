@@ -13,6 +13,7 @@
 
 #include "collab/doc.h"
 #include "collab/docs_disk.h"
+#include "base/nameset.h"
 #include "collab/fanout.h"
 #include "io/mailbox.h"
 #include "proto/protocol.h"
@@ -93,6 +94,7 @@ typedef struct docs_config {
     mailbox_target *targets;
     uint32_t self;
     uint32_t max_waiting_per_doc;   /* 0: DOCS_MAX_WAITING_PER_DOC (tests shrink it) */
+    nameset *names;                 /* every document's name, kept current on load and delete (may be NULL) */
 } docs_config;
 
 typedef struct docs docs;

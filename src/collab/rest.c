@@ -276,29 +276,9 @@ static void dispatch_op(rest_call *k) {
     if (session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
 }
 
-static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-typedef struct list_ctx {
-    rest_call *k;
-    char **all;
-    uint32_t count;
-    uint32_t cap;
-} list_ctx;
-
-static int collect_name(void *arg, const char *name, size_t len) {
-    list_ctx *l = arg;
-    if (session_role_for(l->k->sw, &l->k->claims, name, len) == AUTH_ROLE_NONE) return 0;
-    if (l->count == l->cap) {
-        uint32_t cap = l->cap == 0 ? 64 : l->cap * 2;
-        char **g = realloc(l->all, sizeof *g * cap);
-        if (g == NULL) return -ENOMEM;
-        l->all = g;
-        l->cap = cap;
-    }
-    l->all[l->count] = strndup(name, len);
-    if (l->all[l->count] == NULL) return -ENOMEM;
-    l->count++;
-    return 0;
+static bool granted(void *ctx, const char *name, size_t len) {
+    rest_call *k = ctx;
+    return session_role_for(k->sw, &k->claims, name, len) != AUTH_ROLE_NONE;
 }
 
 static void dispatch_list(rest_call *k, const http_request *req) {
@@ -315,32 +295,16 @@ static void dispatch_list(rest_call *k, const http_request *req) {
     }
     char after[FANOUT_MAX_DOC_NAME_BYTES + 1] = "";
     if (path_query_param(req->target, req->target_len, "after", after, sizeof after) < 0) after[0] = '\0';
-    list_ctx l = {.k = k};
-    int dfd = open(k->sw->cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
-    if (dfd >= 0) {
-        rc = store_list(dfd, collect_name, &l);
-        close(dfd);
-    }
-    if (rc != 0) {
-        for (uint32_t i = 0; i < l.count; i++) free(l.all[i]);
-        free(l.all);
+    /* names come from the shared index, never a directory scan per page */
+    if (session_worker_fill_names(k->sw) != 0) {
         finish_error(k, "storage_unavailable", "the data dir cannot be listed");
         return;
     }
-    if (l.count > 1) qsort(l.all, l.count, sizeof l.all[0], cmp_names); /* l.all is NULL when empty */
-    uint32_t start = 0;
-    while (start < l.count && after[0] != '\0' && strcmp(l.all[start], after) <= 0) start++;
-    uint32_t n = l.count - start < limit ? l.count - start : limit;
-    k->more = start + n < l.count;
-    k->names = calloc(n > 0 ? n : 1, sizeof *k->names);
-    k->answers = calloc(n > 0 ? n : 1, sizeof *k->answers);
-    for (uint32_t i = 0; i < l.count; i++) {
-        if (i >= start && i < start + n && k->names != NULL) k->names[k->count_names++] = l.all[i];
-        else free(l.all[i]);
-    }
-    free(l.all);
-    if (k->names == NULL || k->answers == NULL) {
+    k->names = calloc(limit, sizeof *k->names);
+    k->answers = calloc(limit, sizeof *k->answers);
+    int n = k->names != NULL ? nameset_page(k->sw->names, after, limit, granted, k, k->names, &k->more) : -ENOMEM;
+    if (n >= 0) k->count_names = (uint32_t)n;
+    if (n < 0 || k->answers == NULL) {
         finish_error(k, "internal", "out of memory");
         return;
     }

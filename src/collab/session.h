@@ -72,6 +72,7 @@ typedef struct session_worker {
     uint32_t count_workers;
     fanout out;
     docs *docs;
+    nameset *names;                 /* the documents of the data dir (shared by the workers) */
     proto_limits limits;
     proto_msg msg;                  /* decode scratch */
     ot_buf enc;                     /* encode scratch */
@@ -122,6 +123,9 @@ uint64_t session_waiter_add(session_worker *sw, session_waiter_fn fn, void *ctx)
 void session_waiter_remove(session_worker *sw, uint64_t key);
 /* Sends a request to the owner of req->doc (takes the caller's reference). */
 int session_route(session_worker *sw, docs_request *req);
+/* Fills sw->names from the data dir the first time any worker asks (a
+ * directory scan once per process, never per listing). 0 or a negative errno. */
+int session_worker_fill_names(session_worker *sw);
 /* Runs the requests queued for documents this worker owns (at most
  * SESSION_MAX_LOCAL_PER_FLUSH). */
 void session_worker_run_local(session_worker *sw, int64_t now_ms);

@@ -7,6 +7,7 @@
 #include "io/ring.h"
 #include "io/ud.h"
 #include "proto/docname.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,28 @@ static int open_data_dir(const char *path) {
     if (fd < 0 && errno == ENOENT) return -1;
     return fd < 0 ? -errno : fd;
 }
+
+typedef struct scan_ctx {
+    nameset *ns;
+    nameset_add_fn add;
+} scan_ctx;
+
+static int add_listed(void *arg, const char *name, size_t len) {
+    scan_ctx *c = arg;
+    return c->add(c->ns, name, len);
+}
+
+static int scan_data_dir(void *ctx, nameset *ns, nameset_add_fn add) {
+    const session_worker *sw = ctx;
+    int dfd = open(sw->cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return errno == ENOENT ? 0 : -errno;   /* created at the first document */
+    scan_ctx c = {.ns = ns, .add = add};
+    int rc = store_list(dfd, add_listed, &c);
+    close(dfd);
+    return rc;
+}
+
+int session_worker_fill_names(session_worker *sw) { return nameset_fill_once(sw->names, scan_data_dir, sw); }
 
 int session_worker_init(worker *w) { return session_worker_init_with(w, true); }
 
@@ -72,6 +95,9 @@ int session_worker_init_with(worker *w, bool disk_thread) {
     };
     dc.limits.history_depth = cfg->history_depth + DOC_MAX_UNPUBLISHED_OPS;
     dc.disk_thread = disk_thread;
+    dc.names = &w->shared->doc_names;
+    sw->names = dc.names;
+    if (session_worker_fill_names(sw) != 0) log_warn("--data-dir %s: cannot be listed yet; retried by the first listing", cfg->data_dir);
     dc.targets = w->shared->targets;
     dc.self = w->id;
     dc.log.fsync_policy = strcmp(cfg->fsync, "interval") == 0 ? STORE_FSYNC_INTERVAL : STORE_FSYNC_ALWAYS;

@@ -7,6 +7,7 @@
 #define RINGPAD_SERVER_H
 
 #include "base/config.h"
+#include "base/nameset.h"
 #include "io/mailbox.h"
 #include "base/metrics.h"
 #include "ws/ws_handshake.h"
@@ -39,6 +40,7 @@ typedef struct server_shared {
     _Atomic bool provided_buffers;      /* some worker registered a buffer ring */
     _Atomic bool zerocopy;              /* zero-copy sends enabled and not refused */
     _Atomic uint32_t degraded_docs;     /* documents whose storage failed (/healthz: degraded) */
+    nameset doc_names;                  /* the data dir's documents, for listings (collab keeps it current) */
 } server_shared;
 
 typedef struct server server;

@@ -98,6 +98,7 @@ static void layer_stop(harness *h) {
 
 void harness_start(harness *h, void (*tune)(config *cfg)) {
     memset(h, 0, sizeof *h);
+    cr_assert_eq(nameset_init(&h->shared.doc_names), 0);
     strcpy(h->dir, "/tmp/ringpad-session-XXXXXX");
     cr_assert_not_null(mkdtemp(h->dir));
     config_defaults(&h->cfg);
@@ -108,6 +109,7 @@ void harness_start(harness *h, void (*tune)(config *cfg)) {
 
 void harness_stop(harness *h) {
     layer_stop(h);
+    nameset_free(&h->shared.doc_names);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", h->dir);
     cr_assert_eq(system(cmd), 0);
