@@ -379,17 +379,9 @@ static int append_memory_ops(const doc *d, uint64_t from, uint64_t to, bool firs
     for (; rc == 0 && v < to && *budget > 0; v++) {
         const ot_history_entry *e = ot_doc_history_at(ot, v);
         if (e == NULL) break;
-        if (!first || v > from) rc = ot_buf_append(b, ",", 1);
-        char vb[48];
-        int n = snprintf(vb, sizeof vb, "{\"v\":%llu,\"id\":", (unsigned long long)v);
-        if (rc == 0) rc = ot_buf_append(b, vb, (size_t)n);
-        if (rc == 0) rc = proto_json_string(b, e->id, e->id_len);
-        if (rc == 0) rc = ot_buf_append(b, ",\"by\":", 6);
-        if (rc == 0) rc = proto_json_string(b, e->author, e->author_len);
-        n = snprintf(vb, sizeof vb, ",\"time\":%lld,\"op\":", (long long)e->time_ms);
-        if (rc == 0) rc = ot_buf_append(b, vb, (size_t)n);
-        if (rc == 0) rc = ot_op_to_json(&e->op, b) == OT_OK ? 0 : -ENOMEM;
-        if (rc == 0) rc = ot_buf_append(b, "}", 1);
+        proto_op_item it = {.v = v, .id = {e->id, e->id_len}, .by = {e->author, e->author_len},
+                            .time_ms = e->time_ms, .op = &e->op};
+        rc = proto_enc_rest_op_item(b, first && v == from, &it);
         (*budget)--;
     }
     *next = v;

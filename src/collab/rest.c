@@ -119,12 +119,12 @@ static void respond(rest_call *k, int status, const char *json, size_t len) {
 }
 
 static void respond_error_ka(conn *c, bool keep_alive, const char *code, const char *message) {
-    json_t *o = json_pack("{s:s, s:s}", "code", code, "message", message);
-    char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s != NULL) respond_ka(c, keep_alive, rest_status_for(code), s, strlen(s));
+    ot_buf b;
+    ot_buf_init(&b);
+    if (proto_enc_rest_error(&b, code, proto_cstr(message)) == 0)
+        respond_ka(c, keep_alive, rest_status_for(code), b.data, b.len);
     else conn_close(c, METRICS_CLOSE_IO_ERROR);
-    free(s);
-    json_decref(o);
+    ot_buf_free(&b);
 }
 
 static void respond_error(rest_call *k, const char *code, const char *message) {
@@ -171,20 +171,25 @@ static bool list_answer(rest_call *k, json_t *ans) {
     }
     k->answered++;
     if (k->answered < k->count_names) return false;
-    json_t *arr = json_array();
-    for (uint32_t i = 0; i < k->count_names; i++) {
+    proto_doc_info *infos = calloc(k->count_names, sizeof *infos);
+    uint32_t n = 0;
+    for (uint32_t i = 0; infos != NULL && i < k->count_names; i++) {
         json_t *a = k->answers[i];
         if (a == NULL || json_object_get(a, "code") != NULL) continue;   /* failed to load: left out */
-        json_t *e = json_pack("{s:s, s:O, s:O, s:O}", "name", k->names[i], "v", json_object_get(a, "v"),
-                              "codepoints", json_object_get(a, "codepoints"), "bytes", json_object_get(a, "bytes"));
-        if (e != NULL) json_array_append_new(arr, e);
+        infos[n++] = (proto_doc_info){
+            .name = proto_cstr(k->names[i]),
+            .v = (uint64_t)json_integer_value(json_object_get(a, "v")),
+            .codepoints = (uint64_t)json_integer_value(json_object_get(a, "codepoints")),
+            .bytes = (uint64_t)json_integer_value(json_object_get(a, "bytes")),
+        };
     }
-    json_t *o = json_pack("{s:o}", "docs", arr);
-    if (k->more) json_object_set_new(o, "next", json_string(k->names[k->count_names - 1]));
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (s != NULL) respond(k, 200, s, strlen(s));
-    free(s);
+    ot_buf b;
+    ot_buf_init(&b);
+    proto_str next = k->more ? proto_cstr(k->names[k->count_names - 1]) : (proto_str){NULL, 0};
+    if (infos != NULL && proto_enc_rest_list(&b, infos, n, next) == 0) respond(k, 200, b.data, b.len);
+    else respond_error(k, "internal", "out of memory");
+    ot_buf_free(&b);
+    free(infos);
     return true;
 }
 
@@ -242,24 +247,8 @@ static docs_request *new_req(rest_call *k, uint32_t kind, const char *doc, size_
 }
 
 static void dispatch_op(rest_call *k) {
-    json_error_t jerr;
-    json_t *o = json_loadb((const char *)k->body, k->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (o == NULL || !json_is_object(o)) {
-        json_decref(o);
-        finish_error(k, "bad_json", "the body must be a JSON object {v, id, op}");
-        return;
-    }
-    json_object_set_new(o, "type", json_string("op"));
-    json_object_set_new(o, "doc", json_stringn(k->doc, k->doc_len));
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (s == NULL) {
-        finish_error(k, "internal", "out of memory");
-        return;
-    }
     proto_msg *m = &k->sw->msg;
-    int rc = proto_decode(&k->sw->limits, s, strlen(s), m);
-    free(s);
+    int rc = proto_decode_op_body(&k->sw->limits, (const char *)k->body, k->body_len, k->doc, k->doc_len, m);
     if (rc != PROTO_OK) {
         finish_error(k, proto_err_code_str(rc), m->err_message);
         return;
