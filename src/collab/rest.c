@@ -1,36 +1,25 @@
 #include "collab/rest.h"
 
+#include "collab/rest_route.h"
+
 #include "io/conn.h"
 #include "collab/docs.h"
 #include "http/http_response.h"
 #include "base/log.h"
-#include "http/path.h"
 #include "io/ring.h"
 #include "collab/session.h"
-#include "store/store.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <strings.h>
-#include <unistd.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-typedef enum rest_route { REST_LIST = 1, REST_DOC = 2, REST_OPS = 3 } rest_route;
-
 typedef struct rest_call {
     conn *c;
     session_worker *sw;
-    rest_route route;
-    char method[8];
-    char doc[FANOUT_MAX_DOC_NAME_BYTES + 1];
-    size_t doc_len;
-    bool has_v;
-    uint64_t v;
-    uint64_t to;
+    rest_target t;                  /* the parsed head */
     uint64_t key;                   /* waiter */
     uint8_t *body;
     size_t body_len;
@@ -55,18 +44,6 @@ typedef struct rest_call {
 
 bool rest_matches(const http_request *req) {
     return req->target_len >= 8 && memcmp(req->target, "/api/doc", 8) == 0;
-}
-
-int rest_status_for(const char *code) {
-    static const struct { const char *code; int status; } map[] = {
-        {"bad_json", 400}, {"bad_message", 400}, {"unknown_type", 400}, {"bad_doc_name", 400}, {"bad_op", 400},
-        {"unauthorized", 401}, {"forbidden", 403}, {"not_open", 404}, {"not_found", 404},
-        {"version_ahead", 409}, {"version_too_old", 410}, {"doc_too_large", 413}, {"op_too_large", 413},
-        {"too_many_docs", 429}, {"rate_limited", 429}, {"storage_unavailable", 503}, {"internal", 500},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(map[i].code, code) == 0) return map[i].status;
-    return 500;
 }
 
 static void call_free(rest_call *k) {
@@ -209,7 +186,7 @@ static bool on_answer(void *ctx, rbuf *frame) {
     }
     const char *type = json_string_value(json_object_get(ans, "type"));
     bool done = true;
-    if (k->route == REST_LIST) {
+    if (k->t.route == REST_LIST) {
         if (type != NULL && strcmp(type, "error") == 0) {
             json_object_set(ans, "doc", json_null());
         }
@@ -235,9 +212,9 @@ static docs_request *new_req(rest_call *k, uint32_t kind, const char *doc, size_
     memcpy(r->doc, doc, doc_len);
     r->doc[doc_len] = '\0';
     r->doc_len = doc_len;
-    r->has_v = k->has_v;
-    r->v = k->v;
-    r->to = k->to;
+    r->has_v = k->t.has_v;
+    r->v = k->t.v;
+    r->to = k->t.to;
     r->rest = true;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -248,12 +225,12 @@ static docs_request *new_req(rest_call *k, uint32_t kind, const char *doc, size_
 
 static void dispatch_op(rest_call *k) {
     proto_msg *m = &k->sw->msg;
-    int rc = proto_decode_op_body(&k->sw->limits, (const char *)k->body, k->body_len, k->doc, k->doc_len, m);
+    int rc = proto_decode_op_body(&k->sw->limits, (const char *)k->body, k->body_len, k->t.doc, k->t.doc_len, m);
     if (rc != PROTO_OK) {
         finish_error(k, proto_err_code_str(rc), m->err_message);
         return;
     }
-    docs_request *r = new_req(k, DOCS_REQ_OP, k->doc, k->doc_len);
+    docs_request *r = new_req(k, DOCS_REQ_OP, k->t.doc, k->t.doc_len);
     if (r == NULL || ot_op_copy(&r->op, &m->op) != OT_OK) {
         if (r != NULL) mailbox_msg_unref(&r->hdr);
         finish_error(k, "internal", "out of memory");
@@ -270,20 +247,8 @@ static bool granted(void *ctx, const char *name, size_t len) {
     return session_role_for(k->sw, &k->claims, name, len) != AUTH_ROLE_NONE;
 }
 
-static void dispatch_list(rest_call *k, const http_request *req) {
-    char val[FANOUT_MAX_DOC_NAME_BYTES + 1];
-    uint32_t limit = REST_DEFAULT_PAGE;
-    if (path_query_param(req->target, req->target_len, "limit", val, sizeof val) >= 0) {
-        char *end = NULL;
-        unsigned long n = strtoul(val, &end, 10);
-        if (end == val || *end != '\0' || n == 0 || n > REST_MAX_PAGE) {
-            finish_error(k, "bad_message", "limit must be 1..1000");
-            return;
-        }
-        limit = (uint32_t)n;
-    }
-    char after[FANOUT_MAX_DOC_NAME_BYTES + 1] = "";
-    if (path_query_param(req->target, req->target_len, "after", after, sizeof after) < 0) after[0] = '\0';
+static void dispatch_list(rest_call *k) {
+    uint32_t limit = k->t.limit;
     /* names come from the shared index, never a directory scan per page */
     if (session_worker_fill_names(k->sw) != 0) {
         finish_error(k, "storage_unavailable", "the data dir cannot be listed");
@@ -291,7 +256,7 @@ static void dispatch_list(rest_call *k, const http_request *req) {
     }
     k->names = calloc(limit, sizeof *k->names);
     k->answers = calloc(limit, sizeof *k->answers);
-    int n = k->names != NULL ? nameset_page(k->sw->names, after, limit, granted, k, k->names, &k->more) : -ENOMEM;
+    int n = k->names != NULL ? nameset_page(k->sw->names, k->t.after, limit, granted, k, k->names, &k->more) : -ENOMEM;
     if (n >= 0) k->count_names = (uint32_t)n;
     if (n < 0 || k->answers == NULL) {
         finish_error(k, "internal", "out of memory");
@@ -320,54 +285,29 @@ static void dispatch_list(rest_call *k, const http_request *req) {
     }
 }
 
-static void dispatch(rest_call *k, const http_request *req) {
+static void dispatch(rest_call *k) {
     k->key = session_waiter_add(k->sw, on_answer, k);
     if (k->key == 0) {
         finish_error(k, "internal", "out of memory");
         return;
     }
-    if (k->route == REST_LIST) {
-        dispatch_list(k, req);
+    if (k->t.route == REST_LIST) {
+        dispatch_list(k);
         return;
     }
     k->dispatched = true;
-    if (strcmp(k->method, "POST") == 0) {
+    if (k->t.method == REST_POST) {
         dispatch_op(k);
         return;
     }
-    uint32_t kind = strcmp(k->method, "DELETE") == 0 ? DOCS_REQ_REST_DELETE
-                    : k->route == REST_OPS          ? DOCS_REQ_REST_OPS
-                                                    : DOCS_REQ_REST_GET;
-    docs_request *r = new_req(k, kind, k->doc, k->doc_len);
+    uint32_t kind = k->t.method == REST_DELETE ? DOCS_REQ_REST_DELETE
+                    : k->t.route == REST_OPS   ? DOCS_REQ_REST_OPS
+                                               : DOCS_REQ_REST_GET;
+    docs_request *r = new_req(k, kind, k->t.doc, k->t.doc_len);
     if (r == NULL || session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
 }
 
-/* ---- parsing -------------------------------------------------------------------------- */
-
-static bool parse_u64(const char *s, uint64_t *out) {
-    if (*s < '0' || *s > '9') return false;
-    char *end = NULL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end != '\0' || v > PROTO_MAX_SAFE_INTEGER) return false;
-    *out = v;
-    return true;
-}
-
-static const char *check_auth(rest_call *k, const http_request *req, auth_role need, const char **code) {
-    session_worker *sw = k->sw;
-    k->auth_on = sw->auth_on;
-    if (!sw->auth_on) return NULL;
-    const http_header *h = http_find_header(req, "Authorization");
-    *code = "unauthorized";
-    if (h == NULL || h->value_len < 8 || strncasecmp(h->value, "Bearer ", 7) != 0) return "a Bearer token is required";
-    int rc = auth_verify(&sw->secret, h->value + 7, h->value_len - 7, (int64_t)time(NULL), &k->claims);
-    if (rc != AUTH_OK) return auth_err_str(rc);
-    if (k->route != REST_LIST && session_role_for(sw, &k->claims, k->doc, k->doc_len) < need) {
-        *code = "forbidden";
-        return need == AUTH_ROLE_WRITE ? "this needs the write role on the document" : "no grant for this document";
-    }
-    return NULL;
-}
+/* ---- the call ------------------------------------------------------------------------ */
 
 void rest_begin(conn *c, const http_request *req) {
     session_worker *sw = c->w->sw;
@@ -380,83 +320,22 @@ void rest_begin(conn *c, const http_request *req) {
     k->sw = sw;
     k->keep_alive = req->keep_alive;
     k->body_remaining = req->content_length;
+    k->auth_on = sw->auth_on;
     c->rest = k;
-    snprintf(k->method, sizeof k->method, "%.*s", (int)(req->method_len < 7 ? req->method_len : 7), req->method);
-    char path[PATH_MAX_DECODED_BYTES + 1];
-    size_t plen = 0;
-    if (path_decode(req->target, req->target_len, path, sizeof path, &plen) != PATH_OK) {
-        finish_error(k, "bad_doc_name", "the path cannot be decoded");
+    rest_rules rules = {
+        .max_doc_name_bytes = sw->limits.max_doc_name_bytes,
+        .max_body_bytes = sw->cfg->max_message_bytes,
+        .auth_on = sw->auth_on,
+        .secret = &sw->secret,
+        .now_s = (int64_t)time(NULL),
+    };
+    rest_refusal why;
+    if (rest_route_parse(req, &rules, &k->t, &k->claims, &why) != 0) {
+        finish_error(k, why.code, why.message);
         return;
     }
-    bool get = strcmp(k->method, "GET") == 0, post = strcmp(k->method, "POST") == 0,
-         del = strcmp(k->method, "DELETE") == 0;
-    /* path_decode drops the leading '/' */
-    if (strcmp(path, "api/docs") == 0) {
-        k->route = REST_LIST;
-    } else if (plen > 9 && memcmp(path, "api/docs/", 9) == 0) {
-        const char *name = path + 9;
-        size_t nlen = plen - 9;
-        k->route = REST_DOC;
-        if (nlen > 4 && memcmp(name + nlen - 4, "/ops", 4) == 0) {
-            k->route = REST_OPS;
-            nlen -= 4;
-        }
-        if (!proto_doc_name_valid(name, nlen, sw->limits.max_doc_name_bytes)) {
-            finish_error(k, "bad_doc_name", "invalid document name");
-            return;
-        }
-        memcpy(k->doc, name, nlen);
-        k->doc_len = nlen;
-    } else {
-        finish_error(k, "not_found", "no such API route");
-        return;
-    }
-    bool allowed = (k->route == REST_LIST && get) || (k->route == REST_DOC && (get || del)) ||
-                   (k->route == REST_OPS && (get || post));
-    if (!allowed) {
-        finish_error(k, "bad_message", "method not allowed on this route");
-        return;
-    }
-    const char *code = NULL;
-    const char *why = check_auth(k, req, get ? AUTH_ROLE_READ : AUTH_ROLE_WRITE, &code);
-    if (why != NULL) {
-        finish_error(k, code, why);
-        return;
-    }
-    char val[32];
-    if (k->route == REST_DOC && path_query_param(req->target, req->target_len, "v", val, sizeof val) != -ENOENT) {
-        if (!parse_u64(val, &k->v)) {
-            finish_error(k, "bad_message", "v must be a non-negative integer");
-            return;
-        }
-        k->has_v = true;
-    }
-    if (k->route == REST_OPS && get) {
-        k->v = 0;
-        k->to = PROTO_MAX_SAFE_INTEGER;
-        if (path_query_param(req->target, req->target_len, "from", val, sizeof val) != -ENOENT &&
-            !parse_u64(val, &k->v)) {
-            finish_error(k, "bad_message", "from must be a non-negative integer");
-            return;
-        }
-        if (path_query_param(req->target, req->target_len, "to", val, sizeof val) != -ENOENT &&
-            !parse_u64(val, &k->to)) {
-            finish_error(k, "bad_message", "to must be a non-negative integer");
-            return;
-        }
-    }
-    (void)del;
-    if (post) {
-        if (req->content_length == 0) {
-            finish_error(k, "bad_json", "a JSON body {v, id, op} is required");
-            return;
-        }
-        /* The same bound as a WebSocket message, so an op that fits one fits here. */
-        if (req->content_length > k->sw->cfg->max_message_bytes) {
-            finish_error(k, "op_too_large", "the body is larger than --max-message-bytes");
-            return;
-        }
-        k->body_need = (size_t)req->content_length;
+    if (k->t.method == REST_POST) {
+        k->body_need = k->t.body_bytes;
         k->body = malloc(k->body_need);
         if (k->body == NULL) {
             finish_error(k, "internal", "out of memory");
@@ -464,7 +343,7 @@ void rest_begin(conn *c, const http_request *req) {
         }
         return;   /* rest_feed collects the body, then dispatches */
     }
-    dispatch(k, req);
+    dispatch(k);
 }
 
 size_t rest_feed(conn *c, const uint8_t *data, size_t len) {

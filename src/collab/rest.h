@@ -30,8 +30,6 @@
 
 struct conn;
 
-#define REST_DEFAULT_PAGE 100u
-#define REST_MAX_PAGE 1000u
 /* Bytes of pipelined requests held while a call waits for its answer. */
 #define REST_MAX_PIPELINED_BYTES (64u * 1024u)
 
@@ -48,8 +46,5 @@ size_t rest_feed(struct conn *c, const uint8_t *data, size_t len);
 
 /* The connection closes: forget the call (a late answer is dropped). */
 void rest_abort(struct conn *c);
-
-/* HTTP status for a protocol error code string ("bad_op" -> 400, ...). */
-int rest_status_for(const char *code);
 
 #endif /* RINGPAD_REST_H */
