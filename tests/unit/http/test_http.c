@@ -1,4 +1,4 @@
-/* Unit tests for the HTTP/1.1 request head parser (src/http.c). */
+/* Unit tests for the HTTP/1.1 request head parser (src/http/http.c). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Unit tests for response heads (src/http_response.c) and HTTP dates (src/http_date.c). */
+/* Unit tests for response heads (src/http/http_response.c) and HTTP dates (src/http/http_date.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>

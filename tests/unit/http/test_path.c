@@ -1,4 +1,4 @@
-/* Unit tests for request-target decoding (src/path.c). */
+/* Unit tests for request-target decoding (src/http/path.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>

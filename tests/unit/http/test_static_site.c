@@ -1,4 +1,4 @@
-/* Unit tests for the in-memory web root (src/static_site.c). Each test builds
+/* Unit tests for the in-memory web root (src/http/static_site.c). Each test builds
  * its own web root in a fresh temp directory and removes it afterwards. */
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -300,7 +300,7 @@ Test(ws_handshake, deflate_answer_with_every_parameter_fits) {
     cr_assert_not_null(strstr(out, "client_max_window_bits=11"), "%s", out);
 }
 
-/* End to end with the real request parser (src/http.c). */
+/* End to end with the real request parser (src/http/http.c). */
 Test(ws_handshake, parsed_rfc_request) {
     const char raw[] = "GET /chat HTTP/1.1\r\n"
                        "Host: server.example.com\r\n"
