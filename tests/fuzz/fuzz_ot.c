@@ -25,8 +25,7 @@ typedef struct ctx {
 } ctx;
 
 /* Splits at the next NUL (or the end). */
-static const uint8_t *next_part(const uint8_t **data, size_t *size, size_t *len)
-{
+static const uint8_t *next_part(const uint8_t **data, size_t *size, size_t *len) {
     const uint8_t *start = *data;
     const uint8_t *nul = memchr(start, 0, *size);
     *len = nul ? (size_t)(nul - start) : *size;
@@ -35,14 +34,12 @@ static const uint8_t *next_part(const uint8_t **data, size_t *size, size_t *len)
     return start;
 }
 
-static void apply_ok(const ot_op *op, const ot_buf *in, ot_buf *out)
-{
+static void apply_ok(const ot_op *op, const ot_buf *in, ot_buf *out) {
     ot_buf_clear(out);
     REQUIRE(ot_apply_utf8(op, in->data, in->len, out) == OT_OK);
 }
 
-static void run(ctx *c, const uint8_t *data, size_t size)
-{
+static void run(ctx *c, const uint8_t *data, size_t size) {
     ot_limits limits = ot_limits_default();
     limits.max_doc_codepoints = max_doc_codepoints;
     limits.max_op_bytes = 1 << 16;
@@ -148,8 +145,7 @@ static void run(ctx *c, const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ctx c;
     ot_op *ops[] = { &c.a, &c.b, &c.a2, &c.b2, &c.ab, &c.inv, &c.tmp };
     ot_buf *bufs[] = { &c.d, &c.x, &c.y, &c.z };

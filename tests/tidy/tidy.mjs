@@ -100,7 +100,10 @@ export function functionsOf(code) {
         if (c === '\n') line++;
         else if (c === '#' && depth === 0 && (i === 0 || code[i - 1] === '\n')) {
             // a preprocessor line (with its continuations) is not part of a statement
-            while (i < code.length && !(code[i] === '\n' && code[i - 1] !== '\\')) i++;
+            while (i < code.length && !(code[i] === '\n' && code[i - 1] !== '\\')) {
+                if (code[i] === '\n') line++;
+                i++;
+            }
             line++;
             stmtStart = i + 1;
         } else if (c === '{') {

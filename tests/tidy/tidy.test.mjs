@@ -100,6 +100,11 @@ test('struct initializers and braces inside strings or comments are not function
     assert.deepEqual(brief(tidy(root)), []);
 });
 
+test('a function after a multi-line macro is found at its own line', () => {
+    const root = tree({ 'src/base/m.c': '#define M(x) \\\n    do { \\\n    } while (0)\nint f(void)\n{\n    return 0;\n}\n' });
+    assert.deepEqual(brief(tidy(root)), ['src/base/m.c:5:brace']);
+});
+
 test('tabs and a function brace on its own line are flagged', () => {
     const root = tree({ 'src/base/t.c': 'int f(void)\n{\n\treturn 0;\n}\n' });
     assert.deepEqual(brief(tidy(root)), ['src/base/t.c:2:brace', 'src/base/t.c:3:tab']);
