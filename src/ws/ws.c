@@ -404,6 +404,46 @@ static int control_event(ws_reader *r, const uint8_t *payload, size_t n, ws_even
     return 0;
 }
 
+/* Reads a frame header from buf[*pos..len), keeping a split header for the
+ * next call. Returns 1 when the frame's payload follows (state PAYLOAD), 0
+ * when every byte was kept for the next call, or a negative ws_err. */
+static int read_header(ws_reader *r, const uint8_t *buf, size_t len, size_t *pos) {
+    int rc;
+    if (r->header_have == 0) {
+        rc = ws_parse_frame_header(buf + *pos, len - *pos, &r->rules, &r->frame);
+        if (rc == 0) {
+            /* parse wants more than is left, so it fits in header_bytes */
+            memcpy(r->header_bytes, buf + *pos, len - *pos);
+            r->header_have = len - *pos;
+            return 0;
+        }
+        if (rc < 0)
+            return rc;
+        *pos += (size_t)rc;
+    } else {
+        size_t have = r->header_have;
+        size_t take = WS_MAX_HEADER_BYTES - have;
+        if (take > len - *pos)
+            take = len - *pos;
+        memcpy(r->header_bytes + have, buf + *pos, take);
+        rc = ws_parse_frame_header(r->header_bytes, have + take, &r->rules, &r->frame);
+        if (rc == 0) {
+            r->header_have = have + take;
+            return 0;
+        }
+        if (rc < 0)
+            return rc;
+        *pos += (size_t)rc - have;
+        r->header_have = 0;
+    }
+    rc = begin_frame(r);
+    if (rc < 0)
+        return rc;
+    r->frame_done = 0;
+    r->state = WS_RS_PAYLOAD;
+    return 1;
+}
+
 size_t ws_reader_feed(ws_reader *r, uint8_t *buf, size_t len, ws_event *ev) {
     memset(ev, 0, sizeof *ev);
     ev->type = WS_EV_NONE;
@@ -415,39 +455,11 @@ size_t ws_reader_feed(ws_reader *r, uint8_t *buf, size_t len, ws_event *ev) {
     /* Each pass consumes header or payload bytes, or returns an event. */
     while (pos < len) {
         if (r->state == WS_RS_HEADER) {
-            int rc;
-            if (r->header_have == 0) {
-                rc = ws_parse_frame_header(buf + pos, len - pos, &r->rules, &r->frame);
-                if (rc == 0) {
-                    /* parse wants more than is left, so it fits in header_bytes */
-                    memcpy(r->header_bytes, buf + pos, len - pos);
-                    r->header_have = len - pos;
-                    return len;
-                }
-                if (rc < 0)
-                    return fail(r, rc, pos, ev);
-                pos += (size_t)rc;
-            } else {
-                size_t have = r->header_have;
-                size_t take = WS_MAX_HEADER_BYTES - have;
-                if (take > len - pos)
-                    take = len - pos;
-                memcpy(r->header_bytes + have, buf + pos, take);
-                rc = ws_parse_frame_header(r->header_bytes, have + take, &r->rules, &r->frame);
-                if (rc == 0) {
-                    r->header_have = have + take;
-                    return len;
-                }
-                if (rc < 0)
-                    return fail(r, rc, pos, ev);
-                pos += (size_t)rc - have;
-                r->header_have = 0;
-            }
-            rc = begin_frame(r);
+            int rc = read_header(r, buf, len, &pos);
             if (rc < 0)
                 return fail(r, rc, pos, ev);
-            r->frame_done = 0;
-            r->state = WS_RS_PAYLOAD;
+            if (rc == 0)
+                return len;
         }
 
         const ws_frame_header *h = &r->frame;
