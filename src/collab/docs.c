@@ -1,4 +1,4 @@
-#include "collab/docs_entry.h"
+#include "collab/docs_internal.h"
 
 #include "base/log.h"
 #include "io/ring.h"

@@ -1,5 +1,5 @@
 /* Compaction of a loaded document's log into a snapshot, never blocking the worker. */
-#include "collab/docs_entry.h"
+#include "collab/docs_internal.h"
 
 #include "base/log.h"
 

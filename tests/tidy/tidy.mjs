@@ -6,7 +6,8 @@
 // Prints one "path:line: rule: what is wrong" per violation and exits 1 if any.
 // The rules (each names itself in the output):
 //   layer     src/<layer>/ includes only its own layer or one listed before it in LAYERS
-//   cycle     no include cycle between modules (x.c + x.h are one module)
+//   cycle     no include cycle between modules (x.c, x.h and a private x_internal.h
+//             are one module)
 //   file      a C source or header is at most MAX_FILE_LINES lines
 //   function  a C function body is at most MAX_FUNCTION_LINES lines
 //   tab       no tab character in C sources
@@ -172,7 +173,8 @@ function resolveInclude(root, file, target) {
     return null;
 }
 
-const moduleOf = (file) => file.replace(/\.[ch]$/, '');
+/* x.c, x.h and the private x_internal.h are one module. */
+const moduleOf = (file) => file.replace(/\.[ch]$/, '').replace(/_internal$/, '');
 
 function layerViolations(root, files, out) {
     const graph = new Map(); // module -> Map(target module -> {file, line})

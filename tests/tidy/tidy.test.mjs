@@ -80,6 +80,16 @@ test('an include cycle between modules is flagged once, with its path', () => {
     assert.match(found[0].message, /io\/a -> io\/b -> io\/c -> io\/a \(via src\/io\/a.h:1, src\/io\/b.c:2, src\/io\/c.c:1\); 3 modules/);
 });
 
+test('a private x_internal.h belongs to module x: no cycle with x.c', () => {
+    const root = tree({
+        'src/io/x.h': '\n',
+        'src/io/x_internal.h': '#include "io/x.h"\n',
+        'src/io/x.c': '#include "io/x_internal.h"\n',
+        'src/io/x_part.c': '#include "io/x_internal.h"\n',
+    });
+    assert.deepEqual(brief(tidy(root)), []);
+});
+
 test('a file over the line limit is flagged at the first line over', () => {
     const root = tree({ 'src/base/big.c': '/* x */\n'.repeat(MAX_FILE_LINES + 1) });
     const found = tidy(root);

@@ -4,8 +4,8 @@
  * docs.c (requests, loading, the timer) and docs_compact.c (compaction).
  * Private to the collab layer.
  */
-#ifndef RINGPAD_DOCS_ENTRY_H
-#define RINGPAD_DOCS_ENTRY_H
+#ifndef RINGPAD_DOCS_INTERNAL_H
+#define RINGPAD_DOCS_INTERNAL_H
 
 #include "collab/docs.h"
 #include "store/store_ring.h"
@@ -62,4 +62,4 @@ void docs_maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms);
 void docs_segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms);
 void docs_compact_done(docs *t, docs_job *j);
 
-#endif /* RINGPAD_DOCS_ENTRY_H */
+#endif /* RINGPAD_DOCS_INTERNAL_H */
