@@ -561,39 +561,6 @@ int store_compact_switch(store_doc_files *files, store_log *log, uint64_t versio
     return 0;
 }
 
-int store_compact(store_doc_files *files, store_log *log, const ot_doc *doc,
-                  uint32_t history_depth) {
-    uint64_t version = ot_doc_version(doc);
-    if (store_log_next_version(log) != version)
-        return -EINVAL;
-    store_log_request_fsync(log);
-    /* Bounded: each round either finishes the flush or fails. */
-    for (int round = 0; round < 4 && !store_log_idle(log); round++) {
-        int rc = store_sync_flush(log, 0, NULL, NULL);
-        if (rc != 0)
-            return rc;
-    }
-    if (!store_log_idle(log))
-        return -EBUSY;
-
-    int rc = store_compact_switch(files, log, version);
-    if (rc != 0)
-        return rc;
-
-    uint64_t snap = 0;
-    uint8_t *image = NULL;
-    size_t image_len = 0;
-    rc = store_compact_snapshot_image(doc, history_depth, files->snapshot_version, &snap,
-                                          &image, &image_len);
-    if (rc != 0)
-        return rc;
-    rc = store_compact_files(files->dir_fd, snap, image, image_len);
-    free(image);
-    if (rc == 0)
-        files->snapshot_version = snap;
-    return rc;
-}
-
 typedef struct store_range {
     uint64_t from, to, expect;
     store_record_fn fn;

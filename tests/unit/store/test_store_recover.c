@@ -151,6 +151,41 @@ static void assert_same_doc(const ot_doc *a, const ot_doc *b) {
     ot_buf_free(&tb);
 }
 
+/* The three compaction steps of store.h run back to back, blocking: the log
+ * flushed, a new segment, the snapshot written, the old segments dropped. */
+static int compact_blocking(store_doc_files *files, store_log *log, const ot_doc *doc,
+                            uint32_t history_depth) {
+    uint64_t version = ot_doc_version(doc);
+    if (store_log_next_version(log) != version)
+        return -EINVAL;
+    store_log_request_fsync(log);
+    /* Bounded: each round either finishes the flush or fails. */
+    for (int round = 0; round < 4 && !store_log_idle(log); round++) {
+        int rc = store_sync_flush(log, 0, NULL, NULL);
+        if (rc != 0)
+            return rc;
+    }
+    if (!store_log_idle(log))
+        return -EBUSY;
+
+    int rc = store_compact_switch(files, log, version);
+    if (rc != 0)
+        return rc;
+
+    uint64_t snap = 0;
+    uint8_t *image = NULL;
+    size_t image_len = 0;
+    rc = store_compact_snapshot_image(doc, history_depth, files->snapshot_version, &snap,
+                                      &image, &image_len);
+    if (rc != 0)
+        return rc;
+    rc = store_compact_files(files->dir_fd, snap, image, image_len);
+    free(image);
+    if (rc == 0)
+        files->snapshot_version = snap;
+    return rc;
+}
+
 static off_t file_size(const char *path) {
     struct stat st;
     cr_assert_eq(stat(path, &st), 0, "%s", path);
@@ -308,7 +343,7 @@ Test(store_recover, compaction_keeps_history_depth) {
     for (int i = 0; i < 50; i++)
         live_edit(&lv, i);
     live_flush(&lv);
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 10), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 10), 0);
     cr_assert_eq(lv.files.snapshot_version, 40);
     cr_assert_eq(lv.files.log_start_version, 50);
     /* log.0 still holds ops 40..49, within the history depth. */
@@ -316,7 +351,7 @@ Test(store_recover, compaction_keeps_history_depth) {
     for (int i = 50; i < 100; i++)
         live_edit(&lv, i);
     live_flush(&lv);
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 10), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 10), 0);
     cr_assert_eq(lv.files.snapshot_version, 90);
     struct stat st;
     cr_assert_eq(stat(doc_file_path(&dd, "big", SEG0), &st), -1, "old segment dropped");
@@ -375,7 +410,7 @@ Test(store_recover, read_ops_by_range_across_segments) {
     for (int i = 0; i < 30; i++)
         live_edit(&lv, i);
     live_flush(&lv);
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 25), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 25), 0);
     for (int i = 30; i < 40; i++)
         live_edit(&lv, i);
     live_flush(&lv);
@@ -607,7 +642,7 @@ Test(store_recover, compaction_under_interval_policy_and_reopen_with_empty_segme
     cr_assert_eq(store_log_flush_done(lv.log, 5, (int64_t)f.iov.iov_len, 0, NULL), 0);
     cr_assert_eq(store_log_synced_version(lv.log), 0);
     /* Compaction forces the fsync before switching segments. */
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 4), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 4), 0);
     cr_assert_eq(store_log_synced_version(lv.log), 12);
     cr_assert_eq(lv.files.snapshot_version, 8);
     live_close(&lv);
@@ -642,16 +677,16 @@ Test(store_recover, compact_refuses_busy_or_mismatched_log) {
     store_flush f;
     cr_assert_eq(store_log_prepare_flush(lv.log, 0, &f), 1);
     /* A flush is in flight (the ring has it): compaction must wait. */
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 4), -EBUSY);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 4), -EBUSY);
     cr_assert_eq(store_log_flush_done(lv.log, 0, -EIO, -ECANCELED, NULL), 0);
     cr_assert(store_log_failed(lv.log));
     cr_assert_not(store_log_accepting(lv.log));
     /* The log's version must be the document's. */
     ot_doc *other = ot_doc_new(NULL, 0, "", 0);
-    cr_assert_eq(store_compact(&lv.files, lv.log, other, 4), -EINVAL);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, other, 4), -EINVAL);
     ot_doc_free(other);
     /* Compaction flushes first: the retry succeeds and clears the failure. */
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 4), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 4), 0);
     cr_assert_not(store_log_failed(lv.log));
     cr_assert_eq(store_log_durable_version(lv.log), 1);
     cr_assert_eq(lv.files.log_start_version, 1);
