@@ -313,7 +313,6 @@ static void handle_cqe(worker *w, const struct io_uring_cqe *cqe) {
     }
     case UD_TAG_MAILBOX_SENT: session_worker_on_sent_cqe(w, cqe); break;
     case UD_TAG_CLOSE: conn_op_done(ud_get_ptr(ud)); break;
-    case UD_TAG_SIGNAL: break;
     case UD_TAG_STORE_WRITE:
     case UD_TAG_STORE_FSYNC: session_worker_on_store_cqe(w, cqe); break;
     }

@@ -16,7 +16,6 @@ typedef enum ud_tag {
     UD_TAG_SEND = 3,          /* ptr: send op */
     UD_TAG_SEND_ZC = 4,       /* ptr: send op (CQE and later NOTIF CQE) */
     UD_TAG_TICK = 5,          /* ptr: worker */
-    UD_TAG_SIGNAL = 6,        /* ptr: worker (signalfd read) */
     UD_TAG_MAILBOX_IN = 7,    /* ptr: mailbox_msg delivered to this ring */
     UD_TAG_MAILBOX_SENT = 8,  /* ptr: mailbox_msg posted from this ring (res < 0: not delivered) */
     UD_TAG_SHUTDOWN = 9,      /* ptr: worker (wake-up from the main thread) */
