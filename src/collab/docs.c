@@ -3,8 +3,8 @@
 #include "base/log.h"
 #include "io/ring.h"
 #include "store/store_ring.h"
-#include "io/ud.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -179,7 +179,7 @@ static int make_ready(docs *t, docs_entry *e, docs_job *j) {
     j->files.dir_fd = j->files.log_fd = -1;
     doc_set_history_depth(d, t->cfg.history_depth);
     doc_set_metrics(d, t->cfg.metrics);
-    store_ring_io_init(&e->io, lg);
+    store_ring_io_init(&e->io, lg, t->cfg.store_cqe);
     e->d = d;
     e->state = ENTRY_READY;
     t->count_busy--;
@@ -689,10 +689,11 @@ void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
     }
 }
 
-void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int64_t now_ms) {
-    docs_entry *e = (docs_entry *)ud_get_ptr(cqe->user_data);
+void docs_on_store_cqe(docs *t, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe, fanout *out,
+                       int64_t now_ms) {
+    docs_entry *e = completion_owner(io, docs_entry, io);
+    assert(e->state == ENTRY_READY && store_ring_busy(&e->io));
     store_flush_result res;
-    bool fsync_cqe = ud_get_tag(cqe->user_data) == UD_TAG_STORE_FSYNC;
     if (store_ring_on_cqe(&e->io, cqe, fsync_cqe, now_ms, &res) == 1) {
         report(t, e, &res, out);
         if (!store_log_idle(e->io.log)) docs_entry_mark_dirty(t, e);

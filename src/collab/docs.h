@@ -17,6 +17,7 @@
 #include "io/mailbox.h"
 #include "proto/protocol.h"
 #include "store/store.h"
+#include "store/store_ring.h"
 
 #include <liburing.h>
 #include <stdatomic.h>
@@ -93,6 +94,7 @@ typedef struct docs_config {
     mailbox_target *targets;
     uint32_t self;
     uint32_t max_waiting_per_doc;   /* 0: DOCS_MAX_WAITING_PER_DOC (tests shrink it) */
+    store_ring_cqe_fn store_cqe;    /* where a log flush's CQEs go (the owner calls docs_on_store_cqe) */
 } docs_config;
 
 typedef struct docs docs;
@@ -113,8 +115,9 @@ void docs_stop_disk(docs *t);
 
 /* End of a loop iteration: submit the flushes of logs that got appends. */
 void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms);
-/* UD_TAG_STORE_WRITE / UD_TAG_STORE_FSYNC completions. */
-void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int64_t now_ms);
+/* A log flush's CQE (docs_config.store_cqe hands it over): io is a document's. */
+void docs_on_store_cqe(docs *t, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe, fanout *out,
+                       int64_t now_ms);
 /* Timer: interval fsyncs, retries of failed logs, compaction, idle unload. */
 void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms);
 

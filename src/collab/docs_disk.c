@@ -1,7 +1,6 @@
 #include "collab/docs_disk.h"
 
 #include "base/log.h"
-#include "io/ud.h"
 
 #include "proto/protocol.h"
 

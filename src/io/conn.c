@@ -6,7 +6,6 @@
 #include "base/log.h"
 #include "collab/rest.h"
 #include "http/router.h"
-#include "io/ud.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -33,6 +32,7 @@
  * zero-copy send the references that keep the bytes alive until the
  * notification CQE. */
 typedef struct send_op {
+    completion done;             /* the send's CQE (and a zero-copy NOTIF) */
     conn *c;
     struct msghdr msg;
     uint32_t count_iov;
@@ -47,6 +47,7 @@ _Static_assert(sizeof(send_op) <= 2048, "send_op fits its pool block");
 _Static_assert(sizeof(conn) <= 1024, "a connection stays small");
 
 static void conn_op_done_free(conn *c);
+static void on_send(worker *w, completion *self, const struct io_uring_cqe *cqe);
 
 static void mark_dirty(conn *c) {
     if (c->dirty) return;
@@ -56,6 +57,29 @@ static void mark_dirty(conn *c) {
 }
 
 void conn_mark_dirty(conn *c) { mark_dirty(c); }
+
+static void conn_list_push(conn_list *l, conn *c, uint64_t now_ms) {
+    assert(c->list == NULL);
+    c->list = l;
+    c->list_since_ms = now_ms;
+    c->next = NULL;
+    c->prev = l->tail;
+    if (l->tail != NULL) l->tail->next = c;
+    else l->head = c;
+    l->tail = c;
+    l->count++;
+}
+
+static void conn_list_remove(conn_list *l, conn *c) {
+    assert(c->list == l && l->count > 0);
+    if (c->prev != NULL) c->prev->next = c->next;
+    else l->head = c->next;
+    if (c->next != NULL) c->next->prev = c->prev;
+    else l->tail = c->prev;
+    c->prev = c->next = NULL;
+    c->list = NULL;
+    l->count--;
+}
 
 static void move_to(conn *c, conn_list *l) {
     if (c->list != NULL) conn_list_remove(c->list, c);
@@ -76,6 +100,37 @@ static uint32_t ip_slot_of(const struct sockaddr_storage *ss) {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
     return h % SERVER_IP_SLOTS;
+}
+
+static void on_op_done(worker *w, completion *self, const struct io_uring_cqe *cqe) {
+    (void)cqe;
+    conn *c = completion_owner(self, conn, op_done);
+    assert(c->w == w);
+    conn_op_done(c);
+}
+
+static void on_recv(worker *w, completion *self, const struct io_uring_cqe *cqe) {
+    conn *c = completion_owner(self, conn, recv_done);
+    assert(c->w == w && c->ops > 0);
+    bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    if (!more) c->recv_armed = false;
+    int res = cqe->res;
+    if (res > 0) {
+        metrics_add(&w->m->bytes_in, (uint64_t)res);
+        uint8_t *data = c->recv_buf;
+        bool pbuf = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
+        uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+        if (pbuf) data = w->buf_base + (size_t)bid * RING_RECV_BUF_BYTES;
+        if (c->state != CONN_DEAD && data != NULL) conn_on_data(c, data, (size_t)res);
+        if (pbuf) worker_recycle_buffer(w, bid);
+        if (!more && c->state != CONN_DEAD) conn_arm_recv(c);
+    } else if (res == -ENOBUFS) {
+        metrics_add(&w->m->errors[METRICS_ERR_NO_BUFFERS], 1);
+        if (!more && c->state != CONN_DEAD) conn_arm_recv(c);
+    } else if (res != -ECANCELED && c->state != CONN_DEAD) {
+        conn_on_recv_end(c, res);
+    }
+    if (!more) conn_op_done(c);
 }
 
 conn *conn_open(worker *w, int fd) {
@@ -102,6 +157,8 @@ conn *conn_open(worker *w, int fd) {
     }
     c->w = w;
     c->fd = fd;
+    c->recv_done.fn = on_recv;
+    c->op_done.fn = on_op_done;
     c->state = CONN_HTTP;
     c->close_reason = METRICS_CLOSE_PEER_EOF;
     sendq_init_pooled(&c->q, w->cfg->max_send_queue_bytes, &w->sendq_ring_pool);
@@ -141,14 +198,14 @@ void conn_arm_recv(conn *c) {
         if (c->recv_buf == NULL) {
             /* the SQE is already taken: make it a no-op */
             io_uring_prep_nop(sqe);
-            io_uring_sqe_set_data64(sqe, ud_pack(NULL, UD_TAG_NONE));
+            completion_set(sqe, NULL);
             metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
             conn_close(c, METRICS_CLOSE_IO_ERROR);
             return;
         }
         io_uring_prep_recv(sqe, c->fd, c->recv_buf, RING_RECV_BUF_BYTES, 0);
     }
-    io_uring_sqe_set_data64(sqe, ud_pack(c, UD_TAG_RECV));
+    completion_set(sqe, &c->recv_done);
     c->recv_armed = true;
     c->ops++;
 }
@@ -216,7 +273,7 @@ static void start_linger(conn *c) {
         return;
     }
     io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
-    io_uring_sqe_set_data64(sqe, ud_pack(c, UD_TAG_CLOSE));
+    completion_set(sqe, &c->op_done);
     c->ops++;
     conn_arm_recv(c);
 }
@@ -241,6 +298,7 @@ void conn_flush(conn *c) {
         return;
     }
     uint64_t total = 0;
+    op->done.fn = on_send;
     op->c = c;
     /* With TLS only the sealed head entry goes out; plaintext behind it waits. */
     op->count_iov = (uint32_t)sendq_start(&c->q, op->iov, c->tls != NULL ? 1 : RING_SEND_MAX_IOV, &total);
@@ -267,12 +325,12 @@ void conn_flush(conn *c) {
         }
         io_uring_prep_sendmsg_zc(sqe, c->fd, &op->msg, MSG_NOSIGNAL);
         sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
-        io_uring_sqe_set_data64(sqe, ud_pack(op, UD_TAG_SEND_ZC));
+        completion_set(sqe, &op->done);
         metrics_add(&w->m->zerocopy_sends, 1);
     } else {
         if (op->count_iov == 1) io_uring_prep_send(sqe, c->fd, op->iov[0].iov_base, op->iov[0].iov_len, MSG_NOSIGNAL);
         else io_uring_prep_sendmsg(sqe, c->fd, &op->msg, MSG_NOSIGNAL);
-        io_uring_sqe_set_data64(sqe, ud_pack(op, UD_TAG_SEND));
+        completion_set(sqe, &op->done);
         metrics_add(&w->m->sends, 1);
     }
     c->ops++;
@@ -285,9 +343,11 @@ static void send_op_release(worker *w, send_op *op) {
     conn_op_done(c);
 }
 
-void conn_on_send_cqe(worker *w, void *opaque, const struct io_uring_cqe *cqe, bool zerocopy) {
-    send_op *op = opaque;
+static void on_send(worker *w, completion *self, const struct io_uring_cqe *cqe) {
+    send_op *op = completion_owner(self, send_op, done);
     conn *c = op->c;
+    assert(c->w == w && c->ops > 0);
+    bool zerocopy = op->zerocopy;
     if (zerocopy && (cqe->flags & IORING_CQE_F_NOTIF)) {
         if ((uint32_t)cqe->res & IORING_NOTIF_USAGE_ZC_COPIED) metrics_add(&w->m->zerocopy_copied, 1);
         send_op_release(w, op);
@@ -342,7 +402,7 @@ void conn_close(conn *c, metrics_close_reason reason) {
         struct io_uring_sqe *sqe = worker_get_sqe(w);
         if (sqe != NULL) {
             io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
-            io_uring_sqe_set_data64(sqe, ud_pack(NULL, UD_TAG_NONE));
+            completion_set(sqe, NULL);
         }
         return; /* the last op to finish closes the socket */
     }
@@ -366,11 +426,11 @@ static void conn_op_done_free(conn *c) {
     worker *w = c->w;
     assert(c->state == CONN_DEAD && c->ops == 0);
     if (c->fd >= 0) {
-        /* Close through the ring; its CQE (UD_TAG_CLOSE) comes back here. */
+        /* Close through the ring; its CQE (op_done) comes back here. */
         struct io_uring_sqe *sqe = worker_get_sqe(w);
         if (sqe != NULL) {
             io_uring_prep_close(sqe, c->fd);
-            io_uring_sqe_set_data64(sqe, ud_pack(c, UD_TAG_CLOSE));
+            completion_set(sqe, &c->op_done);
             c->fd = -1;
             c->ops++;
             return;

@@ -35,6 +35,8 @@ struct tls_conn;
 
 typedef struct conn {
     worker *w;
+    completion recv_done;           /* the receive's CQEs */
+    completion op_done;             /* shutdown and close: one op done each */
     struct conn *prev, *next;       /* timer list links */
     struct conn *dirty_next;
     conn_list *list;                /* the timer list the conn is on, or NULL */
@@ -90,9 +92,6 @@ int conn_send(conn *c, rbuf *b, uint32_t off, uint32_t len);
 
 /* Flushes the queued bytes as one send (called once per iteration). */
 void conn_flush(conn *c);
-
-/* Send completion (plain or zero-copy); `op` is the send descriptor. */
-void conn_on_send_cqe(worker *w, void *op, const struct io_uring_cqe *cqe, bool zerocopy);
 
 /* Closes now: cancels receives, closes the socket once nothing is in flight. */
 void conn_close(conn *c, metrics_close_reason reason);

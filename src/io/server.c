@@ -2,6 +2,9 @@
 
 #include "base/log.h"
 #include "io/ring.h"
+#include "io/conn_loop.h"
+#include "io/mailbox.h"
+#include "collab/session.h"
 #include "http/static_site.h"
 #include "tls/tls.h"
 
@@ -78,7 +81,14 @@ static int open_listener(const char *host, uint16_t port, uint16_t *bound_port) 
 static void *worker_main(void *arg) {
     worker *w = arg;
     server *s = (server *)((char *)w->shared - offsetof(server, shared));
-    w->start_rc = worker_init(w);
+    /* The users register in the order their per-iteration work must run:
+     * documents first, so this iteration's frames go out with the flush. */
+    int rc = worker_init(w);
+    if (rc == 0) s->shared.targets[w->id].ring_fd = w->ring.ring_fd;   /* mail may come now */
+    if (rc == 0) rc = session_worker_init(w);
+    if (rc == 0) rc = conn_loop_init(w);
+    if (rc == 0) rc = worker_start(w);
+    w->start_rc = rc;
     sem_post(&s->started);
     if (w->start_rc == 0) worker_run(w);
     tls_thread_exit();

@@ -7,7 +7,6 @@
 #define RINGPAD_SERVER_H
 
 #include "base/config.h"
-#include "io/mailbox.h"
 #include "base/metrics.h"
 #include "ws/ws_handshake.h"
 
@@ -31,7 +30,7 @@ typedef struct server_shared {
     ws_handshake_config handshake;      /* origins + permessage-deflate offer handling */
     uint32_t count_workers;
     uint16_t port;                      /* bound port (resolved when --port 0) */
-    mailbox_target *targets;            /* [count_workers] */
+    struct mailbox_target *targets;     /* [count_workers] (mailbox.h) */
     metrics_worker *metrics;            /* [count_workers], each written by its worker only */
     _Atomic bool shutting_down;
     _Atomic uint32_t open_connections;  /* all workers */

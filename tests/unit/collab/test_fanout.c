@@ -9,7 +9,6 @@
 
 #include "collab/fanout.h"
 #include "io/mailbox.h"
-#include "io/ud.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -84,7 +83,7 @@ static int pump(pair *p) {
             io_uring_cqe_seen(&p->a, cqe);
         }
         while (io_uring_peek_cqe(&p->b, &cqe) == 0) {
-            cr_assert_eq(ud_get_tag(cqe->user_data), UD_TAG_MAILBOX_IN);
+            cr_assert(mailbox_cqe_is_delivery(cqe));
             mailbox_msg *m = mailbox_on_receive_cqe(p->targets, 1, cqe);
             io_uring_cqe_seen(&p->b, cqe);
             fanout_on_message(&p->g, (const fanout_deliver *)m);
