@@ -25,11 +25,6 @@ typedef enum conn_state {
     CONN_DEAD,        /* socket closing/closed, waiting for in-flight ops */
 } conn_state;
 
-typedef enum conn_endpoint {
-    CONN_EP_WS,       /* /ws: the document protocol (echo until sessions land) */
-    CONN_EP_ECHO,     /* /echo: transport benchmark */
-} conn_endpoint;
-
 struct ws_session;
 struct tls_conn;
 

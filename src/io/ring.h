@@ -11,7 +11,7 @@
 #include "base/rbuf.h"
 #include "io/completion.h"
 #include "io/sendq.h"
-#include "io/server.h"
+#include "io/shared.h"
 
 #include <liburing.h>
 #include <pthread.h>

@@ -11,7 +11,7 @@
 #define RINGPAD_CONN_TLS_H
 
 #include "io/conn.h"
-#include "io/server.h"
+#include "io/shared.h"
 
 /* Body of the 400 sent in plaintext to a plaintext HTTP request on the TLS port. */
 #define CONN_TLS_PLAINTEXT_BODY "This port speaks TLS: use https:// or wss://\n"

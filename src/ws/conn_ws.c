@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "collab/session.h"
 #include "ws/ws.h"
+#include "http/router.h"
 #include "ws/ws_handshake.h"
 
 #include <errno.h>
@@ -63,7 +64,7 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
     worker *w = c->w;
     ws_handshake_result res;
     char out[WS_HANDSHAKE_MAX_RESPONSE_BYTES];
-    if (ws_handshake_check(req, &w->shared->handshake, &res) != 0) {
+    if (ws_handshake_check(req, w->shared->handshake, &res) != 0) {
         int n = ws_handshake_write_error(&res, out, sizeof out);
         if (n > 0) send_head(c, out, (size_t)n, res.status);
         log_debug("worker %u: upgrade refused: %d %s", w->id, res.status, res.reason);
@@ -87,7 +88,7 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
         return;
     }
     if (s->pmd != NULL)
-        pmd_server_init(&res.deflate_params, &w->shared->handshake.deflate, &s->pmd->inflater, &s->pmd->deflater);
+        pmd_server_init(&res.deflate_params, &w->shared->handshake->deflate, &s->pmd->inflater, &s->pmd->deflater);
     ws_reader_config rc = {
         .max_message_bytes = (size_t)w->cfg->max_message_bytes,
         .retain_buffer_bytes = CONN_WS_RETAIN_BUFFER_BYTES,
@@ -100,7 +101,7 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
         conn_close(c, METRICS_CLOSE_IO_ERROR);
         return;
     }
-    if (endpoint == CONN_EP_WS) {
+    if (endpoint == ROUTER_EP_WS) {
         s->session = session_open(c);
         if (s->session == NULL) {
             ws_session_free(s);
@@ -241,7 +242,7 @@ static void on_message(conn *c, const ws_event *ev) {
     metrics_add(&c->w->m->messages_in, 1);
     if (c->state != CONN_WS) return;   /* closing: data is ignored */
     if (!rate_allows(c)) return;
-    if (c->endpoint == CONN_EP_WS) {
+    if (c->endpoint == ROUTER_EP_WS) {
         if (ev->opcode != WS_OP_TEXT) {
             conn_ws_send_close(c, 1003, "ringpad.v1 messages are text");
             conn_close_after_flush(c, METRICS_CLOSE_WS_PROTOCOL);

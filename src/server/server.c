@@ -1,4 +1,4 @@
-#include "io/server.h"
+#include "server/server.h"
 
 #include "base/log.h"
 #include "io/ring.h"
@@ -7,6 +7,7 @@
 #include "collab/session.h"
 #include "http/static_site.h"
 #include "tls/tls.h"
+#include "ws/ws_handshake.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +31,7 @@
 struct server {
     config cfg;
     server_shared shared;
+    ws_handshake_config handshake;      /* shared.handshake points here */
     worker *workers;
     static_site *site;
     sem_t started;
@@ -108,8 +110,8 @@ static int parse_origins(server *s) {
         if (count == SERVER_MAX_ORIGINS) return -E2BIG;
         s->origins[count++] = tok;
     }
-    s->shared.handshake.allowed_origins = s->origins;
-    s->shared.handshake.count_allowed_origins = count;
+    s->handshake.allowed_origins = s->origins;
+    s->handshake.count_allowed_origins = count;
     return 0;
 }
 
@@ -221,8 +223,9 @@ int server_start(const config *cfg, server **out) {
         free_server(s);
         return -ENOMEM;
     }
-    sh->handshake.deflate = pmd_config_default();
-    sh->handshake.deflate.enable = !cfg->no_deflate;
+    s->handshake.deflate = pmd_config_default();
+    s->handshake.deflate.enable = !cfg->no_deflate;
+    sh->handshake = &s->handshake;
     int rc = parse_origins(s);
     if (rc == 0) rc = load_site(s);
     if (rc == 0) rc = load_tls(s);
