@@ -501,6 +501,12 @@ void session_close(struct session *s) {
     free(s);
 }
 
+static void *app_open(conn *c) { return session_open(c); }
+static void app_on_text(void *session, const uint8_t *data, size_t len) { session_on_text(session, data, len); }
+static void app_close(void *session) { session_close(session); }
+
+const conn_ws_app session_ws_app = {.open = app_open, .on_text = app_on_text, .close = app_close};
+
 /* ---- worker hooks ----------------------------------------------------------------- */
 
 /* A missing data dir is created at the first document load. */

@@ -20,6 +20,7 @@
 #include "proto/auth.h"
 #include "base/config.h"
 #include "collab/docs.h"
+#include "ws/conn_ws.h"
 #include "collab/fanout.h"
 #include "io/mailbox.h"
 #include "proto/protocol.h"
@@ -77,6 +78,8 @@ int session_worker_init(struct worker *w);
 struct session *session_open(struct conn *c);
 /* The connection is going away: leave every document. */
 void session_close(struct session *s);
+/* The three above for the WebSocket layer (server_shared.ws_app). */
+extern const conn_ws_app session_ws_app;
 /* One complete text message. */
 void session_on_text(struct session *s, const uint8_t *data, size_t len);
 

@@ -17,6 +17,9 @@
  * address; two addresses sharing a slot share a count (stricter, never looser). */
 #define SERVER_IP_SLOTS 65536u
 
+struct conn_filter;
+struct conn_handler;
+struct conn_ws_app;
 struct mailbox_target;
 struct static_site;
 struct tls_server;
@@ -28,6 +31,9 @@ typedef struct server_shared {
     const struct static_site *site;     /* NULL: no web root could be loaded (static routes 404) */
     struct tls_server *tls;             /* NULL: plaintext listener; else every conn speaks TLS */
     const struct ws_handshake_config *handshake;   /* origins + permessage-deflate offer handling */
+    const struct conn_handler *accept_handler;  /* what a new connection speaks (HTTP) */
+    const struct conn_filter *filter;   /* TLS below it, or NULL */
+    const struct conn_ws_app *ws_app;   /* what /ws messages go to (the document sessions) */
     uint32_t count_workers;
     uint16_t port;                      /* bound port (resolved when --port 0) */
     struct mailbox_target *targets;     /* [count_workers] (mailbox.h) */

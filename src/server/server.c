@@ -5,6 +5,8 @@
 #include "io/conn_loop.h"
 #include "io/mailbox.h"
 #include "collab/session.h"
+#include "server/http_conn.h"
+#include "tls/conn_tls.h"
 #include "http/static_site.h"
 #include "tls/tls.h"
 #include "ws/ws_handshake.h"
@@ -226,6 +228,8 @@ int server_start(const config *cfg, server **out) {
     s->handshake.deflate = pmd_config_default();
     s->handshake.deflate.enable = !cfg->no_deflate;
     sh->handshake = &s->handshake;
+    sh->accept_handler = &http_conn_handler;
+    sh->ws_app = &session_ws_app;
     int rc = parse_origins(s);
     if (rc == 0) rc = load_site(s);
     if (rc == 0) rc = load_tls(s);
@@ -234,6 +238,7 @@ int server_start(const config *cfg, server **out) {
         return rc;
     }
     sh->site = s->site;
+    sh->filter = sh->tls != NULL ? &conn_tls_filter : NULL;
     raise_fd_limit(cfg->max_connections);
 
     uint16_t port = (uint16_t)cfg->port;

@@ -165,3 +165,10 @@ int conn_tls_seal(conn *c) {
     account(c, before);
     return 0;
 }
+
+const conn_filter conn_tls_filter = {
+    .open = conn_tls_open,
+    .on_data = conn_tls_on_data,
+    .seal = conn_tls_seal,
+    .free = conn_tls_free,
+};

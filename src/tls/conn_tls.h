@@ -32,4 +32,7 @@ int conn_tls_seal(conn *c);
 /* Frees the session (idempotent). */
 void conn_tls_free(conn *c);
 
+/* The four above as a connection's filter (server_shared.filter with TLS on). */
+extern const conn_filter conn_tls_filter;
+
 #endif /* RINGPAD_CONN_TLS_H */
