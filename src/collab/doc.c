@@ -32,7 +32,7 @@ typedef struct doc_dup_ack {
 #define DOC_MAX_DUP_ACKS 1024u
 
 struct doc {
-    char name[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    char name[DOCNAME_MAX_BYTES + 1];
     size_t name_len;
     ot_doc *ot;
     store_log *log;
@@ -57,7 +57,7 @@ struct doc {
 static proto_str pstr(const char *s, size_t n) { return (proto_str){s, n}; }
 
 int doc_new(const char *name, size_t name_len, ot_doc *ot, store_log *log, doc **out) {
-    if (name_len > FANOUT_MAX_DOC_NAME_BYTES) return -EINVAL;
+    if (name_len > DOCNAME_MAX_BYTES) return -EINVAL;
     doc *d = calloc(1, sizeof *d);
     if (d == NULL) return -ENOMEM;
     memcpy(d->name, name, name_len);

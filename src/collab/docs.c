@@ -24,7 +24,7 @@ docs_request *docs_request_new(uint32_t kind, uint32_t from_worker) {
     docs_request *r = aligned_alloc(16, (sizeof *r + 15) & ~(size_t)15);
     if (r == NULL) return NULL;
     memset(r, 0, sizeof *r);
-    mailbox_msg_init(&r->hdr, FANOUT_MSG_REQUEST, from_worker, request_destroy);
+    mailbox_msg_init(&r->hdr, DOCS_MSG_REQUEST, from_worker, request_destroy);
     r->kind = kind;
     ot_op_init(&r->op);
     return r;

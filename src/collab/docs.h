@@ -22,6 +22,7 @@
 #include <liburing.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define DOCS_HASH_BUCKETS 4096u
@@ -46,13 +47,16 @@ typedef enum docs_request_kind {
     DOCS_REQ_REST_INFO = 8,     /* name, version, size (listing) */
 } docs_request_kind;
 
+/* The mailbox kind of a request to a document owner. */
+#define DOCS_MSG_REQUEST 0x5203u
+
 /* A session's request to the owner of `doc`. Immutable once posted. */
 typedef struct docs_request {
-    mailbox_msg hdr;                /* kind FANOUT_MSG_REQUEST */
+    mailbox_msg hdr;                /* kind DOCS_MSG_REQUEST */
     struct docs_request *next;      /* local queue link (same worker) */
     uint32_t kind;                  /* docs_request_kind */
     uint64_t key;                   /* who gets the answers */
-    char doc[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    char doc[DOCNAME_MAX_BYTES + 1];
     size_t doc_len;
     bool has_v;
     uint64_t v;
@@ -71,6 +75,8 @@ typedef struct docs_request {
     bool rest;                      /* from REST: no subscription needed for an op */
     int64_t time_ms;                /* wall clock, for the log */
 } docs_request;
+
+_Static_assert(offsetof(docs_request, hdr) == 0, "a delivered mailbox_msg is cast back to its docs_request");
 
 /* refs = 1, everything zero, op initialised. NULL on no memory. */
 docs_request *docs_request_new(uint32_t kind, uint32_t from_worker);
@@ -107,7 +113,7 @@ void docs_free(docs *t, int64_t now_ms);
  * for a document being loaded or deleted waits for it (a reference is kept). */
 void docs_execute(docs *t, const docs_request *req, fanout *out, int64_t now_ms);
 
-/* A FANOUT_MSG_DISK_DONE message: the helper finished a job of this table. */
+/* A DOCS_MSG_DISK_DONE message: the helper finished a job of this table. */
 void docs_on_disk_done(docs *t, docs_job *job, fanout *out, int64_t now_ms);
 /* Stops the disk helper (shutdown, before the last CQEs are drained); later
  * jobs run inline. */

@@ -19,7 +19,7 @@ typedef enum entry_state {
 typedef struct docs_entry {
     store_ring_io io;               /* its CQEs come back to docs_on_store_cqe */
     doc *d;                         /* NULL unless READY */
-    char name[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    char name[DOCNAME_MAX_BYTES + 1];
     size_t name_len;
     uint8_t state;                  /* entry_state */
     bool load_create;

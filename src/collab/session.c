@@ -23,7 +23,7 @@
 #define SESSION_DRAIN_WAIT_MS 2000
 
 typedef struct session_doc {
-    char name[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    char name[DOCNAME_MAX_BYTES + 1];
     size_t len;
     auth_role role;
     int64_t tokens_milli;           /* presence token bucket */
@@ -207,7 +207,7 @@ int session_route(session_worker *sw, docs_request *req) {
 static void on_mail_failed(worker *w, const mailbox_msg *msg, uint32_t to) {
     session_worker *sw = w->sw;
     metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], 1);
-    if (sw != NULL && !fanout_on_post_failed(&sw->out, to, msg) && msg->kind == FANOUT_MSG_REQUEST) {
+    if (sw != NULL && !fanout_on_post_failed(&sw->out, to, msg) && msg->kind == DOCS_MSG_REQUEST) {
         uint64_t key = ((const docs_request *)msg)->key;
         session_slot *sl = slot_of(sw, key);
         /* a REST waiter would wait forever: answer it too */
@@ -595,11 +595,11 @@ static void on_mail(worker *w, mailbox_msg *msg) {
     session_worker *sw = w->sw;
     if (sw == NULL) return;
     switch (msg->kind) {
-    case FANOUT_MSG_REQUEST: docs_execute(sw->docs, (const docs_request *)msg, &sw->out, (int64_t)w->now_ms); break;
+    case DOCS_MSG_REQUEST: docs_execute(sw->docs, (const docs_request *)msg, &sw->out, (int64_t)w->now_ms); break;
     case FANOUT_MSG_DELIVER:
     case FANOUT_MSG_DROP:
     case FANOUT_MSG_KILL: fanout_on_message(&sw->out, (const fanout_deliver *)msg); break;
-    case FANOUT_MSG_DISK_DONE: docs_on_disk_done(sw->docs, (docs_job *)msg, &sw->out, (int64_t)w->now_ms); break;
+    case DOCS_MSG_DISK_DONE: docs_on_disk_done(sw->docs, (docs_job *)msg, &sw->out, (int64_t)w->now_ms); break;
     default: break;
     }
 }

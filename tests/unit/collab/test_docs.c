@@ -354,7 +354,7 @@ static void helper_pump(helper_env *h) {
     cr_assert(mailbox_cqe_is_delivery(cqe));
     mailbox_msg *m = mailbox_on_receive_cqe(h->targets, 0, cqe);
     io_uring_cqe_seen(&h->ring, cqe);
-    cr_assert_eq(m->kind, FANOUT_MSG_DISK_DONE);
+    cr_assert_eq(m->kind, DOCS_MSG_DISK_DONE);
     docs_on_disk_done(h->t, (docs_job *)m, &h->f, 0);
     mailbox_msg_unref(m);
 }
