@@ -2,6 +2,7 @@
 
 #include "base/metrics.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <time.h>
 #include <stdio.h>
@@ -232,12 +233,15 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
 
 static void publish_until(doc *d, uint64_t durable, fanout *out) {
     uint64_t applied = ot_doc_version(d->ot);
+    assert(d->published <= applied);
     if (durable > applied) durable = applied;
+    assert(durable <= d->published || durable - d->published <= DOC_MAX_UNPUBLISHED_OPS);
     /* bounded by DOC_MAX_UNPUBLISHED_OPS */
     while (d->published < durable) {
         publish_one(d, d->published, out);
         d->published++;
     }
+    assert(d->published <= ot_doc_version(d->ot));
 }
 
 void doc_on_flush(doc *d, const store_flush_result *r, fanout *out) {

@@ -409,6 +409,7 @@ void conn_http_request_done(conn *c) {
 }
 
 void conn_close_after_flush(conn *c, metrics_close_reason reason) {
+    assert(c->handler != NULL);
     if (c->state == CONN_DEAD || c->state == CONN_DRAIN || c->state == CONN_LINGER) return;
     c->close_reason = (uint8_t)reason;
     c->state = CONN_DRAIN;
@@ -437,11 +438,12 @@ static void conn_op_done_free(conn *c) {
     sendq_free(&c->q);
     if (c->filter != NULL) c->filter->free(c);
     bufpool_put(&w->conn_pool, c);
+    assert(w->count_conns > 0);
     w->count_conns--;
 }
 
 void conn_op_done(conn *c) {
-    assert(c->ops > 0);
+    assert(c->ops > 0 && c->w != NULL);
     c->ops--;
     if (c->ops == 0 && c->state == CONN_DEAD) conn_op_done_free(c);
 }
