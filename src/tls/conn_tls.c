@@ -59,6 +59,7 @@ static void account(conn *c, uint64_t before) {
 /* A plaintext HTTP request on the TLS port: answer 400 in plaintext and close. */
 static void reject_plaintext(conn *c) {
     conn_tls_free(c);   /* from here on the connection is plaintext */
+    c->filter = NULL;
     char reply[256];
     int n = snprintf(reply, sizeof reply,
                      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
