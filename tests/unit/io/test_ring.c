@@ -83,6 +83,14 @@ static void queue_nop(fixture *f, completion *c) {
     completion_set(sqe, c);
 }
 
+/* Starts the loop with the main thread's stop request already written. */
+static void run_with_stop_request(fixture *f) {
+    cr_assert_eq(worker_start(&f->w), 0);
+    uint64_t one = 1;
+    cr_assert_eq(write(f->w.wake_fd, &one, sizeof one), (ssize_t)sizeof one);
+    worker_run(&f->w);
+}
+
 Test(ring, nop_completions_call_their_records) {
     fixture f;
     setup_fixture(&f);
@@ -124,10 +132,7 @@ Test(ring, stop_request_runs_stop_hooks_once) {
     setup_fixture(&f);
     cr_assert_eq(worker_add_hook(&f.w.on_stop, hook_stop), 0);
     cr_assert_eq(worker_add_hook(&f.w.on_exit, hook_exit), 0);
-    cr_assert_eq(worker_start(&f.w), 0);
-    uint64_t one = 1;
-    cr_assert_eq(write(f.w.wake_fd, &one, sizeof one), (ssize_t)sizeof one);
-    worker_run(&f.w);
+    run_with_stop_request(&f);
     cr_assert(f.w.draining);
     cr_assert_str_eq(f.trace, "SX");
     worker_destroy(&f.w);
@@ -138,10 +143,7 @@ Test(ring, a_stop_no_user_finishes_is_forced_after_the_grace_period) {
     setup_fixture(&f);
     f.cfg.shutdown_grace_ms = 0;
     cr_assert_eq(worker_add_hook(&f.w.on_stop, hook_a), 0);
-    cr_assert_eq(worker_start(&f.w), 0);
-    uint64_t one = 1;
-    cr_assert_eq(write(f.w.wake_fd, &one, sizeof one), (ssize_t)sizeof one);
-    worker_run(&f.w); /* returns: the tick forces the stop */
+    run_with_stop_request(&f); /* returns: the tick forces the stop */
     cr_assert(f.w.stopped);
     cr_assert_str_eq(f.trace, "A");
     worker_destroy(&f.w);
