@@ -9,8 +9,7 @@
 
 /* ---- apply ----------------------------------------------------------------------- */
 
-int ot_apply(const ot_op *op, ot_text *text)
-{
+int ot_apply(const ot_op *op, ot_text *text) {
     if (op->base_len_codepoints != ot_text_len_codepoints(text))
         return OT_ERR_BASE_LENGTH;
     /* Reserve up front: after this no step can fail, so the text is either
@@ -41,8 +40,7 @@ int ot_apply(const ot_op *op, ot_text *text)
     return OT_OK;
 }
 
-int ot_apply_utf8(const ot_op *op, const char *utf8, size_t len_bytes, ot_buf *out)
-{
+int ot_apply_utf8(const ot_op *op, const char *utf8, size_t len_bytes, ot_buf *out) {
     uint64_t cps = 0;
     int rc = ot_utf8_validate(utf8, len_bytes, &cps, NULL);
     if (rc)
@@ -88,20 +86,17 @@ typedef struct cursor {
     uint32_t used_bytes;       /* of the current insert's text */
 } cursor;
 
-static const ot_component *cur(const cursor *it)
-{
+static const ot_component *cur(const cursor *it) {
     return it->index < it->op->count_components ? &it->op->components[it->index] : NULL;
 }
 
-static uint64_t remaining(const cursor *it)
-{
+static uint64_t remaining(const cursor *it) {
     return it->op->components[it->index].count_codepoints - it->used_codepoints;
 }
 
 /* Consumes n code points of the current component; for inserts, returns their
  * text in *text / *len_bytes. */
-static void take(cursor *it, uint64_t n, const char **text, size_t *len_bytes)
-{
+static void take(cursor *it, uint64_t n, const char **text, size_t *len_bytes) {
     const ot_component *c = &it->op->components[it->index];
     if (c->kind == OT_INSERT) {
         const char *base = ot_op_insert_text(it->op, c) + it->used_bytes;
@@ -119,15 +114,13 @@ static void take(cursor *it, uint64_t n, const char **text, size_t *len_bytes)
     }
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
+static uint64_t min_u64(uint64_t a, uint64_t b) {
     return a < b ? a : b;
 }
 
 /* ---- compose ---------------------------------------------------------------------- */
 
-int ot_compose(const ot_op *a, const ot_op *b, ot_op *out)
-{
+int ot_compose(const ot_op *a, const ot_op *b, ot_op *out) {
     if (a->target_len_codepoints != b->base_len_codepoints)
         return OT_ERR_COMPOSE_MISMATCH;
     ot_op_clear(out);
@@ -178,23 +171,19 @@ int ot_compose(const ot_op *a, const ot_op *b, ot_op *out)
 
 /* ---- transform --------------------------------------------------------------------- */
 
-static int push_retain(ot_op *op, uint64_t n)
-{
+static int push_retain(ot_op *op, uint64_t n) {
     return op ? ot_op_retain(op, n) : OT_OK;
 }
 
-static int push_delete(ot_op *op, uint64_t n)
-{
+static int push_delete(ot_op *op, uint64_t n) {
     return op ? ot_op_delete(op, n) : OT_OK;
 }
 
-static int push_insert(ot_op *op, const char *text, size_t len, uint64_t n)
-{
+static int push_insert(ot_op *op, const char *text, size_t len, uint64_t n) {
     return op ? ot_op_insert_valid(op, text, len, n) : OT_OK;
 }
 
-int ot_transform(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime)
-{
+int ot_transform(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime) {
     if (a->base_len_codepoints != b->base_len_codepoints)
         return OT_ERR_TRANSFORM_MISMATCH;
     if (a_prime)
@@ -250,8 +239,7 @@ int ot_transform(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime)
 
 /* ---- invert ------------------------------------------------------------------------ */
 
-int ot_invert(const ot_op *op, const ot_text *before, ot_op *out)
-{
+int ot_invert(const ot_op *op, const ot_text *before, ot_op *out) {
     if (op->base_len_codepoints != ot_text_len_codepoints(before))
         return OT_ERR_BASE_LENGTH;
     ot_op_clear(out);
@@ -292,8 +280,7 @@ int ot_invert(const ot_op *op, const ot_text *before, ot_op *out)
 
 /* ---- positions ---------------------------------------------------------------------- */
 
-uint64_t ot_transform_position(uint64_t pos, const ot_op *op, ot_side side)
-{
+uint64_t ot_transform_position(uint64_t pos, const ot_op *op, ot_side side) {
     if (pos > op->base_len_codepoints)
         pos = op->base_len_codepoints;
     uint64_t at = 0;      /* position in the old text */

@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "io/ring.h"
+#include "proto/docname.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +13,7 @@
 #define SESSION_MAX_SLOTS (1u << 24)
 
 typedef struct session_doc {
-    char name[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    char name[DOCNAME_MAX_BYTES + 1];
     size_t len;
     auth_role role;
     int64_t tokens_milli;           /* presence token bucket */

@@ -89,20 +89,14 @@ typedef struct session_worker {
     docs_request *local_tail;
 } session_worker;
 
-/* Worker hooks (ring.c). init opens the data dir and resolves the secret. */
+/* After worker_init, on the worker's thread: opens the data dir, resolves the
+ * secret, and registers with the worker: its mail, its logs' completions,
+ * and hooks (before sleep: run local requests, submit log flushes, post
+ * fan-out; tick: the documents' timers; exit: drain and free). */
 int session_worker_init(struct worker *w);
 /* init with the disk work on a helper thread (disk_thread) or inline (unit
  * tests: loads and deletes complete before the call that needs them returns). */
 int session_worker_init_with(struct worker *w, bool disk_thread);
-void session_worker_destroy(struct worker *w);
-void session_worker_on_mailbox(struct worker *w, mailbox_msg *msg);
-void session_worker_on_store_cqe(struct worker *w, const struct io_uring_cqe *cqe);
-/* UD_TAG_MAILBOX_SENT: a failed post dooms its receivers (or its requester),
- * then the mailbox drops the receiver's reference. */
-void session_worker_on_sent_cqe(struct worker *w, const struct io_uring_cqe *cqe);
-/* End of an iteration: run local requests, submit log flushes, post fan-out. */
-void session_worker_flush(struct worker *w);
-void session_worker_tick(struct worker *w);
 
 /* Sets up sw->out: frames for this worker's keys reach their sessions or
  * waiters, lost ones kill them (session_kill). */

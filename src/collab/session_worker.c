@@ -1,14 +1,14 @@
-/* The session layer's side of a worker: the hooks ring.c calls (setup, the
- * mailbox, log-flush completions, end of iteration, timer, shutdown). The
- * protocol state machine itself is session.c. */
+/* The session layer's side of a worker: setup, and what it registers with
+ * the loop (its mail, its logs' completions, the before-sleep flush, the
+ * timer, the exit drain). The protocol state machine itself is session.c. */
 #include "collab/session.h"
 
 #include "base/log.h"
 #include "io/ring.h"
-#include "io/ud.h"
 #include "proto/docname.h"
 #include "store/store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -18,13 +18,6 @@
 
 /* Shutdown: wait this long for log writes in flight. */
 #define SESSION_DRAIN_WAIT_MS 2000
-
-/* A missing data dir is created at the first document load. */
-static int open_data_dir(const char *path) {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) return -1;
-    return fd < 0 ? -errno : fd;
-}
 
 typedef struct scan_ctx {
     nameset *ns;
@@ -47,6 +40,31 @@ static int scan_data_dir(void *ctx, nameset *ns, nameset_add_fn add) {
 }
 
 int session_worker_fill_names(session_worker *sw) { return nameset_fill_once(sw->names, scan_data_dir, sw); }
+
+/* A post of this worker failed: it dooms its receivers (or its requester);
+ * the mailbox then drops the receiver's reference. */
+static void on_mail_failed(worker *w, const mailbox_msg *msg, uint32_t to) {
+    session_worker *sw = w->sw;
+    metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], 1);
+    if (sw != NULL && !fanout_on_post_failed(&sw->out, to, msg) && msg->kind == DOCS_MSG_REQUEST) {
+        uint64_t key = ((const docs_request *)msg)->key;
+        /* a REST waiter would wait forever: answer it too */
+        session_kill(sw, key);
+    }
+}
+
+/* A missing data dir is created at the first document load. */
+static int open_data_dir(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return -1;
+    return fd < 0 ? -errno : fd;
+}
+
+static void on_mail(worker *w, mailbox_msg *msg);
+static void on_store_cqe(worker *w, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe);
+static void flush(worker *w);
+static void tick(worker *w);
+static void destroy(worker *w);
 
 int session_worker_init(worker *w) { return session_worker_init_with(w, true); }
 
@@ -95,13 +113,15 @@ int session_worker_init_with(worker *w, bool disk_thread) {
     };
     dc.limits.history_depth = cfg->history_depth + DOC_MAX_UNPUBLISHED_OPS;
     dc.disk_thread = disk_thread;
-    dc.names = &w->shared->doc_names;
-    sw->names = dc.names;
-    if (session_worker_fill_names(sw) != 0) log_warn("--data-dir %s: cannot be listed yet; retried by the first listing", cfg->data_dir);
     dc.targets = w->shared->targets;
     dc.self = w->id;
+    dc.store_cqe = on_store_cqe;
     dc.log.fsync_policy = strcmp(cfg->fsync, "interval") == 0 ? STORE_FSYNC_INTERVAL : STORE_FSYNC_ALWAYS;
     dc.log.fsync_interval_ms = cfg->fsync_interval_ms;
+    dc.names = &w->shared->doc_names;
+    sw->names = dc.names;
+    if (session_worker_fill_names(sw) != 0)
+        log_warn("--data-dir %s: cannot be listed yet; retried by the first listing", cfg->data_dir);
     rc = docs_new(&dc, &sw->docs);
     if (rc == 0) rc = session_worker_init_fanout(sw, &w->ring, w->shared->targets);
     sw->out.frame_pool = w->frame_pool;
@@ -112,43 +132,34 @@ int session_worker_init_with(worker *w, bool disk_thread) {
         return rc;
     }
     w->sw = sw;
-    return 0;
+    w->on_mail = on_mail;
+    w->on_mail_failed = on_mail_failed;
+    rc = worker_add_hook(&w->before_sleep, flush);
+    if (rc == 0) rc = worker_add_hook(&w->on_tick, tick);
+    if (rc == 0) rc = worker_add_hook(&w->on_exit, destroy);
+    return rc;
 }
 
-void session_worker_on_sent_cqe(worker *w, const struct io_uring_cqe *cqe) {
-    session_worker *sw = w->sw;
-    if (cqe->res < 0) {
-        metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], 1);
-        const mailbox_msg *msg = ud_get_ptr(cqe->user_data);
-        uint32_t to = ud_get_high(cqe->user_data);
-        if (sw != NULL && !fanout_on_post_failed(&sw->out, to, msg) && msg->kind == FANOUT_MSG_REQUEST) {
-            uint64_t key = ((const docs_request *)msg)->key;
-            /* a REST waiter would wait forever: answer it too */
-            session_kill(sw, key);
-        }
-    }
-    mailbox_on_sent_cqe(w->shared->targets, cqe);
-}
-
-void session_worker_on_mailbox(worker *w, mailbox_msg *msg) {
+static void on_mail(worker *w, mailbox_msg *msg) {
     session_worker *sw = w->sw;
     if (sw == NULL) return;
     switch (msg->kind) {
-    case FANOUT_MSG_REQUEST: docs_execute(sw->docs, (const docs_request *)msg, &sw->out, (int64_t)w->now_ms); break;
+    case DOCS_MSG_REQUEST: docs_execute(sw->docs, (const docs_request *)msg, &sw->out, (int64_t)w->now_ms); break;
     case FANOUT_MSG_DELIVER:
     case FANOUT_MSG_DROP:
     case FANOUT_MSG_KILL: fanout_on_message(&sw->out, (const fanout_deliver *)msg); break;
-    case FANOUT_MSG_DISK_DONE: docs_on_disk_done(sw->docs, (docs_job *)msg, &sw->out, (int64_t)w->now_ms); break;
+    case DOCS_MSG_DISK_DONE: docs_on_disk_done(sw->docs, (docs_job *)msg, &sw->out, (int64_t)w->now_ms); break;
     default: break;
     }
 }
 
-void session_worker_on_store_cqe(worker *w, const struct io_uring_cqe *cqe) {
+static void on_store_cqe(worker *w, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe) {
     session_worker *sw = w->sw;
-    if (sw != NULL) docs_on_store_cqe(sw->docs, cqe, &sw->out, (int64_t)w->now_ms);
+    assert(sw != NULL);
+    docs_on_store_cqe(sw->docs, io, cqe, fsync_cqe, &sw->out, (int64_t)w->now_ms);
 }
 
-void session_worker_flush(worker *w) {
+static void flush(worker *w) {
     session_worker *sw = w->sw;
     if (sw == NULL) return;
     session_worker_run_local(sw, (int64_t)w->now_ms);
@@ -164,7 +175,7 @@ void session_worker_flush(worker *w) {
     }
 }
 
-void session_worker_tick(worker *w) {
+static void tick(worker *w) {
     session_worker *sw = w->sw;
     if (sw == NULL) return;
     docs_tick(sw->docs, w, &sw->out, (int64_t)w->now_ms);
@@ -177,14 +188,17 @@ static uint64_t mono_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-void session_worker_destroy(worker *w) {
+static void destroy(worker *w) {
     session_worker *sw = w->sw;
     if (sw == NULL) return;
     /* Log writes still in flight complete on this ring: wait for them (bounded
      * in time), then write what is pending synchronously. */
     uint64_t deadline = mono_ms() + SESSION_DRAIN_WAIT_MS;
-    /* the helper's last posts land on this ring before the drain below */
+    /* the helper's last posts land on this ring before the drain below;
+     * from now on mail is only released */
     docs_stop_disk(sw->docs);
+    w->on_mail = NULL;
+    w->on_mail_failed = NULL;
     while (sw->local_head != NULL) {
         docs_request *r = sw->local_head;
         sw->local_head = r->next;
@@ -199,14 +213,10 @@ void session_worker_destroy(worker *w) {
         int rc = io_uring_wait_cqe_timeout(&w->ring, &cqe, &ts);
         if (rc == -ETIME) break;
         if (rc != 0 || cqe == NULL) break;
-        ud_tag tag = ud_get_tag(cqe->user_data);
-        if (tag == UD_TAG_STORE_WRITE || tag == UD_TAG_STORE_FSYNC) {
-            docs_on_store_cqe(sw->docs, cqe, &sw->out, (int64_t)mono_ms());
-        } else if (tag == UD_TAG_MAILBOX_IN) {
-            mailbox_msg *m = mailbox_on_receive_cqe(w->shared->targets, w->id, cqe);
-            mailbox_msg_unref(m);
-        } else if (tag == UD_TAG_MAILBOX_SENT) {
-            mailbox_on_sent_cqe(w->shared->targets, cqe);
+        /* logs and mail only: the connections are gone with the loop */
+        if (store_ring_cqe_is_flush(cqe) || mailbox_cqe_is_delivery(cqe) || mailbox_cqe_is_sent(cqe)) {
+            w->now_ms = mono_ms();
+            worker_dispatch(w, cqe);
         }
         io_uring_cqe_seen(&w->ring, cqe);
     }

@@ -6,10 +6,10 @@
 #ifndef RINGPAD_SESSION_WS_H
 #define RINGPAD_SESSION_WS_H
 
-struct conn;
-struct session;
+#include "ws/conn_ws.h"
 
-/* A session on the upgraded /ws connection c (NULL on no memory: close it). */
-struct session *session_ws_open(struct conn *c);
+/* The document sessions as the application of /ws connections
+ * (server_shared.ws_app): each connection's session writes to it. */
+extern const conn_ws_app session_ws_app;
 
 #endif /* RINGPAD_SESSION_WS_H */

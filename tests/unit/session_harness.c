@@ -1,7 +1,6 @@
 #include "session_harness.h"
 
 #include "collab/fanout.h"
-#include "io/ud.h"
 #include "proto/auth.h"
 
 #include <criterion/criterion.h>
@@ -89,9 +88,19 @@ static void layer_start(harness *h) {
     h->sw = h->w.sw;
 }
 
+static void run_hooks(harness *h, const worker_hooks *hooks) {
+    for (uint32_t i = 0; i < hooks->count; i++) hooks->fn[i](&h->w);
+}
+
+void harness_tick(harness *h) {
+    run_hooks(h, &h->w.on_tick);
+    harness_pump(h);
+}
+
 static void layer_stop(harness *h) {
     harness_pump(h);
-    session_worker_destroy(&h->w);
+    run_hooks(h, &h->w.on_exit);
+    cr_assert_null(h->w.sw, "the exit hook freed the session layer");
     io_uring_queue_exit(&h->w.ring);
     h->sw = NULL;
 }
@@ -139,16 +148,15 @@ void harness_send(harness *h, struct session *s, const char *json) {
 /* Bounded: every round either finishes a flush or finds nothing to do. */
 void harness_pump(harness *h) {
     for (int round = 0; round < 1000; round++) {
-        session_worker_flush(&h->w);
+        run_hooks(h, &h->w.before_sleep);
         int inflight = io_uring_submit(&h->w.ring);
         cr_assert_geq(inflight, 0);
         if (inflight == 0 && h->sw->local_head == NULL) return;
         while (inflight > 0) {
             struct io_uring_cqe *cqe = NULL;
             cr_assert_eq(io_uring_wait_cqe(&h->w.ring, &cqe), 0);
-            ud_tag tag = ud_get_tag(cqe->user_data);
-            cr_assert(tag == UD_TAG_STORE_WRITE || tag == UD_TAG_STORE_FSYNC, "unexpected CQE tag %d", (int)tag);
-            session_worker_on_store_cqe(&h->w, cqe);
+            /* only log flushes are submitted here: their records route them to the documents */
+            worker_dispatch(&h->w, cqe);
             io_uring_cqe_seen(&h->w.ring, cqe);
             inflight--;
         }

@@ -48,6 +48,8 @@ void harness_close(harness *h, struct session *s);
  * (requests, log flushes and their completions, fan-out). */
 void harness_send(harness *h, struct session *s, const char *json);
 void harness_pump(harness *h);
+/* The timer: the session layer's tick hooks, then the work they started. */
+void harness_tick(harness *h);
 
 /* The next frame not yet taken (NULL when there is none). */
 const char *harness_next(rec_sink *r);

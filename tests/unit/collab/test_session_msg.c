@@ -264,8 +264,7 @@ Test(session_msg, a_failed_write_is_storage_unavailable_then_acked_by_the_retry,
     harness_expect_error(&r, "storage_unavailable", "w2");
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
     H.w.now_ms += 1000;
-    session_worker_tick(&H.w);
-    harness_pump(&H);
+    harness_tick(&H);
     harness_expect(&r, "{\"type\":\"ack\",\"doc\":\"d\",\"id\":\"w1\",\"v\":0}");
     harness_expect_none(&r);
     harness_close(&H, s);

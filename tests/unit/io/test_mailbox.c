@@ -1,7 +1,6 @@
 #include <criterion/criterion.h>
 
 #include "io/mailbox.h"
-#include "io/ud.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -48,13 +47,12 @@ static test_msg *receive(struct io_uring *ring, side *s) {
         if (rc < 0 && rc != -ETIME && rc != -EINTR) return NULL;
         if (rc == -ETIME) return NULL;
         if (io_uring_peek_cqe(ring, &cqe) != 0) continue;
-        uint64_t ud = cqe->user_data;
-        if (ud_get_tag(ud) == UD_TAG_MAILBOX_SENT) {
+        if (mailbox_cqe_is_sent(cqe)) {
             if (mailbox_on_sent_cqe(s->targets, cqe) < 0) s->failures++;
             io_uring_cqe_seen(ring, cqe);
             continue;
         }
-        if (ud_get_tag(ud) != UD_TAG_MAILBOX_IN) { s->failures++; io_uring_cqe_seen(ring, cqe); continue; }
+        if (!mailbox_cqe_is_delivery(cqe)) { s->failures++; io_uring_cqe_seen(ring, cqe); continue; }
         test_msg *m = (test_msg *)mailbox_on_receive_cqe(s->targets, s->self, cqe);
         io_uring_cqe_seen(ring, cqe);
         return m;
@@ -95,7 +93,7 @@ static void *run_side(void *arg) {
         /* reap remaining sent-CQEs */
         struct io_uring_cqe *cqe;
         while (io_uring_peek_cqe(&ring, &cqe) == 0) {
-            if (ud_get_tag(cqe->user_data) == UD_TAG_MAILBOX_SENT && mailbox_on_sent_cqe(s->targets, cqe) < 0)
+            if (mailbox_cqe_is_sent(cqe) && mailbox_on_sent_cqe(s->targets, cqe) < 0)
                 s->failures++;
             io_uring_cqe_seen(&ring, cqe);
         }
@@ -123,7 +121,7 @@ static void *run_side(void *arg) {
         struct io_uring_cqe *cqe;
         struct __kernel_timespec ts = {.tv_sec = 1};
         while (io_uring_wait_cqe_timeout(&ring, &cqe, &ts) == 0) {
-            if (ud_get_tag(cqe->user_data) == UD_TAG_MAILBOX_SENT && mailbox_on_sent_cqe(s->targets, cqe) < 0)
+            if (mailbox_cqe_is_sent(cqe) && mailbox_on_sent_cqe(s->targets, cqe) < 0)
                 s->failures++;
             io_uring_cqe_seen(&ring, cqe);
             ts.tv_sec = 0;
@@ -186,7 +184,7 @@ Test(mailbox, failed_delivery_drops_the_reference) {
     io_uring_submit(&ring);
     struct io_uring_cqe *cqe;
     cr_assert_eq(io_uring_wait_cqe(&ring, &cqe), 0);
-    cr_assert_eq(ud_get_tag(cqe->user_data), UD_TAG_MAILBOX_SENT);
+    cr_assert(mailbox_cqe_is_sent(cqe));
     cr_assert_lt(mailbox_on_sent_cqe(targets, cqe), 0);
     io_uring_cqe_seen(&ring, cqe);
     cr_assert_eq(atomic_load(&destroyed), 1);
