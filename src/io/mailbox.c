@@ -32,6 +32,10 @@ int mailbox_post(struct io_uring *from, mailbox_target *targets, uint32_t to, ma
     if (atomic_load_explicit(&t->inflight, memory_order_relaxed) >= MAILBOX_MAX_INFLIGHT_PER_TARGET) return -EAGAIN;
     struct io_uring_sqe *sqe = io_uring_get_sqe(from);
     if (sqe == NULL) return -EBUSY;
+    /* One reference for the receiver, one for the post itself: the sender's
+     * CQE completes into msg->sent, so the message must outlive it even when
+     * the receiver is done first (mailbox_on_sent_cqe drops it). */
+    mailbox_msg_ref(msg);
     mailbox_msg_ref(msg);
     atomic_fetch_add_explicit(&t->inflight, 1, memory_order_relaxed);
     /* The target's CQE carries the pointer in user_data; res (len) is unused.
@@ -50,10 +54,12 @@ mailbox_msg *mailbox_on_receive_cqe(mailbox_target *targets, uint32_t self, cons
 
 int mailbox_on_sent_cqe(mailbox_target *targets, const struct io_uring_cqe *cqe) {
     assert(mailbox_cqe_is_sent(cqe));
+    mailbox_msg *msg = completion_owner(completion_of(cqe->user_data), mailbox_msg, sent);
     if (cqe->res < 0) {
         atomic_fetch_sub_explicit(&targets[completion_high(cqe->user_data)].inflight, 1, memory_order_relaxed);
-        mailbox_msg_unref(completion_owner(completion_of(cqe->user_data), mailbox_msg, sent));
+        mailbox_msg_unref(msg);   /* the receiver's */
     }
+    mailbox_msg_unref(msg);       /* the post's */
     return cqe->res;
 }
 

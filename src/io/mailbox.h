@@ -49,7 +49,8 @@ void mailbox_msg_unref(mailbox_msg *msg);
 
 /*
  * Queues an SQE on `from` that delivers `msg` to targets[to]. Takes a new
- * reference on behalf of the receiver; the caller keeps its own. The SQE is
+ * reference on behalf of the receiver and one for the post (until its own
+ * CQE: mailbox_on_sent_cqe); the caller keeps its own. The SQE is
  * submitted with the sender's next submit. Returns 0, -EAGAIN (target has
  * MAILBOX_MAX_INFLIGHT_PER_TARGET pending) or -EBUSY (no free SQE).
  */
@@ -60,8 +61,9 @@ int mailbox_post(struct io_uring *from, mailbox_target *targets, uint32_t to, ma
  * this itself (the message goes to w->on_mail); other rings call it. */
 mailbox_msg *mailbox_on_receive_cqe(mailbox_target *targets, uint32_t self, const struct io_uring_cqe *cqe);
 
-/* The sender's side of a post's CQE: on failure (res < 0) drops the
- * receiver's reference and the in-flight count. Returns cqe->res. */
+/* The sender's side of a post's CQE (every ring that posts must reap them):
+ * drops the post's reference, and on failure (res < 0) the receiver's and
+ * the in-flight count. Returns cqe->res. */
 int mailbox_on_sent_cqe(mailbox_target *targets, const struct io_uring_cqe *cqe);
 
 /* What a CQE on a ring that also posts or receives messages is. */
