@@ -140,6 +140,11 @@ void harness_close(harness *h, struct session *s) {
     harness_pump(h);
 }
 
+void harness_end(harness *h, struct session *s, rec_sink *r) {
+    harness_close(h, s);
+    rec_sink_free(r);
+}
+
 void harness_send(harness *h, struct session *s, const char *json) {
     session_on_text(s, (const uint8_t *)json, strlen(json));
     harness_pump(h);

@@ -44,6 +44,8 @@ void harness_restart(harness *h);
 
 struct session *harness_open(harness *h, rec_sink *r);
 void harness_close(harness *h, struct session *s);
+/* harness_close, then rec_sink_free: the end of a test's connection. */
+void harness_end(harness *h, struct session *s, rec_sink *r);
 /* One text message, then the owner's work until nothing is left to do
  * (requests, log flushes and their completions, fan-out). */
 void harness_send(harness *h, struct session *s, const char *json);

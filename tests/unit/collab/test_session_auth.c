@@ -53,14 +53,12 @@ Test(session_auth, expired_and_wrongly_signed_tokens_are_unauthorized, .init = s
     const char *got = harness_next(&r);
     cr_assert(got != NULL && strstr(got, "\"code\":\"unauthorized\"") && strstr(got, "expired"), "%s", got);
     cr_assert_eq(r.close_code, 4401);
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
     harness_token("another secret of at least thirty-two bytes!", "ada", grants, 3600, token, sizeof token);
     s = harness_open(&H, &r);
     hello_with(s, token);
     expect_unauthorized(&r);
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
 }
 
 Test(session_auth, grants_decide_open_and_the_role_decides_op, .init = start, .fini = stop) {
@@ -101,10 +99,8 @@ Test(session_auth, grants_decide_open_and_the_role_decides_op, .init = start, .f
     harness_expect(&r, "{\"type\":\"ack\",\"doc\":\"team/x\",\"id\":\"t1\",\"v\":0}");
     harness_expect(&o, "{\"type\":\"op\",\"doc\":\"team/x\",\"v\":0,\"id\":\"t1\",\"op\":[\"x\"],\"by\":\"ada\"}");
     cr_assert_not(r.closed);
-    harness_close(&H, s);
-    harness_close(&H, other);
-    rec_sink_free(&r);
-    rec_sink_free(&o);
+    harness_end(&H, s, &r);
+    harness_end(&H, other, &o);
 }
 
 Test(session_auth, without_a_secret_every_session_may_write_without_a_token, .init = NULL) {
@@ -115,7 +111,6 @@ Test(session_auth, without_a_secret_every_session_may_write_without_a_token, .in
     harness_expect(&r, "{\"type\":\"snapshot\",\"doc\":\"d\",\"v\":0,\"text\":\"\",\"peers\":[]}");
     harness_send(&H, s, "{\"type\":\"op\",\"doc\":\"d\",\"v\":0,\"id\":\"x\",\"op\":[\"x\"]}");
     harness_expect(&r, "{\"type\":\"ack\",\"doc\":\"d\",\"id\":\"x\",\"v\":0}");
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
     harness_stop(&H);
 }

@@ -47,8 +47,7 @@ Test(session_limits, open_beyond_max_open_docs_is_too_many_docs, .init = start, 
     harness_send(&H, s, "{\"type\":\"open\",\"doc\":\"c\"}");
     harness_expect(&r, "{\"type\":\"snapshot\",\"doc\":\"c\",\"v\":0,\"text\":\"\",\"peers\":[]}");
     harness_expect_none(&r);
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
 }
 
 Test(session_limits, presence_faster_than_the_rate_is_dropped_as_rate_limited, .init = start, .fini = stop) {
@@ -74,10 +73,8 @@ Test(session_limits, presence_faster_than_the_rate_is_dropped_as_rate_limited, .
     harness_expect_error(&r, "rate_limited", "d");
     cr_assert_not_null(harness_next(&o));
     harness_expect_none(&o);
-    harness_close(&H, s);
-    harness_close(&H, other);
-    rec_sink_free(&r);
-    rec_sink_free(&o);
+    harness_end(&H, s, &r);
+    harness_end(&H, other, &o);
 }
 
 Test(session_limits, the_configured_bounds_reach_the_decoder_and_the_document, .init = start, .fini = stop) {
@@ -102,6 +99,5 @@ Test(session_limits, the_configured_bounds_reach_the_decoder_and_the_document, .
     harness_send(&H, s, "{\"type\":\"op\",\"doc\":\"12345678\",\"v\":0,\"id\":\"grow\",\"op\":[\"def\"]}");
     harness_expect_error(&r, "doc_too_large", "grow");
     harness_expect_none(&r);
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
 }

@@ -48,8 +48,7 @@ Test(session_msg, hello_is_answered_by_welcome_with_the_limits, .init = start, .
     harness_expect_error(&r, "bad_message", NULL);
     harness_expect_none(&r);
     cr_assert_not(r.closed, "a second hello is an error, not a close");
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
 }
 
 Test(session_msg, ping_is_answered_by_pong_without_hello, .init = start, .fini = stop) {
@@ -58,8 +57,7 @@ Test(session_msg, ping_is_answered_by_pong_without_hello, .init = start, .fini =
     harness_send(&H, s, "{\"type\":\"ping\"}");
     harness_expect(&r, "{\"type\":\"pong\"}");
     harness_expect_none(&r);
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
 }
 
 Test(session_msg, open_creates_the_document_and_answers_a_snapshot, .init = start, .fini = stop) {
@@ -72,8 +70,7 @@ Test(session_msg, open_creates_the_document_and_answers_a_snapshot, .init = star
     snprintf(p, sizeof p, "%s/notes", H.dir);
     struct stat st;
     cr_assert_eq(stat(p, &st), 0, "open creates the document on disk");
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
 }
 
 Test(session_msg, an_op_is_acked_to_its_sender_and_broadcast_to_the_others, .init = start, .fini = stop) {
@@ -92,10 +89,8 @@ Test(session_msg, an_op_is_acked_to_its_sender_and_broadcast_to_the_others, .ini
     expect_f(&ra, "{\"type\":\"op\",\"doc\":\"d\",\"v\":1,\"id\":\"b1\",\"op\":[\"yo\",2],\"by\":\"%s\"}%s", session_id(b), "");
     harness_expect_none(&ra);
     harness_expect_none(&rb);
-    harness_close(&H, a);
-    harness_close(&H, b);
-    rec_sink_free(&ra);
-    rec_sink_free(&rb);
+    harness_end(&H, a, &ra);
+    harness_end(&H, b, &rb);
 }
 
 Test(session_msg, presence_reaches_the_others_and_shows_in_their_snapshot, .init = start, .fini = stop) {
@@ -119,10 +114,8 @@ Test(session_msg, presence_reaches_the_others_and_shows_in_their_snapshot, .init
              session_id(b));
     harness_expect(&ra, want);
     harness_expect_none(&rb);
-    harness_close(&H, a);
-    harness_close(&H, b);
-    rec_sink_free(&ra);
-    rec_sink_free(&rb);
+    harness_end(&H, a, &ra);
+    harness_end(&H, b, &rb);
 }
 
 Test(session_msg, close_and_disconnect_send_leave_to_the_others, .init = start, .fini = stop) {
@@ -166,8 +159,7 @@ Test(session_msg, messages_for_a_document_not_open_are_not_open, .init = start, 
     harness_send(&H, s, "{\"type\":\"close\",\"doc\":\"d\"}");
     harness_expect_error(&r, "not_open", "d");
     harness_expect_none(&r);
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
 }
 
 Test(session_msg, undecodable_messages_get_their_error_and_the_session_goes_on, .init = start, .fini = stop) {
@@ -194,8 +186,7 @@ Test(session_msg, undecodable_messages_get_their_error_and_the_session_goes_on, 
     harness_expect(&r, "{\"type\":\"pong\"}");
     harness_expect_none(&r);
     cr_assert_not(r.closed);
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
 }
 
 Test(session_msg, lost_messages_end_the_session_with_internal_and_1011, .init = start, .fini = stop) {
@@ -240,8 +231,7 @@ Test(session_msg, a_document_that_cannot_be_loaded_is_internal_and_not_open, .in
     harness_send(&H, s, "{\"type\":\"op\",\"doc\":\"blocked\",\"v\":0,\"id\":\"o\",\"op\":[\"z\"]}");
     harness_expect_error(&r, "not_open", "o");
     harness_expect_none(&r);
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
 }
 
 /* A write the kernel refuses (EFBIG past RLIMIT_FSIZE; each test runs in its
@@ -267,6 +257,5 @@ Test(session_msg, a_failed_write_is_storage_unavailable_then_acked_by_the_retry,
     harness_tick(&H);
     harness_expect(&r, "{\"type\":\"ack\",\"doc\":\"d\",\"id\":\"w1\",\"v\":0}");
     harness_expect_none(&r);
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
 }

@@ -71,8 +71,7 @@ Test(session_names, the_data_dir_is_scanned_once_then_kept_current_without_scans
     cr_assert_str_eq(answer, "{\"deleted\":true}");
     page("", 10, "new old-b ");
     /* a restart of the session layer keeps the index (it belongs to the server) */
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
     harness_restart(&H);
     cr_assert_eq(H.shared.doc_names.count_fills, 1);
     page("", 10, "new old-b ");
@@ -85,6 +84,5 @@ Test(session_names, an_empty_data_dir_lists_nothing_until_a_document_is_made, .f
     struct session *s = harness_open(&H, &r);
     harness_send(&H, s, "{\"type\":\"open\",\"doc\":\"first\"}");
     page("", 10, "first ");
-    harness_close(&H, s);
-    rec_sink_free(&r);
+    harness_end(&H, s, &r);
 }

@@ -54,12 +54,9 @@ Test(session_sync, open_with_v_replays_the_missed_ops_then_synced, .init = start
     struct session *c = joined_to_d(&rc, "{\"type\":\"open\",\"doc\":\"d\",\"v\":3}");
     harness_expect(&rc, "{\"type\":\"synced\",\"doc\":\"d\",\"v\":3}");
     harness_expect_none(&rc);
-    harness_close(&H, a);
-    harness_close(&H, b);
-    harness_close(&H, c);
-    rec_sink_free(&ra);
-    rec_sink_free(&rb);
-    rec_sink_free(&rc);
+    harness_end(&H, a, &ra);
+    harness_end(&H, b, &rb);
+    harness_end(&H, c, &rc);
 }
 
 Test(session_sync, open_with_v_outside_the_history_is_refused, .init = start, .fini = stop) {
@@ -79,10 +76,8 @@ Test(session_sync, open_with_v_outside_the_history_is_refused, .init = start, .f
     harness_expect_error(&ra, "version_too_old", "old");
     harness_expect_none(&ra);
     harness_expect_none(&rb);
-    harness_close(&H, a);
-    harness_close(&H, b);
-    rec_sink_free(&ra);
-    rec_sink_free(&rb);
+    harness_end(&H, a, &ra);
+    harness_end(&H, b, &rb);
 }
 
 Test(session_sync, a_resent_op_is_acked_once_at_its_first_version, .init = start, .fini = stop) {
@@ -100,8 +95,7 @@ Test(session_sync, a_resent_op_is_acked_once_at_its_first_version, .init = start
     char want[256];
     snprintf(want, sizeof want, "{\"type\":\"op\",\"doc\":\"d\",\"v\":0,\"id\":\"once\",\"op\":[\"x\"],\"by\":\"%s\"}",
              session_id(a));
-    harness_close(&H, a);
-    rec_sink_free(&ra);
+    harness_end(&H, a, &ra);
     while (harness_next(&rb) != NULL) {}
     struct session *a2 = joined_to_d(&ra, "{\"type\":\"open\",\"doc\":\"d\",\"v\":0}");
     harness_expect(&ra, want);
@@ -110,10 +104,8 @@ Test(session_sync, a_resent_op_is_acked_once_at_its_first_version, .init = start
     harness_expect(&ra, "{\"type\":\"ack\",\"doc\":\"d\",\"id\":\"once\",\"v\":0}");
     harness_expect_none(&ra);
     harness_expect_none(&rb);   /* not applied twice: nobody sees it again */
-    harness_close(&H, a2);
-    harness_close(&H, b);
-    rec_sink_free(&ra);
-    rec_sink_free(&rb);
+    harness_end(&H, a2, &ra);
+    harness_end(&H, b, &rb);
 }
 
 Test(session_sync, acked_ops_survive_a_restart, .init = start, .fini = stop) {
@@ -121,11 +113,9 @@ Test(session_sync, acked_ops_survive_a_restart, .init = start, .fini = stop) {
     struct session *a = joined_to_d(&ra, "{\"type\":\"open\",\"doc\":\"d\"}");
     harness_next(&ra);
     write_ops(a, &ra, 2);
-    harness_close(&H, a);
-    rec_sink_free(&ra);
+    harness_end(&H, a, &ra);
     harness_restart(&H);
     a = joined_to_d(&ra, "{\"type\":\"open\",\"doc\":\"d\"}");
     harness_expect(&ra, "{\"type\":\"snapshot\",\"doc\":\"d\",\"v\":2,\"text\":\"01\",\"peers\":[]}");
-    harness_close(&H, a);
-    rec_sink_free(&ra);
+    harness_end(&H, a, &ra);
 }
