@@ -1,10 +1,12 @@
 /*
  * OT micro-benchmark (figures, not a test). Build and run with
- *   ./zigw build bench-ot -Doptimize=ReleaseFast [-- --seed N]
+ *   ./zigw build bench-ot -Doptimize=ReleaseFast [-- --seed N] [-- --only GROUP]
  * Prints transforms/s and applies/s for random ops, for the one-character
- * insert/delete shapes other C OT libraries publish, for applies into
- * documents of 100 .. 1M code points, and the 1 MB vs 4 MB edit run whose
- * ratio shows per-edit cost does not grow with the document.
+ * insert/delete shapes other C OT libraries publish (libot's: a cycle of 1000
+ * one-character edits replayed, a late op carried through them; applies into
+ * random and all-ASCII documents of 100 .. 1M code points), and the 1 MB vs
+ * 4 MB edit run whose ratio shows per-edit cost does not grow with the
+ * document. bench/RESULTS.md has the figures beside libot's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,12 +94,14 @@ static void random_op(uint64_t *rng, uint64_t base, ot_op *op) {
     check(ot_op_retain(op, left), "retain");
 }
 
-/* A one-character insert (or delete) at a random position of a doc of len. */
-static void single_char_op(uint64_t *rng, uint64_t len, bool insert, ot_op *op) {
+/* A one-character insert (or delete) at a random position of a doc of len;
+ * the insert is `text`, or a random piece when text is NULL. */
+static void single_char_op_text(uint64_t *rng, uint64_t len, bool insert, const char *text,
+                                ot_op *op) {
     ot_op_clear(op);
     if (insert) {
         uint64_t pos = below(rng, len + 1);
-        const char *p = pieces[below(rng, 6)];
+        const char *p = text ? text : pieces[below(rng, 6)];
         check(ot_op_retain(op, pos), "retain");
         check(ot_op_insert(op, p, strlen(p)), "insert");
         check(ot_op_retain(op, len - pos), "retain");
@@ -107,6 +111,10 @@ static void single_char_op(uint64_t *rng, uint64_t len, bool insert, ot_op *op) 
         check(ot_op_delete(op, 1), "delete");
         check(ot_op_retain(op, len - pos - 1), "retain");
     }
+}
+
+static void single_char_op(uint64_t *rng, uint64_t len, bool insert, ot_op *op) {
+    single_char_op_text(rng, len, insert, NULL, op);
 }
 
 static void bench_random_ops(uint64_t *rng) {
@@ -162,51 +170,118 @@ static void bench_random_ops(uint64_t *rng) {
     ot_op_free(&ab);
 }
 
-/* One single-character op transformed against a stream of concurrent ones,
- * as a server does for a late op (the op is carried forward each step). */
-static void bench_single_char_stream(uint64_t *rng) {
-    enum { stream = 100000, doc_cps = 10000 };
-    ot_op *s = calloc(stream, sizeof *s);
-    if (!s)
+/* A cycle of 1000 one-character edits on a document of doc_cps code points:
+ * even ops insert, odd ops delete, so the cycle ends at the length it starts
+ * with and can be replayed as a longer stream (libot's benchmark cycles 1000
+ * ops the same way; a cycle this size stays in cache, as in a server that
+ * transforms against recent history). */
+enum { cycle_ops = 1000 };
+
+static ot_op *edit_cycle(uint64_t *rng, uint64_t doc_cps, const char *insert_text) {
+    ot_op *ops = calloc(cycle_ops, sizeof *ops);
+    if (!ops)
         die("alloc", OT_ERR_NOMEM);
     uint64_t len = doc_cps;
-    for (int i = 0; i < stream; i++) {
-        bool ins = below(rng, 2) == 0;
-        single_char_op(rng, len, ins, &s[i]);
-        len = s[i].target_len_codepoints;
+    for (int i = 0; i < cycle_ops; i++) {
+        single_char_op_text(rng, len, (i & 1) == 0, insert_text, &ops[i]);
+        len = ops[i].target_len_codepoints;
     }
-    ot_op cur, next;
-    ot_op_init(&cur);
-    ot_op_init(&next);
-    single_char_op(rng, doc_cps, true, &cur);
-    double t0 = now_s();
-    for (int i = 0; i < stream; i++) {
-        check(ot_transform(&cur, &s[i], &next, NULL), "transform");
-        ot_op tmp = cur;
-        cur = next;
-        next = tmp;
-    }
-    row("transform, 1-char insert vs stream of 1-char edits", stream, now_s() - t0);
-    single_char_op(rng, doc_cps, false, &cur);
-    t0 = now_s();
-    for (int i = 0; i < stream; i++) {
-        check(ot_transform(&cur, &s[i], &next, NULL), "transform");
-        ot_op tmp = cur;
-        cur = next;
-        next = tmp;
-    }
-    row("transform, 1-char delete vs stream of 1-char edits", stream, now_s() - t0);
-    for (int i = 0; i < stream; i++)
-        ot_op_free(&s[i]);
-    free(s);
-    ot_op_free(&cur);
-    ot_op_free(&next);
+    return ops;
 }
 
-/* Applies `edits` pre-built single-character edits into an indexed text of
- * doc_cps code points; returns seconds. Ops alternate insert/delete so the
- * length stays near doc_cps. */
-static double run_edits(uint64_t *rng, uint64_t doc_cps, uint64_t edits, bool flat) {
+static void free_cycle(ot_op *ops) {
+    for (int i = 0; i < cycle_ops; i++)
+        ot_op_free(&ops[i]);
+    free(ops);
+}
+
+/* Carries `op` forward through `transforms` ops of the cycle, as a server does
+ * for a late op; returns seconds. *noop_after gets the transform after which
+ * the op no longer changed anything (a concurrent delete took its character),
+ * or 0 when it stayed live. */
+static double carry(const ot_op *cycle, ot_op *op, uint64_t transforms, uint64_t *noop_after) {
+    /* The two ops trade roles by pointer: ot_transform writes into its
+     * output, so nothing is copied between steps. */
+    ot_op other;
+    ot_op_init(&other);
+    ot_op *cur = op, *next = &other;
+    *noop_after = 0;
+    double t0 = now_s();
+    for (uint64_t i = 0; i < transforms; i++) {
+        check(ot_transform(cur, &cycle[i % cycle_ops], next, NULL), "transform");
+        ot_op *tmp = cur;
+        cur = next;
+        next = tmp;
+        if (*noop_after == 0 && ot_op_is_noop(cur))
+            *noop_after = i + 1;
+    }
+    double seconds = now_s() - t0;
+    if (cur != op)
+        check(ot_op_copy(op, cur), "copy");
+    ot_op_free(&other);
+    return seconds;
+}
+
+/* One single-character op transformed against a stream of concurrent ones. The
+ * insert stays live throughout; the delete starts mid-document, as libot's
+ * benchmark does, and, as there, becomes a no-op once a concurrent delete
+ * takes its character (the count is printed). */
+static void bench_single_char_stream(uint64_t seed) {
+    enum { doc_cps = 10000 };
+    const uint64_t transforms = 10000000;
+    uint64_t rng = seed;
+    ot_op *cycle = edit_cycle(&rng, doc_cps, NULL);
+    ot_op op;
+    ot_op_init(&op);
+    uint64_t noop_after;
+    check(ot_op_retain(&op, doc_cps / 2), "retain");
+    check(ot_op_insert(&op, "x", 1), "insert");
+    check(ot_op_retain(&op, doc_cps - doc_cps / 2), "retain");
+    row("transform, 1-char insert vs stream of 1-char edits", transforms,
+        carry(cycle, &op, transforms, &noop_after));
+    ot_op_clear(&op);
+    check(ot_op_retain(&op, doc_cps / 2), "retain");
+    check(ot_op_delete(&op, 1), "delete");
+    check(ot_op_retain(&op, doc_cps - doc_cps / 2 - 1), "retain");
+    row("transform, 1-char delete vs stream of 1-char edits", transforms,
+        carry(cycle, &op, transforms, &noop_after));
+    printf("  (the delete became a no-op after %llu transforms)\n", (unsigned long long)noop_after);
+    free_cycle(cycle);
+    ot_op_free(&op);
+}
+
+/* Applies `edits` single-character edits (a cycle of 1000, replayed) into an
+ * indexed text of doc_cps code points; returns seconds. The text is random
+ * (a third of it multi-byte), or with `ascii` libot's benchmark shape: all
+ * "a", and every insert an "x". */
+static double run_edits(uint64_t *rng, uint64_t doc_cps, uint64_t edits, bool ascii) {
+    size_t len = doc_cps;
+    char *doc;
+    if (ascii) {
+        doc = malloc(doc_cps + 1);
+        if (!doc)
+            die("alloc", OT_ERR_NOMEM);
+        memset(doc, 'a', doc_cps);
+        doc[doc_cps] = '\0';
+    } else {
+        doc = random_text(rng, doc_cps, &len);
+    }
+    ot_op *cycle = edit_cycle(rng, doc_cps, ascii ? "x" : NULL);
+    ot_text *t = ot_text_from_utf8(doc, len);
+    if (!t)
+        die("text", OT_ERR_NOMEM);
+    double t0 = now_s();
+    for (uint64_t i = 0; i < edits; i++)
+        check(ot_apply(&cycle[i % cycle_ops], t), "apply");
+    double seconds = now_s() - t0;
+    ot_text_free(t);
+    free_cycle(cycle);
+    free(doc);
+    return seconds;
+}
+
+/* The flat string copies the document per op: fresh ops, bounded work. */
+static double run_flat_edits(uint64_t *rng, uint64_t doc_cps, uint64_t edits) {
     size_t len;
     char *doc = random_text(rng, doc_cps, &len);
     ot_op *ops = calloc(edits, sizeof *ops);
@@ -217,33 +292,21 @@ static double run_edits(uint64_t *rng, uint64_t doc_cps, uint64_t edits, bool fl
         single_char_op(rng, cps, (i & 1) == 0, &ops[i]);
         cps = ops[i].target_len_codepoints;
     }
-    double seconds;
-    if (!flat) {
-        ot_text *t = ot_text_from_utf8(doc, len);
-        if (!t)
-            die("text", OT_ERR_NOMEM);
-        double t0 = now_s();
-        for (uint64_t i = 0; i < edits; i++)
-            check(ot_apply(&ops[i], t), "apply");
-        seconds = now_s() - t0;
-        ot_text_free(t);
-    } else {
-        ot_buf x, y;
-        ot_buf_init(&x);
-        ot_buf_init(&y);
-        check(ot_buf_append(&x, doc, len), "append");
-        double t0 = now_s();
-        for (uint64_t i = 0; i < edits; i++) {
-            ot_buf_clear(&y);
-            check(ot_apply_utf8(&ops[i], x.data, x.len, &y), "apply_utf8");
-            ot_buf tmp = x;
-            x = y;
-            y = tmp;
-        }
-        seconds = now_s() - t0;
-        ot_buf_free(&x);
-        ot_buf_free(&y);
+    ot_buf x, y;
+    ot_buf_init(&x);
+    ot_buf_init(&y);
+    check(ot_buf_append(&x, doc, len), "append");
+    double t0 = now_s();
+    for (uint64_t i = 0; i < edits; i++) {
+        ot_buf_clear(&y);
+        check(ot_apply_utf8(&ops[i], x.data, x.len, &y), "apply_utf8");
+        ot_buf tmp = x;
+        x = y;
+        y = tmp;
     }
+    double seconds = now_s() - t0;
+    ot_buf_free(&x);
+    ot_buf_free(&y);
     for (uint64_t i = 0; i < edits; i++)
         ot_op_free(&ops[i]);
     free(ops);
@@ -251,22 +314,35 @@ static double run_edits(uint64_t *rng, uint64_t doc_cps, uint64_t edits, bool fl
     return seconds;
 }
 
-static void bench_apply_sizes(uint64_t *rng) {
+static void bench_apply_sizes(uint64_t seed) {
+    static const uint64_t sizes[] = { 100, 1000, 10000, 100000, 1000000 };
+    const uint64_t edits = 1000000;
+    char name[96];
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        /* Seeded per size, so that a run can be reproduced case by case. */
+        uint64_t case_rng = seed + sizes[i];
+        snprintf(name, sizeof name, "apply (indexed text), 1-char edits, %llu cp doc",
+                 (unsigned long long)sizes[i]);
+        row(name, edits, run_edits(&case_rng, sizes[i], edits, false));
+    }
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint64_t case_rng = seed + sizes[i];
+        snprintf(name, sizeof name, "apply (indexed text), 1-char edits, %llu cp ASCII doc",
+                 (unsigned long long)sizes[i]);
+        row(name, edits, run_edits(&case_rng, sizes[i], edits, true));
+    }
+}
+
+static void bench_flat_sizes(uint64_t *rng) {
     static const uint64_t sizes[] = { 100, 1000, 10000, 100000, 1000000 };
     char name[96];
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        snprintf(name, sizeof name, "apply (indexed text), 1-char edits, %llu cp doc",
-                 (unsigned long long)sizes[i]);
-        row(name, 100000, run_edits(rng, sizes[i], 100000, false));
-    }
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        /* The flat string copies the document per op: bound the work. */
-        uint64_t edits = 200000000ull / (sizes[i] * 2);
-        if (edits > 100000)
-            edits = 100000;
+        uint64_t flat_edits = 200000000ull / (sizes[i] * 2);
+        if (flat_edits > 100000)
+            flat_edits = 100000;
         snprintf(name, sizeof name, "apply (flat string), 1-char edits, %llu cp doc",
                  (unsigned long long)sizes[i]);
-        row(name, edits, run_edits(rng, sizes[i], edits, true));
+        row(name, flat_edits, run_flat_edits(rng, sizes[i], flat_edits));
     }
 }
 
@@ -336,18 +412,29 @@ static void bench_large_docs(uint64_t *rng) {
 
 int main(int argc, char **argv) {
     uint64_t seed = 0x0b5e55edull;
-    for (int i = 1; i + 1 < argc; i++)
+    const char *only = "";
+    for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--seed") == 0)
             seed = strtoull(argv[i + 1], NULL, 0);
+        else if (strcmp(argv[i], "--only") == 0)
+            only = argv[i + 1];
+    }
     if (seed == 0)
         seed = 1; /* xorshift needs a non-zero state */
     uint64_t rng = seed;
     printf("ringpad OT micro-benchmark, seed %#llx (build with -Doptimize=ReleaseFast)\n",
            (unsigned long long)seed);
     printf("%-52s %9s %9s %12s %10s\n", "case", "ops", "seconds", "ops/s", "ns/op");
-    bench_random_ops(&rng);
-    bench_single_char_stream(&rng);
-    bench_apply_sizes(&rng);
-    bench_large_docs(&rng);
+    /* --only GROUP runs one group: random, stream, apply, flat or large. */
+    if (!*only || strcmp(only, "random") == 0)
+        bench_random_ops(&rng);
+    if (!*only || strcmp(only, "stream") == 0)
+        bench_single_char_stream(seed + 1);
+    if (!*only || strcmp(only, "apply") == 0)
+        bench_apply_sizes(seed);
+    if (!*only || strcmp(only, "flat") == 0)
+        bench_flat_sizes(&rng);
+    if (!*only || strcmp(only, "large") == 0)
+        bench_large_docs(&rng);
     return 0;
 }

@@ -5,6 +5,7 @@
 #   bench/run.sh [--scenarios "docs hot@100 fanout@1000"] [--targets "ringpad sharedb ws-relay"]
 #                [--fsync-always-in "docs"] [--threads2-in "docs echo"] [--relay-in "docs ..."]
 #                [--duration SECONDS] [--repeat N] [--out DIR] [--no-build]
+#                [--before-bin PATH]
 #
 # Scenarios: a ringpad-bench --scenario name, then optionally @N for
 #   --connections N and :R for an open loop at --rate R edits/s (docs@100:5000).
@@ -16,6 +17,9 @@
 #   writers per document its clients diverge at the first concurrent edit: it
 #   runs only in the --relay-in scenarios (one writer, transport, connections;
 #   and docs, to show the divergence).
+# --before-bin PATH adds the target ringpad-before: another ringpad binary (an
+#   older commit built with -Doptimize=ReleaseFast --prefix DIR) started exactly
+#   like ringpad, interleaved with it, for before/after figures of one run.
 # --repeat N (default 2) runs each scenario N times with the targets
 #   interleaved; the report gives medians and the spread of the headline figure.
 # Defaults take about 10 minutes on 2 cores.
@@ -41,6 +45,7 @@ DURATION_S=5
 REPEAT=2
 OUT="bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
 BUILD=1
+BEFORE_BIN=""
 SERVER_START_TIMEOUT_S=15
 RUN_SLACK_S=60          # a run may take this much longer than --duration before it is killed
 SERVER_STOP_TIMEOUT_S=10
@@ -58,6 +63,7 @@ while [ $# -gt 0 ]; do
         --repeat) REPEAT="$2"; shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
         --no-build) BUILD=0; shift ;;
+        --before-bin) BEFORE_BIN="$2"; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
@@ -98,6 +104,10 @@ BENCH=zig-out/bin/ringpad-bench
 SERVER=zig-out/bin/ringpad
 [ -x "$BENCH" ] || die "$BENCH was not built: the load generator (bench/loadgen/main.c) is not in this tree yet. Nothing was measured."
 [ -x "$SERVER" ] || die "$SERVER was not built. Nothing was measured."
+if [ -n "$BEFORE_BIN" ]; then
+    [ -x "$BEFORE_BIN" ] || die "--before-bin $BEFORE_BIN is not an executable ringpad"
+    TARGETS="${TARGETS/ringpad/ringpad ringpad-before}"
+fi
 
 if [ ! -d bench/peers/node_modules ] || [ bench/peers/package-lock.json -nt bench/peers/node_modules/.package-lock.json ]; then
     echo "== npm ci (bench/peers)"
@@ -133,15 +143,16 @@ free_port() {
 start_target() {
     local name="$1" port="$2" log="$3"
     case "$name" in
-        ringpad|ringpad-fsync-always|ringpad-threads2)
-            local fsync=interval threads=1 pin=("${PIN_SERVER[@]}")
+        ringpad|ringpad-before|ringpad-fsync-always|ringpad-threads2)
+            local fsync=interval threads=1 pin=("${PIN_SERVER[@]}") bin="$SERVER"
+            [ "$name" = ringpad-before ] && bin="$BEFORE_BIN"
             [ "$name" = ringpad-fsync-always ] && fsync=always
             # Two workers need both CPUs: this one shares CPU 1 with the load generator.
             [ "$name" = ringpad-threads2 ] && threads=2 && pin=()
             rm -rf "${DATA_DIR:?}/$name"
             # --history-depth: with 1,000 editors in a closed loop a client's base
             # falls ~1,000 versions behind; ShareDB (in memory) keeps all history.
-            "${pin[@]}" "$SERVER" --host 127.0.0.1 --port "$port" --threads "$threads" \
+            "${pin[@]}" "$bin" --host 127.0.0.1 --port "$port" --threads "$threads" \
                 --data-dir "$DATA_DIR/$name" --fsync "$fsync" --history-depth 20000 \
                 --max-messages-per-sec 0 --max-connections 1000000 --enable-echo --log-level warn \
                 >"$log" 2>&1 &

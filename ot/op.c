@@ -5,20 +5,34 @@
 #include "ot_internal.h"
 
 void ot_op_init(ot_op *op) {
+    ot_op_init_with(op, NULL);
+}
+
+void ot_op_init_with(ot_op *op, const ot_allocator *allocator) {
     memset(op, 0, sizeof *op);
+    op->allocator = allocator;
+}
+
+static void *resize(const ot_op *op, void *ptr, size_t old_size_bytes, size_t new_size_bytes) {
+    if (op->allocator)
+        return op->allocator->resize(op->allocator->ctx, ptr, old_size_bytes, new_size_bytes);
+    if (new_size_bytes == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, new_size_bytes);
 }
 
 void ot_op_free(ot_op *op) {
-    free(op->components);
-    free(op->text);
-    ot_op_init(op);
+    if (op->components)
+        resize(op, op->components, (size_t)op->capacity_components * sizeof *op->components, 0);
+    if (op->text)
+        resize(op, op->text, op->text_capacity_bytes, 0);
+    ot_op_init_with(op, op->allocator);
 }
 
 void ot_op_clear(ot_op *op) {
-    op->count_components = 0;
-    op->text_len_bytes = 0;
-    op->base_len_codepoints = 0;
-    op->target_len_codepoints = 0;
+    ot_op_reset(op);
 }
 
 static int reserve_components(ot_op *op, uint32_t extra) {
@@ -32,7 +46,8 @@ static int reserve_components(ot_op *op, uint32_t extra) {
         cap *= 2;
     if (cap > UINT32_MAX)
         cap = UINT32_MAX;
-    ot_component *c = realloc(op->components, (size_t)cap * sizeof *c);
+    ot_component *c = resize(op, op->components,
+                             (size_t)op->capacity_components * sizeof *c, (size_t)cap * sizeof *c);
     if (!c)
         return OT_ERR_NOMEM;
     op->components = c;
@@ -51,12 +66,21 @@ int ot_op_reserve_text(ot_op *op, size_t extra_bytes) {
         cap *= 2;
     if (cap > UINT32_MAX)
         cap = UINT32_MAX;
-    char *t = realloc(op->text, (size_t)cap);
+    char *t = resize(op, op->text, op->text_capacity_bytes, (size_t)cap);
     if (!t)
         return OT_ERR_NOMEM;
     op->text = t;
     op->text_capacity_bytes = (uint32_t)cap;
     return OT_OK;
+}
+
+int ot_op_reserve(ot_op *op, uint64_t extra_components, size_t extra_text_bytes) {
+    if (extra_components > UINT32_MAX)
+        return OT_ERR_TOO_MANY_COMPONENTS;
+    int rc = reserve_components(op, (uint32_t)extra_components);
+    if (rc == OT_OK)
+        rc = ot_op_reserve_text(op, extra_text_bytes);
+    return rc;
 }
 
 int ot_op_copy(ot_op *dst, const ot_op *src) {
@@ -97,20 +121,13 @@ static int push_count(ot_op *op, ot_kind kind, uint64_t n) {
     if (kind == OT_RETAIN && n > UINT64_MAX - op->target_len_codepoints)
         return OT_ERR_RANGE;
     ot_component *l = last(op);
-    if (l && l->kind == kind) {
-        if (n > UINT64_MAX - l->count_codepoints)
-            return OT_ERR_RANGE;
-        l->count_codepoints += n;
-    } else {
-        int rc = reserve_components(op, 1);
-        if (rc)
-            return rc;
-        op->components[op->count_components++] =
-            (ot_component){ .kind = kind, .count_codepoints = n };
-    }
-    op->base_len_codepoints += n;
-    if (kind == OT_RETAIN)
-        op->target_len_codepoints += n;
+    bool merges = l && l->kind == kind;
+    if (merges && n > UINT64_MAX - l->count_codepoints)
+        return OT_ERR_RANGE;
+    int rc = merges ? OT_OK : reserve_components(op, 1);
+    if (rc)
+        return rc;
+    ot_op_put_count(op, kind, n);
     return OT_OK;
 }
 
@@ -127,38 +144,13 @@ int ot_op_commit_insert(ot_op *op, size_t len_bytes, uint64_t count_codepoints) 
         return OT_OK;
     if (count_codepoints > UINT64_MAX - op->target_len_codepoints)
         return OT_ERR_RANGE;
-    /* The insert text of the last insert component always ends the text
-     * buffer (retains and deletes own no text), so merging is a length bump. */
-    ot_component *l = last(op);
-    ot_component *merge_into = NULL;
-    if (l && l->kind == OT_INSERT)
-        merge_into = l;
-    else if (l && l->kind == OT_DELETE && op->count_components >= 2 &&
-             op->components[op->count_components - 2].kind == OT_INSERT)
-        merge_into = &op->components[op->count_components - 2];
-    if (merge_into) {
-        merge_into->count_codepoints += count_codepoints;
-        merge_into->text_len_bytes += (uint32_t)len_bytes;
-    } else {
-        int rc = reserve_components(op, 1);
-        if (rc)
-            return rc;
-        ot_component ins = { .kind = OT_INSERT,
-                             .count_codepoints = count_codepoints,
-                             .text_offset_bytes = op->text_len_bytes,
-                             .text_len_bytes = (uint32_t)len_bytes };
-        l = last(op);
-        if (l && l->kind == OT_DELETE) {
-            /* Canonical order at one position: insert, then delete. */
-            op->components[op->count_components] = *l;
-            *l = ins;
-        } else {
-            op->components[op->count_components] = ins;
-        }
-        op->count_components++;
-    }
-    op->text_len_bytes += (uint32_t)len_bytes;
-    op->target_len_codepoints += count_codepoints;
+    /* Merging into an insert (the last component, or the one before a final
+     * delete) needs no new slot; anything else may. */
+    bool merges = ot_op_insert_merge_target(op) != NULL;
+    int rc = merges ? OT_OK : reserve_components(op, 1);
+    if (rc)
+        return rc;
+    ot_op_put_written_insert(op, (uint32_t)len_bytes, count_codepoints);
     return OT_OK;
 }
 

@@ -93,9 +93,27 @@ static locus locate(const ot_text *t, uint64_t pos) {
 }
 
 static size_t chunk_byte_at(const chunk *c, uint32_t offset_codepoints) {
-    if (offset_codepoints == c->len_codepoints)
-        return c->len_bytes;
+    /* All ASCII: code points are bytes. */
+    if (c->len_bytes == c->len_codepoints)
+        return offset_codepoints;
+    /* Otherwise scan from the nearer end. */
+    uint32_t from_end = c->len_codepoints - offset_codepoints;
+    if (from_end < offset_codepoints)
+        return ot_utf8_retreat(c->data, c->len_bytes, from_end);
     return ot_utf8_advance(c->data, c->len_bytes, offset_codepoints);
+}
+
+/* Byte offset of code point `offset + count` of c, given the byte offset of
+ * code point `offset`: the scan covers only the code points in between when
+ * that is shorter. */
+static size_t chunk_byte_after(const chunk *c, uint32_t offset_codepoints, size_t offset_bytes,
+                               uint32_t count_codepoints) {
+    if (c->len_bytes == c->len_codepoints)
+        return offset_bytes + count_codepoints;
+    if (count_codepoints <= c->len_codepoints - offset_codepoints - count_codepoints)
+        return offset_bytes + ot_utf8_advance(c->data + offset_bytes, c->len_bytes - offset_bytes,
+                                              count_codepoints);
+    return chunk_byte_at(c, offset_codepoints + count_codepoints);
 }
 
 /* ---- storage ---------------------------------------------------------------------- */
@@ -252,7 +270,7 @@ void ot_text_copy_range(const ot_text *t, uint64_t start, uint64_t count, char *
         size_t from = chunk_byte_at(c, off);
         uint64_t avail = c->len_codepoints - off;
         uint64_t take = count < avail ? count : avail;
-        size_t to = chunk_byte_at(c, off + (uint32_t)take);
+        size_t to = chunk_byte_after(c, off, from, (uint32_t)take);
         memcpy(dst, c->data + from, to - from);
         dst += to - from;
         count -= take;
@@ -435,7 +453,7 @@ int ot_text_delete(ot_text *t, uint64_t pos, uint64_t count) {
     if (count <= c->len_codepoints - off) {
         /* Within one chunk: the common case. */
         size_t from = chunk_byte_at(c, off);
-        size_t to = chunk_byte_at(c, off + (uint32_t)count);
+        size_t to = chunk_byte_after(c, off, from, (uint32_t)count);
         memmove(c->data + from, c->data + to, c->len_bytes - to);
         c->len_bytes -= (uint32_t)(to - from);
         c->len_codepoints -= (uint32_t)count;

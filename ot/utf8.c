@@ -105,9 +105,18 @@ uint64_t ot_utf8_count(const char *utf8, size_t len_bytes) {
 size_t ot_utf8_advance(const char *utf8, size_t len_bytes, uint64_t count_codepoints) {
     const unsigned char *s = (const unsigned char *)utf8;
     size_t i = 0;
-    /* Whole words while they hold no more code points than are left to skip;
-     * trailing continuation bytes of a skipped word are skipped by the byte
-     * loop below, which stops at the next lead byte. */
+    /* Whole blocks, then words, while they hold no more code points than are
+     * left to skip; trailing continuation bytes of a skipped word are skipped
+     * by the byte loop below, which stops at the next lead byte. The four
+     * counts of a block are independent, so they overlap in the pipeline. */
+    while (i + 32 <= len_bytes) {
+        unsigned n = leads_in(load8(s + i)) + leads_in(load8(s + i + 8)) +
+                     leads_in(load8(s + i + 16)) + leads_in(load8(s + i + 24));
+        if (n > count_codepoints)
+            break;
+        count_codepoints -= n;
+        i += 32;
+    }
     while (i + 8 <= len_bytes) {
         unsigned n = leads_in(load8(s + i));
         if (n > count_codepoints)
@@ -124,6 +133,36 @@ size_t ot_utf8_advance(const char *utf8, size_t len_bytes, uint64_t count_codepo
         i++;
     }
     return i;
+}
+
+size_t ot_utf8_retreat(const char *utf8, size_t len_bytes, uint64_t count_codepoints) {
+    const unsigned char *s = (const unsigned char *)utf8;
+    size_t i = len_bytes;
+    if (count_codepoints == 0)
+        return i;
+    /* Blocks and words that hold fewer code points than are left: the one
+     * sought starts further back. */
+    while (i >= 32) {
+        unsigned n = leads_in(load8(s + i - 32)) + leads_in(load8(s + i - 24)) +
+                     leads_in(load8(s + i - 16)) + leads_in(load8(s + i - 8));
+        if (n >= count_codepoints)
+            break;
+        count_codepoints -= n;
+        i -= 32;
+    }
+    while (i >= 8) {
+        unsigned n = leads_in(load8(s + i - 8));
+        if (n >= count_codepoints)
+            break;
+        count_codepoints -= n;
+        i -= 8;
+    }
+    while (i > 0) {
+        i--;
+        if ((s[i] & 0xC0) != 0x80 && --count_codepoints == 0)
+            return i;
+    }
+    return 0;
 }
 
 size_t ot_utf8_encode(uint32_t cp, char out[4]) {

@@ -91,6 +91,14 @@ typedef struct ot_component {
     uint32_t text_len_bytes;       /* OT_INSERT only */
 } ot_component;
 
+/* Where an op's storage comes from. `resize` works like realloc when
+ * new_size_bytes > 0 (returns NULL on failure, leaving `ptr` as it was) and
+ * frees `ptr` when new_size_bytes == 0 (then its return value is ignored). */
+typedef struct ot_allocator {
+    void *(*resize)(void *ctx, void *ptr, size_t old_size_bytes, size_t new_size_bytes);
+    void *ctx;
+} ot_allocator;
+
 typedef struct ot_op {
     ot_component *components;
     uint32_t count_components;
@@ -100,9 +108,15 @@ typedef struct ot_op {
     uint32_t text_capacity_bytes;
     uint64_t base_len_codepoints;  /* retains + deletes */
     uint64_t target_len_codepoints;/* retains + inserts */
+    const ot_allocator *allocator; /* NULL: the C library's realloc and free */
 } ot_op;
 
+/* An empty op whose storage comes from the C library. */
 void ot_op_init(ot_op *op);
+/* An empty op whose storage comes from `allocator` (which must outlive it);
+ * NULL is the C library. Clearing, copying into and freeing the op keep using
+ * it; moving the struct by value moves it along with the storage. */
+void ot_op_init_with(ot_op *op, const ot_allocator *allocator);
 void ot_op_free(ot_op *op);
 void ot_op_clear(ot_op *op);       /* empty op, keeps allocations */
 int ot_op_copy(ot_op *dst, const ot_op *src);
@@ -144,7 +158,9 @@ int ot_op_to_json(const ot_op *op, ot_buf *out);
  * A text with a code point index: edits and code point <-> byte mapping are
  * O(log n) per call, not O(document), so large documents stay fast.
  * (UTF-8 in 4 KiB chunks indexed by Fenwick trees of code point and byte
- * counts; a text holds at most a few spare chunks for allocation-free edits.)
+ * counts; inside a chunk an all-ASCII one maps positions directly, others are
+ * scanned from the nearer end; a text holds at most a few spare chunks for
+ * allocation-free edits.)
  * Edits fail without changing the text (OT_ERR_RANGE, OT_ERR_NOMEM). */
 
 typedef struct ot_text ot_text;
@@ -182,6 +198,10 @@ int ot_compose(const ot_op *a, const ot_op *b, ot_op *out);
 
 /* Concurrent a and b on the same base: a' = a after b, b' = b after a, so that
  * apply(apply(d,a),b') == apply(apply(d,b),a').
+ * Allocates nothing itself: it writes into a_prime / b_prime, growing them only
+ * when they lack room for count(a) + count(b) components and a's (b's) insert
+ * text, so ops reused across calls (as ot_doc does) reach a steady state with
+ * no allocation. OT_ERR_RANGE when a's and b's target lengths sum past 2^64.
  * Tie-break: when both insert at one position, a's insert is placed first.
  * Call it as transform(op_being_ordered, op_already_ordered), as ot.js's
  * transform(clientOp, serverOp) and ShareDB's side 'left' do.

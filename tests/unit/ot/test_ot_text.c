@@ -244,3 +244,49 @@ Test(ot_text, random_edits_match_reference) {
     free(tmp);
     ot_text_free(t);
 }
+
+/* Position mapping takes shortcuts: an all-ASCII chunk maps code points to
+ * bytes directly, others are scanned from the nearer end, and a delete's end
+ * is found from its start. Mostly ASCII text, whose chunks turn mixed and back
+ * as multi-byte code points come and go, checked at every step. */
+Test(ot_text, ascii_and_mixed_chunks_map_positions) {
+    uint64_t rng = 0x5eed0002;
+    enum { initial_cps = 9000, steps = 3000 };
+    char *s = malloc(initial_cps);
+    cr_assert_not_null(s);
+    memset(s, 'k', initial_cps);
+    ot_text *t = ot_text_from_utf8(s, initial_cps);
+    cr_assert_not_null(t);
+    ref r = { 0 };
+    ref_insert(&r, 0, s, initial_cps);
+    static const char *pieces[] = { "x", "\xc3\xa9", "\xe4\xb8\xad", "\xf0\x9f\x98\x80" };
+    for (int step = 0; step < steps; step++) {
+        uint64_t total = ot_text_len_codepoints(t);
+        uint64_t pos = ot_t_below(&rng, total + 1);
+        if (ot_t_below(&rng, 2) == 0 || total == 0) {
+            /* Multi-byte inserts are rare, so most chunks stay or turn ASCII. */
+            const char *p = pieces[ot_t_below(&rng, 8) == 0 ? 1 + ot_t_below(&rng, 3) : 0];
+            cr_assert_eq(ot_text_insert(t, pos, p, strlen(p), 1), OT_OK);
+            ref_insert(&r, pos, p, strlen(p));
+        } else {
+            uint64_t cps = 1 + ot_t_below(&rng, 40);
+            if (cps > total - pos)
+                cps = total - pos;
+            cr_assert_eq(ot_text_delete(t, pos, cps), OT_OK);
+            ref_delete(&r, pos, cps);
+        }
+        uint64_t p = ot_t_below(&rng, ot_text_len_codepoints(t) + 1);
+        uint64_t off = 0;
+        cr_assert_eq(ot_text_byte_offset(t, p, &off), OT_OK);
+        cr_assert_eq(off, ref_byte(&r, p), "step %d", step);
+    }
+    expect_same(t, &r);
+    for (uint64_t p = 0; p <= ot_text_len_codepoints(t); p++) {
+        uint64_t off = 0;
+        cr_assert_eq(ot_text_byte_offset(t, p, &off), OT_OK);
+        cr_assert_eq(off, ref_byte(&r, p));
+    }
+    free(r.data);
+    free(s);
+    ot_text_free(t);
+}
