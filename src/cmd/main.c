@@ -3,11 +3,11 @@
 #include "cmd/check_config.h"
 #include "store/data_dir.h"
 #include "store/store_faults.h"
+#include "server/server.h"
 #include "cmd/startup.h"
 #include "cmd/token_cmd.h"
 #include "cmd/tls_cert_cmd.h"
 #include "cmd/version.h"
-#include "io/server.h"
 
 #include <stdio.h>
 #include <stdlib.h>

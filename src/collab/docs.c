@@ -1,11 +1,11 @@
-#include "collab/docs.h"
+#include "collab/docs_internal.h"
 
 #include "base/log.h"
 #include "io/ring.h"
 #include "store/store_faults.h"
 #include "store/store_ring.h"
-#include "io/ud.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,54 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Compaction once the log holds history_depth + max(history_depth, this) ops
- * past the snapshot: a snapshot per history_depth ops at most. */
-#define DOCS_COMPACT_MIN_SLACK_OPS 64u
-
-typedef enum entry_state {
-    ENTRY_READY = 0,                /* d is loaded */
-    ENTRY_LOADING = 1,              /* a load job is out; requests wait */
-    ENTRY_DELETING = 2,             /* a delete job is out; requests wait (the first is the delete) */
-} entry_state;
-
-typedef struct docs_entry {
-    store_ring_io io;               /* first: CQEs carry a pointer to it */
-    doc *d;                         /* NULL unless READY */
-    char name[FANOUT_MAX_DOC_NAME_BYTES + 1];
-    size_t name_len;
-    uint8_t state;                  /* entry_state */
-    bool load_create;
-    bool compacting;                /* a compaction (segment or files job) is out */
-    bool switching;                 /* the segment job is out: flushes are held */
-    uint64_t compact_snap;          /* the snapshot the compaction writes ... */
-    uint8_t *compact_image;         /* ... its image, until the segment switch (malloc'ed) */
-    size_t compact_image_len;
-    docs_request *wait_head;        /* requests waiting for the job, in arrival order */
-    docs_request *wait_tail;
-    uint32_t count_waiting;
-    store_doc_files files;
-    struct docs_entry *next;        /* hash chain */
-    struct docs_entry *dirty_next;
-    bool dirty;
-    bool degraded;                  /* counted in cfg.degraded */
-    uint64_t flush_submitted_us;    /* the flush in flight (fsync latency) */
-    uint64_t history_bytes;         /* measured at history_version (metrics) */
-    uint64_t history_version;
-    uint64_t quiet_since_ms;        /* 0: not quiet */
-    uint64_t last_retry_ms;
-} docs_entry;
-
-struct docs {
-    docs_config cfg;
-    docs_entry *buckets[DOCS_HASH_BUCKETS];
-    docs_entry *dirty;
-    uint32_t count_loaded;
-    uint32_t count_busy;
-    docs_disk *disk;                /* NULL: jobs run inline */
-    bool load_degraded;
-    store_fault_plan *faults;       /* tests only (RINGPAD_STORE_FAULTS); NULL: no injection */             /* the last load failed in the file system (counted in cfg.degraded) */
-};
 
 static void request_destroy(mailbox_msg *m) {
     docs_request *r = (docs_request *)m;
@@ -73,7 +25,7 @@ docs_request *docs_request_new(uint32_t kind, uint32_t from_worker) {
     docs_request *r = aligned_alloc(16, (sizeof *r + 15) & ~(size_t)15);
     if (r == NULL) return NULL;
     memset(r, 0, sizeof *r);
-    mailbox_msg_init(&r->hdr, FANOUT_MSG_REQUEST, from_worker, request_destroy);
+    mailbox_msg_init(&r->hdr, DOCS_MSG_REQUEST, from_worker, request_destroy);
     r->kind = kind;
     ot_op_init(&r->op);
     return r;
@@ -124,7 +76,7 @@ void docs_stop_disk(docs *t) {
 uint32_t docs_count_loaded(const docs *t) { return t->count_loaded; }
 uint32_t docs_count_busy(const docs *t) { return t->count_busy; }
 
-static docs_entry *find(docs *t, const char *name, size_t len, docs_entry ***link) {
+docs_entry *docs_entry_find(docs *t, const char *name, size_t len, docs_entry ***link) {
     docs_entry **p = &t->buckets[fnv1a(name, len) % DOCS_HASH_BUCKETS];
     for (; *p != NULL; p = &(*p)->next)
         if ((*p)->name_len == len && memcmp((*p)->name, name, len) == 0) break;
@@ -133,7 +85,7 @@ static docs_entry *find(docs *t, const char *name, size_t len, docs_entry ***lin
 }
 
 doc *docs_find(docs *t, const char *name, size_t len) {
-    docs_entry *e = find(t, name, len, NULL);
+    docs_entry *e = docs_entry_find(t, name, len, NULL);
     return e != NULL && e->state == ENTRY_READY ? e->d : NULL;
 }
 
@@ -158,7 +110,7 @@ static docs_entry *entry_new(docs *t, const char *name, size_t len, entry_state 
     e->files.dir_fd = -1;
     e->files.log_fd = -1;
     docs_entry **link;
-    find(t, name, len, &link);
+    docs_entry_find(t, name, len, &link);
     *link = e;
     t->count_busy++;
     return e;
@@ -167,7 +119,7 @@ static docs_entry *entry_new(docs *t, const char *name, size_t len, entry_state 
 /* Takes a busy entry out of the table; its waiting requests are returned. */
 static docs_request *entry_remove_busy(docs *t, docs_entry *e) {
     docs_entry **link;
-    find(t, e->name, e->name_len, &link);
+    docs_entry_find(t, e->name, e->name_len, &link);
     *link = e->next;
     docs_request *w = e->wait_head;
     t->count_busy--;
@@ -193,7 +145,7 @@ static docs_request *wait_take(docs_entry *e) {
 
 /* Hands a job to the helper, or runs it here (no helper, or its queue is
  * full: blocking, but never lost). Takes the caller's reference. */
-static void submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
+void docs_submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     j->faults = t->faults;
     if (t->disk != NULL && docs_disk_submit(t->disk, j) == 0) return;
     docs_job_run(j);
@@ -223,7 +175,7 @@ static void start_load(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     j->name_len = e->name_len;
     j->create = e->load_create;
     j->limits = t->cfg.limits;
-    submit_job(t, j, out, now_ms);
+    docs_submit_job(t, j, out, now_ms);
 }
 
 /* The load finished well: the entry becomes a document. */
@@ -241,7 +193,7 @@ static int make_ready(docs *t, docs_entry *e, docs_job *j) {
     j->files.dir_fd = j->files.log_fd = -1;
     doc_set_history_depth(d, t->cfg.history_depth);
     doc_set_metrics(d, t->cfg.metrics);
-    store_ring_io_init(&e->io, lg);
+    store_ring_io_init(&e->io, lg, t->cfg.store_cqe);
     e->d = d;
     e->state = ENTRY_READY;
     t->count_busy--;
@@ -250,7 +202,7 @@ static int make_ready(docs *t, docs_entry *e, docs_job *j) {
     return 0;
 }
 
-static void set_degraded(docs *t, docs_entry *e, bool failed) {
+void docs_entry_set_degraded(docs *t, docs_entry *e, bool failed) {
     if (failed == e->degraded) return;
     e->degraded = failed;
     if (t->cfg.degraded != NULL) {
@@ -280,7 +232,7 @@ static void write_meta(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     };
     memcpy(j->name, e->name, e->name_len + 1);
     j->name_len = e->name_len;
-    submit_job(t, j, out, now_ms);
+    docs_submit_job(t, j, out, now_ms);
 }
 
 /* Frees a loaded document; with meta, its listing cache is written first. */
@@ -288,7 +240,7 @@ static void unload(docs *t, docs_entry *e, bool meta, fanout *out, int64_t now_m
     size_t n = e->name_len;
     const char *name = e->name;
     docs_entry **link;
-    find(t, name, n, &link);
+    docs_entry_find(t, name, n, &link);
     *link = e->next;
     if (e->dirty) {
         for (docs_entry **p = &t->dirty; *p != NULL; p = &(*p)->dirty_next) {
@@ -300,7 +252,7 @@ static void unload(docs *t, docs_entry *e, bool meta, fanout *out, int64_t now_m
     }
     if (!store_log_idle(e->io.log)) store_ring_drain_sync(e->io.log, now_ms);
     if (meta) write_meta(t, e, out, now_ms);
-    set_degraded(t, e, false);
+    docs_entry_set_degraded(t, e, false);
     log_debug("document %.*s unloaded", (int)n, name);
     free(e->compact_image);
     doc_free(e->d);
@@ -309,7 +261,7 @@ static void unload(docs *t, docs_entry *e, bool meta, fanout *out, int64_t now_m
     t->count_loaded--;
 }
 
-static void mark_dirty(docs *t, docs_entry *e) {
+void docs_entry_mark_dirty(docs *t, docs_entry *e) {
     e->quiet_since_ms = 0;
     if (e->dirty) return;
     e->dirty = true;
@@ -402,17 +354,9 @@ static int append_memory_ops(const doc *d, uint64_t from, uint64_t to, bool firs
     for (; rc == 0 && v < to && *budget > 0; v++) {
         const ot_history_entry *e = ot_doc_history_at(ot, v);
         if (e == NULL) break;
-        if (!first || v > from) rc = ot_buf_append(b, ",", 1);
-        char vb[48];
-        int n = snprintf(vb, sizeof vb, "{\"v\":%llu,\"id\":", (unsigned long long)v);
-        if (rc == 0) rc = ot_buf_append(b, vb, (size_t)n);
-        if (rc == 0) rc = proto_json_string(b, e->id, e->id_len);
-        if (rc == 0) rc = ot_buf_append(b, ",\"by\":", 6);
-        if (rc == 0) rc = proto_json_string(b, e->author, e->author_len);
-        n = snprintf(vb, sizeof vb, ",\"time\":%lld,\"op\":", (long long)e->time_ms);
-        if (rc == 0) rc = ot_buf_append(b, vb, (size_t)n);
-        if (rc == 0) rc = ot_op_to_json(&e->op, b) == OT_OK ? 0 : -ENOMEM;
-        if (rc == 0) rc = ot_buf_append(b, "}", 1);
+        proto_op_item it = {.v = v, .id = {e->id, e->id_len}, .by = {e->author, e->author_len},
+                            .time_ms = e->time_ms, .op = &e->op};
+        rc = proto_enc_rest_op_item(b, first && v == from, &it);
         (*budget)--;
     }
     *next = v;
@@ -471,7 +415,7 @@ static void rest_ops(docs *t, docs_entry *e, const docs_request *r, fanout *out,
     j->max_count = DOCS_MAX_OPS_PER_ANSWER;
     mailbox_msg_ref((mailbox_msg *)&r->hdr);
     j->req = (mailbox_msg *)&r->hdr;
-    submit_job(t, j, out, now_ms);
+    docs_submit_job(t, j, out, now_ms);
 }
 
 static void read_ops_done(docs *t, docs_job *j, fanout *out) {
@@ -485,7 +429,7 @@ static void read_ops_done(docs *t, docs_job *j, fanout *out) {
         doc_send_error(out, r->key, PROTO_ERR_STORAGE_UNAVAILABLE, "the log could not be read", r->doc, r->doc_len);
         return;
     }
-    docs_entry *e = find(t, r->doc, r->doc_len, NULL);
+    docs_entry *e = docs_entry_find(t, r->doc, r->doc_len, NULL);
     doc *d = e != NULL && e->state == ENTRY_READY ? e->d : NULL;
     uint64_t pub = d != NULL ? doc_published_version(d) : j->next_version;
     answer_ops(d, r, pub, &j->ops_json, j->count_ops, j->next_version, out);
@@ -572,7 +516,7 @@ static void start_delete(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     j->data_dir_fd = t->cfg.data_dir_fd;
     memcpy(j->name, e->name, e->name_len + 1);
     j->name_len = e->name_len;
-    submit_job(t, j, out, now_ms);
+    docs_submit_job(t, j, out, now_ms);
 }
 
 static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
@@ -595,7 +539,7 @@ static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *o
 }
 
 void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
-    docs_entry *e = find(t, r->doc, r->doc_len, NULL);
+    docs_entry *e = docs_entry_find(t, r->doc, r->doc_len, NULL);
     if (e != NULL && e->state != ENTRY_READY) {
         wait_or_refuse(t, e, r, out);
         return;
@@ -648,7 +592,7 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
     }
     case DOCS_REQ_OP:
         doc_submit(e->d, r->key, !r->rest, r->by, r->v, r->id, r->id_len, &r->op, r->time_ms, out);
-        mark_dirty(t, e);
+        docs_entry_mark_dirty(t, e);
         break;
     case DOCS_REQ_PRESENCE: doc_presence(e->d, r->key, r->v, r->sel, r->count_sel, out); break;
     case DOCS_REQ_CLOSE: doc_close(e->d, r->key, out); break;
@@ -682,7 +626,7 @@ static void set_load_degraded(docs *t, bool failed) {
 }
 
 static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
-    docs_entry *e = find(t, j->name, j->name_len, NULL);
+    docs_entry *e = docs_entry_find(t, j->name, j->name_len, NULL);
     if (e == NULL || e->state != ENTRY_LOADING) return;   /* not ours any more (cannot happen: one job per entry) */
     if (storage_errno(j->rc)) {
         set_load_degraded(t, true);
@@ -694,6 +638,9 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         if (j->report.torn_tail)
             log_warn("document %s: truncated a torn log tail of %zu bytes", e->name, j->report.torn_bytes);
         int rc = make_ready(t, e, j);
+        /* a listing shows it from now on (a failed add only hides it there) */
+        if (rc == 0 && t->cfg.names != NULL && nameset_add(t->cfg.names, e->name, e->name_len) != 0)
+            log_warn("document %s: not added to the listing: out of memory", e->name);
         if (rc == 0) {
             run_waiting(t, wait_take(e), out, now_ms);
             return;
@@ -709,7 +656,7 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
             docs_request *r = w;
             w = r->next;
             r->next = NULL;
-            if (find(t, r->doc, r->doc_len, NULL) != NULL || creates(r)) docs_execute(t, r, out, now_ms);
+            if (docs_entry_find(t, r->doc, r->doc_len, NULL) != NULL || creates(r)) docs_execute(t, r, out, now_ms);
             else answer_absent(r, out);
             mailbox_msg_unref(&r->hdr);
         }
@@ -726,225 +673,30 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
 }
 
 static void delete_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
-    docs_entry *e = find(t, j->name, j->name_len, NULL);
+    docs_entry *e = docs_entry_find(t, j->name, j->name_len, NULL);
     if (e == NULL || e->state != ENTRY_DELETING) return;
     docs_request *w = entry_remove_busy(t, e);
     docs_request *del = w;
     w = del->next;
+    if ((j->rc == 0 || j->rc == -ENOENT) && t->cfg.names != NULL) nameset_remove(t->cfg.names, j->name, j->name_len);
     if (j->rc == 0 || j->rc == -ENOENT) send_deleted(out, del, j->rc == 0);
     else doc_send_error(out, del->key, PROTO_ERR_STORAGE_UNAVAILABLE, "the document could not be deleted", NULL, 0);
     mailbox_msg_unref(&del->hdr);
     run_waiting(t, w, out, now_ms);
 }
 
-static void count_compaction(docs *t, bool done);
-
-static void compact_done(docs *t, docs_job *j) {
-    docs_entry *e = find(t, j->name, j->name_len, NULL);
-    if (j->rc != 0) log_warn("document %s: compaction failed: %s", j->name, store_err_str(j->rc));
-    count_compaction(t, j->rc == 0);
-    if (e == NULL || e->state != ENTRY_READY) return;
-    log_debug("document %s: compaction done (%s)", j->name, j->rc == 0 ? "ok" : store_err_str(j->rc));
-    e->compacting = false;
-    if (j->rc == 0 && j->snapshot_version > e->files.snapshot_version) e->files.snapshot_version = j->snapshot_version;
-}
-
-static void segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms);
 
 void docs_on_disk_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     switch ((docs_job_kind)j->kind) {
     case DOCS_JOB_LOAD: load_done(t, j, out, now_ms); break;
     case DOCS_JOB_DELETE: delete_done(t, j, out, now_ms); break;
-    case DOCS_JOB_COMPACT: compact_done(t, j); break;
+    case DOCS_JOB_COMPACT: docs_compact_done(t, j); break;
     case DOCS_JOB_META:
         if (j->rc != 0) log_debug("document %s: listing metadata not written: %s", j->name, strerror(-j->rc));
         break;
     case DOCS_JOB_READ_OPS: read_ops_done(t, j, out); break;
-    case DOCS_JOB_SEGMENT: segment_done(t, j, out, now_ms); break;
+    case DOCS_JOB_SEGMENT: docs_segment_done(t, j, out, now_ms); break;
     }
-}
-
-/* ---- storage ------------------------------------------------------------------------- */
-
-static void report(docs *t, docs_entry *e, const store_flush_result *res, fanout *out) {
-    doc_on_flush(e->d, res, out);
-    bool failed = store_log_failed(e->io.log);
-    if (failed && !e->degraded)
-        log_error("document %s: storage failed (%s); refusing ops until a write succeeds", doc_name(e->d, NULL),
-                  store_err_str(res->error));
-    if (!failed && e->degraded) log_info("document %s: storage works again", doc_name(e->d, NULL));
-    set_degraded(t, e, failed);
-}
-
-static void kick(docs *t, docs_entry *e, struct worker *w, fanout *out, int64_t now_ms) {
-    /* while compaction's new segment is created, appends wait in the log */
-    if (e->switching) return;
-    store_flush_result failed;
-    int rc = store_ring_kick(w, &e->io, now_ms, &failed);
-    if (rc == -EAGAIN) report(t, e, &failed, out);
-    else if (rc == 1) e->flush_submitted_us = metrics_now_us();
-}
-
-/* A completed flush, before its result is reported. */
-static void count_flush(docs *t, const docs_entry *e, const store_flush_result *res) {
-    metrics_worker *m = t->cfg.metrics;
-    if (m == NULL) return;
-    if (e->io.has_write && e->io.write_result > 0) metrics_add(&m->store_append_bytes, (uint64_t)e->io.write_result);
-    if (e->io.has_fsync && res->error == 0) {
-        uint64_t now = metrics_now_us();
-        metrics_count_fsync(m, now > e->flush_submitted_us ? now - e->flush_submitted_us : 0,
-                            res->newly_durable_to - res->newly_durable_from);
-    }
-}
-
-static void count_compaction(docs *t, bool done) {
-    if (t->cfg.metrics != NULL) metrics_add(&t->cfg.metrics->store_compactions[done ? 0 : 1], 1);
-}
-
-void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
-    /* bounded: each entry leaves the list once */
-    while (t->dirty != NULL) {
-        docs_entry *e = t->dirty;
-        t->dirty = e->dirty_next;
-        e->dirty_next = NULL;
-        e->dirty = false;
-        if (store_log_failed(e->io.log)) continue;   /* retried by the timer, not in a spin */
-        kick(t, e, w, out, now_ms);
-    }
-}
-
-/* Tests: the plan's crash or failure at a log write / fsync completion. The
- * CQE's result is what the log sees, so a failure here takes exactly the
- * path a real one takes. */
-static void inject_log_fault(docs *t, docs_entry *e, struct io_uring_cqe *c, bool fsync_cqe) {
-    if (fsync_cqe) {
-        int f = store_fault_hit(t->faults, STORE_POINT_LOG_FSYNC);
-        if (f < 0 && c->res == 0) c->res = f;
-        return;
-    }
-    if (t->faults->crash_point == STORE_POINT_LOG_TORN) {
-        /* a power cut in the middle of the write: half of it reached the disk */
-        if (c->res > 0 && store_fault_crashes_next(t->faults, STORE_POINT_LOG_TORN) &&
-            ftruncate(store_log_fd(e->io.log), (off_t)(store_log_end_offset(e->io.log) + (uint64_t)c->res / 2)) != 0)
-            log_warn("RINGPAD_STORE_FAULTS: cannot cut the write: %s", strerror(errno));
-        store_fault_hit(t->faults, STORE_POINT_LOG_TORN);
-    }
-    int f = store_fault_hit(t->faults, STORE_POINT_LOG_WRITE);
-    if (f == STORE_FAULT_SHORT && c->res > 1) c->res /= 2;
-    else if (f < 0 && c->res >= 0) c->res = f;
-}
-
-void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int64_t now_ms) {
-    docs_entry *e = (docs_entry *)ud_get_ptr(cqe->user_data);
-    store_flush_result res;
-    bool fsync_cqe = ud_get_tag(cqe->user_data) == UD_TAG_STORE_FSYNC;
-    struct io_uring_cqe faulted;
-    if (t->faults != NULL) {
-        faulted = *cqe;
-        inject_log_fault(t, e, &faulted, fsync_cqe);
-        cqe = &faulted;
-    }
-    if (store_ring_on_cqe(&e->io, cqe, fsync_cqe, now_ms, &res) == 1) {
-        count_flush(t, e, &res);
-        report(t, e, &res, out);
-        if (!store_log_idle(e->io.log)) mark_dirty(t, e);
-    }
-}
-
-/* A job of compaction for the helper thread, on its own copy of the document's
- * directory fd; on failure compaction is abandoned (retried later). */
-static docs_job *compact_job_new(docs *t, docs_entry *e, uint32_t kind) {
-    docs_job *j = docs_job_new(kind, t->cfg.self);
-    if (j != NULL) j->doc_dir_fd = fcntl(e->files.dir_fd, F_DUPFD_CLOEXEC, 0);
-    if (j == NULL || j->doc_dir_fd < 0) {
-        if (j != NULL) mailbox_msg_unref(&j->hdr);
-        free(e->compact_image);
-        e->compact_image = NULL;
-        e->compacting = false;
-        log_warn("document %s: compaction failed: out of memory or fds", e->name);
-        count_compaction(t, false);
-        return NULL;
-    }
-    memcpy(j->name, e->name, e->name_len + 1);
-    j->name_len = e->name_len;
-    return j;
-}
-
-/* Submits compaction's file work: the snapshot held in the entry. */
-static void submit_compact_files(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
-    docs_job *j = compact_job_new(t, e, DOCS_JOB_COMPACT);
-    if (j == NULL) return;
-    j->snapshot_version = e->compact_snap;
-    j->image = e->compact_image;
-    j->image_len = e->compact_image_len;
-    e->compact_image = NULL;
-    submit_job(t, j, out, now_ms);
-}
-
-/* Compaction, never blocking the worker: the snapshot image is made here in
- * memory (at the published version, so it holds only durable ops); the
- * helper creates the new active segment (create + directory fsync) while
- * ops go on being applied and appended but not flushed (acks wait a moment);
- * the worker then switches the log to it at the seam (everything before in
- * the old segment, everything pending into the new one) and the helper
- * writes the snapshot and drops the old segments. */
-static void maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
-    uint64_t v = doc_version(e->d);
-    uint64_t keep = t->cfg.history_depth;
-    uint64_t slack = keep > DOCS_COMPACT_MIN_SLACK_OPS ? keep : DOCS_COMPACT_MIN_SLACK_OPS;
-    if (e->compacting || v < e->files.snapshot_version + keep + slack) return;
-    if (!store_log_idle(e->io.log) || doc_published_version(e->d) != v) return;
-    int rc = store_compact_snapshot_image(doc_ot(e->d), t->cfg.history_depth, e->files.snapshot_version,
-                                          &e->compact_snap, &e->compact_image, &e->compact_image_len);
-    if (rc != 0) {
-        log_warn("document %s: compaction failed: %s", e->name, store_err_str(rc));
-        count_compaction(t, false);
-        return;
-    }
-    e->compacting = true;
-    log_debug("document %s: compaction to a snapshot at v%llu", e->name, (unsigned long long)e->compact_snap);
-    if (e->files.log_start_version == v) {
-        submit_compact_files(t, e, out, now_ms);
-        return;
-    }
-    docs_job *j = compact_job_new(t, e, DOCS_JOB_SEGMENT);
-    if (j == NULL) return;
-    j->start_version = v;
-    e->switching = true;
-    submit_job(t, j, out, now_ms);
-}
-
-static void segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
-    docs_entry *e = find(t, j->name, j->name_len, NULL);
-    if (e == NULL || e->state != ENTRY_READY || !e->switching) return;   /* unloaded or deleted meanwhile */
-    e->switching = false;
-    int rc = j->rc;
-    if (rc == 0) rc = store_log_switch_segment_pending(e->io.log, j->segment_fd, j->start_version);
-    if (rc == 0) {
-        close(e->files.log_fd);
-        e->files.log_fd = j->segment_fd;
-        j->segment_fd = -1;
-        e->files.log_start_version = j->start_version;
-        e->files.log_end_offset = 0;
-        log_debug("document %s: new segment at v%llu (%llu ops waited for it)", e->name,
-                  (unsigned long long)j->start_version, (unsigned long long)(doc_version(e->d) - j->start_version));
-        mark_dirty(t, e);   /* the header and the ops that waited */
-        submit_compact_files(t, e, out, now_ms);
-        return;
-    }
-    log_warn("document %s: compaction failed: new segment: %s", e->name, store_err_str(rc));
-    count_compaction(t, false);
-    if (j->segment_fd >= 0) {
-        /* an empty segment named for a version the log moved past would
-         * mislead recovery: remove it (rare: the preconditions are held) */
-        char seg[STORE_SEGMENT_NAME_BYTES];
-        store_segment_file_name(j->start_version, seg);
-        unlinkat(e->files.dir_fd, seg, 0);
-    }
-    free(e->compact_image);
-    e->compact_image = NULL;
-    e->compacting = false;
-    if (!store_log_idle(e->io.log)) mark_dirty(t, e);
 }
 
 static uint64_t op_bytes(const ot_op *op) {
@@ -980,14 +732,14 @@ void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
             if (store_log_failed(lg)) {
                 if ((uint64_t)now_ms - e->last_retry_ms >= DOCS_RETRY_MS && !store_ring_busy(&e->io)) {
                     e->last_retry_ms = (uint64_t)now_ms;
-                    kick(t, e, w, out, now_ms);
+                    docs_entry_kick(t, e, w, out, now_ms);
                 }
                 continue;
             }
             int64_t due = store_log_fsync_due_ms(lg);
-            if (due >= 0 && due <= now_ms) kick(t, e, w, out, now_ms);
+            if (due >= 0 && due <= now_ms) docs_entry_kick(t, e, w, out, now_ms);
             if (store_ring_busy(&e->io)) continue;
-            maybe_compact(t, e, out, now_ms);
+            docs_maybe_compact(t, e, out, now_ms);
             if (!doc_is_quiet(e->d) || !store_log_idle(lg) || e->compacting) {
                 e->quiet_since_ms = 0;
                 continue;
@@ -1024,7 +776,7 @@ void docs_free(docs *t, int64_t now_ms) {
             if (store_ring_busy(&e->io)) {
                 /* the ring is gone with its CQE: the log state is unknown, keep the bytes on disk as they are */
                 t->buckets[b] = e->next;
-                set_degraded(t, e, false);
+                docs_entry_set_degraded(t, e, false);
                 free(e->compact_image);
                 doc_free(e->d);
                 store_doc_files_close(&e->files);

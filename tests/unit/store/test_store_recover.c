@@ -9,174 +9,13 @@
 
 #include "store/store.h"
 
-/* ---- fixtures ---- */
-
-typedef struct datadir {
-    char path[64];
-    int fd;
-} datadir;
-
-static void dd_open(datadir *dd)
-{
-    strcpy(dd->path, "/tmp/ringpad-store-XXXXXX");
-    cr_assert_not_null(mkdtemp(dd->path));
-    dd->fd = open(dd->path, O_RDONLY | O_DIRECTORY);
-    cr_assert_geq(dd->fd, 0);
-}
-
-static int dd_delete_one(void *ctx, const char *name, size_t len)
-{
-    return store_doc_delete(*(int *)ctx, name, len);
-}
-
-static void dd_close(datadir *dd)
-{
-    cr_assert_eq(store_list(dd->fd, dd_delete_one, &dd->fd), 0);
-    close(dd->fd);
-    cr_assert_eq(rmdir(dd->path), 0, "data dir left files behind");
-}
-
-static char *doc_file_path(const datadir *dd, const char *dir, const char *file)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s/%s", dd->path, dir, file);
-    return path;
-}
-
-static ot_limits test_limits(void)
-{
-    ot_limits lim = ot_limits_default();
-    lim.history_depth = 1000;
-    return lim;
-}
-
-/* An open document: the live ot_doc, its log and files. */
-typedef struct live {
-    ot_doc *doc;
-    store_log *log;
-    store_doc_files files;
-    uint32_t rng;
-} live;
-
-static void live_open(live *lv, const datadir *dd, const char *name, bool create,
-                      store_recovery *rep)
-{
-    ot_limits lim = test_limits();
-    memset(lv, 0, sizeof *lv);
-    lv->rng = 0x1234567u;
-    int rc = store_doc_open(dd->fd, name, strlen(name), create, &lim, &lv->doc, &lv->files, rep);
-    cr_assert_eq(rc, 0, "open: %s", rep->message);
-    store_log_config cfg = store_log_config_default();
-    cr_assert_eq(store_log_new(&cfg, lv->files.log_fd, lv->files.log_end_offset,
-                               ot_doc_version(lv->doc), &lv->log), 0);
-}
-
-static void live_close(live *lv)
-{
-    store_log_free(lv->log);
-    store_doc_files_close(&lv->files);
-    ot_doc_free(lv->doc);
-}
-
-static uint32_t rnd(live *lv)
-{
-    lv->rng = lv->rng * 1103515245u + 12345u;
-    return lv->rng >> 8;
-}
-
-/* A random op on the text of version `base` (ASCII, CJK and emoji inserts). */
-static void random_op(live *lv, uint64_t base, ot_op *op)
-{
-    ot_buf text;
-    ot_buf_init(&text);
-    cr_assert_eq(ot_doc_text_at(lv->doc, base, &text), 0);
-    ot_text *t = ot_text_from_utf8(text.len ? text.data : "", text.len);
-    uint64_t len = ot_text_len_codepoints(t);
-    ot_text_free(t);
-    ot_buf_free(&text);
-    ot_op_clear(op);
-    uint64_t pos = len ? rnd(lv) % (len + 1) : 0;
-    cr_assert_eq(ot_op_retain(op, pos), 0);
-    if (len - pos > 0 && rnd(lv) % 3 == 0) {
-        uint64_t del = 1 + rnd(lv) % (len - pos);
-        cr_assert_eq(ot_op_delete(op, del), 0);
-        pos += del;
-    } else {
-        static const char *pieces[] = {"a", "hello ", "\xe6\xbc\xa2\xe5\xad\x97", "\xf0\x9f\x98\x80", "\n"};
-        const char *p = pieces[rnd(lv) % 5];
-        cr_assert_eq(ot_op_insert(op, p, strlen(p)), 0);
-    }
-    cr_assert_eq(ot_op_retain(op, len - pos), 0);
-}
-
-/* Submits one op (based on a recent version, so it is often transformed),
- * logs it and flushes. */
-static void live_edit(live *lv, int index)
-{
-    uint64_t v = ot_doc_version(lv->doc);
-    uint64_t back = rnd(lv) % 4;
-    uint64_t base = v - (back > v - ot_doc_oldest_version(lv->doc) ? 0 : back);
-    ot_op op;
-    ot_op_init(&op);
-    random_op(lv, base, &op);
-    char id[32];
-    snprintf(id, sizeof id, "client-%d:%d", index % 3, index);
-    ot_submit_result res;
-    ot_op_init(&res.op);
-    cr_assert(store_log_accepting(lv->log));
-    cr_assert_eq(ot_doc_submit(lv->doc, base, &op, id, strlen(id), "alice", 5, 1000 + index, &res), 0);
-    cr_assert_not(res.duplicate);
-    ot_buf json;
-    ot_buf_init(&json);
-    cr_assert_eq(ot_op_to_json(&res.op, &json), 0);
-    store_record rec = {.base_version = res.applied_at_version, .time_ms = 1000 + index,
-                        .id = id, .id_len = strlen(id), .author = "alice", .author_len = 5,
-                        .op_json = json.data, .op_len = json.len};
-    cr_assert_eq(store_log_append(lv->log, &rec), 0);
-    ot_buf_free(&json);
-    ot_op_free(&op);
-    ot_op_free(&res.op);
-}
-
-static void live_flush(live *lv)
-{
-    store_flush_result res;
-    cr_assert_eq(store_sync_flush(lv->log, 0, NULL, &res), 0);
-    cr_assert_eq(store_log_durable_version(lv->log), ot_doc_version(lv->doc));
-}
-
-static void text_of(const ot_doc *doc, ot_buf *out)
-{
-    ot_buf_init(out);
-    cr_assert_eq(ot_text_to_buf(ot_doc_text(doc), out), 0);
-}
-
-static void assert_same_doc(const ot_doc *a, const ot_doc *b)
-{
-    cr_assert_eq(ot_doc_version(a), ot_doc_version(b));
-    ot_buf ta, tb;
-    text_of(a, &ta);
-    text_of(b, &tb);
-    cr_assert_eq(ta.len, tb.len);
-    if (ta.len > 0)
-        cr_assert_arr_eq(ta.data, tb.data, ta.len);
-    ot_buf_free(&ta);
-    ot_buf_free(&tb);
-}
-
-static off_t file_size(const char *path)
-{
-    struct stat st;
-    cr_assert_eq(stat(path, &st), 0, "%s", path);
-    return st.st_size;
-}
+#include "store_live.h"
 
 #define SEG0 "log.00000000000000000000"
 
 /* ---- tests ---- */
 
-Test(store_recover, replay_equals_live_doc_and_ids_survive)
-{
+Test(store_recover, replay_equals_live_doc_and_ids_survive) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -225,8 +64,7 @@ Test(store_recover, replay_equals_live_doc_and_ids_survive)
     dd_close(&dd);
 }
 
-Test(store_recover, torn_tail_is_truncated_and_appends_continue)
-{
+Test(store_recover, torn_tail_is_truncated_and_appends_continue) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -270,8 +108,7 @@ Test(store_recover, torn_tail_is_truncated_and_appends_continue)
     dd_close(&dd);
 }
 
-Test(store_recover, middle_corruption_refuses_with_file_and_offset)
-{
+Test(store_recover, middle_corruption_refuses_with_file_and_offset) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -316,8 +153,7 @@ Test(store_recover, middle_corruption_refuses_with_file_and_offset)
     dd_close(&dd);
 }
 
-Test(store_recover, compaction_keeps_history_depth)
-{
+Test(store_recover, compaction_keeps_history_depth) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -326,7 +162,7 @@ Test(store_recover, compaction_keeps_history_depth)
     for (int i = 0; i < 50; i++)
         live_edit(&lv, i);
     live_flush(&lv);
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 10), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 10), 0);
     cr_assert_eq(lv.files.snapshot_version, 40);
     cr_assert_eq(lv.files.log_start_version, 50);
     /* log.0 still holds ops 40..49, within the history depth. */
@@ -334,7 +170,7 @@ Test(store_recover, compaction_keeps_history_depth)
     for (int i = 50; i < 100; i++)
         live_edit(&lv, i);
     live_flush(&lv);
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 10), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 10), 0);
     cr_assert_eq(lv.files.snapshot_version, 90);
     struct stat st;
     cr_assert_eq(stat(doc_file_path(&dd, "big", SEG0), &st), -1, "old segment dropped");
@@ -377,16 +213,14 @@ typedef struct collected {
     int count;
 } collected;
 
-static int collect_op(void *ctx, const store_record *rec, size_t off)
-{
+static int collect_op(void *ctx, const store_record *rec, size_t off) {
     (void)off;
     collected *c = ctx;
     c->bases[c->count++] = rec->base_version;
     return 0;
 }
 
-Test(store_recover, read_ops_by_range_across_segments)
-{
+Test(store_recover, read_ops_by_range_across_segments) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -395,7 +229,7 @@ Test(store_recover, read_ops_by_range_across_segments)
     for (int i = 0; i < 30; i++)
         live_edit(&lv, i);
     live_flush(&lv);
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 25), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 25), 0);
     for (int i = 30; i < 40; i++)
         live_edit(&lv, i);
     live_flush(&lv);
@@ -419,8 +253,7 @@ typedef struct names {
     int count;
 } names;
 
-static int collect_name(void *ctx, const char *name, size_t len)
-{
+static int collect_name(void *ctx, const char *name, size_t len) {
     names *n = ctx;
     cr_assert_lt(n->count, 8);
     memcpy(n->list[n->count], name, len);
@@ -429,16 +262,14 @@ static int collect_name(void *ctx, const char *name, size_t len)
     return 0;
 }
 
-static bool has_name(const names *n, const char *want)
-{
+static bool has_name(const names *n, const char *want) {
     for (int i = 0; i < n->count; i++)
         if (strcmp(n->list[i], want) == 0)
             return true;
     return false;
 }
 
-Test(store_recover, names_list_delete_and_escapes)
-{
+Test(store_recover, names_list_delete_and_escapes) {
     datadir dd;
     dd_open(&dd);
     ot_limits lim = test_limits();
@@ -495,8 +326,7 @@ Test(store_recover, names_list_delete_and_escapes)
 
 /* ---- in-memory recovery ---- */
 
-static size_t seg_with(uint8_t *buf, uint64_t start, const char **ops, int count)
-{
+static size_t seg_with(uint8_t *buf, uint64_t start, const char **ops, int count) {
     store_segment_header_encode(start, buf);
     size_t len = STORE_SEGMENT_HEADER_BYTES;
     for (int i = 0; i < count; i++) {
@@ -513,8 +343,7 @@ static size_t seg_with(uint8_t *buf, uint64_t start, const char **ops, int count
     return len;
 }
 
-Test(store_recover, images_without_anything_is_empty_doc)
-{
+Test(store_recover, images_without_anything_is_empty_doc) {
     ot_doc *doc = NULL;
     store_recovery rep;
     cr_assert_eq(store_recover_images(NULL, NULL, NULL, 0, &doc, &rep), 0);
@@ -523,8 +352,7 @@ Test(store_recover, images_without_anything_is_empty_doc)
     ot_doc_free(doc);
 }
 
-Test(store_recover, images_snapshot_then_segments)
-{
+Test(store_recover, images_snapshot_then_segments) {
     uint8_t snap[128];
     size_t sn = 0;
     cr_assert_eq(store_snapshot_encode(2, "ab", 2, snap, sizeof snap, &sn), 0);
@@ -547,8 +375,7 @@ Test(store_recover, images_snapshot_then_segments)
     ot_doc_free(doc);
 }
 
-Test(store_recover, images_refuse_gap_bad_op_bad_snapshot_and_early_torn_segment)
-{
+Test(store_recover, images_refuse_gap_bad_op_bad_snapshot_and_early_torn_segment) {
     uint8_t s0[4096], s1[4096];
     const char *ops0[] = {"[\"a\"]", "[1,\"b\"]"};
     const char *ops1[] = {"[2,\"x\"]"};
@@ -590,8 +417,7 @@ Test(store_recover, images_refuse_gap_bad_op_bad_snapshot_and_early_torn_segment
     cr_assert_not_null(strstr(rep.message, "x/snapshot: checksum mismatch"), "%s", rep.message);
 }
 
-Test(store_recover, duplicate_id_in_log_is_applied_again)
-{
+Test(store_recover, duplicate_id_in_log_is_applied_again) {
     /* The same id twice (the first had left a smaller history): both apply. */
     uint8_t s0[4096];
     store_segment_header_encode(0, s0);
@@ -613,8 +439,7 @@ Test(store_recover, duplicate_id_in_log_is_applied_again)
     ot_doc_free(doc);
 }
 
-Test(store_recover, compaction_under_interval_policy_and_reopen_with_empty_segment)
-{
+Test(store_recover, compaction_under_interval_policy_and_reopen_with_empty_segment) {
     datadir dd;
     dd_open(&dd);
     ot_limits lim = test_limits();
@@ -637,7 +462,7 @@ Test(store_recover, compaction_under_interval_policy_and_reopen_with_empty_segme
     cr_assert_eq(store_log_flush_done(lv.log, 5, (int64_t)f.iov.iov_len, 0, NULL), 0);
     cr_assert_eq(store_log_synced_version(lv.log), 0);
     /* Compaction forces the fsync before switching segments. */
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 4), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 4), 0);
     cr_assert_eq(store_log_synced_version(lv.log), 12);
     cr_assert_eq(lv.files.snapshot_version, 8);
     live_close(&lv);
@@ -662,8 +487,7 @@ Test(store_recover, compaction_under_interval_policy_and_reopen_with_empty_segme
     dd_close(&dd);
 }
 
-Test(store_recover, compact_refuses_busy_or_mismatched_log)
-{
+Test(store_recover, compact_refuses_busy_or_mismatched_log) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -673,16 +497,16 @@ Test(store_recover, compact_refuses_busy_or_mismatched_log)
     store_flush f;
     cr_assert_eq(store_log_prepare_flush(lv.log, 0, &f), 1);
     /* A flush is in flight (the ring has it): compaction must wait. */
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 4), -EBUSY);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 4), -EBUSY);
     cr_assert_eq(store_log_flush_done(lv.log, 0, -EIO, -ECANCELED, NULL), 0);
     cr_assert(store_log_failed(lv.log));
     cr_assert_not(store_log_accepting(lv.log));
     /* The log's version must be the document's. */
     ot_doc *other = ot_doc_new(NULL, 0, "", 0);
-    cr_assert_eq(store_compact(&lv.files, lv.log, other, 4), -EINVAL);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, other, 4), -EINVAL);
     ot_doc_free(other);
     /* Compaction flushes first: the retry succeeds and clears the failure. */
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 4), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 4), 0);
     cr_assert_not(store_log_failed(lv.log));
     cr_assert_eq(store_log_durable_version(lv.log), 1);
     cr_assert_eq(lv.files.log_start_version, 1);
@@ -690,8 +514,7 @@ Test(store_recover, compact_refuses_busy_or_mismatched_log)
     dd_close(&dd);
 }
 
-Test(store_recover, stepwise_compaction_while_appending)
-{
+Test(store_recover, stepwise_compaction_while_appending) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -741,108 +564,5 @@ Test(store_recover, stepwise_compaction_while_appending)
     assert_same_doc(lv.doc, back.doc);
     live_close(&back);
     live_close(&lv);
-    dd_close(&dd);
-}
-
-/* ---- a missing range of ops is refused (or, when asked, accepted and described) ---- */
-
-/* "m": snapshot at 90, log.50 holding 50..99, log.100 holding 100..104, and a
- * meta file recording version 105 (as a load or an unload writes it). */
-static void missing_fixture(datadir *dd)
-{
-    dd_open(dd);
-    live lv;
-    store_recovery rep;
-    live_open(&lv, dd, "m", true, &rep);
-    for (int i = 0; i < 105; i++) {
-        live_edit(&lv, i);
-        if (i == 49 || i == 99) {
-            live_flush(&lv);
-            cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 10), 0);
-        }
-    }
-    live_flush(&lv);
-    store_meta floor = {.version = 105, .log_end_offset = STORE_META_NOT_A_CACHE};
-    cr_assert_eq(store_meta_write(lv.files.dir_fd, &floor), 0);
-    live_close(&lv);
-}
-
-static int open_m(const datadir *dd, unsigned flags, store_recovery *rep, ot_doc **doc)
-{
-    ot_limits lim = test_limits();
-    store_doc_files files;
-    *doc = NULL;
-    int rc = store_doc_open(dd->fd, "m", 1, flags, &lim, doc, &files, rep);
-    if (rc == 0)
-        store_doc_files_close(&files);
-    return rc;
-}
-
-Test(store_recover, emptied_active_segment_is_refused_with_the_range)
-{
-    datadir dd;
-    missing_fixture(&dd);
-    const char *active = doc_file_path(&dd, "m", "log.00000000000000000100");
-    off_t before = file_size(active);
-    cr_assert_gt(before, 0);
-    cr_assert_eq(truncate(active, 0), 0);
-    store_recovery rep;
-    ot_doc *doc = NULL;
-    cr_assert_eq(open_m(&dd, 0, &rep, &doc), STORE_ERR_MISSING);
-    cr_assert_null(doc);
-    cr_assert_not_null(strstr(rep.message, "m: ops [100, 105) are missing: the log ends at version 100 "
-                                           "but version 105 was reached (m/meta recorded it)"), "%s", rep.message);
-    cr_assert_not_null(strstr(rep.message, "--accept-data-loss"), "%s", rep.message);
-    cr_assert_eq(file_size(active), 0, "nothing was changed");
-    /* asked to: it opens at what the files hold and says what is gone */
-    cr_assert_eq(open_m(&dd, STORE_OPEN_ACCEPT_LOSS, &rep, &doc), 0, "%s", rep.message);
-    cr_assert_eq(ot_doc_version(doc), 100);
-    cr_assert_eq(rep.lost_from, 100);
-    cr_assert_eq(rep.lost_to, 105);
-    cr_assert_not_null(strstr(rep.message, "m: ops [100, 105) are lost"), "%s", rep.message);
-    cr_assert_not_null(strstr(rep.message, "continues at version 100"), "%s", rep.message);
-    ot_doc_free(doc);
-    dd_close(&dd);
-}
-
-Test(store_recover, deleted_middle_segment_is_refused_with_the_range)
-{
-    datadir dd;
-    missing_fixture(&dd);
-    cr_assert_eq(unlink(doc_file_path(&dd, "m", "log.00000000000000000050")), 0);
-    store_recovery rep;
-    ot_doc *doc = NULL;
-    cr_assert_eq(open_m(&dd, 0, &rep, &doc), STORE_ERR_VERSION_GAP);
-    cr_assert_not_null(strstr(rep.message, "m/log.00000000000000000100: record at byte offset 24 is version "
-                                           "100, not 90: ops [90, 100) are missing"), "%s", rep.message);
-    dd_close(&dd);
-}
-
-Test(store_recover, all_logs_deleted_is_refused_with_the_range)
-{
-    datadir dd;
-    missing_fixture(&dd);
-    cr_assert_eq(unlink(doc_file_path(&dd, "m", "log.00000000000000000050")), 0);
-    cr_assert_eq(unlink(doc_file_path(&dd, "m", "log.00000000000000000100")), 0);
-    store_recovery rep;
-    ot_doc *doc = NULL;
-    cr_assert_eq(open_m(&dd, 0, &rep, &doc), STORE_ERR_MISSING);
-    cr_assert_not_null(strstr(rep.message, "m: ops [90, 105) are missing"), "%s", rep.message);
-    dd_close(&dd);
-}
-
-Test(store_recover, segment_name_is_evidence_without_meta)
-{
-    datadir dd;
-    missing_fixture(&dd);
-    cr_assert_eq(unlink(doc_file_path(&dd, "m", "meta")), 0);
-    /* ops 90..99 and 100..104 gone, the files still named */
-    cr_assert_eq(truncate(doc_file_path(&dd, "m", "log.00000000000000000050"), STORE_SEGMENT_HEADER_BYTES), 0);
-    cr_assert_eq(truncate(doc_file_path(&dd, "m", "log.00000000000000000100"), 0), 0);
-    store_recovery rep;
-    ot_doc *doc = NULL;
-    cr_assert_eq(open_m(&dd, 0, &rep, &doc), STORE_ERR_MISSING);
-    cr_assert_not_null(strstr(rep.message, "m: ops [90, 100) are missing"), "%s", rep.message);
-    cr_assert_not_null(strstr(rep.message, "segment m/log.00000000000000000100 starts there"), "%s", rep.message);
     dd_close(&dd);
 }

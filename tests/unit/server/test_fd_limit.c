@@ -1,4 +1,4 @@
-#include "io/server.h"
+#include "server/server.h"
 
 #include <criterion/criterion.h>
 #include <sys/resource.h>

@@ -1,9 +1,16 @@
-#include "io/server.h"
+#include "server/server.h"
 
 #include "base/log.h"
 #include "io/ring.h"
+#include "io/conn_loop.h"
+#include "io/mailbox.h"
+#include "collab/session.h"
+#include "collab/session_ws.h"
+#include "server/http_conn.h"
+#include "tls/conn_tls.h"
 #include "http/static_site.h"
 #include "tls/tls.h"
+#include "ws/ws_handshake.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +34,7 @@
 struct server {
     config cfg;
     server_shared shared;
+    ws_handshake_config handshake;      /* shared.handshake points here */
     worker *workers;
     static_site *site;
     sem_t started;
@@ -95,7 +103,14 @@ static int claim_port(const char *host, uint16_t port) {
 static void *worker_main(void *arg) {
     worker *w = arg;
     server *s = (server *)((char *)w->shared - offsetof(server, shared));
-    w->start_rc = worker_init(w);
+    /* The users register in the order their per-iteration work must run:
+     * documents first, so this iteration's frames go out with the flush. */
+    int rc = worker_init(w);
+    if (rc == 0) s->shared.targets[w->id].ring_fd = w->ring.ring_fd;   /* mail may come now */
+    if (rc == 0) rc = session_worker_init(w);
+    if (rc == 0) rc = conn_loop_init(w);
+    if (rc == 0) rc = worker_start(w);
+    w->start_rc = rc;
     sem_post(&s->started);
     if (w->start_rc == 0) worker_run(w);
     tls_thread_exit();
@@ -115,8 +130,8 @@ static int parse_origins(server *s) {
         if (count == SERVER_MAX_ORIGINS) return -E2BIG;
         s->origins[count++] = tok;
     }
-    s->shared.handshake.allowed_origins = s->origins;
-    s->shared.handshake.count_allowed_origins = count;
+    s->handshake.allowed_origins = s->origins;
+    s->handshake.count_allowed_origins = count;
     return 0;
 }
 
@@ -223,10 +238,39 @@ static void free_server(server *s) {
     free((void *)s->shared.loop_ms);
     sdnotify_close(&s->notify);
     free((void *)s->shared.ip_counts);
+    nameset_free(&s->shared.doc_names);
     static_site_free(s->site);
     tls_server_free(s->shared.tls);
     sem_destroy(&s->started);
     free(s);
+}
+
+/* Claims the port, then opens every worker's SO_REUSEPORT listener on it.
+ * Returns the bound port, or a negative errno (logged; nothing left open). */
+static int open_listeners(server *s, const config *cfg) {
+    int rc = claim_port(cfg->host, (uint16_t)cfg->port);
+    if (rc < 0) {
+        if (rc == -EADDRINUSE)
+            log_error("listen on %s: port %u is already in use by another process (another ringpad?); stop it or "
+                      "pick another --port", cfg->host, cfg->port);
+        else
+            log_error("listen on %s:%u: %s", cfg->host, cfg->port, strerror(-rc));
+        return rc;
+    }
+    uint16_t port = (uint16_t)rc;
+    for (uint32_t i = 0; i < cfg->threads; i++) {
+        worker *w = &s->workers[i];
+        w->id = i;
+        w->shared = &s->shared;
+        w->listen_fd = open_listener(cfg->host, port, false, NULL);
+        if (w->listen_fd < 0) {
+            rc = w->listen_fd;
+            log_error("listen on %s:%u: %s", cfg->host, (unsigned)port, strerror(-rc));
+            for (uint32_t j = 0; j < i; j++) close(s->workers[j].listen_fd);
+            return rc;
+        }
+    }
+    return port;
 }
 
 int server_start(const config *cfg, server **out) {
@@ -237,6 +281,11 @@ int server_start(const config *cfg, server **out) {
     server_shared *sh = &s->shared;
     sh->cfg = &s->cfg;
     sh->count_workers = cfg->threads;
+    if (nameset_init(&sh->doc_names) != 0) {
+        sem_destroy(&s->started);
+        free(s);
+        return -ENOMEM;
+    }
     sh->targets = calloc(cfg->threads, sizeof *sh->targets);
     sh->metrics = calloc(cfg->threads, sizeof *sh->metrics);
     sh->loop_ms = calloc(cfg->threads, sizeof *sh->loop_ms);
@@ -249,8 +298,11 @@ int server_start(const config *cfg, server **out) {
         free_server(s);
         return -ENOMEM;
     }
-    sh->handshake.deflate = pmd_config_default();
-    sh->handshake.deflate.enable = !cfg->no_deflate;
+    s->handshake.deflate = pmd_config_default();
+    s->handshake.deflate.enable = !cfg->no_deflate;
+    sh->handshake = &s->handshake;
+    sh->accept_handler = &http_conn_handler;
+    sh->ws_app = &session_ws_app;
     int rc = sdnotify_open(&s->notify, getenv("NOTIFY_SOCKET"), getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"));
     if (rc != 0) {
         /* not fatal: the service manager will time the start out and say so */
@@ -267,33 +319,16 @@ int server_start(const config *cfg, server **out) {
         return rc;
     }
     sh->site = s->site;
+    sh->filter = sh->tls != NULL ? &conn_tls_filter : NULL;
     s->cfg.max_connections = server_fit_fd_limit(cfg->max_connections);
 
-    rc = claim_port(cfg->host, (uint16_t)cfg->port);
+    rc = open_listeners(s, cfg);
     if (rc < 0) {
-        if (rc == -EADDRINUSE)
-            log_error("listen on %s: port %u is already in use by another process (another ringpad?); stop it or "
-                      "pick another --port", cfg->host, cfg->port);
-        else
-            log_error("listen on %s:%u: %s", cfg->host, cfg->port, strerror(-rc));
         free_server(s);
         return rc;
     }
     uint16_t port = (uint16_t)rc;
     rc = 0;
-    for (uint32_t i = 0; i < cfg->threads; i++) {
-        worker *w = &s->workers[i];
-        w->id = i;
-        w->shared = sh;
-        w->listen_fd = open_listener(cfg->host, port, false, NULL);
-        if (w->listen_fd < 0) {
-            rc = w->listen_fd;
-            log_error("listen on %s:%u: %s", cfg->host, (unsigned)port, strerror(-rc));
-            for (uint32_t j = 0; j < i; j++) close(s->workers[j].listen_fd);
-            free_server(s);
-            return rc;
-        }
-    }
     sh->port = port;
     /* Workers are started one at a time, so their setup (ring, buffer ring)
      * results are known before the server reports that it listens. */
