@@ -16,12 +16,6 @@ const uint32_t metrics_fsync_bucket_le_us[METRICS_FSYNC_BUCKETS] = {50,    100, 
                                                                     5000, 10000, 25000, 100000, 250000, 1000000};
 const uint32_t metrics_group_bucket_le[METRICS_GROUP_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 
-uint64_t metrics_now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 void metrics_count_fsync(metrics_worker *m, uint64_t latency_us, uint64_t ops) {
     size_t b = 0;
     while (b < METRICS_FSYNC_BUCKETS && latency_us > metrics_fsync_bucket_le_us[b]) b++;

@@ -118,8 +118,6 @@ typedef struct metrics_worker {
 /* Records one op published `latency_us` after it was submitted to its owner. */
 void metrics_count_ack(metrics_worker *m, uint64_t latency_us);
 
-/* CLOCK_MONOTONIC in microseconds: the clock of every latency histogram. */
-uint64_t metrics_now_us(void);
 
 /* One completed group commit: `latency_us` from submit to fdatasync, `ops` made durable. */
 void metrics_count_fsync(metrics_worker *m, uint64_t latency_us, uint64_t ops);

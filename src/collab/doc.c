@@ -1,4 +1,5 @@
 #include "collab/doc.h"
+#include "base/clock.h"
 
 #include "base/metrics.h"
 
@@ -230,7 +231,7 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
     uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
     d->senders[v % DOC_MAX_UNPUBLISHED_OPS] = 0;
     if (d->metrics != NULL) {
-        uint64_t now = metrics_now_us(), at = d->submitted_us[v % DOC_MAX_UNPUBLISHED_OPS];
+        uint64_t now = clock_mono_us(), at = d->submitted_us[v % DOC_MAX_UNPUBLISHED_OPS];
         metrics_count_ack(d->metrics, now > at ? now - at : 0);
     }
     if (e == NULL) return -EINVAL;   /* cannot happen: the history outlives the unpublished window */
@@ -494,7 +495,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     }
     uint64_t at = res.applied_at_version;
     d->senders[at % DOC_MAX_UNPUBLISHED_OPS] = key;
-    if (d->metrics != NULL) d->submitted_us[at % DOC_MAX_UNPUBLISHED_OPS] = metrics_now_us();
+    if (d->metrics != NULL) d->submitted_us[at % DOC_MAX_UNPUBLISHED_OPS] = clock_mono_us();
     if (d->log != NULL) {
         ot_buf_clear(&d->scratch);
         rc = ot_op_to_json(&res.op, &d->scratch);

@@ -2,6 +2,7 @@
  * their completions (with the tests' injected faults), what they report to
  * the document and the storage metrics. */
 #include "collab/docs_internal.h"
+#include "base/clock.h"
 
 #include "base/log.h"
 #include "io/ring.h"
@@ -27,7 +28,7 @@ void docs_entry_kick(docs *t, docs_entry *e, struct worker *w, fanout *out, int6
     store_flush_result failed;
     int rc = store_ring_kick(w, &e->io, now_ms, &failed);
     if (rc == -EAGAIN) report(t, e, &failed, out);
-    else if (rc == 1) e->flush_submitted_us = metrics_now_us();
+    else if (rc == 1) e->flush_submitted_us = clock_mono_us();
 }
 
 /* A completed flush, before its result is reported. */
@@ -36,7 +37,7 @@ static void count_flush(docs *t, const docs_entry *e, const store_flush_result *
     if (m == NULL) return;
     if (e->io.has_write && e->io.write_result > 0) metrics_add(&m->store_append_bytes, (uint64_t)e->io.write_result);
     if (e->io.has_fsync && res->error == 0) {
-        uint64_t now = metrics_now_us();
+        uint64_t now = clock_mono_us();
         metrics_count_fsync(m, now > e->flush_submitted_us ? now - e->flush_submitted_us : 0,
                             res->newly_durable_to - res->newly_durable_from);
     }

@@ -1,4 +1,5 @@
 #include "collab/rest_call.h"
+#include "base/clock.h"
 
 #include "collab/docs.h"
 #include "collab/rest_route.h"
@@ -167,9 +168,7 @@ static docs_request *new_req(rest_call *k, uint32_t kind, const char *doc, size_
     r->v = k->t.v;
     r->to = k->t.to;
     r->rest = true;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    r->time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    r->time_ms = clock_wall_ms();
     snprintf(r->by, sizeof r->by, "%s", k->auth_on ? k->claims.sub : "rest");
     return r;
 }

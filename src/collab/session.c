@@ -1,4 +1,5 @@
 #include "collab/session.h"
+#include "base/clock.h"
 
 #include "base/log.h"
 #include "io/ring.h"
@@ -49,13 +50,7 @@ typedef struct session_slot {
     void *ctx;
 } session_slot;
 
-static int64_t wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_s(void) { return wall_ms() / 1000; }
+static int64_t wall_s(void) { return clock_wall_ms() / 1000; }
 
 /* ---- slots ------------------------------------------------------------------ */
 
@@ -315,7 +310,7 @@ static docs_request *new_request(session *s, uint32_t kind, const proto_msg *m) 
     r->doc_len = m->doc_len;
     r->has_v = m->has_v;
     r->v = m->v;
-    r->time_ms = wall_ms();
+    r->time_ms = clock_wall_ms();
     memcpy(r->session, s->id, sizeof r->session);
     memcpy(r->by, s->by, sizeof r->by);
     return r;
