@@ -1,4 +1,5 @@
 #include "collab/session.h"
+#include "base/token_bucket.h"
 #include "base/clock.h"
 
 #include "base/log.h"
@@ -17,8 +18,7 @@ typedef struct session_doc {
     char name[DOCNAME_MAX_BYTES + 1];
     size_t len;
     auth_role role;
-    int64_t tokens_milli;           /* presence token bucket */
-    uint64_t refill_ms;
+    token_bucket presence;          /* --presence-per-sec */
 } session_doc;
 
 typedef struct session {
@@ -345,8 +345,7 @@ static void on_open(session *s, const proto_msg *m) {
         memset(d, 0, sizeof *d);
         memcpy(d->name, m->doc, m->doc_len);
         d->len = m->doc_len;
-        d->tokens_milli = (int64_t)sw->cfg->presence_per_sec * 1000;
-        d->refill_ms = sw->w->now_ms;
+        token_bucket_init(&d->presence, sw->cfg->presence_per_sec, sw->w->now_ms);
     }
     d->role = role;
     docs_request *r = new_request(s, DOCS_REQ_OPEN, m);
@@ -382,27 +381,13 @@ static void on_op(session *s, const proto_msg *m) {
     if (session_route(s->sw, r) != 0) send_error(s, PROTO_ERR_INTERNAL, "the document owner is busy", m->id, m->id_len);
 }
 
-static bool presence_allowed(session *s, session_doc *d) {
-    uint32_t rate = s->sw->cfg->presence_per_sec;
-    int64_t cap = (int64_t)rate * 1000;
-    uint64_t now = s->sw->w->now_ms;
-    if (now > d->refill_ms) {
-        int64_t add = (int64_t)(now - d->refill_ms) * rate;
-        d->tokens_milli = d->tokens_milli + add > cap ? cap : d->tokens_milli + add;
-        d->refill_ms = now;
-    }
-    if (d->tokens_milli < 1000) return false;
-    d->tokens_milli -= 1000;
-    return true;
-}
-
 static void on_presence(session *s, const proto_msg *m) {
     session_doc *d = find_doc(s, m->doc, m->doc_len);
     if (d == NULL) {
         send_error(s, PROTO_ERR_NOT_OPEN, "open the document first", m->doc, m->doc_len);
         return;
     }
-    if (!presence_allowed(s, d)) {
+    if (!token_bucket_take(&d->presence, s->sw->cfg->presence_per_sec, s->sw->w->now_ms)) {
         send_error(s, PROTO_ERR_RATE_LIMITED, "too many presence messages; this one was dropped", m->doc, m->doc_len);
         return;
     }

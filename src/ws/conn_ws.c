@@ -1,4 +1,5 @@
 #include "ws/conn_ws.h"
+#include "base/token_bucket.h"
 
 #include "base/log.h"
 #include "ws/ws.h"
@@ -24,8 +25,7 @@ typedef struct ws_session {
     ws_reader reader;
     ws_pmd *pmd;                 /* NULL without permessage-deflate */
     bool rate_warned;
-    int64_t tokens_milli;        /* token bucket in thousandths of a message */
-    uint64_t refill_ms;
+    token_bucket rate;           /* --max-messages-per-sec */
     const conn_ws_app *app;      /* /ws: the document protocol (server_shared.ws_app) */
     void *app_session;           /* what app->open returned */
 } ws_session;
@@ -113,9 +113,7 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
             return;
         }
     }
-    uint32_t rate = w->cfg->max_messages_per_sec;
-    s->tokens_milli = (int64_t)rate * 1000;
-    s->refill_ms = w->now_ms;
+    token_bucket_init(&s->rate, w->cfg->max_messages_per_sec, w->now_ms);
     c->ws = s;
     c->endpoint = (uint8_t)endpoint;
     c->state = CONN_WS;
@@ -232,15 +230,9 @@ static bool rate_allows(conn *c) {
     if (rate == 0) return true;
     ws_session *s = c->ws;
     int64_t cap = (int64_t)rate * 1000;
-    uint64_t now = c->w->now_ms;
-    if (now > s->refill_ms) {
-        int64_t add = (int64_t)(now - s->refill_ms) * rate;
-        s->tokens_milli = s->tokens_milli + add > cap ? cap : s->tokens_milli + add;
-        s->refill_ms = now;
-    }
-    s->tokens_milli -= 1000;
-    if (s->tokens_milli >= 0) return true;
-    if (s->tokens_milli <= -cap) {
+    int64_t balance = token_bucket_charge(&s->rate, rate, c->w->now_ms);
+    if (balance >= 0) return true;
+    if (balance <= -cap) {
         conn_ws_send_close(c, 1008, "rate limit exceeded");
         conn_close_after_flush(c, METRICS_CLOSE_RATE_LIMIT);
         return false;
