@@ -50,6 +50,7 @@ struct doc {
     uint32_t count_dups;
     ot_buf scratch;
     ot_buf text;
+    ot_history_entry hist;             /* a retained op, decoded (reused) */
     uint32_t history_depth;
     struct metrics_worker *metrics;
     uint64_t submitted_us[DOC_MAX_UNPUBLISHED_OPS]; /* [v % max]: when unpublished op v arrived */
@@ -68,6 +69,7 @@ int doc_new(const char *name, size_t name_len, ot_doc *ot, store_log *log, doc *
     d->published = ot_doc_version(ot);
     ot_buf_init(&d->scratch);
     ot_buf_init(&d->text);
+    ot_history_entry_init(&d->hist);
     *out = d;
     return 0;
 }
@@ -81,6 +83,7 @@ void doc_free(doc *d) {
     free(d->dups);
     ot_buf_free(&d->scratch);
     ot_buf_free(&d->text);
+    ot_history_entry_free(&d->hist);
     free(d);
 }
 
@@ -174,12 +177,18 @@ static proto_peer peer_of(const doc_sub *s) {
     };
 }
 
+/* The retained op at v, decoded into d->hist; NULL when it left the
+ * history (or could not be decoded for want of memory). */
+static const ot_history_entry *history_at(doc *d, uint64_t v) {
+    return ot_doc_history_read(d->ot, v, &d->hist) == OT_OK ? &d->hist : NULL;
+}
+
 /* Moves positions from version `from` to `to` (<= the applied version)
  * through the retained history. False when `from` left the history. */
-static bool move_sel(const doc *d, proto_range *sel, uint32_t count, uint64_t from, uint64_t to) {
+static bool move_sel(doc *d, proto_range *sel, uint32_t count, uint64_t from, uint64_t to) {
     if (from < ot_doc_oldest_version(d->ot)) return false;
     for (uint64_t v = from; v < to; v++) {
-        const ot_history_entry *e = ot_doc_history_at(d->ot, v);
+        const ot_history_entry *e = history_at(d, v);
         if (e == NULL) return false;
         for (uint32_t i = 0; i < count; i++) {
             sel[i].anchor = ot_transform_position(sel[i].anchor, &e->op, OT_SIDE_BEFORE);
@@ -199,7 +208,7 @@ static void refresh_sel(doc *d, doc_sub *s) {
 /* ---- publishing ---------------------------------------------------------------- */
 
 static int publish_one(doc *d, uint64_t v, fanout *out) {
-    const ot_history_entry *e = ot_doc_history_at(d->ot, v);
+    const ot_history_entry *e = history_at(d, v);
     uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
     d->senders[v % DOC_MAX_UNPUBLISHED_OPS] = 0;
     if (d->metrics != NULL) {
@@ -247,8 +256,8 @@ static void publish_until(doc *d, uint64_t durable, fanout *out) {
 void doc_on_flush(doc *d, const store_flush_result *r, fanout *out) {
     for (uint64_t v = r->failed_from; v < r->failed_to; v++) {
         uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
-        const ot_history_entry *e = ot_doc_history_at(d->ot, v);
-        if (sender == 0 || e == NULL) continue;
+        const ot_history_entry *e = sender != 0 ? history_at(d, v) : NULL;
+        if (e == NULL) continue;
         char msg[160];
         snprintf(msg, sizeof msg, "the op could not be made durable (%s); retry later with the same id",
                  store_err_str(r->error));
@@ -340,7 +349,7 @@ int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
         return 0;
     }
     for (uint64_t b = v; b < d->published; b++) {
-        const ot_history_entry *e = ot_doc_history_at(d->ot, b);
+        const ot_history_entry *e = history_at(d, b);
         ot_buf_clear(&d->scratch);
         if (e == NULL || proto_enc_op(&d->scratch, pstr(d->name, d->name_len), b, pstr(e->id, e->id_len),
                                       &e->op, pstr(e->author, e->author_len)) != 0 ||

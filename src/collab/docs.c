@@ -331,16 +331,20 @@ done:
 static int append_memory_ops(const doc *d, uint64_t from, uint64_t to, bool first, uint32_t *budget, ot_buf *b,
                              uint64_t *next) {
     const ot_doc *ot = doc_ot(d);
+    ot_history_entry e;
+    ot_history_entry_init(&e);
     int rc = 0;
     uint64_t v = from;
     for (; rc == 0 && v < to && *budget > 0; v++) {
-        const ot_history_entry *e = ot_doc_history_at(ot, v);
-        if (e == NULL) break;
-        proto_op_item it = {.v = v, .id = {e->id, e->id_len}, .by = {e->author, e->author_len},
-                            .time_ms = e->time_ms, .op = &e->op};
+        int got = ot_doc_history_read(ot, v, &e);
+        if (got == OT_ERR_NOMEM) rc = -ENOMEM;
+        if (got != OT_OK) break;
+        proto_op_item it = {.v = v, .id = {e.id, e.id_len}, .by = {e.author, e.author_len},
+                            .time_ms = e.time_ms, .op = &e.op};
         rc = proto_enc_rest_op_item(b, first && v == from, &it);
         (*budget)--;
     }
+    ot_history_entry_free(&e);
     *next = v;
     return rc;
 }

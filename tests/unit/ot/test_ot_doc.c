@@ -30,8 +30,12 @@ Test(ot_doc, new_and_accessors) {
     cr_assert_eq(ot_doc_version(doc), 7);
     cr_assert_eq(ot_doc_oldest_version(doc), 7);
     cr_assert_eq(ot_text_len_codepoints(ot_doc_text(doc)), 5);
-    cr_assert_null(ot_doc_history_at(doc, 7));
-    cr_assert_null(ot_doc_history_at(doc, 6));
+    ot_history_entry e;
+    ot_history_entry_init(&e);
+    cr_assert_eq(ot_doc_history_read(doc, 7, &e), OT_ERR_VERSION_AHEAD);
+    cr_assert_eq(ot_doc_history_read(doc, 6, &e), OT_ERR_VERSION_TOO_OLD);
+    cr_assert_eq(ot_doc_history_bytes(doc), 0);
+    ot_history_entry_free(&e);
     ot_doc_free(doc);
     ot_doc_free(NULL);
     cr_assert_null(ot_doc_new(NULL, 0, "\xff", 1));
@@ -58,8 +62,10 @@ Test(ot_doc, submit_at_head_and_history) {
     ot_t_expect_json(&res.op, "[5,\" world\"]");
     cr_assert_eq(ot_doc_version(doc), 1);
     expect_doc_text(doc, "hello world");
-    const ot_history_entry *e = ot_doc_history_at(doc, 0);
-    cr_assert_not_null(e);
+    ot_history_entry h;
+    ot_history_entry_init(&h);
+    const ot_history_entry *e = &h;
+    cr_assert_eq(ot_doc_history_read(doc, 0, &h), OT_OK);
     cr_assert_eq(e->base_version, 0);
     cr_assert_eq(e->id_len, 4);
     cr_assert_eq(memcmp(e->id, "op-1", 4), 0);
@@ -67,12 +73,18 @@ Test(ot_doc, submit_at_head_and_history) {
     cr_assert_eq(memcmp(e->author, "alice", 5), 0);
     cr_assert_eq(e->time_ms, 1234);
     ot_t_expect_json(&e->op, "[5,\" world\"]");
-    ot_t_expect_json(&e->inverse, "[5,-6]");
+    ot_op inverse;
+    ot_op_init(&inverse);
+    cr_assert_eq(ot_doc_history_inverse(doc, 0, &inverse), OT_OK);
+    ot_t_expect_json(&inverse, "[5,-6]");
+    ot_op_free(&inverse);
     /* No id: accepted, not indexed. */
     cr_assert_eq(submit(doc, 1, "[-1,10]", NULL, &res), OT_OK);
     cr_assert_eq(res.applied_at_version, 1);
     expect_doc_text(doc, "ello world");
-    cr_assert_eq(ot_doc_history_at(doc, 1)->id_len, 0);
+    cr_assert_eq(ot_doc_history_read(doc, 1, &h), OT_OK);
+    cr_assert_eq(h.id_len, 0);
+    ot_history_entry_free(&h);
     ot_op_free(&res.op);
     ot_doc_free(doc);
 }
@@ -205,13 +217,16 @@ Test(ot_doc, ids_leave_with_their_ops) {
             if (j < 0)
                 continue;
             snprintf(id, sizeof id, "id-%d", j);
-            const ot_history_entry *e = NULL;
+            bool found = false;
+            ot_history_entry h;
+            ot_history_entry_init(&h);
             for (uint64_t v = ot_doc_oldest_version(doc); v < ot_doc_version(doc); v++) {
-                const ot_history_entry *h = ot_doc_history_at(doc, v);
-                if (h->id_len == strlen(id) && memcmp(h->id, id, h->id_len) == 0)
-                    e = h;
+                cr_assert_eq(ot_doc_history_read(doc, v, &h), OT_OK);
+                if (h.id_len == strlen(id) && memcmp(h.id, id, h.id_len) == 0)
+                    found = true;
             }
-            cr_assert_eq(e != NULL, j > i - depth, "i %d j %d", i, j);
+            ot_history_entry_free(&h);
+            cr_assert_eq(found, j > i - depth, "i %d j %d", i, j);
         }
     }
     /* A resend of a retained id is a duplicate... */
