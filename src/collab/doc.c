@@ -1,5 +1,6 @@
 #include "collab/doc.h"
 
+#include "base/membudget.h"
 #include "base/metrics.h"
 
 #include <assert.h>
@@ -52,6 +53,9 @@ struct doc {
     ot_buf text;
     ot_history_entry hist;             /* a retained op, decoded (reused) */
     uint32_t history_depth;
+    size_t history_max_bytes;          /* 0: no bound but the depth */
+    membudget *budget;                 /* NULL: not counted */
+    size_t counted_bytes;              /* what budget has of this document */
     struct metrics_worker *metrics;
     uint64_t submitted_us[DOC_MAX_UNPUBLISHED_OPS]; /* [v % max]: when unpublished op v arrived */
 };
@@ -76,6 +80,7 @@ int doc_new(const char *name, size_t name_len, ot_doc *ot, store_log *log, doc *
 
 void doc_free(doc *d) {
     if (d == NULL) return;
+    if (d->budget != NULL) membudget_add(d->budget, -(int64_t)d->counted_bytes);
     ot_doc_free(d->ot);
     store_log_free(d->log);
     free(d->subs);
@@ -88,6 +93,54 @@ void doc_free(doc *d) {
 }
 
 void doc_set_history_depth(doc *d, uint32_t depth) { d->history_depth = depth; }
+
+size_t doc_memory_bytes(const doc *d) {
+    return sizeof *d + ot_doc_history_bytes(d->ot) + (size_t)ot_text_len_bytes(ot_doc_text(d->ot)) +
+           d->scratch.cap + d->text.cap;
+}
+
+/* Brings the budget's count of this document up to date. */
+static void count_memory(doc *d) {
+    if (d->budget == NULL) return;
+    size_t now = doc_memory_bytes(d);
+    if (now != d->counted_bytes) membudget_add(d->budget, (int64_t)now - (int64_t)d->counted_bytes);
+    d->counted_bytes = now;
+}
+
+size_t doc_shed_history(doc *d, size_t want_bytes) {
+    size_t before = ot_doc_history_bytes(d->ot);
+    /* bounded by the published ops retained */
+    while (ot_doc_oldest_version(d->ot) < d->published && before - ot_doc_history_bytes(d->ot) < want_bytes)
+        ot_doc_forget_before(d->ot, ot_doc_oldest_version(d->ot) + 1);
+    size_t freed = before - ot_doc_history_bytes(d->ot);
+    count_memory(d);
+    return freed;
+}
+
+/* What the history keeps once ops are published: history_depth of them (the
+ * OT ring has room for DOC_MAX_UNPUBLISHED_OPS more so that unpublished ops
+ * outlive any client's view, but once published they would only hold memory),
+ * within history_max_bytes, and less while the process is over its budget.
+ * Unpublished ops always stay: they are still to be sent. */
+static void retain(doc *d) {
+    if (d->history_depth > 0 && d->published > d->history_depth)
+        ot_doc_forget_before(d->ot, d->published - d->history_depth);
+    size_t bytes = ot_doc_history_bytes(d->ot);
+    size_t want = d->history_max_bytes > 0 && bytes > d->history_max_bytes ? bytes - d->history_max_bytes : 0;
+    uint64_t over = membudget_over(d->budget);
+    if (over > want) want = over > SIZE_MAX ? SIZE_MAX : (size_t)over;
+    if (want > 0) doc_shed_history(d, want);
+    count_memory(d);
+}
+
+void doc_set_memory(doc *d, size_t history_max_bytes, membudget *budget) {
+    if (d->budget != NULL) membudget_add(d->budget, -(int64_t)d->counted_bytes);
+    d->counted_bytes = 0;
+    d->history_max_bytes = history_max_bytes;
+    d->budget = budget;
+    count_memory(d); /* before retain: its own bytes count toward the budget */
+    retain(d);
+}
 void doc_set_metrics(doc *d, struct metrics_worker *m) { d->metrics = m; }
 
 static uint64_t mono_us(void) {
@@ -251,6 +304,7 @@ static void publish_until(doc *d, uint64_t durable, fanout *out) {
         d->published++;
     }
     assert(d->published <= ot_doc_version(d->ot));
+    retain(d);
 }
 
 void doc_on_flush(doc *d, const store_flush_result *r, fanout *out) {
@@ -482,6 +536,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     }
     ot_op_free(&res.op);
     if (d->log == NULL) publish_until(d, ot_doc_version(d->ot), out);
+    else count_memory(d);
     return 0;
 }
 

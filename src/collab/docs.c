@@ -1,6 +1,7 @@
 #include "collab/docs_internal.h"
 
 #include "base/log.h"
+#include "base/membudget.h"
 #include "io/ring.h"
 #include "store/store_ring.h"
 
@@ -178,6 +179,7 @@ static int make_ready(docs *t, docs_entry *e, docs_job *j) {
     e->files = j->files;
     j->files.dir_fd = j->files.log_fd = -1;
     doc_set_history_depth(d, t->cfg.history_depth);
+    doc_set_memory(d, t->cfg.history_memory_bytes, t->cfg.budget);
     doc_set_metrics(d, t->cfg.metrics);
     store_ring_io_init(&e->io, lg, t->cfg.store_cqe);
     e->d = d;
@@ -700,7 +702,35 @@ void docs_on_store_cqe(docs *t, store_ring_io *io, const struct io_uring_cqe *cq
     }
 }
 
+/* Over the budget: published history leaves memory first (every document
+ * here), then quiet documents are unloaded, until this worker has freed the
+ * excess or has nothing left to free. The other workers do the same on their
+ * ticks; the shared count tells each what is still over. */
+static void shed_memory(docs *t, fanout *out, int64_t now_ms) {
+    uint64_t over = membudget_over(t->cfg.budget);
+    for (uint32_t b = 0; b < DOCS_HASH_BUCKETS && over > 0; b++) {
+        for (docs_entry *e = t->buckets[b]; e != NULL && over > 0; e = e->next) {
+            if (e->state != ENTRY_READY) continue;
+            size_t freed = doc_shed_history(e->d, (size_t)over);
+            over = freed < over ? over - freed : 0;
+        }
+    }
+    for (uint32_t b = 0; b < DOCS_HASH_BUCKETS && over > 0; b++) {
+        for (docs_entry *e = t->buckets[b], *next; e != NULL && over > 0; e = next) {
+            next = e->next;
+            if (e->state != ENTRY_READY || !doc_is_quiet(e->d) || !store_log_idle(e->io.log) || e->compacting ||
+                e->dirty || store_ring_busy(&e->io))
+                continue;
+            size_t bytes = doc_memory_bytes(e->d);
+            log_debug("document %s unloaded: the memory budget is exceeded", e->name);
+            unload(t, e, true, out, now_ms);
+            over = bytes < over ? over - bytes : 0;
+        }
+    }
+}
+
 void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
+    if (membudget_over(t->cfg.budget) > 0) shed_memory(t, out, now_ms);
     for (uint32_t b = 0; b < DOCS_HASH_BUCKETS; b++) {
         for (docs_entry *e = t->buckets[b], *next; e != NULL; e = next) {
             next = e->next;

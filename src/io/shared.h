@@ -7,6 +7,7 @@
 #define RINGPAD_SHARED_H
 
 #include "base/config.h"
+#include "base/membudget.h"
 #include "base/metrics.h"
 #include "base/nameset.h"
 
@@ -46,6 +47,7 @@ typedef struct server_shared {
     _Atomic bool zerocopy;              /* zero-copy sends enabled and not refused */
     _Atomic uint32_t degraded_docs;     /* documents whose storage failed (/healthz: degraded) */
     nameset doc_names;                  /* the data dir's documents, for listings (collab keeps it current) */
+    membudget memory;                   /* what the documents hold, all workers together (--memory-budget) */
 } server_shared;
 
 #endif /* RINGPAD_SHARED_H */
