@@ -266,6 +266,22 @@ void ot_doc_forget_before(ot_doc *doc, uint64_t base_version) {
 
 /* ---- submit -------------------------------------------------------------------------- */
 
+/* Scratch ops keep their storage for the next submit (small ops then
+ * allocate nothing) unless a large op grew them past this. */
+#define OT_DOC_SCRATCH_KEEP_BYTES (64u * 1024u)
+
+static void trim_op(ot_op *op) {
+    if (op->text_capacity_bytes > OT_DOC_SCRATCH_KEEP_BYTES ||
+        (size_t)op->capacity_components * sizeof *op->components > OT_DOC_SCRATCH_KEEP_BYTES)
+        ot_op_free(op);
+}
+
+static void trim_scratch(ot_doc *doc) {
+    trim_op(&doc->scratch_a);
+    trim_op(&doc->scratch_b);
+    trim_op(&doc->scratch_hist);
+}
+
 int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
                   const char *id, size_t id_len, const char *author, size_t author_len,
                   int64_t time_ms, ot_submit_result *result) {
@@ -291,8 +307,9 @@ int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
     if (base_version < oldest(doc))
         return OT_ERR_VERSION_TOO_OLD;
 
-    /* One retained op at a time: composition is not closed under transform. */
-    int rc = ot_op_copy(&doc->scratch_a, op);
+    /* One retained op at a time: composition is not closed under transform.
+     * An op on the current version is applied as it is, without a copy. */
+    int rc = base_version == doc->version ? OT_OK : ot_op_copy(&doc->scratch_a, op);
     for (uint64_t v = base_version; rc == OT_OK && v < doc->version; v++) {
         ot_pack_view view;
         ot_pack_view_of(record_at(doc, v), &view);
@@ -307,7 +324,7 @@ int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
     }
     if (rc)
         return rc;
-    const ot_op *applied = &doc->scratch_a;
+    const ot_op *applied = base_version == doc->version ? op : &doc->scratch_a;
     if (applied->base_len_codepoints != ot_text_len_codepoints(doc->text))
         return OT_ERR_BASE_LENGTH;
     if (applied->target_len_codepoints > doc->limits.max_doc_codepoints)
@@ -339,6 +356,7 @@ int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
         add_id(doc->ids, doc->ids_mask, hash_id(id, id_len), doc->version);
     result->applied_at_version = doc->version;
     doc->version++;
+    trim_scratch(doc);
     return OT_OK;
 }
 

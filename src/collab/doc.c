@@ -99,8 +99,19 @@ size_t doc_memory_bytes(const doc *d) {
            d->scratch.cap + d->text.cap;
 }
 
-/* Brings the budget's count of this document up to date. */
+/* Buffers up to this size are kept for the next frame; larger ones (a large
+ * op's) are freed once used, or every document would keep its largest. */
+#define DOC_KEEP_BUFFER_BYTES (256u * 1024u)
+
+static void trim_buffers(doc *d) {
+    if (d->scratch.cap > DOC_KEEP_BUFFER_BYTES) ot_buf_free(&d->scratch);
+    if (d->text.cap > DOC_KEEP_BUFFER_BYTES) ot_buf_free(&d->text);
+    if (d->hist.op.text_capacity_bytes > DOC_KEEP_BUFFER_BYTES) ot_history_entry_free(&d->hist);
+}
+
+/* Frees large buffers and brings the budget's count of this document up to date. */
 static void count_memory(doc *d) {
+    trim_buffers(d);
     if (d->budget == NULL) return;
     size_t now = doc_memory_bytes(d);
     if (now != d->counted_bytes) membudget_add(d->budget, (int64_t)now - (int64_t)d->counted_bytes);

@@ -1,0 +1,98 @@
+// A writer sending maximal ops cannot push the server past --memory-budget.
+// Several documents each take a run of ~1 MiB replace ops ([text, -len], the
+// largest --max-op-bytes allows), one after the other's ack, with a history
+// depth that would keep all of them (~2 MiB each: the text inserted and the
+// text deleted): only the memory budget and --history-memory-bytes bound
+// what stays. The server's resident memory, sampled after every ack, must
+// stay under the budget; and the ops that left memory are still served,
+// from the log.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { serverTest } from './lib/server.mjs';
+import { RpConn } from './lib/rp-client.mjs';
+
+const MIB = 1024 * 1024;
+const BUDGET_MIB = 64;
+const DOCS = 3;
+const OPS_PER_DOC = 30;              // 3 x 30 x 2 MiB: ~180 MiB kept without a bound
+const OP_TEXT_BYTES = MIB - 256;     // fits --max-op-bytes 1m and a 1 MiB message with its JSON
+
+// ASan keeps freed blocks in its quarantine (256 MiB by default) and adds shadow
+// memory: RSS then says nothing about what the server retains, so the bound is
+// checked in the plain builds only.
+const ASAN = /-Dsanitize=address/.test(process.env.RINGPAD_BUILD_OPTIONS ?? '');
+
+const dataDir = mkdtempSync(path.join(tmpdir(), 'ringpad-membudget-'));
+process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+
+async function replaceLoop(port, doc, onOp) {
+    const c = await RpConn.open(port);
+    try {
+        c.send({ type: 'hello', name: doc });
+        c.send({ type: 'open', doc });
+        const snap = await c.type('snapshot', 5000);
+        let v = snap.v;
+        let len = [...snap.text].length;
+        for (let i = 0; i < OPS_PER_DOC; i++) {
+            const text = String.fromCharCode(97 + (i % 26)).repeat(OP_TEXT_BYTES);
+            const id = `${doc}:${i}`;
+            c.send({ type: 'op', doc, v, id, op: len ? [text, -len] : [text] });
+            const m = await c.next((x) => (x.type === 'ack' && x.id === id) || x.type === 'error', 10000, `ack of ${id}`);
+            assert.equal(m.type, 'ack', `op ${id}: ${JSON.stringify(m).slice(0, 300)}`);
+            assert.equal(m.v, v);
+            v += 1;
+            len = OP_TEXT_BYTES;
+            c.msgs.length = 0;
+            c.seen = 0;
+            onOp();
+        }
+        return v;
+    } finally {
+        c.close();
+    }
+}
+
+serverTest('maximal ops on several documents: RSS stays under --memory-budget', {
+    flags: { dataDir, historyDepth: 1000, memoryBudget: `${BUDGET_MIB}m`, threads: 2, fsync: 'interval', docIdleMs: 600000 },
+    timeout: 90000,
+}, async (t, srv) => {
+    if (ASAN) {
+        t.skip('RSS is not meaningful under AddressSanitizer (quarantine, shadow memory)');
+        return;
+    }
+    assert.match(srv.stderr(), new RegExp(`memory budget ${BUDGET_MIB} MiB \\(documents keep to ${BUDGET_MIB / 2} MiB`));
+    let peakKb = srv.rssKb();
+    const sample = () => { try { peakKb = Math.max(peakKb, srv.rssKb()); } catch { /* exited */ } };
+    if (process.env.RINGPAD_SHOW_PEAK) {
+        const iv = setInterval(async () => {
+            try {
+                const m = await (await fetch(`http://127.0.0.1:${srv.port}/metrics`)).text();
+                console.log(`rss ${srv.rssKb()} docs ${m.match(/ringpad_documents_memory_bytes (\d+)/)[1] >> 10}`);
+            } catch { /* done */ }
+        }, 200);
+        t.after(() => clearInterval(iv));
+    }
+    const versions = await Promise.all(Array.from({ length: DOCS }, (_, k) => replaceLoop(srv.port, `mem-${k}`, sample)));
+    sample();
+    assert.deepEqual(versions, Array(DOCS).fill(OPS_PER_DOC));
+    // Still loaded (doc-idle is long): the text is whole and current.
+    const r = await fetch(`http://127.0.0.1:${srv.port}/api/docs/mem-0`);
+    assert.equal(r.status, 200);
+    const body = await r.json();
+    assert.equal(body.v, OPS_PER_DOC);
+    assert.equal(body.text.length, OP_TEXT_BYTES);
+    // The first ops left memory long ago; /ops still has them (from the log).
+    const ops = await fetch(`http://127.0.0.1:${srv.port}/api/docs/mem-0/ops?from=0&to=2`);
+    assert.equal(ops.status, 200);
+    const page = await ops.json();
+    assert.deepEqual(page.ops.map((o) => o.id), ['mem-0:0', 'mem-0:1']);
+    assert.equal(page.ops[1].op[0].length, OP_TEXT_BYTES);
+    sample();
+    const budgetKb = BUDGET_MIB * 1024;
+    if (process.env.RINGPAD_SHOW_PEAK) console.log(`peak RSS ${peakKb}`);
+    t.diagnostic(`peak RSS ${peakKb} kB with --memory-budget ${BUDGET_MIB}m after ${DOCS} x ${OPS_PER_DOC} ops of ${OP_TEXT_BYTES} bytes`);
+    assert.ok(peakKb < budgetKb,
+        `server RSS peaked at ${peakKb} kB, over --memory-budget ${budgetKb} kB, after ${DOCS} x ${OPS_PER_DOC} ops of ${OP_TEXT_BYTES} bytes`);
+});
