@@ -360,6 +360,30 @@ int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
     return OT_OK;
 }
 
+int ot_doc_undo_last(ot_doc *doc) {
+    if (doc->count == 0)
+        return OT_ERR_VERSION_TOO_OLD;
+    uint64_t last = doc->version - 1;
+    int rc = ot_doc_history_inverse(doc, last, &doc->scratch_hist);
+    if (rc == OT_OK)
+        rc = ot_apply(&doc->scratch_hist, doc->text);
+    trim_scratch(doc);
+    if (rc)
+        return rc;
+    uint32_t slot = (doc->head + doc->count - 1) % doc->cap;
+    uint8_t *rec = doc->ring[slot];
+    ot_pack_view v;
+    ot_pack_view_of(rec, &v);
+    if (v.id_len)
+        remove_id(doc, hash_id(v.id, v.id_len), last);
+    doc->record_bytes -= ot_pack_cost_bytes(v.len_bytes);
+    free(rec);
+    doc->ring[slot] = NULL;
+    doc->count--;
+    doc->version--;
+    return OT_OK;
+}
+
 int ot_doc_text_at(const ot_doc *doc, uint64_t version, ot_buf *out) {
     if (version > doc->version)
         return OT_ERR_VERSION_AHEAD;

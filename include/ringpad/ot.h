@@ -265,6 +265,11 @@ void ot_doc_forget_before(ot_doc *doc, uint64_t base_version);
 /* Heap bytes the retained history holds: its records (as the allocator
  * counts them: header and rounding), the ring and the id index. */
 size_t ot_doc_history_bytes(const ot_doc *doc);
+/* Takes back the newest op (its inverse applied to the text, its id and
+ * history entry gone, the version one less): for an op that could not be
+ * stored. OT_ERR_VERSION_TOO_OLD when no op is retained; on OT_ERR_NOMEM
+ * nothing changed. */
+int ot_doc_undo_last(ot_doc *doc);
 
 typedef struct ot_submit_result {
     ot_op op;                /* the op as applied (transformed); caller inits/frees */

@@ -10,6 +10,7 @@
 #include "base/membudget.h"
 #include "base/metrics.h"
 #include "base/nameset.h"
+#include "io/sdnotify.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -46,6 +47,8 @@ typedef struct server_shared {
     _Atomic bool provided_buffers;      /* some worker registered a buffer ring */
     _Atomic bool zerocopy;              /* zero-copy sends enabled and not refused */
     _Atomic uint32_t degraded_docs;     /* documents whose storage failed (/healthz: degraded) */
+    _Atomic uint64_t *loop_ms;          /* [count_workers]: when each loop last turned (watchdog) */
+    sdnotify *notify;                   /* systemd notify socket; watchdog pings by worker 0 */
     nameset doc_names;                  /* the data dir's documents, for listings (collab keeps it current) */
     membudget memory;                   /* what the documents hold, all workers together (--memory-budget) */
 } server_shared;
