@@ -17,8 +17,10 @@
 /* Blocks from here up are mapped on their own and unmapped when freed. glibc
  * otherwise raises this threshold to the largest block freed so far (up to
  * 32 MiB), after which 1 MiB ops and their buffers stay in the heap's free
- * lists: the process keeps its peak, not what it holds (--memory-budget). */
-#define MAIN_MMAP_THRESHOLD_BYTES (128 * 1024)
+ * lists: the process keeps its peak, not what it holds (--memory-budget).
+ * 512 KiB: above the buffers of ordinary traffic (64 KiB pastes and their
+ * frames), which mapping on every use would slow down. */
+#define MAIN_MMAP_THRESHOLD_BYTES (512 * 1024)
 
 extern char **environ;
 
