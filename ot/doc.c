@@ -115,21 +115,21 @@ void ot_history_entry_free(ot_history_entry *e) {
     ot_history_entry_init(e);
 }
 
-static int check_retained(const ot_doc *doc, uint64_t base_version) {
+/* The retained record at base_version, read in place. */
+static int view_at(const ot_doc *doc, uint64_t base_version, ot_pack_view *v) {
     if (base_version < oldest(doc))
         return OT_ERR_VERSION_TOO_OLD;
     if (base_version >= doc->version)
         return OT_ERR_VERSION_AHEAD;
+    ot_pack_view_of(record_at(doc, base_version), v);
     return OT_OK;
 }
 
 int ot_doc_history_read(const ot_doc *doc, uint64_t base_version, ot_history_entry *out) {
-    int rc = check_retained(doc, base_version);
-    if (rc)
-        return rc;
     ot_pack_view v;
-    ot_pack_view_of(record_at(doc, base_version), &v);
-    rc = ot_pack_decode_op(&v, &out->op);
+    int rc = view_at(doc, base_version, &v);
+    if (rc == OT_OK)
+        rc = ot_pack_decode_op(&v, &out->op);
     if (rc)
         return rc;
     out->base_version = base_version;
@@ -142,12 +142,9 @@ int ot_doc_history_read(const ot_doc *doc, uint64_t base_version, ot_history_ent
 }
 
 int ot_doc_history_inverse(const ot_doc *doc, uint64_t base_version, ot_op *out) {
-    int rc = check_retained(doc, base_version);
-    if (rc)
-        return rc;
     ot_pack_view v;
-    ot_pack_view_of(record_at(doc, base_version), &v);
-    return ot_pack_decode_inverse(&v, out);
+    int rc = view_at(doc, base_version, &v);
+    return rc ? rc : ot_pack_decode_inverse(&v, out);
 }
 
 /* ---- the id index ---------------------------------------------------------------- */
