@@ -6,8 +6,12 @@
  * one-character edits replayed, a late op carried through them; applies into
  * random and all-ASCII documents of 100 .. 1M code points), and the 1 MB vs
  * 4 MB edit run whose ratio shows per-edit cost does not grow with the
- * document. bench/RESULTS.md has the figures beside libot's.
+ * document, and what a document's history costs: heap bytes per small op
+ * retained (with a 16-byte id and an 8-byte author, as sessions send them)
+ * and submits of ops that arrive 8 versions late. bench/RESULTS.md has the
+ * figures beside libot's.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,6 +414,82 @@ static void bench_large_docs(uint64_t *rng) {
            best[1] / best[0], rounds);
 }
 
+/* Heap bytes in use (glibc's count: what malloc handed out, with its headers). */
+static size_t heap_in_use_bytes(void) {
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+enum { HISTORY_OPS = 100000, HISTORY_LATE_BY = 8, HISTORY_LENS = 64 };
+
+/* One small op (1..8 code points inserted, or 1..8 deleted) with an id like a
+ * session's ("<16 chars>:<n>") and a short author, submitted `late_by`
+ * versions behind the document. */
+static void submit_small(ot_doc *doc, uint64_t *rng, uint64_t n, uint64_t late_by, ot_op *op,
+                         ot_submit_result *res, uint64_t *len_at) {
+    uint64_t version = ot_doc_version(doc);
+    uint64_t base = version > late_by ? version - late_by : version;
+    uint64_t len = len_at[base % HISTORY_LENS];
+    ot_op_clear(op);
+    uint64_t k = 1 + below(rng, 8);
+    if (len > 64 && below(rng, 3) == 0) {
+        uint64_t pos = below(rng, len - k);
+        check(ot_op_retain(op, pos), "retain");
+        check(ot_op_delete(op, k), "delete");
+        check(ot_op_retain(op, len - pos - k), "retain");
+    } else {
+        uint64_t pos = below(rng, len + 1);
+        check(ot_op_retain(op, pos), "retain");
+        for (uint64_t i = 0; i < k; i++)
+            check(ot_op_insert(op, pieces[below(rng, 3)], 1), "insert");
+        check(ot_op_retain(op, len - pos), "retain");
+    }
+    char id[48];
+    int id_len = snprintf(id, sizeof id, "k3J9x0QpL2mZ7vTa:%llu", (unsigned long long)n);
+    check(ot_doc_submit(doc, base, op, id, (size_t)id_len, "user-042", 8, 1733400000000 + (int64_t)n, res),
+          "submit");
+    /* the text's length at each recent version, for ops based on it */
+    len_at[(version + 1) % HISTORY_LENS] = res->op.target_len_codepoints;
+}
+
+static void bench_history(uint64_t *rng) {
+    ot_limits lim = ot_limits_default();
+    lim.history_depth = HISTORY_OPS;
+    ot_op op;
+    ot_submit_result res;
+    ot_op_init(&op);
+    ot_op_init(&res.op);
+    uint64_t len_at[HISTORY_LENS] = { 0 };
+    size_t heap_before = heap_in_use_bytes();
+    ot_doc *doc = ot_doc_new(&lim, 0, "", 0);
+    if (!doc)
+        die("doc_new", OT_ERR_NOMEM);
+    size_t heap_empty = heap_in_use_bytes();
+    uint64_t inserted_bytes = 0;
+    double t0 = now_s();
+    for (uint64_t n = 0; n < HISTORY_OPS; n++) {
+        submit_small(doc, rng, n, 0, &op, &res, len_at);
+        inserted_bytes += op.text_len_bytes;
+    }
+    double t1 = now_s();
+    row("doc submit, small ops at the current version", HISTORY_OPS, t1 - t0);
+    size_t heap_full = heap_in_use_bytes();
+    uint64_t text_bytes = ot_text_len_bytes(ot_doc_text(doc));
+    printf("history: %zu B per small op retained (heap, incl. the document's fixed part of %zu B);\n"
+           "  of which op text inserted %.1f B, current text %.1f B\n",
+           (heap_full - heap_before) / HISTORY_OPS, heap_empty - heap_before,
+           (double)inserted_bytes / HISTORY_OPS, (double)text_bytes / HISTORY_OPS);
+    uint64_t late = HISTORY_OPS;
+    t0 = now_s();
+    for (uint64_t n = 0; n < late; n++)
+        submit_small(doc, rng, HISTORY_OPS + n, HISTORY_LATE_BY, &op, &res, len_at);
+    t1 = now_s();
+    row("doc submit, small ops 8 versions late", late, t1 - t0);
+    ot_doc_free(doc);
+    ot_op_free(&op);
+    ot_op_free(&res.op);
+}
+
 int main(int argc, char **argv) {
     uint64_t seed = 0x0b5e55edull;
     const char *only = "";
@@ -425,7 +505,7 @@ int main(int argc, char **argv) {
     printf("ringpad OT micro-benchmark, seed %#llx (build with -Doptimize=ReleaseFast)\n",
            (unsigned long long)seed);
     printf("%-52s %9s %9s %12s %10s\n", "case", "ops", "seconds", "ops/s", "ns/op");
-    /* --only GROUP runs one group: random, stream, apply, flat or large. */
+    /* --only GROUP runs one group: random, stream, apply, flat, large or history. */
     if (!*only || strcmp(only, "random") == 0)
         bench_random_ops(&rng);
     if (!*only || strcmp(only, "stream") == 0)
@@ -436,5 +516,7 @@ int main(int argc, char **argv) {
         bench_flat_sizes(&rng);
     if (!*only || strcmp(only, "large") == 0)
         bench_large_docs(&rng);
+    if (!*only || strcmp(only, "history") == 0)
+        bench_history(&rng);
     return 0;
 }

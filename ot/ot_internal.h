@@ -135,6 +135,44 @@ static inline void ot_op_put_insert(ot_op *op, const char *utf8, uint32_t len_by
     ot_op_put_written_insert(op, len_bytes, n);
 }
 
+/* ---- Packed records (pack.c): an op while it is in a document's history ---- */
+
+typedef struct ot_pack_meta {
+    const char *id;
+    size_t id_len;
+    const char *author;
+    size_t author_len;
+    int64_t time_ms;
+} ot_pack_meta;
+
+/* A record read in place (pointers into it). */
+typedef struct ot_pack_view {
+    size_t len_bytes;            /* the whole record */
+    int64_t time_ms;
+    const char *id;
+    size_t id_len;
+    const char *author;
+    size_t author_len;
+    uint32_t count_components;
+    uint32_t insert_bytes;       /* the op's text */
+    uint64_t delete_bytes;       /* the text its deletes removed: the inverse's */
+    const uint8_t *components;
+} ot_pack_view;
+
+/* One malloc'd record of op (canonical) applied to `before` (its base),
+ * with the text each delete removes, so that the inverse can be decoded
+ * too. OT_ERR_BASE_LENGTH, OT_ERR_RANGE (a count of 2^62 or more),
+ * OT_ERR_NOMEM. */
+int ot_pack_record(const ot_op *op, const ot_text *before, const ot_pack_meta *meta,
+                   uint8_t **out, size_t *out_len_bytes);
+void ot_pack_view_of(const uint8_t *record, ot_pack_view *v);
+/* The op, or its inverse, into `out` (cleared first; canonical). Allocates
+ * only when out lacks room; OT_ERR_NOMEM or OT_ERR_TOO_LARGE leave it empty. */
+int ot_pack_decode_op(const ot_pack_view *v, ot_op *out);
+int ot_pack_decode_inverse(const ot_pack_view *v, ot_op *out);
+/* What a record of len_bytes costs the heap (the allocator's block). */
+size_t ot_pack_cost_bytes(size_t record_len_bytes);
+
 /* ---- The algebra (algebra.c) ------------------------------------------------------ */
 
 /* ot_transform's checks and reservations: clears both halves, then

@@ -220,35 +220,51 @@ typedef enum ot_side {
  * A position beyond op's base length is treated as the base length. */
 uint64_t ot_transform_position(uint64_t pos_codepoints, const ot_op *op, ot_side side);
 
-/* ---- A document with history ------------------------------------------------ */
+/* ---- A document with history ------------------------------------------------
+ * Retained ops are kept packed (one allocation each: varint counts, the text
+ * inserted and the text deleted, id, author, time; ~50 bytes beyond the text
+ * for a small op) and decoded on demand into caller-owned ops. */
 
 typedef struct ot_history_entry {
     uint64_t base_version;   /* the op took the document from base_version to base_version+1 */
-    ot_op op;                /* as applied */
-    ot_op inverse;           /* undoes op (used to rebuild past versions) */
-    char *id;                /* client-chosen op id (may be empty) */
+    ot_op op;                /* as applied; storage owned by the entry, reused across reads */
+    const char *id;          /* client-chosen op id (may be empty; not NUL-terminated) */
     size_t id_len;
-    char *author;            /* who submitted it (may be empty) */
+    const char *author;      /* who submitted it (may be empty; not NUL-terminated) */
     size_t author_len;
     int64_t time_ms;         /* caller-provided timestamp */
 } ot_history_entry;
+
+/* id and author point into the document: valid until it next changes (a
+ * submit, ot_doc_forget_before, ot_doc_free). */
+void ot_history_entry_init(ot_history_entry *e);
+void ot_history_entry_free(ot_history_entry *e);
 
 typedef struct ot_doc ot_doc;
 
 /* A document at `version` with `text` (valid UTF-8). NULL on bad text, text
  * beyond limits->max_doc_codepoints, or no memory. limits may be NULL
- * (defaults); a history_depth of 0 is taken as 1. */
+ * (defaults); a history_depth of 0 is taken as 1. The history's storage
+ * grows with the ops retained, up to history_depth of them. */
 ot_doc *ot_doc_new(const ot_limits *limits, uint64_t version, const char *utf8, size_t len_bytes);
 void ot_doc_free(ot_doc *doc);
 uint64_t ot_doc_version(const ot_doc *doc);
 const ot_text *ot_doc_text(const ot_doc *doc);
 /* Oldest base version that submit still accepts (== version when history is empty). */
 uint64_t ot_doc_oldest_version(const ot_doc *doc);
-/* The retained op applied at base_version, or NULL if outside the history. */
-const ot_history_entry *ot_doc_history_at(const ot_doc *doc, uint64_t base_version);
+/* Decodes the retained op applied at base_version into `out` (its op is
+ * reused: no allocation once it is large enough). OT_ERR_VERSION_TOO_OLD
+ * below the history, OT_ERR_VERSION_AHEAD at or past the version,
+ * OT_ERR_NOMEM. */
+int ot_doc_history_read(const ot_doc *doc, uint64_t base_version, ot_history_entry *out);
+/* The inverse of the retained op at base_version (undoes it), into `out`. */
+int ot_doc_history_inverse(const ot_doc *doc, uint64_t base_version, ot_op *out);
 /* Drops (and frees) every retained op with a base version below base_version:
- * the history_depth of ot_doc_new is a capacity, this is the retention. */
+ * history_depth is a capacity, this is the retention. */
 void ot_doc_forget_before(ot_doc *doc, uint64_t base_version);
+/* Heap bytes the retained history holds: its records (as the allocator
+ * counts them: header and rounding), the ring and the id index. */
+size_t ot_doc_history_bytes(const ot_doc *doc);
 /* Takes back the newest op (its inverse applied to the text, its id and
  * history entry gone, the version one less): for an op that could not be
  * stored. OT_ERR_VERSION_TOO_OLD when no op is retained; on OT_ERR_NOMEM

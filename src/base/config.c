@@ -95,6 +95,12 @@ static const opt_spec opt_table[] = {
      "components per op; beyond: op_too_large"},
     {"history-depth", "RINGPAD_HISTORY_DEPTH", OPT_U32, FIELD(history_depth), 1, 1000000, "1000",
      "ops kept per document for late ops and reconnects; older: version_too_old"},
+    {"history-memory-bytes", "RINGPAD_HISTORY_MEMORY_BYTES", OPT_BYTES, FIELD(history_memory_bytes), 65536,
+     1024 * 1024 * MIB, "4m",
+     "memory one document's history may hold: of its --history-depth ops, the newest that fit stay in memory"},
+    {"memory-budget", "RINGPAD_MEMORY_BUDGET", OPT_BYTES, FIELD(memory_budget), 0, 1024 * 1024 * MIB, "0",
+     "memory for all documents and what is in flight; documents keep to half of it, shedding old history first, "
+     "then unloading idle documents; 0 = a quarter of the RAM"},
     {"max-open-docs", "RINGPAD_MAX_OPEN_DOCS", OPT_U32, FIELD(max_open_docs), 1, 100000, "64",
      "documents open at once on one connection; beyond: too_many_docs"},
     {"presence-per-sec", "RINGPAD_PRESENCE_PER_SEC", OPT_U32, FIELD(presence_per_sec), 1, 100000, "20",

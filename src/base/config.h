@@ -48,6 +48,8 @@ typedef struct config {
     uint64_t max_op_bytes;
     uint32_t max_op_components;
     uint32_t history_depth;
+    uint64_t history_memory_bytes;     /* per document */
+    uint64_t memory_budget;            /* whole process; 0 = a quarter of the RAM (membudget_default_bytes) */
     uint32_t max_open_docs;            /* per connection */
     uint32_t presence_per_sec;         /* per session and document */
     uint32_t max_doc_name_bytes;

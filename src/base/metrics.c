@@ -216,6 +216,12 @@ int metrics_format(const metrics_worker *workers, size_t count, const metrics_pr
     scalar(&o, "shutting_down", "gauge", "1 while the server drains for shutdown.", proc->shutting_down);
     scalar(&o, "zerocopy_enabled", "gauge", "1 when sends may use IORING_OP_SEND_ZC.", proc->zerocopy_enabled);
     scalar(&o, "provided_buffers", "gauge", "1 when receives use a provided-buffer ring.", proc->provided_buffers);
+    scalar(&o, "documents_memory_bytes", "gauge", "Bytes loaded documents hold: texts, histories, buffers.",
+           proc->documents_memory_bytes);
+    scalar(&o, "documents_memory_limit_bytes", "gauge",
+           "What documents may hold together (half of --memory-budget); beyond it history is shed and idle "
+           "documents unloaded.",
+           proc->documents_memory_limit_bytes);
     uint64_t accepted = SUM(accepted), closed = SUM(closed);
     scalar(&o, "connections_open", "gauge", "Open TCP connections.", accepted - closed);
     scalar(&o, "connections_accepted_total", "counter", "Accepted TCP connections.", accepted);

@@ -146,6 +146,8 @@ typedef struct metrics_process {
     bool shutting_down;
     bool zerocopy_enabled;
     bool provided_buffers;   /* multishot recv with a provided-buffer ring is in use */
+    uint64_t documents_memory_bytes;  /* what loaded documents hold (membudget_used) */
+    uint64_t documents_memory_limit_bytes; /* their share of --memory-budget */
 } metrics_process;
 
 /*

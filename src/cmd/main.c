@@ -9,9 +9,18 @@
 #include "cmd/tls_cert_cmd.h"
 #include "cmd/version.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Blocks from here up are mapped on their own and unmapped when freed. glibc
+ * otherwise raises this threshold to the largest block freed so far (up to
+ * 32 MiB), after which 1 MiB ops and their buffers stay in the heap's free
+ * lists: the process keeps its peak, not what it holds (--memory-budget).
+ * 512 KiB: above the buffers of ordinary traffic (64 KiB pastes and their
+ * frames), which mapping on every use would slow down. */
+#define MAIN_MMAP_THRESHOLD_BYTES (512 * 1024)
 
 extern char **environ;
 
@@ -64,6 +73,7 @@ int main(int argc, char **argv) {
     }
     log_set_level((log_level)cfg.log_level);
     if (check_only) return check_config_run(&cfg, stdout);
+    mallopt(M_MMAP_THRESHOLD, MAIN_MMAP_THRESHOLD_BYTES);
     /* Tests only: crash or I/O-failure points on the storage path. */
     const char *faults = getenv("RINGPAD_STORE_FAULTS");
     if (faults != NULL && faults[0] != '\0') {

@@ -1,6 +1,7 @@
 #include "collab/doc.h"
 #include "base/clock.h"
 
+#include "base/membudget.h"
 #include "base/metrics.h"
 
 #include <assert.h>
@@ -51,7 +52,11 @@ struct doc {
     uint32_t count_dups;
     ot_buf scratch;
     ot_buf text;
+    ot_history_entry hist;             /* a retained op, decoded (reused) */
     uint32_t history_depth;
+    size_t history_max_bytes;          /* 0: no bound but the depth */
+    membudget *budget;                 /* NULL: not counted */
+    size_t counted_bytes;              /* what budget has of this document */
     struct metrics_worker *metrics;
     uint64_t submitted_us[DOC_MAX_UNPUBLISHED_OPS]; /* [v % max]: when unpublished op v arrived */
 };
@@ -69,12 +74,14 @@ int doc_new(const char *name, size_t name_len, ot_doc *ot, store_log *log, doc *
     d->published = ot_doc_version(ot);
     ot_buf_init(&d->scratch);
     ot_buf_init(&d->text);
+    ot_history_entry_init(&d->hist);
     *out = d;
     return 0;
 }
 
 void doc_free(doc *d) {
     if (d == NULL) return;
+    if (d->budget != NULL) membudget_add(d->budget, -(int64_t)d->counted_bytes);
     ot_doc_free(d->ot);
     store_log_free(d->log);
     free(d->subs);
@@ -82,6 +89,7 @@ void doc_free(doc *d) {
     free(d->dups);
     ot_buf_free(&d->scratch);
     ot_buf_free(&d->text);
+    ot_history_entry_free(&d->hist);
     free(d);
 }
 
@@ -93,6 +101,65 @@ int doc_send_no_memory(struct metrics_worker *m, fanout *out, uint64_t key, cons
 }
 
 void doc_set_history_depth(doc *d, uint32_t depth) { d->history_depth = depth; }
+
+size_t doc_memory_bytes(const doc *d) {
+    return sizeof *d + ot_doc_history_bytes(d->ot) + (size_t)ot_text_len_bytes(ot_doc_text(d->ot)) +
+           d->scratch.cap + d->text.cap;
+}
+
+/* Buffers up to this size are kept for the next frame; larger ones (a large
+ * op's) are freed once used, or every document would keep its largest. */
+#define DOC_KEEP_BUFFER_BYTES (256u * 1024u)
+
+static void trim_buffers(doc *d) {
+    if (d->scratch.cap > DOC_KEEP_BUFFER_BYTES) ot_buf_free(&d->scratch);
+    if (d->text.cap > DOC_KEEP_BUFFER_BYTES) ot_buf_free(&d->text);
+    if (d->hist.op.text_capacity_bytes > DOC_KEEP_BUFFER_BYTES) ot_history_entry_free(&d->hist);
+}
+
+/* Frees large buffers and brings the budget's count of this document up to date. */
+static void count_memory(doc *d) {
+    trim_buffers(d);
+    if (d->budget == NULL) return;
+    size_t now = doc_memory_bytes(d);
+    if (now != d->counted_bytes) membudget_add(d->budget, (int64_t)now - (int64_t)d->counted_bytes);
+    d->counted_bytes = now;
+}
+
+size_t doc_shed_history(doc *d, size_t want_bytes) {
+    size_t before = ot_doc_history_bytes(d->ot);
+    /* bounded by the published ops retained */
+    while (ot_doc_oldest_version(d->ot) < d->published && before - ot_doc_history_bytes(d->ot) < want_bytes)
+        ot_doc_forget_before(d->ot, ot_doc_oldest_version(d->ot) + 1);
+    size_t freed = before - ot_doc_history_bytes(d->ot);
+    count_memory(d);
+    return freed;
+}
+
+/* What the history keeps once ops are published: history_depth of them (the
+ * OT ring has room for DOC_MAX_UNPUBLISHED_OPS more so that unpublished ops
+ * outlive any client's view, but once published they would only hold memory),
+ * within history_max_bytes, and less while the process is over its budget.
+ * Unpublished ops always stay: they are still to be sent. */
+static void retain(doc *d) {
+    if (d->history_depth > 0 && d->published > d->history_depth)
+        ot_doc_forget_before(d->ot, d->published - d->history_depth);
+    size_t bytes = ot_doc_history_bytes(d->ot);
+    size_t want = d->history_max_bytes > 0 && bytes > d->history_max_bytes ? bytes - d->history_max_bytes : 0;
+    uint64_t over = membudget_over(d->budget);
+    if (over > want) want = over > SIZE_MAX ? SIZE_MAX : (size_t)over;
+    if (want > 0) doc_shed_history(d, want);
+    count_memory(d);
+}
+
+void doc_set_memory(doc *d, size_t history_max_bytes, membudget *budget) {
+    if (d->budget != NULL) membudget_add(d->budget, -(int64_t)d->counted_bytes);
+    d->counted_bytes = 0;
+    d->history_max_bytes = history_max_bytes;
+    d->budget = budget;
+    count_memory(d); /* before retain: its own bytes count toward the budget */
+    retain(d);
+}
 void doc_set_metrics(doc *d, struct metrics_worker *m) { d->metrics = m; }
 
 uint64_t doc_oldest_version(const doc *d) {
@@ -195,19 +262,25 @@ static proto_peer peer_of(const doc_sub *s) {
     };
 }
 
+/* The retained op at v, decoded into d->hist; NULL when it left the
+ * history (or could not be decoded for want of memory). */
+static const ot_history_entry *history_at(doc *d, uint64_t v) {
+    return ot_doc_history_read(d->ot, v, &d->hist) == OT_OK ? &d->hist : NULL;
+}
+
 /* Moves positions from version `from` to `to` (<= the applied version)
  * through the retained history. False when `from` left the history. */
 /* The text's length in code points at version v (oldest retained <= v <=
  * current): the base length of the op applied at v, or the current text's. */
-static uint64_t len_at(const doc *d, uint64_t v) {
-    const ot_history_entry *e = v < ot_doc_version(d->ot) ? ot_doc_history_at(d->ot, v) : NULL;
+static uint64_t len_at(doc *d, uint64_t v) {
+    const ot_history_entry *e = v < ot_doc_version(d->ot) ? history_at(d, v) : NULL;
     return e != NULL ? e->op.base_len_codepoints : ot_text_len_codepoints(ot_doc_text(d->ot));
 }
 
-static bool move_sel(const doc *d, proto_range *sel, uint32_t count, uint64_t from, uint64_t to) {
+static bool move_sel(doc *d, proto_range *sel, uint32_t count, uint64_t from, uint64_t to) {
     if (from < ot_doc_oldest_version(d->ot)) return false;
     for (uint64_t v = from; v < to; v++) {
-        const ot_history_entry *e = ot_doc_history_at(d->ot, v);
+        const ot_history_entry *e = history_at(d, v);
         if (e == NULL) return false;
         for (uint32_t i = 0; i < count; i++) {
             sel[i].anchor = ot_transform_position(sel[i].anchor, &e->op, OT_SIDE_BEFORE);
@@ -227,7 +300,7 @@ static void refresh_sel(doc *d, doc_sub *s) {
 /* ---- publishing ---------------------------------------------------------------- */
 
 static int publish_one(doc *d, uint64_t v, fanout *out) {
-    const ot_history_entry *e = ot_doc_history_at(d->ot, v);
+    const ot_history_entry *e = history_at(d, v);
     uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
     d->senders[v % DOC_MAX_UNPUBLISHED_OPS] = 0;
     if (d->metrics != NULL) {
@@ -281,13 +354,14 @@ static void publish_until(doc *d, uint64_t durable, fanout *out) {
     if (d->history_depth > 0 && d->published > d->history_depth)
         ot_doc_forget_before(d->ot, d->published - d->history_depth);
     assert(d->published <= ot_doc_version(d->ot));
+    retain(d);
 }
 
 void doc_on_flush(doc *d, const store_flush_result *r, fanout *out) {
     for (uint64_t v = r->failed_from; v < r->failed_to; v++) {
         uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
-        const ot_history_entry *e = ot_doc_history_at(d->ot, v);
-        if (sender == 0 || e == NULL) continue;
+        const ot_history_entry *e = sender != 0 ? history_at(d, v) : NULL;
+        if (e == NULL) continue;
         char msg[160];
         snprintf(msg, sizeof msg, "the op could not be made durable (%s); retry later with the same id",
                  store_err_str(r->error));
@@ -380,7 +454,7 @@ int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
         return 0;
     }
     for (uint64_t b = v; b < d->published; b++) {
-        const ot_history_entry *e = ot_doc_history_at(d->ot, b);
+        const ot_history_entry *e = history_at(d, b);
         ot_buf_clear(&d->scratch);
         if (e == NULL || proto_enc_op(&d->scratch, pstr(d->name, d->name_len), b, pstr(e->id, e->id_len),
                                       &e->op, pstr(e->author, e->author_len)) != 0 ||
@@ -527,6 +601,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     }
     ot_op_free(&res.op);
     if (d->log == NULL) publish_until(d, ot_doc_version(d->ot), out);
+    else count_memory(d);
     return 0;
 }
 

@@ -54,6 +54,17 @@ void doc_free(doc *d);
  * behind the published version get version_too_old even if the OT history
  * (which keeps DOC_MAX_UNPUBLISHED_OPS more) still has them. 0: the OT history. */
 void doc_set_history_depth(doc *d, uint32_t depth);
+struct membudget;
+/* The history keeps at most history_max_bytes (ot_doc_history_bytes) of
+ * published ops, and sheds published ops while `budget` (may be NULL) is
+ * over; what the document holds (text, history, itself) is counted in
+ * `budget` from now until doc_free. */
+void doc_set_memory(doc *d, size_t history_max_bytes, struct membudget *budget);
+/* Bytes the document holds: its text, its history and itself. */
+size_t doc_memory_bytes(const doc *d);
+/* Drops published ops from the history, oldest first, until `want_bytes`
+ * are freed or none is left; returns the bytes freed. */
+size_t doc_shed_history(doc *d, size_t want_bytes);
 struct metrics_worker;
 /* Published ops are counted there (ops applied, submit-to-ack latency); NULL: not counted. */
 void doc_set_metrics(doc *d, struct metrics_worker *m);

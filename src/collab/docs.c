@@ -1,6 +1,7 @@
 #include "collab/docs_internal.h"
 
 #include "base/log.h"
+#include "base/membudget.h"
 #include "io/ring.h"
 #include "store/store_faults.h"
 #include "store/store_ring.h"
@@ -192,6 +193,7 @@ static int make_ready(docs *t, docs_entry *e, docs_job *j) {
     e->files = j->files;
     j->files.dir_fd = j->files.log_fd = -1;
     doc_set_history_depth(d, t->cfg.history_depth);
+    doc_set_memory(d, t->cfg.history_memory_bytes, t->cfg.budget);
     doc_set_metrics(d, t->cfg.metrics);
     store_ring_io_init(&e->io, lg, t->cfg.store_cqe);
     e->d = d;
@@ -236,7 +238,7 @@ static void write_meta(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
 }
 
 /* Frees a loaded document; with meta, its listing cache is written first. */
-static void unload(docs *t, docs_entry *e, bool meta, fanout *out, int64_t now_ms) {
+void docs_entry_unload(docs *t, docs_entry *e, bool meta, fanout *out, int64_t now_ms) {
     size_t n = e->name_len;
     const char *name = e->name;
     docs_entry **link;
@@ -349,16 +351,20 @@ done:
 static int append_memory_ops(const doc *d, uint64_t from, uint64_t to, bool first, uint32_t *budget, ot_buf *b,
                              uint64_t *next) {
     const ot_doc *ot = doc_ot(d);
+    ot_history_entry e;
+    ot_history_entry_init(&e);
     int rc = 0;
     uint64_t v = from;
     for (; rc == 0 && v < to && *budget > 0; v++) {
-        const ot_history_entry *e = ot_doc_history_at(ot, v);
-        if (e == NULL) break;
-        proto_op_item it = {.v = v, .id = {e->id, e->id_len}, .by = {e->author, e->author_len},
-                            .time_ms = e->time_ms, .op = &e->op};
+        int got = ot_doc_history_read(ot, v, &e);
+        if (got == OT_ERR_NOMEM) rc = -ENOMEM;
+        if (got != OT_OK) break;
+        proto_op_item it = {.v = v, .id = {e.id, e.id_len}, .by = {e.author, e.author_len},
+                            .time_ms = e.time_ms, .op = &e.op};
         rc = proto_enc_rest_op_item(b, first && v == from, &it);
         (*budget)--;
     }
+    ot_history_entry_free(&e);
     *next = v;
     return rc;
 }
@@ -527,7 +533,7 @@ static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *o
             return;
         }
         doc_evict_all(e->d, PROTO_ERR_NOT_OPEN, "the document was deleted", out);
-        unload(t, e, false, out, now_ms);
+        docs_entry_unload(t, e, false, out, now_ms);
     }
     docs_entry *n = entry_new(t, r->doc, r->doc_len, ENTRY_DELETING);
     if (n == NULL) {
@@ -699,28 +705,13 @@ void docs_on_disk_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     }
 }
 
-static uint64_t op_bytes(const ot_op *op) {
-    return (uint64_t)op->capacity_components * sizeof(ot_component) + op->text_capacity_bytes;
-}
-
-/* The heap an ot_doc's history holds; walked again only after the document moved. */
+/* The heap an ot_doc's history holds (its packed records, ring and id index). */
 static uint64_t history_bytes(docs_entry *e) {
-    const ot_doc *od = doc_ot(e->d);
-    uint64_t v = ot_doc_version(od);
-    if (v == e->history_version) return e->history_bytes;
-    uint64_t total = 0;
-    /* bounded by --history-depth */
-    for (uint64_t at = ot_doc_oldest_version(od); at < v; at++) {
-        const ot_history_entry *h = ot_doc_history_at(od, at);
-        if (h == NULL) continue;
-        total += sizeof *h + op_bytes(&h->op) + op_bytes(&h->inverse) + h->id_len + h->author_len;
-    }
-    e->history_version = v;
-    e->history_bytes = total;
-    return total;
+    return ot_doc_history_bytes(doc_ot(e->d));
 }
 
 void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
+    if (membudget_over(t->cfg.budget) > 0) docs_shed_memory(t, out, now_ms);
     uint64_t subscribers = 0, history = 0;
     for (uint32_t b = 0; b < DOCS_HASH_BUCKETS; b++) {
         for (docs_entry *e = t->buckets[b], *next; e != NULL; e = next) {
@@ -747,7 +738,7 @@ void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
             if (e->quiet_since_ms == 0) e->quiet_since_ms = (uint64_t)now_ms + 1;
             else if ((uint64_t)now_ms - e->quiet_since_ms >= t->cfg.idle_ms && !e->dirty) {
                 history -= history_bytes(e);
-                unload(t, e, true, out, now_ms);
+                docs_entry_unload(t, e, true, out, now_ms);
             }
         }
     }
@@ -785,7 +776,7 @@ void docs_free(docs *t, int64_t now_ms) {
                 continue;
             }
             /* the helper is stopped: the metadata is written inline */
-            unload(t, e, true, NULL, now_ms);
+            docs_entry_unload(t, e, true, NULL, now_ms);
         }
     }
     set_load_degraded(t, false);

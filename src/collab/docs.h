@@ -90,6 +90,8 @@ typedef struct docs_config {
     const char *data_dir_path;      /* outlives the table */
     ot_limits limits;               /* history_depth includes DOC_MAX_UNPUBLISHED_OPS */
     uint32_t history_depth;         /* advertised (compaction keeps this many) */
+    size_t history_memory_bytes;    /* per document (doc_set_memory); 0: no bound but the depth */
+    struct membudget *budget;       /* every worker's documents together (may be NULL) */
     store_log_config log;
     uint32_t idle_ms;
     _Atomic uint32_t *degraded;     /* shared count of documents with failed storage (may be NULL) */
@@ -127,7 +129,9 @@ void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms);
 /* A log flush's CQE (docs_config.store_cqe hands it over): io is a document's. */
 void docs_on_store_cqe(docs *t, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe, fanout *out,
                        int64_t now_ms);
-/* Timer: interval fsyncs, retries of failed logs, compaction, idle unload. */
+/* Timer: interval fsyncs, retries of failed logs, compaction, idle unload;
+ * while the memory budget is over, history is shed and quiet documents are
+ * unloaded at once. */
 void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms);
 
 uint32_t docs_count_loaded(const docs *t);

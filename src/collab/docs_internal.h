@@ -38,8 +38,6 @@ typedef struct docs_entry {
     bool dirty;
     bool degraded;                  /* counted in cfg.degraded */
     uint64_t flush_submitted_us;    /* the flush in flight (fsync latency) */
-    uint64_t history_bytes;         /* measured at history_version (metrics) */
-    uint64_t history_version;
     uint64_t quiet_since_ms;        /* 0: not quiet */
     uint64_t last_retry_ms;
 } docs_entry;
@@ -61,6 +59,8 @@ docs_entry *docs_entry_find(docs *t, const char *name, size_t len, docs_entry **
 void docs_entry_mark_dirty(docs *t, docs_entry *e);
 /* Hands a job to the helper, or runs it here. Takes the caller's reference. */
 void docs_submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms);
+/* Frees a loaded document; with meta, its listing cache is written first. */
+void docs_entry_unload(docs *t, docs_entry *e, bool meta, fanout *out, int64_t now_ms);
 /* Marks the entry's storage failed or working (counted in cfg.degraded). */
 void docs_entry_set_degraded(docs *t, docs_entry *e, bool failed);
 
@@ -69,6 +69,10 @@ void docs_entry_set_degraded(docs *t, docs_entry *e, bool failed);
 void docs_entry_kick(docs *t, docs_entry *e, struct worker *w, fanout *out, int64_t now_ms);
 /* Counts a finished (done) or abandoned compaction in the worker's metrics. */
 void docs_count_compaction(docs *t, bool done);
+
+/* docs_memory.c: over the memory budget, sheds published history, then
+ * unloads quiet documents, until this worker freed the excess. */
+void docs_shed_memory(docs *t, fanout *out, int64_t now_ms);
 
 /* docs_compact.c: starts a compaction when the log has grown enough past the
  * snapshot (from the timer), and takes its finished disk jobs. */

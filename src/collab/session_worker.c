@@ -107,6 +107,8 @@ int session_worker_init_with(worker *w, bool disk_thread) {
         .data_dir_path = cfg->data_dir,
         .limits = sw->limits.ot,
         .history_depth = cfg->history_depth,
+        .history_memory_bytes = (size_t)cfg->history_memory_bytes,
+        .budget = &w->shared->memory,
         .log = store_log_config_default(),
         .idle_ms = cfg->doc_idle_ms,
         .degraded = &w->shared->degraded_docs,

@@ -75,6 +75,8 @@ static int route_metrics(const router_ctx *ctx, const http_request *req, router_
         .shutting_down = atomic_load_explicit(&((server_shared *)s)->shutting_down, memory_order_relaxed),
         .zerocopy_enabled = atomic_load_explicit(&((server_shared *)s)->zerocopy, memory_order_relaxed),
         .provided_buffers = atomic_load_explicit(&((server_shared *)s)->provided_buffers, memory_order_relaxed),
+        .documents_memory_bytes = membudget_used(&s->memory),
+        .documents_memory_limit_bytes = s->memory.limit_bytes,
     };
     char text[METRICS_TEXT_MAX_BYTES];
     int n = metrics_format(s->metrics, s->count_workers, &proc, text, sizeof text);

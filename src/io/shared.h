@@ -7,6 +7,7 @@
 #define RINGPAD_SHARED_H
 
 #include "base/config.h"
+#include "base/membudget.h"
 #include "base/metrics.h"
 #include "base/nameset.h"
 #include "io/sdnotify.h"
@@ -49,6 +50,7 @@ typedef struct server_shared {
     _Atomic uint64_t *loop_ms;          /* [count_workers]: when each loop last turned (watchdog) */
     sdnotify *notify;                   /* systemd notify socket; watchdog pings by worker 0 */
     nameset doc_names;                  /* the data dir's documents, for listings (collab keeps it current) */
+    membudget memory;                   /* what the documents hold, all workers together (--memory-budget) */
 } server_shared;
 
 #endif /* RINGPAD_SHARED_H */

@@ -281,6 +281,8 @@ int server_start(const config *cfg, server **out) {
     server_shared *sh = &s->shared;
     sh->cfg = &s->cfg;
     sh->count_workers = cfg->threads;
+    uint64_t budget = cfg->memory_budget != 0 ? cfg->memory_budget : membudget_default_bytes();
+    membudget_init(&sh->memory, budget / MEMBUDGET_DOCS_SHARE_DIVISOR);
     if (nameset_init(&sh->doc_names) != 0) {
         sem_destroy(&s->started);
         free(s);
@@ -358,6 +360,9 @@ int server_start(const config *cfg, server **out) {
         return rc;
     }
     bool v6 = strchr(cfg->host, ':') != NULL;
+    log_info("memory budget %llu MiB (documents keep to %llu MiB; a history at most %llu KiB each)",
+             (unsigned long long)(budget >> 20), (unsigned long long)(sh->memory.limit_bytes >> 20),
+             (unsigned long long)(cfg->history_memory_bytes >> 10));
     log_info("ringpad listening on %s://%s%s%s:%u (%u workers)", sh->tls != NULL ? "https" : "http", v6 ? "[" : "",
              cfg->host, v6 ? "]" : "", (unsigned)port, cfg->threads);
     *out = s;

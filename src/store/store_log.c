@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Buffers up to this size are kept across flushes (enough for a busy
+ * document's batches of small ops); larger ones are freed when written. */
+#define STORE_LOG_KEEP_BUFFER_BYTES (256u * 1024u)
+
 typedef struct store_bytes {
     uint8_t *data;
     size_t len;
@@ -65,6 +69,13 @@ static int store_bytes_reserve(store_bytes *b, size_t extra) {
         if (cap > SIZE_MAX / 2)
             return -ENOMEM;
         cap *= 2;
+    }
+    /* A large record gets the room it needs (in 64 KiB steps), not twice it. */
+    if (cap > STORE_LOG_KEEP_BUFFER_BYTES && extra > b->cap) {
+        size_t need = b->len + extra;
+        if (need > SIZE_MAX - 65535)
+            return -ENOMEM;
+        cap = (need + 65535) & ~(size_t)65535;
     }
     uint8_t *data = realloc(b->data, cap);
     if (data == NULL)
@@ -219,6 +230,12 @@ static void store_log_fail(store_log *log, int err, store_flush_result *result) 
 static void store_log_flight_done(store_log *log) {
     log->written_version = log->flight_to;
     log->flight.len = 0;
+    /* A flush of large ops leaves a large buffer: not kept for the next one
+     * (a document's memory is what it holds, not its largest flush). */
+    if (log->flight.cap > STORE_LOG_KEEP_BUFFER_BYTES) {
+        free(log->flight.data);
+        log->flight = (store_bytes){ 0 };
+    }
     log->flight_written = 0;
     log->flight_from = log->flight_to;
 }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { serverTest } from './lib/server.mjs';
-import { RpConn } from './lib/rp-client.mjs';
+import { replaceLoop } from './lib/max-ops.mjs';
 
 const MIB = 1024 * 1024;
 const HISTORY_DEPTH = 4;
@@ -30,31 +30,6 @@ const ASAN = /-Dsanitize=address/.test(process.env.RINGPAD_BUILD_OPTIONS ?? '');
 const dataDir = mkdtempSync(path.join(tmpdir(), 'ringpad-membound-'));
 process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
 
-async function replaceLoop(port, doc, onOp) {
-    const c = await RpConn.open(port);
-    try {
-        c.send({ type: 'hello', name: doc });
-        c.send({ type: 'open', doc });
-        const snap = await c.type('snapshot', 5000);
-        let v = snap.v;
-        let len = [...snap.text].length;
-        for (let i = 0; i < OPS_PER_DOC; i++) {
-            const text = String.fromCharCode(97 + (i % 26)).repeat(OP_TEXT_BYTES);
-            const id = `${doc}:${i}`;
-            c.send({ type: 'op', doc, v, id, op: len ? [text, -len] : [text] });
-            const m = await c.next((x) => (x.type === 'ack' && x.id === id) || x.type === 'error', 10000, `ack of ${id}`);
-            assert.equal(m.type, 'ack', `op ${id}: ${JSON.stringify(m).slice(0, 300)}`);
-            assert.equal(m.v, v);
-            v += 1;
-            len = OP_TEXT_BYTES;
-            onOp();
-        }
-        return v;
-    } finally {
-        c.close();
-    }
-}
-
 serverTest('maximal ops on several documents: RSS stays under a bound set by --history-depth', {
     flags: { dataDir, historyDepth: HISTORY_DEPTH, threads: 2, fsync: 'interval', docIdleMs: 600000 },
     timeout: 60000,
@@ -66,7 +41,7 @@ serverTest('maximal ops on several documents: RSS stays under a bound set by --h
     const rssBeforeKb = srv.rssKb();
     let peakKb = rssBeforeKb;
     const sample = () => { try { peakKb = Math.max(peakKb, srv.rssKb()); } catch { /* exited */ } };
-    const versions = await Promise.all(Array.from({ length: DOCS }, (_, k) => replaceLoop(srv.port, `mem-${k}`, sample)));
+    const versions = await Promise.all(Array.from({ length: DOCS }, (_, k) => replaceLoop(srv.port, `mem-${k}`, { ops: OPS_PER_DOC, textBytes: OP_TEXT_BYTES }, sample)));
     sample();
     assert.deepEqual(versions, Array(DOCS).fill(OPS_PER_DOC));
     // The documents are still loaded (doc-idle is long): what they hold counts.

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/membudget.h"
 #include "collab/doc.h"
 
 /* Frames captured per session key, decoded as JSON. */
@@ -371,4 +372,108 @@ Test(doc, evict_all_drops_every_subscriber) {
     cr_assert_eq(F.cap.count, 4);
     cr_assert_eq(doc_count_subscribers(F.d), 0);
     cr_assert(doc_is_quiet(F.d));
+}
+
+/* ---- memory: the history's byte bound and the process budget ---------------------- */
+
+/* Replaces the whole text by 20 copies of c (base len: 0 or 20). */
+static void replace_all(uint64_t key, uint64_t v, const char *id, char c) {
+    char op[64];
+    uint64_t len = ot_text_len_codepoints(ot_doc_text(doc_ot(F.d)));
+    char text[21];
+    memset(text, c, 20);
+    text[20] = '\0';
+    if (len) snprintf(op, sizeof op, "[\"%s\",-%llu]", text, (unsigned long long)len);
+    else snprintf(op, sizeof op, "[\"%s\"]", text);
+    cr_assert_eq(submit(key, v, id, op), 0, "%s", id);
+}
+
+Test(doc, history_keeps_to_its_byte_bound) {
+    setup_doc(false, "", 100);
+    doc_set_memory(F.d, 1024, NULL);
+    open_as(ALICE, "a", false, 0);
+    char id[16];
+    for (uint64_t v = 0; v < 30; v++) {
+        snprintf(id, sizeof id, "a:%llu", (unsigned long long)v);
+        replace_all(ALICE, v, id, (char)('a' + v % 26));
+        cr_assert_leq(ot_doc_history_bytes(doc_ot(F.d)), 1024, "after op %llu", (unsigned long long)v);
+    }
+    uint64_t oldest = doc_oldest_version(F.d);
+    /* each op is ~100 bytes with 40 of text: a few fit, not 30, not none */
+    cr_assert_gt(oldest, 20);
+    cr_assert_lt(oldest, 28);
+    cap_reset();
+    open_as(BOB, "b", true, oldest - 1);
+    cr_assert_str_eq(str_of(0, "code"), "version_too_old");
+    cap_reset();
+    open_as(CAROL, "c", true, oldest);
+    cr_assert_eq(F.cap.count, 30 - oldest + 1, "the retained ops, then synced");
+    cr_assert_str_eq(type_of(0), "op");
+    cr_assert_eq(int_of(0, "v"), (json_int_t)oldest);
+    cr_assert_str_eq(type_of(F.cap.count - 1), "synced");
+}
+
+Test(doc, the_budget_counts_the_document_until_it_is_freed) {
+    membudget b;
+    membudget_init(&b, 0);
+    setup_doc(false, "hello", 100);
+    doc_set_memory(F.d, 1 << 20, &b);
+    cr_assert_eq(membudget_used(&b), doc_memory_bytes(F.d));
+    cr_assert_gt(membudget_used(&b), 5);
+    open_as(ALICE, "a", false, 0);
+    size_t before = membudget_used(&b);
+    char id[16];
+    for (uint64_t v = 0; v < 10; v++) {
+        snprintf(id, sizeof id, "a:%llu", (unsigned long long)v);
+        replace_all(ALICE, v, id, 'q');
+        cr_assert_eq(membudget_used(&b), doc_memory_bytes(F.d));
+    }
+    cr_assert_gt(membudget_used(&b), before + 10 * 40, "ten ops with 40 bytes of text each");
+    cr_assert_eq(doc_oldest_version(F.d), 0, "under budget: all retained");
+    doc_free(F.d);
+    F.d = NULL;
+    cr_assert_eq(membudget_used(&b), 0);
+}
+
+Test(doc, over_the_budget_published_history_is_shed_and_unpublished_kept) {
+    membudget b;
+    membudget_init(&b, 0);
+    setup_doc(true, "", 100);
+    doc_set_memory(F.d, 1 << 20, &b);
+    open_as(ALICE, "a", false, 0);
+    char id[16];
+    for (uint64_t v = 0; v < 5; v++) {
+        snprintf(id, sizeof id, "a:%llu", (unsigned long long)v);
+        replace_all(ALICE, v, id, 'p');
+    }
+    cr_assert_eq(flush(NULL), 0);
+    cr_assert_eq(doc_published_version(F.d), 5);
+    cr_assert_eq(doc_oldest_version(F.d), 0);
+    /* Another worker's documents fill the budget. */
+    b.limit_bytes = membudget_used(&b);
+    membudget_add(&b, 1 << 20);
+    for (uint64_t v = 5; v < 8; v++) {
+        snprintf(id, sizeof id, "a:%llu", (unsigned long long)v);
+        replace_all(ALICE, v, id, 'r');
+    }
+    /* not yet durable: they stay, whatever the budget says */
+    cr_assert_eq(ot_doc_oldest_version(doc_ot(F.d)), 0);
+    cr_assert_eq(flush(NULL), 0);
+    cr_assert_eq(doc_published_version(F.d), 8);
+    cr_assert_eq(ot_doc_oldest_version(doc_ot(F.d)), 8, "published: all shed while over");
+    cap_reset();
+    open_as(BOB, "b", true, 7);
+    cr_assert_str_eq(str_of(0, "code"), "version_too_old");
+    /* The other worker frees its share: history is kept again. */
+    membudget_add(&b, -(1 << 20));
+    b.limit_bytes = 0;
+    replace_all(ALICE, 8, "a:8", 's');
+    cr_assert_eq(flush(NULL), 0);
+    cr_assert_eq(ot_doc_oldest_version(doc_ot(F.d)), 8);
+    size_t held = ot_doc_history_bytes(doc_ot(F.d));
+    size_t freed = doc_shed_history(F.d, 1);
+    cr_assert_gt(freed, 40, "the record of op 8, with its 40 bytes of text");
+    cr_assert_eq(ot_doc_history_bytes(doc_ot(F.d)), held - freed);
+    cr_assert_eq(ot_doc_oldest_version(doc_ot(F.d)), 9);
+    cr_assert_eq(doc_shed_history(F.d, 1), 0, "nothing published is left");
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/membudget.h"
 #include "collab/docs.h"
 #include "collab/docs_disk.h"
 #include "collab/fanout.h"
@@ -268,6 +269,49 @@ Test(docs, ops_beyond_the_memory_history_come_from_the_log, .init = make_dir, .f
     run(t, &f, req(DOCS_REQ_REST_OPS, 9, "h", 60, 70));
     cr_assert(has(&g, 2, "\"version_ahead\""), "%s", g.json[2]);
     docs_free(t, 0);
+    fanout_destroy(&f);
+}
+
+Test(docs, over_the_memory_budget_history_is_shed_and_quiet_documents_unloaded, .init = make_dir, .fini = rm_dir) {
+    doc_with_old_log();
+    got g = {0};
+    fanout f;
+    cr_assert_eq(fanout_init(&f, 0, 1, NULL, NULL, on_local, &g), 0);
+    membudget b;
+    membudget_init(&b, 1); /* over from the first byte */
+    docs_config dc = config_for();
+    dc.budget = &b;
+    dc.history_memory_bytes = 1 << 20;
+    docs *t;
+    cr_assert_eq(docs_new(&dc, &t), 0);
+    /* Loaded for a read: its history (30..49, published) leaves memory at once... */
+    run(t, &f, req(DOCS_REQ_REST_OPS, 9, "h", 40, 42));
+    doc *h = docs_find(t, "h", 1);
+    cr_assert_not_null(h);
+    cr_assert_eq(ot_doc_oldest_version(doc_ot(h)), 50);
+    cr_assert_eq(membudget_used(&b), doc_memory_bytes(h));
+    /* ...and /ops reads those ops from the log instead. */
+    cr_assert(has(&g, 0, "\"from\":40,\"to\":42,\"ops\":[{\"v\":40,\"id\":\"w:40\""), "%s", g.json[0]);
+    cr_assert(has(&g, 0, "\"id\":\"w:41\"") && !has(&g, 0, "\"id\":\"w:42\""), "%s", g.json[0]);
+    /* A document someone has open stays; a quiet one is unloaded on the tick. */
+    run(t, &f, req(DOCS_REQ_OPEN, 7, "busy", 0, 0));
+    cr_assert(has(&g, 1, "\"snapshot\""), "%s", g.json[1]);
+    cr_assert_eq(docs_count_loaded(t), 2);
+    docs_tick(t, NULL, &f, 1);
+    cr_assert_eq(docs_count_loaded(t), 1);
+    cr_assert_null(docs_find(t, "h", 1));
+    doc *busy = docs_find(t, "busy", 4);
+    cr_assert_not_null(busy);
+    cr_assert_eq(membudget_used(&b), doc_memory_bytes(busy));
+    /* Under the budget nothing is unloaded before --doc-idle-ms. */
+    b.limit_bytes = 0;
+    run(t, &f, req(DOCS_REQ_REST_OPS, 9, "h", 40, 42));
+    cr_assert_eq(docs_count_loaded(t), 2);
+    cr_assert_eq(ot_doc_oldest_version(doc_ot(docs_find(t, "h", 1))), 30, "the history is kept");
+    docs_tick(t, NULL, &f, 2);
+    cr_assert_eq(docs_count_loaded(t), 2);
+    docs_free(t, 0);
+    cr_assert_eq(membudget_used(&b), 0);
     fanout_destroy(&f);
 }
 

@@ -30,8 +30,12 @@ Test(ot_doc, new_and_accessors) {
     cr_assert_eq(ot_doc_version(doc), 7);
     cr_assert_eq(ot_doc_oldest_version(doc), 7);
     cr_assert_eq(ot_text_len_codepoints(ot_doc_text(doc)), 5);
-    cr_assert_null(ot_doc_history_at(doc, 7));
-    cr_assert_null(ot_doc_history_at(doc, 6));
+    ot_history_entry e;
+    ot_history_entry_init(&e);
+    cr_assert_eq(ot_doc_history_read(doc, 7, &e), OT_ERR_VERSION_AHEAD);
+    cr_assert_eq(ot_doc_history_read(doc, 6, &e), OT_ERR_VERSION_TOO_OLD);
+    cr_assert_eq(ot_doc_history_bytes(doc), 0);
+    ot_history_entry_free(&e);
     ot_doc_free(doc);
     ot_doc_free(NULL);
     cr_assert_null(ot_doc_new(NULL, 0, "\xff", 1));
@@ -58,8 +62,10 @@ Test(ot_doc, submit_at_head_and_history) {
     ot_t_expect_json(&res.op, "[5,\" world\"]");
     cr_assert_eq(ot_doc_version(doc), 1);
     expect_doc_text(doc, "hello world");
-    const ot_history_entry *e = ot_doc_history_at(doc, 0);
-    cr_assert_not_null(e);
+    ot_history_entry h;
+    ot_history_entry_init(&h);
+    const ot_history_entry *e = &h;
+    cr_assert_eq(ot_doc_history_read(doc, 0, &h), OT_OK);
     cr_assert_eq(e->base_version, 0);
     cr_assert_eq(e->id_len, 4);
     cr_assert_eq(memcmp(e->id, "op-1", 4), 0);
@@ -67,12 +73,18 @@ Test(ot_doc, submit_at_head_and_history) {
     cr_assert_eq(memcmp(e->author, "alice", 5), 0);
     cr_assert_eq(e->time_ms, 1234);
     ot_t_expect_json(&e->op, "[5,\" world\"]");
-    ot_t_expect_json(&e->inverse, "[5,-6]");
+    ot_op inverse;
+    ot_op_init(&inverse);
+    cr_assert_eq(ot_doc_history_inverse(doc, 0, &inverse), OT_OK);
+    ot_t_expect_json(&inverse, "[5,-6]");
+    ot_op_free(&inverse);
     /* No id: accepted, not indexed. */
     cr_assert_eq(submit(doc, 1, "[-1,10]", NULL, &res), OT_OK);
     cr_assert_eq(res.applied_at_version, 1);
     expect_doc_text(doc, "ello world");
-    cr_assert_eq(ot_doc_history_at(doc, 1)->id_len, 0);
+    cr_assert_eq(ot_doc_history_read(doc, 1, &h), OT_OK);
+    cr_assert_eq(h.id_len, 0);
+    ot_history_entry_free(&h);
     ot_op_free(&res.op);
     ot_doc_free(doc);
 }
@@ -205,13 +217,16 @@ Test(ot_doc, ids_leave_with_their_ops) {
             if (j < 0)
                 continue;
             snprintf(id, sizeof id, "id-%d", j);
-            const ot_history_entry *e = NULL;
+            bool found = false;
+            ot_history_entry h;
+            ot_history_entry_init(&h);
             for (uint64_t v = ot_doc_oldest_version(doc); v < ot_doc_version(doc); v++) {
-                const ot_history_entry *h = ot_doc_history_at(doc, v);
-                if (h->id_len == strlen(id) && memcmp(h->id, id, h->id_len) == 0)
-                    e = h;
+                cr_assert_eq(ot_doc_history_read(doc, v, &h), OT_OK);
+                if (h.id_len == strlen(id) && memcmp(h.id, id, h.id_len) == 0)
+                    found = true;
             }
-            cr_assert_eq(e != NULL, j > i - depth, "i %d j %d", i, j);
+            ot_history_entry_free(&h);
+            cr_assert_eq(found, j > i - depth, "i %d j %d", i, j);
         }
     }
     /* A resend of a retained id is a duplicate... */
@@ -232,6 +247,15 @@ Test(ot_doc, ids_leave_with_their_ops) {
     ot_doc_free(doc);
 }
 
+/* Whether the op at base version v is in the history. */
+static bool retained(const ot_doc *doc, uint64_t v) {
+    ot_history_entry e;
+    ot_history_entry_init(&e);
+    int rc = ot_doc_history_read(doc, v, &e);
+    ot_history_entry_free(&e);
+    return rc == OT_OK;
+}
+
 Test(ot_doc, forget_before_frees_older_ops_and_keeps_the_rest) {
     ot_doc *doc = new_doc(8, 0, "");
     ot_submit_result res;
@@ -247,9 +271,9 @@ Test(ot_doc, forget_before_frees_older_ops_and_keeps_the_rest) {
     cr_assert_eq(ot_doc_oldest_version(doc), 0);
     ot_doc_forget_before(doc, 4);
     cr_assert_eq(ot_doc_oldest_version(doc), 4);
-    cr_assert_null(ot_doc_history_at(doc, 3));
-    cr_assert_not_null(ot_doc_history_at(doc, 4));
-    cr_assert_not_null(ot_doc_history_at(doc, 5));
+    cr_assert_not(retained(doc, 3));
+    cr_assert(retained(doc, 4));
+    cr_assert(retained(doc, 5));
     /* the forgotten ops left the id index: a resend is no longer a duplicate */
     cr_assert_eq(submit(doc, 0, "[\"a\"]", "op-1", &res), OT_ERR_VERSION_TOO_OLD);
     cr_assert_eq(submit(doc, 5, "[5,\"b\"]", "op-5", &res), OT_OK);
@@ -266,7 +290,7 @@ Test(ot_doc, forget_before_frees_older_ops_and_keeps_the_rest) {
     cr_assert_eq(submit(doc, 6, "[6,\"z\"]", "op-6", &res), OT_OK);
     cr_assert_not(res.duplicate);
     expect_doc_text(doc, "aaaaaaz");
-    cr_assert_not_null(ot_doc_history_at(doc, 6));
+    cr_assert(retained(doc, 6));
     ot_op_free(&res.op);
     ot_doc_free(doc);
 }
@@ -282,7 +306,7 @@ Test(ot_doc, undo_last_takes_the_newest_op_back) {
     cr_assert_eq(ot_doc_undo_last(doc), OT_OK);
     cr_assert_eq(ot_doc_version(doc), 1);
     expect_doc_text(doc, "abcd");
-    cr_assert_null(ot_doc_history_at(doc, 1));
+    cr_assert_not(retained(doc, 1));
     /* its id is gone: the same id is a new op again, at the same version */
     cr_assert_eq(submit(doc, 1, "[-1,3]", "op-2", &res), OT_OK);
     cr_assert_not(res.duplicate);

@@ -308,13 +308,17 @@ static void server_receive(sim *s, uint32_t ci) {
         cr_assert(ot_text_equals(ot_doc_text(s->doc), S(&s->snapshots[before - s->start_version]),
                                  s->snapshots[before - s->start_version].len),
                   FAIL_AT "duplicate %s changed the text", AT(s), m->id);
-        const ot_history_entry *e = ot_doc_history_at(s->doc, r->applied_at_version);
-        cr_assert_not_null(e, FAIL_AT "duplicate %s names version %" PRIu64 " outside the history", AT(s), m->id,
-                           r->applied_at_version);
+        ot_history_entry h;
+        ot_history_entry_init(&h);
+        const ot_history_entry *e = &h;
+        cr_assert_eq(ot_doc_history_read(s->doc, r->applied_at_version, &h), OT_OK,
+                     FAIL_AT "duplicate %s names version %" PRIu64 " outside the history", AT(s), m->id,
+                     r->applied_at_version);
         cr_assert(e->id_len == strlen(m->id) && memcmp(e->id, m->id, e->id_len) == 0,
                   FAIL_AT "duplicate %s names version %" PRIu64 " which holds another op", AT(s), m->id,
                   r->applied_at_version);
         cr_assert(ot_op_equal(&r->op, &e->op), FAIL_AT "duplicate's op differs from the applied one", AT(s));
+        ot_history_entry_free(&h);
         queue_push(s, &c->down, SIM_MSG_ACK, r->applied_at_version, m->seq, NULL, m->id);
         queue_drop_front(&c->up);
         s->duplicates_detected++;
@@ -563,10 +567,13 @@ Test(ot_sim, too_old_and_ahead_versions_are_refused) {
     }
     cr_assert_eq(ot_doc_version(doc), 10);
     cr_assert_eq(ot_doc_oldest_version(doc), 6);
-    cr_assert_null(ot_doc_history_at(doc, 5));
-    cr_assert_not_null(ot_doc_history_at(doc, 6));
-    cr_assert_not_null(ot_doc_history_at(doc, 9));
-    cr_assert_null(ot_doc_history_at(doc, 10));
+    ot_history_entry h;
+    ot_history_entry_init(&h);
+    cr_assert_eq(ot_doc_history_read(doc, 5, &h), OT_ERR_VERSION_TOO_OLD);
+    cr_assert_eq(ot_doc_history_read(doc, 6, &h), OT_OK);
+    cr_assert_eq(ot_doc_history_read(doc, 9, &h), OT_OK);
+    cr_assert_eq(ot_doc_history_read(doc, 10, &h), OT_ERR_VERSION_AHEAD);
+    ot_history_entry_free(&h);
 
     ot_op op;
     ot_op_init(&op);

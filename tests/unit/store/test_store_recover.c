@@ -44,10 +44,12 @@ Test(store_recover, replay_equals_live_doc_and_ids_survive) {
     ot_buf_free(&t1);
     ot_buf_free(&t2);
     /* A resend of an op applied before the restart is a duplicate. */
-    const ot_history_entry *e = ot_doc_history_at(back.doc, 17);
-    cr_assert_not_null(e);
-    cr_assert_eq(e->id_len, strlen("client-2:17"));
-    cr_assert_arr_eq(e->id, "client-2:17", e->id_len);
+    ot_history_entry h;
+    ot_history_entry_init(&h);
+    cr_assert_eq(ot_doc_history_read(back.doc, 17, &h), OT_OK);
+    cr_assert_eq(h.id_len, strlen("client-2:17"));
+    cr_assert_arr_eq(h.id, "client-2:17", h.id_len);
+    ot_history_entry_free(&h);
     ot_submit_result res;
     ot_op_init(&res.op);
     ot_op any;
