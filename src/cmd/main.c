@@ -6,6 +6,7 @@
 #include "cmd/tls_cert_cmd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern char **environ;
@@ -25,6 +26,15 @@ int main(int argc, char **argv) {
         return 2;
     }
     log_set_level((log_level)cfg.log_level);
+    const char *faults = getenv("RINGPAD_STORE_FAULTS");
+    if (faults != NULL && faults[0] != '\0') {
+        if (strlen(faults) >= sizeof cfg.store_faults) {
+            fprintf(stderr, "ringpad: RINGPAD_STORE_FAULTS is longer than %zu bytes\n", sizeof cfg.store_faults - 1);
+            return 2;
+        }
+        memcpy(cfg.store_faults, faults, strlen(faults) + 1);
+        log_warn("RINGPAD_STORE_FAULTS=%s: storage faults will be injected (tests only)", faults);
+    }
     int src = startup_check(&cfg, environ);
     if (src != 0) return src;
     return server_run(&cfg);
