@@ -585,6 +585,7 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     if (j->rc == 0) {
         if (j->report.torn_tail)
             log_warn("document %s: truncated a torn log tail of %zu bytes", e->name, j->report.torn_bytes);
+        if (j->report.fallback[0] != '\0') log_warn("document %s: %s", e->name, j->report.fallback);
         int rc = make_ready(t, e, j);
         /* a listing shows it from now on (a failed add only hides it there) */
         if (rc == 0 && t->cfg.names != NULL && nameset_add(t->cfg.names, e->name, e->name_len) != 0)
