@@ -109,7 +109,8 @@ void docs_job_run(docs_job *j) {
         j->rc = store_text_at(j->data_dir_fd, j->name, j->name_len, j->from, &j->ops_json, NULL);
         break;
     case DOCS_JOB_HISTORY:
-        j->rc = doc_history_sessions(j->data_dir_fd, j->name, j->name_len, j->from, j->to, j->max_count, j->gap_ms,
+        j->rc = doc_history_sessions(j->data_dir_fd, j->name, j->name_len, j->from, j->to, j->max_count,
+                                     j->gap_ms != 0 ? j->gap_ms : DOC_HISTORY_GAP_MS,
                                      &j->ops_json, &j->count_ops, &j->next_version);
         break;
     case DOCS_JOB_AUTHORS:

@@ -66,7 +66,7 @@ typedef struct docs_job {
     store_retention retention;          /* COMPACT */
     store_fault_plan *faults;           /* tests only: the table's plan (NULL: none) */
     uint64_t oldest_version;            /* COMPACT result: the oldest version the files can rebuild */
-    uint32_t gap_ms;                    /* HISTORY: a pause that starts a new session */
+    uint32_t gap_ms;                    /* HISTORY: a pause that starts a new session (0: DOC_HISTORY_GAP_MS) */
     int segment_fd;                     /* SEGMENT result: closed with the job unless taken (-1) */
     /* READ_OPS: ops with base in [from, to), at most max_count (HISTORY: sessions);
      * COMPACT: from is the oldest version a client may catch up from */
