@@ -100,7 +100,6 @@ typedef struct docs_config {
     uint32_t checkpoint_ops;        /* a checkpoint every this many ops (0: DOCS_DEFAULT_CHECKPOINT_OPS) */
     uint64_t checkpoint_bytes;      /* ... or once the active segment is this large (0: never by size) */
     store_retention retention;      /* what the log keeps (all by default) */
-    const char *store_faults;       /* tests: a store_faults.h plan (RINGPAD_STORE_FAULTS); NULL or "": none */
     store_log_config log;
     uint32_t idle_ms;
     _Atomic uint32_t *degraded;     /* shared count of documents with failed storage (may be NULL) */
@@ -112,6 +111,7 @@ typedef struct docs_config {
     mailbox_target *targets;
     uint32_t self;
     uint32_t max_waiting_per_doc;   /* 0: DOCS_MAX_WAITING_PER_DOC (tests shrink it) */
+    const char *store_faults;       /* tests: a store_faults.h plan (RINGPAD_STORE_FAULTS); NULL or "": none */
     store_ring_cqe_fn store_cqe;    /* where a log flush's CQEs go (the owner calls docs_on_store_cqe) */
     nameset *names;                 /* every document's name, kept current on load and delete (may be NULL) */
 } docs_config;

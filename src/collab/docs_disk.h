@@ -64,7 +64,6 @@ typedef struct docs_job {
     store_meta meta;
     uint64_t start_version;             /* SEGMENT; COMPACT: the document's version */
     store_retention retention;          /* COMPACT */
-    store_fault_plan *faults;           /* tests only: the table's plan (NULL: none) */
     uint64_t oldest_version;            /* COMPACT result: the oldest version the files can rebuild */
     uint32_t gap_ms;                    /* HISTORY: a pause that starts a new session (0: DOC_HISTORY_GAP_MS) */
     int segment_fd;                     /* SEGMENT result: closed with the job unless taken (-1) */
@@ -80,6 +79,7 @@ typedef struct docs_job {
     uint32_t count_ops;
     uint64_t next_version;              /* READ_OPS: the version after the last item */
     int rc;
+    struct store_fault_plan *faults;    /* tests: the table's plan, NULL in production */
     ot_doc *doc;                        /* LOAD: owned by the job until taken (set NULL) */
     store_doc_files files;              /* LOAD: closed with the job unless taken (fds -1) */
     store_recovery report;              /* LOAD */
