@@ -8,7 +8,6 @@
 //
 // Prints medians of 3 runs of the request loop (p50, p99, max in ms) and
 // the bytes per op. Build the server first: ./zigw build (ReleaseSafe).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -44,20 +43,8 @@ function buildOps() {
     return { ops, texts, text };
 }
 
-async function start(dir, extra = []) {
-    const child = spawn(bin, ['--host', '127.0.0.1', '--port', '0', '--threads', '1', '--data-dir', dir, ...extra],
-        { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    const port = await new Promise((resolve, reject) => {
-        child.stderr.on('data', (c) => {
-            err += c;
-            const m = err.match(/listening on http:\/\/[^:]+:(\d+)/);
-            if (m) resolve(Number(m[1]));
-        });
-        child.on('exit', () => reject(new Error(`ringpad exited: ${err}`)));
-    });
-    return { child, port };
-}
+process.env.RINGPAD_BIN = path.resolve(bin);
+const { startServer } = await import('../tests/integration/lib/server.mjs');
 
 const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -68,7 +55,7 @@ try {
     const { ops, texts, text } = buildOps();
     writeDoc(dir, 'long', ops, EVERY, texts);
     console.log(`wrote ${COUNT_OPS} ops (text ${text.length} chars) in ${Date.now() - t0} ms`);
-    const srv = await start(dir);
+    const srv = await startServer({ dataDir: dir });
     t0 = Date.now();
     const first = await (await fetch(`http://127.0.0.1:${srv.port}/api/docs/long`)).json();
     if (first.v !== COUNT_OPS || first.text !== text) throw new Error('the server does not see the document');
@@ -91,11 +78,11 @@ try {
     console.log(`?v=N over ${COUNT_OPS} ops, ${REQUESTS} random versions x 3 runs: ` +
         `p50 ${f(median(runs.map((r) => r.p50)))} ms, p99 ${f(median(runs.map((r) => r.p99)))} ms, ` +
         `max ${f(median(runs.map((r) => r.max)))} ms (medians of the runs)`);
-    srv.child.kill('SIGTERM');
+    await srv.stop();
 
     // disk bytes per op, as the server writes them (REST, small inserts, default checkpoints)
     const wdir = mkdtempSync(path.join(tmpdir(), 'ringpad-hbench-w-'));
-    const w = await start(wdir, ['--fsync', 'interval', '--close-timeout-ms', '40']);
+    const w = await startServer({ dataDir: wdir, fsync: 'interval', closeTimeoutMs: 40 });
     const N = 20000;
     for (let v = 0; v < N; v++) {
         const body = JSON.stringify({ v, id: `w:${v}`, op: v === 0 ? ['ab'] : [v * 2, 'ab'] });
@@ -103,8 +90,7 @@ try {
         await r.arrayBuffer();
     }
     await new Promise((r) => setTimeout(r, 1500));
-    w.child.kill('SIGTERM');
-    await new Promise((r) => w.child.on('exit', r));
+    await w.stop();
     let log = 0, ckpt = 0;
     for (const name of readdirSync(path.join(wdir, 'w'))) {
         const size = statSync(path.join(wdir, 'w', name)).size;

@@ -50,21 +50,26 @@ static int text_in_memory(const doc *d, uint64_t v, ot_buf *text) {
     return rc == OT_OK ? 0 : -ENOMEM;
 }
 
-void docs_rest_text(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
-    uint64_t pub = doc_published_version(e->d);
-    uint64_t v = r->has_v ? r->v : pub;
-    if (v > pub) {
-        ahead(out, r, "v is newer than the document");
-        return;
-    }
+static void restore_to(docs *t, docs_entry *e, const docs_request *r, const char *want, size_t want_len, fanout *out);
+
+/* The text at v for r (a read or a restore): from memory, else from the files on the helper. */
+static void with_text_at(docs *t, docs_entry *e, const docs_request *r, uint64_t v, fanout *out, int64_t now_ms) {
     ot_buf text;
     ot_buf_init(&text);
     int rc = text_in_memory(e->d, v, &text);
-    if (rc == 0) answer_text(out, r, v, text.data, text.len);
+    if (rc == 0 && r->kind == DOCS_REQ_REST_RESTORE) restore_to(t, e, r, text.data, text.len, out);
+    else if (rc == 0) answer_text(out, r, v, text.data, text.len);
     else if (rc != -ERANGE) doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
     else if (v < e->files.oldest_version) too_old(out, r, "v is older than the retained history");
     else docs_read_job(t, e, r, DOCS_JOB_TEXT_AT, v, v + 1, 0, out, now_ms);
     ot_buf_free(&text);
+}
+
+void docs_rest_text(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
+    uint64_t pub = doc_published_version(e->d);
+    uint64_t v = r->has_v ? r->v : pub;
+    if (v > pub) ahead(out, r, "v is newer than the document");
+    else with_text_at(t, e, r, v, out, now_ms);
 }
 
 void docs_rest_history(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
@@ -115,8 +120,8 @@ static int restore_op(const char *cur, size_t cur_len, const char *want, size_t 
 }
 
 /* The restore itself: one op on the current version, by the caller. */
-static void restore_to(docs *t, docs_entry *e, const docs_request *r, const char *want, size_t want_len, fanout *out,
-                       int64_t now_ms) {
+static void restore_to(docs *t, docs_entry *e, const docs_request *r, const char *want, size_t want_len,
+                       fanout *out) {
     ot_buf cur;
     ot_buf_init(&cur);
     ot_op op;
@@ -133,24 +138,13 @@ static void restore_to(docs *t, docs_entry *e, const docs_request *r, const char
         doc_submit(e->d, r->key, false, r->by, doc_version(e->d), id, (size_t)n, &op, r->time_ms, out);
         docs_entry_mark_dirty(t, e);
     }
-    (void)now_ms;
     ot_op_free(&op);
     ot_buf_free(&cur);
 }
 
 void docs_rest_restore(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
-    if (r->v > doc_published_version(e->d)) {
-        ahead(out, r, "v is newer than the document");
-        return;
-    }
-    ot_buf text;
-    ot_buf_init(&text);
-    int rc = text_in_memory(e->d, r->v, &text);
-    if (rc == 0) restore_to(t, e, r, text.data, text.len, out, now_ms);
-    else if (rc != -ERANGE) doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
-    else if (r->v < e->files.oldest_version) too_old(out, r, "v is older than the retained history");
-    else docs_read_job(t, e, r, DOCS_JOB_TEXT_AT, r->v, r->v + 1, 0, out, now_ms);
-    ot_buf_free(&text);
+    if (r->v > doc_published_version(e->d)) ahead(out, r, "v is newer than the document");
+    else with_text_at(t, e, r, r->v, out, now_ms);
 }
 
 void docs_history_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
@@ -169,7 +163,7 @@ void docs_history_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     switch ((docs_job_kind)j->kind) {
     case DOCS_JOB_TEXT_AT:
         if (r->kind != DOCS_REQ_REST_RESTORE) answer_text(out, r, j->from, j->ops_json.data, j->ops_json.len);
-        else if (e != NULL && e->state == ENTRY_READY) restore_to(t, e, r, j->ops_json.data, j->ops_json.len, out, now_ms);
+        else if (e != NULL && e->state == ENTRY_READY) restore_to(t, e, r, j->ops_json.data, j->ops_json.len, out);
         else docs_execute(t, r, out, now_ms);   /* unloaded meanwhile: load it again */
         break;
     case DOCS_JOB_HISTORY: {
