@@ -11,7 +11,8 @@
 #include <string.h>
 
 /* {"v":V,"doc":NAME, then the rest (without the opening comma) and "}". */
-static void answer_object(fanout *out, const docs_request *r, uint64_t v, const char *rest, size_t rest_len) {
+static void answer_object(struct metrics_worker *m, fanout *out, const docs_request *r, uint64_t v, const char *rest,
+                          size_t rest_len) {
     ot_buf b;
     ot_buf_init(&b);
     char head[48];
@@ -20,17 +21,18 @@ static void answer_object(fanout *out, const docs_request *r, uint64_t v, const 
         ot_buf_append(&b, ",", 1) == 0 && ot_buf_append(&b, rest, rest_len) == 0 && ot_buf_append(&b, "}", 1) == 0)
         docs_send_json(out, r->key, &b);
     else
-        doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+        doc_send_no_memory(m, out, r->key, NULL, 0);
     ot_buf_free(&b);
 }
 
-static void answer_text(fanout *out, const docs_request *r, uint64_t v, const char *text, size_t len) {
+static void answer_text(struct metrics_worker *m, fanout *out, const docs_request *r, uint64_t v, const char *text,
+                        size_t len) {
     ot_buf b;
     ot_buf_init(&b);
     if (ot_buf_append(&b, "\"text\":", 7) == 0 && proto_json_string(&b, text != NULL ? text : "", len) == 0)
-        answer_object(out, r, v, b.data, b.len);
+        answer_object(m, out, r, v, b.data, b.len);
     else
-        doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+        doc_send_no_memory(m, out, r->key, NULL, 0);
     ot_buf_free(&b);
 }
 
@@ -58,8 +60,8 @@ static void with_text_at(docs *t, docs_entry *e, const docs_request *r, uint64_t
     ot_buf_init(&text);
     int rc = text_in_memory(e->d, v, &text);
     if (rc == 0 && r->kind == DOCS_REQ_REST_RESTORE) restore_to(t, e, r, text.data, text.len, out);
-    else if (rc == 0) answer_text(out, r, v, text.data, text.len);
-    else if (rc != -ERANGE) doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+    else if (rc == 0) answer_text(t->cfg.metrics, out, r, v, text.data, text.len);
+    else if (rc != -ERANGE) doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
     else if (v < e->files.oldest_version) too_old(out, r, "v is older than the retained history");
     else docs_read_job(t, e, r, DOCS_JOB_TEXT_AT, v, v + 1, 0, out, now_ms);
     ot_buf_free(&text);
@@ -130,7 +132,7 @@ static void restore_to(docs *t, docs_entry *e, const docs_request *r, const char
     int rc = ot_text_to_buf(ot_doc_text(ot), &cur);
     if (rc == OT_OK) rc = restore_op(cur.data != NULL ? cur.data : "", cur.len, want != NULL ? want : "", want_len, &op);
     if (rc != OT_OK) {
-        doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+        doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
     } else {
         char id[64];
         int n = snprintf(id, sizeof id, "restore:%llu:%lld:%llu", (unsigned long long)r->v, (long long)r->time_ms,
@@ -162,7 +164,8 @@ void docs_history_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     docs_entry *e = docs_entry_find(t, r->doc, r->doc_len, NULL);
     switch ((docs_job_kind)j->kind) {
     case DOCS_JOB_TEXT_AT:
-        if (r->kind != DOCS_REQ_REST_RESTORE) answer_text(out, r, j->from, j->ops_json.data, j->ops_json.len);
+        if (r->kind != DOCS_REQ_REST_RESTORE)
+            answer_text(t->cfg.metrics, out, r, j->from, j->ops_json.data, j->ops_json.len);
         else if (e != NULL && e->state == ENTRY_READY) restore_to(t, e, r, j->ops_json.data, j->ops_json.len, out);
         else docs_execute(t, r, out, now_ms);   /* unloaded meanwhile: load it again */
         break;
@@ -175,13 +178,13 @@ void docs_history_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         uint64_t pub = e != NULL && e->state == ENTRY_READY ? doc_published_version(e->d) : j->to;
         if (ot_buf_append(&b, head, (size_t)n) == 0 && ot_buf_append(&b, j->ops_json.data, j->ops_json.len) == 0 &&
             ot_buf_append(&b, "]", 1) == 0)
-            answer_object(out, r, pub, b.data, b.len);
+            answer_object(t->cfg.metrics, out, r, pub, b.data, b.len);
         else
-            doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+            doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
         ot_buf_free(&b);
         break;
     }
-    case DOCS_JOB_AUTHORS: answer_object(out, r, j->to, j->ops_json.data, j->ops_json.len); break;
+    case DOCS_JOB_AUTHORS: answer_object(t->cfg.metrics, out, r, j->to, j->ops_json.data, j->ops_json.len); break;
     default: break;
     }
 }

@@ -214,7 +214,7 @@ static void dispatch_restore(rest_call *k) {
     }
     docs_request *r = new_req(k, DOCS_REQ_REST_RESTORE, k->t.doc, k->t.doc_len);
     if (r == NULL) {
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     r->has_v = true;
