@@ -101,6 +101,12 @@ static const opt_spec opt_table[] = {
     {"memory-budget", "RINGPAD_MEMORY_BUDGET", OPT_BYTES, FIELD(memory_budget), 0, 1024 * 1024 * MIB, "0",
      "memory for all documents and what is in flight; documents keep to half of it, shedding old history first, "
      "then unloading idle documents; 0 = a quarter of the RAM"},
+    {"history-retention", "RINGPAD_HISTORY_RETENTION", OPT_STRING, FIELD(history_retention), 0, 32, "all",
+     "what the log on disk keeps: all (every op), a count of ops (100000) or an age (30d, 12h, 90m)"},
+    {"checkpoint-ops", "RINGPAD_CHECKPOINT_OPS", OPT_U32, FIELD(checkpoint_ops), 1, 10000000, "1000",
+     "write a checkpoint (the text at a version, beside the log) at most this many ops after the last"},
+    {"checkpoint-bytes", "RINGPAD_CHECKPOINT_BYTES", OPT_BYTES, FIELD(checkpoint_bytes), 4096, 1ull << 40,
+     "16m", "... or once the active log segment is this large"},
     {"max-open-docs", "RINGPAD_MAX_OPEN_DOCS", OPT_U32, FIELD(max_open_docs), 1, 100000, "64",
      "documents open at once on one connection; beyond: too_many_docs"},
     {"presence-per-sec", "RINGPAD_PRESENCE_PER_SEC", OPT_U32, FIELD(presence_per_sec), 1, 100000, "20",
@@ -155,6 +161,30 @@ static int parse_bool(const char *s, bool *out) {
 }
 
 /* `source` names where the value came from, for the error message. */
+/* "all" (both 0), a count of ops, or an age with a unit (s, m, h, d). */
+static int parse_retention(const char *s, uint64_t *ops, uint64_t *age_ms) {
+    *ops = 0;
+    *age_ms = 0;
+    if (strcmp(s, "all") == 0) return 0;
+    const char *end = NULL;
+    uint64_t n = 0;
+    if (parse_u64(s, &n, &end) != 0 || n == 0) return -1;
+    static const struct { char unit; uint64_t ms; } units[] = {
+        {'s', 1000ull}, {'m', 60000ull}, {'h', 3600000ull}, {'d', 86400000ull},
+    };
+    if (*end == '\0') {
+        *ops = n;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (end[0] == units[i].unit && end[1] == '\0' && n <= UINT64_MAX / units[i].ms / 2) {
+            *age_ms = n * units[i].ms;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static int apply(config *cfg, const opt_spec *o, const char *value, const char *source, char *err,
                  size_t err_len) {
     char *field = (char *)cfg + o->offset;
@@ -311,6 +341,11 @@ config_result config_parse(config *cfg, int argc, char *const argv[], char *cons
     }
     if (strcmp(cfg->fsync, "always") != 0 && strcmp(cfg->fsync, "interval") != 0) {
         set_err(err, err_len, "--fsync: '%s' is not always or interval", cfg->fsync);
+        return CONFIG_ERR;
+    }
+    if (parse_retention(cfg->history_retention, &cfg->retention_ops, &cfg->retention_age_ms) != 0) {
+        set_err(err, err_len, "--history-retention: '%s' is not all, a count of ops (100000) or an age "
+                "(30d, 12h, 90m, 45s)", cfg->history_retention);
         return CONFIG_ERR;
     }
     if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {

@@ -50,6 +50,11 @@ typedef struct config {
     uint32_t history_depth;
     uint64_t history_memory_bytes;     /* per document */
     uint64_t memory_budget;            /* whole process; 0 = a quarter of the RAM (membudget_default_bytes) */
+    char history_retention[32];        /* "all", a count of ops or an age ("30d"); read by config_parse */
+    uint64_t retention_ops;            /* from history_retention: 0 = not by count */
+    uint64_t retention_age_ms;         /* from history_retention: 0 = not by age */
+    uint32_t checkpoint_ops;           /* a checkpoint at most this many ops after the last */
+    uint64_t checkpoint_bytes;         /* ... or once the active log segment is this large */
     uint32_t max_open_docs;            /* per connection */
     uint32_t presence_per_sec;         /* per session and document */
     uint32_t max_doc_name_bytes;

@@ -90,7 +90,7 @@ doc *docs_find(docs *t, const char *name, size_t len) {
     return e != NULL && e->state == ENTRY_READY ? e->d : NULL;
 }
 
-static int ensure_data_dir(docs *t) {
+int docs_ensure_data_dir(docs *t) {
     /* blocking, but once per process: mkdir + open of the data dir */
     if (t->cfg.data_dir_fd >= 0) return 0;
     if (mkdir(t->cfg.data_dir_path, 0755) != 0 && errno != EEXIST) return -errno;
@@ -154,11 +154,10 @@ void docs_submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     mailbox_msg_unref(&j->hdr);
 }
 
-static int ensure_data_dir(docs *t);
 
 static void start_load(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     docs_job *j = docs_job_new(DOCS_JOB_LOAD, t->cfg.self);
-    int drc = j != NULL ? ensure_data_dir(t) : -ENOMEM;
+    int drc = j != NULL ? docs_ensure_data_dir(t) : -ENOMEM;
     if (drc != 0) {
         if (j != NULL) mailbox_msg_unref(&j->hdr);
         docs_job failed;
@@ -273,7 +272,7 @@ void docs_entry_mark_dirty(docs *t, docs_entry *e) {
 
 /* ---- REST answers: plain JSON objects in a frame to the caller's key ---------- */
 
-static void send_json(fanout *out, uint64_t key, const ot_buf *b) {
+void docs_send_json(fanout *out, uint64_t key, const ot_buf *b) {
     rbuf *f = fanout_frame(b->data, b->len);
     if (f == NULL) {
         /* no memory for the answer: the waiter is told its message was lost, never left waiting */
@@ -291,7 +290,7 @@ static void send_not_found(fanout *out, const docs_request *r) {
     static const char head[] = "{\"type\":\"error\",\"code\":\"not_found\",\"message\":\"no such document\",\"ref\":";
     if (ot_buf_append(&b, head, sizeof head - 1) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
         ot_buf_append(&b, "}", 1) == 0)
-        send_json(out, r->key, &b);
+        docs_send_json(out, r->key, &b);
     ot_buf_free(&b);
 }
 
@@ -303,7 +302,7 @@ static void send_info(fanout *out, const docs_request *r, uint64_t v, uint64_t c
                      (unsigned long long)codepoints, (unsigned long long)bytes);
     if (ot_buf_append(&b, "{\"doc\":", 7) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
         ot_buf_append(&b, tail, (size_t)n) == 0)
-        send_json(out, r->key, &b);
+        docs_send_json(out, r->key, &b);
     ot_buf_free(&b);
 }
 
@@ -311,38 +310,7 @@ static void send_deleted(fanout *out, const docs_request *r, bool deleted) {
     ot_buf b;
     ot_buf_init(&b);
     const char *body = deleted ? "{\"deleted\":true}" : "{\"deleted\":false}";
-    if (ot_buf_append(&b, body, strlen(body)) == 0) send_json(out, r->key, &b);
-    ot_buf_free(&b);
-}
-
-static void rest_get(doc *d, const docs_request *r, fanout *out) {
-    ot_buf text, b;
-    ot_buf_init(&text);
-    ot_buf_init(&b);
-    uint64_t v = r->has_v ? r->v : doc_published_version(d);
-    const ot_doc *ot = doc_ot(d);
-    int rc;
-    if (v > doc_published_version(d)) {
-        doc_send_error(out, r->key, PROTO_ERR_VERSION_AHEAD, "v is newer than the document", r->doc, r->doc_len);
-        goto done;
-    }
-    if (v < doc_oldest_version(d)) {
-        doc_send_error(out, r->key, PROTO_ERR_VERSION_TOO_OLD, "v is older than the retained history", r->doc,
-                       r->doc_len);
-        goto done;
-    }
-    rc = v == ot_doc_version(ot) ? ot_text_to_buf(ot_doc_text(ot), &text) : ot_doc_text_at(ot, v, &text);
-    char head[64];
-    int n = snprintf(head, sizeof head, "{\"v\":%llu,\"doc\":", (unsigned long long)v);
-    if (rc != OT_OK || ot_buf_append(&b, head, (size_t)n) != 0 || proto_json_string(&b, r->doc, r->doc_len) != 0 ||
-        ot_buf_append(&b, ",\"text\":", 8) != 0 ||
-        proto_json_string(&b, text.data != NULL ? text.data : "", text.len) != 0 || ot_buf_append(&b, "}", 1) != 0) {
-        doc_send_no_memory(doc_metrics(d), out, r->key, NULL, 0);
-        goto done;
-    }
-    send_json(out, r->key, &b);
-done:
-    ot_buf_free(&text);
+    if (ot_buf_append(&b, body, strlen(body)) == 0) docs_send_json(out, r->key, &b);
     ot_buf_free(&b);
 }
 
@@ -387,7 +355,7 @@ static void answer_ops(const doc *d, const docs_request *r, uint64_t pub, const 
     if (rc == 0) rc = ot_buf_append(&body, head, (size_t)n);
     if (rc == 0) rc = ot_buf_append(&body, b.data, b.len);
     if (rc == 0) rc = ot_buf_append(&body, "]}", 2);
-    if (rc == 0) send_json(out, r->key, &body);
+    if (rc == 0) docs_send_json(out, r->key, &body);
     else doc_send_no_memory(doc_metrics(d), out, r->key, NULL, 0);
     ot_buf_free(&b);
     ot_buf_free(&body);
@@ -407,8 +375,14 @@ static void rest_ops(docs *t, docs_entry *e, const docs_request *r, fanout *out,
         return;
     }
     /* older than memory: read the log on the helper (the rest follows from memory) */
-    docs_job *j = docs_job_new(DOCS_JOB_READ_OPS, t->cfg.self);
-    if (j == NULL || ensure_data_dir(t) != 0) {
+    docs_read_job(t, e, r, DOCS_JOB_READ_OPS, from, to < mem_oldest ? to : mem_oldest, DOCS_MAX_OPS_PER_ANSWER, out,
+                  now_ms);
+}
+
+void docs_read_job(docs *t, docs_entry *e, const docs_request *r, uint32_t kind, uint64_t from, uint64_t to,
+                   uint32_t max_count, fanout *out, int64_t now_ms) {
+    docs_job *j = docs_job_new(kind, t->cfg.self);
+    if (j == NULL || docs_ensure_data_dir(t) != 0) {
         if (j != NULL) mailbox_msg_unref(&j->hdr);
         doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
         return;
@@ -417,8 +391,8 @@ static void rest_ops(docs *t, docs_entry *e, const docs_request *r, fanout *out,
     memcpy(j->name, e->name, e->name_len + 1);
     j->name_len = e->name_len;
     j->from = from;
-    j->to = to < mem_oldest ? to : mem_oldest;
-    j->max_count = DOCS_MAX_OPS_PER_ANSWER;
+    j->to = to;
+    j->max_count = max_count;
     mailbox_msg_ref((mailbox_msg *)&r->hdr);
     j->req = (mailbox_msg *)&r->hdr;
     docs_submit_job(t, j, out, now_ms);
@@ -464,7 +438,10 @@ static void answer_absent(const docs_request *r, fanout *out) {
     case DOCS_REQ_OPEN:
     case DOCS_REQ_REST_GET:
     case DOCS_REQ_REST_OPS:
-    case DOCS_REQ_REST_INFO: send_not_found(out, r); break;
+    case DOCS_REQ_REST_INFO:
+    case DOCS_REQ_REST_HISTORY:
+    case DOCS_REQ_REST_AUTHORS:
+    case DOCS_REQ_REST_RESTORE: send_not_found(out, r); break;
     }
 }
 
@@ -508,7 +485,7 @@ static void run_waiting(docs *t, docs_request *w, fanout *out, int64_t now_ms) {
 
 static void start_delete(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     docs_job *j = docs_job_new(DOCS_JOB_DELETE, t->cfg.self);
-    int rc = j != NULL ? ensure_data_dir(t) : -ENOMEM;
+    int rc = j != NULL ? docs_ensure_data_dir(t) : -ENOMEM;
     if (rc != 0) {
         if (j != NULL) mailbox_msg_unref(&j->hdr);
         docs_request *w = entry_remove_busy(t, e);
@@ -560,7 +537,7 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
             answer_absent(r, out);
             return;
         }
-        if (r->kind == DOCS_REQ_REST_INFO && ensure_data_dir(t) == 0) {
+        if (r->kind == DOCS_REQ_REST_INFO && docs_ensure_data_dir(t) == 0) {
             /* listing: the metadata file when it is current, else a load */
             store_meta m;
             int rc = store_meta_read(t->cfg.data_dir_fd, r->doc, r->doc_len, &m);
@@ -602,7 +579,10 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
         break;
     case DOCS_REQ_PRESENCE: doc_presence(e->d, r->key, r->v, r->sel, r->count_sel, out); break;
     case DOCS_REQ_CLOSE: doc_close(e->d, r->key, out); break;
-    case DOCS_REQ_REST_GET: rest_get(e->d, r, out); break;
+    case DOCS_REQ_REST_GET: docs_rest_text(t, e, r, out, now_ms); break;
+    case DOCS_REQ_REST_HISTORY: docs_rest_history(t, e, r, out, now_ms); break;
+    case DOCS_REQ_REST_AUTHORS: docs_rest_authors(t, e, r, out, now_ms); break;
+    case DOCS_REQ_REST_RESTORE: docs_rest_restore(t, e, r, out, now_ms); break;
     case DOCS_REQ_REST_OPS: rest_ops(t, e, r, out, now_ms); break;
     case DOCS_REQ_REST_INFO: {
         const ot_text *text = ot_doc_text(doc_ot(e->d));
@@ -643,6 +623,7 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     if (j->rc == 0) {
         if (j->report.torn_tail)
             log_warn("document %s: truncated a torn log tail of %zu bytes", e->name, j->report.torn_bytes);
+        if (j->report.fallback[0] != '\0') log_warn("document %s: %s", e->name, j->report.fallback);
         int rc = make_ready(t, e, j);
         /* a listing shows it from now on (a failed add only hides it there) */
         if (rc == 0 && t->cfg.names != NULL && nameset_add(t->cfg.names, e->name, e->name_len) != 0)
@@ -701,6 +682,9 @@ void docs_on_disk_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         if (j->rc != 0) log_debug("document %s: listing metadata not written: %s", j->name, strerror(-j->rc));
         break;
     case DOCS_JOB_READ_OPS: read_ops_done(t, j, out); break;
+    case DOCS_JOB_TEXT_AT:
+    case DOCS_JOB_HISTORY:
+    case DOCS_JOB_AUTHORS: docs_history_done(t, j, out, now_ms); break;
     case DOCS_JOB_SEGMENT: docs_segment_done(t, j, out, now_ms); break;
     }
 }

@@ -34,6 +34,10 @@
 #define DOCS_MAX_WAITING_PER_DOC 65536u
 /* Ops in one GET .../ops answer; its "to" says where it stopped. */
 #define DOCS_MAX_OPS_PER_ANSWER 10000u
+/* A checkpoint (the text at a version, beside the log) at most this many ops
+ * after the previous one, so the text at any version costs at most this many
+ * op applications. */
+#define DOCS_DEFAULT_CHECKPOINT_OPS 1000u
 
 struct worker;
 
@@ -46,6 +50,9 @@ typedef enum docs_request_kind {
     DOCS_REQ_REST_OPS = 6,      /* ops [v, to) */
     DOCS_REQ_REST_DELETE = 7,
     DOCS_REQ_REST_INFO = 8,     /* name, version, size (listing) */
+    DOCS_REQ_REST_HISTORY = 9,  /* sessions of the ops [v, to) */
+    DOCS_REQ_REST_AUTHORS = 10, /* who wrote the text (at v when has_v) */
+    DOCS_REQ_REST_RESTORE = 11, /* a new op that makes the text that of version v */
 } docs_request_kind;
 
 /* The mailbox kind of a request to a document owner. */
@@ -89,9 +96,12 @@ typedef struct docs_config {
     int data_dir_fd;                /* owned: closed by docs_free; -1: opened (created) at the first load */
     const char *data_dir_path;      /* outlives the table */
     ot_limits limits;               /* history_depth includes DOC_MAX_UNPUBLISHED_OPS */
-    uint32_t history_depth;         /* advertised (compaction keeps this many) */
+    uint32_t history_depth;         /* advertised (a checkpoint trails the document by this many) */
     size_t history_memory_bytes;    /* per document (doc_set_memory); 0: no bound but the depth */
     struct membudget *budget;       /* every worker's documents together (may be NULL) */
+    uint32_t checkpoint_ops;        /* a checkpoint every this many ops (0: DOCS_DEFAULT_CHECKPOINT_OPS) */
+    uint64_t checkpoint_bytes;      /* ... or once the active segment is this large (0: never by size) */
+    store_retention retention;      /* what the log keeps (all by default) */
     store_log_config log;
     uint32_t idle_ms;
     _Atomic uint32_t *degraded;     /* shared count of documents with failed storage (may be NULL) */

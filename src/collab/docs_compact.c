@@ -1,4 +1,4 @@
-/* Compaction of a loaded document's log into a snapshot, never blocking the worker. */
+/* Checkpoints of a loaded document (and retention pruning), never blocking the worker. */
 #include "collab/docs_internal.h"
 
 #include "base/log.h"
@@ -8,9 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Compaction once the log holds history_depth + max(history_depth, this) ops
- * past the snapshot: a snapshot per history_depth ops at most. */
-#define DOCS_COMPACT_MIN_SLACK_OPS 64u
+/* A checkpoint trails the document by history_depth ops, so a restart
+ * replays (and knows the ids of) the ops a client may still resend. */
 
 /* A job of compaction for the helper thread, on its own copy of the document's
  * directory fd; on failure compaction is abandoned (retried later). */
@@ -39,29 +38,42 @@ static void submit_compact_files(docs *t, docs_entry *e, fanout *out, int64_t no
     j->image = e->compact_image;
     j->image_len = e->compact_image_len;
     e->compact_image = NULL;
+    j->retention = t->cfg.retention;
+    j->start_version = doc_version(e->d);
+    /* a client may catch up from anything the in-memory history holds */
+    j->from = doc_oldest_version(e->d);
+    j->faults = t->faults;
     docs_submit_job(t, j, out, now_ms);
 }
 
-/* Compaction, never blocking the worker: the snapshot image is made here in
- * memory (at the published version, so it holds only durable ops); the
- * helper creates the new active segment (create + directory fsync) while
- * ops go on being applied and appended but not flushed (acks wait a moment);
- * the worker then switches the log to it at the seam (everything before in
- * the old segment, everything pending into the new one) and the helper
- * writes the snapshot and drops the old segments. */
+/* A checkpoint, never blocking the worker: its image is made here in memory
+ * (at most checkpoint_ops past the previous one, history_depth behind the
+ * published version, so it holds only durable ops); the helper creates the
+ * new active segment (create + directory fsync) while ops go on being
+ * applied and appended but not flushed (acks wait a moment); the worker then
+ * switches the log to it at the seam (everything before in the old segment,
+ * everything pending into the new one) and the helper writes the checkpoint
+ * and prunes what the retention policy lets go. Old segments stay. */
 void docs_maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     uint64_t v = doc_version(e->d);
-    uint64_t keep = t->cfg.history_depth;
-    uint64_t slack = keep > DOCS_COMPACT_MIN_SLACK_OPS ? keep : DOCS_COMPACT_MIN_SLACK_OPS;
-    if (e->compacting || v < e->files.snapshot_version + keep + slack) return;
+    uint64_t depth = t->cfg.history_depth;
+    uint64_t every = t->cfg.checkpoint_ops != 0 ? t->cfg.checkpoint_ops : DOCS_DEFAULT_CHECKPOINT_OPS;
+    uint64_t last = e->files.snapshot_version;
+    if (e->compacting || v < last + depth) return;
+    bool by_ops = v - depth >= last + every;
+    bool by_bytes = t->cfg.checkpoint_bytes != 0 && store_log_end_offset(e->io.log) >= t->cfg.checkpoint_bytes &&
+                    v - depth > last;
+    if (!by_ops && !by_bytes) return;
     if (!store_log_idle(e->io.log) || doc_published_version(e->d) != v) return;
-    int rc = store_compact_snapshot_image(doc_ot(e->d), t->cfg.history_depth, e->files.snapshot_version,
-                                          &e->compact_snap, &e->compact_image, &e->compact_image_len);
+    uint64_t at = last + every < v - depth ? last + every : v - depth;
+    int rc = store_compact_snapshot_image(doc_ot(e->d), at, last, &e->compact_snap, &e->compact_image,
+                                          &e->compact_image_len);
     if (rc != 0) {
         log_warn("document %s: compaction failed: %s", e->name, store_err_str(rc));
         docs_count_compaction(t, false);
         return;
     }
+    if (e->compact_image == NULL) return;   /* the history no longer holds a newer version */
     e->compacting = true;
     log_debug("document %s: compaction to a snapshot at v%llu", e->name, (unsigned long long)e->compact_snap);
     if (e->files.log_start_version == v) {
@@ -71,6 +83,7 @@ void docs_maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     docs_job *j = compact_job_new(t, e, DOCS_JOB_SEGMENT);
     if (j == NULL) return;
     j->start_version = v;
+    j->faults = t->faults;
     e->switching = true;
     docs_submit_job(t, j, out, now_ms);
 }
@@ -116,4 +129,5 @@ void docs_compact_done(docs *t, docs_job *j) {
     log_debug("document %s: compaction done (%s)", j->name, j->rc == 0 ? "ok" : store_err_str(j->rc));
     e->compacting = false;
     if (j->rc == 0 && j->snapshot_version > e->files.snapshot_version) e->files.snapshot_version = j->snapshot_version;
+    if (j->rc == 0) e->files.oldest_version = j->oldest_version;
 }

@@ -1,6 +1,7 @@
 #include "collab/docs_disk.h"
 
 #include "base/log.h"
+#include "collab/doc_history.h"
 #include "store/store_faults.h"
 
 #include "proto/protocol.h"
@@ -93,10 +94,18 @@ void docs_job_run(docs_job *j) {
         }
         break;
     case DOCS_JOB_DELETE: j->rc = store_doc_delete(j->data_dir_fd, j->name, j->name_len); break;
-    case DOCS_JOB_COMPACT:
-        if ((j->rc = injected(j, STORE_POINT_SNAPSHOT)) != 0) break;
-        j->rc = store_compact_files(j->doc_dir_fd, j->snapshot_version, j->image, j->image_len);
+    case DOCS_JOB_COMPACT: {
+        j->rc = j->image != NULL
+                    ? store_checkpoint_write(j->doc_dir_fd, j->snapshot_version, j->image, j->image_len, j->faults)
+                    : 0;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (j->rc == 0)
+            j->rc = store_prune(j->doc_dir_fd, &j->retention, j->start_version, j->from, wall_ms, j->faults,
+                                &j->oldest_version);
         break;
+    }
     case DOCS_JOB_META: j->rc = store_meta_write(j->doc_dir_fd, &j->meta); break;
     case DOCS_JOB_SEGMENT: {
         int fd = injected(j, STORE_POINT_SEGMENT);
@@ -109,6 +118,17 @@ void docs_job_run(docs_job *j) {
         j->next_version = j->from;
         j->rc = store_read_ops(j->data_dir_fd, j->name, j->name_len, j->from, j->to, render_op, j);
         if (j->rc == 1) j->rc = 0;   /* stopped at max_count */
+        break;
+    case DOCS_JOB_TEXT_AT:
+        j->rc = store_text_at(j->data_dir_fd, j->name, j->name_len, j->from, &j->ops_json, NULL);
+        break;
+    case DOCS_JOB_HISTORY:
+        j->rc = doc_history_sessions(j->data_dir_fd, j->name, j->name_len, j->from, j->to, j->max_count,
+                                     j->gap_ms != 0 ? j->gap_ms : DOC_HISTORY_GAP_MS,
+                                     &j->ops_json, &j->count_ops, &j->next_version);
+        break;
+    case DOCS_JOB_AUTHORS:
+        j->rc = doc_history_authors(j->data_dir_fd, j->name, j->name_len, j->from, j->to, &j->ops_json);
         break;
     }
 }

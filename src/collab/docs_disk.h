@@ -22,6 +22,7 @@
 #include "io/mailbox.h"
 #include "ringpad/ot.h"
 #include "store/store.h"
+#include "store/store_faults.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,10 +34,13 @@
 typedef enum docs_job_kind {
     DOCS_JOB_LOAD = 1,      /* store_doc_open (+ remove the meta file) */
     DOCS_JOB_DELETE = 2,    /* store_doc_delete */
-    DOCS_JOB_COMPACT = 3,   /* store_compact_files */
+    DOCS_JOB_COMPACT = 3,   /* store_checkpoint_write, then store_prune */
     DOCS_JOB_META = 4,      /* store_meta_write */
     DOCS_JOB_READ_OPS = 5,  /* store_read_ops, rendered as JSON items */
     DOCS_JOB_SEGMENT = 6,   /* store_segment_create (compaction's new active segment) */
+    DOCS_JOB_TEXT_AT = 7,   /* store_text_at: the text at `from` */
+    DOCS_JOB_HISTORY = 8,   /* the ops [from, to) summed into sessions (doc_history.h) */
+    DOCS_JOB_AUTHORS = 9,   /* who wrote each span of the text at `to` (doc_history.h) */
 } docs_job_kind;
 
 /* The mailbox kind of a finished job, from the helper back to its worker. */
@@ -58,15 +62,20 @@ typedef struct docs_job {
     uint8_t *image;                     /* malloc'ed snapshot image (NULL: only drop segments) */
     size_t image_len;
     store_meta meta;
-    uint64_t start_version;             /* SEGMENT */
+    uint64_t start_version;             /* SEGMENT; COMPACT: the document's version */
+    store_retention retention;          /* COMPACT */
+    uint64_t oldest_version;            /* COMPACT result: the oldest version the files can rebuild */
+    uint32_t gap_ms;                    /* HISTORY: a pause that starts a new session (0: DOC_HISTORY_GAP_MS) */
     int segment_fd;                     /* SEGMENT result: closed with the job unless taken (-1) */
-    /* READ_OPS: ops with base in [from, to), at most max_count */
+    /* READ_OPS: ops with base in [from, to), at most max_count (HISTORY: sessions);
+     * COMPACT: from is the oldest version a client may catch up from */
     uint64_t from;
     uint64_t to;
     uint32_t max_count;
     mailbox_msg *req;                   /* the request to answer (a reference), or NULL */
     /* results */
-    ot_buf ops_json;                    /* READ_OPS: {"v","id","by","time","op"} items, comma-separated */
+    ot_buf ops_json;                    /* READ_OPS: {"v","id","by","time","op"} items, comma-separated;
+                                           TEXT_AT: the text; HISTORY, AUTHORS: the answer's items */
     uint32_t count_ops;
     uint64_t next_version;              /* READ_OPS: the version after the last item */
     int rc;

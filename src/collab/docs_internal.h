@@ -80,4 +80,24 @@ void docs_maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms);
 void docs_segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms);
 void docs_compact_done(docs *t, docs_job *j);
 
+/* A REST answer: one JSON object in a frame to key. */
+void docs_send_json(fanout *out, uint64_t key, const ot_buf *b);
+/* Opens (creating) the data dir once. 0 or -errno. */
+int docs_ensure_data_dir(docs *t);
+/* Runs a read of the files for request r on the helper (kind READ_OPS,
+ * TEXT_AT, HISTORY or AUTHORS, over [from, to)); r is answered when it is
+ * done. Answers internal itself when the job cannot be made. */
+void docs_read_job(docs *t, docs_entry *e, const docs_request *r, uint32_t kind, uint64_t from, uint64_t to,
+                   uint32_t max_count, fanout *out, int64_t now_ms);
+
+/* docs_history.c: the REST reads of the past (the text at any retained
+ * version, history sessions, authorship) and restore, from memory when the
+ * history there holds the version, else from the files on the helper. */
+void docs_rest_text(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms);
+void docs_rest_history(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms);
+void docs_rest_authors(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms);
+void docs_rest_restore(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms);
+/* A TEXT_AT, HISTORY or AUTHORS job finished. */
+void docs_history_done(docs *t, docs_job *j, fanout *out, int64_t now_ms);
+
 #endif /* RINGPAD_DOCS_INTERNAL_H */

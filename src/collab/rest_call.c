@@ -196,6 +196,37 @@ static void dispatch_op(rest_call *k) {
     if (session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
 }
 
+/* POST .../restore {"v": N}: the text of version N comes back as a new op. */
+static void dispatch_restore(rest_call *k) {
+    json_error_t jerr;
+    json_t *body = json_loadb((const char *)k->body, k->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (body == NULL || !json_is_object(body)) {
+        if (body != NULL) json_decref(body);
+        finish_error(k, "bad_json", "the body is not a JSON object {\"v\": N}");
+        return;
+    }
+    json_t *jv = json_object_get(body, "v");
+    json_int_t v = json_is_integer(jv) ? json_integer_value(jv) : -1;
+    json_decref(body);
+    if (v < 0 || (uint64_t)v > PROTO_MAX_SAFE_INTEGER) {
+        finish_error(k, "bad_message", "v must be the non-negative integer version to restore");
+        return;
+    }
+    docs_request *r = new_req(k, DOCS_REQ_REST_RESTORE, k->t.doc, k->t.doc_len);
+    if (r == NULL) {
+        finish_no_memory(k);
+        return;
+    }
+    r->has_v = true;
+    r->v = (uint64_t)v;
+    if (session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
+}
+
+static void dispatch_post(rest_call *k) {
+    if (k->t.route == REST_RESTORE) dispatch_restore(k);
+    else dispatch_op(k);
+}
+
 static bool granted(void *ctx, const char *name, size_t len) {
     rest_call *k = ctx;
     return session_role_for(k->sw, &k->claims, name, len) != AUTH_ROLE_NONE;
@@ -251,12 +282,14 @@ static void dispatch(rest_call *k) {
     }
     k->dispatched = true;
     if (k->t.method == REST_POST) {
-        dispatch_op(k);
+        dispatch_post(k);
         return;
     }
-    uint32_t kind = k->t.method == REST_DELETE ? DOCS_REQ_REST_DELETE
-                    : k->t.route == REST_OPS   ? DOCS_REQ_REST_OPS
-                                               : DOCS_REQ_REST_GET;
+    uint32_t kind = k->t.method == REST_DELETE     ? DOCS_REQ_REST_DELETE
+                    : k->t.route == REST_OPS       ? DOCS_REQ_REST_OPS
+                    : k->t.route == REST_HISTORY   ? DOCS_REQ_REST_HISTORY
+                    : k->t.route == REST_AUTHORS   ? DOCS_REQ_REST_AUTHORS
+                                                   : DOCS_REQ_REST_GET;
     docs_request *r = new_req(k, kind, k->t.doc, k->t.doc_len);
     if (r == NULL) finish_no_memory(k);
     else if (session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
@@ -300,7 +333,7 @@ void rest_call_continue(rest_call *k) {
     k->dispatched = true;
     k->key = session_waiter_add(k->sw, on_answer, k);
     if (k->key == 0) finish_no_memory(k);
-    else dispatch_op(k);
+    else dispatch_post(k);
 }
 
 void rest_call_abort(rest_call *k) {

@@ -65,9 +65,16 @@ static int parse_path(const http_request *req, const rest_rules *rules, rest_tar
         const char *name = path + 9;
         size_t nlen = plen - 9;
         t->route = REST_DOC;
-        if (nlen > 4 && memcmp(name + nlen - 4, "/ops", 4) == 0) {
-            t->route = REST_OPS;
-            nlen -= 4;
+        static const struct { const char *tail; rest_route route; } tails[] = {
+            {"/ops", REST_OPS}, {"/history", REST_HISTORY}, {"/authors", REST_AUTHORS}, {"/restore", REST_RESTORE},
+        };
+        for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+            size_t tl = strlen(tails[i].tail);
+            if (nlen > tl && memcmp(name + nlen - tl, tails[i].tail, tl) == 0) {
+                t->route = tails[i].route;
+                nlen -= tl;
+                break;
+            }
         }
         if (!proto_doc_name_valid(name, nlen, rules->max_doc_name_bytes) ||
             raw_path_has_empty_segment(req->target, req->target_len))
@@ -80,7 +87,9 @@ static int parse_path(const http_request *req, const rest_rules *rules, rest_tar
     }
     bool allowed = (t->route == REST_LIST && t->method == REST_GET) ||
                    (t->route == REST_DOC && (t->method == REST_GET || t->method == REST_DELETE)) ||
-                   (t->route == REST_OPS && (t->method == REST_GET || t->method == REST_POST));
+                   (t->route == REST_OPS && (t->method == REST_GET || t->method == REST_POST)) ||
+                   ((t->route == REST_HISTORY || t->route == REST_AUTHORS) && t->method == REST_GET) ||
+                   (t->route == REST_RESTORE && t->method == REST_POST);
     if (!allowed) return refuse(why, "bad_message", "method not allowed on this route");
     return 0;
 }
@@ -110,8 +119,10 @@ static int query_u64(const http_request *req, const char *name, uint64_t *out, b
 }
 
 static int parse_query(const http_request *req, const rest_rules *rules, rest_target *t, rest_refusal *why) {
-    if (t->route == REST_DOC && query_u64(req, "v", &t->v, &t->has_v) != 0)
+    if ((t->route == REST_DOC || t->route == REST_AUTHORS) && query_u64(req, "v", &t->v, &t->has_v) != 0)
         return refuse(why, "bad_message", "v must be a non-negative integer");
+    if (t->route == REST_HISTORY && query_u64(req, "from", &t->v, NULL) != 0)
+        return refuse(why, "bad_message", "from must be a non-negative integer");
     if (t->route == REST_OPS && t->method == REST_GET) {
         t->v = 0;
         t->to = PROTO_MAX_SAFE_INTEGER;
@@ -121,7 +132,10 @@ static int parse_query(const http_request *req, const rest_rules *rules, rest_ta
             return refuse(why, "bad_message", "to must be a non-negative integer");
     }
     if (t->method == REST_POST) {
-        if (req->content_length == 0) return refuse(why, "bad_json", "a JSON body {v, id, op} is required");
+        if (req->content_length == 0)
+            return refuse(why, "bad_json",
+                          t->route == REST_RESTORE ? "a JSON body {\"v\": N} is required"
+                                                   : "a JSON body {v, id, op} is required");
         /* The same bound as a WebSocket message, so an op that fits one fits here. */
         if (req->content_length > rules->max_body_bytes)
             return refuse(why, "op_too_large", "the body is larger than --max-message-bytes");

@@ -21,7 +21,14 @@
 /* Query values read for the listing (longer ones read as absent). */
 #define REST_MAX_QUERY_BYTES 256u
 
-typedef enum rest_route { REST_LIST = 1, REST_DOC = 2, REST_OPS = 3 } rest_route;
+typedef enum rest_route {
+    REST_LIST = 1,
+    REST_DOC = 2,
+    REST_OPS = 3,
+    REST_HISTORY = 4,               /* GET .../history[?from=] */
+    REST_AUTHORS = 5,               /* GET .../authors[?v=] */
+    REST_RESTORE = 6,               /* POST .../restore {"v":N} */
+} rest_route;
 typedef enum rest_method { REST_GET = 1, REST_POST = 2, REST_DELETE = 3 } rest_method;
 
 typedef struct rest_target {
@@ -29,8 +36,8 @@ typedef struct rest_target {
     rest_method method;
     char doc[PROTO_MAX_DOC_NAME_BYTES + 1];
     size_t doc_len;
-    bool has_v;                     /* GET /api/docs/{name}?v= */
-    uint64_t v;                     /* that v, or /ops ?from= */
+    bool has_v;                     /* GET /api/docs/{name}?v=, .../authors?v= */
+    uint64_t v;                     /* that v, or /ops and /history ?from= */
     uint64_t to;                    /* /ops ?to= (PROTO_MAX_SAFE_INTEGER when absent) */
     uint32_t limit;                 /* listing page size */
     char after[REST_MAX_QUERY_BYTES + 1];   /* listing: names after this one ("" = first) */

@@ -123,6 +123,16 @@ int session_worker_init_with(worker *w, bool disk_thread) {
     dc.log.fsync_policy = strcmp(cfg->fsync, "interval") == 0 ? STORE_FSYNC_INTERVAL : STORE_FSYNC_ALWAYS;
     dc.log.fsync_interval_ms = cfg->fsync_interval_ms;
     dc.names = &w->shared->doc_names;
+    dc.checkpoint_ops = cfg->checkpoint_ops;
+    dc.checkpoint_bytes = cfg->checkpoint_bytes;
+    dc.retention = (store_retention){
+        .keep = cfg->retention_ops != 0       ? STORE_KEEP_OPS
+                : cfg->retention_age_ms != 0 ? STORE_KEEP_AGE
+                                             : STORE_KEEP_ALL,
+        .ops = cfg->retention_ops,
+        .age_ms = (int64_t)cfg->retention_age_ms,
+    };
+    dc.store_faults = cfg->store_faults;
     sw->names = dc.names;
     if (session_worker_fill_names(sw) != 0)
         log_warn("--data-dir %s: cannot be listed yet; retried by the first listing", cfg->data_dir);

@@ -3,8 +3,10 @@
  *
  * Layout under the data directory (see docname.h for the name mapping):
  *
- *   <data-dir>/<file-name>/snapshot            latest snapshot (version + text)
- *   <data-dir>/<file-name>/snapshot.tmp        a snapshot being written
+ *   <data-dir>/<file-name>/ckpt.<20-digit v>   checkpoint: the text at version v
+ *   <data-dir>/<file-name>/ckpt.tmp            a checkpoint being written
+ *   <data-dir>/<file-name>/snapshot            an older release's single checkpoint
+ *                                              (renamed to ckpt.<v> at load)
  *   <data-dir>/<file-name>/log.<20-digit v>    log segment whose first record has base v
  *   <data-dir>/%deleted%<file-name>/           a document being deleted (never listed)
  *
@@ -276,6 +278,7 @@ typedef struct store_recovery {
     size_t torn_bytes;          /* bytes past it */
     int error;                  /* 0 or why recovery refused */
     char message[512];          /* a sentence naming the file and byte offset */
+    char fallback[512];         /* non-empty: a damaged checkpoint was skipped (log it) */
     /* store_doc_open: ops [lost_from, lost_to) are known to have existed but
      * are in no file (lost_to > lost_from only with STORE_OPEN_ACCEPT_LOSS;
      * message then says what was lost). */
@@ -300,7 +303,8 @@ typedef struct store_doc_files {
     int log_fd;                /* the active segment, open for writing */
     uint64_t log_start_version;
     uint64_t log_end_offset;   /* after truncating a torn tail: pass to store_log_new */
-    uint64_t snapshot_version; /* of the snapshot on disk (0 when none) */
+    uint64_t snapshot_version; /* of the newest checkpoint on disk (0 when none) */
+    uint64_t oldest_version;   /* the oldest version whose text the files can rebuild */
 } store_doc_files;
 
 /* store_doc_open flags (true, as a bool, is STORE_OPEN_CREATE). */
@@ -336,16 +340,17 @@ typedef int (*store_name_fn)(void *ctx, const char *name, size_t name_len);
  * entries that are not document directories are skipped. */
 int store_list(int data_dir_fd, store_name_fn fn, void *ctx);
 
-/* Compaction, never blocking a worker, in three steps:
+/* Checkpointing, never blocking a worker, in three steps:
  *   1. on the worker, when store_log_idle: create the segment file named
  *      store_segment_file_name(version) in the doc dir and fsync the dir
  *      (store_segment_create on a helper thread), then store_log_switch_segment;
  *   2. on the worker: store_compact_snapshot_image (memory only);
- *   3. anywhere (a helper thread): store_compact_files, which touches only the
- *      snapshot files and segments older than the snapshot, never the active
- *      segment, so it may run while the worker keeps appending.
- * The snapshot is at max(version - history_depth, oldest retained, the
- * current snapshot); the doc must retain history_depth ops. */
+ *   3. anywhere (a helper thread): store_checkpoint_write, then store_prune,
+ *      which touch only checkpoint files and segments older than the
+ *      newest checkpoint, never the active segment, so they may run while
+ *      the worker keeps appending.
+ * Old segments stay: the log keeps every op unless a retention policy
+ * (store_retention) lets store_prune drop the oldest ones. */
 
 /* Creates the empty segment file for start_version in the document's
  * directory and makes its entry durable (directory fsync). Returns the fd
@@ -361,21 +366,61 @@ int store_compact_switch(store_doc_files *files, store_log *log, uint64_t versio
 #define STORE_SEGMENT_NAME_BYTES 32u
 /* "log.%020llu": a segment's file name inside the document's directory. */
 void store_segment_file_name(uint64_t start_version, char out[STORE_SEGMENT_NAME_BYTES]);
+/* "ckpt.%020llu": a checkpoint's file name (a snapshot image of the text at
+ * that version). */
+void store_checkpoint_file_name(uint64_t version, char out[STORE_SEGMENT_NAME_BYTES]);
 
-/* The snapshot to write for a compaction: its version (as step 2 above
- * picks it) and its image, malloc'ed (free() it). *image is NULL and 0 is
- * returned when the snapshot on disk (current_snapshot_version) is already
- * that recent. */
-int store_compact_snapshot_image(const ot_doc *doc, uint32_t history_depth,
-                                 uint64_t current_snapshot_version, uint64_t *snapshot_version,
-                                 uint8_t **image, size_t *image_len);
+/* The checkpoint to write: the text at `at` (clamped to the oldest version
+ * the document's history holds, and never below current_snapshot_version)
+ * and its image, malloc'ed (free() it). *image is NULL and 0 is returned when
+ * the newest checkpoint (current_snapshot_version) is already that recent. */
+int store_compact_snapshot_image(const ot_doc *doc, uint64_t at, uint64_t current_snapshot_version,
+                                 uint64_t *snapshot_version, uint8_t **image, size_t *image_len);
 
-/* Blocking: writes the snapshot image atomically (snapshot.tmp, fdatasync,
- * rename, fsync dir) into the document directory, then removes every segment
- * whose successor starts at or before snapshot_version. image may be NULL (only
- * drop segments). */
-int store_compact_files(int doc_dir_fd, uint64_t snapshot_version, const uint8_t *image,
-                        size_t image_len);
+struct store_fault_plan;
+
+/* Blocking: writes a checkpoint image atomically (ckpt.tmp, fdatasync,
+ * rename to its name, fsync dir). faults may be NULL (tests: the snapshot
+ * and checkpoint points). */
+int store_checkpoint_write(int doc_dir_fd, uint64_t version, const uint8_t *image, size_t image_len,
+                           struct store_fault_plan *faults);
+
+/* How much history the log keeps. */
+typedef enum store_keep {
+    STORE_KEEP_ALL = 0,     /* every op, for ever (the default) */
+    STORE_KEEP_OPS = 1,     /* at least the last `ops` ops */
+    STORE_KEEP_AGE = 2,     /* at least the ops younger than age_ms */
+} store_keep;
+
+typedef struct store_retention {
+    uint8_t keep;           /* store_keep */
+    uint64_t ops;
+    int64_t age_ms;
+} store_retention;
+
+/* Blocking: drops what the retention policy lets go. The cut is the newest
+ * checkpoint at or below every bound: version - ops (STORE_KEEP_OPS), the
+ * start of the oldest segment modified within age_ms of now_ms
+ * (STORE_KEEP_AGE), and keep_from (the oldest version a client may still
+ * catch up from). Checkpoints older than the cut go first, then every
+ * segment whose successor starts at or before it; the active segment, the
+ * cut's checkpoint and everything after are never touched, so a crash at
+ * any point leaves a loadable document. *oldest_version (may be NULL) gets
+ * the oldest version whose text can still be rebuilt. */
+int store_prune(int doc_dir_fd, const store_retention *retention, uint64_t version, uint64_t keep_from,
+                int64_t now_ms, struct store_fault_plan *faults, uint64_t *oldest_version);
+
+/* The oldest version whose text the files can rebuild (blocking; the oldest
+ * checkpoint, or 0 when the log starts at 0). */
+int store_oldest_version(int doc_dir_fd, uint64_t *oldest_version);
+
+/* Blocking: the text at version v from the files: the newest sound
+ * checkpoint at or below v, then the logged ops up to v (at most the ops
+ * between two checkpoints). -ERANGE when v is older than every checkpoint
+ * or past the log's end; -ENOENT when the document does not exist. When
+ * *ckpt_version is not NULL it gets the checkpoint used. */
+int store_text_at(int data_dir_fd, const char *name, size_t name_len, uint64_t v, ot_buf *out,
+                  uint64_t *ckpt_version);
 
 /* ---- Listing metadata (store_meta.c) --------------------------------------------- */
 

@@ -13,6 +13,7 @@ static const char *const point_names[STORE_POINT_COUNT] = {
     [STORE_POINT_LOG_WRITE] = "log-write", [STORE_POINT_LOG_FSYNC] = "log-fsync",
     [STORE_POINT_LOG_TORN] = "log-torn",   [STORE_POINT_SEGMENT] = "segment",
     [STORE_POINT_SNAPSHOT] = "snapshot",   [STORE_POINT_LOAD] = "load",
+    [STORE_POINT_CHECKPOINT] = "checkpoint", [STORE_POINT_PRUNE] = "prune",
 };
 
 static int point_of(const char *s, size_t len) {

@@ -14,8 +14,10 @@
  * Points: log-write (a log write completed, its fsync not yet), log-fsync (a
  * log fsync completed, nothing acked yet), log-torn (crash only: as
  * log-write, but the write is cut half way first: a torn record), segment
- * (compaction's new segment about to be created), snapshot (compaction's
- * snapshot about to be written), load (a document about to be read).
+ * (compaction's new segment about to be created), snapshot (a checkpoint
+ * about to be written), checkpoint (a checkpoint written and fsynced under its
+ * temporary name, not yet renamed into place), prune (retention about to
+ * remove one old segment or checkpoint), load (a document about to be read).
  * log-* run on the worker, the others on its disk helper thread: each point's
  * counter is touched by one thread only.
  */
@@ -35,6 +37,8 @@ typedef enum store_point {
     STORE_POINT_SEGMENT,
     STORE_POINT_SNAPSHOT,
     STORE_POINT_LOAD,
+    STORE_POINT_CHECKPOINT,
+    STORE_POINT_PRUNE,
     STORE_POINT_COUNT,
 } store_point;
 

@@ -20,26 +20,27 @@
 #include <unistd.h>
 
 #include "proto/docname.h"
+#include "store/store_internal.h"
 
-#define STORE_SNAPSHOT_FILE "snapshot"
-#define STORE_SNAPSHOT_TMP_FILE "snapshot.tmp"
 #define STORE_TOMBSTONE_PREFIX "%deleted%"
-/* Segments per document; compaction keeps the real count to a handful. */
-#define STORE_MAX_SEGMENTS 4096u
 /* Passes over a directory being emptied (entries may appear in a later pass). */
 #define STORE_MAX_REMOVE_PASSES 4
-#define STORE_PATH_NAME_BYTES (DOCNAME_FILE_MAX_BYTES + STORE_SEGMENT_NAME_BYTES + 2)
 
 void store_segment_file_name(uint64_t start_version, char out[STORE_SEGMENT_NAME_BYTES]) {
-    snprintf(out, STORE_SEGMENT_NAME_BYTES, "log.%020llu", (unsigned long long)start_version);
+    snprintf(out, STORE_SEGMENT_NAME_BYTES, STORE_SEGMENT_PREFIX "%020llu", (unsigned long long)start_version);
 }
 
-/* "log." followed by exactly 20 digits. */
-static bool store_parse_segment_name(const char *name, uint64_t *start_version) {
-    if (strncmp(name, "log.", 4) != 0 || strlen(name) != 24)
+void store_checkpoint_file_name(uint64_t version, char out[STORE_SEGMENT_NAME_BYTES]) {
+    snprintf(out, STORE_SEGMENT_NAME_BYTES, STORE_CHECKPOINT_PREFIX "%020llu", (unsigned long long)version);
+}
+
+/* `prefix` followed by exactly 20 digits. */
+static bool store_parse_versioned_name(const char *name, const char *prefix, uint64_t *version) {
+    size_t plen = strlen(prefix);
+    if (strncmp(name, prefix, plen) != 0 || strlen(name) != plen + 20)
         return false;
     uint64_t v = 0;
-    for (int i = 4; i < 24; i++) {
+    for (size_t i = plen; i < plen + 20; i++) {
         if (name[i] < '0' || name[i] > '9')
             return false;
         uint64_t digit = (uint64_t)(name[i] - '0');
@@ -47,22 +48,21 @@ static bool store_parse_segment_name(const char *name, uint64_t *start_version) 
             return false;
         v = v * 10 + digit;
     }
-    *start_version = v;
+    *version = v;
     return true;
 }
 
-static int store_fsync_fd(int fd) {
+int store_fsync_fd(int fd) {
     return fsync(fd) == 0 ? 0 : -errno;
 }
 
-static int store_doc_file_name(const char *name, size_t name_len, char out[DOCNAME_FILE_MAX_BYTES]) {
+int store_doc_file_name(const char *name, size_t name_len, char out[DOCNAME_FILE_MAX_BYTES]) {
     return docname_to_file(name, name_len, out, DOCNAME_FILE_MAX_BYTES, NULL) == DOCNAME_OK
                ? 0
                : -EINVAL;
 }
 
-/* Reads a whole file (blocking). -ENOENT when it does not exist. */
-static int store_read_file(int dir_fd, const char *name, uint8_t **out, size_t *out_len) {
+int store_read_file(int dir_fd, const char *name, uint8_t **out, size_t *out_len) {
     *out = NULL;
     *out_len = 0;
     int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
@@ -122,8 +122,7 @@ static int open_dir_stream(int dir_fd, DIR **out) {
     return 0;
 }
 
-/* Start versions of the document's segments, ascending. */
-static int store_list_segments(int dir_fd, uint64_t **out, size_t *count) {
+int store_list_versions(int dir_fd, const char *prefix, uint64_t **out, size_t *count) {
     *out = NULL;
     *count = 0;
     DIR *dir = NULL;
@@ -136,7 +135,7 @@ static int store_list_segments(int dir_fd, uint64_t **out, size_t *count) {
     struct dirent *de;
     while ((de = readdir(dir)) != NULL) {
         uint64_t v;
-        if (!store_parse_segment_name(de->d_name, &v))
+        if (!store_parse_versioned_name(de->d_name, prefix, &v))
             continue;
         if (n == STORE_MAX_SEGMENTS) {
             rc = -E2BIG;
@@ -166,8 +165,7 @@ static int store_list_segments(int dir_fd, uint64_t **out, size_t *count) {
     return 0;
 }
 
-/* Opens (creating when asked) the document's directory. */
-static int store_open_doc_dir(int data_dir_fd, const char *fname, bool create) {
+int store_open_doc_dir(int data_dir_fd, const char *fname, bool create) {
     int fd = openat(data_dir_fd, fname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0)
         return fd;
@@ -228,35 +226,71 @@ static void store_images_free(store_images *im) {
     memset(im, 0, sizeof *im);
 }
 
-static int store_images_load(int dir_fd, const char *fname, store_images *im, char *snap_name) {
+/* The base checkpoint's image and the segments from the one holding its
+ * version on: what a recovery at base->version needs (never older ones). */
+static int store_images_load(int dir_fd, const char *fname, store_base *base, store_images *im,
+                             char *snap_name) {
     memset(im, 0, sizeof *im);
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    int rc = store_read_file(dir_fd, STORE_SNAPSHOT_FILE, &bytes, &len);
-    if (rc != 0 && rc != -ENOENT)
-        return rc;
-    snprintf(snap_name, STORE_PATH_NAME_BYTES, "%s/%s", fname, STORE_SNAPSHOT_FILE);
-    im->snapshot = (store_segment_image){.name = snap_name, .bytes = bytes, .len_bytes = len};
+    char ck[STORE_SEGMENT_NAME_BYTES];
+    store_checkpoint_file_name(base->version, ck);
+    snprintf(snap_name, STORE_PATH_NAME_BYTES, "%s/%s", fname, ck);
+    im->snapshot = (store_segment_image){.name = snap_name, .bytes = base->image, .len_bytes = base->image_len};
+    base->image = NULL;   /* im owns it now */
+    uint64_t *all = NULL;
     size_t count = 0;
-    rc = store_list_segments(dir_fd, &im->versions, &count);
+    int rc = store_list_versions(dir_fd, STORE_SEGMENT_PREFIX, &all, &count);
     if (rc != 0)
         return rc;
-    im->segments = calloc(count > 0 ? count : 1, sizeof *im->segments);
-    im->names = calloc(count > 0 ? count : 1, sizeof *im->names);
-    if (im->segments == NULL || im->names == NULL)
+    size_t first = 0;
+    while (first + 1 < count && all[first + 1] <= base->version)
+        first++;
+    size_t n = count - first;
+    im->versions = calloc(n > 0 ? n : 1, sizeof *im->versions);
+    im->segments = calloc(n > 0 ? n : 1, sizeof *im->segments);
+    im->names = calloc(n > 0 ? n : 1, sizeof *im->names);
+    if (im->versions == NULL || im->segments == NULL || im->names == NULL) {
+        free(all);
         return -ENOMEM;
-    for (size_t i = 0; i < count; i++) {
+    }
+    for (size_t i = 0; i < n; i++) {
+        im->versions[i] = all[first + i];
         char seg[STORE_SEGMENT_NAME_BYTES];
         store_segment_file_name(im->versions[i], seg);
         snprintf(im->names[i], STORE_PATH_NAME_BYTES, "%s/%s", fname, seg);
+        uint8_t *bytes = NULL;
+        size_t len = 0;
         rc = store_read_file(dir_fd, seg, &bytes, &len);
         if (rc != 0)
-            return rc;
-        im->segments[i] = (store_segment_image){.name = im->names[i], .bytes = bytes,
-                                                .len_bytes = len};
+            break;
+        im->segments[i] = (store_segment_image){.name = im->names[i], .bytes = bytes, .len_bytes = len};
         im->count = i + 1;
     }
-    return 0;
+    free(all);
+    return rc;
+}
+
+/* An older release kept one checkpoint, "snapshot": it becomes ckpt.<v>. A
+ * damaged one is left where it is (and so never used). */
+static int store_migrate_snapshot(int dir_fd) {
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = store_read_file(dir_fd, STORE_SNAPSHOT_FILE, &bytes, &len);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc != 0)
+        return rc;
+    uint64_t v = 0;
+    const char *text;
+    size_t text_len;
+    rc = store_snapshot_decode(bytes, len, &v, &text, &text_len);
+    free(bytes);
+    if (rc != 0)
+        return 0;
+    char ck[STORE_SEGMENT_NAME_BYTES];
+    store_checkpoint_file_name(v, ck);
+    if (renameat(dir_fd, STORE_SNAPSHOT_FILE, dir_fd, ck) != 0)
+        return -errno;
+    return store_fsync_fd(dir_fd);
 }
 
 static int store_truncate_segment(int dir_fd, uint64_t start_version, size_t len_bytes) {
@@ -375,22 +409,39 @@ int store_doc_open(int data_dir_fd, const char *name, size_t name_len, unsigned 
         return dir_fd;
     }
     files->dir_fd = dir_fd;
-    /* A snapshot that never got renamed into place is garbage. */
-    if (unlinkat(dir_fd, STORE_SNAPSHOT_TMP_FILE, 0) != 0 && errno != ENOENT) {
+    /* A checkpoint that never got renamed into place is garbage. */
+    if ((unlinkat(dir_fd, STORE_SNAPSHOT_TMP_FILE, 0) != 0 && errno != ENOENT) ||
+        (unlinkat(dir_fd, STORE_CHECKPOINT_TMP_FILE, 0) != 0 && errno != ENOENT)) {
         rc = -errno;
         store_doc_files_close(files);
         return rc;
     }
+    rc = store_migrate_snapshot(dir_fd);
+    store_base base;
+    memset(&base, 0, sizeof base);
+    if (rc == 0)
+        rc = store_pick_base(dir_fd, fname, UINT64_MAX, &base);
+    if (rc == -ERANGE)
+        snprintf(report->message, sizeof report->message, "%s: no sound checkpoint and the log does not "
+                 "start at version 0; refusing to start", fname);
+    memcpy(report->fallback, base.fallback, sizeof report->fallback);
 
     store_images im;
+    memset(&im, 0, sizeof im);
     char snap_name[STORE_PATH_NAME_BYTES];
-    rc = store_images_load(dir_fd, fname, &im, snap_name);
-    ot_doc *doc = NULL;
     if (rc == 0)
+        rc = store_images_load(dir_fd, fname, &base, &im, snap_name);
+    free(base.image);
+    ot_doc *doc = NULL;
+    if (rc == 0) {
+        char fallback[sizeof report->fallback];
+        memcpy(fallback, report->fallback, sizeof fallback);
         rc = store_recover_images(limits, &im.snapshot, im.segments, im.count, &doc, report);
-    else
+        memcpy(report->fallback, fallback, sizeof fallback);
+    } else if (report->message[0] == '\0') {
         snprintf(report->message, sizeof report->message, "%s: cannot read: %s", fname,
                  store_err_str(rc));
+    }
     if (rc == 0)
         rc = store_check_missing(dir_fd, fname, &im, ot_doc_version(doc), flags, report);
     if (rc == 0 && report->torn_tail)
@@ -407,6 +458,12 @@ int store_doc_open(int data_dir_fd, const char *name, size_t name_len, unsigned 
         return rc;
     }
     files->snapshot_version = report->snapshot_version;
+    rc = store_oldest_version(dir_fd, &files->oldest_version);
+    if (rc != 0) {
+        ot_doc_free(doc);
+        store_doc_files_close(files);
+        return rc;
+    }
     *out_doc = doc;
     return 0;
 }
@@ -494,45 +551,16 @@ int store_list(int data_dir_fd, store_name_fn fn, void *ctx) {
     return rc;
 }
 
-static int store_write_snapshot(int dir_fd, const uint8_t *image, size_t len) {
-    int fd = openat(dir_fd, STORE_SNAPSHOT_TMP_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                    0644);
-    if (fd < 0)
-        return -errno;
-    int rc = 0;
-    size_t done = 0;
-    /* Bounded: every round writes at least one byte or fails. */
-    while (rc == 0 && done < len) {
-        ssize_t w = pwrite(fd, image + done, len - done, (off_t)done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            rc = w < 0 ? -errno : -EIO;
-        else
-            done += (size_t)w;
-    }
-    if (rc == 0 && fdatasync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    if (rc == 0 && renameat(dir_fd, STORE_SNAPSHOT_TMP_FILE, dir_fd, STORE_SNAPSHOT_FILE) != 0)
-        rc = -errno;
-    if (rc == 0)
-        rc = store_fsync_fd(dir_fd);
-    if (rc != 0)
-        unlinkat(dir_fd, STORE_SNAPSHOT_TMP_FILE, 0);
-    return rc;
-}
-
-int store_compact_snapshot_image(const ot_doc *doc, uint32_t history_depth,
-                                 uint64_t current_snapshot_version, uint64_t *snapshot_version,
-                                 uint8_t **image, size_t *image_len) {
+int store_compact_snapshot_image(const ot_doc *doc, uint64_t at, uint64_t current_snapshot_version,
+                                 uint64_t *snapshot_version, uint8_t **image, size_t *image_len) {
     *image = NULL;
     *image_len = 0;
-    uint64_t version = ot_doc_version(doc);
-    uint64_t snap = version > history_depth ? version - history_depth : 0;
+    uint64_t snap = at;
+    if (snap > ot_doc_version(doc))
+        snap = ot_doc_version(doc);
     if (snap < ot_doc_oldest_version(doc))
         snap = ot_doc_oldest_version(doc);
-    /* Never move the snapshot back: older segments may be gone already. */
+    /* Never move back: checkpoints are written in version order. */
     if (snap < current_snapshot_version)
         snap = current_snapshot_version;
     *snapshot_version = snap;
@@ -561,37 +589,6 @@ int store_compact_snapshot_image(const ot_doc *doc, uint32_t history_depth,
     *image = buf;
     *image_len = n;
     return 0;
-}
-
-int store_compact_files(int doc_dir_fd, uint64_t snapshot_version, const uint8_t *image,
-                        size_t image_len) {
-    if (image != NULL) {
-        int rc = store_write_snapshot(doc_dir_fd, image, image_len);
-        if (rc != 0)
-            return rc;
-    }
-    /* Drop every segment whose successor starts at or before the snapshot:
-     * all its records are older than the snapshot. The last segment (the
-     * active one) has no successor, so it is never touched. */
-    uint64_t *versions = NULL;
-    size_t count = 0;
-    int rc = store_list_segments(doc_dir_fd, &versions, &count);
-    if (rc != 0)
-        return rc;
-    bool removed = false;
-    for (size_t i = 0; i + 1 < count && rc == 0; i++) {
-        if (versions[i + 1] > snapshot_version)
-            break;
-        char seg[STORE_SEGMENT_NAME_BYTES];
-        store_segment_file_name(versions[i], seg);
-        if (unlinkat(doc_dir_fd, seg, 0) != 0 && errno != ENOENT)
-            rc = -errno;
-        removed = true;
-    }
-    free(versions);
-    if (rc == 0 && removed)
-        rc = store_fsync_fd(doc_dir_fd);
-    return rc;
 }
 
 int store_compact_switch(store_doc_files *files, store_log *log, uint64_t version) {
@@ -645,7 +642,7 @@ int store_read_ops(int data_dir_fd, const char *name, size_t name_len, uint64_t 
         return dir_fd;
     uint64_t *versions = NULL;
     size_t count = 0;
-    rc = store_list_segments(dir_fd, &versions, &count);
+    rc = store_list_versions(dir_fd, STORE_SEGMENT_PREFIX, &versions, &count);
     store_range range = {.from = from, .to = to, .expect = from, .fn = fn, .ctx = ctx};
     for (size_t i = 0; rc == 0 && i < count; i++) {
         if (i + 1 < count && versions[i + 1] <= from)

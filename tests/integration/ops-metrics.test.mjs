@@ -167,7 +167,7 @@ test('every counter matches a scripted session exactly', async (t) => {
 
 test('a compaction is counted once it is done', async (t) => {
     const dir = scratchDir(t);
-    const srv = await startServer({ dataDir: dir, threads: 1, historyDepth: 1 });
+    const srv = await startServer({ dataDir: dir, threads: 1, historyDepth: 1, checkpointOps: 64 });
     t.after(() => srv.stop());
     const sc = await scraper(srv.port);
     t.after(() => sc.conn.destroy());
@@ -176,7 +176,7 @@ test('a compaction is counted once it is done', async (t) => {
     const a = await hello(srv.port, 'Alice');
     a.send({ type: 'open', doc: 'compact' });
     await a.type('snapshot');
-    // history depth 1: the log is compacted once it holds 1 + 64 ops past the snapshot
+    // history depth 1, a checkpoint every 64 ops: one checkpoint (at v64) once 65 ops are in
     for (let i = 0; i < 70; i++) {
         a.send({ type: 'op', doc: 'compact', v: i, id: `c:${i}`, op: i ? [i, 'x'] : ['x'] });
         await a.type('ack', 5000, (m) => m.id === `c:${i}`);

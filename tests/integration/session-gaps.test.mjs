@@ -4,7 +4,7 @@
 // alive and answers pipelined requests in order, and a live connection
 // outlives its token.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startServer, sleep } from './lib/server.mjs';
@@ -55,17 +55,19 @@ test('reading a missing document is 404 not_found and does not create it; open c
     ws.close();
 });
 
+const hasCheckpoint = (dir) => existsSync(dir) && readdirSync(dir).some((f) => f.startsWith('ckpt.'));
+
 test('listing answers from the metadata of unloaded documents; /ops reads the log beyond memory', async (t) => {
-    const srv = await srvWith(t, { historyDepth: 16, docIdleMs: 200, logLevel: 'debug' });
+    const srv = await srvWith(t, { historyDepth: 16, docIdleMs: 200, checkpointOps: 50, logLevel: 'debug' });
     for (let i = 0; i < 100; i++) {
         const r = await httpJson(srv.port, 'POST', '/api/docs/long/ops', { body: { v: i, id: `p:${i}`, op: i === 0 ? ['x'] : [i, 'x'] } });
         assert.equal(r.status, 200);
     }
     await httpJson(srv.port, 'POST', '/api/docs/short/ops', { body: { v: 0, id: 's:0', op: ['日本'] } });
-    // compaction (snapshot at v84), then idle unload writes the metadata
+    // a checkpoint (at v50), then idle unload writes the metadata
     // (a loaded document's meta file is only a version floor: wait for the unload's listing cache)
-    await until(() => existsSync(path.join(srv.dir, 'long', 'snapshot')) && metaIsCache(srv.dir, 'long'),
-        5000, 'compaction and unload of long');
+    await until(() => hasCheckpoint(path.join(srv.dir, 'long')) && metaIsCache(srv.dir, 'long'),
+        5000, 'checkpoint and unload of long');
     await until(() => metaIsCache(srv.dir, 'short'), 5000, 'unload of short');
     const before = srv.stderr().length;
     let r = await httpJson(srv.port, 'GET', '/api/docs');
@@ -75,7 +77,7 @@ test('listing answers from the metadata of unloaded documents; /ops reads the lo
     ]);
     assert.doesNotMatch(srv.stderr().slice(before), /document (long|short) loaded/, 'listing loaded nothing');
 
-    // reloaded from snapshot v84: ops 5..19 only exist in the log on disk
+    // reloaded from the checkpoint at v50: ops 5..19 only exist in the log on disk
     r = await httpJson(srv.port, 'GET', '/api/docs/long/ops?from=5&to=20');
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.ops.map((o) => o.id), Array.from({ length: 15 }, (_, i) => `p:${i + 5}`));
@@ -84,15 +86,40 @@ test('listing answers from the metadata of unloaded documents; /ops reads the lo
     r = await httpJson(srv.port, 'GET', '/api/docs/long/ops?from=80');
     assert.deepEqual(r.json.ops.map((o) => o.v), Array.from({ length: 20 }, (_, i) => 80 + i), 'disk then memory, no gap');
     r = await httpJson(srv.port, 'GET', '/api/docs/long?v=5');
-    assert.equal(r.status, 410, 'text of a version older than the history: too old');
+    assert.equal(r.status, 200, 'the text of a version older than the memory history comes from the files');
+    assert.deepEqual(r.json, { v: 5, doc: 'long', text: 'xxxxx' });
 
-    // a second compaction drops the first segment: those ops are gone for good
+    // more checkpoints: with --history-retention all every op stays
     for (let i = 100; i < 200; i++)
         await httpJson(srv.port, 'POST', '/api/docs/long/ops', { body: { v: i, id: `p:${i}`, op: [i, 'y'] } });
-    await until(async () => (await httpJson(srv.port, 'GET', '/api/docs/long/ops?from=5&to=6')).status === 410,
-        5000, 'the old segment leaves the log');
+    await until(() => readdirSync(path.join(srv.dir, 'long')).filter((f) => f.startsWith('ckpt.')).length >= 2,
+        10000, 'two checkpoints');
     r = await httpJson(srv.port, 'GET', '/api/docs/long/ops?from=5&to=6');
+    assert.deepEqual(r.json.ops.map((o) => o.id), ['p:5']);
+    assert.ok(readdirSync(path.join(srv.dir, 'long')).includes('log.00000000000000000000'), 'the first segment stays');
+});
+
+test('a retention of N ops drops older segments: those ops and versions are version_too_old', async (t) => {
+    // a 10 ms timer tick: a checkpoint (and a new segment) between the bursts
+    const srv = await srvWith(t, { historyDepth: 16, checkpointOps: 20, historyRetention: 40, closeTimeoutMs: 40, docIdleMs: 200 });
+    for (let i = 0; i < 200; i++) {
+        const r = await httpJson(srv.port, 'POST', '/api/docs/kept/ops', { body: { v: i, id: `k:${i}`, op: i === 0 ? ['x'] : [i, 'x'] } });
+        assert.equal(r.status, 200);
+        if (i % 20 === 19) await sleep(40);
+    }
+    // unloaded (memory may hold more than the retention), the files answer
+    await until(() => !readdirSync(path.join(srv.dir, 'kept')).includes('log.00000000000000000000') &&
+        existsSync(path.join(srv.dir, 'kept', 'meta')), 5000, 'the old segments leave the log, the document unloads');
+    let r = await httpJson(srv.port, 'GET', '/api/docs/kept/ops?from=5&to=6');
     assert.equal(r.json.code, 'version_too_old');
+    r = await httpJson(srv.port, 'GET', '/api/docs/kept?v=5');
+    assert.equal(r.status, 410);
+    assert.ok(!readdirSync(path.join(srv.dir, 'kept')).includes('log.00000000000000000000'), 'the first segment went');
+    // the last 40 versions are still there, from the files or from memory
+    r = await httpJson(srv.port, 'GET', '/api/docs/kept?v=160');
+    assert.deepEqual(r.json, { v: 160, doc: 'kept', text: 'x'.repeat(160) });
+    r = await httpJson(srv.port, 'GET', '/api/docs/kept/ops?from=160&to=170');
+    assert.deepEqual(r.json.ops.map((o) => o.v), Array.from({ length: 10 }, (_, i) => 160 + i));
 });
 
 test('REST keep-alive: the connection stays, pipelined requests are answered in order', async (t) => {
@@ -186,7 +213,7 @@ test('a live connection outlives its token: ops and presence keep working after 
 test('compaction while ops keep arriving: nothing is lost, the restart recovers the same text', { timeout: 30000 }, async (t) => {
     const dir = scratchDir(t);
     // a 10 ms timer tick: compaction runs between bursts, the next burst may meet it
-    const flags = { dataDir: dir, historyDepth: 10, logLevel: 'debug', closeTimeoutMs: 40 };
+    const flags = { dataDir: dir, historyDepth: 10, checkpointOps: 10, logLevel: 'debug', closeTimeoutMs: 40 };
     let srv = await startServer(flags);
     t.after(() => srv.stop());
     const c = await RpConn.open(srv.port);
@@ -219,4 +246,5 @@ test('compaction while ops keep arriving: nothing is lost, the restart recovers 
     assert.equal(s.v, v);
     assert.equal(s.text, text);
     d.close();
+    await srv.stop();   // before the scratch dir goes: it may be writing a checkpoint
 });

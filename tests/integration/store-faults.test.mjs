@@ -1,6 +1,6 @@
 // Storage faults injected at named points (RINGPAD_STORE_FAULTS, see
 // src/store_faults.h): a crash (_exit, like a power cut) at every log write,
-// log fsync, torn write, compaction segment and snapshot point, then a
+// log fsync, torn write, checkpoint segment, snapshot, rename and prune point, then a
 // restart: every acked op is there, in order, and nothing that was never
 // sent; and I/O failures (EIO, ENOSPC, short writes) at the log write and
 // fsync: no ack until the data is durable, every op lands exactly once.
@@ -12,8 +12,10 @@ import { scratchDir } from './lib/rp-util.mjs';
 
 const CRASH_EXIT = 86;
 const DOC = 'f';
-// With --history-depth 8 compaction starts once 72 ops are past the snapshot.
-const FLAGS = { historyDepth: 8, fsync: 'always' };
+// With --history-depth 8 and --checkpoint-ops 8 a checkpoint (and a new
+// segment) follows at each idle timer tick; a retention of 16 ops lets each
+// new checkpoint prune the older ones.
+const FLAGS = { historyDepth: 8, checkpointOps: 8, historyRetention: 16, fsync: 'always' };
 
 const token = (i) => `<${i}>`;
 
@@ -71,8 +73,10 @@ const SWEEP = process.env.RINGPAD_FAULT_SWEEP === '1';
 const MAX_OPS = 240;
 const CRASHES = SWEEP
     ? ['log-write', 'log-fsync', 'log-torn'].flatMap((p) => Array.from({ length: 40 }, (_, i) => [p, i + 1]))
-        .concat([['segment', 1], ['segment', 2], ['snapshot', 1], ['snapshot', 2]])
-    : [['log-write', 5], ['log-fsync', 5], ['log-torn', 5], ['log-torn', 1], ['segment', 1], ['snapshot', 1], ['log-fsync', 90]];
+        .concat([['segment', 1], ['segment', 2], ['snapshot', 1], ['snapshot', 2], ['checkpoint', 1], ['checkpoint', 2],
+            ['prune', 1], ['prune', 2]])
+    : [['log-write', 5], ['log-fsync', 5], ['log-torn', 5], ['log-torn', 1], ['segment', 1], ['snapshot', 1], ['log-fsync', 90],
+        ['checkpoint', 1], ['checkpoint', 2], ['prune', 1], ['prune', 2]];
 
 for (const [point, n] of CRASHES) {
     test(`crash at ${point} #${n}: the restart has every acked op and nothing unsent`, { timeout: 60000 }, async (t) => {

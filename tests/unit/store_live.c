@@ -161,11 +161,11 @@ int compact_blocking(store_doc_files *files, store_log *log, const ot_doc *doc,
     uint64_t snap = 0;
     uint8_t *image = NULL;
     size_t image_len = 0;
-    rc = store_compact_snapshot_image(doc, history_depth, files->snapshot_version, &snap,
-                                      &image, &image_len);
+    uint64_t at = version > history_depth ? version - history_depth : 0;
+    rc = store_compact_snapshot_image(doc, at, files->snapshot_version, &snap, &image, &image_len);
     if (rc != 0)
         return rc;
-    rc = store_compact_files(files->dir_fd, snap, image, image_len);
+    rc = image != NULL ? store_checkpoint_write(files->dir_fd, snap, image, image_len, NULL) : 0;
     free(image);
     if (rc == 0)
         files->snapshot_version = snap;

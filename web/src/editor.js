@@ -24,6 +24,7 @@ import { loadIdentity, saveIdentity, shownName } from './editor/identity.js';
 import { describeStatus } from './editor/status.js';
 import { PendingStore } from './editor/pending-store.js';
 import { copyLink } from './editor/copy-link.js';
+import { createHistoryPanel } from './editor/history-panel.js';
 import {
   docFromLocation, validDocName, parseFragment, fragmentWithoutToken, jwtClaims, roleFor,
   validColor, helloName,
@@ -478,6 +479,8 @@ function main() {
   $('me').onclick = editIdentity;
   $('id-cancel').onclick = () => $('identity-dialog').close();
   $('copy-link').onclick = () => copyLink(docName, $('copy-link'), (m) => notice(m));
+  const historyPanel = createHistoryPanel({ docName, token, root: $('history'), notice: (m) => notice(m) });
+  $('history-button').onclick = () => historyPanel.toggle();
   renderMe();
   if (!docName || !validDocName(docName)) {
     document.title = 'ringpad: no document';

@@ -980,3 +980,54 @@ test('two closed tabs\' unsent edits: the next page sends one and says another i
   assert.deepEqual(await kept(z), { records: [], journals: [] });
   await ctx.close();
 });
+
+test('the history panel: both authors listed, an old version shown, authorship, restore reaches both pages', { skip }, async (t) => {
+  const alice = mintToken(SECRET, 'alice', ['e2e/*:write']);
+  const bob = mintToken(SECRET, 'bob', ['e2e/*:write']);
+  const h = await serverFor(t, { authSecret: SECRET, restToken: alice });
+  const doc = 'e2e/timeline';
+  const a = await openPage(h, doc, { name: 'Alice', color: '#e91e63', token: alice });
+  const b = await openPage(h, doc, { name: 'Bob', color: '#0288d1', token: bob });
+  await a.click('.cm-content');
+  await a.keyboard.type('alpha ', { delay: 5 });
+  await converged(h, [a, b], doc);
+  await b.click('.cm-content');
+  await b.keyboard.press('End');
+  await b.keyboard.type('beta', { delay: 5 });
+  const both = await converged(h, [a, b], doc);
+  assert.equal(both, 'alpha beta');
+  const before = await serverDoc(h, doc);
+
+  await a.click('#history-button');
+  await a.waitForFunction(() => document.querySelectorAll('.hist-session').length >= 2, null, { timeout: WAIT_MS });
+  const listed = await a.$$eval('.hist-session', (els) => els.map((e) => e.textContent));
+  assert.ok(listed.some((s) => s.startsWith('alice')) && listed.some((s) => s.startsWith('bob')), listed.join('\n'));
+  assert.equal(await a.textContent('.hist-text'), 'alpha beta', 'the newest version first');
+  assert.equal(await a.textContent('.hist-text mark'), 'beta', "bob's session is highlighted");
+
+  // the stop after alice's session: the old text
+  await a.$eval('.hist-slider', (el) => { el.value = '1'; el.dispatchEvent(new Event('input')); });
+  await a.waitForFunction(() => document.querySelector('.hist-text').textContent === 'alpha ', null, { timeout: WAIT_MS });
+  assert.match(await a.textContent('.hist-label'), /alice/);
+
+  // who wrote what, at the newest version
+  await a.$eval('.hist-slider', (el) => { el.value = el.max; el.dispatchEvent(new Event('input')); });
+  await a.click('.hist-authors');
+  await a.waitForFunction(() => document.querySelectorAll('.hist-by').length === 2, null, { timeout: WAIT_MS });
+  const spans = await a.$$eval('.hist-by', (els) => els.map((e) => [e.title, e.textContent]));
+  assert.deepEqual(spans, [['alice', 'alpha '], ['bob', 'beta']]);
+  await a.click('.hist-authors');
+
+  // restore the old version: a new version with that text, on both pages
+  await a.$eval('.hist-slider', (el) => { el.value = '1'; el.dispatchEvent(new Event('input')); });
+  await a.waitForFunction(() => document.querySelector('.hist-text').textContent === 'alpha ', null, { timeout: WAIT_MS });
+  await a.click('.hist-restore');
+  await a.waitForFunction(() => globalThis.ringpad.view.state.doc.toString() === 'alpha ', null, { timeout: WAIT_MS });
+  await b.waitForFunction(() => globalThis.ringpad.view.state.doc.toString() === 'alpha ', null, { timeout: WAIT_MS });
+  const after = await serverDoc(h, doc);
+  assert.deepEqual([after.v, after.text], [before.v + 1, 'alpha ']);
+  const old = await rest(h, `/api/docs/${doc}?v=${before.v}`);
+  assert.equal(old.body.text, 'alpha beta', 'the past is kept');
+  assert.deepEqual(a.errors, []);
+  await closeAll(a, b);
+});

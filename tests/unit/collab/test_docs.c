@@ -234,9 +234,9 @@ static void doc_with_old_log(void) {
     uint64_t snap;
     uint8_t *image;
     size_t len;
-    cr_assert_eq(store_compact_snapshot_image(doc, 20, 0, &snap, &image, &len), 0);
+    cr_assert_eq(store_compact_snapshot_image(doc, 30, 0, &snap, &image, &len), 0);
     cr_assert_eq(snap, 30);
-    cr_assert_eq(store_compact_files(files.dir_fd, snap, image, len), 0);
+    cr_assert_eq(store_checkpoint_write(files.dir_fd, snap, image, len, NULL), 0);
     free(image);
     store_log_free(log);
     ot_doc_free(doc);
@@ -315,7 +315,7 @@ Test(docs, over_the_memory_budget_history_is_shed_and_quiet_documents_unloaded, 
     fanout_destroy(&f);
 }
 
-Test(docs, ops_that_left_the_log_are_version_too_old, .init = make_dir, .fini = rm_dir) {
+Test(docs, ops_that_retention_dropped_are_version_too_old, .init = make_dir, .fini = rm_dir) {
     doc_with_old_log();
     /* a second compaction: new segment at 50, snapshot at 55, segment 0 dropped */
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
@@ -353,9 +353,15 @@ Test(docs, ops_that_left_the_log_are_version_too_old, .init = make_dir, .fini = 
     uint64_t snap;
     uint8_t *image;
     size_t len;
-    cr_assert_eq(store_compact_snapshot_image(doc, 5, files.snapshot_version, &snap, &image, &len), 0);
+    cr_assert_eq(store_compact_snapshot_image(doc, 55, files.snapshot_version, &snap, &image, &len), 0);
     cr_assert_eq(snap, 55);
-    cr_assert_eq(store_compact_files(files.dir_fd, snap, image, len), 0);
+    cr_assert_eq(store_checkpoint_write(files.dir_fd, snap, image, len, NULL), 0);
+    /* a retention of 5 ops lets everything before the checkpoint at 55 go */
+    store_retention keep5 = {.keep = STORE_KEEP_OPS, .ops = 5};
+    uint64_t oldest = 0;
+    cr_assert_eq(store_prune(files.dir_fd, &keep5, 60, 55, 0, NULL, &oldest), 0);
+    cr_assert_eq(oldest, 55);
+    cr_assert_not(exists("h/ckpt.00000000000000000030"));
     free(image);
     store_log_free(log);
     ot_doc_free(doc);

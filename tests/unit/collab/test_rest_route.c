@@ -110,3 +110,26 @@ Test(rest_route, tokens_and_grants_decide_before_the_query_is_read) {
     cr_assert_str_eq(why.code, "unauthorized");
     cr_assert_str_eq(why.message, auth_err_str(AUTH_ERR_EXPIRED));
 }
+
+Test(rest_route, history_routes_parse_and_refuse_precisely) {
+    rest_rules r = open_rules();
+    cr_assert_eq(parse(&r, "GET", "/api/docs/notes/a/history?from=12", ""), 0);
+    cr_assert_eq(t.route, REST_HISTORY);
+    cr_assert_str_eq(t.doc, "notes/a");
+    cr_assert_eq(t.v, 12);
+    cr_assert_eq(parse(&r, "GET", "/api/docs/n/history", ""), 0);
+    cr_assert_eq(t.v, 0, "from the oldest retained version by default");
+    cr_assert_eq(parse(&r, "GET", "/api/docs/n/authors?v=4", ""), 0);
+    cr_assert(t.route == REST_AUTHORS && t.has_v && t.v == 4);
+    cr_assert_eq(parse(&r, "GET", "/api/docs/n/authors", ""), 0);
+    cr_assert_not(t.has_v, "the current version by default");
+    cr_assert_eq(parse(&r, "POST", "/api/docs/n/restore", "Content-Length: 8\r\n"), 0);
+    cr_assert(t.route == REST_RESTORE && t.method == REST_POST && t.body_bytes == 8);
+    refused(&r, "GET", "/api/docs/n/history?from=-1", "", "bad_message", "from must be a non-negative integer", 400);
+    refused(&r, "GET", "/api/docs/n/authors?v=x", "", "bad_message", "v must be a non-negative integer", 400);
+    refused(&r, "GET", "/api/docs/n/restore", "", "bad_message", "method not allowed on this route", 400);
+    refused(&r, "POST", "/api/docs/n/history", "Content-Length: 2\r\n", "bad_message", "method not allowed on this route", 400);
+    refused(&r, "DELETE", "/api/docs/n/authors", "", "bad_message", "method not allowed on this route", 400);
+    refused(&r, "POST", "/api/docs/n/restore", "", "bad_json", "a JSON body {\"v\": N} is required", 400);
+    refused(&r, "GET", "/api/docs//history", "", "bad_doc_name", "invalid document name", 400);
+}

@@ -155,7 +155,7 @@ Test(store_recover, middle_corruption_refuses_with_file_and_offset) {
     dd_close(&dd);
 }
 
-Test(store_recover, compaction_keeps_history_depth) {
+Test(store_recover, checkpoints_keep_every_segment_until_retention_prunes) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -175,7 +175,17 @@ Test(store_recover, compaction_keeps_history_depth) {
     cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 10), 0);
     cr_assert_eq(lv.files.snapshot_version, 90);
     struct stat st;
+    /* retention all: every segment and checkpoint stays */
+    cr_assert_eq(stat(doc_file_path(&dd, "big", SEG0), &st), 0, "old segment kept");
+    cr_assert_eq(stat(doc_file_path(&dd, "big", "ckpt.00000000000000000040"), &st), 0);
+    cr_assert_eq(stat(doc_file_path(&dd, "big", "ckpt.00000000000000000090"), &st), 0);
+    /* a retention of 10 ops lets the checkpoint at 40 and the segment before 50 go */
+    store_retention keep10 = {.keep = STORE_KEEP_OPS, .ops = 10};
+    uint64_t oldest = 0;
+    cr_assert_eq(store_prune(lv.files.dir_fd, &keep10, 100, 90, 0, NULL, &oldest), 0);
+    cr_assert_eq(oldest, 90);
     cr_assert_eq(stat(doc_file_path(&dd, "big", SEG0), &st), -1, "old segment dropped");
+    cr_assert_eq(stat(doc_file_path(&dd, "big", "ckpt.00000000000000000040"), &st), -1);
     cr_assert_eq(stat(doc_file_path(&dd, "big", "log.00000000000000000050"), &st), 0);
     cr_assert_eq(stat(doc_file_path(&dd, "big", "log.00000000000000000100"), &st), 0);
     for (int i = 100; i < 105; i++)
@@ -541,7 +551,7 @@ Test(store_recover, stepwise_compaction_while_appending) {
     uint64_t snap = 0;
     uint8_t *image = NULL;
     size_t image_len = 0;
-    cr_assert_eq(store_compact_snapshot_image(lv.doc, 5, 0, &snap, &image, &image_len), 0);
+    cr_assert_eq(store_compact_snapshot_image(lv.doc, 15, 0, &snap, &image, &image_len), 0);
     cr_assert_eq(snap, 15);
     cr_assert_not_null(image);
     /* Appends go on before step 3 runs. */
@@ -549,13 +559,13 @@ Test(store_recover, stepwise_compaction_while_appending) {
         live_edit(&lv, i);
     live_flush(&lv);
     /* Step 3: the files, anywhere. log.0 holds 15..19: kept. */
-    cr_assert_eq(store_compact_files(lv.files.dir_fd, snap, image, image_len), 0);
+    cr_assert_eq(store_checkpoint_write(lv.files.dir_fd, snap, image, image_len, NULL), 0);
     free(image);
     struct stat st;
     cr_assert_eq(stat(doc_file_path(&dd, "steps", SEG0), &st), 0);
     /* Nothing newer to snapshot: no image. */
     uint64_t snap2 = 0;
-    cr_assert_eq(store_compact_snapshot_image(lv.doc, 100, 15, &snap2, &image, &image_len), 0);
+    cr_assert_eq(store_compact_snapshot_image(lv.doc, 0, 15, &snap2, &image, &image_len), 0);
     cr_assert_eq(snap2, 15);
     cr_assert_null(image);
 
