@@ -415,8 +415,15 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     if (rc != OT_OK) {
         ot_op_free(&res.op);
         int code = proto_err_from_ot_submit(rc);
-        char msg[128];
-        snprintf(msg, sizeof msg, "%s", ot_err_str(rc));
+        char msg[192];
+        const ot_history_entry *past = v < ot_doc_version(d->ot) ? ot_doc_history_at(d->ot, v) : NULL;
+        if (rc == OT_ERR_BASE_LENGTH)
+            snprintf(msg, sizeof msg, "the op spans %llu code points (retains + deletes) but the document has %llu at v%llu",
+                     (unsigned long long)op->base_len_codepoints,
+                     (unsigned long long)(past != NULL ? past->op.base_len_codepoints
+                                                       : ot_text_len_codepoints(ot_doc_text(d->ot))),
+                     (unsigned long long)v);
+        else snprintf(msg, sizeof msg, "%s", ot_err_str(rc));
         doc_send_error(out, key, code, msg, id, id_len);
         return code;
     }

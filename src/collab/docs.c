@@ -17,6 +17,7 @@
 static void request_destroy(mailbox_msg *m) {
     docs_request *r = (docs_request *)m;
     ot_op_free(&r->op);
+    free(r->text);
     free(r);
 }
 
@@ -181,6 +182,7 @@ static int make_ready(docs *t, docs_entry *e, docs_job *j) {
     doc_set_metrics(d, t->cfg.metrics);
     store_ring_io_init(&e->io, lg, t->cfg.store_cqe);
     e->d = d;
+    e->fresh = j->created;
     e->state = ENTRY_READY;
     t->count_busy--;
     t->count_loaded++;
@@ -257,22 +259,29 @@ void docs_entry_mark_dirty(docs *t, docs_entry *e) {
 
 /* ---- REST answers: plain JSON objects in a frame to the caller's key ---------- */
 
-static void send_json(fanout *out, uint64_t key, const ot_buf *b) {
+void docs_send_json(fanout *out, uint64_t key, const ot_buf *b) {
     rbuf *f = fanout_frame(b->data, b->len);
     if (f == NULL) return;
     fanout_send(out, key, f);
     rbuf_unref(f);
 }
 
-/* {"type":"error","code":"not_found",...}: not a protocol error code (REST only). */
-static void send_not_found(fanout *out, const docs_request *r) {
+/* {"type":"error","code":...,"ref":doc} with a code that is not a protocol
+ * error code (REST only: not_found, already_exists). */
+void docs_send_rest_error(fanout *out, const docs_request *r, const char *code, const char *message) {
     ot_buf b;
     ot_buf_init(&b);
-    static const char head[] = "{\"type\":\"error\",\"code\":\"not_found\",\"message\":\"no such document\",\"ref\":";
-    if (ot_buf_append(&b, head, sizeof head - 1) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
+    static const char head[] = "{\"type\":\"error\",\"code\":", mid[] = ",\"message\":", tail[] = ",\"ref\":";
+    if (ot_buf_append(&b, head, sizeof head - 1) == 0 && proto_json_string(&b, code, strlen(code)) == 0 &&
+        ot_buf_append(&b, mid, sizeof mid - 1) == 0 && proto_json_string(&b, message, strlen(message)) == 0 &&
+        ot_buf_append(&b, tail, sizeof tail - 1) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
         ot_buf_append(&b, "}", 1) == 0)
-        send_json(out, r->key, &b);
+        docs_send_json(out, r->key, &b);
     ot_buf_free(&b);
+}
+
+static void send_not_found(fanout *out, const docs_request *r) {
+    docs_send_rest_error(out, r, "not_found", "no such document");
 }
 
 static void send_info(fanout *out, const docs_request *r, uint64_t v, uint64_t codepoints, uint64_t bytes) {
@@ -283,7 +292,7 @@ static void send_info(fanout *out, const docs_request *r, uint64_t v, uint64_t c
                      (unsigned long long)codepoints, (unsigned long long)bytes);
     if (ot_buf_append(&b, "{\"doc\":", 7) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
         ot_buf_append(&b, tail, (size_t)n) == 0)
-        send_json(out, r->key, &b);
+        docs_send_json(out, r->key, &b);
     ot_buf_free(&b);
 }
 
@@ -291,7 +300,7 @@ static void send_deleted(fanout *out, const docs_request *r, bool deleted) {
     ot_buf b;
     ot_buf_init(&b);
     const char *body = deleted ? "{\"deleted\":true}" : "{\"deleted\":false}";
-    if (ot_buf_append(&b, body, strlen(body)) == 0) send_json(out, r->key, &b);
+    if (ot_buf_append(&b, body, strlen(body)) == 0) docs_send_json(out, r->key, &b);
     ot_buf_free(&b);
 }
 
@@ -312,15 +321,19 @@ static void rest_get(doc *d, const docs_request *r, fanout *out) {
         goto done;
     }
     rc = v == ot_doc_version(ot) ? ot_text_to_buf(ot_doc_text(ot), &text) : ot_doc_text_at(ot, v, &text);
-    char head[64];
-    int n = snprintf(head, sizeof head, "{\"v\":%llu,\"doc\":", (unsigned long long)v);
+    char head[96];
+    /* the length at a past version is the base length of the op made there */
+    const ot_history_entry *past = v < ot_doc_version(ot) ? ot_doc_history_at(ot, v) : NULL;
+    uint64_t cps = past != NULL ? past->op.base_len_codepoints : ot_text_len_codepoints(ot_doc_text(ot));
+    int n = snprintf(head, sizeof head, "{\"v\":%llu,\"codepoints\":%llu,\"doc\":", (unsigned long long)v,
+                     (unsigned long long)cps);
     if (rc != OT_OK || ot_buf_append(&b, head, (size_t)n) != 0 || proto_json_string(&b, r->doc, r->doc_len) != 0 ||
         ot_buf_append(&b, ",\"text\":", 8) != 0 ||
         proto_json_string(&b, text.data != NULL ? text.data : "", text.len) != 0 || ot_buf_append(&b, "}", 1) != 0) {
         doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
         goto done;
     }
-    send_json(out, r->key, &b);
+    docs_send_json(out, r->key, &b);
 done:
     ot_buf_free(&text);
     ot_buf_free(&b);
@@ -363,7 +376,7 @@ static void answer_ops(const doc *d, const docs_request *r, uint64_t pub, const 
     if (rc == 0) rc = ot_buf_append(&body, head, (size_t)n);
     if (rc == 0) rc = ot_buf_append(&body, b.data, b.len);
     if (rc == 0) rc = ot_buf_append(&body, "]}", 2);
-    if (rc == 0) send_json(out, r->key, &body);
+    if (rc == 0) docs_send_json(out, r->key, &body);
     else doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
     ot_buf_free(&b);
     ot_buf_free(&body);
@@ -420,7 +433,7 @@ static void read_ops_done(docs *t, docs_job *j, fanout *out) {
 /* ---- requests -------------------------------------------------------------------- */
 
 static bool creates(const docs_request *r) {
-    return r->kind == DOCS_REQ_OPEN || (r->kind == DOCS_REQ_OP && r->rest);
+    return r->kind == DOCS_REQ_OPEN || r->kind == DOCS_REQ_REST_TEXT || (r->kind == DOCS_REQ_OP && r->rest);
 }
 
 static const char *ref_of(const docs_request *r, size_t *len) {
@@ -440,6 +453,7 @@ static void answer_absent(const docs_request *r, fanout *out) {
     case DOCS_REQ_OPEN:
     case DOCS_REQ_REST_GET:
     case DOCS_REQ_REST_OPS:
+    case DOCS_REQ_REST_TEXT:
     case DOCS_REQ_REST_INFO: send_not_found(out, r); break;
     }
 }
@@ -555,6 +569,8 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
         return;
     }
     e->quiet_since_ms = 0;
+    bool fresh = e->fresh;
+    e->fresh = false;
     switch ((docs_request_kind)r->kind) {
     case DOCS_REQ_OPEN: {
         doc_who who = {
@@ -580,6 +596,7 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
         send_info(out, r, doc_published_version(e->d), ot_text_len_codepoints(text), ot_text_len_bytes(text));
         break;
     }
+    case DOCS_REQ_REST_TEXT: docs_rest_text(t, e, r, fresh, out); break;
     case DOCS_REQ_REST_DELETE: break;
     }
 }

@@ -46,6 +46,7 @@ typedef enum docs_request_kind {
     DOCS_REQ_REST_OPS = 6,      /* ops [v, to) */
     DOCS_REQ_REST_DELETE = 7,
     DOCS_REQ_REST_INFO = 8,     /* name, version, size (listing) */
+    DOCS_REQ_REST_TEXT = 9,     /* the whole text (diffed into an op), or text appended */
 } docs_request_kind;
 
 /* The mailbox kind of a request to a document owner. */
@@ -74,6 +75,10 @@ typedef struct docs_request {
     bool has_name;
     bool has_color;
     bool rest;                      /* from REST: no subscription needed for an op */
+    char *text;                     /* REST_TEXT: malloc'ed UTF-8, freed with the request */
+    size_t text_len;
+    bool append;                    /* REST_TEXT: after the current text, instead of replacing it */
+    bool if_absent;                 /* REST_TEXT: only when this request creates the document */
     int64_t time_ms;                /* wall clock, for the log */
 } docs_request;
 

@@ -73,8 +73,15 @@ static int render_op(void *ctx, const store_record *rec, size_t offset_bytes) {
 void docs_job_run(docs_job *j) {
     switch ((docs_job_kind)j->kind) {
     case DOCS_JOB_LOAD:
-        j->rc = store_doc_open(j->data_dir_fd, j->name, j->name_len, j->create, &j->limits, &j->doc, &j->files,
+        /* tried without create first, so the owner knows whether this load made it
+         * (create-if-absent writes and the create webhook); the owner runs one job per name */
+        j->rc = store_doc_open(j->data_dir_fd, j->name, j->name_len, false, &j->limits, &j->doc, &j->files,
                                &j->report);
+        if (j->rc == -ENOENT && j->create) {
+            j->rc = store_doc_open(j->data_dir_fd, j->name, j->name_len, true, &j->limits, &j->doc, &j->files,
+                                   &j->report);
+            j->created = j->rc == 0;
+        }
         /* a loaded document changes: its listing cache is stale from now on */
         if (j->rc == 0) store_meta_remove(j->files.dir_fd);
         break;

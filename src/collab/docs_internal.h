@@ -23,6 +23,7 @@ typedef struct docs_entry {
     size_t name_len;
     uint8_t state;                  /* entry_state */
     bool load_create;
+    bool fresh;                     /* its load created it and no request ran on it yet */
     bool compacting;                /* a compaction (segment or files job) is out */
     bool switching;                 /* the segment job is out: flushes are held */
     uint64_t compact_snap;          /* the snapshot the compaction writes ... */
@@ -55,6 +56,13 @@ docs_entry *docs_entry_find(docs *t, const char *name, size_t len, docs_entry **
 void docs_entry_mark_dirty(docs *t, docs_entry *e);
 /* Hands a job to the helper, or runs it here. Takes the caller's reference. */
 void docs_submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms);
+
+/* A REST answer (a JSON object) in a frame to key. */
+void docs_send_json(fanout *out, uint64_t key, const ot_buf *b);
+/* {"type":"error","code","message","ref":doc} with a REST-only code (not_found, already_exists). */
+void docs_send_rest_error(fanout *out, const docs_request *r, const char *code, const char *message);
+/* docs_text.c: a DOCS_REQ_REST_TEXT on its loaded document; fresh: this request's load created it. */
+void docs_rest_text(docs *t, docs_entry *e, const docs_request *r, bool fresh, fanout *out);
 
 /* docs_compact.c: starts a compaction when the log has grown enough past the
  * snapshot (from the timer), and takes its finished disk jobs. */

@@ -5,6 +5,7 @@
 #include "io/conn.h"
 #include "io/ring.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,11 +24,19 @@ typedef struct rest_conn {
 } rest_conn;
 
 bool rest_matches(const http_request *req) {
-    return req->target_len >= 8 && memcmp(req->target, "/api/doc", 8) == 0;
+    /* everything under /api answers JSON, an unknown route a JSON 404 */
+    return req->target_len >= 4 && memcmp(req->target, "/api", 4) == 0 &&
+           (req->target_len == 4 || req->target[4] == '/' || req->target[4] == '?');
 }
 
 /* Sends a complete response; closes the connection after it unless keep_alive. */
-static void respond_ka(conn *c, bool keep_alive, int status, const char *json, size_t len) {
+static void respond_ka(conn *c, bool keep_alive, const rest_response *r) {
+    int status = r->status;
+    const char *json = r->body;
+    size_t len = r->len_bytes;
+    char extra[96];
+    snprintf(extra, sizeof extra, "Cache-Control: no-store\r\n%s%s%s", r->allow != NULL ? "Allow: " : "",
+             r->allow != NULL ? r->allow : "", r->allow != NULL ? "\r\n" : "");
     rbuf *b = rbuf_new(HTTP_RESPONSE_HEAD_MAX_BYTES + len);
     if (b == NULL) {
         conn_close(c, METRICS_CLOSE_IO_ERROR);
@@ -35,11 +44,11 @@ static void respond_ka(conn *c, bool keep_alive, int status, const char *json, s
     }
     http_response_head h = {
         .status = status,
-        .content_type = "application/json",
+        .content_type = r->content_type,
         .content_length = (int64_t)len,
         .keep_alive = keep_alive,
         .date_unix_s = (int64_t)time(NULL),
-        .extra_headers = "Cache-Control: no-store\r\n",
+        .extra_headers = extra,
     };
     int n = http_response_write_head(&h, (char *)b->data, b->cap);
     if (n < 0) {
@@ -56,10 +65,10 @@ static void respond_ka(conn *c, bool keep_alive, int status, const char *json, s
         conn_close_after_flush(c, status >= 400 ? METRICS_CLOSE_HTTP_ERROR : METRICS_CLOSE_HTTP_DONE);
 }
 
-static void on_respond(void *ctx, int status, const char *json, size_t len) {
+static void on_respond(void *ctx, const rest_response *r) {
     rest_conn *rc = ctx;
     bool keeps = rc->keep_alive && !rc->stash_overflow && !rc->c->w->draining;
-    respond_ka(rc->c, keeps, status, json, len);
+    respond_ka(rc->c, keeps, r);
 }
 
 /* The call is over: the connection no longer points at it. On a kept
@@ -91,7 +100,9 @@ void rest_begin(conn *c, const http_request *req) {
     rest_call *k = rc != NULL ? rest_call_new(c->w->sw, &conn_reply, rc) : NULL;
     if (k == NULL) {
         free(rc);
-        respond_ka(c, false, 500, REST_OOM_BODY, sizeof REST_OOM_BODY - 1);
+        rest_response oom = {.status = 500, .content_type = REST_JSON, .body = REST_OOM_BODY,
+                             .len_bytes = sizeof REST_OOM_BODY - 1};
+        respond_ka(c, false, &oom);
         return;
     }
     rc->c = c;

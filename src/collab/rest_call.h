@@ -19,10 +19,22 @@ typedef struct rest_call rest_call;
 /* The response when not even an error body can be written. */
 #define REST_OOM_BODY "{\"code\":\"internal\",\"message\":\"out of memory\"}"
 
+/* One response: JSON unless content_type says otherwise. */
+typedef struct rest_response {
+    int status;
+    const char *content_type;       /* "application/json" or "text/plain; charset=utf-8" */
+    const char *allow;              /* 405: the Allow header's value, else NULL */
+    const char *body;
+    size_t len_bytes;
+} rest_response;
+
+#define REST_JSON "application/json"
+#define REST_TEXT_PLAIN "text/plain; charset=utf-8"
+
 /* Where the call's one response goes, then the end of the call (the call is
  * already freed when done runs). */
 typedef struct rest_reply_ops {
-    void (*respond)(void *ctx, int status, const char *json, size_t len_bytes);
+    void (*respond)(void *ctx, const rest_response *r);
     void (*done)(void *ctx);
 } rest_reply_ops;
 

@@ -6,6 +6,7 @@
 #include "http/path.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 const char *path_err_str(int err) {
@@ -148,6 +149,47 @@ static int form_decode(const char *s, size_t len, char *out, size_t out_cap) {
     return (int)o;
 }
 
+/* [start, end) of the query: after the first '?', up to '#'; false when there is none. */
+static bool query_bounds(const char *target, size_t target_len, size_t *start, size_t *end) {
+    size_t i = 0;
+    while (i < target_len && target[i] != '?' && target[i] != '#')
+        i++;
+    if (i == target_len || target[i] == '#')
+        return false;
+    i++;
+    size_t e = i;
+    while (e < target_len && target[e] != '#')
+        e++;
+    *start = i;
+    *end = e;
+    return true;
+}
+
+int path_query_key_at(const char *target, size_t target_len, size_t index, char *out, size_t out_cap) {
+    if (out_cap == 0)
+        return -ENOSPC;
+    out[0] = '\0';
+    size_t i, end;
+    if (!query_bounds(target, target_len, &i, &end))
+        return -ENOENT;
+    size_t n = 0;
+    while (i < end) {
+        size_t start = i;
+        while (i < end && target[i] != '&')
+            i++;
+        size_t pair_end = i;
+        i++; /* skip '&' */
+        if (pair_end == start)
+            continue;
+        if (n++ < index)
+            continue;
+        const char *eq = memchr(target + start, '=', pair_end - start);
+        size_t key_end = eq ? (size_t)(eq - target) : pair_end;
+        return form_decode(target + start, key_end - start, out, out_cap);
+    }
+    return -ENOENT;
+}
+
 /* Longest key compared; longer keys never match a caller's name. */
 #define PATH_MAX_KEY_BYTES 128
 
@@ -156,16 +198,9 @@ int path_query_param(const char *target, size_t target_len, const char *name, ch
     if (out_cap == 0)
         return -ENOSPC;
     out[0] = '\0';
-    size_t i = 0;
-    while (i < target_len && target[i] != '?' && target[i] != '#')
-        i++;
-    if (i == target_len || target[i] == '#')
+    size_t i, end;
+    if (!query_bounds(target, target_len, &i, &end))
         return -ENOENT;
-    i++;
-    size_t end = i;
-    while (end < target_len && target[end] != '#')
-        end++;
-
     while (i < end) {
         size_t start = i;
         while (i < end && target[i] != '&')
