@@ -433,7 +433,8 @@ static void read_ops_done(docs *t, docs_job *j, fanout *out) {
 /* ---- requests -------------------------------------------------------------------- */
 
 static bool creates(const docs_request *r) {
-    return r->kind == DOCS_REQ_OPEN || r->kind == DOCS_REQ_REST_TEXT || (r->kind == DOCS_REQ_OP && r->rest);
+    /* an open from REST (an event stream) reads: it never creates */
+    return (r->kind == DOCS_REQ_OPEN && !r->rest) || r->kind == DOCS_REQ_REST_TEXT || (r->kind == DOCS_REQ_OP && r->rest);
 }
 
 static const char *ref_of(const docs_request *r, size_t *len) {

@@ -30,7 +30,7 @@ bool rest_matches(const http_request *req) {
 }
 
 /* Sends a complete response; closes the connection after it unless keep_alive. */
-static void respond_ka(conn *c, bool keep_alive, const rest_response *r) {
+void rest_respond(conn *c, bool keep_alive, const rest_response *r) {
     int status = r->status;
     const char *json = r->body;
     size_t len = r->len_bytes;
@@ -68,7 +68,7 @@ static void respond_ka(conn *c, bool keep_alive, const rest_response *r) {
 static void on_respond(void *ctx, const rest_response *r) {
     rest_conn *rc = ctx;
     bool keeps = rc->keep_alive && !rc->stash_overflow && !rc->c->w->draining;
-    respond_ka(rc->c, keeps, r);
+    rest_respond(rc->c, keeps, r);
 }
 
 /* The call is over: the connection no longer points at it. On a kept
@@ -102,7 +102,7 @@ void rest_begin(conn *c, const http_request *req) {
         free(rc);
         rest_response oom = {.status = 500, .content_type = REST_JSON, .body = REST_OOM_BODY,
                              .len_bytes = sizeof REST_OOM_BODY - 1};
-        respond_ka(c, false, &oom);
+        rest_respond(c, false, &oom);
         return;
     }
     rc->c = c;

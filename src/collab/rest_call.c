@@ -353,15 +353,19 @@ static void dispatch(rest_call *k) {
 
 /* ---- the call ------------------------------------------------------------------------ */
 
-void rest_call_begin(rest_call *k, const http_request *req) {
-    session_worker *sw = k->sw;
-    rest_rules rules = {
+void rest_call_rules(const session_worker *sw, rest_rules *out) {
+    *out = (rest_rules){
         .max_doc_name_bytes = sw->limits.max_doc_name_bytes,
         .max_body_bytes = sw->cfg->max_message_bytes,
         .auth_on = sw->auth_on,
         .secret = &sw->secret,
         .now_s = (int64_t)time(NULL),
     };
+}
+
+void rest_call_begin(rest_call *k, const http_request *req) {
+    rest_rules rules;
+    rest_call_rules(k->sw, &rules);
     rest_refusal why;
     if (rest_route_parse(req, &rules, &k->t, &k->claims, &why) != 0) {
         respond_error_allow(k, why.code, why.message, why.allow);

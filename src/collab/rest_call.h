@@ -38,6 +38,10 @@ typedef struct rest_reply_ops {
     void (*done)(void *ctx);
 } rest_reply_ops;
 
+struct rest_rules;
+/* The rules a head is checked against on this worker (limits, auth, now). */
+void rest_call_rules(const session_worker *sw, struct rest_rules *out);
+
 /* A call on this worker's session layer (NULL on no memory); nothing runs yet. */
 rest_call *rest_call_new(session_worker *sw, const rest_reply_ops *ops, void *ctx);
 /* Parses the head and runs the call, or waits for a POST body (rest_call_feed).
