@@ -1,6 +1,7 @@
 #include "collab/docs_internal.h"
 
 #include "base/log.h"
+#include "collab/webhook.h"
 #include "io/ring.h"
 #include "store/store_ring.h"
 
@@ -615,6 +616,7 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         if (rc == 0 && t->cfg.names != NULL && nameset_add(t->cfg.names, e->name, e->name_len) != 0)
             log_warn("document %s: not added to the listing: out of memory", e->name);
         if (rc == 0) {
+            if (e->fresh) webhook_notify(t->cfg.hooks, WEBHOOK_CREATED, e->name, e->name_len, 0, "", 0);
             run_waiting(t, wait_take(e), out, now_ms);
             return;
         }
@@ -652,6 +654,7 @@ static void delete_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     docs_request *del = w;
     w = del->next;
     if ((j->rc == 0 || j->rc == -ENOENT) && t->cfg.names != NULL) nameset_remove(t->cfg.names, j->name, j->name_len);
+    if (j->rc == 0) webhook_notify(t->cfg.hooks, WEBHOOK_DELETED, j->name, j->name_len, 0, NULL, 0);
     if (j->rc == 0 || j->rc == -ENOENT) send_deleted(out, del, j->rc == 0);
     else doc_send_error(out, del->key, PROTO_ERR_STORAGE_UNAVAILABLE, "the document could not be deleted", NULL, 0);
     mailbox_msg_unref(&del->hdr);
@@ -674,8 +677,26 @@ void docs_on_disk_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
 
 /* ---- storage ------------------------------------------------------------------------- */
 
+/* Published ops are a change for the webhooks (the text at that version when they want it). */
+static void notify_changed(docs *t, docs_entry *e) {
+    uint64_t v = doc_published_version(e->d);
+    const ot_doc *ot = doc_ot(e->d);
+    ot_buf text;
+    ot_buf_init(&text);
+    int rc = OT_OK;
+    if (webhook_wants_text(t->cfg.hooks))
+        rc = v == ot_doc_version(ot) ? ot_text_to_buf(ot_doc_text(ot), &text) : ot_doc_text_at(ot, v, &text);
+    if (rc == OT_OK)
+        webhook_notify(t->cfg.hooks, WEBHOOK_CHANGED, e->name, e->name_len, v, text.data != NULL ? text.data : "",
+                       text.len);
+    else log_warn("document %s: change not notified: out of memory", e->name);
+    ot_buf_free(&text);
+}
+
 static void report(docs *t, docs_entry *e, const store_flush_result *res, fanout *out) {
+    uint64_t before = doc_published_version(e->d);
     doc_on_flush(e->d, res, out);
+    if (t->cfg.hooks != NULL && doc_published_version(e->d) != before) notify_changed(t, e);
     bool failed = store_log_failed(e->io.log);
     if (failed && !e->degraded)
         log_error("document %s: storage failed (%s); refusing ops until a write succeeds", doc_name(e->d, NULL),

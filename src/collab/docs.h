@@ -108,6 +108,7 @@ typedef struct docs_config {
     uint32_t max_waiting_per_doc;   /* 0: DOCS_MAX_WAITING_PER_DOC (tests shrink it) */
     store_ring_cqe_fn store_cqe;    /* where a log flush's CQEs go (the owner calls docs_on_store_cqe) */
     nameset *names;                 /* every document's name, kept current on load and delete (may be NULL) */
+    struct webhook *hooks;          /* told of creates, published changes and deletes (may be NULL) */
 } docs_config;
 
 typedef struct docs docs;

@@ -119,6 +119,7 @@ int session_worker_init_with(worker *w, bool disk_thread) {
     dc.log.fsync_policy = strcmp(cfg->fsync, "interval") == 0 ? STORE_FSYNC_INTERVAL : STORE_FSYNC_ALWAYS;
     dc.log.fsync_interval_ms = cfg->fsync_interval_ms;
     dc.names = &w->shared->doc_names;
+    dc.hooks = w->shared->webhooks;
     sw->names = dc.names;
     if (session_worker_fill_names(sw) != 0)
         log_warn("--data-dir %s: cannot be listed yet; retried by the first listing", cfg->data_dir);

@@ -46,6 +46,7 @@ typedef struct server_shared {
     _Atomic bool zerocopy;              /* zero-copy sends enabled and not refused */
     _Atomic uint32_t degraded_docs;     /* documents whose storage failed (/healthz: degraded) */
     nameset doc_names;                  /* the data dir's documents, for listings (collab keeps it current) */
+    struct webhook *webhooks;           /* created/changed/deleted notifications (collab/webhook.h), or NULL */
 } server_shared;
 
 #endif /* RINGPAD_SHARED_H */
