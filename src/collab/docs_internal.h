@@ -8,6 +8,7 @@
 #define RINGPAD_DOCS_INTERNAL_H
 
 #include "collab/docs.h"
+#include "store/store_faults.h"
 #include "store/store_ring.h"
 
 typedef enum entry_state {
@@ -37,6 +38,9 @@ typedef struct docs_entry {
     struct docs_entry *dirty_next;
     bool dirty;
     bool degraded;                  /* counted in cfg.degraded */
+    uint64_t flush_submitted_us;    /* the flush in flight (fsync latency) */
+    uint64_t history_bytes;         /* measured at history_version (metrics) */
+    uint64_t history_version;
     uint64_t quiet_since_ms;        /* 0: not quiet */
     uint64_t last_retry_ms;
 } docs_entry;
@@ -48,6 +52,8 @@ struct docs {
     uint32_t count_loaded;
     uint32_t count_busy;
     docs_disk *disk;                /* NULL: jobs run inline */
+    bool load_degraded;             /* the last load failed in the file system (counted in cfg.degraded) */
+    store_fault_plan *faults;       /* tests only (RINGPAD_STORE_FAULTS); NULL: no injection */
 };
 
 /* The entry named name, or NULL; *link (when not NULL) is where it is or would be chained. */
@@ -56,12 +62,22 @@ docs_entry *docs_entry_find(docs *t, const char *name, size_t len, docs_entry **
 void docs_entry_mark_dirty(docs *t, docs_entry *e);
 /* Hands a job to the helper, or runs it here. Takes the caller's reference. */
 void docs_submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms);
+/* Marks the entry's storage failed or working (counted in cfg.degraded). */
+void docs_entry_set_degraded(docs *t, docs_entry *e, bool failed);
 
-/* A REST answer (a JSON object) in a frame to key. */
+/* docs_log.c: starts the entry's log flush unless one is out or compaction
+ * holds appends; a flush that cannot start is reported to the document. */
+void docs_entry_kick(docs *t, docs_entry *e, struct worker *w, fanout *out, int64_t now_ms);
+/* Counts a finished (done) or abandoned compaction in the worker's metrics. */
+void docs_count_compaction(docs *t, bool done);
+
+/* docs_rest.c: a REST answer (a JSON object) in a frame to key. */
 void docs_send_json(fanout *out, uint64_t key, const ot_buf *b);
 /* {"type":"error","code","message","ref":doc} with a REST-only code (not_found, already_exists). */
 void docs_send_rest_error(fanout *out, const docs_request *r, const char *code, const char *message);
-/* docs_text.c: a DOCS_REQ_REST_TEXT on its loaded document; fresh: this request's load created it. */
+/* docs_rest.c: a DOCS_REQ_REST_GET on its loaded document. */
+void docs_rest_get(doc *d, const docs_request *r, fanout *out);
+/* docs_rest.c: a DOCS_REQ_REST_TEXT on its loaded document; fresh: this request's load created it. */
 void docs_rest_text(docs *t, docs_entry *e, const docs_request *r, bool fresh, fanout *out);
 
 /* docs_compact.c: starts a compaction when the log has grown enough past the

@@ -67,8 +67,14 @@ void rest_respond(conn *c, bool keep_alive, const rest_response *r) {
 
 static void on_respond(void *ctx, const rest_response *r) {
     rest_conn *rc = ctx;
-    bool keeps = rc->keep_alive && !rc->stash_overflow && !rc->c->w->draining;
-    rest_respond(rc->c, keeps, r);
+    conn *c = rc->c;
+    bool keeps = rc->keep_alive && !rc->stash_overflow && !c->w->draining;
+    /* A response that cannot be allocated closes the connection, and closing
+     * it aborts its call (rest_abort): while answering, the call is detached,
+     * so it stays the caller's to finish. */
+    c->rest = NULL;
+    rest_respond(c, keeps, r);
+    c->rest = rc;
 }
 
 /* The call is over: the connection no longer points at it. On a kept
@@ -100,7 +106,8 @@ void rest_begin(conn *c, const http_request *req) {
     rest_call *k = rc != NULL ? rest_call_new(c->w->sw, &conn_reply, rc) : NULL;
     if (k == NULL) {
         free(rc);
-        rest_response oom = {.status = 500, .content_type = REST_JSON, .body = REST_OOM_BODY,
+        metrics_add(&c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        rest_response oom = {.status = 503, .content_type = REST_JSON, .body = REST_OOM_BODY,
                              .len_bytes = sizeof REST_OOM_BODY - 1};
         rest_respond(c, false, &oom);
         return;

@@ -31,7 +31,7 @@ static void on_refuse(void *ctx, const char *code, const char *message) {
     s->over = true;
     ot_buf b;
     ot_buf_init(&b);
-    rest_response r = {.status = 500, .content_type = REST_JSON, .body = REST_OOM_BODY,
+    rest_response r = {.status = 503, .content_type = REST_JSON, .body = REST_OOM_BODY,
                        .len_bytes = sizeof REST_OOM_BODY - 1};
     if (proto_enc_rest_error(&b, code, proto_cstr(message)) == 0)
         r = (rest_response){.status = rest_status_for(code), .content_type = REST_JSON, .body = b.data,
@@ -86,7 +86,7 @@ static const events_sink_ops sink = {.refuse = on_refuse, .start = on_start, .se
 void sse_conn_begin(conn *c, const http_request *req) {
     sse_conn *s = calloc(1, sizeof *s);
     if (s == NULL) {
-        rest_response oom = {.status = 500, .content_type = REST_JSON, .body = REST_OOM_BODY,
+        rest_response oom = {.status = 503, .content_type = REST_JSON, .body = REST_OOM_BODY,
                              .len_bytes = sizeof REST_OOM_BODY - 1};
         rest_respond(c, false, &oom);
         return;

@@ -14,19 +14,25 @@ import {
 import { defaultKeymap } from '@codemirror/commands';
 import { search, searchKeymap, highlightSelectionMatches } from '@codemirror/search';
 
-import { CpIndex } from './ot/cpindex.js';
-import { changesToOp, opToChanges } from './ot/bridge.js';
-import { DocClient } from './ot/client.js';
-import { UndoStack } from './ot/undo.js';
-import { Connection } from './net/connection.js';
+import { CpIndex } from '../../clients/js/src/cpindex.js';
+import { changesToOp, opToChanges } from '../../clients/js/src/codemirror.js';
+import { DocClient } from '../../clients/js/src/client.js';
+import { UndoStack } from '../../clients/js/src/undo.js';
+import { Connection } from '../../clients/js/src/connection.js';
 import { peersField, setPeer, removePeer, clearPeers } from './editor/peers.js';
+import { loadIdentity, saveIdentity, shownName } from './editor/identity.js';
+import { describeStatus } from './editor/status.js';
+import { PendingStore } from './editor/pending-store.js';
+import { copyLink } from './editor/copy-link.js';
 import {
   docFromLocation, validDocName, parseFragment, fragmentWithoutToken, jwtClaims, roleFor,
-  randomColor, validColor, helloName,
+  validColor, helloName,
 } from './session.js';
 
 const MAX_SEL_RANGES = 32;
 const DEFAULT_PRESENCE_PER_SECOND = 10;
+const SAVE_MIN_DELAY_MS = 100; // pending edits reach IndexedDB at most this often...
+const SAVE_COST_FACTOR = 10; // ...and a slow save (a large document) waits this many times its own duration
 
 const $ = (id) => document.getElementById(id);
 
@@ -40,44 +46,47 @@ if (fragment.token) {
 }
 const token = () => sessionStorage.getItem('ringpad.token');
 
-function identity() {
-  return { name: localStorage.getItem('ringpad.name'), color: validColor(localStorage.getItem('ringpad.color')) };
-}
+const identity = () => loadIdentity(localStorage);
+const me = () => shownName(identity(), jwtClaims(token()));
 
-function askIdentity(first) {
-  return new Promise((resolve) => {
-    const dlg = $('identity-dialog');
-    const cur = identity();
-    $('id-name').value = cur.name || '';
-    $('id-color').value = cur.color && cur.color.length === 7 ? cur.color : randomColor();
-    dlg.onclose = () => {
-      const name = $('id-name').value.trim().slice(0, 64) || cur.name || 'anonymous';
-      localStorage.setItem('ringpad.name', name);
-      localStorage.setItem('ringpad.color', $('id-color').value);
-      renderMe();
-      resolve();
-    };
-    if (first) dlg.addEventListener('cancel', (e) => e.preventDefault(), { once: true });
-    dlg.showModal();
-  });
+// Changing one's name or colour, from the header, at any time.
+function editIdentity() {
+  const dlg = $('identity-dialog');
+  const cur = identity();
+  const shown = me();
+  $('id-name').value = shown.name;
+  $('id-name').disabled = shown.fromToken;
+  $('id-name-note').hidden = !shown.fromToken;
+  $('id-color').value = cur.color.length === 7 ? cur.color : '#888888';
+  dlg.onclose = () => {
+    if (dlg.returnValue !== 'ok') return;
+    const before = identity();
+    const after = saveIdentity(localStorage, { name: shown.fromToken ? null : $('id-name').value, color: $('id-color').value });
+    renderMe();
+    if ((after.name !== before.name || after.color !== before.color) && conn) conn.reconnect(); // others see it after a new hello
+  };
+  dlg.returnValue = '';
+  dlg.showModal();
 }
 
 function renderMe() {
-  const me = identity();
+  const shown = me();
   const btn = $('me');
   btn.textContent = '';
   const dot = document.createElement('span');
   dot.className = 'dot';
-  dot.style.background = me.color || '#888';
-  btn.append(dot, document.createTextNode(me.name || 'you'));
-  if (me.name) {
-    // "(you)" beside a chosen name; before one is chosen the label is just "you"
-    const you = document.createElement('span');
-    you.className = 'muted';
-    you.textContent = '(you)';
-    btn.append(you);
-  }
-  btn.title = 'Change your name and colour';
+  dot.style.background = identity().color;
+  const name = document.createElement('span');
+  name.className = 'me-name';
+  name.id = 'me-name';
+  name.textContent = shown.name;
+  const you = document.createElement('span');
+  you.className = 'muted';
+  you.textContent = '(you)';
+  btn.append(dot, name, you);
+  btn.title = shown.fromToken ? 'Your name comes from your access token; click to change your colour'
+    : 'Change your name and colour';
+  btn.setAttribute('aria-label', `You are ${shown.name}. ${btn.title}.`);
 }
 
 // ---- notices and status -------------------------------------------------------------
@@ -85,6 +94,7 @@ function renderMe() {
 function notice(text, { error = false, yourText = null, action = null } = {}) {
   const el = document.createElement('div');
   el.className = error ? 'notice error' : 'notice';
+  el.setAttribute('role', error ? 'alert' : 'status');
   el.append(document.createTextNode(text));
   if (action) {
     const b = document.createElement('button');
@@ -108,39 +118,31 @@ function notice(text, { error = false, yourText = null, action = null } = {}) {
   close.className = 'close';
   close.textContent = '×';
   close.title = 'Dismiss';
+  close.setAttribute('aria-label', 'Dismiss this message');
   close.onclick = () => el.remove();
   el.append(close);
   $('notices').append(el);
 }
 
 let connStatus = { state: 'connecting' };
+let docProblem = null; // 'invalid' | 'forbidden': the document cannot be opened
 let countdownTimer = null;
 
 function renderStatus() {
-  const conn = $('st-conn');
-  conn.className = `conn ${connStatus.state}`;
   clearTimeout(countdownTimer);
-  conn.title = '';
-  switch (connStatus.state) {
-    case 'connected': conn.textContent = 'connected'; break;
-    case 'connecting': conn.textContent = 'connecting…'; break;
-    case 'offline': conn.textContent = 'offline: your browser has no network'; break;
-    case 'unauthorized': conn.textContent = 'not authorized: an access token is needed'; break;
-    case 'reconnecting': {
-      const s = Math.max(0, Math.ceil((connStatus.retryAt - Date.now()) / 1000));
-      conn.textContent = s > 0 ? `disconnected, retrying in ${s} s` : 'reconnecting…';
-      if (connStatus.reason) conn.title = `Why: ${connStatus.reason}. Your edits stay in this page and are sent when the connection is back.`;
-      countdownTimer = setTimeout(renderStatus, 250);
-      break;
-    }
-    default: conn.textContent = connStatus.state;
-  }
-  $('st-version').textContent = client && client.v !== null ? `version ${client.v}` : '';
+  const peers = view ? view.state.field(peersField).size : 0;
+  const st = describeStatus({ conn: connStatus, doc: client, kept: store !== null && store.stored, peers, problem: docProblem });
+  const conn = $('st-conn');
+  conn.className = `conn ${st.cls}`;
+  conn.textContent = st.conn;
+  conn.title = st.title;
+  $('st-version').textContent = st.version;
   $('st-version').title = 'Each saved change adds one to the version.';
-  $('st-saved').textContent = !client || client.v === null ? ''
-    : client.pending ? (connStatus.state === 'connected' ? 'saving…' : 'unsaved changes, kept in this page') : 'all changes saved';
-  const n = view ? view.state.field(peersField).size : 0;
-  $('st-people').textContent = n === 0 ? 'nobody else here' : `${n} other${n === 1 ? ' person' : ' people'} here`;
+  $('st-saved').textContent = st.saved;
+  $('st-people').textContent = st.people;
+  // The live region changes with the state only, not with the countdown.
+  if ($('st-live').textContent !== st.live) $('st-live').textContent = st.live;
+  if (connStatus.state === 'reconnecting' && !st.cls.includes('deleted')) countdownTimer = setTimeout(renderStatus, 250);
 }
 
 function renderPeople() {
@@ -183,6 +185,23 @@ let presenceDirty = false;
 let presenceTimer = null;
 let presenceIntervalMs = 1000 / DEFAULT_PRESENCE_PER_SECOND;
 let mySession = null;
+let store = null; // PendingStore: this page's unsent edits in IndexedDB
+let saveTimer = null;
+let saveDelayMs = SAVE_MIN_DELAY_MS;
+
+function schedulePersist() {
+  if (!store || !store.available || saveTimer !== null) return;
+  saveTimer = setTimeout(persistNow, saveDelayMs);
+}
+
+function persistNow() {
+  clearTimeout(saveTimer);
+  saveTimer = null;
+  if (!store || !client) return;
+  const t0 = performance.now();
+  store.save(client.pendingState()).then(() => renderStatus());
+  saveDelayMs = Math.max(SAVE_MIN_DELAY_MS, SAVE_COST_FACTOR * (performance.now() - t0));
+}
 
 function setReadOnly(ro) {
   readOnly = ro;
@@ -247,7 +266,7 @@ function showPeer(p, sel, v) {
   const len = index.lengthCp;
   const clamp = (x) => Math.min(Math.max(0, x), len);
   const ranges = mapped.map(([a, h]) => ({ anchor: index.toU16(clamp(a)), head: index.toU16(clamp(h)) }));
-  view.dispatch({ effects: setPeer.of({ session: p.session, name: p.name, color: validColor(p.color), ranges }) });
+  view.dispatch({ effects: setPeer.of({ session: p.session, name: p.name, color: validColor(p.color), ranges, at: Date.now() }) });
   renderPeople();
 }
 
@@ -272,6 +291,10 @@ function route(msg) {
 
 // An error about the document itself (ref = its name), in words for a stranger.
 function documentError(msg) {
+  if (msg.code === 'forbidden' || msg.code === 'bad_doc_name') {
+    docProblem = msg.code === 'forbidden' ? 'forbidden' : 'invalid';
+    renderStatus();
+  }
   switch (msg.code) {
     case 'forbidden':
       notice(`You have no access to “${docName}”: your access token does not include this document. Ask for a token that does.`,
@@ -303,7 +326,7 @@ function tokenReason(m) {
   return `The server did not accept your access token (${why || 'refused'}). Paste another one.`;
 }
 
-function start() {
+async function start() {
   const claims = jwtClaims(token());
   const role = token() ? roleFor(claims, docName) : 'write';
   view = new EditorView({
@@ -349,6 +372,7 @@ function start() {
     send: (m) => conn.send(m),
     host: {
       snapshot(text, v, peers) {
+        docProblem = null;
         view.dispatch({
           changes: { from: 0, to: view.state.doc.length, insert: text },
           annotations: [remote.of(true), Transaction.addToHistory.of(false)],
@@ -360,7 +384,12 @@ function start() {
       },
       remoteOp: (op) => applyRemote(op),
       localText: () => view.state.doc.toString(),
-      changed() { renderStatus(); if (presenceDirty) schedulePresence(); },
+      changed() {
+        // Nothing left to send: forget the kept copy at once (a reload must not resend it).
+        if (!client.pending && store && store.stored) persistNow(); else schedulePersist();
+        renderStatus();
+        if (presenceDirty) schedulePresence();
+      },
       notice(kind, message, extra) {
         if (kind === 'readonly') setReadOnly(true);
         if (kind === 'deleted') {
@@ -376,16 +405,37 @@ function start() {
   });
   if (role === 'read') client.readOnly = true;
 
+  // Edits a reload or a closed tab left unsent: shown at once, sent once connected.
+  const opened = await PendingStore.open(docName);
+  store = opened.store;
+  if (store.orphansLeft > 0) {
+    notice(`${store.orphansLeft === 1 ? 'Another closed tab' : `${store.orphansLeft} other closed tabs`} left unsent edits to this document. Reload the page, once this one says "all changes saved", to send them.`,
+      { action: { label: 'Reload', run: () => location.reload() } });
+  }
+  if (opened.restored && role !== 'read') {
+    const text = client.restore(opened.restored);
+    view.dispatch({
+      changes: { from: 0, to: view.state.doc.length, insert: text },
+      annotations: [remote.of(true), Transaction.addToHistory.of(false)],
+    });
+    setReadOnly(false);
+    view.focus();
+    notice('Edits you made here before were not sent yet: they are back, and are sent when the page is connected.');
+  } else if (opened.restored) {
+    store.stored = true;
+    store.save(null); // a read-only page cannot send them
+  }
+
   const wsUrl = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
   conn = new Connection({
     url: wsUrl,
     hello: () => {
-      const me = identity();
+      const id = identity();
       const m = { type: 'hello' };
       if (token()) m.token = token();
-      const name = helloName(me.name);
+      const name = helloName(id.name);
       if (name) m.name = name;
-      if (me.color) m.color = me.color;
+      if (id.color) m.color = id.color;
       return m;
     },
     onReady(welcome) {
@@ -411,25 +461,38 @@ function start() {
     if (client.v === null) location.reload();
     else conn.resume();
   };
+  // Edits kept in IndexedDB survive the page; otherwise the browser asks first.
+  addEventListener('pagehide', () => {
+    persistNow();
+    if (store) store.journal(client.pendingState());
+  });
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') persistNow(); });
   addEventListener('beforeunload', (e) => {
-    if (client.pending) { e.preventDefault(); e.returnValue = ''; }
+    if (client.pending && !store.available) { e.preventDefault(); e.returnValue = ''; }
   });
   conn.start();
   renderStatus();
 }
 
-async function main() {
+function main() {
+  $('me').onclick = editIdentity;
+  $('id-cancel').onclick = () => $('identity-dialog').close();
+  $('copy-link').onclick = () => copyLink(docName, $('copy-link'), (m) => notice(m));
+  renderMe();
   if (!docName || !validDocName(docName)) {
     document.title = 'ringpad: no document';
     $('doc-title').textContent = '';
-    notice('No valid document name in this address. Open one from the home page.', { error: true });
+    $('copy-link').hidden = true;
+    docProblem = 'invalid';
+    renderStatus();
+    notice(docName
+      ? `“${docName}” is not a valid document name. Names are 1 to 200 bytes of letters, digits, "-", "_", "." and "/" (no "/" at the start or end, no "//", no "." or ".." between slashes). Open a document from the home page.`
+      : 'This address names no document. Open one from the home page.', { error: true, action: { label: 'Home page', run: () => { location.href = '/'; } } });
     return;
   }
   document.title = `${docName} — ringpad`;
   $('doc-title').textContent = docName;
-  $('me').onclick = async () => { await askIdentity(false); if (conn) conn.stop(), conn.start(); };
-  renderMe();
-  if (!identity().name) await askIdentity(true);
+  $('doc-title').title = docName;
   start();
 }
 

@@ -1,10 +1,5 @@
 // The home page: the document list from GET /api/docs, and a form to open a document.
-import { validDocName, parseFragment, fragmentWithoutToken } from './session.js';
-
-/** The editor of a document: the server serves editor.html for /d/<name>. */
-export function editorUrl(name) {
-  return `/d/${name.split('/').map(encodeURIComponent).join('/')}`;
-}
+import { validDocName, parseFragment, fragmentWithoutToken, editorUrl } from './session.js';
 
 const $ = (id) => document.getElementById(id);
 

@@ -95,6 +95,12 @@ async function serverDoc(h, doc) {
   return r.body;
 }
 
+const statusBar = (page) => page.evaluate(() => ({
+  conn: document.getElementById('st-conn').textContent,
+  saved: document.getElementById('st-saved').textContent,
+  people: document.getElementById('st-people').textContent,
+  live: document.querySelector('[role=status][aria-live=polite]#st-live').textContent,
+}));
 const textOf = (page) => page.evaluate(() => globalThis.ringpad.view.state.doc.toString());
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -387,6 +393,9 @@ test('a document deleted on the server (REST DELETE) turns the page read-only, k
   assert.match(await a.textContent('.notice.error'), /deleted on the server/);
   await a.keyboard.type(' more');
   assert.equal(await textOf(a), 'soon gone');
+  // The status bar says so too, and keeps saying so (never "connected · all changes saved").
+  await sleep(500);
+  assert.deepEqual(await statusBar(a), { conn: 'document deleted', saved: 'not saved', people: '', live: 'Document deleted on the server: changes are no longer saved.' });
   // reading a deleted (missing) document does not create it again: 404 not_found (PROTOCOL.md §15)
   assert.equal((await rest(h, `/api/docs/${doc}`)).status, 404);
   assert.deepEqual(a.errors, []);
@@ -403,10 +412,12 @@ test('with auth on, a token without a grant for the document is told so in words
   await page.goto(`${h.srv.url}/d/e2e/locked#token=${other}`);
   await page.waitForSelector('.notice.error', { timeout: WAIT_MS });
   assert.match(await page.textContent('.notice.error'), /no access to “e2e\/locked”/);
+  assert.equal(await page.textContent('#st-conn'), 'no access to this document');
   await page.click('.notice.error button:text("Use another token")');
   await page.fill('#token-input', good);
   await page.click('#token-dialog button');
   await page.waitForFunction(() => globalThis.ringpad?.client?.v != null, null, { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#st-conn'), 'connected');
   await page.click('.cm-content');
   await page.keyboard.type('in');
   assert.equal(await converged(h, [page], 'e2e/locked'), 'in');
@@ -527,5 +538,445 @@ test('with auth on, the home page asks for a token and then lists what it grants
   await page.click('#docs tbody tr a');
   await page.waitForFunction(() => globalThis.ringpad?.client?.v != null, null, { timeout: WAIT_MS });
   assert.equal(await page.isVisible('#readonly-badge'), true);
+  await ctx.close();
+});
+
+// ---- the editor for a new user: names, offline across reloads, tabs, status, looks ----
+
+/**
+ * A context whose WebSockets go through a switch: `down()` cuts every socket and
+ * refuses new ones (the network is gone, the page itself still loads), `up()`
+ * lets them through and tells the pages the network is back. `dropNextAck`
+ * swallows the next ack and then goes down (the op reached the server, its
+ * answer did not reach the page).
+ */
+async function switchedContext({ viewport = { width: 900, height: 360 }, colorScheme = 'light' } = {}) {
+  const ctx = await browser.newContext({ viewport, colorScheme });
+  const sw = { blocked: false, live: [], dropNextAck: false, acksDropped: 0 };
+  sw.down = async () => {
+    sw.blocked = true;
+    for (const [ws, server] of sw.live.splice(0)) { await ws.close({ code: 1006 }); await server.close(); }
+  };
+  sw.up = async () => {
+    sw.blocked = false;
+    for (const p of ctx.pages()) await p.evaluate(() => dispatchEvent(new Event('online')));
+  };
+  await ctx.routeWebSocket(/\/ws$/, (ws) => {
+    if (sw.blocked) { ws.close({ code: 1011, reason: 'test: network down' }); return; }
+    const server = ws.connectToServer();
+    sw.live.push([ws, server]);
+    server.onMessage((m) => {
+      if (sw.dropNextAck && typeof m === 'string' && m.includes('"type":"ack"')) {
+        sw.dropNextAck = false;
+        sw.acksDropped++;
+        sw.down();
+        return;
+      }
+      ws.send(m);
+    });
+    ws.onMessage((m) => server.send(m));
+  });
+  return { ctx, sw };
+}
+
+async function newPage(ctx, url) {
+  const page = await ctx.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  if (url) await page.goto(url);
+  return page;
+}
+
+/** Closes a tab as a user does (pagehide runs) and waits until it is gone. */
+async function closeTab(page) {
+  const closed = new Promise((resolve) => page.once('close', resolve));
+  await page.close({ runBeforeUnload: true });
+  await closed;
+}
+
+const ready = (page) => page.waitForFunction(() => globalThis.ringpad?.client?.v != null && globalThis.ringpad.status.state === 'connected',
+  null, { timeout: WAIT_MS });
+const peerNames = (page) => page.evaluate(() => globalThis.ringpad.peers.map((p) => p.name));
+/** Waits until the collaborator's name label is shown (opacity ~1) or faded (~0). */
+const labelShown = (page, shown) => page.waitForFunction((want) => {
+  const o = Number(getComputedStyle(document.querySelector('.rp-remote-caret .rp-label')).opacity);
+  return want ? o > 0.9 : o < 0.05;
+}, shown, { timeout: WAIT_MS });
+const count = (haystack, needle) => haystack.split(needle).length - 1;
+
+/** What the page's origin keeps of unsent edits: IndexedDB records and localStorage journals. */
+const kept = (page) => page.evaluate(async () => {
+  const db = await new Promise((resolve, reject) => { const q = indexedDB.open('ringpad', 1); q.onsuccess = () => resolve(q.result); q.onerror = () => reject(q.error); });
+  const records = await new Promise((resolve) => { const q = db.transaction('pending').objectStore('pending').getAll(); q.onsuccess = () => resolve(q.result); });
+  db.close();
+  return { records: records.map((r) => [r.doc, r.slot]), journals: Object.keys(localStorage).filter((k) => k.startsWith('ringpad.unsent:')) };
+});
+
+test('a first visit types at once as "Guest NNNN", keeps that name across reloads and renames from the header with the keyboard', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const doc = 'e2e/guest';
+  const ctx = await browser.newContext({ viewport: { width: 900, height: 360 } });
+  const page = await newPage(ctx, `${h.srv.url}/d/${doc}`);
+  await ready(page);
+  assert.equal(await page.evaluate(() => document.getElementById('identity-dialog').open), false, 'nobody is asked who they are');
+  const guest = await page.textContent('#me-name');
+  assert.match(guest, /^Guest \d{4}$/);
+  await page.click('.cm-content');
+  await page.keyboard.type('typed at once');
+  assert.equal(await converged(h, [page], doc), 'typed at once');
+  const other = await openPage(h, doc, { name: 'Watcher', color: '#f57c00' });
+  await page.keyboard.press('End');
+  await other.waitForFunction((n) => globalThis.ringpad.peers.some((p) => p.name === n), guest, { timeout: WAIT_MS });
+  await page.reload();
+  await ready(page);
+  assert.equal(await page.textContent('#me-name'), guest, 'the same browser keeps its name');
+  // Rename with the keyboard only: Tab to the name button, Enter, type, Enter.
+  await page.focus('#copy-link');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'me');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#identity-dialog[open]', { timeout: WAIT_MS });
+  await page.fill('#id-name', 'Zoë');
+  await page.keyboard.press('Enter');
+  // (the dialog's close event, which saves the name, comes a moment after it closes)
+  await page.waitForFunction(() => document.getElementById('me-name').textContent === 'Zoë', null, { timeout: WAIT_MS });
+  assert.equal(await page.evaluate(() => localStorage.getItem('ringpad.name')), 'Zoë');
+  await ready(page);
+  await page.click('.cm-content');
+  await page.keyboard.press('End');
+  await other.waitForFunction(() => globalThis.ringpad.peers.some((p) => p.name === 'Zoë'), null, { timeout: WAIT_MS });
+  assert.ok(!(await peerNames(other)).includes(guest), 'the old name is gone');
+  // Escape leaves the name as it was.
+  await page.focus('#me');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#identity-dialog[open]', { timeout: WAIT_MS });
+  await page.fill('#id-name', 'Not me');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.getElementById('identity-dialog').open, null, { timeout: WAIT_MS });
+  await sleep(200);
+  assert.equal(await page.textContent('#me-name'), 'Zoë');
+  assert.equal(await page.evaluate(() => localStorage.getItem('ringpad.name')), 'Zoë');
+  assert.deepEqual([...page.errors, ...other.errors], []);
+  await ctx.close();
+  await closeAll(other);
+});
+
+test('with a token that carries a name, the page shows the name everybody else sees', { skip }, async (t) => {
+  const named = mintToken(SECRET, 'alice', ['e2e/*:write'], { name: 'Alice Token' });
+  const plain = mintToken(SECRET, 'bob', ['e2e/*:write']);
+  const h = await serverFor(t, { authSecret: SECRET, restToken: plain });
+  const doc = 'e2e/token-name';
+  const a = await openPage(h, doc, { name: 'Typed Name', color: '#e91e63', token: named });
+  const b = await openPage(h, doc, { name: 'Bob', color: '#0288d1', token: plain });
+  assert.equal(await a.textContent('#me-name'), 'Alice Token');
+  assert.equal(await b.textContent('#me-name'), 'Bob');
+  await a.click('.cm-content');
+  await b.waitForFunction(() => globalThis.ringpad.peers.length === 1, null, { timeout: WAIT_MS });
+  assert.deepEqual(await peerNames(b), ['Alice Token']);
+  await a.click('#me');
+  assert.equal(await a.isDisabled('#id-name'), true);
+  assert.equal(await a.isVisible('#id-name-note'), true);
+  await closeAll(a, b);
+});
+
+test('edits made offline survive a reload: shown again at once, sent on return, applied exactly once (also an op whose ack was lost)', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const doc = 'e2e/reload-offline';
+  const { ctx, sw } = await switchedContext();
+  await ctx.addInitScript(() => { localStorage.setItem('ringpad.name', 'Reloader'); });
+  const a = await newPage(ctx, `${h.srv.url}/d/${doc}`);
+  await ready(a);
+  await a.click('.cm-content');
+  await a.keyboard.type('saved ');
+  await converged(h, [a], doc);
+  // The next op reaches the server but its ack is lost, and the network goes.
+  sw.dropNextAck = true;
+  await a.keyboard.type('sent-unacked ');
+  await a.waitForFunction(() => globalThis.ringpad.status.state !== 'connected', null, { timeout: WAIT_MS });
+  assert.equal(sw.acksDropped, 1);
+  await a.keyboard.type('offline 😀 edit');
+  await a.waitForFunction(() => document.getElementById('st-saved').textContent === 'unsaved changes, kept in this browser', null, { timeout: WAIT_MS });
+  assert.equal(await a.textContent('#st-people'), 'others: unknown while disconnected');
+  await a.reload();
+  // Still offline: the page shows the kept text at once, and can be typed in.
+  await a.waitForFunction(() => globalThis.ringpad?.client?.pending === true, null, { timeout: WAIT_MS });
+  assert.equal(await textOf(a), 'saved sent-unacked offline 😀 edit');
+  assert.match(await a.textContent('.notice'), /not sent yet: they are back/);
+  await a.click('.cm-content');
+  await a.keyboard.press('Control+End');
+  await a.keyboard.type('!');
+  await sw.up();
+  const text = await converged(h, [a], doc);
+  assert.equal(text, 'saved sent-unacked offline 😀 edit!');
+  const ops = (await rest(h, `/api/docs/${doc}/ops?from=0`)).body.ops;
+  assert.equal(new Set(ops.map((o) => o.id)).size, ops.length, 'every op id once');
+  assert.equal(count(ops.map((o) => o.op.filter((c) => typeof c === 'string').join('')).join(''), 'sent-unacked'), 1);
+  // Nothing is left kept: a second reload sends nothing again.
+  await a.waitForFunction(() => document.getElementById('st-saved').textContent === 'all changes saved', null, { timeout: WAIT_MS });
+  assert.deepEqual(await kept(a), { records: [], journals: [] });
+  await a.reload();
+  await ready(a);
+  assert.equal(await a.evaluate(() => globalThis.ringpad.client.pending), false);
+  assert.equal((await serverDoc(h, doc)).v, ops.length);
+  assert.deepEqual(a.errors, []);
+  await ctx.close();
+});
+
+test('two tabs of one document keep their own unsent edits: a reload takes back only its own, a closed tab\'s are sent once by the next tab', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const doc = 'e2e/tabs';
+  const { ctx, sw } = await switchedContext();
+  const url = `${h.srv.url}/d/${doc}`;
+  const a = await newPage(ctx, url);
+  const b = await newPage(ctx, url);
+  await ready(a);
+  await ready(b);
+  await a.click('.cm-content');
+  await a.keyboard.type('base.');
+  await converged(h, [a, b], doc);
+  await sw.down();
+  await a.waitForFunction(() => globalThis.ringpad.status.state !== 'connected', null, { timeout: WAIT_MS });
+  await b.waitForFunction(() => globalThis.ringpad.status.state !== 'connected', null, { timeout: WAIT_MS });
+  await a.keyboard.press('Control+End');
+  await a.keyboard.type('[tab A]');
+  await b.click('.cm-content');
+  await b.keyboard.press('Control+Home');
+  await b.keyboard.type('[tab B]');
+  for (const p of [a, b]) {
+    await p.waitForFunction(() => document.getElementById('st-saved').textContent === 'unsaved changes, kept in this browser', null, { timeout: WAIT_MS });
+  }
+  // A reloads: it gets its own edits back, never B's (B is still open with them).
+  await a.reload();
+  await a.waitForFunction(() => globalThis.ringpad?.client?.pending === true, null, { timeout: WAIT_MS });
+  assert.equal(await textOf(a), 'base.[tab A]');
+  // B is closed with its edits unsent; a new tab C takes them over.
+  await closeTab(b);
+  const c = await newPage(ctx, url);
+  await c.waitForFunction(() => globalThis.ringpad?.client?.pending === true, null, { timeout: WAIT_MS });
+  assert.equal(await textOf(c), '[tab B]base.');
+  // A fourth tab finds nothing left to adopt.
+  const d = await newPage(ctx, url);
+  await d.waitForFunction(() => globalThis.ringpad?.client !== undefined && globalThis.ringpad.status.state !== 'connecting', null, { timeout: WAIT_MS });
+  assert.equal(await d.evaluate(() => globalThis.ringpad.client.pending), false);
+  await sw.up();
+  const text = await converged(h, [a, c, d], doc);
+  assert.equal(count(text, '[tab A]'), 1, text);
+  assert.equal(count(text, '[tab B]'), 1, text);
+  assert.equal(text.replace('[tab A]', '').replace('[tab B]', ''), 'base.');
+  assert.deepEqual([...a.errors, ...b.errors, ...c.errors, ...d.errors], []);
+  await ctx.close();
+});
+
+test('the browser going offline is said at once (collaborators unknown), and coming back reconnects', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const doc = 'e2e/went-offline';
+  const a = await openPage(h, doc, { name: 'Ann', color: '#43a047' });
+  const b = await openPage(h, doc, { name: 'Ben', color: '#f57c00' });
+  await a.click('.cm-content');
+  await a.waitForFunction(() => document.getElementById('st-people').textContent === '1 other person here', null, { timeout: WAIT_MS });
+  const t0 = Date.now();
+  await a.context().setOffline(true);
+  await a.waitForFunction(() => globalThis.ringpad.status.state === 'offline', null, { timeout: WAIT_MS });
+  const tookMs = Date.now() - t0;
+  assert.ok(tookMs < 3000, `offline noticed after ${tookMs} ms`);
+  await a.keyboard.type('while offline');
+  await a.waitForFunction(() => document.getElementById('st-saved').textContent === 'unsaved changes, kept in this browser', null, { timeout: WAIT_MS });
+  assert.deepEqual(await statusBar(a), {
+    conn: 'offline: your browser has no network', saved: 'unsaved changes, kept in this browser',
+    people: 'others: unknown while disconnected', live: 'offline: your browser has no network; unsaved changes, kept in this browser',
+  });
+  await a.context().setOffline(false);
+  assert.equal(await converged(h, [a, b], doc), 'while offline');
+  await a.waitForFunction(() => document.getElementById('st-live').textContent === 'connected; all changes saved', null, { timeout: WAIT_MS });
+  await closeAll(a, b);
+});
+
+test('an invalid document name is answered at once, without connecting', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const ctx = await browser.newContext({ viewport: { width: 900, height: 360 } });
+  let sockets = 0;
+  ctx.on('page', (p) => p.on('websocket', () => { sockets++; }));
+  const page = await newPage(ctx);
+  page.on('websocket', () => { sockets++; });
+  const t0 = Date.now();
+  await page.goto(`${h.srv.url}/d/bad%20name`);
+  await page.waitForSelector('.notice.error', { timeout: WAIT_MS });
+  assert.ok(Date.now() - t0 < 5000, 'answered at once, not after a connection attempt');
+  assert.match(await page.textContent('.notice.error'), /“bad name” is not a valid document name\. Names are 1 to 200 bytes of letters, digits/);
+  assert.equal(await page.textContent('#st-conn'), 'not a valid document name');
+  assert.equal(await page.textContent('#st-live'), 'not a valid document name');
+  await sleep(300);
+  assert.equal(sockets, 0);
+  await page.click('.notice.error button:text("Home page")');
+  await page.waitForURL(`${h.srv.url}/`, { timeout: WAIT_MS });
+  assert.deepEqual(page.errors, []);
+  await ctx.close();
+});
+
+test('dark mode: the page follows prefers-color-scheme; collaborators\' names fade and come back when they move', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const doc = 'e2e/dark';
+  const { ctx } = await switchedContext({ colorScheme: 'dark', viewport: { width: 900, height: 360 } });
+  await ctx.addInitScript(() => { localStorage.setItem('ringpad.name', 'Night Owl'); localStorage.setItem('ringpad.color', '#e91e63'); });
+  const a = await newPage(ctx, `${h.srv.url}/d/${doc}`);
+  await ready(a);
+  const b = await openPage(h, doc, { name: 'Daylight', color: '#0288d1' });
+  await a.click('.cm-content');
+  await a.keyboard.type('first line of text\nsecond line, typed in the dark 🌙\nthird');
+  await converged(h, [a, b], doc);
+  await b.click('.cm-content');
+  await b.keyboard.press('Control+Home');
+  await b.keyboard.press('ArrowDown');
+  await a.waitForSelector('.rp-remote-caret .rp-label', { timeout: WAIT_MS });
+  const bg = await a.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const lum = (c) => { const [r, g, bl] = c.match(/\d+/g).map(Number); return 0.299 * r + 0.587 * g + 0.114 * bl; };
+  assert.ok(lum(bg) < 60, `dark background, got ${bg}`);
+  assert.ok(lum(await a.evaluate(() => getComputedStyle(document.querySelector('.cm-content')).color)) > 160, 'light text');
+  await a.screenshot({ path: join(outDir, 'dark-mode.png') });
+  const labelOpacity = () => a.evaluate(() => Number(getComputedStyle(document.querySelector('.rp-remote-caret .rp-label')).opacity));
+  assert.ok(await labelOpacity() > 0.9, 'the name shows when it arrives');
+  await labelShown(a, false);
+  await a.screenshot({ path: join(outDir, 'dark-mode-name-faded.png') });
+  const caret = await a.evaluate(() => { const r = document.querySelector('.rp-remote-caret').getBoundingClientRect(); return { x: r.x + r.width / 2, y: r.y + r.height / 2 }; });
+  await a.mouse.move(caret.x, caret.y);
+  assert.equal(await a.evaluate(({ x, y }) => document.elementFromPoint(x, y).className, caret), 'rp-remote-caret');
+  assert.ok(await labelOpacity() > 0.9, 'the name shows while the pointer is over the caret');
+  await a.mouse.move(600, 300);
+  await labelShown(a, false);
+  await b.keyboard.press('ArrowRight');
+  await labelShown(a, true);
+  assert.deepEqual([...a.errors, ...b.errors], []);
+  await ctx.close();
+  await closeAll(b);
+});
+
+test('at 375 px wide your own name stays on screen; copy link and every control work from the keyboard; the status is announced', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const doc = 'e2e/notes/a-rather-long-document-name-for-a-phone';
+  const ctx = await browser.newContext({ viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true });
+  await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: h.srv.url });
+  await ctx.addInitScript(() => { localStorage.setItem('ringpad.name', 'Pocket Reader'); localStorage.setItem('ringpad.color', '#5e35b1'); });
+  const page = await newPage(ctx, `${h.srv.url}/d/${doc}`);
+  await ready(page);
+  const other = await openPage(h, doc, { name: 'Desk', color: '#00897b' });
+  await other.click('.cm-content');
+  await other.keyboard.type('Hello from a desk. '.repeat(8));
+  await converged(h, [page, other], doc);
+  const box = await page.locator('#me-name').boundingBox();
+  assert.ok(box && box.x >= 0 && box.x + box.width <= 375 && box.y >= 0 && box.y + box.height <= 667, `own name at ${JSON.stringify(box)}`);
+  assert.equal(await page.textContent('#me-name'), 'Pocket Reader');
+  assert.equal(await page.evaluate(() => { const e = document.getElementById('me-name'); return e.scrollWidth <= e.clientWidth; }), true, 'the whole name, not cut');
+  assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), 375, 'nothing wider than the screen');
+  const linkBox = await page.locator('#copy-link').boundingBox();
+  assert.ok(linkBox.x + linkBox.width <= 375);
+  await page.screenshot({ path: join(outDir, 'narrow-375.png') });
+  // The keyboard reaches every control in order: home, copy link, name.
+  await page.focus('.home-link');
+  const order = [];
+  for (let i = 0; i < 2; i++) { await page.keyboard.press('Tab'); order.push(await page.evaluate(() => document.activeElement.id)); }
+  assert.deepEqual(order, ['copy-link', 'me']);
+  await page.focus('#copy-link');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.getElementById('copy-link').textContent === 'Link copied', null, { timeout: WAIT_MS });
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${h.srv.url}/d/${doc}`);
+  // The live region says the state in words, without a countdown.
+  assert.equal(await page.getAttribute('#st-live', 'role'), 'status');
+  assert.equal(await page.textContent('#st-live'), 'connected; all changes saved');
+  assert.deepEqual([...page.errors, ...other.errors], []);
+  await ctx.close();
+  await closeAll(other);
+});
+
+test('a page that ended with nothing unsent leaves a tombstone that beats an older kept copy: nothing is sent twice', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const doc = 'e2e/tombstone';
+  const ctx = await browser.newContext({ viewport: { width: 900, height: 360 } });
+  const a = await newPage(ctx, `${h.srv.url}/d/${doc}`);
+  await ready(a);
+  await a.click('.cm-content');
+  await a.keyboard.type('once');
+  await converged(h, [a], doc);
+  const acked = (await rest(h, `/api/docs/${doc}/ops?from=0`)).body.ops[0];
+  // As if a page had kept this op, got its ack, and was closed before IndexedDB forgot it:
+  // the old record stays, and the page's last act (pagehide) journaled "nothing unsent".
+  await a.evaluate(async ({ doc, id }) => {
+    const db = await new Promise((resolve) => { const q = indexedDB.open('ringpad', 1); q.onsuccess = () => resolve(q.result); });
+    await new Promise((resolve) => {
+      const tr = db.transaction('pending', 'readwrite');
+      tr.objectStore('pending').put({ doc, slot: 'gone-tab', savedAt: 1, v: 0, baseText: '', outstanding: { id, op: ['once'], sent: true }, buffer: [4, ' again'] });
+      tr.oncomplete = resolve;
+    });
+    db.close();
+    localStorage.setItem(`ringpad.unsent:${doc}\ngone-tab`, JSON.stringify({ doc, slot: 'gone-tab', savedAt: 2, empty: true }));
+  }, { doc, id: acked.id });
+  const b = await newPage(ctx, `${h.srv.url}/d/${doc}`);
+  await ready(b);
+  assert.equal(await b.evaluate(() => globalThis.ringpad.client.pending), false);
+  assert.equal(await converged(h, [a, b], doc), 'once');
+  assert.deepEqual(await kept(b), { records: [], journals: [] }, 'the stale copy and its tombstone are gone');
+  assert.equal(await b.$$eval('.notice', (n) => n.length), 0);
+  await ctx.close();
+});
+
+test('kept edits of a document deleted meanwhile: the page takes the server\'s text, keeps the edits on it and offers the old version', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const doc = 'e2e/deleted-while-away';
+  const { ctx, sw } = await switchedContext();
+  const a = await newPage(ctx, `${h.srv.url}/d/${doc}`);
+  await ready(a);
+  await a.click('.cm-content');
+  await a.keyboard.type('old text');
+  await converged(h, [a], doc);
+  await sw.down();
+  await a.waitForFunction(() => globalThis.ringpad.status.state !== 'connected', null, { timeout: WAIT_MS });
+  await a.keyboard.type('!');
+  await a.waitForFunction(() => document.getElementById('st-saved').textContent === 'unsaved changes, kept in this browser', null, { timeout: WAIT_MS });
+  await closeTab(a);
+  const r = await rest(h, `/api/docs/${doc}`, { method: 'DELETE' });
+  assert.deepEqual([r.status, r.body], [200, { deleted: true }]);
+  await sw.up();
+  const b = await newPage(ctx, `${h.srv.url}/d/${doc}`);
+  await ready(b);
+  // (the document exists again once the page's fresh open has created it)
+  await b.waitForSelector('.notice.error', { timeout: WAIT_MS });
+  assert.equal(await converged(h, [b], doc), '!');
+  assert.match(await b.textContent('.notice.error'), /no longer has the version this page was at/);
+  assert.equal(await b.isVisible('.notice.error button:text("Download my version")'), true);
+  assert.deepEqual(b.errors, []);
+  await ctx.close();
+});
+
+test('two closed tabs\' unsent edits: the next page sends one and says another is waiting; a reload sends that one, each once', { skip }, async (t) => {
+  const h = await serverFor(t);
+  const doc = 'e2e/two-closed';
+  const { ctx, sw } = await switchedContext();
+  const url = `${h.srv.url}/d/${doc}`;
+  const x = await newPage(ctx, url);
+  const y = await newPage(ctx, url);
+  await ready(x);
+  await ready(y);
+  await sw.down();
+  for (const [p, words] of [[x, '[X]'], [y, '[Y]']]) {
+    await p.waitForFunction(() => globalThis.ringpad.status.state !== 'connected', null, { timeout: WAIT_MS });
+    await p.click('.cm-content');
+    await p.keyboard.type(words);
+    await p.waitForFunction(() => document.getElementById('st-saved').textContent === 'unsaved changes, kept in this browser', null, { timeout: WAIT_MS });
+    await closeTab(p);
+  }
+  await sw.up();
+  const z = await newPage(ctx, url);
+  await ready(z);
+  await z.waitForSelector('.notice button:text("Reload")', { timeout: WAIT_MS });
+  assert.match(await z.textContent('.notice:has(button:text("Reload"))'), /Another closed tab left unsent edits/);
+  const first = await converged(h, [z], doc);
+  assert.ok(first === '[X]' || first === '[Y]', first);
+  await z.click('.notice button:text("Reload")');
+  await z.waitForFunction(() => globalThis.ringpad?.client?.v != null && !globalThis.ringpad.client.pending
+    && globalThis.ringpad.view.state.doc.length === 6, null, { timeout: WAIT_MS });
+  const text = await converged(h, [z], doc);
+  assert.equal(count(text, '[X]') + count(text, '[Y]'), 2, text);
+  assert.ok(text.includes('[X]') && text.includes('[Y]'), text);
+  assert.equal(await z.$$eval('.notice button', (b) => b.filter((x) => x.textContent === 'Reload').length), 0, 'nothing more waiting');
+  assert.deepEqual(await kept(z), { records: [], journals: [] });
   await ctx.close();
 });

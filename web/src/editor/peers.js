@@ -1,19 +1,22 @@
 // Collaborators' cursors and selections inside CodeMirror: a state field of
 // peers (positions in the editor's UTF-16 units) mapped through every change,
 // drawn as a coloured caret with the name above it and a tinted selection.
+// The name fades after a moment (style.css) so it does not hide the text
+// beside it; it comes back when the collaborator moves (a new `at` makes a new
+// widget, which restarts the fade) or when the pointer is over the caret.
 import { StateField, StateEffect } from '@codemirror/state';
 import { Decoration, EditorView, WidgetType } from '@codemirror/view';
 import { labelTextColor } from '../session.js';
 
-/** {session, name, color, ranges: [{anchor, head}]} (UTF-16 positions of the current doc). */
+/** {session, name, color, ranges: [{anchor, head}], at} (UTF-16 positions of the current doc; `at` when it last moved). */
 export const setPeer = StateEffect.define();
 /** session id */
 export const removePeer = StateEffect.define();
 export const clearPeers = StateEffect.define();
 
 class CaretWidget extends WidgetType {
-  constructor(name, color) { super(); this.name = name; this.color = color; }
-  eq(other) { return other.name === this.name && other.color === this.color; }
+  constructor(name, color, at) { super(); this.name = name; this.color = color; this.at = at; }
+  eq(other) { return other.name === this.name && other.color === this.color && other.at === this.at; }
   toDOM() {
     const caret = document.createElement('span');
     caret.className = 'rp-remote-caret';
@@ -41,7 +44,7 @@ function decorationsFor(peers, docLength) {
       const r = clampRange(raw, docLength);
       const from = Math.min(r.anchor, r.head), to = Math.max(r.anchor, r.head);
       if (from < to) out.push(Decoration.mark({ class: 'rp-remote-sel', attributes: { style: `background-color: ${color}33` } }).range(from, to));
-      out.push(Decoration.widget({ widget: new CaretWidget(p.name || 'anonymous', color), side: 1 }).range(r.head));
+      out.push(Decoration.widget({ widget: new CaretWidget(p.name || 'anonymous', color, p.at || 0), side: 1 }).range(r.head));
     }
   }
   return Decoration.set(out, true);
