@@ -107,8 +107,7 @@ void rest_begin(conn *c, const http_request *req) {
     if (k == NULL) {
         free(rc);
         metrics_add(&c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
-        rest_response oom = {.status = 503, .content_type = REST_JSON, .body = REST_OOM_BODY,
-                             .len_bytes = sizeof REST_OOM_BODY - 1};
+        rest_response oom = rest_no_memory_response();
         rest_respond(c, false, &oom);
         return;
     }

@@ -60,14 +60,18 @@ static void respond(rest_call *k, int status, const char *json, size_t len) {
     k->ops->respond(k->ctx, &r);
 }
 
+void rest_error_response(ot_buf *b, const char *code, const char *message, const char *allow, rest_response *out) {
+    *out = rest_no_memory_response();
+    if (proto_enc_rest_error(b, code, proto_cstr(message)) == 0)
+        *out = (rest_response){.status = rest_status_for(code), .content_type = REST_JSON, .allow = allow,
+                               .body = b->data, .len_bytes = b->len};
+}
+
 static void respond_error_allow(rest_call *k, const char *code, const char *message, const char *allow) {
     ot_buf b;
     ot_buf_init(&b);
-    rest_response r = {.status = 503, .content_type = REST_JSON, .body = REST_OOM_BODY,
-                       .len_bytes = sizeof REST_OOM_BODY - 1};
-    if (proto_enc_rest_error(&b, code, proto_cstr(message)) == 0)
-        r = (rest_response){.status = rest_status_for(code), .content_type = REST_JSON, .allow = allow,
-                            .body = b.data, .len_bytes = b.len};
+    rest_response r;
+    rest_error_response(&b, code, message, allow, &r);
     k->ops->respond(k->ctx, &r);
     ot_buf_free(&b);
 }

@@ -29,6 +29,17 @@ typedef struct rest_response {
 } rest_response;
 
 #define REST_JSON "application/json"
+
+/* The answer when not even an error body can be written (503 no_memory). */
+static inline rest_response rest_no_memory_response(void) {
+    return (rest_response){.status = 503, .content_type = REST_JSON, .body = REST_OOM_BODY,
+                           .len_bytes = sizeof REST_OOM_BODY - 1};
+}
+
+/* The error {code, message} with its status (and Allow, for 405) into *out,
+ * its body written in b (the caller frees b); the no-memory answer when b
+ * cannot hold it. */
+void rest_error_response(ot_buf *b, const char *code, const char *message, const char *allow, rest_response *out);
 #define REST_TEXT_PLAIN "text/plain; charset=utf-8"
 
 /* Where the call's one response goes, then the end of the call (the call is

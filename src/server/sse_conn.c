@@ -31,11 +31,8 @@ static void on_refuse(void *ctx, const char *code, const char *message) {
     s->over = true;
     ot_buf b;
     ot_buf_init(&b);
-    rest_response r = {.status = 503, .content_type = REST_JSON, .body = REST_OOM_BODY,
-                       .len_bytes = sizeof REST_OOM_BODY - 1};
-    if (proto_enc_rest_error(&b, code, proto_cstr(message)) == 0)
-        r = (rest_response){.status = rest_status_for(code), .content_type = REST_JSON, .body = b.data,
-                            .len_bytes = b.len};
+    rest_response r;
+    rest_error_response(&b, code, message, NULL, &r);
     /* the request's bytes after the head are not read: the connection ends */
     rest_respond(s->c, false, &r);
     ot_buf_free(&b);
@@ -86,8 +83,7 @@ static const events_sink_ops sink = {.refuse = on_refuse, .start = on_start, .se
 void sse_conn_begin(conn *c, const http_request *req) {
     sse_conn *s = calloc(1, sizeof *s);
     if (s == NULL) {
-        rest_response oom = {.status = 503, .content_type = REST_JSON, .body = REST_OOM_BODY,
-                             .len_bytes = sizeof REST_OOM_BODY - 1};
+        rest_response oom = rest_no_memory_response();
         rest_respond(c, false, &oom);
         return;
     }

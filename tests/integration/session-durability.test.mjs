@@ -165,7 +165,7 @@ test('an emptied active log segment stops the start with the missing range; --ac
     t.after(() => lossy.stop());
     assert.match(lossy.stderr(), /document gone: gone: ops \[0, 5\) are lost: .*continues at version 0/);
     const r = await fetch(`http://127.0.0.1:${lossy.port}/api/docs/gone`);
-    assert.deepEqual(await r.json(), { v: 0, doc: 'gone', text: '' });
+    assert.deepEqual(await r.json(), { v: 0, codepoints: 0, doc: 'gone', text: '' });
     // accepted once: the next start is clean
     await lossy.stop();
     const again = await startServer({ dataDir: dir });

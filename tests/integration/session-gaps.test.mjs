@@ -49,7 +49,7 @@ test('reading a missing document is 404 not_found and does not create it; open c
     const snap = await ws.type('snapshot');
     assert.equal(snap.v, 0);
     r = await httpJson(srv.port, 'GET', '/api/docs/ghost');
-    assert.deepEqual(r.json, { v: 0, doc: 'ghost', text: '' });
+    assert.deepEqual(r.json, { v: 0, codepoints: 0, doc: 'ghost', text: '' });
     r = await httpJson(srv.port, 'GET', '/api/docs');
     assert.deepEqual(r.json.docs, [{ name: 'ghost', v: 0, codepoints: 0, bytes: 0 }]);
     ws.close();
@@ -116,7 +116,7 @@ test('REST keep-alive: the connection stays, pipelined requests are answered in 
     const r3 = await readResponse(c);
     assert.equal(r3.status, 200);
     const r4 = await readResponse(c);
-    assert.deepEqual(JSON.parse(r4.text()), { v: 1, doc: 'pipe', text: 'hi' });
+    assert.deepEqual(JSON.parse(r4.text()), { v: 1, codepoints: 2, doc: 'pipe', text: 'hi' });
     const r5 = await readResponse(c);
     assert.deepEqual(JSON.parse(r5.text()).ops.map((o) => o.id), ['k:1']);
     assert.equal(c.ended, false, 'still open');
@@ -150,7 +150,7 @@ test('REST pipelining over TLS: held requests are replayed as plaintext, in orde
         buildRequest({ method: 'GET', path: '/api/docs/none' }),
     ]));
     assert.deepEqual(JSON.parse((await readResponse(c)).text()), { type: 'ack', doc: 'sec', id: 't:1', v: 0 });
-    assert.deepEqual(JSON.parse((await readResponse(c)).text()), { v: 1, doc: 'sec', text: 'tls' });
+    assert.deepEqual(JSON.parse((await readResponse(c)).text()), { v: 1, codepoints: 3, doc: 'sec', text: 'tls' });
     const r = await readResponse(c);
     assert.equal(r.status, 404);
     assert.match(r.headers.connection ?? '', /keep-alive/i);
