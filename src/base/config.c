@@ -18,6 +18,7 @@ typedef enum opt_kind {
     OPT_HOST,       /* IPv4/IPv6 literal or "localhost" */
     OPT_BOOL,       /* flag without a value sets true; env takes 1/0/true/false/yes/no/on/off */
     OPT_LOG_LEVEL,
+    OPT_LIST,       /* repeatable: each value appended on its own line (max = capacity) */
 } opt_kind;
 
 typedef struct opt_spec {
@@ -121,6 +122,14 @@ static const opt_spec opt_table[] = {
      "PEM private key for --tls-cert"},
     {"tls-min-version", "RINGPAD_TLS_MIN_VERSION", OPT_STRING, FIELD(tls_min_version), 0, 8, "1.3",
      "oldest TLS version accepted: 1.2 or 1.3"},
+    {"webhook-url", "RINGPAD_WEBHOOK_URL", OPT_LIST, FIELD(webhook_urls), 0, CONFIG_URLS_MAX_BYTES, "",
+     "POST document created/changed/deleted notifications here (http://host:port/path); repeatable"},
+    {"webhook-secret", "RINGPAD_WEBHOOK_SECRET", OPT_STRING, FIELD(webhook_secret), 0, CONFIG_PATH_MAX_BYTES, "",
+     "sign webhook bodies: X-Ringpad-Signature: sha256=<hex HMAC-SHA256 of the body>"},
+    {"webhook-debounce-ms", "RINGPAD_WEBHOOK_DEBOUNCE_MS", OPT_U32, FIELD(webhook_debounce_ms), 0, 3600000, "1000",
+     "a changed notification waits for this much quiet on its document (at most 10 times as long)"},
+    {"webhook-text", "RINGPAD_WEBHOOK_TEXT", OPT_BOOL, FIELD(webhook_text), 0, 0, "false",
+     "created and changed notifications carry the document's text at v"},
 };
 
 #define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])
@@ -183,6 +192,23 @@ static int parse_retention(const char *s, uint64_t *ops, uint64_t *age_ms) {
         }
     }
     return -1;
+}
+
+/* A repeatable flag: each value on its own line of the field (capacity cap). */
+static int append_line(char *field, uint64_t cap, const char *value, const char *source, char *err, size_t err_len) {
+    size_t have = strlen(field), len = strlen(value);
+    if (len == 0) return CONFIG_OK;
+    if (strpbrk(value, "\r\n") != NULL) {
+        set_err(err, err_len, "%s: a value holds a line break", source);
+        return CONFIG_ERR;
+    }
+    if (have + (have > 0) + len >= cap) {
+        set_err(err, err_len, "%s: the values together are too long (at most %" PRIu64 " bytes)", source, cap - 1);
+        return CONFIG_ERR;
+    }
+    if (have > 0) field[have++] = '\n';
+    memcpy(field + have, value, len + 1);
+    return CONFIG_OK;
 }
 
 static int apply(config *cfg, const opt_spec *o, const char *value, const char *source, char *err,
@@ -251,6 +277,7 @@ static int apply(config *cfg, const opt_spec *o, const char *value, const char *
         memcpy(field, value, len + 1);
         return CONFIG_OK;
     }
+    case OPT_LIST: return append_line(field, o->max, value, source, err, err_len);
     case OPT_BOOL: {
         bool b = false;
         if (parse_bool(value, &b) != 0) {
@@ -395,6 +422,7 @@ static const char *opt_arg_name(const opt_spec *o) {
     case OPT_LOG_LEVEL: return " LEVEL";
     case OPT_HOST: return " ADDR";
     case OPT_STRING: return " TEXT";
+    case OPT_LIST: return " TEXT (repeatable)";
     }
     return " TEXT";
 }

@@ -14,6 +14,7 @@
 #define CONFIG_HOST_MAX_BYTES 256
 #define CONFIG_PATH_MAX_BYTES 1024
 #define CONFIG_ORIGINS_MAX_BYTES 2048
+#define CONFIG_URLS_MAX_BYTES 8192
 
 typedef struct config {
     char host[CONFIG_HOST_MAX_BYTES];
@@ -62,6 +63,10 @@ typedef struct config {
     char tls_cert[CONFIG_PATH_MAX_BYTES];  /* PEM chain; empty = plaintext listener */
     char tls_key[CONFIG_PATH_MAX_BYTES];
     char tls_min_version[8];               /* "1.2" or "1.3" (validated by config_parse) */
+    char webhook_urls[CONFIG_URLS_MAX_BYTES];  /* newline-separated, one per --webhook-url; empty = off */
+    char webhook_secret[CONFIG_PATH_MAX_BYTES]; /* HMAC-SHA256 key of the signature header; empty = unsigned */
+    uint32_t webhook_debounce_ms;
+    bool webhook_text;                     /* created/changed notifications carry the text */
 } config;
 
 typedef enum config_result {

@@ -503,6 +503,19 @@ void doc_evict_all(doc *d, int code, const char *message, fanout *out) {
 
 /* ---- ops ---------------------------------------------------------------------------- */
 
+/* A refused op's message; a length mismatch names both lengths. */
+static void submit_error_message(doc *d, int rc, const ot_op *op, uint64_t v, char *msg, size_t cap) {
+    if (rc != OT_ERR_BASE_LENGTH) {
+        snprintf(msg, cap, "%s", ot_err_str(rc));
+        return;
+    }
+    /* the length at a past version is the base length of the op made there */
+    const ot_history_entry *past = v < ot_doc_version(d->ot) ? history_at(d, v) : NULL;
+    uint64_t len = past != NULL ? past->op.base_len_codepoints : ot_text_len_codepoints(ot_doc_text(d->ot));
+    snprintf(msg, cap, "the op spans %llu code points (retains + deletes) but the document has %llu at v%llu",
+             (unsigned long long)op->base_len_codepoints, (unsigned long long)len, (unsigned long long)v);
+}
+
 int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, uint64_t v,
                const char *id, size_t id_len, const ot_op *op, int64_t now_ms, fanout *out) {
     const char *author = by;
@@ -534,8 +547,8 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
         ot_op_free(&res.op);
         int code = proto_err_from_ot_submit(rc);
         if (code == PROTO_ERR_NO_MEMORY && d->metrics != NULL) metrics_add(&d->metrics->errors[METRICS_ERR_NO_MEMORY], 1);
-        char msg[128];
-        snprintf(msg, sizeof msg, "%s", ot_err_str(rc));
+        char msg[192];
+        submit_error_message(d, rc, op, v, msg, sizeof msg);
         doc_send_error(out, key, code, msg, id, id_len);
         return code;
     }

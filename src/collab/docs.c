@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "base/membudget.h"
+#include "collab/webhook.h"
 #include "io/ring.h"
 #include "store/store_faults.h"
 #include "store/store_ring.h"
@@ -19,6 +20,7 @@
 static void request_destroy(mailbox_msg *m) {
     docs_request *r = (docs_request *)m;
     ot_op_free(&r->op);
+    free(r->text);
     free(r);
 }
 
@@ -196,6 +198,7 @@ static int make_ready(docs *t, docs_entry *e, docs_job *j) {
     doc_set_metrics(d, t->cfg.metrics);
     store_ring_io_init(&e->io, lg, t->cfg.store_cqe);
     e->d = d;
+    e->fresh = j->created;
     e->state = ENTRY_READY;
     t->count_busy--;
     t->count_loaded++;
@@ -272,26 +275,8 @@ void docs_entry_mark_dirty(docs *t, docs_entry *e) {
 
 /* ---- REST answers: plain JSON objects in a frame to the caller's key ---------- */
 
-void docs_send_json(fanout *out, uint64_t key, const ot_buf *b) {
-    rbuf *f = fanout_frame(b->data, b->len);
-    if (f == NULL) {
-        /* no memory for the answer: the waiter is told its message was lost, never left waiting */
-        fanout_doom(out, fanout_key_worker(key), &key, 1);
-        return;
-    }
-    fanout_send(out, key, f);
-    rbuf_unref(f);
-}
-
-/* {"type":"error","code":"not_found",...}: not a protocol error code (REST only). */
 static void send_not_found(fanout *out, const docs_request *r) {
-    ot_buf b;
-    ot_buf_init(&b);
-    static const char head[] = "{\"type\":\"error\",\"code\":\"not_found\",\"message\":\"no such document\",\"ref\":";
-    if (ot_buf_append(&b, head, sizeof head - 1) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
-        ot_buf_append(&b, "}", 1) == 0)
-        docs_send_json(out, r->key, &b);
-    ot_buf_free(&b);
+    docs_send_rest_error(out, r, "not_found", "no such document");
 }
 
 static void send_info(fanout *out, const docs_request *r, uint64_t v, uint64_t codepoints, uint64_t bytes) {
@@ -418,7 +403,8 @@ static void read_ops_done(docs *t, docs_job *j, fanout *out) {
 /* ---- requests -------------------------------------------------------------------- */
 
 static bool creates(const docs_request *r) {
-    return r->kind == DOCS_REQ_OPEN || (r->kind == DOCS_REQ_OP && r->rest);
+    /* an open from REST (an event stream) reads: it never creates */
+    return (r->kind == DOCS_REQ_OPEN && !r->rest) || r->kind == DOCS_REQ_REST_TEXT || (r->kind == DOCS_REQ_OP && r->rest);
 }
 
 static const char *ref_of(const docs_request *r, size_t *len) {
@@ -438,6 +424,7 @@ static void answer_absent(const docs_request *r, fanout *out) {
     case DOCS_REQ_OPEN:
     case DOCS_REQ_REST_GET:
     case DOCS_REQ_REST_OPS:
+    case DOCS_REQ_REST_TEXT:
     case DOCS_REQ_REST_INFO:
     case DOCS_REQ_REST_HISTORY:
     case DOCS_REQ_REST_AUTHORS:
@@ -561,6 +548,8 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
         return;
     }
     e->quiet_since_ms = 0;
+    bool fresh = e->fresh;
+    e->fresh = false;
     switch ((docs_request_kind)r->kind) {
     case DOCS_REQ_OPEN: {
         doc_who who = {
@@ -579,7 +568,7 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
         break;
     case DOCS_REQ_PRESENCE: doc_presence(e->d, r->key, r->v, r->sel, r->count_sel, out); break;
     case DOCS_REQ_CLOSE: doc_close(e->d, r->key, out); break;
-    case DOCS_REQ_REST_GET: docs_rest_text(t, e, r, out, now_ms); break;
+    case DOCS_REQ_REST_GET: docs_rest_version_text(t, e, r, out, now_ms); break;
     case DOCS_REQ_REST_HISTORY: docs_rest_history(t, e, r, out, now_ms); break;
     case DOCS_REQ_REST_AUTHORS: docs_rest_authors(t, e, r, out, now_ms); break;
     case DOCS_REQ_REST_RESTORE: docs_rest_restore(t, e, r, out, now_ms); break;
@@ -589,6 +578,7 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
         send_info(out, r, doc_published_version(e->d), ot_text_len_codepoints(text), ot_text_len_bytes(text));
         break;
     }
+    case DOCS_REQ_REST_TEXT: docs_rest_text(t, e, r, fresh, out); break;
     case DOCS_REQ_REST_DELETE: break;
     }
 }
@@ -629,6 +619,7 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         if (rc == 0 && t->cfg.names != NULL && nameset_add(t->cfg.names, e->name, e->name_len) != 0)
             log_warn("document %s: not added to the listing: out of memory", e->name);
         if (rc == 0) {
+            if (e->fresh) webhook_notify(t->cfg.hooks, WEBHOOK_CREATED, e->name, e->name_len, 0, "", 0);
             run_waiting(t, wait_take(e), out, now_ms);
             return;
         }
@@ -666,6 +657,7 @@ static void delete_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     docs_request *del = w;
     w = del->next;
     if ((j->rc == 0 || j->rc == -ENOENT) && t->cfg.names != NULL) nameset_remove(t->cfg.names, j->name, j->name_len);
+    if (j->rc == 0) webhook_notify(t->cfg.hooks, WEBHOOK_DELETED, j->name, j->name_len, 0, NULL, 0);
     if (j->rc == 0 || j->rc == -ENOENT) send_deleted(out, del, j->rc == 0);
     else doc_send_error(out, del->key, PROTO_ERR_STORAGE_UNAVAILABLE, "the document could not be deleted", NULL, 0);
     mailbox_msg_unref(&del->hdr);

@@ -53,6 +53,7 @@ typedef enum docs_request_kind {
     DOCS_REQ_REST_HISTORY = 9,  /* sessions of the ops [v, to) */
     DOCS_REQ_REST_AUTHORS = 10, /* who wrote the text (at v when has_v) */
     DOCS_REQ_REST_RESTORE = 11, /* a new op that makes the text that of version v */
+    DOCS_REQ_REST_TEXT = 12,    /* the whole text (diffed into an op), or text appended */
 } docs_request_kind;
 
 /* The mailbox kind of a request to a document owner. */
@@ -81,6 +82,10 @@ typedef struct docs_request {
     bool has_name;
     bool has_color;
     bool rest;                      /* from REST: no subscription needed for an op */
+    char *text;                     /* REST_TEXT: malloc'ed UTF-8, freed with the request */
+    size_t text_len;
+    bool append;                    /* REST_TEXT: after the current text, instead of replacing it */
+    bool if_absent;                 /* REST_TEXT: only when this request creates the document */
     int64_t time_ms;                /* wall clock, for the log */
 } docs_request;
 
@@ -116,6 +121,7 @@ typedef struct docs_config {
     const char *store_faults;       /* tests: a store_faults.h plan (RINGPAD_STORE_FAULTS); NULL or "": none */
     store_ring_cqe_fn store_cqe;    /* where a log flush's CQEs go (the owner calls docs_on_store_cqe) */
     nameset *names;                 /* every document's name, kept current on load and delete (may be NULL) */
+    struct webhook *hooks;          /* told of creates, published changes and deletes (may be NULL) */
 } docs_config;
 
 typedef struct docs docs;

@@ -83,8 +83,15 @@ void docs_job_run(docs_job *j) {
     switch ((docs_job_kind)j->kind) {
     case DOCS_JOB_LOAD:
         if ((j->rc = injected(j, STORE_POINT_LOAD)) != 0) break;
-        j->rc = store_doc_open(j->data_dir_fd, j->name, j->name_len, j->create, &j->limits, &j->doc, &j->files,
+        /* tried without create first, so the owner knows whether this load made it
+         * (create-if-absent writes and the create webhook); the owner runs one job per name */
+        j->rc = store_doc_open(j->data_dir_fd, j->name, j->name_len, false, &j->limits, &j->doc, &j->files,
                                &j->report);
+        if (j->rc == -ENOENT && j->create) {
+            j->rc = store_doc_open(j->data_dir_fd, j->name, j->name_len, true, &j->limits, &j->doc, &j->files,
+                                   &j->report);
+            j->created = j->rc == 0;
+        }
         /* A loaded document changes: its listing cache is stale from now on.
          * The file stays as a floor (the version just recovered), so a log
          * later emptied or removed is noticed at the next start. */

@@ -55,6 +55,7 @@ typedef struct docs_job {
     size_t name_len;
     /* LOAD */
     bool create;
+    bool created;                       /* LOAD result: there was no document, this load made it */
     ot_limits limits;
     /* COMPACT, META: a dup of the document's directory fd, closed with the job */
     int doc_dir_fd;

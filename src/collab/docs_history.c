@@ -25,12 +25,24 @@ static void answer_object(struct metrics_worker *m, fanout *out, const docs_requ
     ot_buf_free(&b);
 }
 
+/* Code points in a UTF-8 byte string. */
+static uint64_t count_codepoints(const char *s, size_t len) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < len; i++) n += ((uint8_t)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
 static void answer_text(struct metrics_worker *m, fanout *out, const docs_request *r, uint64_t v, const char *text,
                         size_t len) {
     ot_buf b;
     ot_buf_init(&b);
-    if (ot_buf_append(&b, "\"text\":", 7) == 0 && proto_json_string(&b, text != NULL ? text : "", len) == 0)
-        answer_object(m, out, r, v, b.data, b.len);
+    char head[96];
+    int n = snprintf(head, sizeof head, "{\"v\":%llu,\"codepoints\":%llu,\"doc\":", (unsigned long long)v,
+                     (unsigned long long)count_codepoints(text, len));
+    if (ot_buf_append(&b, head, (size_t)n) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
+        ot_buf_append(&b, ",\"text\":", 8) == 0 && proto_json_string(&b, text != NULL ? text : "", len) == 0 &&
+        ot_buf_append(&b, "}", 1) == 0)
+        docs_send_json(out, r->key, &b);
     else
         doc_send_no_memory(m, out, r->key, NULL, 0);
     ot_buf_free(&b);
@@ -67,7 +79,7 @@ static void with_text_at(docs *t, docs_entry *e, const docs_request *r, uint64_t
     ot_buf_free(&text);
 }
 
-void docs_rest_text(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
+void docs_rest_version_text(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
     uint64_t pub = doc_published_version(e->d);
     uint64_t v = r->has_v ? r->v : pub;
     if (v > pub) ahead(out, r, "v is newer than the document");
@@ -98,12 +110,6 @@ void docs_rest_authors(docs *t, docs_entry *e, const docs_request *r, fanout *ou
     docs_read_job(t, e, r, DOCS_JOB_AUTHORS, e->files.oldest_version, v, 0, out, now_ms);
 }
 
-/* Code points in a UTF-8 byte string. */
-static uint64_t count_codepoints(const char *s, size_t len) {
-    uint64_t n = 0;
-    for (size_t i = 0; i < len; i++) n += ((uint8_t)s[i] & 0xC0) != 0x80;
-    return n;
-}
 
 /* The op that turns `cur` into `want`: the common prefix and suffix kept,
  * the middle replaced (cut on code point boundaries). */

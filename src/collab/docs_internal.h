@@ -24,6 +24,7 @@ typedef struct docs_entry {
     size_t name_len;
     uint8_t state;                  /* entry_state */
     bool load_create;
+    bool fresh;                     /* its load created it and no request ran on it yet */
     bool compacting;                /* a compaction (segment or files job) is out */
     bool switching;                 /* the segment job is out: flushes are held */
     uint64_t compact_snap;          /* the snapshot the compaction writes ... */
@@ -73,6 +74,12 @@ void docs_count_compaction(docs *t, bool done);
 /* docs_memory.c: over the memory budget, sheds published history, then
  * unloads quiet documents, until this worker freed the excess. */
 void docs_shed_memory(docs *t, fanout *out, int64_t now_ms);
+/* docs_rest.c: a REST answer (a JSON object) in a frame to key. */
+void docs_send_json(fanout *out, uint64_t key, const ot_buf *b);
+/* {"type":"error","code","message","ref":doc} with a REST-only code (not_found, already_exists). */
+void docs_send_rest_error(fanout *out, const docs_request *r, const char *code, const char *message);
+/* docs_rest.c: a DOCS_REQ_REST_TEXT on its loaded document; fresh: this request's load created it. */
+void docs_rest_text(docs *t, docs_entry *e, const docs_request *r, bool fresh, fanout *out);
 
 /* docs_compact.c: starts a compaction when the log has grown enough past the
  * snapshot (from the timer), and takes its finished disk jobs. */
@@ -80,8 +87,6 @@ void docs_maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms);
 void docs_segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms);
 void docs_compact_done(docs *t, docs_job *j);
 
-/* A REST answer: one JSON object in a frame to key. */
-void docs_send_json(fanout *out, uint64_t key, const ot_buf *b);
 /* Opens (creating) the data dir once. 0 or -errno. */
 int docs_ensure_data_dir(docs *t);
 /* Runs a read of the files for request r on the helper (kind READ_OPS,
@@ -93,7 +98,7 @@ void docs_read_job(docs *t, docs_entry *e, const docs_request *r, uint32_t kind,
 /* docs_history.c: the REST reads of the past (the text at any retained
  * version, history sessions, authorship) and restore, from memory when the
  * history there holds the version, else from the files on the helper. */
-void docs_rest_text(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms);
+void docs_rest_version_text(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms);
 void docs_rest_history(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms);
 void docs_rest_authors(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms);
 void docs_rest_restore(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms);

@@ -5,6 +5,7 @@
 #include "base/clock.h"
 
 #include "base/log.h"
+#include "collab/webhook.h"
 #include "io/ring.h"
 
 #include <assert.h>
@@ -12,8 +13,26 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Published ops are a change for the webhooks (the text at that version when they want it). */
+static void notify_changed(docs *t, docs_entry *e) {
+    uint64_t v = doc_published_version(e->d);
+    const ot_doc *ot = doc_ot(e->d);
+    ot_buf text;
+    ot_buf_init(&text);
+    int rc = OT_OK;
+    if (webhook_wants_text(t->cfg.hooks))
+        rc = v == ot_doc_version(ot) ? ot_text_to_buf(ot_doc_text(ot), &text) : ot_doc_text_at(ot, v, &text);
+    if (rc == OT_OK)
+        webhook_notify(t->cfg.hooks, WEBHOOK_CHANGED, e->name, e->name_len, v, text.data != NULL ? text.data : "",
+                       text.len);
+    else log_warn("document %s: change not notified: out of memory", e->name);
+    ot_buf_free(&text);
+}
+
 static void report(docs *t, docs_entry *e, const store_flush_result *res, fanout *out) {
+    uint64_t before = doc_published_version(e->d);
     doc_on_flush(e->d, res, out);
+    if (t->cfg.hooks != NULL && doc_published_version(e->d) != before) notify_changed(t, e);
     bool failed = store_log_failed(e->io.log);
     if (failed && !e->degraded)
         log_error("document %s: storage failed (%s); refusing ops until a write succeeds", doc_name(e->d, NULL),

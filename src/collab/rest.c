@@ -5,6 +5,7 @@
 #include "io/conn.h"
 #include "io/ring.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,11 +24,19 @@ typedef struct rest_conn {
 } rest_conn;
 
 bool rest_matches(const http_request *req) {
-    return req->target_len >= 8 && memcmp(req->target, "/api/doc", 8) == 0;
+    /* everything under /api answers JSON, an unknown route a JSON 404 */
+    return req->target_len >= 4 && memcmp(req->target, "/api", 4) == 0 &&
+           (req->target_len == 4 || req->target[4] == '/' || req->target[4] == '?');
 }
 
 /* Sends a complete response; closes the connection after it unless keep_alive. */
-static void respond_ka(conn *c, bool keep_alive, int status, const char *json, size_t len) {
+void rest_respond(conn *c, bool keep_alive, const rest_response *r) {
+    int status = r->status;
+    const char *json = r->body;
+    size_t len = r->len_bytes;
+    char extra[96];
+    snprintf(extra, sizeof extra, "Cache-Control: no-store\r\n%s%s%s", r->allow != NULL ? "Allow: " : "",
+             r->allow != NULL ? r->allow : "", r->allow != NULL ? "\r\n" : "");
     rbuf *b = rbuf_new(HTTP_RESPONSE_HEAD_MAX_BYTES + len);
     if (b == NULL) {
         conn_close(c, METRICS_CLOSE_IO_ERROR);
@@ -35,11 +44,11 @@ static void respond_ka(conn *c, bool keep_alive, int status, const char *json, s
     }
     http_response_head h = {
         .status = status,
-        .content_type = "application/json",
+        .content_type = r->content_type,
         .content_length = (int64_t)len,
         .keep_alive = keep_alive,
         .date_unix_s = (int64_t)time(NULL),
-        .extra_headers = "Cache-Control: no-store\r\n",
+        .extra_headers = extra,
     };
     int n = http_response_write_head(&h, (char *)b->data, b->cap);
     if (n < 0) {
@@ -56,7 +65,7 @@ static void respond_ka(conn *c, bool keep_alive, int status, const char *json, s
         conn_close_after_flush(c, status >= 400 ? METRICS_CLOSE_HTTP_ERROR : METRICS_CLOSE_HTTP_DONE);
 }
 
-static void on_respond(void *ctx, int status, const char *json, size_t len) {
+static void on_respond(void *ctx, const rest_response *r) {
     rest_conn *rc = ctx;
     conn *c = rc->c;
     bool keeps = rc->keep_alive && !rc->stash_overflow && !c->w->draining;
@@ -64,7 +73,7 @@ static void on_respond(void *ctx, int status, const char *json, size_t len) {
      * it aborts its call (rest_abort): while answering, the call is detached,
      * so it stays the caller's to finish. */
     c->rest = NULL;
-    respond_ka(c, keeps, status, json, len);
+    rest_respond(c, keeps, r);
     c->rest = rc;
 }
 
@@ -98,7 +107,8 @@ void rest_begin(conn *c, const http_request *req) {
     if (k == NULL) {
         free(rc);
         metrics_add(&c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
-        respond_ka(c, false, 503, REST_OOM_BODY, sizeof REST_OOM_BODY - 1);
+        rest_response oom = rest_no_memory_response();
+        rest_respond(c, false, &oom);
         return;
     }
     rc->c = c;

@@ -46,6 +46,10 @@ void rest_begin(struct conn *c, const http_request *req);
  * anything after is held for later. Returns the bytes consumed (always len). */
 size_t rest_feed(struct conn *c, const uint8_t *data, size_t len);
 
+struct rest_response;
+/* Sends one complete REST response on c; closes after it unless keep_alive. */
+void rest_respond(struct conn *c, bool keep_alive, const struct rest_response *r);
+
 /* The connection closes: forget the call (a late answer is dropped). */
 void rest_abort(struct conn *c);
 

@@ -2,6 +2,7 @@
 #include "base/clock.h"
 
 #include "collab/docs.h"
+#include "base/utf8.h"
 #include "collab/rest_route.h"
 #include "io/ring.h"
 
@@ -55,15 +56,28 @@ static void call_free(rest_call *k) {
 }
 
 static void respond(rest_call *k, int status, const char *json, size_t len) {
-    k->ops->respond(k->ctx, status, json, len);
+    rest_response r = {.status = status, .content_type = REST_JSON, .body = json, .len_bytes = len};
+    k->ops->respond(k->ctx, &r);
+}
+
+void rest_error_response(ot_buf *b, const char *code, const char *message, const char *allow, rest_response *out) {
+    *out = rest_no_memory_response();
+    if (proto_enc_rest_error(b, code, proto_cstr(message)) == 0)
+        *out = (rest_response){.status = rest_status_for(code), .content_type = REST_JSON, .allow = allow,
+                               .body = b->data, .len_bytes = b->len};
+}
+
+static void respond_error_allow(rest_call *k, const char *code, const char *message, const char *allow) {
+    ot_buf b;
+    ot_buf_init(&b);
+    rest_response r;
+    rest_error_response(&b, code, message, allow, &r);
+    k->ops->respond(k->ctx, &r);
+    ot_buf_free(&b);
 }
 
 static void respond_error(rest_call *k, const char *code, const char *message) {
-    ot_buf b;
-    ot_buf_init(&b);
-    if (proto_enc_rest_error(&b, code, proto_cstr(message)) == 0) respond(k, rest_status_for(code), b.data, b.len);
-    else respond(k, 503, REST_OOM_BODY, sizeof REST_OOM_BODY - 1);
-    ot_buf_free(&b);
+    respond_error_allow(k, code, message, NULL);
 }
 
 /* Ends the call (after its response): the waiter goes, then the caller is told. */
@@ -147,6 +161,20 @@ static bool on_answer(void *ctx, rbuf *frame) {
         const char *code = json_string_value(json_object_get(ans, "code"));
         const char *msg = json_string_value(json_object_get(ans, "message"));
         respond_error(k, code != NULL ? code : "internal", msg != NULL ? msg : "");
+    } else if ((k->t.route == REST_TEXT || k->t.route == REST_APPEND) && type != NULL && strcmp(type, "ack") == 0) {
+        /* the write's op is durable at v: the text written is the one of v + 1 */
+        ot_buf b;
+        ot_buf_init(&b);
+        uint64_t v = (uint64_t)json_integer_value(json_object_get(ans, "v"));
+        if (proto_enc_rest_written(&b, proto_cstr(k->t.doc), v + 1, true) == 0) respond(k, 200, b.data, b.len);
+        else respond_error(k, "internal", "out of memory");
+        ot_buf_free(&b);
+    } else if (k->t.accept_text) {
+        json_t *text = json_object_get(ans, "text");
+        rest_response r = {.status = 200, .content_type = REST_TEXT_PLAIN, .body = json_string_value(text),
+                           .len_bytes = json_string_length(text)};
+        if (r.body == NULL) respond_error(k, "internal", "bad answer");
+        else k->ops->respond(k->ctx, &r);
     } else {
         respond(k, 200, js, len);
     }
@@ -227,6 +255,80 @@ static void dispatch_post(rest_call *k) {
     else dispatch_op(k);
 }
 
+/* The text of a PUT .../text or POST .../append: the body itself
+ * (text/plain) or the "text" string of a JSON object. Into *text (malloc'ed). */
+static int body_text(rest_call *k, char **text, size_t *len, const char **code, const char **message) {
+    const char *src = (const char *)k->body;
+    size_t n = k->body_len;
+    json_t *root = NULL;
+    if (!k->t.body_plain) {
+        json_error_t jerr;
+        root = json_loadb(src, n, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *v = json_object_get(root, "text");
+        if (root == NULL || !json_is_object(root)) {
+            *code = "bad_json";
+            *message = "the body is not a JSON object; send {\"text\": \"...\"} or Content-Type: text/plain";
+            json_decref(root);
+            return -1;
+        }
+        if (!json_is_string(v) || json_object_size(root) != 1) {
+            *code = "bad_message";
+            *message = "the JSON body must be exactly {\"text\": string}";
+            json_decref(root);
+            return -1;
+        }
+        src = json_string_value(v);
+        n = json_string_length(v);
+    } else if (n > 0 && (!utf8_validate((const uint8_t *)src, n) || memchr(src, '\0', n) != NULL)) {
+        *code = "bad_message";
+        *message = "the text/plain body is not valid UTF-8 (or holds a NUL byte)";
+        return -1;
+    }
+    if (n > k->sw->limits.ot.max_op_bytes) {
+        json_decref(root);
+        *code = "op_too_large";
+        *message = "the text is larger than the inserted text one op may carry (max_op_bytes)";
+        return -1;
+    }
+    *text = malloc(n + 1);
+    if (*text != NULL) {
+        memcpy(*text, src != NULL ? src : "", n);
+        (*text)[n] = '\0';
+    }
+    *len = n;
+    json_decref(root);
+    if (*text == NULL) {
+        *code = "internal";
+        *message = "out of memory";
+        return -1;
+    }
+    return 0;
+}
+
+static void dispatch_text(rest_call *k) {
+    const char *code = NULL, *message = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    if (body_text(k, &text, &len, &code, &message) != 0) {
+        finish_error(k, code, message);
+        return;
+    }
+    docs_request *r = new_req(k, DOCS_REQ_REST_TEXT, k->t.doc, k->t.doc_len);
+    if (r == NULL) {
+        free(text);
+        finish_error(k, "internal", "out of memory");
+        return;
+    }
+    r->text = text;
+    r->text_len = len;
+    r->append = k->t.route == REST_APPEND;
+    r->if_absent = k->t.if_absent;
+    /* unique on this server: the worker, the waiter's key and the time */
+    r->id_len = (size_t)snprintf(r->id, sizeof r->id, "rest-%s-%u-%llu-%lld", r->append ? "append" : "text",
+                                 k->sw->self, (unsigned long long)k->key, (long long)r->time_ms);
+    if (session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
+}
+
 static bool granted(void *ctx, const char *name, size_t len) {
     rest_call *k = ctx;
     return session_role_for(k->sw, &k->claims, name, len) != AUTH_ROLE_NONE;
@@ -281,6 +383,10 @@ static void dispatch(rest_call *k) {
         return;
     }
     k->dispatched = true;
+    if (k->t.route == REST_TEXT || k->t.route == REST_APPEND) {
+        dispatch_text(k);
+        return;
+    }
     if (k->t.method == REST_POST) {
         dispatch_post(k);
         return;
@@ -297,21 +403,26 @@ static void dispatch(rest_call *k) {
 
 /* ---- the call ------------------------------------------------------------------------ */
 
-void rest_call_begin(rest_call *k, const http_request *req) {
-    session_worker *sw = k->sw;
-    rest_rules rules = {
+void rest_call_rules(const session_worker *sw, rest_rules *out) {
+    *out = (rest_rules){
         .max_doc_name_bytes = sw->limits.max_doc_name_bytes,
         .max_body_bytes = sw->cfg->max_message_bytes,
         .auth_on = sw->auth_on,
         .secret = &sw->secret,
         .now_s = (int64_t)time(NULL),
     };
+}
+
+void rest_call_begin(rest_call *k, const http_request *req) {
+    rest_rules rules;
+    rest_call_rules(k->sw, &rules);
     rest_refusal why;
     if (rest_route_parse(req, &rules, &k->t, &k->claims, &why) != 0) {
-        finish_error(k, why.code, why.message);
+        respond_error_allow(k, why.code, why.message, why.allow);
+        finish(k);
         return;
     }
-    if (k->t.method == REST_POST) {
+    if ((k->t.method == REST_POST || k->t.method == REST_PUT) && k->t.body_bytes > 0) {
         k->body_need = k->t.body_bytes;
         k->body = malloc(k->body_need);
         if (k->body == NULL) finish_no_memory(k);
@@ -333,6 +444,7 @@ void rest_call_continue(rest_call *k) {
     k->dispatched = true;
     k->key = session_waiter_add(k->sw, on_answer, k);
     if (k->key == 0) finish_no_memory(k);
+    else if (k->t.route == REST_TEXT || k->t.route == REST_APPEND) dispatch_text(k);
     else dispatch_post(k);
 }
 

@@ -19,12 +19,39 @@ typedef struct rest_call rest_call;
 /* The response when not even an error body can be written. */
 #define REST_OOM_BODY "{\"code\":\"no_memory\",\"message\":\"" PROTO_NO_MEMORY_MESSAGE "\"}"
 
+/* One response: JSON unless content_type says otherwise. */
+typedef struct rest_response {
+    int status;
+    const char *content_type;       /* "application/json" or "text/plain; charset=utf-8" */
+    const char *allow;              /* 405: the Allow header's value, else NULL */
+    const char *body;
+    size_t len_bytes;
+} rest_response;
+
+#define REST_JSON "application/json"
+
+/* The answer when not even an error body can be written (503 no_memory). */
+static inline rest_response rest_no_memory_response(void) {
+    return (rest_response){.status = 503, .content_type = REST_JSON, .body = REST_OOM_BODY,
+                           .len_bytes = sizeof REST_OOM_BODY - 1};
+}
+
+/* The error {code, message} with its status (and Allow, for 405) into *out,
+ * its body written in b (the caller frees b); the no-memory answer when b
+ * cannot hold it. */
+void rest_error_response(ot_buf *b, const char *code, const char *message, const char *allow, rest_response *out);
+#define REST_TEXT_PLAIN "text/plain; charset=utf-8"
+
 /* Where the call's one response goes, then the end of the call (the call is
  * already freed when done runs). */
 typedef struct rest_reply_ops {
-    void (*respond)(void *ctx, int status, const char *json, size_t len_bytes);
+    void (*respond)(void *ctx, const rest_response *r);
     void (*done)(void *ctx);
 } rest_reply_ops;
+
+struct rest_rules;
+/* The rules a head is checked against on this worker (limits, auth, now). */
+void rest_call_rules(const session_worker *sw, struct rest_rules *out);
 
 /* A call on this worker's session layer (NULL on no memory); nothing runs yet. */
 rest_call *rest_call_new(session_worker *sw, const rest_reply_ops *ops, void *ctx);

@@ -133,6 +133,7 @@ int session_worker_init_with(worker *w, bool disk_thread) {
         .age_ms = (int64_t)cfg->retention_age_ms,
     };
     dc.store_faults = cfg->store_faults;
+    dc.hooks = w->shared->webhooks;
     sw->names = dc.names;
     if (session_worker_fill_names(sw) != 0)
         log_warn("--data-dir %s: cannot be listed yet; retried by the first listing", cfg->data_dir);

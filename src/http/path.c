@@ -6,6 +6,7 @@
 #include "http/path.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 const char *path_err_str(int err) {
@@ -148,6 +149,59 @@ static int form_decode(const char *s, size_t len, char *out, size_t out_cap) {
     return (int)o;
 }
 
+/* [start, end) of the query: after the first '?', up to '#'; false when there is none. */
+static bool query_bounds(const char *target, size_t target_len, size_t *start, size_t *end) {
+    size_t i = 0;
+    while (i < target_len && target[i] != '?' && target[i] != '#')
+        i++;
+    if (i == target_len || target[i] == '#')
+        return false;
+    i++;
+    size_t e = i;
+    while (e < target_len && target[e] != '#')
+        e++;
+    *start = i;
+    *end = e;
+    return true;
+}
+
+/* One "key[=value]" pair of the query at *i (before end), empty pairs
+ * skipped: its start, where its key ends and where it ends. false at the end. */
+typedef struct query_pair {
+    size_t start, key_end, end;
+} query_pair;
+
+static bool next_pair(const char *target, size_t *i, size_t end, query_pair *p) {
+    /* bounded: each pass moves *i past one '&' */
+    while (*i < end) {
+        size_t start = *i;
+        while (*i < end && target[*i] != '&')
+            (*i)++;
+        size_t pair_end = *i;
+        (*i)++; /* skip '&' */
+        if (pair_end == start)
+            continue;
+        const char *eq = memchr(target + start, '=', pair_end - start);
+        *p = (query_pair){start, eq ? (size_t)(eq - target) : pair_end, pair_end};
+        return true;
+    }
+    return false;
+}
+
+int path_query_key_at(const char *target, size_t target_len, size_t index, char *out, size_t out_cap) {
+    if (out_cap == 0)
+        return -ENOSPC;
+    out[0] = '\0';
+    size_t i, end;
+    if (!query_bounds(target, target_len, &i, &end))
+        return -ENOENT;
+    query_pair p;
+    for (size_t n = 0; next_pair(target, &i, end, &p); n++)
+        if (n == index)
+            return form_decode(target + p.start, p.key_end - p.start, out, out_cap);
+    return -ENOENT;
+}
+
 /* Longest key compared; longer keys never match a caller's name. */
 #define PATH_MAX_KEY_BYTES 128
 
@@ -156,33 +210,18 @@ int path_query_param(const char *target, size_t target_len, const char *name, ch
     if (out_cap == 0)
         return -ENOSPC;
     out[0] = '\0';
-    size_t i = 0;
-    while (i < target_len && target[i] != '?' && target[i] != '#')
-        i++;
-    if (i == target_len || target[i] == '#')
+    size_t i, end;
+    if (!query_bounds(target, target_len, &i, &end))
         return -ENOENT;
-    i++;
-    size_t end = i;
-    while (end < target_len && target[end] != '#')
-        end++;
-
-    while (i < end) {
-        size_t start = i;
-        while (i < end && target[i] != '&')
-            i++;
-        size_t pair_end = i;
-        i++; /* skip '&' */
-        if (pair_end == start)
-            continue;
-        const char *eq = memchr(target + start, '=', pair_end - start);
-        size_t key_end = eq ? (size_t)(eq - target) : pair_end;
+    query_pair p;
+    while (next_pair(target, &i, end, &p)) {
         char key[PATH_MAX_KEY_BYTES + 1];
-        if (form_decode(target + start, key_end - start, key, sizeof key) < 0)
+        if (form_decode(target + p.start, p.key_end - p.start, key, sizeof key) < 0)
             continue; /* a malformed or huge key is not the one asked for */
         if (strcmp(key, name) != 0)
             continue;
-        size_t value_start = eq ? key_end + 1 : pair_end;
-        int rc = form_decode(target + value_start, pair_end - value_start, out, out_cap);
+        size_t value_start = p.key_end < p.end ? p.key_end + 1 : p.end;
+        int rc = form_decode(target + value_start, p.end - value_start, out, out_cap);
         if (rc < 0)
             out[0] = '\0';
         return rc;

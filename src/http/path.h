@@ -56,4 +56,11 @@ int path_decode(const char *target, size_t target_len, char *out, size_t out_cap
 int path_query_param(const char *target, size_t target_len, const char *name, char *out,
                      size_t out_cap);
 
+/*
+ * The key of the query's n-th parameter (from 0; empty pairs are skipped),
+ * form-decoded into `out`. Returns its length, -ENOENT when there are fewer
+ * parameters, -EINVAL for a bad escape, -ENOSPC when out_cap is too small.
+ */
+int path_query_key_at(const char *target, size_t target_len, size_t index, char *out, size_t out_cap);
+
 #endif /* RINGPAD_PATH_H */

@@ -78,6 +78,7 @@ typedef struct conn {
     uint8_t *recv_buf;              /* plain-recv fallback buffer, NULL with provided buffers */
     struct ws_session *ws;          /* WebSocket state, NULL in HTTP */
     struct rest_conn *rest;         /* an /api call waiting for its body or answer (rest.h) */
+    struct sse_conn *sse;           /* an event stream (server/sse_conn.c), NULL otherwise */
     struct tls_conn *tls;           /* TLS session (conn_tls.c), NULL for plaintext */
     rbuf *tls_sealed;               /* the ciphertext entry at the head of q, one reference */
     sendq q;

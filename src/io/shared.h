@@ -51,6 +51,7 @@ typedef struct server_shared {
     sdnotify *notify;                   /* systemd notify socket; watchdog pings by worker 0 */
     nameset doc_names;                  /* the data dir's documents, for listings (collab keeps it current) */
     membudget memory;                   /* what the documents hold, all workers together (--memory-budget) */
+    struct webhook *webhooks;           /* created/changed/deleted notifications (collab/webhook.h), or NULL */
 } server_shared;
 
 #endif /* RINGPAD_SHARED_H */

@@ -242,6 +242,10 @@ typedef struct proto_doc_info {
 /* {"docs":[{"name","v","codepoints","bytes"}..],"next":..}; next omitted when next.ptr == NULL. */
 int proto_enc_rest_list(ot_buf *out, const proto_doc_info *docs, size_t count, proto_str next);
 
+/* {"doc":..,"v":..,"changed":..}: the answer of PUT .../text and POST
+ * .../append; v is the version whose text is the one written. */
+int proto_enc_rest_written(ot_buf *out, proto_str doc, uint64_t v, bool changed);
+
 /* Appends `s` as a quoted, escaped JSON string (-EINVAL for invalid UTF-8). */
 int proto_json_string(ot_buf *out, const char *s, size_t len_bytes);
 

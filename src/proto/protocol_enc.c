@@ -368,3 +368,16 @@ int proto_enc_rest_list(ot_buf *out, const proto_doc_info *docs, size_t count, p
     size_t start = out->len;
     return finish(out, start, list_body(out, docs, count, next));
 }
+
+static int written_body(ot_buf *out, proto_str doc, uint64_t v, bool changed) {
+    TRY(PUT_LIT(out, "{\"doc\":"));
+    TRY(put_str(out, doc));
+    TRY(PUT_LIT(out, ",\"v\":"));
+    TRY(put_u64(out, v));
+    return changed ? PUT_LIT(out, ",\"changed\":true}") : PUT_LIT(out, ",\"changed\":false}");
+}
+
+int proto_enc_rest_written(ot_buf *out, proto_str doc, uint64_t v, bool changed) {
+    size_t start = out->len;
+    return finish(out, start, written_body(out, doc, v, changed));
+}

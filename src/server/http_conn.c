@@ -4,9 +4,11 @@
  * with (server_shared.accept_handler). */
 #include "server/http_conn.h"
 
+#include "collab/events.h"
 #include "collab/rest.h"
 #include "http/http.h"
 #include "http/router.h"
+#include "server/sse_conn.h"
 #include "ws/conn_ws.h"
 
 #include <string.h>
@@ -44,6 +46,11 @@ static void handle_request(conn *c, const http_request *req) {
     }
     if (req->chunked) {
         respond_error(c, 400, "chunked request bodies are not accepted");
+        return;
+    }
+    if (events_matches(req)) {
+        /* a live stream: its own handler from here on */
+        sse_conn_begin(c, req);
         return;
     }
     if (rest_matches(req)) {
@@ -88,7 +95,7 @@ static void http_on_data(conn *c, uint8_t *data, size_t len) {
     worker *w = c->w;
     http_limits limits = http_limits_default();
     /* Bounded: every pass consumes bytes or returns. */
-    while (len > 0 && c->state == CONN_HTTP) {
+    while (len > 0 && c->state == CONN_HTTP && c->handler == &http_conn_handler) {
         if (c->rest != NULL) {
             rest_feed(c, data, len);
             return;

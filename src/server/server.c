@@ -6,6 +6,7 @@
 #include "io/mailbox.h"
 #include "collab/session.h"
 #include "collab/session_ws.h"
+#include "collab/webhook.h"
 #include "server/http_conn.h"
 #include "tls/conn_tls.h"
 #include "http/static_site.h"
@@ -231,6 +232,25 @@ uint32_t server_fit_fd_limit(uint32_t want) {
     return want;
 }
 
+static int start_webhooks(server *s) {
+    const config *cfg = &s->cfg;
+    webhook_config wc = {.urls = cfg->webhook_urls, .secret = cfg->webhook_secret,
+                         .debounce_ms = cfg->webhook_debounce_ms, .with_text = cfg->webhook_text,
+                         .data_dir = cfg->data_dir};
+    char err[512] = "";
+    int rc = webhook_new(&wc, &s->shared.webhooks, err, sizeof err);
+    if (rc != 0) {
+        log_error("%s", err[0] != '\0' ? err : strerror(-rc));
+        return rc;
+    }
+    if (s->shared.webhooks == NULL) return 0;
+    if (cfg->webhook_secret[0] == '\0')
+        log_warn("webhooks: no --webhook-secret: notifications are not signed; receivers cannot tell them from forgeries");
+    rc = webhook_start(s->shared.webhooks);
+    if (rc != 0) log_error("webhooks: cannot start the delivery thread: %s", strerror(-rc));
+    return rc;
+}
+
 static void free_server(server *s) {
     free(s->workers);
     free(s->shared.targets);
@@ -238,6 +258,7 @@ static void free_server(server *s) {
     free((void *)s->shared.loop_ms);
     sdnotify_close(&s->notify);
     free((void *)s->shared.ip_counts);
+    webhook_free(s->shared.webhooks);   /* writes what is still pending */
     nameset_free(&s->shared.doc_names);
     static_site_free(s->site);
     tls_server_free(s->shared.tls);
@@ -316,6 +337,7 @@ int server_start(const config *cfg, server **out) {
     if (rc == 0) rc = parse_origins(s);
     if (rc == 0) rc = load_site(s);
     if (rc == 0) rc = load_tls(s);
+    if (rc == 0) rc = start_webhooks(s);
     if (rc != 0) {
         free_server(s);
         return rc;

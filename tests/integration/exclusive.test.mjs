@@ -46,7 +46,7 @@ test('a second server on the same data dir is refused, naming the first one\'s p
     assert.equal(readFileSync(path.join(dir, '%lock%'), 'utf8'), `${first.pid}\n`);
     // the first one is untouched and keeps serving
     const r = await fetch(`http://127.0.0.1:${first.port}/api/docs/mine`);
-    assert.deepEqual(await r.json(), { v: 1, doc: 'mine', text: 'kept' });
+    assert.deepEqual(await r.json(), { v: 1, codepoints: 4, doc: 'mine', text: 'kept' });
     // once it stops, the lock is free again
     await first.stop();
     const third = await startServer({ dataDir: dir });

@@ -179,7 +179,8 @@ test('a 100,000-op document: ?v=, /ops pages, /history, /authors, /restore, a da
         assert.equal(r.json.code, code);
     }
     r = await httpJson(srv.port, 'GET', '/api/docs/big/restore');
-    assert.equal(r.status, 400, 'restore is a POST');
+    assert.equal(r.status, 405, 'restore is a POST');
+    assert.equal(r.headers.get('allow'), 'POST');
 
     // a damaged newest checkpoint: the previous one plus replay, with a clear log line
     await srv.stop();

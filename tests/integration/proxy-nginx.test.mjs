@@ -112,7 +112,7 @@ test('WebSocket sessions, REST and /healthz through nginx', { skip: nginx.skip ?
 
     const rest = await httpJson(port, 'GET', '/api/docs/proxied');
     assert.equal(rest.status, 200);
-    assert.deepEqual(rest.json, { v: 2, doc: 'proxied', text: 'through nginx!' });
+    assert.deepEqual(rest.json, { v: 2, codepoints: 14, doc: 'proxied', text: 'through nginx!' });
     const closed = viaProxy.closed;
     viaProxy.ws.close(1000);
     assert.equal((await closed).code, 1000, 'the close handshake passes through');

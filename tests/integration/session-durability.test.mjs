@@ -150,7 +150,7 @@ test('checkpoints: written beside the log, old segments kept, restart recovers t
     d.send({ type: 'open', doc: 'comp', v: 0 });
     await d.error('version_too_old');
     const old = await httpJson(again.port, 'GET', '/api/docs/comp?v=7');
-    assert.deepEqual(old.json, { v: 7, doc: 'comp', text: text.slice(0, 7) });
+    assert.deepEqual(old.json, { v: 7, codepoints: 7, doc: 'comp', text: text.slice(0, 7) });
     d.close();
 });
 
@@ -168,7 +168,7 @@ test('an emptied active log segment stops the start with the missing range; --ac
     t.after(() => lossy.stop());
     assert.match(lossy.stderr(), /document gone: gone: ops \[0, 5\) are lost: .*continues at version 0/);
     const r = await fetch(`http://127.0.0.1:${lossy.port}/api/docs/gone`);
-    assert.deepEqual(await r.json(), { v: 0, doc: 'gone', text: '' });
+    assert.deepEqual(await r.json(), { v: 0, codepoints: 0, doc: 'gone', text: '' });
     // accepted once: the next start is clean
     await lossy.stop();
     const again = await startServer({ dataDir: dir });

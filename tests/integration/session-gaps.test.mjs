@@ -49,7 +49,7 @@ test('reading a missing document is 404 not_found and does not create it; open c
     const snap = await ws.type('snapshot');
     assert.equal(snap.v, 0);
     r = await httpJson(srv.port, 'GET', '/api/docs/ghost');
-    assert.deepEqual(r.json, { v: 0, doc: 'ghost', text: '' });
+    assert.deepEqual(r.json, { v: 0, codepoints: 0, doc: 'ghost', text: '' });
     r = await httpJson(srv.port, 'GET', '/api/docs');
     assert.deepEqual(r.json.docs, [{ name: 'ghost', v: 0, codepoints: 0, bytes: 0 }]);
     ws.close();
@@ -87,7 +87,7 @@ test('listing answers from the metadata of unloaded documents; /ops reads the lo
     assert.deepEqual(r.json.ops.map((o) => o.v), Array.from({ length: 20 }, (_, i) => 80 + i), 'disk then memory, no gap');
     r = await httpJson(srv.port, 'GET', '/api/docs/long?v=5');
     assert.equal(r.status, 200, 'the text of a version older than the memory history comes from the files');
-    assert.deepEqual(r.json, { v: 5, doc: 'long', text: 'xxxxx' });
+    assert.deepEqual(r.json, { v: 5, codepoints: 5, doc: 'long', text: 'xxxxx' });
 
     // more checkpoints: with --history-retention all every op stays
     for (let i = 100; i < 200; i++)
@@ -117,7 +117,7 @@ test('a retention of N ops drops older segments: those ops and versions are vers
     assert.ok(!readdirSync(path.join(srv.dir, 'kept')).includes('log.00000000000000000000'), 'the first segment went');
     // the last 40 versions are still there, from the files or from memory
     r = await httpJson(srv.port, 'GET', '/api/docs/kept?v=160');
-    assert.deepEqual(r.json, { v: 160, doc: 'kept', text: 'x'.repeat(160) });
+    assert.deepEqual(r.json, { v: 160, codepoints: 160, doc: 'kept', text: 'x'.repeat(160) });
     r = await httpJson(srv.port, 'GET', '/api/docs/kept/ops?from=160&to=170');
     assert.deepEqual(r.json.ops.map((o) => o.v), Array.from({ length: 10 }, (_, i) => 160 + i));
 });
@@ -143,7 +143,7 @@ test('REST keep-alive: the connection stays, pipelined requests are answered in 
     const r3 = await readResponse(c);
     assert.equal(r3.status, 200);
     const r4 = await readResponse(c);
-    assert.deepEqual(JSON.parse(r4.text()), { v: 1, doc: 'pipe', text: 'hi' });
+    assert.deepEqual(JSON.parse(r4.text()), { v: 1, codepoints: 2, doc: 'pipe', text: 'hi' });
     const r5 = await readResponse(c);
     assert.deepEqual(JSON.parse(r5.text()).ops.map((o) => o.id), ['k:1']);
     assert.equal(c.ended, false, 'still open');
@@ -177,7 +177,7 @@ test('REST pipelining over TLS: held requests are replayed as plaintext, in orde
         buildRequest({ method: 'GET', path: '/api/docs/none' }),
     ]));
     assert.deepEqual(JSON.parse((await readResponse(c)).text()), { type: 'ack', doc: 'sec', id: 't:1', v: 0 });
-    assert.deepEqual(JSON.parse((await readResponse(c)).text()), { v: 1, doc: 'sec', text: 'tls' });
+    assert.deepEqual(JSON.parse((await readResponse(c)).text()), { v: 1, codepoints: 3, doc: 'sec', text: 'tls' });
     const r = await readResponse(c);
     assert.equal(r.status, 404);
     assert.match(r.headers.connection ?? '', /keep-alive/i);

@@ -66,7 +66,7 @@ test('REST without auth: post ops, get text and past versions, history, list wit
     assert.deepEqual(r.json, { type: 'ack', doc: 'notes/a', id: 'r:1', v: 0 });   // duplicate
 
     r = await httpJson(srv.port, 'GET', '/api/docs/notes/a');
-    assert.deepEqual(r.json, { v: 2, doc: 'notes/a', text: '😀hello 中文' });
+    assert.deepEqual(r.json, { v: 2, codepoints: 9, doc: 'notes/a', text: '😀hello 中文' });
     r = await httpJson(srv.port, 'GET', '/api/docs/notes/a?v=1');
     assert.equal(r.json.text, 'hello 中文');
     r = await httpJson(srv.port, 'GET', '/api/docs/notes/a?v=9');
@@ -102,7 +102,7 @@ test('REST without auth: post ops, get text and past versions, history, list wit
         ['GET', '/api/docs/notes/a/ops/', undefined, 400, 'bad_doc_name'],
         ['POST', '/api/docs/b//ops', { v: 1, id: 'e:2', op: [2, 'x'] }, 400, 'bad_doc_name'],
         ['GET', '/api/nothing', undefined, 404, 'not_found'],
-        ['PUT', '/api/docs/b', undefined, 400, 'bad_message'],
+        ['PUT', '/api/docs/b', undefined, 405, 'method_not_allowed'],
     ];
     for (const [method, url, body, status, code] of cases) {
         r = await httpJson(srv.port, method, url, { body });

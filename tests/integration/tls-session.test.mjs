@@ -105,7 +105,7 @@ test('REST over https://: list documents, post an op, read the text; wss subscri
 
     r = await httpsJson(srv.port, 'GET', `/api/docs/${DOC}`, { ca });
     assert.equal(r.status, 200);
-    assert.deepEqual(r.json, { v: 3, doc: DOC, text: '» hello 中文!' });
+    assert.deepEqual(r.json, { v: 3, codepoints: 11, doc: DOC, text: '» hello 中文!' });
     r = await httpsJson(srv.port, 'GET', `/api/docs/${DOC}?v=1`, { ca });
     assert.equal(r.json.text, 'hello 中文');
 

@@ -117,7 +117,7 @@ class AgainstServer(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(e.exception.code, "not_found")
         self.assertEqual(self.rest.append("rest/doc", "hi\n"), 0)
         self.assertEqual(self.rest.set_text("rest/doc", "hello 😀\n"), 1)
-        self.assertEqual(self.rest.get("rest/doc"), {"v": 2, "doc": "rest/doc", "text": "hello 😀\n"})
+        self.assertEqual(self.rest.get("rest/doc"), {"v": 2, "codepoints": 8, "doc": "rest/doc", "text": "hello 😀\n"})
         self.assertEqual(self.rest.get("rest/doc", v=1)["text"], "hi\n")
         self.assertEqual([o["v"] for o in self.rest.ops("rest/doc")], [0, 1])
         self.assertEqual([d["name"] for d in self.rest.list()], ["rest/doc"])

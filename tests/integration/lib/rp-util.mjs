@@ -32,15 +32,17 @@ export async function until(cond, ms = 5000, what = 'condition') {
     }
 }
 
-export async function httpJson(port, method, urlPath, { body, token } = {}) {
-    const headers = {};
+/** One HTTP request: `body` is sent as JSON, `raw` as it is (with its own
+ * content type in `headers`). The answer's headers come back as a Headers. */
+export async function httpJson(port, method, urlPath, { body, token, raw, headers: extra = {} } = {}) {
+    const headers = { ...extra };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(`http://127.0.0.1:${port}${urlPath}`, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        method, headers, body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
     let json = null;
     try { json = JSON.parse(text); } catch { /* not JSON */ }
-    return { status: res.status, json, text };
+    return { status: res.status, json, text, headers: res.headers };
 }

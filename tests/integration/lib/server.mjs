@@ -31,6 +31,7 @@ export function flagsToArgs(flags) {
         if (value === undefined || value === null || value === false) continue;
         const flag = '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
         if (value === true) args.push(flag);
+        else if (Array.isArray(value)) for (const v of value) args.push(flag, String(v)); // a repeatable flag
         else args.push(flag, String(value));
     }
     return args;

@@ -205,3 +205,19 @@ Test(config, bracketed_ipv6_host) {
     cr_assert_eq(config_parse(&cfg, 2, argv, no_env, err, sizeof err), CONFIG_OK);
     cr_assert_str_eq(cfg.host, "::1");
 }
+
+Test(config, webhook_url_is_repeatable_and_defaults_are_off) {
+    config cfg;
+    char err[256];
+    cr_assert_eq(parse(&cfg, no_env, err, sizeof err, NARGS("--webhook-url", "http://a/1", "--webhook-url=http://b/2"), ARGS("--webhook-url", "http://a/1", "--webhook-url=http://b/2")),
+                 CONFIG_OK, "%s", err);
+    cr_assert_str_eq(cfg.webhook_urls, "http://a/1\nhttp://b/2");
+    cr_assert_eq(cfg.webhook_debounce_ms, 1000);
+    cr_assert_not(cfg.webhook_text);
+    cr_assert_str_eq(cfg.webhook_secret, "");
+    char *const env[] = {"RINGPAD_WEBHOOK_URL=http://e/0", NULL};
+    cr_assert_eq(parse(&cfg, env, err, sizeof err, NARGS("--webhook-url", "http://a/1"), ARGS("--webhook-url", "http://a/1")), CONFIG_OK, "%s", err);
+    cr_assert_str_eq(cfg.webhook_urls, "http://e/0\nhttp://a/1", "flags add to the environment's URL");
+    cr_assert_eq(parse(&cfg, no_env, err, sizeof err, NARGS("--webhook-url", "http://a/\n"), ARGS("--webhook-url", "http://a/\n")), CONFIG_ERR);
+    cr_assert_str_eq(err, "--webhook-url: a value holds a line break");
+}

@@ -20,10 +20,10 @@ typedef struct reply {
     bool done;
 } reply;
 
-static void on_respond(void *ctx, int status, const char *json, size_t len) {
+static void on_respond(void *ctx, const rest_response *res) {
     reply *r = ctx;
-    r->status = status;
-    snprintf(r->body, sizeof r->body, "%.*s", (int)len, json);
+    r->status = res->status;
+    snprintf(r->body, sizeof r->body, "%.*s", (int)res->len_bytes, res->body);
     r->count_responses++;
 }
 
@@ -80,9 +80,9 @@ Test(rest_call, get_reads_the_text_now_and_at_a_past_version, .init = start, .fi
     struct session *s = editor(&rs, "d");
     reply r;
     call(&r, "GET", "/api/docs/d", NULL);
-    expect(&r, 200, "{\"v\":2,\"doc\":\"d\",\"text\":\"ab\"}");
+    expect(&r, 200, "{\"v\":2,\"codepoints\":2,\"doc\":\"d\",\"text\":\"ab\"}");
     call(&r, "GET", "/api/docs/d?v=1", NULL);
-    expect(&r, 200, "{\"v\":1,\"doc\":\"d\",\"text\":\"a\"}");
+    expect(&r, 200, "{\"v\":1,\"codepoints\":1,\"doc\":\"d\",\"text\":\"a\"}");
     call(&r, "GET", "/api/docs/d?v=3", NULL);
     expect(&r, 409, "{\"code\":\"version_ahead\",\"message\":\"v is newer than the document\"}");
     call(&r, "GET", "/api/docs/none", NULL);
@@ -120,9 +120,9 @@ Test(rest_call, a_posted_op_is_acked_and_reaches_the_sessions, .init = start, .f
     cr_assert_eq(r.status, 400);
     cr_assert_not_null(strstr(r.body, "{\"code\":\"bad_json\",\"message\":\"not JSON: "), "%s", r.body);
     call(&r, "POST", "/api/docs/d/ops", "{\"v\":0,\"id\":\"r3\",\"op\":[9,\"x\"]}");
-    expect(&r, 400, "{\"code\":\"bad_op\",\"message\":\"operation base length differs from the document length\"}");
+    expect(&r, 400, "{\"code\":\"bad_op\",\"message\":\"the op spans 9 code points (retains + deletes) but the document has 0 at v0\"}");
     call(&r, "GET", "/api/docs/d", NULL);
-    expect(&r, 200, "{\"v\":3,\"doc\":\"d\",\"text\":\"abc\"}");
+    expect(&r, 200, "{\"v\":3,\"codepoints\":3,\"doc\":\"d\",\"text\":\"abc\"}");
     harness_end(&H, s, &rs);
 }
 
@@ -158,4 +158,21 @@ Test(rest_call, an_aborted_call_answers_nobody, .init = start, .fini = stop) {
     harness_pump(&H);
     cr_assert_eq(r.count_responses, 0);
     cr_assert_not(r.done);
+}
+
+Test(rest_call, text_writes_diff_against_the_current_text, .init = start, .fini = stop) {
+    reply r;
+    call(&r, "PUT", "/api/docs/t/text", "{\"text\":\"hello world\"}");
+    expect(&r, 200, "{\"doc\":\"t\",\"v\":1,\"changed\":true}");
+    call(&r, "PUT", "/api/docs/t/text", "{\"text\":\"hello big world\"}");
+    expect(&r, 200, "{\"doc\":\"t\",\"v\":2,\"changed\":true}");
+    call(&r, "PUT", "/api/docs/t/text", "{\"text\":\"hello big world\"}");
+    expect(&r, 200, "{\"doc\":\"t\",\"v\":2,\"changed\":false}");
+    call(&r, "POST", "/api/docs/t/append", "{\"text\":\"!\"}");
+    expect(&r, 200, "{\"doc\":\"t\",\"v\":3,\"changed\":true}");
+    call(&r, "GET", "/api/docs/t/ops?from=1&to=3", NULL);
+    cr_assert_not_null(strstr(r.body, "\"op\":[6,\"big \",5]}"), "%s", r.body);
+    cr_assert_not_null(strstr(r.body, "\"op\":[15,\"!\"]}"), "%s", r.body);
+    call(&r, "PUT", "/api/docs/t/text", "{\"text\":1}");
+    expect(&r, 400, "{\"code\":\"bad_message\",\"message\":\"the JSON body must be exactly {\\\"text\\\": string}\"}");
 }

@@ -62,15 +62,50 @@ Test(rest_route, each_route_parses_into_a_typed_call) {
     cr_assert(t.method == REST_DELETE && t.route == REST_DOC);
 }
 
+Test(rest_route, text_append_and_events_routes) {
+    rest_rules r = open_rules();
+    cr_assert_eq(parse(&r, "PUT", "/api/docs/n/a/text", "Content-Length: 3\r\nIf-None-Match: *\r\n"), 0);
+    cr_assert(t.route == REST_TEXT && t.method == REST_PUT && t.if_absent && !t.body_plain && t.body_bytes == 3);
+    cr_assert_str_eq(t.doc, "n/a");
+    cr_assert_eq(parse(&r, "PUT", "/api/docs/n/text", "Content-Type: text/plain; charset=utf-8\r\n"), 0);
+    cr_assert(t.body_plain && t.body_bytes == 0 && !t.if_absent, "an empty text/plain body is an empty text");
+    cr_assert_eq(parse(&r, "POST", "/api/docs/n/append", "Content-Length: 1\r\n"), 0);
+    cr_assert_eq(t.route, REST_APPEND);
+    cr_assert_eq(parse(&r, "GET", "/api/docs/n", "Accept: text/plain\r\n"), 0);
+    cr_assert(t.accept_text);
+    cr_assert_eq(parse(&r, "GET", "/api/docs/n", "Accept: text/plain, application/json\r\n"), 0);
+    cr_assert_not(t.accept_text);
+    cr_assert_eq(parse(&r, "GET", "/api/docs/n/events?from=4", ""), 0);
+    cr_assert(t.route == REST_EVENTS && t.has_from && t.v == 4);
+    cr_assert_eq(parse(&r, "GET", "/api/docs/n/events", "Last-Event-ID: 9\r\n"), 0);
+    cr_assert(t.has_from && t.v == 10, "resumes after the last event seen");
+    cr_assert_eq(parse(&r, "GET", "/api/docs/n/events", ""), 0);
+    cr_assert_not(t.has_from);
+}
+
 Test(rest_route, bad_heads_are_refused_with_their_code_and_status) {
     rest_rules r = open_rules();
-    refused(&r, "GET", "/api/docsx", "", "not_found", "no such API route", 404);
+    refused(&r, "GET", "/api/docsx", "", "not_found",
+            "no such API route: see docs/openapi.yaml (/api/docs, /api/docs/{name}[/ops|/text|/append|/events|/history|/authors|/restore])", 404);
     refused(&r, "GET", "/api/docs/a%20b", "", "bad_doc_name", "invalid document name", 400);
     refused(&r, "GET", "/api/docs/a/../b", "", "bad_doc_name", "the path cannot be decoded", 400);
     refused(&r, "GET", "/api/docs/a%zz", "", "bad_doc_name", "the path cannot be decoded", 400);
-    refused(&r, "PUT", "/api/docs/a", "", "bad_message", "method not allowed on this route", 400);
-    refused(&r, "POST", "/api/docs/a", "Content-Length: 2\r\n", "bad_message", "method not allowed on this route", 400);
-    refused(&r, "DELETE", "/api/docs", "", "bad_message", "method not allowed on this route", 400);
+    refused(&r, "PUT", "/api/docs/a", "", "method_not_allowed", "PUT is not allowed here; this route allows GET, DELETE",
+            405);
+    cr_assert_str_eq(why.allow, "GET, DELETE");
+    refused(&r, "POST", "/api/docs/a", "Content-Length: 2\r\n", "method_not_allowed",
+            "POST is not allowed here; this route allows GET, DELETE", 405);
+    refused(&r, "DELETE", "/api/docs", "", "method_not_allowed", "DELETE is not allowed here; this route allows GET", 405);
+    cr_assert_str_eq(why.allow, "GET");
+    refused(&r, "GET", "/api/docs/a/text", "", "method_not_allowed", "GET is not allowed here; this route allows PUT", 405);
+    refused(&r, "GET", "/api/docs?limit=1&x=2", "", "unknown_parameter", "unknown query parameter \"x\"", 400);
+    refused(&r, "GET", "/api/docs/a/ops?v=2", "", "unknown_parameter", "unknown query parameter \"v\"", 400);
+    refused(&r, "GET", "/api/docs/a?%zz=1", "", "unknown_parameter", "unknown query parameter \"(undecodable)\"", 400);
+    refused(&r, "PUT", "/api/docs/a/text", "Content-Length: 2\r\nIf-None-Match: \"x\"\r\n", "bad_message",
+            "If-None-Match on a text write takes only \"*\" (create if absent)", 400);
+    refused(&r, "PUT", "/api/docs/a/text", "", "bad_json", "a body is required: JSON {\"text\": ...} or text/plain", 400);
+    refused(&r, "GET", "/api/docs/a/events", "Last-Event-ID: x\r\n", "bad_message",
+            "Last-Event-ID must be the version of an event", 400);
     refused(&r, "GET", "/api/docs/a?v=-1", "", "bad_message", "v must be a non-negative integer", 400);
     refused(&r, "GET", "/api/docs/a?v=9007199254740992", "", "bad_message", "v must be a non-negative integer", 400);
     refused(&r, "GET", "/api/docs/a/ops?from=x", "", "bad_message", "from must be a non-negative integer", 400);
@@ -127,9 +162,13 @@ Test(rest_route, history_routes_parse_and_refuse_precisely) {
     cr_assert(t.route == REST_RESTORE && t.method == REST_POST && t.body_bytes == 8);
     refused(&r, "GET", "/api/docs/n/history?from=-1", "", "bad_message", "from must be a non-negative integer", 400);
     refused(&r, "GET", "/api/docs/n/authors?v=x", "", "bad_message", "v must be a non-negative integer", 400);
-    refused(&r, "GET", "/api/docs/n/restore", "", "bad_message", "method not allowed on this route", 400);
-    refused(&r, "POST", "/api/docs/n/history", "Content-Length: 2\r\n", "bad_message", "method not allowed on this route", 400);
-    refused(&r, "DELETE", "/api/docs/n/authors", "", "bad_message", "method not allowed on this route", 400);
+    refused(&r, "GET", "/api/docs/n/restore", "", "method_not_allowed", "GET is not allowed here; this route allows POST", 405);
+    cr_assert_str_eq(why.allow, "POST");
+    refused(&r, "POST", "/api/docs/n/history", "Content-Length: 2\r\n", "method_not_allowed",
+            "POST is not allowed here; this route allows GET", 405);
+    refused(&r, "DELETE", "/api/docs/n/authors", "", "method_not_allowed", "DELETE is not allowed here; this route allows GET",
+            405);
+    refused(&r, "GET", "/api/docs/n/history?v=1", "", "unknown_parameter", "unknown query parameter \"v\"", 400);
     refused(&r, "POST", "/api/docs/n/restore", "", "bad_json", "a JSON body {\"v\": N} is required", 400);
     refused(&r, "GET", "/api/docs//history", "", "bad_doc_name", "invalid document name", 400);
 }

@@ -222,3 +222,18 @@ Test(path, query_param_errors) {
     cr_assert_eq(query("/x?%zz=1&v=2", "v", out, sizeof out), 1);
     cr_assert_str_eq(out, "2");
 }
+
+Test(path, query_keys_by_position) {
+    char out[16];
+    const char *t = "/a?x=1&&b%61r=2&flag#frag";
+    cr_assert_eq(path_query_key_at(t, strlen(t), 0, out, sizeof out), 1);
+    cr_assert_str_eq(out, "x");
+    cr_assert_eq(path_query_key_at(t, strlen(t), 1, out, sizeof out), 3, "empty pairs are skipped");
+    cr_assert_str_eq(out, "bar");
+    cr_assert_eq(path_query_key_at(t, strlen(t), 2, out, sizeof out), 4);
+    cr_assert_str_eq(out, "flag");
+    cr_assert_eq(path_query_key_at(t, strlen(t), 3, out, sizeof out), -ENOENT);
+    cr_assert_eq(path_query_key_at("/a", 2, 0, out, sizeof out), -ENOENT);
+    cr_assert_eq(path_query_key_at("/a?%zz=1", 8, 0, out, sizeof out), -EINVAL);
+    cr_assert_eq(path_query_key_at("/a?abcdef=1", 11, 0, out, 4), -ENOSPC);
+}

@@ -1,0 +1,73 @@
+/* The owner's REST answers that are not about loading: JSON frames to a
+ * caller's key, the text read (GET /api/docs/{name}) and the whole-text
+ * writes (PUT .../text, POST .../append). */
+#include "collab/docs_internal.h"
+
+#include "collab/textdiff.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void docs_send_json(fanout *out, uint64_t key, const ot_buf *b) {
+    rbuf *f = fanout_frame(b->data, b->len);
+    if (f == NULL) {
+        /* no memory for the answer: the waiter is told its message was lost, never left waiting */
+        fanout_doom(out, fanout_key_worker(key), &key, 1);
+        return;
+    }
+    fanout_send(out, key, f);
+    rbuf_unref(f);
+}
+
+/* {"type":"error","code":...,"ref":doc} with a code that is not a protocol
+ * error code (REST only: not_found, already_exists). */
+void docs_send_rest_error(fanout *out, const docs_request *r, const char *code, const char *message) {
+    ot_buf b;
+    ot_buf_init(&b);
+    static const char head[] = "{\"type\":\"error\",\"code\":", mid[] = ",\"message\":", tail[] = ",\"ref\":";
+    if (ot_buf_append(&b, head, sizeof head - 1) == 0 && proto_json_string(&b, code, strlen(code)) == 0 &&
+        ot_buf_append(&b, mid, sizeof mid - 1) == 0 && proto_json_string(&b, message, strlen(message)) == 0 &&
+        ot_buf_append(&b, tail, sizeof tail - 1) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
+        ot_buf_append(&b, "}", 1) == 0)
+        docs_send_json(out, r->key, &b);
+    ot_buf_free(&b);
+}
+
+/* The whole text replaced (the minimal op between the current text and
+ * r->text) or r->text appended, as one op at the current version: a REST
+ * write needs no transform. Answered by the op's ack, or at once when the
+ * text is already what was asked. */
+void docs_rest_text(docs *t, docs_entry *e, const docs_request *r, bool fresh, fanout *out) {
+    if (r->if_absent && !fresh) {
+        docs_send_rest_error(out, r, "already_exists", "the document exists (If-None-Match: * creates it only when absent)");
+        return;
+    }
+    const ot_doc *ot = doc_ot(e->d);
+    uint64_t v = ot_doc_version(ot);
+    ot_op op;
+    ot_op_init(&op);
+    ot_buf cur;
+    ot_buf_init(&cur);
+    int rc;
+    if (r->append) {
+        rc = ot_op_retain(&op, ot_text_len_codepoints(ot_doc_text(ot)));
+        if (rc == OT_OK) rc = ot_op_insert(&op, r->text, r->text_len);
+    } else {
+        rc = ot_text_to_buf(ot_doc_text(ot), &cur);
+        if (rc == OT_OK) rc = textdiff_op(cur.data != NULL ? cur.data : "", cur.len, r->text, r->text_len, &op);
+    }
+    if (rc != OT_OK) {
+        doc_send_error(out, r->key, proto_err_from_ot_submit(rc), ot_err_str(rc), r->doc, r->doc_len);
+    } else if (textdiff_is_noop(&op)) {
+        ot_buf b;
+        ot_buf_init(&b);
+        if (proto_enc_rest_written(&b, proto_cstr(r->doc), v, false) == 0) docs_send_json(out, r->key, &b);
+        else doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+        ot_buf_free(&b);
+    } else {
+        doc_submit(e->d, r->key, false, r->by, v, r->id, r->id_len, &op, r->time_ms, out);
+        docs_entry_mark_dirty(t, e);
+    }
+    ot_op_free(&op);
+    ot_buf_free(&cur);
+}
