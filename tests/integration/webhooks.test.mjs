@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -12,6 +13,18 @@ import { BIN, sleep, startServer } from './lib/server.mjs';
 import { httpJson, scratchDir, until } from './lib/rp-util.mjs';
 
 const SECRET = 'webhook-secret-for-tests';
+
+/** A server on a fresh data dir; the server stops before its dir is removed
+ *  (its delivery thread writes the queue file until it stops). */
+async function serve(t, flags) {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'ringpad-hooks-'));
+    const srv = await startServer({ dataDir, ...flags });
+    t.after(async () => {
+        await srv.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+    });
+    return srv;
+}
 
 /** A receiver that records every POST; `answer(req)` picks the status (or null: never answer). */
 async function receiver(t, { port = 0, answer = () => 204 } = {}) {
@@ -43,8 +56,7 @@ const events = (r) => delivered(r).map((g) => [g.json.event, g.json.doc, g.json.
 test('created, changed (debounced) and deleted reach every URL, signed', async (t) => {
     const a = await receiver(t);
     const b = await receiver(t);
-    const srv = await startServer({ dataDir: scratchDir(t), webhookUrl: [a.url, b.url], webhookSecret: SECRET, webhookDebounceMs: 300 });
-    t.after(() => srv.stop());
+    const srv = await serve(t, { webhookUrl: [a.url, b.url], webhookSecret: SECRET, webhookDebounceMs: 300 });
     await httpJson(srv.port, 'PUT', '/api/docs/notes/w/text', { body: { text: 'one' } });
     for (let i = 0; i < 5; i++) await httpJson(srv.port, 'POST', '/api/docs/notes/w/append', { body: { text: '.' } });
     await until(() => events(a).some((e) => e[0] === 'changed' && e[2] === 6), 5000, 'the last change');
@@ -71,8 +83,7 @@ test('created, changed (debounced) and deleted reach every URL, signed', async (
 
 test('--webhook-text carries the text at v', async (t) => {
     const a = await receiver(t);
-    const srv = await startServer({ dataDir: scratchDir(t), webhookUrl: a.url, webhookSecret: SECRET, webhookDebounceMs: 50, webhookText: true });
-    t.after(() => srv.stop());
+    const srv = await serve(t, { webhookUrl: a.url, webhookSecret: SECRET, webhookDebounceMs: 50, webhookText: true });
     await httpJson(srv.port, 'PUT', '/api/docs/t/text', { body: { text: 'héllo' } });
     await until(() => events(a).some((e) => e[0] === 'changed'), 5000, 'changed');
     const changed = delivered(a).find((g) => g.json.event === 'changed');
@@ -89,8 +100,7 @@ test('a failing receiver gets the notification again, with backoff, until it tak
             return createdTries <= 2 ? 500 : createdTries === 3 ? null : 200;
         },
     });
-    const srv = await startServer({ dataDir: scratchDir(t), webhookUrl: a.url, webhookSecret: SECRET, webhookDebounceMs: 0 });
-    t.after(() => srv.stop());
+    const srv = await serve(t, { webhookUrl: a.url, webhookSecret: SECRET, webhookDebounceMs: 0 });
     await httpJson(srv.port, 'POST', '/api/docs/r/ops', { body: { v: 0, id: 'x', op: ['x'] } });
     await until(() => delivered(a).some((g) => g.json.event === 'created'), 20000, 'delivery after failures');
     const tries = a.got.filter((g) => g.json.event === 'created');
@@ -120,6 +130,7 @@ test('a restart does not drop a pending notification', async (t) => {
     const g = delivered(up).find((x) => x.json.event === 'changed');
     assert.equal(g.headers['x-ringpad-signature'], sign(g.body));
     await until(() => JSON.parse(readFileSync(file, 'utf8')).items.length === 0, 5000, 'the queue emptied');
+    await srv.stop();   // before the data dir goes: its delivery thread writes there
 });
 
 test('a bad --webhook-url stops the start with a message', () => {
@@ -132,7 +143,7 @@ test('a bad --webhook-url stops the start with a message', () => {
 
 test('writes and reads never wait for a receiver that hangs', async (t) => {
     const slow = await receiver(t, { answer: () => null });
-    const srv = await startServer({ dataDir: scratchDir(t), webhookUrl: slow.url, webhookDebounceMs: 0 });
+    const srv = await serve(t, { webhookUrl: slow.url, webhookDebounceMs: 0 });
     const started = Date.now();
     for (let i = 0; i < 20; i++) {
         const r = await httpJson(srv.port, 'POST', `/api/docs/h${i}/append`, { body: { text: 'x' } });
