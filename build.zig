@@ -2,7 +2,8 @@
 //!
 //!   ./zigw build                 build everything into zig-out/
 //!   ./zigw build run -- ARGS     build and run the server (http://127.0.0.1:8080)
-//!   ./zigw build test            every suite: Criterion units/properties, integration
+//!   ./zigw build test            every suite: tidy, Criterion units/properties, integration
+//!   ./zigw build tidy            the house rules alone (tests/tidy/tidy.mjs)
 //!   ./zigw build bench-ot        OT micro-benchmark (use -Doptimize=ReleaseFast)
 //!   ./zigw build fuzz            libFuzzer targets (system clang), bounded runs
 //!   -Dsanitize=address           ASan + LSan build (system clang runtime)
@@ -187,6 +188,22 @@ pub fn build(b: *std.Build) void {
 
     // ---- tests ------------------------------------------------------------------
     const test_step = b.step("test", "Build and run every test suite");
+
+    // The house rules (layers, cycles, sizes, style, references): tests/tidy/tidy.mjs,
+    // after its own tests. Offline, under a second.
+    const tidy_step = b.step("tidy", "Check the house rules (tests/tidy/tidy.mjs)");
+    const tidy_tests = b.addSystemCommand(&.{ "node", "--test", "tests/tidy/tidy.test.mjs" });
+    tidy_tests.setName("tidy: its own tests");
+    tidy_tests.setCwd(b.path("."));
+    tidy_tests.has_side_effects = true;
+    const run_tidy = b.addSystemCommand(&.{ "node", "tests/tidy/tidy.mjs" });
+    run_tidy.setName("tidy");
+    run_tidy.setCwd(b.path("."));
+    run_tidy.has_side_effects = true;
+    run_tidy.stdio = .inherit;
+    run_tidy.step.dependOn(&tidy_tests.step);
+    tidy_step.dependOn(&run_tidy.step);
+    test_step.dependOn(&run_tidy.step);
 
     const unit_mod = ctx.module();
     unit_mod.addCSourceFiles(.{ .files = cFilesUnder(b, "tests/unit", &.{}), .flags = ctx.flags });

@@ -15,8 +15,7 @@
 
 #include "ringpad/ot.h"
 
-static uint64_t rng_next(uint64_t *s)
-{
+static uint64_t rng_next(uint64_t *s) {
     uint64_t x = *s;
     x ^= x >> 12;
     x ^= x << 25;
@@ -25,32 +24,27 @@ static uint64_t rng_next(uint64_t *s)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
-static uint64_t below(uint64_t *s, uint64_t n)
-{
+static uint64_t below(uint64_t *s, uint64_t n) {
     return n ? rng_next(s) % n : 0;
 }
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void die(const char *what, int rc)
-{
+static void die(const char *what, int rc) {
     fprintf(stderr, "ot_bench: %s: %s\n", what, ot_err_str(rc));
     exit(1);
 }
 
-static void check(int rc, const char *what)
-{
+static void check(int rc, const char *what) {
     if (rc)
         die(what, rc);
 }
 
-static void row(const char *name, uint64_t ops, double seconds)
-{
+static void row(const char *name, uint64_t ops, double seconds) {
     printf("%-52s %9llu %9.3f %12.0f %10.1f\n", name, (unsigned long long)ops, seconds,
            (double)ops / seconds, seconds * 1e9 / (double)ops);
 }
@@ -58,8 +52,7 @@ static void row(const char *name, uint64_t ops, double seconds)
 static const char *const pieces[] = { "a", "e", " ", "\xc3\xa9", "\xe4\xb8\xad", "\xf0\x9f\x98\x80" };
 
 /* Random text of `count` code points, mostly ASCII with some multi-byte. */
-static char *random_text(uint64_t *rng, uint64_t count, size_t *len_out)
-{
+static char *random_text(uint64_t *rng, uint64_t count, size_t *len_out) {
     char *s = malloc(count * 4 + 1);
     if (!s)
         die("random_text", OT_ERR_NOMEM);
@@ -76,8 +69,7 @@ static char *random_text(uint64_t *rng, uint64_t count, size_t *len_out)
     return s;
 }
 
-static void random_op(uint64_t *rng, uint64_t base, ot_op *op)
-{
+static void random_op(uint64_t *rng, uint64_t base, ot_op *op) {
     ot_op_clear(op);
     uint64_t left = base;
     for (int guard = 0; guard < 16 && left; guard++) {
@@ -105,8 +97,7 @@ static void random_op(uint64_t *rng, uint64_t base, ot_op *op)
 /* A one-character insert (or delete) at a random position of a doc of len;
  * the insert is `text`, or a random piece when text is NULL. */
 static void single_char_op_text(uint64_t *rng, uint64_t len, bool insert, const char *text,
-                                ot_op *op)
-{
+                                ot_op *op) {
     ot_op_clear(op);
     if (insert) {
         uint64_t pos = below(rng, len + 1);
@@ -122,13 +113,11 @@ static void single_char_op_text(uint64_t *rng, uint64_t len, bool insert, const 
     }
 }
 
-static void single_char_op(uint64_t *rng, uint64_t len, bool insert, ot_op *op)
-{
+static void single_char_op(uint64_t *rng, uint64_t len, bool insert, ot_op *op) {
     single_char_op_text(rng, len, insert, NULL, op);
 }
 
-static void bench_random_ops(uint64_t *rng)
-{
+static void bench_random_ops(uint64_t *rng) {
     enum { pairs = 2000, doc_cps = 1000, rounds = 50 };
     ot_op *a = calloc(pairs, sizeof *a), *b = calloc(pairs, sizeof *b);
     if (!a || !b)
@@ -188,8 +177,7 @@ static void bench_random_ops(uint64_t *rng)
  * transforms against recent history). */
 enum { cycle_ops = 1000 };
 
-static ot_op *edit_cycle(uint64_t *rng, uint64_t doc_cps, const char *insert_text)
-{
+static ot_op *edit_cycle(uint64_t *rng, uint64_t doc_cps, const char *insert_text) {
     ot_op *ops = calloc(cycle_ops, sizeof *ops);
     if (!ops)
         die("alloc", OT_ERR_NOMEM);
@@ -201,8 +189,7 @@ static ot_op *edit_cycle(uint64_t *rng, uint64_t doc_cps, const char *insert_tex
     return ops;
 }
 
-static void free_cycle(ot_op *ops)
-{
+static void free_cycle(ot_op *ops) {
     for (int i = 0; i < cycle_ops; i++)
         ot_op_free(&ops[i]);
     free(ops);
@@ -212,8 +199,7 @@ static void free_cycle(ot_op *ops)
  * for a late op; returns seconds. *noop_after gets the transform after which
  * the op no longer changed anything (a concurrent delete took its character),
  * or 0 when it stayed live. */
-static double carry(const ot_op *cycle, ot_op *op, uint64_t transforms, uint64_t *noop_after)
-{
+static double carry(const ot_op *cycle, ot_op *op, uint64_t transforms, uint64_t *noop_after) {
     /* The two ops trade roles by pointer: ot_transform writes into its
      * output, so nothing is copied between steps. */
     ot_op other;
@@ -240,8 +226,7 @@ static double carry(const ot_op *cycle, ot_op *op, uint64_t transforms, uint64_t
  * insert stays live throughout; the delete starts mid-document, as libot's
  * benchmark does, and, as there, becomes a no-op once a concurrent delete
  * takes its character (the count is printed). */
-static void bench_single_char_stream(uint64_t seed)
-{
+static void bench_single_char_stream(uint64_t seed) {
     enum { doc_cps = 10000 };
     const uint64_t transforms = 10000000;
     uint64_t rng = seed;
@@ -269,8 +254,7 @@ static void bench_single_char_stream(uint64_t seed)
  * indexed text of doc_cps code points; returns seconds. The text is random
  * (a third of it multi-byte), or with `ascii` libot's benchmark shape: all
  * "a", and every insert an "x". */
-static double run_edits(uint64_t *rng, uint64_t doc_cps, uint64_t edits, bool ascii)
-{
+static double run_edits(uint64_t *rng, uint64_t doc_cps, uint64_t edits, bool ascii) {
     size_t len = doc_cps;
     char *doc;
     if (ascii) {
@@ -297,8 +281,7 @@ static double run_edits(uint64_t *rng, uint64_t doc_cps, uint64_t edits, bool as
 }
 
 /* The flat string copies the document per op: fresh ops, bounded work. */
-static double run_flat_edits(uint64_t *rng, uint64_t doc_cps, uint64_t edits)
-{
+static double run_flat_edits(uint64_t *rng, uint64_t doc_cps, uint64_t edits) {
     size_t len;
     char *doc = random_text(rng, doc_cps, &len);
     ot_op *ops = calloc(edits, sizeof *ops);
@@ -331,8 +314,7 @@ static double run_flat_edits(uint64_t *rng, uint64_t doc_cps, uint64_t edits)
     return seconds;
 }
 
-static void bench_apply_sizes(uint64_t seed)
-{
+static void bench_apply_sizes(uint64_t seed) {
     static const uint64_t sizes[] = { 100, 1000, 10000, 100000, 1000000 };
     const uint64_t edits = 1000000;
     char name[96];
@@ -351,8 +333,7 @@ static void bench_apply_sizes(uint64_t seed)
     }
 }
 
-static void bench_flat_sizes(uint64_t *rng)
-{
+static void bench_flat_sizes(uint64_t *rng) {
     static const uint64_t sizes[] = { 100, 1000, 10000, 100000, 1000000 };
     char name[96];
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -369,8 +350,7 @@ static void bench_flat_sizes(uint64_t *rng)
  * Ops are built in untimed batches of 1000 and applied in timed batches; the
  * two sizes alternate over three rounds and the best round of each counts,
  * so that other processes on a shared machine disturb the ratio less. */
-static double edit_run(uint64_t *rng, const ot_buf *doc, uint64_t edits, uint64_t *cps_out)
-{
+static double edit_run(uint64_t *rng, const ot_buf *doc, uint64_t edits, uint64_t *cps_out) {
     enum { batch = 1000 };
     ot_text *t = ot_text_from_utf8(doc->data, doc->len);
     if (!t)
@@ -398,8 +378,7 @@ static double edit_run(uint64_t *rng, const ot_buf *doc, uint64_t edits, uint64_
     return total;
 }
 
-static void bench_large_docs(uint64_t *rng)
-{
+static void bench_large_docs(uint64_t *rng) {
     enum { edits = 100000, rounds = 3 };
     static const char text_piece[] = "The quick brown fox \xc3\xa9 jumps \xe4\xb8\xad. ";
     const size_t mbs[2] = { 1, 4 };
@@ -431,8 +410,7 @@ static void bench_large_docs(uint64_t *rng)
            best[1] / best[0], rounds);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     uint64_t seed = 0x0b5e55edull;
     const char *only = "";
     for (int i = 1; i + 1 < argc; i++) {

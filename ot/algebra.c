@@ -10,8 +10,7 @@
 
 /* ---- apply ----------------------------------------------------------------------- */
 
-int ot_apply(const ot_op *op, ot_text *text)
-{
+int ot_apply(const ot_op *op, ot_text *text) {
     if (op->base_len_codepoints != ot_text_len_codepoints(text))
         return OT_ERR_BASE_LENGTH;
     /* Reserve up front: after this no step can fail, so the text is either
@@ -42,8 +41,7 @@ int ot_apply(const ot_op *op, ot_text *text)
     return OT_OK;
 }
 
-int ot_apply_utf8(const ot_op *op, const char *utf8, size_t len_bytes, ot_buf *out)
-{
+int ot_apply_utf8(const ot_op *op, const char *utf8, size_t len_bytes, ot_buf *out) {
     uint64_t cps = 0;
     int rc = ot_utf8_validate(utf8, len_bytes, &cps, NULL);
     if (rc)
@@ -89,20 +87,17 @@ typedef struct cursor {
     uint32_t used_bytes;       /* of the current insert's text */
 } cursor;
 
-static const ot_component *cur(const cursor *it)
-{
+static const ot_component *cur(const cursor *it) {
     return it->index < it->op->count_components ? &it->op->components[it->index] : NULL;
 }
 
-static uint64_t remaining(const cursor *it)
-{
+static uint64_t remaining(const cursor *it) {
     return it->op->components[it->index].count_codepoints - it->used_codepoints;
 }
 
 /* Consumes n code points of the current component; for inserts, returns their
  * text in *text / *len_bytes. */
-static void take(cursor *it, uint64_t n, const char **text, size_t *len_bytes)
-{
+static void take(cursor *it, uint64_t n, const char **text, size_t *len_bytes) {
     const ot_component *c = &it->op->components[it->index];
     if (c->kind == OT_INSERT) {
         const char *base = ot_op_insert_text(it->op, c) + it->used_bytes;
@@ -120,15 +115,13 @@ static void take(cursor *it, uint64_t n, const char **text, size_t *len_bytes)
     }
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
+static uint64_t min_u64(uint64_t a, uint64_t b) {
     return a < b ? a : b;
 }
 
 /* ---- compose ---------------------------------------------------------------------- */
 
-int ot_compose(const ot_op *a, const ot_op *b, ot_op *out)
-{
+int ot_compose(const ot_op *a, const ot_op *b, ot_op *out) {
     if (a->target_len_codepoints != b->base_len_codepoints)
         return OT_ERR_COMPOSE_MISMATCH;
     ot_op_clear(out);
@@ -179,15 +172,13 @@ int ot_compose(const ot_op *a, const ot_op *b, ot_op *out)
 
 /* ---- transform --------------------------------------------------------------------- */
 
-static bool is_noop_canonical(const ot_op *op)
-{
+static bool is_noop_canonical(const ot_op *op) {
     /* Canonical ops merge adjacent retains: a no-op is [] or [n]. */
     return op->count_components == 0 ||
            (op->count_components == 1 && op->components[0].kind == OT_RETAIN);
 }
 
-static void put_count(ot_op *op, ot_kind kind, uint64_t n)
-{
+static void put_count(ot_op *op, ot_kind kind, uint64_t n) {
     if (op)
         ot_op_put_count(op, kind, n);
 }
@@ -195,16 +186,14 @@ static void put_count(ot_op *op, ot_kind kind, uint64_t n)
 /* Both halves reserved for the worst case, so the loops below cannot fail:
  * every step finishes a component of a or of b and appends at most one
  * component to each half. */
-static int reserve_half(ot_op *half, uint64_t components, uint32_t text_bytes)
-{
+static int reserve_half(ot_op *half, uint64_t components, uint32_t text_bytes) {
     /* Checked here first: a reused half (the usual case) needs no call. */
     if (components <= half->capacity_components && text_bytes <= half->text_capacity_bytes)
         return OT_OK;
     return ot_op_reserve(half, components, text_bytes);
 }
 
-static int reserve_halves(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime)
-{
+static int reserve_halves(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime) {
     uint64_t components = (uint64_t)a->count_components + b->count_components;
     int rc = a_prime ? reserve_half(a_prime, components, a->text_len_bytes) : OT_OK;
     if (rc == OT_OK && b_prime)
@@ -213,8 +202,7 @@ static int reserve_halves(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op 
 }
 
 /* transform(a, b) when a changes nothing: a' retains b's result, b' is b. */
-static void transform_noop(const ot_op *b, ot_op *a_prime, ot_op *b_prime)
-{
+static void transform_noop(const ot_op *b, ot_op *a_prime, ot_op *b_prime) {
     if (a_prime && b->target_len_codepoints)
         ot_op_put_count(a_prime, OT_RETAIN, b->target_len_codepoints);
     if (b_prime) {
@@ -230,8 +218,7 @@ static void transform_noop(const ot_op *b, ot_op *a_prime, ot_op *b_prime)
     }
 }
 
-void ot_transform_general(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime)
-{
+void ot_transform_general(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime) {
     cursor ia = { .op = a }, ib = { .op = b };
     const char *text = NULL;
     size_t len = 0;
@@ -284,8 +271,7 @@ typedef struct site {
     uint32_t text_len_bytes;
 } site;
 
-static bool as_site(const ot_op *op, site *out)
-{
+static bool as_site(const ot_op *op, site *out) {
     const ot_component *c = op->components;
     uint32_t n = op->count_components, i = 0;
     out->pos_codepoints = 0;
@@ -306,8 +292,7 @@ static bool as_site(const ot_op *op, site *out)
 /* Moves s over the concurrent edit o. s_first: s's insert goes before o's at
  * one position. False when the result is no longer one site (o inserts
  * strictly inside s's deleted range). */
-static bool move_site(site *s, const site *o, bool s_first)
-{
+static bool move_site(site *s, const site *o, bool s_first) {
     uint64_t o_end = o->pos_codepoints + (o->kind == OT_DELETE ? o->count_codepoints : 0);
     if (s->kind == OT_INSERT) {
         if (o->kind == OT_INSERT) {
@@ -341,8 +326,7 @@ static bool move_site(site *s, const site *o, bool s_first)
 }
 
 /* Writes site s as a canonical op on a text of len_codepoints. */
-static void put_site(ot_op *op, const site *s, uint64_t len_codepoints)
-{
+static void put_site(ot_op *op, const site *s, uint64_t len_codepoints) {
     if (s->kind == OT_RETAIN) {
         if (len_codepoints)
             ot_op_put_count(op, OT_RETAIN, len_codepoints);
@@ -362,8 +346,7 @@ static void put_site(ot_op *op, const site *s, uint64_t len_codepoints)
 }
 
 /* False (nothing written) when a or b is not one site, or a half would not be. */
-static bool transform_sites(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime)
-{
+static bool transform_sites(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime) {
     site x, y;
     if (!as_site(a, &x) || !as_site(b, &y))
         return false;
@@ -379,8 +362,7 @@ static bool transform_sites(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_o
     return true;
 }
 
-static inline int prepare(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime)
-{
+static inline int prepare(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime) {
     if (a->base_len_codepoints != b->base_len_codepoints)
         return OT_ERR_TRANSFORM_MISMATCH;
     if (a_prime)
@@ -393,13 +375,11 @@ static inline int prepare(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op 
     return reserve_halves(a, b, a_prime, b_prime);
 }
 
-int ot_transform_prepare(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime)
-{
+int ot_transform_prepare(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime) {
     return prepare(a, b, a_prime, b_prime);
 }
 
-int ot_transform(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime)
-{
+int ot_transform(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime) {
     int rc = prepare(a, b, a_prime, b_prime);
     if (rc)
         return rc;
@@ -417,8 +397,7 @@ int ot_transform(const ot_op *a, const ot_op *b, ot_op *a_prime, ot_op *b_prime)
 
 /* ---- invert ------------------------------------------------------------------------ */
 
-int ot_invert(const ot_op *op, const ot_text *before, ot_op *out)
-{
+int ot_invert(const ot_op *op, const ot_text *before, ot_op *out) {
     if (op->base_len_codepoints != ot_text_len_codepoints(before))
         return OT_ERR_BASE_LENGTH;
     ot_op_clear(out);
@@ -459,8 +438,7 @@ int ot_invert(const ot_op *op, const ot_text *before, ot_op *out)
 
 /* ---- positions ---------------------------------------------------------------------- */
 
-uint64_t ot_transform_position(uint64_t pos, const ot_op *op, ot_side side)
-{
+uint64_t ot_transform_position(uint64_t pos, const ot_op *op, ot_side side) {
     if (pos > op->base_len_codepoints)
         pos = op->base_len_codepoints;
     uint64_t at = 0;      /* position in the old text */

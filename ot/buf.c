@@ -4,28 +4,24 @@
 
 #include "ot_internal.h"
 
-void ot_buf_init(ot_buf *buf)
-{
+void ot_buf_init(ot_buf *buf) {
     buf->data = NULL;
     buf->len = 0;
     buf->cap = 0;
 }
 
-void ot_buf_free(ot_buf *buf)
-{
+void ot_buf_free(ot_buf *buf) {
     free(buf->data);
     ot_buf_init(buf);
 }
 
-void ot_buf_clear(ot_buf *buf)
-{
+void ot_buf_clear(ot_buf *buf) {
     buf->len = 0;
     if (buf->data)
         buf->data[0] = '\0';
 }
 
-int ot_buf_reserve(ot_buf *buf, size_t extra_bytes)
-{
+int ot_buf_reserve(ot_buf *buf, size_t extra_bytes) {
     if (extra_bytes > SIZE_MAX - 1 - buf->len)
         return OT_ERR_NOMEM;
     size_t need = buf->len + extra_bytes + 1;
@@ -42,8 +38,7 @@ int ot_buf_reserve(ot_buf *buf, size_t extra_bytes)
     return OT_OK;
 }
 
-int ot_buf_append(ot_buf *buf, const char *bytes, size_t len_bytes)
-{
+int ot_buf_append(ot_buf *buf, const char *bytes, size_t len_bytes) {
     int rc = ot_buf_reserve(buf, len_bytes);
     if (rc)
         return rc;

@@ -27,8 +27,7 @@ struct ot_doc {
     ot_op scratch_a, scratch_b, scratch_inverse; /* reused across submits */
 };
 
-static uint64_t hash_id(const char *id, size_t len)
-{
+static uint64_t hash_id(const char *id, size_t len) {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char)id[i];
@@ -37,19 +36,16 @@ static uint64_t hash_id(const char *id, size_t len)
     return h;
 }
 
-static uint64_t oldest(const ot_doc *doc)
-{
+static uint64_t oldest(const ot_doc *doc) {
     return doc->version - doc->count;
 }
 
-static ot_history_entry *entry_at(const ot_doc *doc, uint64_t base_version)
-{
+static ot_history_entry *entry_at(const ot_doc *doc, uint64_t base_version) {
     uint64_t k = base_version - oldest(doc);
     return &doc->ring[(doc->head + k) % doc->depth];
 }
 
-ot_doc *ot_doc_new(const ot_limits *limits, uint64_t version, const char *utf8, size_t len_bytes)
-{
+ot_doc *ot_doc_new(const ot_limits *limits, uint64_t version, const char *utf8, size_t len_bytes) {
     ot_doc *doc = calloc(1, sizeof *doc);
     if (!doc)
         return NULL;
@@ -78,8 +74,7 @@ ot_doc *ot_doc_new(const ot_limits *limits, uint64_t version, const char *utf8, 
     return doc;
 }
 
-void ot_doc_free(ot_doc *doc)
-{
+void ot_doc_free(ot_doc *doc) {
     if (!doc)
         return;
     if (doc->ring) {
@@ -99,23 +94,19 @@ void ot_doc_free(ot_doc *doc)
     free(doc);
 }
 
-uint64_t ot_doc_version(const ot_doc *doc)
-{
+uint64_t ot_doc_version(const ot_doc *doc) {
     return doc->version;
 }
 
-const ot_text *ot_doc_text(const ot_doc *doc)
-{
+const ot_text *ot_doc_text(const ot_doc *doc) {
     return doc->text;
 }
 
-uint64_t ot_doc_oldest_version(const ot_doc *doc)
-{
+uint64_t ot_doc_oldest_version(const ot_doc *doc) {
     return oldest(doc);
 }
 
-const ot_history_entry *ot_doc_history_at(const ot_doc *doc, uint64_t base_version)
-{
+const ot_history_entry *ot_doc_history_at(const ot_doc *doc, uint64_t base_version) {
     if (base_version < oldest(doc) || base_version >= doc->version)
         return NULL;
     return entry_at(doc, base_version);
@@ -123,8 +114,7 @@ const ot_history_entry *ot_doc_history_at(const ot_doc *doc, uint64_t base_versi
 
 /* ---- the id index ---------------------------------------------------------------- */
 
-static const ot_history_entry *find_id(const ot_doc *doc, const char *id, size_t id_len)
-{
+static const ot_history_entry *find_id(const ot_doc *doc, const char *id, size_t id_len) {
     uint64_t h = hash_id(id, id_len);
     /* At most every slot; the table is never more than half full. */
     for (size_t i = h & doc->ids_mask, probes = 0; probes <= doc->ids_mask;
@@ -141,16 +131,14 @@ static const ot_history_entry *find_id(const ot_doc *doc, const char *id, size_t
     return NULL;
 }
 
-static void add_id(ot_doc *doc, uint64_t hash, uint64_t base_version)
-{
+static void add_id(ot_doc *doc, uint64_t hash, uint64_t base_version) {
     size_t i = hash & doc->ids_mask;
     while (doc->ids[i].version_plus1)
         i = (i + 1) & doc->ids_mask;
     doc->ids[i] = (id_slot){ .hash = hash, .version_plus1 = base_version + 1 };
 }
 
-static void remove_id(ot_doc *doc, uint64_t hash, uint64_t base_version)
-{
+static void remove_id(ot_doc *doc, uint64_t hash, uint64_t base_version) {
     size_t i = hash & doc->ids_mask;
     size_t probes = 0;
     while (doc->ids[i].version_plus1 != base_version + 1) {
@@ -176,8 +164,7 @@ static void remove_id(ot_doc *doc, uint64_t hash, uint64_t base_version)
 
 /* ---- submit -------------------------------------------------------------------------- */
 
-static int dup_bytes(const char *s, size_t len, char **out)
-{
+static int dup_bytes(const char *s, size_t len, char **out) {
     *out = NULL;
     if (len == 0)
         return OT_OK;
@@ -192,8 +179,7 @@ static int dup_bytes(const char *s, size_t len, char **out)
 
 int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
                   const char *id, size_t id_len, const char *author, size_t author_len,
-                  int64_t time_ms, ot_submit_result *result)
-{
+                  int64_t time_ms, ot_submit_result *result) {
     result->duplicate = false;
     if (id_len) {
         /* Before the version checks: a client resending after a reconnect
@@ -282,8 +268,7 @@ int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
     return OT_OK;
 }
 
-int ot_doc_text_at(const ot_doc *doc, uint64_t version, ot_buf *out)
-{
+int ot_doc_text_at(const ot_doc *doc, uint64_t version, ot_buf *out) {
     if (version > doc->version)
         return OT_ERR_VERSION_AHEAD;
     if (version < oldest(doc))

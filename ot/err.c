@@ -1,8 +1,7 @@
 /* Error messages and default limits of the OT engine. */
 #include "ot_internal.h"
 
-const char *ot_err_str(int err)
-{
+const char *ot_err_str(int err) {
     switch (err) {
     case OT_OK: return "ok";
     case OT_ERR_NOMEM: return "out of memory";
@@ -26,8 +25,7 @@ const char *ot_err_str(int err)
     }
 }
 
-ot_limits ot_limits_default(void)
-{
+ot_limits ot_limits_default(void) {
     ot_limits limits = {
         .max_doc_codepoints = 16u * 1024u * 1024u,
         .max_op_bytes = 1024u * 1024u,

@@ -14,31 +14,26 @@ typedef struct parser {
     size_t err_offset_bytes;
 } parser;
 
-static bool is_ws(char c)
-{
+static bool is_ws(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static void skip_ws(parser *p)
-{
+static void skip_ws(parser *p) {
     while (p->pos < p->len_bytes && is_ws(p->json[p->pos]))
         p->pos++;
 }
 
-static int fail(parser *p, size_t offset, int err)
-{
+static int fail(parser *p, size_t offset, int err) {
     p->err_offset_bytes = offset;
     return err;
 }
 
-static bool is_digit(char c)
-{
+static bool is_digit(char c) {
     return c >= '0' && c <= '9';
 }
 
 /* A JSON number; only integers are counts. */
-static int parse_number(parser *p, ot_op *op, const ot_limits *limits)
-{
+static int parse_number(parser *p, ot_op *op, const ot_limits *limits) {
     size_t start = p->pos;
     bool negative = false;
     if (p->json[p->pos] == '-') {
@@ -86,8 +81,7 @@ static int parse_number(parser *p, ot_op *op, const ot_limits *limits)
     return rc ? fail(p, start, rc) : OT_OK;
 }
 
-static int hex4(const char *s, uint32_t *out)
-{
+static int hex4(const char *s, uint32_t *out) {
     uint32_t v = 0;
     for (int i = 0; i < 4; i++) {
         char c = s[i];
@@ -107,8 +101,7 @@ static int hex4(const char *s, uint32_t *out)
 }
 
 /* Reads \uXXXX at p->pos (pointing at the backslash). */
-static int read_u_escape(parser *p, uint32_t *out)
-{
+static int read_u_escape(parser *p, uint32_t *out) {
     if (p->len_bytes - p->pos < 6 || p->json[p->pos + 1] != 'u' ||
         hex4(p->json + p->pos + 2, out) != 0)
         return OT_ERR_JSON_SYNTAX;
@@ -117,8 +110,7 @@ static int read_u_escape(parser *p, uint32_t *out)
 
 /* A JSON string, decoded straight into the op's text tail, then committed as
  * an insert. Decoded text is never longer than its JSON spelling. */
-static int parse_string(parser *p, ot_op *op, const ot_limits *limits)
-{
+static int parse_string(parser *p, ot_op *op, const ot_limits *limits) {
     size_t start = p->pos;
     p->pos++; /* opening quote */
     /* +4: never a zero-byte reservation (op->text may still be NULL). */
@@ -208,8 +200,7 @@ static int parse_string(parser *p, ot_op *op, const ot_limits *limits)
 }
 
 int ot_op_parse_json(ot_op *out, const char *json, size_t len_bytes,
-                     const ot_limits *limits, size_t *err_offset_bytes)
-{
+                     const ot_limits *limits, size_t *err_offset_bytes) {
     ot_limits storage;
     if (!limits) {
         storage = ot_limits_default();
@@ -292,8 +283,7 @@ done:
 
 /* ---- serialization ------------------------------------------------------------ */
 
-static int append_u64(ot_buf *out, bool negative, uint64_t v)
-{
+static int append_u64(ot_buf *out, bool negative, uint64_t v) {
     char tmp[24];
     size_t i = sizeof tmp;
     do {
@@ -305,8 +295,7 @@ static int append_u64(ot_buf *out, bool negative, uint64_t v)
     return ot_buf_append(out, tmp + i, sizeof tmp - i);
 }
 
-static int append_json_string(ot_buf *out, const char *s, size_t len_bytes)
-{
+static int append_json_string(ot_buf *out, const char *s, size_t len_bytes) {
     /* Worst case every byte becomes \u00XX. */
     if (len_bytes > (SIZE_MAX - 2) / 6)
         return OT_ERR_NOMEM;
@@ -346,8 +335,7 @@ static int append_json_string(ot_buf *out, const char *s, size_t len_bytes)
     return OT_OK;
 }
 
-int ot_op_to_json(const ot_op *op, ot_buf *out)
-{
+int ot_op_to_json(const ot_op *op, ot_buf *out) {
     size_t rollback = out->len;
     int rc = ot_buf_append(out, "[", 1);
     for (uint32_t i = 0; rc == OT_OK && i < op->count_components; i++) {

@@ -4,19 +4,16 @@
 
 #include "ot_internal.h"
 
-void ot_op_init(ot_op *op)
-{
+void ot_op_init(ot_op *op) {
     ot_op_init_with(op, NULL);
 }
 
-void ot_op_init_with(ot_op *op, const ot_allocator *allocator)
-{
+void ot_op_init_with(ot_op *op, const ot_allocator *allocator) {
     memset(op, 0, sizeof *op);
     op->allocator = allocator;
 }
 
-static void *resize(const ot_op *op, void *ptr, size_t old_size_bytes, size_t new_size_bytes)
-{
+static void *resize(const ot_op *op, void *ptr, size_t old_size_bytes, size_t new_size_bytes) {
     if (op->allocator)
         return op->allocator->resize(op->allocator->ctx, ptr, old_size_bytes, new_size_bytes);
     if (new_size_bytes == 0) {
@@ -26,8 +23,7 @@ static void *resize(const ot_op *op, void *ptr, size_t old_size_bytes, size_t ne
     return realloc(ptr, new_size_bytes);
 }
 
-void ot_op_free(ot_op *op)
-{
+void ot_op_free(ot_op *op) {
     if (op->components)
         resize(op, op->components, (size_t)op->capacity_components * sizeof *op->components, 0);
     if (op->text)
@@ -35,13 +31,11 @@ void ot_op_free(ot_op *op)
     ot_op_init_with(op, op->allocator);
 }
 
-void ot_op_clear(ot_op *op)
-{
+void ot_op_clear(ot_op *op) {
     ot_op_reset(op);
 }
 
-static int reserve_components(ot_op *op, uint32_t extra)
-{
+static int reserve_components(ot_op *op, uint32_t extra) {
     if (extra > UINT32_MAX - op->count_components)
         return OT_ERR_TOO_MANY_COMPONENTS;
     uint32_t need = op->count_components + extra;
@@ -61,8 +55,7 @@ static int reserve_components(ot_op *op, uint32_t extra)
     return OT_OK;
 }
 
-int ot_op_reserve_text(ot_op *op, size_t extra_bytes)
-{
+int ot_op_reserve_text(ot_op *op, size_t extra_bytes) {
     if (extra_bytes > (size_t)(UINT32_MAX - 1) - op->text_len_bytes)
         return OT_ERR_TOO_LARGE; /* offsets are 32-bit */
     uint64_t need = (uint64_t)op->text_len_bytes + extra_bytes;
@@ -81,8 +74,7 @@ int ot_op_reserve_text(ot_op *op, size_t extra_bytes)
     return OT_OK;
 }
 
-int ot_op_reserve(ot_op *op, uint64_t extra_components, size_t extra_text_bytes)
-{
+int ot_op_reserve(ot_op *op, uint64_t extra_components, size_t extra_text_bytes) {
     if (extra_components > UINT32_MAX)
         return OT_ERR_TOO_MANY_COMPONENTS;
     int rc = reserve_components(op, (uint32_t)extra_components);
@@ -91,8 +83,7 @@ int ot_op_reserve(ot_op *op, uint64_t extra_components, size_t extra_text_bytes)
     return rc;
 }
 
-int ot_op_copy(ot_op *dst, const ot_op *src)
-{
+int ot_op_copy(ot_op *dst, const ot_op *src) {
     if (dst == src)
         return OT_OK;
     ot_op_clear(dst);
@@ -113,19 +104,16 @@ int ot_op_copy(ot_op *dst, const ot_op *src)
     return OT_OK;
 }
 
-const char *ot_op_insert_text(const ot_op *op, const ot_component *c)
-{
+const char *ot_op_insert_text(const ot_op *op, const ot_component *c) {
     return op->text + c->text_offset_bytes;
 }
 
-static ot_component *last(ot_op *op)
-{
+static ot_component *last(ot_op *op) {
     return op->count_components ? &op->components[op->count_components - 1] : NULL;
 }
 
 /* Retain and delete share everything but the lengths they move. */
-static int push_count(ot_op *op, ot_kind kind, uint64_t n)
-{
+static int push_count(ot_op *op, ot_kind kind, uint64_t n) {
     if (n == 0)
         return OT_OK;
     if (n > UINT64_MAX - op->base_len_codepoints)
@@ -143,18 +131,15 @@ static int push_count(ot_op *op, ot_kind kind, uint64_t n)
     return OT_OK;
 }
 
-int ot_op_retain(ot_op *op, uint64_t count_codepoints)
-{
+int ot_op_retain(ot_op *op, uint64_t count_codepoints) {
     return push_count(op, OT_RETAIN, count_codepoints);
 }
 
-int ot_op_delete(ot_op *op, uint64_t count_codepoints)
-{
+int ot_op_delete(ot_op *op, uint64_t count_codepoints) {
     return push_count(op, OT_DELETE, count_codepoints);
 }
 
-int ot_op_commit_insert(ot_op *op, size_t len_bytes, uint64_t count_codepoints)
-{
+int ot_op_commit_insert(ot_op *op, size_t len_bytes, uint64_t count_codepoints) {
     if (len_bytes == 0)
         return OT_OK;
     if (count_codepoints > UINT64_MAX - op->target_len_codepoints)
@@ -169,8 +154,7 @@ int ot_op_commit_insert(ot_op *op, size_t len_bytes, uint64_t count_codepoints)
     return OT_OK;
 }
 
-int ot_op_insert_valid(ot_op *op, const char *utf8, size_t len_bytes, uint64_t count_codepoints)
-{
+int ot_op_insert_valid(ot_op *op, const char *utf8, size_t len_bytes, uint64_t count_codepoints) {
     if (len_bytes == 0)
         return OT_OK;
     int rc = ot_op_reserve_text(op, len_bytes);
@@ -183,8 +167,7 @@ int ot_op_insert_valid(ot_op *op, const char *utf8, size_t len_bytes, uint64_t c
     return ot_op_commit_insert(op, len_bytes, count_codepoints);
 }
 
-int ot_op_insert(ot_op *op, const char *utf8, size_t len_bytes)
-{
+int ot_op_insert(ot_op *op, const char *utf8, size_t len_bytes) {
     uint64_t cps = 0;
     int rc = ot_utf8_validate(utf8, len_bytes, &cps, NULL);
     if (rc)
@@ -194,16 +177,14 @@ int ot_op_insert(ot_op *op, const char *utf8, size_t len_bytes)
 
 /* ---- strict builders --------------------------------------------------------- */
 
-static const ot_limits *limits_or_default(const ot_limits *limits, ot_limits *storage)
-{
+static const ot_limits *limits_or_default(const ot_limits *limits, ot_limits *storage) {
     if (limits)
         return limits;
     *storage = ot_limits_default();
     return storage;
 }
 
-int ot_op_push_int(ot_op *op, int64_t value, const ot_limits *limits)
-{
+int ot_op_push_int(ot_op *op, int64_t value, const ot_limits *limits) {
     ot_limits storage;
     limits = limits_or_default(limits, &storage);
     if (value == 0)
@@ -224,8 +205,7 @@ int ot_op_push_int(ot_op *op, int64_t value, const ot_limits *limits)
 }
 
 int ot_op_check_insert(const ot_op *op, size_t len_bytes, uint64_t count_codepoints,
-                       const ot_limits *limits)
-{
+                       const ot_limits *limits) {
     if (len_bytes == 0)
         return OT_ERR_EMPTY_INSERT;
     if (len_bytes > limits->max_op_bytes ||
@@ -239,8 +219,7 @@ int ot_op_check_insert(const ot_op *op, size_t len_bytes, uint64_t count_codepoi
     return OT_OK;
 }
 
-int ot_op_push_string(ot_op *op, const char *utf8, size_t len_bytes, const ot_limits *limits)
-{
+int ot_op_push_string(ot_op *op, const char *utf8, size_t len_bytes, const ot_limits *limits) {
     ot_limits storage;
     limits = limits_or_default(limits, &storage);
     if (len_bytes == 0)
@@ -259,16 +238,14 @@ int ot_op_push_string(ot_op *op, const char *utf8, size_t len_bytes, const ot_li
 
 /* ---- predicates ------------------------------------------------------------------- */
 
-bool ot_op_is_noop(const ot_op *op)
-{
+bool ot_op_is_noop(const ot_op *op) {
     for (uint32_t i = 0; i < op->count_components; i++)
         if (op->components[i].kind != OT_RETAIN)
             return false;
     return true;
 }
 
-bool ot_op_equal(const ot_op *a, const ot_op *b)
-{
+bool ot_op_equal(const ot_op *a, const ot_op *b) {
     if (a->count_components != b->count_components)
         return false;
     for (uint32_t i = 0; i < a->count_components; i++) {

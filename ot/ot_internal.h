@@ -70,8 +70,7 @@ int ot_op_check_insert(const ot_op *op, size_t len_bytes, uint64_t count_codepoi
 const char *ot_op_insert_text(const ot_op *op, const ot_component *c);
 
 /* ot_op_clear, inlinable into the hot loops of the algebra. */
-static inline void ot_op_reset(ot_op *op)
-{
+static inline void ot_op_reset(ot_op *op) {
     op->count_components = 0;
     op->text_len_bytes = 0;
     op->base_len_codepoints = 0;
@@ -82,8 +81,7 @@ static inline void ot_op_reset(ot_op *op)
  * builders (merging; an insert goes before a delete at one position), but with
  * no checks, so they inline to a few instructions. The caller has reserved the
  * room (ot_op_reserve) and has ruled out length overflow. n > 0. */
-static inline void ot_op_put_count(ot_op *op, ot_kind kind, uint64_t n)
-{
+static inline void ot_op_put_count(ot_op *op, ot_kind kind, uint64_t n) {
     ot_component *l = op->count_components ? &op->components[op->count_components - 1] : NULL;
     if (l && l->kind == kind)
         l->count_codepoints += n;
@@ -97,8 +95,7 @@ static inline void ot_op_put_count(ot_op *op, ot_kind kind, uint64_t n)
 
 /* The insert a new insert merges into: the last component, or the one before
  * a final delete (its text always ends op->text: other kinds own no text). */
-static inline ot_component *ot_op_insert_merge_target(const ot_op *op)
-{
+static inline ot_component *ot_op_insert_merge_target(const ot_op *op) {
     uint32_t count = op->count_components;
     ot_component *l = count ? &op->components[count - 1] : NULL;
     if (l && l->kind == OT_INSERT)
@@ -109,8 +106,7 @@ static inline ot_component *ot_op_insert_merge_target(const ot_op *op)
 }
 
 /* The insert's len_bytes of text are already at op->text + op->text_len_bytes. */
-static inline void ot_op_put_written_insert(ot_op *op, uint32_t len_bytes, uint64_t n)
-{
+static inline void ot_op_put_written_insert(ot_op *op, uint32_t len_bytes, uint64_t n) {
     uint32_t count = op->count_components;
     ot_component *l = count ? &op->components[count - 1] : NULL;
     ot_component *merge_into = ot_op_insert_merge_target(op);
@@ -134,8 +130,7 @@ static inline void ot_op_put_written_insert(ot_op *op, uint32_t len_bytes, uint6
     op->target_len_codepoints += n;
 }
 
-static inline void ot_op_put_insert(ot_op *op, const char *utf8, uint32_t len_bytes, uint64_t n)
-{
+static inline void ot_op_put_insert(ot_op *op, const char *utf8, uint32_t len_bytes, uint64_t n) {
     __builtin_memcpy(op->text + op->text_len_bytes, utf8, len_bytes);
     ot_op_put_written_insert(op, len_bytes, n);
 }

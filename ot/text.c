@@ -40,8 +40,7 @@ struct ot_text {
 
 /* ---- index ------------------------------------------------------------------------ */
 
-static void fen_rebuild(ot_text *t)
-{
+static void fen_rebuild(ot_text *t) {
     size_t n = t->count_chunks;
     for (size_t i = 1; i <= n; i++) {
         t->fen_codepoints[i] = t->chunks[i - 1]->len_codepoints;
@@ -57,8 +56,7 @@ static void fen_rebuild(ot_text *t)
 }
 
 /* Adds (two's complement) deltas to chunk `index` (0-based). */
-static void fen_add(ot_text *t, size_t index, uint64_t delta_codepoints, uint64_t delta_bytes)
-{
+static void fen_add(ot_text *t, size_t index, uint64_t delta_codepoints, uint64_t delta_bytes) {
     for (size_t i = index + 1; i <= t->count_chunks; i += i & (~i + 1)) {
         t->fen_codepoints[i] += delta_codepoints;
         t->fen_bytes[i] += delta_bytes;
@@ -73,8 +71,7 @@ typedef struct locus {
 
 /* The chunk where position `pos` (0 < pos <= len, or 0) falls: the last chunk
  * whose start is < pos, so an end-of-chunk position stays in that chunk. */
-static locus locate(const ot_text *t, uint64_t pos)
-{
+static locus locate(const ot_text *t, uint64_t pos) {
     size_t idx = 0;
     uint64_t rem = pos, bytes = 0;
     size_t step = 1;
@@ -95,8 +92,7 @@ static locus locate(const ot_text *t, uint64_t pos)
     return l;
 }
 
-static size_t chunk_byte_at(const chunk *c, uint32_t offset_codepoints)
-{
+static size_t chunk_byte_at(const chunk *c, uint32_t offset_codepoints) {
     /* All ASCII: code points are bytes. */
     if (c->len_bytes == c->len_codepoints)
         return offset_codepoints;
@@ -111,8 +107,7 @@ static size_t chunk_byte_at(const chunk *c, uint32_t offset_codepoints)
  * code point `offset`: the scan covers only the code points in between when
  * that is shorter. */
 static size_t chunk_byte_after(const chunk *c, uint32_t offset_codepoints, size_t offset_bytes,
-                               uint32_t count_codepoints)
-{
+                               uint32_t count_codepoints) {
     if (c->len_bytes == c->len_codepoints)
         return offset_bytes + count_codepoints;
     if (count_codepoints <= c->len_codepoints - offset_codepoints - count_codepoints)
@@ -123,8 +118,7 @@ static size_t chunk_byte_after(const chunk *c, uint32_t offset_codepoints, size_
 
 /* ---- storage ---------------------------------------------------------------------- */
 
-static int reserve(ot_text *t, size_t extra_chunks)
-{
+static int reserve(ot_text *t, size_t extra_chunks) {
     if (extra_chunks > SIZE_MAX / 4 - t->count_chunks)
         return OT_ERR_NOMEM;
     size_t need = t->count_chunks + extra_chunks;
@@ -162,8 +156,7 @@ static int reserve(ot_text *t, size_t extra_chunks)
     return OT_OK;
 }
 
-static chunk *take_spare(ot_text *t)
-{
+static chunk *take_spare(ot_text *t) {
     /* reserve() guaranteed one. */
     chunk *c = t->spares[--t->count_spares];
     c->len_bytes = 0;
@@ -171,8 +164,7 @@ static chunk *take_spare(ot_text *t)
     return c;
 }
 
-static void release(ot_text *t, chunk *c)
-{
+static void release(ot_text *t, chunk *c) {
     if (t->count_spares < t->capacity_spares && t->count_spares < spare_chunks_max)
         t->spares[t->count_spares++] = c;
     else
@@ -180,21 +172,18 @@ static void release(ot_text *t, chunk *c)
 }
 
 /* Removes chunks [first, first+n) from the array (not freeing them). */
-static void remove_slots(ot_text *t, size_t first, size_t n)
-{
+static void remove_slots(ot_text *t, size_t first, size_t n) {
     memmove(&t->chunks[first], &t->chunks[first + n],
             (t->count_chunks - first - n) * sizeof *t->chunks);
     t->count_chunks -= n;
 }
 
-ot_text *ot_text_new(void)
-{
+ot_text *ot_text_new(void) {
     ot_text *t = calloc(1, sizeof *t);
     return t;
 }
 
-void ot_text_free(ot_text *t)
-{
+void ot_text_free(ot_text *t) {
     if (!t)
         return;
     for (size_t i = 0; i < t->count_chunks; i++)
@@ -208,27 +197,23 @@ void ot_text_free(ot_text *t)
     free(t);
 }
 
-uint64_t ot_text_len_codepoints(const ot_text *t)
-{
+uint64_t ot_text_len_codepoints(const ot_text *t) {
     return t->len_codepoints;
 }
 
-uint64_t ot_text_len_bytes(const ot_text *t)
-{
+uint64_t ot_text_len_bytes(const ot_text *t) {
     return t->len_bytes;
 }
 
 /* Chunks needed to hold len_bytes at the fill level, split at code point
  * boundaries (a split never loses more than 3 bytes of a chunk). */
-static size_t chunks_for(size_t len_bytes)
-{
+static size_t chunks_for(size_t len_bytes) {
     return len_bytes / (chunk_fill_bytes - 4) + 1;
 }
 
 /* Cuts `bytes` into new chunks of about chunk_fill_bytes, written to out[]
  * (which has room for chunks_for(len) entries); returns how many. */
-static size_t pack(ot_text *t, const char *bytes, size_t len_bytes, chunk **out)
-{
+static size_t pack(ot_text *t, const char *bytes, size_t len_bytes, chunk **out) {
     size_t n = 0, i = 0;
     while (i < len_bytes) {
         size_t take = len_bytes - i;
@@ -247,8 +232,7 @@ static size_t pack(ot_text *t, const char *bytes, size_t len_bytes, chunk **out)
     return n;
 }
 
-ot_text *ot_text_from_utf8(const char *utf8, size_t len_bytes)
-{
+ot_text *ot_text_from_utf8(const char *utf8, size_t len_bytes) {
     uint64_t cps = 0;
     if (ot_utf8_validate(utf8, len_bytes, &cps, NULL) != OT_OK)
         return NULL;
@@ -264,8 +248,7 @@ ot_text *ot_text_from_utf8(const char *utf8, size_t len_bytes)
 
 /* ---- reading ------------------------------------------------------------------- */
 
-int ot_text_to_buf(const ot_text *t, ot_buf *out)
-{
+int ot_text_to_buf(const ot_text *t, ot_buf *out) {
     /* One reservation, so the appends below cannot fail. */
     int rc = ot_buf_reserve(out, t->len_bytes);
     for (size_t i = 0; rc == OT_OK && i < t->count_chunks; i++)
@@ -275,8 +258,7 @@ int ot_text_to_buf(const ot_text *t, ot_buf *out)
     return rc;
 }
 
-void ot_text_copy_range(const ot_text *t, uint64_t start, uint64_t count, char *dst)
-{
+void ot_text_copy_range(const ot_text *t, uint64_t start, uint64_t count, char *dst) {
     if (count == 0)
         return;
     /* Locate start+1 so the chunk is the one holding the first code point. */
@@ -297,8 +279,7 @@ void ot_text_copy_range(const ot_text *t, uint64_t start, uint64_t count, char *
     }
 }
 
-int ot_text_slice(const ot_text *t, uint64_t start, uint64_t count, ot_buf *out)
-{
+int ot_text_slice(const ot_text *t, uint64_t start, uint64_t count, ot_buf *out) {
     if (start > t->len_codepoints || count > t->len_codepoints - start)
         return OT_ERR_RANGE;
     uint64_t from = 0, to = 0;
@@ -315,8 +296,7 @@ int ot_text_slice(const ot_text *t, uint64_t start, uint64_t count, ot_buf *out)
     return OT_OK;
 }
 
-int ot_text_byte_offset(const ot_text *t, uint64_t pos, uint64_t *out_offset_bytes)
-{
+int ot_text_byte_offset(const ot_text *t, uint64_t pos, uint64_t *out_offset_bytes) {
     if (pos > t->len_codepoints)
         return OT_ERR_RANGE;
     if (pos == 0 || t->count_chunks == 0) {
@@ -328,8 +308,7 @@ int ot_text_byte_offset(const ot_text *t, uint64_t pos, uint64_t *out_offset_byt
     return OT_OK;
 }
 
-bool ot_text_equals(const ot_text *t, const char *utf8, size_t len_bytes)
-{
+bool ot_text_equals(const ot_text *t, const char *utf8, size_t len_bytes) {
     if (len_bytes != t->len_bytes)
         return false;
     size_t at = 0;
@@ -346,8 +325,7 @@ bool ot_text_equals(const ot_text *t, const char *utf8, size_t len_bytes)
 
 /* Merges chunk i with a neighbour when it has become small, keeping the chunk
  * count proportional to the text size. Returns true when the array changed. */
-static bool maybe_merge(ot_text *t, size_t i)
-{
+static bool maybe_merge(ot_text *t, size_t i) {
     if (i >= t->count_chunks || t->chunks[i]->len_bytes >= chunk_min_bytes)
         return false;
     size_t left = i, right = i + 1;
@@ -371,13 +349,11 @@ static bool maybe_merge(ot_text *t, size_t i)
 
 /* Worst case chunks one insert adds: the new text and the tail of a chunk
  * packed into new chunks. */
-static size_t insert_need(size_t len_bytes)
-{
+static size_t insert_need(size_t len_bytes) {
     return chunks_for(len_bytes + chunk_cap_bytes) + 1;
 }
 
-int ot_text_reserve_for_op(ot_text *t, const ot_op *op)
-{
+int ot_text_reserve_for_op(ot_text *t, const ot_op *op) {
     size_t need = 0;
     for (uint32_t i = 0; i < op->count_components; i++)
         if (op->components[i].kind == OT_INSERT)
@@ -385,15 +361,13 @@ int ot_text_reserve_for_op(ot_text *t, const ot_op *op)
     return reserve(t, need);
 }
 
-void ot_text_trim(ot_text *t)
-{
+void ot_text_trim(ot_text *t) {
     while (t->count_spares > spare_chunks_max)
         free(t->spares[--t->count_spares]);
 }
 
 int ot_text_insert(ot_text *t, uint64_t pos, const char *utf8, size_t len_bytes,
-                   uint64_t count_codepoints)
-{
+                   uint64_t count_codepoints) {
     if (pos > t->len_codepoints)
         return OT_ERR_RANGE;
     if (len_bytes == 0)
@@ -466,8 +440,7 @@ int ot_text_insert(ot_text *t, uint64_t pos, const char *utf8, size_t len_bytes,
     return OT_OK;
 }
 
-int ot_text_delete(ot_text *t, uint64_t pos, uint64_t count)
-{
+int ot_text_delete(ot_text *t, uint64_t pos, uint64_t count) {
     if (pos > t->len_codepoints || count > t->len_codepoints - pos)
         return OT_ERR_RANGE;
     if (count == 0)

@@ -7,22 +7,19 @@
 
 static const uint64_t high_bits = 0x8080808080808080ull;
 
-static uint64_t load8(const unsigned char *s)
-{
+static uint64_t load8(const unsigned char *s) {
     uint64_t w;
     memcpy(&w, s, sizeof w);
     return w;
 }
 
 /* Code points starting in these 8 bytes: bytes that are not 10xxxxxx. */
-static unsigned leads_in(uint64_t w)
-{
+static unsigned leads_in(uint64_t w) {
     uint64_t continuation = w & ~(w << 1) & high_bits;
     return 8u - (unsigned)__builtin_popcountll(continuation);
 }
 
-size_t ot_utf8_seq_len(const unsigned char *s, size_t len_bytes)
-{
+size_t ot_utf8_seq_len(const unsigned char *s, size_t len_bytes) {
     if (len_bytes == 0)
         return 0;
     unsigned char c = s[0];
@@ -60,8 +57,7 @@ size_t ot_utf8_seq_len(const unsigned char *s, size_t len_bytes)
 }
 
 int ot_utf8_validate(const char *utf8, size_t len_bytes, uint64_t *out_codepoints,
-                     size_t *out_bad_offset_bytes)
-{
+                     size_t *out_bad_offset_bytes) {
     const unsigned char *s = (const unsigned char *)utf8;
     uint64_t count = 0;
     size_t i = 0;
@@ -95,8 +91,7 @@ int ot_utf8_validate(const char *utf8, size_t len_bytes, uint64_t *out_codepoint
     return OT_OK;
 }
 
-uint64_t ot_utf8_count(const char *utf8, size_t len_bytes)
-{
+uint64_t ot_utf8_count(const char *utf8, size_t len_bytes) {
     const unsigned char *s = (const unsigned char *)utf8;
     uint64_t count = 0;
     size_t i = 0;
@@ -107,8 +102,7 @@ uint64_t ot_utf8_count(const char *utf8, size_t len_bytes)
     return count;
 }
 
-size_t ot_utf8_advance(const char *utf8, size_t len_bytes, uint64_t count_codepoints)
-{
+size_t ot_utf8_advance(const char *utf8, size_t len_bytes, uint64_t count_codepoints) {
     const unsigned char *s = (const unsigned char *)utf8;
     size_t i = 0;
     /* Whole blocks, then words, while they hold no more code points than are
@@ -141,8 +135,7 @@ size_t ot_utf8_advance(const char *utf8, size_t len_bytes, uint64_t count_codepo
     return i;
 }
 
-size_t ot_utf8_retreat(const char *utf8, size_t len_bytes, uint64_t count_codepoints)
-{
+size_t ot_utf8_retreat(const char *utf8, size_t len_bytes, uint64_t count_codepoints) {
     const unsigned char *s = (const unsigned char *)utf8;
     size_t i = len_bytes;
     if (count_codepoints == 0)
@@ -172,8 +165,7 @@ size_t ot_utf8_retreat(const char *utf8, size_t len_bytes, uint64_t count_codepo
     return 0;
 }
 
-size_t ot_utf8_encode(uint32_t cp, char out[4])
-{
+size_t ot_utf8_encode(uint32_t cp, char out[4]) {
     if (cp < 0x80) {
         out[0] = (char)cp;
         return 1;

@@ -117,19 +117,82 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
     return 0;
 }
 
+static void config_defaults(lg_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->host, sizeof cfg->host, "127.0.0.1");
+    cfg->port = 8080;
+    cfg->connections = 100;
+    cfg->threads = 1;
+    cfg->duration_s = 10;
+    cfg->warmup_s = 1;
+    cfg->seed = 1;
+    cfg->connect_timeout_s = 30;
+    cfg->drain_timeout_s = 10;
+    cfg->max_connecting_per_thread = 256;
+}
+
+/* The values the scenario implies for the options not given. Returns 0, or -1
+ * after printing why the combination cannot run. */
+static int settle_config(lg_config *cfg, bool have_docs, bool have_bytes, bool have_target) {
+    lg_scenario sc = cfg->scenario;
+    if (sc == LG_SC_TLS) cfg->tls = true;
+    if (!cfg->tls && (cfg->tls_version || cfg->tls_resume || cfg->tls_ca[0] || cfg->tls_server_name[0])) {
+        fprintf(stderr, "ringpad-bench: --tls-* options need --tls (or --scenario tls)\n");
+        return -1;
+    }
+    if (cfg->tls && cfg->tls_version == 0) cfg->tls_version = 13;
+    if (cfg->path[0] == '\0') snprintf(cfg->path, sizeof cfg->path, "%s", sc == LG_SC_ECHO ? "/echo" : "/ws");
+    if (!have_docs) {
+        if (sc == LG_SC_HOT || sc == LG_SC_FANOUT) cfg->docs = 1;
+        else cfg->docs = cfg->connections / 4 ? cfg->connections / 4 : 1;
+    }
+    if (cfg->docs > cfg->connections) cfg->docs = cfg->connections;
+    if (!have_bytes) cfg->message_bytes = sc == LG_SC_ECHO ? 1024 : sc == LG_SC_PASTE ? 65536 : 0;
+    if (sc == LG_SC_ECHO && cfg->message_bytes == 0) {
+        fprintf(stderr, "ringpad-bench: echo needs --message-bytes >= 1\n");
+        return -1;
+    }
+    if (!have_target) cfg->target_doc_codepoints = sc == LG_SC_PASTE ? 4ull * cfg->message_bytes : 2000;
+    if (cfg->threads > cfg->connections) cfg->threads = cfg->connections;
+    cfg->seed = cfg->seed ? cfg->seed : 1;
+    snprintf(cfg->doc_prefix, sizeof cfg->doc_prefix, "bench/%s-%llx-%d/d", lg_scenario_str(sc),
+             (unsigned long long)cfg->seed, (int)getpid());
+    return 0;
+}
+
+/* Runs the load, prints the table (and the JSON report); the exit status. */
+static int run_and_report(const lg_config *cfg, const char *json_path) {
+    lg_scenario sc = cfg->scenario;
+    if (!cfg->quiet)
+        fprintf(stderr, "ringpad-bench: %s%s, %u connections over %u threads, %.1f s + %.1f s warm-up\n",
+                lg_scenario_str(sc), cfg->tls && sc != LG_SC_TLS ? " over TLS" : "", cfg->connections,
+                cfg->threads, cfg->duration_s, cfg->warmup_s);
+    lg_stats *st = malloc(sizeof *st);
+    if (st == NULL) return 1;
+    char err[256] = "";
+    int rc = lg_run(cfg, st, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "ringpad-bench: %s\n", err);
+        free(st);
+        return 1;
+    }
+    lg_report_table(stdout, cfg, st);
+    if (json_path) {
+        FILE *f = fopen(json_path, "w");
+        if (f == NULL || lg_report_json(f, cfg, st) != 0 || fclose(f) != 0) {
+            fprintf(stderr, "ringpad-bench: --json %s: %s\n", json_path, strerror(errno));
+            free(st);
+            return 1;
+        }
+    }
+    int failed = lg_report_failed(cfg, st);
+    free(st);
+    return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     lg_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    snprintf(cfg.host, sizeof cfg.host, "127.0.0.1");
-    cfg.port = 8080;
-    cfg.connections = 100;
-    cfg.threads = 1;
-    cfg.duration_s = 10;
-    cfg.warmup_s = 1;
-    cfg.seed = 1;
-    cfg.connect_timeout_s = 30;
-    cfg.drain_timeout_s = 10;
-    cfg.max_connecting_per_thread = 256;
+    config_defaults(&cfg);
     bool have_docs = false, have_bytes = false, have_target = false, allow_remote = false;
     const char *json_path = NULL;
 
@@ -212,29 +275,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    lg_scenario sc = cfg.scenario;
-    if (sc == LG_SC_TLS) cfg.tls = true;
-    if (!cfg.tls && (cfg.tls_version || cfg.tls_resume || cfg.tls_ca[0] || cfg.tls_server_name[0])) {
-        fprintf(stderr, "ringpad-bench: --tls-* options need --tls (or --scenario tls)\n");
-        return 2;
-    }
-    if (cfg.tls && cfg.tls_version == 0) cfg.tls_version = 13;
-    if (cfg.path[0] == '\0') snprintf(cfg.path, sizeof cfg.path, "%s", sc == LG_SC_ECHO ? "/echo" : "/ws");
-    if (!have_docs) {
-        if (sc == LG_SC_HOT || sc == LG_SC_FANOUT) cfg.docs = 1;
-        else cfg.docs = cfg.connections / 4 ? cfg.connections / 4 : 1;
-    }
-    if (cfg.docs > cfg.connections) cfg.docs = cfg.connections;
-    if (!have_bytes) cfg.message_bytes = sc == LG_SC_ECHO ? 1024 : sc == LG_SC_PASTE ? 65536 : 0;
-    if (sc == LG_SC_ECHO && cfg.message_bytes == 0) {
-        fprintf(stderr, "ringpad-bench: echo needs --message-bytes >= 1\n");
-        return 2;
-    }
-    if (!have_target) cfg.target_doc_codepoints = sc == LG_SC_PASTE ? 4ull * cfg.message_bytes : 2000;
-    if (cfg.threads > cfg.connections) cfg.threads = cfg.connections;
-    cfg.seed = cfg.seed ? cfg.seed : 1;
-    snprintf(cfg.doc_prefix, sizeof cfg.doc_prefix, "bench/%s-%llx-%d/d", lg_scenario_str(sc),
-             (unsigned long long)cfg.seed, (int)getpid());
+    if (settle_config(&cfg, have_docs, have_bytes, have_target) != 0) return 2;
 
     if (resolve(&cfg) != 0) return 2;
     if (!allow_remote && !is_loopback(&cfg.addr)) {
@@ -244,29 +285,5 @@ int main(int argc, char **argv) {
     }
     if (raise_nofile((uint64_t)cfg.connections + cfg.docs + 64) != 0) return 2;
 
-    if (!cfg.quiet)
-        fprintf(stderr, "ringpad-bench: %s%s, %u connections over %u threads, %.1f s + %.1f s warm-up\n",
-                lg_scenario_str(sc), cfg.tls && sc != LG_SC_TLS ? " over TLS" : "", cfg.connections, cfg.threads,
-                cfg.duration_s, cfg.warmup_s);
-    lg_stats *st = malloc(sizeof *st);
-    if (st == NULL) return 1;
-    char err[256] = "";
-    int rc = lg_run(&cfg, st, err, sizeof err);
-    if (rc < 0) {
-        fprintf(stderr, "ringpad-bench: %s\n", err);
-        free(st);
-        return 1;
-    }
-    lg_report_table(stdout, &cfg, st);
-    if (json_path) {
-        FILE *f = fopen(json_path, "w");
-        if (f == NULL || lg_report_json(f, &cfg, st) != 0 || fclose(f) != 0) {
-            fprintf(stderr, "ringpad-bench: --json %s: %s\n", json_path, strerror(errno));
-            free(st);
-            return 1;
-        }
-    }
-    int failed = lg_report_failed(&cfg, st);
-    free(st);
-    return failed ? 1 : 0;
+    return run_and_report(&cfg, json_path);
 }

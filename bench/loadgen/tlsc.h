@@ -1,6 +1,6 @@
 /*
  * The load generator's TLS client: a thin adapter over the server's session
- * layer (src/tls.h, its client role), so one implementation of the wolfSSL
+ * layer (src/tls/tls.h, its client role), so one implementation of the wolfSSL
  * I/O callbacks, read loop, write and shutdown serves both sides. What it adds
  * is the loop's send discipline: the output is double-buffered. lg_tls_flight
  * hands out a buffer (taken from the session) that stays put while its send is

@@ -3,8 +3,8 @@
  *  - the opening handshake: a request with a fresh Sec-WebSocket-Key, and the
  *    server's 101 response checked (status, Upgrade, Connection, the
  *    Sec-WebSocket-Accept derived from our key, the subprotocol if asked);
- *  - masked client frames (src/ws.h's header encoder and ws_mask).
- * Server frames are read with src/ws.h's ws_reader configured for the client
+ *  - masked client frames (src/ws/ws.h's header encoder and ws_mask).
+ * Server frames are read with src/ws/ws.h's ws_reader configured for the client
  * role (expect_masked = false), which also reassembles fragments.
  */
 #ifndef RINGPAD_LG_WSC_H

@@ -64,8 +64,7 @@ static const uint32_t crc32c_table[256] = {
     0xBE2DA0A5u, 0x4C4623A6u, 0x5F16D052u, 0xAD7D5351u,
 };
 
-uint32_t crc32c_update_sw(uint32_t crc, const void *data, size_t len_bytes)
-{
+uint32_t crc32c_update_sw(uint32_t crc, const void *data, size_t len_bytes) {
     const unsigned char *p = data;
     uint32_t c = ~crc;
     for (size_t i = 0; i < len_bytes; i++)
@@ -75,8 +74,7 @@ uint32_t crc32c_update_sw(uint32_t crc, const void *data, size_t len_bytes)
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2")))
-static uint32_t crc32c_hw_body(uint32_t crc, const unsigned char *p, size_t len_bytes)
-{
+static uint32_t crc32c_hw_body(uint32_t crc, const unsigned char *p, size_t len_bytes) {
     uint64_t c = (uint32_t)~crc;
     while (len_bytes > 0 && ((uintptr_t)p & 7u) != 0) {
         c = _mm_crc32_u8((uint32_t)c, *p++);
@@ -97,8 +95,7 @@ static uint32_t crc32c_hw_body(uint32_t crc, const unsigned char *p, size_t len_
 }
 #endif
 
-bool crc32c_hw_available(void)
-{
+bool crc32c_hw_available(void) {
 #if defined(__x86_64__)
     unsigned int eax, ebx, ecx, edx;
     if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0)
@@ -116,8 +113,7 @@ bool crc32c_hw_available(void)
  * CPU, written with the same value by whichever thread gets there first. */
 static _Atomic int hw_probe = 0;   /* 0 not probed, 1 SSE4.2, 2 none */
 
-static bool hw_cached(void)
-{
+static bool hw_cached(void) {
     int v = atomic_load_explicit(&hw_probe, memory_order_relaxed);
     if (v == 0) {
         v = crc32c_hw_available() ? 1 : 2;
@@ -126,8 +122,7 @@ static bool hw_cached(void)
     return v == 1;
 }
 
-uint32_t crc32c_update_hw(uint32_t crc, const void *data, size_t len_bytes)
-{
+uint32_t crc32c_update_hw(uint32_t crc, const void *data, size_t len_bytes) {
 #if defined(__x86_64__)
     if (hw_cached())
         return crc32c_hw_body(crc, data, len_bytes);
@@ -135,15 +130,13 @@ uint32_t crc32c_update_hw(uint32_t crc, const void *data, size_t len_bytes)
     return crc32c_update_sw(crc, data, len_bytes);
 }
 
-uint32_t crc32c_update(uint32_t crc, const void *data, size_t len_bytes)
-{
+uint32_t crc32c_update(uint32_t crc, const void *data, size_t len_bytes) {
     /* Below this size the table is as fast as the crc32 instruction. */
     if (len_bytes < 64)
         return crc32c_update_sw(crc, data, len_bytes);
     return crc32c_update_hw(crc, data, len_bytes);
 }
 
-uint32_t crc32c(const void *data, size_t len_bytes)
-{
+uint32_t crc32c(const void *data, size_t len_bytes) {
     return crc32c_update(0, data, len_bytes);
 }

@@ -130,34 +130,20 @@ static void scalar(out *o, const char *name, const char *type, const char *help,
     put(o, "# HELP ringpad_%s %s\n# TYPE ringpad_%s %s\nringpad_%s %" PRIu64 "\n", name, help, name, type, name, v);
 }
 
-int metrics_format(const metrics_worker *workers, size_t count, const metrics_process *proc, char *buf,
-                   size_t cap) {
-    if (cap == 0) return -ENOSPC;
-    out o = {.buf = buf, .cap = cap};
-    o.buf[0] = '\0';
-    scalar(&o, "workers", "gauge", "Worker threads (one io_uring each).", proc->workers);
-    scalar(&o, "shutting_down", "gauge", "1 while the server drains for shutdown.", proc->shutting_down);
-    scalar(&o, "zerocopy_enabled", "gauge", "1 when sends may use IORING_OP_SEND_ZC.", proc->zerocopy_enabled);
-    scalar(&o, "provided_buffers", "gauge", "1 when receives use a provided-buffer ring.", proc->provided_buffers);
-    uint64_t accepted = SUM(accepted), closed = SUM(closed);
-    scalar(&o, "connections_open", "gauge", "Open TCP connections.", accepted - closed);
-    scalar(&o, "connections_accepted_total", "counter", "Accepted TCP connections.", accepted);
-    put(&o, "# HELP ringpad_connections_closed_total Closed TCP connections by reason.\n"
-            "# TYPE ringpad_connections_closed_total counter\n");
-    for (size_t r = 0; r < METRICS_CLOSE_REASON_COUNT; r++)
-        put(&o, "ringpad_connections_closed_total{reason=\"%s\"} %" PRIu64 "\n", close_reason_names[r],
-            SUM(closed_by_reason[r]));
+/* ringpad_ws_close_frames_total: the tracked codes, "other", then the extra
+ * codes each worker recorded, summed across workers. */
+static void format_ws_close_frames(out *o, const metrics_worker *workers, size_t count) {
     static const char *const dir_names[2] = {"sent", "received"};
-    put(&o, "# HELP ringpad_ws_close_frames_total WebSocket close frames by direction and code.\n"
+    put(o, "# HELP ringpad_ws_close_frames_total WebSocket close frames by direction and code.\n"
             "# TYPE ringpad_ws_close_frames_total counter\n");
     for (size_t d = 0; d < 2; d++) {
         for (size_t i = 0; i <= METRICS_CLOSE_CODES_TRACKED; i++) {
             uint64_t v = d == 0 ? SUM(ws_close_sent[i]) : SUM(ws_close_received[i]);
             if (i < METRICS_CLOSE_CODES_TRACKED)
-                put(&o, "ringpad_ws_close_frames_total{direction=\"%s\",code=\"%u\"} %" PRIu64 "\n", dir_names[d],
+                put(o, "ringpad_ws_close_frames_total{direction=\"%s\",code=\"%u\"} %" PRIu64 "\n", dir_names[d],
                     (unsigned)metrics_close_codes[i], v);
             else
-                put(&o, "ringpad_ws_close_frames_total{direction=\"%s\",code=\"other\"} %" PRIu64 "\n",
+                put(o, "ringpad_ws_close_frames_total{direction=\"%s\",code=\"other\"} %" PRIu64 "\n",
                     dir_names[d], v);
         }
     }
@@ -183,9 +169,29 @@ int metrics_format(const metrics_worker *workers, size_t count, const metrics_pr
             }
         }
         for (size_t k = 0; k < n; k++)
-            put(&o, "ringpad_ws_close_frames_total{direction=\"%s\",code=\"%u\"} %" PRIu64 "\n", dir_names[d],
+            put(o, "ringpad_ws_close_frames_total{direction=\"%s\",code=\"%u\"} %" PRIu64 "\n", dir_names[d],
                 (unsigned)codes[k], counts[k]);
     }
+}
+
+int metrics_format(const metrics_worker *workers, size_t count, const metrics_process *proc, char *buf,
+                   size_t cap) {
+    if (cap == 0) return -ENOSPC;
+    out o = {.buf = buf, .cap = cap};
+    o.buf[0] = '\0';
+    scalar(&o, "workers", "gauge", "Worker threads (one io_uring each).", proc->workers);
+    scalar(&o, "shutting_down", "gauge", "1 while the server drains for shutdown.", proc->shutting_down);
+    scalar(&o, "zerocopy_enabled", "gauge", "1 when sends may use IORING_OP_SEND_ZC.", proc->zerocopy_enabled);
+    scalar(&o, "provided_buffers", "gauge", "1 when receives use a provided-buffer ring.", proc->provided_buffers);
+    uint64_t accepted = SUM(accepted), closed = SUM(closed);
+    scalar(&o, "connections_open", "gauge", "Open TCP connections.", accepted - closed);
+    scalar(&o, "connections_accepted_total", "counter", "Accepted TCP connections.", accepted);
+    put(&o, "# HELP ringpad_connections_closed_total Closed TCP connections by reason.\n"
+            "# TYPE ringpad_connections_closed_total counter\n");
+    for (size_t r = 0; r < METRICS_CLOSE_REASON_COUNT; r++)
+        put(&o, "ringpad_connections_closed_total{reason=\"%s\"} %" PRIu64 "\n", close_reason_names[r],
+            SUM(closed_by_reason[r]));
+    format_ws_close_frames(&o, workers, count);
     scalar(&o, "ws_upgrades_total", "counter", "Completed WebSocket upgrades.", SUM(ws_upgrades));
     scalar(&o, "http_requests_total", "counter", "Parsed HTTP requests.", SUM(http_requests));
     put(&o, "# HELP ringpad_http_responses_total HTTP responses by status class.\n"

@@ -40,8 +40,7 @@ enum {
     COUNT_STATES
 };
 
-static uint8_t byte_class(uint8_t b)
-{
+static uint8_t byte_class(uint8_t b) {
     static const uint8_t classes[256] = {
         /* 00..7F */
         [0x00 ... 0x7f] = C_ASCII,
@@ -77,13 +76,11 @@ static const uint8_t transitions[COUNT_STATES][COUNT_CLASSES] = {
 };
 #undef R
 
-void utf8_init(utf8_validator *v)
-{
+void utf8_init(utf8_validator *v) {
     v->state = S_ACCEPT;
 }
 
-int utf8_feed(utf8_validator *v, const uint8_t *p, size_t len, size_t *bad_offset)
-{
+int utf8_feed(utf8_validator *v, const uint8_t *p, size_t len, size_t *bad_offset) {
     uint8_t state = v->state;
     size_t i = 0;
     if (state == S_REJECT) {
@@ -117,13 +114,11 @@ int utf8_feed(utf8_validator *v, const uint8_t *p, size_t len, size_t *bad_offse
     return 0;
 }
 
-bool utf8_is_complete(const utf8_validator *v)
-{
+bool utf8_is_complete(const utf8_validator *v) {
     return v->state == S_ACCEPT;
 }
 
-bool utf8_validate(const uint8_t *p, size_t len)
-{
+bool utf8_validate(const uint8_t *p, size_t len) {
     utf8_validator v;
     utf8_init(&v);
     return utf8_feed(&v, p, len, NULL) == 0 && utf8_is_complete(&v);

@@ -1,6 +1,6 @@
 #include "base/config.h"
 #include "base/log.h"
-#include "io/server.h"
+#include "server/server.h"
 #include "cmd/startup.h"
 #include "cmd/token_cmd.h"
 #include "cmd/tls_cert_cmd.h"

@@ -2,6 +2,7 @@
 
 #include "base/metrics.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <time.h>
 #include <stdio.h>
@@ -32,7 +33,7 @@ typedef struct doc_dup_ack {
 #define DOC_MAX_DUP_ACKS 1024u
 
 struct doc {
-    char name[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    char name[DOCNAME_MAX_BYTES + 1];
     size_t name_len;
     ot_doc *ot;
     store_log *log;
@@ -57,7 +58,7 @@ struct doc {
 static proto_str pstr(const char *s, size_t n) { return (proto_str){s, n}; }
 
 int doc_new(const char *name, size_t name_len, ot_doc *ot, store_log *log, doc **out) {
-    if (name_len > FANOUT_MAX_DOC_NAME_BYTES) return -EINVAL;
+    if (name_len > DOCNAME_MAX_BYTES) return -EINVAL;
     doc *d = calloc(1, sizeof *d);
     if (d == NULL) return -ENOMEM;
     memcpy(d->name, name, name_len);
@@ -232,12 +233,15 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
 
 static void publish_until(doc *d, uint64_t durable, fanout *out) {
     uint64_t applied = ot_doc_version(d->ot);
+    assert(d->published <= applied);
     if (durable > applied) durable = applied;
+    assert(durable <= d->published || durable - d->published <= DOC_MAX_UNPUBLISHED_OPS);
     /* bounded by DOC_MAX_UNPUBLISHED_OPS */
     while (d->published < durable) {
         publish_one(d, d->published, out);
         d->published++;
     }
+    assert(d->published <= ot_doc_version(d->ot));
 }
 
 void doc_on_flush(doc *d, const store_flush_result *r, fanout *out) {

@@ -1,10 +1,10 @@
-#include "collab/docs.h"
+#include "collab/docs_internal.h"
 
 #include "base/log.h"
 #include "io/ring.h"
 #include "store/store_ring.h"
-#include "io/ud.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,49 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Compaction once the log holds history_depth + max(history_depth, this) ops
- * past the snapshot: a snapshot per history_depth ops at most. */
-#define DOCS_COMPACT_MIN_SLACK_OPS 64u
-
-typedef enum entry_state {
-    ENTRY_READY = 0,                /* d is loaded */
-    ENTRY_LOADING = 1,              /* a load job is out; requests wait */
-    ENTRY_DELETING = 2,             /* a delete job is out; requests wait (the first is the delete) */
-} entry_state;
-
-typedef struct docs_entry {
-    store_ring_io io;               /* first: CQEs carry a pointer to it */
-    doc *d;                         /* NULL unless READY */
-    char name[FANOUT_MAX_DOC_NAME_BYTES + 1];
-    size_t name_len;
-    uint8_t state;                  /* entry_state */
-    bool load_create;
-    bool compacting;                /* a compaction (segment or files job) is out */
-    bool switching;                 /* the segment job is out: flushes are held */
-    uint64_t compact_snap;          /* the snapshot the compaction writes ... */
-    uint8_t *compact_image;         /* ... its image, until the segment switch (malloc'ed) */
-    size_t compact_image_len;
-    docs_request *wait_head;        /* requests waiting for the job, in arrival order */
-    docs_request *wait_tail;
-    uint32_t count_waiting;
-    store_doc_files files;
-    struct docs_entry *next;        /* hash chain */
-    struct docs_entry *dirty_next;
-    bool dirty;
-    bool degraded;                  /* counted in cfg.degraded */
-    uint64_t quiet_since_ms;        /* 0: not quiet */
-    uint64_t last_retry_ms;
-} docs_entry;
-
-struct docs {
-    docs_config cfg;
-    docs_entry *buckets[DOCS_HASH_BUCKETS];
-    docs_entry *dirty;
-    uint32_t count_loaded;
-    uint32_t count_busy;
-    docs_disk *disk;                /* NULL: jobs run inline */
-};
 
 static void request_destroy(mailbox_msg *m) {
     docs_request *r = (docs_request *)m;
@@ -67,7 +24,7 @@ docs_request *docs_request_new(uint32_t kind, uint32_t from_worker) {
     docs_request *r = aligned_alloc(16, (sizeof *r + 15) & ~(size_t)15);
     if (r == NULL) return NULL;
     memset(r, 0, sizeof *r);
-    mailbox_msg_init(&r->hdr, FANOUT_MSG_REQUEST, from_worker, request_destroy);
+    mailbox_msg_init(&r->hdr, DOCS_MSG_REQUEST, from_worker, request_destroy);
     r->kind = kind;
     ot_op_init(&r->op);
     return r;
@@ -106,7 +63,7 @@ void docs_stop_disk(docs *t) {
 uint32_t docs_count_loaded(const docs *t) { return t->count_loaded; }
 uint32_t docs_count_busy(const docs *t) { return t->count_busy; }
 
-static docs_entry *find(docs *t, const char *name, size_t len, docs_entry ***link) {
+docs_entry *docs_entry_find(docs *t, const char *name, size_t len, docs_entry ***link) {
     docs_entry **p = &t->buckets[fnv1a(name, len) % DOCS_HASH_BUCKETS];
     for (; *p != NULL; p = &(*p)->next)
         if ((*p)->name_len == len && memcmp((*p)->name, name, len) == 0) break;
@@ -115,7 +72,7 @@ static docs_entry *find(docs *t, const char *name, size_t len, docs_entry ***lin
 }
 
 doc *docs_find(docs *t, const char *name, size_t len) {
-    docs_entry *e = find(t, name, len, NULL);
+    docs_entry *e = docs_entry_find(t, name, len, NULL);
     return e != NULL && e->state == ENTRY_READY ? e->d : NULL;
 }
 
@@ -140,7 +97,7 @@ static docs_entry *entry_new(docs *t, const char *name, size_t len, entry_state 
     e->files.dir_fd = -1;
     e->files.log_fd = -1;
     docs_entry **link;
-    find(t, name, len, &link);
+    docs_entry_find(t, name, len, &link);
     *link = e;
     t->count_busy++;
     return e;
@@ -149,7 +106,7 @@ static docs_entry *entry_new(docs *t, const char *name, size_t len, entry_state 
 /* Takes a busy entry out of the table; its waiting requests are returned. */
 static docs_request *entry_remove_busy(docs *t, docs_entry *e) {
     docs_entry **link;
-    find(t, e->name, e->name_len, &link);
+    docs_entry_find(t, e->name, e->name_len, &link);
     *link = e->next;
     docs_request *w = e->wait_head;
     t->count_busy--;
@@ -175,7 +132,7 @@ static docs_request *wait_take(docs_entry *e) {
 
 /* Hands a job to the helper, or runs it here (no helper, or its queue is
  * full: blocking, but never lost). Takes the caller's reference. */
-static void submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
+void docs_submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     if (t->disk != NULL && docs_disk_submit(t->disk, j) == 0) return;
     docs_job_run(j);
     docs_on_disk_done(t, j, out, now_ms);
@@ -204,7 +161,7 @@ static void start_load(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     j->name_len = e->name_len;
     j->create = e->load_create;
     j->limits = t->cfg.limits;
-    submit_job(t, j, out, now_ms);
+    docs_submit_job(t, j, out, now_ms);
 }
 
 /* The load finished well: the entry becomes a document. */
@@ -222,7 +179,7 @@ static int make_ready(docs *t, docs_entry *e, docs_job *j) {
     j->files.dir_fd = j->files.log_fd = -1;
     doc_set_history_depth(d, t->cfg.history_depth);
     doc_set_metrics(d, t->cfg.metrics);
-    store_ring_io_init(&e->io, lg);
+    store_ring_io_init(&e->io, lg, t->cfg.store_cqe);
     e->d = d;
     e->state = ENTRY_READY;
     t->count_busy--;
@@ -261,7 +218,7 @@ static void write_meta(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     };
     memcpy(j->name, e->name, e->name_len + 1);
     j->name_len = e->name_len;
-    submit_job(t, j, out, now_ms);
+    docs_submit_job(t, j, out, now_ms);
 }
 
 /* Frees a loaded document; with meta, its listing cache is written first. */
@@ -269,7 +226,7 @@ static void unload(docs *t, docs_entry *e, bool meta, fanout *out, int64_t now_m
     size_t n = e->name_len;
     const char *name = e->name;
     docs_entry **link;
-    find(t, name, n, &link);
+    docs_entry_find(t, name, n, &link);
     *link = e->next;
     if (e->dirty) {
         for (docs_entry **p = &t->dirty; *p != NULL; p = &(*p)->dirty_next) {
@@ -290,7 +247,7 @@ static void unload(docs *t, docs_entry *e, bool meta, fanout *out, int64_t now_m
     t->count_loaded--;
 }
 
-static void mark_dirty(docs *t, docs_entry *e) {
+void docs_entry_mark_dirty(docs *t, docs_entry *e) {
     e->quiet_since_ms = 0;
     if (e->dirty) return;
     e->dirty = true;
@@ -448,7 +405,7 @@ static void rest_ops(docs *t, docs_entry *e, const docs_request *r, fanout *out,
     j->max_count = DOCS_MAX_OPS_PER_ANSWER;
     mailbox_msg_ref((mailbox_msg *)&r->hdr);
     j->req = (mailbox_msg *)&r->hdr;
-    submit_job(t, j, out, now_ms);
+    docs_submit_job(t, j, out, now_ms);
 }
 
 static void read_ops_done(docs *t, docs_job *j, fanout *out) {
@@ -462,7 +419,7 @@ static void read_ops_done(docs *t, docs_job *j, fanout *out) {
         doc_send_error(out, r->key, PROTO_ERR_STORAGE_UNAVAILABLE, "the log could not be read", r->doc, r->doc_len);
         return;
     }
-    docs_entry *e = find(t, r->doc, r->doc_len, NULL);
+    docs_entry *e = docs_entry_find(t, r->doc, r->doc_len, NULL);
     doc *d = e != NULL && e->state == ENTRY_READY ? e->d : NULL;
     uint64_t pub = d != NULL ? doc_published_version(d) : j->next_version;
     answer_ops(d, r, pub, &j->ops_json, j->count_ops, j->next_version, out);
@@ -544,7 +501,7 @@ static void start_delete(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     j->data_dir_fd = t->cfg.data_dir_fd;
     memcpy(j->name, e->name, e->name_len + 1);
     j->name_len = e->name_len;
-    submit_job(t, j, out, now_ms);
+    docs_submit_job(t, j, out, now_ms);
 }
 
 static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
@@ -567,7 +524,7 @@ static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *o
 }
 
 void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
-    docs_entry *e = find(t, r->doc, r->doc_len, NULL);
+    docs_entry *e = docs_entry_find(t, r->doc, r->doc_len, NULL);
     if (e != NULL && e->state != ENTRY_READY) {
         wait_or_refuse(t, e, r, out);
         return;
@@ -620,7 +577,7 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
     }
     case DOCS_REQ_OP:
         doc_submit(e->d, r->key, !r->rest, r->by, r->v, r->id, r->id_len, &r->op, r->time_ms, out);
-        mark_dirty(t, e);
+        docs_entry_mark_dirty(t, e);
         break;
     case DOCS_REQ_PRESENCE: doc_presence(e->d, r->key, r->v, r->sel, r->count_sel, out); break;
     case DOCS_REQ_CLOSE: doc_close(e->d, r->key, out); break;
@@ -638,7 +595,7 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
 /* ---- finished disk jobs ---------------------------------------------------------- */
 
 static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
-    docs_entry *e = find(t, j->name, j->name_len, NULL);
+    docs_entry *e = docs_entry_find(t, j->name, j->name_len, NULL);
     if (e == NULL || e->state != ENTRY_LOADING) return;   /* not ours any more (cannot happen: one job per entry) */
     if (j->rc == 0) {
         if (j->report.torn_tail)
@@ -659,7 +616,7 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
             docs_request *r = w;
             w = r->next;
             r->next = NULL;
-            if (find(t, r->doc, r->doc_len, NULL) != NULL || creates(r)) docs_execute(t, r, out, now_ms);
+            if (docs_entry_find(t, r->doc, r->doc_len, NULL) != NULL || creates(r)) docs_execute(t, r, out, now_ms);
             else answer_absent(r, out);
             mailbox_msg_unref(&r->hdr);
         }
@@ -676,7 +633,7 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
 }
 
 static void delete_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
-    docs_entry *e = find(t, j->name, j->name_len, NULL);
+    docs_entry *e = docs_entry_find(t, j->name, j->name_len, NULL);
     if (e == NULL || e->state != ENTRY_DELETING) return;
     docs_request *w = entry_remove_busy(t, e);
     docs_request *del = w;
@@ -687,27 +644,17 @@ static void delete_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     run_waiting(t, w, out, now_ms);
 }
 
-static void compact_done(docs *t, docs_job *j) {
-    docs_entry *e = find(t, j->name, j->name_len, NULL);
-    if (j->rc != 0) log_warn("document %s: compaction failed: %s", j->name, store_err_str(j->rc));
-    if (e == NULL || e->state != ENTRY_READY) return;
-    log_debug("document %s: compaction done (%s)", j->name, j->rc == 0 ? "ok" : store_err_str(j->rc));
-    e->compacting = false;
-    if (j->rc == 0 && j->snapshot_version > e->files.snapshot_version) e->files.snapshot_version = j->snapshot_version;
-}
-
-static void segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms);
 
 void docs_on_disk_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     switch ((docs_job_kind)j->kind) {
     case DOCS_JOB_LOAD: load_done(t, j, out, now_ms); break;
     case DOCS_JOB_DELETE: delete_done(t, j, out, now_ms); break;
-    case DOCS_JOB_COMPACT: compact_done(t, j); break;
+    case DOCS_JOB_COMPACT: docs_compact_done(t, j); break;
     case DOCS_JOB_META:
         if (j->rc != 0) log_debug("document %s: listing metadata not written: %s", j->name, strerror(-j->rc));
         break;
     case DOCS_JOB_READ_OPS: read_ops_done(t, j, out); break;
-    case DOCS_JOB_SEGMENT: segment_done(t, j, out, now_ms); break;
+    case DOCS_JOB_SEGMENT: docs_segment_done(t, j, out, now_ms); break;
     }
 }
 
@@ -742,107 +689,15 @@ void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
     }
 }
 
-void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int64_t now_ms) {
-    docs_entry *e = (docs_entry *)ud_get_ptr(cqe->user_data);
+void docs_on_store_cqe(docs *t, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe, fanout *out,
+                       int64_t now_ms) {
+    docs_entry *e = completion_owner(io, docs_entry, io);
+    assert(e->state == ENTRY_READY && store_ring_busy(&e->io));
     store_flush_result res;
-    bool fsync_cqe = ud_get_tag(cqe->user_data) == UD_TAG_STORE_FSYNC;
     if (store_ring_on_cqe(&e->io, cqe, fsync_cqe, now_ms, &res) == 1) {
         report(t, e, &res, out);
-        if (!store_log_idle(e->io.log)) mark_dirty(t, e);
+        if (!store_log_idle(e->io.log)) docs_entry_mark_dirty(t, e);
     }
-}
-
-/* A job of compaction for the helper thread, on its own copy of the document's
- * directory fd; on failure compaction is abandoned (retried later). */
-static docs_job *compact_job_new(docs *t, docs_entry *e, uint32_t kind) {
-    docs_job *j = docs_job_new(kind, t->cfg.self);
-    if (j != NULL) j->doc_dir_fd = fcntl(e->files.dir_fd, F_DUPFD_CLOEXEC, 0);
-    if (j == NULL || j->doc_dir_fd < 0) {
-        if (j != NULL) mailbox_msg_unref(&j->hdr);
-        free(e->compact_image);
-        e->compact_image = NULL;
-        e->compacting = false;
-        log_warn("document %s: compaction failed: out of memory or fds", e->name);
-        return NULL;
-    }
-    memcpy(j->name, e->name, e->name_len + 1);
-    j->name_len = e->name_len;
-    return j;
-}
-
-/* Submits compaction's file work: the snapshot held in the entry. */
-static void submit_compact_files(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
-    docs_job *j = compact_job_new(t, e, DOCS_JOB_COMPACT);
-    if (j == NULL) return;
-    j->snapshot_version = e->compact_snap;
-    j->image = e->compact_image;
-    j->image_len = e->compact_image_len;
-    e->compact_image = NULL;
-    submit_job(t, j, out, now_ms);
-}
-
-/* Compaction, never blocking the worker: the snapshot image is made here in
- * memory (at the published version, so it holds only durable ops); the
- * helper creates the new active segment (create + directory fsync) while
- * ops go on being applied and appended but not flushed (acks wait a moment);
- * the worker then switches the log to it at the seam (everything before in
- * the old segment, everything pending into the new one) and the helper
- * writes the snapshot and drops the old segments. */
-static void maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
-    uint64_t v = doc_version(e->d);
-    uint64_t keep = t->cfg.history_depth;
-    uint64_t slack = keep > DOCS_COMPACT_MIN_SLACK_OPS ? keep : DOCS_COMPACT_MIN_SLACK_OPS;
-    if (e->compacting || v < e->files.snapshot_version + keep + slack) return;
-    if (!store_log_idle(e->io.log) || doc_published_version(e->d) != v) return;
-    int rc = store_compact_snapshot_image(doc_ot(e->d), t->cfg.history_depth, e->files.snapshot_version,
-                                          &e->compact_snap, &e->compact_image, &e->compact_image_len);
-    if (rc != 0) {
-        log_warn("document %s: compaction failed: %s", e->name, store_err_str(rc));
-        return;
-    }
-    e->compacting = true;
-    log_debug("document %s: compaction to a snapshot at v%llu", e->name, (unsigned long long)e->compact_snap);
-    if (e->files.log_start_version == v) {
-        submit_compact_files(t, e, out, now_ms);
-        return;
-    }
-    docs_job *j = compact_job_new(t, e, DOCS_JOB_SEGMENT);
-    if (j == NULL) return;
-    j->start_version = v;
-    e->switching = true;
-    submit_job(t, j, out, now_ms);
-}
-
-static void segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
-    docs_entry *e = find(t, j->name, j->name_len, NULL);
-    if (e == NULL || e->state != ENTRY_READY || !e->switching) return;   /* unloaded or deleted meanwhile */
-    e->switching = false;
-    int rc = j->rc;
-    if (rc == 0) rc = store_log_switch_segment_pending(e->io.log, j->segment_fd, j->start_version);
-    if (rc == 0) {
-        close(e->files.log_fd);
-        e->files.log_fd = j->segment_fd;
-        j->segment_fd = -1;
-        e->files.log_start_version = j->start_version;
-        e->files.log_end_offset = 0;
-        log_debug("document %s: new segment at v%llu (%llu ops waited for it)", e->name,
-                  (unsigned long long)j->start_version, (unsigned long long)(doc_version(e->d) - j->start_version));
-        mark_dirty(t, e);   /* the header and the ops that waited */
-        submit_compact_files(t, e, out, now_ms);
-        return;
-    }
-    log_warn("document %s: compaction failed: new segment: %s", e->name, store_err_str(rc));
-    if (j->segment_fd >= 0) {
-        /* an empty segment named for a version the log moved past would
-         * mislead recovery: remove it (rare: the preconditions are held) */
-        char seg[STORE_SEGMENT_NAME_BYTES];
-        store_segment_file_name(j->start_version, seg);
-        unlinkat(e->files.dir_fd, seg, 0);
-    }
-    free(e->compact_image);
-    e->compact_image = NULL;
-    e->compacting = false;
-    if (!store_log_idle(e->io.log)) mark_dirty(t, e);
 }
 
 void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
@@ -861,7 +716,7 @@ void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
             int64_t due = store_log_fsync_due_ms(lg);
             if (due >= 0 && due <= now_ms) kick(t, e, w, out, now_ms);
             if (store_ring_busy(&e->io)) continue;
-            maybe_compact(t, e, out, now_ms);
+            docs_maybe_compact(t, e, out, now_ms);
             if (!doc_is_quiet(e->d) || !store_log_idle(lg) || e->compacting) {
                 e->quiet_since_ms = 0;
                 continue;

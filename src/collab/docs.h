@@ -17,10 +17,12 @@
 #include "io/mailbox.h"
 #include "proto/protocol.h"
 #include "store/store.h"
+#include "store/store_ring.h"
 
 #include <liburing.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define DOCS_HASH_BUCKETS 4096u
@@ -45,13 +47,16 @@ typedef enum docs_request_kind {
     DOCS_REQ_REST_INFO = 8,     /* name, version, size (listing) */
 } docs_request_kind;
 
+/* The mailbox kind of a request to a document owner. */
+#define DOCS_MSG_REQUEST 0x5203u
+
 /* A session's request to the owner of `doc`. Immutable once posted. */
 typedef struct docs_request {
-    mailbox_msg hdr;                /* kind FANOUT_MSG_REQUEST */
+    mailbox_msg hdr;                /* kind DOCS_MSG_REQUEST */
     struct docs_request *next;      /* local queue link (same worker) */
     uint32_t kind;                  /* docs_request_kind */
     uint64_t key;                   /* who gets the answers */
-    char doc[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    char doc[DOCNAME_MAX_BYTES + 1];
     size_t doc_len;
     bool has_v;
     uint64_t v;
@@ -70,6 +75,8 @@ typedef struct docs_request {
     bool rest;                      /* from REST: no subscription needed for an op */
     int64_t time_ms;                /* wall clock, for the log */
 } docs_request;
+
+_Static_assert(offsetof(docs_request, hdr) == 0, "a delivered mailbox_msg is cast back to its docs_request");
 
 /* refs = 1, everything zero, op initialised. NULL on no memory. */
 docs_request *docs_request_new(uint32_t kind, uint32_t from_worker);
@@ -93,6 +100,7 @@ typedef struct docs_config {
     mailbox_target *targets;
     uint32_t self;
     uint32_t max_waiting_per_doc;   /* 0: DOCS_MAX_WAITING_PER_DOC (tests shrink it) */
+    store_ring_cqe_fn store_cqe;    /* where a log flush's CQEs go (the owner calls docs_on_store_cqe) */
 } docs_config;
 
 typedef struct docs docs;
@@ -105,7 +113,7 @@ void docs_free(docs *t, int64_t now_ms);
  * for a document being loaded or deleted waits for it (a reference is kept). */
 void docs_execute(docs *t, const docs_request *req, fanout *out, int64_t now_ms);
 
-/* A FANOUT_MSG_DISK_DONE message: the helper finished a job of this table. */
+/* A DOCS_MSG_DISK_DONE message: the helper finished a job of this table. */
 void docs_on_disk_done(docs *t, docs_job *job, fanout *out, int64_t now_ms);
 /* Stops the disk helper (shutdown, before the last CQEs are drained); later
  * jobs run inline. */
@@ -113,8 +121,9 @@ void docs_stop_disk(docs *t);
 
 /* End of a loop iteration: submit the flushes of logs that got appends. */
 void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms);
-/* UD_TAG_STORE_WRITE / UD_TAG_STORE_FSYNC completions. */
-void docs_on_store_cqe(docs *t, const struct io_uring_cqe *cqe, fanout *out, int64_t now_ms);
+/* A log flush's CQE (docs_config.store_cqe hands it over): io is a document's. */
+void docs_on_store_cqe(docs *t, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe, fanout *out,
+                       int64_t now_ms);
 /* Timer: interval fsyncs, retries of failed logs, compaction, idle unload. */
 void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms);
 

@@ -1,7 +1,6 @@
 #include "collab/docs_disk.h"
 
 #include "base/log.h"
-#include "io/ud.h"
 
 #include "proto/protocol.h"
 
@@ -48,7 +47,7 @@ docs_job *docs_job_new(uint32_t kind, uint32_t from_worker) {
     docs_job *j = aligned_alloc(16, (sizeof *j + 15) & ~(size_t)15);
     if (j == NULL) return NULL;
     memset(j, 0, sizeof *j);
-    mailbox_msg_init(&j->hdr, FANOUT_MSG_DISK_DONE, from_worker, job_destroy);
+    mailbox_msg_init(&j->hdr, DOCS_MSG_DISK_DONE, from_worker, job_destroy);
     j->kind = kind;
     j->data_dir_fd = -1;
     j->doc_dir_fd = -1;

@@ -39,12 +39,15 @@ typedef enum docs_job_kind {
     DOCS_JOB_SEGMENT = 6,   /* store_segment_create (compaction's new active segment) */
 } docs_job_kind;
 
+/* The mailbox kind of a finished job, from the helper back to its worker. */
+#define DOCS_MSG_DISK_DONE 0x5205u
+
 typedef struct docs_job {
-    mailbox_msg hdr;                    /* kind FANOUT_MSG_DISK_DONE */
+    mailbox_msg hdr;                    /* kind DOCS_MSG_DISK_DONE */
     struct docs_job *next;              /* helper queue */
     uint32_t kind;                      /* docs_job_kind */
     int data_dir_fd;                    /* borrowed: the table outlives its helper */
-    char name[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    char name[DOCNAME_MAX_BYTES + 1];
     size_t name_len;
     /* LOAD */
     bool create;
@@ -71,6 +74,8 @@ typedef struct docs_job {
     store_doc_files files;              /* LOAD: closed with the job unless taken (fds -1) */
     store_recovery report;              /* LOAD */
 } docs_job;
+
+_Static_assert(offsetof(docs_job, hdr) == 0, "a delivered mailbox_msg is cast back to its docs_job");
 
 /* refs = 1, fds -1. NULL on no memory. */
 docs_job *docs_job_new(uint32_t kind, uint32_t from_worker);

@@ -283,7 +283,7 @@ void fanout_send(fanout *f, uint64_t key, rbuf *frame) {
 }
 
 void fanout_drop(fanout *f, uint64_t key, const char *doc, size_t doc_len) {
-    if (doc_len > FANOUT_MAX_DOC_NAME_BYTES) return;
+    if (doc_len > DOCNAME_MAX_BYTES) return;
     uint32_t to = fanout_key_worker(key);
     if (is_local(f, to)) {
         f->local(f->local_ctx, key, NULL, doc, doc_len);

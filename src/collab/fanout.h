@@ -20,24 +20,23 @@
 
 #include "io/mailbox.h"
 #include "base/rbuf.h"
+#include "proto/docname.h"
 
 #include <liburing.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* Mailbox message kinds used by the document layer. */
+/* Mailbox message kinds of the fan-out (the documents' are DOCS_MSG_*: one
+ * number space, 0x52xx). */
 enum {
     FANOUT_MSG_DELIVER = 0x5201,   /* fanout_deliver: frame to sessions */
     FANOUT_MSG_DROP = 0x5202,      /* fanout_deliver: the sessions no longer have `doc` open */
-    FANOUT_MSG_REQUEST = 0x5203,   /* a session's request to a document owner (session.c) */
     FANOUT_MSG_KILL = 0x5204,      /* fanout_deliver: frames for these sessions were lost: close them */
-    FANOUT_MSG_DISK_DONE = 0x5205, /* a finished disk job (docs_disk.h), from the worker's helper thread */
 };
 
 /* Keys gathered per (frame, target) before a message is posted anyway. */
 #define FANOUT_MAX_KEYS_PER_MSG 4096u
-#define FANOUT_MAX_DOC_NAME_BYTES 256u
 /* Messages per target waiting in the outbox because the mailbox refused them
  * (full, or no SQE). Beyond it a message is not queued: its receivers are
  * killed (FANOUT_MSG_KILL), so nobody silently misses a frame. */
@@ -59,12 +58,14 @@ int fanout_frame_payload(const rbuf *frame, const char **json, size_t *len_bytes
 typedef struct fanout_deliver {
     mailbox_msg hdr;
     rbuf *frame;                   /* DELIVER: one reference owned by the message */
-    char doc[FANOUT_MAX_DOC_NAME_BYTES + 1]; /* DROP */
+    char doc[DOCNAME_MAX_BYTES + 1]; /* DROP */
     uint32_t doc_len;
     uint32_t count_keys;
     uint32_t cap_keys;
     uint64_t keys[];               /* grows by doubling up to FANOUT_MAX_KEYS_PER_MSG */
 } fanout_deliver;
+
+_Static_assert(offsetof(fanout_deliver, hdr) == 0, "a delivered mailbox_msg is cast back to its fanout_deliver");
 
 /* Delivery on this worker: a frame for one session (a borrowed reference),
  * or a drop of `doc` for it (frame NULL). */

@@ -19,6 +19,9 @@
 #include <string.h>
 #include <time.h>
 
+/* Longest query value read (limit, after); a longer one counts as absent. */
+#define REST_MAX_QUERY_VALUE_BYTES 256u
+
 typedef enum rest_route { REST_LIST = 1, REST_DOC = 2, REST_OPS = 3 } rest_route;
 
 typedef struct rest_call {
@@ -26,7 +29,7 @@ typedef struct rest_call {
     session_worker *sw;
     rest_route route;
     char method[8];
-    char doc[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    char doc[DOCNAME_MAX_BYTES + 1];
     size_t doc_len;
     bool has_v;
     uint64_t v;
@@ -302,7 +305,7 @@ static int collect_name(void *arg, const char *name, size_t len) {
 }
 
 static void dispatch_list(rest_call *k, const http_request *req) {
-    char val[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    char val[REST_MAX_QUERY_VALUE_BYTES + 1];
     uint32_t limit = REST_DEFAULT_PAGE;
     if (path_query_param(req->target, req->target_len, "limit", val, sizeof val) >= 0) {
         char *end = NULL;
@@ -313,7 +316,7 @@ static void dispatch_list(rest_call *k, const http_request *req) {
         }
         limit = (uint32_t)n;
     }
-    char after[FANOUT_MAX_DOC_NAME_BYTES + 1] = "";
+    char after[REST_MAX_QUERY_VALUE_BYTES + 1] = "";
     if (path_query_param(req->target, req->target_len, "after", after, sizeof after) < 0) after[0] = '\0';
     list_ctx l = {.k = k};
     int dfd = open(k->sw->cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

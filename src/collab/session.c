@@ -5,7 +5,6 @@
 #include "proto/docname.h"
 #include "base/log.h"
 #include "io/ring.h"
-#include "io/ud.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +23,7 @@
 #define SESSION_DRAIN_WAIT_MS 2000
 
 typedef struct session_doc {
-    char name[FANOUT_MAX_DOC_NAME_BYTES + 1];
+    char name[DOCNAME_MAX_BYTES + 1];
     size_t len;
     auth_role role;
     int64_t tokens_milli;           /* presence token bucket */
@@ -203,20 +202,17 @@ int session_route(session_worker *sw, docs_request *req) {
     return rc;
 }
 
-void session_worker_on_sent_cqe(worker *w, const struct io_uring_cqe *cqe) {
+/* A post of this worker failed: it dooms its receivers (or its requester);
+ * the mailbox then drops the receiver's reference. */
+static void on_mail_failed(worker *w, const mailbox_msg *msg, uint32_t to) {
     session_worker *sw = w->sw;
-    if (cqe->res < 0) {
-        metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], 1);
-        const mailbox_msg *msg = ud_get_ptr(cqe->user_data);
-        uint32_t to = ud_get_high(cqe->user_data);
-        if (sw != NULL && !fanout_on_post_failed(&sw->out, to, msg) && msg->kind == FANOUT_MSG_REQUEST) {
-            uint64_t key = ((const docs_request *)msg)->key;
-            session_slot *sl = slot_of(sw, key);
-            /* a REST waiter would wait forever: answer it too */
-            if (sl != NULL) kill_key(sw, key);
-        }
+    metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], 1);
+    if (sw != NULL && !fanout_on_post_failed(&sw->out, to, msg) && msg->kind == DOCS_MSG_REQUEST) {
+        uint64_t key = ((const docs_request *)msg)->key;
+        session_slot *sl = slot_of(sw, key);
+        /* a REST waiter would wait forever: answer it too */
+        if (sl != NULL) kill_key(sw, key);
     }
-    mailbox_on_sent_cqe(w->shared->targets, cqe);
 }
 
 auth_role session_role_for(const session_worker *sw, const auth_claims *claims, const char *doc, size_t len) {
@@ -505,6 +501,12 @@ void session_close(struct session *s) {
     free(s);
 }
 
+static void *app_open(conn *c) { return session_open(c); }
+static void app_on_text(void *session, const uint8_t *data, size_t len) { session_on_text(session, data, len); }
+static void app_close(void *session) { session_close(session); }
+
+const conn_ws_app session_ws_app = {.open = app_open, .on_text = app_on_text, .close = app_close};
+
 /* ---- worker hooks ----------------------------------------------------------------- */
 
 /* A missing data dir is created at the first document load. */
@@ -513,6 +515,12 @@ static int open_data_dir(const char *path) {
     if (fd < 0 && errno == ENOENT) return -1;
     return fd < 0 ? -errno : fd;
 }
+
+static void on_mail(worker *w, mailbox_msg *msg);
+static void on_store_cqe(worker *w, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe);
+static void flush(worker *w);
+static void tick(worker *w);
+static void destroy(worker *w);
 
 int session_worker_init(worker *w) {
     const config *cfg = w->cfg;
@@ -561,6 +569,7 @@ int session_worker_init(worker *w) {
     dc.disk_thread = true;
     dc.targets = w->shared->targets;
     dc.self = w->id;
+    dc.store_cqe = on_store_cqe;
     dc.log.fsync_policy = strcmp(cfg->fsync, "interval") == 0 ? STORE_FSYNC_INTERVAL : STORE_FSYNC_ALWAYS;
     dc.log.fsync_interval_ms = cfg->fsync_interval_ms;
     rc = docs_new(&dc, &sw->docs);
@@ -574,28 +583,34 @@ int session_worker_init(worker *w) {
         return rc;
     }
     w->sw = sw;
-    return 0;
+    w->on_mail = on_mail;
+    w->on_mail_failed = on_mail_failed;
+    rc = worker_add_hook(&w->before_sleep, flush);
+    if (rc == 0) rc = worker_add_hook(&w->on_tick, tick);
+    if (rc == 0) rc = worker_add_hook(&w->on_exit, destroy);
+    return rc;
 }
 
-void session_worker_on_mailbox(worker *w, mailbox_msg *msg) {
+static void on_mail(worker *w, mailbox_msg *msg) {
     session_worker *sw = w->sw;
     if (sw == NULL) return;
     switch (msg->kind) {
-    case FANOUT_MSG_REQUEST: docs_execute(sw->docs, (const docs_request *)msg, &sw->out, (int64_t)w->now_ms); break;
+    case DOCS_MSG_REQUEST: docs_execute(sw->docs, (const docs_request *)msg, &sw->out, (int64_t)w->now_ms); break;
     case FANOUT_MSG_DELIVER:
     case FANOUT_MSG_DROP:
     case FANOUT_MSG_KILL: fanout_on_message(&sw->out, (const fanout_deliver *)msg); break;
-    case FANOUT_MSG_DISK_DONE: docs_on_disk_done(sw->docs, (docs_job *)msg, &sw->out, (int64_t)w->now_ms); break;
+    case DOCS_MSG_DISK_DONE: docs_on_disk_done(sw->docs, (docs_job *)msg, &sw->out, (int64_t)w->now_ms); break;
     default: break;
     }
 }
 
-void session_worker_on_store_cqe(worker *w, const struct io_uring_cqe *cqe) {
+static void on_store_cqe(worker *w, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe) {
     session_worker *sw = w->sw;
-    if (sw != NULL) docs_on_store_cqe(sw->docs, cqe, &sw->out, (int64_t)w->now_ms);
+    assert(sw != NULL);
+    docs_on_store_cqe(sw->docs, io, cqe, fsync_cqe, &sw->out, (int64_t)w->now_ms);
 }
 
-void session_worker_flush(worker *w) {
+static void flush(worker *w) {
     session_worker *sw = w->sw;
     if (sw == NULL) return;
     for (uint32_t n = 0; sw->local_head != NULL && n < SESSION_MAX_LOCAL_PER_FLUSH; n++) {
@@ -617,7 +632,7 @@ void session_worker_flush(worker *w) {
     }
 }
 
-void session_worker_tick(worker *w) {
+static void tick(worker *w) {
     session_worker *sw = w->sw;
     if (sw == NULL) return;
     docs_tick(sw->docs, w, &sw->out, (int64_t)w->now_ms);
@@ -630,14 +645,17 @@ static uint64_t mono_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-void session_worker_destroy(worker *w) {
+static void destroy(worker *w) {
     session_worker *sw = w->sw;
     if (sw == NULL) return;
     /* Log writes still in flight complete on this ring: wait for them (bounded
      * in time), then write what is pending synchronously. */
     uint64_t deadline = mono_ms() + SESSION_DRAIN_WAIT_MS;
-    /* the helper's last posts land on this ring before the drain below */
+    /* the helper's last posts land on this ring before the drain below;
+     * from now on mail is only released */
     docs_stop_disk(sw->docs);
+    w->on_mail = NULL;
+    w->on_mail_failed = NULL;
     while (sw->local_head != NULL) {
         docs_request *r = sw->local_head;
         sw->local_head = r->next;
@@ -652,14 +670,10 @@ void session_worker_destroy(worker *w) {
         int rc = io_uring_wait_cqe_timeout(&w->ring, &cqe, &ts);
         if (rc == -ETIME) break;
         if (rc != 0 || cqe == NULL) break;
-        ud_tag tag = ud_get_tag(cqe->user_data);
-        if (tag == UD_TAG_STORE_WRITE || tag == UD_TAG_STORE_FSYNC) {
-            docs_on_store_cqe(sw->docs, cqe, &sw->out, (int64_t)mono_ms());
-        } else if (tag == UD_TAG_MAILBOX_IN) {
-            mailbox_msg *m = mailbox_on_receive_cqe(w->shared->targets, w->id, cqe);
-            mailbox_msg_unref(m);
-        } else if (tag == UD_TAG_MAILBOX_SENT) {
-            mailbox_on_sent_cqe(w->shared->targets, cqe);
+        /* logs and mail only: the connections are gone with the loop */
+        if (store_ring_cqe_is_flush(cqe) || mailbox_cqe_is_delivery(cqe) || mailbox_cqe_is_sent(cqe)) {
+            w->now_ms = mono_ms();
+            worker_dispatch(w, cqe);
         }
         io_uring_cqe_seen(&w->ring, cqe);
     }

@@ -20,6 +20,7 @@
 #include "proto/auth.h"
 #include "base/config.h"
 #include "collab/docs.h"
+#include "ws/conn_ws.h"
 #include "collab/fanout.h"
 #include "io/mailbox.h"
 #include "proto/protocol.h"
@@ -67,22 +68,18 @@ typedef struct session_worker {
     docs_request *local_tail;
 } session_worker;
 
-/* Worker hooks (ring.c). init opens the data dir and resolves the secret. */
+/* After worker_init, on the worker's thread: opens the data dir, resolves the
+ * secret, and registers with the worker: its mail, its logs' completions,
+ * and hooks (before sleep: run local requests, submit log flushes, post
+ * fan-out; tick: the documents' timers; exit: drain and free). */
 int session_worker_init(struct worker *w);
-void session_worker_destroy(struct worker *w);
-void session_worker_on_mailbox(struct worker *w, mailbox_msg *msg);
-void session_worker_on_store_cqe(struct worker *w, const struct io_uring_cqe *cqe);
-/* UD_TAG_MAILBOX_SENT: a failed post dooms its receivers (or its requester),
- * then the mailbox drops the receiver's reference. */
-void session_worker_on_sent_cqe(struct worker *w, const struct io_uring_cqe *cqe);
-/* End of an iteration: run local requests, submit log flushes, post fan-out. */
-void session_worker_flush(struct worker *w);
-void session_worker_tick(struct worker *w);
 
 /* A /ws connection was upgraded (NULL on no memory: close it). */
 struct session *session_open(struct conn *c);
 /* The connection is going away: leave every document. */
 void session_close(struct session *s);
+/* The three above for the WebSocket layer (server_shared.ws_app). */
+extern const conn_ws_app session_ws_app;
 /* One complete text message. */
 void session_on_text(struct session *s, const uint8_t *data, size_t len);
 

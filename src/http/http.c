@@ -13,8 +13,7 @@
 
 #define HTTP_VERSION_BYTES 8 /* "HTTP/1.1" */
 
-http_limits http_limits_default(void)
-{
+http_limits http_limits_default(void) {
     return (http_limits){
         .max_request_line_bytes = 8 * 1024,
         .max_header_bytes = 16 * 1024,
@@ -23,8 +22,7 @@ http_limits http_limits_default(void)
 }
 
 /* tchar from RFC 9110 5.6.2. */
-static bool is_tchar(unsigned char c)
-{
+static bool is_tchar(unsigned char c) {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return true;
     return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
@@ -32,25 +30,21 @@ static bool is_tchar(unsigned char c)
 
 /* Field value octets: VCHAR, obs-text, SP, HTAB. Everything else (NUL, CR, LF,
  * other controls, DEL) is refused so that no consumer ever sees it. */
-static bool is_field_vchar(unsigned char c)
-{
+static bool is_field_vchar(unsigned char c) {
     return c == ' ' || c == '\t' || (c >= 0x21 && c != 0x7f);
 }
 
 /* Origin-form target octets: visible ASCII without '#' (a fragment is never
  * sent). Finer rules (escapes, dot segments) belong to path.c. */
-static bool is_target_char(unsigned char c)
-{
+static bool is_target_char(unsigned char c) {
     return c >= 0x21 && c <= 0x7e && c != '#';
 }
 
-static char lower_ascii(char c)
-{
+static char lower_ascii(char c) {
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-static bool equals_nocase(const char *a, size_t a_len, const char *b)
-{
+static bool equals_nocase(const char *a, size_t a_len, const char *b) {
     size_t b_len = strlen(b);
     if (a_len != b_len)
         return false;
@@ -62,15 +56,13 @@ static bool equals_nocase(const char *a, size_t a_len, const char *b)
 
 /* Position of the LF ending the line that starts at `from`, or `len` when the
  * line is not complete yet. */
-static size_t find_lf(const char *buf, size_t from, size_t len)
-{
+static size_t find_lf(const char *buf, size_t from, size_t len) {
     const char *lf = memchr(buf + from, '\n', len - from);
     return lf ? (size_t)(lf - buf) : len;
 }
 
 /* Parses "HTTP/d.d"; 0 on success, else an http_err. */
-static int parse_version(const char *v, size_t len, int *minor)
-{
+static int parse_version(const char *v, size_t len, int *minor) {
     if (len != HTTP_VERSION_BYTES || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.')
         return HTTP_ERR_BAD_REQUEST;
     if (v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9')
@@ -82,8 +74,7 @@ static int parse_version(const char *v, size_t len, int *minor)
 }
 
 /* The request line without its CRLF: method SP target SP version. */
-static int parse_request_line(const char *line, size_t len, http_request *req)
-{
+static int parse_request_line(const char *line, size_t len, http_request *req) {
     size_t i = 0;
     while (i < len && is_tchar((unsigned char)line[i]))
         i++;
@@ -106,8 +97,7 @@ static int parse_request_line(const char *line, size_t len, http_request *req)
 }
 
 /* Strict Content-Length: 1*DIGIT, no sign, no list, no overflow. */
-static int parse_content_length(const char *v, size_t len, uint64_t *out)
-{
+static int parse_content_length(const char *v, size_t len, uint64_t *out) {
     if (len == 0)
         return HTTP_ERR_BAD_REQUEST;
     uint64_t n = 0;
@@ -134,8 +124,7 @@ typedef struct framing {
 } framing;
 
 /* Walks the codings of one Transfer-Encoding line. */
-static int scan_transfer_encoding(const char *v, size_t len, framing *f)
-{
+static int scan_transfer_encoding(const char *v, size_t len, framing *f) {
     f->has_transfer_encoding = true;
     size_t i = 0;
     bool any = false;
@@ -160,8 +149,7 @@ static int scan_transfer_encoding(const char *v, size_t len, framing *f)
 }
 
 /* One header line without its CRLF. */
-static int parse_header_line(const char *line, size_t len, http_request *req, framing *f)
-{
+static int parse_header_line(const char *line, size_t len, http_request *req, framing *f) {
     size_t i = 0;
     while (i < len && is_tchar((unsigned char)line[i]))
         i++;
@@ -208,8 +196,7 @@ static int parse_header_line(const char *line, size_t len, http_request *req, fr
 }
 
 /* Message framing rules applied once the whole head is known. */
-static int finish_head(http_request *req, const framing *f)
-{
+static int finish_head(http_request *req, const framing *f) {
     if (req->minor_version == 1 && f->count_host != 1)
         return HTTP_ERR_BAD_REQUEST;
     if (f->count_host > 1)
@@ -234,8 +221,7 @@ static int finish_head(http_request *req, const framing *f)
 /* Judges an incomplete trailing line [start, len): an error as soon as the
  * bytes present already break a limit or a character rule, else INCOMPLETE. */
 static int judge_partial(const char *buf, size_t start, size_t len, bool in_request_line,
-                         const http_limits *limits)
-{
+                         const http_limits *limits) {
     size_t n = len - start;
     /* A trailing CR may be the first half of the CRLF. */
     size_t content = (n > 0 && buf[len - 1] == '\r') ? n - 1 : n;
@@ -250,8 +236,7 @@ static int judge_partial(const char *buf, size_t start, size_t len, bool in_requ
 }
 
 int http_parse_request(const char *buf, size_t len, const http_limits *limits,
-                       http_request *req)
-{
+                       http_request *req) {
     size_t max_count = limits->max_header_count;
     if (max_count > HTTP_MAX_HEADERS)
         max_count = HTTP_MAX_HEADERS;
@@ -333,8 +318,7 @@ int http_parse_request(const char *buf, size_t len, const http_limits *limits,
     return (int)req->head_len_bytes;
 }
 
-const http_header *http_find_header(const http_request *req, const char *name)
-{
+const http_header *http_find_header(const http_request *req, const char *name) {
     for (size_t i = 0; i < req->count_headers; i++) {
         const http_header *h = &req->headers[i];
         if (equals_nocase(h->name, h->name_len, name))
@@ -343,8 +327,7 @@ const http_header *http_find_header(const http_request *req, const char *name)
     return NULL;
 }
 
-bool http_value_has_token(const char *value, size_t value_len, const char *token)
-{
+bool http_value_has_token(const char *value, size_t value_len, const char *token) {
     size_t i = 0;
     while (i < value_len) {
         while (i < value_len && (value[i] == ' ' || value[i] == '\t' || value[i] == ','))
@@ -361,8 +344,7 @@ bool http_value_has_token(const char *value, size_t value_len, const char *token
     return false;
 }
 
-const char *http_status_reason(int status)
-{
+const char *http_status_reason(int status) {
     switch (status) {
     case 101: return "Switching Protocols";
     case 200: return "OK";

@@ -11,8 +11,7 @@ static const char k_days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat
 static const char k_months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-int http_date_format(int64_t unix_s, char out[HTTP_DATE_BYTES])
-{
+int http_date_format(int64_t unix_s, char out[HTTP_DATE_BYTES]) {
     if (unix_s < 0 || unix_s > 253402300799LL) /* 9999-12-31T23:59:59Z */
         return -EINVAL;
     time_t t = (time_t)unix_s;
@@ -33,8 +32,7 @@ typedef struct cursor {
     bool bad;
 } cursor;
 
-static void expect(cursor *c, const char *lit)
-{
+static void expect(cursor *c, const char *lit) {
     size_t n = strlen(lit);
     if (c->bad || c->len - c->pos < n || memcmp(c->s + c->pos, lit, n) != 0) {
         c->bad = true;
@@ -44,8 +42,7 @@ static void expect(cursor *c, const char *lit)
 }
 
 /* Exactly `digits` decimal digits. */
-static int number(cursor *c, size_t digits)
-{
+static int number(cursor *c, size_t digits) {
     if (c->bad || c->len - c->pos < digits) {
         c->bad = true;
         return 0;
@@ -63,8 +60,7 @@ static int number(cursor *c, size_t digits)
     return v;
 }
 
-static int month(cursor *c)
-{
+static int month(cursor *c) {
     if (c->bad || c->len - c->pos < 3) {
         c->bad = true;
         return 0;
@@ -80,8 +76,7 @@ static int month(cursor *c)
 }
 
 /* Day name: 3 letters, or the long form for RFC 850 ("Sunday"). */
-static bool skip_day_name(cursor *c, bool long_form)
-{
+static bool skip_day_name(cursor *c, bool long_form) {
     static const char *const long_names[7] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                               "Thursday", "Friday", "Saturday"};
     for (int d = 0; d < 7; d++) {
@@ -95,8 +90,7 @@ static bool skip_day_name(cursor *c, bool long_form)
     return false;
 }
 
-static void time_of_day(cursor *c, struct tm *tm)
-{
+static void time_of_day(cursor *c, struct tm *tm) {
     tm->tm_hour = number(c, 2);
     expect(c, ":");
     tm->tm_min = number(c, 2);
@@ -104,8 +98,7 @@ static void time_of_day(cursor *c, struct tm *tm)
     tm->tm_sec = number(c, 2);
 }
 
-static int finish(cursor *c, struct tm *tm, int64_t *unix_s)
-{
+static int finish(cursor *c, struct tm *tm, int64_t *unix_s) {
     if (c->bad || c->pos != c->len)
         return -EINVAL;
     if (tm->tm_mday < 1 || tm->tm_mday > 31 || tm->tm_hour > 23 || tm->tm_min > 59 ||
@@ -118,8 +111,7 @@ static int finish(cursor *c, struct tm *tm, int64_t *unix_s)
     return 0;
 }
 
-int http_date_parse(const char *s, size_t len, int64_t *unix_s)
-{
+int http_date_parse(const char *s, size_t len, int64_t *unix_s) {
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     cursor c = {.s = s, .len = len};

@@ -18,8 +18,7 @@ typedef struct writer {
     bool overflow;
 } writer;
 
-static void put(writer *w, const char *s, size_t n)
-{
+static void put(writer *w, const char *s, size_t n) {
     if (w->overflow || w->cap - w->len < n) {
         w->overflow = true;
         return;
@@ -28,13 +27,11 @@ static void put(writer *w, const char *s, size_t n)
     w->len += n;
 }
 
-static void puts_w(writer *w, const char *s)
-{
+static void puts_w(writer *w, const char *s) {
     put(w, s, strlen(s));
 }
 
-__attribute__((format(printf, 2, 3))) static void printf_w(writer *w, const char *fmt, ...)
-{
+__attribute__((format(printf, 2, 3))) static void printf_w(writer *w, const char *fmt, ...) {
     if (w->overflow)
         return;
     char tmp[128];
@@ -49,16 +46,14 @@ __attribute__((format(printf, 2, 3))) static void printf_w(writer *w, const char
     put(w, tmp, (size_t)n);
 }
 
-static bool is_tchar(unsigned char c)
-{
+static bool is_tchar(unsigned char c) {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return true;
     return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
 /* Every line: token ':' value-without-CR/LF/NUL CRLF. */
-static bool extra_headers_valid(const char *s)
-{
+static bool extra_headers_valid(const char *s) {
     size_t i = 0;
     while (s[i] != '\0') {
         size_t name = i;
@@ -81,16 +76,14 @@ static bool extra_headers_valid(const char *s)
 }
 
 /* Content-Type values are ours, but check them like any header value. */
-static bool value_valid(const char *s)
-{
+static bool value_valid(const char *s) {
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 && *s != '\t')
             return false;
     return true;
 }
 
-int http_response_write_head(const http_response_head *head, char *buf, size_t cap)
-{
+int http_response_write_head(const http_response_head *head, char *buf, size_t cap) {
     if (head->status < 100 || head->status > 599)
         return -EINVAL;
     if (head->extra_headers != NULL && !extra_headers_valid(head->extra_headers))
@@ -124,8 +117,7 @@ int http_response_write_head(const http_response_head *head, char *buf, size_t c
 }
 
 int http_error_response(int status, const char *message, const char *extra_headers, char *buf,
-                        size_t cap)
-{
+                        size_t cap) {
     if (status < 400 || status > 599)
         return -EINVAL;
     if (message == NULL)

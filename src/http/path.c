@@ -8,8 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-const char *path_err_str(int err)
-{
+const char *path_err_str(int err) {
     switch (err) {
     case PATH_OK: return "ok";
     case PATH_ERR_NOT_ORIGIN_FORM: return "path does not start with '/'";
@@ -25,8 +24,7 @@ const char *path_err_str(int err)
     }
 }
 
-static int hex_value(char c)
-{
+static int hex_value(char c) {
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -37,8 +35,7 @@ static int hex_value(char c)
 }
 
 /* Decodes one %XX at s[i] (s[i] == '%'); -1 when malformed. */
-static int decode_escape(const char *s, size_t len, size_t i)
-{
+static int decode_escape(const char *s, size_t len, size_t i) {
     if (len < 3 || i > len - 3)
         return -1;
     int hi = hex_value(s[i + 1]);
@@ -49,8 +46,7 @@ static int decode_escape(const char *s, size_t len, size_t i)
 }
 
 /* Decodes the segment s[0..len) (no raw '/') onto out+*o; judges every byte. */
-static int decode_segment(const char *s, size_t len, char *out, size_t out_cap, size_t *o)
-{
+static int decode_segment(const char *s, size_t len, char *out, size_t out_cap, size_t *o) {
     size_t start = *o;
     for (size_t i = 0; i < len; i++) {
         int c = (unsigned char)s[i];
@@ -81,8 +77,7 @@ static int decode_segment(const char *s, size_t len, char *out, size_t out_cap, 
 }
 
 int path_decode(const char *target, size_t target_len, char *out, size_t out_cap,
-                size_t *out_len)
-{
+                size_t *out_len) {
     if (out_cap == 0)
         return PATH_ERR_NO_SPACE;
     out[0] = '\0';
@@ -131,8 +126,7 @@ int path_decode(const char *target, size_t target_len, char *out, size_t out_cap
 }
 
 /* Form-decodes s[0..len) into out (NUL-terminated); length or -errno. */
-static int form_decode(const char *s, size_t len, char *out, size_t out_cap)
-{
+static int form_decode(const char *s, size_t len, char *out, size_t out_cap) {
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         int c = (unsigned char)s[i];
@@ -158,8 +152,7 @@ static int form_decode(const char *s, size_t len, char *out, size_t out_cap)
 #define PATH_MAX_KEY_BYTES 128
 
 int path_query_param(const char *target, size_t target_len, const char *name, char *out,
-                     size_t out_cap)
-{
+                     size_t out_cap) {
     if (out_cap == 0)
         return -ENOSPC;
     out[0] = '\0';

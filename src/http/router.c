@@ -1,6 +1,5 @@
 #include "http/router.h"
 
-#include "io/conn.h"
 #include "http/http_response.h"
 #include "http/static_site.h"
 
@@ -87,14 +86,14 @@ static int route_metrics(const router_ctx *ctx, const http_request *req, router_
 static int route_ws(const router_ctx *ctx, const http_request *req, router_reply *out) {
     (void)ctx;
     (void)req;
-    *out = (router_reply){.action = ROUTER_UPGRADE, .endpoint = CONN_EP_WS};
+    *out = (router_reply){.action = ROUTER_UPGRADE, .endpoint = ROUTER_EP_WS};
     return 0;
 }
 
 static int route_echo(const router_ctx *ctx, const http_request *req, router_reply *out) {
     if (!ctx->shared->cfg->enable_echo) return router_error(404, NULL, out);
     (void)req;
-    *out = (router_reply){.action = ROUTER_UPGRADE, .endpoint = CONN_EP_ECHO};
+    *out = (router_reply){.action = ROUTER_UPGRADE, .endpoint = ROUTER_EP_ECHO};
     return 0;
 }
 

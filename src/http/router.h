@@ -8,7 +8,7 @@
 
 #include "http/http.h"
 #include "base/rbuf.h"
-#include "io/server.h"
+#include "io/shared.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,6 +22,12 @@ typedef enum router_action {
     ROUTER_UPGRADE,    /* WebSocket upgrade requested at `endpoint` (the conn validates it) */
 } router_action;
 
+/* What an upgraded connection speaks. */
+typedef enum router_endpoint {
+    ROUTER_EP_WS,     /* /ws: the document protocol */
+    ROUTER_EP_ECHO,   /* /echo: transport benchmark */
+} router_endpoint;
+
 typedef struct router_reply {
     router_action action;
     int status;
@@ -29,7 +35,7 @@ typedef struct router_reply {
     const uint8_t *body;       /* static bytes (web root in memory), not owned; NULL when none */
     size_t body_len;
     bool close;                /* Connection: close was sent: close after sending */
-    int endpoint;              /* ROUTER_UPGRADE: conn_endpoint */
+    int endpoint;              /* ROUTER_UPGRADE: router_endpoint */
 } router_reply;
 
 typedef struct router_ctx {

@@ -79,8 +79,7 @@ static const struct {
     {"woff2", "font/woff2"},
 };
 
-static const char *content_type_for(const char *path)
-{
+static const char *content_type_for(const char *path) {
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     const char *dot = strrchr(base, '.');
@@ -92,8 +91,7 @@ static const char *content_type_for(const char *path)
     return "application/octet-stream";
 }
 
-static int blob_etag(site_blob *b)
-{
+static int blob_etag(site_blob *b) {
     wc_Sha256 sha;
     uint8_t digest[WC_SHA256_DIGEST_SIZE];
     if (wc_InitSha256(&sha) != 0)
@@ -124,8 +122,7 @@ static int blob_etag(site_blob *b)
 
 /* Reads a regular file whole. O_NOFOLLOW and the fstat after open close the
  * gap between the walk's lstat and the read (a file swapped for a link). */
-static int read_file(loader *ld, const char *abs_path, site_blob *out, int64_t *mtime_s)
-{
+static int read_file(loader *ld, const char *abs_path, site_blob *out, int64_t *mtime_s) {
     int fd = open(abs_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return -errno;
@@ -171,8 +168,7 @@ out:
     return rc;
 }
 
-static int add_file(loader *ld, const char *abs_path, const char *rel_path)
-{
+static int add_file(loader *ld, const char *abs_path, const char *rel_path) {
     /* A name no request can spell is never served: don't load it. */
     if (strlen(rel_path) > PATH_MAX_DECODED_BYTES)
         return 0;
@@ -198,15 +194,13 @@ static int add_file(loader *ld, const char *abs_path, const char *rel_path)
 }
 
 /* True when `resolved` (a realpath) lies strictly inside the root. */
-static bool inside_root(const loader *ld, const char *resolved)
-{
+static bool inside_root(const loader *ld, const char *resolved) {
     return strncmp(resolved, ld->root, ld->root_len) == 0 &&
            (ld->root_len == 1 || resolved[ld->root_len] == '/') &&
            resolved[ld->root_len] != '\0';
 }
 
-static int walk(loader *ld, const char *abs_dir, const char *rel_dir, int depth)
-{
+static int walk(loader *ld, const char *abs_dir, const char *rel_dir, int depth) {
     DIR *dir = opendir(abs_dir);
     if (dir == NULL)
         return depth == 0 ? -errno : 0;
@@ -245,23 +239,19 @@ static int walk(loader *ld, const char *abs_dir, const char *rel_dir, int depth)
     return rc;
 }
 
-static int compare_files(const void *a, const void *b)
-{
+static int compare_files(const void *a, const void *b) {
     return strcmp(((const site_file *)a)->path, ((const site_file *)b)->path);
 }
 
-static int compare_key(const void *key, const void *file)
-{
+static int compare_key(const void *key, const void *file) {
     return strcmp((const char *)key, ((const site_file *)file)->path);
 }
 
-static site_file *find(site_file *files, size_t count, const char *path)
-{
+static site_file *find(site_file *files, size_t count, const char *path) {
     return bsearch(path, files, count, sizeof *files, compare_key);
 }
 
-static void free_files(site_file *files, size_t count)
-{
+static void free_files(site_file *files, size_t count) {
     for (size_t i = 0; i < count; i++) {
         free(files[i].path);
         free(files[i].plain.bytes);
@@ -271,8 +261,7 @@ static void free_files(site_file *files, size_t count)
 }
 
 /* "x.gz" next to "x" becomes x's variant; the array is then compacted. */
-static void attach_gzip_variants(loader *ld)
-{
+static void attach_gzip_variants(loader *ld) {
     for (size_t i = 0; i < ld->count_files; i++) {
         site_file *f = &ld->files[i];
         size_t n = strlen(f->path);
@@ -301,8 +290,7 @@ static void attach_gzip_variants(loader *ld)
     ld->count_files = kept;
 }
 
-int static_site_load(const char *web_root, size_t max_total_bytes, static_site **out)
-{
+int static_site_load(const char *web_root, size_t max_total_bytes, static_site **out) {
     *out = NULL;
     loader *ld = calloc(1, sizeof *ld);
     if (ld == NULL)
@@ -342,13 +330,11 @@ fail:
     return rc;
 }
 
-size_t static_site_count_files(const static_site *site)
-{
+size_t static_site_count_files(const static_site *site) {
     return site->count_files;
 }
 
-void static_site_free(static_site *site)
-{
+void static_site_free(static_site *site) {
     if (site == NULL)
         return;
     free_files(site->files, site->count_files);
@@ -358,8 +344,7 @@ void static_site_free(static_site *site)
 /* ---- serving --------------------------------------------------------------- */
 
 /* A q-value is zero when it is "0", "0.", "0.0", ... (RFC 9110 12.4.2). */
-static bool qvalue_is_zero(const char *v, size_t len)
-{
+static bool qvalue_is_zero(const char *v, size_t len) {
     if (len == 0 || v[0] != '0')
         return false;
     for (size_t i = 1; i < len; i++)
@@ -368,15 +353,13 @@ static bool qvalue_is_zero(const char *v, size_t len)
     return true;
 }
 
-static bool token_is(const char *s, size_t len, const char *lit)
-{
+static bool token_is(const char *s, size_t len, const char *lit) {
     return strlen(lit) == len && strncasecmp(s, lit, len) == 0;
 }
 
 /* Whether Accept-Encoding admits gzip: named with q > 0, or "*" with q > 0
  * and gzip not named. */
-static bool accepts_gzip(const http_request *req)
-{
+static bool accepts_gzip(const http_request *req) {
     const http_header *h = http_find_header(req, "Accept-Encoding");
     if (h == NULL)
         return false;
@@ -419,8 +402,7 @@ static bool accepts_gzip(const http_request *req)
 
 /* If-None-Match with weak comparison: "*" or a list of [W/]"tag". A
  * malformed list matches nothing (the full response is always safe). */
-static bool none_match_hits(const char *v, size_t len, const char *etag)
-{
+static bool none_match_hits(const char *v, size_t len, const char *etag) {
     size_t etag_len = strlen(etag);
     size_t i = 0;
     while (i < len) {
@@ -445,8 +427,7 @@ static bool none_match_hits(const char *v, size_t len, const char *etag)
     return false;
 }
 
-static int error_reply(int status, const char *extra, static_reply *reply)
-{
+static int error_reply(int status, const char *extra, static_reply *reply) {
     int n = http_error_response(status, NULL, extra, reply->head, sizeof reply->head);
     if (n < 0)
         return n;
@@ -456,8 +437,7 @@ static int error_reply(int status, const char *extra, static_reply *reply)
     return 0;
 }
 
-static const site_file *lookup(const static_site *site, const char *path, size_t path_len)
-{
+static const site_file *lookup(const static_site *site, const char *path, size_t path_len) {
     if (path_len == 0)
         return find(site->files, site->count_files, "index.html");
     const site_file *f = find(site->files, site->count_files, path);
@@ -475,8 +455,7 @@ static const site_file *lookup(const static_site *site, const char *path, size_t
     return NULL;
 }
 
-int static_site_respond(const static_site *site, const http_request *req, static_reply *reply)
-{
+int static_site_respond(const static_site *site, const http_request *req, static_reply *reply) {
     reply->status = 0;
     reply->head_len = 0;
     reply->body = NULL;

@@ -1,12 +1,6 @@
 #include "io/conn.h"
 
-#include "tls/conn_tls.h"
-#include "ws/conn_ws.h"
-#include "http/http.h"
 #include "base/log.h"
-#include "collab/rest.h"
-#include "http/router.h"
-#include "io/ud.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -19,9 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Bodies of routes outside /api are skipped; larger ones get 413. */
-#define CONN_MAX_REQUEST_BODY_BYTES (64u * 1024u)
-
 #ifndef IORING_SEND_ZC_REPORT_USAGE
 #define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
 #endif
@@ -33,6 +24,7 @@
  * zero-copy send the references that keep the bytes alive until the
  * notification CQE. */
 typedef struct send_op {
+    completion done;             /* the send's CQE (and a zero-copy NOTIF) */
     conn *c;
     struct msghdr msg;
     uint32_t count_iov;
@@ -47,6 +39,7 @@ _Static_assert(sizeof(send_op) <= 2048, "send_op fits its pool block");
 _Static_assert(sizeof(conn) <= 1024, "a connection stays small");
 
 static void conn_op_done_free(conn *c);
+static void on_send(worker *w, completion *self, const struct io_uring_cqe *cqe);
 
 static void mark_dirty(conn *c) {
     if (c->dirty) return;
@@ -56,6 +49,29 @@ static void mark_dirty(conn *c) {
 }
 
 void conn_mark_dirty(conn *c) { mark_dirty(c); }
+
+static void conn_list_push(conn_list *l, conn *c, uint64_t now_ms) {
+    assert(c->list == NULL);
+    c->list = l;
+    c->list_since_ms = now_ms;
+    c->next = NULL;
+    c->prev = l->tail;
+    if (l->tail != NULL) l->tail->next = c;
+    else l->head = c;
+    l->tail = c;
+    l->count++;
+}
+
+static void conn_list_remove(conn_list *l, conn *c) {
+    assert(c->list == l && l->count > 0);
+    if (c->prev != NULL) c->prev->next = c->next;
+    else l->head = c->next;
+    if (c->next != NULL) c->next->prev = c->prev;
+    else l->tail = c->prev;
+    c->prev = c->next = NULL;
+    c->list = NULL;
+    l->count--;
+}
 
 static void move_to(conn *c, conn_list *l) {
     if (c->list != NULL) conn_list_remove(c->list, c);
@@ -78,6 +94,37 @@ static uint32_t ip_slot_of(const struct sockaddr_storage *ss) {
     return h % SERVER_IP_SLOTS;
 }
 
+static void on_op_done(worker *w, completion *self, const struct io_uring_cqe *cqe) {
+    (void)cqe;
+    conn *c = completion_owner(self, conn, op_done);
+    assert(c->w == w);
+    conn_op_done(c);
+}
+
+static void on_recv(worker *w, completion *self, const struct io_uring_cqe *cqe) {
+    conn *c = completion_owner(self, conn, recv_done);
+    assert(c->w == w && c->ops > 0);
+    bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    if (!more) c->recv_armed = false;
+    int res = cqe->res;
+    if (res > 0) {
+        metrics_add(&w->m->bytes_in, (uint64_t)res);
+        uint8_t *data = c->recv_buf;
+        bool pbuf = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
+        uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+        if (pbuf) data = w->buf_base + (size_t)bid * RING_RECV_BUF_BYTES;
+        if (c->state != CONN_DEAD && data != NULL) conn_on_data(c, data, (size_t)res);
+        if (pbuf) worker_recycle_buffer(w, bid);
+        if (!more && c->state != CONN_DEAD) conn_arm_recv(c);
+    } else if (res == -ENOBUFS) {
+        metrics_add(&w->m->errors[METRICS_ERR_NO_BUFFERS], 1);
+        if (!more && c->state != CONN_DEAD) conn_arm_recv(c);
+    } else if (res != -ECANCELED && c->state != CONN_DEAD) {
+        conn_on_recv_end(c, res);
+    }
+    if (!more) conn_op_done(c);
+}
+
 conn *conn_open(worker *w, int fd) {
     server_shared *s = w->shared;
     uint32_t max = w->cfg->max_connections;
@@ -94,7 +141,8 @@ conn *conn_open(worker *w, int fd) {
         return NULL;
     }
     memset(c, 0, sizeof *c);
-    if (conn_tls_open(c, s) != 0) {
+    c->filter = s->filter;
+    if (c->filter != NULL && c->filter->open(c, s) != 0) {
         bufpool_put(&w->conn_pool, c);
         atomic_fetch_sub_explicit(&s->open_connections, 1, memory_order_relaxed);
         metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
@@ -102,6 +150,10 @@ conn *conn_open(worker *w, int fd) {
     }
     c->w = w;
     c->fd = fd;
+    c->handler = s->accept_handler;
+    assert(c->handler != NULL && c->handler->on_data != NULL);
+    c->recv_done.fn = on_recv;
+    c->op_done.fn = on_op_done;
     c->state = CONN_HTTP;
     c->close_reason = METRICS_CLOSE_PEER_EOF;
     sendq_init_pooled(&c->q, w->cfg->max_send_queue_bytes, &w->sendq_ring_pool);
@@ -141,14 +193,14 @@ void conn_arm_recv(conn *c) {
         if (c->recv_buf == NULL) {
             /* the SQE is already taken: make it a no-op */
             io_uring_prep_nop(sqe);
-            io_uring_sqe_set_data64(sqe, ud_pack(NULL, UD_TAG_NONE));
+            completion_set(sqe, NULL);
             metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
             conn_close(c, METRICS_CLOSE_IO_ERROR);
             return;
         }
         io_uring_prep_recv(sqe, c->fd, c->recv_buf, RING_RECV_BUF_BYTES, 0);
     }
-    io_uring_sqe_set_data64(sqe, ud_pack(c, UD_TAG_RECV));
+    completion_set(sqe, &c->recv_done);
     c->recv_armed = true;
     c->ops++;
 }
@@ -175,7 +227,7 @@ int conn_send(conn *c, rbuf *b, uint32_t off, uint32_t len) {
     if (rc == -ENOBUFS) {
         /* A reader that does not keep up loses its backlog, not our memory. */
         drop_backlog(c);
-        if (c->state == CONN_WS) conn_ws_send_close(c, 1008, "slow consumer");
+        if (c->handler->on_overflow != NULL) c->handler->on_overflow(c);
         conn_close_after_flush(c, METRICS_CLOSE_SLOW_CONSUMER);
         return rc;
     }
@@ -216,7 +268,7 @@ static void start_linger(conn *c) {
         return;
     }
     io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
-    io_uring_sqe_set_data64(sqe, ud_pack(c, UD_TAG_CLOSE));
+    completion_set(sqe, &c->op_done);
     c->ops++;
     conn_arm_recv(c);
 }
@@ -229,7 +281,7 @@ void conn_flush(conn *c) {
     }
     if (sendq_in_flight(&c->q)) return;
     /* TLS: the queued plaintext becomes one ciphertext entry at the head. */
-    if (c->tls != NULL && conn_tls_seal(c) != 0) return;
+    if (c->filter != NULL && c->filter->seal(c) != 0) return;
     if (!sendq_has_pending(&c->q)) {
         if (c->state == CONN_DRAIN) start_linger(c);
         return;
@@ -241,13 +293,14 @@ void conn_flush(conn *c) {
         return;
     }
     uint64_t total = 0;
+    op->done.fn = on_send;
     op->c = c;
     /* With TLS only the sealed head entry goes out; plaintext behind it waits. */
-    op->count_iov = (uint32_t)sendq_start(&c->q, op->iov, c->tls != NULL ? 1 : RING_SEND_MAX_IOV, &total);
+    op->count_iov = (uint32_t)sendq_start(&c->q, op->iov, c->filter != NULL ? 1 : RING_SEND_MAX_IOV, &total);
     op->count_held = 0;
     op->result_seen = false;
     /* Per-connection ciphertext is written once and sent once: nothing to share. */
-    op->zerocopy = w->zerocopy && c->tls == NULL && total >= w->cfg->zerocopy_min_bytes;
+    op->zerocopy = w->zerocopy && c->filter == NULL && total >= w->cfg->zerocopy_min_bytes;
     memset(&op->msg, 0, sizeof op->msg);
     op->msg.msg_iov = op->iov;
     op->msg.msg_iovlen = op->count_iov;
@@ -267,12 +320,12 @@ void conn_flush(conn *c) {
         }
         io_uring_prep_sendmsg_zc(sqe, c->fd, &op->msg, MSG_NOSIGNAL);
         sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
-        io_uring_sqe_set_data64(sqe, ud_pack(op, UD_TAG_SEND_ZC));
+        completion_set(sqe, &op->done);
         metrics_add(&w->m->zerocopy_sends, 1);
     } else {
         if (op->count_iov == 1) io_uring_prep_send(sqe, c->fd, op->iov[0].iov_base, op->iov[0].iov_len, MSG_NOSIGNAL);
         else io_uring_prep_sendmsg(sqe, c->fd, &op->msg, MSG_NOSIGNAL);
-        io_uring_sqe_set_data64(sqe, ud_pack(op, UD_TAG_SEND));
+        completion_set(sqe, &op->done);
         metrics_add(&w->m->sends, 1);
     }
     c->ops++;
@@ -285,9 +338,11 @@ static void send_op_release(worker *w, send_op *op) {
     conn_op_done(c);
 }
 
-void conn_on_send_cqe(worker *w, void *opaque, const struct io_uring_cqe *cqe, bool zerocopy) {
-    send_op *op = opaque;
+static void on_send(worker *w, completion *self, const struct io_uring_cqe *cqe) {
+    send_op *op = completion_owner(self, send_op, done);
     conn *c = op->c;
+    assert(c->w == w && c->ops > 0);
+    bool zerocopy = op->zerocopy;
     if (zerocopy && (cqe->flags & IORING_CQE_F_NOTIF)) {
         if ((uint32_t)cqe->res & IORING_NOTIF_USAGE_ZC_COPIED) metrics_add(&w->m->zerocopy_copied, 1);
         send_op_release(w, op);
@@ -336,13 +391,12 @@ void conn_close(conn *c, metrics_close_reason reason) {
         bufpool_put(&w->inbuf_pool, c->in);
         c->in = NULL;
     }
-    conn_ws_free(c);
-    rest_abort(c);
+    if (c->handler->on_close != NULL) c->handler->on_close(c);
     if (c->ops > 0) {
         struct io_uring_sqe *sqe = worker_get_sqe(w);
         if (sqe != NULL) {
             io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
-            io_uring_sqe_set_data64(sqe, ud_pack(NULL, UD_TAG_NONE));
+            completion_set(sqe, NULL);
         }
         return; /* the last op to finish closes the socket */
     }
@@ -355,6 +409,7 @@ void conn_http_request_done(conn *c) {
 }
 
 void conn_close_after_flush(conn *c, metrics_close_reason reason) {
+    assert(c->handler != NULL);
     if (c->state == CONN_DEAD || c->state == CONN_DRAIN || c->state == CONN_LINGER) return;
     c->close_reason = (uint8_t)reason;
     c->state = CONN_DRAIN;
@@ -366,11 +421,11 @@ static void conn_op_done_free(conn *c) {
     worker *w = c->w;
     assert(c->state == CONN_DEAD && c->ops == 0);
     if (c->fd >= 0) {
-        /* Close through the ring; its CQE (UD_TAG_CLOSE) comes back here. */
+        /* Close through the ring; its CQE (op_done) comes back here. */
         struct io_uring_sqe *sqe = worker_get_sqe(w);
         if (sqe != NULL) {
             io_uring_prep_close(sqe, c->fd);
-            io_uring_sqe_set_data64(sqe, ud_pack(c, UD_TAG_CLOSE));
+            completion_set(sqe, &c->op_done);
             c->fd = -1;
             c->ops++;
             return;
@@ -381,13 +436,14 @@ static void conn_op_done_free(conn *c) {
     if (c->dirty) return; /* the flush loop still holds it; it calls back here */
     if (c->recv_buf != NULL) bufpool_put(&w->recvbuf_pool, c->recv_buf);
     sendq_free(&c->q);
-    conn_tls_free(c);
+    if (c->filter != NULL) c->filter->free(c);
     bufpool_put(&w->conn_pool, c);
+    assert(w->count_conns > 0);
     w->count_conns--;
 }
 
 void conn_op_done(conn *c) {
-    assert(c->ops > 0);
+    assert(c->ops > 0 && c->w != NULL);
     c->ops--;
     if (c->ops == 0 && c->state == CONN_DEAD) conn_op_done_free(c);
 }
@@ -412,172 +468,34 @@ void conn_on_recv_end(conn *c, int res) {
     }
 }
 
-/* ---- HTTP ------------------------------------------------------------------------ */
-
-static void respond(conn *c, const router_reply *r) {
+int conn_send_response(conn *c, uint16_t status, rbuf *head, const uint8_t *body, size_t body_len) {
     metrics_worker *m = c->w->m;
-    if (r->status >= 100 && r->status < 600) metrics_add(&m->http_responses_by_class[r->status / 100], 1);
+    if (status >= 100 && status < 600) metrics_add(&m->http_responses_by_class[status / 100], 1);
     uint64_t before = c->q.bytes;
-    int rc = sendq_push_force(&c->q, r->head, r->head->data, r->head->len);
-    if (rc == 0 && r->body != NULL && r->body_len > 0) {
+    int rc = sendq_push_force(&c->q, head, head->data, head->len);
+    if (rc == 0 && body != NULL && body_len > 0) {
         /* static bodies obey the queue limit: pipelined downloads of a
          * client that does not read are a slow consumer like any other */
-        rc = sendq_push(&c->q, NULL, r->body, (uint32_t)r->body_len);
+        rc = sendq_push(&c->q, NULL, body, (uint32_t)body_len);
     }
     account_queue(c, before);
-    rbuf_unref(r->head);
+    rbuf_unref(head);
     if (rc == -ENOBUFS) {
         drop_backlog(c);
         conn_close_after_flush(c, METRICS_CLOSE_SLOW_CONSUMER);
-        return;
+        return rc;
     }
     if (rc != 0) {
         conn_close(c, METRICS_CLOSE_IO_ERROR);
-        return;
+        return rc;
     }
     mark_dirty(c);
-    if (r->close) conn_close_after_flush(c, r->status >= 400 ? METRICS_CLOSE_HTTP_ERROR : METRICS_CLOSE_HTTP_DONE);
-}
-
-static void respond_error(conn *c, int status, const char *message) {
-    router_reply r;
-    if (router_error(status, message, &r) != 0) {
-        conn_close(c, METRICS_CLOSE_IO_ERROR);
-        return;
-    }
-    respond(c, &r);
-}
-
-static int64_t unix_now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return (int64_t)ts.tv_sec;
-}
-
-static void handle_request(conn *c, const http_request *req) {
-    worker *w = c->w;
-    metrics_add(&w->m->http_requests, 1);
-    if (c->reject_503) {
-        respond_error(c, 503, "server at connection limit");
-        return;
-    }
-    if (req->chunked) {
-        respond_error(c, 400, "chunked request bodies are not accepted");
-        return;
-    }
-    if (rest_matches(req)) {
-        /* asynchronous: answered from the document's owner, then closed; it
-         * bounds its own bodies (--max-message-bytes) with a JSON 413 */
-        rest_begin(c, req);
-        return;
-    }
-    if (req->content_length > CONN_MAX_REQUEST_BODY_BYTES) {
-        respond_error(c, 413, NULL);
-        return;
-    }
-    http_request last;
-    if (w->draining) {
-        /* every response during the grace period ends its connection */
-        last = *req;
-        last.keep_alive = false;
-        req = &last;
-    }
-    router_ctx ctx = {.shared = w->shared, .now_unix_s = unix_now_s()};
-    router_reply r;
-    if (router_route(&ctx, req, &r) != 0) {
-        metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
-        respond_error(c, 500, NULL);
-        return;
-    }
-    if (r.action == ROUTER_UPGRADE) {
-        if (w->draining) {
-            respond_error(c, 503, "server shutting down");
-            return;
-        }
-        conn_ws_upgrade(c, req, r.endpoint);
-        return;
-    }
-    c->body_skip_bytes = req->content_length;
-    respond(c, &r);
-    /* keep-alive: the next request gets a fresh deadline */
-    if (c->state == CONN_HTTP) move_to(c, &w->http_list);
-}
-
-static void http_on_data(conn *c, uint8_t *data, size_t len) {
-    worker *w = c->w;
-    http_limits limits = http_limits_default();
-    /* Bounded: every pass consumes bytes or returns. */
-    while (len > 0 && c->state == CONN_HTTP) {
-        if (c->rest != NULL) {
-            rest_feed(c, data, len);
-            return;
-        }
-        if (c->body_skip_bytes > 0) {
-            size_t skip = c->body_skip_bytes < len ? (size_t)c->body_skip_bytes : len;
-            c->body_skip_bytes -= skip;
-            data += skip;
-            len -= skip;
-            continue;
-        }
-        const uint8_t *p = data;
-        size_t plen = len;
-        size_t appended = 0;
-        if (c->in != NULL) {
-            size_t room = RING_INBUF_BYTES - c->in_len;
-            appended = len < room ? len : room;
-            memcpy(c->in + c->in_len, data, appended);
-            c->in_len += (uint32_t)appended;
-            p = c->in;
-            plen = c->in_len;
-        }
-        http_request req;
-        int rc = http_parse_request((const char *)p, plen, &limits, &req);
-        if (rc == HTTP_INCOMPLETE) {
-            if (c->in == NULL) {
-                c->in = bufpool_get(&w->inbuf_pool);
-                if (c->in == NULL) {
-                    metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
-                    respond_error(c, 503, "server busy");
-                    return;
-                }
-                if (len > RING_INBUF_BYTES) {
-                    respond_error(c, 431, NULL);
-                    return;
-                }
-                memcpy(c->in, data, len);
-                c->in_len = (uint32_t)len;
-            } else if (c->in_len == RING_INBUF_BYTES) {
-                respond_error(c, 431, NULL);
-            }
-            return;
-        }
-        if (rc < 0) {
-            metrics_add(&w->m->errors[METRICS_ERR_HTTP_PARSE], 1);
-            int status = -rc;
-            respond_error(c, status, NULL);
-            return;
-        }
-        size_t used_from_data = (size_t)rc;
-        if (c->in != NULL) {
-            /* the head ends inside the bytes appended in this pass */
-            size_t leftover = c->in_len - (size_t)rc;
-            used_from_data = appended - leftover;
-        }
-        handle_request(c, &req);
-        if (c->in != NULL) {
-            bufpool_put(&w->inbuf_pool, c->in);
-            c->in = NULL;
-            c->in_len = 0;
-        }
-        data += used_from_data;
-        len -= used_from_data;
-    }
-    if (len > 0 && (c->state == CONN_WS)) conn_ws_on_data(c, data, len);
+    return 0;
 }
 
 void conn_on_data(conn *c, uint8_t *data, size_t len) {
-    if (c->tls != NULL) {
-        conn_tls_on_data(c, data, len);   /* decrypts, then conn_on_plain_data */
+    if (c->filter != NULL) {
+        c->filter->on_data(c, data, len);   /* decrypts, then conn_on_plain_data */
         return;
     }
     conn_on_plain_data(c, data, len);
@@ -585,9 +503,9 @@ void conn_on_data(conn *c, uint8_t *data, size_t len) {
 
 void conn_on_plain_data(conn *c, uint8_t *data, size_t len) {
     switch ((conn_state)c->state) {
-    case CONN_HTTP: http_on_data(c, data, len); break;
+    case CONN_HTTP:
     case CONN_WS:
-    case CONN_WS_CLOSING: conn_ws_on_data(c, data, len); break;
+    case CONN_WS_CLOSING: c->handler->on_data(c, data, len); break;
     case CONN_DRAIN:
     case CONN_LINGER:
     case CONN_DEAD: break; /* discarded: we are closing */
@@ -620,7 +538,7 @@ void conn_tick(worker *w) {
             continue;
         }
         if (cfg->ping_interval_ms != 0 && silent >= cfg->ping_interval_ms) {
-            if (!c->ws_ping_outstanding) conn_ws_send_ping(c);
+            if (!c->ws_ping_outstanding && c->handler->on_silent != NULL) c->handler->on_silent(c);
             continue;
         }
         break;
@@ -647,5 +565,5 @@ void conn_begin_shutdown(conn *c) {
     /* HTTP connections stay while WebSockets close, so health checks on them
      * see 503 (with Connection: close); the worker closes them once only
      * HTTP connections remain. */
-    if (c->state == CONN_WS) conn_ws_send_close(c, 1001, "server shutting down");
+    if (c->handler->on_shutdown != NULL) c->handler->on_shutdown(c);
 }

@@ -25,16 +25,34 @@ typedef enum conn_state {
     CONN_DEAD,        /* socket closing/closed, waiting for in-flight ops */
 } conn_state;
 
-typedef enum conn_endpoint {
-    CONN_EP_WS,       /* /ws: the document protocol (echo until sessions land) */
-    CONN_EP_ECHO,     /* /echo: transport benchmark */
-} conn_endpoint;
-
+struct conn;
 struct ws_session;
 struct tls_conn;
 
+/* What a connection speaks: installed at accept (server_shared.accept_handler,
+ * HTTP) and swapped at an upgrade (WebSocket). Optional entries may be NULL. */
+typedef struct conn_handler {
+    void (*on_data)(struct conn *c, uint8_t *data, size_t len);  /* plaintext while HTTP/WS/WS_CLOSING */
+    void (*on_close)(struct conn *c);      /* closing: release the handler's state (optional) */
+    void (*on_shutdown)(struct conn *c);   /* the worker drains (optional) */
+    void (*on_silent)(struct conn *c);     /* --ping-interval-ms without a word from the peer (optional) */
+    void (*on_overflow)(struct conn *c);   /* the send queue went over its limit; the conn closes (optional) */
+} conn_handler;
+
+/* A byte filter below the handler (TLS): server_shared.filter, or none. */
+typedef struct conn_filter {
+    int (*open)(struct conn *c, const server_shared *s);     /* at accept; c is zeroed */
+    void (*on_data)(struct conn *c, const uint8_t *data, size_t len);   /* then conn_on_plain_data */
+    int (*seal)(struct conn *c);           /* before a send: the queued plaintext becomes one entry */
+    void (*free)(struct conn *c);
+} conn_filter;
+
 typedef struct conn {
     worker *w;
+    const conn_handler *handler;
+    const conn_filter *filter;      /* NULL: plaintext */
+    completion recv_done;           /* the receive's CQEs */
+    completion op_done;             /* shutdown and close: one op done each */
     struct conn *prev, *next;       /* timer list links */
     struct conn *dirty_next;
     conn_list *list;                /* the timer list the conn is on, or NULL */
@@ -91,14 +109,17 @@ int conn_send(conn *c, rbuf *b, uint32_t off, uint32_t len);
 /* Flushes the queued bytes as one send (called once per iteration). */
 void conn_flush(conn *c);
 
-/* Send completion (plain or zero-copy); `op` is the send descriptor. */
-void conn_on_send_cqe(worker *w, void *op, const struct io_uring_cqe *cqe, bool zerocopy);
-
 /* Closes now: cancels receives, closes the socket once nothing is in flight. */
 void conn_close(conn *c, metrics_close_reason reason);
 
-/* An asynchronous HTTP response (REST) was queued on a kept connection:
- * the next request gets a fresh deadline. */
+/* Queues an HTTP response: the head (its reference is taken) past the byte
+ * limit, then the body (borrowed, kept alive by the caller) within it, and
+ * counts the status class. On -ENOBUFS the conn closes as a slow consumer
+ * after what is queued; on another error it is closed. */
+int conn_send_response(conn *c, uint16_t status, rbuf *head, const uint8_t *body, size_t body_len);
+
+/* A response was queued on a kept connection (keep-alive, or an
+ * asynchronous REST answer): the next request gets a fresh deadline. */
 void conn_http_request_done(conn *c);
 
 /* Closes after the queued bytes are sent (then half-close and linger). */

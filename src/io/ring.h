@@ -9,8 +9,9 @@
 #include "base/bufpool.h"
 #include "base/metrics.h"
 #include "base/rbuf.h"
+#include "io/completion.h"
 #include "io/sendq.h"
-#include "io/server.h"
+#include "io/shared.h"
 
 #include <liburing.h>
 #include <pthread.h>
@@ -37,8 +38,24 @@
 #define RING_TICK_MIN_MS 5u
 #define RING_TICK_MAX_MS 250u
 
+/* Hooks of each kind a worker runs (per iteration, per tick, at stop). */
+#define RING_MAX_HOOKS 4u
+
 struct conn;
 struct session_worker;
+struct worker;
+struct mailbox_msg;
+
+/* Work registered with the loop: run in registration order. */
+typedef void (*worker_hook_fn)(struct worker *w);
+typedef struct worker_hooks {
+    worker_hook_fn fn[RING_MAX_HOOKS];
+    uint32_t count;
+} worker_hooks;
+
+/* Where a worker's mailbox deliveries go (mailbox.c calls them). */
+typedef void (*worker_mail_fn)(struct worker *w, struct mailbox_msg *msg);
+typedef void (*worker_mail_failed_fn)(struct worker *w, const struct mailbox_msg *msg, uint32_t to);
 
 /* An intrusive FIFO of connections ordered by the time they entered it. */
 typedef struct conn_list {
@@ -54,6 +71,9 @@ typedef struct worker {
     int listen_fd;
     int wake_fd;                     /* eventfd: the main thread asks us to stop */
     uint64_t wake_value;
+    completion wake_done;            /* the eventfd read */
+    completion tick_done;            /* the timer */
+    completion accept_done;          /* multishot accept (conn_loop.c) */
     pthread_t thread;
     int start_rc;                    /* ring setup result, read by server_start */
 
@@ -88,13 +108,32 @@ typedef struct worker {
     bool stopped;
     uint32_t cut_conns;              /* still open when the grace period ran out */
     struct session_worker *sw;       /* documents and sessions (session.h) */
-} __attribute__((aligned(16))) worker;   /* ud_pack needs 16-byte aligned workers in the array */
 
-/* Sets up the ring, buffer ring and pools; called on the worker's thread. */
+    worker_hooks before_sleep;       /* after each CQE batch, before waiting again */
+    worker_hooks on_tick;            /* each timer tick */
+    worker_hooks on_stop;            /* once, when the stop request arrives */
+    worker_hooks on_exit;            /* once, on this thread, after the loop ends */
+    worker_mail_fn on_mail;          /* a message delivered to this worker; NULL: dropped */
+    worker_mail_failed_fn on_mail_failed;   /* a post from this worker failed; may be NULL */
+} worker;
+
+/* Sets up the ring, buffer ring and pools; called on the worker's thread.
+ * Its users then register their hooks and completions, then worker_start. */
 int worker_init(worker *w);
 
-/* The completion loop; returns when the worker has drained and stopped. */
+/* Registers fn at the end of `hooks`. -ENOSPC beyond RING_MAX_HOOKS. */
+int worker_add_hook(worker_hooks *hooks, worker_hook_fn fn);
+
+/* Arms the stop request and the timer, and submits what the users queued. */
+int worker_start(worker *w);
+
+/* The completion loop: each CQE goes to its completion record, then the
+ * before_sleep hooks run. Returns once w->stopped (set by a user, or when
+ * the grace period has run out), after the on_exit hooks. */
 void worker_run(worker *w);
+
+/* Runs one CQE's completion (user_data 0: nothing). */
+void worker_dispatch(worker *w, const struct io_uring_cqe *cqe);
 
 void worker_destroy(worker *w);
 
@@ -104,8 +143,5 @@ struct io_uring_sqe *worker_get_sqe(worker *w);
 
 /* Returns a provided buffer to the kernel. */
 void worker_recycle_buffer(worker *w, uint16_t bid);
-
-void conn_list_push(conn_list *l, struct conn *c, uint64_t now_ms);
-void conn_list_remove(conn_list *l, struct conn *c);
 
 #endif /* RINGPAD_RING_H */

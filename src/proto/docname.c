@@ -6,8 +6,7 @@
 
 #include <stdbool.h>
 
-const char *docname_err_str(int err)
-{
+const char *docname_err_str(int err) {
     switch (err) {
     case DOCNAME_OK: return "ok";
     case DOCNAME_ERR_EMPTY: return "document name is empty";
@@ -23,14 +22,12 @@ const char *docname_err_str(int err)
     }
 }
 
-static bool docname_char_ok(unsigned char c)
-{
+static bool docname_char_ok(unsigned char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
            c == '.' || c == '_' || c == '-' || c == '/';
 }
 
-int docname_validate(const char *name, size_t len_bytes)
-{
+int docname_validate(const char *name, size_t len_bytes) {
     if (len_bytes == 0)
         return DOCNAME_ERR_EMPTY;
     if (len_bytes > DOCNAME_MAX_BYTES)
@@ -58,8 +55,7 @@ int docname_validate(const char *name, size_t len_bytes)
 }
 
 int docname_to_file(const char *name, size_t len_bytes, char *out, size_t out_cap,
-                    size_t *out_len)
-{
+                    size_t *out_len) {
     int rc = docname_validate(name, len_bytes);
     if (rc != DOCNAME_OK)
         return rc;
@@ -74,8 +70,7 @@ int docname_to_file(const char *name, size_t len_bytes, char *out, size_t out_ca
 }
 
 int docname_from_file(const char *file, size_t len_bytes, char *out, size_t out_cap,
-                      size_t *out_len)
-{
+                      size_t *out_len) {
     if (len_bytes > DOCNAME_MAX_BYTES)
         return DOCNAME_ERR_BAD_FILE_NAME;
     if (len_bytes + 1 > out_cap)

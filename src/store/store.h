@@ -316,22 +316,16 @@ typedef int (*store_name_fn)(void *ctx, const char *name, size_t name_len);
  * entries that are not document directories are skipped. */
 int store_list(int data_dir_fd, store_name_fn fn, void *ctx);
 
-/* Compaction (blocking): flushes the log, starts a new segment at the current
- * version, writes a snapshot at max(version - history_depth, oldest retained,
- * the current snapshot) (snapshot.tmp, fsync, rename, fsync dir) and removes
- * the segments holding only ops older than it. The doc must retain
- * history_depth ops (ot_limits.history_depth >= history_depth).
- *
- * For a worker that must not block, the same in three steps:
+/* Compaction, never blocking a worker, in three steps:
  *   1. on the worker, when store_log_idle: create the segment file named
  *      store_segment_file_name(version) in the doc dir and fsync the dir
- *      (openat + fsync through the ring), then store_log_switch_segment;
+ *      (store_segment_create on a helper thread), then store_log_switch_segment;
  *   2. on the worker: store_compact_snapshot_image (memory only);
  *   3. anywhere (a helper thread): store_compact_files, which touches only the
  *      snapshot files and segments older than the snapshot, never the active
- *      segment, so it may run while the worker keeps appending. */
-int store_compact(store_doc_files *files, store_log *log, const ot_doc *doc,
-                  uint32_t history_depth);
+ *      segment, so it may run while the worker keeps appending.
+ * The snapshot is at max(version - history_depth, oldest retained, the
+ * current snapshot); the doc must retain history_depth ops. */
 
 /* Creates the empty segment file for start_version in the document's
  * directory and makes its entry durable (directory fsync). Returns the fd
@@ -348,7 +342,7 @@ int store_compact_switch(store_doc_files *files, store_log *log, uint64_t versio
 /* "log.%020llu": a segment's file name inside the document's directory. */
 void store_segment_file_name(uint64_t start_version, char out[STORE_SEGMENT_NAME_BYTES]);
 
-/* The snapshot to write for a compaction: its version (as store_compact
+/* The snapshot to write for a compaction: its version (as step 2 above
  * picks it) and its image, malloc'ed (free() it). *image is NULL and 0 is
  * returned when the snapshot on disk (current_snapshot_version) is already
  * that recent. */

@@ -30,14 +30,12 @@
 #define STORE_MAX_REMOVE_PASSES 4
 #define STORE_PATH_NAME_BYTES (DOCNAME_FILE_MAX_BYTES + STORE_SEGMENT_NAME_BYTES + 2)
 
-void store_segment_file_name(uint64_t start_version, char out[STORE_SEGMENT_NAME_BYTES])
-{
+void store_segment_file_name(uint64_t start_version, char out[STORE_SEGMENT_NAME_BYTES]) {
     snprintf(out, STORE_SEGMENT_NAME_BYTES, "log.%020llu", (unsigned long long)start_version);
 }
 
 /* "log." followed by exactly 20 digits. */
-static bool store_parse_segment_name(const char *name, uint64_t *start_version)
-{
+static bool store_parse_segment_name(const char *name, uint64_t *start_version) {
     if (strncmp(name, "log.", 4) != 0 || strlen(name) != 24)
         return false;
     uint64_t v = 0;
@@ -53,21 +51,18 @@ static bool store_parse_segment_name(const char *name, uint64_t *start_version)
     return true;
 }
 
-static int store_fsync_fd(int fd)
-{
+static int store_fsync_fd(int fd) {
     return fsync(fd) == 0 ? 0 : -errno;
 }
 
-static int store_doc_file_name(const char *name, size_t name_len, char out[DOCNAME_FILE_MAX_BYTES])
-{
+static int store_doc_file_name(const char *name, size_t name_len, char out[DOCNAME_FILE_MAX_BYTES]) {
     return docname_to_file(name, name_len, out, DOCNAME_FILE_MAX_BYTES, NULL) == DOCNAME_OK
                ? 0
                : -EINVAL;
 }
 
 /* Reads a whole file (blocking). -ENOENT when it does not exist. */
-static int store_read_file(int dir_fd, const char *name, uint8_t **out, size_t *out_len)
-{
+static int store_read_file(int dir_fd, const char *name, uint8_t **out, size_t *out_len) {
     *out = NULL;
     *out_len = 0;
     int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
@@ -105,16 +100,14 @@ static int store_read_file(int dir_fd, const char *name, uint8_t **out, size_t *
     return 0;
 }
 
-static int store_cmp_u64(const void *a, const void *b)
-{
+static int store_cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
 /* A directory stream over a duplicate of dir_fd (the caller keeps its fd),
  * read from the start. */
-static int open_dir_stream(int dir_fd, DIR **out)
-{
+static int open_dir_stream(int dir_fd, DIR **out) {
     int fd = dup(dir_fd);
     if (fd < 0)
         return -errno;
@@ -130,8 +123,7 @@ static int open_dir_stream(int dir_fd, DIR **out)
 }
 
 /* Start versions of the document's segments, ascending. */
-static int store_list_segments(int dir_fd, uint64_t **out, size_t *count)
-{
+static int store_list_segments(int dir_fd, uint64_t **out, size_t *count) {
     *out = NULL;
     *count = 0;
     DIR *dir = NULL;
@@ -175,8 +167,7 @@ static int store_list_segments(int dir_fd, uint64_t **out, size_t *count)
 }
 
 /* Opens (creating when asked) the document's directory. */
-static int store_open_doc_dir(int data_dir_fd, const char *fname, bool create)
-{
+static int store_open_doc_dir(int data_dir_fd, const char *fname, bool create) {
     int fd = openat(data_dir_fd, fname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0)
         return fd;
@@ -192,8 +183,7 @@ static int store_open_doc_dir(int data_dir_fd, const char *fname, bool create)
 }
 
 /* Creates an empty segment file and makes its directory entry durable. */
-static int store_create_segment(int dir_fd, uint64_t start_version)
-{
+static int store_create_segment(int dir_fd, uint64_t start_version) {
     char seg[STORE_SEGMENT_NAME_BYTES];
     store_segment_file_name(start_version, seg);
     int fd = openat(dir_fd, seg, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -207,13 +197,11 @@ static int store_create_segment(int dir_fd, uint64_t start_version)
     return fd;
 }
 
-int store_segment_create(int doc_dir_fd, uint64_t start_version)
-{
+int store_segment_create(int doc_dir_fd, uint64_t start_version) {
     return store_create_segment(doc_dir_fd, start_version);
 }
 
-void store_doc_files_close(store_doc_files *files)
-{
+void store_doc_files_close(store_doc_files *files) {
     if (files->log_fd >= 0)
         close(files->log_fd);
     if (files->dir_fd >= 0)
@@ -230,8 +218,7 @@ typedef struct store_images {
     size_t count;
 } store_images;
 
-static void store_images_free(store_images *im)
-{
+static void store_images_free(store_images *im) {
     free((void *)im->snapshot.bytes);
     for (size_t i = 0; i < im->count; i++)
         free((void *)im->segments[i].bytes);
@@ -241,8 +228,7 @@ static void store_images_free(store_images *im)
     memset(im, 0, sizeof *im);
 }
 
-static int store_images_load(int dir_fd, const char *fname, store_images *im, char *snap_name)
-{
+static int store_images_load(int dir_fd, const char *fname, store_images *im, char *snap_name) {
     memset(im, 0, sizeof *im);
     uint8_t *bytes = NULL;
     size_t len = 0;
@@ -273,8 +259,7 @@ static int store_images_load(int dir_fd, const char *fname, store_images *im, ch
     return 0;
 }
 
-static int store_truncate_segment(int dir_fd, uint64_t start_version, size_t len_bytes)
-{
+static int store_truncate_segment(int dir_fd, uint64_t start_version, size_t len_bytes) {
     char seg[STORE_SEGMENT_NAME_BYTES];
     store_segment_file_name(start_version, seg);
     int fd = openat(dir_fd, seg, O_WRONLY | O_CLOEXEC);
@@ -289,8 +274,7 @@ static int store_truncate_segment(int dir_fd, uint64_t start_version, size_t len
 
 /* Picks (or creates) the segment new records go to, after recovery. */
 static int store_open_active_segment(const store_images *im, const store_recovery *rec,
-                                     uint64_t version, store_doc_files *files)
-{
+                                     uint64_t version, store_doc_files *files) {
     if (im->count > 0) {
         size_t last = im->count - 1;
         size_t valid = rec->torn_tail ? rec->valid_len_bytes : im->segments[last].len_bytes;
@@ -322,8 +306,7 @@ static int store_open_active_segment(const store_images *im, const store_recover
 
 int store_doc_open(int data_dir_fd, const char *name, size_t name_len, bool create,
                    const ot_limits *limits, ot_doc **out_doc, store_doc_files *files,
-                   store_recovery *report)
-{
+                   store_recovery *report) {
     memset(report, 0, sizeof *report);
     *out_doc = NULL;
     files->dir_fd = -1;
@@ -374,8 +357,7 @@ int store_doc_open(int data_dir_fd, const char *name, size_t name_len, bool crea
 }
 
 /* Empties and removes directory `name` in parent_fd. */
-static int store_remove_dir(int parent_fd, const char *name)
-{
+static int store_remove_dir(int parent_fd, const char *name) {
     for (int pass = 0; pass < STORE_MAX_REMOVE_PASSES; pass++) {
         int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
@@ -407,8 +389,7 @@ static int store_remove_dir(int parent_fd, const char *name)
     return -ENOTEMPTY;
 }
 
-int store_doc_delete(int data_dir_fd, const char *name, size_t name_len)
-{
+int store_doc_delete(int data_dir_fd, const char *name, size_t name_len) {
     char fname[DOCNAME_FILE_MAX_BYTES];
     int rc = store_doc_file_name(name, name_len, fname);
     if (rc != 0)
@@ -432,8 +413,7 @@ int store_doc_delete(int data_dir_fd, const char *name, size_t name_len)
     return store_fsync_fd(data_dir_fd);
 }
 
-int store_list(int data_dir_fd, store_name_fn fn, void *ctx)
-{
+int store_list(int data_dir_fd, store_name_fn fn, void *ctx) {
     DIR *dir = NULL;
     int open_rc = open_dir_stream(data_dir_fd, &dir);
     if (open_rc != 0)
@@ -459,8 +439,7 @@ int store_list(int data_dir_fd, store_name_fn fn, void *ctx)
     return rc;
 }
 
-static int store_write_snapshot(int dir_fd, const uint8_t *image, size_t len)
-{
+static int store_write_snapshot(int dir_fd, const uint8_t *image, size_t len) {
     int fd = openat(dir_fd, STORE_SNAPSHOT_TMP_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
                     0644);
     if (fd < 0)
@@ -491,8 +470,7 @@ static int store_write_snapshot(int dir_fd, const uint8_t *image, size_t len)
 
 int store_compact_snapshot_image(const ot_doc *doc, uint32_t history_depth,
                                  uint64_t current_snapshot_version, uint64_t *snapshot_version,
-                                 uint8_t **image, size_t *image_len)
-{
+                                 uint8_t **image, size_t *image_len) {
     *image = NULL;
     *image_len = 0;
     uint64_t version = ot_doc_version(doc);
@@ -531,8 +509,7 @@ int store_compact_snapshot_image(const ot_doc *doc, uint32_t history_depth,
 }
 
 int store_compact_files(int doc_dir_fd, uint64_t snapshot_version, const uint8_t *image,
-                        size_t image_len)
-{
+                        size_t image_len) {
     if (image != NULL) {
         int rc = store_write_snapshot(doc_dir_fd, image, image_len);
         if (rc != 0)
@@ -562,8 +539,7 @@ int store_compact_files(int doc_dir_fd, uint64_t snapshot_version, const uint8_t
     return rc;
 }
 
-int store_compact_switch(store_doc_files *files, store_log *log, uint64_t version)
-{
+int store_compact_switch(store_doc_files *files, store_log *log, uint64_t version) {
     if (store_log_next_version(log) != version)
         return -EINVAL;
     if (!store_log_idle(log))
@@ -585,48 +561,13 @@ int store_compact_switch(store_doc_files *files, store_log *log, uint64_t versio
     return 0;
 }
 
-int store_compact(store_doc_files *files, store_log *log, const ot_doc *doc,
-                  uint32_t history_depth)
-{
-    uint64_t version = ot_doc_version(doc);
-    if (store_log_next_version(log) != version)
-        return -EINVAL;
-    store_log_request_fsync(log);
-    /* Bounded: each round either finishes the flush or fails. */
-    for (int round = 0; round < 4 && !store_log_idle(log); round++) {
-        int rc = store_sync_flush(log, 0, NULL, NULL);
-        if (rc != 0)
-            return rc;
-    }
-    if (!store_log_idle(log))
-        return -EBUSY;
-
-    int rc = store_compact_switch(files, log, version);
-    if (rc != 0)
-        return rc;
-
-    uint64_t snap = 0;
-    uint8_t *image = NULL;
-    size_t image_len = 0;
-    rc = store_compact_snapshot_image(doc, history_depth, files->snapshot_version, &snap,
-                                          &image, &image_len);
-    if (rc != 0)
-        return rc;
-    rc = store_compact_files(files->dir_fd, snap, image, image_len);
-    free(image);
-    if (rc == 0)
-        files->snapshot_version = snap;
-    return rc;
-}
-
 typedef struct store_range {
     uint64_t from, to, expect;
     store_record_fn fn;
     void *ctx;
 } store_range;
 
-static int store_range_record(void *ctx, const store_record *rec, size_t offset_bytes)
-{
+static int store_range_record(void *ctx, const store_record *rec, size_t offset_bytes) {
     store_range *r = ctx;
     if (rec->base_version < r->from || rec->base_version >= r->to)
         return 0;
@@ -637,8 +578,7 @@ static int store_range_record(void *ctx, const store_record *rec, size_t offset_
 }
 
 int store_read_ops(int data_dir_fd, const char *name, size_t name_len, uint64_t from,
-                   uint64_t to, store_record_fn fn, void *ctx)
-{
+                   uint64_t to, store_record_fn fn, void *ctx) {
     char fname[DOCNAME_FILE_MAX_BYTES];
     int rc = store_doc_file_name(name, name_len, fname);
     if (rc != 0)

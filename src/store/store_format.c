@@ -15,8 +15,7 @@ static const uint8_t store_snapshot_magic[8] = {'R', 'P', 'S', 'N', 'A', 'P', '0
 static const uint8_t store_record_magic[4] = {'R', 'P', 'R', '1'};
 enum { STORE_KIND_OP = 1 };
 
-const char *store_err_str(int err)
-{
+const char *store_err_str(int err) {
     switch (err) {
     case 0: return "ok";
     case STORE_ERR_TORN: return "the data ends inside a record";
@@ -36,39 +35,33 @@ const char *store_err_str(int err)
 
 /* ---- little-endian helpers ---- */
 
-static void put_u16(uint8_t *p, uint16_t v)
-{
+static void put_u16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
+static void put_u32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
+static void put_u64(uint8_t *p, uint64_t v) {
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint16_t get_u16(const uint8_t *p)
-{
+static uint16_t get_u16(const uint8_t *p) {
     return (uint16_t)(p[0] | (p[1] << 8));
 }
 
-static uint32_t get_u32(const uint8_t *p)
-{
+static uint32_t get_u32(const uint8_t *p) {
     uint32_t v = 0;
     for (int i = 3; i >= 0; i--)
         v = (v << 8) | p[i];
     return v;
 }
 
-static uint64_t get_u64(const uint8_t *p)
-{
+static uint64_t get_u64(const uint8_t *p) {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
         v = (v << 8) | p[i];
@@ -77,8 +70,7 @@ static uint64_t get_u64(const uint8_t *p)
 
 /* ---- records ---- */
 
-size_t store_record_size(const store_record *rec)
-{
+size_t store_record_size(const store_record *rec) {
     if (rec->id_len > STORE_MAX_ID_BYTES || rec->author_len > STORE_MAX_AUTHOR_BYTES)
         return 0;
     uint64_t payload = (uint64_t)STORE_RECORD_FIXED_BYTES + rec->id_len + rec->author_len +
@@ -88,8 +80,7 @@ size_t store_record_size(const store_record *rec)
     return (size_t)(STORE_RECORD_HEADER_BYTES + payload);
 }
 
-int store_record_encode(const store_record *rec, uint8_t *out, size_t cap, size_t *written)
-{
+int store_record_encode(const store_record *rec, uint8_t *out, size_t cap, size_t *written) {
     size_t size = store_record_size(rec);
     if (size == 0)
         return -EINVAL;
@@ -126,8 +117,7 @@ int store_record_encode(const store_record *rec, uint8_t *out, size_t cap, size_
     return 0;
 }
 
-static int store_record_parse_payload(const uint8_t *p, size_t len, store_record *out)
-{
+static int store_record_parse_payload(const uint8_t *p, size_t len, store_record *out) {
     if (len < STORE_RECORD_FIXED_BYTES || p[0] != STORE_KIND_OP)
         return STORE_ERR_MALFORMED;
     size_t off = 1;
@@ -156,8 +146,7 @@ static int store_record_parse_payload(const uint8_t *p, size_t len, store_record
     return 0;
 }
 
-int store_record_decode(const uint8_t *buf, size_t len, store_record *out, size_t *consumed)
-{
+int store_record_decode(const uint8_t *buf, size_t len, store_record *out, size_t *consumed) {
     if (len < STORE_RECORD_HEADER_BYTES)
         return len >= 4 && memcmp(buf, store_record_magic, 4) != 0 ? STORE_ERR_MAGIC
                                                                     : STORE_ERR_TORN;
@@ -180,16 +169,14 @@ int store_record_decode(const uint8_t *buf, size_t len, store_record *out, size_
 
 /* ---- segment header ---- */
 
-void store_segment_header_encode(uint64_t start_version, uint8_t out[STORE_SEGMENT_HEADER_BYTES])
-{
+void store_segment_header_encode(uint64_t start_version, uint8_t out[STORE_SEGMENT_HEADER_BYTES]) {
     memcpy(out, store_segment_magic, 8);
     put_u64(out + 8, start_version);
     put_u32(out + 16, crc32c(out, 16));
     put_u32(out + 20, 0);
 }
 
-int store_segment_header_decode(const uint8_t *buf, size_t len, uint64_t *start_version)
-{
+int store_segment_header_decode(const uint8_t *buf, size_t len, uint64_t *start_version) {
     if (len < STORE_SEGMENT_HEADER_BYTES)
         return STORE_ERR_TORN;
     if (memcmp(buf, store_segment_magic, 8) != 0)
@@ -203,8 +190,7 @@ int store_segment_header_decode(const uint8_t *buf, size_t len, uint64_t *start_
 /* ---- scanning ---- */
 
 /* True when a well-formed record (magic + CRC) starts anywhere in [from, len). */
-static bool store_valid_record_after(const uint8_t *buf, size_t len, size_t from)
-{
+static bool store_valid_record_after(const uint8_t *buf, size_t len, size_t from) {
     while (from + STORE_RECORD_HEADER_BYTES <= len) {
         const uint8_t *hit = memmem(buf + from, len - from, store_record_magic, 4);
         if (hit == NULL)
@@ -222,8 +208,7 @@ static bool store_valid_record_after(const uint8_t *buf, size_t len, size_t from
 }
 
 int store_scan_segment(const uint8_t *buf, size_t len, store_record_fn fn, void *ctx,
-                       store_scan_report *report)
-{
+                       store_scan_report *report) {
     memset(report, 0, sizeof *report);
     if (len == 0)
         return 0;
@@ -283,14 +268,12 @@ int store_scan_segment(const uint8_t *buf, size_t len, store_record_fn fn, void 
 
 /* ---- snapshots ---- */
 
-size_t store_snapshot_size(size_t text_len)
-{
+size_t store_snapshot_size(size_t text_len) {
     return STORE_SNAPSHOT_OVERHEAD_BYTES + text_len;
 }
 
 int store_snapshot_encode(uint64_t version, const char *text, size_t text_len, uint8_t *out,
-                          size_t cap, size_t *written)
-{
+                          size_t cap, size_t *written) {
     if (text_len > STORE_MAX_SNAPSHOT_TEXT_BYTES)
         return -EINVAL;
     size_t size = store_snapshot_size(text_len);
@@ -307,8 +290,7 @@ int store_snapshot_encode(uint64_t version, const char *text, size_t text_len, u
 }
 
 int store_snapshot_decode(const uint8_t *buf, size_t len, uint64_t *version, const char **text,
-                          size_t *text_len)
-{
+                          size_t *text_len) {
     if (len < STORE_SNAPSHOT_OVERHEAD_BYTES)
         return STORE_ERR_TORN;
     if (memcmp(buf, store_snapshot_magic, 8) != 0)

@@ -49,8 +49,7 @@ struct store_log {
     int64_t last_fsync_ms;
 };
 
-store_log_config store_log_config_default(void)
-{
+store_log_config store_log_config_default(void) {
     return (store_log_config){
         .fsync_policy = STORE_FSYNC_ALWAYS,
         .fsync_interval_ms = 1000,
@@ -58,8 +57,7 @@ store_log_config store_log_config_default(void)
     };
 }
 
-static int store_bytes_reserve(store_bytes *b, size_t extra)
-{
+static int store_bytes_reserve(store_bytes *b, size_t extra) {
     if (b->cap - b->len >= extra)
         return 0;
     size_t cap = b->cap == 0 ? 4096 : b->cap;
@@ -76,8 +74,7 @@ static int store_bytes_reserve(store_bytes *b, size_t extra)
     return 0;
 }
 
-static int store_log_put_header(store_log *log)
-{
+static int store_log_put_header(store_log *log) {
     int rc = store_bytes_reserve(&log->pending, STORE_SEGMENT_HEADER_BYTES);
     if (rc != 0)
         return rc;
@@ -87,8 +84,7 @@ static int store_log_put_header(store_log *log)
 }
 
 int store_log_new(const store_log_config *config, int fd, uint64_t end_offset_bytes,
-                  uint64_t next_version, store_log **out)
-{
+                  uint64_t next_version, store_log **out) {
     if (fd < 0 || config == NULL || out == NULL)
         return -EINVAL;
     if (config->fsync_policy != STORE_FSYNC_ALWAYS && config->fsync_policy != STORE_FSYNC_INTERVAL)
@@ -115,8 +111,7 @@ int store_log_new(const store_log_config *config, int fd, uint64_t end_offset_by
     return 0;
 }
 
-void store_log_free(store_log *log)
-{
+void store_log_free(store_log *log) {
     if (log == NULL)
         return;
     free(log->pending.data);
@@ -124,13 +119,11 @@ void store_log_free(store_log *log)
     free(log);
 }
 
-bool store_log_accepting(const store_log *log)
-{
+bool store_log_accepting(const store_log *log) {
     return !log->failed && log->pending.len < log->config.max_pending_bytes;
 }
 
-int store_log_append(store_log *log, const store_record *rec)
-{
+int store_log_append(store_log *log, const store_record *rec) {
     if (rec->base_version != log->next_version)
         return -EINVAL;
     size_t size = store_record_size(rec);
@@ -147,19 +140,16 @@ int store_log_append(store_log *log, const store_record *rec)
     return 0;
 }
 
-static uint64_t store_log_ackable(const store_log *log)
-{
+static uint64_t store_log_ackable(const store_log *log) {
     return log->config.fsync_policy == STORE_FSYNC_ALWAYS ? log->synced_version
                                                           : log->written_version;
 }
 
-void store_log_request_fsync(store_log *log)
-{
+void store_log_request_fsync(store_log *log) {
     log->fsync_requested = true;
 }
 
-int64_t store_log_fsync_due_ms(const store_log *log)
-{
+int64_t store_log_fsync_due_ms(const store_log *log) {
     if (log->config.fsync_policy != STORE_FSYNC_INTERVAL)
         return -1;
     bool unsynced = log->synced_version < log->written_version || log->pending.len > 0 ||
@@ -171,8 +161,7 @@ int64_t store_log_fsync_due_ms(const store_log *log)
     return log->last_fsync_ms + (int64_t)log->config.fsync_interval_ms;
 }
 
-int store_log_prepare_flush(store_log *log, int64_t now_ms, store_flush *out)
-{
+int store_log_prepare_flush(store_log *log, int64_t now_ms, store_flush *out) {
     if (log->in_flight)
         return 0;
     if (log->flight.len == 0 && log->pending.len > 0) {
@@ -211,8 +200,7 @@ int store_log_prepare_flush(store_log *log, int64_t now_ms, store_flush *out)
     return 1;
 }
 
-static void store_log_fail(store_log *log, int err, store_flush_result *result)
-{
+static void store_log_fail(store_log *log, int err, store_flush_result *result) {
     log->failed = true;
     log->last_error = err;
     result->error = err;
@@ -228,8 +216,7 @@ static void store_log_fail(store_log *log, int err, store_flush_result *result)
     }
 }
 
-static void store_log_flight_done(store_log *log)
-{
+static void store_log_flight_done(store_log *log) {
     log->written_version = log->flight_to;
     log->flight.len = 0;
     log->flight_written = 0;
@@ -238,8 +225,7 @@ static void store_log_flight_done(store_log *log)
 
 /* 0, or the negative errno this completion failed with. */
 static int store_log_complete(store_log *log, int64_t now_ms, int64_t write_result,
-                              int fsync_result)
-{
+                              int fsync_result) {
     if (log->submitted_write_len > 0) {
         if (write_result < 0)
             return (int)write_result;
@@ -280,8 +266,7 @@ static int store_log_complete(store_log *log, int64_t now_ms, int64_t write_resu
 }
 
 int store_log_flush_done(store_log *log, int64_t now_ms, int64_t write_result,
-                         int fsync_result, store_flush_result *result)
-{
+                         int fsync_result, store_flush_result *result) {
     store_flush_result local;
     if (result == NULL)
         result = &local;
@@ -307,49 +292,40 @@ int store_log_flush_done(store_log *log, int64_t now_ms, int64_t write_result,
     return 0;
 }
 
-uint64_t store_log_durable_version(const store_log *log)
-{
+uint64_t store_log_durable_version(const store_log *log) {
     return store_log_ackable(log);
 }
 
-uint64_t store_log_synced_version(const store_log *log)
-{
+uint64_t store_log_synced_version(const store_log *log) {
     return log->synced_version;
 }
 
-uint64_t store_log_next_version(const store_log *log)
-{
+uint64_t store_log_next_version(const store_log *log) {
     return log->next_version;
 }
 
-bool store_log_failed(const store_log *log)
-{
+bool store_log_failed(const store_log *log) {
     return log->failed;
 }
 
-int store_log_last_error(const store_log *log)
-{
+int store_log_last_error(const store_log *log) {
     return log->last_error;
 }
 
-bool store_log_idle(const store_log *log)
-{
+bool store_log_idle(const store_log *log) {
     return !log->in_flight && log->pending.len == 0 && log->flight.len == 0 &&
            log->synced_version == log->next_version && !log->failed;
 }
 
-uint64_t store_log_end_offset(const store_log *log)
-{
+uint64_t store_log_end_offset(const store_log *log) {
     return log->end_offset;
 }
 
-int store_log_fd(const store_log *log)
-{
+int store_log_fd(const store_log *log) {
     return log->fd;
 }
 
-int store_log_switch_segment(store_log *log, int fd)
-{
+int store_log_switch_segment(store_log *log, int fd) {
     if (fd < 0)
         return -EINVAL;
     if (!store_log_idle(log))
@@ -359,8 +335,7 @@ int store_log_switch_segment(store_log *log, int fd)
     return store_log_put_header(log);
 }
 
-int store_log_switch_segment_pending(store_log *log, int fd, uint64_t start_version)
-{
+int store_log_switch_segment_pending(store_log *log, int fd, uint64_t start_version) {
     if (fd < 0)
         return -EINVAL;
     if (log->in_flight || log->flight.len > 0 || log->failed)

@@ -23,16 +23,14 @@ typedef struct store_replay {
     uint64_t count_replayed;
 } store_replay;
 
-static void store_recovery_say(store_recovery *report, const char *fmt, ...)
-{
+static void store_recovery_say(store_recovery *report, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(report->message, sizeof report->message, fmt, ap);
     va_end(ap);
 }
 
-static int store_replay_record(void *ctx, const store_record *rec, size_t offset_bytes)
-{
+static int store_replay_record(void *ctx, const store_record *rec, size_t offset_bytes) {
     (void)offset_bytes;
     store_replay *r = ctx;
     uint64_t version = ot_doc_version(r->doc);
@@ -62,8 +60,7 @@ static int store_replay_record(void *ctx, const store_record *rec, size_t offset
 
 int store_recover_images(const ot_limits *limits, const store_segment_image *snapshot,
                          const store_segment_image *segments, size_t count_segments,
-                         ot_doc **out_doc, store_recovery *report)
-{
+                         ot_doc **out_doc, store_recovery *report) {
     memset(report, 0, sizeof *report);
     *out_doc = NULL;
     ot_limits lim = limits != NULL ? *limits : ot_limits_default();

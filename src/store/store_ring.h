@@ -4,12 +4,13 @@
  * commit costs one round trip: every op appended since the last flush shares
  * the fsync. One flush per log is in flight at a time (store_log's rule).
  *
- * The CQE tags are UD_TAG_STORE_WRITE / UD_TAG_STORE_FSYNC with a pointer to
- * the store_ring_io; the io must stay alive until store_ring_busy is false.
+ * The CQEs complete into the io's own records (write_done, fsync_done), which
+ * call the owner's on_cqe; the io must stay alive until store_ring_busy is false.
  */
 #ifndef RINGPAD_STORE_RING_H
 #define RINGPAD_STORE_RING_H
 
+#include "io/completion.h"
 #include "store/store.h"
 
 #include <liburing.h>
@@ -17,8 +18,16 @@
 #include <stdint.h>
 
 struct worker;
+typedef struct store_ring_io store_ring_io;
 
-typedef struct store_ring_io {
+/* One of a flush's CQEs on a worker's ring: the owner calls store_ring_on_cqe. */
+typedef void (*store_ring_cqe_fn)(struct worker *w, store_ring_io *io, const struct io_uring_cqe *cqe,
+                                  bool fsync_cqe);
+
+struct store_ring_io {
+    completion write_done;
+    completion fsync_done;
+    store_ring_cqe_fn on_cqe;
     store_log *log;
     uint8_t pending_cqes;          /* CQEs still to come for the flush in flight */
     bool has_write;
@@ -27,9 +36,15 @@ typedef struct store_ring_io {
     int fsync_result;
     uint64_t count_flushes;
     uint64_t count_failures;
-} __attribute__((aligned(16))) store_ring_io;
+};
 
-void store_ring_io_init(store_ring_io *io, store_log *log);
+void store_ring_io_init(store_ring_io *io, store_log *log, store_ring_cqe_fn on_cqe);
+
+/* Which flush CQE this is, on a ring that is not a worker's (tests). */
+bool store_ring_cqe_is_fsync(const store_ring_io *io, const struct io_uring_cqe *cqe);
+bool store_ring_cqe_is_mine(const store_ring_io *io, const struct io_uring_cqe *cqe);
+/* A CQE of some io's flush (a worker draining its ring at exit). */
+bool store_ring_cqe_is_flush(const struct io_uring_cqe *cqe);
 
 /* A flush is in flight: the log (and its owner) must not be freed. */
 bool store_ring_busy(const store_ring_io *io);

@@ -9,8 +9,7 @@
 #include <unistd.h>
 
 /* Writes all of iov (looping over partial pwrites, as the ring would resubmit). */
-static int64_t store_sync_pwrite(const store_flush *f, store_sync_faults *faults)
-{
+static int64_t store_sync_pwrite(const store_flush *f, store_sync_faults *faults) {
     const uint8_t *p = f->iov.iov_base;
     size_t len = f->iov.iov_len;
     if (faults != NULL && faults->fail_write_count > 0) {
@@ -41,8 +40,7 @@ static int64_t store_sync_pwrite(const store_flush *f, store_sync_faults *faults
 }
 
 int store_sync_flush(store_log *log, int64_t now_ms, store_sync_faults *faults,
-                     store_flush_result *result)
-{
+                     store_flush_result *result) {
     store_flush_result local;
     if (result == NULL)
         result = &local;

@@ -59,6 +59,7 @@ static void account(conn *c, uint64_t before) {
 /* A plaintext HTTP request on the TLS port: answer 400 in plaintext and close. */
 static void reject_plaintext(conn *c) {
     conn_tls_free(c);   /* from here on the connection is plaintext */
+    c->filter = NULL;
     char reply[256];
     int n = snprintf(reply, sizeof reply,
                      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -165,3 +166,10 @@ int conn_tls_seal(conn *c) {
     account(c, before);
     return 0;
 }
+
+const conn_filter conn_tls_filter = {
+    .open = conn_tls_open,
+    .on_data = conn_tls_on_data,
+    .seal = conn_tls_seal,
+    .free = conn_tls_free,
+};

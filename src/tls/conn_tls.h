@@ -11,7 +11,7 @@
 #define RINGPAD_CONN_TLS_H
 
 #include "io/conn.h"
-#include "io/server.h"
+#include "io/shared.h"
 
 /* Body of the 400 sent in plaintext to a plaintext HTTP request on the TLS port. */
 #define CONN_TLS_PLAINTEXT_BODY "This port speaks TLS: use https:// or wss://\n"
@@ -31,5 +31,8 @@ int conn_tls_seal(conn *c);
 
 /* Frees the session (idempotent). */
 void conn_tls_free(conn *c);
+
+/* The four above as a connection's filter (server_shared.filter with TLS on). */
+extern const conn_filter conn_tls_filter;
 
 #endif /* RINGPAD_CONN_TLS_H */

@@ -1,10 +1,11 @@
 #include "ws/conn_ws.h"
 
 #include "base/log.h"
-#include "collab/session.h"
 #include "ws/ws.h"
+#include "http/router.h"
 #include "ws/ws_handshake.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@ typedef struct ws_session {
     bool rate_warned;
     int64_t tokens_milli;        /* token bucket in thousandths of a message */
     uint64_t refill_ms;
-    struct session *session;     /* /ws: the document protocol */
+    const conn_ws_app *app;      /* /ws: the document protocol (server_shared.ws_app) */
+    void *app_session;           /* what app->open returned */
 } ws_session;
 
 static void ws_session_free(ws_session *s) {
@@ -41,8 +43,8 @@ static void ws_session_free(ws_session *s) {
 void conn_ws_free(conn *c) {
     ws_session *s = c->ws;
     if (s == NULL) return;
-    session_close(s->session);
-    s->session = NULL;
+    if (s->app_session != NULL) s->app->close(s->app_session);
+    s->app_session = NULL;
     ws_session_free(s);
     c->ws = NULL;
 }
@@ -63,7 +65,7 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
     worker *w = c->w;
     ws_handshake_result res;
     char out[WS_HANDSHAKE_MAX_RESPONSE_BYTES];
-    if (ws_handshake_check(req, &w->shared->handshake, &res) != 0) {
+    if (ws_handshake_check(req, w->shared->handshake, &res) != 0) {
         int n = ws_handshake_write_error(&res, out, sizeof out);
         if (n > 0) send_head(c, out, (size_t)n, res.status);
         log_debug("worker %u: upgrade refused: %d %s", w->id, res.status, res.reason);
@@ -87,7 +89,7 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
         return;
     }
     if (s->pmd != NULL)
-        pmd_server_init(&res.deflate_params, &w->shared->handshake.deflate, &s->pmd->inflater, &s->pmd->deflater);
+        pmd_server_init(&res.deflate_params, &w->shared->handshake->deflate, &s->pmd->inflater, &s->pmd->deflater);
     ws_reader_config rc = {
         .max_message_bytes = (size_t)w->cfg->max_message_bytes,
         .retain_buffer_bytes = CONN_WS_RETAIN_BUFFER_BYTES,
@@ -100,9 +102,11 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
         conn_close(c, METRICS_CLOSE_IO_ERROR);
         return;
     }
-    if (endpoint == CONN_EP_WS) {
-        s->session = session_open(c);
-        if (s->session == NULL) {
+    if (endpoint == ROUTER_EP_WS) {
+        s->app = w->shared->ws_app;
+        assert(s->app != NULL);
+        s->app_session = s->app->open(c);
+        if (s->app_session == NULL) {
             ws_session_free(s);
             metrics_add(&w->m->errors[METRICS_ERR_NO_MEMORY], 1);
             conn_close(c, METRICS_CLOSE_IO_ERROR);
@@ -115,6 +119,7 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
     c->ws = s;
     c->endpoint = (uint8_t)endpoint;
     c->state = CONN_WS;
+    c->handler = &conn_ws_handler;
     metrics_add(&w->m->ws_upgrades, 1);
     send_head(c, out, (size_t)n, 101);
     if (c->state == CONN_WS) conn_touch(c);
@@ -241,13 +246,13 @@ static void on_message(conn *c, const ws_event *ev) {
     metrics_add(&c->w->m->messages_in, 1);
     if (c->state != CONN_WS) return;   /* closing: data is ignored */
     if (!rate_allows(c)) return;
-    if (c->endpoint == CONN_EP_WS) {
+    if (c->endpoint == ROUTER_EP_WS) {
         if (ev->opcode != WS_OP_TEXT) {
             conn_ws_send_close(c, 1003, "ringpad.v1 messages are text");
             conn_close_after_flush(c, METRICS_CLOSE_WS_PROTOCOL);
             return;
         }
-        session_on_text(c->ws->session, ev->data, ev->len);
+        c->ws->app->on_text(c->ws->app_session, ev->data, ev->len);
         return;
     }
     int rc = send_frame(c, ev->opcode, ev->data, ev->len);
@@ -293,3 +298,19 @@ void conn_ws_on_data(conn *c, uint8_t *data, size_t len) {
         if (ev.type == WS_EV_NONE && used == 0) break;
     }
 }
+
+static void on_shutdown(conn *c) {
+    if (c->state == CONN_WS) conn_ws_send_close(c, 1001, "server shutting down");
+}
+
+static void on_overflow(conn *c) {
+    if (c->state == CONN_WS) conn_ws_send_close(c, 1008, "slow consumer");
+}
+
+const conn_handler conn_ws_handler = {
+    .on_data = conn_ws_on_data,
+    .on_close = conn_ws_free,
+    .on_shutdown = on_shutdown,
+    .on_silent = conn_ws_send_ping,
+    .on_overflow = on_overflow,
+};

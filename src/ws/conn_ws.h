@@ -9,6 +9,17 @@
 #include "io/conn.h"
 #include "http/http.h"
 
+/* What the messages of a /ws connection go to (the document sessions),
+ * installed by the server as server_shared.ws_app. */
+typedef struct conn_ws_app {
+    void *(*open)(conn *c);                                  /* NULL: no memory (closed) */
+    void (*on_text)(void *session, const uint8_t *data, size_t len);
+    void (*close)(void *session);
+} conn_ws_app;
+
+/* A WebSocket connection's handler, installed by conn_ws_upgrade. */
+extern const conn_handler conn_ws_handler;
+
 /* Validates the upgrade at c->endpoint and switches to CONN_WS, or answers
  * the handshake error and closes after it. */
 void conn_ws_upgrade(conn *c, const http_request *req, int endpoint);

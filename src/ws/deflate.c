@@ -16,8 +16,7 @@
 
 static const uint8_t pmd_tail[4] = { 0x00, 0x00, 0xff, 0xff };
 
-const char *pmd_err_str(int err)
-{
+const char *pmd_err_str(int err) {
     switch (err) {
     case 0: return "ok";
     case PMD_ERR_DATA: return "corrupt compressed data";
@@ -29,8 +28,7 @@ const char *pmd_err_str(int err)
     }
 }
 
-pmd_config pmd_config_default(void)
-{
+pmd_config pmd_config_default(void) {
     return (pmd_config){
         .enable = true,
         .server_no_context_takeover = false,
@@ -50,21 +48,18 @@ typedef struct cursor {
     const char *end;
 } cursor;
 
-static bool is_tchar(char c)
-{
+static bool is_tchar(char c) {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return true;
     return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static void skip_ows(cursor *c)
-{
+static void skip_ows(cursor *c) {
     while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
         c->p++;
 }
 
-static bool parse_token(cursor *c, const char **tok, size_t *tok_len)
-{
+static bool parse_token(cursor *c, const char **tok, size_t *tok_len) {
     const char *start = c->p;
     while (c->p < c->end && is_tchar(*c->p))
         c->p++;
@@ -76,8 +71,7 @@ static bool parse_token(cursor *c, const char **tok, size_t *tok_len)
 /* token or quoted-string, unescaped into `out`; false on bad syntax. A value
  * too long for `out` parses but comes back with *len = SIZE_MAX (so the
  * parameter is rejected while the list stays parseable). */
-static bool parse_value(cursor *c, char out[PMD_MAX_VALUE_BYTES], size_t *len)
-{
+static bool parse_value(cursor *c, char out[PMD_MAX_VALUE_BYTES], size_t *len) {
     size_t n = 0;
     bool overflow = false;
     if (c->p < c->end && *c->p == '"') {
@@ -119,14 +113,12 @@ static bool parse_value(cursor *c, char out[PMD_MAX_VALUE_BYTES], size_t *len)
     return true;
 }
 
-static bool tok_eq(const char *tok, size_t len, const char *lit)
-{
+static bool tok_eq(const char *tok, size_t len, const char *lit) {
     return strlen(lit) == len && strncasecmp(tok, lit, len) == 0;
 }
 
 /* "8".."15", no sign, no leading zero. */
-static int parse_window_bits(const char *v, size_t len)
-{
+static int parse_window_bits(const char *v, size_t len) {
     if (len == 1 && (v[0] == '8' || v[0] == '9'))
         return v[0] - '0';
     if (len == 2 && v[0] == '1' && v[1] >= '0' && v[1] <= '5')
@@ -142,8 +134,7 @@ typedef struct offer {
 } offer;
 
 static void offer_param(offer *o, const char *name, size_t name_len, bool has_value,
-                        const char *value, size_t value_len)
-{
+                        const char *value, size_t value_len) {
     if (tok_eq(name, name_len, "server_no_context_takeover")) {
         if (o->seen_snct || has_value)
             o->ok = false;
@@ -169,13 +160,11 @@ static void offer_param(offer *o, const char *name, size_t name_len, bool has_va
     }
 }
 
-static uint8_t min_bits(int a, int b)
-{
+static uint8_t min_bits(int a, int b) {
     return (uint8_t)(a < b ? a : b);
 }
 
-static void accept_offer(const offer *o, const pmd_config *cfg, pmd_params *out)
-{
+static void accept_offer(const offer *o, const pmd_config *cfg, pmd_params *out) {
     int server_cap = cfg->server_max_window_bits >= 8 && cfg->server_max_window_bits <= 15
                          ? cfg->server_max_window_bits : 15;
     int client_cap = cfg->client_max_window_bits >= 8 && cfg->client_max_window_bits <= 15
@@ -195,8 +184,7 @@ static void accept_offer(const offer *o, const pmd_config *cfg, pmd_params *out)
     }
 }
 
-int pmd_negotiate(const char *value, size_t value_len, const pmd_config *cfg, pmd_params *out)
-{
+int pmd_negotiate(const char *value, size_t value_len, const pmd_config *cfg, pmd_params *out) {
     if (!cfg->enable || value == NULL)
         return 0;
     cursor c = { value, value + value_len };
@@ -251,8 +239,7 @@ int pmd_negotiate(const char *value, size_t value_len, const pmd_config *cfg, pm
     return 0;
 }
 
-int pmd_format_response(const pmd_params *p, char *out, size_t cap)
-{
+int pmd_format_response(const pmd_params *p, char *out, size_t cap) {
     char smwb[40] = "", cmwb[40] = "";
     if (p->server_max_window_bits_sent)
         snprintf(smwb, sizeof smwb, "; server_max_window_bits=%u", p->server_max_window_bits);
@@ -269,22 +256,19 @@ int pmd_format_response(const pmd_params *p, char *out, size_t cap)
 
 /* ---- inflater ------------------------------------------------------------------- */
 
-void pmd_inflater_init(pmd_inflater *inf, int window_bits, bool no_context_takeover)
-{
+void pmd_inflater_init(pmd_inflater *inf, int window_bits, bool no_context_takeover) {
     memset(inf, 0, sizeof *inf);
     inf->window_bits = window_bits >= 8 && window_bits <= 15 ? window_bits : 15;
     inf->no_context_takeover = no_context_takeover;
 }
 
-void pmd_inflater_free(pmd_inflater *inf)
-{
+void pmd_inflater_free(pmd_inflater *inf) {
     if (inf->ready)
         inflateEnd(&inf->z);
     inf->ready = false;
 }
 
-static int inflater_ready(pmd_inflater *inf)
-{
+static int inflater_ready(pmd_inflater *inf) {
     if (inf->ready)
         return 0;
     memset(&inf->z, 0, sizeof inf->z);
@@ -298,8 +282,7 @@ static int inflater_ready(pmd_inflater *inf)
 }
 
 /* Room for at least one more byte, doubling, never past limit_bytes. */
-static int grow(uint8_t **buf, size_t len, size_t *cap, size_t limit_bytes)
-{
+static int grow(uint8_t **buf, size_t len, size_t *cap, size_t limit_bytes) {
     if (len < *cap)
         return 0;
     if (*cap >= limit_bytes)
@@ -317,8 +300,7 @@ static int grow(uint8_t **buf, size_t len, size_t *cap, size_t limit_bytes)
 
 /* Runs inflate over [in, in+len); *stream_end once the deflate stream ended (BFINAL). */
 static int inflate_some(pmd_inflater *inf, const uint8_t *in, size_t len, uint8_t **out,
-                        size_t *out_len, size_t *out_cap, size_t max_bytes, bool *stream_end)
-{
+                        size_t *out_len, size_t *out_cap, size_t max_bytes, bool *stream_end) {
     /* One byte past the limit is the proof of a too-big message. */
     size_t limit = max_bytes + 1;
     inf->z.next_in = (Bytef *)(uintptr_t)in;
@@ -365,8 +347,7 @@ static int inflate_some(pmd_inflater *inf, const uint8_t *in, size_t len, uint8_
 }
 
 int pmd_inflate(pmd_inflater *inf, const uint8_t *in, size_t in_len, bool end_of_message,
-                uint8_t **out, size_t *out_len, size_t *out_cap, size_t max_bytes)
-{
+                uint8_t **out, size_t *out_len, size_t *out_cap, size_t max_bytes) {
     int rc = inflater_ready(inf);
     if (rc < 0)
         return rc;
@@ -388,8 +369,7 @@ int pmd_inflate(pmd_inflater *inf, const uint8_t *in, size_t in_len, bool end_of
 /* ---- deflater ------------------------------------------------------------------- */
 
 void pmd_deflater_init(pmd_deflater *d, int window_bits, int level, int mem_level,
-                       bool no_context_takeover, size_t compress_min_bytes)
-{
+                       bool no_context_takeover, size_t compress_min_bytes) {
     memset(d, 0, sizeof *d);
     if (window_bits < 9)
         window_bits = 9;                /* zlib: raw deflate has no 256-byte window */
@@ -402,27 +382,23 @@ void pmd_deflater_init(pmd_deflater *d, int window_bits, int level, int mem_leve
     d->compress_min_bytes = compress_min_bytes;
 }
 
-void pmd_deflater_free(pmd_deflater *d)
-{
+void pmd_deflater_free(pmd_deflater *d) {
     if (d->ready)
         deflateEnd(&d->z);
     d->ready = false;
 }
 
-bool pmd_should_compress(const pmd_deflater *d, size_t len)
-{
+bool pmd_should_compress(const pmd_deflater *d, size_t len) {
     return len >= d->compress_min_bytes;
 }
 
-size_t pmd_deflate_bound(size_t len)
-{
+size_t pmd_deflate_bound(size_t len) {
     /* Stored blocks cost 5 bytes per 16 KiB; the sync flush a few more. */
     return len + (len >> 8) + 64;
 }
 
 int64_t pmd_deflate_message(pmd_deflater *d, const uint8_t *in, size_t len, uint8_t *out,
-                            size_t cap)
-{
+                            size_t cap) {
     if (!d->ready) {
         memset(&d->z, 0, sizeof d->z);
         int rc = deflateInit2(&d->z, d->level, Z_DEFLATED, -d->window_bits, d->mem_level,
@@ -452,15 +428,13 @@ int64_t pmd_deflate_message(pmd_deflater *d, const uint8_t *in, size_t len, uint
     return (int64_t)(produced - sizeof pmd_tail);
 }
 
-void pmd_deflater_reset(pmd_deflater *d)
-{
+void pmd_deflater_reset(pmd_deflater *d) {
     if (d->ready)
         deflateReset(&d->z);
 }
 
 void pmd_server_init(const pmd_params *p, const pmd_config *cfg, pmd_inflater *inf,
-                     pmd_deflater *def)
-{
+                     pmd_deflater *def) {
     pmd_inflater_init(inf, p->client_max_window_bits, p->client_no_context_takeover);
     int bits = p->server_max_window_bits < cfg->server_max_window_bits
                    ? p->server_max_window_bits : cfg->server_max_window_bits;

@@ -15,8 +15,7 @@
 #define WS_MIN_GROW_BYTES 256
 #define WS_DEFAULT_RETAIN_BUFFER_BYTES ((size_t)16 << 10)
 
-const char *ws_err_str(int err)
-{
+const char *ws_err_str(int err) {
     switch (err) {
     case 0: return "ok";
     case WS_ERR_NOT_MASKED: return "client frame not masked";
@@ -41,8 +40,7 @@ const char *ws_err_str(int err)
     }
 }
 
-uint16_t ws_err_close_code(int err)
-{
+uint16_t ws_err_close_code(int err) {
     switch (err) {
     case WS_ERR_NOT_MASKED:
     case WS_ERR_MASKED:
@@ -68,16 +66,14 @@ uint16_t ws_err_close_code(int err)
     }
 }
 
-static bool is_control(uint8_t opcode)
-{
+static bool is_control(uint8_t opcode) {
     return opcode >= 0x8;
 }
 
 /* ---- frame header ----------------------------------------------------------------- */
 
 int ws_parse_frame_header(const uint8_t *buf, size_t len, const ws_header_rules *rules,
-                          ws_frame_header *h)
-{
+                          ws_frame_header *h) {
     if (len < 1)
         return 0;
     uint8_t b0 = buf[0];
@@ -138,8 +134,7 @@ int ws_parse_frame_header(const uint8_t *buf, size_t len, const ws_header_rules 
 }
 
 size_t ws_encode_frame_header(uint8_t *out, bool fin, uint8_t opcode, bool rsv1,
-                              uint64_t payload_len, const uint8_t *mask)
-{
+                              uint64_t payload_len, const uint8_t *mask) {
     uint8_t mask_bit = mask ? 0x80 : 0x00;
     size_t n;
     out[0] = (uint8_t)((fin ? 0x80 : 0x00) | (rsv1 ? 0x40 : 0x00) | (opcode & 0x0f));
@@ -164,8 +159,7 @@ size_t ws_encode_frame_header(uint8_t *out, bool fin, uint8_t opcode, bool rsv1,
     return n;
 }
 
-void ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], uint64_t mask_offset)
-{
+void ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], uint64_t mask_offset) {
     uint8_t m[8];
     for (size_t i = 0; i < 8; i++)
         m[i] = mask[(mask_offset + i) & 3];
@@ -183,8 +177,7 @@ void ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], uint64_t mask_offset
 }
 
 int64_t ws_encode_frame(uint8_t *out, size_t cap, bool fin, uint8_t opcode, bool rsv1,
-                        const uint8_t *payload, size_t payload_len, const uint8_t *mask)
-{
+                        const uint8_t *payload, size_t payload_len, const uint8_t *mask) {
     uint8_t header[WS_MAX_HEADER_BYTES];
     size_t n = ws_encode_frame_header(header, fin, opcode, rsv1, payload_len, mask);
     if (cap < n || cap - n < payload_len)
@@ -199,14 +192,12 @@ int64_t ws_encode_frame(uint8_t *out, size_t cap, bool fin, uint8_t opcode, bool
 
 #define WS_MAX_SERVER_HEADER_BYTES 10    /* unmasked: 2 + 8 */
 
-size_t ws_message_bound(size_t len)
-{
+size_t ws_message_bound(size_t len) {
     return WS_MAX_SERVER_HEADER_BYTES + pmd_deflate_bound(len);
 }
 
 int64_t ws_encode_message(uint8_t *out, size_t cap, uint8_t opcode, const uint8_t *payload,
-                          size_t len, pmd_deflater *def)
-{
+                          size_t len, pmd_deflater *def) {
     if (def && pmd_should_compress(def, len) && cap > WS_MAX_SERVER_HEADER_BYTES) {
         /* Compress behind the largest header, then slide it behind the real one. */
         uint8_t *body = out + WS_MAX_SERVER_HEADER_BYTES;
@@ -228,14 +219,12 @@ int64_t ws_encode_message(uint8_t *out, size_t cap, uint8_t opcode, const uint8_
 
 /* ---- close frames ------------------------------------------------------------------- */
 
-bool ws_close_code_is_valid(uint16_t code)
-{
+bool ws_close_code_is_valid(uint16_t code) {
     return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
            (code >= 3000 && code <= 4999);
 }
 
-size_t ws_encode_close(uint16_t code, const char *reason, uint8_t *out)
-{
+size_t ws_encode_close(uint16_t code, const char *reason, uint8_t *out) {
     if (code == WS_CLOSE_NO_STATUS || code == 0)
         return ws_encode_frame_header(out, true, WS_OP_CLOSE, false, 0, NULL);
     size_t reason_len = reason ? strlen(reason) : 0;
@@ -255,8 +244,7 @@ size_t ws_encode_close(uint16_t code, const char *reason, uint8_t *out)
 
 /* ---- message reader ------------------------------------------------------------------ */
 
-int ws_reader_init(ws_reader *r, const ws_reader_config *cfg)
-{
+int ws_reader_init(ws_reader *r, const ws_reader_config *cfg) {
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
     if (r->cfg.max_message_bytes == 0)
@@ -270,16 +258,14 @@ int ws_reader_init(ws_reader *r, const ws_reader_config *cfg)
     return 0;
 }
 
-void ws_reader_free(ws_reader *r)
-{
+void ws_reader_free(ws_reader *r) {
     free(r->buf);
     r->buf = NULL;
     r->buf_len = 0;
     r->buf_cap = 0;
 }
 
-void ws_reader_release_idle(ws_reader *r)
-{
+void ws_reader_release_idle(ws_reader *r) {
     if (r->in_message)
         return;
     free(r->buf);
@@ -288,8 +274,7 @@ void ws_reader_release_idle(ws_reader *r)
     r->buf_cap = 0;
 }
 
-static size_t fail(ws_reader *r, int err, size_t consumed, ws_event *ev)
-{
+static size_t fail(ws_reader *r, int err, size_t consumed, ws_event *ev) {
     r->state = WS_RS_FAILED;
     r->failed_err = err;
     ev->type = WS_EV_ERROR;
@@ -301,8 +286,7 @@ static size_t fail(ws_reader *r, int err, size_t consumed, ws_event *ev)
 }
 
 /* Message-level rules once a frame header is known. */
-static int begin_frame(ws_reader *r)
-{
+static int begin_frame(ws_reader *r) {
     const ws_frame_header *h = &r->frame;
     if (is_control(h->opcode))
         return 0;
@@ -340,8 +324,7 @@ static int begin_frame(ws_reader *r)
     return 0;
 }
 
-static int reserve(ws_reader *r, size_t need)
-{
+static int reserve(ws_reader *r, size_t need) {
     if (need <= r->buf_cap)
         return 0;
     size_t cap = r->buf_cap < WS_MIN_GROW_BYTES ? WS_MIN_GROW_BYTES : r->buf_cap * 2;
@@ -358,8 +341,7 @@ static int reserve(ws_reader *r, size_t need)
 }
 
 /* A piece of a data message that must be copied (or inflated) into r->buf. */
-static int data_chunk(ws_reader *r, const uint8_t *chunk, size_t n, bool message_end)
-{
+static int data_chunk(ws_reader *r, const uint8_t *chunk, size_t n, bool message_end) {
     size_t old_len = r->buf_len;
     int rc = 0;
     if (!r->message_compressed) {
@@ -391,8 +373,7 @@ static int data_chunk(ws_reader *r, const uint8_t *chunk, size_t n, bool message
     return 0;
 }
 
-static int control_event(ws_reader *r, const uint8_t *payload, size_t n, ws_event *ev)
-{
+static int control_event(ws_reader *r, const uint8_t *payload, size_t n, ws_event *ev) {
     switch (r->frame.opcode) {
     case WS_OP_PING:
         ev->type = WS_EV_PING;
@@ -423,8 +404,47 @@ static int control_event(ws_reader *r, const uint8_t *payload, size_t n, ws_even
     return 0;
 }
 
-size_t ws_reader_feed(ws_reader *r, uint8_t *buf, size_t len, ws_event *ev)
-{
+/* Reads a frame header from buf[*pos..len), keeping a split header for the
+ * next call. Returns 1 when the frame's payload follows (state PAYLOAD), 0
+ * when every byte was kept for the next call, or a negative ws_err. */
+static int read_header(ws_reader *r, const uint8_t *buf, size_t len, size_t *pos) {
+    int rc;
+    if (r->header_have == 0) {
+        rc = ws_parse_frame_header(buf + *pos, len - *pos, &r->rules, &r->frame);
+        if (rc == 0) {
+            /* parse wants more than is left, so it fits in header_bytes */
+            memcpy(r->header_bytes, buf + *pos, len - *pos);
+            r->header_have = len - *pos;
+            return 0;
+        }
+        if (rc < 0)
+            return rc;
+        *pos += (size_t)rc;
+    } else {
+        size_t have = r->header_have;
+        size_t take = WS_MAX_HEADER_BYTES - have;
+        if (take > len - *pos)
+            take = len - *pos;
+        memcpy(r->header_bytes + have, buf + *pos, take);
+        rc = ws_parse_frame_header(r->header_bytes, have + take, &r->rules, &r->frame);
+        if (rc == 0) {
+            r->header_have = have + take;
+            return 0;
+        }
+        if (rc < 0)
+            return rc;
+        *pos += (size_t)rc - have;
+        r->header_have = 0;
+    }
+    rc = begin_frame(r);
+    if (rc < 0)
+        return rc;
+    r->frame_done = 0;
+    r->state = WS_RS_PAYLOAD;
+    return 1;
+}
+
+size_t ws_reader_feed(ws_reader *r, uint8_t *buf, size_t len, ws_event *ev) {
     memset(ev, 0, sizeof *ev);
     ev->type = WS_EV_NONE;
     if (r->state == WS_RS_FAILED)
@@ -435,39 +455,11 @@ size_t ws_reader_feed(ws_reader *r, uint8_t *buf, size_t len, ws_event *ev)
     /* Each pass consumes header or payload bytes, or returns an event. */
     while (pos < len) {
         if (r->state == WS_RS_HEADER) {
-            int rc;
-            if (r->header_have == 0) {
-                rc = ws_parse_frame_header(buf + pos, len - pos, &r->rules, &r->frame);
-                if (rc == 0) {
-                    /* parse wants more than is left, so it fits in header_bytes */
-                    memcpy(r->header_bytes, buf + pos, len - pos);
-                    r->header_have = len - pos;
-                    return len;
-                }
-                if (rc < 0)
-                    return fail(r, rc, pos, ev);
-                pos += (size_t)rc;
-            } else {
-                size_t have = r->header_have;
-                size_t take = WS_MAX_HEADER_BYTES - have;
-                if (take > len - pos)
-                    take = len - pos;
-                memcpy(r->header_bytes + have, buf + pos, take);
-                rc = ws_parse_frame_header(r->header_bytes, have + take, &r->rules, &r->frame);
-                if (rc == 0) {
-                    r->header_have = have + take;
-                    return len;
-                }
-                if (rc < 0)
-                    return fail(r, rc, pos, ev);
-                pos += (size_t)rc - have;
-                r->header_have = 0;
-            }
-            rc = begin_frame(r);
+            int rc = read_header(r, buf, len, &pos);
             if (rc < 0)
                 return fail(r, rc, pos, ev);
-            r->frame_done = 0;
-            r->state = WS_RS_PAYLOAD;
+            if (rc == 0)
+                return len;
         }
 
         const ws_frame_header *h = &r->frame;

@@ -21,13 +21,11 @@
 #define WS_KEY_CHARS 24                 /* base64 of 16 bytes */
 #define WS_KEY_BYTES 16
 
-static bool name_is(const http_header *h, const char *name)
-{
+static bool name_is(const http_header *h, const char *name) {
     return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0;
 }
 
-static size_t count_headers(const http_request *req, const char *name, const http_header **first)
-{
+static size_t count_headers(const http_request *req, const char *name, const http_header **first) {
     size_t n = 0;
     *first = NULL;
     for (size_t i = 0; i < req->count_headers; i++) {
@@ -41,8 +39,7 @@ static size_t count_headers(const http_request *req, const char *name, const htt
 }
 
 /* Does the comma-separated `value` hold `token` (OWS around elements)? */
-static bool list_has(const char *value, size_t len, const char *token, bool ignore_case)
-{
+static bool list_has(const char *value, size_t len, const char *token, bool ignore_case) {
     size_t token_len = strlen(token);
     size_t i = 0;
     while (i < len) {
@@ -63,8 +60,7 @@ static bool list_has(const char *value, size_t len, const char *token, bool igno
 }
 
 static bool any_header_has(const http_request *req, const char *name, const char *token,
-                           bool ignore_case)
-{
+                           bool ignore_case) {
     for (size_t i = 0; i < req->count_headers; i++) {
         const http_header *h = &req->headers[i];
         if (name_is(h, name) && list_has(h->value, h->value_len, token, ignore_case))
@@ -73,8 +69,7 @@ static bool any_header_has(const http_request *req, const char *name, const char
     return false;
 }
 
-static bool key_is_valid(const char *key, size_t len)
-{
+static bool key_is_valid(const char *key, size_t len) {
     if (len != WS_KEY_CHARS || key[22] != '=' || key[23] != '=')
         return false;
     for (size_t i = 0; i < 22; i++) {
@@ -90,8 +85,7 @@ static bool key_is_valid(const char *key, size_t len)
     return raw_len == WS_KEY_BYTES;
 }
 
-int ws_handshake_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_CHARS + 1])
-{
+int ws_handshake_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_CHARS + 1]) {
     wc_Sha sha;
     byte digest[WC_SHA_DIGEST_SIZE];
     if (wc_InitSha(&sha) != 0)
@@ -112,15 +106,13 @@ int ws_handshake_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_
     return 0;
 }
 
-static int reject(ws_handshake_result *res, int status, const char *reason)
-{
+static int reject(ws_handshake_result *res, int status, const char *reason) {
     res->status = status;
     res->reason = reason;
     return -status;
 }
 
-static bool origin_allowed(const http_header *origin, const ws_handshake_config *cfg)
-{
+static bool origin_allowed(const http_header *origin, const ws_handshake_config *cfg) {
     if (cfg->count_allowed_origins == 0 || origin == NULL)
         return true;
     for (size_t i = 0; i < cfg->count_allowed_origins; i++) {
@@ -133,8 +125,7 @@ static bool origin_allowed(const http_header *origin, const ws_handshake_config 
 }
 
 int ws_handshake_check(const http_request *req, const ws_handshake_config *cfg,
-                       ws_handshake_result *res)
-{
+                       ws_handshake_result *res) {
     memset(res, 0, sizeof *res);
     const http_header *h;
     if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
@@ -180,8 +171,7 @@ int ws_handshake_check(const http_request *req, const ws_handshake_config *cfg,
     return 0;
 }
 
-int ws_handshake_write_response(const ws_handshake_result *res, char *out, size_t cap)
-{
+int ws_handshake_write_response(const ws_handshake_result *res, char *out, size_t cap) {
     /* The longest answer (every parameter with a value) is 128 characters. */
     char ext[320] = "";
     if (res->deflate) {
@@ -206,8 +196,7 @@ int ws_handshake_write_response(const ws_handshake_result *res, char *out, size_
     return n;
 }
 
-static const char *status_text(int status)
-{
+static const char *status_text(int status) {
     switch (status) {
     case 400: return "Bad Request";
     case 403: return "Forbidden";
@@ -217,8 +206,7 @@ static const char *status_text(int status)
     }
 }
 
-int ws_handshake_write_error(const ws_handshake_result *res, char *out, size_t cap)
-{
+int ws_handshake_write_error(const ws_handshake_result *res, char *out, size_t cap) {
     const char *reason = res->reason ? res->reason : "";
     int n = snprintf(out, cap,
                      "HTTP/1.1 %d %s\r\n"

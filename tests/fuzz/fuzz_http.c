@@ -29,13 +29,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int in_buf(const char *p, size_t n, const char *buf, size_t len)
-{
+static int in_buf(const char *p, size_t n, const char *buf, size_t len) {
     return p >= buf && p + n <= buf + len;
 }
 
-static void check_decoded(const char *out, size_t len)
-{
+static void check_decoded(const char *out, size_t len) {
     CHECK(len <= PATH_MAX_DECODED_BYTES);
     CHECK(strlen(out) == len);
     if (len == 0)
@@ -56,8 +54,7 @@ static void check_decoded(const char *out, size_t len)
     }
 }
 
-static void fuzz_path(const char *s, size_t n)
-{
+static void fuzz_path(const char *s, size_t n) {
     char out[PATH_MAX_DECODED_BYTES + 1];
     size_t len = 0;
     int rc = path_decode(s, n, out, sizeof out, &len);
@@ -80,8 +77,7 @@ static void fuzz_path(const char *s, size_t n)
         CHECK(strlen(value) == (size_t)q);
 }
 
-static void check_head(const char *buf, int rc, const http_request *req, const http_limits *limits)
-{
+static void check_head(const char *buf, int rc, const http_request *req, const http_limits *limits) {
     size_t len = (size_t)rc;
     CHECK(req->head_len_bytes == len);
     CHECK(len >= 4 && memcmp(buf + len - 4, "\r\n\r\n", 4) == 0);
@@ -109,8 +105,7 @@ static void check_head(const char *buf, int rc, const http_request *req, const h
         CHECK(req->content_length == 0);
 }
 
-static void fuzz_parser(const char *buf, size_t size, const http_limits *limits)
-{
+static void fuzz_parser(const char *buf, size_t size, const http_limits *limits) {
     http_request req;
     int rc = http_parse_request(buf, size, limits, &req);
     CHECK(rc == HTTP_INCOMPLETE || rc == HTTP_ERR_BAD_REQUEST || rc == HTTP_ERR_URI_TOO_LONG ||
@@ -133,8 +128,7 @@ static void fuzz_parser(const char *buf, size_t size, const http_limits *limits)
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *buf = (const char *)data;
     http_limits limits = http_limits_default();
     fuzz_parser(buf, size, &limits);

@@ -17,8 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_MAX_OUT_BYTES (64 << 10)
 #define FUZZ_MAX_MESSAGES 64
 
-static void roundtrip(const uint8_t *msg, size_t len)
-{
+static void roundtrip(const uint8_t *msg, size_t len) {
     pmd_deflater d;
     pmd_inflater inf;
     pmd_deflater_init(&d, 15, 1, 8, true, 0);
@@ -39,8 +38,7 @@ static void roundtrip(const uint8_t *msg, size_t len)
     pmd_inflater_free(&inf);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)
         return 0;
     uint8_t knobs = data[0];

@@ -25,8 +25,7 @@ typedef struct ctx {
 } ctx;
 
 /* Splits at the next NUL (or the end). */
-static const uint8_t *next_part(const uint8_t **data, size_t *size, size_t *len)
-{
+static const uint8_t *next_part(const uint8_t **data, size_t *size, size_t *len) {
     const uint8_t *start = *data;
     const uint8_t *nul = memchr(start, 0, *size);
     *len = nul ? (size_t)(nul - start) : *size;
@@ -35,14 +34,36 @@ static const uint8_t *next_part(const uint8_t **data, size_t *size, size_t *len)
     return start;
 }
 
-static void apply_ok(const ot_op *op, const ot_buf *in, ot_buf *out)
-{
+static void apply_ok(const ot_op *op, const ot_buf *in, ot_buf *out) {
     ot_buf_clear(out);
     REQUIRE(ot_apply_utf8(op, in->data, in->len, out) == OT_OK);
 }
 
-static void run(ctx *c, const uint8_t *data, size_t size)
-{
+/* The document: a at v0, then b from v0 is transformed past a. */
+static void check_doc(ctx *c, const ot_limits *limits) {
+    ot_doc *doc = ot_doc_new(limits, 0, c->d.data, c->d.len);
+    REQUIRE(doc != NULL);
+    ot_submit_result res;
+    ot_op_init(&res.op);
+    REQUIRE(ot_doc_submit(doc, 0, &c->a, "a", 1, NULL, 0, 0, &res) == OT_OK);
+    int rc = ot_doc_submit(doc, 0, &c->b, "b", 1, NULL, 0, 0, &res);
+    REQUIRE(ot_transform(&c->b, &c->a, &c->tmp, NULL) == OT_OK);
+    if (c->tmp.target_len_codepoints > max_doc_codepoints) {
+        REQUIRE(rc == OT_ERR_TOO_LARGE);
+    } else {
+        REQUIRE(rc == OT_OK && ot_op_equal(&res.op, &c->tmp));
+        apply_ok(&c->a, &c->d, &c->x);
+        apply_ok(&c->tmp, &c->x, &c->y);
+        REQUIRE(ot_text_equals(ot_doc_text(doc), c->y.data, c->y.len));
+        ot_buf_clear(&c->z);
+        REQUIRE(ot_doc_text_at(doc, 0, &c->z) == OT_OK);
+        REQUIRE(c->z.len == c->d.len && memcmp(c->z.data, c->d.data, c->d.len) == 0);
+    }
+    ot_op_free(&res.op);
+    ot_doc_free(doc);
+}
+
+static void run(ctx *c, const uint8_t *data, size_t size) {
     ot_limits limits = ot_limits_default();
     limits.max_doc_codepoints = max_doc_codepoints;
     limits.max_op_bytes = 1 << 16;
@@ -123,33 +144,12 @@ static void run(ctx *c, const uint8_t *data, size_t size)
         prev = q;
     }
 
-    /* The document: a at v0, then b from v0 is transformed past a. */
-    ot_doc *doc = ot_doc_new(&limits, 0, c->d.data, c->d.len);
-    REQUIRE(doc != NULL);
-    ot_submit_result res;
-    ot_op_init(&res.op);
-    REQUIRE(ot_doc_submit(doc, 0, &c->a, "a", 1, NULL, 0, 0, &res) == OT_OK);
-    int rc = ot_doc_submit(doc, 0, &c->b, "b", 1, NULL, 0, 0, &res);
-    REQUIRE(ot_transform(&c->b, &c->a, &c->tmp, NULL) == OT_OK);
-    if (c->tmp.target_len_codepoints > max_doc_codepoints) {
-        REQUIRE(rc == OT_ERR_TOO_LARGE);
-    } else {
-        REQUIRE(rc == OT_OK && ot_op_equal(&res.op, &c->tmp));
-        apply_ok(&c->a, &c->d, &c->x);
-        apply_ok(&c->tmp, &c->x, &c->y);
-        REQUIRE(ot_text_equals(ot_doc_text(doc), c->y.data, c->y.len));
-        ot_buf_clear(&c->z);
-        REQUIRE(ot_doc_text_at(doc, 0, &c->z) == OT_OK);
-        REQUIRE(c->z.len == c->d.len && memcmp(c->z.data, c->d.data, c->d.len) == 0);
-    }
-    ot_op_free(&res.op);
-    ot_doc_free(doc);
+    check_doc(c, &limits);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ctx c;
     ot_op *ops[] = { &c.a, &c.b, &c.a2, &c.b2, &c.ab, &c.inv, &c.tmp };
     ot_buf *bufs[] = { &c.d, &c.x, &c.y, &c.z };

@@ -19,8 +19,7 @@ typedef struct fuzz_ctx {
     uint64_t count;
 } fuzz_ctx;
 
-static int fuzz_check_record(void *ctx, const store_record *rec, size_t offset)
-{
+static int fuzz_check_record(void *ctx, const store_record *rec, size_t offset) {
     fuzz_ctx *c = ctx;
     size_t size = store_record_size(rec);
     if (size == 0)
@@ -37,8 +36,7 @@ static int fuzz_check_record(void *ctx, const store_record *rec, size_t offset)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1 || size > (1u << 20))
         return 0;
     uint8_t mode = data[0];

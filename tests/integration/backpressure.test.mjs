@@ -24,7 +24,7 @@ async function metricSum(port, nameRe, labelRe = /.*/) {
     return sum;
 }
 
-serverTest('a stalled reader is evicted with 1008 and server RSS stays bounded', { needs: ['echo', 'backpressure'], flags: FLAGS, timeout: 60000 }, async (t, srv) => {
+serverTest('a stalled reader is evicted with 1008 and server RSS stays bounded', { flags: FLAGS, timeout: 60000 }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     conn.socket.pause(); // never read: the server's sends back up
@@ -76,7 +76,7 @@ serverTest('a stalled reader is evicted with 1008 and server RSS stays bounded',
     assert.equal(srv.exitInfo, null, 'server exited');
 });
 
-serverTest('other clients keep being served while one reader is stalled', { needs: ['echo', 'backpressure'], flags: FLAGS, timeout: 60000 }, async (t, srv) => {
+serverTest('other clients keep being served while one reader is stalled', { flags: FLAGS, timeout: 60000 }, async (t, srv) => {
     const { conn: stalled } = await wsConnect(srv.port);
     t.after(() => stalled.destroy());
     stalled.socket.pause();
@@ -90,7 +90,7 @@ serverTest('other clients keep being served while one reader is stalled', { need
     }
 });
 
-serverTest('a fast reader of large echoes is not evicted', { needs: ['echo', 'backpressure'], flags: FLAGS, timeout: 60000 }, async (t, srv) => {
+serverTest('a fast reader of large echoes is not evicted', { flags: FLAGS, timeout: 60000 }, async (t, srv) => {
     const ws = await openWs(t, srv.port);
     const inbox = messages(ws);
     let closedWith = null;

@@ -9,9 +9,9 @@ import { OP, closePayload, expectClose, frame, readResponse, wsConnect, connect,
 const ECHO = { enableEcho: true };
 
 /** Sends `frames` (Buffers) and expects a close with `code`. */
-function violation(name, code, frames, { needs = ['echo', 'close-rules'], flags = ECHO, headers } = {}) {
+function violation(name, code, frames, { flags = ECHO, headers } = {}) {
     const codes = [code].flat();
-    serverTest(`${name} -> ${codes.join(' or ')}`, { needs, flags }, async (t, srv) => {
+    serverTest(`${name} -> ${codes.join(' or ')}`, { flags }, async (t, srv) => {
         const { conn } = await wsConnect(srv.port, { headers });
         t.after(() => conn.destroy());
         for (const f of typeof frames === 'function' ? frames() : frames) await conn.write(f);
@@ -50,10 +50,10 @@ violation('close with a 1-byte payload', 1002, [frame(OP.CLOSE, Buffer.from([0x0
 for (const code of [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535]) {
     violation(`close with invalid code ${code}`, 1002, [frame(OP.CLOSE, closePayload(code))]);
 }
-violation('close reason that is invalid UTF-8', 1007, [frame(OP.CLOSE, closePayload(1000, Buffer.from([0x61, 0xc3, 0x28])))], { needs: ['echo', 'close-rules', 'utf8'] });
+violation('close reason that is invalid UTF-8', 1007, [frame(OP.CLOSE, closePayload(1000, Buffer.from([0x61, 0xc3, 0x28])))], {});
 
 for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]) {
-    serverTest(`valid close code ${code} is echoed`, { needs: ['echo', 'close-rules'], flags: ECHO }, async (t, srv) => {
+    serverTest(`valid close code ${code} is echoed`, { flags: ECHO }, async (t, srv) => {
         const { conn } = await wsConnect(srv.port);
         t.after(() => conn.destroy());
         await conn.write(frame(OP.CLOSE, closePayload(code, 'reason ✓')));
@@ -63,7 +63,7 @@ for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 
     });
 }
 
-serverTest('empty close is answered with an empty close or 1000', { needs: ['echo', 'close-rules'], flags: ECHO }, async (t, srv) => {
+serverTest('empty close is answered with an empty close or 1000', { flags: ECHO }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     await conn.write(frame(OP.CLOSE, Buffer.alloc(0)));
@@ -72,7 +72,7 @@ serverTest('empty close is answered with an empty close or 1000', { needs: ['ech
     assert.ok(c.tcpClosed);
 });
 
-serverTest('data after the client close is ignored, no echo after close', { needs: ['echo', 'close-rules'], flags: ECHO }, async (t, srv) => {
+serverTest('data after the client close is ignored, no echo after close', { flags: ECHO }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     await conn.write(Buffer.concat([frame(OP.CLOSE, closePayload(1000)), frame(OP.TEXT, 'too late')]));
@@ -81,7 +81,7 @@ serverTest('data after the client close is ignored, no echo after close', { need
     assert.equal(conn.buf.length, 0, 'server sent bytes after its close frame');
 });
 
-serverTest('server closes TCP after --close-timeout-ms when the peer never answers its close', { needs: ['echo', 'close-rules', 'timeouts'], flags: { ...ECHO, closeTimeoutMs: 300 } }, async (t, srv) => {
+serverTest('server closes TCP after --close-timeout-ms when the peer never answers its close', { flags: { ...ECHO, closeTimeoutMs: 300 } }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     await conn.write(frame(OP.TEXT, 'x', { mask: false }));
@@ -91,7 +91,6 @@ serverTest('server closes TCP after --close-timeout-ms when the peer never answe
 });
 
 // ---- 1007 invalid UTF-8 ----------------------------------------------------------
-const U = { needs: ['echo', 'close-rules', 'utf8'] };
 const bad = {
     'a lone continuation byte': [0x80],
     '0xFF': [0x61, 0xff],
@@ -102,18 +101,18 @@ const bad = {
     'a truncated 3-byte sequence at the end': [0x61, 0xe2, 0x82],
 };
 for (const [what, bytes] of Object.entries(bad)) {
-    violation(`text with ${what}`, 1007, [frame(OP.TEXT, Buffer.from(bytes))], U);
+    violation(`text with ${what}`, 1007, [frame(OP.TEXT, Buffer.from(bytes))]);
 }
 violation('invalid UTF-8 split across fragments (E2 82 | 28)', 1007, [
     frame(OP.TEXT, Buffer.from([0x61, 0xe2, 0x82]), { fin: false }),
     frame(OP.CONT, Buffer.from([0x28, 0x61]), { fin: true }),
-], U);
+]);
 violation('a sequence truncated by the final fragment', 1007, [
     frame(OP.TEXT, Buffer.from('ok'), { fin: false }),
     frame(OP.CONT, Buffer.from([0xf0, 0x9f, 0x8c]), { fin: true }),
-], U);
+]);
 
-serverTest('invalid UTF-8 in the first fragment fails before the message ends -> 1007', { ...U, flags: ECHO }, async (t, srv) => {
+serverTest('invalid UTF-8 in the first fragment fails before the message ends -> 1007', { flags: ECHO }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     // The message is never finished: only incremental validation can catch it.
@@ -124,7 +123,7 @@ serverTest('invalid UTF-8 in the first fragment fails before the message ends ->
 
 // ---- 1009 message too big ---------------------------------------------------------
 const LIMIT = { ...ECHO, maxMessageBytes: 65536 };
-const M = { needs: ['echo', 'close-rules', 'message-limit'], flags: LIMIT };
+const M = { flags: LIMIT };
 violation('a frame of max-message-bytes + 1', 1009, [frame(OP.BINARY, Buffer.alloc(65537))], M);
 violation('fragments adding up past max-message-bytes', 1009, () => {
     const part = Buffer.alloc(20000, 0x61);
@@ -152,7 +151,7 @@ serverTest('a message exactly at max-message-bytes is accepted', { ...M }, async
 });
 
 // ---- compressed: bombs and bad deflate data ------------------------------------------
-const DEFLATE = { needs: ['echo', 'close-rules', 'deflate', 'message-limit'], flags: LIMIT, headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate' } };
+const DEFLATE = { flags: LIMIT, headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate' } };
 
 /** RFC 7692 payload: raw deflate, sync-flushed, the 00 00 FF FF tail removed. */
 function pmd(data) {
@@ -161,13 +160,13 @@ function pmd(data) {
     return out.subarray(0, -4);
 }
 
-serverTest('raw permessage-deflate offer is accepted in the 101', { needs: ['echo', 'deflate'], flags: ECHO }, async (t, srv) => {
+serverTest('raw permessage-deflate offer is accepted in the 101', { flags: ECHO }, async (t, srv) => {
     const { conn, res } = await wsConnect(srv.port, { headers: DEFLATE.headers });
     conn.destroy();
     assert.match(res.headers['sec-websocket-extensions'] ?? '', /^permessage-deflate\b/);
 });
 
-serverTest('a hand-compressed message echoes', { needs: ['echo', 'deflate'], flags: ECHO }, async (t, srv) => {
+serverTest('a hand-compressed message echoes', { flags: ECHO }, async (t, srv) => {
     const { readMessage } = await import('./lib/raw.mjs');
     const { inflateRawSync } = await import('node:zlib');
     const { conn } = await wsConnect(srv.port, { headers: DEFLATE.headers });
@@ -186,12 +185,12 @@ violation('a compressed bomb (16 MiB of zeros) past max-message-bytes', 1009, ()
 violation('RSV1 on a continuation frame', 1002, () => [
     frame(OP.TEXT, pmd(Buffer.from('abc')), { rsv1: true, fin: false }),
     frame(OP.CONT, pmd(Buffer.from('def')), { rsv1: true }),
-], { ...DEFLATE, needs: ['echo', 'close-rules', 'deflate'] });
-violation('RSV1 on a control frame with deflate negotiated', 1002, [frame(OP.PING, 'x', { rsv1: true })], { ...DEFLATE, needs: ['echo', 'close-rules', 'deflate'] });
-violation('compressed data that is not deflate', [1007, 1002], [frame(OP.TEXT, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x12]), { rsv1: true })], { ...DEFLATE, needs: ['echo', 'close-rules', 'deflate'] });
-violation('compressed text that inflates to invalid UTF-8', 1007, () => [frame(OP.TEXT, pmd(Buffer.from([0x61, 0xff])), { rsv1: true })], { ...DEFLATE, needs: ['echo', 'close-rules', 'deflate', 'utf8'] });
+], { ...DEFLATE });
+violation('RSV1 on a control frame with deflate negotiated', 1002, [frame(OP.PING, 'x', { rsv1: true })], { ...DEFLATE });
+violation('compressed data that is not deflate', [1007, 1002], [frame(OP.TEXT, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x12]), { rsv1: true })], { ...DEFLATE });
+violation('compressed text that inflates to invalid UTF-8', 1007, () => [frame(OP.TEXT, pmd(Buffer.from([0x61, 0xff])), { rsv1: true })], { ...DEFLATE });
 
-serverTest('a connection refused by a close rule leaves the server serving others', { needs: ['echo', 'close-rules'], flags: ECHO }, async (t, srv) => {
+serverTest('a connection refused by a close rule leaves the server serving others', { flags: ECHO }, async (t, srv) => {
     const { readMessage } = await import('./lib/raw.mjs');
     const { conn: good } = await wsConnect(srv.port);
     t.after(() => good.destroy());

@@ -8,7 +8,7 @@ import { OP, closePayload, expectClose, frame, readFrame, readMessage, wsConnect
 
 const ECHO = { enableEcho: true };
 
-serverTest('text, unicode, empty and binary messages echo with their type', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+serverTest('text, unicode, empty and binary messages echo with their type', { flags: ECHO }, async (t, srv) => {
     const ws = await openWs(t, srv.port);
     const inbox = messages(ws);
     const cases = [
@@ -23,7 +23,7 @@ serverTest('text, unicode, empty and binary messages echo with their type', { ne
     }
 });
 
-serverTest('sizes around the 7/16/64-bit length boundaries echo intact', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+serverTest('sizes around the 7/16/64-bit length boundaries echo intact', { flags: ECHO }, async (t, srv) => {
     const ws = await openWs(t, srv.port);
     const inbox = messages(ws);
     const sizes = [125, 126, 127, 65535, 65536, 65537, 300 * 1024];
@@ -36,7 +36,7 @@ serverTest('sizes around the 7/16/64-bit length boundaries echo intact', { needs
     }
 });
 
-serverTest('a 1 MiB message (the default limit) echoes', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+serverTest('a 1 MiB message (the default limit) echoes', { flags: ECHO }, async (t, srv) => {
     const ws = await openWs(t, srv.port);
     const inbox = messages(ws);
     const data = randomBytes(1024 * 1024);
@@ -45,7 +45,7 @@ serverTest('a 1 MiB message (the default limit) echoes', { needs: ['echo'], flag
     assert.ok(msg.data.equals(data));
 });
 
-serverTest('fragmented message from the ws library is echoed whole', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+serverTest('fragmented message from the ws library is echoed whole', { flags: ECHO }, async (t, srv) => {
     const ws = await openWs(t, srv.port);
     const inbox = messages(ws);
     ws.send('frag-one ', { fin: false });
@@ -56,7 +56,7 @@ serverTest('fragmented message from the ws library is echoed whole', { needs: ['
     assert.equal(msg.data.toString(), 'frag-one frag-two frag-three');
 });
 
-serverTest('raw fragments with a ping in between: pong first, then the whole message', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+serverTest('raw fragments with a ping in between: pong first, then the whole message', { flags: ECHO }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     await conn.write(frame(OP.BINARY, Buffer.from([1, 2, 3]), { fin: false }));
@@ -72,7 +72,7 @@ serverTest('raw fragments with a ping in between: pong first, then the whole mes
     assert.deepEqual([...msg.payload], [1, 2, 3, 4, 5, 6]);
 });
 
-serverTest('a UTF-8 character split across fragments is valid', { needs: ['echo', 'utf8'], flags: ECHO }, async (t, srv) => {
+serverTest('a UTF-8 character split across fragments is valid', { flags: ECHO }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     const text = Buffer.from('a€🌍b', 'utf8'); // 1 + 3 + 4 + 1 bytes
@@ -84,7 +84,7 @@ serverTest('a UTF-8 character split across fragments is valid', { needs: ['echo'
     assert.ok(msg.payload.equals(text));
 });
 
-serverTest('a message written one byte per TCP segment echoes', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+serverTest('a message written one byte per TCP segment echoes', { flags: ECHO }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     const bytes = frame(OP.TEXT, 'slowly but surely, with a 16-bit length: ' + 'x'.repeat(100));
@@ -93,7 +93,7 @@ serverTest('a message written one byte per TCP segment echoes', { needs: ['echo'
     assert.equal(msg.payload.toString(), 'slowly but surely, with a 16-bit length: ' + 'x'.repeat(100));
 });
 
-serverTest('many frames in one TCP write all echo in order', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+serverTest('many frames in one TCP write all echo in order', { flags: ECHO }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     const n = 200;
@@ -104,7 +104,7 @@ serverTest('many frames in one TCP write all echo in order', { needs: ['echo'], 
     }
 });
 
-serverTest('server frames are unmasked and carry no RSV bits without an extension', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+serverTest('server frames are unmasked and carry no RSV bits without an extension', { flags: ECHO }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     await conn.write(frame(OP.TEXT, 'plain'));
@@ -113,7 +113,7 @@ serverTest('server frames are unmasked and carry no RSV bits without an extensio
     assert.equal(f.opcode, OP.TEXT);
 });
 
-serverTest('ping -> pong with the same payload (raw, 0 and 125 bytes)', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+serverTest('ping -> pong with the same payload (raw, 0 and 125 bytes)', { flags: ECHO }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     for (const payload of [Buffer.alloc(0), Buffer.from('ping!'), randomBytes(125)]) {
@@ -124,14 +124,14 @@ serverTest('ping -> pong with the same payload (raw, 0 and 125 bytes)', { needs:
     }
 });
 
-serverTest('ping -> pong through the ws library', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+serverTest('ping -> pong through the ws library', { flags: ECHO }, async (t, srv) => {
     const ws = await openWs(t, srv.port);
     const pong = within(5000, new Promise((resolve) => ws.once('pong', resolve)), 'pong');
     ws.ping(Buffer.from('are you there'));
     assert.equal((await pong).toString(), 'are you there');
 });
 
-serverTest('an unsolicited pong is ignored', { needs: ['echo'], flags: ECHO }, async (t, srv) => {
+serverTest('an unsolicited pong is ignored', { flags: ECHO }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     await conn.write(frame(OP.PONG, 'unasked'));
@@ -141,7 +141,7 @@ serverTest('an unsolicited pong is ignored', { needs: ['echo'], flags: ECHO }, a
     assert.equal(msg.payload.toString(), 'still here');
 });
 
-serverTest('client close 1000 through ws: server answers 1000 and closes', { needs: ['echo', 'close-rules'], flags: ECHO }, async (t, srv) => {
+serverTest('client close 1000 through ws: server answers 1000 and closes', { flags: ECHO }, async (t, srv) => {
     const ws = await openWs(t, srv.port);
     const done = closed(ws);
     ws.close(1000, 'done');
@@ -151,7 +151,7 @@ serverTest('client close 1000 through ws: server answers 1000 and closes', { nee
 
 // ---- permessage-deflate (RFC 7692) -------------------------------------------
 
-serverTest('permessage-deflate is negotiated and compressed messages echo', { needs: ['echo', 'deflate'], flags: ECHO }, async (t, srv) => {
+serverTest('permessage-deflate is negotiated and compressed messages echo', { flags: ECHO }, async (t, srv) => {
     const ws = await openWs(t, srv.port, { perMessageDeflate: { threshold: 0 } });
     assert.match(ws.extensions, /permessage-deflate/);
     const inbox = messages(ws);
@@ -164,7 +164,7 @@ serverTest('permessage-deflate is negotiated and compressed messages echo', { ne
     }
 });
 
-serverTest('deflate with no_context_takeover and window bits honoured', { needs: ['echo', 'deflate'], flags: ECHO }, async (t, srv) => {
+serverTest('deflate with no_context_takeover and window bits honoured', { flags: ECHO }, async (t, srv) => {
     const ws = await openWs(t, srv.port, {
         perMessageDeflate: { threshold: 0, serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 9 },
     });
@@ -179,7 +179,7 @@ serverTest('deflate with no_context_takeover and window bits honoured', { needs:
     }
 });
 
-serverTest('a compressed message in fragments echoes', { needs: ['echo', 'deflate'], flags: ECHO }, async (t, srv) => {
+serverTest('a compressed message in fragments echoes', { flags: ECHO }, async (t, srv) => {
     const ws = await openWs(t, srv.port, { perMessageDeflate: { threshold: 0 } });
     const inbox = messages(ws);
     ws.send('compressed '.repeat(100), { fin: false, compress: true });
@@ -187,7 +187,7 @@ serverTest('a compressed message in fragments echoes', { needs: ['echo', 'deflat
     assert.equal((await inbox.next()).data.toString(), 'compressed '.repeat(100) + 'fragments'.repeat(100));
 });
 
-serverTest('raw offer with parameters: the 101 answers them (RFC 7692)', { needs: ['echo', 'deflate', 'deflate-params'], flags: ECHO }, async (t, srv) => {
+serverTest('raw offer with parameters: the 101 answers them (RFC 7692)', { flags: ECHO }, async (t, srv) => {
     const { conn, res } = await wsConnect(srv.port, {
         headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits' },
     });
@@ -201,7 +201,7 @@ serverTest('raw offer with parameters: the 101 answers them (RFC 7692)', { needs
     if (cbits && cbits[1] !== undefined) assert.ok(Number(cbits[1]) >= 8 && Number(cbits[1]) <= 15);
 });
 
-serverTest('an invalid offer is declined (101 without it) or refused (400), never accepted', { needs: ['echo', 'deflate'], flags: ECHO }, async (t, srv) => {
+serverTest('an invalid offer is declined (101 without it) or refused (400), never accepted', { flags: ECHO }, async (t, srv) => {
     const { buildRequest, httpOnce, newKey, upgradeHeaders } = await import('./lib/raw.mjs');
     const res = await httpOnce(srv.port, buildRequest({
         path: '/echo',
@@ -211,7 +211,7 @@ serverTest('an invalid offer is declined (101 without it) or refused (400), neve
     if (res.status === 101) assert.equal(res.headers['sec-websocket-extensions'], undefined, 'accepted server_max_window_bits=99');
 });
 
-serverTest('--no-deflate: the offer is declined and messages still echo', { needs: ['echo', 'deflate'], flags: { ...ECHO, noDeflate: true } }, async (t, srv) => {
+serverTest('--no-deflate: the offer is declined and messages still echo', { flags: { ...ECHO, noDeflate: true } }, async (t, srv) => {
     const ws = await openWs(t, srv.port, { perMessageDeflate: true });
     assert.equal(ws.extensions, '');
     const inbox = messages(ws);
@@ -219,7 +219,7 @@ serverTest('--no-deflate: the offer is declined and messages still echo', { need
     assert.equal((await inbox.next()).data.toString(), 'uncompressed');
 });
 
-serverTest('without an offer, frames never carry RSV1', { needs: ['echo', 'deflate'], flags: ECHO }, async (t, srv) => {
+serverTest('without an offer, frames never carry RSV1', { flags: ECHO }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     await conn.write(frame(OP.TEXT, 'z'.repeat(10000)));
@@ -227,7 +227,7 @@ serverTest('without an offer, frames never carry RSV1', { needs: ['echo', 'defla
     assert.equal(f.rsv1, false);
 });
 
-serverTest('close with a reason echoes code and the TCP connection ends', { needs: ['echo', 'close-rules'], flags: ECHO }, async (t, srv) => {
+serverTest('close with a reason echoes code and the TCP connection ends', { flags: ECHO }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     await conn.write(frame(OP.CLOSE, closePayload(1000, 'bye now')));

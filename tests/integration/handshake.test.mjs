@@ -25,7 +25,7 @@ function assertRefused(res, status) {
     assert.equal(res.headers['sec-websocket-accept'], undefined, 'refusal carries Sec-WebSocket-Accept');
 }
 
-serverTest('/ws upgrade: 101 with the right Sec-WebSocket-Accept', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('/ws upgrade: 101 with the right Sec-WebSocket-Accept', {}, async (t, srv) => {
     const { res, key } = await upgrade(srv.port, {});
     assert.equal(res.status, 101);
     assert.equal(res.headers['sec-websocket-accept'], acceptFor(key));
@@ -34,13 +34,13 @@ serverTest('/ws upgrade: 101 with the right Sec-WebSocket-Accept', { needs: ['ha
     assert.equal(res.headers['sec-websocket-protocol'], undefined, 'a subprotocol chosen though none was offered');
 });
 
-serverTest('RFC 6455 sample key gives the RFC sample accept', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('RFC 6455 sample key gives the RFC sample accept', {}, async (t, srv) => {
     const { res } = await upgrade(srv.port, {}, { key: 'dGhlIHNhbXBsZSBub25jZQ==' });
     assert.equal(res.status, 101);
     assert.equal(res.headers['sec-websocket-accept'], 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
 });
 
-serverTest('header names and Upgrade/Connection tokens are case-insensitive; Connection is a token list', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('header names and Upgrade/Connection tokens are case-insensitive; Connection is a token list', {}, async (t, srv) => {
     const key = newKey();
     const req = buildRequest({
         path: '/ws',
@@ -52,85 +52,85 @@ serverTest('header names and Upgrade/Connection tokens are case-insensitive; Con
     assert.equal(res.headers['sec-websocket-accept'], acceptFor(key));
 });
 
-serverTest('subprotocol ringpad.v1 is echoed when offered', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('subprotocol ringpad.v1 is echoed when offered', {}, async (t, srv) => {
     const { res } = await upgrade(srv.port, { 'Sec-WebSocket-Protocol': 'ringpad.v1' });
     assert.equal(res.status, 101);
     assert.equal(res.headers['sec-websocket-protocol'], 'ringpad.v1');
 });
 
-serverTest('ringpad.v1 is picked from a list of offers', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('ringpad.v1 is picked from a list of offers', {}, async (t, srv) => {
     const { res } = await upgrade(srv.port, { 'Sec-WebSocket-Protocol': 'chat, ringpad.v1, other' });
     assert.equal(res.status, 101);
     assert.equal(res.headers['sec-websocket-protocol'], 'ringpad.v1');
 });
 
-serverTest('an unknown subprotocol is never echoed', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('an unknown subprotocol is never echoed', {}, async (t, srv) => {
     const { res } = await upgrade(srv.port, { 'Sec-WebSocket-Protocol': 'chat' });
     if (res.status === 101) assert.equal(res.headers['sec-websocket-protocol'], undefined);
     else assert.equal(res.status, 400);
 });
 
-serverTest('the ws library connects with subprotocol ringpad.v1', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('the ws library connects with subprotocol ringpad.v1', {}, async (t, srv) => {
     const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/ws`, ['ringpad.v1']);
     t.after(() => ws.terminate());
     await within(5000, new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); }), 'ws open');
     assert.equal(ws.protocol, 'ringpad.v1');
 });
 
-serverTest('Sec-WebSocket-Version: 8 -> 426 with Sec-WebSocket-Version: 13', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('Sec-WebSocket-Version: 8 -> 426 with Sec-WebSocket-Version: 13', {}, async (t, srv) => {
     const res = await upgradeExpectingError(srv.port, { 'Sec-WebSocket-Version': '8' });
     assertRefused(res, 426);
     assert.match(res.headers['sec-websocket-version'] ?? '', /\b13\b/);
 });
 
-serverTest('missing Sec-WebSocket-Version -> 426 or 400', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('missing Sec-WebSocket-Version -> 426 or 400', {}, async (t, srv) => {
     const res = await upgradeExpectingError(srv.port, { 'Sec-WebSocket-Version': null });
     assert.ok([400, 426].includes(res.status), `got ${res.status}`);
     assert.ok(res.closed, 'connection left open');
 });
 
-serverTest('missing Sec-WebSocket-Key -> 400', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('missing Sec-WebSocket-Key -> 400', {}, async (t, srv) => {
     assertRefused(await upgradeExpectingError(srv.port, { 'Sec-WebSocket-Key': null }), 400);
 });
 
-serverTest('Sec-WebSocket-Key of 15 bytes -> 400', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('Sec-WebSocket-Key of 15 bytes -> 400', {}, async (t, srv) => {
     const key = Buffer.alloc(15, 7).toString('base64');
     assertRefused(await upgradeExpectingError(srv.port, { 'Sec-WebSocket-Key': key }), 400);
 });
 
-serverTest('Sec-WebSocket-Key that is not base64 -> 400', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('Sec-WebSocket-Key that is not base64 -> 400', {}, async (t, srv) => {
     assertRefused(await upgradeExpectingError(srv.port, { 'Sec-WebSocket-Key': '!!!!not-base64!!!!!!!==' }), 400);
 });
 
-serverTest('missing Upgrade header -> 400 (or 426)', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('missing Upgrade header -> 400 (or 426)', {}, async (t, srv) => {
     const res = await upgradeExpectingError(srv.port, { Upgrade: null });
     assert.ok([400, 426].includes(res.status), `got ${res.status}`);
     assert.ok(res.closed, 'connection left open');
     assert.equal(res.headers['sec-websocket-accept'], undefined);
 });
 
-serverTest('Upgrade: h2c on /ws -> 400', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('Upgrade: h2c on /ws -> 400', {}, async (t, srv) => {
     assertRefused(await upgradeExpectingError(srv.port, { Upgrade: 'h2c' }), 400);
 });
 
-serverTest('Connection without the upgrade token -> 400', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('Connection without the upgrade token -> 400', {}, async (t, srv) => {
     assertRefused(await upgradeExpectingError(srv.port, { Connection: 'keep-alive' }), 400);
 });
 
-serverTest('POST upgrade -> 405 or 400', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('POST upgrade -> 405 or 400', {}, async (t, srv) => {
     const res = await upgradeExpectingError(srv.port, {}, { method: 'POST' });
     assert.ok([400, 405].includes(res.status), `got ${res.status}`);
     assert.ok(res.closed);
 });
 
-serverTest('HTTP/1.0 upgrade is refused', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('HTTP/1.0 upgrade is refused', {}, async (t, srv) => {
     const key = newKey();
     const res = await httpOnce(srv.port, buildRequest({ path: '/ws', version: 'HTTP/1.0', headers: upgradeHeaders(key) }), { closeWaitMs: CLOSE_WAIT_MS });
     assert.notEqual(res.status, 101);
     assert.ok(res.status >= 400, `got ${res.status}`);
 });
 
-serverTest('frames sent right behind the upgrade request are not lost', { needs: ['handshake', 'echo'], flags: { enableEcho: true } }, async (t, srv) => {
+serverTest('frames sent right behind the upgrade request are not lost', { flags: { enableEcho: true } }, async (t, srv) => {
     const { frame, OP, readMessage } = await import('./lib/raw.mjs');
     const conn = await connect(srv.port);
     t.after(() => conn.destroy());
@@ -145,21 +145,21 @@ serverTest('frames sent right behind the upgrade request are not lost', { needs:
 
 const ORIGINS = 'http://good.example,https://also-good.example:8443';
 
-serverTest('--allowed-origins: a listed Origin is upgraded', { needs: ['handshake', 'origin'], flags: { allowedOrigins: ORIGINS } }, async (t, srv) => {
+serverTest('--allowed-origins: a listed Origin is upgraded', { flags: { allowedOrigins: ORIGINS } }, async (t, srv) => {
     const { res } = await upgrade(srv.port, { Origin: 'https://also-good.example:8443' });
     assert.equal(res.status, 101);
 });
 
-serverTest('--allowed-origins: an unlisted Origin -> 403', { needs: ['handshake', 'origin'], flags: { allowedOrigins: ORIGINS } }, async (t, srv) => {
+serverTest('--allowed-origins: an unlisted Origin -> 403', { flags: { allowedOrigins: ORIGINS } }, async (t, srv) => {
     assertRefused(await upgradeExpectingError(srv.port, { Origin: 'http://evil.example' }), 403);
 });
 
-serverTest('--allowed-origins: a prefix/suffix of a listed Origin -> 403', { needs: ['handshake', 'origin'], flags: { allowedOrigins: ORIGINS } }, async (t, srv) => {
+serverTest('--allowed-origins: a prefix/suffix of a listed Origin -> 403', { flags: { allowedOrigins: ORIGINS } }, async (t, srv) => {
     assertRefused(await upgradeExpectingError(srv.port, { Origin: 'http://good.example.evil.example' }), 403);
     assertRefused(await upgradeExpectingError(srv.port, { Origin: 'http://good.exampl' }), 403);
 });
 
-serverTest('without --allowed-origins any Origin is upgraded', { needs: ['handshake'] }, async (t, srv) => {
+serverTest('without --allowed-origins any Origin is upgraded', {}, async (t, srv) => {
     const { res } = await upgrade(srv.port, { Origin: 'http://anything.example' });
     assert.equal(res.status, 101);
 });

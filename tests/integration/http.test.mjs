@@ -12,18 +12,18 @@ function assertErrorClose(res, status) {
     assert.ok(res.closed, `server kept the connection open after ${status}`);
 }
 
-serverTest('/healthz answers 200 while serving', { needs: ['http'] }, async (t, srv) => {
+serverTest('/healthz answers 200 while serving', {}, async (t, srv) => {
     const res = await get(srv.port, '/healthz');
     assert.equal(res.status, 200);
     assert.ok(res.headers['content-length'] !== undefined || res.headers['transfer-encoding'], 'no body framing');
 });
 
-serverTest('unknown path -> 404 with Connection: close', { needs: ['http'] }, async (t, srv) => {
+serverTest('unknown path -> 404 with Connection: close', {}, async (t, srv) => {
     const res = await get(srv.port, '/no/such/thing.html', {}, { closeWaitMs: CLOSE_WAIT_MS });
     assertErrorClose(res, 404);
 });
 
-serverTest('/echo without --enable-echo is not served', { needs: ['http'], flags: { enableEcho: false } }, async (t, srv) => {
+serverTest('/echo without --enable-echo is not served', { flags: { enableEcho: false } }, async (t, srv) => {
     const res = await httpOnce(srv.port, buildRequest({
         path: '/echo',
         headers: { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13' },
@@ -31,54 +31,54 @@ serverTest('/echo without --enable-echo is not served', { needs: ['http'], flags
     assertErrorClose(res, 404);
 });
 
-serverTest('POST to a static file -> 405 with Connection: close', { needs: ['http'] }, async (t, srv) => {
+serverTest('POST to a static file -> 405 with Connection: close', {}, async (t, srv) => {
     const res = await httpOnce(srv.port, buildRequest({ method: 'POST', path: '/index.html', headers: { 'Content-Length': '2' }, body: 'hi' }), { closeWaitMs: CLOSE_WAIT_MS });
     assertErrorClose(res, 405);
 });
 
-serverTest('DELETE /healthz -> 405', { needs: ['http'] }, async (t, srv) => {
+serverTest('DELETE /healthz -> 405', {}, async (t, srv) => {
     const res = await httpOnce(srv.port, buildRequest({ method: 'DELETE', path: '/healthz' }), { closeWaitMs: CLOSE_WAIT_MS });
     assertErrorClose(res, 405);
 });
 
-serverTest('100 header lines -> 431', { needs: ['http'] }, async (t, srv) => {
+serverTest('100 header lines -> 431', {}, async (t, srv) => {
     const headers = Array.from({ length: 100 }, (_, i) => [`X-Filler-${i}`, 'v']);
     const res = await httpOnce(srv.port, buildRequest({ path: '/healthz', headers }), { closeWaitMs: CLOSE_WAIT_MS });
     assertErrorClose(res, 431);
 });
 
-serverTest('a 20 KiB header -> 431', { needs: ['http'] }, async (t, srv) => {
+serverTest('a 20 KiB header -> 431', {}, async (t, srv) => {
     const res = await httpOnce(srv.port, buildRequest({ path: '/healthz', headers: { 'X-Big': 'a'.repeat(20 * 1024) } }), { closeWaitMs: CLOSE_WAIT_MS });
     assertErrorClose(res, 431);
 });
 
-serverTest('a 9 KiB request line is refused (414 or 431)', { needs: ['http'] }, async (t, srv) => {
+serverTest('a 9 KiB request line is refused (414 or 431)', {}, async (t, srv) => {
     const res = await httpOnce(srv.port, buildRequest({ path: '/' + 'a'.repeat(9 * 1024) }), { closeWaitMs: CLOSE_WAIT_MS });
     assert.ok([414, 431].includes(res.status), `got ${res.status}`);
     assert.ok(res.closed, 'connection left open');
 });
 
-serverTest('a garbage request line -> 400', { needs: ['http'] }, async (t, srv) => {
+serverTest('a garbage request line -> 400', {}, async (t, srv) => {
     const res = await httpOnce(srv.port, 'HELLO THERE\r\n\r\n', { closeWaitMs: CLOSE_WAIT_MS });
     assertErrorClose(res, 400);
 });
 
-serverTest('a header without a colon -> 400', { needs: ['http'] }, async (t, srv) => {
+serverTest('a header without a colon -> 400', {}, async (t, srv) => {
     const res = await httpOnce(srv.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n', { closeWaitMs: CLOSE_WAIT_MS });
     assertErrorClose(res, 400);
 });
 
-serverTest('HTTP/1.1 without Host -> 400', { needs: ['http', 'http-strict'] }, async (t, srv) => {
+serverTest('HTTP/1.1 without Host -> 400', {}, async (t, srv) => {
     const res = await httpOnce(srv.port, 'GET /healthz HTTP/1.1\r\n\r\n', { closeWaitMs: CLOSE_WAIT_MS });
     assertErrorClose(res, 400);
 });
 
-serverTest('a request body larger than allowed -> 413', { needs: ['http', 'http-strict'] }, async (t, srv) => {
+serverTest('a request body larger than allowed -> 413', {}, async (t, srv) => {
     const res = await httpOnce(srv.port, buildRequest({ method: 'GET', path: '/healthz', headers: { 'Content-Length': String(1 << 30) } }), { closeWaitMs: CLOSE_WAIT_MS });
     assertErrorClose(res, 413);
 });
 
-serverTest('two /healthz requests on one keep-alive connection', { needs: ['http'] }, async (t, srv) => {
+serverTest('two /healthz requests on one keep-alive connection', {}, async (t, srv) => {
     const conn = await connect(srv.port);
     t.after(() => conn.destroy());
     for (let i = 0; i < 2; i++) {
@@ -89,7 +89,7 @@ serverTest('two /healthz requests on one keep-alive connection', { needs: ['http
     }
 });
 
-serverTest('pipelined requests are answered in order', { needs: ['http'] }, async (t, srv) => {
+serverTest('pipelined requests are answered in order', {}, async (t, srv) => {
     const conn = await connect(srv.port);
     t.after(() => conn.destroy());
     await conn.write(Buffer.concat([buildRequest({ path: '/healthz' }), buildRequest({ path: '/nope' })]));
@@ -97,7 +97,7 @@ serverTest('pipelined requests are answered in order', { needs: ['http'] }, asyn
     assert.equal((await readResponse(conn)).status, 404);
 });
 
-serverTest('a request split into 1-byte writes is parsed', { needs: ['http'] }, async (t, srv) => {
+serverTest('a request split into 1-byte writes is parsed', {}, async (t, srv) => {
     const conn = await connect(srv.port);
     t.after(() => conn.destroy());
     const req = buildRequest({ path: '/healthz' });
@@ -107,7 +107,7 @@ serverTest('a request split into 1-byte writes is parsed', { needs: ['http'] }, 
     assert.equal((await readResponse(conn)).status, 200);
 });
 
-serverTest('the server survives a client that resets mid-request', { needs: ['http'] }, async (t, srv) => {
+serverTest('the server survives a client that resets mid-request', {}, async (t, srv) => {
     for (let i = 0; i < 20; i++) {
         const conn = await connect(srv.port);
         await conn.write('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Partial: ');

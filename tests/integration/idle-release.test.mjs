@@ -15,7 +15,7 @@ async function roundTrip(ws, inbox, data, options = {}) {
     assert.ok(Buffer.from(msg.data).equals(Buffer.from(data)), 'echo differs after an idle period');
 }
 
-serverTest('compressed messages (context takeover) echo across idle periods', { needs: ['echo', 'deflate', 'timeouts'], flags: FLAGS }, async (t, srv) => {
+serverTest('compressed messages (context takeover) echo across idle periods', { flags: FLAGS }, async (t, srv) => {
     const ws = await openWs(t, srv.port, { perMessageDeflate: { threshold: 0 } });
     assert.match(ws.extensions, /permessage-deflate/);
     let pings = 0;
@@ -31,7 +31,7 @@ serverTest('compressed messages (context takeover) echo across idle periods', { 
     }
 });
 
-serverTest('client_no_context_takeover: inflater released and re-created across idle periods', { needs: ['echo', 'deflate', 'timeouts'], flags: FLAGS }, async (t, srv) => {
+serverTest('client_no_context_takeover: inflater released and re-created across idle periods', { flags: FLAGS }, async (t, srv) => {
     const ws = await openWs(t, srv.port, { perMessageDeflate: { threshold: 0, clientNoContextTakeover: true } });
     assert.match(ws.extensions, /permessage-deflate/);
     const inbox = messages(ws);
@@ -41,7 +41,7 @@ serverTest('client_no_context_takeover: inflater released and re-created across 
     }
 });
 
-serverTest('fragmented messages spanning an idle period are reassembled', { needs: ['echo', 'timeouts'], flags: FLAGS }, async (t, srv) => {
+serverTest('fragmented messages spanning an idle period are reassembled', { flags: FLAGS }, async (t, srv) => {
     const ws = await openWs(t, srv.port);
     const inbox = messages(ws);
     const a = randomBytes(3000), b = randomBytes(3000);

@@ -28,7 +28,7 @@ function assert503(res) {
     assert.ok(res.closed, 'connection left open after 503');
 }
 
-serverTest('--max-connections 4 across 2 workers: the 5th upgrade gets 503', { needs: ['echo', 'conn-limits'], flags: { enableEcho: true, threads: 2, maxConnections: 4, maxConnectionsPerIp: 100 } }, async (t, srv) => {
+serverTest('--max-connections 4 across 2 workers: the 5th upgrade gets 503', { flags: { enableEcho: true, threads: 2, maxConnections: 4, maxConnectionsPerIp: 100 } }, async (t, srv) => {
     const held = [];
     t.after(() => held.forEach((c) => c.destroy()));
     for (let i = 0; i < 4; i++) held.push((await wsConnect(srv.port)).conn);
@@ -43,7 +43,7 @@ serverTest('--max-connections 4 across 2 workers: the 5th upgrade gets 503', { n
     assert.ok(ok, 'no connection accepted after one of the 4 was closed');
 });
 
-serverTest('the limit is released after many connect/close cycles', { needs: ['echo', 'conn-limits'], flags: { enableEcho: true, maxConnections: 3 } }, async (t, srv) => {
+serverTest('the limit is released after many connect/close cycles', { flags: { enableEcho: true, maxConnections: 3 } }, async (t, srv) => {
     for (let i = 0; i < 30; i++) {
         const { conn } = await wsConnect(srv.port);
         await conn.write(frame(OP.CLOSE, Buffer.from([0x03, 0xe8])));
@@ -55,7 +55,7 @@ serverTest('the limit is released after many connect/close cycles', { needs: ['e
     for (let i = 0; i < 3; i++) held.push((await wsConnect(srv.port)).conn);
 });
 
-serverTest('--max-connections-per-ip 2: the 3rd from 127.0.0.1 gets 503, 127.0.0.2 still gets in', { needs: ['echo', 'conn-limits'], flags: { enableEcho: true, maxConnections: 100, maxConnectionsPerIp: 2 } }, async (t, srv) => {
+serverTest('--max-connections-per-ip 2: the 3rd from 127.0.0.1 gets 503, 127.0.0.2 still gets in', { flags: { enableEcho: true, maxConnections: 100, maxConnectionsPerIp: 2 } }, async (t, srv) => {
     const held = [];
     t.after(() => held.forEach((c) => c.destroy()));
     for (let i = 0; i < 2; i++) held.push((await wsConnect(srv.port, { localAddress: '127.0.0.1' })).conn);
@@ -65,7 +65,7 @@ serverTest('--max-connections-per-ip 2: the 3rd from 127.0.0.1 gets 503, 127.0.0
     assert503(await refusedUpgrade(srv.port, { localAddress: '127.0.0.2' }));
 });
 
-serverTest('--max-messages-per-sec: a flood is closed with 1008', { needs: ['echo', 'rate-limit'], flags: { enableEcho: true, maxMessagesPerSec: 20 } }, async (t, srv) => {
+serverTest('--max-messages-per-sec: a flood is closed with 1008', { flags: { enableEcho: true, maxMessagesPerSec: 20 } }, async (t, srv) => {
     const ws = await openWs(t, srv.port);
     const done = closed(ws, 10000);
     for (let i = 0; i < 2000 && ws.readyState === ws.OPEN; i++) {
@@ -76,7 +76,7 @@ serverTest('--max-messages-per-sec: a flood is closed with 1008', { needs: ['ech
     assert.equal(code, 1008);
 });
 
-serverTest('--max-messages-per-sec: a client under the rate is never closed', { needs: ['echo', 'rate-limit'], flags: { enableEcho: true, maxMessagesPerSec: 50 } }, async (t, srv) => {
+serverTest('--max-messages-per-sec: a client under the rate is never closed', { flags: { enableEcho: true, maxMessagesPerSec: 50 } }, async (t, srv) => {
     const ws = await openWs(t, srv.port);
     const inbox = messages(ws);
     let closedWith = null;
@@ -89,7 +89,7 @@ serverTest('--max-messages-per-sec: a client under the rate is never closed', { 
     assert.equal(closedWith, null);
 });
 
-serverTest('--max-messages-per-sec: the limit is per connection', { needs: ['echo', 'rate-limit'], flags: { enableEcho: true, maxMessagesPerSec: 20 } }, async (t, srv) => {
+serverTest('--max-messages-per-sec: the limit is per connection', { flags: { enableEcho: true, maxMessagesPerSec: 20 } }, async (t, srv) => {
     const abuser = await openWs(t, srv.port);
     const calm = await openWs(t, srv.port);
     const inbox = messages(calm);

@@ -7,20 +7,20 @@ import { serverTest } from './lib/server.mjs';
 import { closed, messages, openWs } from './lib/client.mjs';
 import { names, scrape, sum } from './lib/metrics.mjs';
 
-const MX = { needs: ['metrics', 'echo'], flags: { enableEcho: true } };
+const MX = { flags: { enableEcho: true } };
 const ACCEPTED = /accept/;
 const FRAMES_IN = /frames?_(in|received|rx)|(in|received|rx)_frames?/;
 const FRAMES_OUT = /frames?_(out|sent|tx)|(out|sent|tx)_frames?/;
 const BYTES_IN = /bytes_(in|received|rx)|(in|received|rx)_bytes/;
 const OPEN = /(open|active|current)_connections|connections_(open|active|current)/;
 
-serverTest('/metrics is Prometheus text', { needs: ['metrics'] }, async (t, srv) => {
+serverTest('/metrics is Prometheus text', {}, async (t, srv) => {
     const m = await scrape(srv.port);
     assert.match(m.res.headers['content-type'] ?? '', /^text\/plain\b/);
     assert.ok(m.samples.length >= 5, `only ${m.samples.length} samples`);
 });
 
-serverTest('metric names follow Prometheus conventions (ringpad_ prefix, counters end in _total)', { needs: ['metrics'] }, async (t, srv) => {
+serverTest('metric names follow Prometheus conventions (ringpad_ prefix, counters end in _total)', {}, async (t, srv) => {
     const m = await scrape(srv.port);
     for (const s of m.samples) assert.match(s.name, /^ringpad_/, `metric ${s.name} lacks the ringpad_ prefix`);
     for (const [name, type] of m.types) {

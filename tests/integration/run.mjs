@@ -64,12 +64,7 @@ child.on('exit', (code, signal) => {
     const { counts, todo, failures } = summary;
     if (todo.length) {
         const passing = todo.filter((t) => t.passed);
-        console.log(`\ntodo (server features not landed yet, see lib/features.mjs): ${todo.length} tests, ${passing.length} of them already pass`);
-        const byFeature = new Map();
-        for (const t of todo) {
-            for (const f of t.reason.replace(/^.*: /, '').split(', ')) byFeature.set(f, (byFeature.get(f) ?? 0) + 1);
-        }
-        console.log('  waiting on: ' + [...byFeature].map(([f, n]) => `${f} (${n})`).join(', '));
+        console.log(`\ntodo: ${todo.length} tests, ${passing.length} of them already pass`);
         for (const t of passing) console.log(`  passing todo: ${t.file ? `${t.file} > ` : ''}${t.name}`);
     }
     if (failures.length) console.log('');

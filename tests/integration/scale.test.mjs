@@ -18,7 +18,6 @@ function open(port) {
 }
 
 serverTest('1,000 concurrent connections each echo a message', {
-    needs: ['echo', 'scale'],
     flags: { enableEcho: true, threads: 2, maxConnections: 4000, maxConnectionsPerIp: 4000, maxMessagesPerSec: 1000 },
     timeout: 120000,
 }, async (t, srv) => {

@@ -5,9 +5,7 @@ import { serverTest, sleep, within } from './lib/server.mjs';
 import { closed, openWs } from './lib/client.mjs';
 import { OP, buildRequest, connect, expectClose, readFrame, readResponse, wsConnect } from './lib/raw.mjs';
 
-const S = ['echo', 'shutdown'];
-
-serverTest('SIGTERM: every client gets close 1001 and the server exits 0', { needs: S, flags: { enableEcho: true, shutdownGraceMs: 3000 } }, async (t, srv) => {
+serverTest('SIGTERM: every client gets close 1001 and the server exits 0', { flags: { enableEcho: true, shutdownGraceMs: 3000 } }, async (t, srv) => {
     const clients = [];
     for (let i = 0; i < 5; i++) clients.push(await openWs(t, srv.port));
     const closes = clients.map((ws) => closed(ws, 5000));
@@ -18,7 +16,7 @@ serverTest('SIGTERM: every client gets close 1001 and the server exits 0', { nee
     assert.equal(exit.code, 0);
 });
 
-serverTest('SIGINT behaves like SIGTERM', { needs: S, flags: { enableEcho: true, shutdownGraceMs: 3000 } }, async (t, srv) => {
+serverTest('SIGINT behaves like SIGTERM', { flags: { enableEcho: true, shutdownGraceMs: 3000 } }, async (t, srv) => {
     const ws = await openWs(t, srv.port);
     const done = closed(ws, 5000);
     srv.signal('SIGINT');
@@ -27,7 +25,7 @@ serverTest('SIGINT behaves like SIGTERM', { needs: S, flags: { enableEcho: true,
     assert.equal(exit.code, 0);
 });
 
-serverTest('during the grace period /healthz is 503 and new upgrades are refused', { needs: S, flags: { enableEcho: true, shutdownGraceMs: 2000 } }, async (t, srv) => {
+serverTest('during the grace period /healthz is 503 and new upgrades are refused', { flags: { enableEcho: true, shutdownGraceMs: 2000 } }, async (t, srv) => {
     // A raw client that never answers the server's close keeps the grace period running.
     const { conn: stubborn } = await wsConnect(srv.port);
     t.after(() => stubborn.destroy());
@@ -67,7 +65,7 @@ serverTest('during the grace period /healthz is 503 and new upgrades are refused
     assert.equal(exit.code, 0);
 });
 
-serverTest('a client that answers the close lets the server exit before the grace period ends', { needs: S, flags: { enableEcho: true, shutdownGraceMs: 30000 } }, async (t, srv) => {
+serverTest('a client that answers the close lets the server exit before the grace period ends', { flags: { enableEcho: true, shutdownGraceMs: 30000 } }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     srv.signal('SIGTERM');
@@ -78,7 +76,7 @@ serverTest('a client that answers the close lets the server exit before the grac
     assert.equal(exit.code, 0);
 });
 
-serverTest('an idle server exits 0 promptly on SIGTERM', { needs: ['shutdown'], flags: { shutdownGraceMs: 30000 } }, async (t, srv) => {
+serverTest('an idle server exits 0 promptly on SIGTERM', { flags: { shutdownGraceMs: 30000 } }, async (t, srv) => {
     srv.signal('SIGTERM');
     const exit = await within(10000, srv.exited, 'exit of an idle server');
     assert.equal(exit.code, 0);

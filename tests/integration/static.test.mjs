@@ -36,9 +36,9 @@ writeFileSync(path.join(root, 'big.txt.gz'), bigGz);
 symlinkSync(path.join(base, 'secret.txt'), path.join(root, 'link-out'));
 symlinkSync(base, path.join(root, 'link-dir'));
 
-const ST = { needs: ['static'], flags: { webRoot: root } };
-const GZ = { needs: ['static', 'static-gzip'], flags: { webRoot: root } };
-const TR = { needs: ['static', 'traversal'], flags: { webRoot: root } };
+const ST = { flags: { webRoot: root } };
+const GZ = { flags: { webRoot: root } };
+const TR = { flags: { webRoot: root } };
 
 const TYPES = [
     ['/index.html', /^text\/html\b/], ['/style.css', /^text\/css\b/],
@@ -139,7 +139,7 @@ serverTest('Connection: close and HTTP/1.0 end the connection after the response
     assert.ok(b.closed, 'open after an HTTP/1.0 request without keep-alive');
 });
 
-serverTest('the installed web root serves its index.html', { needs: ['static'] }, async (t, srv) => {
+serverTest('the installed web root serves its index.html', {}, async (t, srv) => {
     const index = path.join(WEB_ROOT, 'index.html');
     assert.ok(existsSync(index), `no ${index}`);
     const res = await get(srv.port, '/');

@@ -7,9 +7,7 @@ import { serverTest, sleep, within } from './lib/server.mjs';
 import { messages, openWs } from './lib/client.mjs';
 import { OP, connect, frame, readFrame, wsConnect } from './lib/raw.mjs';
 
-const T = ['echo', 'timeouts'];
-
-serverTest('a silent peer that never answers pings is closed after --idle-timeout-ms', { needs: T, flags: { enableEcho: true, pingIntervalMs: 100, idleTimeoutMs: 400 } }, async (t, srv) => {
+serverTest('a silent peer that never answers pings is closed after --idle-timeout-ms', { flags: { enableEcho: true, pingIntervalMs: 100, idleTimeoutMs: 400 } }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     // Read (and never answer) whatever the server sends: pings, then maybe a close.
@@ -26,7 +24,7 @@ serverTest('a silent peer that never answers pings is closed after --idle-timeou
     assert.ok(seen.includes(OP.PING), `no ping was sent before closing (frames: ${seen})`);
 });
 
-serverTest('the server pings every --ping-interval-ms', { needs: T, flags: { enableEcho: true, pingIntervalMs: 100, idleTimeoutMs: 10000 } }, async (t, srv) => {
+serverTest('the server pings every --ping-interval-ms', { flags: { enableEcho: true, pingIntervalMs: 100, idleTimeoutMs: 10000 } }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     for (let i = 0; i < 3; i++) {
@@ -37,7 +35,7 @@ serverTest('the server pings every --ping-interval-ms', { needs: T, flags: { ena
     }
 });
 
-serverTest('a client that answers pings outlives the idle timeout', { needs: T, flags: { enableEcho: true, pingIntervalMs: 100, idleTimeoutMs: 1000 } }, async (t, srv) => {
+serverTest('a client that answers pings outlives the idle timeout', { flags: { enableEcho: true, pingIntervalMs: 100, idleTimeoutMs: 1000 } }, async (t, srv) => {
     const ws = await openWs(t, srv.port); // ws answers pings by itself
     let pings = 0;
     ws.on('ping', () => { pings++; });
@@ -51,7 +49,7 @@ serverTest('a client that answers pings outlives the idle timeout', { needs: T, 
     assert.equal((await inbox.next()).data.toString(), 'alive');
 });
 
-serverTest('a client that keeps sending data is not idle', { needs: T, flags: { enableEcho: true, pingIntervalMs: 60000, idleTimeoutMs: 800 } }, async (t, srv) => {
+serverTest('a client that keeps sending data is not idle', { flags: { enableEcho: true, pingIntervalMs: 60000, idleTimeoutMs: 800 } }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     for (let i = 0; i < 20; i++) { // ~2 s, 2.5x the idle timeout
@@ -63,13 +61,13 @@ serverTest('a client that keeps sending data is not idle', { needs: T, flags: { 
     }
 });
 
-serverTest('a TCP connection that never sends a request is dropped after --handshake-timeout-ms', { needs: ['http', 'timeouts'], flags: { handshakeTimeoutMs: 300 } }, async (t, srv) => {
+serverTest('a TCP connection that never sends a request is dropped after --handshake-timeout-ms', { flags: { handshakeTimeoutMs: 300 } }, async (t, srv) => {
     const conn = await connect(srv.port);
     t.after(() => conn.destroy());
     assert.ok(await conn.closedWithin(5000), 'still open 5 s after a 300 ms handshake deadline');
 });
 
-serverTest('a request head trickled forever is dropped after --handshake-timeout-ms', { needs: ['http', 'timeouts'], flags: { handshakeTimeoutMs: 300 } }, async (t, srv) => {
+serverTest('a request head trickled forever is dropped after --handshake-timeout-ms', { flags: { handshakeTimeoutMs: 300 } }, async (t, srv) => {
     const conn = await connect(srv.port);
     t.after(() => conn.destroy());
     await conn.write('GET /ws HTTP/1.1\r\nHost: x\r\n');
@@ -78,7 +76,7 @@ serverTest('a request head trickled forever is dropped after --handshake-timeout
     assert.ok(await conn.closedWithin(5000), 'a slowloris kept its connection 5 s past a 300 ms deadline');
 });
 
-serverTest('an upgraded connection is not subject to the handshake deadline', { needs: ['echo', 'timeouts'], flags: { enableEcho: true, handshakeTimeoutMs: 200, pingIntervalMs: 60000, idleTimeoutMs: 60000 } }, async (t, srv) => {
+serverTest('an upgraded connection is not subject to the handshake deadline', { flags: { enableEcho: true, handshakeTimeoutMs: 200, pingIntervalMs: 60000, idleTimeoutMs: 60000 } }, async (t, srv) => {
     const { conn } = await wsConnect(srv.port);
     t.after(() => conn.destroy());
     await sleep(800);

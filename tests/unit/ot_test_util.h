@@ -8,8 +8,7 @@
 #include "ringpad/ot.h"
 
 /* Parses `json` (must be valid) into a fresh op the caller frees. */
-static inline ot_op ot_t_parse(const char *json)
-{
+static inline ot_op ot_t_parse(const char *json) {
     ot_op op;
     ot_op_init(&op);
     size_t off = 0;
@@ -19,8 +18,7 @@ static inline ot_op ot_t_parse(const char *json)
 }
 
 /* Asserts the canonical JSON of op. */
-static inline void ot_t_expect_json(const ot_op *op, const char *expected)
-{
+static inline void ot_t_expect_json(const ot_op *op, const char *expected) {
     ot_buf b;
     ot_buf_init(&b);
     cr_assert_eq(ot_op_to_json(op, &b), OT_OK);
@@ -29,8 +27,7 @@ static inline void ot_t_expect_json(const ot_op *op, const char *expected)
 }
 
 /* Asserts apply(op, doc) == expected through both apply paths. */
-static inline void ot_t_expect_apply(const ot_op *op, const char *doc, const char *expected)
-{
+static inline void ot_t_expect_apply(const ot_op *op, const char *doc, const char *expected) {
     ot_buf b;
     ot_buf_init(&b);
     cr_assert_eq(ot_apply_utf8(op, doc, strlen(doc), &b), OT_OK);
@@ -44,8 +41,7 @@ static inline void ot_t_expect_apply(const ot_op *op, const char *doc, const cha
 }
 
 /* xorshift64*: a tiny seeded PRNG for reproducible randomized checks. */
-static inline uint64_t ot_t_rand(uint64_t *state)
-{
+static inline uint64_t ot_t_rand(uint64_t *state) {
     uint64_t x = *state;
     x ^= x >> 12;
     x ^= x << 25;
@@ -54,8 +50,7 @@ static inline uint64_t ot_t_rand(uint64_t *state)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
-static inline uint64_t ot_t_below(uint64_t *state, uint64_t n)
-{
+static inline uint64_t ot_t_below(uint64_t *state, uint64_t n) {
     return n ? ot_t_rand(state) % n : 0;
 }
 

@@ -6,7 +6,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { needs } from './features.mjs';
 
 export const BIN = process.env.RINGPAD_BIN;
 export const WEB_ROOT = process.env.RINGPAD_WEB_ROOT;
@@ -133,14 +132,13 @@ export async function startServer(flags = {}, { env = {}, rawArgs = null } = {})
 
 /**
  * A node:test test that runs against its own fresh server.
- *   serverTest(name, { needs: ['echo'], flags: {...}, env, timeout }, async (t, srv) => {...})
- * Tests whose features the server has not landed are marked todo (see features.mjs).
+ *   serverTest(name, { flags: {...}, env, timeout }, async (t, srv) => {...})
  * The server is stopped in an after() hook, after the test's own hooks; a
  * failure's message ends with the server's stderr.
  */
 export function serverTest(name, spec, fn) {
-    const { needs: features = [], flags = {}, env = {}, timeout = 20000 } = spec;
-    test(name, { ...needs(...features), timeout }, async (t) => {
+    const { flags = {}, env = {}, timeout = 20000 } = spec;
+    test(name, { timeout }, async (t) => {
         const srv = await startServer(flags, { env });
         try {
             await fn(t, srv);

@@ -3,21 +3,18 @@
 
 #include "base/crc32c.h"
 
-Test(crc32c, check_vector)
-{
+Test(crc32c, check_vector) {
     cr_assert_eq(crc32c("123456789", 9), 0xE3069283u);
     cr_assert_eq(crc32c_update_sw(0, "123456789", 9), 0xE3069283u);
     cr_assert_eq(crc32c_update_hw(0, "123456789", 9), 0xE3069283u);
 }
 
-Test(crc32c, empty_is_zero)
-{
+Test(crc32c, empty_is_zero) {
     cr_assert_eq(crc32c("", 0), 0u);
 }
 
 /* RFC 3720 (iSCSI) B.4 vectors. */
-Test(crc32c, iscsi_vectors)
-{
+Test(crc32c, iscsi_vectors) {
     unsigned char buf[32];
     memset(buf, 0, sizeof buf);
     cr_assert_eq(crc32c(buf, 32), 0x8A9136AAu);
@@ -31,8 +28,7 @@ Test(crc32c, iscsi_vectors)
     cr_assert_eq(crc32c(buf, 32), 0x113FDB5Cu);
 }
 
-Test(crc32c, hw_and_sw_agree_on_every_length_and_alignment)
-{
+Test(crc32c, hw_and_sw_agree_on_every_length_and_alignment) {
     unsigned char buf[300];
     uint32_t x = 12345;
     for (size_t i = 0; i < sizeof buf; i++) {
@@ -46,8 +42,7 @@ Test(crc32c, hw_and_sw_agree_on_every_length_and_alignment)
                          "start %zu len %zu", start, len);
 }
 
-Test(crc32c, chaining_equals_one_shot)
-{
+Test(crc32c, chaining_equals_one_shot) {
     const char *text = "The quick brown fox jumps over the lazy dog, many times over and over.";
     size_t len = strlen(text);
     uint32_t whole = crc32c(text, len);

@@ -103,8 +103,7 @@ static const kuhn_case kuhn_cases[] = {
     CASE("5.3 U+FDD0", "\xef\xb7\x90", 1, 0),
 };
 
-Test(utf8, kuhn_stress_cases_whole)
-{
+Test(utf8, kuhn_stress_cases_whole) {
     for (size_t i = 0; i < sizeof kuhn_cases / sizeof kuhn_cases[0]; i++) {
         const kuhn_case *c = &kuhn_cases[i];
         utf8_validator v;
@@ -125,8 +124,7 @@ Test(utf8, kuhn_stress_cases_whole)
 }
 
 /* The same verdict, at the same byte, when fed one byte per call. */
-Test(utf8, kuhn_stress_cases_byte_at_a_time)
-{
+Test(utf8, kuhn_stress_cases_byte_at_a_time) {
     for (size_t i = 0; i < sizeof kuhn_cases / sizeof kuhn_cases[0]; i++) {
         const kuhn_case *c = &kuhn_cases[i];
         utf8_validator v;
@@ -146,16 +144,14 @@ Test(utf8, kuhn_stress_cases_byte_at_a_time)
     }
 }
 
-Test(utf8, all_continuation_bytes_alone_rejected)
-{
+Test(utf8, all_continuation_bytes_alone_rejected) {
     for (unsigned b = 0x80; b <= 0xbf; b++) {
         uint8_t byte = (uint8_t)b;
         cr_expect(!utf8_validate(&byte, 1), "0x%02x", b);
     }
 }
 
-Test(utf8, code_point_split_across_calls)
-{
+Test(utf8, code_point_split_across_calls) {
     const uint8_t four[] = { 0xf0, 0x9f, 0x98, 0x80 };          /* U+1F600 */
     for (size_t split = 0; split <= sizeof four; split++) {
         utf8_validator v;
@@ -167,8 +163,7 @@ Test(utf8, code_point_split_across_calls)
     }
 }
 
-Test(utf8, surrogate_fails_on_second_call_at_offset_0)
-{
+Test(utf8, surrogate_fails_on_second_call_at_offset_0) {
     utf8_validator v;
     utf8_init(&v);
     size_t bad = 99;
@@ -180,8 +175,7 @@ Test(utf8, surrogate_fails_on_second_call_at_offset_0)
     cr_assert(!utf8_is_complete(&v));
 }
 
-Test(utf8, ascii_fast_path_reports_exact_offset)
-{
+Test(utf8, ascii_fast_path_reports_exact_offset) {
     uint8_t buf[100];
     for (size_t pos = 0; pos < sizeof buf; pos++) {
         memset(buf, 'a', sizeof buf);
@@ -198,8 +192,7 @@ Test(utf8, ascii_fast_path_reports_exact_offset)
 }
 
 /* Reference decoder written the arithmetic way, to cross-check the DFA. */
-static int reference_len(const uint8_t *p, size_t len)
-{
+static int reference_len(const uint8_t *p, size_t len) {
     uint32_t cp;
     size_t need;
     if (p[0] < 0x80)
@@ -221,8 +214,7 @@ static int reference_len(const uint8_t *p, size_t len)
     return (int)need;
 }
 
-static bool reference_valid(const uint8_t *p, size_t len)
-{
+static bool reference_valid(const uint8_t *p, size_t len) {
     size_t i = 0;
     while (i < len) {
         int n = reference_len(p + i, len - i);
@@ -233,8 +225,7 @@ static bool reference_valid(const uint8_t *p, size_t len)
     return true;
 }
 
-Test(utf8, matches_reference_on_all_two_byte_and_three_byte_e_sequences)
-{
+Test(utf8, matches_reference_on_all_two_byte_and_three_byte_e_sequences) {
     uint8_t b[3];
     for (unsigned x = 0; x < 256; x++)
         for (unsigned y = 0; y < 256; y++) {
@@ -253,8 +244,7 @@ Test(utf8, matches_reference_on_all_two_byte_and_three_byte_e_sequences)
             }
 }
 
-Test(utf8, matches_reference_on_four_byte_leads)
-{
+Test(utf8, matches_reference_on_four_byte_leads) {
     uint8_t b[4] = { 0, 0, 0x80, 0x80 };
     for (unsigned x = 0xf0; x <= 0xff; x++)
         for (unsigned y = 0; y < 256; y++) {

@@ -1,5 +1,5 @@
 /* bench_tls: the load generator's TLS client (bench/loadgen/tlsc.c) against
- * the server's own sessions (src/tls.c), through memory only. */
+ * the server's own sessions (src/tls/tls.c), through memory only. */
 #include <criterion/criterion.h>
 
 #include "tls/tls.h"

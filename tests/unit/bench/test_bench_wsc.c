@@ -1,5 +1,5 @@
 /* bench_wsc: the load generator's WebSocket client code, checked against the
- * server's own handshake and frame reader (src/ws_handshake.c, src/ws.c). */
+ * server's own handshake and frame reader (src/ws/ws_handshake.c, src/ws/ws.c). */
 #include <criterion/criterion.h>
 
 #include <stdlib.h>

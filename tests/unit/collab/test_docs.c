@@ -18,7 +18,6 @@
 #include "collab/fanout.h"
 #include "store/store.h"
 #include "store_fixture.h"
-#include "io/ud.h"
 
 #define GOT_MAX 32
 
@@ -352,10 +351,10 @@ static void helper_pump(helper_env *h) {
     struct io_uring_cqe *cqe = NULL;
     struct __kernel_timespec ts = {.tv_sec = 5};
     cr_assert_eq(io_uring_wait_cqe_timeout(&h->ring, &cqe, &ts), 0, "the helper posted nothing");
-    cr_assert_eq(ud_get_tag(cqe->user_data), UD_TAG_MAILBOX_IN);
+    cr_assert(mailbox_cqe_is_delivery(cqe));
     mailbox_msg *m = mailbox_on_receive_cqe(h->targets, 0, cqe);
     io_uring_cqe_seen(&h->ring, cqe);
-    cr_assert_eq(m->kind, FANOUT_MSG_DISK_DONE);
+    cr_assert_eq(m->kind, DOCS_MSG_DISK_DONE);
     docs_on_disk_done(h->t, (docs_job *)m, &h->f, 0);
     mailbox_msg_unref(m);
 }

@@ -7,9 +7,9 @@
  */
 #include <criterion/criterion.h>
 
+#include "collab/docs.h"
 #include "collab/fanout.h"
 #include "io/mailbox.h"
-#include "io/ud.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -84,7 +84,7 @@ static int pump(pair *p) {
             io_uring_cqe_seen(&p->a, cqe);
         }
         while (io_uring_peek_cqe(&p->b, &cqe) == 0) {
-            cr_assert_eq(ud_get_tag(cqe->user_data), UD_TAG_MAILBOX_IN);
+            cr_assert(mailbox_cqe_is_delivery(cqe));
             mailbox_msg *m = mailbox_on_receive_cqe(p->targets, 1, cqe);
             io_uring_cqe_seen(&p->b, cqe);
             fanout_on_message(&p->g, (const fanout_deliver *)m);
@@ -189,7 +189,7 @@ Test(fanout, a_post_that_fails_after_submission_kills_its_receivers) {
     d->count_keys = 1;
     cr_assert(fanout_on_post_failed(&p.f, 1, &d->hdr));
     mailbox_msg req;
-    mailbox_msg_init(&req, FANOUT_MSG_REQUEST, 0, NULL);
+    mailbox_msg_init(&req, DOCS_MSG_REQUEST, 0, NULL);
     cr_assert_not(fanout_on_post_failed(&p.f, 1, &req), "requests are the session's to answer");
     send_text(&p.f, k, "{\"late\":1}");   /* after a gap: not delivered */
     fanout_flush(&p.f);
@@ -218,8 +218,8 @@ Test(fanout, local_dooms_kill_at_once_and_full_outbox_refuses_posts) {
     p.f.max_outbox_msgs = 1;
     refuse(&p, true);
     mailbox_msg m1, m2;
-    mailbox_msg_init(&m1, FANOUT_MSG_REQUEST, 0, NULL);
-    mailbox_msg_init(&m2, FANOUT_MSG_REQUEST, 0, NULL);
+    mailbox_msg_init(&m1, DOCS_MSG_REQUEST, 0, NULL);
+    mailbox_msg_init(&m2, DOCS_MSG_REQUEST, 0, NULL);
     cr_assert_eq(fanout_post(&p.f, 1, &m1), 0, "queued");
     cr_assert_eq(atomic_load(&m1.refs), 2, "the outbox holds a reference");
     cr_assert_eq(fanout_post(&p.f, 1, &m2), -ENOBUFS);

@@ -1,4 +1,4 @@
-/* Unit tests for the HTTP/1.1 request head parser (src/http.c). */
+/* Unit tests for the HTTP/1.1 request head parser (src/http/http.c). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,32 +6,27 @@
 
 #include "http/http.h"
 
-static int parse_with(const char *s, const http_limits *limits, http_request *req)
-{
+static int parse_with(const char *s, const http_limits *limits, http_request *req) {
     return http_parse_request(s, strlen(s), limits, req);
 }
 
-static int parse(const char *s, http_request *req)
-{
+static int parse(const char *s, http_request *req) {
     http_limits limits = http_limits_default();
     return parse_with(s, &limits, req);
 }
 
-static bool span_is(const char *p, size_t n, const char *lit)
-{
+static bool span_is(const char *p, size_t n, const char *lit) {
     return n == strlen(lit) && memcmp(p, lit, n) == 0;
 }
 
-Test(http, limits_default)
-{
+Test(http, limits_default) {
     http_limits l = http_limits_default();
     cr_assert_eq(l.max_request_line_bytes, 8192);
     cr_assert_eq(l.max_header_bytes, 16384);
     cr_assert_eq(l.max_header_count, HTTP_MAX_HEADERS);
 }
 
-Test(http, simple_get)
-{
+Test(http, simple_get) {
     const char *s = "GET /index.html?x=1 HTTP/1.1\r\nHost: example\r\nUser-Agent:  t/1 \t\r\n\r\n";
     http_request req;
     int rc = parse(s, &req);
@@ -53,8 +48,7 @@ Test(http, simple_get)
     cr_assert(req.target == s + 4);
 }
 
-Test(http, empty_header_value)
-{
+Test(http, empty_header_value) {
     http_request req;
     cr_assert_gt(parse("GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nX-Sp:   \r\n\r\n", &req), 0);
     const http_header *h = http_find_header(&req, "x-empty");
@@ -65,14 +59,12 @@ Test(http, empty_header_value)
     cr_assert_eq(h->value_len, 0);
 }
 
-Test(http, obs_text_in_value_allowed)
-{
+Test(http, obs_text_in_value_allowed) {
     http_request req;
     cr_assert_gt(parse("GET / HTTP/1.1\r\nHost: h\r\nX-Name: caf\xc3\xa9\r\n\r\n", &req), 0);
 }
 
-Test(http, keep_alive_rules)
-{
+Test(http, keep_alive_rules) {
     http_request req;
     cr_assert_gt(parse("GET / HTTP/1.0\r\n\r\n", &req), 0);
     cr_assert_eq(req.minor_version, 0);
@@ -92,8 +84,7 @@ Test(http, keep_alive_rules)
     cr_assert(req.keep_alive);
 }
 
-Test(http, line_endings_strict)
-{
+Test(http, line_endings_strict) {
     http_request req;
     cr_assert_eq(parse("GET / HTTP/1.1\nHost: h\r\n\r\n", &req), HTTP_ERR_BAD_REQUEST);
     cr_assert_eq(parse("GET / HTTP/1.1\r\nHost: h\n\r\n", &req), HTTP_ERR_BAD_REQUEST);
@@ -102,8 +93,7 @@ Test(http, line_endings_strict)
     cr_assert_eq(parse("GET /\r HTTP/1.1\r\nHost: h\r\n\r\n", &req), HTTP_ERR_BAD_REQUEST);
 }
 
-Test(http, leading_empty_lines)
-{
+Test(http, leading_empty_lines) {
     http_request req;
     const char *s = "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n";
     cr_assert_eq(parse(s, &req), (int)strlen(s));
@@ -113,8 +103,7 @@ Test(http, leading_empty_lines)
     cr_assert_eq(parse("\r", &req), HTTP_INCOMPLETE);
 }
 
-Test(http, request_line_errors)
-{
+Test(http, request_line_errors) {
     http_request req;
     static const char *const bad[] = {
         "GE(T / HTTP/1.1\r\nHost: h\r\n\r\n",        /* method not a token */
@@ -141,8 +130,7 @@ Test(http, request_line_errors)
         cr_assert_eq(parse(bad[i], &req), HTTP_ERR_BAD_REQUEST, "case %zu", i);
 }
 
-Test(http, unsupported_versions_505)
-{
+Test(http, unsupported_versions_505) {
     http_request req;
     cr_assert_eq(parse("GET / HTTP/2.0\r\n\r\n", &req), HTTP_ERR_VERSION);
     cr_assert_eq(parse("GET / HTTP/1.2\r\n\r\n", &req), HTTP_ERR_VERSION);
@@ -150,8 +138,7 @@ Test(http, unsupported_versions_505)
     cr_assert_eq(parse("GET / HTTP/9.9\r\nHost: h\r\n\r\n", &req), HTTP_ERR_VERSION);
 }
 
-Test(http, header_errors)
-{
+Test(http, header_errors) {
     http_request req;
     static const char *const bad[] = {
         "GET / HTTP/1.1\r\nHost : h\r\n\r\n",          /* space before colon */
@@ -168,8 +155,7 @@ Test(http, header_errors)
         cr_assert_eq(parse(bad[i], &req), HTTP_ERR_BAD_REQUEST, "case %zu", i);
 }
 
-Test(http, nul_in_header_is_400)
-{
+Test(http, nul_in_header_is_400) {
     static const char s[] = "GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n";
     http_limits limits = http_limits_default();
     http_request req;
@@ -178,8 +164,7 @@ Test(http, nul_in_header_is_400)
     cr_assert_eq(http_parse_request(s, 31, &limits, &req), HTTP_ERR_BAD_REQUEST);
 }
 
-Test(http, host_rules)
-{
+Test(http, host_rules) {
     http_request req;
     cr_assert_eq(parse("GET / HTTP/1.1\r\n\r\n", &req), HTTP_ERR_BAD_REQUEST);
     cr_assert_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", &req), HTTP_ERR_BAD_REQUEST);
@@ -188,8 +173,7 @@ Test(http, host_rules)
     cr_assert_gt(parse("GET / HTTP/1.1\r\nhOsT: a\r\n\r\n", &req), 0);
 }
 
-Test(http, content_length)
-{
+Test(http, content_length) {
     http_request req;
     cr_assert_gt(parse("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 42\r\n\r\n", &req), 0);
     cr_assert(req.has_content_length);
@@ -218,8 +202,7 @@ Test(http, content_length)
         cr_assert_eq(parse(bad[i], &req), HTTP_ERR_BAD_REQUEST, "case %zu", i);
 }
 
-Test(http, transfer_encoding)
-{
+Test(http, transfer_encoding) {
     http_request req;
     cr_assert_gt(parse("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", &req), 0);
     cr_assert(req.chunked);
@@ -243,8 +226,7 @@ Test(http, transfer_encoding)
 }
 
 /* "GET /aaa...a HTTP/1.1" with a request line of exactly `line_bytes`. */
-static char *request_with_line(size_t line_bytes, const char *rest)
-{
+static char *request_with_line(size_t line_bytes, const char *rest) {
     size_t fixed = strlen("GET / HTTP/1.1");
     cr_assert_geq(line_bytes, fixed);
     size_t n = line_bytes + 2 + strlen(rest);
@@ -257,8 +239,7 @@ static char *request_with_line(size_t line_bytes, const char *rest)
     return s;
 }
 
-Test(http, request_line_limit_414)
-{
+Test(http, request_line_limit_414) {
     http_limits limits = http_limits_default();
     limits.max_request_line_bytes = 100;
     http_request req;
@@ -275,8 +256,7 @@ Test(http, request_line_limit_414)
     free(bad);
 }
 
-Test(http, header_bytes_limit_431)
-{
+Test(http, header_bytes_limit_431) {
     http_limits limits = http_limits_default();
     const char *s = "GET / HTTP/1.1\r\nHost: h\r\nX-Pad: 0123456789\r\n\r\n";
     size_t n = strlen(s);
@@ -300,8 +280,7 @@ Test(http, header_bytes_limit_431)
     free(buf);
 }
 
-Test(http, leading_empty_lines_count_toward_limit)
-{
+Test(http, leading_empty_lines_count_toward_limit) {
     http_limits limits = http_limits_default();
     limits.max_header_bytes = 8;
     http_request req;
@@ -309,8 +288,7 @@ Test(http, leading_empty_lines_count_toward_limit)
 }
 
 /* A head with `count` headers (Host first). */
-static char *request_with_headers(size_t count)
-{
+static char *request_with_headers(size_t count) {
     size_t cap = 64 + count * 32;
     char *s = malloc(cap);
     cr_assert_not_null(s);
@@ -321,8 +299,7 @@ static char *request_with_headers(size_t count)
     return s;
 }
 
-Test(http, header_count_limit_431)
-{
+Test(http, header_count_limit_431) {
     http_limits limits = http_limits_default();
     limits.max_header_count = 5;
     http_request req;
@@ -350,8 +327,7 @@ Test(http, header_count_limit_431)
     free(many);
 }
 
-Test(http, incremental_byte_by_byte)
-{
+Test(http, incremental_byte_by_byte) {
     const char *s = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                     "Sec-WebSocket-Version: 13\r\n\r\n";
@@ -364,8 +340,7 @@ Test(http, incremental_byte_by_byte)
     cr_assert_eq(req.count_headers, 5);
 }
 
-Test(http, pipelined_heads)
-{
+Test(http, pipelined_heads) {
     const char *s = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
                     "HEAD /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
                     "GET /c";
@@ -385,8 +360,7 @@ Test(http, pipelined_heads)
                  HTTP_INCOMPLETE);
 }
 
-Test(http, body_bytes_not_consumed)
-{
+Test(http, body_bytes_not_consumed) {
     const char *s = "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
     http_request req;
     int rc = parse(s, &req);
@@ -394,8 +368,7 @@ Test(http, body_bytes_not_consumed)
     cr_assert_eq(req.content_length, 5);
 }
 
-Test(http, find_header)
-{
+Test(http, find_header) {
     http_request req;
     cr_assert_gt(parse("GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\n", &req), 0);
     const http_header *h = http_find_header(&req, "X-a");
@@ -406,8 +379,7 @@ Test(http, find_header)
     cr_assert_null(http_find_header(&req, "X-AA"));
 }
 
-Test(http, value_has_token)
-{
+Test(http, value_has_token) {
     const char *v = "keep-alive, Upgrade";
     cr_assert(http_value_has_token(v, strlen(v), "upgrade"));
     cr_assert(http_value_has_token(v, strlen(v), "KEEP-ALIVE"));
@@ -422,8 +394,7 @@ Test(http, value_has_token)
     cr_assert_not(http_value_has_token("upgrade-x", 9, "upgrade"));
 }
 
-Test(http, status_reason)
-{
+Test(http, status_reason) {
     cr_assert_str_eq(http_status_reason(200), "OK");
     cr_assert_str_eq(http_status_reason(101), "Switching Protocols");
     cr_assert_str_eq(http_status_reason(304), "Not Modified");

@@ -1,4 +1,4 @@
-/* Unit tests for response heads (src/http_response.c) and HTTP dates (src/http_date.c). */
+/* Unit tests for response heads (src/http/http_response.c) and HTTP dates (src/http/http_date.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -10,8 +10,7 @@
 
 #define RFC_EXAMPLE_UNIX_S 784111777 /* Sun, 06 Nov 1994 08:49:37 GMT */
 
-Test(http_response, full_head_exact)
-{
+Test(http_response, full_head_exact) {
     http_response_head h = {
         .status = 200,
         .content_type = "text/html; charset=utf-8",
@@ -34,8 +33,7 @@ Test(http_response, full_head_exact)
     cr_assert_eq(memcmp(buf, want, (size_t)n), 0, "%.*s", n, buf);
 }
 
-Test(http_response, minimal_head)
-{
+Test(http_response, minimal_head) {
     http_response_head h = {.status = 304, .content_length = -1, .date_unix_s = -1};
     char buf[256];
     int n = http_response_write_head(&h, buf, sizeof buf);
@@ -53,8 +51,7 @@ Test(http_response, minimal_head)
     cr_assert_eq(memcmp(buf, want, (size_t)n), 0);
 }
 
-Test(http_response, zero_content_length_written)
-{
+Test(http_response, zero_content_length_written) {
     http_response_head h = {.status = 200, .content_length = 0, .date_unix_s = -1, .keep_alive = true};
     char buf[256];
     int n = http_response_write_head(&h, buf, sizeof buf);
@@ -62,8 +59,7 @@ Test(http_response, zero_content_length_written)
     cr_assert_not_null(memmem(buf, (size_t)n, "Content-Length: 0\r\n", 19));
 }
 
-Test(http_response, enospc_never_partial)
-{
+Test(http_response, enospc_never_partial) {
     http_response_head h = {
         .status = 200,
         .content_type = "text/plain",
@@ -81,8 +77,7 @@ Test(http_response, enospc_never_partial)
     cr_assert_eq(http_response_write_head(&h, exact, (size_t)n), n);
 }
 
-Test(http_response, rejects_bad_status_and_injection)
-{
+Test(http_response, rejects_bad_status_and_injection) {
     char buf[256];
     http_response_head h = {.status = 99, .content_length = -1, .date_unix_s = -1};
     cr_assert_eq(http_response_write_head(&h, buf, sizeof buf), -EINVAL);
@@ -112,8 +107,7 @@ Test(http_response, rejects_bad_status_and_injection)
 }
 
 /* Splits a response into head and body and checks the framing. */
-static void check_error_response(const char *buf, int n, int status, const char *body)
-{
+static void check_error_response(const char *buf, int n, int status, const char *body) {
     cr_assert_gt(n, 0);
     char status_line[64];
     snprintf(status_line, sizeof status_line, "HTTP/1.1 %d ", status);
@@ -130,8 +124,7 @@ static void check_error_response(const char *buf, int n, int status, const char 
     cr_assert_eq(memcmp(buf + head_len, body, strlen(body)), 0);
 }
 
-Test(http_response, error_statuses)
-{
+Test(http_response, error_statuses) {
     static const struct {
         int status;
         const char *body;
@@ -152,8 +145,7 @@ Test(http_response, error_statuses)
     }
 }
 
-Test(http_response, error_with_message_and_extra)
-{
+Test(http_response, error_with_message_and_extra) {
     char buf[1024];
     int n = http_error_response(405, "use GET", "Allow: GET, HEAD\r\n", buf, sizeof buf);
     check_error_response(buf, n, 405, "use GET\n");
@@ -164,8 +156,7 @@ Test(http_response, error_with_message_and_extra)
     cr_assert_not_null(memmem(buf, (size_t)n, "\r\nSec-WebSocket-Version: 13\r\nX-A: b\r\n", 37));
 }
 
-Test(http_response, error_rejects)
-{
+Test(http_response, error_rejects) {
     char buf[1024];
     cr_assert_eq(http_error_response(200, NULL, NULL, buf, sizeof buf), -EINVAL);
     cr_assert_eq(http_error_response(399, NULL, NULL, buf, sizeof buf), -EINVAL);
@@ -177,8 +168,7 @@ Test(http_response, error_rejects)
     cr_assert_eq(http_error_response(400, NULL, NULL, buf, (size_t)n), n);
 }
 
-Test(http_date, format)
-{
+Test(http_date, format) {
     char out[HTTP_DATE_BYTES];
     cr_assert_eq(http_date_format(RFC_EXAMPLE_UNIX_S, out), 29);
     cr_assert_str_eq(out, "Sun, 06 Nov 1994 08:49:37 GMT");
@@ -190,13 +180,11 @@ Test(http_date, format)
     cr_assert_str_eq(out, "Fri, 31 Dec 9999 23:59:59 GMT");
 }
 
-static int parse_date(const char *s, int64_t *t)
-{
+static int parse_date(const char *s, int64_t *t) {
     return http_date_parse(s, strlen(s), t);
 }
 
-Test(http_date, parse_three_formats)
-{
+Test(http_date, parse_three_formats) {
     int64_t t = 0;
     cr_assert_eq(parse_date("Sun, 06 Nov 1994 08:49:37 GMT", &t), 0);
     cr_assert_eq(t, RFC_EXAMPLE_UNIX_S);
@@ -212,8 +200,7 @@ Test(http_date, parse_three_formats)
     cr_assert_eq(t, 1735689600);
 }
 
-Test(http_date, roundtrip)
-{
+Test(http_date, roundtrip) {
     for (int64_t s = 0; s < 4000000000LL; s += 123456789) {
         char out[HTTP_DATE_BYTES];
         cr_assert_eq(http_date_format(s, out), 29);
@@ -223,8 +210,7 @@ Test(http_date, roundtrip)
     }
 }
 
-Test(http_date, parse_rejects)
-{
+Test(http_date, parse_rejects) {
     static const char *const bad[] = {
         "",
         "garbage",

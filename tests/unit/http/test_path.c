@@ -1,4 +1,4 @@
-/* Unit tests for request-target decoding (src/path.c). */
+/* Unit tests for request-target decoding (src/http/path.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -6,8 +6,7 @@
 
 #include "http/path.h"
 
-static int decode(const char *target, char *out, size_t cap)
-{
+static int decode(const char *target, char *out, size_t cap) {
     size_t len = 12345;
     int rc = path_decode(target, strlen(target), out, cap, &len);
     if (rc == PATH_OK)
@@ -17,22 +16,19 @@ static int decode(const char *target, char *out, size_t cap)
     return rc;
 }
 
-static void assert_decodes(const char *target, const char *want)
-{
+static void assert_decodes(const char *target, const char *want) {
     char out[PATH_MAX_DECODED_BYTES + 1];
     cr_assert_eq(decode(target, out, sizeof out), PATH_OK, "%s", target);
     cr_assert_str_eq(out, want, "%s", target);
 }
 
-static void assert_refused(const char *target, int err)
-{
+static void assert_refused(const char *target, int err) {
     char out[PATH_MAX_DECODED_BYTES + 1];
     int rc = decode(target, out, sizeof out);
     cr_assert_eq(rc, err, "%s: got %d (%s), want %d", target, rc, path_err_str(rc), err);
 }
 
-Test(path, normal_paths)
-{
+Test(path, normal_paths) {
     assert_decodes("/", "");
     assert_decodes("/index.html", "index.html");
     assert_decodes("/js/app.js", "js/app.js");
@@ -50,8 +46,7 @@ Test(path, normal_paths)
     assert_decodes("/a.b.c", "a.b.c");
 }
 
-Test(path, query_and_fragment_stripped)
-{
+Test(path, query_and_fragment_stripped) {
     assert_decodes("/a.js?v=1", "a.js");
     assert_decodes("/a.js?x=%2f..", "a.js");
     assert_decodes("/?", "");
@@ -59,8 +54,7 @@ Test(path, query_and_fragment_stripped)
     assert_decodes("/x?y#z", "x");
 }
 
-Test(path, not_origin_form)
-{
+Test(path, not_origin_form) {
     assert_refused("", PATH_ERR_NOT_ORIGIN_FORM);
     assert_refused("a/b", PATH_ERR_NOT_ORIGIN_FORM);
     assert_refused("?x", PATH_ERR_NOT_ORIGIN_FORM);
@@ -68,8 +62,7 @@ Test(path, not_origin_form)
     assert_refused("*", PATH_ERR_NOT_ORIGIN_FORM);
 }
 
-Test(path, dot_segments_raw_and_encoded)
-{
+Test(path, dot_segments_raw_and_encoded) {
     static const char *const bad[] = {
         "/..",          "/../etc/passwd", "/a/../../b",  "/a/..",       "/.",
         "/./a",         "/a/./b",         "/%2e%2e/x",   "/%2E%2E/x",   "/.%2e/x",
@@ -80,16 +73,14 @@ Test(path, dot_segments_raw_and_encoded)
         assert_refused(bad[i], PATH_ERR_DOT_SEGMENT);
 }
 
-Test(path, encoded_slash)
-{
+Test(path, encoded_slash) {
     assert_refused("/a%2fb", PATH_ERR_ENCODED_SLASH);
     assert_refused("/a%2Fb", PATH_ERR_ENCODED_SLASH);
     assert_refused("/..%2f..%2fetc", PATH_ERR_ENCODED_SLASH);
     assert_refused("/%2f", PATH_ERR_ENCODED_SLASH);
 }
 
-Test(path, nul)
-{
+Test(path, nul) {
     assert_refused("/a%00.html", PATH_ERR_NUL);
     assert_refused("/%00", PATH_ERR_NUL);
     static const char raw[] = "/a\0b";
@@ -98,16 +89,14 @@ Test(path, nul)
     cr_assert_eq(path_decode(raw, sizeof raw - 1, out, sizeof out, &len), PATH_ERR_NUL);
 }
 
-Test(path, backslash)
-{
+Test(path, backslash) {
     assert_refused("/a\\b", PATH_ERR_BACKSLASH);
     assert_refused("/..\\..\\etc", PATH_ERR_BACKSLASH);
     assert_refused("/a%5cb", PATH_ERR_BACKSLASH);
     assert_refused("/a%5Cb", PATH_ERR_BACKSLASH);
 }
 
-Test(path, control_bytes)
-{
+Test(path, control_bytes) {
     assert_refused("/a%0ab", PATH_ERR_CONTROL);
     assert_refused("/a%0D%0Ab", PATH_ERR_CONTROL);
     assert_refused("/a%1f", PATH_ERR_CONTROL);
@@ -116,8 +105,7 @@ Test(path, control_bytes)
     assert_refused("/a\x7f", PATH_ERR_CONTROL);
 }
 
-Test(path, bad_escapes)
-{
+Test(path, bad_escapes) {
     assert_refused("/%", PATH_ERR_BAD_ESCAPE);
     assert_refused("/%2", PATH_ERR_BAD_ESCAPE);
     assert_refused("/%zz", PATH_ERR_BAD_ESCAPE);
@@ -128,15 +116,13 @@ Test(path, bad_escapes)
     assert_decodes("/%252e%252e", "%2e%2e");
 }
 
-Test(path, escape_at_query_boundary)
-{
+Test(path, escape_at_query_boundary) {
     /* The escape must be complete inside the path part. */
     assert_refused("/a%2?x", PATH_ERR_BAD_ESCAPE);
     assert_refused("/a%?2f", PATH_ERR_BAD_ESCAPE);
 }
 
-Test(path, too_long)
-{
+Test(path, too_long) {
     size_t n = PATH_MAX_DECODED_BYTES + 1;
     char *t = malloc(n + 2);
     cr_assert_not_null(t);
@@ -163,8 +149,7 @@ Test(path, too_long)
     assert_decodes(segs, segs + 1);
 }
 
-Test(path, small_buffer)
-{
+Test(path, small_buffer) {
     char out[4];
     cr_assert_eq(decode("/abc", out, sizeof out), PATH_OK);
     cr_assert_str_eq(out, "abc");
@@ -174,16 +159,14 @@ Test(path, small_buffer)
     cr_assert_eq(path_decode("/a", 2, out, 0, &len), PATH_ERR_NO_SPACE);
 }
 
-Test(path, target_len_bounds_input)
-{
+Test(path, target_len_bounds_input) {
     char out[64];
     size_t len = 0;
     cr_assert_eq(path_decode("/abc/../x", 4, out, sizeof out, &len), PATH_OK);
     cr_assert_str_eq(out, "abc");
 }
 
-Test(path, err_str)
-{
+Test(path, err_str) {
     cr_assert_str_eq(path_err_str(PATH_OK), "ok");
     cr_assert_str_eq(path_err_str(PATH_ERR_DOT_SEGMENT), "dot segment in path");
     cr_assert_str_eq(path_err_str(PATH_ERR_ENCODED_SLASH), "encoded '/' in path");
@@ -192,13 +175,11 @@ Test(path, err_str)
         cr_assert_str_neq(path_err_str(e), "unknown path error", "%d", e);
 }
 
-static int query(const char *target, const char *name, char *out, size_t cap)
-{
+static int query(const char *target, const char *name, char *out, size_t cap) {
     return path_query_param(target, strlen(target), name, out, cap);
 }
 
-Test(path, query_param_found)
-{
+Test(path, query_param_found) {
     char out[64];
     cr_assert_eq(query("/d/x?v=12&name=a%20b+c", "v", out, sizeof out), 2);
     cr_assert_str_eq(out, "12");
@@ -217,8 +198,7 @@ Test(path, query_param_found)
     cr_assert_str_eq(out, "b=c");
 }
 
-Test(path, query_param_absent)
-{
+Test(path, query_param_absent) {
     char out[8] = "junk";
     cr_assert_eq(query("/x", "v", out, sizeof out), -ENOENT);
     cr_assert_str_eq(out, "");
@@ -229,8 +209,7 @@ Test(path, query_param_absent)
     cr_assert_eq(query("/x?a=1#v=1", "v", out, sizeof out), -ENOENT);
 }
 
-Test(path, query_param_errors)
-{
+Test(path, query_param_errors) {
     char out[4];
     cr_assert_eq(query("/x?v=%zz", "v", out, sizeof out), -EINVAL);
     cr_assert_eq(query("/x?v=%4", "v", out, sizeof out), -EINVAL);

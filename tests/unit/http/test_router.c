@@ -82,7 +82,7 @@ Test(router, method_not_allowed) {
 Test(router, upgrades_and_echo_switch) {
     router_reply r = route("GET /ws?doc=a HTTP/1.1\r\nHost: x\r\n\r\n");
     cr_assert_eq(r.action, ROUTER_UPGRADE);
-    cr_assert_eq(r.endpoint, CONN_EP_WS);
+    cr_assert_eq(r.endpoint, ROUTER_EP_WS);
     r = route("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
     cr_assert_eq(r.action, ROUTER_REPLY);
     cr_assert_eq(r.status, 404);
@@ -90,7 +90,7 @@ Test(router, upgrades_and_echo_switch) {
     cfg.enable_echo = true;
     r = route("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
     cr_assert_eq(r.action, ROUTER_UPGRADE);
-    cr_assert_eq(r.endpoint, CONN_EP_ECHO);
+    cr_assert_eq(r.endpoint, ROUTER_EP_ECHO);
 }
 
 Test(router, static_without_site_is_404) {

@@ -1,4 +1,4 @@
-/* Unit tests for the in-memory web root (src/static_site.c). Each test builds
+/* Unit tests for the in-memory web root (src/http/static_site.c). Each test builds
  * its own web root in a fresh temp directory and removes it afterwards. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -23,8 +23,7 @@ static char g_root[PATH_MAX];
 static static_site *g_site;
 static char g_req_buf[4096];      /* the request the current http_request points into */
 
-static void write_file(const char *rel, const char *content, size_t len)
-{
+static void write_file(const char *rel, const char *content, size_t len) {
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/%s", g_tmp, rel);
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -35,20 +34,17 @@ static void write_file(const char *rel, const char *content, size_t len)
     close(fd);
 }
 
-static void write_text(const char *rel, const char *content)
-{
+static void write_text(const char *rel, const char *content) {
     write_file(rel, content, strlen(content));
 }
 
-static void make_dir(const char *rel)
-{
+static void make_dir(const char *rel) {
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/%s", g_tmp, rel);
     cr_assert_eq(mkdir(p, 0755), 0, "mkdir %s", p);
 }
 
-static void make_link(const char *target, const char *rel)
-{
+static void make_link(const char *target, const char *rel) {
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/%s", g_tmp, rel);
     cr_assert_eq(symlink(target, p), 0, "symlink %s", p);
@@ -56,8 +52,7 @@ static void make_link(const char *target, const char *rel)
 
 static const char k_gz_bytes[] = "\x1f\x8b\x08\x00GZIPPED-APP-JS"; /* content is opaque to the server */
 
-static void build_root(void)
-{
+static void build_root(void) {
     snprintf(g_tmp, sizeof g_tmp, "/tmp/ringpad-static-XXXXXX");
     cr_assert_not_null(mkdtemp(g_tmp));
     snprintf(g_root, sizeof g_root, "%s/root", g_tmp);
@@ -108,23 +103,20 @@ static void build_root(void)
     cr_assert_eq(mkfifo(fifo, 0644), 0); /* opening it would block: must be skipped */
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st;
     (void)flag;
     (void)ftw;
     return remove(p);
 }
 
-static void setup(void)
-{
+static void setup(void) {
     build_root();
     int rc = static_site_load(g_root, 1 << 20, &g_site);
     cr_assert_eq(rc, 0, "load: %s", strerror(-rc));
 }
 
-static void teardown(void)
-{
+static void teardown(void) {
     static_site_free(g_site);
     g_site = NULL;
     if (g_tmp[0] != '\0')
@@ -133,8 +125,7 @@ static void teardown(void)
 
 TestSuite(static_site, .init = setup, .fini = teardown);
 
-static http_request request(const char *head)
-{
+static http_request request(const char *head) {
     snprintf(g_req_buf, sizeof g_req_buf, "%s", head);
     http_request req;
     http_limits limits = http_limits_default();
@@ -144,8 +135,7 @@ static http_request request(const char *head)
 }
 
 /* GET <target> with extra header lines (CRLF-terminated). */
-static static_reply respond(const char *method, const char *target, const char *headers)
-{
+static static_reply respond(const char *method, const char *target, const char *headers) {
     char head[2048];
     snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n", method, target, headers);
     http_request req = request(head);
@@ -157,16 +147,14 @@ static static_reply respond(const char *method, const char *target, const char *
     return reply;
 }
 
-static bool head_has(const static_reply *r, const char *line)
-{
+static bool head_has(const static_reply *r, const char *line) {
     char needle[512];
     snprintf(needle, sizeof needle, "\r\n%s\r\n", line);
     return memmem(r->head, r->head_len, needle, strlen(needle)) != NULL;
 }
 
 /* The value of header `name` in the reply head, copied into out. */
-static bool head_value(const static_reply *r, const char *name, char *out, size_t cap)
-{
+static bool head_value(const static_reply *r, const char *name, char *out, size_t cap) {
     char needle[128];
     snprintf(needle, sizeof needle, "\r\n%s: ", name);
     const char *p = memmem(r->head, r->head_len, needle, strlen(needle));
@@ -179,13 +167,11 @@ static bool head_value(const static_reply *r, const char *name, char *out, size_
     return true;
 }
 
-static bool body_is(const static_reply *r, const char *want, size_t len)
-{
+static bool body_is(const static_reply *r, const char *want, size_t len) {
     return r->body != NULL && r->body_len == len && memcmp(r->body, want, len) == 0;
 }
 
-static void assert_status(const static_reply *r, int status)
-{
+static void assert_status(const static_reply *r, int status) {
     char line[64];
     int n = snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
     cr_assert_eq(r->status, status, "%.*s", (int)r->head_len, r->head);
@@ -193,8 +179,7 @@ static void assert_status(const static_reply *r, int status)
     cr_assert_not_null(memmem(r->head, r->head_len, "\r\n\r\n", 4));
 }
 
-Test(static_site, count_files_skips_what_it_must)
-{
+Test(static_site, count_files_skips_what_it_must) {
     /* index.html app.js style.css data.json img.svg logo.png favicon.ico mod.mjs
      * x.wasm app.js.map readme.txt font.woff2 blob.bin UPPER.HTML orphan.gz empty.txt
      * sub/index.html sub/deep/file.txt noindex/a.txt link-in.html editor.html = 21; not: app.js.gz
@@ -202,8 +187,7 @@ Test(static_site, count_files_skips_what_it_must)
     cr_assert_eq(static_site_count_files(g_site), 21);
 }
 
-Test(static_site, document_urls_serve_the_editor)
-{
+Test(static_site, document_urls_serve_the_editor) {
     const char *want = "<!doctype html><title>editor</title>";
     const char *targets[] = {"/d/notes", "/d/notes/2026/plan.md", "/d/a%20b?x=1"};
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
@@ -217,8 +201,7 @@ Test(static_site, document_urls_serve_the_editor)
     assert_status(&escape, 400);
 }
 
-Test(static_site, get_root_serves_index)
-{
+Test(static_site, get_root_serves_index) {
     static_reply r = respond("GET", "/", "");
     assert_status(&r, 200);
     const char *want = "<!doctype html><title>ringpad</title>";
@@ -246,8 +229,7 @@ Test(static_site, get_root_serves_index)
     cr_assert_eq(same.body, r.body, "zero-copy: the same bytes inside the site");
 }
 
-Test(static_site, head_has_no_body)
-{
+Test(static_site, head_has_no_body) {
     static_reply get = respond("GET", "/app.js", "");
     static_reply head = respond("HEAD", "/app.js", "");
     assert_status(&head, 200);
@@ -260,8 +242,7 @@ Test(static_site, head_has_no_body)
     cr_assert_str_eq(cl_head, "21");
 }
 
-Test(static_site, directories_serve_their_index)
-{
+Test(static_site, directories_serve_their_index) {
     static_reply r = respond("GET", "/sub", "");
     assert_status(&r, 200);
     cr_assert(body_is(&r, "<p>sub</p>", 10));
@@ -279,8 +260,7 @@ Test(static_site, directories_serve_their_index)
     assert_status(&r, 404);
 }
 
-Test(static_site, content_types)
-{
+Test(static_site, content_types) {
     static const struct {
         const char *target;
         const char *type;
@@ -310,16 +290,14 @@ Test(static_site, content_types)
     }
 }
 
-Test(static_site, empty_file)
-{
+Test(static_site, empty_file) {
     static_reply r = respond("GET", "/empty.txt", "");
     assert_status(&r, 200);
     cr_assert(head_has(&r, "Content-Length: 0"));
     cr_assert_eq(r.body_len, 0);
 }
 
-Test(static_site, methods_other_than_get_head_405)
-{
+Test(static_site, methods_other_than_get_head_405) {
     static const char *const methods[] = {"POST", "PUT", "DELETE", "OPTIONS", "PATCH", "get", "head"};
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         static_reply r = respond(methods[i], "/", "");
@@ -331,8 +309,7 @@ Test(static_site, methods_other_than_get_head_405)
     }
 }
 
-Test(static_site, unknown_and_hidden_paths_404)
-{
+Test(static_site, unknown_and_hidden_paths_404) {
     static const char *const targets[] = {
         "/nope.html", "/.secret", "/.git/config", "/app.js.gz", "/link-out.txt",
         "/link-abs-out.txt", "/link-dir-out/also.txt", "/link-dir-in/index.html",
@@ -348,16 +325,14 @@ Test(static_site, unknown_and_hidden_paths_404)
     }
 }
 
-Test(static_site, symlink_inside_root_is_served)
-{
+Test(static_site, symlink_inside_root_is_served) {
     static_reply r = respond("GET", "/link-in.html", "");
     assert_status(&r, 200);
     const char *want = "<!doctype html><title>ringpad</title>";
     cr_assert(body_is(&r, want, strlen(want)));
 }
 
-Test(static_site, traversal_attempts_400)
-{
+Test(static_site, traversal_attempts_400) {
     static const char *const targets[] = {
         "/../outside/secret.txt",     "/sub/../../outside/secret.txt",
         "/%2e%2e/outside/secret.txt", "/%2E%2E/outside/secret.txt",
@@ -376,8 +351,7 @@ Test(static_site, traversal_attempts_400)
     }
 }
 
-Test(static_site, overlong_path_414)
-{
+Test(static_site, overlong_path_414) {
     char target[1200];
     target[0] = '/';
     memset(target + 1, 'a', sizeof target - 2);
@@ -387,8 +361,7 @@ Test(static_site, overlong_path_414)
     cr_assert(r.close_connection);
 }
 
-Test(static_site, etag_if_none_match_304)
-{
+Test(static_site, etag_if_none_match_304) {
     static_reply r = respond("GET", "/style.css", "");
     char etag[64];
     cr_assert(head_value(&r, "ETag", etag, sizeof etag));
@@ -423,8 +396,7 @@ Test(static_site, etag_if_none_match_304)
     assert_status((static_reply[]){respond("GET", "/style.css", h)}, 200);
 }
 
-Test(static_site, if_modified_since)
-{
+Test(static_site, if_modified_since) {
     assert_status((static_reply[]){respond("GET", "/readme.txt",
                                            "If-Modified-Since: Sun, 13 Sep 2020 12:26:40 GMT\r\n")},
                   304);
@@ -444,8 +416,7 @@ Test(static_site, if_modified_since)
                   200);
 }
 
-Test(static_site, gzip_variant_selection)
-{
+Test(static_site, gzip_variant_selection) {
     static_reply plain = respond("GET", "/app.js", "");
     assert_status(&plain, 200);
     cr_assert(body_is(&plain, "console.log('plain');", 21));
@@ -493,8 +464,7 @@ Test(static_site, gzip_variant_selection)
     cr_assert_null(memmem(css.head, css.head_len, "Content-Encoding", 16));
 }
 
-Test(static_site, gzip_variant_has_its_own_etag)
-{
+Test(static_site, gzip_variant_has_its_own_etag) {
     static_reply plain = respond("GET", "/app.js", "");
     static_reply gz = respond("GET", "/app.js", "Accept-Encoding: gzip\r\n");
     char e1[64], e2[64];
@@ -511,8 +481,7 @@ Test(static_site, gzip_variant_has_its_own_etag)
     assert_status((static_reply[]){respond("GET", "/app.js", h)}, 200);
 }
 
-Test(static_site, http10_closes)
-{
+Test(static_site, http10_closes) {
     http_request req = request("GET /readme.txt HTTP/1.0\r\n\r\n");
     static_reply r;
     cr_assert_eq(static_site_respond(g_site, &req, &r), 0);
@@ -525,8 +494,7 @@ Test(static_site, http10_closes)
     cr_assert(head_has(&r, "Connection: keep-alive"));
 }
 
-Test(static_site, load_errors)
-{
+Test(static_site, load_errors) {
     static_site *s = (static_site *)0x1;
     cr_assert_eq(static_site_load("/nonexistent/ringpad-web", 1 << 20, &s), -ENOENT);
     cr_assert_null(s);
@@ -539,8 +507,7 @@ Test(static_site, load_errors)
     static_site_free(NULL);
 }
 
-Test(static_site, load_counts_bytes_exactly)
-{
+Test(static_site, load_counts_bytes_exactly) {
     /* Sum of every loaded file (variant included) in this root. */
     size_t total = 0;
     static_site *s = NULL;
@@ -553,8 +520,7 @@ Test(static_site, load_counts_bytes_exactly)
     static_site_free(s);
 }
 
-Test(static_site, file_limit)
-{
+Test(static_site, file_limit) {
     /* A second root with more files than the limit. */
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/many", g_tmp);
@@ -571,8 +537,7 @@ Test(static_site, file_limit)
     cr_assert_null(s);
 }
 
-Test(static_site, depth_limit)
-{
+Test(static_site, depth_limit) {
     char p[PATH_MAX];
     int n = snprintf(p, sizeof p, "%s/deep", g_tmp);
     cr_assert_eq(mkdir(p, 0755), 0);
@@ -594,8 +559,7 @@ Test(static_site, depth_limit)
 }
 
 /* The web root this repository ships (tests run from the repository root). */
-Test(static_site, shipped_web_root_loads)
-{
+Test(static_site, shipped_web_root_loads) {
     static_site *s = NULL;
     cr_assert_eq(static_site_load("web/public", 4 << 20, &s), 0);
     cr_assert_geq(static_site_count_files(s), 1);

@@ -1,7 +1,6 @@
 #include <criterion/criterion.h>
 
 #include "io/mailbox.h"
-#include "io/ud.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -48,13 +47,12 @@ static test_msg *receive(struct io_uring *ring, side *s) {
         if (rc < 0 && rc != -ETIME && rc != -EINTR) return NULL;
         if (rc == -ETIME) return NULL;
         if (io_uring_peek_cqe(ring, &cqe) != 0) continue;
-        uint64_t ud = cqe->user_data;
-        if (ud_get_tag(ud) == UD_TAG_MAILBOX_SENT) {
+        if (mailbox_cqe_is_sent(cqe)) {
             if (mailbox_on_sent_cqe(s->targets, cqe) < 0) s->failures++;
             io_uring_cqe_seen(ring, cqe);
             continue;
         }
-        if (ud_get_tag(ud) != UD_TAG_MAILBOX_IN) { s->failures++; io_uring_cqe_seen(ring, cqe); continue; }
+        if (!mailbox_cqe_is_delivery(cqe)) { s->failures++; io_uring_cqe_seen(ring, cqe); continue; }
         test_msg *m = (test_msg *)mailbox_on_receive_cqe(s->targets, s->self, cqe);
         io_uring_cqe_seen(ring, cqe);
         return m;
@@ -95,7 +93,7 @@ static void *run_side(void *arg) {
         /* reap remaining sent-CQEs */
         struct io_uring_cqe *cqe;
         while (io_uring_peek_cqe(&ring, &cqe) == 0) {
-            if (ud_get_tag(cqe->user_data) == UD_TAG_MAILBOX_SENT && mailbox_on_sent_cqe(s->targets, cqe) < 0)
+            if (mailbox_cqe_is_sent(cqe) && mailbox_on_sent_cqe(s->targets, cqe) < 0)
                 s->failures++;
             io_uring_cqe_seen(&ring, cqe);
         }
@@ -123,7 +121,7 @@ static void *run_side(void *arg) {
         struct io_uring_cqe *cqe;
         struct __kernel_timespec ts = {.tv_sec = 1};
         while (io_uring_wait_cqe_timeout(&ring, &cqe, &ts) == 0) {
-            if (ud_get_tag(cqe->user_data) == UD_TAG_MAILBOX_SENT && mailbox_on_sent_cqe(s->targets, cqe) < 0)
+            if (mailbox_cqe_is_sent(cqe) && mailbox_on_sent_cqe(s->targets, cqe) < 0)
                 s->failures++;
             io_uring_cqe_seen(&ring, cqe);
             ts.tv_sec = 0;
@@ -186,10 +184,38 @@ Test(mailbox, failed_delivery_drops_the_reference) {
     io_uring_submit(&ring);
     struct io_uring_cqe *cqe;
     cr_assert_eq(io_uring_wait_cqe(&ring, &cqe), 0);
-    cr_assert_eq(ud_get_tag(cqe->user_data), UD_TAG_MAILBOX_SENT);
+    cr_assert(mailbox_cqe_is_sent(cqe));
     cr_assert_lt(mailbox_on_sent_cqe(targets, cqe), 0);
     io_uring_cqe_seen(&ring, cqe);
     cr_assert_eq(atomic_load(&destroyed), 1);
     cr_assert_eq(atomic_load(&targets[0].inflight), 0);
+    io_uring_queue_exit(&ring);
+}
+
+/* The receiver may be done with a message before the sender reaps its own
+ * CQE, which completes into the message: the post holds it until then. */
+Test(mailbox, the_post_holds_the_message_until_the_senders_cqe) {
+    struct io_uring ring;
+    cr_assert_eq(io_uring_queue_init(8, &ring, 0), 0);
+    mailbox_target targets[1] = {{.ring_fd = ring.ring_fd}};   /* to ourselves */
+    atomic_store(&destroyed, 0);
+    test_msg *m = test_msg_new(KIND_PING, 0, 7);
+    cr_assert_eq(mailbox_post(&ring, targets, 0, &m->base), 0);
+    cr_assert_eq(atomic_load(&m->base.refs), 3, "creator, receiver, post");
+    mailbox_msg_unref(&m->base);   /* the creator lets go */
+    cr_assert_eq(io_uring_submit_and_wait(&ring, 2), 1);
+    struct io_uring_cqe *cqes[2];
+    cr_assert_eq(io_uring_peek_batch_cqe(&ring, cqes, 2), 2);
+    struct io_uring_cqe *in = mailbox_cqe_is_delivery(cqes[0]) ? cqes[0] : cqes[1];
+    struct io_uring_cqe *sent = in == cqes[0] ? cqes[1] : cqes[0];
+    cr_assert(mailbox_cqe_is_sent(sent));
+    mailbox_msg *got = mailbox_on_receive_cqe(targets, 0, in);
+    cr_assert_eq(got, &m->base);
+    mailbox_msg_unref(got);        /* the receiver is done first */
+    cr_assert_eq(atomic_load(&destroyed), 0, "the post's reference keeps it");
+    cr_assert_eq(atomic_load(&m->base.refs), 1);
+    cr_assert_eq(mailbox_on_sent_cqe(targets, sent), 0);
+    cr_assert_eq(atomic_load(&destroyed), 1, "freed with the sender's CQE");
+    io_uring_cq_advance(&ring, 2);
     io_uring_queue_exit(&ring);
 }

@@ -6,8 +6,7 @@
 
 #include "ot_test_util.h"
 
-static void expect_text(const ot_text *t, const char *s)
-{
+static void expect_text(const ot_text *t, const char *s) {
     ot_buf b;
     ot_buf_init(&b);
     cr_assert_eq(ot_text_to_buf(t, &b), OT_OK);
@@ -15,8 +14,7 @@ static void expect_text(const ot_text *t, const char *s)
     ot_buf_free(&b);
 }
 
-Test(ot_algebra, apply_examples)
-{
+Test(ot_algebra, apply_examples) {
     ot_op op = ot_t_parse("[5,\" world\"]");
     ot_t_expect_apply(&op, "hello", "hello world");
     ot_op_free(&op);
@@ -36,8 +34,7 @@ Test(ot_algebra, apply_examples)
     ot_op_free(&op);
 }
 
-Test(ot_algebra, apply_base_length_mismatch_changes_nothing)
-{
+Test(ot_algebra, apply_base_length_mismatch_changes_nothing) {
     ot_op op = ot_t_parse("[3,\"x\"]");
     ot_text *t = ot_text_from_utf8("hello", 5);
     cr_assert_eq(ot_apply(&op, t), OT_ERR_BASE_LENGTH);
@@ -56,8 +53,7 @@ Test(ot_algebra, apply_base_length_mismatch_changes_nothing)
     ot_op_free(&op);
 }
 
-static void expect_compose(const char *doc, const char *a_json, const char *b_json, const char *want)
-{
+static void expect_compose(const char *doc, const char *a_json, const char *b_json, const char *want) {
     ot_op a = ot_t_parse(a_json), b = ot_t_parse(b_json), ab;
     ot_op_init(&ab);
     cr_assert_eq(ot_compose(&a, &b, &ab), OT_OK);
@@ -75,8 +71,7 @@ static void expect_compose(const char *doc, const char *a_json, const char *b_js
     ot_op_free(&ab);
 }
 
-Test(ot_algebra, compose_examples)
-{
+Test(ot_algebra, compose_examples) {
     expect_compose("abc", "[3,\"x\"]", "[-1,3]", "[-1,2,\"x\"]");
     expect_compose("", "[\"abc\"]", "[1,-1,1]", "[\"ac\"]");       /* insert then delete cancels */
     expect_compose("x", "[1,\"\xf0\x9f\x98\x80\xf0\x9f\x98\x80\"]", "[2,-1]", "[1,\"\xf0\x9f\x98\x80\"]");
@@ -85,8 +80,7 @@ Test(ot_algebra, compose_examples)
     expect_compose("", "[]", "[]", "[]");
 }
 
-Test(ot_algebra, compose_mismatch)
-{
+Test(ot_algebra, compose_mismatch) {
     ot_op a = ot_t_parse("[3]"), b = ot_t_parse("[4]"), out = ot_t_parse("[1]");
     cr_assert_eq(ot_compose(&a, &b, &out), OT_ERR_COMPOSE_MISMATCH);
     ot_op_free(&a);
@@ -95,8 +89,7 @@ Test(ot_algebra, compose_mismatch)
 }
 
 static void expect_transform(const char *doc, const char *a_json, const char *b_json,
-                             const char *a2_json, const char *b2_json, const char *result)
-{
+                             const char *a2_json, const char *b2_json, const char *result) {
     ot_op a = ot_t_parse(a_json), b = ot_t_parse(b_json), a2, b2;
     ot_op_init(&a2);
     ot_op_init(&b2);
@@ -118,8 +111,7 @@ static void expect_transform(const char *doc, const char *a_json, const char *b_
     ot_op_free(&b2);
 }
 
-Test(ot_algebra, transform_tie_break_puts_a_first)
-{
+Test(ot_algebra, transform_tie_break_puts_a_first) {
     expect_transform("", "[\"A\"]", "[\"B\"]", "[\"A\",1]", "[1,\"B\"]", "AB");
     /* Swapping the roles swaps the order: the op being ordered always goes first. */
     expect_transform("", "[\"B\"]", "[\"A\"]", "[\"B\",1]", "[1,\"A\"]", "BA");
@@ -130,8 +122,7 @@ Test(ot_algebra, transform_tie_break_puts_a_first)
                      "\xf0\x9f\x98\x80\xf0\x9f\x8e\x89\xe4\xb8\xad");
 }
 
-Test(ot_algebra, transform_examples)
-{
+Test(ot_algebra, transform_examples) {
     /* Overlapping deletes: each side deletes only what the other did not. */
     expect_transform("abcdef", "[1,-3,2]", "[2,-3,1]", "[1,-1,1]", "[1,-1,1]", "af");
     /* A delete around a concurrent insert keeps the insert. */
@@ -146,8 +137,7 @@ Test(ot_algebra, transform_examples)
     expect_transform("abcd", "[2,\"\xc3\xa9\",2]", "[-4]", "[\"\xc3\xa9\"]", "[-2,1,-2]", "\xc3\xa9");
 }
 
-Test(ot_algebra, transform_mismatch_and_null_half)
-{
+Test(ot_algebra, transform_mismatch_and_null_half) {
     ot_op a = ot_t_parse("[2]"), b = ot_t_parse("[3]"), a2, b2;
     ot_op_init(&a2);
     ot_op_init(&b2);
@@ -166,8 +156,7 @@ Test(ot_algebra, transform_mismatch_and_null_half)
     ot_op_free(&b2);
 }
 
-Test(ot_algebra, invert_examples)
-{
+Test(ot_algebra, invert_examples) {
     const char *doc = "h\xf0\x9f\x98\x80llo";
     ot_text *t = ot_text_from_utf8(doc, strlen(doc));
     ot_op op = ot_t_parse("[1,\"e\",-1,3]"), inv;
@@ -187,8 +176,7 @@ Test(ot_algebra, invert_examples)
     ot_text_free(t);
 }
 
-Test(ot_algebra, transform_position_examples)
-{
+Test(ot_algebra, transform_position_examples) {
     ot_op op = ot_t_parse("[2,\"ab\",3]");
     cr_assert_eq(ot_transform_position(0, &op, OT_SIDE_BEFORE), 0);
     cr_assert_eq(ot_transform_position(2, &op, OT_SIDE_BEFORE), 2);
@@ -220,16 +208,14 @@ Test(ot_algebra, transform_position_examples)
 static const char *const pieces[] = { "a", "b", "\xc3\xa9", "\xe4\xb8\xad", "\xf0\x9f\x98\x80",
                                       "\xcc\x81", " " };
 
-static void random_string(uint64_t *rng, ot_buf *out, uint64_t cps)
-{
+static void random_string(uint64_t *rng, ot_buf *out, uint64_t cps) {
     for (uint64_t i = 0; i < cps; i++) {
         const char *p = pieces[ot_t_below(rng, 7)];
         cr_assert_eq(ot_buf_append(out, p, strlen(p)), OT_OK);
     }
 }
 
-static void random_op(uint64_t *rng, uint64_t base, ot_op *op)
-{
+static void random_op(uint64_t *rng, uint64_t base, ot_op *op) {
     ot_op_clear(op);
     ot_buf s;
     ot_buf_init(&s);
@@ -255,14 +241,12 @@ static void random_op(uint64_t *rng, uint64_t base, ot_op *op)
     ot_buf_free(&s);
 }
 
-static void apply_ok(const ot_op *op, const ot_buf *in, ot_buf *out)
-{
+static void apply_ok(const ot_op *op, const ot_buf *in, ot_buf *out) {
     ot_buf_clear(out);
     cr_assert_eq(ot_apply_utf8(op, in->data, in->len, out), OT_OK);
 }
 
-Test(ot_algebra, seeded_laws_cross_check)
-{
+Test(ot_algebra, seeded_laws_cross_check) {
     uint64_t seed = 0xa1b2c3d4;
     const char *env = getenv("OT_TEST_SEED");
     if (env)

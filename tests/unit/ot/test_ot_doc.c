@@ -4,8 +4,7 @@
 
 #include "ot_test_util.h"
 
-static ot_doc *new_doc(uint32_t depth, uint64_t version, const char *text)
-{
+static ot_doc *new_doc(uint32_t depth, uint64_t version, const char *text) {
     ot_limits l = ot_limits_default();
     l.history_depth = depth;
     ot_doc *doc = ot_doc_new(&l, version, text, strlen(text));
@@ -13,23 +12,20 @@ static ot_doc *new_doc(uint32_t depth, uint64_t version, const char *text)
     return doc;
 }
 
-static void expect_doc_text(const ot_doc *doc, const char *want)
-{
+static void expect_doc_text(const ot_doc *doc, const char *want) {
     cr_assert(ot_text_equals(ot_doc_text(doc), want, strlen(want)));
 }
 
 /* Submits json at base; returns the rc, leaves the result in *res. */
 static int submit(ot_doc *doc, uint64_t base, const char *json, const char *id,
-                  ot_submit_result *res)
-{
+                  ot_submit_result *res) {
     ot_op op = ot_t_parse(json);
     int rc = ot_doc_submit(doc, base, &op, id, id ? strlen(id) : 0, "alice", 5, 1234, res);
     ot_op_free(&op);
     return rc;
 }
 
-Test(ot_doc, new_and_accessors)
-{
+Test(ot_doc, new_and_accessors) {
     ot_doc *doc = new_doc(10, 7, "h\xc3\xa9llo");
     cr_assert_eq(ot_doc_version(doc), 7);
     cr_assert_eq(ot_doc_oldest_version(doc), 7);
@@ -52,8 +48,7 @@ Test(ot_doc, new_and_accessors)
     ot_doc_free(doc);
 }
 
-Test(ot_doc, submit_at_head_and_history)
-{
+Test(ot_doc, submit_at_head_and_history) {
     ot_doc *doc = new_doc(10, 0, "hello");
     ot_submit_result res;
     ot_op_init(&res.op);
@@ -82,8 +77,7 @@ Test(ot_doc, submit_at_head_and_history)
     ot_doc_free(doc);
 }
 
-Test(ot_doc, late_op_is_transformed_one_op_at_a_time)
-{
+Test(ot_doc, late_op_is_transformed_one_op_at_a_time) {
     ot_doc *doc = new_doc(10, 0, "abc");
     ot_submit_result res;
     ot_op_init(&res.op);
@@ -103,8 +97,7 @@ Test(ot_doc, late_op_is_transformed_one_op_at_a_time)
     ot_doc_free(doc);
 }
 
-Test(ot_doc, duplicate_returns_the_original)
-{
+Test(ot_doc, duplicate_returns_the_original) {
     ot_doc *doc = new_doc(10, 0, "ab");
     ot_submit_result res;
     ot_op_init(&res.op);
@@ -128,8 +121,7 @@ Test(ot_doc, duplicate_returns_the_original)
     ot_doc_free(doc);
 }
 
-Test(ot_doc, version_errors_leave_the_doc_unchanged)
-{
+Test(ot_doc, version_errors_leave_the_doc_unchanged) {
     ot_doc *doc = new_doc(2, 10, "abc");
     ot_submit_result res;
     ot_op_init(&res.op);
@@ -153,8 +145,7 @@ Test(ot_doc, version_errors_leave_the_doc_unchanged)
     ot_doc_free(doc);
 }
 
-Test(ot_doc, too_large)
-{
+Test(ot_doc, too_large) {
     ot_limits l = ot_limits_default();
     l.max_doc_codepoints = 5;
     ot_doc *doc = ot_doc_new(&l, 0, "abc", 3);
@@ -170,8 +161,7 @@ Test(ot_doc, too_large)
     ot_doc_free(doc);
 }
 
-Test(ot_doc, text_at_past_versions)
-{
+Test(ot_doc, text_at_past_versions) {
     ot_doc *doc = new_doc(3, 0, "\xe4\xb8\xad");
     ot_submit_result res;
     ot_op_init(&res.op);
@@ -195,8 +185,7 @@ Test(ot_doc, text_at_past_versions)
     ot_doc_free(doc);
 }
 
-Test(ot_doc, ids_leave_with_their_ops)
-{
+Test(ot_doc, ids_leave_with_their_ops) {
     enum { depth = 8, ops = 200 };
     ot_doc *doc = new_doc(depth, 0, "");
     ot_submit_result res;

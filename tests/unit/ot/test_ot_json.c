@@ -2,8 +2,7 @@
  * escapes, canonical serialization and round trips. */
 #include "ot_test_util.h"
 
-Test(ot_json, parses_the_compact_form)
-{
+Test(ot_json, parses_the_compact_form) {
     ot_op op = ot_t_parse("[5,\"abc\",-3,2]");
     cr_assert_eq(op.count_components, 4);
     cr_assert_eq(op.components[0].kind, OT_RETAIN);
@@ -19,8 +18,7 @@ Test(ot_json, parses_the_compact_form)
     ot_op_free(&op);
 }
 
-Test(ot_json, whitespace_and_empty)
-{
+Test(ot_json, whitespace_and_empty) {
     ot_op op = ot_t_parse(" \t\r\n[ 1 ,\n\"a\" ] \n");
     ot_t_expect_json(&op, "[1,\"a\"]");
     ot_op_free(&op);
@@ -34,8 +32,7 @@ Test(ot_json, whitespace_and_empty)
     ot_op_free(&op);
 }
 
-Test(ot_json, counts_code_points_not_bytes)
-{
+Test(ot_json, counts_code_points_not_bytes) {
     /* é (2 bytes), 中 (3), 😀 (4), e + combining acute (1 + 2). */
     ot_op op = ot_t_parse("[\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80" "e\xcc\x81\"]");
     cr_assert_eq(op.components[0].count_codepoints, 5);
@@ -44,8 +41,7 @@ Test(ot_json, counts_code_points_not_bytes)
     ot_op_free(&op);
 }
 
-Test(ot_json, decodes_every_escape)
-{
+Test(ot_json, decodes_every_escape) {
     ot_op op = ot_t_parse("[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u4E2D\\ud83d\\ude00\"]");
     const char want[] = "\"\\/\b\f\n\r\t\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80";
     cr_assert_eq(op.text_len_bytes, sizeof want - 1);
@@ -56,8 +52,7 @@ Test(ot_json, decodes_every_escape)
     ot_op_free(&op);
 }
 
-Test(ot_json, canonicalizes_on_parse)
-{
+Test(ot_json, canonicalizes_on_parse) {
     struct { const char *in, *out; } cases[] = {
         { "[1,2,\"a\",\"b\",-1,-2]", "[3,\"ab\",-3]" },
         { "[-2,\"x\"]", "[\"x\",-2]" },
@@ -83,8 +78,7 @@ typedef struct bad_case {
     size_t offset;
 } bad_case;
 
-static void expect_errors(const bad_case *cases, size_t n, const ot_limits *limits)
-{
+static void expect_errors(const bad_case *cases, size_t n, const ot_limits *limits) {
     for (size_t i = 0; i < n; i++) {
         ot_op op;
         ot_op_init(&op);
@@ -100,8 +94,7 @@ static void expect_errors(const bad_case *cases, size_t n, const ot_limits *limi
     }
 }
 
-Test(ot_json, syntax_errors)
-{
+Test(ot_json, syntax_errors) {
     const bad_case cases[] = {
         { "", 0, OT_ERR_JSON_SYNTAX, 0 },
         { "   ", 0, OT_ERR_JSON_SYNTAX, 3 },
@@ -128,8 +121,7 @@ Test(ot_json, syntax_errors)
     expect_errors(cases, sizeof cases / sizeof cases[0], NULL);
 }
 
-Test(ot_json, not_an_array)
-{
+Test(ot_json, not_an_array) {
     const bad_case cases[] = {
         { "{}", 0, OT_ERR_NOT_ARRAY, 0 },
         { "  \"abc\"", 0, OT_ERR_NOT_ARRAY, 2 },
@@ -142,8 +134,7 @@ Test(ot_json, not_an_array)
     expect_errors(cases, sizeof cases / sizeof cases[0], NULL);
 }
 
-Test(ot_json, bad_components_and_counts)
-{
+Test(ot_json, bad_components_and_counts) {
     const bad_case cases[] = {
         { "[true]", 0, OT_ERR_BAD_COMPONENT, 1 },
         { "[false]", 0, OT_ERR_BAD_COMPONENT, 1 },
@@ -164,8 +155,7 @@ Test(ot_json, bad_components_and_counts)
     expect_errors(cases, sizeof cases / sizeof cases[0], NULL);
 }
 
-Test(ot_json, bad_utf8_and_surrogates)
-{
+Test(ot_json, bad_utf8_and_surrogates) {
     const bad_case cases[] = {
         { "[\"\xff\"]", 0, OT_ERR_BAD_UTF8, 2 },
         { "[\"ab\x80\"]", 0, OT_ERR_BAD_UTF8, 4 },
@@ -187,8 +177,7 @@ Test(ot_json, bad_utf8_and_surrogates)
     expect_errors(cases, sizeof cases / sizeof cases[0], NULL);
 }
 
-Test(ot_json, limits)
-{
+Test(ot_json, limits) {
     ot_limits limits = ot_limits_default();
     limits.max_op_bytes = 16;
     limits.max_op_components = 3;
@@ -214,16 +203,14 @@ Test(ot_json, limits)
     ot_op_free(&op);
 }
 
-Test(ot_json, null_err_offset_is_allowed)
-{
+Test(ot_json, null_err_offset_is_allowed) {
     ot_op op;
     ot_op_init(&op);
     cr_assert_eq(ot_op_parse_json(&op, "[0]", 3, NULL, NULL), OT_ERR_ZERO_COUNT);
     ot_op_free(&op);
 }
 
-Test(ot_json, serializes_control_characters)
-{
+Test(ot_json, serializes_control_characters) {
     ot_op op;
     ot_op_init(&op);
     cr_assert_eq(ot_op_retain(&op, 2), OT_OK);
@@ -245,8 +232,7 @@ Test(ot_json, serializes_control_characters)
     ot_op_free(&op);
 }
 
-Test(ot_json, to_json_appends)
-{
+Test(ot_json, to_json_appends) {
     ot_op op = ot_t_parse("[1,\"x\"]");
     ot_buf b;
     ot_buf_init(&b);
@@ -258,8 +244,7 @@ Test(ot_json, to_json_appends)
     ot_op_free(&op);
 }
 
-Test(ot_json, parse_reuses_and_clears_the_op)
-{
+Test(ot_json, parse_reuses_and_clears_the_op) {
     ot_op op = ot_t_parse("[\"hello\",3]");
     cr_assert_eq(ot_op_parse_json(&op, "[-2]", 4, NULL, NULL), OT_OK);
     cr_assert_eq(op.count_components, 1);

@@ -2,8 +2,7 @@
  * builders, predicates and copies. */
 #include "ot_test_util.h"
 
-Test(ot_op, buf_append_clear_free)
-{
+Test(ot_op, buf_append_clear_free) {
     ot_buf b;
     ot_buf_init(&b);
     cr_assert_null(b.data);
@@ -25,8 +24,7 @@ Test(ot_op, buf_append_clear_free)
     cr_assert_eq(b.cap, 0);
 }
 
-Test(ot_op, err_str_is_distinct_per_code)
-{
+Test(ot_op, err_str_is_distinct_per_code) {
     for (int e = OT_OK; e >= OT_ERR_TRANSFORM_MISMATCH; e--) {
         const char *s = ot_err_str(e);
         cr_assert_not_null(s);
@@ -38,8 +36,7 @@ Test(ot_op, err_str_is_distinct_per_code)
     cr_assert_str_eq(ot_err_str(-1000), "unknown error");
 }
 
-Test(ot_op, default_limits)
-{
+Test(ot_op, default_limits) {
     ot_limits l = ot_limits_default();
     cr_assert_eq(l.max_doc_codepoints, 16u * 1024 * 1024);
     cr_assert_eq(l.max_op_bytes, 1024u * 1024);
@@ -47,8 +44,7 @@ Test(ot_op, default_limits)
     cr_assert_eq(l.history_depth, 1000u);
 }
 
-Test(ot_op, builders_merge_and_order)
-{
+Test(ot_op, builders_merge_and_order) {
     ot_op op;
     ot_op_init(&op);
     cr_assert_eq(ot_op_retain(&op, 0), OT_OK);
@@ -74,8 +70,7 @@ Test(ot_op, builders_merge_and_order)
     ot_op_free(&op);
 }
 
-Test(ot_op, insert_after_lone_delete)
-{
+Test(ot_op, insert_after_lone_delete) {
     ot_op op;
     ot_op_init(&op);
     cr_assert_eq(ot_op_delete(&op, 2), OT_OK);
@@ -86,8 +81,7 @@ Test(ot_op, insert_after_lone_delete)
     ot_op_free(&op);
 }
 
-Test(ot_op, insert_validates_utf8)
-{
+Test(ot_op, insert_validates_utf8) {
     ot_op op;
     ot_op_init(&op);
     cr_assert_eq(ot_op_retain(&op, 1), OT_OK);
@@ -101,8 +95,7 @@ Test(ot_op, insert_validates_utf8)
     ot_op_free(&op);
 }
 
-Test(ot_op, counts_overflow)
-{
+Test(ot_op, counts_overflow) {
     ot_op op;
     ot_op_init(&op);
     cr_assert_eq(ot_op_retain(&op, UINT64_MAX - 1), OT_OK);
@@ -112,8 +105,7 @@ Test(ot_op, counts_overflow)
     ot_op_free(&op);
 }
 
-Test(ot_op, push_int_rules)
-{
+Test(ot_op, push_int_rules) {
     ot_limits l = ot_limits_default();
     l.max_op_components = 2;
     l.max_doc_codepoints = 10;
@@ -137,8 +129,7 @@ Test(ot_op, push_int_rules)
     ot_op_free(&op);
 }
 
-Test(ot_op, push_string_rules)
-{
+Test(ot_op, push_string_rules) {
     ot_limits l = ot_limits_default();
     l.max_op_bytes = 8;
     l.max_doc_codepoints = 6;
@@ -158,8 +149,7 @@ Test(ot_op, push_string_rules)
     ot_op_free(&op);
 }
 
-Test(ot_op, equal_copy_clear)
-{
+Test(ot_op, equal_copy_clear) {
     ot_op a = ot_t_parse("[1,\"ab\",-2,3]");
     ot_op b = ot_t_parse("[1,\"ac\",-2,3]");
     ot_op c = ot_t_parse("[1,\"ab\",-2,2]");
@@ -190,8 +180,7 @@ Test(ot_op, equal_copy_clear)
     ot_op_free(&d);
 }
 
-Test(ot_op, noop_forms)
-{
+Test(ot_op, noop_forms) {
     ot_op a = ot_t_parse("[3]");
     cr_assert(ot_op_is_noop(&a));
     ot_op b = ot_t_parse("[-1,1]");

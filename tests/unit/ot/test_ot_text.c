@@ -11,8 +11,7 @@ typedef struct ref {
     size_t cap;
 } ref;
 
-static size_t ref_byte(const ref *r, uint64_t pos)
-{
+static size_t ref_byte(const ref *r, uint64_t pos) {
     size_t i = 0;
     while (i < r->len) {
         if (((unsigned char)r->data[i] & 0xC0) != 0x80) {
@@ -25,16 +24,14 @@ static size_t ref_byte(const ref *r, uint64_t pos)
     return i;
 }
 
-static uint64_t ref_cps(const ref *r)
-{
+static uint64_t ref_cps(const ref *r) {
     uint64_t n = 0;
     for (size_t i = 0; i < r->len; i++)
         n += ((unsigned char)r->data[i] & 0xC0) != 0x80;
     return n;
 }
 
-static void ref_insert(ref *r, uint64_t pos, const char *s, size_t n)
-{
+static void ref_insert(ref *r, uint64_t pos, const char *s, size_t n) {
     if (r->len + n > r->cap) {
         r->cap = (r->len + n) * 2;
         r->data = realloc(r->data, r->cap);
@@ -46,16 +43,14 @@ static void ref_insert(ref *r, uint64_t pos, const char *s, size_t n)
     r->len += n;
 }
 
-static void ref_delete(ref *r, uint64_t pos, uint64_t count)
-{
+static void ref_delete(ref *r, uint64_t pos, uint64_t count) {
     size_t from = ref_byte(r, pos), to = ref_byte(r, pos + count);
     memmove(r->data + from, r->data + to, r->len - to);
     r->len -= to - from;
 }
 
 /* Random text of `count` code points mixing ASCII, 2-, 3- and 4-byte ones. */
-static size_t random_text(uint64_t *rng, char *out, size_t count)
-{
+static size_t random_text(uint64_t *rng, char *out, size_t count) {
     static const char *pieces[] = { "a", "b", " ", "\n", "\xc3\xa9", "\xe4\xb8\xad",
                                     "\xf0\x9f\x98\x80", "\xcc\x81", "z", "\xe2\x80\x8b" };
     size_t len = 0;
@@ -68,8 +63,7 @@ static size_t random_text(uint64_t *rng, char *out, size_t count)
     return len;
 }
 
-static void expect_same(const ot_text *t, const ref *r)
-{
+static void expect_same(const ot_text *t, const ref *r) {
     cr_assert_eq(ot_text_len_bytes(t), r->len);
     cr_assert_eq(ot_text_len_codepoints(t), ref_cps(r));
     cr_assert(ot_text_equals(t, r->data ? r->data : "", r->len));
@@ -81,8 +75,7 @@ static void expect_same(const ot_text *t, const ref *r)
     ot_buf_free(&b);
 }
 
-Test(ot_text, empty_and_basic)
-{
+Test(ot_text, empty_and_basic) {
     ot_text *t = ot_text_new();
     cr_assert_not_null(t);
     cr_assert_eq(ot_text_len_codepoints(t), 0);
@@ -107,8 +100,7 @@ Test(ot_text, empty_and_basic)
     ot_text_free(NULL);
 }
 
-Test(ot_text, from_utf8_validates)
-{
+Test(ot_text, from_utf8_validates) {
     cr_assert_null(ot_text_from_utf8("\xff", 1));
     cr_assert_null(ot_text_from_utf8("a\0b", 3));
     cr_assert_null(ot_text_from_utf8("\xed\xb0\x80", 3));
@@ -118,8 +110,7 @@ Test(ot_text, from_utf8_validates)
     ot_text_free(t);
 }
 
-Test(ot_text, byte_offsets_and_slices_multibyte)
-{
+Test(ot_text, byte_offsets_and_slices_multibyte) {
     /* a é 中 😀 e+combining */
     const char *s = "a\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80" "e\xcc\x81";
     ot_text *t = ot_text_from_utf8(s, strlen(s));
@@ -152,8 +143,7 @@ Test(ot_text, byte_offsets_and_slices_multibyte)
 }
 
 /* Edits right at and across the 2 KiB fill / 4 KiB capacity of chunks. */
-Test(ot_text, chunk_boundaries)
-{
+Test(ot_text, chunk_boundaries) {
     enum { n = 3 * 2048 + 5 };
     char *s = malloc(n);
     cr_assert_not_null(s);
@@ -199,8 +189,7 @@ Test(ot_text, chunk_boundaries)
 
 /* Random inserts (1 code point up to several chunks) and deletes (up to
  * several chunks) on a ~100 k code point text, against the reference. */
-Test(ot_text, random_edits_match_reference)
-{
+Test(ot_text, random_edits_match_reference) {
     uint64_t seed = 0x5eed0001;
     const char *env = getenv("OT_TEST_SEED");
     if (env)
@@ -260,8 +249,7 @@ Test(ot_text, random_edits_match_reference)
  * bytes directly, others are scanned from the nearer end, and a delete's end
  * is found from its start. Mostly ASCII text, whose chunks turn mixed and back
  * as multi-byte code points come and go, checked at every step. */
-Test(ot_text, ascii_and_mixed_chunks_map_positions)
-{
+Test(ot_text, ascii_and_mixed_chunks_map_positions) {
     uint64_t rng = 0x5eed0002;
     enum { initial_cps = 9000, steps = 3000 };
     char *s = malloc(initial_cps);

@@ -3,21 +3,18 @@
 
 #include "proto/docname.h"
 
-static int validate(const char *s)
-{
+static int validate(const char *s) {
     return docname_validate(s, strlen(s));
 }
 
-Test(docname, accepts_ordinary_names)
-{
+Test(docname, accepts_ordinary_names) {
     const char *ok[] = {"a", "notes", "notes/a", "a.b-c_d/E9", ".hidden", "a/.b", "a..b", "...",
                         "x/y/z", "v1.2.3"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         cr_assert_eq(validate(ok[i]), DOCNAME_OK, "%s", ok[i]);
 }
 
-Test(docname, rejects_escapes)
-{
+Test(docname, rejects_escapes) {
     cr_assert_eq(validate("../x"), DOCNAME_ERR_DOT_SEGMENT);
     cr_assert_eq(validate(".."), DOCNAME_ERR_DOT_SEGMENT);
     cr_assert_eq(validate("."), DOCNAME_ERR_DOT_SEGMENT);
@@ -37,16 +34,14 @@ Test(docname, rejects_escapes)
     cr_assert_eq(validate("caf\xc3\xa9"), DOCNAME_ERR_BAD_CHAR);
 }
 
-Test(docname, length_limit)
-{
+Test(docname, length_limit) {
     char buf[DOCNAME_MAX_BYTES + 2];
     memset(buf, 'x', sizeof buf);
     cr_assert_eq(docname_validate(buf, DOCNAME_MAX_BYTES), DOCNAME_OK);
     cr_assert_eq(docname_validate(buf, DOCNAME_MAX_BYTES + 1), DOCNAME_ERR_TOO_LONG);
 }
 
-Test(docname, maps_slash_and_round_trips)
-{
+Test(docname, maps_slash_and_round_trips) {
     char file[DOCNAME_FILE_MAX_BYTES];
     char back[DOCNAME_MAX_BYTES + 1];
     size_t flen = 0, blen = 0;
@@ -66,8 +61,7 @@ Test(docname, maps_slash_and_round_trips)
     }
 }
 
-Test(docname, worst_case_fits_in_max_file_bytes)
-{
+Test(docname, worst_case_fits_in_max_file_bytes) {
     char name[DOCNAME_MAX_BYTES];
     for (size_t i = 0; i < sizeof name; i++)
         name[i] = (i % 2 == 0) ? 'a' : '/';
@@ -79,8 +73,7 @@ Test(docname, worst_case_fits_in_max_file_bytes)
     cr_assert_leq(flen, 255); /* NAME_MAX */
 }
 
-Test(docname, to_file_rejects_bad_names_and_small_buffers)
-{
+Test(docname, to_file_rejects_bad_names_and_small_buffers) {
     char file[8];
     cr_assert_eq(docname_to_file("../x", 4, file, sizeof file, NULL), DOCNAME_ERR_DOT_SEGMENT);
     cr_assert_eq(docname_to_file("abcdefgh", 8, file, sizeof file, NULL), DOCNAME_ERR_NO_SPACE);
@@ -88,8 +81,7 @@ Test(docname, to_file_rejects_bad_names_and_small_buffers)
     cr_assert_str_eq(file, "abc+def");
 }
 
-Test(docname, from_file_rejects_foreign_names)
-{
+Test(docname, from_file_rejects_foreign_names) {
     char out[DOCNAME_MAX_BYTES + 1];
     const char *bad[] = {"a%2Fb", "a/b", "..", ".", "+a", "a+", "a++b", "a+..+b", "a+.+b",
                          "x y", "", "snapshot.tmp%", "%del%x"};

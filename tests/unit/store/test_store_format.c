@@ -5,8 +5,7 @@
 
 #include "store/store.h"
 
-static store_record rec_make(uint64_t base, const char *id, const char *author, const char *op)
-{
+static store_record rec_make(uint64_t base, const char *id, const char *author, const char *op) {
     return (store_record){
         .base_version = base,
         .time_ms = 1700000000123 + (int64_t)base,
@@ -21,8 +20,7 @@ static store_record rec_make(uint64_t base, const char *id, const char *author, 
 
 /* A segment image: header + records with bases start, start+1, ... */
 static size_t build_segment(uint8_t *buf, size_t cap, uint64_t start, int count,
-                            size_t *offsets)
-{
+                            size_t *offsets) {
     store_segment_header_encode(start, buf);
     size_t len = STORE_SEGMENT_HEADER_BYTES;
     for (int i = 0; i < count; i++) {
@@ -38,8 +36,7 @@ static size_t build_segment(uint8_t *buf, size_t cap, uint64_t start, int count,
     return len;
 }
 
-Test(store_format, record_round_trip)
-{
+Test(store_format, record_round_trip) {
     const char *op = "[3,\"h\xc3\xa9llo \xf0\x9f\x98\x80\",-2,1]";
     store_record r = rec_make(42, "client-7:19", "bob", op);
     r.time_ms = -5;
@@ -62,8 +59,7 @@ Test(store_format, record_round_trip)
     cr_assert_arr_eq(d.op_json, op, strlen(op));
 }
 
-Test(store_format, empty_fields_round_trip)
-{
+Test(store_format, empty_fields_round_trip) {
     store_record r = rec_make(0, "", "", "[]");
     uint8_t buf[64];
     size_t n = 0, used = 0;
@@ -75,8 +71,7 @@ Test(store_format, empty_fields_round_trip)
     cr_assert_eq(d.op_len, 2);
 }
 
-Test(store_format, encode_refuses_small_buffer_and_long_fields)
-{
+Test(store_format, encode_refuses_small_buffer_and_long_fields) {
     store_record r = rec_make(1, "id", "a", "[1]");
     uint8_t buf[16];
     size_t n = 0;
@@ -89,8 +84,7 @@ Test(store_format, encode_refuses_small_buffer_and_long_fields)
     cr_assert_eq(store_record_encode(&r, buf, sizeof buf, &n), -EINVAL);
 }
 
-Test(store_format, decode_detects_every_truncation_and_bit_flip)
-{
+Test(store_format, decode_detects_every_truncation_and_bit_flip) {
     store_record r = rec_make(9, "id-1", "carol", "[1,\"ab\"]");
     uint8_t buf[128];
     size_t n = 0, used = 0;
@@ -109,8 +103,7 @@ Test(store_format, decode_detects_every_truncation_and_bit_flip)
     cr_assert_eq(store_record_decode(buf, n, &d, &used), 0);
 }
 
-Test(store_format, decode_reports_magic_and_size)
-{
+Test(store_format, decode_reports_magic_and_size) {
     uint8_t buf[32] = {0};
     store_record d;
     size_t used;
@@ -120,8 +113,7 @@ Test(store_format, decode_reports_magic_and_size)
     cr_assert_eq(store_record_decode(buf, sizeof buf, &d, &used), STORE_ERR_TOO_LARGE);
 }
 
-Test(store_format, segment_header_round_trip)
-{
+Test(store_format, segment_header_round_trip) {
     uint8_t h[STORE_SEGMENT_HEADER_BYTES];
     uint64_t v = 0;
     store_segment_header_encode(123456789012ull, h);
@@ -139,16 +131,14 @@ typedef struct collect {
     int count;
 } collect;
 
-static int collect_fn(void *ctx, const store_record *rec, size_t offset)
-{
+static int collect_fn(void *ctx, const store_record *rec, size_t offset) {
     (void)offset;
     collect *c = ctx;
     c->bases[c->count++] = rec->base_version;
     return 0;
 }
 
-Test(store_format, scan_clean_segment)
-{
+Test(store_format, scan_clean_segment) {
     uint8_t buf[4096];
     size_t len = build_segment(buf, sizeof buf, 10, 5, NULL);
     collect c = {0};
@@ -164,8 +154,7 @@ Test(store_format, scan_clean_segment)
         cr_assert_eq(c.bases[i], 10 + (uint64_t)i);
 }
 
-Test(store_format, scan_empty_and_short_header)
-{
+Test(store_format, scan_empty_and_short_header) {
     uint8_t buf[64];
     store_scan_report rep;
     cr_assert_eq(store_scan_segment(buf, 0, NULL, NULL, &rep), 0);
@@ -176,8 +165,7 @@ Test(store_format, scan_empty_and_short_header)
     cr_assert_eq(rep.valid_len_bytes, 0);
 }
 
-Test(store_format, scan_truncates_torn_tail_at_every_cut)
-{
+Test(store_format, scan_truncates_torn_tail_at_every_cut) {
     uint8_t buf[4096];
     size_t offs[4];
     size_t len = build_segment(buf, sizeof buf, 0, 4, offs);
@@ -191,8 +179,7 @@ Test(store_format, scan_truncates_torn_tail_at_every_cut)
     }
 }
 
-Test(store_format, scan_torn_tail_with_garbage_and_zeros)
-{
+Test(store_format, scan_torn_tail_with_garbage_and_zeros) {
     uint8_t buf[4096];
     size_t offs[3];
     size_t len = build_segment(buf, sizeof buf, 0, 3, offs);
@@ -208,8 +195,7 @@ Test(store_format, scan_torn_tail_with_garbage_and_zeros)
     cr_assert_eq(rep.valid_len_bytes, offs[2]);
 }
 
-Test(store_format, scan_reports_middle_corruption_with_offset)
-{
+Test(store_format, scan_reports_middle_corruption_with_offset) {
     uint8_t buf[4096];
     size_t offs[5];
     size_t len = build_segment(buf, sizeof buf, 7, 5, offs);
@@ -227,8 +213,7 @@ Test(store_format, scan_reports_middle_corruption_with_offset)
     cr_assert_eq(rep.error_offset_bytes, offs[1]);
 }
 
-Test(store_format, scan_bad_header_before_valid_records_is_corruption)
-{
+Test(store_format, scan_bad_header_before_valid_records_is_corruption) {
     uint8_t buf[4096];
     size_t len = build_segment(buf, sizeof buf, 0, 2, NULL);
     buf[3] ^= 0xFF;
@@ -237,8 +222,7 @@ Test(store_format, scan_bad_header_before_valid_records_is_corruption)
     cr_assert_eq(rep.error_offset_bytes, 0);
 }
 
-Test(store_format, scan_reports_version_gap)
-{
+Test(store_format, scan_reports_version_gap) {
     uint8_t buf[4096];
     size_t len = build_segment(buf, sizeof buf, 0, 2, NULL);
     store_record r = rec_make(5, "x", "y", "[1]");
@@ -249,15 +233,13 @@ Test(store_format, scan_reports_version_gap)
     cr_assert_eq(rep.error_offset_bytes, len);
 }
 
-static int stop_at_two(void *ctx, const store_record *rec, size_t offset)
-{
+static int stop_at_two(void *ctx, const store_record *rec, size_t offset) {
     (void)ctx;
     (void)offset;
     return rec->base_version == 2 ? -77 : 0;
 }
 
-Test(store_format, scan_callback_can_stop)
-{
+Test(store_format, scan_callback_can_stop) {
     uint8_t buf[4096];
     size_t offs[4];
     size_t len = build_segment(buf, sizeof buf, 0, 4, offs);
@@ -266,8 +248,7 @@ Test(store_format, scan_callback_can_stop)
     cr_assert_eq(rep.error_offset_bytes, offs[2]);
 }
 
-Test(store_format, snapshot_round_trip_and_damage)
-{
+Test(store_format, snapshot_round_trip_and_damage) {
     const char *text = "hello\nw\xc3\xb6rld";
     uint8_t buf[128];
     size_t n = 0;
@@ -292,8 +273,7 @@ Test(store_format, snapshot_round_trip_and_damage)
     cr_assert_eq(tl, 0);
 }
 
-Test(store_format, err_str_is_stable)
-{
+Test(store_format, err_str_is_stable) {
     cr_assert_str_eq(store_err_str(STORE_ERR_CORRUPT), "corrupt record followed by valid records");
     cr_assert_str_eq(store_err_str(-ENOSPC), "No space left on device");
     cr_assert_str_eq(store_err_str(-99999), "unknown error");

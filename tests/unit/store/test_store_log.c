@@ -15,8 +15,7 @@ typedef struct fixture {
     store_log *log;
 } fixture;
 
-static void fx_open(fixture *fx, store_fsync_policy policy)
-{
+static void fx_open(fixture *fx, store_fsync_policy policy) {
     strcpy(fx->path, "/tmp/ringpad-store-log-XXXXXX");
     fx->fd = mkstemp(fx->path);
     cr_assert_geq(fx->fd, 0);
@@ -26,15 +25,13 @@ static void fx_open(fixture *fx, store_fsync_policy policy)
     cr_assert_eq(store_log_new(&cfg, fx->fd, 0, 0, &fx->log), 0);
 }
 
-static void fx_close(fixture *fx)
-{
+static void fx_close(fixture *fx) {
     store_log_free(fx->log);
     close(fx->fd);
     unlink(fx->path);
 }
 
-static void append(store_log *log, uint64_t base)
-{
+static void append(store_log *log, uint64_t base) {
     char id[32];
     snprintf(id, sizeof id, "c:%llu", (unsigned long long)base);
     store_record r = {
@@ -46,8 +43,7 @@ static void append(store_log *log, uint64_t base)
 }
 
 /* Reads the file back and scans it. */
-static store_scan_report scan_file(const fixture *fx)
-{
+static store_scan_report scan_file(const fixture *fx) {
     struct stat st;
     cr_assert_eq(fstat(fx->fd, &st), 0);
     uint8_t *buf = malloc((size_t)st.st_size + 1);
@@ -59,8 +55,7 @@ static store_scan_report scan_file(const fixture *fx)
     return rep;
 }
 
-Test(store_log, group_commit_one_write_for_many_records)
-{
+Test(store_log, group_commit_one_write_for_many_records) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_ALWAYS);
     for (uint64_t v = 0; v < 10; v++)
@@ -96,8 +91,7 @@ Test(store_log, group_commit_one_write_for_many_records)
     fx_close(&fx);
 }
 
-Test(store_log, append_refuses_wrong_version)
-{
+Test(store_log, append_refuses_wrong_version) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_ALWAYS);
     append(fx.log, 0);
@@ -109,8 +103,7 @@ Test(store_log, append_refuses_wrong_version)
     fx_close(&fx);
 }
 
-Test(store_log, done_without_prepare_is_an_error)
-{
+Test(store_log, done_without_prepare_is_an_error) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_ALWAYS);
     store_flush_result res;
@@ -118,8 +111,7 @@ Test(store_log, done_without_prepare_is_an_error)
     fx_close(&fx);
 }
 
-Test(store_log, enospc_never_durable_then_recovers)
-{
+Test(store_log, enospc_never_durable_then_recovers) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_ALWAYS);
     append(fx.log, 0);
@@ -167,8 +159,7 @@ Test(store_log, enospc_never_durable_then_recovers)
     fx_close(&fx);
 }
 
-Test(store_log, failed_fsync_rewrites_and_never_acks)
-{
+Test(store_log, failed_fsync_rewrites_and_never_acks) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_ALWAYS);
     append(fx.log, 0);
@@ -194,8 +185,7 @@ Test(store_log, failed_fsync_rewrites_and_never_acks)
     fx_close(&fx);
 }
 
-Test(store_log, linked_fsync_cancelled_by_failed_write)
-{
+Test(store_log, linked_fsync_cancelled_by_failed_write) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_ALWAYS);
     append(fx.log, 0);
@@ -209,8 +199,7 @@ Test(store_log, linked_fsync_cancelled_by_failed_write)
     fx_close(&fx);
 }
 
-Test(store_log, short_write_keeps_remainder)
-{
+Test(store_log, short_write_keeps_remainder) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_ALWAYS);
     append(fx.log, 0);
@@ -232,8 +221,7 @@ Test(store_log, short_write_keeps_remainder)
     fx_close(&fx);
 }
 
-Test(store_log, zero_byte_write_is_eio)
-{
+Test(store_log, zero_byte_write_is_eio) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_ALWAYS);
     append(fx.log, 0);
@@ -245,8 +233,7 @@ Test(store_log, zero_byte_write_is_eio)
     fx_close(&fx);
 }
 
-Test(store_log, interval_acks_after_write_and_fsyncs_on_schedule)
-{
+Test(store_log, interval_acks_after_write_and_fsyncs_on_schedule) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_INTERVAL);
     store_flush_result res;
@@ -279,8 +266,7 @@ Test(store_log, interval_acks_after_write_and_fsyncs_on_schedule)
     fx_close(&fx);
 }
 
-Test(store_log, interval_failed_fsync_fails_log_until_an_fsync_succeeds)
-{
+Test(store_log, interval_failed_fsync_fails_log_until_an_fsync_succeeds) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_INTERVAL);
     store_flush_result res;
@@ -296,8 +282,7 @@ Test(store_log, interval_failed_fsync_fails_log_until_an_fsync_succeeds)
     fx_close(&fx);
 }
 
-Test(store_log, accepting_applies_back_pressure)
-{
+Test(store_log, accepting_applies_back_pressure) {
     char path[] = "/tmp/ringpad-store-log-XXXXXX";
     int fd = mkstemp(path);
     cr_assert_geq(fd, 0);
@@ -316,8 +301,7 @@ Test(store_log, accepting_applies_back_pressure)
     unlink(path);
 }
 
-Test(store_log, reopen_at_offset_appends_without_header)
-{
+Test(store_log, reopen_at_offset_appends_without_header) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_ALWAYS);
     append(fx.log, 0);
@@ -334,8 +318,7 @@ Test(store_log, reopen_at_offset_appends_without_header)
     fx_close(&fx);
 }
 
-Test(store_log, switch_segment_only_when_idle)
-{
+Test(store_log, switch_segment_only_when_idle) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_ALWAYS);
     append(fx.log, 0);
@@ -358,8 +341,7 @@ Test(store_log, switch_segment_only_when_idle)
     fx_close(&fx);
 }
 
-Test(store_log, switch_segment_pending_moves_the_waiting_records_to_the_new_segment)
-{
+Test(store_log, switch_segment_pending_moves_the_waiting_records_to_the_new_segment) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_ALWAYS);
     append(fx.log, 0);

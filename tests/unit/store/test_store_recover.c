@@ -16,35 +16,30 @@ typedef struct datadir {
     int fd;
 } datadir;
 
-static void dd_open(datadir *dd)
-{
+static void dd_open(datadir *dd) {
     strcpy(dd->path, "/tmp/ringpad-store-XXXXXX");
     cr_assert_not_null(mkdtemp(dd->path));
     dd->fd = open(dd->path, O_RDONLY | O_DIRECTORY);
     cr_assert_geq(dd->fd, 0);
 }
 
-static int dd_delete_one(void *ctx, const char *name, size_t len)
-{
+static int dd_delete_one(void *ctx, const char *name, size_t len) {
     return store_doc_delete(*(int *)ctx, name, len);
 }
 
-static void dd_close(datadir *dd)
-{
+static void dd_close(datadir *dd) {
     cr_assert_eq(store_list(dd->fd, dd_delete_one, &dd->fd), 0);
     close(dd->fd);
     cr_assert_eq(rmdir(dd->path), 0, "data dir left files behind");
 }
 
-static char *doc_file_path(const datadir *dd, const char *dir, const char *file)
-{
+static char *doc_file_path(const datadir *dd, const char *dir, const char *file) {
     static char path[512];
     snprintf(path, sizeof path, "%s/%s/%s", dd->path, dir, file);
     return path;
 }
 
-static ot_limits test_limits(void)
-{
+static ot_limits test_limits(void) {
     ot_limits lim = ot_limits_default();
     lim.history_depth = 1000;
     return lim;
@@ -59,8 +54,7 @@ typedef struct live {
 } live;
 
 static void live_open(live *lv, const datadir *dd, const char *name, bool create,
-                      store_recovery *rep)
-{
+                      store_recovery *rep) {
     ot_limits lim = test_limits();
     memset(lv, 0, sizeof *lv);
     lv->rng = 0x1234567u;
@@ -71,22 +65,19 @@ static void live_open(live *lv, const datadir *dd, const char *name, bool create
                                ot_doc_version(lv->doc), &lv->log), 0);
 }
 
-static void live_close(live *lv)
-{
+static void live_close(live *lv) {
     store_log_free(lv->log);
     store_doc_files_close(&lv->files);
     ot_doc_free(lv->doc);
 }
 
-static uint32_t rnd(live *lv)
-{
+static uint32_t rnd(live *lv) {
     lv->rng = lv->rng * 1103515245u + 12345u;
     return lv->rng >> 8;
 }
 
 /* A random op on the text of version `base` (ASCII, CJK and emoji inserts). */
-static void random_op(live *lv, uint64_t base, ot_op *op)
-{
+static void random_op(live *lv, uint64_t base, ot_op *op) {
     ot_buf text;
     ot_buf_init(&text);
     cr_assert_eq(ot_doc_text_at(lv->doc, base, &text), 0);
@@ -111,8 +102,7 @@ static void random_op(live *lv, uint64_t base, ot_op *op)
 
 /* Submits one op (based on a recent version, so it is often transformed),
  * logs it and flushes. */
-static void live_edit(live *lv, int index)
-{
+static void live_edit(live *lv, int index) {
     uint64_t v = ot_doc_version(lv->doc);
     uint64_t back = rnd(lv) % 4;
     uint64_t base = v - (back > v - ot_doc_oldest_version(lv->doc) ? 0 : back);
@@ -138,21 +128,18 @@ static void live_edit(live *lv, int index)
     ot_op_free(&res.op);
 }
 
-static void live_flush(live *lv)
-{
+static void live_flush(live *lv) {
     store_flush_result res;
     cr_assert_eq(store_sync_flush(lv->log, 0, NULL, &res), 0);
     cr_assert_eq(store_log_durable_version(lv->log), ot_doc_version(lv->doc));
 }
 
-static void text_of(const ot_doc *doc, ot_buf *out)
-{
+static void text_of(const ot_doc *doc, ot_buf *out) {
     ot_buf_init(out);
     cr_assert_eq(ot_text_to_buf(ot_doc_text(doc), out), 0);
 }
 
-static void assert_same_doc(const ot_doc *a, const ot_doc *b)
-{
+static void assert_same_doc(const ot_doc *a, const ot_doc *b) {
     cr_assert_eq(ot_doc_version(a), ot_doc_version(b));
     ot_buf ta, tb;
     text_of(a, &ta);
@@ -164,8 +151,42 @@ static void assert_same_doc(const ot_doc *a, const ot_doc *b)
     ot_buf_free(&tb);
 }
 
-static off_t file_size(const char *path)
-{
+/* The three compaction steps of store.h run back to back, blocking: the log
+ * flushed, a new segment, the snapshot written, the old segments dropped. */
+static int compact_blocking(store_doc_files *files, store_log *log, const ot_doc *doc,
+                            uint32_t history_depth) {
+    uint64_t version = ot_doc_version(doc);
+    if (store_log_next_version(log) != version)
+        return -EINVAL;
+    store_log_request_fsync(log);
+    /* Bounded: each round either finishes the flush or fails. */
+    for (int round = 0; round < 4 && !store_log_idle(log); round++) {
+        int rc = store_sync_flush(log, 0, NULL, NULL);
+        if (rc != 0)
+            return rc;
+    }
+    if (!store_log_idle(log))
+        return -EBUSY;
+
+    int rc = store_compact_switch(files, log, version);
+    if (rc != 0)
+        return rc;
+
+    uint64_t snap = 0;
+    uint8_t *image = NULL;
+    size_t image_len = 0;
+    rc = store_compact_snapshot_image(doc, history_depth, files->snapshot_version, &snap,
+                                      &image, &image_len);
+    if (rc != 0)
+        return rc;
+    rc = store_compact_files(files->dir_fd, snap, image, image_len);
+    free(image);
+    if (rc == 0)
+        files->snapshot_version = snap;
+    return rc;
+}
+
+static off_t file_size(const char *path) {
     struct stat st;
     cr_assert_eq(stat(path, &st), 0, "%s", path);
     return st.st_size;
@@ -175,8 +196,7 @@ static off_t file_size(const char *path)
 
 /* ---- tests ---- */
 
-Test(store_recover, replay_equals_live_doc_and_ids_survive)
-{
+Test(store_recover, replay_equals_live_doc_and_ids_survive) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -225,8 +245,7 @@ Test(store_recover, replay_equals_live_doc_and_ids_survive)
     dd_close(&dd);
 }
 
-Test(store_recover, torn_tail_is_truncated_and_appends_continue)
-{
+Test(store_recover, torn_tail_is_truncated_and_appends_continue) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -270,8 +289,7 @@ Test(store_recover, torn_tail_is_truncated_and_appends_continue)
     dd_close(&dd);
 }
 
-Test(store_recover, middle_corruption_refuses_with_file_and_offset)
-{
+Test(store_recover, middle_corruption_refuses_with_file_and_offset) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -316,8 +334,7 @@ Test(store_recover, middle_corruption_refuses_with_file_and_offset)
     dd_close(&dd);
 }
 
-Test(store_recover, compaction_keeps_history_depth)
-{
+Test(store_recover, compaction_keeps_history_depth) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -326,7 +343,7 @@ Test(store_recover, compaction_keeps_history_depth)
     for (int i = 0; i < 50; i++)
         live_edit(&lv, i);
     live_flush(&lv);
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 10), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 10), 0);
     cr_assert_eq(lv.files.snapshot_version, 40);
     cr_assert_eq(lv.files.log_start_version, 50);
     /* log.0 still holds ops 40..49, within the history depth. */
@@ -334,7 +351,7 @@ Test(store_recover, compaction_keeps_history_depth)
     for (int i = 50; i < 100; i++)
         live_edit(&lv, i);
     live_flush(&lv);
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 10), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 10), 0);
     cr_assert_eq(lv.files.snapshot_version, 90);
     struct stat st;
     cr_assert_eq(stat(doc_file_path(&dd, "big", SEG0), &st), -1, "old segment dropped");
@@ -377,16 +394,14 @@ typedef struct collected {
     int count;
 } collected;
 
-static int collect_op(void *ctx, const store_record *rec, size_t off)
-{
+static int collect_op(void *ctx, const store_record *rec, size_t off) {
     (void)off;
     collected *c = ctx;
     c->bases[c->count++] = rec->base_version;
     return 0;
 }
 
-Test(store_recover, read_ops_by_range_across_segments)
-{
+Test(store_recover, read_ops_by_range_across_segments) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -395,7 +410,7 @@ Test(store_recover, read_ops_by_range_across_segments)
     for (int i = 0; i < 30; i++)
         live_edit(&lv, i);
     live_flush(&lv);
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 25), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 25), 0);
     for (int i = 30; i < 40; i++)
         live_edit(&lv, i);
     live_flush(&lv);
@@ -419,8 +434,7 @@ typedef struct names {
     int count;
 } names;
 
-static int collect_name(void *ctx, const char *name, size_t len)
-{
+static int collect_name(void *ctx, const char *name, size_t len) {
     names *n = ctx;
     cr_assert_lt(n->count, 8);
     memcpy(n->list[n->count], name, len);
@@ -429,16 +443,14 @@ static int collect_name(void *ctx, const char *name, size_t len)
     return 0;
 }
 
-static bool has_name(const names *n, const char *want)
-{
+static bool has_name(const names *n, const char *want) {
     for (int i = 0; i < n->count; i++)
         if (strcmp(n->list[i], want) == 0)
             return true;
     return false;
 }
 
-Test(store_recover, names_list_delete_and_escapes)
-{
+Test(store_recover, names_list_delete_and_escapes) {
     datadir dd;
     dd_open(&dd);
     ot_limits lim = test_limits();
@@ -495,8 +507,7 @@ Test(store_recover, names_list_delete_and_escapes)
 
 /* ---- in-memory recovery ---- */
 
-static size_t seg_with(uint8_t *buf, uint64_t start, const char **ops, int count)
-{
+static size_t seg_with(uint8_t *buf, uint64_t start, const char **ops, int count) {
     store_segment_header_encode(start, buf);
     size_t len = STORE_SEGMENT_HEADER_BYTES;
     for (int i = 0; i < count; i++) {
@@ -513,8 +524,7 @@ static size_t seg_with(uint8_t *buf, uint64_t start, const char **ops, int count
     return len;
 }
 
-Test(store_recover, images_without_anything_is_empty_doc)
-{
+Test(store_recover, images_without_anything_is_empty_doc) {
     ot_doc *doc = NULL;
     store_recovery rep;
     cr_assert_eq(store_recover_images(NULL, NULL, NULL, 0, &doc, &rep), 0);
@@ -523,8 +533,7 @@ Test(store_recover, images_without_anything_is_empty_doc)
     ot_doc_free(doc);
 }
 
-Test(store_recover, images_snapshot_then_segments)
-{
+Test(store_recover, images_snapshot_then_segments) {
     uint8_t snap[128];
     size_t sn = 0;
     cr_assert_eq(store_snapshot_encode(2, "ab", 2, snap, sizeof snap, &sn), 0);
@@ -547,8 +556,7 @@ Test(store_recover, images_snapshot_then_segments)
     ot_doc_free(doc);
 }
 
-Test(store_recover, images_refuse_gap_bad_op_bad_snapshot_and_early_torn_segment)
-{
+Test(store_recover, images_refuse_gap_bad_op_bad_snapshot_and_early_torn_segment) {
     uint8_t s0[4096], s1[4096];
     const char *ops0[] = {"[\"a\"]", "[1,\"b\"]"};
     const char *ops1[] = {"[2,\"x\"]"};
@@ -589,8 +597,7 @@ Test(store_recover, images_refuse_gap_bad_op_bad_snapshot_and_early_torn_segment
     cr_assert_not_null(strstr(rep.message, "x/snapshot: checksum mismatch"), "%s", rep.message);
 }
 
-Test(store_recover, duplicate_id_in_log_is_applied_again)
-{
+Test(store_recover, duplicate_id_in_log_is_applied_again) {
     /* The same id twice (the first had left a smaller history): both apply. */
     uint8_t s0[4096];
     store_segment_header_encode(0, s0);
@@ -612,8 +619,7 @@ Test(store_recover, duplicate_id_in_log_is_applied_again)
     ot_doc_free(doc);
 }
 
-Test(store_recover, compaction_under_interval_policy_and_reopen_with_empty_segment)
-{
+Test(store_recover, compaction_under_interval_policy_and_reopen_with_empty_segment) {
     datadir dd;
     dd_open(&dd);
     ot_limits lim = test_limits();
@@ -636,7 +642,7 @@ Test(store_recover, compaction_under_interval_policy_and_reopen_with_empty_segme
     cr_assert_eq(store_log_flush_done(lv.log, 5, (int64_t)f.iov.iov_len, 0, NULL), 0);
     cr_assert_eq(store_log_synced_version(lv.log), 0);
     /* Compaction forces the fsync before switching segments. */
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 4), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 4), 0);
     cr_assert_eq(store_log_synced_version(lv.log), 12);
     cr_assert_eq(lv.files.snapshot_version, 8);
     live_close(&lv);
@@ -661,8 +667,7 @@ Test(store_recover, compaction_under_interval_policy_and_reopen_with_empty_segme
     dd_close(&dd);
 }
 
-Test(store_recover, compact_refuses_busy_or_mismatched_log)
-{
+Test(store_recover, compact_refuses_busy_or_mismatched_log) {
     datadir dd;
     dd_open(&dd);
     live lv;
@@ -672,16 +677,16 @@ Test(store_recover, compact_refuses_busy_or_mismatched_log)
     store_flush f;
     cr_assert_eq(store_log_prepare_flush(lv.log, 0, &f), 1);
     /* A flush is in flight (the ring has it): compaction must wait. */
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 4), -EBUSY);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 4), -EBUSY);
     cr_assert_eq(store_log_flush_done(lv.log, 0, -EIO, -ECANCELED, NULL), 0);
     cr_assert(store_log_failed(lv.log));
     cr_assert_not(store_log_accepting(lv.log));
     /* The log's version must be the document's. */
     ot_doc *other = ot_doc_new(NULL, 0, "", 0);
-    cr_assert_eq(store_compact(&lv.files, lv.log, other, 4), -EINVAL);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, other, 4), -EINVAL);
     ot_doc_free(other);
     /* Compaction flushes first: the retry succeeds and clears the failure. */
-    cr_assert_eq(store_compact(&lv.files, lv.log, lv.doc, 4), 0);
+    cr_assert_eq(compact_blocking(&lv.files, lv.log, lv.doc, 4), 0);
     cr_assert_not(store_log_failed(lv.log));
     cr_assert_eq(store_log_durable_version(lv.log), 1);
     cr_assert_eq(lv.files.log_start_version, 1);
@@ -689,8 +694,7 @@ Test(store_recover, compact_refuses_busy_or_mismatched_log)
     dd_close(&dd);
 }
 
-Test(store_recover, stepwise_compaction_while_appending)
-{
+Test(store_recover, stepwise_compaction_while_appending) {
     datadir dd;
     dd_open(&dd);
     live lv;

@@ -10,7 +10,6 @@
 #include "io/ring.h"
 #include "store/store.h"
 #include "store/store_ring.h"
-#include "io/ud.h"
 
 /* A worker with just a ring and counters: enough for store_ring's SQEs. */
 static worker W;
@@ -54,10 +53,8 @@ static store_flush_result complete(store_ring_io *io, int expect_cqes) {
     for (int i = 0; i < expect_cqes; i++) {
         struct io_uring_cqe *cqe;
         cr_assert_eq(io_uring_wait_cqe(&W.ring, &cqe), 0);
-        ud_tag tag = ud_get_tag(cqe->user_data);
-        cr_assert(tag == UD_TAG_STORE_WRITE || tag == UD_TAG_STORE_FSYNC);
-        cr_assert_eq(ud_get_ptr(cqe->user_data), io);
-        done = store_ring_on_cqe(io, cqe, tag == UD_TAG_STORE_FSYNC, 0, &r);
+        cr_assert(store_ring_cqe_is_mine(io, cqe));
+        done = store_ring_on_cqe(io, cqe, store_ring_cqe_is_fsync(io, cqe), 0, &r);
         io_uring_cqe_seen(&W.ring, cqe);
         if (i + 1 < expect_cqes) cr_assert_eq(done, 0, "the flush waits for its last CQE");
     }
@@ -71,7 +68,7 @@ Test(store_ring, write_and_fsync_linked_group_commit) {
     store_log_config cfg = store_log_config_default();
     cr_assert_eq(store_log_new(&cfg, fd, 0, 0, &lg), 0);
     store_ring_io io __attribute__((aligned(16)));
-    store_ring_io_init(&io, lg);
+    store_ring_io_init(&io, lg, NULL);
     store_flush_result failed;
     /* a new segment: its header is the first write */
     cr_assert_eq(store_ring_kick(&W, &io, 0, &failed), 1);
@@ -111,7 +108,7 @@ Test(store_ring, failed_write_reports_the_ops_and_a_retry_succeeds) {
     cr_assert_geq(ro, 0);
     cr_assert_eq(store_log_new(&cfg, ro, 0, 0, &lg), 0);
     store_ring_io io __attribute__((aligned(16)));
-    store_ring_io_init(&io, lg);
+    store_ring_io_init(&io, lg, NULL);
     append(0);
     append(1);
     store_flush_result failed;

@@ -1,4 +1,4 @@
-/* tls_client: the client role of src/tls.c (contexts, started sessions,
+/* tls_client: the client role of src/tls/tls.c (contexts, started sessions,
  * resumption, the output limit) against its own server sessions, in memory. */
 #include <criterion/criterion.h>
 

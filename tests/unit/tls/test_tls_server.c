@@ -7,7 +7,7 @@
 
 #include "base/config.h"
 #include "base/log.h"
-#include "io/server.h"
+#include "server/server.h"
 #include "tls/tls_cert.h"
 
 #include <arpa/inet.h>

@@ -8,14 +8,12 @@
 #include "ws/deflate.h"
 #include "ws/ws.h"
 
-static int negotiate(const char *offer, pmd_params *p)
-{
+static int negotiate(const char *offer, pmd_params *p) {
     pmd_config cfg = pmd_config_default();
     return pmd_negotiate(offer, strlen(offer), &cfg, p);
 }
 
-static void expect_response(const char *offer, const char *response)
-{
+static void expect_response(const char *offer, const char *response) {
     pmd_params p;
     cr_assert_eq(negotiate(offer, &p), 1, "offer \"%s\" declined", offer);
     char out[128];
@@ -23,14 +21,12 @@ static void expect_response(const char *offer, const char *response)
     cr_assert_str_eq(out, response, "offer \"%s\"", offer);
 }
 
-static void expect_declined(const char *offer)
-{
+static void expect_declined(const char *offer) {
     pmd_params p;
     cr_assert_eq(negotiate(offer, &p), 0, "offer \"%s\" accepted", offer);
 }
 
-Test(deflate, negotiate_browser_offers)
-{
+Test(deflate, negotiate_browser_offers) {
     expect_response("permessage-deflate", "permessage-deflate");                  /* Firefox */
     expect_response("permessage-deflate; client_max_window_bits",                 /* Chrome */
                     "permessage-deflate; client_max_window_bits=15");
@@ -42,8 +38,7 @@ Test(deflate, negotiate_browser_offers)
                     "permessage-deflate; server_max_window_bits=12; client_max_window_bits=9");
 }
 
-Test(deflate, negotiate_invalid_params_decline_the_offer)
-{
+Test(deflate, negotiate_invalid_params_decline_the_offer) {
     expect_declined("permessage-deflate; server_max_window_bits");      /* value required */
     expect_declined("permessage-deflate; server_max_window_bits=7");
     expect_declined("permessage-deflate; server_max_window_bits=16");
@@ -60,8 +55,7 @@ Test(deflate, negotiate_invalid_params_decline_the_offer)
     expect_declined("permessage-deflate; server_max_window_bits=\"10");  /* unterminated */
 }
 
-Test(deflate, negotiate_first_acceptable_offer_wins)
-{
+Test(deflate, negotiate_first_acceptable_offer_wins) {
     expect_response("permessage-deflate; bogus, permessage-deflate; server_no_context_takeover",
                     "permessage-deflate; server_no_context_takeover");
     expect_response("x-webkit-deflate-frame, permessage-deflate; client_max_window_bits=10, "
@@ -69,8 +63,7 @@ Test(deflate, negotiate_first_acceptable_offer_wins)
                     "permessage-deflate; client_max_window_bits=10");
 }
 
-Test(deflate, negotiate_honours_server_config)
-{
+Test(deflate, negotiate_honours_server_config) {
     pmd_config cfg = pmd_config_default();
     pmd_params p;
     const char *offer = "permessage-deflate; client_max_window_bits; server_max_window_bits=14";
@@ -93,8 +86,7 @@ Test(deflate, negotiate_honours_server_config)
 static const uint8_t rfc_hello[] = { 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00 };
 static const uint8_t rfc_hello_again[] = { 0xf2, 0x00, 0x11, 0x00, 0x00 };
 
-Test(deflate, deflate_rfc_hello_with_and_without_takeover)
-{
+Test(deflate, deflate_rfc_hello_with_and_without_takeover) {
     pmd_deflater d;
     uint8_t out[64];
     pmd_deflater_init(&d, 15, 6, 8, false, 0);
@@ -113,14 +105,12 @@ Test(deflate, deflate_rfc_hello_with_and_without_takeover)
 }
 
 static int inflate_all(pmd_inflater *inf, const uint8_t *in, size_t len, uint8_t **out,
-                       size_t *out_len, size_t *cap, size_t max)
-{
+                       size_t *out_len, size_t *cap, size_t max) {
     *out_len = 0;
     return pmd_inflate(inf, in, len, true, out, out_len, cap, max);
 }
 
-Test(deflate, inflate_rfc_examples)
-{
+Test(deflate, inflate_rfc_examples) {
     pmd_inflater inf;
     uint8_t *out = NULL;
     size_t len = 0, cap = 0;
@@ -154,8 +144,7 @@ Test(deflate, inflate_rfc_examples)
     free(out);
 }
 
-Test(deflate, inflate_corrupt_data)
-{
+Test(deflate, inflate_corrupt_data) {
     pmd_inflater inf;
     uint8_t *out = NULL;
     size_t len = 0, cap = 0;
@@ -167,8 +156,7 @@ Test(deflate, inflate_corrupt_data)
     cr_assert_str_eq(pmd_err_str(PMD_ERR_DATA), "corrupt compressed data");
 }
 
-static void fill_pattern(uint8_t *p, size_t n, unsigned seed)
-{
+static void fill_pattern(uint8_t *p, size_t n, unsigned seed) {
     /* repeats at varying distances, so back-references span the window */
     for (size_t i = 0; i < n; i++) {
         seed = seed * 1103515245u + 12345u;
@@ -177,8 +165,7 @@ static void fill_pattern(uint8_t *p, size_t n, unsigned seed)
     }
 }
 
-Test(deflate, roundtrip_every_window_size_and_takeover)
-{
+Test(deflate, roundtrip_every_window_size_and_takeover) {
     static uint8_t msg[20000], comp[20000 + 1024];
     uint8_t *out = NULL;
     size_t len = 0, cap = 0;
@@ -206,8 +193,7 @@ Test(deflate, roundtrip_every_window_size_and_takeover)
     free(out);
 }
 
-Test(deflate, empty_message_and_one_byte_pieces)
-{
+Test(deflate, empty_message_and_one_byte_pieces) {
     pmd_deflater d;
     pmd_inflater inf;
     uint8_t comp[64];
@@ -233,8 +219,7 @@ Test(deflate, empty_message_and_one_byte_pieces)
     free(out);
 }
 
-Test(deflate, zip_bomb_stops_at_the_limit)
-{
+Test(deflate, zip_bomb_stops_at_the_limit) {
     const size_t huge = (size_t)16 << 20;          /* 16 MiB of zeros */
     uint8_t *zeros = calloc(1, huge);
     size_t comp_cap = pmd_deflate_bound(huge);
@@ -259,8 +244,7 @@ Test(deflate, zip_bomb_stops_at_the_limit)
     free(comp);
 }
 
-Test(deflate, exactly_at_limit_is_fine)
-{
+Test(deflate, exactly_at_limit_is_fine) {
     uint8_t msg[1000], comp[2000];
     memset(msg, 'x', sizeof msg);
     pmd_deflater d;
@@ -280,8 +264,7 @@ Test(deflate, exactly_at_limit_is_fine)
     free(out);
 }
 
-Test(deflate, nobufs_resets_and_peer_stays_in_sync)
-{
+Test(deflate, nobufs_resets_and_peer_stays_in_sync) {
     uint8_t msg[4000], comp[8000], tiny[16];
     fill_pattern(msg, sizeof msg, 7);
     pmd_deflater d;
@@ -303,8 +286,7 @@ Test(deflate, nobufs_resets_and_peer_stays_in_sync)
     free(out);
 }
 
-Test(deflate, compress_threshold)
-{
+Test(deflate, compress_threshold) {
     pmd_deflater d;
     pmd_deflater_init(&d, 15, 1, 8, false, 128);
     cr_assert(!pmd_should_compress(&d, 127));
@@ -315,8 +297,7 @@ Test(deflate, compress_threshold)
 /* ---- compressed messages through the reader ---------------------------------------- */
 
 static size_t put(uint8_t *out, size_t cap, bool fin, uint8_t opcode, bool rsv1,
-                  const void *payload, size_t len)
-{
+                  const void *payload, size_t len) {
     static const uint8_t mask[4] = { 0xa1, 0xb2, 0xc3, 0xd4 };
     int64_t n = ws_encode_frame(out, cap, fin, opcode, rsv1, payload, len, mask);
     cr_assert_gt(n, 0);
@@ -333,8 +314,7 @@ typedef struct one {
 } one;
 
 /* Feeds `s` `step` bytes at a time, returns the events (up to 4). */
-static size_t feed(ws_reader *r, uint8_t *s, size_t n, size_t step, one *evs)
-{
+static size_t feed(ws_reader *r, uint8_t *s, size_t n, size_t step, one *evs) {
     size_t count = 0, off = 0;
     while (off < n && count < 4) {
         size_t piece = n - off < step ? n - off : step;
@@ -357,8 +337,7 @@ static size_t feed(ws_reader *r, uint8_t *s, size_t n, size_t step, one *evs)
     return count;
 }
 
-Test(deflate, reader_rfc_hello_compressed_fragmented_bytewise)
-{
+Test(deflate, reader_rfc_hello_compressed_fragmented_bytewise) {
     for (size_t step = 1; step <= 64; step *= 4) {
         pmd_inflater inf;
         pmd_inflater_init(&inf, 15, false);
@@ -386,8 +365,7 @@ Test(deflate, reader_rfc_hello_compressed_fragmented_bytewise)
 }
 
 static one reader_error(const uint8_t *payload, size_t len, uint8_t opcode, bool cont_rsv1,
-                        size_t max)
-{
+                        size_t max) {
     pmd_inflater inf;
     pmd_inflater_init(&inf, 15, false);
     ws_reader r;
@@ -412,16 +390,14 @@ static one reader_error(const uint8_t *payload, size_t len, uint8_t opcode, bool
     return evs[count - 1];
 }
 
-Test(deflate, reader_rsv1_on_continuation_is_1002)
-{
+Test(deflate, reader_rsv1_on_continuation_is_1002) {
     one e = reader_error(rfc_hello, sizeof rfc_hello, WS_OP_TEXT, true, 1000);
     cr_assert_eq(e.type, WS_EV_ERROR);
     cr_assert_eq(e.err, WS_ERR_RSV);
     cr_assert_eq(e.code, 1002);
 }
 
-Test(deflate, reader_corrupt_and_invalid_text_are_1007)
-{
+Test(deflate, reader_corrupt_and_invalid_text_are_1007) {
     const uint8_t bad[] = { 0xff, 0xff, 0xff };
     one e = reader_error(bad, sizeof bad, WS_OP_BINARY, false, 1000);
     cr_assert_eq(e.err, WS_ERR_INFLATE);
@@ -436,8 +412,7 @@ Test(deflate, reader_corrupt_and_invalid_text_are_1007)
     cr_assert_eq(e.code, 1007);
 }
 
-Test(deflate, reader_zip_bomb_is_1009)
-{
+Test(deflate, reader_zip_bomb_is_1009) {
     const size_t huge = (size_t)8 << 20;
     uint8_t *zeros = calloc(1, huge);
     size_t comp_cap = pmd_deflate_bound(huge);
@@ -455,8 +430,7 @@ Test(deflate, reader_zip_bomb_is_1009)
 }
 
 /* Regression (found by fuzz_ws): an empty compressed text message. */
-Test(deflate, reader_empty_compressed_text)
-{
+Test(deflate, reader_empty_compressed_text) {
     const uint8_t payloads[2][1] = { { 0 }, { 0x00 } };
     for (size_t len = 0; len < 2; len++) {
         pmd_inflater inf;
@@ -476,8 +450,7 @@ Test(deflate, reader_empty_compressed_text)
 }
 
 /* Empty stored blocks inflate to nothing: the compressed size is bounded too. */
-Test(deflate, reader_compressed_wire_bytes_bounded)
-{
+Test(deflate, reader_compressed_wire_bytes_bounded) {
     pmd_inflater inf;
     pmd_inflater_init(&inf, 15, false);
     ws_reader r;
@@ -507,8 +480,7 @@ Test(deflate, reader_compressed_wire_bytes_bounded)
 }
 
 /* Server encoder -> client-role reader: compression on and off, context kept. */
-Test(deflate, encode_message_roundtrip_through_client_reader)
-{
+Test(deflate, encode_message_roundtrip_through_client_reader) {
     pmd_deflater def;
     pmd_inflater inf;
     pmd_deflater_init(&def, 15, 1, 8, false, 32);

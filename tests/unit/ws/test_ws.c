@@ -12,8 +12,7 @@ static const ws_header_rules client_rules = { .expect_masked = false, .allow_rsv
 static const uint8_t rfc_masked_hello[] = { 0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f,
                                             0x9f, 0x4d, 0x51, 0x58 };
 
-Test(ws, parse_rfc_masked_hello)
-{
+Test(ws, parse_rfc_masked_hello) {
     ws_frame_header h;
     cr_assert_eq(ws_parse_frame_header(rfc_masked_hello, sizeof rfc_masked_hello,
                                        &server_rules, &h), 6);
@@ -29,8 +28,7 @@ Test(ws, parse_rfc_masked_hello)
     cr_assert_arr_eq(payload, "Hello", 5);
 }
 
-Test(ws, encode_rfc_masked_hello_exact_bytes)
-{
+Test(ws, encode_rfc_masked_hello_exact_bytes) {
     uint8_t out[32];
     const uint8_t mask[4] = { 0x37, 0xfa, 0x21, 0x3d };
     int64_t n = ws_encode_frame(out, sizeof out, true, WS_OP_TEXT, false,
@@ -39,8 +37,7 @@ Test(ws, encode_rfc_masked_hello_exact_bytes)
     cr_assert_arr_eq(out, rfc_masked_hello, sizeof rfc_masked_hello);
 }
 
-Test(ws, encode_rfc_unmasked_examples)
-{
+Test(ws, encode_rfc_unmasked_examples) {
     uint8_t out[16];
     /* unmasked "Hello": 0x81 0x05 ...; ping "Hello": 0x89 0x05 ... */
     cr_assert_eq(ws_encode_frame(out, sizeof out, true, WS_OP_TEXT, false,
@@ -56,8 +53,7 @@ Test(ws, encode_rfc_unmasked_examples)
     cr_assert_arr_eq(out, "\x80\x02", 2);
 }
 
-Test(ws, encode_length_forms_and_rsv1)
-{
+Test(ws, encode_length_forms_and_rsv1) {
     uint8_t out[WS_MAX_HEADER_BYTES];
     cr_assert_eq(ws_encode_frame_header(out, true, WS_OP_BINARY, false, 125, NULL), 2);
     cr_assert_eq(out[1], 125);
@@ -73,8 +69,7 @@ Test(ws, encode_length_forms_and_rsv1)
     cr_assert_arr_eq(out + 10, mask, 4);
 }
 
-Test(ws, encode_frame_nobufs)
-{
+Test(ws, encode_frame_nobufs) {
     uint8_t out[8];
     cr_assert_eq(ws_encode_frame(out, sizeof out, true, WS_OP_TEXT, false,
                                  (const uint8_t *)"Hello!!", 7, NULL), WS_ERR_NOBUFS);
@@ -82,8 +77,7 @@ Test(ws, encode_frame_nobufs)
                  WS_ERR_NOBUFS);
 }
 
-Test(ws, parse_roundtrips_every_length_form)
-{
+Test(ws, parse_roundtrips_every_length_form) {
     const uint64_t lens[] = { 0, 1, 125, 126, 127, 65535, 65536, UINT64_C(1) << 40,
                               (UINT64_C(1) << 63) - 1 };
     const uint8_t mask[4] = { 9, 8, 7, 6 };
@@ -101,8 +95,7 @@ Test(ws, parse_roundtrips_every_length_form)
     }
 }
 
-Test(ws, mask_in_pieces_equals_whole_and_is_an_involution)
-{
+Test(ws, mask_in_pieces_equals_whole_and_is_an_involution) {
     uint8_t whole[67], pieces[67], orig[67];
     for (size_t i = 0; i < sizeof orig; i++)
         orig[i] = (uint8_t)(i * 7 + 3);
@@ -123,28 +116,24 @@ Test(ws, mask_in_pieces_equals_whole_and_is_an_involution)
     cr_assert_arr_eq(whole, orig, sizeof orig);
 }
 
-static int parse2(uint8_t b0, uint8_t b1, const ws_header_rules *rules)
-{
+static int parse2(uint8_t b0, uint8_t b1, const ws_header_rules *rules) {
     uint8_t buf[WS_MAX_HEADER_BYTES] = { b0, b1, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0 };
     ws_frame_header h;
     return ws_parse_frame_header(buf, sizeof buf, rules, &h);
 }
 
-Test(ws, unmasked_client_frame_is_1002)
-{
+Test(ws, unmasked_client_frame_is_1002) {
     int rc = parse2(0x81, 0x05, &server_rules);
     cr_assert_eq(rc, WS_ERR_NOT_MASKED);
     cr_assert_eq(ws_err_close_code(rc), 1002);
 }
 
-Test(ws, masked_server_frame_rejected_by_client)
-{
+Test(ws, masked_server_frame_rejected_by_client) {
     cr_assert_eq(parse2(0x81, 0x85, &client_rules), WS_ERR_MASKED);
     cr_assert_eq(parse2(0x81, 0x05, &client_rules), 2);
 }
 
-Test(ws, rsv_bits_without_extension_are_1002)
-{
+Test(ws, rsv_bits_without_extension_are_1002) {
     cr_assert_eq(parse2(0xc1, 0x80, &server_rules), WS_ERR_RSV);   /* RSV1 */
     cr_assert_eq(parse2(0xa1, 0x80, &server_rules), WS_ERR_RSV);   /* RSV2 */
     cr_assert_eq(parse2(0x91, 0x80, &server_rules), WS_ERR_RSV);   /* RSV3 */
@@ -155,8 +144,7 @@ Test(ws, rsv_bits_without_extension_are_1002)
     cr_assert_eq(ws_err_close_code(WS_ERR_RSV), 1002);
 }
 
-Test(ws, reserved_opcodes_are_1002_after_one_byte)
-{
+Test(ws, reserved_opcodes_are_1002_after_one_byte) {
     const uint8_t reserved[] = { 3, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf };
     for (size_t i = 0; i < sizeof reserved; i++) {
         uint8_t b0 = (uint8_t)(0x80 | reserved[i]);
@@ -166,8 +154,7 @@ Test(ws, reserved_opcodes_are_1002_after_one_byte)
     }
 }
 
-Test(ws, control_frame_rules)
-{
+Test(ws, control_frame_rules) {
     cr_assert_eq(parse2(0x89, 0x80 | 125, &server_rules), 6);
     cr_assert_eq(parse2(0x89, 0x80 | 126, &server_rules), WS_ERR_CONTROL_TOO_LONG);
     cr_assert_eq(parse2(0x88, 0x80 | 127, &server_rules), WS_ERR_CONTROL_TOO_LONG);
@@ -178,8 +165,7 @@ Test(ws, control_frame_rules)
     cr_assert_eq(ws_err_close_code(WS_ERR_CONTROL_FRAGMENTED), 1002);
 }
 
-Test(ws, length_top_bit_fails_on_third_byte)
-{
+Test(ws, length_top_bit_fails_on_third_byte) {
     const uint8_t buf[] = { 0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1 };
     ws_frame_header h;
     cr_assert_eq(ws_parse_frame_header(buf, 2, &server_rules, &h), 0);
@@ -187,8 +173,7 @@ Test(ws, length_top_bit_fails_on_third_byte)
     cr_assert_eq(ws_err_close_code(WS_ERR_LENGTH_TOP_BIT), 1002);
 }
 
-Test(ws, non_minimal_lengths_are_1002)
-{
+Test(ws, non_minimal_lengths_are_1002) {
     const uint8_t len16[] = { 0x82, 0xfe, 0x00, 0x7d, 1, 2, 3, 4 };       /* 125 in 16 bits */
     const uint8_t len64[] = { 0x82, 0xff, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4 };
     const uint8_t ok16[] = { 0x82, 0xfe, 0x00, 0x7e, 1, 2, 3, 4 };        /* 126: minimal */
@@ -202,8 +187,7 @@ Test(ws, non_minimal_lengths_are_1002)
     cr_assert_eq(ws_err_close_code(WS_ERR_LENGTH_NOT_MINIMAL), 1002);
 }
 
-Test(ws, close_code_validity)
-{
+Test(ws, close_code_validity) {
     const uint16_t valid[] = { 1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012,
                                1013, 1014, 3000, 3999, 4000, 4999 };
     const uint16_t invalid[] = { 0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999,
@@ -218,8 +202,7 @@ Test(ws, close_code_validity)
     cr_assert_eq(count_valid, 4 + 8 + 2000);
 }
 
-Test(ws, encode_close_frames)
-{
+Test(ws, encode_close_frames) {
     uint8_t out[2 + WS_MAX_CONTROL_PAYLOAD_BYTES];
     cr_assert_eq(ws_encode_close(1000, "bye", out), 7);
     cr_assert_arr_eq(out, "\x88\x05\x03\xe8" "bye", 7);
@@ -229,8 +212,7 @@ Test(ws, encode_close_frames)
     cr_assert_arr_eq(out, "\x88\x00", 2);
 }
 
-Test(ws, encode_close_cuts_long_reason_at_utf8_boundary)
-{
+Test(ws, encode_close_cuts_long_reason_at_utf8_boundary) {
     char reason[200];
     memset(reason, 'a', 122);
     memcpy(reason + 122, "\xc3\xa9" "tail", 7);          /* 'é' straddles byte 123 */
@@ -245,8 +227,7 @@ Test(ws, encode_close_cuts_long_reason_at_utf8_boundary)
     cr_assert_eq(out[1], 125);
 }
 
-Test(ws, every_error_has_text_and_code)
-{
+Test(ws, every_error_has_text_and_code) {
     for (int e = WS_ERR_NOBUFS; e <= WS_ERR_NOT_MASKED; e++) {
         cr_expect_str_neq(ws_err_str(e), "unknown websocket error", "%d", e);
         uint16_t code = ws_err_close_code(e);

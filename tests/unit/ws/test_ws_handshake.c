@@ -9,13 +9,11 @@
 
 #include "ws/ws_handshake.h"
 
-static bool starts_with(const char *s, const char *prefix)
-{
+static bool starts_with(const char *s, const char *prefix) {
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static void req_init(http_request *req, const char *method)
-{
+static void req_init(http_request *req, const char *method) {
     memset(req, 0, sizeof *req);
     req->method = method;
     req->method_len = strlen(method);
@@ -25,8 +23,7 @@ static void req_init(http_request *req, const char *method)
     req->keep_alive = true;
 }
 
-static void add(http_request *req, const char *name, const char *value)
-{
+static void add(http_request *req, const char *name, const char *value) {
     cr_assert_lt(req->count_headers, HTTP_MAX_HEADERS);
     http_header *h = &req->headers[req->count_headers++];
     h->name = name;
@@ -36,8 +33,7 @@ static void add(http_request *req, const char *name, const char *value)
 }
 
 /* RFC 6455 1.3 sample handshake. */
-static void valid_request(http_request *req)
-{
+static void valid_request(http_request *req) {
     req_init(req, "GET");
     add(req, "Host", "server.example.com");
     add(req, "Upgrade", "websocket");
@@ -47,29 +43,25 @@ static void valid_request(http_request *req)
     add(req, "Sec-WebSocket-Version", "13");
 }
 
-static ws_handshake_config no_deflate(void)
-{
+static ws_handshake_config no_deflate(void) {
     ws_handshake_config cfg = { .deflate = pmd_config_default() };
     cfg.deflate.enable = false;
     return cfg;
 }
 
-static int check(const http_request *req, ws_handshake_result *res)
-{
+static int check(const http_request *req, ws_handshake_result *res) {
     ws_handshake_config cfg = no_deflate();
     return ws_handshake_check(req, &cfg, res);
 }
 
-Test(ws_handshake, rfc_accept_key)
-{
+Test(ws_handshake, rfc_accept_key) {
     char accept[WS_ACCEPT_CHARS + 1];
     const char *key = "dGhlIHNhbXBsZSBub25jZQ==";
     cr_assert_eq(ws_handshake_accept_key(key, strlen(key), accept), 0);
     cr_assert_str_eq(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
-Test(ws_handshake, rfc_sample_request_gets_exact_101)
-{
+Test(ws_handshake, rfc_sample_request_gets_exact_101) {
     http_request req;
     valid_request(&req);
     ws_handshake_result res;
@@ -89,8 +81,7 @@ Test(ws_handshake, rfc_sample_request_gets_exact_101)
     cr_assert_eq(ws_handshake_write_response(&res, out, 20), -ENOBUFS);
 }
 
-Test(ws_handshake, tokens_are_case_insensitive_and_listed)
-{
+Test(ws_handshake, tokens_are_case_insensitive_and_listed) {
     http_request req;
     req_init(&req, "GET");
     add(&req, "host", "x");
@@ -103,8 +94,7 @@ Test(ws_handshake, tokens_are_case_insensitive_and_listed)
     cr_assert_eq(check(&req, &res), 0);
 }
 
-static void expect_status(http_request *req, int status)
-{
+static void expect_status(http_request *req, int status) {
     ws_handshake_result res;
     cr_assert_eq(check(req, &res), -status, "want %d, got %d (%s)", status, res.status,
                  res.reason ? res.reason : "");
@@ -113,8 +103,7 @@ static void expect_status(http_request *req, int status)
 }
 
 /* A valid request with header `name` replaced by `value` (NULL: removed). */
-static void with_header(http_request *req, const char *name, const char *value)
-{
+static void with_header(http_request *req, const char *name, const char *value) {
     valid_request(req);
     size_t w = 0;
     for (size_t i = 0; i < req->count_headers; i++)
@@ -125,8 +114,7 @@ static void with_header(http_request *req, const char *name, const char *value)
         add(req, name, value);
 }
 
-Test(ws_handshake, method_and_version_rules)
-{
+Test(ws_handshake, method_and_version_rules) {
     http_request req;
     valid_request(&req);
     req.method = "POST";
@@ -144,8 +132,7 @@ Test(ws_handshake, method_and_version_rules)
     expect_status(&req, 400);
 }
 
-Test(ws_handshake, required_headers)
-{
+Test(ws_handshake, required_headers) {
     http_request req;
     with_header(&req, "Host", NULL);
     expect_status(&req, 400);
@@ -161,8 +148,7 @@ Test(ws_handshake, required_headers)
     expect_status(&req, 400);
 }
 
-Test(ws_handshake, version_other_than_13_is_426_with_header)
-{
+Test(ws_handshake, version_other_than_13_is_426_with_header) {
     http_request req;
     with_header(&req, "Sec-WebSocket-Version", "8");
     expect_status(&req, 426);
@@ -184,8 +170,7 @@ Test(ws_handshake, version_other_than_13_is_426_with_header)
     cr_assert_eq(ws_handshake_write_error(&res, out, 30), -ENOBUFS);
 }
 
-Test(ws_handshake, error_responses_per_status)
-{
+Test(ws_handshake, error_responses_per_status) {
     http_request req;
     valid_request(&req);
     req.method = "PUT";
@@ -207,8 +192,7 @@ Test(ws_handshake, error_responses_per_status)
     cr_assert_eq((size_t)n, (size_t)(body - out) + strlen(body));
 }
 
-Test(ws_handshake, key_must_be_base64_of_16_bytes)
-{
+Test(ws_handshake, key_must_be_base64_of_16_bytes) {
     const char *bad[] = {
         "",
         "dGhlIHNhbXBsZSBub25jZQ",          /* no padding */
@@ -231,8 +215,7 @@ Test(ws_handshake, key_must_be_base64_of_16_bytes)
     expect_status(&req, 400);                  /* two keys */
 }
 
-Test(ws_handshake, origin_allow_list)
-{
+Test(ws_handshake, origin_allow_list) {
     const char *allowed[] = { "https://ringpad.example", "http://localhost:8080" };
     ws_handshake_config cfg = no_deflate();
     cfg.allowed_origins = allowed;
@@ -257,8 +240,7 @@ Test(ws_handshake, origin_allow_list)
     cr_assert_eq(ws_handshake_check(&req, &cfg, &res), 0);
 }
 
-Test(ws_handshake, subprotocol_echoed_when_offered)
-{
+Test(ws_handshake, subprotocol_echoed_when_offered) {
     http_request req;
     ws_handshake_result res;
     char out[WS_HANDSHAKE_MAX_RESPONSE_BYTES];
@@ -280,8 +262,7 @@ Test(ws_handshake, subprotocol_echoed_when_offered)
     cr_assert_null(strstr(out, "Sec-WebSocket-Protocol"));
 }
 
-Test(ws_handshake, deflate_negotiated_only_when_enabled)
-{
+Test(ws_handshake, deflate_negotiated_only_when_enabled) {
     http_request req;
     ws_handshake_result res;
     char out[WS_HANDSHAKE_MAX_RESPONSE_BYTES];
@@ -301,8 +282,7 @@ Test(ws_handshake, deflate_negotiated_only_when_enabled)
 }
 
 /* Every parameter with a value: the longest answer must still fit. */
-Test(ws_handshake, deflate_answer_with_every_parameter_fits)
-{
+Test(ws_handshake, deflate_answer_with_every_parameter_fits) {
     http_request req;
     ws_handshake_result res;
     char out[WS_HANDSHAKE_MAX_RESPONSE_BYTES];
@@ -320,9 +300,8 @@ Test(ws_handshake, deflate_answer_with_every_parameter_fits)
     cr_assert_not_null(strstr(out, "client_max_window_bits=11"), "%s", out);
 }
 
-/* End to end with the real request parser (src/http.c). */
-Test(ws_handshake, parsed_rfc_request)
-{
+/* End to end with the real request parser (src/http/http.c). */
+Test(ws_handshake, parsed_rfc_request) {
     const char raw[] = "GET /chat HTTP/1.1\r\n"
                        "Host: server.example.com\r\n"
                        "Upgrade: websocket\r\n"

@@ -25,8 +25,7 @@ typedef struct run_result {
     size_t consumed_at_error;           /* stream offset just after the failing byte */
 } run_result;
 
-static void record(run_result *res, const ws_event *ev)
-{
+static void record(run_result *res, const ws_event *ev) {
     cr_assert_lt(res->count, MAX_EVENTS);
     got *g = &res->ev[res->count++];
     g->type = ev->type;
@@ -41,8 +40,7 @@ static void record(run_result *res, const ws_event *ev)
         memcpy(g->data, src, g->len);
 }
 
-static void run_free(run_result *res)
-{
+static void run_free(run_result *res) {
     for (size_t i = 0; i < res->count; i++)
         free(res->ev[i].data);
     res->count = 0;
@@ -50,8 +48,7 @@ static void run_free(run_result *res)
 
 /* Feeds `stream` in pieces of `step` bytes (0: all at once), collecting events
  * until the input ends or an error. Works on a copy: the reader unmasks in place. */
-static void run(ws_reader *r, const uint8_t *stream, size_t len, size_t step, run_result *res)
-{
+static void run(ws_reader *r, const uint8_t *stream, size_t len, size_t step, run_result *res) {
     memset(res, 0, sizeof *res);
     uint8_t *copy = malloc(len + 1);
     memcpy(copy, stream, len);
@@ -80,8 +77,7 @@ static void run(ws_reader *r, const uint8_t *stream, size_t len, size_t step, ru
     free(copy);
 }
 
-static void server_reader(ws_reader *r, size_t max_message_bytes, pmd_inflater *inf)
-{
+static void server_reader(ws_reader *r, size_t max_message_bytes, pmd_inflater *inf) {
     ws_reader_config cfg = { .max_message_bytes = max_message_bytes, .expect_masked = true,
                              .inflater = inf };
     cr_assert_eq(ws_reader_init(r, &cfg), 0);
@@ -89,8 +85,7 @@ static void server_reader(ws_reader *r, size_t max_message_bytes, pmd_inflater *
 
 /* Appends one masked client frame to a stream. */
 static size_t put(uint8_t *out, size_t at, bool fin, uint8_t opcode, bool rsv1,
-                  const void *payload, size_t len)
-{
+                  const void *payload, size_t len) {
     static const uint8_t mask[4] = { 0x37, 0xfa, 0x21, 0x3d };
     int64_t n = ws_encode_frame(out + at, MAX_STREAM_BYTES - at, fin, opcode, rsv1, payload,
                                 len, mask);
@@ -98,8 +93,7 @@ static size_t put(uint8_t *out, size_t at, bool fin, uint8_t opcode, bool rsv1,
     return at + (size_t)n;
 }
 
-static void expect_message(const got *g, uint8_t opcode, const void *data, size_t len)
-{
+static void expect_message(const got *g, uint8_t opcode, const void *data, size_t len) {
     cr_assert_eq(g->type, WS_EV_MESSAGE);
     cr_assert_eq(g->opcode, opcode);
     cr_assert_eq(g->len, len);
@@ -107,8 +101,7 @@ static void expect_message(const got *g, uint8_t opcode, const void *data, size_
         cr_assert_arr_eq(g->data, data, len);
 }
 
-static void expect_error(const run_result *res, int err, uint16_t code)
-{
+static void expect_error(const run_result *res, int err, uint16_t code) {
     cr_assert_gt(res->count, 0);
     const got *g = &res->ev[res->count - 1];
     cr_assert_eq(g->type, WS_EV_ERROR, "type %d", g->type);
@@ -117,8 +110,7 @@ static void expect_error(const run_result *res, int err, uint16_t code)
     cr_assert_eq(g->close_code, code);
 }
 
-Test(ws_reader, rfc_masked_hello_delivered_in_place)
-{
+Test(ws_reader, rfc_masked_hello_delivered_in_place) {
     uint8_t frame[] = { 0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58 };
     ws_reader r;
     server_reader(&r, 0, NULL);
@@ -133,8 +125,7 @@ Test(ws_reader, rfc_masked_hello_delivered_in_place)
     ws_reader_free(&r);
 }
 
-Test(ws_reader, rfc_unmasked_fragments_in_client_role)
-{
+Test(ws_reader, rfc_unmasked_fragments_in_client_role) {
     const uint8_t stream[] = { 0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f,
                                0x89, 0x05, 'H', 'e', 'l', 'l', 'o' };
     ws_reader r;
@@ -150,8 +141,7 @@ Test(ws_reader, rfc_unmasked_fragments_in_client_role)
     ws_reader_free(&r);
 }
 
-Test(ws_reader, rfc_masked_pong_and_large_binary)
-{
+Test(ws_reader, rfc_masked_pong_and_large_binary) {
     static uint8_t stream[MAX_STREAM_BYTES];
     const uint8_t pong[] = { 0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58 };
     memcpy(stream, pong, sizeof pong);
@@ -175,8 +165,7 @@ Test(ws_reader, rfc_masked_pong_and_large_binary)
 
 /* A stream exercising fragmentation with interleaved control frames, empty
  * frames and every length form. */
-static size_t mixed_stream(uint8_t *s)
-{
+static size_t mixed_stream(uint8_t *s) {
     static uint8_t blob[70000];
     for (size_t i = 0; i < sizeof blob; i++)
         blob[i] = (uint8_t)(i ^ (i >> 8));
@@ -195,8 +184,7 @@ static size_t mixed_stream(uint8_t *s)
     return n;
 }
 
-static void check_mixed(const run_result *res)
-{
+static void check_mixed(const run_result *res) {
     static uint8_t blob[70000];
     for (size_t i = 0; i < sizeof blob; i++)
         blob[i] = (uint8_t)(i ^ (i >> 8));
@@ -215,8 +203,7 @@ static void check_mixed(const run_result *res)
     cr_assert_arr_eq(res->ev[6].data, "done", 4);
 }
 
-Test(ws_reader, mixed_stream_any_chunking)
-{
+Test(ws_reader, mixed_stream_any_chunking) {
     static uint8_t stream[MAX_STREAM_BYTES];
     size_t len = mixed_stream(stream);
     const size_t steps[] = { 0, 1, 2, 3, 7, 13, 100, 4096 };
@@ -231,8 +218,7 @@ Test(ws_reader, mixed_stream_any_chunking)
     }
 }
 
-Test(ws_reader, every_split_point_of_a_small_stream)
-{
+Test(ws_reader, every_split_point_of_a_small_stream) {
     uint8_t stream[256];
     size_t len = 0;
     len = put(stream, len, false, WS_OP_TEXT, false, "ab\xe2\x82", 4);
@@ -264,8 +250,7 @@ Test(ws_reader, every_split_point_of_a_small_stream)
     }
 }
 
-static void expect_stream_error(const uint8_t *stream, size_t len, int err, uint16_t code)
-{
+static void expect_stream_error(const uint8_t *stream, size_t len, int err, uint16_t code) {
     const size_t steps[] = { 0, 1 };
     for (size_t i = 0; i < 2; i++) {
         ws_reader r;
@@ -284,21 +269,18 @@ static void expect_stream_error(const uint8_t *stream, size_t len, int err, uint
     }
 }
 
-Test(ws_reader, unmasked_frame_is_1002)
-{
+Test(ws_reader, unmasked_frame_is_1002) {
     const uint8_t stream[] = { 0x81, 0x05, 'H', 'e', 'l', 'l', 'o' };
     expect_stream_error(stream, sizeof stream, WS_ERR_NOT_MASKED, 1002);
 }
 
-Test(ws_reader, continuation_without_start_is_1002)
-{
+Test(ws_reader, continuation_without_start_is_1002) {
     uint8_t s[64];
     size_t n = put(s, 0, true, WS_OP_CONTINUATION, false, "x", 1);
     expect_stream_error(s, n, WS_ERR_CONTINUATION_WITHOUT_START, 1002);
 }
 
-Test(ws_reader, new_data_frame_inside_fragmented_message_is_1002)
-{
+Test(ws_reader, new_data_frame_inside_fragmented_message_is_1002) {
     uint8_t s[64];
     size_t n = put(s, 0, false, WS_OP_TEXT, false, "a", 1);
     n = put(s, n, true, WS_OP_BINARY, false, "b", 1);
@@ -308,15 +290,13 @@ Test(ws_reader, new_data_frame_inside_fragmented_message_is_1002)
     expect_stream_error(s, n, WS_ERR_DATA_INSIDE_FRAGMENTED, 1002);
 }
 
-Test(ws_reader, rsv1_without_deflate_is_1002)
-{
+Test(ws_reader, rsv1_without_deflate_is_1002) {
     uint8_t s[64];
     size_t n = put(s, 0, true, WS_OP_TEXT, true, "a", 1);
     expect_stream_error(s, n, WS_ERR_RSV, 1002);
 }
 
-Test(ws_reader, control_rules_in_stream)
-{
+Test(ws_reader, control_rules_in_stream) {
     uint8_t s[300];
     uint8_t big[126] = { 0 };
     size_t n = put(s, 0, true, WS_OP_PING, false, big, sizeof big);
@@ -329,8 +309,7 @@ Test(ws_reader, control_rules_in_stream)
     expect_stream_error(s, n, WS_ERR_OPCODE, 1002);
 }
 
-Test(ws_reader, control_125_bytes_in_pieces)
-{
+Test(ws_reader, control_125_bytes_in_pieces) {
     uint8_t s[300], payload[125];
     for (size_t i = 0; i < sizeof payload; i++)
         payload[i] = (uint8_t)i;
@@ -347,14 +326,12 @@ Test(ws_reader, control_125_bytes_in_pieces)
     ws_reader_free(&r);
 }
 
-Test(ws_reader, top_bit_length_is_1002)
-{
+Test(ws_reader, top_bit_length_is_1002) {
     const uint8_t s[] = { 0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4 };
     expect_stream_error(s, sizeof s, WS_ERR_LENGTH_TOP_BIT, 1002);
 }
 
-Test(ws_reader, invalid_utf8_fails_before_message_completes)
-{
+Test(ws_reader, invalid_utf8_fails_before_message_completes) {
     uint8_t s[64];
     size_t n = put(s, 0, false, WS_OP_TEXT, false, "ok\xc0\xaf", 4);   /* overlong */
     /* only the first fragment: no FIN anywhere, still 1007 */
@@ -367,8 +344,7 @@ Test(ws_reader, invalid_utf8_fails_before_message_completes)
     ws_reader_free(&r);
 }
 
-Test(ws_reader, invalid_utf8_fails_at_the_first_bad_byte)
-{
+Test(ws_reader, invalid_utf8_fails_at_the_first_bad_byte) {
     uint8_t s[64];
     size_t n = put(s, 0, false, WS_OP_TEXT, false, "abc\xed\xa0\x80xyz", 9);
     cr_assert_eq(n, 6 + 9);
@@ -383,8 +359,7 @@ Test(ws_reader, invalid_utf8_fails_at_the_first_bad_byte)
     ws_reader_free(&r);
 }
 
-Test(ws_reader, utf8_split_across_fragments)
-{
+Test(ws_reader, utf8_split_across_fragments) {
     uint8_t s[64];
     size_t n = put(s, 0, false, WS_OP_TEXT, false, "\xf0\x9f", 2);
     n = put(s, n, true, WS_OP_CONTINUATION, false, "\x98\x80", 2);
@@ -402,8 +377,7 @@ Test(ws_reader, utf8_split_across_fragments)
     expect_stream_error(s, n, WS_ERR_TEXT_UTF8, 1007);
 }
 
-Test(ws_reader, text_ending_mid_code_point_is_1007)
-{
+Test(ws_reader, text_ending_mid_code_point_is_1007) {
     uint8_t s[64];
     size_t n = put(s, 0, true, WS_OP_TEXT, false, "ab\xe2\x82", 4);
     expect_stream_error(s, n, WS_ERR_TEXT_UTF8, 1007);
@@ -412,8 +386,7 @@ Test(ws_reader, text_ending_mid_code_point_is_1007)
     expect_stream_error(s, n, WS_ERR_TEXT_UTF8, 1007);
 }
 
-Test(ws_reader, binary_is_not_utf8_checked)
-{
+Test(ws_reader, binary_is_not_utf8_checked) {
     uint8_t s[64];
     size_t n = put(s, 0, true, WS_OP_BINARY, false, "\xff\xfe", 2);
     ws_reader r;
@@ -425,8 +398,7 @@ Test(ws_reader, binary_is_not_utf8_checked)
     ws_reader_free(&r);
 }
 
-Test(ws_reader, oversize_frame_is_1009_without_allocating)
-{
+Test(ws_reader, oversize_frame_is_1009_without_allocating) {
     /* announces 2 MiB against the default 1 MiB limit: only the header is sent */
     uint8_t s[WS_MAX_HEADER_BYTES];
     const uint8_t mask[4] = { 1, 2, 3, 4 };
@@ -441,8 +413,7 @@ Test(ws_reader, oversize_frame_is_1009_without_allocating)
     ws_reader_free(&r);
 }
 
-Test(ws_reader, fragments_adding_up_past_the_limit_are_1009)
-{
+Test(ws_reader, fragments_adding_up_past_the_limit_are_1009) {
     static uint8_t s[MAX_STREAM_BYTES];
     static uint8_t blob[600];
     size_t n = put(s, 0, false, WS_OP_BINARY, false, blob, 600);
@@ -474,8 +445,7 @@ Test(ws_reader, fragments_adding_up_past_the_limit_are_1009)
     ws_reader_free(&r);
 }
 
-static void close_result(const void *payload, size_t len, run_result *res)
-{
+static void close_result(const void *payload, size_t len, run_result *res) {
     uint8_t s[300];
     size_t n = put(s, 0, true, WS_OP_CLOSE, false, payload, len);
     ws_reader r;
@@ -484,8 +454,7 @@ static void close_result(const void *payload, size_t len, run_result *res)
     ws_reader_free(&r);
 }
 
-Test(ws_reader, close_without_payload_reports_1005)
-{
+Test(ws_reader, close_without_payload_reports_1005) {
     run_result res;
     close_result(NULL, 0, &res);
     cr_assert_eq(res.count, 1);
@@ -495,16 +464,14 @@ Test(ws_reader, close_without_payload_reports_1005)
     run_free(&res);
 }
 
-Test(ws_reader, close_one_byte_payload_is_1002)
-{
+Test(ws_reader, close_one_byte_payload_is_1002) {
     run_result res;
     close_result("\x03", 1, &res);
     expect_error(&res, WS_ERR_CLOSE_ONE_BYTE, 1002);
     run_free(&res);
 }
 
-Test(ws_reader, close_codes_valid_and_invalid)
-{
+Test(ws_reader, close_codes_valid_and_invalid) {
     const uint16_t invalid[] = { 0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535 };
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
         uint8_t p[2] = { (uint8_t)(invalid[i] >> 8), (uint8_t)invalid[i] };
@@ -524,8 +491,7 @@ Test(ws_reader, close_codes_valid_and_invalid)
     }
 }
 
-Test(ws_reader, close_reason_must_be_utf8)
-{
+Test(ws_reader, close_reason_must_be_utf8) {
     run_result res;
     close_result("\x03\xe8" "ok \xce\xba", 7, &res);
     cr_assert_eq(res.ev[0].type, WS_EV_CLOSE);
@@ -540,8 +506,7 @@ Test(ws_reader, close_reason_must_be_utf8)
     run_free(&res);
 }
 
-Test(ws_reader, input_after_close_is_discarded)
-{
+Test(ws_reader, input_after_close_is_discarded) {
     uint8_t s[64];
     size_t n = put(s, 0, true, WS_OP_CLOSE, false, "\x03\xe8", 2);
     n = put(s, n, true, WS_OP_TEXT, false, "late", 4);
@@ -556,8 +521,7 @@ Test(ws_reader, input_after_close_is_discarded)
     ws_reader_free(&r);
 }
 
-Test(ws_reader, close_interleaved_in_fragmented_message)
-{
+Test(ws_reader, close_interleaved_in_fragmented_message) {
     uint8_t s[64];
     size_t n = put(s, 0, false, WS_OP_TEXT, false, "par", 3);
     n = put(s, n, true, WS_OP_CLOSE, false, "\x03\xe9", 2);
@@ -572,8 +536,7 @@ Test(ws_reader, close_interleaved_in_fragmented_message)
     ws_reader_free(&r);
 }
 
-Test(ws_reader, big_buffer_released_at_next_message)
-{
+Test(ws_reader, big_buffer_released_at_next_message) {
     static uint8_t s[MAX_STREAM_BYTES];
     static uint8_t blob[40000];
     size_t n = put(s, 0, false, WS_OP_BINARY, false, blob, 20000);
@@ -592,8 +555,7 @@ Test(ws_reader, big_buffer_released_at_next_message)
     ws_reader_free(&r);
 }
 
-Test(ws_reader, release_idle_frees_the_buffer_between_messages_only)
-{
+Test(ws_reader, release_idle_frees_the_buffer_between_messages_only) {
     uint8_t stream[MAX_STREAM_BYTES];
     size_t n = put(stream, 0, false, WS_OP_TEXT, false, "Hel", 3);
     size_t first = n;

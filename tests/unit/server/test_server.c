@@ -3,7 +3,7 @@
 
 #include "base/config.h"
 #include "base/log.h"
-#include "io/server.h"
+#include "server/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

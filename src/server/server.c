@@ -1,9 +1,15 @@
-#include "io/server.h"
+#include "server/server.h"
 
 #include "base/log.h"
 #include "io/ring.h"
+#include "io/conn_loop.h"
+#include "io/mailbox.h"
+#include "collab/session.h"
+#include "server/http_conn.h"
+#include "tls/conn_tls.h"
 #include "http/static_site.h"
 #include "tls/tls.h"
+#include "ws/ws_handshake.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +33,7 @@
 struct server {
     config cfg;
     server_shared shared;
+    ws_handshake_config handshake;      /* shared.handshake points here */
     worker *workers;
     static_site *site;
     sem_t started;
@@ -78,7 +85,14 @@ static int open_listener(const char *host, uint16_t port, uint16_t *bound_port) 
 static void *worker_main(void *arg) {
     worker *w = arg;
     server *s = (server *)((char *)w->shared - offsetof(server, shared));
-    w->start_rc = worker_init(w);
+    /* The users register in the order their per-iteration work must run:
+     * documents first, so this iteration's frames go out with the flush. */
+    int rc = worker_init(w);
+    if (rc == 0) s->shared.targets[w->id].ring_fd = w->ring.ring_fd;   /* mail may come now */
+    if (rc == 0) rc = session_worker_init(w);
+    if (rc == 0) rc = conn_loop_init(w);
+    if (rc == 0) rc = worker_start(w);
+    w->start_rc = rc;
     sem_post(&s->started);
     if (w->start_rc == 0) worker_run(w);
     tls_thread_exit();
@@ -98,8 +112,8 @@ static int parse_origins(server *s) {
         if (count == SERVER_MAX_ORIGINS) return -E2BIG;
         s->origins[count++] = tok;
     }
-    s->shared.handshake.allowed_origins = s->origins;
-    s->shared.handshake.count_allowed_origins = count;
+    s->handshake.allowed_origins = s->origins;
+    s->handshake.count_allowed_origins = count;
     return 0;
 }
 
@@ -211,8 +225,11 @@ int server_start(const config *cfg, server **out) {
         free_server(s);
         return -ENOMEM;
     }
-    sh->handshake.deflate = pmd_config_default();
-    sh->handshake.deflate.enable = !cfg->no_deflate;
+    s->handshake.deflate = pmd_config_default();
+    s->handshake.deflate.enable = !cfg->no_deflate;
+    sh->handshake = &s->handshake;
+    sh->accept_handler = &http_conn_handler;
+    sh->ws_app = &session_ws_app;
     int rc = parse_origins(s);
     if (rc == 0) rc = load_site(s);
     if (rc == 0) rc = load_tls(s);
@@ -221,6 +238,7 @@ int server_start(const config *cfg, server **out) {
         return rc;
     }
     sh->site = s->site;
+    sh->filter = sh->tls != NULL ? &conn_tls_filter : NULL;
     raise_fd_limit(cfg->max_connections);
 
     uint16_t port = (uint16_t)cfg->port;

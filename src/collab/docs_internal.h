@@ -1,0 +1,65 @@
+/*
+ * A worker's document table from the inside: the entries (a document loaded,
+ * loading or being deleted, with its log and its waiting requests) shared by
+ * docs.c (requests, loading, the timer) and docs_compact.c (compaction).
+ * Private to the collab layer.
+ */
+#ifndef RINGPAD_DOCS_INTERNAL_H
+#define RINGPAD_DOCS_INTERNAL_H
+
+#include "collab/docs.h"
+#include "store/store_ring.h"
+
+typedef enum entry_state {
+    ENTRY_READY = 0,                /* d is loaded */
+    ENTRY_LOADING = 1,              /* a load job is out; requests wait */
+    ENTRY_DELETING = 2,             /* a delete job is out; requests wait (the first is the delete) */
+} entry_state;
+
+typedef struct docs_entry {
+    store_ring_io io;               /* its CQEs come back to docs_on_store_cqe */
+    doc *d;                         /* NULL unless READY */
+    char name[DOCNAME_MAX_BYTES + 1];
+    size_t name_len;
+    uint8_t state;                  /* entry_state */
+    bool load_create;
+    bool compacting;                /* a compaction (segment or files job) is out */
+    bool switching;                 /* the segment job is out: flushes are held */
+    uint64_t compact_snap;          /* the snapshot the compaction writes ... */
+    uint8_t *compact_image;         /* ... its image, until the segment switch (malloc'ed) */
+    size_t compact_image_len;
+    docs_request *wait_head;        /* requests waiting for the job, in arrival order */
+    docs_request *wait_tail;
+    uint32_t count_waiting;
+    store_doc_files files;
+    struct docs_entry *next;        /* hash chain */
+    struct docs_entry *dirty_next;
+    bool dirty;
+    bool degraded;                  /* counted in cfg.degraded */
+    uint64_t quiet_since_ms;        /* 0: not quiet */
+    uint64_t last_retry_ms;
+} docs_entry;
+
+struct docs {
+    docs_config cfg;
+    docs_entry *buckets[DOCS_HASH_BUCKETS];
+    docs_entry *dirty;
+    uint32_t count_loaded;
+    uint32_t count_busy;
+    docs_disk *disk;                /* NULL: jobs run inline */
+};
+
+/* The entry named name, or NULL; *link (when not NULL) is where it is or would be chained. */
+docs_entry *docs_entry_find(docs *t, const char *name, size_t len, docs_entry ***link);
+/* Queues the entry for the next docs_flush. */
+void docs_entry_mark_dirty(docs *t, docs_entry *e);
+/* Hands a job to the helper, or runs it here. Takes the caller's reference. */
+void docs_submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms);
+
+/* docs_compact.c: starts a compaction when the log has grown enough past the
+ * snapshot (from the timer), and takes its finished disk jobs. */
+void docs_maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms);
+void docs_segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms);
+void docs_compact_done(docs *t, docs_job *j);
+
+#endif /* RINGPAD_DOCS_INTERNAL_H */
