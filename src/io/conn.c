@@ -97,6 +97,7 @@ static uint32_t ip_slot_of(const struct sockaddr_storage *ss) {
 static void on_op_done(worker *w, completion *self, const struct io_uring_cqe *cqe) {
     (void)cqe;
     conn *c = completion_owner(self, conn, op_done);
+    (void)w;
     assert(c->w == w);
     conn_op_done(c);
 }

@@ -24,6 +24,7 @@ static void arm_accept(worker *w) {
 }
 
 static void on_accept(worker *w, completion *self, const struct io_uring_cqe *cqe) {
+    (void)self;
     assert(self == &w->accept_done);
     if (!(cqe->flags & IORING_CQE_F_MORE)) w->accepting = false;
     if (cqe->res >= 0) {

@@ -178,6 +178,7 @@ static void check_force_stop(worker *w) {
 }
 
 static void on_wake(worker *w, completion *self, const struct io_uring_cqe *cqe) {
+    (void)self;
     assert(self == &w->wake_done);
     if (cqe->res != (int)sizeof w->wake_value) {
         if (!w->draining) arm_wake(w);
@@ -191,6 +192,7 @@ static void on_wake(worker *w, completion *self, const struct io_uring_cqe *cqe)
 
 static void on_tick(worker *w, completion *self, const struct io_uring_cqe *cqe) {
     (void)cqe;
+    (void)self;
     assert(self == &w->tick_done);
     run_hooks(w, &w->on_tick);
     check_force_stop(w);
