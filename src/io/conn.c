@@ -301,7 +301,7 @@ void conn_flush(conn *c) {
     op->count_held = 0;
     op->result_seen = false;
     /* Per-connection ciphertext is written once and sent once: nothing to share. */
-    op->zerocopy = w->zerocopy && c->filter == NULL && total >= w->cfg->zerocopy_min_bytes;
+    op->zerocopy = w->zerocopy && !c->zc_copies && c->filter == NULL && total >= w->cfg->zerocopy_min_bytes;
     memset(&op->msg, 0, sizeof op->msg);
     op->msg.msg_iov = op->iov;
     op->msg.msg_iovlen = op->count_iov;
@@ -345,7 +345,12 @@ static void on_send(worker *w, completion *self, const struct io_uring_cqe *cqe)
     assert(c->w == w && c->ops > 0);
     bool zerocopy = op->zerocopy;
     if (zerocopy && (cqe->flags & IORING_CQE_F_NOTIF)) {
-        if ((uint32_t)cqe->res & IORING_NOTIF_USAGE_ZC_COPIED) metrics_add(&w->m->zerocopy_copied, 1);
+        if ((uint32_t)cqe->res & IORING_NOTIF_USAGE_ZC_COPIED) {
+            /* The route copies anyway (loopback, a device without scatter-gather):
+             * pinning pages and waiting for the notification only adds to the copy. */
+            metrics_add(&w->m->zerocopy_copied, 1);
+            c->zc_copies = true;
+        }
         send_op_release(w, op);
         return;
     }
