@@ -116,6 +116,47 @@ Test(ws, mask_in_pieces_equals_whole_and_is_an_involution) {
     cr_assert_arr_eq(whole, orig, sizeof orig);
 }
 
+/* A fixed xorshift so a failure reproduces; the test prints the failing case. */
+static uint32_t next_rand(uint32_t *state) {
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return x;
+}
+
+/* ws_mask_copy and ws_mask (block-wise) against the byte-wise definition of
+ * RFC 6455 5.3 on random lengths, buffer alignments and mask offsets. */
+Test(ws, mask_copy_matches_bytewise_reference_on_random_shapes) {
+    enum { MAX_LEN = 300, ALIGN = 32 };
+    static uint8_t src[MAX_LEN + ALIGN], dst[MAX_LEN + ALIGN], want[MAX_LEN], inplace[MAX_LEN + ALIGN];
+    uint32_t seed = 0x9e3779b9u;
+    for (int round = 0; round < 3000; round++) {
+        size_t len = next_rand(&seed) % (MAX_LEN + 1);
+        size_t src_align = next_rand(&seed) % ALIGN, dst_align = next_rand(&seed) % ALIGN;
+        uint64_t offset = next_rand(&seed) % 1000;
+        uint8_t mask[4];
+        for (int i = 0; i < 4; i++)
+            mask[i] = (uint8_t)next_rand(&seed);
+        for (size_t i = 0; i < len; i++)
+            src[src_align + i] = (uint8_t)next_rand(&seed);
+        for (size_t i = 0; i < len; i++)
+            want[i] = src[src_align + i] ^ mask[(offset + i) % 4];
+        memset(dst, 0xa5, sizeof dst);
+        ws_mask_copy(dst + dst_align, src + src_align, len, mask, offset);
+        cr_assert_arr_eq(dst + dst_align, want, len, "copy: round %d len %zu align %zu/%zu offset %llu", round, len,
+                         src_align, dst_align, (unsigned long long)offset);
+        cr_assert_eq(dst[dst_align + len], 0xa5, "wrote past the end (len %zu)", len);
+        if (dst_align > 0)
+            cr_assert_eq(dst[dst_align - 1], 0xa5, "wrote before the start");
+        memcpy(inplace + dst_align, src + src_align, len);
+        ws_mask(inplace + dst_align, len, mask, offset);
+        cr_assert_arr_eq(inplace + dst_align, want, len, "in place: round %d len %zu offset %llu", round, len,
+                         (unsigned long long)offset);
+    }
+}
+
 static int parse2(uint8_t b0, uint8_t b1, const ws_header_rules *rules) {
     uint8_t buf[WS_MAX_HEADER_BYTES] = { b0, b1, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0 };
     ws_frame_header h;
