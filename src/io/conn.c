@@ -199,7 +199,7 @@ void conn_arm_recv(conn *c) {
             conn_close(c, METRICS_CLOSE_IO_ERROR);
             return;
         }
-        io_uring_prep_recv(sqe, c->fd, c->recv_buf, RING_RECV_BUF_BYTES, 0);
+        io_uring_prep_recv(sqe, c->fd, c->recv_buf, RING_PLAIN_RECV_BUF_BYTES, 0);
     }
     completion_set(sqe, &c->recv_done);
     c->recv_armed = true;

@@ -132,7 +132,7 @@ int worker_init(worker *w) {
     if (w->zerocopy) atomic_store(&w->shared->zerocopy, true);
 
     bufpool_init(&w->inbuf_pool, RING_INBUF_BYTES, w->cfg->max_connections, 256);
-    bufpool_init(&w->recvbuf_pool, RING_RECV_BUF_BYTES, w->cfg->max_connections + 64, 256);
+    bufpool_init(&w->recvbuf_pool, RING_PLAIN_RECV_BUF_BYTES, w->cfg->max_connections + 64, 256);
     bufpool_init(&w->sendop_pool, 2048, UINT32_MAX, RING_SENDOPS_KEEP);
     bufpool_init(&w->sendq_ring_pool, SENDQ_POOL_BLOCK_BYTES, UINT32_MAX, RING_SENDQ_RINGS_KEEP);
     w->frame_pool = rbuf_pool_new(RING_FRAME_POOL_BLOCK_BYTES, RING_FRAME_POOL_KEEP);
