@@ -336,17 +336,9 @@ static int append_memory_ops(const doc *d, uint64_t from, uint64_t to, bool firs
     for (; rc == 0 && v < to && *budget > 0; v++) {
         const ot_history_entry *e = ot_doc_history_at(ot, v);
         if (e == NULL) break;
-        if (!first || v > from) rc = ot_buf_append(b, ",", 1);
-        char vb[48];
-        int n = snprintf(vb, sizeof vb, "{\"v\":%llu,\"id\":", (unsigned long long)v);
-        if (rc == 0) rc = ot_buf_append(b, vb, (size_t)n);
-        if (rc == 0) rc = proto_json_string(b, e->id, e->id_len);
-        if (rc == 0) rc = ot_buf_append(b, ",\"by\":", 6);
-        if (rc == 0) rc = proto_json_string(b, e->author, e->author_len);
-        n = snprintf(vb, sizeof vb, ",\"time\":%lld,\"op\":", (long long)e->time_ms);
-        if (rc == 0) rc = ot_buf_append(b, vb, (size_t)n);
-        if (rc == 0) rc = ot_op_to_json(&e->op, b) == OT_OK ? 0 : -ENOMEM;
-        if (rc == 0) rc = ot_buf_append(b, "}", 1);
+        proto_op_item it = {.v = v, .id = {e->id, e->id_len}, .by = {e->author, e->author_len},
+                            .time_ms = e->time_ms, .op = &e->op};
+        rc = proto_enc_rest_op_item(b, first && v == from, &it);
         (*budget)--;
     }
     *next = v;
@@ -601,6 +593,9 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         if (j->report.torn_tail)
             log_warn("document %s: truncated a torn log tail of %zu bytes", e->name, j->report.torn_bytes);
         int rc = make_ready(t, e, j);
+        /* a listing shows it from now on (a failed add only hides it there) */
+        if (rc == 0 && t->cfg.names != NULL && nameset_add(t->cfg.names, e->name, e->name_len) != 0)
+            log_warn("document %s: not added to the listing: out of memory", e->name);
         if (rc == 0) {
             run_waiting(t, wait_take(e), out, now_ms);
             return;
@@ -638,6 +633,7 @@ static void delete_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     docs_request *w = entry_remove_busy(t, e);
     docs_request *del = w;
     w = del->next;
+    if ((j->rc == 0 || j->rc == -ENOENT) && t->cfg.names != NULL) nameset_remove(t->cfg.names, j->name, j->name_len);
     if (j->rc == 0 || j->rc == -ENOENT) send_deleted(out, del, j->rc == 0);
     else doc_send_error(out, del->key, PROTO_ERR_STORAGE_UNAVAILABLE, "the document could not be deleted", NULL, 0);
     mailbox_msg_unref(&del->hdr);

@@ -13,6 +13,7 @@
 
 #include "collab/doc.h"
 #include "collab/docs_disk.h"
+#include "base/nameset.h"
 #include "collab/fanout.h"
 #include "io/mailbox.h"
 #include "proto/protocol.h"
@@ -101,6 +102,7 @@ typedef struct docs_config {
     uint32_t self;
     uint32_t max_waiting_per_doc;   /* 0: DOCS_MAX_WAITING_PER_DOC (tests shrink it) */
     store_ring_cqe_fn store_cqe;    /* where a log flush's CQEs go (the owner calls docs_on_store_cqe) */
+    nameset *names;                 /* every document's name, kept current on load and delete (may be NULL) */
 } docs_config;
 
 typedef struct docs docs;

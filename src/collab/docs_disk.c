@@ -58,27 +58,13 @@ docs_job *docs_job_new(uint32_t kind, uint32_t from_worker) {
     return j;
 }
 
-static int json_str(ot_buf *b, const char *s, size_t n) {
-    return proto_json_string(b, s, n);
-}
-
 static int render_op(void *ctx, const store_record *rec, size_t offset_bytes) {
     (void)offset_bytes;
     docs_job *j = ctx;
     if (j->count_ops >= j->max_count) return 1;   /* stop: enough for one answer */
-    ot_buf *b = &j->ops_json;
-    char head[48];
-    int n = snprintf(head, sizeof head, "%s{\"v\":%llu,\"id\":", j->count_ops > 0 ? "," : "",
-                     (unsigned long long)rec->base_version);
-    int rc = ot_buf_append(b, head, (size_t)n);
-    if (rc == 0) rc = json_str(b, rec->id, rec->id_len);
-    if (rc == 0) rc = ot_buf_append(b, ",\"by\":", 6);
-    if (rc == 0) rc = json_str(b, rec->author, rec->author_len);
-    n = snprintf(head, sizeof head, ",\"time\":%lld,\"op\":", (long long)rec->time_ms);
-    if (rc == 0) rc = ot_buf_append(b, head, (size_t)n);
-    if (rc == 0) rc = ot_buf_append(b, rec->op_json, rec->op_len);
-    if (rc == 0) rc = ot_buf_append(b, "}", 1);
-    if (rc != 0) return -ENOMEM;
+    proto_op_item it = {.v = rec->base_version, .id = {rec->id, rec->id_len}, .by = {rec->author, rec->author_len},
+                        .time_ms = rec->time_ms, .op_json = {rec->op_json, rec->op_len}};
+    if (proto_enc_rest_op_item(&j->ops_json, j->count_ops == 0, &it) != 0) return -ENOMEM;
     j->count_ops++;
     j->next_version = rec->base_version + 1;
     return 0;

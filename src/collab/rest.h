@@ -11,8 +11,10 @@
  * (rest_status_for). With auth on, `Authorization: Bearer <token>`: read role
  * for GET, write role for POST and DELETE.
  *
- * A request runs on the document's owner worker like a session's (a waiter
- * key receives the answer frame), so it is asynchronous: the connection waits,
+ * The head is parsed in rest_route.c and the call runs in rest_call.c (no
+ * connection there); this file is the HTTP connection's side. A request runs
+ * on the document's owner worker like a session's (a waiter key receives the
+ * answer frame), so it is asynchronous: the connection waits,
  * bytes of pipelined requests are held (up to REST_MAX_PIPELINED_BYTES) and
  * parsed after the response, so responses keep the request order. The
  * connection stays open when the client allows it (HTTP/1.1 without
@@ -30,8 +32,6 @@
 
 struct conn;
 
-#define REST_DEFAULT_PAGE 100u
-#define REST_MAX_PAGE 1000u
 /* Bytes of pipelined requests held while a call waits for its answer. */
 #define REST_MAX_PIPELINED_BYTES (64u * 1024u)
 
@@ -48,8 +48,5 @@ size_t rest_feed(struct conn *c, const uint8_t *data, size_t len);
 
 /* The connection closes: forget the call (a late answer is dropped). */
 void rest_abort(struct conn *c);
-
-/* HTTP status for a protocol error code string ("bad_op" -> 400, ...). */
-int rest_status_for(const char *code);
 
 #endif /* RINGPAD_REST_H */

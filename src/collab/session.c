@@ -1,26 +1,16 @@
 #include "collab/session.h"
 
-#include "io/conn.h"
-#include "ws/conn_ws.h"
-#include "proto/docname.h"
 #include "base/log.h"
 #include "io/ring.h"
+#include "proto/docname.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-/* Requests run per end-of-iteration pass at most (more wait for the next). */
-#define SESSION_MAX_LOCAL_PER_FLUSH 100000u
 #define SESSION_MAX_SLOTS (1u << 24)
-/* Shutdown: wait this long for log writes in flight. */
-#define SESSION_DRAIN_WAIT_MS 2000
 
 typedef struct session_doc {
     char name[DOCNAME_MAX_BYTES + 1];
@@ -32,7 +22,7 @@ typedef struct session_doc {
 
 typedef struct session {
     session_worker *sw;
-    conn *c;
+    session_sink sink;
     uint64_t key;
     char id[DOC_SESSION_ID_BYTES];
     bool hello;
@@ -147,8 +137,7 @@ static void deliver(void *ctx, uint64_t key, rbuf *frame, const char *doc, size_
         if (d != NULL) remove_doc(s, d);
         return;
     }
-    if (s->c->state != CONN_WS) return;
-    conn_send(s->c, frame, 0, frame->len);
+    s->sink.ops->send(s->sink.ctx, frame);
 }
 
 /* A frame or request of this session was lost between workers, so its
@@ -156,6 +145,10 @@ static void deliver(void *ctx, uint64_t key, rbuf *frame, const char *doc, size_
  * A REST waiter gets the same error as its answer. */
 static void kill_key(void *ctx, uint64_t key) {
     session_worker *sw = ctx;
+    session_kill(sw, key);
+}
+
+void session_kill(session_worker *sw, uint64_t key) {
     session_slot *sl = slot_of(sw, key);
     if (sl == NULL) return;
     static const char msg[] = "messages for this connection were lost inside the server; reconnect and re-open";
@@ -169,14 +162,15 @@ static void kill_key(void *ctx, uint64_t key) {
     }
     session *s = sl->s;
     log_warn("worker %u: session %s lost cross-worker messages; closing it with 1011", sw->self, s->id);
-    if (s->c->state == CONN_WS) {
-        if (f != NULL) conn_send(s->c, f, 0, f->len);
-        if (s->c->state == CONN_WS) {
-            conn_ws_send_close(s->c, SESSION_CLOSE_LOST, "messages lost");
-            conn_close_after_flush(s->c, METRICS_CLOSE_IO_ERROR);
-        }
-    }
+    if (f != NULL) s->sink.ops->send(s->sink.ctx, f);
+    s->sink.ops->close(s->sink.ctx, SESSION_CLOSE_LOST, "messages lost");
     if (f != NULL) rbuf_unref(f);
+}
+
+int session_worker_init_fanout(session_worker *sw, struct io_uring *ring, mailbox_target *targets) {
+    int rc = fanout_init(&sw->out, sw->self, sw->count_workers, ring, targets, deliver, sw);
+    if (rc == 0) fanout_set_kill(&sw->out, kill_key);
+    return rc;
 }
 
 /* ---- routing ------------------------------------------------------------------- */
@@ -197,21 +191,18 @@ int session_route(session_worker *sw, docs_request *req) {
         metrics_add(&sw->w->m->errors[METRICS_ERR_MAILBOX], 1);
         /* a lost request leaves the session out of step with the owner */
         session_slot *sl = slot_of(sw, key);
-        if (sl != NULL && sl->s != NULL) kill_key(sw, key);
+        if (sl != NULL && sl->s != NULL) session_kill(sw, key);
     }
     return rc;
 }
 
-/* A post of this worker failed: it dooms its receivers (or its requester);
- * the mailbox then drops the receiver's reference. */
-static void on_mail_failed(worker *w, const mailbox_msg *msg, uint32_t to) {
-    session_worker *sw = w->sw;
-    metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], 1);
-    if (sw != NULL && !fanout_on_post_failed(&sw->out, to, msg) && msg->kind == DOCS_MSG_REQUEST) {
-        uint64_t key = ((const docs_request *)msg)->key;
-        session_slot *sl = slot_of(sw, key);
-        /* a REST waiter would wait forever: answer it too */
-        if (sl != NULL) kill_key(sw, key);
+void session_worker_run_local(session_worker *sw, int64_t now_ms) {
+    for (uint32_t n = 0; sw->local_head != NULL && n < SESSION_MAX_LOCAL_PER_FLUSH; n++) {
+        docs_request *r = sw->local_head;
+        sw->local_head = r->next;
+        if (sw->local_head == NULL) sw->local_tail = NULL;
+        docs_execute(sw->docs, r, &sw->out, now_ms);
+        mailbox_msg_unref(&r->hdr);
     }
 }
 
@@ -224,10 +215,9 @@ auth_role session_role_for(const session_worker *sw, const auth_claims *claims, 
 
 static void send_enc(session *s) {
     session_worker *sw = s->sw;
-    if (s->c->state != CONN_WS) return;
     rbuf *f = fanout_frame_in(&sw->out, sw->enc.data, sw->enc.len);
     if (f == NULL) return;
-    conn_send(s->c, f, 0, f->len);
+    s->sink.ops->send(s->sink.ctx, f);
     rbuf_unref(f);
 }
 
@@ -240,8 +230,7 @@ static void unauthorized(session *s, const char *why) {
     char msg[160];
     snprintf(msg, sizeof msg, "a hello with a valid token is required: %s", why);
     send_error(s, PROTO_ERR_UNAUTHORIZED, msg, NULL, 0);
-    conn_ws_send_close(s->c, SESSION_CLOSE_UNAUTHORIZED, "unauthorized");
-    conn_close_after_flush(s->c, METRICS_CLOSE_WS_PROTOCOL);
+    s->sink.ops->close(s->sink.ctx, SESSION_CLOSE_UNAUTHORIZED, "unauthorized");
 }
 
 static void copy_field(char *dst, size_t cap, const char *src, size_t len) {
@@ -473,13 +462,12 @@ void session_on_text(struct session *s, const uint8_t *data, size_t len) {
 
 /* ---- lifecycle ------------------------------------------------------------------ */
 
-struct session *session_open(conn *c) {
-    session_worker *sw = c->w->sw;
+struct session *session_open(session_worker *sw, session_sink sink) {
     if (sw == NULL) return NULL;
     session *s = calloc(1, sizeof *s);
     if (s == NULL) return NULL;
     s->sw = sw;
-    s->c = c;
+    s->sink = sink;
     s->key = slot_alloc(sw, s, NULL, NULL);
     if (s->key == 0) {
         free(s);
@@ -491,6 +479,8 @@ struct session *session_open(conn *c) {
     return s;
 }
 
+const char *session_id(const struct session *s) { return s->id; }
+
 void session_close(struct session *s) {
     if (s == NULL) return;
     /* bounded by max_open_docs */
@@ -501,187 +491,3 @@ void session_close(struct session *s) {
     free(s);
 }
 
-static void *app_open(conn *c) { return session_open(c); }
-static void app_on_text(void *session, const uint8_t *data, size_t len) { session_on_text(session, data, len); }
-static void app_close(void *session) { session_close(session); }
-
-const conn_ws_app session_ws_app = {.open = app_open, .on_text = app_on_text, .close = app_close};
-
-/* ---- worker hooks ----------------------------------------------------------------- */
-
-/* A missing data dir is created at the first document load. */
-static int open_data_dir(const char *path) {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) return -1;
-    return fd < 0 ? -errno : fd;
-}
-
-static void on_mail(worker *w, mailbox_msg *msg);
-static void on_store_cqe(worker *w, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe);
-static void flush(worker *w);
-static void tick(worker *w);
-static void destroy(worker *w);
-
-int session_worker_init(worker *w) {
-    const config *cfg = w->cfg;
-    session_worker *sw = calloc(1, sizeof *sw);
-    if (sw == NULL) return -ENOMEM;
-    sw->w = w;
-    sw->cfg = cfg;
-    sw->self = w->id;
-    sw->count_workers = w->shared->count_workers;
-    sw->free_head = UINT32_MAX;
-    proto_msg_init(&sw->msg);
-    ot_buf_init(&sw->enc);
-    sw->limits = proto_limits_default();
-    sw->limits.ot.max_doc_codepoints = cfg->max_doc_codepoints;
-    sw->limits.ot.max_op_bytes = (uint32_t)cfg->max_op_bytes;
-    sw->limits.ot.max_op_components = cfg->max_op_components;
-    sw->limits.ot.history_depth = cfg->history_depth;
-    sw->limits.max_message_bytes = (size_t)cfg->max_message_bytes;
-    sw->limits.max_doc_name_bytes = cfg->max_doc_name_bytes < DOCNAME_MAX_BYTES ? cfg->max_doc_name_bytes
-                                                                                : DOCNAME_MAX_BYTES;
-    const char *flag = cfg->auth_secret_file[0] != '\0' ? NULL : (cfg->auth_secret[0] != '\0' ? cfg->auth_secret : NULL);
-    const char *file = cfg->auth_secret_file[0] != '\0' ? cfg->auth_secret_file : NULL;
-    int rc = auth_secret_resolve(&sw->secret, &sw->auth_on, flag, file, NULL);
-    if (rc != AUTH_OK) {
-        log_error("auth secret: %s", auth_err_str(rc));
-        free(sw);
-        return -EINVAL;
-    }
-    int dfd = open_data_dir(cfg->data_dir);
-    if (dfd < -1) {
-        log_error("--data-dir %s: %s", cfg->data_dir, strerror(-dfd));
-        free(sw);
-        return dfd;
-    }
-    docs_config dc = {
-        .data_dir_fd = dfd,
-        .data_dir_path = cfg->data_dir,
-        .limits = sw->limits.ot,
-        .history_depth = cfg->history_depth,
-        .log = store_log_config_default(),
-        .idle_ms = cfg->doc_idle_ms,
-        .degraded = &w->shared->degraded_docs,
-        .metrics = w->m,
-    };
-    dc.limits.history_depth = cfg->history_depth + DOC_MAX_UNPUBLISHED_OPS;
-    dc.disk_thread = true;
-    dc.targets = w->shared->targets;
-    dc.self = w->id;
-    dc.store_cqe = on_store_cqe;
-    dc.log.fsync_policy = strcmp(cfg->fsync, "interval") == 0 ? STORE_FSYNC_INTERVAL : STORE_FSYNC_ALWAYS;
-    dc.log.fsync_interval_ms = cfg->fsync_interval_ms;
-    rc = docs_new(&dc, &sw->docs);
-    if (rc == 0) rc = fanout_init(&sw->out, w->id, sw->count_workers, &w->ring, w->shared->targets, deliver, sw);
-    sw->out.frame_pool = w->frame_pool;
-    if (rc == 0) fanout_set_kill(&sw->out, kill_key);
-    if (rc != 0) {
-        if (sw->docs != NULL) docs_free(sw->docs, 0);
-        else if (dfd >= 0) close(dfd);
-        free(sw);
-        return rc;
-    }
-    w->sw = sw;
-    w->on_mail = on_mail;
-    w->on_mail_failed = on_mail_failed;
-    rc = worker_add_hook(&w->before_sleep, flush);
-    if (rc == 0) rc = worker_add_hook(&w->on_tick, tick);
-    if (rc == 0) rc = worker_add_hook(&w->on_exit, destroy);
-    return rc;
-}
-
-static void on_mail(worker *w, mailbox_msg *msg) {
-    session_worker *sw = w->sw;
-    if (sw == NULL) return;
-    switch (msg->kind) {
-    case DOCS_MSG_REQUEST: docs_execute(sw->docs, (const docs_request *)msg, &sw->out, (int64_t)w->now_ms); break;
-    case FANOUT_MSG_DELIVER:
-    case FANOUT_MSG_DROP:
-    case FANOUT_MSG_KILL: fanout_on_message(&sw->out, (const fanout_deliver *)msg); break;
-    case DOCS_MSG_DISK_DONE: docs_on_disk_done(sw->docs, (docs_job *)msg, &sw->out, (int64_t)w->now_ms); break;
-    default: break;
-    }
-}
-
-static void on_store_cqe(worker *w, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe) {
-    session_worker *sw = w->sw;
-    assert(sw != NULL);
-    docs_on_store_cqe(sw->docs, io, cqe, fsync_cqe, &sw->out, (int64_t)w->now_ms);
-}
-
-static void flush(worker *w) {
-    session_worker *sw = w->sw;
-    if (sw == NULL) return;
-    for (uint32_t n = 0; sw->local_head != NULL && n < SESSION_MAX_LOCAL_PER_FLUSH; n++) {
-        docs_request *r = sw->local_head;
-        sw->local_head = r->next;
-        if (sw->local_head == NULL) sw->local_tail = NULL;
-        docs_execute(sw->docs, r, &sw->out, (int64_t)w->now_ms);
-        mailbox_msg_unref(&r->hdr);
-    }
-    docs_flush(sw->docs, w, &sw->out, (int64_t)w->now_ms);
-    fanout_flush(&sw->out);
-    if (sw->out.count_post_failures > 0 || sw->out.count_killed > 0) {
-        /* the receivers were (or will be) closed with 1011: never a silent gap, but loud */
-        log_warn("worker %u: %llu cross-worker messages lost (no memory), %llu sessions killed for a lost frame",
-                 w->id, (unsigned long long)sw->out.count_post_failures, (unsigned long long)sw->out.count_killed);
-        metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], sw->out.count_post_failures + sw->out.count_killed);
-        sw->out.count_post_failures = 0;
-        sw->out.count_killed = 0;
-    }
-}
-
-static void tick(worker *w) {
-    session_worker *sw = w->sw;
-    if (sw == NULL) return;
-    docs_tick(sw->docs, w, &sw->out, (int64_t)w->now_ms);
-    fanout_flush(&sw->out);
-}
-
-static uint64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void destroy(worker *w) {
-    session_worker *sw = w->sw;
-    if (sw == NULL) return;
-    /* Log writes still in flight complete on this ring: wait for them (bounded
-     * in time), then write what is pending synchronously. */
-    uint64_t deadline = mono_ms() + SESSION_DRAIN_WAIT_MS;
-    /* the helper's last posts land on this ring before the drain below;
-     * from now on mail is only released */
-    docs_stop_disk(sw->docs);
-    w->on_mail = NULL;
-    w->on_mail_failed = NULL;
-    while (sw->local_head != NULL) {
-        docs_request *r = sw->local_head;
-        sw->local_head = r->next;
-        docs_execute(sw->docs, r, &sw->out, (int64_t)mono_ms());
-        mailbox_msg_unref(&r->hdr);
-    }
-    sw->local_tail = NULL;
-    io_uring_submit(&w->ring);
-    while (mono_ms() < deadline) {
-        struct io_uring_cqe *cqe = NULL;
-        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
-        int rc = io_uring_wait_cqe_timeout(&w->ring, &cqe, &ts);
-        if (rc == -ETIME) break;
-        if (rc != 0 || cqe == NULL) break;
-        /* logs and mail only: the connections are gone with the loop */
-        if (store_ring_cqe_is_flush(cqe) || mailbox_cqe_is_delivery(cqe) || mailbox_cqe_is_sent(cqe)) {
-            w->now_ms = mono_ms();
-            worker_dispatch(w, cqe);
-        }
-        io_uring_cqe_seen(&w->ring, cqe);
-    }
-    fanout_destroy(&sw->out);
-    docs_free(sw->docs, (int64_t)mono_ms());
-    proto_msg_free(&sw->msg);
-    ot_buf_free(&sw->enc);
-    free(sw->slots);
-    free(sw);
-    w->sw = NULL;
-}

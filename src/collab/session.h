@@ -13,6 +13,11 @@
  *
  * Frames come back through the fanout, addressed by session key; a key whose
  * session has gone (slot generation changed) is ignored.
+ *
+ * A session never sees its connection: it writes to a session_sink (send a
+ * frame, close with a code). The WebSocket connection is one sink
+ * (session_ws.c); the unit tests use one that records frames, so the whole
+ * state machine runs without sockets.
  */
 #ifndef RINGPAD_SESSION_H
 #define RINGPAD_SESSION_H
@@ -20,7 +25,6 @@
 #include "proto/auth.h"
 #include "base/config.h"
 #include "collab/docs.h"
-#include "ws/conn_ws.h"
 #include "collab/fanout.h"
 #include "io/mailbox.h"
 #include "proto/protocol.h"
@@ -31,8 +35,22 @@
 #include <stdint.h>
 
 struct worker;
-struct conn;
 struct session;
+
+/* Where a session's frames go. send takes a borrowed reference and returns
+ * 0, or a negative error when the peer can no longer receive (the frame is
+ * dropped: the peer is closing). close sends a close with `code` and
+ * `reason` after the frames already sent, then ends the connection; frames
+ * sent after it are dropped. */
+typedef struct session_sink_ops {
+    int (*send)(void *ctx, rbuf *frame);
+    void (*close)(void *ctx, uint16_t code, const char *reason);
+} session_sink_ops;
+
+typedef struct session_sink {
+    const session_sink_ops *ops;
+    void *ctx;
+} session_sink;
 
 /* Close code after `unauthorized`. */
 #define SESSION_CLOSE_UNAUTHORIZED 4401
@@ -40,6 +58,8 @@ struct session;
 /* Close code after messages for the connection were lost between workers
  * (error `internal` first): the client reconnects and re-opens. */
 #define SESSION_CLOSE_LOST 1011
+/* Requests run per end-of-iteration pass at most (more wait for the next). */
+#define SESSION_MAX_LOCAL_PER_FLUSH 100000u
 
 /* A REST caller waiting for the owner's answers (rest.c): gets each frame;
  * returns true when it needs no more (the waiter is removed). */
@@ -52,6 +72,7 @@ typedef struct session_worker {
     uint32_t count_workers;
     fanout out;
     docs *docs;
+    nameset *names;                 /* the documents of the data dir (shared by the workers) */
     proto_limits limits;
     proto_msg msg;                  /* decode scratch */
     ot_buf enc;                     /* encode scratch */
@@ -73,13 +94,20 @@ typedef struct session_worker {
  * and hooks (before sleep: run local requests, submit log flushes, post
  * fan-out; tick: the documents' timers; exit: drain and free). */
 int session_worker_init(struct worker *w);
+/* init with the disk work on a helper thread (disk_thread) or inline (unit
+ * tests: loads and deletes complete before the call that needs them returns). */
+int session_worker_init_with(struct worker *w, bool disk_thread);
 
-/* A /ws connection was upgraded (NULL on no memory: close it). */
-struct session *session_open(struct conn *c);
+/* Sets up sw->out: frames for this worker's keys reach their sessions or
+ * waiters, lost ones kill them (session_kill). */
+int session_worker_init_fanout(session_worker *sw, struct io_uring *ring, mailbox_target *targets);
+
+/* A session writing to `sink` (NULL on no memory: close the connection). */
+struct session *session_open(session_worker *sw, session_sink sink);
+/* Its id, as sent in welcome.session ("s<worker>-<slot>-<generation>"). */
+const char *session_id(const struct session *s);
 /* The connection is going away: leave every document. */
 void session_close(struct session *s);
-/* The three above for the WebSocket layer (server_shared.ws_app). */
-extern const conn_ws_app session_ws_app;
 /* One complete text message. */
 void session_on_text(struct session *s, const uint8_t *data, size_t len);
 
@@ -89,6 +117,15 @@ uint64_t session_waiter_add(session_worker *sw, session_waiter_fn fn, void *ctx)
 void session_waiter_remove(session_worker *sw, uint64_t key);
 /* Sends a request to the owner of req->doc (takes the caller's reference). */
 int session_route(session_worker *sw, docs_request *req);
+/* Fills sw->names from the data dir the first time any worker asks (a
+ * directory scan once per process, never per listing). 0 or a negative errno. */
+int session_worker_fill_names(session_worker *sw);
+/* Runs the requests queued for documents this worker owns (at most
+ * SESSION_MAX_LOCAL_PER_FLUSH). */
+void session_worker_run_local(session_worker *sw, int64_t now_ms);
+/* The session or waiter `key` missed a message: error `internal`, then close
+ * 1011 (a waiter gets the error as its answer). A stale key is ignored. */
+void session_kill(session_worker *sw, uint64_t key);
 
 /* Open mode or a verified token: the role on a document. */
 auth_role session_role_for(const session_worker *sw, const auth_claims *claims, const char *doc, size_t len);

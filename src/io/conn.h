@@ -77,7 +77,7 @@ typedef struct conn {
     uint32_t in_len;
     uint8_t *recv_buf;              /* plain-recv fallback buffer, NULL with provided buffers */
     struct ws_session *ws;          /* WebSocket state, NULL in HTTP */
-    struct rest_call *rest;         /* an /api call waiting for its body or answer (rest.h) */
+    struct rest_conn *rest;         /* an /api call waiting for its body or answer (rest.h) */
     struct tls_conn *tls;           /* TLS session (conn_tls.c), NULL for plaintext */
     rbuf *tls_sealed;               /* the ciphertext entry at the head of q, one reference */
     sendq q;

@@ -8,6 +8,7 @@
 
 #include "base/config.h"
 #include "base/metrics.h"
+#include "base/nameset.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -44,6 +45,7 @@ typedef struct server_shared {
     _Atomic bool provided_buffers;      /* some worker registered a buffer ring */
     _Atomic bool zerocopy;              /* zero-copy sends enabled and not refused */
     _Atomic uint32_t degraded_docs;     /* documents whose storage failed (/healthz: degraded) */
+    nameset doc_names;                  /* the data dir's documents, for listings (collab keeps it current) */
 } server_shared;
 
 #endif /* RINGPAD_SHARED_H */

@@ -350,6 +350,27 @@ static int decode_object(const proto_limits *limits, proto_msg *msg, json_t *obj
     return fail(msg, PROTO_ERR_UNKNOWN_TYPE, "unknown message type \"%.40s\"", t);
 }
 
+/* The checks every message passes before its fields are read; *root is the
+ * parsed object on PROTO_OK. */
+static int load_object(const proto_limits *limits, const char *json, size_t len_bytes, proto_msg *msg,
+                       size_t flags, const char *not_object, json_t **root) {
+    if (len_bytes > limits->max_message_bytes)
+        return fail(msg, PROTO_ERR_OP_TOO_LARGE, "message of %zu bytes is over the %zu byte limit",
+                    len_bytes, limits->max_message_bytes);
+    if (!depth_ok(json, len_bytes, limits->max_depth))
+        return fail(msg, PROTO_ERR_BAD_JSON, "JSON nested deeper than %u levels", limits->max_depth);
+    json_error_t jerr;
+    *root = json_loadb(json, len_bytes, JSON_REJECT_DUPLICATES | flags, &jerr);
+    if (*root == NULL)
+        return fail(msg, PROTO_ERR_BAD_JSON, "not JSON: %s at byte %d", jerr.text, jerr.position);
+    if (!json_is_object(*root)) {
+        json_decref(*root);
+        *root = NULL;
+        return fail(msg, PROTO_ERR_BAD_JSON, "%s", not_object);
+    }
+    return PROTO_OK;
+}
+
 int proto_decode(const proto_limits *limits, const char *json, size_t len_bytes, proto_msg *msg) {
     msg_reset(msg);
     proto_limits defaults;
@@ -357,20 +378,30 @@ int proto_decode(const proto_limits *limits, const char *json, size_t len_bytes,
         defaults = proto_limits_default();
         limits = &defaults;
     }
-    if (len_bytes > limits->max_message_bytes)
-        return fail(msg, PROTO_ERR_OP_TOO_LARGE, "message of %zu bytes is over the %zu byte limit",
-                    len_bytes, limits->max_message_bytes);
-    if (!depth_ok(json, len_bytes, limits->max_depth))
-        return fail(msg, PROTO_ERR_BAD_JSON, "JSON nested deeper than %u levels", limits->max_depth);
-    json_error_t jerr;
-    json_t *root = json_loadb(json, len_bytes, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-    if (root == NULL)
-        return fail(msg, PROTO_ERR_BAD_JSON, "not JSON: %s at byte %d", jerr.text, jerr.position);
-    int rc;
-    if (!json_is_object(root))
-        rc = fail(msg, PROTO_ERR_BAD_JSON, "a message must be a JSON object");
-    else
-        rc = decode_object(limits, msg, root);
+    json_t *root = NULL;
+    int rc = load_object(limits, json, len_bytes, msg, JSON_ALLOW_NUL, "a message must be a JSON object", &root);
+    if (rc != PROTO_OK) return rc;
+    rc = decode_object(limits, msg, root);
+    json_decref(root);
+    return rc;
+}
+
+int proto_decode_op_body(const proto_limits *limits, const char *json, size_t len_bytes, const char *doc,
+                         size_t doc_len, proto_msg *msg) {
+    msg_reset(msg);
+    if (doc_len > PROTO_MAX_DOC_NAME_BYTES)
+        return fail(msg, PROTO_ERR_BAD_DOC_NAME, "document names are at most %d bytes", PROTO_MAX_DOC_NAME_BYTES);
+    json_t *root = NULL;
+    /* a body with NUL in a string was always bad_json on REST */
+    int rc = load_object(limits, json, len_bytes, msg, 0, "the body must be a JSON object {v, id, op}", &root);
+    if (rc != PROTO_OK) return rc;
+    msg->type = PROTO_OP;
+    memcpy(msg->doc, doc, doc_len);
+    msg->doc[doc_len] = '\0';
+    msg->doc_len = doc_len;
+    rc = field_id(msg, root);
+    if (rc == PROTO_OK) rc = field_uint(msg, root, "v", FIELD_REQUIRED, &msg->v, &msg->has_v);
+    if (rc == PROTO_OK) rc = field_op(limits, msg, root);
     json_decref(root);
     return rc;
 }

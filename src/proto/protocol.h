@@ -132,6 +132,12 @@ void proto_msg_free(proto_msg *msg);
  * msg->err_message then says why. */
 int proto_decode(const proto_limits *limits, const char *json, size_t len_bytes, proto_msg *msg);
 
+/* A REST op body {v, id, op} for document `doc` (already validated by the
+ * caller) straight into msg as an op message; other keys are ignored. The
+ * same errors as proto_decode for the same fields. */
+int proto_decode_op_body(const proto_limits *limits, const char *json, size_t len_bytes, const char *doc,
+                         size_t doc_len, proto_msg *msg);
+
 /* Document names: 1..max_bytes bytes of [A-Za-z0-9._/-], no leading or
  * trailing '/', no empty ("//"), "." or ".." segment. */
 bool proto_doc_name_valid(const char *name, size_t len_bytes, size_t max_bytes);
@@ -193,6 +199,36 @@ int proto_enc_leave(ot_buf *out, proto_str doc, proto_str session);
 int proto_enc_error(ot_buf *out, int code, proto_str message, proto_str ref);
 /* {"type":"pong"} */
 int proto_enc_pong(ot_buf *out);
+
+/* ---- REST bodies (PROTOCOL.md §15) ---- */
+
+/* {"code":..,"message":..}: a REST error (code: proto_err_code_str or "not_found"). */
+int proto_enc_rest_error(ot_buf *out, const char *code, proto_str message);
+
+/* One op of GET .../ops: its op as an ot_op (op != NULL) or as the JSON the
+ * log stored (op_json). */
+typedef struct proto_op_item {
+    uint64_t v;
+    proto_str id;
+    proto_str by;
+    int64_t time_ms;
+    const ot_op *op;
+    proto_str op_json;
+} proto_op_item;
+
+/* {"v":..,"id":..,"by":..,"time":..,"op":[..]}, preceded by "," unless first. */
+int proto_enc_rest_op_item(ot_buf *out, bool first, const proto_op_item *item);
+
+/* One entry of GET /api/docs. */
+typedef struct proto_doc_info {
+    proto_str name;
+    uint64_t v;
+    uint64_t codepoints;
+    uint64_t bytes;
+} proto_doc_info;
+
+/* {"docs":[{"name","v","codepoints","bytes"}..],"next":..}; next omitted when next.ptr == NULL. */
+int proto_enc_rest_list(ot_buf *out, const proto_doc_info *docs, size_t count, proto_str next);
 
 /* Appends `s` as a quoted, escaped JSON string (-EINVAL for invalid UTF-8). */
 int proto_json_string(ot_buf *out, const char *s, size_t len_bytes);

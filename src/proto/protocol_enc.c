@@ -307,3 +307,64 @@ int proto_enc_pong(ot_buf *out) {
     size_t start = out->len;
     return finish(out, start, PUT_LIT(out, "{\"type\":\"pong\"}"));
 }
+
+/* ---- REST bodies (docs/PROTOCOL.md §15): the same writer, no DOM ------------- */
+
+int proto_enc_rest_error(ot_buf *out, const char *code, proto_str message) {
+    size_t start = out->len;
+    int rc = PUT_LIT(out, "{\"code\":");
+    if (rc == 0) rc = put_str(out, proto_cstr(code));
+    if (rc == 0) rc = PUT_LIT(out, ",\"message\":");
+    if (rc == 0) rc = proto_json_string(out, message.ptr != NULL ? message.ptr : "", message.len);
+    if (rc == 0) rc = PUT_LIT(out, "}");
+    return finish(out, start, rc);
+}
+
+static int op_item_body(ot_buf *out, const proto_op_item *it) {
+    TRY(PUT_LIT(out, "{\"v\":"));
+    TRY(put_u64(out, it->v));
+    TRY(PUT_LIT(out, ",\"id\":"));
+    TRY(put_str(out, it->id));
+    TRY(PUT_LIT(out, ",\"by\":"));
+    TRY(put_str(out, it->by));
+    TRY(PUT_LIT(out, ",\"time\":"));
+    if (it->time_ms < 0) TRY(PUT_LIT(out, "-"));
+    TRY(put_u64(out, it->time_ms < 0 ? (uint64_t)0 - (uint64_t)it->time_ms : (uint64_t)it->time_ms));
+    TRY(PUT_LIT(out, ",\"op\":"));
+    if (it->op != NULL) TRY(ot_op_to_json(it->op, out) == OT_OK ? 0 : -ENOMEM);
+    else TRY(put(out, it->op_json.ptr, it->op_json.len));
+    return PUT_LIT(out, "}");
+}
+
+int proto_enc_rest_op_item(ot_buf *out, bool first, const proto_op_item *item) {
+    size_t start = out->len;
+    int rc = first ? 0 : PUT_LIT(out, ",");
+    if (rc == 0) rc = op_item_body(out, item);
+    return finish(out, start, rc);
+}
+
+static int list_body(ot_buf *out, const proto_doc_info *docs, size_t count, proto_str next) {
+    TRY(PUT_LIT(out, "{\"docs\":["));
+    for (size_t i = 0; i < count; i++) {
+        TRY(i > 0 ? PUT_LIT(out, ",{\"name\":") : PUT_LIT(out, "{\"name\":"));
+        TRY(put_str(out, docs[i].name));
+        TRY(PUT_LIT(out, ",\"v\":"));
+        TRY(put_u64(out, docs[i].v));
+        TRY(PUT_LIT(out, ",\"codepoints\":"));
+        TRY(put_u64(out, docs[i].codepoints));
+        TRY(PUT_LIT(out, ",\"bytes\":"));
+        TRY(put_u64(out, docs[i].bytes));
+        TRY(PUT_LIT(out, "}"));
+    }
+    TRY(PUT_LIT(out, "]"));
+    if (next.ptr != NULL) {
+        TRY(PUT_LIT(out, ",\"next\":"));
+        TRY(put_str(out, next));
+    }
+    return PUT_LIT(out, "}");
+}
+
+int proto_enc_rest_list(ot_buf *out, const proto_doc_info *docs, size_t count, proto_str next) {
+    size_t start = out->len;
+    return finish(out, start, list_body(out, docs, count, next));
+}

@@ -5,6 +5,7 @@
 #include "io/conn_loop.h"
 #include "io/mailbox.h"
 #include "collab/session.h"
+#include "collab/session_ws.h"
 #include "server/http_conn.h"
 #include "tls/conn_tls.h"
 #include "http/static_site.h"
@@ -202,6 +203,7 @@ static void free_server(server *s) {
     free(s->shared.targets);
     free(s->shared.metrics);
     free((void *)s->shared.ip_counts);
+    nameset_free(&s->shared.doc_names);
     static_site_free(s->site);
     tls_server_free(s->shared.tls);
     sem_destroy(&s->started);
@@ -216,6 +218,11 @@ int server_start(const config *cfg, server **out) {
     server_shared *sh = &s->shared;
     sh->cfg = &s->cfg;
     sh->count_workers = cfg->threads;
+    if (nameset_init(&sh->doc_names) != 0) {
+        sem_destroy(&s->started);
+        free(s);
+        return -ENOMEM;
+    }
     sh->targets = calloc(cfg->threads, sizeof *sh->targets);
     sh->metrics = calloc(cfg->threads, sizeof *sh->metrics);
     s->workers = calloc(cfg->threads, sizeof *s->workers);

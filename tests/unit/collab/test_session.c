@@ -12,7 +12,8 @@
 #include "base/config.h"
 #include "collab/docs.h"
 #include "collab/fanout.h"
-#include "collab/rest.h"
+#include "collab/rest_route.h"
+#include "collab/rest_route.h"
 #include "cmd/startup.h"
 #include "store/store.h"
 
