@@ -111,11 +111,13 @@ static void on_recv(worker *w, completion *self, const struct io_uring_cqe *cqe)
     if (res > 0) {
         metrics_add(&w->m->bytes_in, (uint64_t)res);
         uint8_t *data = c->recv_buf;
-        bool pbuf = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
-        uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-        if (pbuf) data = w->buf_base + (size_t)bid * RING_RECV_BUF_BYTES;
+        rbuf *slot = NULL;
+        if (cqe->flags & IORING_CQE_F_BUFFER) {
+            slot = worker_recv_begin(w, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT), (uint32_t)res);
+            data = slot->data;
+        }
         if (c->state != CONN_DEAD && data != NULL) conn_on_data(c, data, (size_t)res);
-        if (pbuf) worker_recycle_buffer(w, bid);
+        if (slot != NULL) worker_recv_done(w, slot);
         if (!more && c->state != CONN_DEAD) conn_arm_recv(c);
     } else if (res == -ENOBUFS) {
         metrics_add(&w->m->errors[METRICS_ERR_NO_BUFFERS], 1);

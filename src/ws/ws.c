@@ -159,6 +159,15 @@ size_t ws_encode_frame_header(uint8_t *out, bool fin, uint8_t opcode, bool rsv1,
     return n;
 }
 
+int ws_encode_header_before(uint8_t *payload, size_t room, uint8_t opcode, uint64_t payload_len) {
+    uint8_t head[WS_MAX_HEADER_BYTES];
+    size_t n = ws_encode_frame_header(head, true, opcode, false, payload_len, NULL);
+    if (n > room)
+        return WS_ERR_NOBUFS;
+    memcpy(payload - n, head, n);
+    return (int)n;
+}
+
 /* 32 bytes a step: the compiler turns this into vector loads, XORs and stores
  * (SSE/AVX as the target allows) without intrinsics. */
 typedef uint8_t ws_mask_block __attribute__((vector_size(32)));

@@ -109,6 +109,14 @@ int ws_parse_frame_header(const uint8_t *buf, size_t len, const ws_header_rules 
 size_t ws_encode_frame_header(uint8_t *out, bool fin, uint8_t opcode, bool rsv1,
                               uint64_t payload_len, const uint8_t *mask);
 
+/* Writes the header of a whole unmasked frame (a server's) of `payload_len`
+ * bytes into the `room` bytes just before `payload`, so a payload already in
+ * place is sent without a copy. Returns the header length, or WS_ERR_NOBUFS
+ * when `room` is too small. A client's frame header is always longer than the
+ * server's for the same payload (it carries a mask), so a masked message
+ * unmasked in place has room in front of it. */
+int ws_encode_header_before(uint8_t *payload, size_t room, uint8_t opcode, uint64_t payload_len);
+
 /* XORs `len` bytes with `mask`, starting at `mask_offset` bytes into the
  * payload (so a payload unmasked in pieces lines up). In place; 32 bytes a step. */
 void ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], uint64_t mask_offset);

@@ -281,3 +281,44 @@ Test(ws, every_error_has_text_and_code) {
     cr_assert_eq(ws_err_close_code(WS_ERR_NOMEM), 1011);
     cr_assert_str_eq(ws_err_str(-999), "unknown websocket error");
 }
+
+static const ws_header_rules server_frame_rules = { .expect_masked = false, .allow_rsv1 = false };
+
+/* A client's masked message unmasked in place always leaves room for the
+ * server's header in front of it: the echo is sent from the same bytes. */
+Test(ws, server_header_fits_before_a_payload_unmasked_in_place) {
+    static const size_t lens[] = { 0, 125, 126, 2030, 16384, 65535, 65536, 100000 };
+    static uint8_t buf[100000 + WS_MAX_HEADER_BYTES];
+    const uint8_t mask[4] = { 0x11, 0x22, 0x33, 0x44 };
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        size_t len = lens[i];
+        size_t hl_client = ws_encode_frame_header(buf, true, WS_OP_BINARY, false, len, mask);
+        for (size_t k = 0; k < len; k++) buf[hl_client + k] = (uint8_t)(k * 7) ^ mask[k & 3];
+        ws_reader r;
+        ws_reader_config cfg = { .max_message_bytes = 1u << 20, .expect_masked = true };
+        cr_assert_eq(ws_reader_init(&r, &cfg), 0);
+        ws_event ev;
+        cr_assert_eq(ws_reader_feed(&r, buf, hl_client + len, &ev), hl_client + len);
+        cr_assert_eq(ev.type, WS_EV_MESSAGE);
+        cr_assert_eq(ev.data, buf + hl_client, "delivered in place (len %zu)", len);
+        int hl = ws_encode_header_before(buf + hl_client, hl_client, WS_OP_BINARY, len);
+        cr_assert_eq(hl, (int)hl_client - 4, "the server's header is the client's without the mask");
+        ws_frame_header h;
+        cr_assert_eq(ws_parse_frame_header(buf + hl_client - (size_t)hl, (size_t)hl, &server_frame_rules, &h), hl);
+        cr_assert(h.fin && !h.masked);
+        cr_assert_eq(h.opcode, WS_OP_BINARY);
+        cr_assert_eq(h.payload_len, len);
+        for (size_t k = 0; k < len; k++) cr_assert_eq(buf[hl_client + k], (uint8_t)(k * 7), "byte %zu", k);
+        ws_reader_free(&r);
+    }
+}
+
+Test(ws, header_before_without_room_writes_nothing) {
+    uint8_t buf[16];
+    memset(buf, 0xee, sizeof buf);
+    cr_assert_eq(ws_encode_header_before(buf + 3, 3, WS_OP_TEXT, 200), WS_ERR_NOBUFS, "needs 4 bytes");
+    for (size_t k = 0; k < sizeof buf; k++) cr_assert_eq(buf[k], 0xee);
+    cr_assert_eq(ws_encode_header_before(buf + 4, 4, WS_OP_TEXT, 200), 4);
+    uint8_t want[4] = { 0x81, 126, 0, 200 };
+    cr_assert_arr_eq(buf, want, 4);
+}
