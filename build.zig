@@ -1,11 +1,14 @@
 //! ringpad's one build system. Run it through ./zigw (pinned Zig + system packages).
 //!
-//!   ./zigw build                 build everything into zig-out/
-//!   ./zigw build run -- ARGS     build and run the server (http://127.0.0.1:8080)
-//!   ./zigw build test            every suite: tidy, Criterion units/properties, integration
+//!   ./zigw build                 install the server (ReleaseSafe), its web root and man page into zig-out/
+//!   ./zigw build run -- ARGS     build and run the server (ReleaseSafe; http://127.0.0.1:8080)
+//!   ./zigw build test            every suite (Debug + UBSan): tidy, Criterion units/properties, integration
 //!   ./zigw build tidy            the house rules alone (tests/tidy/tidy.mjs)
+//!   ./zigw build tools           ringpad-tests, ringpad-bench, ringpad-ot-bench into zig-out/bin
 //!   ./zigw build bench-ot        OT micro-benchmark (use -Doptimize=ReleaseFast)
 //!   ./zigw build fuzz            libFuzzer targets (system clang), bounded runs
+//!   -Doptimize=MODE              one mode for everything (default: ReleaseSafe for the
+//!                                installed server and `run`, Debug for tests and tools)
 //!   -Dsanitize=address           ASan + LSan build (system clang runtime)
 //!
 //! Sources are discovered by folder so that adding a file never needs an edit here:
@@ -120,28 +123,39 @@ fn asanRuntime(b: *std.Build) []const u8 {
 
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
-    const optimize = b.standardOptimizeOption(.{});
+    // One explicit -Doptimize applies to everything; without it the server that
+    // is installed and run is ReleaseSafe (checked arithmetic and bounds, fast)
+    // and what the tests and tools build is Debug with Zig's UBSan.
+    const optimize_opt = b.option(std.builtin.Optimize, "optimize", "Debug, ReleaseSafe, ReleaseFast or ReleaseSmall (default: ReleaseSafe for install/run, Debug for test/tools)");
+    const release_mode: std.builtin.Optimize = optimize_opt orelse .ReleaseSafe;
+    const optimize: std.builtin.Optimize = optimize_opt orelse .Debug;
     const sanitize = b.option(Sanitize, "sanitize", "Extra sanitizer: none (default; Debug keeps UBSan) or address (ASan+LSan)") orelse .none;
 
     var flags: std.ArrayList([]const u8) = .empty;
     flags.appendSlice(b.allocator, &c_flags_common) catch @panic("OOM");
     if (sanitize == .address) flags.appendSlice(b.allocator, &.{ "-fsanitize=address", "-fno-sanitize-recover=all" }) catch @panic("OOM");
     const ctx: Ctx = .{ .b = b, .target = target, .optimize = optimize, .sanitize = sanitize, .flags = flags.items };
+    const build_info = buildInfo(b);
 
-    // ---- the OT engine -------------------------------------------------------
-    const ot_lib = ctx.staticLib("ringpad_ot", cFilesIn(b, "ot", &.{}));
-    if (ot_lib) |lib| b.installArtifact(lib);
+    // ---- the server: the development build (tests, tools) and the installed one ----
+    const dev = serverBuild(ctx, build_info);
+    const ot_lib = dev.ot_lib;
+    const core_lib = dev.core_lib;
+    const server = dev.server;
+    const installed_server = if (release_mode == optimize) server else blk: {
+        var rctx = ctx;
+        rctx.optimize = release_mode;
+        break :blk serverBuild(rctx, build_info).server;
+    };
+    b.installArtifact(installed_server);
+    // `zig build tools`: the development binaries, never part of `install`.
+    const tools_step = b.step("tools", "Build ringpad-tests, ringpad-bench and ringpad-ot-bench into zig-out/bin");
 
-    // ---- the server ------------------------------------------------------------
-    const core_lib = ctx.staticLib("ringpad_core", cFilesUnder(b, "src", &.{"src/cmd/main.c"}));
-
-    const server_mod = ctx.module();
-    server_mod.addCSourceFiles(.{ .files = &.{"src/cmd/main.c"}, .flags = ctx.flags });
-    ctx.linkOptional(server_mod, &.{ core_lib, ot_lib });
-    ctx.linkServerLibs(server_mod);
-    ctx.linkAsan(server_mod);
-    const server = b.addExecutable(.{ .name = "ringpad", .root_module = server_mod });
-    b.installArtifact(server);
+    // The man page is ringpad's own --help table, rendered as roff.
+    const man_run = b.addRunArtifact(installed_server);
+    man_run.addArg("--man");
+    const man_page = man_run.captureStdOut(.{ .basename = "ringpad.1" });
+    b.getInstallStep().dependOn(&b.addInstallFileWithDir(man_page, .{ .custom = "share/man/man1" }, "ringpad.1").step);
 
     // The web editor: npm ci (only when web/package-lock.json is newer than
     // web/node_modules), then esbuild bundles web/src with the pages of web/public
@@ -156,6 +170,8 @@ pub fn build(b: *std.Build) void {
     const web_dist = web_bundle.addOutputDirectoryArg("web");
     web_bundle.addFileInput(b.path("web/package-lock.json"));
     addFileInputsUnder(b, web_bundle, "web/src");
+    // The editor's OT client and connection are the JS SDK's modules.
+    addFileInputsUnder(b, web_bundle, "clients/js/src");
     addFileInputsUnder(b, web_bundle, "web/public");
     web_bundle.step.dependOn(&web_deps.step);
     const web_install = b.addInstallDirectory(.{
@@ -166,8 +182,25 @@ pub fn build(b: *std.Build) void {
     b.getInstallStep().dependOn(&web_install.step);
     const web_root = b.graph.path(.install_prefix, "share/ringpad/web");
 
+    // The server with allocation-failure injection (tests/faultalloc): a test
+    // tool (zig-out/bin with `tools`), never installed. Not under ASan, whose
+    // runtime owns malloc itself.
+    var faultalloc: ?*std.Build.Step.Compile = null;
+    if (sanitize == .none and fileExists(b, "tests/faultalloc/faultalloc.c")) {
+        const fa_mod = ctx.module();
+        fa_mod.addIncludePath(build_info.header.dirname());
+        fa_mod.addCSourceFiles(.{ .files = &.{"src/cmd/main.c"}, .flags = dev.main_flags });
+        fa_mod.addCSourceFiles(.{ .files = &.{"tests/faultalloc/faultalloc.c"}, .flags = ctx.flags });
+        ctx.linkOptional(fa_mod, &.{ core_lib, ot_lib });
+        ctx.linkServerLibs(fa_mod);
+        fa_mod.linkSystemLibrary("dl", .{});
+        const fa_exe = b.addExecutable(.{ .name = "ringpad-faultalloc", .root_module = fa_mod });
+        tools_step.dependOn(&b.addInstallArtifact(fa_exe, .{}).step);
+        faultalloc = fa_exe;
+    }
+
     const run_step = b.step("run", "Build and serve on http://127.0.0.1:8080 (pass flags after --)");
-    const run = b.addRunArtifact(server);
+    const run = b.addRunArtifact(installed_server);
     run.addArg("--web-root");
     run.addDirectoryArg(web_root);
     run.addPassthruArgs();
@@ -176,6 +209,7 @@ pub fn build(b: *std.Build) void {
 
     // ---- the load generator: bench/loadgen/*.c (main.c -> ringpad-bench) ------------
     const bench_lib = ctx.staticLib("ringpad_bench", cFilesIn(b, "bench/loadgen", &.{"main.c"}));
+    var loadgen_exe: ?*std.Build.Step.Compile = null;
     if (fileExists(b, "bench/loadgen/main.c")) {
         const loadgen_mod = ctx.module();
         loadgen_mod.addIncludePath(b.path("bench/loadgen"));
@@ -183,7 +217,9 @@ pub fn build(b: *std.Build) void {
         ctx.linkOptional(loadgen_mod, &.{ bench_lib, core_lib, ot_lib });
         ctx.linkServerLibs(loadgen_mod);
         ctx.linkAsan(loadgen_mod);
-        b.installArtifact(b.addExecutable(.{ .name = "ringpad-bench", .root_module = loadgen_mod }));
+        const exe = b.addExecutable(.{ .name = "ringpad-bench", .root_module = loadgen_mod });
+        tools_step.dependOn(&b.addInstallArtifact(exe, .{}).step);
+        loadgen_exe = exe;
     }
 
     // ---- tests ------------------------------------------------------------------
@@ -215,7 +251,9 @@ pub fn build(b: *std.Build) void {
     ctx.linkServerLibs(unit_mod);
     ctx.linkAsan(unit_mod);
     const unit_tests = b.addExecutable(.{ .name = "ringpad-tests", .root_module = unit_mod });
-    b.installArtifact(unit_tests);
+    tools_step.dependOn(&b.addInstallArtifact(unit_tests, .{}).step);
+    // The test step leaves the tools in zig-out/bin too (some tests use ringpad-bench).
+    test_step.dependOn(tools_step);
 
     // Criterion reports a test's result before its worker exits, so a leak that
     // LeakSanitizer finds at exit would not fail the test: under ASan the run
@@ -252,8 +290,12 @@ pub fn build(b: *std.Build) void {
         run_integration.addDirectoryArg(web_root);
         run_integration.has_side_effects = true;
         run_integration.stdio = .inherit;
+        // install.test.mjs runs `zig build install` with this build's options (its artifacts are cached).
+        run_integration.setEnvironmentVariable("RINGPAD_BUILD_OPTIONS", b.fmt("-Doptimize={s} -Dsanitize={s}", .{ modeName(optimize), @tagName(sanitize) }));
         run_integration.step.dependOn(&npm_ci.step);
-        run_integration.step.dependOn(b.getInstallStep());
+        run_integration.step.dependOn(&web_install.step);
+        run_integration.step.dependOn(tools_step);
+        if (faultalloc) |fa| run_integration.addPrefixedArtifactArg("--faultalloc=", fa);
         run_integration.step.dependOn(&run_unit.step); // one suite at a time: 2 cores
         test_step.dependOn(&run_integration.step);
         run_integration_step = &run_integration.step;
@@ -262,13 +304,22 @@ pub fn build(b: *std.Build) void {
     // The editor's JS tests (node's test runner); the browser tests among them
     // drive the ringpad built here, serving the installed editor. One suite at a
     // time (2 cores): after the unit and the integration tests.
-    const run_web_tests = webTests(b, server, web_root, &web_deps.step);
+    const run_web_tests = webTests(b, server, web_root, &web_install.step);
     run_web_tests.step.dependOn(&run_unit.step);
     if (run_integration_step) |s| run_web_tests.step.dependOn(s);
     test_step.dependOn(&run_web_tests.step);
+    // The client SDKs (clients/js, clients/python) against the ringpad and the
+    // load generator built here; last, after the editor's tests.
+    if (loadgen_exe) |lg| {
+        const run_sdk_tests = sdkTests(b, server, lg, web_root, &web_install.step);
+        run_sdk_tests.step.dependOn(&run_web_tests.step);
+        test_step.dependOn(&run_sdk_tests.step);
+        b.step("sdk-test", "Run the client SDKs' suites (JS and Python: vectors, state machine, against ringpad)")
+            .dependOn(&sdkTests(b, server, lg, web_root, &web_install.step).step);
+    }
     // `zig build web-test`: the editor's tests alone.
     b.step("web-test", "Run the web editor's tests (JS units + browser tests against ringpad)")
-        .dependOn(&webTests(b, server, web_root, &web_deps.step).step);
+        .dependOn(&webTests(b, server, web_root, &web_install.step).step);
 
     // ---- benchmarks (figures, not tests) -----------------------------------------
     const bench_mod = ctx.module();
@@ -276,7 +327,7 @@ pub fn build(b: *std.Build) void {
     ctx.linkOptional(bench_mod, &.{ot_lib});
     ctx.linkAsan(bench_mod);
     const ot_bench = b.addExecutable(.{ .name = "ringpad-ot-bench", .root_module = bench_mod });
-    b.installArtifact(ot_bench);
+    tools_step.dependOn(&b.addInstallArtifact(ot_bench, .{}).step);
     const bench_ot_step = b.step("bench-ot", "Run the OT micro-benchmark (add -Doptimize=ReleaseFast)");
     const run_bench = b.addRunArtifact(ot_bench);
     run_bench.addPassthruArgs();
@@ -312,6 +363,70 @@ pub fn build(b: *std.Build) void {
         run_fuzz.step.dependOn(&install.step);
         fuzz_step.dependOn(&run_fuzz.step);
     }
+}
+
+const BuildInfo = struct {
+    version: []const u8,
+    /// A generated header defining RINGPAD_GIT_COMMIT and RINGPAD_LIBURING_VERSION.
+    header: std.Build.LazyPath,
+};
+
+/// What `ringpad --version` reports that only the build knows. The commit
+/// ("unknown" outside a git checkout, "-dirty" with uncommitted changes) and
+/// the liburing the headers came from (liburing 2.3 has no version call) are
+/// asked for on every build, not when the build script is configured (that
+/// result is cached across commits); main.c recompiles only when they change.
+fn buildInfo(b: *std.Build) BuildInfo {
+    const gen = b.addSystemCommand(&.{ "sh", "-c",
+        \\commit=$(git -C "$0" describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null) || commit=unknown
+        \\uring=$(pkg-config --modversion liburing 2>/dev/null) || uring=unknown
+        \\printf '#define RINGPAD_GIT_COMMIT "%s"\n#define RINGPAD_LIBURING_VERSION "%s"\n' "$commit" "$uring"
+    });
+    gen.setName("build info: git commit, liburing version");
+    gen.addArg(b.root.joinString(b.allocator, ".") catch @panic("OOM"));
+    gen.has_side_effects = true;
+    return .{
+        .version = "0.1.0", // build.zig.zon's .version
+        .header = gen.captureStdOut(.{ .basename = "ringpad_build_info.h" }),
+    };
+}
+
+fn modeName(mode: std.builtin.Optimize) []const u8 {
+    return switch (mode) {
+        .debug => "Debug",
+        .safe => "ReleaseSafe",
+        .fast => "ReleaseFast",
+        .small => "ReleaseSmall",
+    };
+}
+
+const ServerBuild = struct {
+    ot_lib: ?*std.Build.Step.Compile,
+    core_lib: ?*std.Build.Step.Compile,
+    server: *std.Build.Step.Compile,
+    main_flags: []const []const u8, // main.c's flags (with the build facts)
+};
+
+/// The OT engine, the server library and the `ringpad` binary in ctx's mode.
+/// Only main.c gets the build facts, so a new commit recompiles one file.
+fn serverBuild(ctx: Ctx, info: BuildInfo) ServerBuild {
+    const b = ctx.b;
+    const ot_lib = ctx.staticLib("ringpad_ot", cFilesIn(b, "ot", &.{}));
+    const core_lib = ctx.staticLib("ringpad_core", cFilesUnder(b, "src", &.{"src/cmd/main.c"}));
+    var main_flags: std.ArrayList([]const u8) = .empty;
+    main_flags.appendSlice(b.allocator, ctx.flags) catch @panic("OOM");
+    main_flags.appendSlice(b.allocator, &.{
+        b.fmt("-DRINGPAD_VERSION=\"{s}\"", .{info.version}),
+        "-DRINGPAD_BUILD_INFO_HEADER",
+        b.fmt("-DRINGPAD_BUILD_MODE=\"{s}{s}\"", .{ modeName(ctx.optimize), if (ctx.sanitize == .address) "+ASan" else if (ctx.optimize == .debug) "+UBSan" else "" }),
+    }) catch @panic("OOM");
+    const server_mod = ctx.module();
+    server_mod.addIncludePath(info.header.dirname());
+    server_mod.addCSourceFiles(.{ .files = &.{"src/cmd/main.c"}, .flags = main_flags.items });
+    ctx.linkOptional(server_mod, &.{ core_lib, ot_lib });
+    ctx.linkServerLibs(server_mod);
+    ctx.linkAsan(server_mod);
+    return .{ .ot_lib = ot_lib, .core_lib = core_lib, .server = b.addExecutable(.{ .name = "ringpad", .root_module = server_mod }), .main_flags = main_flags.items };
 }
 
 /// Every `*.c` under `dir` (recursively), sorted, without the paths in `exclude`
@@ -395,8 +510,24 @@ fn fuzzExtraSources(b: *std.Build, fuzz_src: []const u8) []const []const u8 {
     return out.items;
 }
 
+/// node clients/scripts/run-tests.mjs <ringpad> <ringpad-bench> <installed web root>: npm ci and
+/// the Python venv (~/.cache/ringpad) when their lockfiles changed, then both SDKs' suites.
+fn sdkTests(b: *std.Build, server: *std.Build.Step.Compile, loadgen: *std.Build.Step.Compile, web_root: std.Build.LazyPath, web_install: *std.Build.Step) *std.Build.Step.Run {
+    const run = b.addSystemCommand(&.{"node"});
+    run.setName("sdk-test");
+    run.setCwd(b.path("."));
+    run.addFileArg(b.path("clients/scripts/run-tests.mjs"));
+    run.addArtifactArg(server);
+    run.addArtifactArg(loadgen);
+    run.addDirectoryArg(web_root);
+    run.has_side_effects = true;
+    run.stdio = .inherit;
+    run.step.dependOn(web_install);
+    return run;
+}
+
 /// node web/scripts/run-tests.mjs <ringpad> <installed web root> <web/test/*.test.mjs>
-fn webTests(b: *std.Build, server: *std.Build.Step.Compile, web_root: std.Build.LazyPath, web_deps: *std.Build.Step) *std.Build.Step.Run {
+fn webTests(b: *std.Build, server: *std.Build.Step.Compile, web_root: std.Build.LazyPath, web_install: *std.Build.Step) *std.Build.Step.Run {
     const run = b.addSystemCommand(&.{"node"});
     run.setName("web-test");
     run.setCwd(b.path("web"));
@@ -406,7 +537,6 @@ fn webTests(b: *std.Build, server: *std.Build.Step.Compile, web_root: std.Build.
     for (filesUnder(b, "web/test", ".test.mjs")) |t| run.addArg(t["web/".len..]);
     run.has_side_effects = true;
     run.stdio = .inherit;
-    run.step.dependOn(web_deps);
-    run.step.dependOn(b.getInstallStep());
+    run.step.dependOn(web_install);
     return run;
 }

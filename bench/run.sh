@@ -97,8 +97,8 @@ trap 'exit 130' INT TERM
 command -v node >/dev/null || die "node is required for the peers (apt-get install nodejs npm)"
 command -v curl >/dev/null || die "curl is required (readiness checks)"
 if [ "$BUILD" = 1 ]; then
-    echo "== ./zigw build -Doptimize=ReleaseFast"
-    ./zigw build -Doptimize=ReleaseFast
+    echo "== ./zigw build install tools -Doptimize=ReleaseFast"
+    ./zigw build install tools -Doptimize=ReleaseFast
 fi
 BENCH=zig-out/bin/ringpad-bench
 SERVER=zig-out/bin/ringpad

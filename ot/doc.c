@@ -177,6 +177,35 @@ static int dup_bytes(const char *s, size_t len, char **out) {
     return OT_OK;
 }
 
+/* Takes an entry's id out of the index and frees its id and author. */
+static void release_entry_ids(ot_doc *doc, ot_history_entry *e) {
+    if (e->id_len)
+        remove_id(doc, hash_id(e->id, e->id_len), e->base_version);
+    free(e->id);
+    free(e->author);
+    e->id = e->author = NULL;
+    e->id_len = e->author_len = 0;
+}
+
+/* Drops the oldest retained entry; its op storage stays in the slot for reuse. */
+static void drop_oldest(ot_doc *doc) {
+    release_entry_ids(doc, &doc->ring[doc->head]);
+    doc->head = (doc->head + 1) % doc->depth;
+    doc->count--;
+}
+
+void ot_doc_forget_before(ot_doc *doc, uint64_t base_version) {
+    /* Bounded by the retained count. The storage is freed, not kept for reuse:
+     * a ring sized for a burst would otherwise hold the burst's largest ops
+     * for good. */
+    while (doc->count > 0 && oldest(doc) < base_version) {
+        ot_history_entry *gone = &doc->ring[doc->head];
+        drop_oldest(doc);
+        ot_op_free(&gone->op);
+        ot_op_free(&gone->inverse);
+    }
+}
+
 int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
                   const char *id, size_t id_len, const char *author, size_t author_len,
                   int64_t time_ms, ot_submit_result *result) {
@@ -235,17 +264,8 @@ int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
         return rc;
     }
 
-    if (doc->count == doc->depth) {
-        ot_history_entry *gone = &doc->ring[doc->head];
-        if (gone->id_len)
-            remove_id(doc, hash_id(gone->id, gone->id_len), gone->base_version);
-        free(gone->id);
-        free(gone->author);
-        gone->id = gone->author = NULL;
-        gone->id_len = gone->author_len = 0;
-        doc->head = (doc->head + 1) % doc->depth;
-        doc->count--;
-    }
+    if (doc->count == doc->depth)
+        drop_oldest(doc);
     ot_history_entry *e = &doc->ring[(doc->head + doc->count) % doc->depth];
     /* Swap storage so the ring reuses the evicted op's allocations next time. */
     ot_op tmp = e->op;
@@ -265,6 +285,19 @@ int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
         add_id(doc, hash_id(id, id_len), doc->version);
     result->applied_at_version = doc->version;
     doc->version++;
+    return OT_OK;
+}
+
+int ot_doc_undo_last(ot_doc *doc) {
+    if (doc->count == 0)
+        return OT_ERR_VERSION_TOO_OLD;
+    ot_history_entry *e = entry_at(doc, doc->version - 1);
+    int rc = ot_apply(&e->inverse, doc->text);
+    if (rc)
+        return rc;
+    release_entry_ids(doc, e);
+    doc->count--;
+    doc->version--;
     return OT_OK;
 }
 

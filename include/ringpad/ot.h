@@ -246,6 +246,14 @@ const ot_text *ot_doc_text(const ot_doc *doc);
 uint64_t ot_doc_oldest_version(const ot_doc *doc);
 /* The retained op applied at base_version, or NULL if outside the history. */
 const ot_history_entry *ot_doc_history_at(const ot_doc *doc, uint64_t base_version);
+/* Drops (and frees) every retained op with a base version below base_version:
+ * the history_depth of ot_doc_new is a capacity, this is the retention. */
+void ot_doc_forget_before(ot_doc *doc, uint64_t base_version);
+/* Takes back the newest op (its inverse applied to the text, its id and
+ * history entry gone, the version one less): for an op that could not be
+ * stored. OT_ERR_VERSION_TOO_OLD when no op is retained; on OT_ERR_NOMEM
+ * nothing changed. */
+int ot_doc_undo_last(ot_doc *doc);
 
 typedef struct ot_submit_result {
     ot_op op;                /* the op as applied (transformed); caller inits/frees */

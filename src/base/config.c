@@ -44,8 +44,8 @@ static const opt_spec opt_table[] = {
      "folder of the web editor; empty = <binary>/../share/ringpad/web"},
     {"log-level", "RINGPAD_LOG_LEVEL", OPT_LOG_LEVEL, FIELD(log_level), 0, 0, "info",
      "debug, info, warn, error or off"},
-    {"max-connections", "RINGPAD_MAX_CONNECTIONS", OPT_U32, FIELD(max_connections), 1, 10000000, "131072",
-     "open connections, all workers together; beyond: 503"},
+    {"max-connections", "RINGPAD_MAX_CONNECTIONS", OPT_U32, FIELD(max_connections), 0, 10000000, "0",
+     "open connections, all workers together; beyond: 503; 0 = what the file descriptor limit allows"},
     {"max-connections-per-ip", "RINGPAD_MAX_CONNECTIONS_PER_IP", OPT_U32, FIELD(max_connections_per_ip), 0,
      10000000, "0", "open connections per client address; beyond: 503; 0 = unlimited"},
     {"max-message-bytes", "RINGPAD_MAX_MESSAGE_BYTES", OPT_BYTES, FIELD(max_message_bytes), 126, 1024 * MIB,
@@ -53,7 +53,7 @@ static const opt_spec opt_table[] = {
     {"max-send-queue-bytes", "RINGPAD_MAX_SEND_QUEUE_BYTES", OPT_BYTES, FIELD(max_send_queue_bytes), 1024,
      4096 * MIB, "4m", "outbound bytes queued per connection; beyond: close 1008 slow consumer"},
     {"max-messages-per-sec", "RINGPAD_MAX_MESSAGES_PER_SEC", OPT_U32, FIELD(max_messages_per_sec), 0,
-     100000000, "10000", "messages per second per connection (token bucket, burst = 1 s); 0 = unlimited"},
+     100000000, "10000", "messages (pings and pongs included) per second per connection (token bucket, burst = 1 s); 0 = unlimited"},
     {"ping-interval-ms", "RINGPAD_PING_INTERVAL_MS", OPT_U32, FIELD(ping_interval_ms), 0, 86400000, "30000",
      "server ping after this much silence from a client; 0 = no heartbeat"},
     {"idle-timeout-ms", "RINGPAD_IDLE_TIMEOUT_MS", OPT_U32, FIELD(idle_timeout_ms), 0, 86400000, "75000",
@@ -65,7 +65,7 @@ static const opt_spec opt_table[] = {
     {"shutdown-grace-ms", "RINGPAD_SHUTDOWN_GRACE_MS", OPT_U32, FIELD(shutdown_grace_ms), 0, 3600000, "5000",
      "on SIGTERM/SIGINT, wait this long for close replies and pending writes"},
     {"allowed-origins", "RINGPAD_ALLOWED_ORIGINS", OPT_STRING, FIELD(allowed_origins), 0,
-     CONFIG_ORIGINS_MAX_BYTES, "", "comma-separated Origin allow-list for /ws; empty = any"},
+     CONFIG_ORIGINS_MAX_BYTES, "", "comma-separated Origin allow-list for /ws (an upgrade without Origin is then refused); empty = any"},
     {"no-deflate", "RINGPAD_NO_DEFLATE", OPT_BOOL, FIELD(no_deflate), 0, 0, "false",
      "do not negotiate permessage-deflate"},
     {"zerocopy-min-bytes", "RINGPAD_ZEROCOPY_MIN_BYTES", OPT_BYTES, FIELD(zerocopy_min_bytes), 0,
@@ -82,6 +82,9 @@ static const opt_spec opt_table[] = {
      "HS256 secret (16..1024 bytes): tokens required; empty = open mode"},
     {"auth-secret-file", "RINGPAD_AUTH_SECRET_FILE", OPT_STRING, FIELD(auth_secret_file), 0,
      CONFIG_PATH_MAX_BYTES, "", "read the HS256 secret from this file (one trailing newline ignored); wins over --auth-secret"},
+    {"accept-data-loss", "RINGPAD_ACCEPT_DATA_LOSS", OPT_BOOL, FIELD(accept_data_loss), 0, 0, "false",
+     "start even when a document's log misses ops it is known to have had (an emptied or removed segment); "
+     "each loss is logged with its version range"},
     {"allow-open", "RINGPAD_ALLOW_OPEN", OPT_BOOL, FIELD(allow_open), 0, 0, "false",
      "allow open mode (no secret) on a non-loopback --host"},
     {"max-doc-codepoints", "RINGPAD_MAX_DOC_CODEPOINTS", OPT_BYTES, FIELD(max_doc_codepoints), 1,
@@ -322,22 +325,116 @@ config_result config_parse(config *cfg, int argc, char *const argv[], char *cons
     return CONFIG_OK;
 }
 
+/* The commands besides serving; listed by --help and the man page. */
+typedef struct command_spec {
+    const char *usage;     /* after "ringpad " */
+    const char *help;
+} command_spec;
+
+static const command_spec command_table[] = {
+    {"[serve] [flags]", "serve HTTP and WebSocket (the default command)"},
+    {"check-config [flags]",
+     "check the flags, the auth secret, the TLS files, the web root and that the data dir exists (or can be "
+     "created) and is writable, then exit: 0 when the server would start, 1 or 2 with the reason otherwise"},
+    {"token --sub ID [--doc PATTERN:ROLE]... [--ttl DURATION]",
+     "print an HS256 access token signed with the server's secret (ringpad token --help)"},
+    {"cert --cert FILE --key FILE [--ca] [--days N]",
+     "write a development TLS certificate and key (ringpad cert --help)"},
+    {"--version", "print the version, git commit, build mode and library versions"},
+    {"--help, -h", "print this help"},
+};
+
+#define COMMAND_COUNT (sizeof command_table / sizeof command_table[0])
+
+static const char *opt_arg_name(const opt_spec *o) {
+    switch (o->kind) {
+    case OPT_BOOL: return "";
+    case OPT_BYTES: return " BYTES";
+    case OPT_U32: return " N";
+    case OPT_LOG_LEVEL: return " LEVEL";
+    case OPT_HOST: return " ADDR";
+    case OPT_STRING: return " TEXT";
+    }
+    return " TEXT";
+}
+
 void config_print_help(FILE *out) {
+    fprintf(out, "usage:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        const command_spec *c = &command_table[i];
+        fprintf(out, "  ringpad %s\n      %s\n", c->usage, c->help);
+    }
     fprintf(out,
-            "usage: ringpad [serve] [flags]\n"
             "\n"
             "Collaborative plain-text editing server (HTTP/1.1 + WebSocket on io_uring).\n"
             "Every flag can also be set by its environment variable; flags win.\n"
             "Values: --flag value or --flag=value; byte counts accept k, m, g (KiB, MiB, GiB).\n"
-            "\n");
+            "\n"
+            "flags (serve and check-config):\n");
     for (size_t i = 0; i < OPT_COUNT; i++) {
         const opt_spec *o = &opt_table[i];
-        const char *arg = o->kind == OPT_BOOL ? "" : o->kind == OPT_BYTES ? " BYTES" : o->kind == OPT_U32 ? " N"
-                          : o->kind == OPT_LOG_LEVEL ? " LEVEL" : o->kind == OPT_HOST ? " ADDR" : " TEXT";
         char left[64];
-        snprintf(left, sizeof left, "--%s%s", o->flag, arg);
+        snprintf(left, sizeof left, "--%s%s", o->flag, opt_arg_name(o));
         fprintf(out, "  %-32s %s\n  %-32s [env %s] (default: %s)\n", left, o->help, "", o->env,
                 o->def[0] != '\0' ? o->def : "empty");
     }
     fprintf(out, "  %-32s %s\n", "--help, -h", "print this help and exit");
+}
+
+/* roff text: a backslash is doubled, '-' is a real hyphen-minus, and a line
+ * must not start with a control character. */
+static void roff_text(FILE *out, const char *s) {
+    if (*s == '.' || *s == '\'') fputs("\\&", out);
+    for (; *s != '\0'; s++) {
+        if (*s == '\\') fputs("\\e", out);
+        else if (*s == '-') fputs("\\-", out);
+        else fputc(*s, out);
+    }
+}
+
+void config_print_man(FILE *out, const char *version) {
+    fprintf(out, ".TH RINGPAD 1 \"\" \"ringpad ");
+    roff_text(out, version);
+    fprintf(out, "\" \"User Commands\"\n"
+                 ".SH NAME\n"
+                 "ringpad \\- collaborative plain\\-text editing server (HTTP/1.1 and WebSocket on io_uring)\n"
+                 ".SH SYNOPSIS\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        fputs(".B ringpad\n", out);
+        roff_text(out, command_table[i].usage);
+        fputs("\n.br\n", out);
+    }
+    fputs(".SH DESCRIPTION\n"
+          "Serves a web editor and the ringpad.v1 WebSocket protocol on /ws, a REST API on /api/docs, "
+          "/healthz and Prometheus /metrics. Every flag can also be set by its environment variable; "
+          "flags win. Byte counts accept k, m, g (KiB, MiB, GiB).\n"
+          ".SH COMMANDS\n", out);
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        fputs(".TP\n.B ", out);
+        roff_text(out, command_table[i].usage);
+        fputc('\n', out);
+        roff_text(out, command_table[i].help);
+        fputc('\n', out);
+    }
+    fputs(".SH OPTIONS\n", out);
+    for (size_t i = 0; i < OPT_COUNT; i++) {
+        const opt_spec *o = &opt_table[i];
+        fprintf(out, ".TP\n.BR \\-\\-");
+        roff_text(out, o->flag);
+        const char *arg = opt_arg_name(o);
+        if (arg[0] != '\0') fprintf(out, " \" %s\"", arg + 1);
+        fputc('\n', out);
+        roff_text(out, o->help);
+        fputs(" (environment ", out);
+        roff_text(out, o->env);
+        fputs("; default: ", out);
+        roff_text(out, o->def[0] != '\0' ? o->def : "empty");
+        fputs(")\n", out);
+    }
+    fputs(".SH SIGNALS\n"
+          "SIGTERM or SIGINT: /healthz answers 503, every WebSocket gets close 1001, the server waits up to "
+          "\\-\\-shutdown\\-grace\\-ms and exits 0. SIGHUP reloads the TLS certificate and key.\n"
+          ".SH SEE ALSO\n"
+          "docs/operations.md in the source tree: production build, systemd, reverse proxies, backups.\n",
+          out);
 }

@@ -4,12 +4,28 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 const uint16_t metrics_close_codes[METRICS_CLOSE_CODES_TRACKED] = {1000, 1001, 1002, 1003, 1006, 1007,
                                                                    1008, 1009, 1010, 1011, 1012};
 const uint32_t metrics_cqe_bucket_le[METRICS_CQE_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
 const uint32_t metrics_ack_bucket_le_us[METRICS_ACK_BUCKETS] = {100,   250,    500,    1000,   2500,    5000,
                                                                 10000, 25000, 50000, 100000, 250000, 1000000};
+
+const uint32_t metrics_fsync_bucket_le_us[METRICS_FSYNC_BUCKETS] = {50,    100,   250,    500,    1000,   2500,
+                                                                    5000, 10000, 25000, 100000, 250000, 1000000};
+const uint32_t metrics_group_bucket_le[METRICS_GROUP_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+
+void metrics_count_fsync(metrics_worker *m, uint64_t latency_us, uint64_t ops) {
+    size_t b = 0;
+    while (b < METRICS_FSYNC_BUCKETS && latency_us > metrics_fsync_bucket_le_us[b]) b++;
+    metrics_add(&m->store_fsync_us[b], 1);
+    metrics_add(&m->store_fsync_us_sum, latency_us);
+    b = 0;
+    while (b < METRICS_GROUP_BUCKETS && ops > metrics_group_bucket_le[b]) b++;
+    metrics_add(&m->store_group_ops[b], 1);
+    metrics_add(&m->store_group_ops_sum, ops);
+}
 
 void metrics_count_ack(metrics_worker *m, uint64_t latency_us) {
     size_t b = 0;
@@ -126,6 +142,23 @@ static uint64_t sum_at(const metrics_worker *w, size_t count, size_t offset) {
 
 #define SUM(field) sum_at(workers, count, offsetof(metrics_worker, field))
 
+/* A histogram from non-cumulative per-worker buckets; `scale` divides bounds and sum (1e6: us -> s). */
+static void histogram(out *o, const metrics_worker *workers, size_t count, const char *name, const char *help,
+                      size_t buckets_offset, size_t sum_offset, const uint32_t *le, size_t n, double scale) {
+    put(o, "# HELP ringpad_%s %s\n# TYPE ringpad_%s histogram\n", name, help, name);
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < n; b++) {
+        cumulative += sum_at(workers, count, buckets_offset + b * sizeof(metrics_counter));
+        put(o, "ringpad_%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, le[b] / scale, cumulative);
+    }
+    cumulative += sum_at(workers, count, buckets_offset + n * sizeof(metrics_counter));
+    put(o, "ringpad_%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cumulative);
+    uint64_t sum = sum_at(workers, count, sum_offset);
+    if (scale == 1.0) put(o, "ringpad_%s_sum %" PRIu64 "\n", name, sum);
+    else put(o, "ringpad_%s_sum %.6f\n", name, (double)sum / scale);
+    put(o, "ringpad_%s_count %" PRIu64 "\n", name, cumulative);
+}
+
 static void scalar(out *o, const char *name, const char *type, const char *help, uint64_t v) {
     put(o, "# HELP ringpad_%s %s\n# TYPE ringpad_%s %s\nringpad_%s %" PRIu64 "\n", name, help, name, type, name, v);
 }
@@ -238,6 +271,24 @@ int metrics_format(const metrics_worker *workers, size_t count, const metrics_pr
         SUM(ack_latency_us_sum) / 1e6, cumulative);
     scalar(&o, "tls_handshakes_total", "counter", "Completed TLS handshakes.", SUM(tls_handshakes));
     scalar(&o, "tls_resumed_total", "counter", "TLS handshakes that resumed a session.", SUM(tls_resumed));
+    scalar(&o, "store_append_bytes_total", "counter", "Bytes appended to document logs.", SUM(store_append_bytes));
+    histogram(&o, workers, count, "store_fsync_seconds",
+              "One group commit: log write and fdatasync submitted until the fdatasync completed.",
+              offsetof(metrics_worker, store_fsync_us), offsetof(metrics_worker, store_fsync_us_sum),
+              metrics_fsync_bucket_le_us, METRICS_FSYNC_BUCKETS, 1e6);
+    histogram(&o, workers, count, "store_group_commit_ops", "Ops made durable by one fdatasync (group commit size).",
+              offsetof(metrics_worker, store_group_ops), offsetof(metrics_worker, store_group_ops_sum),
+              metrics_group_bucket_le, METRICS_GROUP_BUCKETS, 1.0);
+    put(&o, "# HELP ringpad_store_compactions_total Compactions (a snapshot written, older log segments dropped) by result.\n"
+            "# TYPE ringpad_store_compactions_total counter\n"
+            "ringpad_store_compactions_total{result=\"done\"} %" PRIu64 "\n"
+            "ringpad_store_compactions_total{result=\"failed\"} %" PRIu64 "\n",
+        SUM(store_compactions[0]), SUM(store_compactions[1]));
+    scalar(&o, "documents_loaded", "gauge", "Documents held in memory.", SUM(docs_loaded));
+    scalar(&o, "document_subscribers", "gauge", "Open (session, document) subscriptions.", SUM(doc_subscribers));
+    scalar(&o, "document_history_bytes", "gauge",
+           "Bytes of op history kept in memory for late ops and reconnects (ops, inverses, ids, authors).",
+           SUM(doc_history_bytes));
     if (o.overflow) return -ENOSPC;
     return (int)o.len;
 }

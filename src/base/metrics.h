@@ -64,6 +64,14 @@ extern const uint32_t metrics_cqe_bucket_le[METRICS_CQE_BUCKETS];
 #define METRICS_ACK_BUCKETS 12
 extern const uint32_t metrics_ack_bucket_le_us[METRICS_ACK_BUCKETS];
 
+/* Upper bounds (microseconds) of the store flush (write + fdatasync) histogram; one more is +Inf. */
+#define METRICS_FSYNC_BUCKETS 12
+extern const uint32_t metrics_fsync_bucket_le_us[METRICS_FSYNC_BUCKETS];
+
+/* Upper bounds of the ops-made-durable-per-fsync histogram (group commit size); one more is +Inf. */
+#define METRICS_GROUP_BUCKETS 11
+extern const uint32_t metrics_group_bucket_le[METRICS_GROUP_BUCKETS];
+
 typedef struct metrics_worker {
     metrics_counter accepted;
     metrics_counter closed;                      /* all reasons */
@@ -94,14 +102,32 @@ typedef struct metrics_worker {
     metrics_counter ack_latency_us_sum;
     metrics_counter tls_handshakes;              /* completed TLS handshakes */
     metrics_counter tls_resumed;                 /* of which resumed a session (ticket or cache) */
+    /* storage (owner side) */
+    metrics_counter store_append_bytes;          /* log bytes written */
+    metrics_counter store_fsync_us[METRICS_FSYNC_BUCKETS + 1];  /* flush submitted -> fdatasync done */
+    metrics_counter store_fsync_us_sum;
+    metrics_counter store_group_ops[METRICS_GROUP_BUCKETS + 1]; /* ops made durable by one fsync */
+    metrics_counter store_group_ops_sum;
+    metrics_counter store_compactions[2];        /* [0] done, [1] failed: snapshot + old segments dropped */
+    /* documents (gauges, refreshed every tick by the owner) */
+    metrics_counter docs_loaded;
+    metrics_counter doc_subscribers;
+    metrics_counter doc_history_bytes;           /* ops, inverses, ids and authors kept for late ops */
 } metrics_worker;
 
 /* Records one op published `latency_us` after it was submitted to its owner. */
 void metrics_count_ack(metrics_worker *m, uint64_t latency_us);
 
+
+/* One completed group commit: `latency_us` from submit to fdatasync, `ops` made durable. */
+void metrics_count_fsync(metrics_worker *m, uint64_t latency_us, uint64_t ops);
+
 /* Single-writer increment: only the owning worker calls these. */
 static inline void metrics_add(metrics_counter *c, uint64_t n) {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+static inline void metrics_set(metrics_counter *c, uint64_t v) {
+    atomic_store_explicit(c, v, memory_order_relaxed);
 }
 static inline void metrics_sub(metrics_counter *c, uint64_t n) {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - n, memory_order_relaxed);
@@ -127,7 +153,7 @@ typedef struct metrics_process {
  * Returns the length written (< cap, NUL-terminated) or -ENOSPC when `cap`
  * is too small; METRICS_TEXT_MAX_BYTES is always enough.
  */
-#define METRICS_TEXT_MAX_BYTES 32768
+#define METRICS_TEXT_MAX_BYTES 49152
 int metrics_format(const metrics_worker *workers, size_t count, const metrics_process *proc, char *buf,
                    size_t cap);
 

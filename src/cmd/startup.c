@@ -2,6 +2,7 @@
 
 #include "proto/auth.h"
 #include "base/log.h"
+#include "store/data_dir.h"
 #include "store/store.h"
 
 #include <arpa/inet.h>
@@ -25,6 +26,8 @@ typedef struct recover_ctx {
     ot_limits limits;
     int failed;
     uint32_t count;
+    uint32_t count_lossy;
+    bool accept_loss;
 } recover_ctx;
 
 static int recover_one(void *arg, const char *name, size_t name_len) {
@@ -33,7 +36,8 @@ static int recover_one(void *arg, const char *name, size_t name_len) {
     store_doc_files files;
     store_recovery rep;
     memset(&rep, 0, sizeof rep);
-    int rc = store_doc_open(r->dir_fd, name, name_len, false, &r->limits, &doc, &files, &rep);
+    int rc = store_doc_open(r->dir_fd, name, name_len, r->accept_loss ? STORE_OPEN_ACCEPT_LOSS : 0, &r->limits, &doc,
+                            &files, &rep);
     if (rc != 0) {
         log_error("document %.*s cannot be recovered: %s", (int)name_len, name,
                   rep.message[0] != '\0' ? rep.message : store_err_str(rc));
@@ -44,6 +48,10 @@ static int recover_one(void *arg, const char *name, size_t name_len) {
         log_warn("document %.*s: truncated a torn log tail (%zu bytes) at offset %zu", (int)name_len, name,
                  rep.torn_bytes, rep.valid_len_bytes);
     r->count++;
+    if (rep.lost_to > rep.lost_from) {
+        log_warn("document %.*s: %s", (int)name_len, name, rep.message);
+        r->count_lossy++;
+    }
     /* the listing cache (GET /api/docs) is current again: the log was just read whole */
     const ot_text *text = ot_doc_text(doc);
     store_meta meta = {
@@ -60,8 +68,7 @@ static int recover_one(void *arg, const char *name, size_t name_len) {
     return 0;
 }
 
-int startup_check(const config *cfg, char *const envp[]) {
-    (void)envp;
+int startup_check_auth(const config *cfg) {
     auth_secret secret;
     bool enabled = false;
     const char *file = cfg->auth_secret_file[0] != '\0' ? cfg->auth_secret_file : NULL;
@@ -83,6 +90,13 @@ int startup_check(const config *cfg, char *const envp[]) {
     } else {
         log_info("auth on: HS256 tokens required");
     }
+    return 0;
+}
+
+int startup_check(const config *cfg, char *const envp[]) {
+    (void)envp;
+    int rc = startup_check_auth(cfg);
+    if (rc != 0) return rc;
     int dfd = open(cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 && errno == ENOENT) {
         log_info("data dir %s does not exist yet; it is created with the first document", cfg->data_dir);
@@ -92,7 +106,13 @@ int startup_check(const config *cfg, char *const envp[]) {
         log_error("--data-dir %s: %s", cfg->data_dir, strerror(errno));
         return 1;
     }
-    recover_ctx r = {.dir_fd = dfd, .limits = ot_limits_default()};
+    char err[CONFIG_PATH_MAX_BYTES + 128];
+    if (data_dir_check_writable(dfd, cfg->data_dir, err, sizeof err) != 0) {
+        log_error("%s; refusing to start (fix the mount or the permissions, or pick another --data-dir)", err);
+        close(dfd);
+        return 1;
+    }
+    recover_ctx r = {.dir_fd = dfd, .limits = ot_limits_default(), .accept_loss = cfg->accept_data_loss};
     r.limits.max_doc_codepoints = cfg->max_doc_codepoints;
     r.limits.history_depth = cfg->history_depth;
     rc = store_list(dfd, recover_one, &r);
@@ -105,6 +125,9 @@ int startup_check(const config *cfg, char *const envp[]) {
         log_error("refusing to start: damaged documents in %s (nothing was changed)", cfg->data_dir);
         return 1;
     }
+    if (r.count_lossy > 0)
+        log_warn("data dir %s: %u documents started without ops they had (--accept-data-loss); see above",
+                 cfg->data_dir, r.count_lossy);
     log_info("data dir %s: %u documents recovered, fsync=%s", cfg->data_dir, r.count, cfg->fsync);
     return 0;
 }

@@ -15,6 +15,9 @@
 /* 0 to start; otherwise the process exit code (2: configuration, 1: data). */
 int startup_check(const config *cfg, char *const envp[]);
 
+/* The auth half of startup_check: 0, or 2 with the reason logged. */
+int startup_check_auth(const config *cfg);
+
 /* True for 127.0.0.0/8 and ::1. */
 bool startup_host_is_loopback(const char *host);
 

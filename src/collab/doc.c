@@ -1,4 +1,5 @@
 #include "collab/doc.h"
+#include "base/clock.h"
 
 #include "base/metrics.h"
 
@@ -84,14 +85,15 @@ void doc_free(doc *d) {
     free(d);
 }
 
+struct metrics_worker *doc_metrics(const doc *d) { return d->metrics; }
+
+int doc_send_no_memory(struct metrics_worker *m, fanout *out, uint64_t key, const char *ref, size_t ref_len) {
+    if (m != NULL) metrics_add(&m->errors[METRICS_ERR_NO_MEMORY], 1);
+    return doc_send_error(out, key, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, ref, ref_len);
+}
+
 void doc_set_history_depth(doc *d, uint32_t depth) { d->history_depth = depth; }
 void doc_set_metrics(doc *d, struct metrics_worker *m) { d->metrics = m; }
-
-static uint64_t mono_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 uint64_t doc_oldest_version(const doc *d) {
     uint64_t oldest = ot_doc_oldest_version(d->ot);
@@ -127,10 +129,25 @@ bool doc_is_subscribed(const doc *d, uint64_t key) { return find_sub(d, key) != 
 
 /* ---- frames ---------------------------------------------------------------- */
 
+/* A frame for `key` could not be made (no memory): rather than a silent gap
+ * in its stream, the session is closed with 1011 after what it was sent
+ * (PROTOCOL.md §5), and the client reconnects. */
+static void lost(fanout *out, uint64_t key) {
+    fanout_doom(out, fanout_key_worker(key), &key, 1);
+}
+
+static void lost_all(doc *d, fanout *out, uint64_t except) {
+    for (uint32_t i = 0; i < d->count_subs; i++)
+        if (d->sub_keys[i] != except) lost(out, d->sub_keys[i]);
+}
+
 /* Sends the JSON in d->scratch to one session. */
 static int send_scratch(doc *d, fanout *out, uint64_t key) {
     rbuf *f = fanout_frame_in(out, d->scratch.data, d->scratch.len);
-    if (f == NULL) return -ENOMEM;
+    if (f == NULL) {
+        lost(out, key);
+        return -ENOMEM;
+    }
     fanout_send(out, key, f);
     rbuf_unref(f);
     return 0;
@@ -140,7 +157,10 @@ static int send_scratch(doc *d, fanout *out, uint64_t key) {
 static int broadcast_scratch(doc *d, fanout *out, uint64_t except) {
     if (d->count_subs == 0 || (d->count_subs == 1 && d->sub_keys[0] == except)) return 0;
     rbuf *f = fanout_frame_in(out, d->scratch.data, d->scratch.len);
-    if (f == NULL) return -ENOMEM;
+    if (f == NULL) {
+        lost_all(d, out, except);
+        return -ENOMEM;
+    }
     for (uint32_t i = 0; i < d->count_subs; i++)
         if (d->sub_keys[i] != except) fanout_send(out, d->sub_keys[i], f);
     rbuf_unref(f);
@@ -161,6 +181,7 @@ int doc_send_error(fanout *out, uint64_t key, int code, const char *message, con
         }
     }
     ot_buf_free(&b);
+    if (rc != 0) lost(out, key);
     return rc;
 }
 
@@ -176,6 +197,13 @@ static proto_peer peer_of(const doc_sub *s) {
 
 /* Moves positions from version `from` to `to` (<= the applied version)
  * through the retained history. False when `from` left the history. */
+/* The text's length in code points at version v (oldest retained <= v <=
+ * current): the base length of the op applied at v, or the current text's. */
+static uint64_t len_at(const doc *d, uint64_t v) {
+    const ot_history_entry *e = v < ot_doc_version(d->ot) ? ot_doc_history_at(d->ot, v) : NULL;
+    return e != NULL ? e->op.base_len_codepoints : ot_text_len_codepoints(ot_doc_text(d->ot));
+}
+
 static bool move_sel(const doc *d, proto_range *sel, uint32_t count, uint64_t from, uint64_t to) {
     if (from < ot_doc_oldest_version(d->ot)) return false;
     for (uint64_t v = from; v < to; v++) {
@@ -203,7 +231,7 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
     uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
     d->senders[v % DOC_MAX_UNPUBLISHED_OPS] = 0;
     if (d->metrics != NULL) {
-        uint64_t now = mono_us(), at = d->submitted_us[v % DOC_MAX_UNPUBLISHED_OPS];
+        uint64_t now = clock_mono_us(), at = d->submitted_us[v % DOC_MAX_UNPUBLISHED_OPS];
         metrics_count_ack(d->metrics, now > at ? now - at : 0);
     }
     if (e == NULL) return -EINVAL;   /* cannot happen: the history outlives the unpublished window */
@@ -211,10 +239,13 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
     int rc = proto_enc_op(&d->scratch, pstr(d->name, d->name_len), v, pstr(e->id, e->id_len), &e->op,
                           pstr(e->author, e->author_len));
     if (rc == 0) rc = broadcast_scratch(d, out, sender);
+    else lost_all(d, out, sender);
     if (sender != 0) {
         ot_buf_clear(&d->scratch);
         if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(e->id, e->id_len), v) == 0)
             send_scratch(d, out, sender);
+        else
+            lost(out, sender);
     }
     /* resends of this op that arrived while it was unpublished */
     for (uint32_t i = 0; i < d->count_dups;) {
@@ -226,6 +257,8 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
         ot_buf_clear(&d->scratch);
         if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(a->id, a->id_len), v) == 0)
             send_scratch(d, out, a->key);
+        else
+            lost(out, a->key);
         d->dups[i] = d->dups[--d->count_dups];
     }
     return rc;
@@ -241,6 +274,12 @@ static void publish_until(doc *d, uint64_t durable, fanout *out) {
         publish_one(d, d->published, out);
         d->published++;
     }
+    /* The OT ring has room for DOC_MAX_UNPUBLISHED_OPS more than history_depth
+     * so that unpublished ops outlive any client's view; once published, only
+     * history_depth of them are kept, or each document would hold thousands
+     * of ops (and their inverses) however large they are. */
+    if (d->history_depth > 0 && d->published > d->history_depth)
+        ot_doc_forget_before(d->ot, d->published - d->history_depth);
     assert(d->published <= ot_doc_version(d->ot));
 }
 
@@ -270,6 +309,7 @@ static void copy_str(char *dst, size_t cap, const char *src, bool *has) {
 }
 
 static int open_fail(doc *d, const doc_who *who, int code, const char *msg, fanout *out) {
+    if (code == PROTO_ERR_NO_MEMORY && d->metrics != NULL) metrics_add(&d->metrics->errors[METRICS_ERR_NO_MEMORY], 1);
     doc_send_error(out, who->key, code, msg, d->name, d->name_len);
     fanout_drop(out, who->key, d->name, d->name_len);
     return code;
@@ -314,10 +354,10 @@ int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
         if (d->count_subs == d->cap_subs) {
             uint32_t cap = d->cap_subs == 0 ? 4 : d->cap_subs * 2;
             uint64_t *k = realloc(d->sub_keys, sizeof *k * cap);
-            if (k == NULL) return open_fail(d, who, PROTO_ERR_INTERNAL, "out of memory", out);
+            if (k == NULL) return open_fail(d, who, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, out);
             d->sub_keys = k;
             doc_sub *g = realloc(d->subs, sizeof *g * cap);
-            if (g == NULL) return open_fail(d, who, PROTO_ERR_INTERNAL, "out of memory", out);
+            if (g == NULL) return open_fail(d, who, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, out);
             d->subs = g;
             d->cap_subs = cap;
         }
@@ -335,7 +375,7 @@ int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
     if (!has_v) {
         if (send_snapshot(d, s, out) != 0) {
             doc_close(d, who->key, out);
-            return open_fail(d, who, PROTO_ERR_INTERNAL, "out of memory", out);
+            return open_fail(d, who, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, out);
         }
         return 0;
     }
@@ -352,6 +392,8 @@ int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
     ot_buf_clear(&d->scratch);
     if (proto_enc_synced(&d->scratch, pstr(d->name, d->name_len), d->published) == 0)
         send_scratch(d, out, who->key);
+    else
+        lost(out, who->key);
     return 0;
 }
 
@@ -359,6 +401,8 @@ static void send_leave(doc *d, const char *session, uint64_t except, fanout *out
     ot_buf_clear(&d->scratch);
     if (proto_enc_leave(&d->scratch, pstr(d->name, d->name_len), proto_cstr(session)) == 0)
         broadcast_scratch(d, out, except);
+    else
+        lost_all(d, out, except);
 }
 
 void doc_close(doc *d, uint64_t key, fanout *out) {
@@ -415,6 +459,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     if (rc != OT_OK) {
         ot_op_free(&res.op);
         int code = proto_err_from_ot_submit(rc);
+        if (code == PROTO_ERR_NO_MEMORY && d->metrics != NULL) metrics_add(&d->metrics->errors[METRICS_ERR_NO_MEMORY], 1);
         char msg[128];
         snprintf(msg, sizeof msg, "%s", ot_err_str(rc));
         doc_send_error(out, key, code, msg, id, id_len);
@@ -426,6 +471,8 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
             ot_buf_clear(&d->scratch);
             if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(id, id_len), res.applied_at_version) == 0)
                 send_scratch(d, out, key);
+            else
+                lost(out, key);
             return 0;
         }
         if (d->count_dups == DOC_MAX_DUP_ACKS) {
@@ -435,7 +482,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
         if (d->dups == NULL) {
             d->dups = malloc(sizeof *d->dups * DOC_MAX_DUP_ACKS);
             if (d->dups == NULL) {
-                doc_send_error(out, key, PROTO_ERR_INTERNAL, "out of memory", id, id_len);
+                doc_send_no_memory(d->metrics, out, key, id, id_len);
                 return PROTO_ERR_INTERNAL;
             }
         }
@@ -448,7 +495,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     }
     uint64_t at = res.applied_at_version;
     d->senders[at % DOC_MAX_UNPUBLISHED_OPS] = key;
-    if (d->metrics != NULL) d->submitted_us[at % DOC_MAX_UNPUBLISHED_OPS] = mono_us();
+    if (d->metrics != NULL) d->submitted_us[at % DOC_MAX_UNPUBLISHED_OPS] = clock_mono_us();
     if (d->log != NULL) {
         ot_buf_clear(&d->scratch);
         rc = ot_op_to_json(&res.op, &d->scratch);
@@ -464,9 +511,16 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
         };
         if (rc == OT_OK) rc = store_log_append(d->log, &rec);
         if (rc != 0) {
+            ot_op_free(&res.op);
+            /* Memory for the record ran out (the log is unchanged): take the
+             * op back out, so the document stays as it was and keeps serving. */
+            if ((rc == -ENOMEM || rc == OT_ERR_NOMEM) && ot_doc_undo_last(d->ot) == OT_OK) {
+                d->senders[at % DOC_MAX_UNPUBLISHED_OPS] = 0;
+                doc_send_no_memory(d->metrics, out, key, id, id_len);
+                return PROTO_ERR_NO_MEMORY;
+            }
             /* The op is applied but cannot be logged: nothing may be acked
              * after it. Refuse further ops; a restart recovers the log. */
-            ot_op_free(&res.op);
             doc_send_error(out, key, PROTO_ERR_INTERNAL, "the op could not be logged", id, id_len);
             return PROTO_ERR_INTERNAL;
         }
@@ -490,6 +544,23 @@ int doc_presence(doc *d, uint64_t key, uint64_t v, const proto_range *sel, uint3
         return PROTO_ERR_VERSION_AHEAD;
     }
     if (count_sel > PROTO_MAX_SEL_RANGES) count_sel = PROTO_MAX_SEL_RANGES;
+    if (v < ot_doc_oldest_version(d->ot)) {
+        doc_send_error(out, key, PROTO_ERR_VERSION_TOO_OLD, "presence v is older than the retained history",
+                       d->name, d->name_len);
+        return PROTO_ERR_VERSION_TOO_OLD;
+    }
+    /* Positions are relayed to every subscriber: one beyond the text would
+     * make their editors place a cursor nowhere (or throw). */
+    uint64_t len = len_at(d, v);
+    for (uint32_t i = 0; i < count_sel; i++) {
+        if (sel[i].anchor <= len && sel[i].head <= len) continue;
+        char why[160];
+        snprintf(why, sizeof why, "sel[%u] [%llu, %llu] is beyond the text: %llu code points at v %llu", i,
+                 (unsigned long long)sel[i].anchor, (unsigned long long)sel[i].head, (unsigned long long)len,
+                 (unsigned long long)v);
+        doc_send_error(out, key, PROTO_ERR_BAD_SELECTION, why, d->name, d->name_len);
+        return PROTO_ERR_BAD_SELECTION;
+    }
     proto_range moved[PROTO_MAX_SEL_RANGES];
     memcpy(moved, sel, sizeof moved[0] * count_sel);
     if (!move_sel(d, moved, count_sel, v, d->published)) {
@@ -504,5 +575,6 @@ int doc_presence(doc *d, uint64_t key, uint64_t v, const proto_range *sel, uint3
     ot_buf_clear(&d->scratch);
     int rc = proto_enc_presence(&d->scratch, pstr(d->name, d->name_len), &p, d->published);
     if (rc == 0) rc = broadcast_scratch(d, out, key);
+    else lost_all(d, out, key);
     return rc == 0 ? 0 : PROTO_ERR_INTERNAL;
 }

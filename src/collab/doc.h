@@ -102,5 +102,10 @@ void doc_on_flush(doc *d, const store_flush_result *result, fanout *out);
 /* Sends one error frame (ref may be NULL) to key. Returns 0 or -ENOMEM. */
 int doc_send_error(fanout *out, uint64_t key, int code, const char *message, const char *ref,
                    size_t ref_len);
+/* A no_memory error (counted in ringpad_errors_total{kind="no_memory"} when m
+ * is not NULL): an allocation for the request failed and nothing was applied. */
+int doc_send_no_memory(struct metrics_worker *m, fanout *out, uint64_t key, const char *ref, size_t ref_len);
+/* This document's worker counters (NULL when none were set). */
+struct metrics_worker *doc_metrics(const doc *d);
 
 #endif /* RINGPAD_DOC_H */

@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "io/ring.h"
+#include "store/store_faults.h"
 #include "store/store_ring.h"
 
 #include <assert.h>
@@ -44,9 +45,21 @@ int docs_new(const docs_config *cfg, docs **out) {
     docs *t = calloc(1, sizeof *t);
     if (t == NULL) return -ENOMEM;
     t->cfg = *cfg;
+    if (cfg->store_faults != NULL && cfg->store_faults[0] != '\0') {
+        char err[256];
+        t->faults = malloc(sizeof *t->faults);
+        int rc = t->faults != NULL ? store_fault_plan_parse(cfg->store_faults, t->faults, err, sizeof err) : -ENOMEM;
+        if (rc != 0) {
+            if (rc == -EINVAL) log_error("%s", err);
+            free(t->faults);
+            free(t);
+            return rc;
+        }
+    }
     if (cfg->disk_thread) {
         int rc = docs_disk_start(cfg->targets, cfg->self, &t->disk);
         if (rc != 0) {
+            free(t->faults);
             free(t);
             return rc;
         }
@@ -133,6 +146,7 @@ static docs_request *wait_take(docs_entry *e) {
 /* Hands a job to the helper, or runs it here (no helper, or its queue is
  * full: blocking, but never lost). Takes the caller's reference. */
 void docs_submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
+    j->faults = t->faults;
     if (t->disk != NULL && docs_disk_submit(t->disk, j) == 0) return;
     docs_job_run(j);
     docs_on_disk_done(t, j, out, now_ms);
@@ -188,7 +202,7 @@ static int make_ready(docs *t, docs_entry *e, docs_job *j) {
     return 0;
 }
 
-static void set_degraded(docs *t, docs_entry *e, bool failed) {
+void docs_entry_set_degraded(docs *t, docs_entry *e, bool failed) {
     if (failed == e->degraded) return;
     e->degraded = failed;
     if (t->cfg.degraded != NULL) {
@@ -238,7 +252,7 @@ static void unload(docs *t, docs_entry *e, bool meta, fanout *out, int64_t now_m
     }
     if (!store_log_idle(e->io.log)) store_ring_drain_sync(e->io.log, now_ms);
     if (meta) write_meta(t, e, out, now_ms);
-    set_degraded(t, e, false);
+    docs_entry_set_degraded(t, e, false);
     log_debug("document %.*s unloaded", (int)n, name);
     free(e->compact_image);
     doc_free(e->d);
@@ -259,7 +273,11 @@ void docs_entry_mark_dirty(docs *t, docs_entry *e) {
 
 static void send_json(fanout *out, uint64_t key, const ot_buf *b) {
     rbuf *f = fanout_frame(b->data, b->len);
-    if (f == NULL) return;
+    if (f == NULL) {
+        /* no memory for the answer: the waiter is told its message was lost, never left waiting */
+        fanout_doom(out, fanout_key_worker(key), &key, 1);
+        return;
+    }
     fanout_send(out, key, f);
     rbuf_unref(f);
 }
@@ -317,7 +335,7 @@ static void rest_get(doc *d, const docs_request *r, fanout *out) {
     if (rc != OT_OK || ot_buf_append(&b, head, (size_t)n) != 0 || proto_json_string(&b, r->doc, r->doc_len) != 0 ||
         ot_buf_append(&b, ",\"text\":", 8) != 0 ||
         proto_json_string(&b, text.data != NULL ? text.data : "", text.len) != 0 || ot_buf_append(&b, "}", 1) != 0) {
-        doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+        doc_send_no_memory(doc_metrics(d), out, r->key, NULL, 0);
         goto done;
     }
     send_json(out, r->key, &b);
@@ -364,7 +382,7 @@ static void answer_ops(const doc *d, const docs_request *r, uint64_t pub, const 
     if (rc == 0) rc = ot_buf_append(&body, b.data, b.len);
     if (rc == 0) rc = ot_buf_append(&body, "]}", 2);
     if (rc == 0) send_json(out, r->key, &body);
-    else doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+    else doc_send_no_memory(doc_metrics(d), out, r->key, NULL, 0);
     ot_buf_free(&b);
     ot_buf_free(&body);
 }
@@ -386,7 +404,7 @@ static void rest_ops(docs *t, docs_entry *e, const docs_request *r, fanout *out,
     docs_job *j = docs_job_new(DOCS_JOB_READ_OPS, t->cfg.self);
     if (j == NULL || ensure_data_dir(t) != 0) {
         if (j != NULL) mailbox_msg_unref(&j->hdr);
-        doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+        doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
         return;
     }
     j->data_dir_fd = t->cfg.data_dir_fd;
@@ -445,10 +463,15 @@ static void answer_absent(const docs_request *r, fanout *out) {
 }
 
 /* The document could not be loaded (or the wait queue is full). */
-static void answer_unavailable(const docs_request *r, int err, const char *message, fanout *out) {
+static void answer_unavailable(const docs *t, const docs_request *r, int err, const char *message, fanout *out) {
     if (r->kind == DOCS_REQ_CLOSE) return;
     size_t rl;
     const char *ref = ref_of(r, &rl);
+    if (err == -ENOMEM) {
+        doc_send_no_memory(t->cfg.metrics, out, r->key, ref, rl);
+        if (r->kind == DOCS_REQ_OPEN) fanout_drop(out, r->key, r->doc, r->doc_len);
+        return;
+    }
     int code = err == -ENOSPC || err == -EIO || err == -EROFS || err == -EACCES || err == -EAGAIN
                    ? PROTO_ERR_STORAGE_UNAVAILABLE
                    : PROTO_ERR_INTERNAL;
@@ -459,7 +482,7 @@ static void answer_unavailable(const docs_request *r, int err, const char *messa
 static void wait_or_refuse(docs *t, docs_entry *e, const docs_request *r, fanout *out) {
     uint32_t max = t->cfg.max_waiting_per_doc != 0 ? t->cfg.max_waiting_per_doc : DOCS_MAX_WAITING_PER_DOC;
     if (e->count_waiting >= max && r->kind != DOCS_REQ_CLOSE) {
-        answer_unavailable(r, -EAGAIN, "the document is busy loading; retry", out);
+        answer_unavailable(t, r, -EAGAIN, "the document is busy loading; retry", out);
         return;
     }
     wait_push(e, (docs_request *)r);
@@ -508,7 +531,7 @@ static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *o
     }
     docs_entry *n = entry_new(t, r->doc, r->doc_len, ENTRY_DELETING);
     if (n == NULL) {
-        doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+        doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
         return;
     }
     wait_push(n, (docs_request *)r);   /* first in line: answered by the job */
@@ -546,7 +569,7 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
         }
         e = entry_new(t, r->doc, r->doc_len, ENTRY_LOADING);
         if (e == NULL) {
-            answer_unavailable(r, -ENOMEM, "out of memory", out);
+            answer_unavailable(t, r, -ENOMEM, PROTO_NO_MEMORY_MESSAGE, out);
             return;
         }
         e->load_create = creates(r);
@@ -586,9 +609,31 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
 
 /* ---- finished disk jobs ---------------------------------------------------------- */
 
+/* A load that failed in the file system (not a missing or damaged document):
+ * the data dir went read-only, lost its permissions or its disk. /healthz
+ * says degraded until a load succeeds again (loaded documents report their
+ * own write failures through the same count). */
+static bool storage_errno(int rc) {
+    return rc == -EACCES || rc == -EPERM || rc == -EROFS || rc == -EIO || rc == -ENOSPC || rc == -EDQUOT;
+}
+
+static void set_load_degraded(docs *t, bool failed) {
+    if (failed == t->load_degraded) return;
+    t->load_degraded = failed;
+    if (t->cfg.degraded == NULL) return;
+    if (failed) atomic_fetch_add(t->cfg.degraded, 1);
+    else atomic_fetch_sub(t->cfg.degraded, 1);
+}
+
 static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     docs_entry *e = docs_entry_find(t, j->name, j->name_len, NULL);
     if (e == NULL || e->state != ENTRY_LOADING) return;   /* not ours any more (cannot happen: one job per entry) */
+    if (storage_errno(j->rc)) {
+        set_load_degraded(t, true);
+    } else if (j->rc == 0 && t->load_degraded) {
+        log_info("data dir %s: documents load again", t->cfg.data_dir_path);
+        set_load_degraded(t, false);
+    }
     if (j->rc == 0) {
         if (j->report.torn_tail)
             log_warn("document %s: truncated a torn log tail of %zu bytes", e->name, j->report.torn_bytes);
@@ -617,12 +662,12 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         }
         return;
     }
-    log_error("document %s: cannot load: %s%s%s", j->name, store_err_str(j->rc), j->report.message[0] ? ": " : "",
-              j->report.message);
+    log_error("document %s: cannot load from data dir %s: %s%s%s", j->name, t->cfg.data_dir_path,
+              store_err_str(j->rc), j->report.message[0] ? ": " : "", j->report.message);
     while (w != NULL) {
         docs_request *r = w;
         w = r->next;
-        answer_unavailable(r, j->rc, "the document could not be loaded", out);
+        answer_unavailable(t, r, j->rc, "the document could not be loaded", out);
         mailbox_msg_unref(&r->hdr);
     }
 }
@@ -654,63 +699,45 @@ void docs_on_disk_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     }
 }
 
-/* ---- storage ------------------------------------------------------------------------- */
-
-static void report(docs *t, docs_entry *e, const store_flush_result *res, fanout *out) {
-    doc_on_flush(e->d, res, out);
-    bool failed = store_log_failed(e->io.log);
-    if (failed && !e->degraded)
-        log_error("document %s: storage failed (%s); refusing ops until a write succeeds", doc_name(e->d, NULL),
-                  store_err_str(res->error));
-    if (!failed && e->degraded) log_info("document %s: storage works again", doc_name(e->d, NULL));
-    set_degraded(t, e, failed);
+static uint64_t op_bytes(const ot_op *op) {
+    return (uint64_t)op->capacity_components * sizeof(ot_component) + op->text_capacity_bytes;
 }
 
-static void kick(docs *t, docs_entry *e, struct worker *w, fanout *out, int64_t now_ms) {
-    /* while compaction's new segment is created, appends wait in the log */
-    if (e->switching) return;
-    store_flush_result failed;
-    if (store_ring_kick(w, &e->io, now_ms, &failed) == -EAGAIN) report(t, e, &failed, out);
-}
-
-void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
-    /* bounded: each entry leaves the list once */
-    while (t->dirty != NULL) {
-        docs_entry *e = t->dirty;
-        t->dirty = e->dirty_next;
-        e->dirty_next = NULL;
-        e->dirty = false;
-        if (store_log_failed(e->io.log)) continue;   /* retried by the timer, not in a spin */
-        kick(t, e, w, out, now_ms);
+/* The heap an ot_doc's history holds; walked again only after the document moved. */
+static uint64_t history_bytes(docs_entry *e) {
+    const ot_doc *od = doc_ot(e->d);
+    uint64_t v = ot_doc_version(od);
+    if (v == e->history_version) return e->history_bytes;
+    uint64_t total = 0;
+    /* bounded by --history-depth */
+    for (uint64_t at = ot_doc_oldest_version(od); at < v; at++) {
+        const ot_history_entry *h = ot_doc_history_at(od, at);
+        if (h == NULL) continue;
+        total += sizeof *h + op_bytes(&h->op) + op_bytes(&h->inverse) + h->id_len + h->author_len;
     }
-}
-
-void docs_on_store_cqe(docs *t, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe, fanout *out,
-                       int64_t now_ms) {
-    docs_entry *e = completion_owner(io, docs_entry, io);
-    assert(e->state == ENTRY_READY && store_ring_busy(&e->io));
-    store_flush_result res;
-    if (store_ring_on_cqe(&e->io, cqe, fsync_cqe, now_ms, &res) == 1) {
-        report(t, e, &res, out);
-        if (!store_log_idle(e->io.log)) docs_entry_mark_dirty(t, e);
-    }
+    e->history_version = v;
+    e->history_bytes = total;
+    return total;
 }
 
 void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
+    uint64_t subscribers = 0, history = 0;
     for (uint32_t b = 0; b < DOCS_HASH_BUCKETS; b++) {
         for (docs_entry *e = t->buckets[b], *next; e != NULL; e = next) {
             next = e->next;
             if (e->state != ENTRY_READY) continue;
+            subscribers += doc_count_subscribers(e->d);
+            history += history_bytes(e);
             store_log *lg = e->io.log;
             if (store_log_failed(lg)) {
                 if ((uint64_t)now_ms - e->last_retry_ms >= DOCS_RETRY_MS && !store_ring_busy(&e->io)) {
                     e->last_retry_ms = (uint64_t)now_ms;
-                    kick(t, e, w, out, now_ms);
+                    docs_entry_kick(t, e, w, out, now_ms);
                 }
                 continue;
             }
             int64_t due = store_log_fsync_due_ms(lg);
-            if (due >= 0 && due <= now_ms) kick(t, e, w, out, now_ms);
+            if (due >= 0 && due <= now_ms) docs_entry_kick(t, e, w, out, now_ms);
             if (store_ring_busy(&e->io)) continue;
             docs_maybe_compact(t, e, out, now_ms);
             if (!doc_is_quiet(e->d) || !store_log_idle(lg) || e->compacting) {
@@ -718,9 +745,16 @@ void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
                 continue;
             }
             if (e->quiet_since_ms == 0) e->quiet_since_ms = (uint64_t)now_ms + 1;
-            else if ((uint64_t)now_ms - e->quiet_since_ms >= t->cfg.idle_ms && !e->dirty)
+            else if ((uint64_t)now_ms - e->quiet_since_ms >= t->cfg.idle_ms && !e->dirty) {
+                history -= history_bytes(e);
                 unload(t, e, true, out, now_ms);
+            }
         }
+    }
+    if (t->cfg.metrics != NULL) {
+        metrics_set(&t->cfg.metrics->docs_loaded, t->count_loaded);
+        metrics_set(&t->cfg.metrics->doc_subscribers, subscribers);
+        metrics_set(&t->cfg.metrics->doc_history_bytes, history);
     }
 }
 
@@ -742,7 +776,7 @@ void docs_free(docs *t, int64_t now_ms) {
             if (store_ring_busy(&e->io)) {
                 /* the ring is gone with its CQE: the log state is unknown, keep the bytes on disk as they are */
                 t->buckets[b] = e->next;
-                set_degraded(t, e, false);
+                docs_entry_set_degraded(t, e, false);
                 free(e->compact_image);
                 doc_free(e->d);
                 store_doc_files_close(&e->files);
@@ -754,6 +788,8 @@ void docs_free(docs *t, int64_t now_ms) {
             unload(t, e, true, NULL, now_ms);
         }
     }
+    set_load_degraded(t, false);
     if (t->cfg.data_dir_fd >= 0) close(t->cfg.data_dir_fd);
+    free(t->faults);
     free(t);
 }

@@ -101,6 +101,7 @@ typedef struct docs_config {
     mailbox_target *targets;
     uint32_t self;
     uint32_t max_waiting_per_doc;   /* 0: DOCS_MAX_WAITING_PER_DOC (tests shrink it) */
+    const char *store_faults;       /* tests: a store_faults.h plan (RINGPAD_STORE_FAULTS); NULL or "": none */
     store_ring_cqe_fn store_cqe;    /* where a log flush's CQEs go (the owner calls docs_on_store_cqe) */
     nameset *names;                 /* every document's name, kept current on load and delete (may be NULL) */
 } docs_config;

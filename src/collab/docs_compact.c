@@ -23,6 +23,7 @@ static docs_job *compact_job_new(docs *t, docs_entry *e, uint32_t kind) {
         e->compact_image = NULL;
         e->compacting = false;
         log_warn("document %s: compaction failed: out of memory or fds", e->name);
+        docs_count_compaction(t, false);
         return NULL;
     }
     memcpy(j->name, e->name, e->name_len + 1);
@@ -58,6 +59,7 @@ void docs_maybe_compact(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
                                           &e->compact_snap, &e->compact_image, &e->compact_image_len);
     if (rc != 0) {
         log_warn("document %s: compaction failed: %s", e->name, store_err_str(rc));
+        docs_count_compaction(t, false);
         return;
     }
     e->compacting = true;
@@ -92,6 +94,7 @@ void docs_segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         return;
     }
     log_warn("document %s: compaction failed: new segment: %s", e->name, store_err_str(rc));
+    docs_count_compaction(t, false);
     if (j->segment_fd >= 0) {
         /* an empty segment named for a version the log moved past would
          * mislead recovery: remove it (rare: the preconditions are held) */
@@ -108,6 +111,7 @@ void docs_segment_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
 void docs_compact_done(docs *t, docs_job *j) {
     docs_entry *e = docs_entry_find(t, j->name, j->name_len, NULL);
     if (j->rc != 0) log_warn("document %s: compaction failed: %s", j->name, store_err_str(j->rc));
+    docs_count_compaction(t, j->rc == 0);
     if (e == NULL || e->state != ENTRY_READY) return;
     log_debug("document %s: compaction done (%s)", j->name, j->rc == 0 ? "ok" : store_err_str(j->rc));
     e->compacting = false;

@@ -1,6 +1,7 @@
 #include "collab/docs_disk.h"
 
 #include "base/log.h"
+#include "store/store_faults.h"
 
 #include "proto/protocol.h"
 
@@ -70,21 +71,36 @@ static int render_op(void *ctx, const store_record *rec, size_t offset_bytes) {
     return 0;
 }
 
+/* A fault the test plan injects at `point` (0 without a plan). A short
+ * write has no meaning for these whole-file steps: it fails them like EIO. */
+static int injected(docs_job *j, store_point point) {
+    int f = store_fault_hit(j->faults, point);
+    return f == STORE_FAULT_SHORT ? -EIO : f;
+}
+
 void docs_job_run(docs_job *j) {
     switch ((docs_job_kind)j->kind) {
     case DOCS_JOB_LOAD:
+        if ((j->rc = injected(j, STORE_POINT_LOAD)) != 0) break;
         j->rc = store_doc_open(j->data_dir_fd, j->name, j->name_len, j->create, &j->limits, &j->doc, &j->files,
                                &j->report);
-        /* a loaded document changes: its listing cache is stale from now on */
-        if (j->rc == 0) store_meta_remove(j->files.dir_fd);
+        /* A loaded document changes: its listing cache is stale from now on.
+         * The file stays as a floor (the version just recovered), so a log
+         * later emptied or removed is noticed at the next start. */
+        if (j->rc == 0) {
+            store_meta floor = {.version = ot_doc_version(j->doc), .log_end_offset = STORE_META_NOT_A_CACHE};
+            if (store_meta_write(j->files.dir_fd, &floor) != 0) store_meta_remove(j->files.dir_fd);
+        }
         break;
     case DOCS_JOB_DELETE: j->rc = store_doc_delete(j->data_dir_fd, j->name, j->name_len); break;
     case DOCS_JOB_COMPACT:
+        if ((j->rc = injected(j, STORE_POINT_SNAPSHOT)) != 0) break;
         j->rc = store_compact_files(j->doc_dir_fd, j->snapshot_version, j->image, j->image_len);
         break;
     case DOCS_JOB_META: j->rc = store_meta_write(j->doc_dir_fd, &j->meta); break;
     case DOCS_JOB_SEGMENT: {
-        int fd = store_segment_create(j->doc_dir_fd, j->start_version);
+        int fd = injected(j, STORE_POINT_SEGMENT);
+        if (fd == 0) fd = store_segment_create(j->doc_dir_fd, j->start_version);
         j->rc = fd < 0 ? fd : 0;
         j->segment_fd = fd < 0 ? -1 : fd;
         break;

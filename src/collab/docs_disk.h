@@ -70,6 +70,7 @@ typedef struct docs_job {
     uint32_t count_ops;
     uint64_t next_version;              /* READ_OPS: the version after the last item */
     int rc;
+    struct store_fault_plan *faults;    /* tests: the table's plan, NULL in production */
     ot_doc *doc;                        /* LOAD: owned by the job until taken (set NULL) */
     store_doc_files files;              /* LOAD: closed with the job unless taken (fds -1) */
     store_recovery report;              /* LOAD */

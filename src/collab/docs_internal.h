@@ -8,6 +8,7 @@
 #define RINGPAD_DOCS_INTERNAL_H
 
 #include "collab/docs.h"
+#include "store/store_faults.h"
 #include "store/store_ring.h"
 
 typedef enum entry_state {
@@ -36,6 +37,9 @@ typedef struct docs_entry {
     struct docs_entry *dirty_next;
     bool dirty;
     bool degraded;                  /* counted in cfg.degraded */
+    uint64_t flush_submitted_us;    /* the flush in flight (fsync latency) */
+    uint64_t history_bytes;         /* measured at history_version (metrics) */
+    uint64_t history_version;
     uint64_t quiet_since_ms;        /* 0: not quiet */
     uint64_t last_retry_ms;
 } docs_entry;
@@ -47,6 +51,8 @@ struct docs {
     uint32_t count_loaded;
     uint32_t count_busy;
     docs_disk *disk;                /* NULL: jobs run inline */
+    bool load_degraded;             /* the last load failed in the file system (counted in cfg.degraded) */
+    store_fault_plan *faults;       /* tests only (RINGPAD_STORE_FAULTS); NULL: no injection */
 };
 
 /* The entry named name, or NULL; *link (when not NULL) is where it is or would be chained. */
@@ -55,6 +61,14 @@ docs_entry *docs_entry_find(docs *t, const char *name, size_t len, docs_entry **
 void docs_entry_mark_dirty(docs *t, docs_entry *e);
 /* Hands a job to the helper, or runs it here. Takes the caller's reference. */
 void docs_submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms);
+/* Marks the entry's storage failed or working (counted in cfg.degraded). */
+void docs_entry_set_degraded(docs *t, docs_entry *e, bool failed);
+
+/* docs_log.c: starts the entry's log flush unless one is out or compaction
+ * holds appends; a flush that cannot start is reported to the document. */
+void docs_entry_kick(docs *t, docs_entry *e, struct worker *w, fanout *out, int64_t now_ms);
+/* Counts a finished (done) or abandoned compaction in the worker's metrics. */
+void docs_count_compaction(docs *t, bool done);
 
 /* docs_compact.c: starts a compaction when the log has grown enough past the
  * snapshot (from the timer), and takes its finished disk jobs. */

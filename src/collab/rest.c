@@ -58,8 +58,14 @@ static void respond_ka(conn *c, bool keep_alive, int status, const char *json, s
 
 static void on_respond(void *ctx, int status, const char *json, size_t len) {
     rest_conn *rc = ctx;
-    bool keeps = rc->keep_alive && !rc->stash_overflow && !rc->c->w->draining;
-    respond_ka(rc->c, keeps, status, json, len);
+    conn *c = rc->c;
+    bool keeps = rc->keep_alive && !rc->stash_overflow && !c->w->draining;
+    /* A response that cannot be allocated closes the connection, and closing
+     * it aborts its call (rest_abort): while answering, the call is detached,
+     * so it stays the caller's to finish. */
+    c->rest = NULL;
+    respond_ka(c, keeps, status, json, len);
+    c->rest = rc;
 }
 
 /* The call is over: the connection no longer points at it. On a kept
@@ -91,7 +97,8 @@ void rest_begin(conn *c, const http_request *req) {
     rest_call *k = rc != NULL ? rest_call_new(c->w->sw, &conn_reply, rc) : NULL;
     if (k == NULL) {
         free(rc);
-        respond_ka(c, false, 500, REST_OOM_BODY, sizeof REST_OOM_BODY - 1);
+        metrics_add(&c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        respond_ka(c, false, 503, REST_OOM_BODY, sizeof REST_OOM_BODY - 1);
         return;
     }
     rc->c = c;

@@ -1,7 +1,9 @@
 #include "collab/rest_call.h"
+#include "base/clock.h"
 
 #include "collab/docs.h"
 #include "collab/rest_route.h"
+#include "io/ring.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -60,7 +62,7 @@ static void respond_error(rest_call *k, const char *code, const char *message) {
     ot_buf b;
     ot_buf_init(&b);
     if (proto_enc_rest_error(&b, code, proto_cstr(message)) == 0) respond(k, rest_status_for(code), b.data, b.len);
-    else respond(k, 500, REST_OOM_BODY, sizeof REST_OOM_BODY - 1);
+    else respond(k, 503, REST_OOM_BODY, sizeof REST_OOM_BODY - 1);
     ot_buf_free(&b);
 }
 
@@ -76,6 +78,13 @@ static void finish(rest_call *k) {
 static void finish_error(rest_call *k, const char *code, const char *message) {
     respond_error(k, code, message);
     finish(k);
+}
+
+/* An allocation of this call failed: counted here, where it happened (a
+ * no_memory answer relayed from a document was counted by the document). */
+static void finish_no_memory(rest_call *k) {
+    metrics_add(&k->sw->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+    finish_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
 }
 
 /* ---- answers ---------------------------------------------------------------------- */
@@ -106,7 +115,7 @@ static bool list_answer(rest_call *k, json_t *ans) {
     ot_buf_init(&b);
     proto_str next = k->more ? proto_cstr(k->names[k->count_names - 1]) : (proto_str){NULL, 0};
     if (infos != NULL && proto_enc_rest_list(&b, infos, n, next) == 0) respond(k, 200, b.data, b.len);
-    else respond_error(k, "internal", "out of memory");
+    else respond_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
     ot_buf_free(&b);
     free(infos);
     return true;
@@ -123,7 +132,8 @@ static bool on_answer(void *ctx, rbuf *frame) {
     json_error_t jerr;
     json_t *ans = json_loadb(js, len, 0, &jerr);
     if (ans == NULL) {
-        finish_error(k, "internal", "bad answer");
+        /* the server's own answer, so the parse can only have failed for memory */
+        finish_no_memory(k);
         return true;
     }
     const char *type = json_string_value(json_object_get(ans, "type"));
@@ -158,9 +168,7 @@ static docs_request *new_req(rest_call *k, uint32_t kind, const char *doc, size_
     r->v = k->t.v;
     r->to = k->t.to;
     r->rest = true;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    r->time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    r->time_ms = clock_wall_ms();
     snprintf(r->by, sizeof r->by, "%s", k->auth_on ? k->claims.sub : "rest");
     return r;
 }
@@ -168,6 +176,10 @@ static docs_request *new_req(rest_call *k, uint32_t kind, const char *doc, size_
 static void dispatch_op(rest_call *k) {
     proto_msg *m = &k->sw->msg;
     int rc = proto_decode_op_body(&k->sw->limits, (const char *)k->body, k->body_len, k->t.doc, k->t.doc_len, m);
+    if (rc == PROTO_ERR_NO_MEMORY) {
+        finish_no_memory(k);
+        return;
+    }
     if (rc != PROTO_OK) {
         finish_error(k, proto_err_code_str(rc), m->err_message);
         return;
@@ -175,7 +187,7 @@ static void dispatch_op(rest_call *k) {
     docs_request *r = new_req(k, DOCS_REQ_OP, k->t.doc, k->t.doc_len);
     if (r == NULL || ot_op_copy(&r->op, &m->op) != OT_OK) {
         if (r != NULL) mailbox_msg_unref(&r->hdr);
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     r->v = m->v;
@@ -201,7 +213,7 @@ static void dispatch_list(rest_call *k) {
     int n = k->names != NULL ? nameset_page(k->sw->names, k->t.after, limit, granted, k, k->names, &k->more) : -ENOMEM;
     if (n >= 0) k->count_names = (uint32_t)n;
     if (n < 0 || k->answers == NULL) {
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     if (k->count_names == 0) {
@@ -215,7 +227,7 @@ static void dispatch_list(rest_call *k) {
         docs_request *r = new_req(k, DOCS_REQ_REST_INFO, k->names[i], strlen(k->names[i]));
         if (r == NULL || session_route(k->sw, r) != 0) {
             /* counted as answered so the listing still completes */
-            json_t *err = json_pack("{s:s, s:s}", "doc", k->names[i], "code", "internal");
+            json_t *err = json_pack("{s:s, s:s}", "doc", k->names[i], "code", r == NULL ? "no_memory" : "internal");
             bool done = list_answer(k, err);
             json_decref(err);
             if (done) {
@@ -230,7 +242,7 @@ static void dispatch_list(rest_call *k) {
 static void dispatch(rest_call *k) {
     k->key = session_waiter_add(k->sw, on_answer, k);
     if (k->key == 0) {
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     if (k->t.route == REST_LIST) {
@@ -246,7 +258,8 @@ static void dispatch(rest_call *k) {
                     : k->t.route == REST_OPS   ? DOCS_REQ_REST_OPS
                                                : DOCS_REQ_REST_GET;
     docs_request *r = new_req(k, kind, k->t.doc, k->t.doc_len);
-    if (r == NULL || session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
+    if (r == NULL) finish_no_memory(k);
+    else if (session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
 }
 
 /* ---- the call ------------------------------------------------------------------------ */
@@ -268,7 +281,7 @@ void rest_call_begin(rest_call *k, const http_request *req) {
     if (k->t.method == REST_POST) {
         k->body_need = k->t.body_bytes;
         k->body = malloc(k->body_need);
-        if (k->body == NULL) finish_error(k, "internal", "out of memory");
+        if (k->body == NULL) finish_no_memory(k);
         return;   /* rest_call_feed collects the body, rest_call_continue runs it */
     }
     dispatch(k);
@@ -286,7 +299,7 @@ void rest_call_continue(rest_call *k) {
     if (k->body == NULL || k->dispatched || k->body_len < k->body_need) return;
     k->dispatched = true;
     k->key = session_waiter_add(k->sw, on_answer, k);
-    if (k->key == 0) finish_error(k, "internal", "out of memory");
+    if (k->key == 0) finish_no_memory(k);
     else dispatch_op(k);
 }
 

@@ -17,7 +17,7 @@
 typedef struct rest_call rest_call;
 
 /* The response when not even an error body can be written. */
-#define REST_OOM_BODY "{\"code\":\"internal\",\"message\":\"out of memory\"}"
+#define REST_OOM_BODY "{\"code\":\"no_memory\",\"message\":\"" PROTO_NO_MEMORY_MESSAGE "\"}"
 
 /* Where the call's one response goes, then the end of the call (the call is
  * already freed when done runs). */

@@ -12,7 +12,7 @@ int rest_status_for(const char *code) {
         {"bad_json", 400}, {"bad_message", 400}, {"unknown_type", 400}, {"bad_doc_name", 400}, {"bad_op", 400},
         {"unauthorized", 401}, {"forbidden", 403}, {"not_open", 404}, {"not_found", 404},
         {"version_ahead", 409}, {"version_too_old", 410}, {"doc_too_large", 413}, {"op_too_large", 413},
-        {"too_many_docs", 429}, {"rate_limited", 429}, {"storage_unavailable", 503}, {"internal", 500},
+        {"too_many_docs", 429}, {"rate_limited", 429}, {"storage_unavailable", 503}, {"no_memory", 503}, {"internal", 500},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].code, code) == 0) return map[i].status;
@@ -38,6 +38,18 @@ static bool method_is(const http_request *req, const char *m) {
     return req->method_len == strlen(m) && memcmp(req->method, m, req->method_len) == 0;
 }
 
+/* path_decode collapses "a//b/" into "a/b"; a document name must be taken
+ * as sent, or "notes/" would reach "notes" here while the same name is
+ * bad_doc_name over WebSocket. */
+static bool raw_path_has_empty_segment(const char *target, size_t len) {
+    size_t end = 0;
+    while (end < len && target[end] != '?' && target[end] != '#') end++;
+    if (end > 1 && target[end - 1] == '/') return true;
+    for (size_t i = 1; i < end; i++)
+        if (target[i] == '/' && target[i - 1] == '/') return true;
+    return false;
+}
+
 /* Route, document name and method. */
 static int parse_path(const http_request *req, const rest_rules *rules, rest_target *t, rest_refusal *why) {
     char path[PATH_MAX_DECODED_BYTES + 1];
@@ -57,7 +69,8 @@ static int parse_path(const http_request *req, const rest_rules *rules, rest_tar
             t->route = REST_OPS;
             nlen -= 4;
         }
-        if (!proto_doc_name_valid(name, nlen, rules->max_doc_name_bytes))
+        if (!proto_doc_name_valid(name, nlen, rules->max_doc_name_bytes) ||
+            raw_path_has_empty_segment(req->target, req->target_len))
             return refuse(why, "bad_doc_name", "invalid document name");
         memcpy(t->doc, name, nlen);
         t->doc[nlen] = '\0';

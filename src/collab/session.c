@@ -1,4 +1,5 @@
 #include "collab/session.h"
+#include "base/clock.h"
 
 #include "base/log.h"
 #include "io/ring.h"
@@ -49,13 +50,7 @@ typedef struct session_slot {
     void *ctx;
 } session_slot;
 
-static int64_t wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_s(void) { return wall_ms() / 1000; }
+static int64_t wall_s(void) { return clock_wall_ms() / 1000; }
 
 /* ---- slots ------------------------------------------------------------------ */
 
@@ -213,17 +208,24 @@ auth_role session_role_for(const session_worker *sw, const auth_claims *claims, 
 
 /* ---- replies to this connection -------------------------------------------------- */
 
-static void send_enc(session *s) {
+/* Sends sw->enc, which encode_rc says was encoded (0) or not. */
+static void send_enc(session *s, int encode_rc) {
     session_worker *sw = s->sw;
-    rbuf *f = fanout_frame_in(&sw->out, sw->enc.data, sw->enc.len);
-    if (f == NULL) return;
+    rbuf *f = encode_rc == 0 ? fanout_frame_in(&sw->out, sw->enc.data, sw->enc.len) : NULL;
+    if (f == NULL) {
+        /* a reply lost for memory: close rather than leave a silent gap (PROTOCOL.md §5) */
+        metrics_add(&sw->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+        s->sink.ops->close(s->sink.ctx, SESSION_CLOSE_LOST, "out of memory");
+        return;
+    }
     s->sink.ops->send(s->sink.ctx, f);
     rbuf_unref(f);
 }
 
 static void send_error(session *s, int code, const char *message, const char *ref, size_t ref_len) {
+    if (code == PROTO_ERR_NO_MEMORY) metrics_add(&s->sw->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
     ot_buf_clear(&s->sw->enc);
-    if (proto_enc_error(&s->sw->enc, code, proto_cstr(message), (proto_str){ref, ref_len}) == 0) send_enc(s);
+    send_enc(s, proto_enc_error(&s->sw->enc, code, proto_cstr(message), (proto_str){ref, ref_len}));
 }
 
 static void unauthorized(session *s, const char *why) {
@@ -262,7 +264,7 @@ static void on_hello(session *s, const proto_msg *m) {
         if (n > 0) {
             s->grants = malloc(sizeof *s->grants * n);
             if (s->grants == NULL) {
-                send_error(s, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
+                send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, NULL, 0);
                 return;
             }
             memcpy(s->grants, claims->grants, sizeof *s->grants * n);
@@ -296,7 +298,7 @@ static void on_hello(session *s, const proto_msg *m) {
         .presence_per_second = cfg->presence_per_sec,
     };
     ot_buf_clear(&sw->enc);
-    if (proto_enc_welcome(&sw->enc, proto_cstr(s->id), proto_cstr(SESSION_SERVER_NAME), &lim) == 0) send_enc(s);
+    send_enc(s, proto_enc_welcome(&sw->enc, proto_cstr(s->id), proto_cstr(SESSION_SERVER_NAME), &lim));
 }
 
 static docs_request *new_request(session *s, uint32_t kind, const proto_msg *m) {
@@ -308,7 +310,7 @@ static docs_request *new_request(session *s, uint32_t kind, const proto_msg *m) 
     r->doc_len = m->doc_len;
     r->has_v = m->has_v;
     r->v = m->v;
-    r->time_ms = wall_ms();
+    r->time_ms = clock_wall_ms();
     memcpy(r->session, s->id, sizeof r->session);
     memcpy(r->by, s->by, sizeof r->by);
     return r;
@@ -333,7 +335,7 @@ static void on_open(session *s, const proto_msg *m) {
             uint32_t cap = s->cap_docs == 0 ? 1 : s->cap_docs * 2;
             session_doc *g = realloc(s->docs, sizeof *g * cap);
             if (g == NULL) {
-                send_error(s, PROTO_ERR_INTERNAL, "out of memory", m->doc, m->doc_len);
+                send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, m->doc, m->doc_len);
                 return;
             }
             s->docs = g;
@@ -349,7 +351,7 @@ static void on_open(session *s, const proto_msg *m) {
     d->role = role;
     docs_request *r = new_request(s, DOCS_REQ_OPEN, m);
     if (r == NULL) {
-        send_error(s, PROTO_ERR_INTERNAL, "out of memory", m->doc, m->doc_len);
+        send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, m->doc, m->doc_len);
         return;
     }
     memcpy(r->name, s->name, sizeof r->name);
@@ -372,7 +374,7 @@ static void on_op(session *s, const proto_msg *m) {
     docs_request *r = new_request(s, DOCS_REQ_OP, m);
     if (r == NULL || ot_op_copy(&r->op, &m->op) != OT_OK) {
         if (r != NULL) mailbox_msg_unref(&r->hdr);
-        send_error(s, PROTO_ERR_INTERNAL, "out of memory", m->id, m->id_len);
+        send_error(s, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, m->id, m->id_len);
         return;
     }
     memcpy(r->id, m->id, m->id_len);
@@ -455,7 +457,7 @@ void session_on_text(struct session *s, const uint8_t *data, size_t len) {
     case PROTO_CLOSE: on_close(s, m); break;
     case PROTO_PING:
         ot_buf_clear(&sw->enc);
-        if (proto_enc_pong(&sw->enc) == 0) send_enc(s);
+        send_enc(s, proto_enc_pong(&sw->enc));
         break;
     }
 }

@@ -2,6 +2,7 @@
  * the loop (its mail, its logs' completions, the before-sleep flush, the
  * timer, the exit drain). The protocol state machine itself is session.c. */
 #include "collab/session.h"
+#include "base/clock.h"
 
 #include "base/log.h"
 #include "io/ring.h"
@@ -110,6 +111,7 @@ int session_worker_init_with(worker *w, bool disk_thread) {
         .idle_ms = cfg->doc_idle_ms,
         .degraded = &w->shared->degraded_docs,
         .metrics = w->m,
+        .store_faults = cfg->store_faults,
     };
     dc.limits.history_depth = cfg->history_depth + DOC_MAX_UNPUBLISHED_OPS;
     dc.disk_thread = disk_thread;
@@ -182,18 +184,12 @@ static void tick(worker *w) {
     fanout_flush(&sw->out);
 }
 
-static uint64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void destroy(worker *w) {
     session_worker *sw = w->sw;
     if (sw == NULL) return;
     /* Log writes still in flight complete on this ring: wait for them (bounded
      * in time), then write what is pending synchronously. */
-    uint64_t deadline = mono_ms() + SESSION_DRAIN_WAIT_MS;
+    uint64_t deadline = clock_mono_ms() + SESSION_DRAIN_WAIT_MS;
     /* the helper's last posts land on this ring before the drain below;
      * from now on mail is only released */
     docs_stop_disk(sw->docs);
@@ -202,12 +198,12 @@ static void destroy(worker *w) {
     while (sw->local_head != NULL) {
         docs_request *r = sw->local_head;
         sw->local_head = r->next;
-        docs_execute(sw->docs, r, &sw->out, (int64_t)mono_ms());
+        docs_execute(sw->docs, r, &sw->out, (int64_t)clock_mono_ms());
         mailbox_msg_unref(&r->hdr);
     }
     sw->local_tail = NULL;
     io_uring_submit(&w->ring);
-    while (mono_ms() < deadline) {
+    while (clock_mono_ms() < deadline) {
         struct io_uring_cqe *cqe = NULL;
         struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
         int rc = io_uring_wait_cqe_timeout(&w->ring, &cqe, &ts);
@@ -215,13 +211,13 @@ static void destroy(worker *w) {
         if (rc != 0 || cqe == NULL) break;
         /* logs and mail only: the connections are gone with the loop */
         if (store_ring_cqe_is_flush(cqe) || mailbox_cqe_is_delivery(cqe) || mailbox_cqe_is_sent(cqe)) {
-            w->now_ms = mono_ms();
+            w->now_ms = clock_mono_ms();
             worker_dispatch(w, cqe);
         }
         io_uring_cqe_seen(&w->ring, cqe);
     }
     fanout_destroy(&sw->out);
-    docs_free(sw->docs, (int64_t)mono_ms());
+    docs_free(sw->docs, (int64_t)clock_mono_ms());
     proto_msg_free(&sw->msg);
     ot_buf_free(&sw->enc);
     free(sw->slots);

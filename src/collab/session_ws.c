@@ -11,7 +11,7 @@
 static int ws_send(void *ctx, rbuf *frame) {
     conn *c = ctx;
     if (c->state != CONN_WS) return -EPIPE;
-    return conn_send(c, frame, 0, frame->len);
+    return conn_ws_send_frame(c, frame);
 }
 
 static void ws_close(void *ctx, uint16_t code, const char *reason) {

@@ -386,7 +386,8 @@ static void on_send(worker *w, completion *self, const struct io_uring_cqe *cqe)
 void conn_close(conn *c, metrics_close_reason reason) {
     if (c->state == CONN_DEAD) return;
     worker *w = c->w;
-    metrics_count_close(w->m, reason);
+    if (!c->close_counted) metrics_count_close(w->m, reason);
+    c->close_counted = true;
     log_debug("worker %u: conn fd %d closed (%s)", w->id, c->fd, metrics_close_reason_str(reason));
     c->state = CONN_DEAD;
     move_to(c, NULL);
@@ -420,6 +421,11 @@ void conn_close_after_flush(conn *c, metrics_close_reason reason) {
     assert(c->handler != NULL);
     if (c->state == CONN_DEAD || c->state == CONN_DRAIN || c->state == CONN_LINGER) return;
     c->close_reason = (uint8_t)reason;
+    /* Counted when decided: a peer that never reads the close frame nor
+     * closes its end would otherwise keep the reason out of /metrics until
+     * --close-timeout-ms, and the close itself may end as something else. */
+    if (!c->close_counted) metrics_count_close(c->w->m, reason);
+    c->close_counted = true;
     c->state = CONN_DRAIN;
     move_to(c, &c->w->closing_list);
     mark_dirty(c);

@@ -71,6 +71,7 @@ typedef struct conn {
     bool peer_eof;                  /* the peer's FIN was read */
     bool zc_copies;                 /* the kernel copied a zero-copy send (loopback, no SG): plain sends */
     uint8_t close_reason;           /* metrics_close_reason once closing */
+    bool close_counted;             /* the reason is in the metrics already */
     uint32_t ip_slot;
     uint64_t body_skip_bytes;       /* request body bytes still to discard */
     uint8_t *in;                    /* partial HTTP head (inbuf_pool), NULL when none */

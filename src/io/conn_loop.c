@@ -28,7 +28,7 @@ static void on_accept(worker *w, completion *self, const struct io_uring_cqe *cq
     assert(self == &w->accept_done);
     if (!(cqe->flags & IORING_CQE_F_MORE)) w->accepting = false;
     if (cqe->res >= 0) {
-        if (w->draining) {
+        if (w->stopped) {
             close(cqe->res);
             return;
         }
@@ -42,22 +42,15 @@ static void on_accept(worker *w, completion *self, const struct io_uring_cqe *cq
         log_debug("worker %u: accept: %s", w->id, strerror(-cqe->res));
     }
     /* Re-arming after EMFILE-like errors happens on the next tick, not in a spin. */
-    if (!w->accepting && !w->draining && (cqe->res >= 0 || cqe->res == -ECANCELED)) arm_accept(w);
+    if (!w->accepting && !w->stopped && (cqe->res >= 0 || cqe->res == -ECANCELED)) arm_accept(w);
 }
 
-/* Stop request: no more accepts; WebSockets get close 1001. */
+/* Stop request: WebSockets get close 1001. The listener stays open through
+ * the grace period: health checks get 503 and upgrades 503 (http_conn.c),
+ * rather than a refused connection that a load balancer cannot tell from a
+ * crash. It closes when the worker stops (close_listener). */
 static void begin_drain(worker *w) {
     assert(w->draining);
-    if (w->listen_fd >= 0) {
-        struct io_uring_sqe *sqe = worker_get_sqe(w);
-        if (sqe != NULL) {
-            io_uring_prep_cancel_fd(sqe, w->listen_fd, IORING_ASYNC_CANCEL_ALL);
-            completion_set(sqe, NULL);
-        }
-        io_uring_submit(&w->ring);
-        close(w->listen_fd);
-        w->listen_fd = -1;
-    }
     conn_list *lists[] = {&w->http_list, &w->ws_list};
     for (size_t i = 0; i < 2; i++) {
         /* bounded: every conn moves off these lists or closes */
@@ -94,9 +87,24 @@ static void drain_check(worker *w) {
     }
 }
 
+/* At exit: new connections go to the workers still draining, or are
+ * refused; the armed accept holds the socket until it is cancelled. */
+static void close_listener(worker *w) {
+    if (w->listen_fd >= 0) {
+        struct io_uring_sqe *sqe = worker_get_sqe(w);
+        if (sqe != NULL) {
+            io_uring_prep_cancel_fd(sqe, w->listen_fd, IORING_ASYNC_CANCEL_ALL);
+            completion_set(sqe, NULL);
+        }
+        io_uring_submit(&w->ring);
+        close(w->listen_fd);
+        w->listen_fd = -1;
+    }
+}
+
 static void tick(worker *w) {
     conn_tick(w);
-    if (!w->accepting && !w->draining) arm_accept(w);
+    if (!w->accepting && !w->stopped) arm_accept(w);
     drain_check(w);
 }
 
@@ -119,6 +127,7 @@ int conn_loop_init(worker *w) {
     int rc = worker_add_hook(&w->before_sleep, flush_dirty);
     if (rc == 0) rc = worker_add_hook(&w->on_tick, tick);
     if (rc == 0) rc = worker_add_hook(&w->on_stop, begin_drain);
+    if (rc == 0) rc = worker_add_hook(&w->on_exit, close_listener);
     if (rc != 0) return rc;
     arm_accept(w);
     return 0;

@@ -8,6 +8,7 @@
 #include "proto/protocol.h"
 
 #include "proto/docname.h"
+#include "proto/json_check.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,8 @@ const char *proto_err_code_str(int err) {
     case PROTO_ERR_RATE_LIMITED: return "rate_limited";
     case PROTO_ERR_NOT_OPEN: return "not_open";
     case PROTO_ERR_STORAGE_UNAVAILABLE: return "storage_unavailable";
+    case PROTO_ERR_BAD_SELECTION: return "bad_selection";
+    case PROTO_ERR_NO_MEMORY: return "no_memory";
     default: return "internal";
     }
 }
@@ -44,7 +47,7 @@ proto_err proto_err_from_ot_submit(int ot_err) {
     case OT_ERR_VERSION_AHEAD: return PROTO_ERR_VERSION_AHEAD;
     case OT_ERR_TOO_LARGE: return PROTO_ERR_DOC_TOO_LARGE;
     case OT_ERR_TOO_MANY_COMPONENTS: return PROTO_ERR_OP_TOO_LARGE;
-    case OT_ERR_NOMEM: return PROTO_ERR_INTERNAL;
+    case OT_ERR_NOMEM: return PROTO_ERR_NO_MEMORY;
     default: return PROTO_ERR_BAD_OP;
     }
 }
@@ -248,7 +251,7 @@ static int field_op(const proto_limits *limits, proto_msg *msg, json_t *obj) {
             rc = OT_ERR_BAD_COMPONENT;
         }
         if (rc == OT_OK) continue;
-        if (rc == OT_ERR_NOMEM) return fail(msg, PROTO_ERR_INTERNAL, "out of memory");
+        if (rc == OT_ERR_NOMEM) return fail(msg, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE);
         int code = rc == OT_ERR_TOO_LARGE || rc == OT_ERR_TOO_MANY_COMPONENTS
             ? PROTO_ERR_OP_TOO_LARGE : PROTO_ERR_BAD_OP;
         return fail(msg, code, "op[%zu]: %s", i, ot_err_str(rc));
@@ -350,6 +353,27 @@ static int decode_object(const proto_limits *limits, proto_msg *msg, json_t *obj
     return fail(msg, PROTO_ERR_UNKNOWN_TYPE, "unknown message type \"%.40s\"", t);
 }
 
+bool proto_json_failed_for_memory(const struct json_error_t *err, const char *json, size_t len_bytes, unsigned max_depth) {
+    switch (json_error_code(err)) {
+    case json_error_out_of_memory: return true;
+    /* the peer's fault whatever else failed */
+    case json_error_duplicate_key:
+    case json_error_numeric_overflow:
+    case json_error_invalid_utf8:
+    case json_error_null_character:
+    case json_error_null_byte_in_key: return false;
+    /* jansson reports a failed allocation as "invalid token" or "string or
+     * '}' expected" at the byte it was reading, or with no text at all: a
+     * message that is valid JSON failed for memory */
+    default: break;
+    }
+    /* jansson (without JSON_DECODE_ANY) takes only an array or an object */
+    size_t i = 0;
+    while (i < len_bytes && (json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r')) i++;
+    if (i == len_bytes || (json[i] != '{' && json[i] != '[')) return false;
+    return json_syntax_ok(json, len_bytes, max_depth);
+}
+
 /* The checks every message passes before its fields are read; *root is the
  * parsed object on PROTO_OK. */
 static int load_object(const proto_limits *limits, const char *json, size_t len_bytes, proto_msg *msg,
@@ -361,6 +385,8 @@ static int load_object(const proto_limits *limits, const char *json, size_t len_
         return fail(msg, PROTO_ERR_BAD_JSON, "JSON nested deeper than %u levels", limits->max_depth);
     json_error_t jerr;
     *root = json_loadb(json, len_bytes, JSON_REJECT_DUPLICATES | flags, &jerr);
+    if (*root == NULL && proto_json_failed_for_memory(&jerr, json, len_bytes, limits->max_depth))
+        return fail(msg, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE);
     if (*root == NULL)
         return fail(msg, PROTO_ERR_BAD_JSON, "not JSON: %s at byte %d", jerr.text, jerr.position);
     if (!json_is_object(*root)) {

@@ -54,14 +54,26 @@ typedef enum proto_err {
     PROTO_ERR_NOT_OPEN = -14,
     PROTO_ERR_STORAGE_UNAVAILABLE = -15,
     PROTO_ERR_INTERNAL = -16,
+    PROTO_ERR_BAD_SELECTION = -17,  /* a presence position beyond the text at its version */
+    PROTO_ERR_NO_MEMORY = -18,
 } proto_err;
+
+/* The message of every no_memory error: the server could not allocate what the
+ * request needed; nothing was applied, and the same request may succeed later. */
+#define PROTO_NO_MEMORY_MESSAGE "the server is out of memory; nothing was applied, retry later"
+
+/* After jansson failed on `json`: true when the failure was an allocation
+ * (no_memory) rather than the text (bad_json). */
+struct json_error_t;
+bool proto_json_failed_for_memory(const struct json_error_t *err, const char *json, size_t len_bytes,
+                                  unsigned max_depth);
 
 /* "bad_json", "bad_message", ..., "internal"; "internal" for unknown values. */
 const char *proto_err_code_str(int err);
 
 /* The protocol error for an error of ot_doc_submit(): version_too_old,
  * version_ahead, doc_too_large (OT_ERR_TOO_LARGE at submit time means the
- * document would grow past its limit), internal (no memory), else bad_op. */
+ * document would grow past its limit), no_memory, else bad_op. */
 proto_err proto_err_from_ot_submit(int ot_err);
 
 typedef enum proto_type {
@@ -128,7 +140,7 @@ void proto_msg_init(proto_msg *msg);
 void proto_msg_free(proto_msg *msg);
 
 /* Decodes one message. Returns PROTO_OK or one of bad_json, bad_message,
- * unknown_type, bad_doc_name, bad_op, op_too_large, internal (no memory);
+ * unknown_type, bad_doc_name, bad_op, op_too_large, no_memory;
  * msg->err_message then says why. */
 int proto_decode(const proto_limits *limits, const char *json, size_t len_bytes, proto_msg *msg);
 

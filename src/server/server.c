@@ -38,11 +38,13 @@ struct server {
     worker *workers;
     static_site *site;
     sem_t started;
+    sdnotify notify;
     char origins_text[CONFIG_ORIGINS_MAX_BYTES];
     const char *origins[SERVER_MAX_ORIGINS];
 };
 
-static int open_listener(const char *host, uint16_t port, uint16_t *bound_port) {
+/* probe: bind without SO_REUSEPORT and without listening (see claim_port). */
+static int open_listener(const char *host, uint16_t port, bool probe, uint16_t *bound_port) {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     socklen_t sl;
@@ -63,8 +65,8 @@ static int open_listener(const char *host, uint16_t port, uint16_t *bound_port) 
     if (fd < 0) return -errno;
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, SERVER_LISTEN_BACKLOG) != 0) {
+        (!probe && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+        bind(fd, (struct sockaddr *)&ss, sl) != 0 || (!probe && listen(fd, SERVER_LISTEN_BACKLOG) != 0)) {
         int e = -errno;
         close(fd);
         return e;
@@ -81,6 +83,21 @@ static int open_listener(const char *host, uint16_t port, uint16_t *bound_port) 
                                                      : ((struct sockaddr_in6 *)(void *)&got)->sin6_port);
     }
     return fd;
+}
+
+/* Every worker listens on its own socket with SO_REUSEPORT, and the kernel
+ * lets any process of the same user join such a group: a second server on
+ * the port would silently take half the connections. So first a probe binds
+ * the port without SO_REUSEPORT: that fails with EADDRINUSE while anyone
+ * listens there (with SO_REUSEPORT or not), and a second ringpad's probe
+ * fails on our listeners in the same way. For --port 0 the probe also picks
+ * the port. Returns the port, or a negative errno. */
+static int claim_port(const char *host, uint16_t port) {
+    uint16_t got = port;
+    int fd = open_listener(host, port, true, &got);
+    if (fd < 0) return fd;
+    close(fd);
+    return got;
 }
 
 static void *worker_main(void *arg) {
@@ -174,40 +191,86 @@ int server_reload_tls(server *s) {
     return 0;
 }
 
-/* Every connection is a file descriptor: the soft limit goes up to what
- * --max-connections needs (plus files, pipes and the rings), capped by the
- * hard limit, which only root/CAP_SYS_RESOURCE can raise. */
-static void raise_fd_limit(uint32_t want) {
+/* File descriptors kept for everything that is not a connection: data files,
+ * the rings, eventfds, the helper threads' work. */
+#define SERVER_FD_RESERVE 1024u
+
+/* Every connection is a file descriptor. The soft limit goes up as far as
+ * needed, capped by the hard limit (which only root/CAP_SYS_RESOURCE or
+ * LimitNOFILE= can raise). --max-connections 0 takes what the limit allows
+ * (no warning); an explicit value the limit cannot carry is warned about. */
+uint32_t server_fit_fd_limit(uint32_t want) {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-    rlim_t target = (rlim_t)want + 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return want != 0 ? want : 1024;
+    rlim_t ceiling = (rlim_t)10000000 + SERVER_FD_RESERVE;   /* the flag's own maximum */
+    rlim_t target = want != 0 ? (rlim_t)want + SERVER_FD_RESERVE : rl.rlim_max < ceiling ? rl.rlim_max : ceiling;
     rlim_t before = rl.rlim_cur;
     if (rl.rlim_cur < target) {
         rl.rlim_cur = rl.rlim_max < target ? rl.rlim_max : target;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = before;
     }
-    if (rl.rlim_cur < target) {
-        log_warn("file descriptor limit %llu (hard %llu) is below --max-connections %u + 1024: at most ~%llu "
-                 "connections. Raise the hard limit (ulimit -Hn, LimitNOFILE= in systemd, nofile in "
-                 "/etc/security/limits.conf; sysctl fs.nr_open above 1048576)",
-                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, want,
-                 (unsigned long long)(rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 0));
-    } else if (rl.rlim_cur != before) {
+    if (rl.rlim_cur != before)
         log_info("file descriptor limit raised from %llu to %llu", (unsigned long long)before,
                  (unsigned long long)rl.rlim_cur);
+    /* a small limit keeps a quarter for the rest */
+    rlim_t reserve = rl.rlim_cur / 4 < SERVER_FD_RESERVE ? rl.rlim_cur / 4 : SERVER_FD_RESERVE;
+    rlim_t usable = rl.rlim_cur - reserve;
+    if (want == 0) {
+        uint32_t got = usable > 10000000 ? 10000000u : usable < 1 ? 1u : (uint32_t)usable;
+        log_info("max connections %u (file descriptor limit %llu; set --max-connections to choose)", got,
+                 (unsigned long long)rl.rlim_cur);
+        return got;
     }
+    if (rl.rlim_cur < target) {
+        log_warn("--max-connections %u needs %llu file descriptors but the limit is %llu (hard %llu): at most ~%llu "
+                 "connections. Raise the hard limit (ulimit -Hn, LimitNOFILE= in systemd, nofile in "
+                 "/etc/security/limits.conf; sysctl fs.nr_open above 1048576)",
+                 want, (unsigned long long)target, (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+                 (unsigned long long)usable);
+    }
+    return want;
 }
 
 static void free_server(server *s) {
     free(s->workers);
     free(s->shared.targets);
     free(s->shared.metrics);
+    free((void *)s->shared.loop_ms);
+    sdnotify_close(&s->notify);
     free((void *)s->shared.ip_counts);
     nameset_free(&s->shared.doc_names);
     static_site_free(s->site);
     tls_server_free(s->shared.tls);
     sem_destroy(&s->started);
     free(s);
+}
+
+/* Claims the port, then opens every worker's SO_REUSEPORT listener on it.
+ * Returns the bound port, or a negative errno (logged; nothing left open). */
+static int open_listeners(server *s, const config *cfg) {
+    int rc = claim_port(cfg->host, (uint16_t)cfg->port);
+    if (rc < 0) {
+        if (rc == -EADDRINUSE)
+            log_error("listen on %s: port %u is already in use by another process (another ringpad?); stop it or "
+                      "pick another --port", cfg->host, cfg->port);
+        else
+            log_error("listen on %s:%u: %s", cfg->host, cfg->port, strerror(-rc));
+        return rc;
+    }
+    uint16_t port = (uint16_t)rc;
+    for (uint32_t i = 0; i < cfg->threads; i++) {
+        worker *w = &s->workers[i];
+        w->id = i;
+        w->shared = &s->shared;
+        w->listen_fd = open_listener(cfg->host, port, false, NULL);
+        if (w->listen_fd < 0) {
+            rc = w->listen_fd;
+            log_error("listen on %s:%u: %s", cfg->host, (unsigned)port, strerror(-rc));
+            for (uint32_t j = 0; j < i; j++) close(s->workers[j].listen_fd);
+            return rc;
+        }
+    }
+    return port;
 }
 
 int server_start(const config *cfg, server **out) {
@@ -225,9 +288,12 @@ int server_start(const config *cfg, server **out) {
     }
     sh->targets = calloc(cfg->threads, sizeof *sh->targets);
     sh->metrics = calloc(cfg->threads, sizeof *sh->metrics);
+    sh->loop_ms = calloc(cfg->threads, sizeof *sh->loop_ms);
+    s->notify.fd = -1;
+    sh->notify = &s->notify;
     s->workers = calloc(cfg->threads, sizeof *s->workers);
     if (cfg->max_connections_per_ip > 0) sh->ip_counts = calloc(SERVER_IP_SLOTS, sizeof *sh->ip_counts);
-    if (sh->targets == NULL || sh->metrics == NULL || s->workers == NULL ||
+    if (sh->targets == NULL || sh->metrics == NULL || sh->loop_ms == NULL || s->workers == NULL ||
         (cfg->max_connections_per_ip > 0 && sh->ip_counts == NULL)) {
         free_server(s);
         return -ENOMEM;
@@ -237,7 +303,15 @@ int server_start(const config *cfg, server **out) {
     sh->handshake = &s->handshake;
     sh->accept_handler = &http_conn_handler;
     sh->ws_app = &session_ws_app;
-    int rc = parse_origins(s);
+    int rc = sdnotify_open(&s->notify, getenv("NOTIFY_SOCKET"), getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"));
+    if (rc != 0) {
+        /* not fatal: the service manager will time the start out and say so */
+        log_warn("NOTIFY_SOCKET=%s unusable (%s); systemd is not told when ringpad is ready", getenv("NOTIFY_SOCKET"),
+                 strerror(-rc));
+        s->notify.fd = -1;
+        rc = 0;
+    }
+    if (rc == 0) rc = parse_origins(s);
     if (rc == 0) rc = load_site(s);
     if (rc == 0) rc = load_tls(s);
     if (rc != 0) {
@@ -246,22 +320,15 @@ int server_start(const config *cfg, server **out) {
     }
     sh->site = s->site;
     sh->filter = sh->tls != NULL ? &conn_tls_filter : NULL;
-    raise_fd_limit(cfg->max_connections);
+    s->cfg.max_connections = server_fit_fd_limit(cfg->max_connections);
 
-    uint16_t port = (uint16_t)cfg->port;
-    for (uint32_t i = 0; i < cfg->threads; i++) {
-        worker *w = &s->workers[i];
-        w->id = i;
-        w->shared = sh;
-        w->listen_fd = open_listener(cfg->host, port, i == 0 ? &port : NULL);
-        if (w->listen_fd < 0) {
-            rc = w->listen_fd;
-            log_error("listen on %s:%u: %s", cfg->host, (unsigned)port, strerror(-rc));
-            for (uint32_t j = 0; j < i; j++) close(s->workers[j].listen_fd);
-            free_server(s);
-            return rc;
-        }
+    rc = open_listeners(s, cfg);
+    if (rc < 0) {
+        free_server(s);
+        return rc;
     }
+    uint16_t port = (uint16_t)rc;
+    rc = 0;
     sh->port = port;
     /* Workers are started one at a time, so their setup (ring, buffer ring)
      * results are known before the server reports that it listens. */
@@ -335,6 +402,10 @@ int server_run(const config *cfg) {
     server *s = NULL;
     int rc = server_start(cfg, &s);
     if (rc != 0) return 1;
+    char status[128];
+    snprintf(status, sizeof status, "READY=1\nSTATUS=listening on port %u\nMAINPID=%ld", (unsigned)s->shared.port,
+             (long)getpid());
+    if (sdnotify_send(&s->notify, status) != 0) log_warn("NOTIFY_SOCKET: READY=1 could not be sent");
     int sig = 0;
     /* Bounded by the operator: each SIGHUP is one reload, anything else stops. */
     for (;;) {
@@ -344,6 +415,7 @@ int server_run(const config *cfg) {
         else server_reload_tls(s);
     }
     log_info("%s received: shutting down (grace %u ms)", sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_grace_ms);
+    sdnotify_send(&s->notify, "STOPPING=1\nSTATUS=shutting down");
     server_request_stop(s);
     int cut = server_wait_and_destroy(s);
     if (cut != 0) log_warn("some connections were cut at the end of the grace period");

@@ -32,6 +32,13 @@ void server_request_stop(server *s);
  * connections closed within the grace period, 1 if some were cut. */
 int server_wait_and_destroy(server *s);
 
+/*
+ * Raises the soft RLIMIT_NOFILE for `want` connections (0: as far as the hard
+ * limit goes) and returns the connection limit to use: `want`, or for 0 what
+ * the limit allows. Warns only when an explicit `want` does not fit.
+ */
+uint32_t server_fit_fd_limit(uint32_t want);
+
 /* main: start, wait for SIGTERM/SIGINT (SIGPIPE ignored; SIGHUP reloads TLS), stop, wait.
  * Returns the process exit code. */
 int server_run(const config *cfg);

@@ -46,6 +46,7 @@ typedef enum store_err {
     STORE_ERR_VERSION_GAP = -1006, /* records are not consecutive versions */
     STORE_ERR_CORRUPT = -1007,     /* a damaged record followed by valid data */
     STORE_ERR_REPLAY = -1008,      /* a valid record the OT engine refuses to apply */
+    STORE_ERR_MISSING = -1009,     /* the log ends before a version the document is known to have reached */
 } store_err;
 
 const char *store_err_str(int err);
@@ -275,6 +276,10 @@ typedef struct store_recovery {
     size_t torn_bytes;          /* bytes past it */
     int error;                  /* 0 or why recovery refused */
     char message[512];          /* a sentence naming the file and byte offset */
+    /* store_doc_open: ops [lost_from, lost_to) are known to have existed but
+     * are in no file (lost_to > lost_from only with STORE_OPEN_ACCEPT_LOSS;
+     * message then says what was lost). */
+    uint64_t lost_from, lost_to;
 } store_recovery;
 
 /* Rebuilds a document from a snapshot image (NULL, or 0 bytes, for none:
@@ -298,12 +303,27 @@ typedef struct store_doc_files {
     uint64_t snapshot_version; /* of the snapshot on disk (0 when none) */
 } store_doc_files;
 
+/* store_doc_open flags (true, as a bool, is STORE_OPEN_CREATE). */
+#define STORE_OPEN_CREATE 1u       /* create the document when it has no directory */
+#define STORE_OPEN_ACCEPT_LOSS 2u  /* start without ops known to be missing (logged) */
+
 /* Blocking (startup, or a document's first open): recovers `name` from
  * data_dir_fd, truncating a torn tail (reported in *report), creates the
- * document when it has no directory and create is true (-ENOENT otherwise),
- * opens the active segment and returns the doc and the files. On corruption
- * returns the error with report->message naming the file and offset. */
-int store_doc_open(int data_dir_fd, const char *name, size_t name_len, bool create,
+ * document when it has no directory and STORE_OPEN_CREATE is set (-ENOENT
+ * otherwise), opens the active segment and returns the doc and the files. On
+ * corruption returns the error with report->message naming the file and
+ * offset.
+ *
+ * A log that ends before a version the document is known to have reached is
+ * STORE_ERR_MISSING (the message names the range and the evidence): known
+ * from the newest segment's name (segments are named for their first
+ * version and created only once every older op is durable) and from the
+ * meta file's version (written only at durable versions: at load, unload
+ * and startup). So an emptied or deleted active segment, or every segment
+ * deleted, is refused rather than silently rolled back. With
+ * STORE_OPEN_ACCEPT_LOSS the document opens at the version its files reach
+ * and report->lost_from/lost_to say what is gone. */
+int store_doc_open(int data_dir_fd, const char *name, size_t name_len, unsigned flags,
                    const ot_limits *limits, ot_doc **out_doc, store_doc_files *files,
                    store_recovery *report);
 void store_doc_files_close(store_doc_files *files);
@@ -372,8 +392,15 @@ typedef struct store_meta {
 
 /* Writes the doc dir's meta file (tmp + rename, no fsync: a cache). */
 int store_meta_write(int doc_dir_fd, const store_meta *m);
-/* Removes it (a loaded document changes; absent is fine). */
+/* Removes it (absent is fine). */
 int store_meta_remove(int doc_dir_fd);
+/* log_end_offset of a meta file that is only a version floor (a loaded
+ * document: never a valid cache, since no segment has this size). */
+#define STORE_META_NOT_A_CACHE UINT64_MAX
+/* The version recorded in the doc dir's meta file, stale or not (a version
+ * the document is known to have reached durably): 0 and *version, or
+ * -ENOENT / a negative store_err when there is none or it is damaged. */
+int store_meta_version(int doc_dir_fd, uint64_t *version);
 /* Blocking, small: -ENOENT when the document does not exist, -ESTALE when the
  * meta file is missing, damaged or stale (load the document instead). */
 int store_meta_read(int data_dir_fd, const char *name, size_t name_len, store_meta *out);

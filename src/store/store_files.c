@@ -304,9 +304,58 @@ static int store_open_active_segment(const store_images *im, const store_recover
     return 0;
 }
 
-int store_doc_open(int data_dir_fd, const char *name, size_t name_len, bool create,
+/* The highest version the document is known to have reached durably, and
+ * the evidence (for the message): the newest segment's name, or the meta
+ * file. 0 when nothing says. */
+static uint64_t store_known_version(int dir_fd, const char *fname, const store_images *im,
+                                    char *why, size_t why_cap) {
+    uint64_t known = 0;
+    why[0] = '\0';
+    if (im->count > 0) {
+        known = im->versions[im->count - 1];
+        snprintf(why, why_cap, "segment %s starts there", im->segments[im->count - 1].name);
+    }
+    uint64_t meta_version = 0;
+    if (store_meta_version(dir_fd, &meta_version) == 0 && meta_version > known) {
+        known = meta_version;
+        snprintf(why, why_cap, "%s/meta recorded it", fname);
+    }
+    return known;
+}
+
+/* Compares what recovery reached with what the document is known to have
+ * reached: a missing range is refused, or accepted and described. */
+static int store_check_missing(int dir_fd, const char *fname, const store_images *im,
+                               uint64_t version, unsigned flags, store_recovery *report) {
+    char why[STORE_PATH_NAME_BYTES + 64];
+    uint64_t known = store_known_version(dir_fd, fname, im, why, sizeof why);
+    if (version >= known)
+        return 0;
+    report->lost_from = version;
+    report->lost_to = known;
+    if (flags & STORE_OPEN_ACCEPT_LOSS) {
+        snprintf(report->message, sizeof report->message,
+                 "%s: ops [%llu, %llu) are lost: the log ends at version %llu but version %llu "
+                 "was reached (%s); accepted (--accept-data-loss): the document continues at "
+                 "version %llu", fname, (unsigned long long)version, (unsigned long long)known,
+                 (unsigned long long)version, (unsigned long long)known, why,
+                 (unsigned long long)version);
+        return 0;
+    }
+    snprintf(report->message, sizeof report->message,
+             "%s: ops [%llu, %llu) are missing: the log ends at version %llu but version %llu "
+             "was reached (%s); a log segment was emptied or removed. Refusing to start "
+             "(restore the files, or pass --accept-data-loss to continue without those ops)",
+             fname, (unsigned long long)version, (unsigned long long)known,
+             (unsigned long long)version, (unsigned long long)known, why);
+    report->error = STORE_ERR_MISSING;
+    return STORE_ERR_MISSING;
+}
+
+int store_doc_open(int data_dir_fd, const char *name, size_t name_len, unsigned flags,
                    const ot_limits *limits, ot_doc **out_doc, store_doc_files *files,
                    store_recovery *report) {
+    bool create = (flags & STORE_OPEN_CREATE) != 0;
     memset(report, 0, sizeof *report);
     *out_doc = NULL;
     files->dir_fd = -1;
@@ -319,8 +368,12 @@ int store_doc_open(int data_dir_fd, const char *name, size_t name_len, bool crea
     if (rc != 0)
         return rc;
     int dir_fd = store_open_doc_dir(data_dir_fd, fname, create);
-    if (dir_fd < 0)
+    if (dir_fd < 0) {
+        if (dir_fd != -ENOENT)
+            snprintf(report->message, sizeof report->message, "%s: cannot %s its directory: %s",
+                     fname, create ? "open or create" : "open", strerror(-dir_fd));
         return dir_fd;
+    }
     files->dir_fd = dir_fd;
     /* A snapshot that never got renamed into place is garbage. */
     if (unlinkat(dir_fd, STORE_SNAPSHOT_TMP_FILE, 0) != 0 && errno != ENOENT) {
@@ -338,6 +391,8 @@ int store_doc_open(int data_dir_fd, const char *name, size_t name_len, bool crea
     else
         snprintf(report->message, sizeof report->message, "%s: cannot read: %s", fname,
                  store_err_str(rc));
+    if (rc == 0)
+        rc = store_check_missing(dir_fd, fname, &im, ot_doc_version(doc), flags, report);
     if (rc == 0 && report->torn_tail)
         rc = store_truncate_segment(dir_fd, im.versions[report->torn_segment],
                                     report->valid_len_bytes);

@@ -26,6 +26,7 @@ const char *store_err_str(int err) {
     case STORE_ERR_VERSION_GAP: return "records are not consecutive versions";
     case STORE_ERR_CORRUPT: return "corrupt record followed by valid records";
     case STORE_ERR_REPLAY: return "a logged op does not apply to the document";
+    case STORE_ERR_MISSING: return "logged ops are missing";
     default: break;
     }
     if (err < 0 && err > -4096)

@@ -4,9 +4,11 @@
  * document that is not loaded without recovering it.
  *
  * The file is a cache, never the truth: it is written when a document is
- * unloaded (and after startup recovery), removed when the document is loaded,
- * and trusted only while the active segment it names still has exactly the
- * recorded size. Anything else (missing, damaged, stale) means "load it".
+ * unloaded (and after startup recovery), and trusted only while the active
+ * segment it names still has exactly the recorded size. When the document is
+ * loaded it is replaced by a floor (log_end_offset = STORE_META_NOT_A_CACHE):
+ * its version, a version the log is known to reach, which store_doc_open
+ * compares with what the log holds. Anything else (missing, damaged, stale) means "load it".
  * No fsync: losing it costs a load, never a wrong answer, since a crash that
  * could leave it stale is followed by startup recovery, which rewrites it.
  */
@@ -75,6 +77,20 @@ int store_meta_write(int doc_dir_fd, const store_meta *m) {
 
 int store_meta_remove(int doc_dir_fd) {
     if (unlinkat(doc_dir_fd, STORE_META_FILE, 0) != 0 && errno != ENOENT) return -errno;
+    return 0;
+}
+
+int store_meta_version(int doc_dir_fd, uint64_t *version) {
+    int fd = openat(doc_dir_fd, STORE_META_FILE, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    uint8_t img[STORE_META_BYTES + 1];
+    ssize_t n = pread(fd, img, sizeof img, 0);
+    close(fd);
+    store_meta m;
+    if (n < 0) return -EIO;
+    int rc = store_meta_decode(img, (size_t)n, &m);
+    if (rc != 0) return rc;
+    *version = m.version;
     return 0;
 }
 

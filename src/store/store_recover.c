@@ -8,6 +8,7 @@
  * a client resending an op after a restart is recognised as a duplicate.
  */
 #include "store/store.h"
+#include "base/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@ typedef struct store_replay {
     ot_op op;
     ot_submit_result result;
     int ot_error;          /* the OT engine's code when a record is refused */
+    uint64_t gap_base;     /* the base of the record found after a gap */
     uint64_t count_replayed;
 } store_replay;
 
@@ -37,8 +39,10 @@ static int store_replay_record(void *ctx, const store_record *rec, size_t offset
     /* Older than the snapshot: a segment compaction has not removed yet. */
     if (rec->base_version < version)
         return 0;
-    if (rec->base_version > version)
+    if (rec->base_version > version) {
+        r->gap_base = rec->base_version;
         return STORE_ERR_VERSION_GAP;
+    }
     int rc = ot_op_parse_json(&r->op, rec->op_json, rec->op_len, &r->parse_limits, NULL);
     if (rc == OT_OK)
         rc = ot_doc_submit(r->doc, version, &r->op, rec->id, rec->id_len, rec->author,
@@ -50,6 +54,8 @@ static int store_replay_record(void *ctx, const store_record *rec, size_t offset
         rc = ot_doc_submit(r->doc, version, &r->op, NULL, 0, rec->author, rec->author_len,
                            rec->time_ms, &r->result);
     }
+    if (rc == OT_ERR_NOMEM)
+        return -ENOMEM; /* the log is fine: loading it again may succeed */
     if (rc != OT_OK) {
         r->ot_error = rc;
         return STORE_ERR_REPLAY;
@@ -80,6 +86,12 @@ int store_recover_images(const ot_limits *limits, const store_segment_image *sna
         }
     }
     ot_doc *doc = ot_doc_new(&lim, snap_version, text, text_len);
+    if (doc == NULL && utf8_validate((const uint8_t *)text, text_len)) {
+        /* valid text that ot_doc_new refused: memory, not the data dir */
+        report->error = -ENOMEM;
+        store_recovery_say(report, "snapshot at version %llu: out of memory", (unsigned long long)snap_version);
+        return report->error;
+    }
     if (doc == NULL) {
         report->error = STORE_ERR_REPLAY;
         store_recovery_say(report, "snapshot at version %llu: text is not valid UTF-8 "
@@ -107,10 +119,19 @@ int store_recover_images(const ot_limits *limits, const store_segment_image *sna
                                "apply: %s; refusing to start", name, scan.error_offset_bytes,
                                (unsigned long long)ot_doc_version(doc),
                                ot_err_str(replay.ot_error));
-        } else if (rc == STORE_ERR_VERSION_GAP) {
+        } else if (rc == STORE_ERR_VERSION_GAP && replay.gap_base <= ot_doc_version(doc)) {
+            /* inside one segment: its records are not consecutive */
             store_recovery_say(report, "%s: record at byte offset %zu is not version %llu "
                                "(missing ops); refusing to start", name,
                                scan.error_offset_bytes, (unsigned long long)ot_doc_version(doc));
+        } else if (rc == STORE_ERR_VERSION_GAP) {
+            store_recovery_say(report, "%s: record at byte offset %zu is version %llu, not "
+                               "%llu: ops [%llu, %llu) are missing (a log segment was removed "
+                               "or emptied); refusing to start", name, scan.error_offset_bytes,
+                               (unsigned long long)replay.gap_base,
+                               (unsigned long long)ot_doc_version(doc),
+                               (unsigned long long)ot_doc_version(doc),
+                               (unsigned long long)replay.gap_base);
         } else if (rc != 0) {
             store_recovery_say(report, "%s: %s at byte offset %zu; refusing to start", name,
                                store_err_str(rc), scan.error_offset_bytes);

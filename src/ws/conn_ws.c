@@ -191,6 +191,15 @@ static int send_frame(conn *c, uint8_t opcode, const uint8_t *data, size_t len) 
     return rc;
 }
 
+int conn_ws_send_frame(conn *c, rbuf *frame) {
+    int rc = conn_send(c, frame, 0, frame->len);
+    if (rc == 0) {
+        metrics_add(&c->w->m->frames_out, 1);
+        metrics_add(&c->w->m->messages_out, 1);
+    }
+    return rc;
+}
+
 static void send_control(conn *c, uint8_t opcode, const uint8_t *data, size_t len) {
     rbuf *b = rbuf_pool_get(c->w->frame_pool, 2 + WS_MAX_CONTROL_PAYLOAD_BYTES);
     if (b == NULL) {
@@ -237,8 +246,9 @@ void conn_ws_send_close(conn *c, uint16_t code, const char *reason) {
     if (c->state == CONN_WS) conn_set_closing(c);
 }
 
-/* Token bucket: burst and rate are both --max-messages-per-sec. Over the
- * limit a message is dropped; the first time the client is told, and once its
+/* Token bucket: burst and rate are both --max-messages-per-sec, spent by
+ * messages, pings and pongs alike. Over the limit a message (or ping) is
+ * dropped; the first time the client is told, and once its
  * debt reaches another second's worth of messages it is closed with 1008. */
 static bool rate_allows(conn *c) {
     uint32_t rate = c->w->cfg->max_messages_per_sec;
@@ -301,10 +311,15 @@ void conn_ws_on_data(conn *c, uint8_t *data, size_t len) {
         switch (ev.type) {
         case WS_EV_NONE: break;
         case WS_EV_MESSAGE: on_message(c, &ev); break;
+        /* Control frames spend the same tokens as messages: a ping flood
+         * costs a pong each, so it is limited (and closed) like a message flood. */
         case WS_EV_PING:
+            if (c->state == CONN_WS && !rate_allows(c)) break;
             if (!c->ws_close_sent) send_control(c, WS_OP_PONG, ev.data, ev.len);
             break;
-        case WS_EV_PONG: break;
+        case WS_EV_PONG:
+            if (c->state == CONN_WS) rate_allows(c);
+            break;
         case WS_EV_CLOSE:
             c->ws_close_received = true;
             metrics_count_ws_close(w->m, ev.close_code, false);

@@ -30,6 +30,11 @@ void conn_ws_on_data(conn *c, uint8_t *data, size_t len);
 /* Sends a close frame (once) and marks the conn as closing. */
 void conn_ws_send_close(conn *c, uint16_t code, const char *reason);
 
+/* Queues `frame`, a complete unmasked data frame encoded once for any number
+ * of receivers (broadcasts, session replies), and counts it as a frame and a
+ * message sent. Returns conn_send's result. */
+int conn_ws_send_frame(conn *c, rbuf *frame);
+
 /* Heartbeat ping (empty payload). */
 void conn_ws_send_ping(conn *c);
 

@@ -113,8 +113,12 @@ static int reject(ws_handshake_result *res, int status, const char *reason) {
 }
 
 static bool origin_allowed(const http_header *origin, const ws_handshake_config *cfg) {
-    if (cfg->count_allowed_origins == 0 || origin == NULL)
+    if (cfg->count_allowed_origins == 0)
         return true;
+    /* A list is a promise about who may connect; a client that leaves the
+     * header out (any non-browser one) would walk past it. */
+    if (origin == NULL)
+        return false;
     for (size_t i = 0; i < cfg->count_allowed_origins; i++) {
         const char *allowed = cfg->allowed_origins[i];
         if (strlen(allowed) == origin->value_len &&
@@ -154,7 +158,8 @@ int ws_handshake_check(const http_request *req, const ws_handshake_config *cfg,
     if (count_headers(req, "Origin", &origin) > 1)
         return reject(res, 400, "repeated Origin");
     if (!origin_allowed(origin, cfg))
-        return reject(res, 403, "origin not allowed");
+        return reject(res, 403, origin == NULL ? "an Origin header is required (--allowed-origins is set)"
+                                               : "origin not allowed");
 
     res->subprotocol = any_header_has(req, "Sec-WebSocket-Protocol",
                                       WS_HANDSHAKE_SUBPROTOCOL, false);

@@ -1,4 +1,4 @@
-// fuzz-sources: src/proto/protocol.c src/proto/protocol_enc.c src/proto/auth.c src/proto/docname.c
+// fuzz-sources: src/proto/protocol.c src/proto/protocol_enc.c src/proto/auth.c src/proto/docname.c src/proto/json_check.c src/base/utf8.c
 /*
  * Fuzzes the ringpad.v1 decoder, the JSON string writer and JWT verification.
  * The first byte picks the target; the rest is the input.

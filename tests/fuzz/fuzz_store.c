@@ -1,4 +1,4 @@
-// fuzz-sources: src/store/store_format.c src/store/store_recover.c src/base/crc32c.c
+// fuzz-sources: src/store/store_format.c src/store/store_recover.c src/base/crc32c.c src/base/utf8.c
 /*
  * libFuzzer target: the log record decoder, the segment scanner and recovery.
  * Input byte 0 picks the mode; the rest is a segment image (mode & 1: the

@@ -73,6 +73,8 @@ serverTest('a stalled reader is evicted with 1008 and server RSS stays bounded',
     } else {
         assert.equal(closeCode, 1008);
     }
+    // Whatever reached the client, the close is counted under its reason.
+    assert.equal(await metricSum(srv.port, /^ringpad_connections_closed_total$/, /reason="slow_consumer"/), 1);
     assert.equal(srv.exitInfo, null, 'server exited');
 });
 

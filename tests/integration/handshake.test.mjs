@@ -159,6 +159,12 @@ serverTest('--allowed-origins: a prefix/suffix of a listed Origin -> 403', { fla
     assertRefused(await upgradeExpectingError(srv.port, { Origin: 'http://good.exampl' }), 403);
 });
 
+serverTest('--allowed-origins: an upgrade without an Origin header -> 403', { flags: { allowedOrigins: ORIGINS } }, async (t, srv) => {
+    const res = await upgradeExpectingError(srv.port, {});
+    assertRefused(res, 403);
+    assert.match(res.text(), /Origin header is required/);
+});
+
 serverTest('without --allowed-origins any Origin is upgraded', {}, async (t, srv) => {
     const { res } = await upgrade(srv.port, { Origin: 'http://anything.example' });
     assert.equal(res.status, 101);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { serverTest, sleep } from './lib/server.mjs';
 import { closed, messages, openWs } from './lib/client.mjs';
-import { OP, buildRequest, expectClose, frame, newKey, upgradeHeaders, wsConnect } from './lib/raw.mjs';
+import { OP, buildRequest, expectClose, frame, newKey, readFrame, upgradeHeaders, wsConnect } from './lib/raw.mjs';
 
 async function refusedUpgrade(port, { localAddress } = {}) {
     const { connect, readResponse } = await import('./lib/raw.mjs');
@@ -103,3 +103,32 @@ serverTest('--max-messages-per-sec: the limit is per connection', { flags: { ena
     assert.equal((await inbox.next()).data.toString(), 'unaffected');
 });
 
+
+serverTest('--max-messages-per-sec: a ping flood is closed with 1008 like a message flood', { flags: { enableEcho: true, maxMessagesPerSec: 20 } }, async (t, srv) => {
+    const { conn } = await wsConnect(srv.port);
+    t.after(() => conn.destroy());
+    const burst = [];
+    for (let i = 0; i < 2000; i++) burst.push(frame(OP.PING, Buffer.from(`p${i}`)));
+    await conn.write(Buffer.concat(burst));
+    let pongs = 0;
+    let f;
+    for (;;) {
+        f = await readFrame(conn, 5000);
+        if (f.opcode === OP.PONG) pongs++;
+        if (f.opcode === OP.CLOSE) break;
+    }
+    assert.equal(f.payload.readUInt16BE(0), 1008);
+    // the burst allowance (20) plus nothing more: the rest got no pong
+    assert.ok(pongs <= 21, `${pongs} pongs for a flood over a limit of 20/s`);
+    assert.ok(pongs >= 19, `${pongs} pongs: pings under the limit must still be answered`);
+});
+
+serverTest('--max-messages-per-sec: pongs count too', { flags: { enableEcho: true, maxMessagesPerSec: 20 } }, async (t, srv) => {
+    const { conn } = await wsConnect(srv.port);
+    t.after(() => conn.destroy());
+    const burst = [];
+    for (let i = 0; i < 2000; i++) burst.push(frame(OP.PONG, Buffer.alloc(0)));
+    await conn.write(Buffer.concat(burst));
+    const { code } = await expectClose(conn, { reply: false });
+    assert.equal(code, 1008);
+});

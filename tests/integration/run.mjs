@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 const RUN_TIMEOUT_MS = 9 * 60 * 1000; // the whole `zig build test` has ~10 minutes
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-const [binArg, webArg, filter] = process.argv.slice(2);
+// --faultalloc=<path>: the allocation-failure build of the server (fault-alloc.test.mjs)
+const faultallocArg = process.argv.slice(2).find((a) => a.startsWith('--faultalloc='));
+const [binArg, webArg, filter] = process.argv.slice(2).filter((a) => !a.startsWith('--faultalloc='));
 if (!binArg || !webArg) {
     console.error('usage: node run.mjs <path-to-ringpad-binary> <path-to-web-root> [file-filter]');
     process.exit(2);
@@ -43,7 +45,7 @@ const child = spawn(process.execPath, [
 ], {
     cwd: here,
     stdio: 'inherit',
-    env: { ...process.env, RINGPAD_BIN: bin, RINGPAD_WEB_ROOT: webRoot },
+    env: { ...process.env, RINGPAD_BIN: bin, RINGPAD_WEB_ROOT: webRoot, ...(faultallocArg ? { RINGPAD_FAULTALLOC_BIN: path.resolve(faultallocArg.slice('--faultalloc='.length)) } : {}) },
 });
 const killer = setTimeout(() => {
     console.error(`run.mjs: the suite ran past ${RUN_TIMEOUT_MS} ms, killing it`);

@@ -96,6 +96,11 @@ test('REST without auth: post ops, get text and past versions, history, list wit
         ['POST', '/api/docs/notes/a/ops', { v: 0, op: ['x'] }, 400, 'bad_message'],
         ['POST', '/api/docs/notes/a/ops', [1], 400, 'bad_json'],
         ['GET', '/api/docs/.hidden/..', undefined, 400, 'bad_doc_name'],
+        // names are taken as sent: the same names are bad_doc_name over WebSocket
+        ['GET', '/api/docs/notes/a/', undefined, 400, 'bad_doc_name'],
+        ['GET', '/api/docs/notes//a', undefined, 400, 'bad_doc_name'],
+        ['GET', '/api/docs/notes/a/ops/', undefined, 400, 'bad_doc_name'],
+        ['POST', '/api/docs/b//ops', { v: 1, id: 'e:2', op: [2, 'x'] }, 400, 'bad_doc_name'],
         ['GET', '/api/nothing', undefined, 404, 'not_found'],
         ['PUT', '/api/docs/b', undefined, 400, 'bad_message'],
     ];

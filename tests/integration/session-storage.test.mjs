@@ -22,28 +22,37 @@ function tryMount(dir) {
     }
 }
 
+/** A 64 KiB tmpfs for this test, or null (skipped) when it cannot be
+ * mounted. Servers started with fs.start() are stopped before the unmount. */
+function tmpfsFor(t) {
+    const base = mkdtempSync(path.join(tmpdir(), 'ringpad-tmpfs-'));
+    const mnt = path.join(base, 'mnt');
+    mkdirSync(mnt);
+    const servers = [];
+    // one hook, in order: servers, mount, folder
+    t.after(async () => {
+        for (const srv of servers) await srv.stop();
+        try { execFileSync('umount', [mnt], { stdio: 'ignore' }); } catch { /* not mounted */ }
+        rmSync(base, { recursive: true, force: true });
+    });
+    if (!tryMount(mnt)) {
+        t.skip('cannot mount a tmpfs here (not root?)');
+        return null;
+    }
+    return { mnt, start: async (flags) => { const srv = await startServer(flags); servers.push(srv); return srv; } };
+}
+
 async function health(port) {
     const r = await fetch(`http://127.0.0.1:${port}/healthz`);
     return { status: r.status, text: await r.text() };
 }
 
 test('disk full: storage_unavailable, no ack, degraded health, recovery when space returns', { timeout: 30000 }, async (t) => {
-    const base = mkdtempSync(path.join(tmpdir(), 'ringpad-tmpfs-'));
-    const mnt = path.join(base, 'mnt');
-    mkdirSync(mnt);
-    let srv = null;
-    // one hook, in order: server, mount, folder (node runs after-hooks first-registered first)
-    t.after(async () => {
-        if (srv) await srv.stop();
-        try { execFileSync('umount', [mnt], { stdio: 'ignore' }); } catch { /* not mounted */ }
-        rmSync(base, { recursive: true, force: true });
-    });
-    if (!tryMount(mnt)) {
-        t.skip('cannot mount a tmpfs here (not root?)');
-        return;
-    }
+    const fs = tmpfsFor(t);
+    if (!fs) return;
+    const { mnt } = fs;
     const dataDir = path.join(mnt, 'data');
-    srv = await startServer({ dataDir });
+    const srv = await fs.start({ dataDir });
     const c = await RpConn.open(srv.port);
     c.send({ type: 'open', doc: 'full' });
     await c.type('snapshot');
@@ -77,5 +86,28 @@ test('disk full: storage_unavailable, no ack, degraded health, recovery when spa
     await until(async () => (await health(srv.port)).status === 200, 5000, 'healthy again');
     c.send({ type: 'op', doc: 'full', v: v + 1, id: 'g:2', op: [len + 3000, 'z'] });
     assert.equal((await c.type('ack', 5000, (m) => m.id === 'g:2')).v, v + 1);
+    c.close();
+});
+
+test('a data dir that turns read-only at run time: loads fail naming the path, /healthz degraded until it is writable again', { timeout: 30000 }, async (t) => {
+    const fs = tmpfsFor(t);
+    if (!fs) return;
+    const { mnt } = fs;
+    const srv = await fs.start({ dataDir: mnt });
+    assert.equal((await health(srv.port)).status, 200);
+    execFileSync('mount', ['-o', 'remount,ro', mnt], { stdio: 'ignore' });
+    const c = await RpConn.open(srv.port);
+    c.send({ type: 'open', doc: 'later' });
+    const e = await c.error('storage_unavailable');
+    assert.equal(e.ref, 'later');
+    const logged = new RegExp(`document later: cannot load from data dir ${mnt}: .*later: cannot open or create its directory: Read-only file system`);
+    await until(() => logged.test(srv.stderr()), 5000, 'the load failure logged with the path');
+    const h = await health(srv.port);
+    assert.equal(h.status, 503);
+    assert.match(h.text, /degraded/);
+    execFileSync('mount', ['-o', 'remount,rw', mnt], { stdio: 'ignore' });
+    c.send({ type: 'open', doc: 'later' });
+    assert.equal((await c.type('snapshot')).v, 0);
+    await until(async () => (await health(srv.port)).status === 200, 5000, 'healthy again');
     c.close();
 });

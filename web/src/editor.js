@@ -14,11 +14,11 @@ import {
 import { defaultKeymap } from '@codemirror/commands';
 import { search, searchKeymap, highlightSelectionMatches } from '@codemirror/search';
 
-import { CpIndex } from './ot/cpindex.js';
-import { changesToOp, opToChanges } from './ot/bridge.js';
-import { DocClient } from './ot/client.js';
-import { UndoStack } from './ot/undo.js';
-import { Connection } from './net/connection.js';
+import { CpIndex } from '../../clients/js/src/cpindex.js';
+import { changesToOp, opToChanges } from '../../clients/js/src/codemirror.js';
+import { DocClient } from '../../clients/js/src/client.js';
+import { UndoStack } from '../../clients/js/src/undo.js';
+import { Connection } from '../../clients/js/src/connection.js';
 import { peersField, setPeer, removePeer, clearPeers } from './editor/peers.js';
 import { loadIdentity, saveIdentity, shownName } from './editor/identity.js';
 import { describeStatus } from './editor/status.js';

@@ -1,15 +1,8 @@
 // Small pure helpers shared by the pages: document names, the URL fragment,
 // what a token grants, the user's name and colour.
 
-const DOC_NAME_MAX_BYTES = 200; // PROTOCOL.md §2 (--max-doc-name-bytes is at most 200)
-
-/** Document names as docs/PROTOCOL.md §2 allows them. */
-export function validDocName(name) {
-  if (typeof name !== 'string' || name.length === 0 || new TextEncoder().encode(name).length > DOC_NAME_MAX_BYTES) return false;
-  if (!/^[A-Za-z0-9._/-]+$/.test(name)) return false;
-  if (name.startsWith('/') || name.endsWith('/')) return false;
-  return name.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
-}
+// Document names (PROTOCOL.md §2): the SDK's check, one implementation.
+export { validDocName } from '../../clients/js/src/names.js';
 
 /** The editor of a document: the server serves editor.html for /d/<name>. */
 export function editorUrl(name) {

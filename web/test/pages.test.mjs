@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validDocName, docFromLocation, helloName, editorUrl } from '../src/session.js';
 import { nameAdvice } from '../src/index.js';
-import { closeReason } from '../src/net/connection.js';
+import { closeReason } from '../../clients/js/src/connection.js';
 
 test('validDocName follows PROTOCOL.md §2 (200 bytes, segments)', () => {
   assert.equal(validDocName('notes/today'), true);

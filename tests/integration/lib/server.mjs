@@ -46,13 +46,14 @@ function procStatusKb(pid, field) {
 /**
  * Starts ringpad. `flags` are camelCase flag names (host/port/threads default to
  * 127.0.0.1 / 0 / 1; webRoot to RINGPAD_WEB_ROOT). `rawArgs` replaces the
- * computed argv entirely (for --help and env-var tests).
+ * computed argv entirely (for --help and env-var tests); `bin` another build
+ * of the server (ringpad-faultalloc).
  */
-export async function startServer(flags = {}, { env = {}, rawArgs = null } = {}) {
-    if (!BIN) throw new Error('RINGPAD_BIN is not set (run the tests through run.mjs)');
+export async function startServer(flags = {}, { env = {}, rawArgs = null, bin = BIN } = {}) {
+    if (!bin) throw new Error('RINGPAD_BIN is not set (run the tests through run.mjs)');
     const all = { host: '127.0.0.1', port: 0, threads: 1, webRoot: WEB_ROOT, ...flags };
     const args = rawArgs ?? flagsToArgs(all);
-    const child = spawn(BIN, args, {
+    const child = spawn(bin, args, {
         env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
     });

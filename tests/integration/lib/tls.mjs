@@ -45,7 +45,9 @@ export function makeCerts() {
 
 /** Starts ringpad with TLS flags; like startServer but for the https:// line. */
 export async function startTlsServer(flags) {
-    const all = { host: '127.0.0.1', port: 0, threads: 1, webRoot: WEB_ROOT, ...flags };
+    // Tests run several servers at once; each owns its data dir (one server per dir).
+    const ownDir = flags.dataDir ? null : mkdtempSync(path.join(tmpdir(), 'ringpad-tls-data-'));
+    const all = { host: '127.0.0.1', port: 0, threads: 1, webRoot: WEB_ROOT, dataDir: ownDir ?? undefined, ...flags };
     const args = flagsToArgs(all);
     const child = spawn(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     live.add(child);
@@ -54,6 +56,7 @@ export async function startTlsServer(flags) {
     child.stderr.setEncoding('utf8');
     const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
         live.delete(child);
+        if (ownDir) rmSync(ownDir, { recursive: true, force: true });
         exitInfo = { code, signal };
         resolve(exitInfo);
     }));

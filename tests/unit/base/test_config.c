@@ -28,7 +28,7 @@ Test(config, defaults) {
     cr_assert_eq(cfg.threads, (uint32_t)cores);
     cr_assert_str_eq(cfg.web_root, "");
     cr_assert_eq(cfg.log_level, LOG_INFO);
-    cr_assert_eq(cfg.max_connections, 131072);
+    cr_assert_eq(cfg.max_connections, 0, "0: follow the file descriptor limit");
     cr_assert_eq(cfg.max_connections_per_ip, 0);
     cr_assert_eq(cfg.max_message_bytes, 1024 * 1024);
     cr_assert_eq(cfg.max_send_queue_bytes, 4 * 1024 * 1024);
@@ -117,7 +117,9 @@ Test(config, help_lists_every_flag_env_and_default) {
         "--max-message-bytes", "(default: 1m)", "--max-send-queue-bytes", "--max-messages-per-sec",
         "--ping-interval-ms", "--idle-timeout-ms", "--handshake-timeout-ms", "--close-timeout-ms",
         "--shutdown-grace-ms", "--allowed-origins", "--no-deflate", "RINGPAD_NO_DEFLATE",
-        "--zerocopy-min-bytes", "--enable-echo", "RINGPAD_ENABLE_ECHO", "usage: ringpad [serve]"};
+        "--zerocopy-min-bytes", "--enable-echo", "RINGPAD_ENABLE_ECHO", "usage:\n  ringpad [serve] [flags]\n",
+        "\n  ringpad check-config [flags]\n", "\n  ringpad token --sub ID", "\n  ringpad cert --cert FILE",
+        "\n  ringpad --version\n"};
     for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
         cr_expect_not_null(strstr(text, needles[i]), "help lacks '%s'", needles[i]);
     free(text);
@@ -139,7 +141,7 @@ Test(config, bad_values_are_precise) {
         {"--host", "example.com", "--host: 'example.com' is not an IPv4 or IPv6 address"},
         {"--threads", "5000", "--threads: '5000' is out of range 0..1024"},
         {"--log-level", "loud", "--log-level: 'loud' is not a log level (debug, info, warn, error, off)"},
-        {"--max-connections", "0", "--max-connections: '0' is out of range 1..10000000"},
+        {"--max-connections", "10000001", "--max-connections: '10000001' is out of range 0..10000000"},
         {"--max-message-bytes", "10", "--max-message-bytes: '10' is out of range 126..1073741824"},
         {"--max-message-bytes", "1t", "--max-message-bytes: '1t' is not a byte count (digits with an optional k, m or g suffix)"},
         {"--max-message-bytes", "1kk", "--max-message-bytes: '1kk' is not a byte count (digits with an optional k, m or g suffix)"},

@@ -280,6 +280,34 @@ Test(doc, presence_moved_to_current_version_and_leave) {
     cr_assert_eq(doc_presence(F.d, BOB, 1, sel, 1, &F.out), PROTO_ERR_NOT_OPEN);
 }
 
+Test(doc, presence_beyond_the_text_at_its_version_is_refused) {
+    setup_doc(false, "abcde", 100);
+    open_as(ALICE, "a", false, 0);
+    open_as(BOB, "b", false, 0);
+    submit(ALICE, 0, "a:1", "[5,\"XYZ\"]");   /* v1: 8 code points */
+    cap_reset();
+    proto_range far[2] = {{1, 9999}, {9007199254740991ull, 0}};
+    cr_assert_eq(doc_presence(F.d, BOB, 0, far, 2, &F.out), PROTO_ERR_BAD_SELECTION);
+    cr_assert_eq(F.cap.count, 1, "only the sender hears of it");
+    cr_assert_eq(F.cap.key[0], BOB);
+    cr_assert_str_eq(str_of(0, "code"), "bad_selection");
+    cr_assert_str_eq(str_of(0, "message"), "sel[0] [1, 9999] is beyond the text: 5 code points at v 0");
+    cr_assert_str_eq(str_of(0, "ref"), "notes");
+    cap_reset();
+    /* judged at its own version: 8 fits at v1, not at v0 */
+    proto_range end[1] = {{8, 8}};
+    cr_assert_eq(doc_presence(F.d, BOB, 0, end, 1, &F.out), PROTO_ERR_BAD_SELECTION);
+    cr_assert_str_eq(str_of(0, "message"), "sel[0] [8, 8] is beyond the text: 5 code points at v 0");
+    cap_reset();
+    cr_assert_eq(doc_presence(F.d, BOB, 1, end, 1, &F.out), 0);
+    cr_assert_eq(F.cap.count, 1);
+    cr_assert_eq(F.cap.key[0], ALICE);
+    cr_assert_str_eq(type_of(0), "presence");
+    cap_reset();
+    proto_range edge[1] = {{5, 0}};   /* the end of the text is a position */
+    cr_assert_eq(doc_presence(F.d, BOB, 0, edge, 1, &F.out), 0);
+}
+
 Test(doc, ack_waits_for_durability) {
     setup_doc(true, "", 100);
     open_as(ALICE, "a", false, 0);

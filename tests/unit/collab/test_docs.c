@@ -163,7 +163,16 @@ Test(docs, listing_answers_from_metadata_without_loading_until_it_is_stale, .ini
     run(t, &f, req(DOCS_REQ_REST_INFO, 9, "m", 0, 0));
     cr_assert_str_eq(g.json[1], "{\"doc\":\"m\",\"v\":1,\"codepoints\":2,\"bytes\":6}");
     cr_assert_eq(docs_count_loaded(t), 1);
-    cr_assert_not(exists("m/meta"), "a loaded document has no metadata file");
+    /* a loaded document's meta file is only a version floor, never a valid cache */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    store_meta m;
+    cr_assert_eq(store_meta_read(dfd, "m", 1, &m), -ESTALE, "a loaded document has no valid listing cache");
+    int ddir = openat(dfd, "m", O_RDONLY | O_DIRECTORY);
+    uint64_t floor = 0;
+    cr_assert_eq(store_meta_version(ddir, &floor), 0);
+    cr_assert_eq(floor, 1);
+    close(ddir);
+    close(dfd);
     docs_free(t, 0);
     fanout_destroy(&f);
 }

@@ -19,6 +19,7 @@ typedef struct fixture {
     config cfg;
     metrics_worker metrics;
     server_shared shared;
+    _Atomic uint64_t loop_ms[1];  /* when the loop last turned (watchdog) */
     char trace[TRACE_MAX];    /* one letter per hook run */
     size_t trace_len;
     uint32_t stop_after_iterations;
@@ -71,6 +72,7 @@ static void setup_fixture(fixture *f) {
     f->shared.cfg = &f->cfg;
     f->shared.count_workers = 1;
     f->shared.metrics = &f->metrics;
+    f->shared.loop_ms = f->loop_ms;
     f->w.shared = &f->shared;
     f->w.id = 0;
     f->w.listen_fd = -1;
@@ -145,9 +147,13 @@ Test(ring, a_stop_no_user_finishes_is_forced_after_the_grace_period) {
     setup_fixture(&f);
     f.cfg.shutdown_grace_ms = 0;
     cr_assert_eq(worker_add_hook(&f.w.on_stop, hook_a), 0);
+    uint64_t started_ms = atomic_load(&f.loop_ms[0]);
     run_with_stop_request(&f); /* returns: the tick forces the stop */
     cr_assert(f.w.stopped);
     cr_assert_str_eq(f.trace, "A");
+    /* the tick that forced the stop also told the watchdog the loop turned */
+    cr_assert_eq(atomic_load(&f.loop_ms[0]), f.w.now_ms);
+    cr_assert_geq(f.w.now_ms, started_ms);
     worker_destroy(&f.w);
 }
 

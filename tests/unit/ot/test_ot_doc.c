@@ -231,3 +231,66 @@ Test(ot_doc, ids_leave_with_their_ops) {
     ot_op_free(&res.op);
     ot_doc_free(doc);
 }
+
+Test(ot_doc, forget_before_frees_older_ops_and_keeps_the_rest) {
+    ot_doc *doc = new_doc(8, 0, "");
+    ot_submit_result res;
+    ot_op_init(&res.op);
+    char id[16], json[16];
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof id, "op-%d", i);
+        snprintf(json, sizeof json, i == 0 ? "[\"a\"]" : "[%d,\"a\"]", i);
+        cr_assert_eq(submit(doc, (uint64_t)i, json, id, &res), OT_OK);
+        /* a ring with room for 8 keeps every one of them until told otherwise */
+        if (i > 0) cr_assert_eq(submit(doc, 0, "[\"a\"]", "op-0", &res), OT_OK);
+    }
+    cr_assert_eq(ot_doc_oldest_version(doc), 0);
+    ot_doc_forget_before(doc, 4);
+    cr_assert_eq(ot_doc_oldest_version(doc), 4);
+    cr_assert_null(ot_doc_history_at(doc, 3));
+    cr_assert_not_null(ot_doc_history_at(doc, 4));
+    cr_assert_not_null(ot_doc_history_at(doc, 5));
+    /* the forgotten ops left the id index: a resend is no longer a duplicate */
+    cr_assert_eq(submit(doc, 0, "[\"a\"]", "op-1", &res), OT_ERR_VERSION_TOO_OLD);
+    cr_assert_eq(submit(doc, 5, "[5,\"b\"]", "op-5", &res), OT_OK);
+    cr_assert(res.duplicate);
+    cr_assert_eq(res.applied_at_version, 5);
+    /* before the oldest or beyond the head: only what is retained goes */
+    ot_doc_forget_before(doc, 2);
+    cr_assert_eq(ot_doc_oldest_version(doc), 4);
+    ot_doc_forget_before(doc, 99);
+    cr_assert_eq(ot_doc_oldest_version(doc), 6);
+    cr_assert_eq(ot_doc_version(doc), 6);
+    expect_doc_text(doc, "aaaaaa");
+    /* and the ring takes new ops after being emptied */
+    cr_assert_eq(submit(doc, 6, "[6,\"z\"]", "op-6", &res), OT_OK);
+    cr_assert_not(res.duplicate);
+    expect_doc_text(doc, "aaaaaaz");
+    cr_assert_not_null(ot_doc_history_at(doc, 6));
+    ot_op_free(&res.op);
+    ot_doc_free(doc);
+}
+
+Test(ot_doc, undo_last_takes_the_newest_op_back) {
+    ot_doc *doc = new_doc(4, 0, "abc");
+    ot_submit_result res;
+    ot_op_init(&res.op);
+    cr_assert_eq(ot_doc_undo_last(doc), OT_ERR_VERSION_TOO_OLD);
+    cr_assert_eq(submit(doc, 0, "[3,\"d\"]", "op-1", &res), OT_OK);
+    cr_assert_eq(submit(doc, 1, "[-1,3]", "op-2", &res), OT_OK);
+    expect_doc_text(doc, "bcd");
+    cr_assert_eq(ot_doc_undo_last(doc), OT_OK);
+    cr_assert_eq(ot_doc_version(doc), 1);
+    expect_doc_text(doc, "abcd");
+    cr_assert_null(ot_doc_history_at(doc, 1));
+    /* its id is gone: the same id is a new op again, at the same version */
+    cr_assert_eq(submit(doc, 1, "[-1,3]", "op-2", &res), OT_OK);
+    cr_assert_not(res.duplicate);
+    cr_assert_eq(res.applied_at_version, 1);
+    expect_doc_text(doc, "bcd");
+    /* the older op stays a duplicate */
+    cr_assert_eq(submit(doc, 0, "[3,\"d\"]", "op-1", &res), OT_OK);
+    cr_assert(res.duplicate);
+    ot_op_free(&res.op);
+    ot_doc_free(doc);
+}

@@ -360,8 +360,9 @@ Test(protocol, error_codes_are_exactly_the_contract) {
     const char *want[] = {"bad_json", "bad_message", "unknown_type", "unauthorized", "forbidden",
                           "bad_doc_name", "bad_op", "version_too_old", "version_ahead",
                           "doc_too_large", "op_too_large", "too_many_docs", "rate_limited",
-                          "not_open", "storage_unavailable", "internal"};
-    for (int i = 0; i < 16; i++)
+                          "not_open", "storage_unavailable", "internal", "bad_selection",
+                          "no_memory"};
+    for (int i = 0; i < 18; i++)
         cr_assert_str_eq(proto_err_code_str(-(i + 1)), want[i]);
     cr_assert_str_eq(proto_err_code_str(-99), "internal");
     cr_assert_eq(proto_err_from_ot_submit(OT_OK), PROTO_OK);
@@ -369,7 +370,7 @@ Test(protocol, error_codes_are_exactly_the_contract) {
     cr_assert_eq(proto_err_from_ot_submit(OT_ERR_VERSION_AHEAD), PROTO_ERR_VERSION_AHEAD);
     cr_assert_eq(proto_err_from_ot_submit(OT_ERR_TOO_LARGE), PROTO_ERR_DOC_TOO_LARGE);
     cr_assert_eq(proto_err_from_ot_submit(OT_ERR_BASE_LENGTH), PROTO_ERR_BAD_OP);
-    cr_assert_eq(proto_err_from_ot_submit(OT_ERR_NOMEM), PROTO_ERR_INTERNAL);
+    cr_assert_eq(proto_err_from_ot_submit(OT_ERR_NOMEM), PROTO_ERR_NO_MEMORY);
 }
 
 /* ---- encoding ---------------------------------------------------------------------------- */

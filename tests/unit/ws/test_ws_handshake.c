@@ -229,14 +229,17 @@ Test(ws_handshake, origin_allow_list) {
     cr_assert_eq(res.status, 403);
     with_header(&req, "Origin", "http://localhost:8080/");   /* exact match only */
     cr_assert_eq(ws_handshake_check(&req, &cfg, &res), -403);
-    with_header(&req, "Origin", NULL);                       /* non-browser client */
-    cr_assert_eq(ws_handshake_check(&req, &cfg, &res), 0);
+    with_header(&req, "Origin", NULL);   /* no Origin: refused while a list is set */
+    cr_assert_eq(ws_handshake_check(&req, &cfg, &res), -403);
+    cr_assert_str_eq(res.reason, "an Origin header is required (--allowed-origins is set)");
     with_header(&req, "Origin", "http://localhost:8080");
     add(&req, "Origin", "http://localhost:8080");
     cr_assert_eq(ws_handshake_check(&req, &cfg, &res), -400);
     /* without a list every origin is fine */
     cfg.count_allowed_origins = 0;
     with_header(&req, "Origin", "http://evil.example");
+    cr_assert_eq(ws_handshake_check(&req, &cfg, &res), 0);
+    with_header(&req, "Origin", NULL);
     cr_assert_eq(ws_handshake_check(&req, &cfg, &res), 0);
 }
 
