@@ -60,8 +60,9 @@ void worker_recv_done(worker *w, rbuf *slot) {
 rbuf *worker_lend_recv_bytes(worker *w, const uint8_t *ptr, size_t len) {
     rbuf *slot = w->recv_delivering;
     if (slot == NULL || w->recv_out > RING_RECV_LEND_MAX) return NULL;
-    if (ptr < slot->data || len > slot->len || (size_t)(ptr - slot->data) > slot->len - len)
-        return NULL;
+    /* Addresses, not pointer arithmetic: ptr may point into another object. */
+    uintptr_t at = (uintptr_t)ptr, start = (uintptr_t)slot->data;
+    if (at < start || len > slot->len || at - start > slot->len - len) return NULL;
     rbuf_ref(slot);
     return slot;
 }
