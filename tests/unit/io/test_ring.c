@@ -233,3 +233,24 @@ Test(ring, lending_stops_at_half_the_receive_buffers) {
     cr_assert_eq(f.w.recv_out, 0);
     worker_destroy(&f.w);
 }
+
+/* Sizing: a 64 KiB message with its largest client header (14 bytes) fits one
+ * receive buffer, so it is delivered in place; every buffer starts on a cache
+ * line and its rbuf header never overlaps the previous buffer's bytes. */
+Test(ring, receive_buffers_hold_a_64_KiB_message_with_its_header) {
+    cr_assert_geq(RING_RECV_BUF_BYTES, 65536u + 14u);
+    fixture f;
+    setup_fixture(&f);
+    uintptr_t prev_end = 0;
+    for (uint16_t bid = 0; bid < RING_RECV_BUF_COUNT; bid++) {
+        rbuf *slot = worker_recv_begin(&f.w, bid, RING_RECV_BUF_BYTES);
+        cr_assert_eq(slot->cap, RING_RECV_BUF_BYTES);
+        cr_assert_eq((uintptr_t)slot->data % 64, 0, "buffer %u", bid);
+        cr_assert_geq((uintptr_t)slot, prev_end, "buffer %u's header overlaps the previous bytes", bid);
+        prev_end = (uintptr_t)slot->data + RING_RECV_BUF_BYTES;
+        memset(slot->data, 0xab, RING_RECV_BUF_BYTES);   /* all of it is ours to fill */
+        worker_recv_done(&f.w, slot);
+    }
+    cr_assert_eq(worker_reclaim_recv_buffers(&f.w), RING_RECV_BUF_COUNT);
+    worker_destroy(&f.w);
+}
