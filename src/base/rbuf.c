@@ -46,8 +46,10 @@ static void free_chain(rbuf *b) {
 static void pool_unref(rbuf_pool *p) {
     if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
     /* the owner has let go and every block is back: nobody else can touch p */
-    free_chain(atomic_exchange_explicit(&p->returned, NULL, memory_order_acquire));
-    free_chain(p->free_list);
+    if (!p->lent) {
+        free_chain(atomic_exchange_explicit(&p->returned, NULL, memory_order_acquire));
+        free_chain(p->free_list);
+    }
     free(p);
 }
 
@@ -83,6 +85,7 @@ rbuf_pool *rbuf_pool_new(uint32_t block_cap_bytes, uint32_t keep_free_max) {
 }
 
 rbuf *rbuf_pool_get(rbuf_pool *p, size_t cap) {
+    assert(p == NULL || !p->lent);
     if (p == NULL || cap > p->block_cap_bytes) return rbuf_new(cap);
     if (p->free_list == NULL && atomic_load_explicit(&p->returned, memory_order_relaxed) != NULL) {
         /* take back everything returned since; trim to the cache bound */
@@ -123,3 +126,28 @@ void rbuf_pool_release(rbuf_pool *p) {
     p->free_count = 0;
     pool_unref(p);
 }
+
+rbuf_pool *rbuf_pool_new_lent(uint32_t block_cap_bytes) {
+    rbuf_pool *p = rbuf_pool_new(block_cap_bytes, 0);
+    if (p != NULL) p->lent = true;
+    return p;
+}
+
+rbuf *rbuf_pool_wrap(rbuf_pool *p, void *mem) {
+    assert(p->lent && ((uintptr_t)mem % _Alignof(rbuf)) == 0);
+    rbuf *b = mem;
+    atomic_init(&b->refs, 1);
+    b->len = 0;
+    b->cap = p->block_cap_bytes;
+    b->reserved = 0;
+    b->pool = p;
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+    return b;
+}
+
+rbuf *rbuf_pool_take_returned(rbuf_pool *p) {
+    if (atomic_load_explicit(&p->returned, memory_order_relaxed) == NULL) return NULL;
+    return atomic_exchange_explicit(&p->returned, NULL, memory_order_acquire);
+}
+
+rbuf *rbuf_returned_next(const rbuf *b) { return next_of(b); }

@@ -14,6 +14,7 @@
 #define RINGPAD_RBUF_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,7 @@ typedef struct rbuf_pool {
     /* any thread */
     _Atomic(rbuf *) returned;        /* lock-free stack of blocks given back */
     _Atomic uint64_t refs;           /* 1 (the owner) + blocks out */
+    bool lent;                       /* blocks live in the owner's memory (rbuf_pool_new_lent) */
 } rbuf_pool;
 
 /* A pool of blocks with `block_cap_bytes` (>= 8) of data each, keeping at
@@ -65,5 +67,22 @@ rbuf *rbuf_pool_get(rbuf_pool *p, size_t cap);
 /* The owner lets go: cached blocks are freed now, the pool itself once the
  * last block out comes back (from whichever thread holds it). */
 void rbuf_pool_release(rbuf_pool *p);
+
+/* ---- blocks in the owner's memory ------------------------------------------ */
+
+/* A pool over blocks the owner keeps in its own memory (receive buffers the
+ * kernel writes into): the pool never allocates or frees one. A block whose
+ * last reference drops waits on the returned stack until the owner takes it
+ * back with rbuf_pool_take_returned. NULL on no memory. */
+rbuf_pool *rbuf_pool_new_lent(uint32_t block_cap_bytes);
+
+/* Starts the block at `mem` (room for an rbuf and block_cap_bytes of data,
+ * aligned like an rbuf): refs 1, len 0, counted out of the pool. Owner only. */
+rbuf *rbuf_pool_wrap(rbuf_pool *p, void *mem);
+
+/* Owner only: the blocks given back since the last call as a chain (walk it
+ * with rbuf_returned_next before handing any block out again), or NULL. */
+rbuf *rbuf_pool_take_returned(rbuf_pool *p);
+rbuf *rbuf_returned_next(const rbuf *b);
 
 #endif /* RINGPAD_RBUF_H */

@@ -111,11 +111,13 @@ static void on_recv(worker *w, completion *self, const struct io_uring_cqe *cqe)
     if (res > 0) {
         metrics_add(&w->m->bytes_in, (uint64_t)res);
         uint8_t *data = c->recv_buf;
-        bool pbuf = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
-        uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-        if (pbuf) data = w->buf_base + (size_t)bid * RING_RECV_BUF_BYTES;
+        rbuf *slot = NULL;
+        if (cqe->flags & IORING_CQE_F_BUFFER) {
+            slot = worker_recv_begin(w, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT), (uint32_t)res);
+            data = slot->data;
+        }
         if (c->state != CONN_DEAD && data != NULL) conn_on_data(c, data, (size_t)res);
-        if (pbuf) worker_recycle_buffer(w, bid);
+        if (slot != NULL) worker_recv_done(w, slot);
         if (!more && c->state != CONN_DEAD) conn_arm_recv(c);
     } else if (res == -ENOBUFS) {
         metrics_add(&w->m->errors[METRICS_ERR_NO_BUFFERS], 1);
@@ -199,7 +201,7 @@ void conn_arm_recv(conn *c) {
             conn_close(c, METRICS_CLOSE_IO_ERROR);
             return;
         }
-        io_uring_prep_recv(sqe, c->fd, c->recv_buf, RING_RECV_BUF_BYTES, 0);
+        io_uring_prep_recv(sqe, c->fd, c->recv_buf, RING_PLAIN_RECV_BUF_BYTES, 0);
     }
     completion_set(sqe, &c->recv_done);
     c->recv_armed = true;
@@ -301,7 +303,7 @@ void conn_flush(conn *c) {
     op->count_held = 0;
     op->result_seen = false;
     /* Per-connection ciphertext is written once and sent once: nothing to share. */
-    op->zerocopy = w->zerocopy && c->filter == NULL && total >= w->cfg->zerocopy_min_bytes;
+    op->zerocopy = w->zerocopy && !c->zc_copies && c->filter == NULL && total >= w->cfg->zerocopy_min_bytes;
     memset(&op->msg, 0, sizeof op->msg);
     op->msg.msg_iov = op->iov;
     op->msg.msg_iovlen = op->count_iov;
@@ -345,7 +347,12 @@ static void on_send(worker *w, completion *self, const struct io_uring_cqe *cqe)
     assert(c->w == w && c->ops > 0);
     bool zerocopy = op->zerocopy;
     if (zerocopy && (cqe->flags & IORING_CQE_F_NOTIF)) {
-        if ((uint32_t)cqe->res & IORING_NOTIF_USAGE_ZC_COPIED) metrics_add(&w->m->zerocopy_copied, 1);
+        if ((uint32_t)cqe->res & IORING_NOTIF_USAGE_ZC_COPIED) {
+            /* The route copies anyway (loopback, a device without scatter-gather):
+             * pinning pages and waiting for the notification only adds to the copy. */
+            metrics_add(&w->m->zerocopy_copied, 1);
+            c->zc_copies = true;
+        }
         send_op_release(w, op);
         return;
     }

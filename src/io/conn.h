@@ -69,6 +69,7 @@ typedef struct conn {
     bool ws_close_sent;
     bool ws_close_received;
     bool peer_eof;                  /* the peer's FIN was read */
+    bool zc_copies;                 /* the kernel copied a zero-copy send (loopback, no SG): plain sends */
     uint8_t close_reason;           /* metrics_close_reason once closing */
     bool close_counted;             /* the reason is in the metrics already */
     uint32_t ip_slot;

@@ -27,10 +27,62 @@ struct io_uring_sqe *worker_get_sqe(worker *w) {
     return sqe;
 }
 
-void worker_recycle_buffer(worker *w, uint16_t bid) {
-    io_uring_buf_ring_add(w->br, w->buf_base + (size_t)bid * RING_RECV_BUF_BYTES, RING_RECV_BUF_BYTES, bid,
-                          io_uring_buf_ring_mask(RING_RECV_BUF_COUNT), 0);
-    io_uring_buf_ring_advance(w->br, 1);
+static uint8_t *slot_mem(const worker *w, uint32_t bid) {
+    return w->buf_base + (size_t)bid * (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES);
+}
+
+/* The buffer's bytes start a cache line after the slot; its rbuf header ends there. */
+static uint8_t *slot_data(const worker *w, uint32_t bid) { return slot_mem(w, bid) + RING_RECV_SLOT_HEAD_BYTES; }
+
+static void *slot_head(const worker *w, uint32_t bid) { return slot_data(w, bid) - sizeof(rbuf); }
+
+static void give_to_kernel(worker *w, uint32_t bid, int offset) {
+    io_uring_buf_ring_add(w->br, slot_data(w, bid), RING_RECV_BUF_BYTES, (unsigned short)bid,
+                          io_uring_buf_ring_mask(RING_RECV_BUF_COUNT), offset);
+}
+
+rbuf *worker_recv_begin(worker *w, uint16_t bid, uint32_t len) {
+    assert(bid < RING_RECV_BUF_COUNT && len <= RING_RECV_BUF_BYTES && w->recv_delivering == NULL);
+    rbuf *slot = rbuf_pool_wrap(w->recv_pool, slot_head(w, bid));
+    slot->len = len;
+    assert(slot->data == slot_data(w, bid));
+    w->recv_out++;
+    w->recv_delivering = slot;
+    return slot;
+}
+
+void worker_recv_done(worker *w, rbuf *slot) {
+    assert(w->recv_delivering == slot);
+    w->recv_delivering = NULL;
+    rbuf_unref(slot);
+}
+
+rbuf *worker_lend_recv_bytes(worker *w, const uint8_t *ptr, size_t len) {
+    rbuf *slot = w->recv_delivering;
+    if (slot == NULL || w->recv_out > RING_RECV_LEND_MAX) return NULL;
+    /* Addresses, not pointer arithmetic: ptr may point into another object. */
+    uintptr_t at = (uintptr_t)ptr, start = (uintptr_t)slot->data;
+    if (at < start || len > slot->len || at - start > slot->len - len) return NULL;
+    rbuf_ref(slot);
+    return slot;
+}
+
+uint32_t worker_reclaim_recv_buffers(worker *w) {
+    if (w->recv_pool == NULL) return 0;
+    uint32_t count = 0;
+    /* Bounded: each buffer is on the chain at most once. */
+    for (rbuf *b = rbuf_pool_take_returned(w->recv_pool), *next; b != NULL; b = next) {
+        next = rbuf_returned_next(b);
+        size_t at = (size_t)((uint8_t *)b - w->buf_base);
+        uint32_t bid = (uint32_t)(at / (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES));
+        assert(bid < RING_RECV_BUF_COUNT && (void *)b == slot_head(w, bid));
+        give_to_kernel(w, bid, (int)count++);
+    }
+    if (count == 0) return 0;
+    assert(count <= w->recv_out);
+    io_uring_buf_ring_advance(w->br, count);
+    w->recv_out -= count;
+    return count;
 }
 
 /* liburing 2.3 has no io_uring_setup_buf_ring: map and register by hand. */
@@ -38,7 +90,7 @@ static int setup_buf_ring(worker *w) {
     w->br_bytes = RING_RECV_BUF_COUNT * sizeof(struct io_uring_buf);
     void *ring_mem = mmap(NULL, w->br_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (ring_mem == MAP_FAILED) return -errno;
-    size_t data_bytes = (size_t)RING_RECV_BUF_COUNT * RING_RECV_BUF_BYTES;
+    size_t data_bytes = (size_t)RING_RECV_BUF_COUNT * (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES);
     void *data = mmap(NULL, data_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (data == MAP_FAILED) {
         int e = -errno;
@@ -56,12 +108,17 @@ static int setup_buf_ring(worker *w) {
         munmap(data, data_bytes);
         return rc;
     }
+    w->recv_pool = rbuf_pool_new_lent(RING_RECV_BUF_BYTES);
+    if (w->recv_pool == NULL) {
+        io_uring_unregister_buf_ring(&w->ring, RING_BUF_GROUP);
+        munmap(ring_mem, w->br_bytes);
+        munmap(data, data_bytes);
+        return -ENOMEM;
+    }
     w->br = ring_mem;
     w->buf_base = data;
     io_uring_buf_ring_init(w->br);
-    for (uint32_t i = 0; i < RING_RECV_BUF_COUNT; i++)
-        io_uring_buf_ring_add(w->br, w->buf_base + (size_t)i * RING_RECV_BUF_BYTES, RING_RECV_BUF_BYTES,
-                              (unsigned short)i, io_uring_buf_ring_mask(RING_RECV_BUF_COUNT), (int)i);
+    for (uint32_t i = 0; i < RING_RECV_BUF_COUNT; i++) give_to_kernel(w, i, (int)i);
     io_uring_buf_ring_advance(w->br, RING_RECV_BUF_COUNT);
     return 0;
 }
@@ -127,7 +184,7 @@ int worker_init(worker *w) {
     if (w->zerocopy) atomic_store(&w->shared->zerocopy, true);
 
     bufpool_init(&w->inbuf_pool, RING_INBUF_BYTES, w->cfg->max_connections, 256);
-    bufpool_init(&w->recvbuf_pool, RING_RECV_BUF_BYTES, w->cfg->max_connections + 64, 256);
+    bufpool_init(&w->recvbuf_pool, RING_PLAIN_RECV_BUF_BYTES, w->cfg->max_connections + 64, 256);
     bufpool_init(&w->sendop_pool, 2048, UINT32_MAX, RING_SENDOPS_KEEP);
     bufpool_init(&w->sendq_ring_pool, SENDQ_POOL_BLOCK_BYTES, UINT32_MAX, RING_SENDQ_RINGS_KEEP);
     w->frame_pool = rbuf_pool_new(RING_FRAME_POOL_BLOCK_BYTES, RING_FRAME_POOL_KEEP);
@@ -231,6 +288,7 @@ void worker_run(worker *w) {
         /* Registration order: documents before the connections' flush, so
          * this iteration's frames go out now. */
         run_hooks(w, &w->before_sleep);
+        worker_reclaim_recv_buffers(w);
         metrics_count_iteration(w->m, count);
         check_force_stop(w);
     }
@@ -239,9 +297,15 @@ void worker_run(worker *w) {
 }
 
 void worker_destroy(worker *w) {
+    worker_reclaim_recv_buffers(w);
     if (w->ring.ring_fd > 0) io_uring_queue_exit(&w->ring);
     if (w->br != NULL) munmap(w->br, w->br_bytes);
-    if (w->buf_base != NULL) munmap(w->buf_base, (size_t)RING_RECV_BUF_COUNT * RING_RECV_BUF_BYTES);
+    /* Buffers still lent belong to connections cut at exit; the process ends. */
+    if (w->buf_base != NULL && w->recv_out == 0) {
+        munmap(w->buf_base, (size_t)RING_RECV_BUF_COUNT * (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES));
+        rbuf_pool_release(w->recv_pool);
+        w->recv_pool = NULL;
+    }
     if (w->wake_fd >= 0) close(w->wake_fd);
     if (w->listen_fd >= 0) close(w->listen_fd);
     /* Blocks still out belong to connections cut at exit; the process ends. */

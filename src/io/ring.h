@@ -18,9 +18,22 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Provided-buffer ring: receive buffers shared by all connections of a worker. */
-#define RING_RECV_BUF_BYTES 16384u
-#define RING_RECV_BUF_COUNT 512u          /* power of two */
+/* Provided-buffer ring: receive buffers shared by all connections of a worker
+ * (~8 MiB). Each holds a 64 KiB message with its frame header, so a message
+ * up to 64 KiB usually arrives in one completion and is delivered in place
+ * (with 16 KiB buffers a 16 KiB message always straddled two and was copied
+ * into the reassembly buffer). A buffer goes back to the kernel once nothing
+ * references its bytes: a large echo is sent straight from it
+ * (worker_lend_recv_bytes). */
+#define RING_RECV_BUF_BYTES (65536u + 64u)
+/* Each buffer is preceded by its rbuf header, in a cache line of its own. */
+#define RING_RECV_SLOT_HEAD_BYTES 64u
+#define RING_RECV_BUF_COUNT 128u          /* power of two */
+/* Buffers lent to send queues at most; beyond, bytes are copied, so slow
+ * readers cannot starve the receives of buffers. */
+#define RING_RECV_LEND_MAX (RING_RECV_BUF_COUNT / 2u)
+/* Per-connection buffer of the plain-recv fallback (no provided buffers). */
+#define RING_PLAIN_RECV_BUF_BYTES 16384u
 #define RING_BUF_GROUP 0
 #define RING_SQ_ENTRIES 4096u
 #define RING_CQ_ENTRIES 16384u
@@ -80,13 +93,16 @@ typedef struct worker {
     /* receive buffers */
     bool pbuf;                       /* provided-buffer ring registered */
     struct io_uring_buf_ring *br;
-    uint8_t *buf_base;
+    uint8_t *buf_base;               /* RING_RECV_BUF_COUNT slots: rbuf header, then the buffer */
     size_t br_bytes;
+    rbuf_pool *recv_pool;            /* the slots as rbufs: back to the kernel on the last reference */
+    uint32_t recv_out;               /* buffers not in the kernel's ring (delivering or lent) */
+    rbuf *recv_delivering;           /* the buffer whose bytes are being delivered, or NULL */
     bool zerocopy;                   /* send_zc usable (until the kernel refuses) */
 
     bufpool conn_pool;               /* struct conn blocks */
     bufpool inbuf_pool;              /* partial HTTP heads (RING_INBUF_BYTES) */
-    bufpool recvbuf_pool;            /* plain-recv fallback buffers (RING_RECV_BUF_BYTES) */
+    bufpool recvbuf_pool;            /* plain-recv fallback buffers (RING_PLAIN_RECV_BUF_BYTES) */
     bufpool sendop_pool;             /* in-flight send descriptors */
     bufpool sendq_ring_pool;         /* first send-queue rings (sendq.h) */
     rbuf_pool *frame_pool;           /* outgoing frames up to RING_FRAME_POOL_BLOCK_BYTES */
@@ -141,7 +157,23 @@ void worker_destroy(worker *w);
  * kernel refuses to take SQEs at all (counted as METRICS_ERR_SQ_FULL). */
 struct io_uring_sqe *worker_get_sqe(worker *w);
 
-/* Returns a provided buffer to the kernel. */
-void worker_recycle_buffer(worker *w, uint16_t bid);
+/* The provided buffer `bid` the kernel filled with `len` bytes: an rbuf
+ * with one reference (the caller's), lendable until worker_recv_done. */
+rbuf *worker_recv_begin(worker *w, uint16_t bid, uint32_t len);
+
+/* The delivery of worker_recv_begin's buffer is over; drops the caller's
+ * reference (the buffer stays out while it is lent). */
+void worker_recv_done(worker *w, rbuf *slot);
+
+/* A new reference to the receive buffer holding [ptr, ptr+len) while it is
+ * being delivered, or NULL when the bytes are elsewhere (TLS plaintext, the
+ * plain-recv fallback) or RING_RECV_LEND_MAX buffers are lent already. The
+ * holder may rewrite the delivered bytes before ptr (a frame header in front
+ * of a payload) within the rbuf's data. */
+rbuf *worker_lend_recv_bytes(worker *w, const uint8_t *ptr, size_t len);
+
+/* Gives the buffers whose last reference dropped back to the kernel (once
+ * per loop iteration, before waiting). Returns how many. */
+uint32_t worker_reclaim_recv_buffers(worker *w);
 
 #endif /* RINGPAD_RING_H */

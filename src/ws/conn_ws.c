@@ -123,13 +123,36 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
     if (c->state == CONN_WS) conn_touch(c);
 }
 
+/* A payload still in the receive buffer it arrived in (an echo) is sent from
+ * there with the header written in front of it, no copy. Small frames are
+ * copied into a pooled block instead: cheaper than holding a receive buffer
+ * until the send completes. Returns the rbuf to send and the frame's offset
+ * and length in it, or NULL. */
+static rbuf *frame_in_place(conn *c, uint8_t opcode, const uint8_t *data, size_t len, uint32_t *off,
+                            uint32_t *frame_len) {
+    if (len + WS_MAX_HEADER_BYTES <= RING_FRAME_POOL_BLOCK_BYTES) return NULL;
+    rbuf *b = worker_lend_recv_bytes(c->w, data, len);
+    if (b == NULL) return NULL;
+    size_t at = (size_t)(data - b->data);
+    int hl = ws_encode_header_before(b->data + at, at, opcode, len);
+    if (hl < 0) {
+        rbuf_unref(b);
+        return NULL;
+    }
+    *off = (uint32_t)(at - (size_t)hl);
+    *frame_len = (uint32_t)((size_t)hl + len);
+    return b;
+}
+
 /* A frame of `len` payload bytes with the header written in front of it. */
 static int send_frame(conn *c, uint8_t opcode, const uint8_t *data, size_t len) {
     ws_session *s = c->ws;
     worker *w = c->w;
     rbuf *b = NULL;
     uint32_t off = 0, frame_len = 0;
-    if (s->pmd != NULL && pmd_should_compress(&s->pmd->deflater, len)) {
+    bool compress = s->pmd != NULL && pmd_should_compress(&s->pmd->deflater, len);
+    if (!compress) b = frame_in_place(c, opcode, data, len, &off, &frame_len);
+    if (compress) {
         size_t bound = pmd_deflate_bound(len);
         b = rbuf_new(WS_MAX_HEADER_BYTES + bound);
         if (b == NULL) return -ENOMEM;

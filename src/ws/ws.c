@@ -159,21 +159,39 @@ size_t ws_encode_frame_header(uint8_t *out, bool fin, uint8_t opcode, bool rsv1,
     return n;
 }
 
-void ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], uint64_t mask_offset) {
-    uint8_t m[8];
-    for (size_t i = 0; i < 8; i++)
+int ws_encode_header_before(uint8_t *payload, size_t room, uint8_t opcode, uint64_t payload_len) {
+    uint8_t head[WS_MAX_HEADER_BYTES];
+    size_t n = ws_encode_frame_header(head, true, opcode, false, payload_len, NULL);
+    if (n > room)
+        return WS_ERR_NOBUFS;
+    memcpy(payload - n, head, n);
+    return (int)n;
+}
+
+/* 32 bytes a step: the compiler turns this into vector loads, XORs and stores
+ * (SSE/AVX as the target allows) without intrinsics. */
+typedef uint8_t ws_mask_block __attribute__((vector_size(32)));
+
+void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask[4], uint64_t mask_offset) {
+    uint8_t m[32];
+    for (size_t i = 0; i < sizeof m; i++)
         m[i] = mask[(mask_offset + i) & 3];
-    uint64_t m64;
-    memcpy(&m64, m, sizeof m64);
+    ws_mask_block mv;
+    memcpy(&mv, m, sizeof mv);
     size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, sizeof w);
-        w ^= m64;
-        memcpy(p + i, &w, sizeof w);
+    for (; i + sizeof mv <= len; i += sizeof mv) {
+        ws_mask_block v;
+        memcpy(&v, src + i, sizeof v);
+        v ^= mv;
+        memcpy(dst + i, &v, sizeof v);
     }
+    /* i is a multiple of 32, so the mask phase of m[] still lines up. */
     for (; i < len; i++)
-        p[i] ^= m[i & 7];
+        dst[i] = src[i] ^ m[i & 31];
+}
+
+void ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], uint64_t mask_offset) {
+    ws_mask_copy(p, p, len, mask, mask_offset);
 }
 
 int64_t ws_encode_frame(uint8_t *out, size_t cap, bool fin, uint8_t opcode, bool rsv1,
@@ -304,7 +322,11 @@ static int begin_frame(ws_reader *r) {
         utf8_init(&r->utf8);
         r->buf_len = 0;
         r->message_wire_bytes = 0;
-        if (r->buf_cap > r->cfg.retain_buffer_bytes) {
+        /* A big buffer is kept only for a message that needs at least half of it
+         * (a stream of large messages reuses one allocation); an idle connection
+         * gives it back through ws_reader_release_idle. */
+        bool reuse = !h->rsv1 && r->buf_cap / 2 <= h->payload_len;
+        if (r->buf_cap > r->cfg.retain_buffer_bytes && !reuse) {
             /* The last message was big: do not keep its buffer for an idle connection. */
             free(r->buf);
             r->buf = NULL;
@@ -340,16 +362,24 @@ static int reserve(ws_reader *r, size_t need) {
     return 0;
 }
 
-/* A piece of a data message that must be copied (or inflated) into r->buf. */
+/* A piece of a data message that must be copied (or inflated) into r->buf.
+ * Uncompressed pieces arrive still masked and are unmasked as they are copied;
+ * compressed ones were unmasked in place. */
 static int data_chunk(ws_reader *r, const uint8_t *chunk, size_t n, bool message_end) {
     size_t old_len = r->buf_len;
     int rc = 0;
     if (!r->message_compressed) {
         if (n > 0) {
-            rc = reserve(r, r->buf_len + n);
+            /* The whole rest of the frame at once (its length was checked
+             * against max_message_bytes): one allocation, no regrowth copies. */
+            const ws_frame_header *h = &r->frame;
+            rc = reserve(r, r->buf_len + (size_t)(h->payload_len - r->frame_done));
             if (rc < 0)
                 return rc;
-            memcpy(r->buf + r->buf_len, chunk, n);
+            if (h->masked)
+                ws_mask_copy(r->buf + r->buf_len, chunk, n, h->mask, r->frame_done);
+            else
+                memcpy(r->buf + r->buf_len, chunk, n);
             r->buf_len += n;
         }
     } else {
@@ -467,7 +497,10 @@ size_t ws_reader_feed(ws_reader *r, uint8_t *buf, size_t len, ws_event *ev) {
         size_t take = left < len - pos ? (size_t)left : len - pos;
         uint8_t *chunk = buf + pos;
         bool frame_end = take == left;
-        if (h->masked)
+        bool whole_message = h->opcode != WS_OP_CONTINUATION && h->fin && !r->message_compressed &&
+                             r->frame_done == 0 && frame_end;
+        /* Pieces copied into r->buf are unmasked by the copy (data_chunk). */
+        if (h->masked && (is_control(h->opcode) || whole_message || r->message_compressed))
             ws_mask(chunk, take, h->mask, r->frame_done);
 
         if (is_control(h->opcode)) {
@@ -487,8 +520,7 @@ size_t ws_reader_feed(ws_reader *r, uint8_t *buf, size_t len, ws_event *ev) {
             return pos;
         }
 
-        if (h->opcode != WS_OP_CONTINUATION && h->fin && !r->message_compressed &&
-            r->frame_done == 0 && frame_end) {
+        if (whole_message) {
             /* A whole message in the caller's buffer: hand out a pointer to it. */
             pos += take;
             r->state = WS_RS_HEADER;

@@ -109,9 +109,21 @@ int ws_parse_frame_header(const uint8_t *buf, size_t len, const ws_header_rules 
 size_t ws_encode_frame_header(uint8_t *out, bool fin, uint8_t opcode, bool rsv1,
                               uint64_t payload_len, const uint8_t *mask);
 
+/* Writes the header of a whole unmasked frame (a server's) of `payload_len`
+ * bytes into the `room` bytes just before `payload`, so a payload already in
+ * place is sent without a copy. Returns the header length, or WS_ERR_NOBUFS
+ * when `room` is too small. A client's frame header is always longer than the
+ * server's for the same payload (it carries a mask), so a masked message
+ * unmasked in place has room in front of it. */
+int ws_encode_header_before(uint8_t *payload, size_t room, uint8_t opcode, uint64_t payload_len);
+
 /* XORs `len` bytes with `mask`, starting at `mask_offset` bytes into the
- * payload (so a payload unmasked in pieces lines up). In place; 8 bytes a step. */
+ * payload (so a payload unmasked in pieces lines up). In place; 32 bytes a step. */
 void ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], uint64_t mask_offset);
+
+/* ws_mask from `src` into `dst` in one pass (unmask while copying); `dst` may
+ * equal `src` but must not otherwise overlap it. */
+void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask[4], uint64_t mask_offset);
 
 /* Header + payload (masked when `mask` is given) into `out`. Returns the frame
  * length, or WS_ERR_NOBUFS when `cap` is too small. */
@@ -203,8 +215,10 @@ void ws_reader_release_idle(ws_reader *r);
 /* Consumes bytes of `buf` up to the end of the first complete event and
  * returns how many it consumed; *ev is that event, or WS_EV_NONE when all of
  * `buf` was consumed without one. Call again with the rest of the buffer.
- * `buf` is unmasked in place, and a whole uncompressed, unfragmented message
- * found in it is returned as a pointer into it (no copy), so `buf` must stay
+ * `buf` is scratch: a whole uncompressed, unfragmented message found in it is
+ * unmasked in place and returned as a pointer into it (no copy), pieces of
+ * other messages are unmasked while being copied out (the bytes left in `buf`
+ * are then unspecified), so `buf` must stay
  * valid until the event is handled. After an ERROR the reader consumes
  * nothing and repeats the error; after a CLOSE it discards further input. */
 size_t ws_reader_feed(ws_reader *r, uint8_t *buf, size_t len, ws_event *ev);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { serverTest, within } from './lib/server.mjs';
 import { closed, messages, openWs } from './lib/client.mjs';
+import { scrape, sum } from './lib/metrics.mjs';
 import { OP, closePayload, expectClose, frame, readFrame, readMessage, wsConnect } from './lib/raw.mjs';
 
 const ECHO = { enableEcho: true };
@@ -235,3 +236,27 @@ serverTest('close with a reason echoes code and the TCP connection ends', { flag
     assert.equal(c.code, 1000);
     assert.ok(c.tcpClosed, 'server kept TCP open after the close exchange');
 });
+
+serverTest('a connection stops using zero-copy sends once the kernel reports it copied them',
+    { flags: { ...ECHO, zerocopyMinBytes: 16384 } }, async (t, srv) => {
+        const ws = await openWs(t, srv.port);
+        const inbox = messages(ws);
+        const ECHOES = 20;
+        for (let i = 0; i < ECHOES; i++) {
+            const data = randomBytes(64 * 1024);
+            ws.send(data);
+            const msg = await inbox.next();
+            assert.ok(Buffer.from(msg.data).equals(data), `echo ${i} differs`);
+        }
+        const m = await scrape(srv.port);
+        const enabled = sum(m, /^ringpad_zerocopy_enabled$/);
+        const zc = sum(m, /^ringpad_zerocopy_sends_total$/);
+        const copied = sum(m, /^ringpad_zerocopy_copied_total$/);
+        if (enabled === 0) {
+            assert.equal(zc, 0, 'zero-copy sends while the kernel lacks SEND_ZC');
+            return;
+        }
+        // Loopback always copies: the first send or two find out, the rest are plain.
+        assert.ok(copied >= 1, `no zero-copy send was reported copied (${zc} sent)`);
+        assert.ok(zc <= 4, `${zc} of ${ECHOES} echoes went zero-copy after the kernel said it copies`);
+    });

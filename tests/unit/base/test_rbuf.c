@@ -106,3 +106,40 @@ Test(rbuf, pool_blocks_come_back_from_other_threads) {
     for (int i = 0; i < N; i++) rbuf_unref(again[i]);
     rbuf_pool_release(p);
 }
+
+/* Blocks in the owner's memory: the pool hands them out by wrapping, and a
+ * block whose last reference drops comes back on the returned chain, never
+ * freed (free() on this array would crash). */
+Test(rbuf, lent_blocks_come_back_to_the_owner_never_freed) {
+    enum { block_bytes = 64, count = 3 };
+    static _Alignas(rbuf) uint8_t mem[count][sizeof(rbuf) + block_bytes];
+    rbuf_pool *p = rbuf_pool_new_lent(block_bytes);
+    cr_assert_not_null(p);
+    cr_assert_null(rbuf_pool_take_returned(p), "nothing out yet");
+    rbuf *b[count];
+    for (int i = 0; i < count; i++) {
+        b[i] = rbuf_pool_wrap(p, mem[i]);
+        cr_assert_eq((void *)b[i], (void *)mem[i]);
+        cr_assert_eq(b[i]->cap, block_bytes);
+        cr_assert_eq(b[i]->len, 0);
+        cr_assert_eq(atomic_load(&b[i]->refs), 1);
+    }
+    cr_assert_eq(atomic_load(&p->refs), 1 + count, "owner + three blocks out");
+    rbuf_ref(b[1]);                 /* lent on: a send queue holds it */
+    rbuf_unref(b[0]);
+    rbuf_unref(b[1]);
+    rbuf_unref(b[2]);
+    rbuf *chain = rbuf_pool_take_returned(p);
+    cr_assert_eq(chain, b[2], "last returned first");
+    cr_assert_eq(rbuf_returned_next(chain), b[0]);
+    cr_assert_null(rbuf_returned_next(b[0]), "b[1] is still held");
+    cr_assert_null(rbuf_pool_take_returned(p), "taken once");
+    rbuf_unref(b[1]);
+    cr_assert_eq(rbuf_pool_take_returned(p), b[1]);
+    cr_assert_eq(atomic_load(&p->refs), 1, "every block back");
+    rbuf *again = rbuf_pool_wrap(p, mem[0]);
+    cr_assert_eq(atomic_load(&again->refs), 1, "a block wraps anew each time");
+    rbuf_pool_release(p);           /* the owner lets go while a block is out */
+    rbuf_unref(again);              /* the last block frees the pool, not the block */
+    mem[0][sizeof(rbuf)] = 1;       /* still ours to write */
+}

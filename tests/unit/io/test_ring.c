@@ -1,6 +1,8 @@
 /* The worker loop without sockets: NOP SQEs complete into their records'
  * callbacks, hooks run in registration order once per iteration, the stop
- * request runs the stop hooks once, and the exit hooks run after the loop. */
+ * request runs the stop hooks once, and the exit hooks run after the loop;
+ * receive buffers lent to send queues go back to the kernel's ring only when
+ * their last reference drops. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
@@ -171,4 +173,84 @@ Test(ring, user_data_carries_a_record_and_sixteen_spare_bits) {
     cr_assert_eq(completion_high(ud), 0xBEEF);
     cr_assert_eq(completion_owner(completion_of(ud), record, done), &r);
     cr_assert_null(completion_of(completion_ud(NULL, 7)));
+}
+
+
+static uint16_t ring_tail(const worker *w) { return io_uring_smp_load_acquire(&w->br->tail); }
+
+Test(ring, a_lent_receive_buffer_goes_back_to_the_kernel_after_its_last_reference) {
+    fixture f;
+    setup_fixture(&f);
+    cr_assert(f.w.pbuf, "provided buffers on this kernel");
+    uint16_t tail = ring_tail(&f.w);
+    rbuf *slot = worker_recv_begin(&f.w, 5, 20000);
+    cr_assert_eq(slot->len, 20000);
+    cr_assert_eq(((uintptr_t)slot->data) % 64, 0, "bytes start on a cache line");
+    cr_assert_eq(f.w.recv_out, 1);
+    /* bytes inside what was received are lendable; outside, or a copy elsewhere, are not */
+    rbuf *lent = worker_lend_recv_bytes(&f.w, slot->data + 14, 16384);
+    cr_assert_eq(lent, slot);
+    cr_assert_eq(atomic_load(&slot->refs), 2);
+    cr_assert_null(worker_lend_recv_bytes(&f.w, slot->data + 19990, 11), "past the received bytes");
+    uint8_t elsewhere[32];
+    cr_assert_null(worker_lend_recv_bytes(&f.w, elsewhere, sizeof elsewhere), "TLS plaintext, say");
+    worker_recv_done(&f.w, slot);
+    cr_assert_null(worker_lend_recv_bytes(&f.w, slot->data + 14, 16), "only while delivering");
+    cr_assert_eq(worker_reclaim_recv_buffers(&f.w), 0, "still lent");
+    cr_assert_eq(ring_tail(&f.w), tail);
+    cr_assert_eq(f.w.recv_out, 1);
+    rbuf_unref(lent);               /* the send completed */
+    cr_assert_eq(worker_reclaim_recv_buffers(&f.w), 1);
+    cr_assert_eq((uint16_t)(ring_tail(&f.w) - tail), 1, "the kernel has it again");
+    cr_assert_eq(f.w.recv_out, 0);
+    uint32_t at = (uint16_t)(ring_tail(&f.w) - 1) & (RING_RECV_BUF_COUNT - 1);
+    cr_assert_eq(f.w.br->bufs[at].bid, 5);
+    cr_assert_eq(f.w.br->bufs[at].addr, (uint64_t)(uintptr_t)slot->data);
+    cr_assert_eq(f.w.br->bufs[at].len, RING_RECV_BUF_BYTES);
+    worker_destroy(&f.w);
+}
+
+Test(ring, lending_stops_at_half_the_receive_buffers) {
+    fixture f;
+    setup_fixture(&f);
+    rbuf *lent[RING_RECV_BUF_COUNT];
+    uint32_t count_lent = 0;
+    for (uint16_t bid = 0; bid < RING_RECV_BUF_COUNT; bid++) {
+        rbuf *slot = worker_recv_begin(&f.w, bid, 1000);
+        rbuf *l = worker_lend_recv_bytes(&f.w, slot->data, 1000);
+        if (l != NULL) lent[count_lent++] = l;
+        worker_recv_done(&f.w, slot);
+    }
+    /* the buffer being delivered counts as out too: RING_RECV_LEND_MAX lent, then copies */
+    cr_assert_eq(count_lent, RING_RECV_LEND_MAX);
+    cr_assert_eq(worker_reclaim_recv_buffers(&f.w), RING_RECV_BUF_COUNT - RING_RECV_LEND_MAX);
+    cr_assert_eq(f.w.recv_out, RING_RECV_LEND_MAX);
+    rbuf *slot = worker_recv_begin(&f.w, RING_RECV_BUF_COUNT - 1, 1000);
+    cr_assert_null(worker_lend_recv_bytes(&f.w, slot->data, 1000), "copy instead: receives keep their buffers");
+    worker_recv_done(&f.w, slot);
+    for (uint32_t i = 0; i < count_lent; i++) rbuf_unref(lent[i]);
+    cr_assert_eq(worker_reclaim_recv_buffers(&f.w), RING_RECV_LEND_MAX + 1);
+    cr_assert_eq(f.w.recv_out, 0);
+    worker_destroy(&f.w);
+}
+
+/* Sizing: a 64 KiB message with its largest client header (14 bytes) fits one
+ * receive buffer, so it is delivered in place; every buffer starts on a cache
+ * line and its rbuf header never overlaps the previous buffer's bytes. */
+Test(ring, receive_buffers_hold_a_64_KiB_message_with_its_header) {
+    cr_assert_geq(RING_RECV_BUF_BYTES, 65536u + 14u);
+    fixture f;
+    setup_fixture(&f);
+    uintptr_t prev_end = 0;
+    for (uint16_t bid = 0; bid < RING_RECV_BUF_COUNT; bid++) {
+        rbuf *slot = worker_recv_begin(&f.w, bid, RING_RECV_BUF_BYTES);
+        cr_assert_eq(slot->cap, RING_RECV_BUF_BYTES);
+        cr_assert_eq((uintptr_t)slot->data % 64, 0, "buffer %u", bid);
+        cr_assert_geq((uintptr_t)slot, prev_end, "buffer %u's header overlaps the previous bytes", bid);
+        prev_end = (uintptr_t)slot->data + RING_RECV_BUF_BYTES;
+        memset(slot->data, 0xab, RING_RECV_BUF_BYTES);   /* all of it is ours to fill */
+        worker_recv_done(&f.w, slot);
+    }
+    cr_assert_eq(worker_reclaim_recv_buffers(&f.w), RING_RECV_BUF_COUNT);
+    worker_destroy(&f.w);
 }

@@ -4,6 +4,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "server/server.h"
+#include "ws/ws.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -258,6 +259,53 @@ Test(server, websocket_echo_ping_and_close) {
         cr_assert(closed_by_server(fd));
         close(fd);
     }
+}
+
+/* Reads one unmasked server frame of up to `cap` payload bytes. */
+static size_t ws_recv_big(int fd, uint8_t *opcode, uint8_t *payload, size_t cap) {
+    uint8_t h[10];
+    cr_assert_eq(recv(fd, h, 2, MSG_WAITALL), 2);
+    *opcode = h[0] & 0x0f;
+    cr_assert_eq(h[1] & 0x80, 0, "server frames are not masked");
+    size_t len = h[1] & 0x7f, more = len == 126 ? 2 : len == 127 ? 8 : 0;
+    if (more > 0) {
+        cr_assert_eq(recv(fd, h + 2, more, MSG_WAITALL), (ssize_t)more);
+        len = 0;
+        for (size_t i = 0; i < more; i++) len = len << 8 | h[2 + i];
+    }
+    cr_assert_leq(len, cap);
+    if (len > 0) cr_assert_eq(recv(fd, payload, len, MSG_WAITALL), (ssize_t)len);
+    return len;
+}
+
+/* Large echoes go out from the receive buffer they arrived in, several
+ * sharing one buffer: each must come back byte for byte, in order. */
+Test(server, large_echoes_come_back_byte_for_byte) {
+    cfg.enable_echo = true;
+    cfg.max_messages_per_sec = 0;
+    start();
+    int fd = ws_dial("/echo");
+    static const size_t lens[] = { 4000, 4000, 4000, 16384, 65536, 3000 };
+    enum { count = sizeof lens / sizeof lens[0] };
+    static uint8_t wire[count * (65536 + WS_MAX_HEADER_BYTES)], got[65536];
+    size_t at = 0;
+    for (size_t m = 0; m < count; m++) {
+        static uint8_t payload[65536];
+        for (size_t k = 0; k < lens[m]; k++) payload[k] = (uint8_t)(k * 31 + m);
+        const uint8_t mask[4] = { (uint8_t)(0x5a + m), 0xc3, 0x96, 0x0f };
+        int64_t n = ws_encode_frame(wire + at, sizeof wire - at, true, WS_OP_BINARY, false, payload, lens[m], mask);
+        cr_assert_gt(n, 0);
+        at += (size_t)n;
+    }
+    send_all(fd, wire, at);   /* the first three land in one receive buffer */
+    for (size_t m = 0; m < count; m++) {
+        uint8_t op;
+        size_t len = ws_recv_big(fd, &op, got, sizeof got);
+        cr_assert_eq(op, WS_OP_BINARY);
+        cr_assert_eq(len, lens[m], "message %zu", m);
+        for (size_t k = 0; k < len; k++) cr_assert_eq(got[k], (uint8_t)(k * 31 + m), "message %zu byte %zu", m, k);
+    }
+    close(fd);
 }
 
 Test(server, websocket_protocol_error_closes_1002) {

@@ -116,6 +116,47 @@ Test(ws, mask_in_pieces_equals_whole_and_is_an_involution) {
     cr_assert_arr_eq(whole, orig, sizeof orig);
 }
 
+/* A fixed xorshift so a failure reproduces; the test prints the failing case. */
+static uint32_t next_rand(uint32_t *state) {
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return x;
+}
+
+/* ws_mask_copy and ws_mask (block-wise) against the byte-wise definition of
+ * RFC 6455 5.3 on random lengths, buffer alignments and mask offsets. */
+Test(ws, mask_copy_matches_bytewise_reference_on_random_shapes) {
+    enum { MAX_LEN = 300, ALIGN = 32 };
+    static uint8_t src[MAX_LEN + ALIGN], dst[MAX_LEN + ALIGN], want[MAX_LEN], inplace[MAX_LEN + ALIGN];
+    uint32_t seed = 0x9e3779b9u;
+    for (int round = 0; round < 3000; round++) {
+        size_t len = next_rand(&seed) % (MAX_LEN + 1);
+        size_t src_align = next_rand(&seed) % ALIGN, dst_align = next_rand(&seed) % ALIGN;
+        uint64_t offset = next_rand(&seed) % 1000;
+        uint8_t mask[4];
+        for (int i = 0; i < 4; i++)
+            mask[i] = (uint8_t)next_rand(&seed);
+        for (size_t i = 0; i < len; i++)
+            src[src_align + i] = (uint8_t)next_rand(&seed);
+        for (size_t i = 0; i < len; i++)
+            want[i] = src[src_align + i] ^ mask[(offset + i) % 4];
+        memset(dst, 0xa5, sizeof dst);
+        ws_mask_copy(dst + dst_align, src + src_align, len, mask, offset);
+        cr_assert_arr_eq(dst + dst_align, want, len, "copy: round %d len %zu align %zu/%zu offset %llu", round, len,
+                         src_align, dst_align, (unsigned long long)offset);
+        cr_assert_eq(dst[dst_align + len], 0xa5, "wrote past the end (len %zu)", len);
+        if (dst_align > 0)
+            cr_assert_eq(dst[dst_align - 1], 0xa5, "wrote before the start");
+        memcpy(inplace + dst_align, src + src_align, len);
+        ws_mask(inplace + dst_align, len, mask, offset);
+        cr_assert_arr_eq(inplace + dst_align, want, len, "in place: round %d len %zu offset %llu", round, len,
+                         (unsigned long long)offset);
+    }
+}
+
 static int parse2(uint8_t b0, uint8_t b1, const ws_header_rules *rules) {
     uint8_t buf[WS_MAX_HEADER_BYTES] = { b0, b1, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0 };
     ws_frame_header h;
@@ -239,4 +280,45 @@ Test(ws, every_error_has_text_and_code) {
     cr_assert_eq(ws_err_close_code(WS_ERR_TOO_BIG), 1009);
     cr_assert_eq(ws_err_close_code(WS_ERR_NOMEM), 1011);
     cr_assert_str_eq(ws_err_str(-999), "unknown websocket error");
+}
+
+static const ws_header_rules server_frame_rules = { .expect_masked = false, .allow_rsv1 = false };
+
+/* A client's masked message unmasked in place always leaves room for the
+ * server's header in front of it: the echo is sent from the same bytes. */
+Test(ws, server_header_fits_before_a_payload_unmasked_in_place) {
+    static const size_t lens[] = { 0, 125, 126, 2030, 16384, 65535, 65536, 100000 };
+    static uint8_t buf[100000 + WS_MAX_HEADER_BYTES];
+    const uint8_t mask[4] = { 0x11, 0x22, 0x33, 0x44 };
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        size_t len = lens[i];
+        size_t hl_client = ws_encode_frame_header(buf, true, WS_OP_BINARY, false, len, mask);
+        for (size_t k = 0; k < len; k++) buf[hl_client + k] = (uint8_t)(k * 7) ^ mask[k & 3];
+        ws_reader r;
+        ws_reader_config cfg = { .max_message_bytes = 1u << 20, .expect_masked = true };
+        cr_assert_eq(ws_reader_init(&r, &cfg), 0);
+        ws_event ev;
+        cr_assert_eq(ws_reader_feed(&r, buf, hl_client + len, &ev), hl_client + len);
+        cr_assert_eq(ev.type, WS_EV_MESSAGE);
+        cr_assert_eq(ev.data, buf + hl_client, "delivered in place (len %zu)", len);
+        int hl = ws_encode_header_before(buf + hl_client, hl_client, WS_OP_BINARY, len);
+        cr_assert_eq(hl, (int)hl_client - 4, "the server's header is the client's without the mask");
+        ws_frame_header h;
+        cr_assert_eq(ws_parse_frame_header(buf + hl_client - (size_t)hl, (size_t)hl, &server_frame_rules, &h), hl);
+        cr_assert(h.fin && !h.masked);
+        cr_assert_eq(h.opcode, WS_OP_BINARY);
+        cr_assert_eq(h.payload_len, len);
+        for (size_t k = 0; k < len; k++) cr_assert_eq(buf[hl_client + k], (uint8_t)(k * 7), "byte %zu", k);
+        ws_reader_free(&r);
+    }
+}
+
+Test(ws, header_before_without_room_writes_nothing) {
+    uint8_t buf[16];
+    memset(buf, 0xee, sizeof buf);
+    cr_assert_eq(ws_encode_header_before(buf + 3, 3, WS_OP_TEXT, 200), WS_ERR_NOBUFS, "needs 4 bytes");
+    for (size_t k = 0; k < sizeof buf; k++) cr_assert_eq(buf[k], 0xee);
+    cr_assert_eq(ws_encode_header_before(buf + 4, 4, WS_OP_TEXT, 200), 4);
+    uint8_t want[4] = { 0x81, 126, 0, 200 };
+    cr_assert_arr_eq(buf, want, 4);
 }

@@ -555,6 +555,84 @@ Test(ws_reader, big_buffer_released_at_next_message) {
     ws_reader_free(&r);
 }
 
+/* A large message arriving in many receive completions of uneven sizes (as a
+ * multishot receive into small provided buffers delivers it): reassembled
+ * intact, unmasked with the right mask phase at every split, and the buffer
+ * sized for the whole frame by the first piece (no regrowth). */
+Test(ws_reader, large_message_across_many_uneven_pieces) {
+    enum { PAYLOAD = 65536 + 13 };
+    static uint8_t s[MAX_STREAM_BYTES], blob[PAYLOAD];
+    for (size_t i = 0; i < PAYLOAD; i++)
+        blob[i] = (uint8_t)(i * 131 + (i >> 8));
+    size_t n = put(s, 0, true, WS_OP_BINARY, false, blob, PAYLOAD);
+    n = put(s, n, true, WS_OP_TEXT, false, "after", 5);
+    static const size_t sizes[] = { 5, 1, 3, 16384, 7, 4093, 31, 16384, 1, 2, 9000 };
+    ws_reader r;
+    server_reader(&r, 0, NULL);
+    size_t off = 0, pieces = 0, cap_after_first = 0;
+    int messages = 0;
+    for (size_t k = 0; off < n && k < 10000; k++) {
+        size_t want = sizes[k % (sizeof sizes / sizeof sizes[0])];
+        size_t piece = n - off < want ? n - off : want;
+        size_t pos = 0;
+        while (pos < piece) {
+            ws_event ev;
+            pos += ws_reader_feed(&r, s + off + pos, piece - pos, &ev);
+            cr_assert_neq(ev.type, WS_EV_ERROR, "%s", ev.reason);
+            if (ev.type != WS_EV_MESSAGE)
+                continue;
+            if (messages++ == 0) {
+                cr_assert_eq(ev.opcode, WS_OP_BINARY);
+                cr_assert_eq(ev.len, PAYLOAD);
+                cr_assert_arr_eq(ev.data, blob, PAYLOAD);
+            } else {
+                cr_assert_eq(ev.len, 5);
+                cr_assert_arr_eq(ev.data, "after", 5);
+            }
+        }
+        off += piece;
+        pieces++;
+        if (cap_after_first == 0 && r.buf_cap > 0)
+            cr_assert_eq(cap_after_first = r.buf_cap, PAYLOAD, "the first piece reserves the whole frame");
+        else if (messages == 0 && cap_after_first > 0)
+            cr_assert_eq(r.buf_cap, cap_after_first, "no regrowth within the frame");
+    }
+    cr_assert_eq(messages, 2);
+    cr_assert_gt(pieces, 10);
+    ws_reader_free(&r);
+}
+
+/* A stream of large messages reuses one buffer; a small one gives it back. */
+Test(ws_reader, large_buffer_kept_for_messages_of_similar_size) {
+    static uint8_t s[MAX_STREAM_BYTES], blob[40000];
+    memset(blob, 'x', sizeof blob);
+    ws_reader r;
+    server_reader(&r, 0, NULL);
+    ws_reader_config rc = r.cfg;
+    rc.retain_buffer_bytes = 4096;
+    cr_assert_eq(ws_reader_init(&r, &rc), 0);
+    const uint8_t *first_buf = NULL;
+    for (size_t len = 40000; len >= 20000; len -= 10000) {
+        size_t n = put(s, 0, true, WS_OP_BINARY, false, blob, len);
+        run_result res;
+        run(&r, s, n, 1000, &res);   /* in pieces: reassembled in r.buf */
+        cr_assert_eq(res.count, 1);
+        cr_assert_eq(res.ev[0].len, len);
+        if (first_buf == NULL)
+            first_buf = r.buf;
+        cr_assert_eq(r.buf_cap, 40000, "len %zu: cap %zu", len, r.buf_cap);
+        run_free(&res);
+    }
+    /* 15,000 needs less than half of 40,000: a fresh buffer of its size. */
+    size_t n = put(s, 0, true, WS_OP_BINARY, false, blob, 15000);
+    run_result res;
+    run(&r, s, n, 1000, &res);
+    cr_assert_eq(res.count, 1);
+    cr_assert_eq(r.buf_cap, 15000);
+    run_free(&res);
+    ws_reader_free(&r);
+}
+
 Test(ws_reader, release_idle_frees_the_buffer_between_messages_only) {
     uint8_t stream[MAX_STREAM_BYTES];
     size_t n = put(stream, 0, false, WS_OP_TEXT, false, "Hel", 3);
