@@ -46,6 +46,7 @@ void docs_entry_kick(docs *t, docs_entry *e, struct worker *w, fanout *out, int6
     if (e->switching) return;
     store_flush_result failed;
     int rc = store_ring_kick(w, &e->io, now_ms, &failed);
+    /* rc 2: an inline write, already reported through docs_on_store_cqe */
     if (rc == -EAGAIN) report(t, e, &failed, out);
     else if (rc == 1) e->flush_submitted_us = clock_mono_us();
 }
@@ -67,7 +68,10 @@ void docs_count_compaction(docs *t, bool done) {
 }
 
 void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
-    /* bounded: each entry leaves the list once */
+    /* bounded: an entry comes back only when its inline write completed
+     * inside the kick (docs_on_store_cqe marks it dirty again: an fsync may be
+     * due, or a short write left bytes); its next kick finds nothing, submits
+     * to the ring, or writes the rest: each return made progress. */
     while (t->dirty != NULL) {
         docs_entry *e = t->dirty;
         t->dirty = e->dirty_next;

@@ -130,7 +130,8 @@ int store_snapshot_decode(const uint8_t *buf, size_t len, uint64_t *version, con
 
 typedef enum store_fsync_policy {
     STORE_FSYNC_ALWAYS = 0,   /* acks wait for fsync; every write is linked to an fsync */
-    STORE_FSYNC_INTERVAL = 1, /* acks after write; fsync at most every fsync_interval_ms */
+    STORE_FSYNC_INTERVAL = 1, /* acks after write; fsync at most every fsync_interval_ms, in a
+                                 flush of its own (linked only once writes kept it waiting) */
 } store_fsync_policy;
 
 typedef struct store_log_config {
@@ -165,7 +166,7 @@ int store_log_append(store_log *log, const store_record *rec);
 
 /* What the loop should submit. When iov.iov_len > 0: write iov at offset to fd;
  * when fsync: an fsync (fdatasync) of fd, linked after the write (IOSQE_IO_LINK)
- * if there is one. */
+ * if there is one. No fsync is a write the acks wait for alone. */
 typedef struct store_flush {
     int fd;
     struct iovec iov;

@@ -49,6 +49,7 @@ struct store_log {
     uint64_t failed_reported_to;/* bases < this were reported failed (never ack them) */
     bool failed;
     bool fsync_requested;       /* interval policy: fsync at the next flush */
+    bool fsync_deferred;        /* interval policy: a due fsync let a write go first */
     int last_error;
     int64_t last_fsync_ms;
 };
@@ -196,7 +197,17 @@ int store_log_prepare_flush(store_log *log, int64_t now_ms, store_flush *out) {
         bool due = log->failed || log->fsync_requested ||
                    now_ms - log->last_fsync_ms >= (int64_t)log->config.fsync_interval_ms;
         fsync = due && log->synced_version < sync_to;
+        /* The write is what acks wait for; linked, it would complete only
+         * with the fdatasync. So the fsync follows it as a flush of its own,
+         * unless writes already kept it waiting once: then it rides along,
+         * so a steady stream of writes cannot postpone it for ever. */
+        if (fsync && write_len > 0 && !log->fsync_deferred) {
+            log->fsync_deferred = true;
+            fsync = false;
+        }
     }
+    if (fsync)
+        log->fsync_deferred = false;
     if (write_len == 0 && !fsync)
         return 0;
     out->fd = log->fd;

@@ -4,6 +4,13 @@
  * commit costs one round trip: every op appended since the last flush shares
  * the fsync. One flush per log is in flight at a time (store_log's rule).
  *
+ * A write with no fsync (the interval policy acks ops once they are written)
+ * is a pwrite on the worker instead: page cache only, it costs less than the
+ * ring's hand-off of a file write to an io-wq thread. Its completion is
+ * reported at once, inside store_ring_kick, through the same on_cqe path and
+ * with the same CQE a ring write would give: the owner must accept being
+ * called from within its own kick (and must not kick again from there).
+ *
  * The CQEs complete into the io's own records (write_done, fsync_done), which
  * call the owner's on_cqe; the io must stay alive until store_ring_busy is false.
  */
@@ -34,7 +41,9 @@ struct store_ring_io {
     bool has_fsync;
     int64_t write_result;
     int fsync_result;
+    bool reporting;                /* an inline write's completion is being reported */
     uint64_t count_flushes;
+    uint64_t count_inline_writes;  /* flushes written with pwrite on the worker */
     uint64_t count_failures;
 };
 
@@ -50,7 +59,8 @@ bool store_ring_cqe_is_flush(const struct io_uring_cqe *cqe);
 bool store_ring_busy(const store_ring_io *io);
 
 /* Submits the log's next flush if it has one and none is in flight.
- * Returns 1 when SQEs were queued, 0 when there was nothing to do, or
+ * Returns 1 when SQEs were queued, 2 when the flush was a write done inline
+ * and already reported through on_cqe, 0 when there was nothing to do, or
  * -EAGAIN when no SQE was free: the flush is then reported failed at once in
  * *failed (report it to the document like a completion). */
 int store_ring_kick(struct worker *w, store_ring_io *io, int64_t now_ms, store_flush_result *failed);

@@ -238,9 +238,12 @@ Test(store_log, interval_acks_after_write_and_fsyncs_on_schedule) {
     fx_open(&fx, STORE_FSYNC_INTERVAL);
     store_flush_result res;
     append(fx.log, 0);
-    /* First flush at t=1000: the interval since t=0 has passed, so fsync too. */
+    /* First flush at t=1000: the interval since t=0 has passed; the write
+     * goes alone and the fsync right after it. */
     cr_assert_eq(store_sync_flush(fx.log, 1000, NULL, &res), 0);
     cr_assert_eq(store_log_durable_version(fx.log), 1);
+    cr_assert_eq(store_log_synced_version(fx.log), 0);
+    cr_assert_eq(store_sync_flush(fx.log, 1000, NULL, &res), 0);
     cr_assert_eq(store_log_synced_version(fx.log), 1);
     cr_assert_eq(store_log_fsync_due_ms(fx.log), -1);
 
@@ -266,12 +269,75 @@ Test(store_log, interval_acks_after_write_and_fsyncs_on_schedule) {
     fx_close(&fx);
 }
 
+/* Writes the prepared flush's bytes (if any) and reports them done. */
+static void do_flush(store_log *log, int64_t now_ms, const store_flush *f, store_flush_result *res) {
+    if (f->iov.iov_len > 0)
+        cr_assert_eq(pwrite(f->fd, f->iov.iov_base, f->iov.iov_len, (off_t)f->offset_bytes),
+                     (ssize_t)f->iov.iov_len);
+    cr_assert_eq(store_log_flush_done(log, now_ms, (int64_t)f->iov.iov_len, 0, res), 0);
+}
+
+Test(store_log, interval_fsync_follows_the_write_alone_unless_writes_kept_it_waiting) {
+    fixture fx;
+    fx_open(&fx, STORE_FSYNC_INTERVAL);
+    store_flush f;
+    store_flush_result res;
+    append(fx.log, 0);
+    /* due (t=1000 > 0 + 100) but a write is waiting: the write goes alone, acked at once */
+    cr_assert_eq(store_log_prepare_flush(fx.log, 1000, &f), 1);
+    cr_assert_gt(f.iov.iov_len, 0);
+    cr_assert_not(f.fsync, "the ack does not wait for the fdatasync");
+    do_flush(fx.log, 1000, &f, &res);
+    cr_assert_eq(res.newly_durable_to, 1);
+    cr_assert_eq(store_log_synced_version(fx.log), 0);
+    cr_assert_eq(store_log_fsync_due_ms(fx.log), 100, "still due");
+    /* nothing else to write: the fsync alone */
+    cr_assert_eq(store_log_prepare_flush(fx.log, 1000, &f), 1);
+    cr_assert_eq(f.iov.iov_len, 0);
+    cr_assert(f.fsync);
+    do_flush(fx.log, 1000, &f, &res);
+    cr_assert_eq(store_log_synced_version(fx.log), 1);
+
+    /* due again at 1100, and writes keep coming: deferred once ... */
+    append(fx.log, 1);
+    cr_assert_eq(store_log_prepare_flush(fx.log, 1100, &f), 1);
+    cr_assert_not(f.fsync);
+    append(fx.log, 2);   /* appended while that write is in flight */
+    do_flush(fx.log, 1100, &f, &res);
+    /* ... then it rides with the next write rather than wait behind it again */
+    cr_assert_eq(store_log_prepare_flush(fx.log, 1101, &f), 1);
+    cr_assert_gt(f.iov.iov_len, 0);
+    cr_assert(f.fsync, "writes kept it waiting: linked");
+    do_flush(fx.log, 1101, &f, &res);
+    cr_assert_eq(store_log_synced_version(fx.log), 3);
+    cr_assert(store_log_idle(fx.log));
+
+    /* the next due fsync is deferred for a write again (the waiting was reset) */
+    append(fx.log, 3);
+    cr_assert_eq(store_log_prepare_flush(fx.log, 1300, &f), 1);
+    cr_assert_not(f.fsync);
+    do_flush(fx.log, 1300, &f, &res);
+    append(fx.log, 4);
+    cr_assert_eq(store_log_prepare_flush(fx.log, 1300, &f), 1);
+    cr_assert(f.fsync, "the deferred one is still owed");
+    do_flush(fx.log, 1300, &f, &res);
+    /* not due: a write goes without an fsync */
+    append(fx.log, 5);
+    cr_assert_eq(store_log_prepare_flush(fx.log, 1350, &f), 1);
+    cr_assert_not(f.fsync);
+    do_flush(fx.log, 1350, &f, &res);
+    cr_assert_eq(store_log_durable_version(fx.log), 6);
+    cr_assert_eq(store_log_synced_version(fx.log), 5);
+    fx_close(&fx);
+}
+
 Test(store_log, interval_failed_fsync_fails_log_until_an_fsync_succeeds) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_INTERVAL);
     store_flush_result res;
     append(fx.log, 0);
     store_sync_faults faults = {.fail_fsync_errno = EIO, .fail_fsync_count = 1};
+    cr_assert_eq(store_sync_flush(fx.log, 1000, &faults, &res), 0, "the write, alone");
     cr_assert_eq(store_sync_flush(fx.log, 1000, &faults, &res), -EIO);
     cr_assert(store_log_failed(fx.log));
     cr_assert_eq(store_log_synced_version(fx.log), 0);

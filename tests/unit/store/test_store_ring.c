@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "io/ring.h"
 #include "store/store.h"
+#include "store/store_faults.h"
 #include "store/store_ring.h"
 
 /* A worker with just a ring and counters: enough for store_ring's SQEs. */
@@ -131,4 +133,192 @@ Test(store_ring, drain_sync_writes_what_is_pending) {
     cr_assert_eq(store_ring_drain_sync(lg, 0), 0);
     cr_assert(store_log_idle(lg));
     cr_assert_eq(store_log_synced_version(lg), 1);
+}
+
+/* The owner's side of an inline write: what its on_cqe saw, and the flush's
+ * result (as docs does: the CQE may be rewritten by the fault plan first). */
+typedef struct owner {
+    store_ring_io io;
+    store_fault_plan *faults;
+    int calls;
+    int32_t res;
+    uint64_t user_data;
+    bool fsync_cqe;
+    int done;
+    store_flush_result result;
+} owner;
+
+static void owner_on_cqe(worker *w, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe) {
+    cr_assert_eq(w, &W);
+    owner *o = (owner *)(void *)((char *)io - offsetof(owner, io));
+    cr_assert(store_ring_busy(io), "reported while the flush is still in flight");
+    struct io_uring_cqe c = *cqe;
+    if (o->faults != NULL) {
+        int f = store_fault_hit(o->faults, fsync_cqe ? STORE_POINT_LOG_FSYNC : STORE_POINT_LOG_WRITE);
+        if (f == STORE_FAULT_SHORT && c.res > 1) c.res /= 2;
+        else if (f < 0 && c.res >= 0) c.res = f;
+    }
+    o->calls++;
+    o->res = c.res;
+    o->user_data = c.user_data;
+    o->fsync_cqe = fsync_cqe;
+    o->done = store_ring_on_cqe(io, &c, fsync_cqe, 0, &o->result);
+}
+
+static void interval_log(void) {
+    store_log_config cfg = store_log_config_default();
+    cfg.fsync_policy = STORE_FSYNC_INTERVAL;
+    cfg.fsync_interval_ms = 1000;
+    cr_assert_eq(store_log_new(&cfg, fd, 0, 0, &lg), 0);
+}
+
+Test(store_ring, a_write_without_fsync_is_done_and_reported_before_kick_returns) {
+    interval_log();
+    owner o __attribute__((aligned(16)));
+    memset(&o, 0, sizeof o);
+    store_ring_io_init(&o.io, lg, owner_on_cqe);
+    append(0);
+    append(1);
+    store_flush_result failed;
+    /* t=0: no fsync due, so the write alone */
+    cr_assert_eq(store_ring_kick(&W, &o.io, 0, &failed), 2);
+    cr_assert_eq(io_uring_sq_ready(&W.ring), 0, "nothing went to the ring");
+    cr_assert_eq(o.calls, 1);
+    cr_assert_not(o.fsync_cqe);
+    cr_assert(store_ring_cqe_is_mine(&o.io, &(struct io_uring_cqe){.user_data = o.user_data}),
+              "the CQE names the io's write record, as a ring CQE would");
+    cr_assert_eq(o.done, 1);
+    cr_assert_eq(o.result.error, 0);
+    cr_assert_eq(o.result.newly_durable_from, 0);
+    cr_assert_eq(o.result.newly_durable_to, 2, "acked once written");
+    cr_assert_not(store_ring_busy(&o.io));
+    cr_assert_eq(o.io.count_inline_writes, 1);
+    cr_assert_eq(o.io.write_result, o.res);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq((int64_t)st.st_size, (int64_t)o.res, "the header and both records are in the file");
+    cr_assert_eq(store_log_synced_version(lg), 0);
+
+    /* the interval's fsync still goes through the ring, alone */
+    cr_assert_eq(store_ring_kick(&W, &o.io, 1000, &failed), 1);
+    cr_assert(store_ring_busy(&o.io));
+    cr_assert_eq(io_uring_submit(&W.ring), 1);
+    struct io_uring_cqe *cqe;
+    cr_assert_eq(io_uring_wait_cqe(&W.ring, &cqe), 0);
+    cr_assert(store_ring_cqe_is_fsync(&o.io, cqe));
+    store_flush_result r;
+    cr_assert_eq(store_ring_on_cqe(&o.io, cqe, true, 1000, &r), 1);
+    io_uring_cqe_seen(&W.ring, cqe);
+    cr_assert_eq(r.error, 0);
+    cr_assert_eq(store_log_synced_version(lg), 2);
+    cr_assert_eq(o.calls, 1, "a ring flush is reported when its CQE is reaped, not in kick");
+}
+
+Test(store_ring, fsync_always_keeps_the_write_linked_on_the_ring) {
+    store_log_config cfg = store_log_config_default();
+    cr_assert_eq(store_log_new(&cfg, fd, 0, 0, &lg), 0);
+    owner o __attribute__((aligned(16)));
+    memset(&o, 0, sizeof o);
+    store_ring_io_init(&o.io, lg, owner_on_cqe);
+    append(0);
+    store_flush_result failed;
+    cr_assert_eq(store_ring_kick(&W, &o.io, 0, &failed), 1);
+    cr_assert_eq(o.calls, 0);
+    cr_assert_eq(o.io.count_inline_writes, 0);
+    store_flush_result r = complete(&o.io, 2);
+    cr_assert_eq(r.newly_durable_to, 1);
+}
+
+static owner O __attribute__((aligned(16)));
+
+/* Runs one flush of ops [from, to) under the plan, inline or on the ring. */
+static store_flush_result flush_under(store_fault_plan *plan, bool interval, uint64_t from, uint64_t to) {
+    store_log_free(lg);
+    lg = NULL;
+    cr_assert_eq(ftruncate(fd, 0), 0);
+    if (interval) {
+        interval_log();
+    } else {
+        store_log_config cfg = store_log_config_default();
+        cr_assert_eq(store_log_new(&cfg, fd, 0, 0, &lg), 0);
+    }
+    memset(&O, 0, sizeof O);
+    O.faults = plan;
+    store_ring_io_init(&O.io, lg, owner_on_cqe);
+    for (uint64_t v = from; v < to; v++) append(v);
+    store_flush_result failed;
+    int rc = store_ring_kick(&W, &O.io, 0, &failed);
+    if (rc == 1) {
+        cr_assert_eq(io_uring_submit(&W.ring), 2);
+        for (int i = 0; i < 2; i++) {
+            struct io_uring_cqe *cqe;
+            cr_assert_eq(io_uring_wait_cqe(&W.ring, &cqe), 0);
+            struct io_uring_cqe c = *cqe;
+            io_uring_cqe_seen(&W.ring, cqe);
+            owner_on_cqe(&W, &O.io, &c, store_ring_cqe_is_fsync(&O.io, &c));
+        }
+    } else {
+        cr_assert_eq(rc, 2);
+    }
+    cr_assert_eq(O.done, 1);
+    cr_assert_not(store_ring_busy(&O.io));
+    cr_assert_eq(O.io.count_failures, O.result.error != 0 ? 1u : 0u);
+    return O.result;
+}
+
+Test(store_ring, a_failed_inline_write_is_reported_like_the_rings) {
+    char err[128];
+    store_fault_plan plan;
+    cr_assert_eq(store_fault_plan_parse("fail=log-write:ENOSPC:1:1", &plan, err, sizeof err), 0, "%s", err);
+    store_flush_result inl = flush_under(&plan, true, 0, 3);
+    cr_assert_eq(plan.passes[STORE_POINT_LOG_WRITE], 1, "the plan saw the inline write");
+    cr_assert_eq(store_fault_plan_parse("fail=log-write:ENOSPC:1:1", &plan, err, sizeof err), 0, "%s", err);
+    store_flush_result ring = flush_under(&plan, false, 0, 3);
+    cr_assert_eq(inl.error, -ENOSPC);
+    cr_assert_eq(ring.error, -ENOSPC);
+    cr_assert_eq(inl.failed_from, ring.failed_from);
+    cr_assert_eq(inl.failed_to, ring.failed_to);
+    cr_assert_eq(inl.failed_to, 3, "every op not yet ackable is refused");
+    cr_assert_eq(inl.newly_durable_to, inl.newly_durable_from);
+}
+
+Test(store_ring, a_short_inline_write_leaves_the_rest_for_the_next_flush) {
+    char err[128];
+    store_fault_plan plan;
+    cr_assert_eq(store_fault_plan_parse("fail=log-write:SHORT:1:1", &plan, err, sizeof err), 0, "%s", err);
+    store_flush_result r = flush_under(&plan, true, 0, 2);
+    cr_assert_eq(r.error, 0);
+    cr_assert_eq(r.newly_durable_to, 0, "nothing ackable from half a write");
+    cr_assert_not(store_log_failed(lg));
+    /* the rest goes at the next kick, inline too */
+    int32_t first = O.res;
+    store_flush_result failed;
+    cr_assert_eq(store_ring_kick(&W, &O.io, 0, &failed), 2);
+    cr_assert_eq(O.calls, 2);
+    cr_assert_eq(O.result.error, 0);
+    cr_assert_eq(O.result.newly_durable_to, 2);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq((int64_t)st.st_size, (int64_t)first + O.res, "the rest went right after the half");
+}
+
+Test(store_ring, an_inline_write_that_the_kernel_refuses_fails_the_flush) {
+    /* a read-only descriptor: pwrite fails with EBADF, as the ring's write did */
+    int ro = open(path, O_RDONLY);
+    cr_assert_geq(ro, 0);
+    store_log_config cfg = store_log_config_default();
+    cfg.fsync_policy = STORE_FSYNC_INTERVAL;
+    cr_assert_eq(store_log_new(&cfg, ro, 0, 0, &lg), 0);
+    owner o __attribute__((aligned(16)));
+    memset(&o, 0, sizeof o);
+    store_ring_io_init(&o.io, lg, owner_on_cqe);
+    append(0);
+    store_flush_result failed;
+    cr_assert_eq(store_ring_kick(&W, &o.io, 0, &failed), 2);
+    cr_assert_eq(o.res, -EBADF);
+    cr_assert_eq(o.result.error, -EBADF);
+    cr_assert_eq(o.result.failed_from, 0);
+    cr_assert_eq(o.result.failed_to, 1);
+    cr_assert(store_log_failed(lg));
+    close(ro);
 }
