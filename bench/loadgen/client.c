@@ -156,43 +156,87 @@ static int on_ack(lg_client *c, uint64_t v, uint64_t now_us, lg_event *ev, ot_bu
     return 0;
 }
 
+#define TYPE_IS(t, s) ((t)->len == sizeof(s) - 1 && memcmp((t)->p, s, (t)->len) == 0)
+
+int lg_msg_parse(lg_msg *pm, const char *json, size_t len, ot_op *op_storage) {
+    memset(pm, 0, sizeof *pm);
+    if (lg_json_scan(json, len, &pm->m) != 0 || !pm->m.type.is_string) return LG_CLIENT_ERR_BAD_MESSAGE;
+    pm->has_v = lg_json_uint(&pm->m.v, &pm->v) == 0;
+    pm->has_t0 = id_time(&pm->m.id, &pm->t0);
+    if (TYPE_IS(&pm->m.type, "op") && pm->m.op.present &&
+        ot_op_parse_json(op_storage, pm->m.op.p, pm->m.op.len, NULL, NULL) == 0)
+        pm->op = op_storage;
+    return 0;
+}
+
 int lg_client_on_message(lg_client *c, const char *json, size_t len, uint64_t now_us,
                          lg_event *ev, ot_buf *out) {
-    memset(ev, 0, sizeof(*ev));
-    lg_jmsg m;
-    if (lg_json_scan(json, len, &m) != 0 || !m.type.is_string) return LG_CLIENT_ERR_BAD_MESSAGE;
-    const lg_jval *t = &m.type;
-#define TYPE(s) (t->len == sizeof(s) - 1 && memcmp(t->p, s, t->len) == 0)
-    if (TYPE("error")) {
-        ev->kind = LG_EV_ERROR;
-        if (m.code.is_string) {
-            ev->code = m.code.p;
-            ev->code_len = m.code.len;
+    lg_msg pm;
+    if (lg_msg_parse(&pm, json, len, &c->in) != 0) {
+        memset(ev, 0, sizeof(*ev));
+        return LG_CLIENT_ERR_BAD_MESSAGE;
+    }
+    return lg_client_on_msg(c, &pm, now_us, ev, out);
+}
+
+/* A remote op at the client's version: transformed past what is in flight, applied. */
+static int on_remote_op(lg_client *c, const lg_msg *pm, uint64_t now_us, lg_event *ev) {
+    if (pm->op == NULL) return fail(c, LG_CLIENT_ERR_BAD_OP);
+    const ot_op *s = pm->op;
+    if (c->has_out) {
+        if (ot_transform(&c->out, s, &c->t1, &c->t2) != 0) return fail(c, LG_CLIENT_ERR_BAD_OP);
+        swap_op(&c->out, &c->t1);
+        s = &c->t2;
+        if (c->has_buf) {
+            if (ot_transform(&c->buf, s, &c->t1, &c->t3) != 0) return fail(c, LG_CLIENT_ERR_BAD_OP);
+            swap_op(&c->buf, &c->t1);
+            s = &c->t3;
         }
-        if (c->has_out && lg_json_str_eq(&m.ref, c->out_id, c->out_id_len)) {
+    }
+    if (ot_apply(s, c->text) != 0) return fail(c, LG_CLIENT_ERR_BAD_OP);
+    c->server_v = pm->v + 1;
+    c->count_remote_ops++;
+    ev->kind = LG_EV_REMOTE_OP;
+    if (pm->has_t0) {
+        ev->has_latency = true;
+        ev->latency_us = now_us > pm->t0 ? now_us - pm->t0 : 0;
+    }
+    return 0;
+}
+
+int lg_client_on_msg(lg_client *c, const lg_msg *pm, uint64_t now_us, lg_event *ev, ot_buf *out) {
+    memset(ev, 0, sizeof(*ev));
+    const lg_jmsg *m = &pm->m;
+    const lg_jval *t = &m->type;
+    if (TYPE_IS(t, "error")) {
+        ev->kind = LG_EV_ERROR;
+        if (m->code.is_string) {
+            ev->code = m->code.p;
+            ev->code_len = m->code.len;
+        }
+        if (c->has_out && lg_json_str_eq(&m->ref, c->out_id, c->out_id_len)) {
             /* the op was refused: the local text has diverged (§9) */
             ev->about_outstanding = true;
             c->phase = LG_PHASE_FAILED;
-        } else if (c->phase == LG_PHASE_OPENING && lg_json_str_eq(&m.ref, c->doc, c->doc_len)) {
+        } else if (c->phase == LG_PHASE_OPENING && lg_json_str_eq(&m->ref, c->doc, c->doc_len)) {
             c->phase = LG_PHASE_FAILED;
         }
         return 0;
     }
-    if (TYPE("pong")) {
+    if (TYPE_IS(t, "pong")) {
         ev->kind = LG_EV_PONG;
         return 0;
     }
-    bool is_ack = TYPE("ack"), is_op = TYPE("op"), is_snap = TYPE("snapshot");
-#undef TYPE
+    bool is_ack = TYPE_IS(t, "ack"), is_op = TYPE_IS(t, "op"), is_snap = TYPE_IS(t, "snapshot");
     if (!is_ack && !is_op && !is_snap) return 0;
-    if (!lg_json_str_eq(&m.doc, c->doc, c->doc_len)) return m.doc.is_string ? 0 : LG_CLIENT_ERR_BAD_MESSAGE;
-    uint64_t v;
-    if (lg_json_uint(&m.v, &v) != 0) return fail(c, LG_CLIENT_ERR_BAD_MESSAGE);
+    if (!lg_json_str_eq(&m->doc, c->doc, c->doc_len)) return m->doc.is_string ? 0 : LG_CLIENT_ERR_BAD_MESSAGE;
+    if (!pm->has_v) return fail(c, LG_CLIENT_ERR_BAD_MESSAGE);
+    uint64_t v = pm->v;
 
     if (is_snap) {
         if (c->phase != LG_PHASE_OPENING) return 0;
         ot_buf_clear(&c->str);
-        if (lg_json_unescape(&m.text, &c->str) != 0) return fail(c, LG_CLIENT_ERR_BAD_MESSAGE);
+        if (lg_json_unescape(&m->text, &c->str) != 0) return fail(c, LG_CLIENT_ERR_BAD_MESSAGE);
         ot_text *nt = ot_text_from_utf8(c->str.data ? c->str.data : "", c->str.len);
         if (nt == NULL) return fail(c, LG_CLIENT_ERR_BAD_MESSAGE);
         if (c->text) ot_text_free(c->text);
@@ -205,38 +249,16 @@ int lg_client_on_message(lg_client *c, const char *json, size_t len, uint64_t no
     if (c->phase != LG_PHASE_LIVE) return 0;
 
     if (is_ack) {
-        if (!c->has_out || !lg_json_str_eq(&m.id, c->out_id, c->out_id_len)) return 0; /* stale */
+        if (!c->has_out || !lg_json_str_eq(&m->id, c->out_id, c->out_id_len)) return 0; /* stale */
         if (v < c->server_v) return fail(c, LG_CLIENT_ERR_VERSION_GAP);
         return on_ack(c, v, now_us, ev, out);
     }
 
     /* a remote op */
     if (v != c->server_v) return fail(c, LG_CLIENT_ERR_VERSION_GAP);
-    if (c->has_out && lg_json_str_eq(&m.id, c->out_id, c->out_id_len))
+    if (c->has_out && lg_json_str_eq(&m->id, c->out_id, c->out_id_len))
         return on_ack(c, v, now_us, ev, out);     /* our op in a catch-up (§10) */
-    if (!m.op.present || ot_op_parse_json(&c->in, m.op.p, m.op.len, NULL, NULL) != 0)
-        return fail(c, LG_CLIENT_ERR_BAD_OP);
-    ot_op *s = &c->in;
-    if (c->has_out) {
-        if (ot_transform(&c->out, s, &c->t1, &c->t2) != 0) return fail(c, LG_CLIENT_ERR_BAD_OP);
-        swap_op(&c->out, &c->t1);
-        s = &c->t2;
-        if (c->has_buf) {
-            if (ot_transform(&c->buf, s, &c->t1, &c->t3) != 0) return fail(c, LG_CLIENT_ERR_BAD_OP);
-            swap_op(&c->buf, &c->t1);
-            s = &c->t3;
-        }
-    }
-    if (ot_apply(s, c->text) != 0) return fail(c, LG_CLIENT_ERR_BAD_OP);
-    c->server_v = v + 1;
-    c->count_remote_ops++;
-    ev->kind = LG_EV_REMOTE_OP;
-    uint64_t t0;
-    if (id_time(&m.id, &t0)) {
-        ev->has_latency = true;
-        ev->latency_us = now_us > t0 ? now_us - t0 : 0;
-    }
-    return 0;
+    return on_remote_op(c, pm, now_us, ev);
 }
 
 bool lg_client_synchronized(const lg_client *c) { return !c->has_out && !c->has_buf; }

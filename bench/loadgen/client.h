@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json.h"
 #include "ringpad/ot.h"
 
 #define LG_CLIENT_MAX_DOC_BYTES 256
@@ -106,6 +107,26 @@ int lg_client_local_edit(lg_client *c, const ot_op *e, uint64_t now_us, ot_buf *
  * (the client is then LG_PHASE_FAILED). *ev says what the message was. */
 int lg_client_on_message(lg_client *c, const char *json, size_t len, uint64_t now_us,
                          lg_event *ev, ot_buf *out);
+
+/* What a client reads from one server message, parsed once so that every
+ * client receiving the same frame can share it (msgcache.h). The members
+ * point into the bytes it was parsed from; op points to storage the parser
+ * was given. */
+typedef struct lg_msg {
+    lg_jmsg m;
+    bool has_v;
+    uint64_t v;
+    bool has_t0;               /* the id carries a submit time (<prefix>:<seq>:<t0>) */
+    uint64_t t0;
+    const ot_op *op;           /* type "op" with an op that parses; NULL otherwise */
+} lg_msg;
+
+/* 0, or LG_CLIENT_ERR_BAD_MESSAGE (not one JSON object with a string type).
+ * A type "op" message's op is parsed into *op_storage. */
+int lg_msg_parse(lg_msg *pm, const char *json, size_t len, ot_op *op_storage);
+
+/* lg_client_on_message for a message already parsed (not changed by the call). */
+int lg_client_on_msg(lg_client *c, const lg_msg *pm, uint64_t now_us, lg_event *ev, ot_buf *out);
 
 /* Nothing in flight and nothing buffered. */
 bool lg_client_synchronized(const lg_client *c);

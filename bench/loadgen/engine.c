@@ -305,7 +305,15 @@ static void on_message(worker *w, conn *c, const ws_event *ev, uint64_t now) {
     }
     if (c->cl == NULL) return;
     lg_event e;
-    int rc = lg_client_on_message(c->cl, (const char *)ev->data, ev->len, now, &e, &w->msg);
+    const lg_msg *pm;
+    uint64_t hits = w->msgs.hits;
+    int rc = lg_msgcache_get(&w->msgs, (const char *)ev->data, ev->len, &pm);
+    if (w->measuring) {
+        if (w->msgs.hits != hits) w->st.parses_shared++;
+        else w->st.parses++;
+    }
+    if (rc == 0) rc = lg_client_on_msg(c->cl, pm, now, &e, &w->msg);
+    else memset(&e, 0, sizeof e);
     if (rc < 0) {
         w->st.client_errors++;
         return;

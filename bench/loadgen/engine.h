@@ -79,6 +79,7 @@ typedef struct lg_stats {
     lg_hist tls_handshake;     /* connect start -> TLS handshake done, us */
     uint64_t ops_sent, acks, remote_ops, edits;
     uint64_t frames_rx, frames_tx, bytes_rx, bytes_tx, messages_rx;
+    uint64_t parses_shared, parses;        /* server messages: parse reused from the cache / done */
     uint64_t echoes;
     uint64_t connections_opened;           /* upgraded (storm: during the window) */
     uint64_t connect_failed, handshake_failed, closed_by_peer, ws_protocol_errors;

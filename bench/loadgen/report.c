@@ -160,6 +160,8 @@ int lg_report_json(FILE *out, const lg_config *cfg, const lg_stats *st) {
             st->tls_handshakes, st->tls_resumed, st->tls_failed, per_s(st->tls_handshakes, s));
     fprintf(out, "  \"server_rss_kb\": {\"before\": %" PRIu64 ", \"after\": %" PRIu64 "},\n",
             st->server_rss_before_kb, st->server_rss_after_kb);
+    fprintf(out, "  \"server_messages\": {\"parsed\": %" PRIu64 ", \"parse_shared\": %" PRIu64 "},\n", st->parses,
+            st->parses_shared);
     fprintf(out, "  \"server_cpu_s\": %.3f,\n", st->server_cpu_s);
     fprintf(out, "  \"failed\": %s\n}\n", lg_report_failed(cfg, st) ? "true" : "false");
     return ferror(out) ? -EIO : 0;

@@ -254,6 +254,7 @@ static int worker_init(worker *w, shared *sh, uint32_t id) {
     lg_stats_init(&w->st);
     ot_buf_init(&w->msg);
     ot_op_init(&w->edit);
+    if (lg_msgcache_init(&w->msgs) != 0) return -ENOMEM;
     for (uint32_t i = 0; i < 8; i++) lg_rand(&w->rng);
 
     /* DEFER_TASKRUN: a completion becomes task work that runs when this thread
@@ -361,6 +362,7 @@ static void worker_destroy(worker *w) {
     if (w->br) munmap(w->br, w->br_bytes);
     ot_buf_free(&w->msg);
     ot_op_free(&w->edit);
+    lg_msgcache_free(&w->msgs);
 }
 
 int lg_run(const lg_config *cfg, lg_stats *out, char *err, size_t err_len) {

@@ -43,7 +43,7 @@ void lg_stats_merge(lg_stats *d, const lg_stats *s) {
     lg_hist_merge(&d->tls_handshake, &s->tls_handshake);
 #define ADD(f) d->f += s->f
     ADD(ops_sent); ADD(acks); ADD(remote_ops); ADD(edits); ADD(frames_rx); ADD(frames_tx);
-    ADD(bytes_rx); ADD(bytes_tx); ADD(messages_rx); ADD(echoes); ADD(connections_opened);
+    ADD(bytes_rx); ADD(bytes_tx); ADD(messages_rx); ADD(parses_shared); ADD(parses); ADD(echoes); ADD(connections_opened);
     ADD(connect_failed); ADD(handshake_failed); ADD(closed_by_peer); ADD(ws_protocol_errors);
     ADD(client_errors); ADD(echo_mismatch); ADD(edits_behind); ADD(ready_connections);
     ADD(clients_checked); ADD(clients_diverged); ADD(clients_unverified); ADD(docs_checked);

@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "client.h"
+#include "msgcache.h"
 #include "tlsc.h"
 #include "wsc.h"
 #include "ws/ws.h"
@@ -104,6 +105,7 @@ typedef struct worker {
     uint64_t t_start, t_warm, t_end, deadline;
     uint32_t next_connect, nready, nfailed;   /* connect phase: in flight = next_connect - nready - nfailed */
     ot_buf msg;
+    lg_msgcache msgs;              /* the broadcasts this thread's clients receive, parsed once */
     ot_op edit;
     uint8_t *echo_payload;
     uint32_t insert_bytes;
