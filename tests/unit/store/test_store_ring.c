@@ -165,86 +165,76 @@ static void owner_on_cqe(worker *w, store_ring_io *io, const struct io_uring_cqe
     o->done = store_ring_on_cqe(io, &c, fsync_cqe, 0, &o->result);
 }
 
-static void interval_log(void) {
+static owner O __attribute__((aligned(16)));
+
+/* A new log on log_fd under the policy, owned by O (with the fault plan). */
+static owner *own(store_fsync_policy policy, int log_fd, store_fault_plan *plan) {
+    store_log_free(lg);
+    lg = NULL;
     store_log_config cfg = store_log_config_default();
-    cfg.fsync_policy = STORE_FSYNC_INTERVAL;
+    cfg.fsync_policy = policy;
     cfg.fsync_interval_ms = 1000;
-    cr_assert_eq(store_log_new(&cfg, fd, 0, 0, &lg), 0);
+    cr_assert_eq(store_log_new(&cfg, log_fd, 0, 0, &lg), 0);
+    memset(&O, 0, sizeof O);
+    O.faults = plan;
+    store_ring_io_init(&O.io, lg, owner_on_cqe);
+    return &O;
 }
 
 Test(store_ring, a_write_without_fsync_is_done_and_reported_before_kick_returns) {
-    interval_log();
-    owner o __attribute__((aligned(16)));
-    memset(&o, 0, sizeof o);
-    store_ring_io_init(&o.io, lg, owner_on_cqe);
+    owner *o = own(STORE_FSYNC_INTERVAL, fd, NULL);
     append(0);
     append(1);
     store_flush_result failed;
     /* t=0: no fsync due, so the write alone */
-    cr_assert_eq(store_ring_kick(&W, &o.io, 0, &failed), 2);
+    cr_assert_eq(store_ring_kick(&W, &o->io, 0, &failed), 2);
     cr_assert_eq(io_uring_sq_ready(&W.ring), 0, "nothing went to the ring");
-    cr_assert_eq(o.calls, 1);
-    cr_assert_not(o.fsync_cqe);
-    cr_assert(store_ring_cqe_is_mine(&o.io, &(struct io_uring_cqe){.user_data = o.user_data}),
+    cr_assert_eq(o->calls, 1);
+    cr_assert_not(o->fsync_cqe);
+    cr_assert(store_ring_cqe_is_mine(&o->io, &(struct io_uring_cqe){.user_data = o->user_data}),
               "the CQE names the io's write record, as a ring CQE would");
-    cr_assert_eq(o.done, 1);
-    cr_assert_eq(o.result.error, 0);
-    cr_assert_eq(o.result.newly_durable_from, 0);
-    cr_assert_eq(o.result.newly_durable_to, 2, "acked once written");
-    cr_assert_not(store_ring_busy(&o.io));
-    cr_assert_eq(o.io.count_inline_writes, 1);
-    cr_assert_eq(o.io.write_result, o.res);
+    cr_assert_eq(o->done, 1);
+    cr_assert_eq(o->result.error, 0);
+    cr_assert_eq(o->result.newly_durable_from, 0);
+    cr_assert_eq(o->result.newly_durable_to, 2, "acked once written");
+    cr_assert_not(store_ring_busy(&o->io));
+    cr_assert_eq(o->io.count_inline_writes, 1);
+    cr_assert_eq(o->io.write_result, o->res);
     struct stat st;
     cr_assert_eq(fstat(fd, &st), 0);
-    cr_assert_eq((int64_t)st.st_size, (int64_t)o.res, "the header and both records are in the file");
+    cr_assert_eq((int64_t)st.st_size, (int64_t)o->res, "the header and both records are in the file");
     cr_assert_eq(store_log_synced_version(lg), 0);
 
     /* the interval's fsync still goes through the ring, alone */
-    cr_assert_eq(store_ring_kick(&W, &o.io, 1000, &failed), 1);
-    cr_assert(store_ring_busy(&o.io));
+    cr_assert_eq(store_ring_kick(&W, &o->io, 1000, &failed), 1);
+    cr_assert(store_ring_busy(&o->io));
     cr_assert_eq(io_uring_submit(&W.ring), 1);
     struct io_uring_cqe *cqe;
     cr_assert_eq(io_uring_wait_cqe(&W.ring, &cqe), 0);
-    cr_assert(store_ring_cqe_is_fsync(&o.io, cqe));
+    cr_assert(store_ring_cqe_is_fsync(&o->io, cqe));
     store_flush_result r;
-    cr_assert_eq(store_ring_on_cqe(&o.io, cqe, true, 1000, &r), 1);
+    cr_assert_eq(store_ring_on_cqe(&o->io, cqe, true, 1000, &r), 1);
     io_uring_cqe_seen(&W.ring, cqe);
     cr_assert_eq(r.error, 0);
     cr_assert_eq(store_log_synced_version(lg), 2);
-    cr_assert_eq(o.calls, 1, "a ring flush is reported when its CQE is reaped, not in kick");
+    cr_assert_eq(o->calls, 1, "a ring flush is reported when its CQE is reaped, not in kick");
 }
 
 Test(store_ring, fsync_always_keeps_the_write_linked_on_the_ring) {
-    store_log_config cfg = store_log_config_default();
-    cr_assert_eq(store_log_new(&cfg, fd, 0, 0, &lg), 0);
-    owner o __attribute__((aligned(16)));
-    memset(&o, 0, sizeof o);
-    store_ring_io_init(&o.io, lg, owner_on_cqe);
+    owner *o = own(STORE_FSYNC_ALWAYS, fd, NULL);
     append(0);
     store_flush_result failed;
-    cr_assert_eq(store_ring_kick(&W, &o.io, 0, &failed), 1);
-    cr_assert_eq(o.calls, 0);
-    cr_assert_eq(o.io.count_inline_writes, 0);
-    store_flush_result r = complete(&o.io, 2);
+    cr_assert_eq(store_ring_kick(&W, &o->io, 0, &failed), 1);
+    cr_assert_eq(o->calls, 0);
+    cr_assert_eq(o->io.count_inline_writes, 0);
+    store_flush_result r = complete(&o->io, 2);
     cr_assert_eq(r.newly_durable_to, 1);
 }
 
-static owner O __attribute__((aligned(16)));
-
 /* Runs one flush of ops [from, to) under the plan, inline or on the ring. */
 static store_flush_result flush_under(store_fault_plan *plan, bool interval, uint64_t from, uint64_t to) {
-    store_log_free(lg);
-    lg = NULL;
     cr_assert_eq(ftruncate(fd, 0), 0);
-    if (interval) {
-        interval_log();
-    } else {
-        store_log_config cfg = store_log_config_default();
-        cr_assert_eq(store_log_new(&cfg, fd, 0, 0, &lg), 0);
-    }
-    memset(&O, 0, sizeof O);
-    O.faults = plan;
-    store_ring_io_init(&O.io, lg, owner_on_cqe);
+    own(interval ? STORE_FSYNC_INTERVAL : STORE_FSYNC_ALWAYS, fd, plan);
     for (uint64_t v = from; v < to; v++) append(v);
     store_flush_result failed;
     int rc = store_ring_kick(&W, &O.io, 0, &failed);
@@ -306,19 +296,14 @@ Test(store_ring, an_inline_write_that_the_kernel_refuses_fails_the_flush) {
     /* a read-only descriptor: pwrite fails with EBADF, as the ring's write did */
     int ro = open(path, O_RDONLY);
     cr_assert_geq(ro, 0);
-    store_log_config cfg = store_log_config_default();
-    cfg.fsync_policy = STORE_FSYNC_INTERVAL;
-    cr_assert_eq(store_log_new(&cfg, ro, 0, 0, &lg), 0);
-    owner o __attribute__((aligned(16)));
-    memset(&o, 0, sizeof o);
-    store_ring_io_init(&o.io, lg, owner_on_cqe);
+    owner *o = own(STORE_FSYNC_INTERVAL, ro, NULL);
     append(0);
     store_flush_result failed;
-    cr_assert_eq(store_ring_kick(&W, &o.io, 0, &failed), 2);
-    cr_assert_eq(o.res, -EBADF);
-    cr_assert_eq(o.result.error, -EBADF);
-    cr_assert_eq(o.result.failed_from, 0);
-    cr_assert_eq(o.result.failed_to, 1);
+    cr_assert_eq(store_ring_kick(&W, &o->io, 0, &failed), 2);
+    cr_assert_eq(o->res, -EBADF);
+    cr_assert_eq(o->result.error, -EBADF);
+    cr_assert_eq(o->result.failed_from, 0);
+    cr_assert_eq(o->result.failed_to, 1);
     cr_assert(store_log_failed(lg));
     close(ro);
 }
