@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LG_MSGCACHE_SLOTS 128u                    /* power of two */
+#define LG_MSGCACHE_SLOTS 1024u                   /* power of two: ops in flight at once, with room */
 #define LG_MSGCACHE_MAX_FRAME_BYTES (16u * 1024u) /* larger broadcasts are parsed per client */
 
 typedef struct lg_msgcache_slot {
