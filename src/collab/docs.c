@@ -25,10 +25,8 @@ static void request_destroy(mailbox_msg *m) {
 }
 
 docs_request *docs_request_new(uint32_t kind, uint32_t from_worker) {
-    docs_request *r = aligned_alloc(16, (sizeof *r + 15) & ~(size_t)15);
+    docs_request *r = mailbox_msg_new(sizeof *r, DOCS_MSG_REQUEST, from_worker, request_destroy);
     if (r == NULL) return NULL;
-    memset(r, 0, sizeof *r);
-    mailbox_msg_init(&r->hdr, DOCS_MSG_REQUEST, from_worker, request_destroy);
     r->kind = kind;
     ot_op_init(&r->op);
     return r;

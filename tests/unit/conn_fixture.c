@@ -4,6 +4,7 @@
 
 #include "io/conn_loop.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -144,6 +145,26 @@ size_t conn_fixture_tick_at(conn_fixture *f, uint64_t now_ms) {
     f->w.now_ms = now_ms;
     run_hooks(&f->w, &f->w.on_tick);
     return conn_fixture_take(f);
+}
+
+void conn_fixture_finish_close(conn_fixture *f) {
+    const struct io_uring_sqe *cl = conn_fixture_find(f, IORING_OP_CLOSE);
+    cr_assert_not_null(cl, "the socket is closed through the ring");
+    struct io_uring_sqe copy = *cl;
+    uint32_t before = f->w.count_conns;
+    conn_fixture_complete(f, &copy, 0, 0);
+    conn_fixture_flush(f);   /* a conn still on the dirty list is freed there */
+    cr_assert_eq(f->w.count_conns, before - 1);
+}
+
+void conn_fixture_close(conn_fixture *f, conn *c, const struct io_uring_sqe *recv) {
+    if (c->state != CONN_DEAD) conn_close(c, METRICS_CLOSE_SHUTDOWN);
+    conn_fixture_take(f);
+    if (c->recv_armed) {
+        conn_fixture_complete(f, recv, -ECANCELED, 0);
+        conn_fixture_take(f);
+    }
+    conn_fixture_finish_close(f);
 }
 
 int conn_fixture_send(conn *c, const char *text) {

@@ -75,6 +75,13 @@ size_t conn_fixture_flush(conn_fixture *f);
 /* Sets the clock and runs the tick hooks (deadlines), then takes the SQEs. */
 size_t conn_fixture_tick_at(conn_fixture *f, uint64_t now_ms);
 
+/* The conn closed and nothing but the socket's close is in flight: completes
+ * that close (taken already) and frees the conn (asserts both). */
+void conn_fixture_finish_close(conn_fixture *f);
+/* Closes c (reason: shutdown) unless it is closed, cancels its armed
+ * receive `recv`, then conn_fixture_finish_close. */
+void conn_fixture_close(conn_fixture *f, conn *c, const struct io_uring_sqe *recv);
+
 /* Queues a copy of bytes on the conn (conn_send's result). */
 int conn_fixture_send(conn *c, const char *text);
 

@@ -35,12 +35,7 @@ static struct io_uring_sqe flush_one_send(void) {
 
 /* The conn closed: the socket's close SQE completes, the conn goes back to the pool. */
 static void finish_close(void) {
-    const struct io_uring_sqe *cl = conn_fixture_find(&fx, IORING_OP_CLOSE);
-    cr_assert_not_null(cl, "the socket is closed through the ring");
-    struct io_uring_sqe copy = *cl;
-    conn_fixture_complete(&fx, &copy, 0, 0);
-    conn_fixture_flush(&fx);   /* a conn still on the dirty list is freed there */
-    cr_assert_eq(fx.w.count_conns, 0);
+    conn_fixture_finish_close(&fx);
     cr_assert_eq(fx.w.conn_pool.blocks_out, 0);
 }
 
@@ -87,10 +82,7 @@ Test(conn, received_bytes_reach_the_handler_in_order) {
     cr_assert_eq(conn_fixture_take(&fx), 0, "a multishot with MORE stays armed");
     cr_assert_eq(fx.w.recv_out, 0, "each buffer went back to the kernel");
     cr_assert_eq(c->ops, 1);
-    conn_close(c, METRICS_CLOSE_SHUTDOWN);
-    conn_fixture_complete(&fx, &recv, -ECANCELED, 0);
-    conn_fixture_take(&fx);
-    finish_close();
+    conn_fixture_close(&fx, c, &recv);
 }
 
 Test(conn, a_receive_that_ends_is_armed_again) {
@@ -102,10 +94,7 @@ Test(conn, a_receive_that_ends_is_armed_again) {
     cr_assert_eq(fx.sqes[0].opcode, IORING_OP_RECV);
     cr_assert_eq(completion_of(fx.sqes[0].user_data), &c->recv_done);
     cr_assert_eq(c->ops, 1, "the ended receive's op was released, the new one counted");
-    conn_close(c, METRICS_CLOSE_SHUTDOWN);
-    conn_fixture_complete(&fx, &recv, -ECANCELED, 0);
-    conn_fixture_take(&fx);
-    finish_close();
+    conn_fixture_close(&fx, c, &recv);
 }
 
 Test(conn, no_buffers_is_counted_and_the_receive_rearmed) {
@@ -201,10 +190,7 @@ Test(conn, sends_are_corked_until_the_flush_and_gathered) {
     cr_assert_eq(conn_fixture_gauge(&fx), 0);
     cr_assert_eq(c->ops, 1);
     cr_assert_eq(conn_fixture_flush(&fx), 0, "nothing left");
-    conn_close(c, METRICS_CLOSE_SHUTDOWN);
-    conn_fixture_complete(&fx, &recv, -ECANCELED, 0);
-    conn_fixture_take(&fx);
-    finish_close();
+    conn_fixture_close(&fx, c, &recv);
 }
 
 Test(conn, a_partial_send_sends_the_rest_next) {
@@ -226,10 +212,7 @@ Test(conn, a_partial_send_sends_the_rest_next) {
     cr_assert_eq(conn_fixture_gauge(&fx), 0);
     cr_assert_eq(atomic_load(&fx.metrics.bytes_out), 10);
     cr_assert_eq(atomic_load(&fx.metrics.sends), 2);
-    conn_close(c, METRICS_CLOSE_SHUTDOWN);
-    conn_fixture_complete(&fx, &recv, -ECANCELED, 0);
-    conn_fixture_take(&fx);
-    finish_close();
+    conn_fixture_close(&fx, c, &recv);
 }
 
 Test(conn, bytes_queued_during_a_send_wait_for_it) {
@@ -246,10 +229,7 @@ Test(conn, bytes_queued_during_a_send_wait_for_it) {
     cr_assert_eq(memcmp((const char *)(uintptr_t)next.addr, "second", 6), 0);
     conn_fixture_complete(&fx, &next, 6, 0);
     cr_assert_eq(conn_fixture_gauge(&fx), 0);
-    conn_close(c, METRICS_CLOSE_SHUTDOWN);
-    conn_fixture_complete(&fx, &recv, -ECANCELED, 0);
-    conn_fixture_take(&fx);
-    finish_close();
+    conn_fixture_close(&fx, c, &recv);
 }
 
 /* The gauge counts a failed send's bytes out once, not twice. */
@@ -373,10 +353,7 @@ Test(conn, shutdown_asks_the_handler) {
     struct io_uring_sqe recv = open_conn(&c);
     conn_begin_shutdown(c);
     cr_assert_eq(fx.shutdowns, 1);
-    conn_close(c, METRICS_CLOSE_SHUTDOWN);
-    conn_fixture_complete(&fx, &recv, -ECANCELED, 0);
-    conn_fixture_take(&fx);
-    finish_close();
+    conn_fixture_close(&fx, c, &recv);
 }
 
 Test(conn, an_idle_http_conn_meets_the_handshake_deadline) {
@@ -443,10 +420,7 @@ Test(conn, a_word_from_the_peer_resets_the_silence) {
     cr_assert_eq(c->list_since_ms, t0 + fx.cfg.ping_interval_ms);
     conn_fixture_tick_at(&fx, t0 + fx.cfg.idle_timeout_ms);
     cr_assert_eq(c->state, CONN_WS, "heard from since");
-    conn_close(c, METRICS_CLOSE_SHUTDOWN);
-    conn_fixture_complete(&fx, &recv, -ECANCELED, 0);
-    conn_fixture_take(&fx);
-    finish_close();
+    conn_fixture_close(&fx, c, &recv);
 }
 
 Test(conn, a_peer_that_never_answers_our_close_frame_meets_the_close_deadline) {

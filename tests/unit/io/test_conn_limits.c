@@ -34,19 +34,6 @@ static struct io_uring_sqe recv_of(void) {
     return *r;
 }
 
-/* Closes c (its receive cancelled) and completes the socket's close. */
-static void close_conn(conn *c, struct io_uring_sqe *recv) {
-    conn_close(c, METRICS_CLOSE_SHUTDOWN);
-    conn_fixture_take(&fx);
-    conn_fixture_complete(&fx, recv, -ECANCELED, 0);
-    conn_fixture_take(&fx);
-    const struct io_uring_sqe *cl = conn_fixture_find(&fx, IORING_OP_CLOSE);
-    cr_assert_not_null(cl);
-    struct io_uring_sqe copy = *cl;
-    conn_fixture_complete(&fx, &copy, 0, 0);
-    conn_fixture_flush(&fx);   /* a conn still on the dirty list is freed there */
-}
-
 Test(conn_limits, past_the_soft_limit_a_conn_is_kept_for_its_503) {
     atomic_store(&fx.shared.open_connections, fx.cfg.max_connections - 1);
     conn *under = conn_fixture_open(&fx);
@@ -56,8 +43,8 @@ Test(conn_limits, past_the_soft_limit_a_conn_is_kept_for_its_503) {
     struct io_uring_sqe r2 = recv_of();
     cr_assert(over->reject_503);
     cr_assert_eq(atomic_load(&fx.shared.open_connections), fx.cfg.max_connections + 1);
-    close_conn(under, &r1);
-    close_conn(over, &r2);
+    conn_fixture_close(&fx, under, &r1);
+    conn_fixture_close(&fx, over, &r2);
     cr_assert_eq(atomic_load(&fx.shared.open_connections), fx.cfg.max_connections - 1);
 }
 
@@ -93,9 +80,9 @@ Test(conn_limits, per_address_limit_marks_the_second_conn_and_frees_its_slot) {
     cr_assert(b->reject_503);
     cr_assert_eq(atomic_load(&ip_counts[a->ip_slot]), 2);
     uint32_t slot = a->ip_slot;
-    close_conn(a, &ra);
+    conn_fixture_close(&fx, a, &ra);
     cr_assert_eq(atomic_load(&ip_counts[slot]), 1);
-    close_conn(b, &rb);
+    conn_fixture_close(&fx, b, &rb);
     cr_assert_eq(atomic_load(&ip_counts[slot]), 0);
 }
 
@@ -155,7 +142,7 @@ Test(conn_limits, control_frames_pass_the_limit) {
     struct io_uring_sqe send = fx.sqes[0];
     cr_assert_eq(send.len, 4);
     conn_fixture_complete(&fx, &send, 4, 0);
-    close_conn(c, &recv);
+    conn_fixture_close(&fx, c, &recv);
     cr_assert_eq(conn_fixture_gauge(&fx), 0);
     cr_assert_eq(fx.w.count_conns, 0);
 }
@@ -178,7 +165,7 @@ Test(conn_limits, a_response_counts_its_class_and_its_body_obeys_the_limit) {
     cr_assert_not_null(conn_fixture_find(&fx, IORING_OP_SHUTDOWN));
     struct io_uring_sqe shut = *conn_fixture_find(&fx, IORING_OP_SHUTDOWN);
     conn_fixture_complete(&fx, &shut, 0, 0);
-    close_conn(c, &recv);
+    conn_fixture_close(&fx, c, &recv);
 }
 
 Test(conn_limits, large_sends_go_zero_copy_and_keep_their_bytes_until_the_notification) {
@@ -212,7 +199,7 @@ Test(conn_limits, large_sends_go_zero_copy_and_keep_their_bytes_until_the_notifi
     struct io_uring_sqe plain = fx.sqes[0];
     conn_fixture_complete(&fx, &plain, 8192, 0);
     rbuf_unref(b);
-    close_conn(c, &recv);
+    conn_fixture_close(&fx, c, &recv);
 }
 
 Test(conn_limits, a_refused_zero_copy_is_resent_plain) {
@@ -239,5 +226,5 @@ Test(conn_limits, a_refused_zero_copy_is_resent_plain) {
     cr_assert_eq(plain.len, 5000);
     conn_fixture_complete(&fx, &plain, 5000, 0);
     cr_assert_eq(conn_fixture_gauge(&fx), 0);
-    close_conn(c, &recv);
+    conn_fixture_close(&fx, c, &recv);
 }

@@ -128,18 +128,7 @@ static void client_write(peer *p, const char *text) {
 
 /* Closes the conn (cancelled receive) and completes the socket's close. */
 static void peer_close(peer *p) {
-    if (p->c->state != CONN_DEAD) conn_close(p->c, METRICS_CLOSE_SHUTDOWN);
-    conn_fixture_take(&fx);
-    if (p->c->recv_armed) {
-        conn_fixture_complete(&fx, &p->recv, -ECANCELED, 0);
-        conn_fixture_take(&fx);
-    }
-    const struct io_uring_sqe *cl = conn_fixture_find(&fx, IORING_OP_CLOSE);
-    cr_assert_not_null(cl);
-    struct io_uring_sqe copy = *cl;
-    conn_fixture_complete(&fx, &copy, 0, 0);
-    conn_fixture_flush(&fx);
-    cr_assert_eq(fx.w.count_conns, 0);
+    conn_fixture_close(&fx, p->c, &p->recv);
     cr_assert_eq(conn_fixture_gauge(&fx), 0);
     tls_conn_free(p->cl);
 }
