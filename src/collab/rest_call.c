@@ -4,6 +4,7 @@
 #include "collab/docs.h"
 #include "base/utf8.h"
 #include "collab/rest_route.h"
+#include "proto/protocol_rest.h"
 #include "io/ring.h"
 
 #include <errno.h>
@@ -135,8 +136,34 @@ static bool list_answer(rest_call *k, json_t *ans) {
     return true;
 }
 
+/* A typed answer from an owner, rendered here: the error's code gives the status. */
+static void respond_answer(rest_call *k, const proto_rest_answer *a) {
+    int status = 200;
+    if (a->kind == PROTO_REST_ERROR) {
+        char code[64];
+        snprintf(code, sizeof code, "%.*s", (int)a->code.len, a->code.ptr != NULL ? a->code.ptr : "");
+        status = rest_status_for(code);
+    } else if (a->kind == PROTO_REST_TEXT && k->t.accept_text) {
+        rest_response r = {.status = 200, .content_type = REST_TEXT_PLAIN, .body = a->text.ptr,
+                           .len_bytes = a->text.len};
+        k->ops->respond(k->ctx, &r);
+        return;
+    }
+    ot_buf b;
+    ot_buf_init(&b);
+    if (proto_enc_rest_answer(&b, a) == 0) respond(k, status, b.data, b.len);
+    else respond_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
+    ot_buf_free(&b);
+}
+
 static bool on_answer(void *ctx, rbuf *frame) {
     rest_call *k = ctx;
+    proto_rest_answer typed;
+    if (k->t.route != REST_LIST && proto_rest_answer_unpack(frame, &typed) == 0) {
+        respond_answer(k, &typed);
+        finish(k);
+        return true;
+    }
     const char *js;
     size_t len;
     if (fanout_frame_payload(frame, &js, &len) != 0) {

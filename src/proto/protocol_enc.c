@@ -8,6 +8,7 @@
  * rather than passed on.
  */
 #include "proto/protocol.h"
+#include "proto/protocol_rest.h"
 
 #include <errno.h>
 #include <string.h>
@@ -380,4 +381,72 @@ static int written_body(ot_buf *out, proto_str doc, uint64_t v, bool changed) {
 int proto_enc_rest_written(ot_buf *out, proto_str doc, uint64_t v, bool changed) {
     size_t start = out->len;
     return finish(out, start, written_body(out, doc, v, changed));
+}
+
+/* ---- REST answers: an owner's typed answer rendered -------------------------- */
+
+static int put_key_u64(ot_buf *out, const char *key_lit_with_comma, size_t key_len, uint64_t v) {
+    TRY(put(out, key_lit_with_comma, key_len));
+    return put_u64(out, v);
+}
+
+#define PUT_KEY_U64(out, lit, v) put_key_u64((out), "" lit "", sizeof(lit) - 1, (v))
+
+/* JSON this module wrote before (items), as it is. */
+static int put_raw(ot_buf *out, proto_str json) { return json.len > 0 ? put(out, json.ptr, json.len) : 0; }
+
+static int answer_body(ot_buf *out, const proto_rest_answer *a) {
+    switch ((proto_rest_kind)a->kind) {
+    case PROTO_REST_ERROR:
+        TRY(PUT_LIT(out, "{\"code\":"));
+        TRY(put_str(out, a->code));
+        TRY(PUT_LIT(out, ",\"message\":"));
+        TRY(proto_json_string(out, a->message.ptr != NULL ? a->message.ptr : "", a->message.len));
+        return PUT_LIT(out, "}");
+    case PROTO_REST_TEXT:
+        TRY(PUT_KEY_U64(out, "{\"v\":", a->v));
+        TRY(PUT_KEY_U64(out, ",\"codepoints\":", a->codepoints));
+        TRY(PUT_LIT(out, ",\"doc\":"));
+        TRY(put_str(out, a->doc));
+        TRY(PUT_LIT(out, ",\"text\":"));
+        TRY(proto_json_string(out, a->text.ptr != NULL ? a->text.ptr : "", a->text.len));
+        return PUT_LIT(out, "}");
+    case PROTO_REST_WRITTEN: return written_body(out, a->doc, a->v, a->flag);
+    case PROTO_REST_INFO:
+        TRY(PUT_LIT(out, "{\"doc\":"));
+        TRY(put_str(out, a->doc));
+        TRY(PUT_KEY_U64(out, ",\"v\":", a->v));
+        TRY(PUT_KEY_U64(out, ",\"codepoints\":", a->codepoints));
+        TRY(PUT_KEY_U64(out, ",\"bytes\":", a->bytes));
+        return PUT_LIT(out, "}");
+    case PROTO_REST_DELETED: return a->flag ? PUT_LIT(out, "{\"deleted\":true}") : PUT_LIT(out, "{\"deleted\":false}");
+    case PROTO_REST_OPS:
+        TRY(PUT_KEY_U64(out, "{\"v\":", a->v));
+        TRY(PUT_KEY_U64(out, ",\"from\":", a->from));
+        TRY(PUT_KEY_U64(out, ",\"to\":", a->to));
+        TRY(PUT_LIT(out, ",\"ops\":["));
+        TRY(put_raw(out, a->items));
+        return PUT_LIT(out, "]}");
+    case PROTO_REST_HISTORY:
+    case PROTO_REST_AUTHORS:
+        TRY(PUT_KEY_U64(out, "{\"v\":", a->v));
+        TRY(PUT_LIT(out, ",\"doc\":"));
+        TRY(put_str(out, a->doc));
+        if (a->kind == PROTO_REST_AUTHORS) {
+            TRY(PUT_LIT(out, ","));
+            TRY(put_raw(out, a->items));
+            return PUT_LIT(out, "}");
+        }
+        TRY(PUT_KEY_U64(out, ",\"from\":", a->from));
+        TRY(PUT_KEY_U64(out, ",\"to\":", a->to));
+        TRY(PUT_LIT(out, ",\"sessions\":["));
+        TRY(put_raw(out, a->items));
+        return PUT_LIT(out, "]}");
+    }
+    return -EINVAL;
+}
+
+int proto_enc_rest_answer(ot_buf *out, const proto_rest_answer *a) {
+    size_t start = out->len;
+    return finish(out, start, answer_body(out, a));
 }
