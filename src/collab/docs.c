@@ -271,30 +271,20 @@ void docs_entry_mark_dirty(docs *t, docs_entry *e) {
     t->dirty = e;
 }
 
-/* ---- REST answers: plain JSON objects in a frame to the caller's key ---------- */
+/* ---- REST answers: typed, to the caller's key ------------------------------------ */
 
 static void send_not_found(fanout *out, const docs_request *r) {
     docs_send_rest_error(out, r, "not_found", "no such document");
 }
 
 static void send_info(fanout *out, const docs_request *r, uint64_t v, uint64_t codepoints, uint64_t bytes) {
-    ot_buf b;
-    ot_buf_init(&b);
-    char tail[128];
-    int n = snprintf(tail, sizeof tail, ",\"v\":%llu,\"codepoints\":%llu,\"bytes\":%llu}", (unsigned long long)v,
-                     (unsigned long long)codepoints, (unsigned long long)bytes);
-    if (ot_buf_append(&b, "{\"doc\":", 7) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
-        ot_buf_append(&b, tail, (size_t)n) == 0)
-        docs_send_json(out, r->key, &b);
-    ot_buf_free(&b);
+    proto_rest_answer a = {.kind = PROTO_REST_INFO, .v = v, .codepoints = codepoints, .bytes = bytes};
+    docs_send_answer(out, r, &a);
 }
 
 static void send_deleted(fanout *out, const docs_request *r, bool deleted) {
-    ot_buf b;
-    ot_buf_init(&b);
-    const char *body = deleted ? "{\"deleted\":true}" : "{\"deleted\":false}";
-    if (ot_buf_append(&b, body, strlen(body)) == 0) docs_send_json(out, r->key, &b);
-    ot_buf_free(&b);
+    proto_rest_answer a = {.kind = PROTO_REST_DELETED, .flag = deleted};
+    docs_send_answer(out, r, &a);
 }
 
 /* Appends published ops [from, to) from the in-memory history (at most
