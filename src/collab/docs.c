@@ -317,21 +317,13 @@ static void answer_ops(const doc *d, const docs_request *r, uint64_t pub, const 
     uint32_t budget = DOCS_MAX_OPS_PER_ANSWER - count_disk;
     ot_buf b;
     ot_buf_init(&b);
-    int rc = ot_buf_append(&b, "[", 1);
-    if (rc == 0 && count_disk > 0) rc = ot_buf_append(&b, disk->data, disk->len);
+    int rc = count_disk > 0 ? ot_buf_append(&b, disk->data, disk->len) : 0;
     if (rc == 0 && d != NULL && next < to) rc = append_memory_ops(d, next, to, count_disk == 0, &budget, &b, &next);
-    ot_buf body;
-    ot_buf_init(&body);
-    char head[96];
-    int n = snprintf(head, sizeof head, "{\"v\":%llu,\"from\":%llu,\"to\":%llu,\"ops\":", (unsigned long long)pub,
-                     (unsigned long long)r->v, (unsigned long long)(next < r->v ? r->v : next));
-    if (rc == 0) rc = ot_buf_append(&body, head, (size_t)n);
-    if (rc == 0) rc = ot_buf_append(&body, b.data, b.len);
-    if (rc == 0) rc = ot_buf_append(&body, "]}", 2);
-    if (rc == 0) docs_send_json(out, r->key, &body);
+    proto_rest_answer a = {.kind = PROTO_REST_OPS, .v = pub, .from = r->v, .to = next < r->v ? r->v : next,
+                           .items = {b.data, b.len}};
+    if (rc == 0) docs_send_answer(out, r, &a);
     else doc_send_no_memory(doc_metrics(d), out, r->key, NULL, 0);
     ot_buf_free(&b);
-    ot_buf_free(&body);
 }
 
 static void rest_ops(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
