@@ -10,21 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* {"v":V,"doc":NAME, then the rest (without the opening comma) and "}". */
-static void answer_object(struct metrics_worker *m, fanout *out, const docs_request *r, uint64_t v, const char *rest,
-                          size_t rest_len) {
-    ot_buf b;
-    ot_buf_init(&b);
-    char head[48];
-    int n = snprintf(head, sizeof head, "{\"v\":%llu,\"doc\":", (unsigned long long)v);
-    if (ot_buf_append(&b, head, (size_t)n) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
-        ot_buf_append(&b, ",", 1) == 0 && ot_buf_append(&b, rest, rest_len) == 0 && ot_buf_append(&b, "}", 1) == 0)
-        docs_send_json(out, r->key, &b);
-    else
-        doc_send_no_memory(m, out, r->key, NULL, 0);
-    ot_buf_free(&b);
-}
-
 /* Code points in a UTF-8 byte string. */
 static uint64_t count_codepoints(const char *s, size_t len) {
     uint64_t n = 0;
@@ -166,21 +151,17 @@ void docs_history_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
         else docs_execute(t, r, out, now_ms);   /* unloaded meanwhile: load it again */
         break;
     case DOCS_JOB_HISTORY: {
-        ot_buf b;
-        ot_buf_init(&b);
-        char head[96];
-        int n = snprintf(head, sizeof head, "\"from\":%llu,\"to\":%llu,\"sessions\":[", (unsigned long long)j->from,
-                         (unsigned long long)j->next_version);
         uint64_t pub = e != NULL && e->state == ENTRY_READY ? doc_published_version(e->d) : j->to;
-        if (ot_buf_append(&b, head, (size_t)n) == 0 && ot_buf_append(&b, j->ops_json.data, j->ops_json.len) == 0 &&
-            ot_buf_append(&b, "]", 1) == 0)
-            answer_object(t->cfg.metrics, out, r, pub, b.data, b.len);
-        else
-            doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
-        ot_buf_free(&b);
+        proto_rest_answer a = {.kind = PROTO_REST_HISTORY, .v = pub, .from = j->from, .to = j->next_version,
+                               .items = {j->ops_json.data, j->ops_json.len}};
+        docs_send_answer(out, r, &a);
         break;
     }
-    case DOCS_JOB_AUTHORS: answer_object(t->cfg.metrics, out, r, j->to, j->ops_json.data, j->ops_json.len); break;
+    case DOCS_JOB_AUTHORS: {
+        proto_rest_answer a = {.kind = PROTO_REST_AUTHORS, .v = j->to, .items = {j->ops_json.data, j->ops_json.len}};
+        docs_send_answer(out, r, &a);
+        break;
+    }
     default: break;
     }
 }

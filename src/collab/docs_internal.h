@@ -75,8 +75,6 @@ void docs_count_compaction(docs *t, bool done);
 /* docs_memory.c: over the memory budget, sheds published history, then
  * unloads quiet documents, until this worker freed the excess. */
 void docs_shed_memory(docs *t, fanout *out, int64_t now_ms);
-/* docs_rest.c: a REST answer (a JSON object) in a frame to key. */
-void docs_send_json(fanout *out, uint64_t key, const ot_buf *b);
 /* docs_rest.c: a typed REST answer to r's caller (r->doc filled in when a->doc is empty). */
 void docs_send_answer(fanout *out, const docs_request *r, const proto_rest_answer *a);
 /* An error answer with a REST-only code (not_found, already_exists). */

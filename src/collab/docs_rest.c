@@ -8,17 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-void docs_send_json(fanout *out, uint64_t key, const ot_buf *b) {
-    rbuf *f = fanout_frame(b->data, b->len);
-    if (f == NULL) {
-        /* no memory for the answer: the waiter is told its message was lost, never left waiting */
-        fanout_doom(out, fanout_key_worker(key), &key, 1);
-        return;
-    }
-    fanout_send(out, key, f);
-    rbuf_unref(f);
-}
-
 void docs_send_answer(fanout *out, const docs_request *r, const proto_rest_answer *a) {
     proto_rest_answer full = *a;
     if (full.doc.ptr == NULL) full.doc = (proto_str){r->doc, r->doc_len};

@@ -321,6 +321,11 @@ int proto_enc_rest_error(ot_buf *out, const char *code, proto_str message) {
     return finish(out, start, rc);
 }
 
+static int put_i64(ot_buf *out, int64_t v) {
+    if (v < 0) TRY(PUT_LIT(out, "-"));
+    return put_u64(out, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+}
+
 static int op_item_body(ot_buf *out, const proto_op_item *it) {
     TRY(PUT_LIT(out, "{\"v\":"));
     TRY(put_u64(out, it->v));
@@ -329,8 +334,7 @@ static int op_item_body(ot_buf *out, const proto_op_item *it) {
     TRY(PUT_LIT(out, ",\"by\":"));
     TRY(put_str(out, it->by));
     TRY(PUT_LIT(out, ",\"time\":"));
-    if (it->time_ms < 0) TRY(PUT_LIT(out, "-"));
-    TRY(put_u64(out, it->time_ms < 0 ? (uint64_t)0 - (uint64_t)it->time_ms : (uint64_t)it->time_ms));
+    TRY(put_i64(out, it->time_ms));
     TRY(PUT_LIT(out, ",\"op\":"));
     if (it->op != NULL) TRY(ot_op_to_json(it->op, out) == OT_OK ? 0 : -ENOMEM);
     else TRY(put(out, it->op_json.ptr, it->op_json.len));
@@ -342,6 +346,57 @@ int proto_enc_rest_op_item(ot_buf *out, bool first, const proto_op_item *item) {
     int rc = first ? 0 : PUT_LIT(out, ",");
     if (rc == 0) rc = op_item_body(out, item);
     return finish(out, start, rc);
+}
+
+static int session_item_body(ot_buf *out, const proto_session_item *it) {
+    TRY(PUT_LIT(out, "{\"by\":"));
+    TRY(put_str(out, it->by));
+    TRY(PUT_LIT(out, ",\"from\":"));
+    TRY(put_u64(out, it->from));
+    TRY(PUT_LIT(out, ",\"to\":"));
+    TRY(put_u64(out, it->to));
+    TRY(PUT_LIT(out, ",\"start\":"));
+    TRY(put_i64(out, it->start_ms));
+    TRY(PUT_LIT(out, ",\"end\":"));
+    TRY(put_i64(out, it->end_ms));
+    TRY(PUT_LIT(out, ",\"ops\":"));
+    TRY(put_u64(out, it->count_ops));
+    TRY(PUT_LIT(out, ",\"added\":"));
+    TRY(put_u64(out, it->added));
+    TRY(PUT_LIT(out, ",\"removed\":"));
+    TRY(put_u64(out, it->removed));
+    return PUT_LIT(out, "}");
+}
+
+int proto_enc_rest_session_item(ot_buf *out, bool first, const proto_session_item *item) {
+    size_t start = out->len;
+    int rc = first ? 0 : PUT_LIT(out, ",");
+    if (rc == 0) rc = session_item_body(out, item);
+    return finish(out, start, rc);
+}
+
+static int authors_body(ot_buf *out, proto_str text, uint64_t base, const proto_author_span *spans, size_t count) {
+    TRY(PUT_LIT(out, "\"text\":"));
+    TRY(proto_json_string(out, text.ptr != NULL ? text.ptr : "", text.len));
+    TRY(PUT_LIT(out, ",\"base\":"));
+    TRY(put_u64(out, base));
+    TRY(PUT_LIT(out, ",\"spans\":["));
+    for (size_t i = 0; i < count; i++) {
+        TRY(i > 0 ? PUT_LIT(out, ",{\"by\":") : PUT_LIT(out, "{\"by\":"));
+        TRY(put_str(out, spans[i].by));
+        TRY(PUT_LIT(out, ",\"from\":"));
+        TRY(put_u64(out, spans[i].from));
+        TRY(PUT_LIT(out, ",\"to\":"));
+        TRY(put_u64(out, spans[i].to));
+        TRY(PUT_LIT(out, "}"));
+    }
+    return PUT_LIT(out, "]");
+}
+
+int proto_enc_rest_authors(ot_buf *out, proto_str text, uint64_t base, const proto_author_span *spans,
+                           size_t count_spans) {
+    size_t start = out->len;
+    return finish(out, start, authors_body(out, text, base, spans, count_spans));
 }
 
 static int list_body(ot_buf *out, const proto_doc_info *docs, size_t count, proto_str next) {

@@ -103,3 +103,25 @@ Test(protocol_rest_answer, an_unknown_kind_or_bad_text_is_refused_and_leaves_the
     cr_assert_eq(memcmp(b.data, "keep", 4), 0);
     ot_buf_free(&b);
 }
+
+Test(protocol_rest_answer, history_sessions_and_author_spans_are_written_by_the_encoder) {
+    ot_buf b;
+    ot_buf_init(&b);
+    proto_session_item s1 = {.by = proto_cstr("ann"), .from = 0, .to = 3, .start_ms = -5, .end_ms = 1700000000000,
+                             .count_ops = 3, .added = 4, .removed = 1};
+    proto_session_item s2 = {.by = proto_cstr("b\"o"), .from = 3, .to = 4, .count_ops = 1};
+    cr_assert_eq(proto_enc_rest_session_item(&b, true, &s1), 0);
+    cr_assert_eq(proto_enc_rest_session_item(&b, false, &s2), 0);
+    cr_assert_str_eq(b.data, "{\"by\":\"ann\",\"from\":0,\"to\":3,\"start\":-5,\"end\":1700000000000,\"ops\":3,"
+                             "\"added\":4,\"removed\":1},{\"by\":\"b\\\"o\",\"from\":3,\"to\":4,\"start\":0,\"end\":0,"
+                             "\"ops\":1,\"added\":0,\"removed\":0}");
+    ot_buf_clear(&b);
+    proto_author_span spans[] = {{.by = {NULL, 0}, .from = 0, .to = 2}, {.by = proto_cstr("ann"), .from = 2, .to = 5}};
+    cr_assert_eq(proto_enc_rest_authors(&b, proto_cstr("ab\xc3\xa9xy"), 7, spans, 2), 0);
+    cr_assert_str_eq(b.data, "\"text\":\"ab\xc3\xa9xy\",\"base\":7,\"spans\":[{\"by\":null,\"from\":0,\"to\":2},"
+                             "{\"by\":\"ann\",\"from\":2,\"to\":5}]");
+    ot_buf_clear(&b);
+    cr_assert_eq(proto_enc_rest_authors(&b, (proto_str){NULL, 0}, 0, NULL, 0), 0);
+    cr_assert_str_eq(b.data, "\"text\":\"\",\"base\":0,\"spans\":[]");
+    ot_buf_free(&b);
+}
