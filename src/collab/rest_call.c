@@ -103,6 +103,8 @@ static void finish_no_memory(rest_call *k) {
 
 /* ---- answers ---------------------------------------------------------------------- */
 
+static void respond_list(rest_call *k);
+
 /* One listed document's answer: its info, or (a NULL or an error) a
  * document left out. True once every listed document answered. */
 static bool list_answer(rest_call *k, const proto_rest_answer *a) {
@@ -116,6 +118,12 @@ static bool list_answer(rest_call *k, const proto_rest_answer *a) {
     }
     k->answered++;
     if (k->answered < k->count_names) return false;
+    respond_list(k);
+    return true;
+}
+
+/* The page: the documents that answered, in name order, and where the next starts. */
+static void respond_list(rest_call *k) {
     uint32_t n = 0;
     for (uint32_t i = 0; i < k->count_names; i++) {
         if (k->listed[i]) k->infos[n++] = k->infos[i];   /* failed to load: left out */
@@ -126,7 +134,6 @@ static bool list_answer(rest_call *k, const proto_rest_answer *a) {
     if (proto_enc_rest_list(&b, k->infos, n, next) == 0) respond(k, 200, b.data, b.len);
     else respond_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
     ot_buf_free(&b);
-    return true;
 }
 
 /* A typed answer from an owner, rendered here: the error's code gives the status. */
@@ -366,7 +373,7 @@ static void dispatch_list(rest_call *k) {
         return;
     }
     if (k->count_names == 0) {
-        respond(k, 200, "{\"docs\":[]}", 11);
+        respond_list(k);
         finish(k);
         return;
     }

@@ -36,6 +36,14 @@ static int put_u64(ot_buf *out, uint64_t v) {
     return put(out, digits + sizeof digits - n, n);
 }
 
+/* A key (a literal with its quotes, colon and any leading comma) and its number. */
+static int put_key_u64(ot_buf *out, const char *key, size_t key_len, uint64_t v) {
+    TRY(put(out, key, key_len));
+    return put_u64(out, v);
+}
+
+#define PUT_KEY_U64(out, lit, v) put_key_u64((out), "" lit "", sizeof(lit) - 1, (v))
+
 /* Length of the valid UTF-8 sequence starting at s[0] (>= 0x80), 0 if invalid
  * (overlong, surrogate, beyond U+10FFFF or truncated). */
 static size_t utf8_seq_len(const unsigned char *s, size_t avail) {
@@ -351,20 +359,15 @@ int proto_enc_rest_op_item(ot_buf *out, bool first, const proto_op_item *item) {
 static int session_item_body(ot_buf *out, const proto_session_item *it) {
     TRY(PUT_LIT(out, "{\"by\":"));
     TRY(put_str(out, it->by));
-    TRY(PUT_LIT(out, ",\"from\":"));
-    TRY(put_u64(out, it->from));
-    TRY(PUT_LIT(out, ",\"to\":"));
-    TRY(put_u64(out, it->to));
+    TRY(PUT_KEY_U64(out, ",\"from\":", it->from));
+    TRY(PUT_KEY_U64(out, ",\"to\":", it->to));
     TRY(PUT_LIT(out, ",\"start\":"));
     TRY(put_i64(out, it->start_ms));
     TRY(PUT_LIT(out, ",\"end\":"));
     TRY(put_i64(out, it->end_ms));
-    TRY(PUT_LIT(out, ",\"ops\":"));
-    TRY(put_u64(out, it->count_ops));
-    TRY(PUT_LIT(out, ",\"added\":"));
-    TRY(put_u64(out, it->added));
-    TRY(PUT_LIT(out, ",\"removed\":"));
-    TRY(put_u64(out, it->removed));
+    TRY(PUT_KEY_U64(out, ",\"ops\":", it->count_ops));
+    TRY(PUT_KEY_U64(out, ",\"added\":", it->added));
+    TRY(PUT_KEY_U64(out, ",\"removed\":", it->removed));
     return PUT_LIT(out, "}");
 }
 
@@ -384,10 +387,8 @@ static int authors_body(ot_buf *out, proto_str text, uint64_t base, const proto_
     for (size_t i = 0; i < count; i++) {
         TRY(i > 0 ? PUT_LIT(out, ",{\"by\":") : PUT_LIT(out, "{\"by\":"));
         TRY(put_str(out, spans[i].by));
-        TRY(PUT_LIT(out, ",\"from\":"));
-        TRY(put_u64(out, spans[i].from));
-        TRY(PUT_LIT(out, ",\"to\":"));
-        TRY(put_u64(out, spans[i].to));
+        TRY(PUT_KEY_U64(out, ",\"from\":", spans[i].from));
+        TRY(PUT_KEY_U64(out, ",\"to\":", spans[i].to));
         TRY(PUT_LIT(out, "}"));
     }
     return PUT_LIT(out, "]");
@@ -404,12 +405,9 @@ static int list_body(ot_buf *out, const proto_doc_info *docs, size_t count, prot
     for (size_t i = 0; i < count; i++) {
         TRY(i > 0 ? PUT_LIT(out, ",{\"name\":") : PUT_LIT(out, "{\"name\":"));
         TRY(put_str(out, docs[i].name));
-        TRY(PUT_LIT(out, ",\"v\":"));
-        TRY(put_u64(out, docs[i].v));
-        TRY(PUT_LIT(out, ",\"codepoints\":"));
-        TRY(put_u64(out, docs[i].codepoints));
-        TRY(PUT_LIT(out, ",\"bytes\":"));
-        TRY(put_u64(out, docs[i].bytes));
+        TRY(PUT_KEY_U64(out, ",\"v\":", docs[i].v));
+        TRY(PUT_KEY_U64(out, ",\"codepoints\":", docs[i].codepoints));
+        TRY(PUT_KEY_U64(out, ",\"bytes\":", docs[i].bytes));
         TRY(PUT_LIT(out, "}"));
     }
     TRY(PUT_LIT(out, "]"));
@@ -440,12 +438,6 @@ int proto_enc_rest_written(ot_buf *out, proto_str doc, uint64_t v, bool changed)
 
 /* ---- REST answers: an owner's typed answer rendered -------------------------- */
 
-static int put_key_u64(ot_buf *out, const char *key_lit_with_comma, size_t key_len, uint64_t v) {
-    TRY(put(out, key_lit_with_comma, key_len));
-    return put_u64(out, v);
-}
-
-#define PUT_KEY_U64(out, lit, v) put_key_u64((out), "" lit "", sizeof(lit) - 1, (v))
 
 /* JSON this module wrote before (items), as it is. */
 static int put_raw(ot_buf *out, proto_str json) { return json.len > 0 ? put(out, json.ptr, json.len) : 0; }
