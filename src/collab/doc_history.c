@@ -207,8 +207,8 @@ static int render_authors(const authors_ctx *c, uint64_t base, ot_buf *out) {
     uint64_t at = 0;
     for (size_t i = 0; rc == 0 && i < c->cur.count; i++) {
         const run *r = &c->cur.items[i];
-        proto_str by = r->author == 0 ? (proto_str){NULL, 0} : (proto_str){c->names[r->author], c->name_lens[r->author]};
-        spans[i] = (proto_author_span){.by = by, .from = at, .to = at + r->len};
+        spans[i] = (proto_author_span){.from = at, .to = at + r->len};   /* author 0: unknown, null */
+        if (r->author != 0) spans[i].by = (proto_str){c->names[r->author], c->name_lens[r->author]};
         at += r->len;
     }
     if (rc == 0 && proto_enc_rest_authors(out, (proto_str){text.data, text.len}, base, spans, c->cur.count) != 0)

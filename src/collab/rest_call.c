@@ -144,8 +144,8 @@ static void respond_answer(rest_call *k, const proto_rest_answer *a) {
         snprintf(code, sizeof code, "%.*s", (int)a->code.len, a->code.ptr != NULL ? a->code.ptr : "");
         status = rest_status_for(code);
     } else if (a->kind == PROTO_REST_TEXT && k->t.accept_text) {
-        rest_response r = {.status = 200, .content_type = REST_TEXT_PLAIN, .body = a->text.ptr != NULL ? a->text.ptr : "",
-                           .len_bytes = a->text.len};
+        rest_response r = {.status = 200, .content_type = REST_TEXT_PLAIN,
+                           .body = a->text.ptr != NULL ? a->text.ptr : "", .len_bytes = a->text.len};
         k->ops->respond(k->ctx, &r);
         return;
     }
