@@ -1,11 +1,11 @@
 #include "base/config.h"
 
+#include "base/errmsg.h"
 #include "base/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -134,16 +134,6 @@ static const opt_spec opt_table[] = {
 
 #define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...) {
-    if (err == NULL || err_len == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
 /* Strict unsigned decimal: no sign, no spaces, no empty string, no overflow. */
 static int parse_u64(const char *s, uint64_t *out, const char **end) {
     if (*s < '0' || *s > '9') return -EINVAL;
@@ -199,11 +189,11 @@ static int append_line(char *field, uint64_t cap, const char *value, const char 
     size_t have = strlen(field), len = strlen(value);
     if (len == 0) return CONFIG_OK;
     if (strpbrk(value, "\r\n") != NULL) {
-        set_err(err, err_len, "%s: a value holds a line break", source);
+        errmsg_set(err, err_len, "%s: a value holds a line break", source);
         return CONFIG_ERR;
     }
     if (have + (have > 0) + len >= cap) {
-        set_err(err, err_len, "%s: the values together are too long (at most %" PRIu64 " bytes)", source, cap - 1);
+        errmsg_set(err, err_len, "%s: the values together are too long (at most %" PRIu64 " bytes)", source, cap - 1);
         return CONFIG_ERR;
     }
     if (have > 0) field[have++] = '\n';
@@ -235,12 +225,12 @@ static int apply(config *cfg, const opt_spec *o, const char *value, const char *
             }
         }
         if (rc == -ERANGE || (rc == 0 && *end == '\0' && (v < o->min || v > o->max))) {
-            set_err(err, err_len, "%s: '%s' is out of range %" PRIu64 "..%" PRIu64, source, value,
+            errmsg_set(err, err_len, "%s: '%s' is out of range %" PRIu64 "..%" PRIu64, source, value,
                     o->min, o->max);
             return CONFIG_ERR;
         }
         if (rc != 0 || *end != '\0') {
-            set_err(err, err_len, "%s: '%s' is not %s", source, value,
+            errmsg_set(err, err_len, "%s: '%s' is not %s", source, value,
                     o->kind == OPT_BYTES ? "a byte count (digits with an optional k, m or g suffix)"
                                          : "a non-negative decimal integer");
             return CONFIG_ERR;
@@ -253,7 +243,7 @@ static int apply(config *cfg, const opt_spec *o, const char *value, const char *
     case OPT_HOST: {
         size_t len = strlen(value);
         if (len >= o->max) {
-            set_err(err, err_len, "%s: value is too long (%zu bytes, at most %" PRIu64 ")", source, len,
+            errmsg_set(err, err_len, "%s: value is too long (%zu bytes, at most %" PRIu64 ")", source, len,
                     o->max - 1);
             return CONFIG_ERR;
         }
@@ -268,7 +258,7 @@ static int apply(config *cfg, const opt_spec *o, const char *value, const char *
             unsigned char addr[16];
             if (strcmp(h, "localhost") == 0) h = "127.0.0.1";
             if (inet_pton(AF_INET, h, addr) != 1 && inet_pton(AF_INET6, h, addr) != 1) {
-                set_err(err, err_len, "%s: '%s' is not an IPv4 or IPv6 address", source, value);
+                errmsg_set(err, err_len, "%s: '%s' is not an IPv4 or IPv6 address", source, value);
                 return CONFIG_ERR;
             }
             memmove(field, h, strlen(h) + 1);
@@ -281,7 +271,7 @@ static int apply(config *cfg, const opt_spec *o, const char *value, const char *
     case OPT_BOOL: {
         bool b = false;
         if (parse_bool(value, &b) != 0) {
-            set_err(err, err_len, "%s: '%s' is not a boolean (true/false, 1/0, yes/no, on/off)", source, value);
+            errmsg_set(err, err_len, "%s: '%s' is not a boolean (true/false, 1/0, yes/no, on/off)", source, value);
             return CONFIG_ERR;
         }
         *(bool *)(void *)field = b;
@@ -290,7 +280,7 @@ static int apply(config *cfg, const opt_spec *o, const char *value, const char *
     case OPT_LOG_LEVEL: {
         int level = log_level_parse(value);
         if (level < 0) {
-            set_err(err, err_len, "%s: '%s' is not a log level (debug, info, warn, error, off)", source, value);
+            errmsg_set(err, err_len, "%s: '%s' is not a log level (debug, info, warn, error, off)", source, value);
             return CONFIG_ERR;
         }
         *(int *)(void *)field = level;
@@ -339,7 +329,7 @@ config_result config_parse(config *cfg, int argc, char *const argv[], char *cons
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) return CONFIG_HELP;
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-            set_err(err, err_len, "unexpected argument '%s' (see --help)", arg);
+            errmsg_set(err, err_len, "unexpected argument '%s' (see --help)", arg);
             return CONFIG_ERR;
         }
         const char *name = arg + 2;
@@ -347,7 +337,7 @@ config_result config_parse(config *cfg, int argc, char *const argv[], char *cons
         size_t name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
         const opt_spec *o = find_flag(name, name_len);
         if (o == NULL) {
-            set_err(err, err_len, "unknown flag '--%.*s' (see --help)", (int)name_len, name);
+            errmsg_set(err, err_len, "unknown flag '--%.*s' (see --help)", (int)name_len, name);
             return CONFIG_ERR;
         }
         char source[64];
@@ -357,7 +347,7 @@ config_result config_parse(config *cfg, int argc, char *const argv[], char *cons
         else if (o->kind == OPT_BOOL) value = "true";
         else if (i + 1 < argc) value = argv[++i];
         else {
-            set_err(err, err_len, "%s needs a value (see --help)", source);
+            errmsg_set(err, err_len, "%s needs a value (see --help)", source);
             return CONFIG_ERR;
         }
         if (apply(cfg, o, value, source, err, err_len) != CONFIG_OK) return CONFIG_ERR;
@@ -367,26 +357,26 @@ config_result config_parse(config *cfg, int argc, char *const argv[], char *cons
         cfg->threads = cores < 1 ? 1u : cores > 1024 ? 1024u : (uint32_t)cores;
     }
     if (strcmp(cfg->fsync, "always") != 0 && strcmp(cfg->fsync, "interval") != 0) {
-        set_err(err, err_len, "--fsync: '%s' is not always or interval", cfg->fsync);
+        errmsg_set(err, err_len, "--fsync: '%s' is not always or interval", cfg->fsync);
         return CONFIG_ERR;
     }
     if (parse_retention(cfg->history_retention, &cfg->retention_ops, &cfg->retention_age_ms) != 0) {
-        set_err(err, err_len, "--history-retention: '%s' is not all, a count of ops (100000) or an age "
+        errmsg_set(err, err_len, "--history-retention: '%s' is not all, a count of ops (100000) or an age "
                 "(30d, 12h, 90m, 45s)", cfg->history_retention);
         return CONFIG_ERR;
     }
     if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
-        set_err(err, err_len, "--tls-cert and --tls-key go together (one is missing)");
+        errmsg_set(err, err_len, "--tls-cert and --tls-key go together (one is missing)");
         return CONFIG_ERR;
     }
     if (strcmp(cfg->tls_min_version, "1.2") != 0 && strcmp(cfg->tls_min_version, "1.3") != 0) {
-        set_err(err, err_len, "--tls-min-version: '%s' is not 1.2 or 1.3", cfg->tls_min_version);
+        errmsg_set(err, err_len, "--tls-min-version: '%s' is not 1.2 or 1.3", cfg->tls_min_version);
         return CONFIG_ERR;
     }
     if (cfg->max_send_queue_bytes < cfg->max_message_bytes / 4) {
         /* A queue smaller than a quarter message would evict every client that
          * receives one large message; refuse the combination rather than guess. */
-        set_err(err, err_len, "--max-send-queue-bytes (%" PRIu64 ") must be at least a quarter of "
+        errmsg_set(err, err_len, "--max-send-queue-bytes (%" PRIu64 ") must be at least a quarter of "
                 "--max-message-bytes (%" PRIu64 ")", cfg->max_send_queue_bytes, cfg->max_message_bytes);
         return CONFIG_ERR;
     }

@@ -1,12 +1,12 @@
 #include "cmd/check_config.h"
 
+#include "base/errmsg.h"
 #include "cmd/startup.h"
 #include "tls/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,44 +25,35 @@ static int probe_write(const char *dir) {
     return 0;
 }
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
 int check_config_data_dir(const char *path, char *err, size_t err_len) {
     struct stat st;
     if (path[0] == '\0') {
-        set_err(err, err_len, "--data-dir is empty; name a folder for the document logs");
+        errmsg_set(err, err_len, "--data-dir is empty; name a folder for the document logs");
         return -EINVAL;
     }
     if (stat(path, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
-            set_err(err, err_len, "--data-dir %s exists but is not a directory", path);
+            errmsg_set(err, err_len, "--data-dir %s exists but is not a directory", path);
             return -ENOTDIR;
         }
         int rc = probe_write(path);
         if (rc != 0) {
-            set_err(err, err_len, "--data-dir %s is not writable (%s): give the server's user write access "
+            errmsg_set(err, err_len, "--data-dir %s is not writable (%s): give the server's user write access "
                     "(under systemd: ReadWritePaths=%s)", path, strerror(-rc), path);
             return rc;
         }
-        set_err(err, err_len, "data dir %s exists and is writable", path);
+        errmsg_set(err, err_len, "data dir %s exists and is writable", path);
         return 0;
     }
     if (errno != ENOENT) {
         int e = errno;
-        set_err(err, err_len, "--data-dir %s: %s", path, strerror(e));
+        errmsg_set(err, err_len, "--data-dir %s: %s", path, strerror(e));
         return -e;
     }
     /* The server creates the folder itself (one mkdir, not a tree): its parent must exist. */
     char parent[PATH_MAX];
     if (snprintf(parent, sizeof parent, "%s", path) >= (int)sizeof parent) {
-        set_err(err, err_len, "--data-dir is longer than %d bytes", PATH_MAX - 1);
+        errmsg_set(err, err_len, "--data-dir is longer than %d bytes", PATH_MAX - 1);
         return -ENAMETOOLONG;
     }
     size_t len = strlen(parent);
@@ -72,17 +63,17 @@ int check_config_data_dir(const char *path, char *err, size_t err_len) {
     else if (slash == parent) parent[1] = '\0';
     else *slash = '\0';
     if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        set_err(err, err_len, "--data-dir %s does not exist and cannot be created: its parent %s is not a "
+        errmsg_set(err, err_len, "--data-dir %s does not exist and cannot be created: its parent %s is not a "
                 "directory (create it first: mkdir -p %s)", path, parent, path);
         return -ENOENT;
     }
     int rc = probe_write(parent);
     if (rc != 0) {
-        set_err(err, err_len, "--data-dir %s does not exist and cannot be created: %s is not writable (%s); "
+        errmsg_set(err, err_len, "--data-dir %s does not exist and cannot be created: %s is not writable (%s); "
                 "create it and give the server's user write access", path, parent, strerror(-rc));
         return rc;
     }
-    set_err(err, err_len, "data dir %s does not exist yet; the server creates it in %s", path, parent);
+    errmsg_set(err, err_len, "data dir %s does not exist yet; the server creates it in %s", path, parent);
     return 0;
 }
 

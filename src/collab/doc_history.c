@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,17 +39,9 @@ typedef struct sessions_ctx {
 
 static int emit_session(sessions_ctx *c) {
     const session_sum *s = &c->cur;
-    if (c->count > 0 && ot_buf_append(c->out, ",", 1) != 0) return -ENOMEM;
-    char tail[256];
-    int n = snprintf(tail, sizeof tail,
-                     ",\"from\":%llu,\"to\":%llu,\"start\":%lld,\"end\":%lld,\"ops\":%llu,\"added\":%llu,"
-                     "\"removed\":%llu}",
-                     (unsigned long long)s->from, (unsigned long long)s->to, (long long)s->start_ms,
-                     (long long)s->end_ms, (unsigned long long)s->count_ops, (unsigned long long)s->added,
-                     (unsigned long long)s->removed);
-    if (ot_buf_append(c->out, "{\"by\":", 6) != 0 || proto_json_string(c->out, s->by, s->by_len) != 0 ||
-        ot_buf_append(c->out, tail, (size_t)n) != 0)
-        return -ENOMEM;
+    proto_session_item it = {.by = {s->by, s->by_len}, .from = s->from, .to = s->to, .start_ms = s->start_ms,
+                             .end_ms = s->end_ms, .count_ops = s->count_ops, .added = s->added, .removed = s->removed};
+    if (proto_enc_rest_session_item(c->out, c->count == 0, &it) != 0) return -ENOMEM;
     c->count++;
     return 0;
 }
@@ -211,28 +202,18 @@ static int author_record(void *ctx, const store_record *rec, size_t offset_bytes
 static int render_authors(const authors_ctx *c, uint64_t base, ot_buf *out) {
     ot_buf text;
     ot_buf_init(&text);
-    int rc = ot_text_to_buf(c->text, &text) == OT_OK ? 0 : -ENOMEM;
-    char head[64];
-    int n = snprintf(head, sizeof head, ",\"base\":%llu,\"spans\":[", (unsigned long long)base);
-    if (rc == 0 && (ot_buf_append(out, "\"text\":", 7) != 0 ||
-                    proto_json_string(out, text.data != NULL ? text.data : "", text.len) != 0 ||
-                    ot_buf_append(out, head, (size_t)n) != 0))
-        rc = -ENOMEM;
+    proto_author_span *spans = c->cur.count > 0 ? malloc(c->cur.count * sizeof *spans) : NULL;
+    int rc = ot_text_to_buf(c->text, &text) == OT_OK && (spans != NULL || c->cur.count == 0) ? 0 : -ENOMEM;
     uint64_t at = 0;
     for (size_t i = 0; rc == 0 && i < c->cur.count; i++) {
         const run *r = &c->cur.items[i];
-        if (i > 0 && ot_buf_append(out, ",", 1) != 0) rc = -ENOMEM;
-        if (rc == 0 && ot_buf_append(out, "{\"by\":", 6) != 0) rc = -ENOMEM;
-        if (rc == 0)
-            rc = r->author == 0 ? ot_buf_append(out, "null", 4)
-                                : proto_json_string(out, c->names[r->author], c->name_lens[r->author]);
-        char tail[64];
-        n = snprintf(tail, sizeof tail, ",\"from\":%llu,\"to\":%llu}", (unsigned long long)at,
-                     (unsigned long long)(at + r->len));
-        if (rc == 0 && ot_buf_append(out, tail, (size_t)n) != 0) rc = -ENOMEM;
+        spans[i] = (proto_author_span){.from = at, .to = at + r->len};   /* author 0: unknown, null */
+        if (r->author != 0) spans[i].by = (proto_str){c->names[r->author], c->name_lens[r->author]};
         at += r->len;
     }
-    if (rc == 0 && ot_buf_append(out, "]", 1) != 0) rc = -ENOMEM;
+    if (rc == 0 && proto_enc_rest_authors(out, (proto_str){text.data, text.len}, base, spans, c->cur.count) != 0)
+        rc = -ENOMEM;
+    free(spans);
     ot_buf_free(&text);
     return rc;
 }

@@ -25,10 +25,8 @@ static void request_destroy(mailbox_msg *m) {
 }
 
 docs_request *docs_request_new(uint32_t kind, uint32_t from_worker) {
-    docs_request *r = aligned_alloc(16, (sizeof *r + 15) & ~(size_t)15);
+    docs_request *r = mailbox_msg_new(sizeof *r, DOCS_MSG_REQUEST, from_worker, request_destroy);
     if (r == NULL) return NULL;
-    memset(r, 0, sizeof *r);
-    mailbox_msg_init(&r->hdr, DOCS_MSG_REQUEST, from_worker, request_destroy);
     r->kind = kind;
     ot_op_init(&r->op);
     return r;
@@ -273,30 +271,20 @@ void docs_entry_mark_dirty(docs *t, docs_entry *e) {
     t->dirty = e;
 }
 
-/* ---- REST answers: plain JSON objects in a frame to the caller's key ---------- */
+/* ---- REST answers: typed, to the caller's key ------------------------------------ */
 
 static void send_not_found(fanout *out, const docs_request *r) {
     docs_send_rest_error(out, r, "not_found", "no such document");
 }
 
 static void send_info(fanout *out, const docs_request *r, uint64_t v, uint64_t codepoints, uint64_t bytes) {
-    ot_buf b;
-    ot_buf_init(&b);
-    char tail[128];
-    int n = snprintf(tail, sizeof tail, ",\"v\":%llu,\"codepoints\":%llu,\"bytes\":%llu}", (unsigned long long)v,
-                     (unsigned long long)codepoints, (unsigned long long)bytes);
-    if (ot_buf_append(&b, "{\"doc\":", 7) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
-        ot_buf_append(&b, tail, (size_t)n) == 0)
-        docs_send_json(out, r->key, &b);
-    ot_buf_free(&b);
+    proto_rest_answer a = {.kind = PROTO_REST_INFO, .v = v, .codepoints = codepoints, .bytes = bytes};
+    docs_send_answer(out, r, &a);
 }
 
 static void send_deleted(fanout *out, const docs_request *r, bool deleted) {
-    ot_buf b;
-    ot_buf_init(&b);
-    const char *body = deleted ? "{\"deleted\":true}" : "{\"deleted\":false}";
-    if (ot_buf_append(&b, body, strlen(body)) == 0) docs_send_json(out, r->key, &b);
-    ot_buf_free(&b);
+    proto_rest_answer a = {.kind = PROTO_REST_DELETED, .flag = deleted};
+    docs_send_answer(out, r, &a);
 }
 
 /* Appends published ops [from, to) from the in-memory history (at most
@@ -329,21 +317,13 @@ static void answer_ops(const doc *d, const docs_request *r, uint64_t pub, const 
     uint32_t budget = DOCS_MAX_OPS_PER_ANSWER - count_disk;
     ot_buf b;
     ot_buf_init(&b);
-    int rc = ot_buf_append(&b, "[", 1);
-    if (rc == 0 && count_disk > 0) rc = ot_buf_append(&b, disk->data, disk->len);
+    int rc = count_disk > 0 ? ot_buf_append(&b, disk->data, disk->len) : 0;
     if (rc == 0 && d != NULL && next < to) rc = append_memory_ops(d, next, to, count_disk == 0, &budget, &b, &next);
-    ot_buf body;
-    ot_buf_init(&body);
-    char head[96];
-    int n = snprintf(head, sizeof head, "{\"v\":%llu,\"from\":%llu,\"to\":%llu,\"ops\":", (unsigned long long)pub,
-                     (unsigned long long)r->v, (unsigned long long)(next < r->v ? r->v : next));
-    if (rc == 0) rc = ot_buf_append(&body, head, (size_t)n);
-    if (rc == 0) rc = ot_buf_append(&body, b.data, b.len);
-    if (rc == 0) rc = ot_buf_append(&body, "]}", 2);
-    if (rc == 0) docs_send_json(out, r->key, &body);
+    proto_rest_answer a = {.kind = PROTO_REST_OPS, .v = pub, .from = r->v, .to = next < r->v ? r->v : next,
+                           .items = {b.data, b.len}};
+    if (rc == 0) docs_send_answer(out, r, &a);
     else doc_send_no_memory(doc_metrics(d), out, r->key, NULL, 0);
     ot_buf_free(&b);
-    ot_buf_free(&body);
 }
 
 static void rest_ops(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {

@@ -46,10 +46,8 @@ static void job_destroy(mailbox_msg *m) {
 }
 
 docs_job *docs_job_new(uint32_t kind, uint32_t from_worker) {
-    docs_job *j = aligned_alloc(16, (sizeof *j + 15) & ~(size_t)15);
+    docs_job *j = mailbox_msg_new(sizeof *j, DOCS_MSG_DISK_DONE, from_worker, job_destroy);
     if (j == NULL) return NULL;
-    memset(j, 0, sizeof *j);
-    mailbox_msg_init(&j->hdr, DOCS_MSG_DISK_DONE, from_worker, job_destroy);
     j->kind = kind;
     j->data_dir_fd = -1;
     j->doc_dir_fd = -1;

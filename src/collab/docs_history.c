@@ -10,21 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* {"v":V,"doc":NAME, then the rest (without the opening comma) and "}". */
-static void answer_object(struct metrics_worker *m, fanout *out, const docs_request *r, uint64_t v, const char *rest,
-                          size_t rest_len) {
-    ot_buf b;
-    ot_buf_init(&b);
-    char head[48];
-    int n = snprintf(head, sizeof head, "{\"v\":%llu,\"doc\":", (unsigned long long)v);
-    if (ot_buf_append(&b, head, (size_t)n) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
-        ot_buf_append(&b, ",", 1) == 0 && ot_buf_append(&b, rest, rest_len) == 0 && ot_buf_append(&b, "}", 1) == 0)
-        docs_send_json(out, r->key, &b);
-    else
-        doc_send_no_memory(m, out, r->key, NULL, 0);
-    ot_buf_free(&b);
-}
-
 /* Code points in a UTF-8 byte string. */
 static uint64_t count_codepoints(const char *s, size_t len) {
     uint64_t n = 0;
@@ -32,20 +17,10 @@ static uint64_t count_codepoints(const char *s, size_t len) {
     return n;
 }
 
-static void answer_text(struct metrics_worker *m, fanout *out, const docs_request *r, uint64_t v, const char *text,
-                        size_t len) {
-    ot_buf b;
-    ot_buf_init(&b);
-    char head[96];
-    int n = snprintf(head, sizeof head, "{\"v\":%llu,\"codepoints\":%llu,\"doc\":", (unsigned long long)v,
-                     (unsigned long long)count_codepoints(text, len));
-    if (ot_buf_append(&b, head, (size_t)n) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
-        ot_buf_append(&b, ",\"text\":", 8) == 0 && proto_json_string(&b, text != NULL ? text : "", len) == 0 &&
-        ot_buf_append(&b, "}", 1) == 0)
-        docs_send_json(out, r->key, &b);
-    else
-        doc_send_no_memory(m, out, r->key, NULL, 0);
-    ot_buf_free(&b);
+static void answer_text(fanout *out, const docs_request *r, uint64_t v, const char *text, size_t len) {
+    proto_rest_answer a = {.kind = PROTO_REST_TEXT, .v = v, .codepoints = count_codepoints(text, len),
+                           .text = {text != NULL ? text : "", len}};
+    docs_send_answer(out, r, &a);
 }
 
 static void too_old(fanout *out, const docs_request *r, const char *what) {
@@ -72,7 +47,7 @@ static void with_text_at(docs *t, docs_entry *e, const docs_request *r, uint64_t
     ot_buf_init(&text);
     int rc = text_in_memory(e->d, v, &text);
     if (rc == 0 && r->kind == DOCS_REQ_REST_RESTORE) restore_to(t, e, r, text.data, text.len, out);
-    else if (rc == 0) answer_text(t->cfg.metrics, out, r, v, text.data, text.len);
+    else if (rc == 0) answer_text(out, r, v, text.data, text.len);
     else if (rc != -ERANGE) doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
     else if (v < e->files.oldest_version) too_old(out, r, "v is older than the retained history");
     else docs_read_job(t, e, r, DOCS_JOB_TEXT_AT, v, v + 1, 0, out, now_ms);
@@ -171,26 +146,22 @@ void docs_history_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     switch ((docs_job_kind)j->kind) {
     case DOCS_JOB_TEXT_AT:
         if (r->kind != DOCS_REQ_REST_RESTORE)
-            answer_text(t->cfg.metrics, out, r, j->from, j->ops_json.data, j->ops_json.len);
+            answer_text(out, r, j->from, j->ops_json.data, j->ops_json.len);
         else if (e != NULL && e->state == ENTRY_READY) restore_to(t, e, r, j->ops_json.data, j->ops_json.len, out);
         else docs_execute(t, r, out, now_ms);   /* unloaded meanwhile: load it again */
         break;
     case DOCS_JOB_HISTORY: {
-        ot_buf b;
-        ot_buf_init(&b);
-        char head[96];
-        int n = snprintf(head, sizeof head, "\"from\":%llu,\"to\":%llu,\"sessions\":[", (unsigned long long)j->from,
-                         (unsigned long long)j->next_version);
         uint64_t pub = e != NULL && e->state == ENTRY_READY ? doc_published_version(e->d) : j->to;
-        if (ot_buf_append(&b, head, (size_t)n) == 0 && ot_buf_append(&b, j->ops_json.data, j->ops_json.len) == 0 &&
-            ot_buf_append(&b, "]", 1) == 0)
-            answer_object(t->cfg.metrics, out, r, pub, b.data, b.len);
-        else
-            doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
-        ot_buf_free(&b);
+        proto_rest_answer a = {.kind = PROTO_REST_HISTORY, .v = pub, .from = j->from, .to = j->next_version,
+                               .items = {j->ops_json.data, j->ops_json.len}};
+        docs_send_answer(out, r, &a);
         break;
     }
-    case DOCS_JOB_AUTHORS: answer_object(t->cfg.metrics, out, r, j->to, j->ops_json.data, j->ops_json.len); break;
+    case DOCS_JOB_AUTHORS: {
+        proto_rest_answer a = {.kind = PROTO_REST_AUTHORS, .v = j->to, .items = {j->ops_json.data, j->ops_json.len}};
+        docs_send_answer(out, r, &a);
+        break;
+    }
     default: break;
     }
 }

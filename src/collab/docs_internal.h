@@ -8,6 +8,7 @@
 #define RINGPAD_DOCS_INTERNAL_H
 
 #include "collab/docs.h"
+#include "proto/protocol_rest.h"
 #include "store/store_faults.h"
 #include "store/store_ring.h"
 
@@ -74,9 +75,9 @@ void docs_count_compaction(docs *t, bool done);
 /* docs_memory.c: over the memory budget, sheds published history, then
  * unloads quiet documents, until this worker freed the excess. */
 void docs_shed_memory(docs *t, fanout *out, int64_t now_ms);
-/* docs_rest.c: a REST answer (a JSON object) in a frame to key. */
-void docs_send_json(fanout *out, uint64_t key, const ot_buf *b);
-/* {"type":"error","code","message","ref":doc} with a REST-only code (not_found, already_exists). */
+/* docs_rest.c: a typed REST answer to r's caller (r->doc filled in when a->doc is empty). */
+void docs_send_answer(fanout *out, const docs_request *r, const proto_rest_answer *a);
+/* An error answer with a REST-only code (not_found, already_exists). */
 void docs_send_rest_error(fanout *out, const docs_request *r, const char *code, const char *message);
 /* docs_rest.c: a DOCS_REQ_REST_TEXT on its loaded document; fresh: this request's load created it. */
 void docs_rest_text(docs *t, docs_entry *e, const docs_request *r, bool fresh, fanout *out);

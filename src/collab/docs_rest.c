@@ -1,6 +1,6 @@
-/* The owner's REST answers that are not about loading: JSON frames to a
- * caller's key, the text read (GET /api/docs/{name}) and the whole-text
- * writes (PUT .../text, POST .../append). */
+/* The owner's REST answers that are not about loading: typed answers to a
+ * caller's key (the REST side renders them) and the whole-text writes
+ * (PUT .../text, POST .../append). */
 #include "collab/docs_internal.h"
 
 #include "collab/textdiff.h"
@@ -8,29 +8,23 @@
 #include <stdio.h>
 #include <string.h>
 
-void docs_send_json(fanout *out, uint64_t key, const ot_buf *b) {
-    rbuf *f = fanout_frame(b->data, b->len);
-    if (f == NULL) {
+void docs_send_answer(fanout *out, const docs_request *r, const proto_rest_answer *a) {
+    proto_rest_answer full = *a;
+    if (full.doc.ptr == NULL) full.doc = (proto_str){r->doc, r->doc_len};
+    rbuf *b = proto_rest_answer_pack(&full);
+    uint64_t key = r->key;
+    if (b == NULL) {
         /* no memory for the answer: the waiter is told its message was lost, never left waiting */
         fanout_doom(out, fanout_key_worker(key), &key, 1);
         return;
     }
-    fanout_send(out, key, f);
-    rbuf_unref(f);
+    fanout_send(out, key, b);
+    rbuf_unref(b);
 }
 
-/* {"type":"error","code":...,"ref":doc} with a code that is not a protocol
- * error code (REST only: not_found, already_exists). */
 void docs_send_rest_error(fanout *out, const docs_request *r, const char *code, const char *message) {
-    ot_buf b;
-    ot_buf_init(&b);
-    static const char head[] = "{\"type\":\"error\",\"code\":", mid[] = ",\"message\":", tail[] = ",\"ref\":";
-    if (ot_buf_append(&b, head, sizeof head - 1) == 0 && proto_json_string(&b, code, strlen(code)) == 0 &&
-        ot_buf_append(&b, mid, sizeof mid - 1) == 0 && proto_json_string(&b, message, strlen(message)) == 0 &&
-        ot_buf_append(&b, tail, sizeof tail - 1) == 0 && proto_json_string(&b, r->doc, r->doc_len) == 0 &&
-        ot_buf_append(&b, "}", 1) == 0)
-        docs_send_json(out, r->key, &b);
-    ot_buf_free(&b);
+    proto_rest_answer a = {.kind = PROTO_REST_ERROR, .code = proto_cstr(code), .message = proto_cstr(message)};
+    docs_send_answer(out, r, &a);
 }
 
 /* The whole text replaced (the minimal op between the current text and
@@ -59,11 +53,8 @@ void docs_rest_text(docs *t, docs_entry *e, const docs_request *r, bool fresh, f
     if (rc != OT_OK) {
         doc_send_error(out, r->key, proto_err_from_ot_submit(rc), ot_err_str(rc), r->doc, r->doc_len);
     } else if (textdiff_is_noop(&op)) {
-        ot_buf b;
-        ot_buf_init(&b);
-        if (proto_enc_rest_written(&b, proto_cstr(r->doc), v, false) == 0) docs_send_json(out, r->key, &b);
-        else doc_send_error(out, r->key, PROTO_ERR_INTERNAL, "out of memory", NULL, 0);
-        ot_buf_free(&b);
+        proto_rest_answer a = {.kind = PROTO_REST_WRITTEN, .v = v, .flag = false};
+        docs_send_answer(out, r, &a);
     } else {
         doc_submit(e->d, r->key, false, r->by, v, r->id, r->id_len, &op, r->time_ms, out);
         docs_entry_mark_dirty(t, e);

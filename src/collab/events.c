@@ -3,6 +3,7 @@
 #include "collab/rest_call.h"
 #include "collab/rest_route.h"
 #include "http/path.h"
+#include "proto/protocol_rest.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -105,11 +106,29 @@ static void refuse_json(events_stream *e, const char *json, size_t len) {
     json_decref(ans);
 }
 
+/* A typed answer from the owner (not_found for the open): the stream is refused, or over. */
+static void on_answer(events_stream *e, const proto_rest_answer *a) {
+    unsubscribe(e);
+    if (e->started) {
+        e->ops->end(e->ctx);
+        return;
+    }
+    char code[64], message[256];
+    snprintf(code, sizeof code, "%.*s", (int)a->code.len, a->code.ptr != NULL ? a->code.ptr : "internal");
+    snprintf(message, sizeof message, "%.*s", (int)a->message.len, a->message.ptr != NULL ? a->message.ptr : "");
+    e->ops->refuse(e->ctx, code, message);
+}
+
 static bool on_frame(void *ctx, rbuf *frame) {
     events_stream *e = ctx;
     const char *js;
     size_t len;
     const char *type = "";
+    proto_rest_answer typed;
+    if (proto_rest_answer_unpack(frame, &typed) == 0) {
+        on_answer(e, &typed);
+        return false;   /* the waiter is already removed */
+    }
     if (fanout_frame_payload(frame, &js, &len) != 0) return false;
     size_t type_len = type_of(js, len, &type);
     bool error = type_len == 5 && memcmp(type, "error", 5) == 0;

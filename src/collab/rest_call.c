@@ -4,6 +4,7 @@
 #include "collab/docs.h"
 #include "base/utf8.h"
 #include "collab/rest_route.h"
+#include "proto/protocol_rest.h"
 #include "io/ring.h"
 
 #include <errno.h>
@@ -29,7 +30,8 @@ struct rest_call {
     char **names;
     uint32_t count_names;
     uint32_t answered;
-    json_t **answers;
+    proto_doc_info *infos;          /* [count_names]: the owners' answers */
+    bool *listed;                   /* [count_names]: infos[i] holds one */
     bool more;
 };
 
@@ -46,12 +48,10 @@ rest_call *rest_call_new(session_worker *sw, const rest_reply_ops *ops, void *ct
 static void call_free(rest_call *k) {
     if (k == NULL) return;
     free(k->body);
-    for (uint32_t i = 0; i < k->count_names; i++) {
-        free(k->names[i]);
-        if (k->answers != NULL && k->answers[i] != NULL) json_decref(k->answers[i]);
-    }
+    for (uint32_t i = 0; i < k->count_names; i++) free(k->names[i]);
     free(k->names);
-    free(k->answers);
+    free(k->infos);
+    free(k->listed);
     free(k);
 }
 
@@ -103,40 +103,74 @@ static void finish_no_memory(rest_call *k) {
 
 /* ---- answers ---------------------------------------------------------------------- */
 
-static bool list_answer(rest_call *k, json_t *ans) {
-    const char *name = json_string_value(json_object_get(ans, "doc"));
-    for (uint32_t i = 0; name != NULL && i < k->count_names; i++) {
-        if (k->answers[i] == NULL && strcmp(k->names[i], name) == 0) {
-            k->answers[i] = json_incref(ans);
+static void respond_list(rest_call *k);
+
+/* One listed document's answer: its info, or (a NULL or an error) a
+ * document left out. True once every listed document answered. */
+static bool list_answer(rest_call *k, const proto_rest_answer *a) {
+    for (uint32_t i = 0; a != NULL && a->kind == PROTO_REST_INFO && i < k->count_names; i++) {
+        if (!k->listed[i] && strlen(k->names[i]) == a->doc.len && memcmp(k->names[i], a->doc.ptr, a->doc.len) == 0) {
+            k->infos[i] = (proto_doc_info){.name = proto_cstr(k->names[i]), .v = a->v, .codepoints = a->codepoints,
+                                           .bytes = a->bytes};
+            k->listed[i] = true;
             break;
         }
     }
     k->answered++;
     if (k->answered < k->count_names) return false;
-    proto_doc_info *infos = calloc(k->count_names, sizeof *infos);
+    respond_list(k);
+    return true;
+}
+
+/* The page: the documents that answered, in name order, and where the next starts. */
+static void respond_list(rest_call *k) {
     uint32_t n = 0;
-    for (uint32_t i = 0; infos != NULL && i < k->count_names; i++) {
-        json_t *a = k->answers[i];
-        if (a == NULL || json_object_get(a, "code") != NULL) continue;   /* failed to load: left out */
-        infos[n++] = (proto_doc_info){
-            .name = proto_cstr(k->names[i]),
-            .v = (uint64_t)json_integer_value(json_object_get(a, "v")),
-            .codepoints = (uint64_t)json_integer_value(json_object_get(a, "codepoints")),
-            .bytes = (uint64_t)json_integer_value(json_object_get(a, "bytes")),
-        };
+    for (uint32_t i = 0; i < k->count_names; i++) {
+        if (k->listed[i]) k->infos[n++] = k->infos[i];   /* failed to load: left out */
     }
     ot_buf b;
     ot_buf_init(&b);
     proto_str next = k->more ? proto_cstr(k->names[k->count_names - 1]) : (proto_str){NULL, 0};
-    if (infos != NULL && proto_enc_rest_list(&b, infos, n, next) == 0) respond(k, 200, b.data, b.len);
+    if (proto_enc_rest_list(&b, k->infos, n, next) == 0) respond(k, 200, b.data, b.len);
     else respond_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
     ot_buf_free(&b);
-    free(infos);
-    return true;
+}
+
+/* A typed answer from an owner, rendered here: the error's code gives the status. */
+static void respond_answer(rest_call *k, const proto_rest_answer *a) {
+    int status = 200;
+    if (a->kind == PROTO_REST_ERROR) {
+        char code[64];
+        snprintf(code, sizeof code, "%.*s", (int)a->code.len, a->code.ptr != NULL ? a->code.ptr : "");
+        status = rest_status_for(code);
+    } else if (a->kind == PROTO_REST_TEXT && k->t.accept_text) {
+        rest_response r = {.status = 200, .content_type = REST_TEXT_PLAIN,
+                           .body = a->text.ptr != NULL ? a->text.ptr : "", .len_bytes = a->text.len};
+        k->ops->respond(k->ctx, &r);
+        return;
+    }
+    ot_buf b;
+    ot_buf_init(&b);
+    if (proto_enc_rest_answer(&b, a) == 0) respond(k, status, b.data, b.len);
+    else respond_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
+    ot_buf_free(&b);
 }
 
 static bool on_answer(void *ctx, rbuf *frame) {
     rest_call *k = ctx;
+    proto_rest_answer typed;
+    bool is_typed = proto_rest_answer_unpack(frame, &typed) == 0;
+    if (k->t.route == REST_LIST) {
+        /* a frame is an error (storage, memory): that document is left out */
+        bool done = list_answer(k, is_typed ? &typed : NULL);
+        if (done) finish(k);
+        return done;
+    }
+    if (is_typed) {
+        respond_answer(k, &typed);
+        finish(k);
+        return true;
+    }
     const char *js;
     size_t len;
     if (fanout_frame_payload(frame, &js, &len) != 0) {
@@ -151,13 +185,7 @@ static bool on_answer(void *ctx, rbuf *frame) {
         return true;
     }
     const char *type = json_string_value(json_object_get(ans, "type"));
-    bool done = true;
-    if (k->t.route == REST_LIST) {
-        if (type != NULL && strcmp(type, "error") == 0) {
-            json_object_set(ans, "doc", json_null());
-        }
-        done = list_answer(k, ans);
-    } else if (type != NULL && strcmp(type, "error") == 0) {
+    if (type != NULL && strcmp(type, "error") == 0) {
         const char *code = json_string_value(json_object_get(ans, "code"));
         const char *msg = json_string_value(json_object_get(ans, "message"));
         respond_error(k, code != NULL ? code : "internal", msg != NULL ? msg : "");
@@ -169,18 +197,12 @@ static bool on_answer(void *ctx, rbuf *frame) {
         if (proto_enc_rest_written(&b, proto_cstr(k->t.doc), v + 1, true) == 0) respond(k, 200, b.data, b.len);
         else respond_error(k, "internal", "out of memory");
         ot_buf_free(&b);
-    } else if (k->t.accept_text) {
-        json_t *text = json_object_get(ans, "text");
-        rest_response r = {.status = 200, .content_type = REST_TEXT_PLAIN, .body = json_string_value(text),
-                           .len_bytes = json_string_length(text)};
-        if (r.body == NULL) respond_error(k, "internal", "bad answer");
-        else k->ops->respond(k->ctx, &r);
     } else {
-        respond(k, 200, js, len);
+        respond(k, 200, js, len);   /* the ack of a POST op or a restore: the protocol's own message */
     }
     json_decref(ans);
-    if (done) finish(k);
-    return done;
+    finish(k);
+    return true;
 }
 
 /* ---- requests ----------------------------------------------------------------------- */
@@ -342,15 +364,16 @@ static void dispatch_list(rest_call *k) {
         return;
     }
     k->names = calloc(limit, sizeof *k->names);
-    k->answers = calloc(limit, sizeof *k->answers);
+    k->infos = calloc(limit, sizeof *k->infos);
+    k->listed = calloc(limit, sizeof *k->listed);
     int n = k->names != NULL ? nameset_page(k->sw->names, k->t.after, limit, granted, k, k->names, &k->more) : -ENOMEM;
     if (n >= 0) k->count_names = (uint32_t)n;
-    if (n < 0 || k->answers == NULL) {
+    if (n < 0 || k->infos == NULL || k->listed == NULL) {
         finish_no_memory(k);
         return;
     }
     if (k->count_names == 0) {
-        respond(k, 200, "{\"docs\":[]}", 11);
+        respond_list(k);
         finish(k);
         return;
     }
@@ -359,11 +382,8 @@ static void dispatch_list(rest_call *k) {
     for (uint32_t i = 0; i < count; i++) {
         docs_request *r = new_req(k, DOCS_REQ_REST_INFO, k->names[i], strlen(k->names[i]));
         if (r == NULL || session_route(k->sw, r) != 0) {
-            /* counted as answered so the listing still completes */
-            json_t *err = json_pack("{s:s, s:s}", "doc", k->names[i], "code", r == NULL ? "no_memory" : "internal");
-            bool done = list_answer(k, err);
-            json_decref(err);
-            if (done) {
+            /* counted as answered (left out) so the listing still completes */
+            if (list_answer(k, NULL)) {
                 session_waiter_remove(k->sw, k->key);
                 finish(k);
                 return;

@@ -5,7 +5,9 @@
 #include "base/log.h"
 #include "io/ring.h"
 #include "proto/docname.h"
+#include "proto/protocol_rest.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +129,7 @@ static void deliver(void *ctx, uint64_t key, rbuf *frame, const char *doc, size_
         return;
     }
     session *s = sl->s;
+    assert(frame == NULL || !proto_rest_answer_is(frame));   /* typed answers go to waiters only */
     if (frame == NULL) {
         session_doc *d = find_doc(s, doc, doc_len);
         if (d != NULL) remove_doc(s, d);

@@ -210,7 +210,7 @@ void conn_arm_recv(conn *c) {
 
 /* ---- sending ------------------------------------------------------------------ */
 
-static void account_queue(conn *c, uint64_t before) {
+void conn_account_queue(conn *c, uint64_t before) {
     metrics_worker *m = c->w->m;
     if (c->q.bytes > before) metrics_add(&m->send_queue_bytes, c->q.bytes - before);
     else metrics_sub(&m->send_queue_bytes, before - c->q.bytes);
@@ -219,14 +219,14 @@ static void account_queue(conn *c, uint64_t before) {
 static void drop_backlog(conn *c) {
     uint64_t before = c->q.bytes;
     sendq_drop_pending(&c->q);
-    account_queue(c, before);
+    conn_account_queue(c, before);
 }
 
 int conn_send(conn *c, rbuf *b, uint32_t off, uint32_t len) {
     if (c->state == CONN_DEAD) return -EPIPE;
     uint64_t before = c->q.bytes;
     int rc = sendq_push(&c->q, b, b->data + off, len);
-    account_queue(c, before);
+    conn_account_queue(c, before);
     if (rc == -ENOBUFS) {
         /* A reader that does not keep up loses its backlog, not our memory. */
         drop_backlog(c);
@@ -247,7 +247,7 @@ int conn_send(conn *c, rbuf *b, uint32_t off, uint32_t len) {
 static int send_forced(conn *c, rbuf *b, const uint8_t *ptr, uint32_t len) {
     uint64_t before = c->q.bytes;
     int rc = sendq_push_force(&c->q, b, ptr, len);
-    account_queue(c, before);
+    conn_account_queue(c, before);
     if (rc != 0) return rc;
     mark_dirty(c);
     return 0;
@@ -358,22 +358,21 @@ static void on_send(worker *w, completion *self, const struct io_uring_cqe *cqe)
     }
     int res = cqe->res;
     uint64_t before = c->q.bytes;
+    sendq_complete(&c->q, res > 0 ? (uint64_t)res : 0);
+    /* Before a close, which drops the rest and counts it out itself. */
+    conn_account_queue(c, before);
     if (zerocopy && (res == -EOPNOTSUPP || res == -EINVAL)) {
         /* This socket or kernel refuses zero-copy: plain sends from now on. */
         w->zerocopy = false;
         log_info("worker %u: zero-copy send refused (%s); using plain sends", w->id, strerror(-res));
-        sendq_complete(&c->q, 0);
         if (c->state != CONN_DEAD) mark_dirty(c);
     } else if (res < 0) {
-        sendq_complete(&c->q, 0);
         if (res != -ECANCELED) metrics_add(&w->m->errors[METRICS_ERR_SEND], 1);
         if (c->state != CONN_DEAD) conn_close(c, METRICS_CLOSE_IO_ERROR);
     } else {
         metrics_add(&w->m->bytes_out, (uint64_t)res);
-        sendq_complete(&c->q, (uint64_t)res);
         if (c->state != CONN_DEAD) mark_dirty(c);   /* more queued, or DRAIN -> linger */
     }
-    account_queue(c, before);
     if (zerocopy && (cqe->flags & IORING_CQE_F_MORE)) {
         op->result_seen = true;   /* keep the bytes until the NOTIF */
         return;
@@ -449,7 +448,10 @@ static void conn_op_done_free(conn *c) {
     }
     if (c->dirty) return; /* the flush loop still holds it; it calls back here */
     if (c->recv_buf != NULL) bufpool_put(&w->recvbuf_pool, c->recv_buf);
+    /* What was in flight at the close and not sent leaves the gauge here. */
+    uint64_t before = c->q.bytes;
     sendq_free(&c->q);
+    conn_account_queue(c, before);
     if (c->filter != NULL) c->filter->free(c);
     bufpool_put(&w->conn_pool, c);
     assert(w->count_conns > 0);
@@ -492,7 +494,7 @@ int conn_send_response(conn *c, uint16_t status, rbuf *head, const uint8_t *body
          * client that does not read are a slow consumer like any other */
         rc = sendq_push(&c->q, NULL, body, (uint32_t)body_len);
     }
-    account_queue(c, before);
+    conn_account_queue(c, before);
     rbuf_unref(head);
     if (rc == -ENOBUFS) {
         drop_backlog(c);

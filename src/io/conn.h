@@ -109,6 +109,11 @@ void conn_arm_recv(conn *c);
  * -ENOBUFS (the conn was closed as a slow consumer) or -ENOMEM. */
 int conn_send(conn *c, rbuf *b, uint32_t off, uint32_t len);
 
+/* The queue's bytes changed from `before` (pushed, sent, dropped): moves the
+ * worker's send-queue gauge by the difference. Every change of c->q.bytes is
+ * followed by one call, so the gauge is the sum of the queues. */
+void conn_account_queue(conn *c, uint64_t before);
+
 /* Flushes the queued bytes as one send (called once per iteration). */
 void conn_flush(conn *c);
 

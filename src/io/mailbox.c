@@ -4,6 +4,8 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 static void on_delivered(worker *w, completion *self, const struct io_uring_cqe *cqe);
 static void on_sent(worker *w, completion *self, const struct io_uring_cqe *cqe);
@@ -16,6 +18,16 @@ void mailbox_msg_init(mailbox_msg *msg, uint32_t kind, uint32_t from_worker, mai
     msg->from_worker = from_worker;
     msg->reserved = 0;
     msg->destroy = destroy;
+}
+
+void *mailbox_msg_new(size_t bytes, uint32_t kind, uint32_t from_worker, mailbox_destroy_fn destroy) {
+    assert(bytes >= sizeof(mailbox_msg));
+    /* aligned_alloc wants a multiple of the alignment */
+    mailbox_msg *msg = aligned_alloc(16, (bytes + 15) & ~(size_t)15);
+    if (msg == NULL) return NULL;
+    memset(msg, 0, bytes);
+    mailbox_msg_init(msg, kind, from_worker, destroy);
+    return msg;
 }
 
 void mailbox_msg_ref(mailbox_msg *msg) { atomic_fetch_add_explicit(&msg->refs, 1, memory_order_relaxed); }

@@ -16,6 +16,7 @@
 #include <liburing.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Messages posted to one target and not yet received; beyond it mailbox_post
@@ -44,6 +45,10 @@ typedef struct mailbox_target {
 
 /* refs = 1 (the creator's). A message may be posted to several targets. */
 void mailbox_msg_init(mailbox_msg *msg, uint32_t kind, uint32_t from_worker, mailbox_destroy_fn destroy);
+/* A zeroed message struct of `bytes` (its mailbox_msg first), 16-byte
+ * aligned, initialised as above; NULL when memory is short. Free it through
+ * its destroy. */
+void *mailbox_msg_new(size_t bytes, uint32_t kind, uint32_t from_worker, mailbox_destroy_fn destroy);
 void mailbox_msg_ref(mailbox_msg *msg);
 void mailbox_msg_unref(mailbox_msg *msg);
 

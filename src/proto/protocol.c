@@ -145,12 +145,12 @@ static bool hex_digit(char c) {
 
 typedef enum field_need { FIELD_OPTIONAL = 0, FIELD_REQUIRED = 1 } field_need;
 
-/* A string field copied into out (cap includes the NUL). *present tells
- * whether it was there; 0 or a proto_err. */
-static int field_string(proto_msg *msg, json_t *obj, const char *key, field_need need,
-                        size_t max_bytes, char *out, size_t *out_len, bool *present) {
+/* The string field `key`: *s and *len (lengths count: JSON_ALLOW_NUL), *s
+ * NULL when an optional field is absent; 0 or a proto_err. */
+static int field_str(proto_msg *msg, json_t *obj, const char *key, field_need need, const char **s, size_t *len) {
     json_t *v = json_object_get(obj, key);
-    if (present != NULL) *present = false;
+    *s = NULL;
+    *len = 0;
     if (v == NULL) {
         if (need == FIELD_REQUIRED)
             return fail(msg, PROTO_ERR_BAD_MESSAGE, "missing field \"%s\"", key);
@@ -158,10 +158,23 @@ static int field_string(proto_msg *msg, json_t *obj, const char *key, field_need
     }
     if (!json_is_string(v))
         return fail(msg, PROTO_ERR_BAD_MESSAGE, "field \"%s\" must be a string", key);
-    size_t len = json_string_length(v);
+    *s = json_string_value(v);
+    *len = json_string_length(v);
+    return PROTO_OK;
+}
+
+/* A string field copied into out (cap includes the NUL). *present tells
+ * whether it was there; 0 or a proto_err. */
+static int field_string(proto_msg *msg, json_t *obj, const char *key, field_need need,
+                        size_t max_bytes, char *out, size_t *out_len, bool *present) {
+    if (present != NULL) *present = false;
+    const char *s;
+    size_t len;
+    int rc = field_str(msg, obj, key, need, &s, &len);
+    if (rc != PROTO_OK || s == NULL) return rc;
     if (len == 0 || len > max_bytes)
         return fail(msg, PROTO_ERR_BAD_MESSAGE, "field \"%s\" must be 1..%zu bytes", key, max_bytes);
-    memcpy(out, json_string_value(v), len);
+    memcpy(out, s, len);
     out[len] = '\0';
     *out_len = len;
     if (present != NULL) *present = true;
@@ -188,11 +201,10 @@ static int field_uint(proto_msg *msg, json_t *obj, const char *key, field_need n
 }
 
 static int field_doc(const proto_limits *limits, proto_msg *msg, json_t *obj) {
-    json_t *v = json_object_get(obj, "doc");
-    if (v == NULL) return fail(msg, PROTO_ERR_BAD_MESSAGE, "missing field \"doc\"");
-    if (!json_is_string(v)) return fail(msg, PROTO_ERR_BAD_MESSAGE, "field \"doc\" must be a string");
-    const char *s = json_string_value(v);
-    size_t len = json_string_length(v);
+    const char *s;
+    size_t len;
+    int rc = field_str(msg, obj, "doc", FIELD_REQUIRED, &s, &len);
+    if (rc != PROTO_OK) return rc;
     size_t max = limits->max_doc_name_bytes;
     if (!proto_doc_name_valid(s, len, max))
         return fail(msg, PROTO_ERR_BAD_DOC_NAME,
@@ -206,11 +218,10 @@ static int field_doc(const proto_limits *limits, proto_msg *msg, json_t *obj) {
 }
 
 static int field_id(proto_msg *msg, json_t *obj) {
-    json_t *v = json_object_get(obj, "id");
-    if (v == NULL) return fail(msg, PROTO_ERR_BAD_MESSAGE, "missing field \"id\"");
-    if (!json_is_string(v)) return fail(msg, PROTO_ERR_BAD_MESSAGE, "field \"id\" must be a string");
-    const char *s = json_string_value(v);
-    size_t len = json_string_length(v);
+    const char *s;
+    size_t len;
+    int rc = field_str(msg, obj, "id", FIELD_REQUIRED, &s, &len);
+    if (rc != PROTO_OK) return rc;
     bool ok = len >= 1 && len <= PROTO_MAX_ID_BYTES;
     for (size_t i = 0; ok && i < len; i++) ok = s[i] >= 0x20 && s[i] <= 0x7e;
     if (!ok)
@@ -311,12 +322,10 @@ static int decode_hello(proto_msg *msg, json_t *obj) {
 }
 
 static int decode_object(const proto_limits *limits, proto_msg *msg, json_t *obj) {
-    json_t *type = json_object_get(obj, "type");
-    if (type == NULL) return fail(msg, PROTO_ERR_BAD_MESSAGE, "missing field \"type\"");
-    if (!json_is_string(type)) return fail(msg, PROTO_ERR_BAD_MESSAGE, "field \"type\" must be a string");
-    const char *t = json_string_value(type);
-    size_t t_len = json_string_length(type);
-    int rc;
+    const char *t;
+    size_t t_len;
+    int rc = field_str(msg, obj, "type", FIELD_REQUIRED, &t, &t_len);
+    if (rc != PROTO_OK) return rc;
     /* Lengths compared too: with JSON_ALLOW_NUL, "op\u0000x" must not read as "op". */
 #define TYPE_IS(lit) (t_len == sizeof(lit) - 1 && memcmp(t, lit, t_len) == 0)
     if (TYPE_IS("op")) {

@@ -231,6 +231,27 @@ typedef struct proto_op_item {
 /* {"v":..,"id":..,"by":..,"time":..,"op":[..]}, preceded by "," unless first. */
 int proto_enc_rest_op_item(ot_buf *out, bool first, const proto_op_item *item);
 
+/* One editing session of GET .../history: consecutive ops of one author. */
+typedef struct proto_session_item {
+    proto_str by;
+    uint64_t from, to;
+    int64_t start_ms, end_ms;
+    uint64_t count_ops, added, removed;
+} proto_session_item;
+
+/* {"by","from","to","start","end","ops","added","removed"}, preceded by "," unless first. */
+int proto_enc_rest_session_item(ot_buf *out, bool first, const proto_session_item *item);
+
+/* A run of code points of GET .../authors written by one author (by.ptr NULL: unknown). */
+typedef struct proto_author_span {
+    proto_str by;
+    uint64_t from, to;
+} proto_author_span;
+
+/* The fields of GET .../authors after "doc": "text":..,"base":..,"spans":[{"by","from","to"}..]. */
+int proto_enc_rest_authors(ot_buf *out, proto_str text, uint64_t base, const proto_author_span *spans,
+                           size_t count_spans);
+
 /* One entry of GET /api/docs. */
 typedef struct proto_doc_info {
     proto_str name;

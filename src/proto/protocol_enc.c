@@ -8,6 +8,7 @@
  * rather than passed on.
  */
 #include "proto/protocol.h"
+#include "proto/protocol_rest.h"
 
 #include <errno.h>
 #include <string.h>
@@ -34,6 +35,14 @@ static int put_u64(ot_buf *out, uint64_t v) {
     } while (v != 0 && n < sizeof digits);
     return put(out, digits + sizeof digits - n, n);
 }
+
+/* A key (a literal with its quotes, colon and any leading comma) and its number. */
+static int put_key_u64(ot_buf *out, const char *key, size_t key_len, uint64_t v) {
+    TRY(put(out, key, key_len));
+    return put_u64(out, v);
+}
+
+#define PUT_KEY_U64(out, lit, v) put_key_u64((out), "" lit "", sizeof(lit) - 1, (v))
 
 /* Length of the valid UTF-8 sequence starting at s[0] (>= 0x80), 0 if invalid
  * (overlong, surrogate, beyond U+10FFFF or truncated). */
@@ -320,6 +329,11 @@ int proto_enc_rest_error(ot_buf *out, const char *code, proto_str message) {
     return finish(out, start, rc);
 }
 
+static int put_i64(ot_buf *out, int64_t v) {
+    if (v < 0) TRY(PUT_LIT(out, "-"));
+    return put_u64(out, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+}
+
 static int op_item_body(ot_buf *out, const proto_op_item *it) {
     TRY(PUT_LIT(out, "{\"v\":"));
     TRY(put_u64(out, it->v));
@@ -328,8 +342,7 @@ static int op_item_body(ot_buf *out, const proto_op_item *it) {
     TRY(PUT_LIT(out, ",\"by\":"));
     TRY(put_str(out, it->by));
     TRY(PUT_LIT(out, ",\"time\":"));
-    if (it->time_ms < 0) TRY(PUT_LIT(out, "-"));
-    TRY(put_u64(out, it->time_ms < 0 ? (uint64_t)0 - (uint64_t)it->time_ms : (uint64_t)it->time_ms));
+    TRY(put_i64(out, it->time_ms));
     TRY(PUT_LIT(out, ",\"op\":"));
     if (it->op != NULL) TRY(ot_op_to_json(it->op, out) == OT_OK ? 0 : -ENOMEM);
     else TRY(put(out, it->op_json.ptr, it->op_json.len));
@@ -343,17 +356,58 @@ int proto_enc_rest_op_item(ot_buf *out, bool first, const proto_op_item *item) {
     return finish(out, start, rc);
 }
 
+static int session_item_body(ot_buf *out, const proto_session_item *it) {
+    TRY(PUT_LIT(out, "{\"by\":"));
+    TRY(put_str(out, it->by));
+    TRY(PUT_KEY_U64(out, ",\"from\":", it->from));
+    TRY(PUT_KEY_U64(out, ",\"to\":", it->to));
+    TRY(PUT_LIT(out, ",\"start\":"));
+    TRY(put_i64(out, it->start_ms));
+    TRY(PUT_LIT(out, ",\"end\":"));
+    TRY(put_i64(out, it->end_ms));
+    TRY(PUT_KEY_U64(out, ",\"ops\":", it->count_ops));
+    TRY(PUT_KEY_U64(out, ",\"added\":", it->added));
+    TRY(PUT_KEY_U64(out, ",\"removed\":", it->removed));
+    return PUT_LIT(out, "}");
+}
+
+int proto_enc_rest_session_item(ot_buf *out, bool first, const proto_session_item *item) {
+    size_t start = out->len;
+    int rc = first ? 0 : PUT_LIT(out, ",");
+    if (rc == 0) rc = session_item_body(out, item);
+    return finish(out, start, rc);
+}
+
+static int authors_body(ot_buf *out, proto_str text, uint64_t base, const proto_author_span *spans, size_t count) {
+    TRY(PUT_LIT(out, "\"text\":"));
+    TRY(proto_json_string(out, text.ptr != NULL ? text.ptr : "", text.len));
+    TRY(PUT_LIT(out, ",\"base\":"));
+    TRY(put_u64(out, base));
+    TRY(PUT_LIT(out, ",\"spans\":["));
+    for (size_t i = 0; i < count; i++) {
+        TRY(i > 0 ? PUT_LIT(out, ",{\"by\":") : PUT_LIT(out, "{\"by\":"));
+        TRY(put_str(out, spans[i].by));
+        TRY(PUT_KEY_U64(out, ",\"from\":", spans[i].from));
+        TRY(PUT_KEY_U64(out, ",\"to\":", spans[i].to));
+        TRY(PUT_LIT(out, "}"));
+    }
+    return PUT_LIT(out, "]");
+}
+
+int proto_enc_rest_authors(ot_buf *out, proto_str text, uint64_t base, const proto_author_span *spans,
+                           size_t count_spans) {
+    size_t start = out->len;
+    return finish(out, start, authors_body(out, text, base, spans, count_spans));
+}
+
 static int list_body(ot_buf *out, const proto_doc_info *docs, size_t count, proto_str next) {
     TRY(PUT_LIT(out, "{\"docs\":["));
     for (size_t i = 0; i < count; i++) {
         TRY(i > 0 ? PUT_LIT(out, ",{\"name\":") : PUT_LIT(out, "{\"name\":"));
         TRY(put_str(out, docs[i].name));
-        TRY(PUT_LIT(out, ",\"v\":"));
-        TRY(put_u64(out, docs[i].v));
-        TRY(PUT_LIT(out, ",\"codepoints\":"));
-        TRY(put_u64(out, docs[i].codepoints));
-        TRY(PUT_LIT(out, ",\"bytes\":"));
-        TRY(put_u64(out, docs[i].bytes));
+        TRY(PUT_KEY_U64(out, ",\"v\":", docs[i].v));
+        TRY(PUT_KEY_U64(out, ",\"codepoints\":", docs[i].codepoints));
+        TRY(PUT_KEY_U64(out, ",\"bytes\":", docs[i].bytes));
         TRY(PUT_LIT(out, "}"));
     }
     TRY(PUT_LIT(out, "]"));
@@ -380,4 +434,66 @@ static int written_body(ot_buf *out, proto_str doc, uint64_t v, bool changed) {
 int proto_enc_rest_written(ot_buf *out, proto_str doc, uint64_t v, bool changed) {
     size_t start = out->len;
     return finish(out, start, written_body(out, doc, v, changed));
+}
+
+/* ---- REST answers: an owner's typed answer rendered -------------------------- */
+
+
+/* JSON this module wrote before (items), as it is. */
+static int put_raw(ot_buf *out, proto_str json) { return json.len > 0 ? put(out, json.ptr, json.len) : 0; }
+
+static int answer_body(ot_buf *out, const proto_rest_answer *a) {
+    switch ((proto_rest_kind)a->kind) {
+    case PROTO_REST_ERROR:
+        TRY(PUT_LIT(out, "{\"code\":"));
+        TRY(put_str(out, a->code));
+        TRY(PUT_LIT(out, ",\"message\":"));
+        TRY(proto_json_string(out, a->message.ptr != NULL ? a->message.ptr : "", a->message.len));
+        return PUT_LIT(out, "}");
+    case PROTO_REST_TEXT:
+        TRY(PUT_KEY_U64(out, "{\"v\":", a->v));
+        TRY(PUT_KEY_U64(out, ",\"codepoints\":", a->codepoints));
+        TRY(PUT_LIT(out, ",\"doc\":"));
+        TRY(put_str(out, a->doc));
+        TRY(PUT_LIT(out, ",\"text\":"));
+        TRY(proto_json_string(out, a->text.ptr != NULL ? a->text.ptr : "", a->text.len));
+        return PUT_LIT(out, "}");
+    case PROTO_REST_WRITTEN: return written_body(out, a->doc, a->v, a->flag);
+    case PROTO_REST_INFO:
+        TRY(PUT_LIT(out, "{\"doc\":"));
+        TRY(put_str(out, a->doc));
+        TRY(PUT_KEY_U64(out, ",\"v\":", a->v));
+        TRY(PUT_KEY_U64(out, ",\"codepoints\":", a->codepoints));
+        TRY(PUT_KEY_U64(out, ",\"bytes\":", a->bytes));
+        return PUT_LIT(out, "}");
+    case PROTO_REST_DELETED: return a->flag ? PUT_LIT(out, "{\"deleted\":true}") : PUT_LIT(out, "{\"deleted\":false}");
+    case PROTO_REST_OPS:
+        TRY(PUT_KEY_U64(out, "{\"v\":", a->v));
+        TRY(PUT_KEY_U64(out, ",\"from\":", a->from));
+        TRY(PUT_KEY_U64(out, ",\"to\":", a->to));
+        TRY(PUT_LIT(out, ",\"ops\":["));
+        TRY(put_raw(out, a->items));
+        return PUT_LIT(out, "]}");
+    case PROTO_REST_HISTORY:
+    case PROTO_REST_AUTHORS:
+        TRY(PUT_KEY_U64(out, "{\"v\":", a->v));
+        TRY(PUT_LIT(out, ",\"doc\":"));
+        TRY(put_str(out, a->doc));
+        if (a->kind == PROTO_REST_AUTHORS) {
+            TRY(PUT_LIT(out, ","));
+            TRY(put_raw(out, a->items));
+            return PUT_LIT(out, "}");
+        }
+        TRY(PUT_KEY_U64(out, ",\"from\":", a->from));
+        TRY(PUT_KEY_U64(out, ",\"to\":", a->to));
+        TRY(PUT_LIT(out, ",\"sessions\":["));
+        TRY(put_raw(out, a->items));
+        return PUT_LIT(out, "]}");
+    }
+    return -EINVAL;
+}
+
+int proto_enc_rest_answer(ot_buf *out, const proto_rest_answer *a) {
+    size_t start = out->len;
+    return finish(out, start, answer_body(out, a));
 }

@@ -50,12 +50,6 @@ static int plain_sink(void *arg, uint8_t *plain, size_t len) {
     return c->state == CONN_DEAD;
 }
 
-static void account(conn *c, uint64_t before) {
-    metrics_worker *m = c->w->m;
-    if (c->q.bytes > before) metrics_add(&m->send_queue_bytes, c->q.bytes - before);
-    else metrics_sub(&m->send_queue_bytes, before - c->q.bytes);
-}
-
 /* A plaintext HTTP request on the TLS port: answer 400 in plaintext and close. */
 static void reject_plaintext(conn *c) {
     conn_tls_free(c);   /* from here on the connection is plaintext */
@@ -143,7 +137,7 @@ int conn_tls_seal(conn *c) {
         int rc = tls_conn_write(t, pieces, n);
         sendq_complete(q, total);   /* the plaintext is consumed either way */
         if (rc != TLS_OK) {
-            account(c, before);
+            conn_account_queue(c, before);
             log_info("worker %u: conn fd %d: TLS write failed: %s (%s)", c->w->id, c->fd, tls_status_str(rc),
                      tls_conn_error_str(t));
             conn_close(c, rc == TLS_ERR_OUTPUT_FULL ? METRICS_CLOSE_SLOW_CONSUMER : METRICS_CLOSE_TLS_ERROR);
@@ -156,14 +150,14 @@ int conn_tls_seal(conn *c) {
         int rc = sendq_push_force(q, out, out->data, out->len);
         if (rc != 0) {
             rbuf_unref(out);
-            account(c, before);
+            conn_account_queue(c, before);
             metrics_add(&c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
             conn_close(c, METRICS_CLOSE_IO_ERROR);
             return -1;
         }
         c->tls_sealed = out;   /* our reference: identifies the head entry until it is sent */
     }
-    account(c, before);
+    conn_account_queue(c, before);
     return 0;
 }
 

@@ -5,10 +5,11 @@
 
 #include "tls/tls.h"
 
+#include "base/errmsg.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,26 +110,17 @@ static void wolf_reason(int code, char *buf, size_t len) {
     snprintf(buf, len, "%s (wolfSSL %d)", tmp, code);
 }
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t err_len, const char *fmt, ...) {
-    if (err == NULL || err_len == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
 /* Reads a whole file of at most TLS_PEM_MAX_BYTES into a malloc'd buffer. */
 static int read_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t err_len) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        set_err(err, err_len, "%s: %s", path, strerror(e));
+        errmsg_set(err, err_len, "%s: %s", path, strerror(e));
         return TLS_ERR_IO;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > (off_t)TLS_PEM_MAX_BYTES) {
-        set_err(err, err_len, "%s: not a regular file of 1..%u bytes", path, TLS_PEM_MAX_BYTES);
+        errmsg_set(err, err_len, "%s: not a regular file of 1..%u bytes", path, TLS_PEM_MAX_BYTES);
         close(fd);
         return TLS_ERR_IO;
     }
@@ -147,7 +139,7 @@ static int read_file(const char *path, uint8_t **out, size_t *out_len, char *err
     }
     close(fd);
     if (got != size) {
-        set_err(err, err_len, "%s: short read", path);
+        errmsg_set(err, err_len, "%s: short read", path);
         free(buf);
         return TLS_ERR_IO;
     }
@@ -167,11 +159,11 @@ static int probe_handshake(WOLFSSL_CTX *ctx, char *reason, size_t reason_len);
 static int build_ctx(const tls_options *o, WOLFSSL_CTX **out, char *err, size_t err_len) {
     int rc = tls_library_init();
     if (rc != TLS_OK) {
-        set_err(err, err_len, "wolfSSL_Init failed");
+        errmsg_set(err, err_len, "wolfSSL_Init failed");
         return rc;
     }
     if (o->min_version != TLS_V12 && o->min_version != TLS_V13) {
-        set_err(err, err_len, "minimum TLS version must be 1.2 or 1.3");
+        errmsg_set(err, err_len, "minimum TLS version must be 1.2 or 1.3");
         return TLS_ERR_CONFIG;
     }
     uint8_t *cert = NULL, *key = NULL;
@@ -187,36 +179,36 @@ static int build_ctx(const tls_options *o, WOLFSSL_CTX **out, char *err, size_t 
     char reason[TLS_ERR_TEXT_BYTES];
     if (ctx == NULL) {
         rc = TLS_ERR_NOMEM;
-        set_err(err, err_len, "wolfSSL_CTX_new failed");
+        errmsg_set(err, err_len, "wolfSSL_CTX_new failed");
         goto done;
     }
     rc = TLS_ERR_CONFIG;
     int r = wolfSSL_CTX_SetMinVersion(ctx, o->min_version == TLS_V13 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2);
     if (r != WOLFSSL_SUCCESS) {
         wolf_reason(r, reason, sizeof reason);
-        set_err(err, err_len, "minimum version: %s", reason);
+        errmsg_set(err, err_len, "minimum version: %s", reason);
         goto done;
     }
     r = wolfSSL_CTX_use_certificate_chain_buffer_format(ctx, cert, (long)cert_len, WOLFSSL_FILETYPE_PEM);
     if (r != WOLFSSL_SUCCESS) {
         wolf_reason(r, reason, sizeof reason);
-        set_err(err, err_len, "%s: not a PEM certificate chain: %s", o->cert_path, reason);
+        errmsg_set(err, err_len, "%s: not a PEM certificate chain: %s", o->cert_path, reason);
         goto done;
     }
     r = wolfSSL_CTX_use_PrivateKey_buffer(ctx, key, (long)key_len, WOLFSSL_FILETYPE_PEM);
     if (r != WOLFSSL_SUCCESS) {
         wolf_reason(r, reason, sizeof reason);
-        set_err(err, err_len, "%s: not a PEM private key: %s", o->key_path, reason);
+        errmsg_set(err, err_len, "%s: not a PEM private key: %s", o->key_path, reason);
         goto done;
     }
     r = wolfSSL_CTX_check_private_key(ctx);
     if (r != WOLFSSL_SUCCESS) {
-        set_err(err, err_len, "%s does not match the certificate in %s", o->key_path, o->cert_path);
+        errmsg_set(err, err_len, "%s does not match the certificate in %s", o->key_path, o->cert_path);
         goto done;
     }
     r = wolfSSL_CTX_set_cipher_list(ctx, tls_cipher_list);
     if (r != WOLFSSL_SUCCESS) {
-        set_err(err, err_len, "cipher list rejected by this wolfSSL build");
+        errmsg_set(err, err_len, "cipher list rejected by this wolfSSL build");
         goto done;
     }
     /* No client certificates: browsers and tokens authenticate users. */
@@ -224,7 +216,7 @@ static int build_ctx(const tls_options *o, WOLFSSL_CTX **out, char *err, size_t 
     /* wolfSSL_CTX_check_private_key passes mismatched EC pairs in 5.5.4: a
      * handshake with ourselves proves the key signs for the certificate. */
     if (probe_handshake(ctx, reason, sizeof reason) != TLS_OK) {
-        set_err(err, err_len, "%s does not match the certificate in %s (%s)", o->key_path, o->cert_path, reason);
+        errmsg_set(err, err_len, "%s does not match the certificate in %s (%s)", o->key_path, o->cert_path, reason);
         goto done;
     }
     rc = TLS_OK;
@@ -546,7 +538,7 @@ static WOLFSSL_METHOD *client_method(int min_version, int max_version) {
 int tls_client_new(const tls_client_options *o, tls_client **out, char *err, size_t err_len) {
     int rc = tls_library_init();
     if (rc != TLS_OK) {
-        set_err(err, err_len, "wolfSSL_Init failed");
+        errmsg_set(err, err_len, "wolfSSL_Init failed");
         return rc;
     }
     int lo = o->min_version ? o->min_version : TLS_V12;
@@ -554,23 +546,23 @@ int tls_client_new(const tls_client_options *o, tls_client **out, char *err, siz
     const char *name = o->server_name != NULL ? o->server_name : "";
     const char *alpn = o->alpn != NULL ? o->alpn : "";
     if ((lo != TLS_V12 && lo != TLS_V13) || (hi != TLS_V12 && hi != TLS_V13) || lo > hi) {
-        set_err(err, err_len, "TLS versions must be 1.2 or 1.3, the minimum not above the maximum");
+        errmsg_set(err, err_len, "TLS versions must be 1.2 or 1.3, the minimum not above the maximum");
         return TLS_ERR_CONFIG;
     }
     if (strlen(name) > TLS_SERVER_NAME_MAX_BYTES || (o->server_name != NULL && name[0] == '\0')) {
-        set_err(err, err_len, "the server name must be 1..%u bytes", TLS_SERVER_NAME_MAX_BYTES);
+        errmsg_set(err, err_len, "the server name must be 1..%u bytes", TLS_SERVER_NAME_MAX_BYTES);
         return TLS_ERR_CONFIG;
     }
     tls_client *c = calloc(1, sizeof *c);
     if (c == NULL) return TLS_ERR_NOMEM;
     if (strlen(alpn) >= sizeof c->alpn) {
-        set_err(err, err_len, "ALPN protocol longer than %zu bytes", sizeof c->alpn - 1);
+        errmsg_set(err, err_len, "ALPN protocol longer than %zu bytes", sizeof c->alpn - 1);
         free(c);
         return TLS_ERR_CONFIG;
     }
     c->ctx = wolfSSL_CTX_new(client_method(lo, hi));
     if (c->ctx == NULL) {
-        set_err(err, err_len, "wolfSSL_CTX_new failed");
+        errmsg_set(err, err_len, "wolfSSL_CTX_new failed");
         free(c);
         return TLS_ERR_NOMEM;
     }
@@ -584,7 +576,7 @@ int tls_client_new(const tls_client_options *o, tls_client **out, char *err, siz
         int r = wolfSSL_CTX_SetMinVersion(c->ctx, lo == TLS_V13 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2);
         if (r != WOLFSSL_SUCCESS) {
             wolf_reason(r, reason, sizeof reason);
-            set_err(err, err_len, "minimum version: %s", reason);
+            errmsg_set(err, err_len, "minimum version: %s", reason);
             tls_client_free(c);
             return TLS_ERR_CONFIG;
         }
@@ -593,7 +585,7 @@ int tls_client_new(const tls_client_options *o, tls_client **out, char *err, siz
         int r = wolfSSL_CTX_load_verify_locations(c->ctx, o->ca_path, NULL);
         if (r != WOLFSSL_SUCCESS) {
             wolf_reason(r, reason, sizeof reason);
-            set_err(err, err_len, "%s: not a PEM CA certificate: %s", o->ca_path, reason);
+            errmsg_set(err, err_len, "%s: not a PEM CA certificate: %s", o->ca_path, reason);
             tls_client_free(c);
             return TLS_ERR_CONFIG;
         }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { serverTest } from './lib/server.mjs';
-import { replaceLoop } from './lib/max-ops.mjs';
+import { replaceDocs, rssPeak } from './lib/max-ops.mjs';
 
 const MIB = 1024 * 1024;
 const HISTORY_DEPTH = 4;
@@ -39,19 +39,11 @@ serverTest('maximal ops on several documents: RSS stays under a bound set by --h
         return;
     }
     const rssBeforeKb = srv.rssKb();
-    let peakKb = rssBeforeKb;
-    const sample = () => { try { peakKb = Math.max(peakKb, srv.rssKb()); } catch { /* exited */ } };
-    const versions = await Promise.all(Array.from({ length: DOCS }, (_, k) => replaceLoop(srv.port, `mem-${k}`, { ops: OPS_PER_DOC, textBytes: OP_TEXT_BYTES }, sample)));
-    sample();
-    assert.deepEqual(versions, Array(DOCS).fill(OPS_PER_DOC));
+    const rss = rssPeak(srv);
     // The documents are still loaded (doc-idle is long): what they hold counts.
-    const r = await fetch(`http://127.0.0.1:${srv.port}/api/docs/mem-0`);
-    assert.equal(r.status, 200);
-    const body = await r.json();
-    assert.equal(body.v, OPS_PER_DOC);
-    assert.equal(body.text.length, OP_TEXT_BYTES);
-    sample();
-    const growthKb = peakKb - rssBeforeKb;
+    await replaceDocs(srv.port, DOCS, { ops: OPS_PER_DOC, textBytes: OP_TEXT_BYTES }, rss.sample);
+    rss.sample();
+    const growthKb = rss.peakKb() - rssBeforeKb;
     assert.ok(growthKb < RSS_GROWTH_MAX_KB,
         `server RSS grew by ${growthKb} kB (bound ${RSS_GROWTH_MAX_KB} kB) after ${DOCS} x ${OPS_PER_DOC} ops of ${OP_TEXT_BYTES} bytes with --history-depth ${HISTORY_DEPTH}`);
 });

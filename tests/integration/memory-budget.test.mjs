@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { serverTest } from './lib/server.mjs';
-import { replaceLoop } from './lib/max-ops.mjs';
+import { replaceDocs, rssPeak } from './lib/max-ops.mjs';
 
 const MIB = 1024 * 1024;
 const BUDGET_MIB = 128;
@@ -37,24 +37,17 @@ serverTest('maximal ops on several documents: RSS stays under --memory-budget', 
         return;
     }
     assert.match(srv.stderr(), new RegExp(`memory budget ${BUDGET_MIB} MiB \\(documents keep to ${BUDGET_MIB / 2} MiB`));
-    let peakKb = srv.rssKb();
-    const sample = () => { try { peakKb = Math.max(peakKb, srv.rssKb()); } catch { /* exited */ } };
-    const versions = await Promise.all(Array.from({ length: DOCS }, (_, k) => replaceLoop(srv.port, `mem-${k}`, { ops: OPS_PER_DOC, textBytes: OP_TEXT_BYTES }, sample)));
-    sample();
-    assert.deepEqual(versions, Array(DOCS).fill(OPS_PER_DOC));
+    const rss = rssPeak(srv);
     // Still loaded (doc-idle is long): the text is whole and current.
-    const r = await fetch(`http://127.0.0.1:${srv.port}/api/docs/mem-0`);
-    assert.equal(r.status, 200);
-    const body = await r.json();
-    assert.equal(body.v, OPS_PER_DOC);
-    assert.equal(body.text.length, OP_TEXT_BYTES);
+    await replaceDocs(srv.port, DOCS, { ops: OPS_PER_DOC, textBytes: OP_TEXT_BYTES }, rss.sample);
     // The first ops left memory long ago; /ops still has them (from the log).
     const ops = await fetch(`http://127.0.0.1:${srv.port}/api/docs/mem-0/ops?from=0&to=2`);
     assert.equal(ops.status, 200);
     const page = await ops.json();
     assert.deepEqual(page.ops.map((o) => o.id), ['mem-0:0', 'mem-0:1']);
     assert.equal(page.ops[1].op[0].length, OP_TEXT_BYTES);
-    sample();
+    rss.sample();
+    const peakKb = rss.peakKb();
     const budgetKb = BUDGET_MIB * 1024;
     t.diagnostic(`peak RSS ${peakKb} kB with --memory-budget ${BUDGET_MIB}m after ${DOCS} x ${OPS_PER_DOC} ops of ${OP_TEXT_BYTES} bytes`);
     assert.ok(peakKb < budgetKb,

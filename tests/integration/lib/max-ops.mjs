@@ -32,3 +32,28 @@ export async function replaceLoop(port, doc, { ops, textBytes }, onOp) {
         c.close();
     }
 }
+
+/**
+ * `docs` documents mem-0, mem-1, ... each take replaceLoop's ops at once;
+ * `sample` runs after every ack and once more at the end. Then mem-0 reads
+ * back over REST whole and current (the documents are still loaded).
+ */
+export async function replaceDocs(port, docs, { ops, textBytes }, sample) {
+    const versions = await Promise.all(Array.from({ length: docs }, (_, k) => replaceLoop(port, `mem-${k}`, { ops, textBytes }, sample)));
+    sample();
+    assert.deepEqual(versions, Array(docs).fill(ops));
+    const r = await fetch(`http://127.0.0.1:${port}/api/docs/mem-0`);
+    assert.equal(r.status, 200);
+    const body = await r.json();
+    assert.equal(body.v, ops);
+    assert.equal(body.text.length, textBytes);
+}
+
+/** The server's peak RSS: sample() reads it now (not once it exited), peakKb() the highest so far. */
+export function rssPeak(srv) {
+    let peakKb = srv.rssKb();
+    return {
+        sample: () => { try { peakKb = Math.max(peakKb, srv.rssKb()); } catch { /* exited */ } },
+        peakKb: () => peakKb,
+    };
+}

@@ -146,12 +146,19 @@ export function randomEdit(text, rnd = Math.random) {
 /** A raw ringpad.v1 connection: send objects, await messages by predicate. */
 export class RpConn {
     static async open(port, { path = '/ws', headers } = {}) {
+        const c = RpConn.over(new WebSocket(`ws://127.0.0.1:${port}${path}`, 'ringpad.v1', { headers, perMessageDeflate: false }));
+        await c.opened;
+        return c;
+    }
+
+    /** A connection over a WebSocket being opened (ws:// or wss://); await its `opened`. */
+    static over(ws) {
         const c = new RpConn();
-        c.ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, 'ringpad.v1', { headers, perMessageDeflate: false });
+        c.ws = ws;
         c.msgs = [];
         c.waiters = [];
-        c.closed = new Promise((resolve) => c.ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
-        c.ws.on('message', (data, binary) => {
+        c.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+        ws.on('message', (data) => {
             const m = JSON.parse(data.toString());
             c.msgs.push(m);
             c.onmessage?.(m);
@@ -159,8 +166,8 @@ export class RpConn {
                 if (w.pred(m)) { c.waiters.splice(c.waiters.indexOf(w), 1); w.resolve(m); }
             }
         });
-        c.ws.on('error', () => {});
-        await new Promise((resolve, reject) => { c.ws.once('open', resolve); c.ws.once('error', reject); });
+        ws.on('error', () => {});
+        c.opened = new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
         return c;
     }
     send(obj) { this.ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj)); }

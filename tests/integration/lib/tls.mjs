@@ -138,21 +138,8 @@ export function httpsGet(port, urlPath, options = {}) {
  * own open only speaks ws://.
  */
 export async function openRpWss(port, ca, { path: urlPath = '/ws' } = {}) {
-    const c = new RpConn();
-    c.ws = new WebSocket(`wss://127.0.0.1:${port}${urlPath}`, 'ringpad.v1', { ca, servername: 'localhost', perMessageDeflate: false });
-    c.msgs = [];
-    c.waiters = [];
-    c.closed = new Promise((resolve) => c.ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
-    c.ws.on('message', (data) => {
-        const m = JSON.parse(data.toString());
-        c.msgs.push(m);
-        c.onmessage?.(m);
-        for (const w of [...c.waiters]) {
-            if (w.pred(m)) { c.waiters.splice(c.waiters.indexOf(w), 1); w.resolve(m); }
-        }
-    });
-    c.ws.on('error', () => {});
-    await within(IO_TIMEOUT_MS, new Promise((resolve, reject) => { c.ws.once('open', resolve); c.ws.once('error', reject); }), 'wss open');
+    const c = RpConn.over(new WebSocket(`wss://127.0.0.1:${port}${urlPath}`, 'ringpad.v1', { ca, servername: 'localhost', perMessageDeflate: false }));
+    await within(IO_TIMEOUT_MS, c.opened, 'wss open');
     return c;
 }
 

@@ -19,6 +19,7 @@
 #include "collab/fanout.h"
 #include "store/store.h"
 #include "store_fixture.h"
+#include "answer_json.h"
 
 #define GOT_MAX 32
 
@@ -36,10 +37,7 @@ static void on_local(void *ctx, uint64_t key, rbuf *frame, const char *doc, size
     g->json[g->count][0] = '\0';
     g->drop[g->count][0] = '\0';
     if (frame != NULL) {
-        const char *js;
-        size_t len;
-        cr_assert_eq(fanout_frame_payload(frame, &js, &len), 0);
-        snprintf(g->json[g->count], sizeof g->json[0], "%.*s", (int)len, js);
+        answer_json(frame, g->json[g->count], sizeof g->json[0]);
     } else {
         snprintf(g->drop[g->count], sizeof g->drop[0], "%.*s", (int)doc_len, doc);
     }

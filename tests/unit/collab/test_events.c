@@ -1,8 +1,10 @@
 /* Server-Sent Events: which requests are streams, and the bytes of one event. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "collab/events.h"
+#include "session_harness.h"
 
 static void expect_event(const char *json, const char *want) {
     ot_buf b;
@@ -39,4 +41,77 @@ Test(events, only_get_of_a_documents_events_is_a_stream) {
     cr_assert_not(matches("GET /api/docs/events HTTP/1.1\r\nHost: x\r\n\r\n"), "the document named events");
     cr_assert_not(matches("GET /api/docs/a?x=/events HTTP/1.1\r\nHost: x\r\n\r\n"));
     cr_assert_not(matches("GET /x/docs/a/events HTTP/1.1\r\nHost: x\r\n\r\n"));
+}
+
+/* ---- a stream on the session layer (session_harness.h) ---------------------------- */
+
+static harness H;
+
+static void start_harness(void) { harness_start(&H, NULL); }
+static void stop_harness(void) { harness_stop(&H); }
+
+typedef struct stream_rec {
+    char refused[64];
+    char message[128];
+    int starts, ends;
+    char events[2048];
+    size_t events_len;
+} stream_rec;
+
+static void rec_refuse(void *ctx, const char *code, const char *message) {
+    stream_rec *r = ctx;
+    snprintf(r->refused, sizeof r->refused, "%s", code);
+    snprintf(r->message, sizeof r->message, "%s", message);
+}
+static void rec_start(void *ctx) { ((stream_rec *)ctx)->starts++; }
+static int rec_send(void *ctx, const char *bytes, size_t len) {
+    stream_rec *r = ctx;
+    cr_assert_lt(r->events_len + len, sizeof r->events);
+    memcpy(r->events + r->events_len, bytes, len);
+    r->events_len += len;
+    r->events[r->events_len] = '\0';
+    return 0;
+}
+static void rec_end(void *ctx) { ((stream_rec *)ctx)->ends++; }
+
+static const events_sink_ops rec_ops = {.refuse = rec_refuse, .start = rec_start, .send = rec_send, .end = rec_end};
+
+static events_stream *open_stream(stream_rec *r, const char *target) {
+    memset(r, 0, sizeof *r);
+    static char head[256];
+    snprintf(head, sizeof head, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target);
+    http_request req;
+    http_limits hl = http_limits_default();
+    cr_assert_gt(http_parse_request(head, strlen(head), &hl, &req), 0);
+    events_stream *e = events_open(H.sw, &req, &rec_ops, r);
+    cr_assert_not_null(e);
+    harness_pump(&H);
+    return e;
+}
+
+Test(events, a_missing_document_refuses_the_stream_before_it_starts, .init = start_harness, .fini = stop_harness) {
+    stream_rec r;
+    events_stream *e = open_stream(&r, "/api/docs/nope/events");
+    cr_assert_str_eq(r.refused, "not_found");
+    cr_assert_str_eq(r.message, "no such document");
+    cr_assert_eq(r.starts, 0);
+    cr_assert_eq(r.events_len, 0);
+    events_close(e);
+}
+
+Test(events, a_document_streams_its_snapshot_then_its_ops, .init = start_harness, .fini = stop_harness) {
+    rec_sink rs = {0};
+    struct session *s = harness_open(&H, &rs);
+    harness_send(&H, s, "{\"type\":\"open\",\"doc\":\"d\"}");
+    harness_send(&H, s, "{\"type\":\"op\",\"doc\":\"d\",\"v\":0,\"id\":\"e1\",\"op\":[\"a\"]}");
+    stream_rec r;
+    events_stream *e = open_stream(&r, "/api/docs/d/events");
+    cr_assert_str_eq(r.refused, "");
+    cr_assert_eq(r.starts, 1);
+    cr_assert_not_null(strstr(r.events, "event: snapshot\n"), "%s", r.events);
+    harness_send(&H, s, "{\"type\":\"op\",\"doc\":\"d\",\"v\":1,\"id\":\"e2\",\"op\":[1,\"b\"]}");
+    cr_assert_not_null(strstr(r.events, "event: op\nid: 1\n"), "%s", r.events);
+    events_close(e);
+    harness_close(&H, s);
+    rec_sink_free(&rs);
 }

@@ -176,3 +176,11 @@ Test(rest_call, text_writes_diff_against_the_current_text, .init = start, .fini 
     call(&r, "PUT", "/api/docs/t/text", "{\"text\":1}");
     expect(&r, 400, "{\"code\":\"bad_message\",\"message\":\"the JSON body must be exactly {\\\"text\\\": string}\"}");
 }
+
+Test(rest_call, an_empty_data_dir_lists_an_empty_page, .init = start, .fini = stop) {
+    reply r;
+    call(&r, "GET", "/api/docs", NULL);
+    expect(&r, 200, "{\"docs\":[]}");
+    call(&r, "GET", "/api/docs?after=zzz&limit=5", NULL);
+    expect(&r, 200, "{\"docs\":[]}");
+}

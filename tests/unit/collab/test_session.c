@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "store_fixture.h"
+#include "answer_json.h"
 #include "base/config.h"
 #include "collab/docs.h"
 #include "collab/fanout.h"
@@ -33,10 +34,7 @@ static void on_local(void *ctx, uint64_t key, rbuf *frame, const char *doc, size
     s->json[s->count][0] = '\0';
     s->drop[s->count][0] = '\0';
     if (frame != NULL) {
-        const char *js;
-        size_t len;
-        cr_assert_eq(fanout_frame_payload(frame, &js, &len), 0);
-        snprintf(s->json[s->count], sizeof s->json[0], "%.*s", (int)len, js);
+        answer_json(frame, s->json[s->count], sizeof s->json[0]);
     } else {
         snprintf(s->drop[s->count], sizeof s->drop[0], "%.*s", (int)doc_len, doc);
     }

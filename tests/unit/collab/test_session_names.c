@@ -7,6 +7,7 @@
 
 #include "collab/docs.h"
 #include "session_harness.h"
+#include "answer_json.h"
 #include "store_fixture.h"
 
 static harness H;
@@ -14,11 +15,7 @@ static harness H;
 static void stop(void) { harness_stop(&H); }
 
 static bool first_frame(void *ctx, rbuf *frame) {
-    char *got = ctx;
-    const char *js;
-    size_t len;
-    cr_assert_eq(fanout_frame_payload(frame, &js, &len), 0);
-    snprintf(got, 256, "%.*s", (int)len, js);
+    answer_json(frame, ctx, 256);
     return true;
 }
 

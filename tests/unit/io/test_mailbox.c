@@ -21,11 +21,23 @@ static void test_msg_destroy(mailbox_msg *m) {
 }
 
 static test_msg *test_msg_new(uint32_t kind, uint32_t from, uint64_t seq) {
-    test_msg *m = aligned_alloc(16, sizeof *m);
+    test_msg *m = mailbox_msg_new(sizeof *m, kind, from, test_msg_destroy);
     cr_assert_not_null(m);
-    mailbox_msg_init(&m->base, kind, from, test_msg_destroy);
     m->seq = seq;
     return m;
+}
+
+Test(mailbox, a_new_message_is_zeroed_aligned_and_owned_once) {
+    uint64_t before = atomic_load(&destroyed);
+    test_msg *m = mailbox_msg_new(sizeof *m, KIND_PONG, 3, test_msg_destroy);
+    cr_assert_not_null(m);
+    cr_assert_eq((uintptr_t)m % 16, 0);
+    cr_assert_eq(m->seq, 0);
+    cr_assert_eq(m->base.kind, KIND_PONG);
+    cr_assert_eq(m->base.from_worker, 3);
+    cr_assert_eq(atomic_load(&m->base.refs), 1);
+    mailbox_msg_unref(&m->base);
+    cr_assert_eq(atomic_load(&destroyed), before + 1);
 }
 
 typedef struct side {

@@ -1,0 +1,58 @@
+/*
+ * A REST answer as a document's owner hands it back: typed fields, not JSON.
+ * It travels to the caller's waiter packed into one immutable rbuf
+ * (proto_rest_answer_pack), by the same fan-out as frames, and the REST side
+ * renders it with the one JSON writer (proto_enc_rest_answer, protocol_enc.c).
+ * Acks and the protocol's own errors still come back as ringpad.v1 frames:
+ * they are the messages a session gets for the same request.
+ */
+#ifndef RINGPAD_PROTOCOL_REST_H
+#define RINGPAD_PROTOCOL_REST_H
+
+#include "base/rbuf.h"
+#include "proto/protocol.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum proto_rest_kind {
+    PROTO_REST_ERROR = 1,   /* code (not_found, already_exists, ...), message; doc */
+    PROTO_REST_TEXT,        /* the text at v: doc, v, text (codepoints counted from it) */
+    PROTO_REST_WRITTEN,     /* a whole-text write: doc, v (whose text is the one written), flag: changed */
+    PROTO_REST_INFO,        /* a listing's entry: doc, v, codepoints, bytes */
+    PROTO_REST_DELETED,     /* flag: deleted */
+    PROTO_REST_OPS,         /* v, from, to, items: proto_enc_rest_op_item's */
+    PROTO_REST_HISTORY,     /* doc, v, from, to, items: proto_enc_rest_session_item's */
+    PROTO_REST_AUTHORS,     /* doc, v, items: proto_enc_rest_authors' fields */
+} proto_rest_kind;
+
+typedef struct proto_rest_answer {
+    uint32_t kind;          /* proto_rest_kind */
+    bool flag;
+    uint64_t v;
+    uint64_t codepoints;
+    uint64_t bytes;
+    uint64_t from;
+    uint64_t to;
+    proto_str doc;
+    proto_str code;
+    proto_str message;
+    proto_str text;
+    proto_str items;        /* JSON already written by this module's item encoders */
+} proto_rest_answer;
+
+/* One rbuf holding `a` and copies of its strings; NULL on no memory. */
+rbuf *proto_rest_answer_pack(const proto_rest_answer *a);
+
+/* Whether b holds a packed answer (rather than a frame). */
+bool proto_rest_answer_is(const rbuf *b);
+
+/* The answer inside b (its strings point into b, valid while b is held), or
+ * -EINVAL when b is something else (a ringpad.v1 frame). */
+int proto_rest_answer_unpack(const rbuf *b, proto_rest_answer *out);
+
+/* The answer's REST body (docs/PROTOCOL.md §15). An error is {code, message};
+ * an INFO entry alone is {"doc","v","codepoints","bytes"}. 0 or -ENOMEM. */
+int proto_enc_rest_answer(ot_buf *out, const proto_rest_answer *a);
+
+#endif /* RINGPAD_PROTOCOL_REST_H */
