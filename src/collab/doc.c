@@ -58,10 +58,13 @@ struct doc {
     membudget *budget;                 /* NULL: not counted */
     size_t counted_bytes;              /* what budget has of this document */
     struct metrics_worker *metrics;
+    doc_replica replica;               /* append NULL: the log (or nothing) makes ops durable */
     uint64_t submitted_us[DOC_MAX_UNPUBLISHED_OPS]; /* [v % max]: when unpublished op v arrived */
 };
 
 static proto_str pstr(const char *s, size_t n) { return (proto_str){s, n}; }
+static void publish_until(doc *d, uint64_t durable, fanout *out);
+static const ot_history_entry *history_at(doc *d, uint64_t v);
 
 int doc_new(const char *name, size_t name_len, ot_doc *ot, store_log *log, doc **out) {
     if (name_len > DOCNAME_MAX_BYTES) return -EINVAL;
@@ -161,6 +164,18 @@ void doc_set_memory(doc *d, size_t history_max_bytes, membudget *budget) {
     retain(d);
 }
 void doc_set_metrics(doc *d, struct metrics_worker *m) { d->metrics = m; }
+
+void doc_set_replica(doc *d, const doc_replica *r) { d->replica = *r; }
+
+void doc_on_replicated(doc *d, uint64_t durable_to, fanout *out) { publish_until(d, durable_to, out); }
+
+void doc_on_replica_failed(doc *d, uint64_t from, uint64_t to, const char *why, fanout *out) {
+    for (uint64_t v = from; v < to && v < ot_doc_version(d->ot); v++) {
+        uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
+        const ot_history_entry *e = sender != 0 ? history_at(d, v) : NULL;
+        if (e != NULL) doc_send_error(out, sender, PROTO_ERR_STORAGE_UNAVAILABLE, why, e->id, e->id_len);
+    }
+}
 
 uint64_t doc_oldest_version(const doc *d) {
     uint64_t oldest = ot_doc_oldest_version(d->ot);
@@ -529,6 +544,13 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     }
     if (author == NULL) author = "";
     uint64_t applied = ot_doc_version(d->ot);
+    if (d->replica.append != NULL &&
+        (!d->replica.writable(d->replica.ctx) || applied - d->published >= DOC_MAX_UNPUBLISHED_OPS)) {
+        doc_send_error(out, key, PROTO_ERR_STORAGE_UNAVAILABLE,
+                       "the cluster's storage is unavailable or this node does not own the document now; retry",
+                       id, id_len);
+        return PROTO_ERR_STORAGE_UNAVAILABLE;
+    }
     if (d->log != NULL && (!store_log_accepting(d->log) || applied - d->published >= DOC_MAX_UNPUBLISHED_OPS)) {
         const char *why = store_log_failed(d->log) ? "storage failed; the document refuses ops until a write succeeds"
                                                    : "storage is behind; retry later";
@@ -583,7 +605,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     uint64_t at = res.applied_at_version;
     d->senders[at % DOC_MAX_UNPUBLISHED_OPS] = key;
     if (d->metrics != NULL) d->submitted_us[at % DOC_MAX_UNPUBLISHED_OPS] = clock_mono_us();
-    if (d->log != NULL) {
+    if (d->log != NULL || d->replica.append != NULL) {
         ot_buf_clear(&d->scratch);
         rc = ot_op_to_json(&res.op, &d->scratch);
         store_record rec = {
@@ -596,15 +618,17 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
             .op_json = d->scratch.data,
             .op_len = d->scratch.len,
         };
-        if (rc == OT_OK) rc = store_log_append(d->log, &rec);
+        if (rc == OT_OK) rc = d->log != NULL ? store_log_append(d->log, &rec) : d->replica.append(d->replica.ctx, &rec);
         if (rc != 0) {
             ot_op_free(&res.op);
             /* Memory for the record ran out (the log is unchanged): take the
              * op back out, so the document stays as it was and keeps serving. */
-            if ((rc == -ENOMEM || rc == OT_ERR_NOMEM) && ot_doc_undo_last(d->ot) == OT_OK) {
+            bool nomem = rc == -ENOMEM || rc == OT_ERR_NOMEM;
+            if ((nomem || d->log == NULL) && ot_doc_undo_last(d->ot) == OT_OK) {
                 d->senders[at % DOC_MAX_UNPUBLISHED_OPS] = 0;
-                doc_send_no_memory(d->metrics, out, key, id, id_len);
-                return PROTO_ERR_NO_MEMORY;
+                if (nomem) doc_send_no_memory(d->metrics, out, key, id, id_len);
+                else doc_send_error(out, key, PROTO_ERR_STORAGE_UNAVAILABLE, "the op could not be queued; retry", id, id_len);
+                return nomem ? PROTO_ERR_NO_MEMORY : PROTO_ERR_STORAGE_UNAVAILABLE;
             }
             /* The op is applied but cannot be logged: nothing may be acked
              * after it. Refuse further ops; a restart recovers the log. */
@@ -613,7 +637,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
         }
     }
     ot_op_free(&res.op);
-    if (d->log == NULL) publish_until(d, ot_doc_version(d->ot), out);
+    if (d->log == NULL && d->replica.append == NULL) publish_until(d, ot_doc_version(d->ot), out);
     else count_memory(d);
     return 0;
 }

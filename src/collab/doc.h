@@ -68,6 +68,20 @@ size_t doc_shed_history(doc *d, size_t want_bytes);
 struct metrics_worker;
 /* Published ops are counted there (ops applied, submit-to-ack latency); NULL: not counted. */
 void doc_set_metrics(doc *d, struct metrics_worker *m);
+/* Cluster mode: instead of a log, ops are handed to a replica (Redis) and
+ * published once it reports them durable (doc_on_replicated). */
+typedef struct doc_replica {
+    int (*append)(void *ctx, const store_record *rec);   /* 0 or -errno (nothing queued) */
+    bool (*writable)(void *ctx);                          /* false: ops get storage_unavailable */
+    void *ctx;
+} doc_replica;
+/* Only on a document made without a log. */
+void doc_set_replica(doc *d, const doc_replica *r);
+/* Every op below durable_to is durable: publish it. */
+void doc_on_replicated(doc *d, uint64_t durable_to, fanout *out);
+/* Ops [from, to) are not durable yet: their senders get storage_unavailable
+ * (why), and the replica keeps trying; a resend by id is acked once they are. */
+void doc_on_replica_failed(doc *d, uint64_t from, uint64_t to, const char *why, fanout *out);
 /* Oldest base version accepted from clients. */
 uint64_t doc_oldest_version(const doc *d);
 const char *doc_name(const doc *d, size_t *len);

@@ -41,6 +41,9 @@ typedef struct docs_entry {
     uint64_t flush_submitted_us;    /* the flush in flight (fsync latency) */
     uint64_t quiet_since_ms;        /* 0: not quiet */
     uint64_t last_retry_ms;
+    struct cluster_doc *cd;         /* cluster mode: the document's lease and appends (else NULL) */
+    struct docs *table;             /* cluster mode: where its events go */
+    uint64_t snap_version;          /* cluster mode: the last snapshot written to Redis */
 } docs_entry;
 
 struct docs {
@@ -70,6 +73,16 @@ void docs_entry_set_degraded(docs *t, docs_entry *e, bool failed);
 void docs_entry_kick(docs *t, docs_entry *e, struct worker *w, fanout *out, int64_t now_ms);
 /* Counts a finished (done) or abandoned compaction in the worker's metrics. */
 void docs_count_compaction(docs *t, bool done);
+
+/* docs_cluster.c (cluster mode): the load from Redis instead of the data
+ * dir (its outcome comes back through docs_cluster_loaded), the document's
+ * replica, and the timer's snapshots. */
+void docs_cluster_load(docs *t, docs_entry *e, fanout *out, int64_t now_ms);
+void docs_cluster_ready(docs *t, docs_entry *e, doc *d);
+void docs_cluster_tick(docs *t, docs_entry *e, int64_t now_ms);
+/* A load's outcome (cluster mode): what a finished load job does. */
+void docs_load_outcome(docs *t, int rc, const char *name, size_t name_len, ot_doc *ot, bool created, fanout *out,
+                       int64_t now_ms);
 
 /* docs_memory.c: over the memory budget, sheds published history, then
  * unloads quiet documents, until this worker freed the excess. */

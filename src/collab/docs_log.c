@@ -73,7 +73,8 @@ void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
         t->dirty = e->dirty_next;
         e->dirty_next = NULL;
         e->dirty = false;
-        if (store_log_failed(e->io.log)) continue;   /* retried by the timer, not in a spin */
+        /* no log: cluster mode (the appends went to Redis); a failed log is retried by the timer, not in a spin */
+        if (e->io.log == NULL || store_log_failed(e->io.log)) continue;
         docs_entry_kick(t, e, w, out, now_ms);
     }
 }

@@ -87,6 +87,7 @@ typedef struct session_worker {
     /* requests for documents this worker owns, run at the end of the iteration */
     docs_request *local_head;
     docs_request *local_tail;
+    struct cluster *cluster;        /* cluster mode (--redis), else NULL */
 } session_worker;
 
 /* After worker_init, on the worker's thread: opens the data dir, resolves the

@@ -1,0 +1,99 @@
+/*
+ * Cluster mode on one worker: its Redis connection and the documents this
+ * worker owns in the cluster. A document is owned under a lease with a
+ * fencing token (<node>:<epoch>); its ops go to Redis through the fenced
+ * append script, in version order, pipelined; an op counts as durable when
+ * Redis answered its append. The owner stops accepting writes at its own
+ * monotonic deadline when a renewal did not come back.
+ *
+ * Nothing here knows sessions or the OT document: the collab layer hands
+ * records in and hears back through cluster_doc_events.
+ */
+#ifndef RINGPAD_CLUSTER_H
+#define RINGPAD_CLUSTER_H
+
+#include "cluster/cluster_scripts.h"
+#include "redis/redis_conn.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLUSTER_NODE_MAX_BYTES 256
+#define CLUSTER_PREFIX_MAX_BYTES 64
+/* Entries per XRANGE page when a document is loaded. */
+#define CLUSTER_LOAD_PAGE 1000u
+
+struct worker;
+typedef struct cluster cluster;
+typedef struct cluster_doc cluster_doc;
+
+typedef struct cluster_config {
+    const char *host;
+    uint32_t port;
+    uint32_t db;
+    const char *node_id;
+    const char *prefix;
+    uint32_t lease_ms;
+} cluster_config;
+
+/* What a load found: the snapshot, then the ops after it, in version order. */
+typedef struct cluster_load {
+    uint64_t snap_version;
+    char *snap_text;                /* malloc'ed UTF-8 ("" when no snapshot) */
+    size_t snap_len;
+    store_record *ops;              /* fields point into bufs */
+    char **bufs;                    /* one allocation per op */
+    size_t count_ops, cap_ops;
+    uint64_t version;               /* meta's version: snap_version + count_ops */
+    bool exists;                    /* Redis has a snapshot or a log for it */
+} cluster_load;
+
+typedef struct cluster_doc_events {
+    /* rc 0: ld is the document (owned from now on); -ENOENT: absent and not
+     * created; -EAGAIN: another node holds the lease; -EIO: Redis failed. */
+    void (*loaded)(void *ctx, int rc, const cluster_load *ld);
+    /* Every op below durable_to is in Redis. */
+    void (*appended)(void *ctx, uint64_t durable_to);
+    /* Appends [from, to) did not reach Redis; they are sent again after a reconnect. */
+    void (*append_failed)(void *ctx, uint64_t from, uint64_t to);
+    /* The document is no longer ours (fenced, lease lost, Redis disagrees). */
+    void (*lost)(void *ctx, const char *why);
+} cluster_doc_events;
+
+int cluster_new(const cluster_config *cfg, struct worker *w, cluster **out);
+/* Shutdown: queues the release of every lease held; no event follows. */
+void cluster_release_all(cluster *c);
+/* Stops the connection (redis_conn_stop): its SQEs complete, then cluster_free. */
+void cluster_stop(cluster *c);
+/* After cluster_stop and the drain of its CQEs. */
+void cluster_free(cluster *c);
+/* Timer: reconnection, renewals, lease deadlines. */
+void cluster_tick(cluster *c, uint64_t now_ms);
+bool cluster_up(const cluster *c);
+redis_conn *cluster_conn(cluster *c);
+const char *cluster_node_id(const cluster *c);
+
+/* Starts owning the document: lease, then snapshot + log tail; the outcome
+ * comes through ev->loaded (maybe before this returns). NULL on no memory. */
+cluster_doc *cluster_doc_open(cluster *c, const char *name, size_t name_len, bool create,
+                              const cluster_doc_events *ev, void *ctx);
+/* The document is unloaded: the lease is released (when held) and no event
+ * follows. */
+void cluster_doc_close(cluster_doc *d);
+/* Ops may be accepted now: owned, Redis up, before the lease's deadline. */
+bool cluster_doc_writable(const cluster_doc *d, uint64_t now_ms);
+/* Queues the op at rec->base_version (the next version) for Redis. 0,
+ * -ENOMEM, -EINVAL when it is not the next version. */
+int cluster_doc_append(cluster_doc *d, const store_record *rec);
+/* Writes the snapshot (text at version) and, when trim_below > 0, trims the
+ * log below it. Fire and forget: a failed snapshot is retried later. */
+int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below);
+uint64_t cluster_doc_durable(const cluster_doc *d);
+const char *cluster_doc_token(const cluster_doc *d);
+
+/* Frees what a load allocated. */
+void cluster_load_free(cluster_load *ld);
+
+#endif /* RINGPAD_CLUSTER_H */
