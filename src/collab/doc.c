@@ -531,18 +531,9 @@ static void submit_error_message(doc *d, int rc, const ot_op *op, uint64_t v, ch
              (unsigned long long)op->base_len_codepoints, (unsigned long long)len, (unsigned long long)v);
 }
 
-int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, uint64_t v,
-               const char *id, size_t id_len, const ot_op *op, int64_t now_ms, fanout *out) {
-    const char *author = by;
-    if (require_subscribed) {
-        doc_sub *s = find_sub(d, key);
-        if (s == NULL) {
-            doc_send_error(out, key, PROTO_ERR_NOT_OPEN, "the document is not open", id, id_len);
-            return PROTO_ERR_NOT_OPEN;
-        }
-        author = s->by;
-    }
-    if (author == NULL) author = "";
+/* The storage cannot take an op now (failed, behind, or in cluster mode not
+ * writable here): storage_unavailable, sent. 0 when it can. */
+static int refuse_storage(doc *d, uint64_t key, const char *id, size_t id_len, fanout *out) {
     uint64_t applied = ot_doc_version(d->ot);
     if (d->replica.append != NULL &&
         (!d->replica.writable(d->replica.ctx) || applied - d->published >= DOC_MAX_UNPUBLISHED_OPS)) {
@@ -557,6 +548,23 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
         doc_send_error(out, key, PROTO_ERR_STORAGE_UNAVAILABLE, why, id, id_len);
         return PROTO_ERR_STORAGE_UNAVAILABLE;
     }
+    return 0;
+}
+
+int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, uint64_t v,
+               const char *id, size_t id_len, const ot_op *op, int64_t now_ms, fanout *out) {
+    const char *author = by;
+    if (require_subscribed) {
+        doc_sub *s = find_sub(d, key);
+        if (s == NULL) {
+            doc_send_error(out, key, PROTO_ERR_NOT_OPEN, "the document is not open", id, id_len);
+            return PROTO_ERR_NOT_OPEN;
+        }
+        author = s->by;
+    }
+    if (author == NULL) author = "";
+    int refused = refuse_storage(d, key, id, id_len, out);
+    if (refused != 0) return refused;
     if (v < doc_oldest_version(d) && v <= ot_doc_version(d->ot)) {
         doc_send_error(out, key, PROTO_ERR_VERSION_TOO_OLD, "base version is older than the retained history", id,
                        id_len);
