@@ -1,0 +1,121 @@
+// Cluster mode (--redis): documents live in a real redis-server; a restart
+// brings text and versions back from it, and after kill -9 of the owner a
+// second node takes the document over once the lease has run out, with every
+// acked op there exactly once at its acked version.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startServer } from './lib/server.mjs';
+import { RpConn, Editor, cpLen } from './lib/rp-client.mjs';
+import { httpJson, scratchDir, until } from './lib/rp-util.mjs';
+import { startRedis } from './lib/redis.mjs';
+
+const LEASE_MS = 1000;
+
+function nodeFlags(t, redis, nodeId) {
+    return { dataDir: scratchDir(t), redis: redis.url, nodeId, leaseMs: LEASE_MS, historyDepth: 100000, checkpointOps: 1000000 };
+}
+
+/** Every op from version 0 (catch-up), and the version reached. */
+async function catchUp(port, doc) {
+    const c = await RpConn.open(port);
+    c.send({ type: 'open', doc, v: 0 });
+    const ops = [];
+    const synced = await c.next((m) => { if (m.type === 'op') ops.push(m); return m.type === 'synced' || m.type === 'error'; }, 15000);
+    c.close();
+    assert.equal(synced.type, 'synced', JSON.stringify(synced));
+    return { ops, v: synced.v };
+}
+
+test('cluster: ops are in Redis, and a restarted node has the text and versions back', { timeout: 60000 }, async (t) => {
+    const redis = startRedis(t);
+    const flags = nodeFlags(t, redis, 'n1');
+    const srv = await startServer(flags);
+    t.after(() => srv.stop());
+    const c = await RpConn.open(srv.port);
+    c.send({ type: 'open', doc: 'r' });
+    await c.type('snapshot', 10000);
+    const texts = ['héllo ', '世界 ', '👩‍💻 ', 'end'];
+    let text = '';
+    for (let v = 0; v < texts.length; v++) {
+        c.send({ type: 'op', doc: 'r', v, id: `r:${v}`, op: v === 0 ? [texts[v]] : [cpLen(text), texts[v]] });
+        const ack = await c.type('ack', 5000, (m) => m.id === `r:${v}`);
+        assert.equal(ack.v, v);
+        text += texts[v];
+    }
+    c.close();
+    // acked means in Redis: the log holds every op, meta the version
+    assert.equal(redis.cli('XLEN', 'ringpad:{d:r}:log'), '4');
+    assert.equal(redis.cli('HGET', 'ringpad:{d:r}:meta', 'version'), '4');
+    await srv.stop();
+    // the data dir is not where the document is: a new one, same Redis
+    const again = await startServer({ ...flags, dataDir: scratchDir(t) });
+    t.after(() => again.stop());
+    const r = await httpJson(again.port, 'GET', '/api/docs/r');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.v, 4);
+    assert.equal(r.json.text, text);
+    const { ops, v } = await catchUp(again.port, 'r');
+    assert.equal(v, 4);
+    assert.deepEqual(ops.map((m) => [m.v, m.id]), [[0, 'r:0'], [1, 'r:1'], [2, 'r:2'], [3, 'r:3']]);
+    // a resend of an acked op is acked at its version, not applied again
+    const c2 = await RpConn.open(again.port);
+    c2.send({ type: 'open', doc: 'r' });
+    await c2.type('snapshot', 10000);
+    c2.send({ type: 'op', doc: 'r', v: 1, id: 'r:2', op: [1, 'x'] });
+    assert.equal((await c2.type('ack', 5000, (m) => m.id === 'r:2')).v, 2);
+    c2.close();
+});
+
+test('cluster: kill -9 of the owner, a second node takes over after the lease, every acked op once', { timeout: 90000 }, async (t) => {
+    const redis = startRedis(t);
+    const a = await startServer(nodeFlags(t, redis, 'a'));
+    t.after(() => a.stop());
+    const eds = [];
+    for (let i = 0; i < 3; i++) {
+        const e = new Editor(a.port, 'fo', { name: `k${i}` });
+        await e.connect();
+        eds.push(e);
+    }
+    const thrown = [];
+    const onThrow = (err) => thrown.push(err);
+    process.on('uncaughtException', onThrow);
+    t.after(() => process.off('uncaughtException', onThrow));
+    const end = Date.now() + 1500;
+    for (let i = 0; Date.now() < end; i++) {
+        for (const e of eds) {
+            if (e.buffer === null && e.ready) {
+                const n = cpLen(e.text);
+                e.edit(n > 0 ? [n, `${e.name}-${i}😀 `] : [`${e.name}-${i}😀 `]);
+            }
+        }
+        await new Promise((r) => setTimeout(r, 3));
+    }
+    a.signal('SIGKILL');
+    const killedAt = Date.now();
+    await a.exited;
+    const acked = eds.flatMap((e) => e.acked);
+    assert.ok(acked.length > 20, `acked ${acked.length} ops before the kill`);
+    for (const e of eds) e.disconnect();
+    const b = await startServer(nodeFlags(t, redis, 'b'));
+    t.after(() => b.stop());
+    const { ops, v } = await catchUp(b.port, 'fo');
+    const failoverMs = Date.now() - killedAt;
+    assert.ok(failoverMs < LEASE_MS * 2 + 5000, `took over after ${failoverMs} ms`);
+    assert.equal(v, ops.length, 'one op per version');
+    assert.equal(redis.cli('HGET', 'ringpad:{d:fo}:meta', 'version'), String(v));
+    const byId = new Map();
+    for (const m of ops) byId.set(m.id, (byId.get(m.id) ?? []).concat(m.v));
+    for (const ack of acked) {
+        assert.deepEqual(byId.get(ack.id), [ack.v], `acked op ${ack.id} at v${ack.v}: in the log at ${byId.get(ack.id)}`);
+    }
+    // the new owner writes on after its predecessor's ops
+    const c = await RpConn.open(b.port);
+    c.send({ type: 'open', doc: 'fo' });
+    const snap = await c.type('snapshot', 10000);
+    c.send({ type: 'op', doc: 'fo', v: snap.v, id: 'after', op: [cpLen(snap.text), '!'] });
+    assert.equal((await c.type('ack', 5000, (m) => m.id === 'after')).v, v);
+    c.close();
+    assert.equal(redis.cli('GET', 'ringpad:{d:fo}:owner'), 'b:2');
+    assert.deepEqual(thrown.map(String), []);
+    console.log(`cluster failover: first catch-up on the new node ${failoverMs} ms after kill -9 (lease ${LEASE_MS} ms)`);
+});
