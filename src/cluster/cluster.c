@@ -1,4 +1,4 @@
-#include "cluster/cluster.h"
+#include "cluster/cluster_internal.h"
 
 #include "base/log.h"
 #include "io/ring.h"
@@ -9,60 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_MAX_BYTES (CLUSTER_PREFIX_MAX_BYTES + 256 + 16)
-
-typedef enum doc_phase {
-    PHASE_ACQUIRING = 0,    /* waiting for the lease */
-    PHASE_LOADING = 1,      /* lease held, snapshot and log being read */
-    PHASE_OWNED = 2,
-    PHASE_LOST = 3,         /* not ours any more (or never): no event follows */
-} doc_phase;
-
-typedef struct pending_op {
-    store_record rec;       /* points into buf */
-    char *buf;
-} pending_op;
-
-struct cluster_doc {
-    cluster *c;
-    cluster_doc *prev, *next;
-    char name[257];
-    size_t name_len;
-    char keys[CLUSTER_KEY_COUNT][KEY_MAX_BYTES];
-    size_t key_lens[CLUSTER_KEY_COUNT];
-    uint8_t phase;
-    bool create;
-    bool closed;
-    bool cmd_out;                   /* the acquire or a load step is in flight */
-    bool renew_out;
-    bool resend;                    /* appends failed: sent again once Redis is back */
-    uint32_t refs;                  /* commands in flight, plus one while open */
-    char token[CLUSTER_NODE_MAX_BYTES + 24];
-    uint64_t deadline_ms;           /* writes stop here unless a renewal comes back */
-    uint64_t renew_at_ms;
-    uint64_t renew_sent_ms;
-    uint64_t retry_at_ms;           /* the next acquire attempt */
-    uint64_t give_up_ms;            /* the acquire's last attempt */
-    cluster_load load;
-    pending_op *ops;                /* appends not yet acked, versions acked.. */
-    size_t ops_head, count_ops, cap_ops;
-    uint64_t acked;                 /* every op below is in Redis */
-    uint64_t sent_to;               /* appends below were sent on this connection */
-    const cluster_doc_events *ev;
-    void *ctx;
-};
-
-struct cluster {
-    redis_conn conn;
-    struct worker *w;
-    char node[CLUSTER_NODE_MAX_BYTES];
-    char prefix[CLUSTER_PREFIX_MAX_BYTES];
-    uint32_t lease_ms;
-    char sha[CLUSTER_SCRIPT_COUNT][CLUSTER_SHA_HEX];
-    cluster_doc *docs;
-    bool stopping;
-};
-
 static void on_state(void *ctx, bool up);
 static void send_appends(cluster_doc *d);
 
@@ -70,14 +16,14 @@ static void send_appends(cluster_doc *d);
 
 static uint64_t now_of(const cluster *c) { return c->w->now_ms; }
 
-static void unref(cluster_doc *d) {
+void cluster_doc_unref(cluster_doc *d) {
     if (--d->refs > 0) return;
     cluster_load_free(&d->load);
     free(d);
 }
 
 /* The doc may hear events: open, not lost, the worker not stopping. */
-static bool live(const cluster_doc *d) { return !d->closed && !d->c->stopping && d->phase != PHASE_LOST; }
+bool cluster_doc_live(const cluster_doc *d) { return !d->closed && !d->c->stopping && d->phase != PHASE_LOST; }
 
 static bool reply_int(const redisReply *r, long long *v) {
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) return false;
@@ -85,7 +31,7 @@ static bool reply_int(const redisReply *r, long long *v) {
     return true;
 }
 
-static uint64_t parse_u64(const char *s, size_t n) {
+uint64_t cluster_parse_u64(const char *s, size_t n) {
     uint64_t v = 0;
     for (size_t i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++) v = v * 10 + (uint64_t)(s[i] - '0');
     return v;
@@ -119,16 +65,17 @@ static int eval(cluster_doc *d, cluster_script_id id, const cluster_key *keys, i
 
 static void release(cluster_doc *d);
 
-static void lose(cluster_doc *d, const char *why) {
-    if (!live(d)) return;
+void cluster_doc_lose(cluster_doc *d, const char *why) {
+    if (!cluster_doc_live(d)) return;
     log_warn("cluster: document %.*s: %s", (int)d->name_len, d->name, why);
     release(d);
     d->phase = PHASE_LOST;
+    d->c->stats.lost++;
     d->ev->lost(d->ctx, why);
 }
 
 static void load_failed(cluster_doc *d, int rc) {
-    if (!live(d)) return;
+    if (!cluster_doc_live(d)) return;
     release(d);
     d->phase = PHASE_LOST;
     d->ev->loaded(d->ctx, rc, NULL);
@@ -156,11 +103,11 @@ static void on_renew(void *ctx, const redisReply *r) {
     cluster_doc *d = ctx;
     d->renew_out = false;
     long long v;
-    if (live(d) && d->phase == PHASE_OWNED && r != NULL && !noscript(d, r)) {
+    if (cluster_doc_live(d) && d->phase == PHASE_OWNED && r != NULL && !noscript(d, r)) {
         if (reply_int(r, &v) && v == 1) lease_granted(d, d->renew_sent_ms);
-        else lose(d, r->type == REDIS_REPLY_ERROR ? r->str : "the lease went to another node");
+        else cluster_doc_lose(d, r->type == REDIS_REPLY_ERROR ? r->str : "the lease went to another node");
     }
-    unref(d);
+    cluster_doc_unref(d);
 }
 
 static void renew(cluster_doc *d) {
@@ -183,7 +130,8 @@ static void release(cluster_doc *d) {
 
 /* ---- loading: snapshot, meta, then the log's pages ------------------------------------- */
 
-static int load_push(cluster_load *ld, uint64_t v, const redisReply *fields) {
+int cluster_entry_record(const redisReply *fields, uint64_t v, store_record *out) {
+    if (fields->type != REDIS_REPLY_ARRAY) return -EIO;
     const redisReply *op = NULL, *id = NULL, *by = NULL, *time = NULL;
     for (size_t i = 0; i + 1 < fields->elements; i += 2) {
         const redisReply *k = fields->element[i], *val = fields->element[i + 1];
@@ -194,6 +142,22 @@ static int load_push(cluster_load *ld, uint64_t v, const redisReply *fields) {
         else if (strcmp(k->str, "time") == 0) time = val;
     }
     if (op == NULL || id == NULL || by == NULL || time == NULL) return -EIO;
+    *out = (store_record){
+        .base_version = v,
+        .time_ms = (int64_t)cluster_parse_u64(time->str, time->len),
+        .id = id->str,
+        .id_len = id->len,
+        .author = by->str,
+        .author_len = by->len,
+        .op_json = op->str,
+        .op_len = op->len,
+    };
+    return 0;
+}
+
+static int load_push(cluster_load *ld, uint64_t v, const redisReply *fields) {
+    store_record in;
+    if (cluster_entry_record(fields, v, &in) != 0) return -EIO;
     if (ld->count_ops == ld->cap_ops) {
         size_t cap = ld->cap_ops == 0 ? 64 : ld->cap_ops * 2;
         store_record *o = realloc(ld->ops, sizeof *o * cap);
@@ -204,22 +168,16 @@ static int load_push(cluster_load *ld, uint64_t v, const redisReply *fields) {
         ld->bufs = b;
         ld->cap_ops = cap;
     }
-    char *buf = malloc(op->len + id->len + by->len + 3);
+    char *buf = malloc(in.op_len + in.id_len + in.author_len + 3);
     if (buf == NULL) return -ENOMEM;
-    memcpy(buf, op->str, op->len + 1);
-    memcpy(buf + op->len + 1, id->str, id->len + 1);
-    memcpy(buf + op->len + id->len + 2, by->str, by->len + 1);
+    memcpy(buf, in.op_json, in.op_len + 1);
+    memcpy(buf + in.op_len + 1, in.id, in.id_len + 1);
+    memcpy(buf + in.op_len + in.id_len + 2, in.author, in.author_len + 1);
     ld->bufs[ld->count_ops] = buf;
-    ld->ops[ld->count_ops++] = (store_record){
-        .base_version = v,
-        .time_ms = (int64_t)parse_u64(time->str, time->len),
-        .id = buf + op->len + 1,
-        .id_len = id->len,
-        .author = buf + op->len + id->len + 2,
-        .author_len = by->len,
-        .op_json = buf,
-        .op_len = op->len,
-    };
+    in.op_json = buf;
+    in.id = buf + in.op_len + 1;
+    in.author = buf + in.op_len + in.id_len + 2;
+    ld->ops[ld->count_ops++] = in;
     return 0;
 }
 
@@ -233,16 +191,24 @@ static void load_finish(cluster_doc *d) {
         load_failed(d, -EIO);
         return;
     }
-    d->phase = PHASE_OWNED;
+    ld->owned = d->phase == PHASE_LOADING;
+    d->phase = ld->owned ? PHASE_OWNED : PHASE_FOLLOWING;
     d->acked = d->sent_to = ld->version;
+    d->refs++;
     d->ev->loaded(d->ctx, 0, ld);
     cluster_load_free(ld);
+    if (cluster_doc_live(d) && d->phase == PHASE_FOLLOWING) {
+        log_debug("cluster: document %.*s: following %s from v%" PRIu64, (int)d->name_len, d->name, d->holder,
+                  d->acked);
+        cluster_follow_changed(d->c);
+    }
+    cluster_doc_unref(d);
 }
 
 static void on_range(void *ctx, const redisReply *r) {
     cluster_doc *d = ctx;
     d->cmd_out = false;
-    if (!live(d)) goto out;
+    if (!cluster_doc_live(d)) goto out;
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         load_failed(d, -EIO);
         goto out;
@@ -255,7 +221,7 @@ static void on_range(void *ctx, const redisReply *r) {
             load_failed(d, -EIO);
             goto out;
         }
-        uint64_t v = parse_u64(e->element[0]->str, e->element[0]->len);
+        uint64_t v = cluster_parse_u64(e->element[0]->str, e->element[0]->len);
         int rc = v == ld->snap_version + ld->count_ops ? load_push(ld, v, e->element[1]) : -EIO;
         if (rc != 0) {
             load_failed(d, rc);
@@ -271,7 +237,7 @@ static void on_range(void *ctx, const redisReply *r) {
         load_finish(d);
     }
 out:
-    unref(d);
+    cluster_doc_unref(d);
 }
 
 static void load_range(cluster_doc *d, const char *from, size_t from_len) {
@@ -290,7 +256,7 @@ static void load_range(cluster_doc *d, const char *from, size_t from_len) {
 static void on_meta(void *ctx, const redisReply *r) {
     cluster_doc *d = ctx;
     d->cmd_out = false;
-    if (!live(d)) goto out;
+    if (!cluster_doc_live(d)) goto out;
     if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
         load_failed(d, -EIO);
         goto out;
@@ -298,7 +264,7 @@ static void on_meta(void *ctx, const redisReply *r) {
     cluster_load *ld = &d->load;
     if (r->type == REDIS_REPLY_STRING) {
         ld->exists = true;
-        ld->version = parse_u64(r->str, r->len);
+        ld->version = cluster_parse_u64(r->str, r->len);
     } else {
         ld->version = ld->snap_version;
     }
@@ -311,16 +277,16 @@ static void on_meta(void *ctx, const redisReply *r) {
     int n = snprintf(from, sizeof from, "%" PRIu64 "-0", ld->snap_version);
     load_range(d, from, (size_t)n);
 out:
-    unref(d);
+    cluster_doc_unref(d);
 }
 
 static void on_snap(void *ctx, const redisReply *r) {
     cluster_doc *d = ctx;
-    if (live(d) && r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+    if (cluster_doc_live(d) && r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
         r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING) {
         cluster_load *ld = &d->load;
         ld->exists = true;
-        ld->snap_version = parse_u64(r->element[0]->str, r->element[0]->len);
+        ld->snap_version = cluster_parse_u64(r->element[0]->str, r->element[0]->len);
         ld->snap_text = malloc(r->element[1]->len + 1);
         if (ld->snap_text != NULL) {
             memcpy(ld->snap_text, r->element[1]->str, r->element[1]->len + 1);
@@ -330,7 +296,7 @@ static void on_snap(void *ctx, const redisReply *r) {
         }
     }
     /* a failed read fails the meta read that follows it on the connection */
-    unref(d);
+    cluster_doc_unref(d);
 }
 
 static void load_start(cluster_doc *d) {
@@ -355,33 +321,44 @@ static void load_start(cluster_doc *d) {
 static void on_acquire(void *ctx, const redisReply *r) {
     cluster_doc *d = ctx;
     d->cmd_out = false;
-    if (!live(d) || d->phase != PHASE_ACQUIRING || r == NULL || noscript(d, r)) goto out;
+    bool following = d->phase == PHASE_FOLLOWING;
+    if (!cluster_doc_live(d) || (d->phase != PHASE_ACQUIRING && !following) || r == NULL || noscript(d, r)) goto out;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
         r->element[1]->type != REDIS_REPLY_STRING) {
         log_error("cluster: acquire: unexpected reply%s%s", r->type == REDIS_REPLY_ERROR ? ": " : "",
                   r->type == REDIS_REPLY_ERROR ? r->str : "");
-        load_failed(d, -EIO);
+        if (!following) load_failed(d, -EIO);
         goto out;
     }
     if (r->element[0]->integer != 1) {
-        /* another node holds it: try again until the lease must have run out */
-        d->retry_at_ms = now_of(d->c) + d->c->lease_ms / 6 + 1;
+        /* another node holds it: read it and follow its log; ask again now and then */
+        snprintf(d->holder, sizeof d->holder, "%s", r->element[1]->str);
+        d->retry_at_ms = now_of(d->c) + d->c->lease_ms / 3 + 1;
+        if (!following) {
+            d->phase = PHASE_FOLLOW_LOADING;
+            load_start(d);
+        }
         goto out;
     }
     snprintf(d->token, sizeof d->token, "%s", r->element[1]->str);
     lease_granted(d, d->renew_sent_ms);
-    d->phase = PHASE_LOADING;
     log_debug("cluster: document %.*s: owned as %s", (int)d->name_len, d->name, d->token);
+    if (following) {
+        d->c->stats.takeovers++;
+        cluster_follow_promote(d);
+        goto out;
+    }
+    d->phase = PHASE_LOADING;
     load_start(d);
 out:
-    unref(d);
+    cluster_doc_unref(d);
 }
 
 static void acquire(cluster_doc *d) {
     uint64_t now = now_of(d->c);
     char lease[16];
-    const char *args[] = {d->c->node, lease};
-    size_t lens[] = {strlen(d->c->node), (size_t)snprintf(lease, sizeof lease, "%u", d->c->lease_ms)};
+    const char *args[] = {d->c->me, lease};
+    size_t lens[] = {strlen(d->c->me), (size_t)snprintf(lease, sizeof lease, "%u", d->c->lease_ms)};
     cluster_key keys[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_EPOCH};
     d->renew_sent_ms = now;
     d->retry_at_ms = now + d->c->lease_ms / 6 + 1;
@@ -424,13 +401,15 @@ void cluster_doc_close(cluster_doc *d) {
     else c->docs = d->next;
     if (d->next != NULL) d->next->prev = d->prev;
     d->prev = d->next = NULL;
-    if (d->phase == PHASE_LOADING || d->phase == PHASE_OWNED) release(d);
+    if (d->phase == PHASE_LOADING || d->phase == PHASE_OWNED || d->phase == PHASE_PROMOTING) release(d);
+    bool following = d->phase == PHASE_FOLLOWING;
     d->closed = true;
+    if (following) cluster_follow_changed(c);
     for (size_t i = 0; i < d->count_ops; i++) free(d->ops[(d->ops_head + i) % d->cap_ops].buf);
     free(d->ops);
     d->ops = NULL;
     d->count_ops = 0;
-    unref(d);
+    cluster_doc_unref(d);
 }
 
 /* ---- appends ------------------------------------------------------------------------ */
@@ -444,7 +423,7 @@ const char *cluster_doc_token(const cluster_doc *d) { return d->token; }
 
 static void on_append(void *ctx, const redisReply *r) {
     cluster_doc *d = ctx;
-    if (!live(d) || d->count_ops == 0) goto out;
+    if (!cluster_doc_live(d) || d->count_ops == 0) goto out;
     const pending_op *head = &d->ops[d->ops_head];
     if (r == NULL || noscript(d, r)) {
         if (!d->resend) {
@@ -457,14 +436,14 @@ static void on_append(void *ctx, const redisReply *r) {
     if (d->resend) goto out;   /* an answer to a send before the failure: the resend decides */
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
         r->element[1]->type != REDIS_REPLY_INTEGER) {
-        lose(d, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected append reply");
+        cluster_doc_lose(d, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected append reply");
         goto out;
     }
     long long status = r->element[0]->integer;
     uint64_t v = (uint64_t)r->element[1]->integer;
     bool landed = (status == CLUSTER_APPEND_OK || status == CLUSTER_APPEND_DUPLICATE) && v == head->rec.base_version;
     if (!landed) {
-        lose(d, status == CLUSTER_APPEND_NOTOWNER ? "fenced: another node owns it now"
+        cluster_doc_lose(d, status == CLUSTER_APPEND_NOTOWNER ? "fenced: another node owns it now"
                 : status == CLUSTER_APPEND_CONFLICT ? "the log moved past this node's version"
                                                     : "an op id is in the log at another version");
         goto out;
@@ -475,7 +454,7 @@ static void on_append(void *ctx, const redisReply *r) {
     d->acked = v + 1;
     d->ev->appended(d->ctx, d->acked);
 out:
-    unref(d);
+    cluster_doc_unref(d);
 }
 
 static int send_append(cluster_doc *d, const store_record *rec) {
@@ -578,9 +557,12 @@ int cluster_new(const cluster_config *cfg, struct worker *w, cluster **out) {
     c->lease_ms = cfg->lease_ms;
     snprintf(c->node, sizeof c->node, "%s", cfg->node_id);
     snprintf(c->prefix, sizeof c->prefix, "%s", cfg->prefix);
+    snprintf(c->me, sizeof c->me, "%s#%u", cfg->node_id, cfg->worker);
     for (int i = 0; i < CLUSTER_SCRIPT_COUNT; i++) cluster_script_sha((cluster_script_id)i, c->sha[i]);
     int rc = redis_conn_init(&c->conn, w, cfg->host, cfg->port, cfg->db, on_state, c);
+    if (rc == 0) rc = cluster_follow_init(c, cfg->host, cfg->port, cfg->db);
     if (rc != 0) {
+        redis_conn_destroy(&c->conn);
         free(c);
         return rc;
     }
@@ -590,40 +572,52 @@ int cluster_new(const cluster_config *cfg, struct worker *w, cluster **out) {
 
 void cluster_tick(cluster *c, uint64_t now_ms) {
     redis_conn_tick(&c->conn, now_ms);
+    redis_conn_tick(&c->follow, now_ms);
     bool up = redis_conn_up(&c->conn);
     for (cluster_doc *d = c->docs, *next; d != NULL; d = next) {
         next = d->next;
         if (d->phase == PHASE_ACQUIRING && !d->cmd_out && now_ms >= d->give_up_ms)
             load_failed(d, up ? -EAGAIN : -EIO);
         else if (!up) continue;
-        else if (d->phase == PHASE_ACQUIRING && !d->cmd_out && now_ms >= d->retry_at_ms) acquire(d);
+        else if ((d->phase == PHASE_ACQUIRING || d->phase == PHASE_FOLLOWING) && !d->cmd_out &&
+                 now_ms >= d->retry_at_ms)
+            acquire(d);
         else if (d->phase == PHASE_OWNED && !d->renew_out && now_ms >= d->renew_at_ms) renew(d);
     }
 }
 
 bool cluster_up(const cluster *c) { return redis_conn_up(&c->conn); }
+bool cluster_doc_owned(const cluster_doc *d) { return d->phase == PHASE_OWNED; }
+bool cluster_doc_following(const cluster_doc *d) { return d->phase == PHASE_FOLLOWING; }
+const cluster_stats *cluster_get_stats(const cluster *c) { return &c->stats; }
+void cluster_set_forward_handler(cluster *c, cluster_forward_fn fn, void *ctx) {
+    c->on_forward = fn;
+    c->forward_ctx = ctx;
+}
 redis_conn *cluster_conn(cluster *c) { return &c->conn; }
 const char *cluster_node_id(const cluster *c) { return c->node; }
 
 void cluster_release_all(cluster *c) {
     for (cluster_doc *d = c->docs; d != NULL; d = d->next)
-        if (d->phase == PHASE_LOADING || d->phase == PHASE_OWNED) release(d);
+        if (d->phase == PHASE_LOADING || d->phase == PHASE_OWNED || d->phase == PHASE_PROMOTING) release(d);
     c->stopping = true;
 }
 
 void cluster_stop(cluster *c) {
     c->stopping = true;
     redis_conn_stop(&c->conn);
+    redis_conn_stop(&c->follow);
 }
 
 void cluster_free(cluster *c) {
     if (c == NULL) return;
-    if (!redis_conn_idle(&c->conn)) {
+    if (!redis_conn_idle(&c->conn) || !redis_conn_idle(&c->follow)) {
         /* the kernel may still write into it: leave it (the process is exiting) */
         log_warn("cluster: the Redis socket is still in the kernel at exit; its buffers are left");
         return;
     }
     redis_conn_destroy(&c->conn);
+    redis_conn_destroy(&c->follow);
     free(c);
 }
 

@@ -36,6 +36,7 @@ typedef struct cluster_config {
     const char *node_id;
     const char *prefix;
     uint32_t lease_ms;
+    uint32_t worker;                /* this worker's id: leases and inboxes are per worker */
 } cluster_config;
 
 /* What a load found: the snapshot, then the ops after it, in version order. */
@@ -48,6 +49,7 @@ typedef struct cluster_load {
     size_t count_ops, cap_ops;
     uint64_t version;               /* meta's version: snap_version + count_ops */
     bool exists;                    /* Redis has a snapshot or a log for it */
+    bool owned;                     /* this node owns it; else it follows another owner */
 } cluster_load;
 
 typedef struct cluster_doc_events {
@@ -60,7 +62,33 @@ typedef struct cluster_doc_events {
     void (*append_failed)(void *ctx, uint64_t from, uint64_t to);
     /* The document is no longer ours (fenced, lease lost, Redis disagrees). */
     void (*lost)(void *ctx, const char *why);
+    /* Following: the next op of the log (rec points into a reply: copy what is kept). */
+    void (*logged)(void *ctx, const store_record *rec);
+    /* Following: the owner refused a forwarded op (a protocol error code). */
+    void (*refused)(void *ctx, uint64_t key, const char *id, size_t id_len, int code);
+    /* Following: the lease was free and is ours; every op of the log was logged. */
+    void (*promoted)(void *ctx);
 } cluster_doc_events;
+
+/* An op another node forwarded to this owner (pointers into a reply). */
+typedef struct cluster_forward {
+    const char *doc;
+    size_t doc_len;
+    store_record rec;               /* base_version: the sender's version */
+    uint64_t key;                   /* the session on the sending node */
+    const char *reply;              /* the sender's inbox */
+    size_t reply_len;
+} cluster_forward;
+typedef void (*cluster_forward_fn)(void *ctx, const cluster_forward *f);
+
+/* Counters for /metrics and /api/cluster. */
+typedef struct cluster_stats {
+    uint64_t forwarded_out;         /* ops this node forwarded to owners */
+    uint64_t forwarded_in;          /* ops owners here received from other nodes */
+    uint64_t takeovers;             /* leases taken while another node's token was seen */
+    uint64_t lost;                  /* documents lost (fenced or lease gone) */
+    uint64_t stream_lag_ms;         /* the last followed op's age when read */
+} cluster_stats;
 
 int cluster_new(const cluster_config *cfg, struct worker *w, cluster **out);
 /* Shutdown: queues the release of every lease held; no event follows. */
@@ -92,6 +120,18 @@ int cluster_doc_append(cluster_doc *d, const store_record *rec);
 int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below);
 uint64_t cluster_doc_durable(const cluster_doc *d);
 const char *cluster_doc_token(const cluster_doc *d);
+
+/* Ops forwarded to this worker's owned documents go to fn. */
+void cluster_set_forward_handler(cluster *c, cluster_forward_fn fn, void *ctx);
+/* Answers a forwarded op with an error code (to the sender's inbox). */
+void cluster_refuse(cluster *c, const cluster_forward *f, int code);
+/* Following: sends the op to the owner's inbox; its ack is its entry in the
+ * log (matched by id), its refusal an inbox entry (refused). -ENOTCONN,
+ * -EAGAIN (not following), -ENOMEM. */
+int cluster_doc_forward(cluster_doc *d, const store_record *rec, uint64_t key);
+bool cluster_doc_owned(const cluster_doc *d);
+bool cluster_doc_following(const cluster_doc *d);
+const cluster_stats *cluster_get_stats(const cluster *c);
 
 /* Frees what a load allocated. */
 void cluster_load_free(cluster_load *ld);

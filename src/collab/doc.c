@@ -64,6 +64,8 @@ struct doc {
 
 static proto_str pstr(const char *s, size_t n) { return (proto_str){s, n}; }
 static void publish_until(doc *d, uint64_t durable, fanout *out);
+static void lost(fanout *out, uint64_t key);
+static int send_scratch(doc *d, fanout *out, uint64_t key);
 static const ot_history_entry *history_at(doc *d, uint64_t v);
 
 int doc_new(const char *name, size_t name_len, ot_doc *ot, store_log *log, doc **out) {
@@ -168,6 +170,57 @@ void doc_set_metrics(doc *d, struct metrics_worker *m) { d->metrics = m; }
 void doc_set_replica(doc *d, const doc_replica *r) { d->replica = *r; }
 
 void doc_on_replicated(doc *d, uint64_t durable_to, fanout *out) { publish_until(d, durable_to, out); }
+
+void doc_ack(doc *d, uint64_t key, const char *id, size_t id_len, uint64_t v, fanout *out) {
+    ot_buf_clear(&d->scratch);
+    if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(id, id_len), v) == 0) send_scratch(d, out, key);
+    else lost(out, key);
+}
+
+int doc_apply_logged(doc *d, uint64_t v, const ot_op *op, const char *id, size_t id_len, const char *author,
+                     size_t author_len, int64_t time_ms, uint64_t sender, fanout *out) {
+    if (v != ot_doc_version(d->ot) || d->published != v) return -EIO;
+    ot_submit_result res;
+    ot_op_init(&res.op);
+    int rc = ot_doc_submit(d->ot, v, op, id, id_len, author, author_len, time_ms, &res);
+    bool exact = rc == OT_OK && !res.duplicate && res.applied_at_version == v;
+    ot_op_free(&res.op);
+    if (!exact) return -EIO;
+    d->senders[v % DOC_MAX_UNPUBLISHED_OPS] = sender;
+    if (d->metrics != NULL) d->submitted_us[v % DOC_MAX_UNPUBLISHED_OPS] = clock_mono_us();
+    publish_until(d, v + 1, out);
+    return 0;
+}
+
+/* Following: the op goes to the owner as it came (the owner transforms it). */
+static int forward_op(doc *d, uint64_t key, const char *author, uint64_t v, const char *id, size_t id_len,
+                      const ot_op *op, int64_t now_ms, fanout *out) {
+    uint64_t at;
+    if (ot_doc_find_id(d->ot, id, id_len, &at)) {
+        doc_ack(d, key, id, id_len, at, out);
+        return 0;
+    }
+    if (v > d->published) {
+        doc_send_error(out, key, PROTO_ERR_VERSION_AHEAD, "base version is newer than the document", id, id_len);
+        return PROTO_ERR_VERSION_AHEAD;
+    }
+    if (v < doc_oldest_version(d)) {
+        doc_send_error(out, key, PROTO_ERR_VERSION_TOO_OLD, "base version is older than the retained history", id,
+                       id_len);
+        return PROTO_ERR_VERSION_TOO_OLD;
+    }
+    ot_buf_clear(&d->scratch);
+    int rc = ot_op_to_json(op, &d->scratch);
+    store_record rec = {
+        .base_version = v, .time_ms = now_ms, .id = id, .id_len = id_len, .author = author,
+        .author_len = strlen(author), .op_json = d->scratch.data, .op_len = d->scratch.len,
+    };
+    if (rc == OT_OK) rc = d->replica.forward(d->replica.ctx, key, &rec);
+    if (rc == 0) return 0;
+    doc_send_error(out, key, PROTO_ERR_STORAGE_UNAVAILABLE,
+                   "the document's owner cannot be reached now; retry with the same id", id, id_len);
+    return PROTO_ERR_STORAGE_UNAVAILABLE;
+}
 
 void doc_on_replica_failed(doc *d, uint64_t from, uint64_t to, const char *why, fanout *out) {
     for (uint64_t v = from; v < to && v < ot_doc_version(d->ot); v++) {
@@ -565,6 +618,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     if (author == NULL) author = "";
     int refused = refuse_storage(d, key, id, id_len, out);
     if (refused != 0) return refused;
+    if (d->replica.forward != NULL) return forward_op(d, key, author, v, id, id_len, op, now_ms, out);
     if (v < doc_oldest_version(d) && v <= ot_doc_version(d->ot)) {
         doc_send_error(out, key, PROTO_ERR_VERSION_TOO_OLD, "base version is older than the retained history", id,
                        id_len);

@@ -60,6 +60,7 @@ int docs_new(const docs_config *cfg, docs **out) {
             return rc;
         }
     }
+    if (cfg->cluster != NULL) docs_cluster_attach(t);
     if (cfg->disk_thread) {
         int rc = docs_disk_start(cfg->targets, cfg->self, &t->disk);
         if (rc != 0) {
@@ -263,7 +264,7 @@ void docs_entry_unload(docs *t, docs_entry *e, bool meta, fanout *out, int64_t n
         }
     }
     if (e->io.log != NULL && !store_log_idle(e->io.log)) store_ring_drain_sync(e->io.log, now_ms);
-    if (e->cd != NULL) cluster_doc_close(e->cd);
+    if (e->cd != NULL) docs_cluster_unload(e);
     if (meta) write_meta(t, e, out, now_ms);
     docs_entry_set_degraded(t, e, false);
     log_debug("document %.*s unloaded", (int)n, name);

@@ -10,6 +10,7 @@
 #include "cluster/cluster.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,12 +18,37 @@ static void ev_loaded(void *ctx, int rc, const cluster_load *ld);
 static void ev_appended(void *ctx, uint64_t durable_to);
 static void ev_append_failed(void *ctx, uint64_t from, uint64_t to);
 static void ev_lost(void *ctx, const char *why);
+static void ev_logged(void *ctx, const store_record *rec);
+static void ev_refused(void *ctx, uint64_t key, const char *id, size_t id_len, int code);
+static void ev_promoted(void *ctx);
 
 static const cluster_doc_events events = {
     .loaded = ev_loaded,
     .appended = ev_appended,
     .append_failed = ev_append_failed,
     .lost = ev_lost,
+    .logged = ev_logged,
+    .refused = ev_refused,
+    .promoted = ev_promoted,
+};
+
+/* A forwarded op waits this long for its entry in the log (or a refusal);
+ * then its sender hears storage_unavailable and resends by id. */
+#define FORWARD_TIMEOUT_MS 10000u
+/* Forwarded ops waiting per document; beyond, ops get storage_unavailable. */
+#define FORWARD_MAX_WAITING 4096u
+
+typedef struct fwd_pending {
+    uint64_t key;
+    uint64_t deadline_ms;
+    size_t id_len;
+    char id[PROTO_MAX_ID_BYTES + 1];
+} fwd_pending;
+
+struct docs_forwards {
+    fwd_pending *p;
+    uint32_t count, cap;
+    uint64_t count_generated;       /* ids made for ops sent without one */
 };
 
 void docs_cluster_load(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
@@ -74,6 +100,7 @@ static void ev_loaded(void *ctx, int rc, const cluster_load *ld) {
     memcpy(name, e->name, len + 1);
     ot_doc *ot = NULL;
     if (rc == 0) rc = build(t, ld, &ot);
+    if (rc == 0) e->following = !ld->owned;
     if (rc != 0) {
         /* the entry goes with the failed load: the lease first */
         e->cd = NULL;
@@ -99,12 +126,164 @@ static bool replica_writable(void *ctx) {
     return cluster_doc_writable(e->cd, clock_mono_ms());
 }
 
+static int replica_forward(void *ctx, uint64_t key, const store_record *rec) {
+    docs_entry *e = ctx;
+    if (e->fwd == NULL) {
+        e->fwd = calloc(1, sizeof *e->fwd);
+        if (e->fwd == NULL) return -ENOMEM;
+    }
+    struct docs_forwards *f = e->fwd;
+    if (f->count == FORWARD_MAX_WAITING) return -EAGAIN;
+    if (f->count == f->cap) {
+        uint32_t cap = f->cap == 0 ? 16 : f->cap * 2;
+        fwd_pending *p = realloc(f->p, sizeof *p * cap);
+        if (p == NULL) return -ENOMEM;
+        f->p = p;
+        f->cap = cap;
+    }
+    fwd_pending *p = &f->p[f->count];
+    store_record sent = *rec;
+    if (rec->id_len == 0) {
+        /* the ack is matched by id: an op sent without one gets one */
+        int n = snprintf(p->id, sizeof p->id, "~%s~%llu", cluster_node_id(e->table->cfg.cluster),
+                         (unsigned long long)++f->count_generated);
+        p->id_len = n > 0 && (size_t)n < sizeof p->id ? (size_t)n : 0;
+        sent.id = p->id;
+        sent.id_len = p->id_len;
+    } else {
+        p->id_len = rec->id_len < PROTO_MAX_ID_BYTES ? rec->id_len : PROTO_MAX_ID_BYTES;
+        memcpy(p->id, rec->id, p->id_len);
+        p->id[p->id_len] = '\0';
+    }
+    p->key = key;
+    p->deadline_ms = clock_mono_ms() + FORWARD_TIMEOUT_MS;
+    /* one forward per id: a resend while it is on its way waits for the same entry */
+    bool sent_already = false;
+    for (uint32_t i = 0; i < f->count && !sent_already; i++)
+        sent_already = f->p[i].id_len == p->id_len && memcmp(f->p[i].id, p->id, p->id_len) == 0;
+    int rc = sent_already ? 0 : cluster_doc_forward(e->cd, &sent, key);
+    if (rc == 0) f->count++;
+    return rc;
+}
+
+static void set_replica(docs_entry *e) {
+    doc_replica r = {.ctx = e};
+    if (e->following) r.forward = replica_forward;
+    else {
+        r.append = replica_append;
+        r.writable = replica_writable;
+    }
+    doc_set_replica(e->d, &r);
+}
+
 void docs_cluster_ready(docs *t, docs_entry *e, doc *d) {
     (void)t;
-    doc_replica r = {.append = replica_append, .writable = replica_writable, .ctx = e};
-    doc_set_replica(d, &r);
+    (void)d;
+    set_replica(e);
     e->snap_version = doc_version(d);
 }
+
+/* The senders waiting for id (removed); the first is returned, the others acked at v. */
+static uint64_t take_senders(docs_entry *e, const char *id, size_t id_len, uint64_t v, fanout *out) {
+    struct docs_forwards *f = e->fwd;
+    uint64_t first = 0;
+    for (uint32_t i = 0; f != NULL && i < f->count;) {
+        fwd_pending *p = &f->p[i];
+        if (p->id_len != id_len || memcmp(p->id, id, id_len) != 0) {
+            i++;
+            continue;
+        }
+        if (first == 0) first = p->key;
+        else if (out != NULL) doc_ack(e->d, p->key, p->id, p->id_len, v, out);
+        f->p[i] = f->p[--f->count];
+    }
+    return first;
+}
+
+/* Every waiting sender hears code (and resends by id). */
+static void fail_forwards(docs_entry *e, bool expired_only, const char *why, fanout *out) {
+    struct docs_forwards *f = e->fwd;
+    uint64_t now = clock_mono_ms();
+    for (uint32_t i = 0; f != NULL && i < f->count;) {
+        fwd_pending *p = &f->p[i];
+        if (expired_only && now < p->deadline_ms) {
+            i++;
+            continue;
+        }
+        doc_send_error(out, p->key, PROTO_ERR_STORAGE_UNAVAILABLE, why, p->id, p->id_len);
+        f->p[i] = f->p[--f->count];
+    }
+}
+
+void docs_cluster_unload(docs_entry *e) {
+    if (e->fwd != NULL) free(e->fwd->p);
+    free(e->fwd);
+    e->fwd = NULL;
+    cluster_doc_close(e->cd);
+    e->cd = NULL;
+}
+
+static void ev_logged(void *ctx, const store_record *rec) {
+    docs_entry *e = ctx;
+    docs *t = e->table;
+    if (e->state != ENTRY_READY) return;
+    fanout *out = t->cfg.cluster_out;
+    ot_op op;
+    ot_op_init(&op);
+    int rc = ot_op_parse_json(&op, rec->op_json, rec->op_len, &t->cfg.limits, NULL) == OT_OK ? 0 : -EIO;
+    if (rc == 0) {
+        uint64_t sender = take_senders(e, rec->id, rec->id_len, rec->base_version, out);
+        rc = doc_apply_logged(e->d, rec->base_version, &op, rec->id, rec->id_len, rec->author, rec->author_len,
+                              rec->time_ms, sender, out);
+    }
+    ot_op_free(&op);
+    if (rc != 0) ev_lost(e, "an op of the followed log does not apply here; reloading");
+}
+
+static void ev_refused(void *ctx, uint64_t key, const char *id, size_t id_len, int code) {
+    docs_entry *e = ctx;
+    if (e->state != ENTRY_READY) return;
+    struct docs_forwards *f = e->fwd;
+    for (uint32_t i = 0; f != NULL && i < f->count; i++) {
+        fwd_pending *p = &f->p[i];
+        if (p->key != key || p->id_len != id_len || memcmp(p->id, id, id_len) != 0) continue;
+        f->p[i] = f->p[--f->count];
+        break;
+    }
+    if (code >= 0 || code < PROTO_ERR_NO_MEMORY) code = PROTO_ERR_INTERNAL;
+    doc_send_error(e->table->cfg.cluster_out, key, code, "the document's owner refused the op", id, id_len);
+}
+
+static void ev_promoted(void *ctx) {
+    docs_entry *e = ctx;
+    if (e->state != ENTRY_READY) return;
+    e->following = false;
+    set_replica(e);
+    e->snap_version = doc_version(e->d);
+    /* their owner is gone without writing them: they go to this node now */
+    fail_forwards(e, false, "the document moved to this node; resend with the same id", e->table->cfg.cluster_out);
+}
+
+/* An op another node forwarded to a document this worker owns. */
+static void on_forward(void *ctx, const cluster_forward *f) {
+    docs *t = ctx;
+    docs_entry *e = docs_entry_find(t, f->doc, f->doc_len, NULL);
+    if (e == NULL || e->state != ENTRY_READY || e->cd == NULL || !cluster_doc_owned(e->cd)) {
+        cluster_refuse(t->cfg.cluster, f, PROTO_ERR_STORAGE_UNAVAILABLE);
+        return;
+    }
+    ot_op op;
+    ot_op_init(&op);
+    int rc = ot_op_parse_json(&op, f->rec.op_json, f->rec.op_len, &t->cfg.limits, NULL) == OT_OK ? 0 : PROTO_ERR_BAD_OP;
+    /* the ack is the op's entry in the log: nobody here is told */
+    if (rc == 0)
+        rc = doc_submit(e->d, 0, false, f->rec.author, f->rec.base_version, f->rec.id, f->rec.id_len, &op,
+                        f->rec.time_ms, t->cfg.cluster_out);
+    ot_op_free(&op);
+    if (rc != 0) cluster_refuse(t->cfg.cluster, f, rc);
+}
+
+void docs_cluster_attach(docs *t) { cluster_set_forward_handler(t->cfg.cluster, on_forward, t); }
 
 static void ev_appended(void *ctx, uint64_t durable_to) {
     docs_entry *e = ctx;
@@ -127,6 +306,7 @@ static void ev_lost(void *ctx, const char *why) {
     docs *t = e->table;
     if (e->state != ENTRY_READY) return;
     log_warn("document %s: no longer owned here (%s): its sessions are told to reconnect", e->name, why);
+    fail_forwards(e, false, "the document moved; resend with the same id", t->cfg.cluster_out);
     doc_evict_all(e->d, PROTO_ERR_STORAGE_UNAVAILABLE, "this node lost the document to another node; reconnect",
                   t->cfg.cluster_out);
     docs_entry_unload(t, e, false, t->cfg.cluster_out, (int64_t)clock_mono_ms());
@@ -134,6 +314,10 @@ static void ev_lost(void *ctx, const char *why) {
 
 void docs_cluster_tick(docs *t, docs_entry *e, int64_t now_ms) {
     (void)now_ms;
+    if (e->fwd != NULL && e->fwd->count > 0)
+        fail_forwards(e, true, "the document's owner did not confirm the op; resend with the same id",
+                      t->cfg.cluster_out);
+    if (e->cd == NULL || !cluster_doc_owned(e->cd)) return;
     uint64_t every = t->cfg.checkpoint_ops != 0 ? t->cfg.checkpoint_ops : DOCS_DEFAULT_CHECKPOINT_OPS;
     uint64_t v = doc_published_version(e->d);
     /* the text at the published version is the current text only when nothing is in flight */

@@ -44,6 +44,8 @@ typedef struct docs_entry {
     struct cluster_doc *cd;         /* cluster mode: the document's lease and appends (else NULL) */
     struct docs *table;             /* cluster mode: where its events go */
     uint64_t snap_version;          /* cluster mode: the last snapshot written to Redis */
+    bool following;                 /* cluster mode: another node owns it; ops are forwarded */
+    struct docs_forwards *fwd;      /* following: ops forwarded, waiting for their entry in the log */
 } docs_entry;
 
 struct docs {
@@ -80,6 +82,10 @@ void docs_count_compaction(docs *t, bool done);
 void docs_cluster_load(docs *t, docs_entry *e, fanout *out, int64_t now_ms);
 void docs_cluster_ready(docs *t, docs_entry *e, doc *d);
 void docs_cluster_tick(docs *t, docs_entry *e, int64_t now_ms);
+/* The entry is unloaded: its lease or its following ends. */
+void docs_cluster_unload(docs_entry *e);
+/* Ops other nodes forward to the documents this worker owns. */
+void docs_cluster_attach(docs *t);
 /* A load's outcome (cluster mode): what a finished load job does. */
 void docs_load_outcome(docs *t, int rc, const char *name, size_t name_len, ot_doc *ot, bool created, fanout *out,
                        int64_t now_ms);

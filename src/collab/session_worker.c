@@ -73,6 +73,7 @@ static int start_cluster(session_worker *sw) {
     else snprintf(node, sizeof node, "%s:%u", cfg->host, cfg->port);
     cluster_config cc = {
         .host = host, .port = port, .db = db, .node_id = node, .prefix = cfg->cluster_prefix, .lease_ms = cfg->lease_ms,
+        .worker = sw->self,
     };
     int rc = cluster_new(&cc, sw->w, &sw->cluster);
     if (rc != 0) log_error("--redis %s: %s", cfg->redis, strerror(-rc));
