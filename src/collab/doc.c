@@ -200,10 +200,7 @@ static int forward_op(doc *d, uint64_t key, const char *author, uint64_t v, cons
         doc_ack(d, key, id, id_len, at, out);
         return 0;
     }
-    if (v > d->published) {
-        doc_send_error(out, key, PROTO_ERR_VERSION_AHEAD, "base version is newer than the document", id, id_len);
-        return PROTO_ERR_VERSION_AHEAD;
-    }
+    /* a base ahead of this follower is the owner's to judge: its log may be ahead */
     if (v < doc_oldest_version(d)) {
         doc_send_error(out, key, PROTO_ERR_VERSION_TOO_OLD, "base version is older than the retained history", id,
                        id_len);

@@ -562,6 +562,8 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
     e->fresh = false;
     switch ((docs_request_kind)r->kind) {
     case DOCS_REQ_OPEN: {
+        /* a follower behind the client's version: the log will get there */
+        if (e->following && r->has_v && r->v > doc_published_version(e->d) && docs_cluster_hold_open(e, r)) break;
         doc_who who = {
             .key = r->key,
             .session = r->session,
@@ -723,13 +725,7 @@ void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
             history += history_bytes(e);
             store_log *lg = e->io.log;
             if (lg == NULL) {
-                docs_cluster_tick(t, e, now_ms);
-                if (!doc_is_quiet(e->d)) e->quiet_since_ms = 0;
-                else if (e->quiet_since_ms == 0) e->quiet_since_ms = (uint64_t)now_ms + 1;
-                else if ((uint64_t)now_ms - e->quiet_since_ms >= t->cfg.idle_ms && !e->dirty) {
-                    history -= history_bytes(e);
-                    docs_entry_unload(t, e, false, out, now_ms);
-                }
+                docs_cluster_tick(t, e, &history, out, now_ms);
                 continue;
             }
             if (store_log_failed(lg)) {

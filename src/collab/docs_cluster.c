@@ -45,9 +45,16 @@ typedef struct fwd_pending {
     char id[PROTO_MAX_ID_BYTES + 1];
 } fwd_pending;
 
+typedef struct held_open {
+    docs_request *r;                /* a reference */
+    uint64_t deadline_ms;
+} held_open;
+
 struct docs_forwards {
     fwd_pending *p;
     uint32_t count, cap;
+    held_open *held;                /* opens at a version this follower has not read yet */
+    uint32_t count_held, cap_held;
     uint64_t count_generated;       /* ids made for ops sent without one */
 };
 
@@ -126,13 +133,15 @@ static bool replica_writable(void *ctx) {
     return cluster_doc_writable(e->cd, clock_mono_ms());
 }
 
+static struct docs_forwards *forwards(docs_entry *e) {
+    if (e->fwd == NULL) e->fwd = calloc(1, sizeof *e->fwd);
+    return e->fwd;
+}
+
 static int replica_forward(void *ctx, uint64_t key, const store_record *rec) {
     docs_entry *e = ctx;
-    if (e->fwd == NULL) {
-        e->fwd = calloc(1, sizeof *e->fwd);
-        if (e->fwd == NULL) return -ENOMEM;
-    }
-    struct docs_forwards *f = e->fwd;
+    struct docs_forwards *f = forwards(e);
+    if (f == NULL) return -ENOMEM;
     if (f->count == FORWARD_MAX_WAITING) return -EAGAIN;
     if (f->count == f->cap) {
         uint32_t cap = f->cap == 0 ? 16 : f->cap * 2;
@@ -183,21 +192,25 @@ void docs_cluster_ready(docs *t, docs_entry *e, doc *d) {
     e->snap_version = doc_version(d);
 }
 
-/* The senders waiting for id (removed); the first is returned, the others acked at v. */
-static uint64_t take_senders(docs_entry *e, const char *id, size_t id_len, uint64_t v, fanout *out) {
+#define MAX_SENDERS_PER_OP 8u
+
+/* The senders waiting for id, taken off the list (at most MAX_SENDERS_PER_OP;
+ * the rest are acked at v before the op: they cannot be told apart). */
+static uint32_t take_senders(docs_entry *e, const char *id, size_t id_len, uint64_t v, uint64_t *keys,
+                             fanout *out) {
     struct docs_forwards *f = e->fwd;
-    uint64_t first = 0;
+    uint32_t n = 0;
     for (uint32_t i = 0; f != NULL && i < f->count;) {
         fwd_pending *p = &f->p[i];
         if (p->id_len != id_len || memcmp(p->id, id, id_len) != 0) {
             i++;
             continue;
         }
-        if (first == 0) first = p->key;
-        else if (out != NULL) doc_ack(e->d, p->key, p->id, p->id_len, v, out);
+        if (n < MAX_SENDERS_PER_OP) keys[n++] = p->key;
+        else doc_ack(e->d, p->key, p->id, p->id_len, v, out);
         f->p[i] = f->p[--f->count];
     }
-    return first;
+    return n;
 }
 
 /* Every waiting sender hears code (and resends by id). */
@@ -215,8 +228,53 @@ static void fail_forwards(docs_entry *e, bool expired_only, const char *why, fan
     }
 }
 
+bool docs_cluster_hold_open(docs_entry *e, const docs_request *r) {
+    struct docs_forwards *f = forwards(e);
+    if (f == NULL || f->count_held == FORWARD_MAX_WAITING) return false;
+    if (f->count_held == f->cap_held) {
+        uint32_t cap = f->cap_held == 0 ? 8 : f->cap_held * 2;
+        held_open *h = realloc(f->held, sizeof *h * cap);
+        if (h == NULL) return false;
+        f->held = h;
+        f->cap_held = cap;
+    }
+    mailbox_msg_ref((mailbox_msg *)&r->hdr);
+    f->held[f->count_held++] = (held_open){(docs_request *)r, clock_mono_ms() + FORWARD_TIMEOUT_MS};
+    return true;
+}
+
+/* Opens whose version was reached (or that waited long enough: they get
+ * version_ahead) run now. */
+static void release_held(docs *t, docs_entry *e, bool all) {
+    struct docs_forwards *f = e->fwd;
+    if (f == NULL || f->count_held == 0) return;
+    uint64_t now = clock_mono_ms(), pub = e->state == ENTRY_READY ? doc_published_version(e->d) : UINT64_MAX;
+    for (uint32_t i = 0; i < f->count_held;) {
+        held_open h = f->held[i];
+        if (!all && h.r->v > pub && now < h.deadline_ms) {
+            i++;
+            continue;
+        }
+        f->held[i] = f->held[--f->count_held];
+        docs_execute(t, h.r, t->cfg.cluster_out, (int64_t)now);
+        mailbox_msg_unref(&h.r->hdr);
+        e = docs_entry_find(t, h.r->doc, h.r->doc_len, NULL);
+        if (e == NULL || e->fwd == NULL) return;
+        f = e->fwd;
+    }
+}
+
+bool docs_cluster_busy(const docs_entry *e) {
+    return e->fwd != NULL && (e->fwd->count > 0 || e->fwd->count_held > 0);
+}
+
 void docs_cluster_unload(docs_entry *e) {
-    if (e->fwd != NULL) free(e->fwd->p);
+    if (e->fwd != NULL) {
+        /* the doc is quiet when unloaded: nothing is held (docs_cluster_busy) */
+        for (uint32_t i = 0; i < e->fwd->count_held; i++) mailbox_msg_unref(&e->fwd->held[i].r->hdr);
+        free(e->fwd->held);
+        free(e->fwd->p);
+    }
     free(e->fwd);
     e->fwd = NULL;
     cluster_doc_close(e->cd);
@@ -232,12 +290,18 @@ static void ev_logged(void *ctx, const store_record *rec) {
     ot_op_init(&op);
     int rc = ot_op_parse_json(&op, rec->op_json, rec->op_len, &t->cfg.limits, NULL) == OT_OK ? 0 : -EIO;
     if (rc == 0) {
-        uint64_t sender = take_senders(e, rec->id, rec->id_len, rec->base_version, out);
+        /* the newest sender gets the ack in the op's place; an earlier one (a
+         * resend from a new connection) is acked after the op, as a resend is */
+        uint64_t keys[MAX_SENDERS_PER_OP];
+        uint32_t n = take_senders(e, rec->id, rec->id_len, rec->base_version, keys, out);
         rc = doc_apply_logged(e->d, rec->base_version, &op, rec->id, rec->id_len, rec->author, rec->author_len,
-                              rec->time_ms, sender, out);
+                              rec->time_ms, n > 0 ? keys[n - 1] : 0, out);
+        for (uint32_t i = 0; rc == 0 && i + 1 < n; i++)
+            doc_ack(e->d, keys[i], rec->id, rec->id_len, rec->base_version, out);
     }
     ot_op_free(&op);
     if (rc != 0) ev_lost(e, "an op of the followed log does not apply here; reloading");
+    else release_held(t, e, false);
 }
 
 static void ev_refused(void *ctx, uint64_t key, const char *id, size_t id_len, int code) {
@@ -262,6 +326,7 @@ static void ev_promoted(void *ctx) {
     e->snap_version = doc_version(e->d);
     /* their owner is gone without writing them: they go to this node now */
     fail_forwards(e, false, "the document moved to this node; resend with the same id", e->table->cfg.cluster_out);
+    release_held(e->table, e, true);
 }
 
 /* An op another node forwarded to a document this worker owns. */
@@ -307,16 +372,25 @@ static void ev_lost(void *ctx, const char *why) {
     if (e->state != ENTRY_READY) return;
     log_warn("document %s: no longer owned here (%s): its sessions are told to reconnect", e->name, why);
     fail_forwards(e, false, "the document moved; resend with the same id", t->cfg.cluster_out);
+    struct docs_forwards *f = e->fwd;
+    /* held opens run after the unload: they load it again */
+    held_open *held = f != NULL ? f->held : NULL;
+    uint32_t count_held = f != NULL ? f->count_held : 0;
+    if (f != NULL) {
+        f->held = NULL;
+        f->count_held = f->cap_held = 0;
+    }
     doc_evict_all(e->d, PROTO_ERR_STORAGE_UNAVAILABLE, "this node lost the document to another node; reconnect",
                   t->cfg.cluster_out);
     docs_entry_unload(t, e, false, t->cfg.cluster_out, (int64_t)clock_mono_ms());
+    for (uint32_t i = 0; i < count_held; i++) {
+        docs_execute(t, held[i].r, t->cfg.cluster_out, (int64_t)clock_mono_ms());
+        mailbox_msg_unref(&held[i].r->hdr);
+    }
+    free(held);
 }
 
-void docs_cluster_tick(docs *t, docs_entry *e, int64_t now_ms) {
-    (void)now_ms;
-    if (e->fwd != NULL && e->fwd->count > 0)
-        fail_forwards(e, true, "the document's owner did not confirm the op; resend with the same id",
-                      t->cfg.cluster_out);
+static void snapshot(docs *t, docs_entry *e) {
     if (e->cd == NULL || !cluster_doc_owned(e->cd)) return;
     uint64_t every = t->cfg.checkpoint_ops != 0 ? t->cfg.checkpoint_ops : DOCS_DEFAULT_CHECKPOINT_OPS;
     uint64_t v = doc_published_version(e->d);
@@ -331,4 +405,21 @@ void docs_cluster_tick(docs *t, docs_entry *e, int64_t now_ms) {
         cluster_doc_snapshot(e->cd, text.data != NULL ? text.data : "", text.len, v, trim) == 0)
         e->snap_version = v;
     ot_buf_free(&text);
+}
+
+void docs_cluster_tick(docs *t, docs_entry *e, uint64_t *history, fanout *out, int64_t now_ms) {
+    if (e->fwd != NULL && e->fwd->count > 0)
+        fail_forwards(e, true, "the document's owner did not confirm the op; resend with the same id", out);
+    release_held(t, e, false);
+    e = docs_entry_find(t, e->name, e->name_len, NULL);   /* a held open may have unloaded it */
+    if (e == NULL || e->state != ENTRY_READY) return;
+    snapshot(t, e);
+    if (!doc_is_quiet(e->d) || docs_cluster_busy(e)) {
+        e->quiet_since_ms = 0;
+    } else if (e->quiet_since_ms == 0) {
+        e->quiet_since_ms = (uint64_t)now_ms + 1;
+    } else if ((uint64_t)now_ms - e->quiet_since_ms >= t->cfg.idle_ms && !e->dirty) {
+        *history -= ot_doc_history_bytes(doc_ot(e->d));
+        docs_entry_unload(t, e, false, out, now_ms);
+    }
 }

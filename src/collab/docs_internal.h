@@ -81,7 +81,14 @@ void docs_count_compaction(docs *t, bool done);
  * replica, and the timer's snapshots. */
 void docs_cluster_load(docs *t, docs_entry *e, fanout *out, int64_t now_ms);
 void docs_cluster_ready(docs *t, docs_entry *e, doc *d);
-void docs_cluster_tick(docs *t, docs_entry *e, int64_t now_ms);
+/* The timer for a cluster document: expired forwards, held opens, snapshots,
+ * the idle unload (its history leaves *history then). */
+void docs_cluster_tick(docs *t, docs_entry *e, uint64_t *history, fanout *out, int64_t now_ms);
+/* Following: an open at a version this node has not read yet waits for it
+ * (a reference is kept). false: run it now. */
+bool docs_cluster_hold_open(docs_entry *e, const docs_request *r);
+/* Forwarded ops or held opens are waiting: not quiet. */
+bool docs_cluster_busy(const docs_entry *e);
 /* The entry is unloaded: its lease or its following ends. */
 void docs_cluster_unload(docs_entry *e);
 /* Ops other nodes forward to the documents this worker owns. */

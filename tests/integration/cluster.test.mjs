@@ -4,7 +4,7 @@
 // acked op there exactly once at its acked version.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startServer } from './lib/server.mjs';
+import { startServer, within } from './lib/server.mjs';
 import { RpConn, Editor, cpLen } from './lib/rp-client.mjs';
 import { httpJson, scratchDir, until } from './lib/rp-util.mjs';
 import { startRedis } from './lib/redis.mjs';
@@ -136,4 +136,66 @@ test('cluster: kill -9 of the owner, a second node takes over after the lease, e
     assert.equal(redis.cli('GET', 'ringpad:{d:fo}:owner'), 'b#0:2');
     assert.deepEqual(thrown.map(String), []);
     console.log(`cluster failover: first ack on the new owner ${failoverMs} ms after kill -9 (lease ${LEASE_MS} ms)`);
+});
+
+test('cluster: three nodes, editors spread and reconnecting at random, converge on emoji and CJK text', { timeout: 120000 }, async (t) => {
+    const redis = startRedis(t);
+    const nodes = [];
+    for (const id of ['a', 'b', 'c']) {
+        const srv = await startServer(nodeFlags(t, redis, id));
+        t.after(() => srv.stop());
+        nodes.push(srv);
+    }
+    const thrown = [];
+    const onThrow = (err) => thrown.push(err);
+    process.on('uncaughtException', onThrow);
+    t.after(() => process.off('uncaughtException', onThrow));
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const words = ['日本語', '😀', '한국어', 'é', '👩‍💻', 'abc', '中文 ', '🎉🎉'];
+    const eds = [];
+    for (let i = 0; i < 6; i++) {
+        const e = new Editor(nodes[i % 3].port, 'three', { name: `e${i}` });
+        await within(10000, e.connect(), `e${i} connects`);
+        eds.push(e);
+    }
+    let reconnects = 0;
+    const end = Date.now() + 3000;
+    while (Date.now() < end) {
+        for (const e of eds) {
+            if (!e.ready) continue;
+            if (rnd() < 0.02) {
+                e.disconnect();
+                e.port = nodes[Math.floor(rnd() * 3)].port;
+                await within(10000, e.connect(), `${e.name} reconnects`);
+                reconnects++;
+                continue;
+            }
+            const n = cpLen(e.text);
+            const at = Math.floor(rnd() * (n + 1));
+            const w = words[Math.floor(rnd() * words.length)];
+            if (n > 0 && rnd() < 0.3) {
+                const del = Math.min(n - at, 1 + Math.floor(rnd() * 3));
+                if (del > 0) { e.edit([...(at > 0 ? [at] : []), -del, ...(n - at - del > 0 ? [n - at - del] : [])]); continue; }
+            }
+            e.edit([...(at > 0 ? [at] : []), w, ...(n - at > 0 ? [n - at] : [])]);
+        }
+        await new Promise((r) => setTimeout(r, 5));
+    }
+    await until(() => eds.every((e) => e.idle), 20000, 'every edit acked');
+    const acked = eds.reduce((s, e) => s + e.acked.length, 0);
+    const last = Math.max(...eds.map((e) => e.v));
+    await until(() => eds.every((e) => e.v === last), 10000, 'every editor at the last version');
+    const text = eds[0].text;
+    for (const e of eds) assert.equal(e.text, text, `${e.name} converged`);
+    assert.equal(last, acked, 'one version per acked op');
+    for (const srv of nodes) {
+        await until(async () => (await httpJson(srv.port, 'GET', '/api/docs/three')).json?.v === last, 10000, 'node caught up');
+        const r = await httpJson(srv.port, 'GET', '/api/docs/three');
+        assert.equal(r.json.text, text, `node on port ${srv.port} has the text`);
+    }
+    assert.ok(reconnects > 0 && acked > 50, `reconnects ${reconnects}, acked ${acked}`);
+    console.log(`cluster three nodes: ${acked} ops acked, ${reconnects} reconnects, text of ${cpLen(text)} code points`);
+    assert.deepEqual(thrown.map(String), []);
+    for (const e of eds) e.disconnect();
 });
