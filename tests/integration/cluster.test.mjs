@@ -199,3 +199,40 @@ test('cluster: three nodes, editors spread and reconnecting at random, converge 
     assert.deepEqual(thrown.map(String), []);
     for (const e of eds) e.disconnect();
 });
+
+test('cluster: an owner paused past its lease cannot append when it wakes; its clients are told and reconnect', { timeout: 60000 }, async (t) => {
+    const redis = startRedis(t);
+    const a = await startServer(nodeFlags(t, redis, 'a'));
+    t.after(() => a.stop());
+    const b = await startServer(nodeFlags(t, redis, 'b'));
+    t.after(() => b.stop());
+    const ca = await RpConn.open(a.port);
+    ca.send({ type: 'open', doc: 'st' });
+    await ca.type('snapshot', 10000);
+    ca.send({ type: 'op', doc: 'st', v: 0, id: 'a1', op: ['a1 '] });
+    assert.equal((await ca.type('ack', 5000, (m) => m.id === 'a1')).v, 0);
+    assert.match(redis.cli('GET', 'ringpad:{d:st}:owner'), /^a#0:/);
+    a.signal('SIGSTOP');
+    t.after(() => a.signal('SIGCONT'));
+    // while it sleeps its lease runs out; the other node takes the document and writes
+    const ack = await writeUntilAcked(b.port, 'st', 'b1');
+    assert.equal(ack.v, 1);
+    assert.match(redis.cli('GET', 'ringpad:{d:st}:owner'), /^b#0:/);
+    // an op that reaches the paused owner is read only once it wakes
+    ca.send({ type: 'op', doc: 'st', v: 1, id: 'stale', op: [3, 'x'] });
+    await new Promise((r) => setTimeout(r, 100));
+    a.signal('SIGCONT');
+    const err = await ca.next((m) => m.type === 'error' || m.type === 'ack', 10000);
+    assert.equal(err.type, 'error', JSON.stringify(err));
+    assert.equal(err.code, 'storage_unavailable');
+    await new Promise((r) => setTimeout(r, 500));
+    // nothing of the stale owner landed: the log has a1 and b1 only
+    assert.equal(redis.cli('HGET', 'ringpad:{d:st}:meta', 'version'), '2');
+    assert.equal(redis.cli('XLEN', 'ringpad:{d:st}:log'), '2');
+    // the client reconnects (to the node it knew) and resends by id: acked once
+    ca.close();
+    const again = await writeUntilAcked(a.port, 'st', 'stale');
+    assert.equal(again.v, 2);
+    assert.equal(redis.cli('HGET', 'ringpad:{d:st}:meta', 'version'), '3');
+    assert.match(a.stderr(), /no longer owned here|lost/);
+});
