@@ -88,6 +88,7 @@ typedef struct session_worker {
     docs_request *local_head;
     docs_request *local_tail;
     struct cluster *cluster;        /* cluster mode (--redis), else NULL */
+    bool redis_down;                /* counted in shared->redis_down */
 } session_worker;
 
 /* After worker_init, on the worker's thread: opens the data dir, resolves the

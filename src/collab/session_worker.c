@@ -80,6 +80,18 @@ static int start_cluster(session_worker *sw) {
     return rc;
 }
 
+/* The timer's cluster work, and /healthz's view of this worker's Redis (down
+ * from the first tick until the first connection, so a node that never
+ * reached Redis says so). */
+static void cluster_health(session_worker *sw, worker *w) {
+    cluster_tick(sw->cluster, w->now_ms);
+    bool down = !cluster_up(sw->cluster);
+    if (down == sw->redis_down) return;
+    sw->redis_down = down;
+    if (down) atomic_fetch_add(&w->shared->redis_down, 1);
+    else atomic_fetch_sub(&w->shared->redis_down, 1);
+}
+
 static void on_mail(worker *w, mailbox_msg *msg);
 static void on_store_cqe(worker *w, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe);
 static void flush(worker *w);
@@ -223,7 +235,7 @@ static void flush(worker *w) {
 static void tick(worker *w) {
     session_worker *sw = w->sw;
     if (sw == NULL) return;
-    if (sw->cluster != NULL) cluster_tick(sw->cluster, w->now_ms);
+    if (sw->cluster != NULL) cluster_health(sw, w);
     docs_tick(sw->docs, w, &sw->out, (int64_t)w->now_ms);
     fanout_flush(&sw->out);
 }
@@ -278,6 +290,7 @@ static void destroy(worker *w) {
         io_uring_cqe_seen(&w->ring, cqe);
     }
     if (sw->cluster != NULL) stop_cluster(w, sw->cluster);
+    if (sw->redis_down) atomic_fetch_sub(&w->shared->redis_down, 1);
     fanout_destroy(&sw->out);
     docs_free(sw->docs, (int64_t)clock_mono_ms());
     cluster_free(sw->cluster);

@@ -236,3 +236,38 @@ test('cluster: an owner paused past its lease cannot append when it wakes; its c
     assert.equal(redis.cli('HGET', 'ringpad:{d:st}:meta', 'version'), '3');
     assert.match(a.stderr(), /no longer owned here|lost/);
 });
+
+test('cluster: Redis down refuses writes (never an ack), serves reads, says degraded; kill -9 and restart with AOF loses no acked op', { timeout: 60000 }, async (t) => {
+    const redis = startRedis(t);
+    const a = await startServer(nodeFlags(t, redis, 'a'));
+    t.after(() => a.stop());
+    await until(async () => (await httpJson(a.port, 'GET', '/healthz')).status === 200, 5000, 'healthy');
+    const c = await RpConn.open(a.port);
+    c.send({ type: 'open', doc: 'rd' });
+    await c.type('snapshot', 10000);
+    for (let v = 0; v < 5; v++) {
+        c.send({ type: 'op', doc: 'rd', v, id: `rd${v}`, op: v === 0 ? ['0'] : [v, String(v)] });
+        await c.type('ack', 5000, (m) => m.id === `rd${v}`);
+    }
+    await redis.kill();
+    // a write: refused, not acked
+    c.send({ type: 'op', doc: 'rd', v: 5, id: 'down', op: [5, 'X'] });
+    const refused = await c.next((m) => (m.type === 'error' || m.type === 'ack') && m.id !== 'rd4' && (m.ref === 'down' || m.id === 'down'), 10000);
+    assert.equal(refused.type, 'error', JSON.stringify(refused));
+    assert.equal(refused.code, 'storage_unavailable');
+    // reads keep working from memory
+    const r = await httpJson(a.port, 'GET', '/api/docs/rd');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.text, '01234');
+    const h = await httpJson(a.port, 'GET', '/healthz');
+    assert.equal(h.status, 503);
+    assert.match(h.text, /degraded: Redis unreachable/);
+    // Redis comes back from its append-only file: every acked op is there
+    await redis.restart();
+    await until(async () => (await httpJson(a.port, 'GET', '/healthz')).status === 200, 10000, 'healthy again');
+    assert.equal(redis.cli('HGET', 'ringpad:{d:rd}:meta', 'version'), '5');
+    const ack = await writeUntilAcked(a.port, 'rd', 'down');
+    assert.equal(ack.v, 5);
+    assert.equal(redis.cli('XLEN', 'ringpad:{d:rd}:log'), '6');
+    c.close();
+});
