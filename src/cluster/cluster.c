@@ -570,12 +570,29 @@ int cluster_new(const cluster_config *cfg, struct worker *w, cluster **out) {
     return 0;
 }
 
+/* The worker's cluster figures for /metrics. */
+static void publish_metrics(cluster *c, uint32_t owned, uint32_t followed) {
+    metrics_worker *m = c->w->m;
+    if (m == NULL) return;
+    metrics_set(&m->cluster_enabled, 1);
+    metrics_set(&m->cluster_owned_docs, owned);
+    metrics_set(&m->cluster_followed_docs, followed);
+    metrics_set(&m->cluster_forwarded[0], c->stats.forwarded_out);
+    metrics_set(&m->cluster_forwarded[1], c->stats.forwarded_in);
+    metrics_set(&m->cluster_takeovers, c->stats.takeovers);
+    metrics_set(&m->cluster_lost, c->stats.lost);
+    metrics_set(&m->cluster_stream_lag_ms, c->stats.stream_lag_ms);
+}
+
 void cluster_tick(cluster *c, uint64_t now_ms) {
     redis_conn_tick(&c->conn, now_ms);
     redis_conn_tick(&c->follow, now_ms);
     bool up = redis_conn_up(&c->conn);
+    uint32_t owned = 0, followed = 0;
     for (cluster_doc *d = c->docs, *next; d != NULL; d = next) {
         next = d->next;
+        owned += d->phase == PHASE_OWNED;
+        followed += d->phase == PHASE_FOLLOWING;
         if (d->phase == PHASE_ACQUIRING && !d->cmd_out && now_ms >= d->give_up_ms)
             load_failed(d, up ? -EAGAIN : -EIO);
         else if (!up) continue;
@@ -584,6 +601,8 @@ void cluster_tick(cluster *c, uint64_t now_ms) {
             acquire(d);
         else if (d->phase == PHASE_OWNED && !d->renew_out && now_ms >= d->renew_at_ms) renew(d);
     }
+    publish_metrics(c, owned, followed);
+    cluster_registry_tick(c, now_ms);
 }
 
 bool cluster_up(const cluster *c) { return redis_conn_up(&c->conn); }
@@ -598,6 +617,7 @@ redis_conn *cluster_conn(cluster *c) { return &c->conn; }
 const char *cluster_node_id(const cluster *c) { return c->node; }
 
 void cluster_release_all(cluster *c) {
+    if (redis_conn_up(&c->conn)) cluster_registry_leave(c);
     for (cluster_doc *d = c->docs; d != NULL; d = d->next)
         if (d->phase == PHASE_LOADING || d->phase == PHASE_OWNED || d->phase == PHASE_PROMOTING) release(d);
     c->stopping = true;
@@ -618,6 +638,7 @@ void cluster_free(cluster *c) {
     }
     redis_conn_destroy(&c->conn);
     redis_conn_destroy(&c->follow);
+    cluster_registry_free(c);
     free(c);
 }
 

@@ -14,6 +14,7 @@
 
 #include "cluster/cluster_scripts.h"
 #include "redis/redis_conn.h"
+#include "ringpad/ot.h"
 #include "store/store.h"
 
 #include <stdbool.h>
@@ -132,6 +133,11 @@ int cluster_doc_forward(cluster_doc *d, const store_record *rec, uint64_t key);
 bool cluster_doc_owned(const cluster_doc *d);
 bool cluster_doc_following(const cluster_doc *d);
 const cluster_stats *cluster_get_stats(const cluster *c);
+
+/* GET /api/cluster's body from this worker's copy of the node registry:
+ * {"redis","lease_ms","node","workers":[{worker,node,at,owned,following,...}]}
+ * (without names: the counts only). 0 or -ENOMEM. */
+int cluster_describe(const cluster *c, bool with_names, ot_buf *out);
 
 /* Frees what a load allocated. */
 void cluster_load_free(cluster_load *ld);

@@ -265,7 +265,9 @@ int cluster_follow_init(cluster *c, const char *host, uint32_t port, uint32_t db
     int n = snprintf(c->inbox, sizeof c->inbox, "%s{n:%s}:inbox", c->prefix, c->me);
     if (n <= 0 || (size_t)n >= sizeof c->inbox) return -EINVAL;
     c->inbox_len = (size_t)n;
-    return redis_conn_init(&c->follow, c->w, host, port, db, on_follow_state, c);
+    int rc = redis_conn_init(&c->follow, c->w, host, port, db, on_follow_state, c);
+    c->follow.blocking = true;
+    return rc;
 }
 
 /* ---- promotion -------------------------------------------------------------------------- */

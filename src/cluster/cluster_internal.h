@@ -76,6 +76,11 @@ struct cluster {
     cluster_forward_fn on_forward;
     void *forward_ctx;
     cluster_stats stats;
+    /* the node registry (cluster_registry.c): the last copy read */
+    char **registry;
+    uint32_t count_registry;
+    bool registry_out;
+    uint64_t registry_at_ms;
 };
 
 /* cluster.c, for cluster_follow.c */
@@ -85,6 +90,12 @@ void cluster_doc_lose(cluster_doc *d, const char *why);
 /* One log entry's fields as a record pointing into the reply. 0 or -EIO. */
 int cluster_entry_record(const redisReply *fields, uint64_t v, store_record *out);
 uint64_t cluster_parse_u64(const char *s, size_t n);
+
+/* cluster_registry.c */
+void cluster_registry_tick(cluster *c, uint64_t now_ms);
+/* Shutdown: this worker's entry leaves the registry. */
+void cluster_registry_leave(cluster *c);
+void cluster_registry_free(cluster *c);
 
 /* cluster_follow.c */
 int cluster_follow_init(cluster *c, const char *host, uint32_t port, uint32_t db);

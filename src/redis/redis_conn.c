@@ -47,6 +47,7 @@ int redis_conn_init(redis_conn *c, struct worker *w, const char *host, uint32_t 
     c->recv_done.fn = on_recv;
     c->send_done.fn = on_send;
     c->backoff_ms = REDIS_BACKOFF_MIN_MS;
+    c->m = w != NULL ? w->m : NULL;
     int rc = resolve(host, port, &c->addr);
     if (rc != 0) return rc;
     c->rbuf = malloc(REDIS_RECV_BYTES);
@@ -254,6 +255,8 @@ static void deliver(redis_conn *c) {
         c->pend_count--;
         uint64_t now = clock_mono_us();
         c->last_rtt_us = now > p.sent_us ? now - p.sent_us : 0;
+        /* a blocking read waits by design: its time is not a round trip */
+        if (c->m != NULL && !c->blocking) metrics_count_redis_rtt(c->m, c->last_rtt_us);
         if (p.fn != NULL) p.fn(p.ctx, reply);
         freeReplyObject(reply);
         if (c->state != REDIS_UP) return;

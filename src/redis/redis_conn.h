@@ -71,6 +71,8 @@ typedef struct redis_conn {
     void *state_ctx;
     uint64_t count_failures;        /* connections lost or refused */
     uint64_t last_rtt_us;           /* of the last reply */
+    struct metrics_worker *m;       /* round trips are counted there (may be NULL) */
+    bool blocking;                  /* its commands block (XREAD BLOCK): not counted as round trips */
 } redis_conn;
 
 /* host: an IPv4 address or a name resolved here, once (at startup). The

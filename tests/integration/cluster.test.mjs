@@ -195,6 +195,23 @@ test('cluster: three nodes, editors spread and reconnecting at random, converge 
         assert.equal(r.json.text, text, `node on port ${srv.port} has the text`);
     }
     assert.ok(reconnects > 0 && acked > 50, `reconnects ${reconnects}, acked ${acked}`);
+    // GET /api/cluster: every node's worker, one owner of the document, the others following it
+    let view;
+    await until(async () => {
+        view = (await httpJson(nodes[1].port, 'GET', '/api/cluster')).json;
+        return view?.workers?.length === 3 && view.workers.every((w) => w.count_owned + w.count_following === 1);
+    }, 10000, 'the registry lists the three nodes');
+    assert.equal(view.redis, 'up');
+    assert.deepEqual(view.workers.map((w) => w.node).sort(), ['a', 'b', 'c']);
+    const owners = view.workers.filter((w) => w.owned.includes('three'));
+    assert.equal(owners.length, 1, JSON.stringify(view));
+    // /metrics: the owner counts ops forwarded to it; every node, its Redis round trips
+    const ownerNode = nodes[['a', 'b', 'c'].indexOf(owners[0].node)];
+    const metrics = (await httpJson(ownerNode.port, 'GET', '/metrics')).text;
+    assert.match(metrics, /^ringpad_cluster_owned_documents 1$/m);
+    assert.match(metrics, /^ringpad_cluster_forwarded_ops_total\{direction="in"\} [1-9]\d*$/m);
+    assert.match(metrics, /^ringpad_redis_rtt_seconds_count [1-9]\d*$/m);
+    assert.match(metrics, /^ringpad_cluster_stream_lag_milliseconds \d+$/m);
     console.log(`cluster three nodes: ${acked} ops acked, ${reconnects} reconnects, text of ${cpLen(text)} code points`);
     assert.deepEqual(thrown.map(String), []);
     for (const e of eds) e.disconnect();
