@@ -195,6 +195,7 @@ static void load_finish(cluster_doc *d) {
     d->phase = ld->owned ? PHASE_OWNED : PHASE_FOLLOWING;
     d->acked = d->sent_to = ld->version;
     d->refs++;
+    cluster_presence_listen(d, true);
     d->ev->loaded(d->ctx, 0, ld);
     cluster_load_free(ld);
     if (cluster_doc_live(d) && d->phase == PHASE_FOLLOWING) {
@@ -403,6 +404,7 @@ void cluster_doc_close(cluster_doc *d) {
     d->prev = d->next = NULL;
     if (d->phase == PHASE_LOADING || d->phase == PHASE_OWNED || d->phase == PHASE_PROMOTING) release(d);
     bool following = d->phase == PHASE_FOLLOWING;
+    cluster_presence_listen(d, false);
     d->closed = true;
     if (following) cluster_follow_changed(c);
     for (size_t i = 0; i < d->count_ops; i++) free(d->ops[(d->ops_head + i) % d->cap_ops].buf);
@@ -561,8 +563,10 @@ int cluster_new(const cluster_config *cfg, struct worker *w, cluster **out) {
     for (int i = 0; i < CLUSTER_SCRIPT_COUNT; i++) cluster_script_sha((cluster_script_id)i, c->sha[i]);
     int rc = redis_conn_init(&c->conn, w, cfg->host, cfg->port, cfg->db, on_state, c);
     if (rc == 0) rc = cluster_follow_init(c, cfg->host, cfg->port, cfg->db);
+    if (rc == 0) rc = cluster_presence_init(c, cfg->host, cfg->port, cfg->db);
     if (rc != 0) {
         redis_conn_destroy(&c->conn);
+        redis_conn_destroy(&c->follow);
         free(c);
         return rc;
     }
@@ -587,6 +591,7 @@ static void publish_metrics(cluster *c, uint32_t owned, uint32_t followed) {
 void cluster_tick(cluster *c, uint64_t now_ms) {
     redis_conn_tick(&c->conn, now_ms);
     redis_conn_tick(&c->follow, now_ms);
+    redis_conn_tick(&c->sub, now_ms);
     bool up = redis_conn_up(&c->conn);
     uint32_t owned = 0, followed = 0;
     for (cluster_doc *d = c->docs, *next; d != NULL; d = next) {
@@ -606,6 +611,9 @@ void cluster_tick(cluster *c, uint64_t now_ms) {
 }
 
 bool cluster_up(const cluster *c) { return redis_conn_up(&c->conn); }
+bool cluster_idle(const cluster *c) {
+    return redis_conn_idle(&c->conn) && redis_conn_idle(&c->follow) && redis_conn_idle(&c->sub);
+}
 bool cluster_doc_owned(const cluster_doc *d) { return d->phase == PHASE_OWNED; }
 bool cluster_doc_following(const cluster_doc *d) { return d->phase == PHASE_FOLLOWING; }
 const cluster_stats *cluster_get_stats(const cluster *c) { return &c->stats; }
@@ -627,17 +635,19 @@ void cluster_stop(cluster *c) {
     c->stopping = true;
     redis_conn_stop(&c->conn);
     redis_conn_stop(&c->follow);
+    redis_conn_stop(&c->sub);
 }
 
 void cluster_free(cluster *c) {
     if (c == NULL) return;
-    if (!redis_conn_idle(&c->conn) || !redis_conn_idle(&c->follow)) {
+    if (!redis_conn_idle(&c->conn) || !redis_conn_idle(&c->follow) || !redis_conn_idle(&c->sub)) {
         /* the kernel may still write into it: leave it (the process is exiting) */
         log_warn("cluster: the Redis socket is still in the kernel at exit; its buffers are left");
         return;
     }
     redis_conn_destroy(&c->conn);
     redis_conn_destroy(&c->follow);
+    redis_conn_destroy(&c->sub);
     cluster_registry_free(c);
     free(c);
 }

@@ -69,6 +69,8 @@ typedef struct cluster_doc_events {
     void (*refused)(void *ctx, uint64_t key, const char *id, size_t id_len, int code);
     /* Following: the lease was free and is ours; every op of the log was logged. */
     void (*promoted)(void *ctx);
+    /* Another node's presence or leave frame for this document (JSON). */
+    void (*presence)(void *ctx, const char *json, size_t len);
 } cluster_doc_events;
 
 /* An op another node forwarded to this owner (pointers into a reply). */
@@ -101,6 +103,8 @@ void cluster_free(cluster *c);
 /* Timer: reconnection, renewals, lease deadlines. */
 void cluster_tick(cluster *c, uint64_t now_ms);
 bool cluster_up(const cluster *c);
+/* None of its connections has an SQE in the kernel (after cluster_stop). */
+bool cluster_idle(const cluster *c);
 redis_conn *cluster_conn(cluster *c);
 const char *cluster_node_id(const cluster *c);
 
@@ -130,6 +134,9 @@ void cluster_refuse(cluster *c, const cluster_forward *f, int code);
  * log (matched by id), its refusal an inbox entry (refused). -ENOTCONN,
  * -EAGAIN (not following), -ENOMEM. */
 int cluster_doc_forward(cluster_doc *d, const store_record *rec, uint64_t key);
+/* A presence or leave frame of a local session, for the other nodes
+ * (PUBLISH: a lost one is fine, the next replaces it). */
+void cluster_doc_publish(cluster_doc *d, const char *json, size_t len);
 bool cluster_doc_owned(const cluster_doc *d);
 bool cluster_doc_following(const cluster_doc *d);
 const cluster_stats *cluster_get_stats(const cluster *c);

@@ -55,6 +55,7 @@ struct cluster_doc {
     const cluster_doc_events *ev;
     void *ctx;
     char holder[CLUSTER_NODE_MAX_BYTES + 24]; /* following: the owner's token (its inbox) */
+    bool listening;                 /* its presence channel is subscribed */
 };
 
 struct cluster {
@@ -76,6 +77,7 @@ struct cluster {
     cluster_forward_fn on_forward;
     void *forward_ctx;
     cluster_stats stats;
+    redis_conn sub;                 /* subscriber mode: the documents' presence channels */
     /* the node registry (cluster_registry.c): the last copy read */
     char **registry;
     uint32_t count_registry;
@@ -96,6 +98,11 @@ void cluster_registry_tick(cluster *c, uint64_t now_ms);
 /* Shutdown: this worker's entry leaves the registry. */
 void cluster_registry_leave(cluster *c);
 void cluster_registry_free(cluster *c);
+
+/* cluster_presence.c */
+int cluster_presence_init(cluster *c, const char *host, uint32_t port, uint32_t db);
+/* The document's channel is listened to (loaded) or not (closed). */
+void cluster_presence_listen(cluster_doc *d, bool on);
 
 /* cluster_follow.c */
 int cluster_follow_init(cluster *c, const char *host, uint32_t port, uint32_t db);

@@ -89,7 +89,7 @@ void cluster_script_sha(cluster_script_id id, char out[CLUSTER_SHA_HEX]) {
 
 size_t cluster_key_name(const char *prefix, const char *name, size_t name_len, cluster_key key, char *out,
                         size_t cap) {
-    static const char *const suffix[CLUSTER_KEY_COUNT] = {"owner", "epoch", "log", "meta", "snap", "ids"};
+    static const char *const suffix[CLUSTER_KEY_COUNT] = {"owner", "epoch", "log", "meta", "snap", "ids", "presence"};
     if ((unsigned)key >= CLUSTER_KEY_COUNT || name_len > 1u << 20) return 0;
     int n = snprintf(out, cap, "%s{d:%.*s}:%s", prefix, (int)name_len, name, suffix[key]);
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;

@@ -34,7 +34,8 @@ typedef enum cluster_key {
     CLUSTER_KEY_META = 3,
     CLUSTER_KEY_SNAP = 4,
     CLUSTER_KEY_IDS = 5,           /* op id -> version, trimmed with the log */
-    CLUSTER_KEY_COUNT = 6,
+    CLUSTER_KEY_PRESENCE = 6,      /* the channel of cursors and leaves (PUBLISH: may be lost) */
+    CLUSTER_KEY_COUNT = 7,
 } cluster_key;
 
 #define CLUSTER_SHA_HEX 41

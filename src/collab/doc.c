@@ -536,12 +536,24 @@ int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
     return 0;
 }
 
+/* The frame in d->scratch, for the other nodes' subscribers too (cluster mode). */
+static void relay_out(doc *d) {
+    if (d->replica.presence != NULL) d->replica.presence(d->replica.ctx, d->scratch.data, d->scratch.len);
+}
+
 static void send_leave(doc *d, const char *session, uint64_t except, fanout *out) {
     ot_buf_clear(&d->scratch);
-    if (proto_enc_leave(&d->scratch, pstr(d->name, d->name_len), proto_cstr(session)) == 0)
+    if (proto_enc_leave(&d->scratch, pstr(d->name, d->name_len), proto_cstr(session)) == 0) {
         broadcast_scratch(d, out, except);
-    else
+        relay_out(d);
+    } else {
         lost_all(d, out, except);
+    }
+}
+
+void doc_relay(doc *d, const char *json, size_t len, fanout *out) {
+    ot_buf_clear(&d->scratch);
+    if (ot_buf_append(&d->scratch, json, len) == 0) broadcast_scratch(d, out, 0);
 }
 
 void doc_close(doc *d, uint64_t key, fanout *out) {
@@ -747,5 +759,6 @@ int doc_presence(doc *d, uint64_t key, uint64_t v, const proto_range *sel, uint3
     int rc = proto_enc_presence(&d->scratch, pstr(d->name, d->name_len), &p, d->published);
     if (rc == 0) rc = broadcast_scratch(d, out, key);
     else lost_all(d, out, key);
+    if (rc == 0) relay_out(d);
     return rc == 0 ? 0 : PROTO_ERR_INTERNAL;
 }

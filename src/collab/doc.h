@@ -77,6 +77,8 @@ typedef struct doc_replica {
      * the owner as it came, not applied here; its ack is its entry in the log
      * (doc_apply_logged with the sender). 0 or -errno. */
     int (*forward)(void *ctx, uint64_t key, const store_record *rec);
+    /* A presence or leave frame the local subscribers got, for other nodes (may be NULL). */
+    void (*presence)(void *ctx, const char *json, size_t len);
     void *ctx;
 } doc_replica;
 /* Only on a document made without a log. */
@@ -91,6 +93,8 @@ void doc_on_replica_failed(doc *d, uint64_t from, uint64_t to, const char *why, 
  * when it does not apply (the document must be loaded again). */
 int doc_apply_logged(doc *d, uint64_t v, const ot_op *op, const char *id, size_t id_len, const char *author,
                      size_t author_len, int64_t time_ms, uint64_t sender, fanout *out);
+/* Another node's presence or leave frame, to every subscriber here. */
+void doc_relay(doc *d, const char *json, size_t len, fanout *out);
 /* An ack of op id at v to key. */
 void doc_ack(doc *d, uint64_t key, const char *id, size_t id_len, uint64_t v, fanout *out);
 /* Oldest base version accepted from clients. */

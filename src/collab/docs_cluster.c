@@ -21,6 +21,7 @@ static void ev_lost(void *ctx, const char *why);
 static void ev_logged(void *ctx, const store_record *rec);
 static void ev_refused(void *ctx, uint64_t key, const char *id, size_t id_len, int code);
 static void ev_promoted(void *ctx);
+static void ev_presence(void *ctx, const char *json, size_t len);
 
 static const cluster_doc_events events = {
     .loaded = ev_loaded,
@@ -30,6 +31,7 @@ static const cluster_doc_events events = {
     .logged = ev_logged,
     .refused = ev_refused,
     .promoted = ev_promoted,
+    .presence = ev_presence,
 };
 
 /* A forwarded op waits this long for its entry in the log (or a refusal);
@@ -175,8 +177,18 @@ static int replica_forward(void *ctx, uint64_t key, const store_record *rec) {
     return rc;
 }
 
+static void replica_presence(void *ctx, const char *json, size_t len) {
+    docs_entry *e = ctx;
+    cluster_doc_publish(e->cd, json, len);
+}
+
+static void ev_presence(void *ctx, const char *json, size_t len) {
+    docs_entry *e = ctx;
+    if (e->state == ENTRY_READY) doc_relay(e->d, json, len, e->table->cfg.cluster_out);
+}
+
 static void set_replica(docs_entry *e) {
-    doc_replica r = {.ctx = e};
+    doc_replica r = {.ctx = e, .presence = replica_presence};
     if (e->following) r.forward = replica_forward;
     else {
         r.append = replica_append;

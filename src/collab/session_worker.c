@@ -245,7 +245,7 @@ static void stop_cluster(worker *w, cluster *c) {
     cluster_stop(c);
     io_uring_submit(&w->ring);
     uint64_t deadline = clock_mono_ms() + 500;
-    while (!redis_conn_idle(cluster_conn(c)) && clock_mono_ms() < deadline) {
+    while (!cluster_idle(c) && clock_mono_ms() < deadline) {
         struct io_uring_cqe *cqe = NULL;
         struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
         if (io_uring_wait_cqe_timeout(&w->ring, &cqe, &ts) != 0 || cqe == NULL) continue;

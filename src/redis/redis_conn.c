@@ -245,6 +245,14 @@ static void deliver(redis_conn *c) {
             return;
         }
         if (reply == NULL) return;
+        const redisReply *r = reply;
+        if (c->on_push != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+            r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "message") == 0) {
+            c->on_push(c->push_ctx, r);
+            freeReplyObject(reply);
+            if (c->state != REDIS_UP) return;
+            continue;
+        }
         if (c->pend_count == 0) {
             freeReplyObject(reply);
             fail(c, "a reply nobody asked for");

@@ -73,6 +73,10 @@ typedef struct redis_conn {
     uint64_t last_rtt_us;           /* of the last reply */
     struct metrics_worker *m;       /* round trips are counted there (may be NULL) */
     bool blocking;                  /* its commands block (XREAD BLOCK): not counted as round trips */
+    /* subscriber mode: a published message (["message", channel, payload])
+     * goes here, not to a command's callback */
+    redis_reply_fn on_push;
+    void *push_ctx;
 } redis_conn;
 
 /* host: an IPv4 address or a name resolved here, once (at startup). The

@@ -288,3 +288,36 @@ test('cluster: Redis down refuses writes (never an ack), serves reads, says degr
     assert.equal(redis.cli('XLEN', 'ringpad:{d:rd}:log'), '6');
     c.close();
 });
+
+test('cluster: presence and leaves reach the sessions on other nodes', { timeout: 30000 }, async (t) => {
+    const redis = startRedis(t);
+    const a = await startServer(nodeFlags(t, redis, 'a'));
+    t.after(() => a.stop());
+    const b = await startServer(nodeFlags(t, redis, 'b'));
+    t.after(() => b.stop());
+    const x = await RpConn.open(a.port);
+    x.send({ type: 'hello', name: 'Xu' });
+    x.send({ type: 'open', doc: 'pr' });
+    await x.type('snapshot', 10000);
+    x.send({ type: 'op', doc: 'pr', v: 0, id: 'p0', op: ['héllo 世界'] });
+    await x.type('ack', 5000);
+    const y = await RpConn.open(b.port);
+    y.send({ type: 'hello', name: 'Yoko' });
+    y.send({ type: 'open', doc: 'pr' });
+    await y.type('snapshot', 10000, (m) => m.v === 1);
+    // b follows a: its session's cursor reaches a's, and a's reaches b's
+    await until(async () => /ringpad_cluster_followed_documents 1/.test((await httpJson(b.port, 'GET', '/metrics')).text), 5000, 'b follows');
+    await new Promise((r) => setTimeout(r, 300));   // b's channel subscription is on its way
+    y.send({ type: 'presence', doc: 'pr', v: 1, sel: [[7, 8]] });
+    const px = await x.type('presence', 5000);
+    assert.equal(px.name, 'Yoko');
+    assert.deepEqual(px.sel, [[7, 8]]);
+    x.send({ type: 'presence', doc: 'pr', v: 1, sel: [[2, 2]] });
+    const py = await y.type('presence', 5000);
+    assert.equal(py.name, 'Xu');
+    assert.deepEqual(py.sel, [[2, 2]]);
+    y.close();
+    const leave = await x.type('leave', 5000);
+    assert.equal(leave.session, px.session);
+    x.close();
+});
