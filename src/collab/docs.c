@@ -500,6 +500,11 @@ static void start_delete(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
 }
 
 static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
+    if (t->cfg.cluster != NULL) {
+        /* the log's stream must keep its last ID, and other nodes may follow it */
+        docs_send_rest_error(out, r, "method_not_allowed", "documents cannot be deleted in cluster mode");
+        return;
+    }
     if (e != NULL) {
         if (store_ring_busy(&e->io)) {
             /* a flush in flight: waiting would need a queue of deletes; the caller retries */
