@@ -92,7 +92,8 @@ static void maybe_closed(redis_conn *c) {
 static void fail(redis_conn *c, const char *why) {
     if (c->state == REDIS_CLOSING || c->state == REDIS_DOWN) return;
     bool was_up = c->state == REDIS_UP;
-    if (was_up) log_warn("redis: connection lost (%s); reconnecting", why);
+    if (c->stopped) log_debug("redis: connection closed (%s)", why);
+    else if (was_up) log_warn("redis: connection lost (%s); reconnecting", why);
     else if (c->count_failures % 16 == 0) log_warn("redis: cannot connect (%s); retrying", why);
     c->count_failures++;
     c->state = REDIS_CLOSING;

@@ -8,18 +8,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-void test_redis_start(test_redis *r) {
-    memset(r, 0, sizeof *r);
-    FILE *p = popen("sh tests/integration/lib/redis-server.sh", "r");
+/* The server is not our child (the script started it in the background):
+ * wait for it to be gone, bounded. */
+static void kill_and_wait(pid_t pid) {
+    kill(pid, SIGKILL);
+    for (int i = 0; i < 200 && kill(pid, 0) == 0; i++) usleep(10 * 1000);
+}
+
+static void launch(test_redis *r, const char *cmd) {
+    FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
     int pid = 0;
     int n = fscanf(p, "%u %d %255s", &r->port, &pid, r->dir);
     cr_assert_eq(pclose(p), 0, "redis-server.sh failed");
     cr_assert_eq(n, 3);
     r->pid = (pid_t)pid;
+}
+
+static void connect_client(test_redis *r) {
     r->fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert_geq(r->fd, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)r->port)};
@@ -29,13 +37,32 @@ void test_redis_start(test_redis *r) {
     cr_assert_not_null(r->reader);
 }
 
+void test_redis_start(test_redis *r) {
+    memset(r, 0, sizeof *r);
+    launch(r, "sh tests/integration/lib/redis-server.sh");
+    connect_client(r);
+}
+
+void test_redis_kill(test_redis *r) {
+    if (r->reader != NULL) redisReaderFree(r->reader);
+    r->reader = NULL;
+    if (r->fd >= 0) close(r->fd);
+    r->fd = -1;
+    kill_and_wait(r->pid);
+    r->pid = 0;
+}
+
+void test_redis_restart(test_redis *r) {
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "sh tests/integration/lib/redis-server.sh '%s' %u", r->dir, r->port);
+    launch(r, cmd);
+    connect_client(r);
+}
+
 void test_redis_stop(test_redis *r) {
     if (r->reader != NULL) redisReaderFree(r->reader);
     if (r->fd >= 0) close(r->fd);
-    if (r->pid > 0) {
-        kill(r->pid, SIGKILL);
-        waitpid(r->pid, NULL, 0);
-    }
+    if (r->pid > 0) kill_and_wait(r->pid);
     if (r->dir[0] != '\0') {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);

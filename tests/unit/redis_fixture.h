@@ -21,6 +21,11 @@ typedef struct test_redis {
 
 /* Starts the server and connects; asserts on failure. */
 void test_redis_start(test_redis *r);
+/* Kills the server (SIGKILL) and keeps its dir and port. */
+void test_redis_kill(test_redis *r);
+/* Starts it again on the same dir and port (its AOF is replayed); the
+ * blocking client connects again. */
+void test_redis_restart(test_redis *r);
 /* Disconnects, kills the server by pid and removes its dir. */
 void test_redis_stop(test_redis *r);
 /* One command, its reply (freeReplyObject it); asserts on I/O failure. */
