@@ -333,7 +333,9 @@ static void on_acquire(void *ctx, const redisReply *r) {
     }
     if (r->element[0]->integer != 1) {
         /* another node holds it: read it and follow its log; ask again now and then */
+        bool moved = following && strcmp(d->holder, r->element[1]->str) != 0;
         snprintf(d->holder, sizeof d->holder, "%s", r->element[1]->str);
+        if (moved) d->ev->owner_changed(d->ctx);
         d->retry_at_ms = now_of(d->c) + d->c->lease_ms / 3 + 1;
         if (!following) {
             d->phase = PHASE_FOLLOW_LOADING;

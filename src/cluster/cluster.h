@@ -69,6 +69,9 @@ typedef struct cluster_doc_events {
     void (*refused)(void *ctx, uint64_t key, const char *id, size_t id_len, int code);
     /* Following: the lease was free and is ours; every op of the log was logged. */
     void (*promoted)(void *ctx);
+    /* Following: the lease moved to another node; ops forwarded to the
+     * previous owner may never be answered. */
+    void (*owner_changed)(void *ctx);
     /* Another node's presence or leave frame for this document (JSON). */
     void (*presence)(void *ctx, const char *json, size_t len);
 } cluster_doc_events;

@@ -22,6 +22,7 @@ static void ev_logged(void *ctx, const store_record *rec);
 static void ev_refused(void *ctx, uint64_t key, const char *id, size_t id_len, int code);
 static void ev_promoted(void *ctx);
 static void ev_presence(void *ctx, const char *json, size_t len);
+static void ev_owner_changed(void *ctx);
 
 static const cluster_doc_events events = {
     .loaded = ev_loaded,
@@ -32,6 +33,7 @@ static const cluster_doc_events events = {
     .refused = ev_refused,
     .promoted = ev_promoted,
     .presence = ev_presence,
+    .owner_changed = ev_owner_changed,
 };
 
 /* A forwarded op waits this long for its entry in the log (or a refusal);
@@ -328,6 +330,13 @@ static void ev_refused(void *ctx, uint64_t key, const char *id, size_t id_len, i
     }
     if (code >= 0 || code < PROTO_ERR_NO_MEMORY) code = PROTO_ERR_INTERNAL;
     doc_send_error(e->table->cfg.cluster_out, key, code, "the document's owner refused the op", id, id_len);
+}
+
+static void ev_owner_changed(void *ctx) {
+    docs_entry *e = ctx;
+    if (e->state != ENTRY_READY) return;
+    /* what went to the previous owner's inbox may never be read: resent by id, to the new one */
+    fail_forwards(e, false, "the document's owner changed; resend with the same id", e->table->cfg.cluster_out);
 }
 
 static void ev_promoted(void *ctx) {

@@ -321,3 +321,34 @@ test('cluster: presence and leaves reach the sessions on other nodes', { timeout
     assert.equal(leave.session, px.session);
     x.close();
 });
+
+test('cluster: when the owner dies, the node that did not take over forwards to the one that did', { timeout: 60000 }, async (t) => {
+    const redis = startRedis(t);
+    const nodes = {};
+    for (const id of ['a', 'b', 'c']) {
+        nodes[id] = await startServer(nodeFlags(t, redis, id));
+        t.after(() => nodes[id].stop());
+    }
+    const w = await RpConn.open(nodes.a.port);
+    w.send({ type: 'open', doc: 'oc' });
+    await w.type('snapshot', 10000);
+    w.send({ type: 'op', doc: 'oc', v: 0, id: 'oc0', op: ['0'] });
+    await w.type('ack', 5000);
+    for (const id of ['b', 'c']) {
+        const c = await RpConn.open(nodes[id].port);
+        c.send({ type: 'open', doc: 'oc' });
+        await c.type('snapshot', 10000, (m) => m.v === 1);
+        t.after(() => c.close());
+    }
+    nodes.a.signal('SIGKILL');
+    const killed = Date.now();
+    await nodes.a.exited;
+    // one of b and c takes the lease; writes through both are acked soon after
+    const ackB = await writeUntilAcked(nodes.b.port, 'oc', 'via-b');
+    const ackC = await writeUntilAcked(nodes.c.port, 'oc', 'via-c');
+    const took = Date.now() - killed;
+    assert.deepEqual([ackB.v, ackC.v].sort(), [1, 2]);
+    assert.ok(took < LEASE_MS + 3000, `both writes acked ${took} ms after the kill`);
+    assert.match(redis.cli('GET', 'ringpad:{d:oc}:owner'), /^[bc]#0:2$/);
+    w.terminate();
+});
