@@ -4,12 +4,22 @@
 // acked op there exactly once at its acked version.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startServer, within } from './lib/server.mjs';
+import { assertNoSanitizerReport, startServer, within } from './lib/server.mjs';
 import { RpConn, Editor, cpLen } from './lib/rp-client.mjs';
 import { httpJson, scratchDir, until } from './lib/rp-util.mjs';
 import { startRedis } from './lib/redis.mjs';
 
 const LEASE_MS = 1000;
+
+/** A node stopped after the test, whose stderr must hold no sanitizer report. */
+async function node(t, flags) {
+    const srv = await startServer(flags);
+    t.after(async () => {
+        await srv.stop();
+        assertNoSanitizerReport(srv);
+    });
+    return srv;
+}
 
 function nodeFlags(t, redis, nodeId) {
     return { dataDir: scratchDir(t), redis: redis.url, nodeId, leaseMs: LEASE_MS, historyDepth: 100000, checkpointOps: 1000000 };
@@ -49,8 +59,7 @@ async function writeUntilAcked(port, doc, id, ms = 15000) {
 test('cluster: ops are in Redis, and a restarted node has the text and versions back', { timeout: 60000 }, async (t) => {
     const redis = startRedis(t);
     const flags = nodeFlags(t, redis, 'n1');
-    const srv = await startServer(flags);
-    t.after(() => srv.stop());
+    const srv = await node(t, flags);
     const c = await RpConn.open(srv.port);
     c.send({ type: 'open', doc: 'r' });
     await c.type('snapshot', 10000);
@@ -68,8 +77,7 @@ test('cluster: ops are in Redis, and a restarted node has the text and versions 
     assert.equal(redis.cli('HGET', 'ringpad:{d:r}:meta', 'version'), '4');
     await srv.stop();
     // the data dir is not where the document is: a new one, same Redis
-    const again = await startServer({ ...flags, dataDir: scratchDir(t) });
-    t.after(() => again.stop());
+    const again = await node(t, { ...flags, dataDir: scratchDir(t) });
     const r = await httpJson(again.port, 'GET', '/api/docs/r');
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.v, 4);
@@ -88,8 +96,7 @@ test('cluster: ops are in Redis, and a restarted node has the text and versions 
 
 test('cluster: kill -9 of the owner, a second node takes over after the lease, every acked op once', { timeout: 90000 }, async (t) => {
     const redis = startRedis(t);
-    const a = await startServer(nodeFlags(t, redis, 'a'));
-    t.after(() => a.stop());
+    const a = await node(t, nodeFlags(t, redis, 'a'));
     const eds = [];
     for (let i = 0; i < 3; i++) {
         const e = new Editor(a.port, 'fo', { name: `k${i}` });
@@ -116,8 +123,7 @@ test('cluster: kill -9 of the owner, a second node takes over after the lease, e
     const acked = eds.flatMap((e) => e.acked);
     assert.ok(acked.length > 20, `acked ${acked.length} ops before the kill`);
     for (const e of eds) e.disconnect();
-    const b = await startServer(nodeFlags(t, redis, 'b'));
-    t.after(() => b.stop());
+    const b = await node(t, nodeFlags(t, redis, 'b'));
     // the new node serves the document at once (it follows the log while the
     // dead owner's lease runs out), and every acked op is in it
     const { ops, v } = await catchUp(b.port, 'fo');
@@ -142,8 +148,7 @@ test('cluster: three nodes, editors spread and reconnecting at random, converge 
     const redis = startRedis(t);
     const nodes = [];
     for (const id of ['a', 'b', 'c']) {
-        const srv = await startServer(nodeFlags(t, redis, id));
-        t.after(() => srv.stop());
+        const srv = await node(t, nodeFlags(t, redis, id));
         nodes.push(srv);
     }
     const thrown = [];
@@ -219,10 +224,8 @@ test('cluster: three nodes, editors spread and reconnecting at random, converge 
 
 test('cluster: an owner paused past its lease cannot append when it wakes; its clients are told and reconnect', { timeout: 60000 }, async (t) => {
     const redis = startRedis(t);
-    const a = await startServer(nodeFlags(t, redis, 'a'));
-    t.after(() => a.stop());
-    const b = await startServer(nodeFlags(t, redis, 'b'));
-    t.after(() => b.stop());
+    const a = await node(t, nodeFlags(t, redis, 'a'));
+    const b = await node(t, nodeFlags(t, redis, 'b'));
     const ca = await RpConn.open(a.port);
     ca.send({ type: 'open', doc: 'st' });
     await ca.type('snapshot', 10000);
@@ -256,8 +259,7 @@ test('cluster: an owner paused past its lease cannot append when it wakes; its c
 
 test('cluster: Redis down refuses writes (never an ack), serves reads, says degraded; kill -9 and restart with AOF loses no acked op', { timeout: 60000 }, async (t) => {
     const redis = startRedis(t);
-    const a = await startServer(nodeFlags(t, redis, 'a'));
-    t.after(() => a.stop());
+    const a = await node(t, nodeFlags(t, redis, 'a'));
     await until(async () => (await httpJson(a.port, 'GET', '/healthz')).status === 200, 5000, 'healthy');
     const c = await RpConn.open(a.port);
     c.send({ type: 'open', doc: 'rd' });
@@ -291,10 +293,8 @@ test('cluster: Redis down refuses writes (never an ack), serves reads, says degr
 
 test('cluster: presence and leaves reach the sessions on other nodes', { timeout: 30000 }, async (t) => {
     const redis = startRedis(t);
-    const a = await startServer(nodeFlags(t, redis, 'a'));
-    t.after(() => a.stop());
-    const b = await startServer(nodeFlags(t, redis, 'b'));
-    t.after(() => b.stop());
+    const a = await node(t, nodeFlags(t, redis, 'a'));
+    const b = await node(t, nodeFlags(t, redis, 'b'));
     const x = await RpConn.open(a.port);
     x.send({ type: 'hello', name: 'Xu' });
     x.send({ type: 'open', doc: 'pr' });
@@ -326,8 +326,7 @@ test('cluster: when the owner dies, the node that did not take over forwards to 
     const redis = startRedis(t);
     const nodes = {};
     for (const id of ['a', 'b', 'c']) {
-        nodes[id] = await startServer(nodeFlags(t, redis, id));
-        t.after(() => nodes[id].stop());
+        nodes[id] = await node(t, nodeFlags(t, redis, id));
     }
     const w = await RpConn.open(nodes.a.port);
     w.send({ type: 'open', doc: 'oc' });
