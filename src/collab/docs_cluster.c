@@ -117,7 +117,9 @@ static void ev_loaded(void *ctx, int rc, const cluster_load *ld) {
         e->cd = NULL;
         cluster_doc_close(cd);
     }
-    docs_load_outcome(t, rc, name, len, ot, rc == 0 && !ld->exists, t->cfg.cluster_out, (int64_t)clock_mono_ms());
+    /* created: by the owner's load only, so the webhook hears it once */
+    docs_load_outcome(t, rc, name, len, ot, rc == 0 && !ld->exists && ld->owned, t->cfg.cluster_out,
+                      (int64_t)clock_mono_ms());
     if (rc != 0) return;
     docs_entry *now = docs_entry_find(t, name, len, NULL);
     if (now == NULL || now->cd != cd || now->state != ENTRY_READY) {
@@ -374,7 +376,10 @@ void docs_cluster_attach(docs *t) { cluster_set_forward_handler(t->cfg.cluster, 
 static void ev_appended(void *ctx, uint64_t durable_to) {
     docs_entry *e = ctx;
     if (e->state != ENTRY_READY) return;
+    uint64_t before = doc_published_version(e->d);
     doc_on_replicated(e->d, durable_to, e->table->cfg.cluster_out);
+    /* the owner tells the webhooks, once for the cluster (followers publish, never notify) */
+    if (e->table->cfg.hooks != NULL && doc_published_version(e->d) != before) docs_notify_changed(e->table, e);
     docs_entry_set_degraded(e->table, e, false);
 }
 

@@ -73,6 +73,8 @@ void docs_entry_set_degraded(docs *t, docs_entry *e, bool failed);
 /* docs_log.c: starts the entry's log flush unless one is out or compaction
  * holds appends; a flush that cannot start is reported to the document. */
 void docs_entry_kick(docs *t, docs_entry *e, struct worker *w, fanout *out, int64_t now_ms);
+/* Published ops are a change for the webhooks (with the text when they want it). */
+void docs_notify_changed(docs *t, docs_entry *e);
 /* Counts a finished (done) or abandoned compaction in the worker's metrics. */
 void docs_count_compaction(docs *t, bool done);
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 /* Published ops are a change for the webhooks (the text at that version when they want it). */
-static void notify_changed(docs *t, docs_entry *e) {
+void docs_notify_changed(docs *t, docs_entry *e) {
     uint64_t v = doc_published_version(e->d);
     const ot_doc *ot = doc_ot(e->d);
     ot_buf text;
@@ -32,7 +32,7 @@ static void notify_changed(docs *t, docs_entry *e) {
 static void report(docs *t, docs_entry *e, const store_flush_result *res, fanout *out) {
     uint64_t before = doc_published_version(e->d);
     doc_on_flush(e->d, res, out);
-    if (t->cfg.hooks != NULL && doc_published_version(e->d) != before) notify_changed(t, e);
+    if (t->cfg.hooks != NULL && doc_published_version(e->d) != before) docs_notify_changed(t, e);
     bool failed = store_log_failed(e->io.log);
     if (failed && !e->degraded)
         log_error("document %s: storage failed (%s); refusing ops until a write succeeds", doc_name(e->d, NULL),

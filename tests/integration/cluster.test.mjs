@@ -3,6 +3,7 @@
 // second node takes the document over once the lease has run out, with every
 // acked op there exactly once at its acked version.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { test } from 'node:test';
 import { assertNoSanitizerReport, startServer, within } from './lib/server.mjs';
 import { RpConn, Editor, cpLen } from './lib/rp-client.mjs';
@@ -350,4 +351,28 @@ test('cluster: when the owner dies, the node that did not take over forwards to 
     assert.ok(took < LEASE_MS + 3000, `both writes acked ${took} ms after the kill`);
     assert.match(redis.cli('GET', 'ringpad:{d:oc}:owner'), /^[bc]#0:2$/);
     w.terminate();
+});
+
+test('cluster: webhooks come from the owner only, once for the cluster', { timeout: 30000 }, async (t) => {
+    const got = [];
+    const hooks = http.createServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => { body += c; });
+        req.on('end', () => { got.push(JSON.parse(body)); res.writeHead(204).end(); });
+    });
+    await new Promise((r) => hooks.listen(0, '127.0.0.1', r));
+    t.after(() => new Promise((r) => { hooks.close(() => r()); hooks.closeAllConnections(); }));
+    const url = `http://127.0.0.1:${hooks.address().port}/hook`;
+    const redis = startRedis(t);
+    const a = await node(t, { ...nodeFlags(t, redis, 'a'), webhookUrl: url, webhookDebounceMs: 100 });
+    const b = await node(t, { ...nodeFlags(t, redis, 'b'), webhookUrl: url, webhookDebounceMs: 100 });
+    assert.equal((await httpJson(a.port, 'PUT', '/api/docs/wh/text', { body: { text: 'one' } })).status, 200);
+    // b follows and forwards its write; only a tells the webhooks
+    assert.equal((await httpJson(b.port, 'POST', '/api/docs/wh/append', { body: { text: ' two' } })).status, 200);
+    await until(() => got.some((e) => e.event === 'changed' && e.v === 2), 10000, 'the change at v2');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(got.filter((e) => e.event === 'created').map((e) => e.doc), ['wh']);
+    const changed = got.filter((e) => e.event === 'changed');
+    assert.ok(changed.length >= 1 && changed.length <= 2, JSON.stringify(got));
+    assert.equal(new Set(changed.map((e) => e.v)).size, changed.length, 'no version told twice');
 });
