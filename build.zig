@@ -90,7 +90,7 @@ const Ctx = struct {
 
     fn linkServerLibs(ctx: Ctx, m: *std.Build.Module) void {
         _ = ctx;
-        for ([_][]const u8{ "uring", "wolfssl", "z", "jansson" }) |lib|
+        for ([_][]const u8{ "uring", "wolfssl", "z", "jansson", "hiredis" }) |lib|
             m.linkSystemLibrary(lib, .{ .use_pkg_config = .no });
         m.linkSystemLibrary("pthread", .{});
     }

@@ -174,6 +174,10 @@ static const uint8_t *find_id(const ot_doc *doc, const char *id, size_t id_len, 
     return NULL;
 }
 
+bool ot_doc_find_id(const ot_doc *doc, const char *id, size_t id_len, uint64_t *base_version) {
+    return id_len > 0 && find_id(doc, id, id_len, base_version) != NULL;
+}
+
 static void add_id(id_slot *ids, size_t mask, uint32_t tag, uint64_t base_version) {
     size_t i = tag & mask;
     while (ids[i].tag)

@@ -270,6 +270,9 @@ size_t ot_doc_history_bytes(const ot_doc *doc);
  * stored. OT_ERR_VERSION_TOO_OLD when no op is retained; on OT_ERR_NOMEM
  * nothing changed. */
 int ot_doc_undo_last(ot_doc *doc);
+/* The id is in the retained history: *base_version gets its op's version.
+ * An empty id is never found. */
+bool ot_doc_find_id(const ot_doc *doc, const char *id, size_t id_len, uint64_t *base_version);
 
 typedef struct ot_submit_result {
     ot_op op;                /* the op as applied (transformed); caller inits/frees */

@@ -130,6 +130,14 @@ static const opt_spec opt_table[] = {
      "a changed notification waits for this much quiet on its document (at most 10 times as long)"},
     {"webhook-text", "RINGPAD_WEBHOOK_TEXT", OPT_BOOL, FIELD(webhook_text), 0, 0, "false",
      "created and changed notifications carry the document's text at v"},
+    {"redis", "RINGPAD_REDIS", OPT_STRING, FIELD(redis), 0, CONFIG_HOST_MAX_BYTES, "",
+     "cluster mode: documents live in this Redis (redis://HOST:PORT[/DB]); empty: single node"},
+    {"node-id", "RINGPAD_NODE_ID", OPT_STRING, FIELD(node_id), 0, CONFIG_HOST_MAX_BYTES, "",
+     "this node's name in the cluster (empty: host:port)"},
+    {"cluster-prefix", "RINGPAD_CLUSTER_PREFIX", OPT_STRING, FIELD(cluster_prefix), 0, 64, "ringpad:",
+     "prefix of every Redis key of the cluster"},
+    {"lease-ms", "RINGPAD_LEASE_MS", OPT_U32, FIELD(lease_ms), 300, 600000, "3000",
+     "a document's ownership lease; renewed every third of it, writes stop at its end"},
 };
 
 #define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])
@@ -373,6 +381,10 @@ config_result config_parse(config *cfg, int argc, char *const argv[], char *cons
         errmsg_set(err, err_len, "--tls-min-version: '%s' is not 1.2 or 1.3", cfg->tls_min_version);
         return CONFIG_ERR;
     }
+    if (cfg->redis[0] != '\0' && config_redis_parse(cfg->redis, NULL, 0, NULL, NULL) != 0) {
+        errmsg_set(err, err_len, "--redis: '%s' is not redis://HOST:PORT[/DB]", cfg->redis);
+        return CONFIG_ERR;
+    }
     if (cfg->max_send_queue_bytes < cfg->max_message_bytes / 4) {
         /* A queue smaller than a quarter message would evict every client that
          * receives one large message; refuse the combination rather than guess. */
@@ -496,4 +508,32 @@ void config_print_man(FILE *out, const char *version) {
           ".SH SEE ALSO\n"
           "docs/operations.md in the source tree: production build, systemd, reverse proxies, backups.\n",
           out);
+}
+
+int config_redis_parse(const char *url, char *host, size_t host_cap, uint32_t *port, uint32_t *db) {
+    static const char scheme[] = "redis://";
+    if (strncmp(url, scheme, sizeof scheme - 1) != 0) return -EINVAL;
+    const char *h = url + sizeof scheme - 1;
+    const char *colon = strrchr(h, ':');
+    if (colon == NULL || colon == h) return -EINVAL;
+    size_t hlen = (size_t)(colon - h);
+    char *end = NULL;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (errno != 0 || end == colon + 1 || p == 0 || p > 65535) return -EINVAL;
+    unsigned long d = 0;
+    if (*end == '/') {
+        const char *ds = end + 1;
+        d = strtoul(ds, &end, 10);
+        if (end == ds || d > 15) return -EINVAL;
+    }
+    if (*end != '\0') return -EINVAL;
+    if (host != NULL) {
+        if (hlen + 1 > host_cap) return -EINVAL;
+        memcpy(host, h, hlen);
+        host[hlen] = '\0';
+    }
+    if (port != NULL) *port = (uint32_t)p;
+    if (db != NULL) *db = (uint32_t)d;
+    return 0;
 }

@@ -67,6 +67,11 @@ typedef struct config {
     char webhook_secret[CONFIG_PATH_MAX_BYTES]; /* HMAC-SHA256 key of the signature header; empty = unsigned */
     uint32_t webhook_debounce_ms;
     bool webhook_text;                     /* created/changed notifications carry the text */
+    /* cluster mode (empty redis: off) */
+    char redis[CONFIG_HOST_MAX_BYTES];     /* redis://HOST:PORT[/DB] (checked by config_parse) */
+    char node_id[CONFIG_HOST_MAX_BYTES];   /* empty: host:port */
+    char cluster_prefix[64];               /* namespaces every key */
+    uint32_t lease_ms;                     /* a document's ownership lease */
 } config;
 
 typedef enum config_result {
@@ -86,6 +91,9 @@ void config_defaults(config *cfg);
  */
 config_result config_parse(config *cfg, int argc, char *const argv[], char *const envp[],
                            char *err, size_t err_len);
+
+/* Splits redis://HOST:PORT[/DB] (host may be NULL to check only). 0 or -EINVAL. */
+int config_redis_parse(const char *url, char *host, size_t host_cap, uint32_t *port, uint32_t *db);
 
 /* Usage: the commands, then every flag with its env var and default. */
 void config_print_help(FILE *out);

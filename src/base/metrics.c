@@ -16,6 +16,13 @@ const uint32_t metrics_fsync_bucket_le_us[METRICS_FSYNC_BUCKETS] = {50,    100, 
                                                                     5000, 10000, 25000, 100000, 250000, 1000000};
 const uint32_t metrics_group_bucket_le[METRICS_GROUP_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 
+void metrics_count_redis_rtt(metrics_worker *m, uint64_t latency_us) {
+    size_t b = 0;
+    while (b < METRICS_FSYNC_BUCKETS && latency_us > metrics_fsync_bucket_le_us[b]) b++;
+    metrics_add(&m->redis_rtt_us[b], 1);
+    metrics_add(&m->redis_rtt_us_sum, latency_us);
+}
+
 void metrics_count_fsync(metrics_worker *m, uint64_t latency_us, uint64_t ops) {
     size_t b = 0;
     while (b < METRICS_FSYNC_BUCKETS && latency_us > metrics_fsync_bucket_le_us[b]) b++;
@@ -207,6 +214,32 @@ static void format_ws_close_frames(out *o, const metrics_worker *workers, size_t
     }
 }
 
+/* Cluster mode's figures (shown only in cluster mode). */
+static void format_cluster(out *o, const metrics_worker *workers, size_t count) {
+    scalar(o, "cluster_owned_documents", "gauge", "Documents whose lease this node holds.", SUM(cluster_owned_docs));
+    scalar(o, "cluster_followed_documents", "gauge", "Documents this node serves while another node owns them.",
+           SUM(cluster_followed_docs));
+    put(o, "# HELP ringpad_cluster_forwarded_ops_total Ops forwarded between nodes, by direction.\n"
+           "# TYPE ringpad_cluster_forwarded_ops_total counter\n"
+           "ringpad_cluster_forwarded_ops_total{direction=\"out\"} %" PRIu64 "\n"
+           "ringpad_cluster_forwarded_ops_total{direction=\"in\"} %" PRIu64 "\n",
+        SUM(cluster_forwarded[0]), SUM(cluster_forwarded[1]));
+    scalar(o, "cluster_lease_takeovers_total", "counter", "Leases taken over after another node's ran out.",
+           SUM(cluster_takeovers));
+    scalar(o, "cluster_documents_lost_total", "counter", "Documents this node stopped owning (fenced or lease lost).",
+           SUM(cluster_lost));
+    uint64_t lag = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t v = atomic_load_explicit(&workers[i].cluster_stream_lag_ms, memory_order_relaxed);
+        if (v > lag) lag = v;
+    }
+    scalar(o, "cluster_stream_lag_milliseconds", "gauge",
+           "Age of the last op read from a followed log when it was read (largest over the workers).", lag);
+    histogram(o, workers, count, "redis_rtt_seconds", "Redis commands: queued until their reply.",
+              offsetof(metrics_worker, redis_rtt_us), offsetof(metrics_worker, redis_rtt_us_sum),
+              metrics_fsync_bucket_le_us, METRICS_FSYNC_BUCKETS, 1e6);
+}
+
 int metrics_format(const metrics_worker *workers, size_t count, const metrics_process *proc, char *buf,
                    size_t cap) {
     if (cap == 0) return -ENOSPC;
@@ -295,6 +328,7 @@ int metrics_format(const metrics_worker *workers, size_t count, const metrics_pr
     scalar(&o, "document_history_bytes", "gauge",
            "Bytes of op history kept in memory for late ops and reconnects (ops, inverses, ids, authors).",
            SUM(doc_history_bytes));
+    if (SUM(cluster_enabled) > 0) format_cluster(&o, workers, count);
     if (o.overflow) return -ENOSPC;
     return (int)o.len;
 }

@@ -113,7 +113,20 @@ typedef struct metrics_worker {
     metrics_counter docs_loaded;
     metrics_counter doc_subscribers;
     metrics_counter doc_history_bytes;           /* ops, inverses, ids and authors kept for late ops */
+    /* cluster mode (all zero without --redis; then none is shown) */
+    metrics_counter cluster_enabled;             /* 1 on every worker in cluster mode */
+    metrics_counter cluster_owned_docs;          /* gauge: documents this worker holds the lease of */
+    metrics_counter cluster_followed_docs;       /* gauge: documents it follows (another node owns them) */
+    metrics_counter cluster_forwarded[2];        /* [0] sent to owners, [1] received from other nodes */
+    metrics_counter cluster_takeovers;           /* leases taken from a node whose lease ran out */
+    metrics_counter cluster_lost;                /* documents this worker stopped owning (fenced, lease gone) */
+    metrics_counter cluster_stream_lag_ms;       /* gauge: the last followed op's age when read */
+    metrics_counter redis_rtt_us[METRICS_FSYNC_BUCKETS + 1]; /* command sent -> reply, non-cumulative */
+    metrics_counter redis_rtt_us_sum;
 } metrics_worker;
+
+/* One Redis round trip (command queued until its reply). */
+void metrics_count_redis_rtt(metrics_worker *m, uint64_t latency_us);
 
 /* Records one op published `latency_us` after it was submitted to its owner. */
 void metrics_count_ack(metrics_worker *m, uint64_t latency_us);

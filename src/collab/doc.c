@@ -58,10 +58,15 @@ struct doc {
     membudget *budget;                 /* NULL: not counted */
     size_t counted_bytes;              /* what budget has of this document */
     struct metrics_worker *metrics;
+    doc_replica replica;               /* append NULL: the log (or nothing) makes ops durable */
     uint64_t submitted_us[DOC_MAX_UNPUBLISHED_OPS]; /* [v % max]: when unpublished op v arrived */
 };
 
 static proto_str pstr(const char *s, size_t n) { return (proto_str){s, n}; }
+static void publish_until(doc *d, uint64_t durable, fanout *out);
+static void lost(fanout *out, uint64_t key);
+static int send_scratch(doc *d, fanout *out, uint64_t key);
+static const ot_history_entry *history_at(doc *d, uint64_t v);
 
 int doc_new(const char *name, size_t name_len, ot_doc *ot, store_log *log, doc **out) {
     if (name_len > DOCNAME_MAX_BYTES) return -EINVAL;
@@ -161,6 +166,66 @@ void doc_set_memory(doc *d, size_t history_max_bytes, membudget *budget) {
     retain(d);
 }
 void doc_set_metrics(doc *d, struct metrics_worker *m) { d->metrics = m; }
+
+void doc_set_replica(doc *d, const doc_replica *r) { d->replica = *r; }
+
+void doc_on_replicated(doc *d, uint64_t durable_to, fanout *out) { publish_until(d, durable_to, out); }
+
+void doc_ack(doc *d, uint64_t key, const char *id, size_t id_len, uint64_t v, fanout *out) {
+    ot_buf_clear(&d->scratch);
+    if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(id, id_len), v) == 0) send_scratch(d, out, key);
+    else lost(out, key);
+}
+
+int doc_apply_logged(doc *d, uint64_t v, const ot_op *op, const char *id, size_t id_len, const char *author,
+                     size_t author_len, int64_t time_ms, uint64_t sender, fanout *out) {
+    if (v != ot_doc_version(d->ot) || d->published != v) return -EIO;
+    ot_submit_result res;
+    ot_op_init(&res.op);
+    int rc = ot_doc_submit(d->ot, v, op, id, id_len, author, author_len, time_ms, &res);
+    bool exact = rc == OT_OK && !res.duplicate && res.applied_at_version == v;
+    ot_op_free(&res.op);
+    if (!exact) return -EIO;
+    d->senders[v % DOC_MAX_UNPUBLISHED_OPS] = sender;
+    if (d->metrics != NULL) d->submitted_us[v % DOC_MAX_UNPUBLISHED_OPS] = clock_mono_us();
+    publish_until(d, v + 1, out);
+    return 0;
+}
+
+/* Following: the op goes to the owner as it came (the owner transforms it). */
+static int forward_op(doc *d, uint64_t key, const char *author, uint64_t v, const char *id, size_t id_len,
+                      const ot_op *op, int64_t now_ms, fanout *out) {
+    uint64_t at;
+    if (ot_doc_find_id(d->ot, id, id_len, &at)) {
+        doc_ack(d, key, id, id_len, at, out);
+        return 0;
+    }
+    /* a base ahead of this follower is the owner's to judge: its log may be ahead */
+    if (v < doc_oldest_version(d)) {
+        doc_send_error(out, key, PROTO_ERR_VERSION_TOO_OLD, "base version is older than the retained history", id,
+                       id_len);
+        return PROTO_ERR_VERSION_TOO_OLD;
+    }
+    ot_buf_clear(&d->scratch);
+    int rc = ot_op_to_json(op, &d->scratch);
+    store_record rec = {
+        .base_version = v, .time_ms = now_ms, .id = id, .id_len = id_len, .author = author,
+        .author_len = strlen(author), .op_json = d->scratch.data, .op_len = d->scratch.len,
+    };
+    if (rc == OT_OK) rc = d->replica.forward(d->replica.ctx, key, &rec);
+    if (rc == 0) return 0;
+    doc_send_error(out, key, PROTO_ERR_STORAGE_UNAVAILABLE,
+                   "the document's owner cannot be reached now; retry with the same id", id, id_len);
+    return PROTO_ERR_STORAGE_UNAVAILABLE;
+}
+
+void doc_on_replica_failed(doc *d, uint64_t from, uint64_t to, const char *why, fanout *out) {
+    for (uint64_t v = from; v < to && v < ot_doc_version(d->ot); v++) {
+        uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
+        const ot_history_entry *e = sender != 0 ? history_at(d, v) : NULL;
+        if (e != NULL) doc_send_error(out, sender, PROTO_ERR_STORAGE_UNAVAILABLE, why, e->id, e->id_len);
+    }
+}
 
 uint64_t doc_oldest_version(const doc *d) {
     uint64_t oldest = ot_doc_oldest_version(d->ot);
@@ -471,12 +536,24 @@ int doc_open(doc *d, const doc_who *who, bool has_v, uint64_t v, fanout *out) {
     return 0;
 }
 
+/* The frame in d->scratch, for the other nodes' subscribers too (cluster mode). */
+static void relay_out(doc *d) {
+    if (d->replica.presence != NULL) d->replica.presence(d->replica.ctx, d->scratch.data, d->scratch.len);
+}
+
 static void send_leave(doc *d, const char *session, uint64_t except, fanout *out) {
     ot_buf_clear(&d->scratch);
-    if (proto_enc_leave(&d->scratch, pstr(d->name, d->name_len), proto_cstr(session)) == 0)
+    if (proto_enc_leave(&d->scratch, pstr(d->name, d->name_len), proto_cstr(session)) == 0) {
         broadcast_scratch(d, out, except);
-    else
+        relay_out(d);
+    } else {
         lost_all(d, out, except);
+    }
+}
+
+void doc_relay(doc *d, const char *json, size_t len, fanout *out) {
+    ot_buf_clear(&d->scratch);
+    if (ot_buf_append(&d->scratch, json, len) == 0) broadcast_scratch(d, out, 0);
 }
 
 void doc_close(doc *d, uint64_t key, fanout *out) {
@@ -516,6 +593,26 @@ static void submit_error_message(doc *d, int rc, const ot_op *op, uint64_t v, ch
              (unsigned long long)op->base_len_codepoints, (unsigned long long)len, (unsigned long long)v);
 }
 
+/* The storage cannot take an op now (failed, behind, or in cluster mode not
+ * writable here): storage_unavailable, sent. 0 when it can. */
+static int refuse_storage(doc *d, uint64_t key, const char *id, size_t id_len, fanout *out) {
+    uint64_t applied = ot_doc_version(d->ot);
+    if (d->replica.append != NULL &&
+        (!d->replica.writable(d->replica.ctx) || applied - d->published >= DOC_MAX_UNPUBLISHED_OPS)) {
+        doc_send_error(out, key, PROTO_ERR_STORAGE_UNAVAILABLE,
+                       "the cluster's storage is unavailable or this node does not own the document now; retry",
+                       id, id_len);
+        return PROTO_ERR_STORAGE_UNAVAILABLE;
+    }
+    if (d->log != NULL && (!store_log_accepting(d->log) || applied - d->published >= DOC_MAX_UNPUBLISHED_OPS)) {
+        const char *why = store_log_failed(d->log) ? "storage failed; the document refuses ops until a write succeeds"
+                                                   : "storage is behind; retry later";
+        doc_send_error(out, key, PROTO_ERR_STORAGE_UNAVAILABLE, why, id, id_len);
+        return PROTO_ERR_STORAGE_UNAVAILABLE;
+    }
+    return 0;
+}
+
 int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, uint64_t v,
                const char *id, size_t id_len, const ot_op *op, int64_t now_ms, fanout *out) {
     const char *author = by;
@@ -528,13 +625,9 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
         author = s->by;
     }
     if (author == NULL) author = "";
-    uint64_t applied = ot_doc_version(d->ot);
-    if (d->log != NULL && (!store_log_accepting(d->log) || applied - d->published >= DOC_MAX_UNPUBLISHED_OPS)) {
-        const char *why = store_log_failed(d->log) ? "storage failed; the document refuses ops until a write succeeds"
-                                                   : "storage is behind; retry later";
-        doc_send_error(out, key, PROTO_ERR_STORAGE_UNAVAILABLE, why, id, id_len);
-        return PROTO_ERR_STORAGE_UNAVAILABLE;
-    }
+    int refused = refuse_storage(d, key, id, id_len, out);
+    if (refused != 0) return refused;
+    if (d->replica.forward != NULL) return forward_op(d, key, author, v, id, id_len, op, now_ms, out);
     if (v < doc_oldest_version(d) && v <= ot_doc_version(d->ot)) {
         doc_send_error(out, key, PROTO_ERR_VERSION_TOO_OLD, "base version is older than the retained history", id,
                        id_len);
@@ -583,7 +676,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     uint64_t at = res.applied_at_version;
     d->senders[at % DOC_MAX_UNPUBLISHED_OPS] = key;
     if (d->metrics != NULL) d->submitted_us[at % DOC_MAX_UNPUBLISHED_OPS] = clock_mono_us();
-    if (d->log != NULL) {
+    if (d->log != NULL || d->replica.append != NULL) {
         ot_buf_clear(&d->scratch);
         rc = ot_op_to_json(&res.op, &d->scratch);
         store_record rec = {
@@ -596,15 +689,17 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
             .op_json = d->scratch.data,
             .op_len = d->scratch.len,
         };
-        if (rc == OT_OK) rc = store_log_append(d->log, &rec);
+        if (rc == OT_OK) rc = d->log != NULL ? store_log_append(d->log, &rec) : d->replica.append(d->replica.ctx, &rec);
         if (rc != 0) {
             ot_op_free(&res.op);
             /* Memory for the record ran out (the log is unchanged): take the
              * op back out, so the document stays as it was and keeps serving. */
-            if ((rc == -ENOMEM || rc == OT_ERR_NOMEM) && ot_doc_undo_last(d->ot) == OT_OK) {
+            bool nomem = rc == -ENOMEM || rc == OT_ERR_NOMEM;
+            if ((nomem || d->log == NULL) && ot_doc_undo_last(d->ot) == OT_OK) {
                 d->senders[at % DOC_MAX_UNPUBLISHED_OPS] = 0;
-                doc_send_no_memory(d->metrics, out, key, id, id_len);
-                return PROTO_ERR_NO_MEMORY;
+                if (nomem) doc_send_no_memory(d->metrics, out, key, id, id_len);
+                else doc_send_error(out, key, PROTO_ERR_STORAGE_UNAVAILABLE, "the op could not be queued; retry", id, id_len);
+                return nomem ? PROTO_ERR_NO_MEMORY : PROTO_ERR_STORAGE_UNAVAILABLE;
             }
             /* The op is applied but cannot be logged: nothing may be acked
              * after it. Refuse further ops; a restart recovers the log. */
@@ -613,7 +708,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
         }
     }
     ot_op_free(&res.op);
-    if (d->log == NULL) publish_until(d, ot_doc_version(d->ot), out);
+    if (d->log == NULL && d->replica.append == NULL) publish_until(d, ot_doc_version(d->ot), out);
     else count_memory(d);
     return 0;
 }
@@ -664,5 +759,6 @@ int doc_presence(doc *d, uint64_t key, uint64_t v, const proto_range *sel, uint3
     int rc = proto_enc_presence(&d->scratch, pstr(d->name, d->name_len), &p, d->published);
     if (rc == 0) rc = broadcast_scratch(d, out, key);
     else lost_all(d, out, key);
+    if (rc == 0) relay_out(d);
     return rc == 0 ? 0 : PROTO_ERR_INTERNAL;
 }

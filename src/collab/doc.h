@@ -68,6 +68,35 @@ size_t doc_shed_history(doc *d, size_t want_bytes);
 struct metrics_worker;
 /* Published ops are counted there (ops applied, submit-to-ack latency); NULL: not counted. */
 void doc_set_metrics(doc *d, struct metrics_worker *m);
+/* Cluster mode: instead of a log, ops are handed to a replica (Redis) and
+ * published once it reports them durable (doc_on_replicated). */
+typedef struct doc_replica {
+    int (*append)(void *ctx, const store_record *rec);   /* 0 or -errno (nothing queued) */
+    bool (*writable)(void *ctx);                          /* false: ops get storage_unavailable */
+    /* Following (another node owns the document): a client's op is sent to
+     * the owner as it came, not applied here; its ack is its entry in the log
+     * (doc_apply_logged with the sender). 0 or -errno. */
+    int (*forward)(void *ctx, uint64_t key, const store_record *rec);
+    /* A presence or leave frame the local subscribers got, for other nodes (may be NULL). */
+    void (*presence)(void *ctx, const char *json, size_t len);
+    void *ctx;
+} doc_replica;
+/* Only on a document made without a log. */
+void doc_set_replica(doc *d, const doc_replica *r);
+/* Every op below durable_to is durable: publish it. */
+void doc_on_replicated(doc *d, uint64_t durable_to, fanout *out);
+/* Ops [from, to) are not durable yet: their senders get storage_unavailable
+ * (why), and the replica keeps trying; a resend by id is acked once they are. */
+void doc_on_replica_failed(doc *d, uint64_t from, uint64_t to, const char *why, fanout *out);
+/* Following: the owner's op at version v (the document's version) is
+ * applied and published; sender (0: none here) gets the ack. 0, or -EIO
+ * when it does not apply (the document must be loaded again). */
+int doc_apply_logged(doc *d, uint64_t v, const ot_op *op, const char *id, size_t id_len, const char *author,
+                     size_t author_len, int64_t time_ms, uint64_t sender, fanout *out);
+/* Another node's presence or leave frame, to every subscriber here. */
+void doc_relay(doc *d, const char *json, size_t len, fanout *out);
+/* An ack of op id at v to key. */
+void doc_ack(doc *d, uint64_t key, const char *id, size_t id_len, uint64_t v, fanout *out);
 /* Oldest base version accepted from clients. */
 uint64_t doc_oldest_version(const doc *d);
 const char *doc_name(const doc *d, size_t *len);

@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "base/membudget.h"
+#include "cluster/cluster.h"
 #include "collab/webhook.h"
 #include "io/ring.h"
 #include "store/store_faults.h"
@@ -57,6 +58,7 @@ int docs_new(const docs_config *cfg, docs **out) {
             return rc;
         }
     }
+    if (cfg->cluster != NULL) docs_cluster_attach(t);
     if (cfg->disk_thread) {
         int rc = docs_disk_start(cfg->targets, cfg->self, &t->disk);
         if (rc != 0) {
@@ -156,6 +158,10 @@ void docs_submit_job(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
 
 
 static void start_load(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
+    if (t->cfg.cluster != NULL) {
+        docs_cluster_load(t, e, out, now_ms);
+        return;
+    }
     docs_job *j = docs_job_new(DOCS_JOB_LOAD, t->cfg.self);
     int drc = j != NULL ? docs_ensure_data_dir(t) : -ENOMEM;
     if (drc != 0) {
@@ -181,7 +187,9 @@ static void start_load(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
 /* The load finished well: the entry becomes a document. */
 static int make_ready(docs *t, docs_entry *e, docs_job *j) {
     store_log *lg = NULL;
-    int rc = store_log_new(&t->cfg.log, j->files.log_fd, j->files.log_end_offset, ot_doc_version(j->doc), &lg);
+    /* cluster mode: Redis is the log */
+    int rc = t->cfg.cluster != NULL ? 0
+             : store_log_new(&t->cfg.log, j->files.log_fd, j->files.log_end_offset, ot_doc_version(j->doc), &lg);
     doc *d = NULL;
     if (rc == 0) rc = doc_new(e->name, e->name_len, j->doc, lg, &d);
     if (rc != 0) {
@@ -196,6 +204,7 @@ static int make_ready(docs *t, docs_entry *e, docs_job *j) {
     doc_set_metrics(d, t->cfg.metrics);
     store_ring_io_init(&e->io, lg, t->cfg.store_cqe);
     e->d = d;
+    if (e->cd != NULL) docs_cluster_ready(t, e, d);
     e->fresh = j->created;
     e->state = ENTRY_READY;
     t->count_busy--;
@@ -216,7 +225,7 @@ void docs_entry_set_degraded(docs *t, docs_entry *e, bool failed) {
 /* The listing cache of a document about to be unloaded (docs_disk META). */
 static void write_meta(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
     store_log *lg = e->io.log;
-    if (!store_log_idle(lg) || store_log_failed(lg) || e->files.dir_fd < 0) return;
+    if (lg == NULL || !store_log_idle(lg) || store_log_failed(lg) || e->files.dir_fd < 0) return;
     docs_job *j = docs_job_new(DOCS_JOB_META, t->cfg.self);
     if (j == NULL) return;
     j->doc_dir_fd = fcntl(e->files.dir_fd, F_DUPFD_CLOEXEC, 0);
@@ -252,7 +261,8 @@ void docs_entry_unload(docs *t, docs_entry *e, bool meta, fanout *out, int64_t n
             }
         }
     }
-    if (!store_log_idle(e->io.log)) store_ring_drain_sync(e->io.log, now_ms);
+    if (e->io.log != NULL && !store_log_idle(e->io.log)) store_ring_drain_sync(e->io.log, now_ms);
+    if (e->cd != NULL) docs_cluster_unload(e);
     if (meta) write_meta(t, e, out, now_ms);
     docs_entry_set_degraded(t, e, false);
     log_debug("document %.*s unloaded", (int)n, name);
@@ -470,6 +480,11 @@ static void start_delete(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
 }
 
 static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
+    if (t->cfg.cluster != NULL) {
+        /* the log's stream must keep its last ID, and other nodes may follow it */
+        docs_send_rest_error(out, r, "method_not_allowed", "documents cannot be deleted in cluster mode");
+        return;
+    }
     if (e != NULL) {
         if (store_ring_busy(&e->io)) {
             /* a flush in flight: waiting would need a queue of deletes; the caller retries */
@@ -504,7 +519,7 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
             answer_absent(r, out);
             return;
         }
-        if (r->kind == DOCS_REQ_REST_INFO && docs_ensure_data_dir(t) == 0) {
+        if (r->kind == DOCS_REQ_REST_INFO && t->cfg.cluster == NULL && docs_ensure_data_dir(t) == 0) {
             /* listing: the metadata file when it is current, else a load */
             store_meta m;
             int rc = store_meta_read(t->cfg.data_dir_fd, r->doc, r->doc_len, &m);
@@ -532,6 +547,8 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
     e->fresh = false;
     switch ((docs_request_kind)r->kind) {
     case DOCS_REQ_OPEN: {
+        /* a follower behind the client's version: the log will get there */
+        if (e->following && r->has_v && r->v > doc_published_version(e->d) && docs_cluster_hold_open(e, r)) break;
         doc_who who = {
             .key = r->key,
             .session = r->session,
@@ -630,6 +647,22 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     }
 }
 
+void docs_load_outcome(docs *t, int rc, const char *name, size_t name_len, ot_doc *ot, bool created, fanout *out,
+                       int64_t now_ms) {
+    docs_job j;
+    memset(&j, 0, sizeof j);
+    j.kind = DOCS_JOB_LOAD;
+    j.rc = rc;
+    memcpy(j.name, name, name_len);
+    j.name[name_len] = '\0';
+    j.name_len = name_len;
+    j.files.dir_fd = j.files.log_fd = -1;
+    j.doc = ot;
+    j.created = created;
+    load_done(t, &j, out, now_ms);
+    if (j.doc != NULL) ot_doc_free(j.doc);
+}
+
 static void delete_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     docs_entry *e = docs_entry_find(t, j->name, j->name_len, NULL);
     if (e == NULL || e->state != ENTRY_DELETING) return;
@@ -676,6 +709,10 @@ void docs_tick(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
             subscribers += doc_count_subscribers(e->d);
             history += history_bytes(e);
             store_log *lg = e->io.log;
+            if (lg == NULL) {
+                docs_cluster_tick(t, e, &history, out, now_ms);
+                continue;
+            }
             if (store_log_failed(lg)) {
                 if ((uint64_t)now_ms - e->last_retry_ms >= DOCS_RETRY_MS && !store_ring_busy(&e->io)) {
                     e->last_retry_ms = (uint64_t)now_ms;
@@ -712,6 +749,7 @@ void docs_free(docs *t, int64_t now_ms) {
         while (t->buckets[b] != NULL) {
             docs_entry *e = t->buckets[b];
             if (e->state != ENTRY_READY) {
+                if (e->cd != NULL) cluster_doc_close(e->cd);
                 docs_request *w = entry_remove_busy(t, e);
                 while (w != NULL) {
                     docs_request *r = w;
@@ -720,7 +758,7 @@ void docs_free(docs *t, int64_t now_ms) {
                 }
                 continue;
             }
-            if (store_ring_busy(&e->io)) {
+            if (e->io.log != NULL && store_ring_busy(&e->io)) {
                 /* the ring is gone with its CQE: the log state is unknown, keep the bytes on disk as they are */
                 t->buckets[b] = e->next;
                 docs_entry_set_degraded(t, e, false);

@@ -122,6 +122,10 @@ typedef struct docs_config {
     store_ring_cqe_fn store_cqe;    /* where a log flush's CQEs go (the owner calls docs_on_store_cqe) */
     nameset *names;                 /* every document's name, kept current on load and delete (may be NULL) */
     struct webhook *hooks;          /* told of creates, published changes and deletes (may be NULL) */
+    /* Cluster mode (NULL: single node): documents live in Redis (docs_cluster.c)
+     * instead of the data dir; their events are answered into cluster_out. */
+    struct cluster *cluster;
+    fanout *cluster_out;
 } docs_config;
 
 typedef struct docs docs;

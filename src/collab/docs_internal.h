@@ -42,6 +42,11 @@ typedef struct docs_entry {
     uint64_t flush_submitted_us;    /* the flush in flight (fsync latency) */
     uint64_t quiet_since_ms;        /* 0: not quiet */
     uint64_t last_retry_ms;
+    struct cluster_doc *cd;         /* cluster mode: the document's lease and appends (else NULL) */
+    struct docs *table;             /* cluster mode: where its events go */
+    uint64_t snap_version;          /* cluster mode: the last snapshot written to Redis */
+    bool following;                 /* cluster mode: another node owns it; ops are forwarded */
+    struct docs_forwards *fwd;      /* following: ops forwarded, waiting for their entry in the log */
 } docs_entry;
 
 struct docs {
@@ -69,8 +74,31 @@ void docs_entry_set_degraded(docs *t, docs_entry *e, bool failed);
 /* docs_log.c: starts the entry's log flush unless one is out or compaction
  * holds appends; a flush that cannot start is reported to the document. */
 void docs_entry_kick(docs *t, docs_entry *e, struct worker *w, fanout *out, int64_t now_ms);
+/* Published ops are a change for the webhooks (with the text when they want it). */
+void docs_notify_changed(docs *t, docs_entry *e);
 /* Counts a finished (done) or abandoned compaction in the worker's metrics. */
 void docs_count_compaction(docs *t, bool done);
+
+/* docs_cluster.c (cluster mode): the load from Redis instead of the data
+ * dir (its outcome comes back through docs_cluster_loaded), the document's
+ * replica, and the timer's snapshots. */
+void docs_cluster_load(docs *t, docs_entry *e, fanout *out, int64_t now_ms);
+void docs_cluster_ready(docs *t, docs_entry *e, doc *d);
+/* The timer for a cluster document: expired forwards, held opens, snapshots,
+ * the idle unload (its history leaves *history then). */
+void docs_cluster_tick(docs *t, docs_entry *e, uint64_t *history, fanout *out, int64_t now_ms);
+/* Following: an open at a version this node has not read yet waits for it
+ * (a reference is kept). false: run it now. */
+bool docs_cluster_hold_open(docs_entry *e, const docs_request *r);
+/* Forwarded ops or held opens are waiting: not quiet. */
+bool docs_cluster_busy(const docs_entry *e);
+/* The entry is unloaded: its lease or its following ends. */
+void docs_cluster_unload(docs_entry *e);
+/* Ops other nodes forward to the documents this worker owns. */
+void docs_cluster_attach(docs *t);
+/* A load's outcome (cluster mode): what a finished load job does. */
+void docs_load_outcome(docs *t, int rc, const char *name, size_t name_len, ot_doc *ot, bool created, fanout *out,
+                       int64_t now_ms);
 
 /* docs_memory.c: over the memory budget, sheds published history, then
  * unloads quiet documents, until this worker freed the excess. */

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 /* Published ops are a change for the webhooks (the text at that version when they want it). */
-static void notify_changed(docs *t, docs_entry *e) {
+void docs_notify_changed(docs *t, docs_entry *e) {
     uint64_t v = doc_published_version(e->d);
     const ot_doc *ot = doc_ot(e->d);
     ot_buf text;
@@ -32,7 +32,7 @@ static void notify_changed(docs *t, docs_entry *e) {
 static void report(docs *t, docs_entry *e, const store_flush_result *res, fanout *out) {
     uint64_t before = doc_published_version(e->d);
     doc_on_flush(e->d, res, out);
-    if (t->cfg.hooks != NULL && doc_published_version(e->d) != before) notify_changed(t, e);
+    if (t->cfg.hooks != NULL && doc_published_version(e->d) != before) docs_notify_changed(t, e);
     bool failed = store_log_failed(e->io.log);
     if (failed && !e->degraded)
         log_error("document %s: storage failed (%s); refusing ops until a write succeeds", doc_name(e->d, NULL),
@@ -77,7 +77,8 @@ void docs_flush(docs *t, struct worker *w, fanout *out, int64_t now_ms) {
         t->dirty = e->dirty_next;
         e->dirty_next = NULL;
         e->dirty = false;
-        if (store_log_failed(e->io.log)) continue;   /* retried by the timer, not in a spin */
+        /* no log: cluster mode (the appends went to Redis); a failed log is retried by the timer, not in a spin */
+        if (e->io.log == NULL || store_log_failed(e->io.log)) continue;
         docs_entry_kick(t, e, w, out, now_ms);
     }
 }

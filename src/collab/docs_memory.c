@@ -20,7 +20,7 @@ void docs_shed_memory(docs *t, fanout *out, int64_t now_ms) {
     for (uint32_t b = 0; b < DOCS_HASH_BUCKETS && over > 0; b++) {
         for (docs_entry *e = t->buckets[b], *next; e != NULL && over > 0; e = next) {
             next = e->next;
-            if (e->state != ENTRY_READY || !doc_is_quiet(e->d) || !store_log_idle(e->io.log) || e->compacting ||
+            if (e->state != ENTRY_READY || !doc_is_quiet(e->d) || (e->io.log != NULL && !store_log_idle(e->io.log)) || e->compacting ||
                 e->dirty || store_ring_busy(&e->io))
                 continue;
             size_t bytes = doc_memory_bytes(e->d);

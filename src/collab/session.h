@@ -87,6 +87,8 @@ typedef struct session_worker {
     /* requests for documents this worker owns, run at the end of the iteration */
     docs_request *local_head;
     docs_request *local_tail;
+    struct cluster *cluster;        /* cluster mode (--redis), else NULL */
+    bool redis_down;                /* counted in shared->redis_down */
 } session_worker;
 
 /* After worker_init, on the worker's thread: opens the data dir, resolves the

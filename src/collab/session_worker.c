@@ -5,6 +5,7 @@
 #include "base/clock.h"
 
 #include "base/log.h"
+#include "cluster/cluster.h"
 #include "io/ring.h"
 #include "proto/docname.h"
 #include "store/store.h"
@@ -12,6 +13,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -59,6 +61,35 @@ static int open_data_dir(const char *path) {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) return -1;
     return fd < 0 ? -errno : fd;
+}
+
+/* Cluster mode: this worker's Redis connection (its first attempt is at the first tick). */
+static int start_cluster(session_worker *sw) {
+    const config *cfg = sw->cfg;
+    char host[CONFIG_HOST_MAX_BYTES], node[CONFIG_HOST_MAX_BYTES];
+    uint32_t port = 0, db = 0;
+    if (config_redis_parse(cfg->redis, host, sizeof host, &port, &db) != 0) return -EINVAL;
+    if (cfg->node_id[0] != '\0') snprintf(node, sizeof node, "%s", cfg->node_id);
+    else snprintf(node, sizeof node, "%s:%u", cfg->host, cfg->port);
+    cluster_config cc = {
+        .host = host, .port = port, .db = db, .node_id = node, .prefix = cfg->cluster_prefix, .lease_ms = cfg->lease_ms,
+        .worker = sw->self,
+    };
+    int rc = cluster_new(&cc, sw->w, &sw->cluster);
+    if (rc != 0) log_error("--redis %s: %s", cfg->redis, strerror(-rc));
+    return rc;
+}
+
+/* The timer's cluster work, and /healthz's view of this worker's Redis (down
+ * from the first tick until the first connection, so a node that never
+ * reached Redis says so). */
+static void cluster_health(session_worker *sw, worker *w) {
+    cluster_tick(sw->cluster, w->now_ms);
+    bool down = !cluster_up(sw->cluster);
+    if (down == sw->redis_down) return;
+    sw->redis_down = down;
+    if (down) atomic_fetch_add(&w->shared->redis_down, 1);
+    else atomic_fetch_sub(&w->shared->redis_down, 1);
 }
 
 static void on_mail(worker *w, mailbox_msg *msg);
@@ -135,6 +166,16 @@ int session_worker_init_with(worker *w, bool disk_thread) {
     dc.store_faults = cfg->store_faults;
     dc.hooks = w->shared->webhooks;
     sw->names = dc.names;
+    if (cfg->redis[0] != '\0') {
+        rc = start_cluster(sw);
+        if (rc != 0) {
+            if (dfd >= 0) close(dfd);
+            free(sw);
+            return rc;
+        }
+        dc.cluster = sw->cluster;
+        dc.cluster_out = &sw->out;
+    }
     if (session_worker_fill_names(sw) != 0)
         log_warn("--data-dir %s: cannot be listed yet; retried by the first listing", cfg->data_dir);
     rc = docs_new(&dc, &sw->docs);
@@ -143,6 +184,7 @@ int session_worker_init_with(worker *w, bool disk_thread) {
     if (rc != 0) {
         if (sw->docs != NULL) docs_free(sw->docs, 0);
         else if (dfd >= 0) close(dfd);
+        if (sw->cluster != NULL) cluster_free(sw->cluster);
         free(sw);
         return rc;
     }
@@ -193,8 +235,23 @@ static void flush(worker *w) {
 static void tick(worker *w) {
     session_worker *sw = w->sw;
     if (sw == NULL) return;
+    if (sw->cluster != NULL) cluster_health(sw, w);
     docs_tick(sw->docs, w, &sw->out, (int64_t)w->now_ms);
     fanout_flush(&sw->out);
+}
+
+/* The Redis socket is shut down; its SQEs complete here (bounded in time). */
+static void stop_cluster(worker *w, cluster *c) {
+    cluster_stop(c);
+    io_uring_submit(&w->ring);
+    uint64_t deadline = clock_mono_ms() + 500;
+    while (!cluster_idle(c) && clock_mono_ms() < deadline) {
+        struct io_uring_cqe *cqe = NULL;
+        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+        if (io_uring_wait_cqe_timeout(&w->ring, &cqe, &ts) != 0 || cqe == NULL) continue;
+        if (redis_cqe_is_mine(cqe)) worker_dispatch(w, cqe);
+        io_uring_cqe_seen(&w->ring, cqe);
+    }
 }
 
 static void destroy(worker *w) {
@@ -215,6 +272,8 @@ static void destroy(worker *w) {
         mailbox_msg_unref(&r->hdr);
     }
     sw->local_tail = NULL;
+    /* the leases go back now, so another node need not wait for them to run out */
+    if (sw->cluster != NULL) cluster_release_all(sw->cluster);
     io_uring_submit(&w->ring);
     while (clock_mono_ms() < deadline) {
         struct io_uring_cqe *cqe = NULL;
@@ -223,14 +282,18 @@ static void destroy(worker *w) {
         if (rc == -ETIME) break;
         if (rc != 0 || cqe == NULL) break;
         /* logs and mail only: the connections are gone with the loop */
-        if (store_ring_cqe_is_flush(cqe) || mailbox_cqe_is_delivery(cqe) || mailbox_cqe_is_sent(cqe)) {
+        if (store_ring_cqe_is_flush(cqe) || mailbox_cqe_is_delivery(cqe) || mailbox_cqe_is_sent(cqe) ||
+            redis_cqe_is_mine(cqe)) {
             w->now_ms = clock_mono_ms();
             worker_dispatch(w, cqe);
         }
         io_uring_cqe_seen(&w->ring, cqe);
     }
+    if (sw->cluster != NULL) stop_cluster(w, sw->cluster);
+    if (sw->redis_down) atomic_fetch_sub(&w->shared->redis_down, 1);
     fanout_destroy(&sw->out);
     docs_free(sw->docs, (int64_t)clock_mono_ms());
+    cluster_free(sw->cluster);
     proto_msg_free(&sw->msg);
     ot_buf_free(&sw->enc);
     free(sw->slots);

@@ -59,6 +59,13 @@ static int route_healthz(const router_ctx *ctx, const http_request *req, router_
     if (stopping) return reply_text(ctx, req, 503, "text/plain; charset=utf-8", "shutting down\n", 14,
                                     "Cache-Control: no-store\r\nRetry-After: 1\r\n", out);
     uint32_t degraded = atomic_load_explicit(&((server_shared *)ctx->shared)->degraded_docs, memory_order_relaxed);
+    uint32_t redis_down = atomic_load_explicit(&((server_shared *)ctx->shared)->redis_down, memory_order_relaxed);
+    if (redis_down > 0) {
+        /* reads are served from memory; writes are refused until it is back */
+        char body[96];
+        int n = snprintf(body, sizeof body, "degraded: Redis unreachable from %u workers; writes refused\n", redis_down);
+        return reply_text(ctx, req, 503, "text/plain; charset=utf-8", body, (size_t)n, "Cache-Control: no-store\r\n", out);
+    }
     if (degraded > 0) {
         char body[96];
         int n = snprintf(body, sizeof body, "degraded: storage failed for %u documents\n", degraded);

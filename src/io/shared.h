@@ -47,6 +47,7 @@ typedef struct server_shared {
     _Atomic bool provided_buffers;      /* some worker registered a buffer ring */
     _Atomic bool zerocopy;              /* zero-copy sends enabled and not refused */
     _Atomic uint32_t degraded_docs;     /* documents whose storage failed (/healthz: degraded) */
+    _Atomic uint32_t redis_down;        /* cluster mode: workers whose Redis is unreachable (/healthz: degraded) */
     _Atomic uint64_t *loop_ms;          /* [count_workers]: when each loop last turned (watchdog) */
     sdnotify *notify;                   /* systemd notify socket; watchdog pings by worker 0 */
     nameset doc_names;                  /* the data dir's documents, for listings (collab keeps it current) */

@@ -8,6 +8,7 @@
 #include "collab/rest.h"
 #include "http/http.h"
 #include "http/router.h"
+#include "server/cluster_api.h"
 #include "server/sse_conn.h"
 #include "ws/conn_ws.h"
 
@@ -51,6 +52,12 @@ static void handle_request(conn *c, const http_request *req) {
     if (events_matches(req)) {
         /* a live stream: its own handler from here on */
         sse_conn_begin(c, req);
+        return;
+    }
+    if (cluster_api_matches(c, req)) {
+        c->body_skip_bytes = req->content_length;
+        cluster_api_answer(c, req);
+        conn_http_request_done(c);
         return;
     }
     if (rest_matches(req)) {

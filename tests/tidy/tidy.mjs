@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 /* The layers, lowest first. A file may include headers of its own layer and of
  * layers before it, never after. ot/ (the OT engine, public header
  * include/ringpad/ot.h) is a library below everything. */
-export const LAYERS = ['ot', 'base', 'io', 'tls', 'http', 'ws', 'proto', 'store', 'collab', 'server', 'cmd'];
+export const LAYERS = ['ot', 'base', 'io', 'redis', 'tls', 'http', 'ws', 'proto', 'store', 'cluster', 'collab', 'server', 'cmd'];
 export const MAX_FILE_LINES = 800;
 export const MAX_FUNCTION_LINES = 100;
 

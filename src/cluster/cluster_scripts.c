@@ -1,0 +1,96 @@
+#include "cluster/cluster_scripts.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/hash.h>
+
+/* Take the lease with a new epoch in one step: a failed attempt burns no
+ * epoch, and no other node can slip between the INCR and the SET. */
+static const char acquire_lua[] =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur then return {0, cur} end\n"
+    "local e = redis.call('INCR', KEYS[2])\n"
+    "local tok = ARGV[1] .. ':' .. e\n"
+    "redis.call('SET', KEYS[1], tok, 'PX', ARGV[2])\n"
+    "return {1, tok}\n";
+
+static const char renew_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n";
+
+static const char release_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n";
+
+/* The fence: the owner's token, then a known id (its original version, so a
+ * resend across a failover is acked once), then the expected version. The
+ * stream ID is the op's base version, so the log's IDs are the versions. */
+static const char append_lua[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 0} end\n"
+    "if ARGV[3] ~= '' then\n"
+    "  local old = redis.call('HGET', KEYS[4], ARGV[3])\n"
+    "  if old then return {2, tonumber(old)} end\n"
+    "end\n"
+    "local v = tonumber(redis.call('HGET', KEYS[2], 'version') or '0')\n"
+    "if v ~= tonumber(ARGV[2]) then return {3, v} end\n"
+    "redis.call('XADD', KEYS[3], v .. '-1', 'op', ARGV[6], 'id', ARGV[3], 'by', ARGV[4], 'time', ARGV[5])\n"
+    "redis.call('HSET', KEYS[2], 'version', v + 1)\n"
+    "if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[3], v) end\n"
+    "return {1, v}\n";
+
+/* A snapshot only moves forward; the log is trimmed with XTRIM MINID (never
+ * DEL: the stream's last ID must survive) and the ids of the trimmed ops leave
+ * the dedupe hash with them. */
+static const char snap_lua[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "local sv = tonumber(redis.call('HGET', KEYS[2], 'version') or '-1')\n"
+    "if tonumber(ARGV[2]) > sv then redis.call('HSET', KEYS[2], 'version', ARGV[2], 'text', ARGV[3]) end\n"
+    "local below = tonumber(ARGV[4])\n"
+    "if below > 0 then\n"
+    "  local old = redis.call('XRANGE', KEYS[3], '-', '(' .. below .. '-0')\n"
+    "  for _, e in ipairs(old) do\n"
+    "    local f = e[2]\n"
+    "    for i = 1, #f, 2 do\n"
+    "      if f[i] == 'id' and f[i + 1] ~= '' then redis.call('HDEL', KEYS[4], f[i + 1]) end\n"
+    "    end\n"
+    "  end\n"
+    "  redis.call('XTRIM', KEYS[3], 'MINID', below .. '-0')\n"
+    "end\n"
+    "return 1\n";
+
+const char *cluster_script_text(cluster_script_id id) {
+    switch (id) {
+    case CLUSTER_SCRIPT_ACQUIRE: return acquire_lua;
+    case CLUSTER_SCRIPT_RENEW: return renew_lua;
+    case CLUSTER_SCRIPT_RELEASE: return release_lua;
+    case CLUSTER_SCRIPT_APPEND: return append_lua;
+    case CLUSTER_SCRIPT_SNAP: return snap_lua;
+    case CLUSTER_SCRIPT_COUNT: break;
+    }
+    return "";
+}
+
+void cluster_script_sha(cluster_script_id id, char out[CLUSTER_SHA_HEX]) {
+    const char *text = cluster_script_text(id);
+    byte digest[WC_SHA_DIGEST_SIZE];
+    if (wc_ShaHash((const byte *)text, (word32)strlen(text), digest) != 0) {
+        out[0] = '\0';
+        return;
+    }
+    for (int i = 0; i < WC_SHA_DIGEST_SIZE; i++) snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
+size_t cluster_key_name(const char *prefix, const char *name, size_t name_len, cluster_key key, char *out,
+                        size_t cap) {
+    static const char *const suffix[CLUSTER_KEY_COUNT] = {"owner", "epoch", "log", "meta", "snap", "ids", "presence"};
+    if ((unsigned)key >= CLUSTER_KEY_COUNT || name_len > 1u << 20) return 0;
+    int n = snprintf(out, cap, "%s{d:%.*s}:%s", prefix, (int)name_len, name, suffix[key]);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
