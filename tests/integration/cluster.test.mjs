@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
 import { assertNoSanitizerReport, startServer, within } from './lib/server.mjs';
-import { RpConn, Editor, cpLen } from './lib/rp-client.mjs';
+import { RpConn, Editor, cpLen, typeAtEnds, collectThrown } from './lib/rp-client.mjs';
 import { httpJson, scratchDir, until } from './lib/rp-util.mjs';
 import { startRedis } from './lib/redis.mjs';
 
@@ -104,20 +104,8 @@ test('cluster: kill -9 of the owner, a second node takes over after the lease, e
         await e.connect();
         eds.push(e);
     }
-    const thrown = [];
-    const onThrow = (err) => thrown.push(err);
-    process.on('uncaughtException', onThrow);
-    t.after(() => process.off('uncaughtException', onThrow));
-    const end = Date.now() + 1500;
-    for (let i = 0; Date.now() < end; i++) {
-        for (const e of eds) {
-            if (e.buffer === null && e.ready) {
-                const n = cpLen(e.text);
-                e.edit(n > 0 ? [n, `${e.name}-${i}😀 `] : [`${e.name}-${i}😀 `]);
-            }
-        }
-        await new Promise((r) => setTimeout(r, 3));
-    }
+    const thrown = collectThrown(t);
+    await typeAtEnds(eds, 1500, { tail: '😀', pauseMs: 3 });
     a.signal('SIGKILL');
     const killedAt = Date.now();
     await a.exited;
@@ -152,10 +140,7 @@ test('cluster: three nodes, editors spread and reconnecting at random, converge 
         const srv = await node(t, nodeFlags(t, redis, id));
         nodes.push(srv);
     }
-    const thrown = [];
-    const onThrow = (err) => thrown.push(err);
-    process.on('uncaughtException', onThrow);
-    t.after(() => process.off('uncaughtException', onThrow));
+    const thrown = collectThrown(t);
     let seed = 7;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
     const words = ['日本語', '😀', '한국어', 'é', '👩‍💻', 'abc', '中文 ', '🎉🎉'];

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from
 import path from 'node:path';
 import { test } from 'node:test';
 import { startServer } from './lib/server.mjs';
-import { RpConn, Editor, cpLen } from './lib/rp-client.mjs';
+import { RpConn, Editor, typeAtEnds, collectThrown } from './lib/rp-client.mjs';
 import { httpJson, scratchDir, until } from './lib/rp-util.mjs';
 
 function logFile(dir, doc) {
@@ -48,22 +48,8 @@ test('kill -9 during load with --fsync=always: every acked op survives', { timeo
         await e.connect();
         eds.push(e);
     }
-    const thrown = [];
-    const onThrow = (err) => thrown.push(err);
-    process.on('uncaughtException', onThrow);
-    t.after(() => process.off('uncaughtException', onThrow));
-    const end = Date.now() + 1200;
-    let i = 0;
-    while (Date.now() < end) {
-        for (const e of eds) {
-            if (e.buffer === null && e.ready) {
-                const n = cpLen(e.text);
-                e.edit(n > 0 ? [n, `${e.name}-${i} `] : [`${e.name}-${i} `]);
-            }
-        }
-        i++;
-        await new Promise((r) => setTimeout(r, 2));
-    }
+    const thrown = collectThrown(t);
+    await typeAtEnds(eds, 1200);
     srv.signal('SIGKILL');
     await srv.exited;
     const acked = eds.flatMap((e) => e.acked.map((a) => a.id));

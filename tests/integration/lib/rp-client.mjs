@@ -274,3 +274,29 @@ export class Editor {
     }
     get idle() { return this.outstanding === null && this.buffer === null; }
 }
+
+/* Until `ms` have passed, each editor with nothing in flight appends "<name>-<i><tail> " at the
+ * end of its text, every `pauseMs`: steady concurrent typing whose every op is distinct. */
+export async function typeAtEnds(eds, ms, { tail = '', pauseMs = 2 } = {}) {
+    const end = Date.now() + ms;
+    for (let i = 0; Date.now() < end; i++) {
+        for (const e of eds) {
+            if (e.buffer === null && e.ready) {
+                const n = cpLen(e.text);
+                const word = `${e.name}-${i}${tail} `;
+                e.edit(n > 0 ? [n, word] : [word]);
+            }
+        }
+        await new Promise((r) => setTimeout(r, pauseMs));
+    }
+}
+
+/* Uncaught errors (an Editor's failed assertion in a socket callback) collected for the test's
+ * own assertion instead of ending the runner; the listener goes with the test. */
+export function collectThrown(t) {
+    const thrown = [];
+    const onThrow = (err) => thrown.push(err);
+    process.on('uncaughtException', onThrow);
+    t.after(() => process.off('uncaughtException', onThrow));
+    return thrown;
+}
