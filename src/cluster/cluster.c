@@ -71,6 +71,7 @@ void cluster_doc_lose(cluster_doc *d, const char *why) {
     release(d);
     d->phase = PHASE_LOST;
     d->c->stats.lost++;
+    cluster_registry_changed(d->c);
     d->ev->lost(d->ctx, why);
 }
 
@@ -195,6 +196,7 @@ static void load_finish(cluster_doc *d) {
     d->phase = ld->owned ? PHASE_OWNED : PHASE_FOLLOWING;
     d->acked = d->sent_to = ld->version;
     d->refs++;
+    cluster_registry_changed(d->c);
     cluster_presence_listen(d, true);
     d->ev->loaded(d->ctx, 0, ld);
     cluster_load_free(ld);
@@ -409,6 +411,7 @@ void cluster_doc_close(cluster_doc *d) {
     cluster_presence_listen(d, false);
     d->closed = true;
     if (following) cluster_follow_changed(c);
+    cluster_registry_changed(c);
     for (size_t i = 0; i < d->count_ops; i++) free(d->ops[(d->ops_head + i) % d->cap_ops].buf);
     free(d->ops);
     d->ops = NULL;
@@ -527,8 +530,8 @@ int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t 
     const char *args[] = {d->token, v, text, below};
     size_t lens[] = {strlen(d->token), (size_t)snprintf(v, sizeof v, "%" PRIu64, version), len,
                      (size_t)snprintf(below, sizeof below, "%" PRIu64, trim_below)};
-    cluster_key keys[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_SNAP, CLUSTER_KEY_LOG, CLUSTER_KEY_IDS};
-    return eval(d, CLUSTER_SCRIPT_SNAP, keys, 4, args, lens, 4, NULL);
+    cluster_key keys[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_SNAP, CLUSTER_KEY_LOG, CLUSTER_KEY_IDS, CLUSTER_KEY_BASE};
+    return eval(d, CLUSTER_SCRIPT_SNAP, keys, 5, args, lens, 4, NULL);
 }
 
 /* ---- the worker's cluster ------------------------------------------------------------ */

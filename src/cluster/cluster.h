@@ -149,6 +149,28 @@ const cluster_stats *cluster_get_stats(const cluster *c);
  * (without names: the counts only). 0 or -ENOMEM. */
 int cluster_describe(const cluster *c, bool with_names, ot_buf *out);
 
+/* A read of a document's retained log (cluster_read_log): the callbacks run
+ * on the worker, in this order. */
+typedef struct cluster_log_reader {
+    /* The oldest retained version and the text there ("" when text was not
+     * asked). Sets [*from, *to), the versions to read (*from at or above
+     * oldest); 0 goes on, a negative errno ends the read with it. */
+    int (*base)(void *ctx, uint64_t oldest, const char *text, size_t len, uint64_t *from, uint64_t *to);
+    /* One entry, in version order (rec points into a reply). 0 goes on, 1
+     * ends the read well, a negative errno ends it with that. */
+    int (*entry)(void *ctx, const store_record *rec);
+    /* The end, once: 0; -ERANGE: the log no longer holds the versions asked;
+     * -EIO: Redis failed or the log has a gap; -ECANCELED: the worker is
+     * stopping (answer nothing); or what base or entry returned. */
+    void (*done)(void *ctx, int rc);
+} cluster_log_reader;
+
+/* Starts a read of the document's log on the worker's connection (XRANGE
+ * pages of CLUSTER_LOAD_PAGE). 0 (done follows, later), -ENOTCONN (Redis is
+ * down), -ENOMEM, -EINVAL; no callback runs on a failure to start. */
+int cluster_read_log(cluster *c, const char *name, size_t name_len, bool want_text, const cluster_log_reader *rd,
+                     void *ctx);
+
 /* Frees what a load allocated. */
 void cluster_load_free(cluster_load *ld);
 

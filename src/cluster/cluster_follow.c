@@ -291,6 +291,7 @@ static void on_catch_up(void *ctx, const redisReply *r) {
     }
     d->phase = PHASE_OWNED;
     d->sent_to = d->acked;
+    cluster_registry_changed(d->c);
     log_info("cluster: document %.*s: taken over at v%" PRIu64 " as %s", (int)d->name_len, d->name, d->acked,
              d->token);
     d->ev->promoted(d->ctx);

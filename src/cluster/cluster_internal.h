@@ -82,7 +82,8 @@ struct cluster {
     char **registry;
     uint32_t count_registry;
     bool registry_out;
-    uint64_t registry_at_ms;
+    uint64_t registry_at_ms;        /* the next write of this worker's entry */
+    uint64_t registry_read_at_ms;   /* the next read of the whole registry */
 };
 
 /* cluster.c, for cluster_follow.c */
@@ -95,6 +96,8 @@ uint64_t cluster_parse_u64(const char *s, size_t n);
 
 /* cluster_registry.c */
 void cluster_registry_tick(cluster *c, uint64_t now_ms);
+/* What this worker owns or follows changed: its entry is written now. */
+void cluster_registry_changed(cluster *c);
 /* Shutdown: this worker's entry leaves the registry. */
 void cluster_registry_leave(cluster *c);
 void cluster_registry_free(cluster *c);

@@ -45,24 +45,37 @@ static const char append_lua[] =
     "if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[3], v) end\n"
     "return {1, v}\n";
 
-/* A snapshot only moves forward; the log is trimmed with XTRIM MINID (never
- * DEL: the stream's last ID must survive) and the ids of the trimmed ops leave
- * the dedupe hash with them. */
+/* A snapshot only moves forward. The log is trimmed only down to a version
+ * whose text is kept, so that every retained version can be rebuilt: the
+ * base hash holds the text at the oldest retained version (version, text)
+ * and a candidate (next_version, next_text), an earlier snapshot. Once the
+ * candidate is at or below trim_below, the log is cut there (XTRIM MINID,
+ * never DEL: the stream's last ID must survive), the ids of the trimmed ops
+ * leave the dedupe hash, the candidate becomes the base and this snapshot the
+ * next candidate. So the log keeps at least the ops asked for and at most
+ * about twice as many, with three texts at most in Redis. */
 static const char snap_lua[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
     "local sv = tonumber(redis.call('HGET', KEYS[2], 'version') or '-1')\n"
-    "if tonumber(ARGV[2]) > sv then redis.call('HSET', KEYS[2], 'version', ARGV[2], 'text', ARGV[3]) end\n"
+    "local v = tonumber(ARGV[2])\n"
+    "if v <= sv then return 1 end\n"
+    "redis.call('HSET', KEYS[2], 'version', v, 'text', ARGV[3])\n"
     "local below = tonumber(ARGV[4])\n"
-    "if below > 0 then\n"
-    "  local old = redis.call('XRANGE', KEYS[3], '-', '(' .. below .. '-0')\n"
+    "if below <= 0 then return 1 end\n"
+    "local cv = tonumber(redis.call('HGET', KEYS[5], 'next_version') or '-1')\n"
+    "if cv >= 0 and cv <= below then\n"
+    "  local old = redis.call('XRANGE', KEYS[3], '-', '(' .. cv .. '-0')\n"
     "  for _, e in ipairs(old) do\n"
     "    local f = e[2]\n"
     "    for i = 1, #f, 2 do\n"
     "      if f[i] == 'id' and f[i + 1] ~= '' then redis.call('HDEL', KEYS[4], f[i + 1]) end\n"
     "    end\n"
     "  end\n"
-    "  redis.call('XTRIM', KEYS[3], 'MINID', below .. '-0')\n"
+    "  redis.call('XTRIM', KEYS[3], 'MINID', cv .. '-0')\n"
+    "  redis.call('HSET', KEYS[5], 'version', cv, 'text', redis.call('HGET', KEYS[5], 'next_text'))\n"
+    "  cv = -1\n"
     "end\n"
+    "if cv < 0 then redis.call('HSET', KEYS[5], 'next_version', v, 'next_text', ARGV[3]) end\n"
     "return 1\n";
 
 const char *cluster_script_text(cluster_script_id id) {
@@ -89,7 +102,8 @@ void cluster_script_sha(cluster_script_id id, char out[CLUSTER_SHA_HEX]) {
 
 size_t cluster_key_name(const char *prefix, const char *name, size_t name_len, cluster_key key, char *out,
                         size_t cap) {
-    static const char *const suffix[CLUSTER_KEY_COUNT] = {"owner", "epoch", "log", "meta", "snap", "ids", "presence"};
+    static const char *const suffix[CLUSTER_KEY_COUNT] = {"owner", "epoch", "log", "meta", "snap", "ids", "presence",
+                                                                 "base"};
     if ((unsigned)key >= CLUSTER_KEY_COUNT || name_len > 1u << 20) return 0;
     int n = snprintf(out, cap, "%s{d:%.*s}:%s", prefix, (int)name_len, name, suffix[key]);
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;

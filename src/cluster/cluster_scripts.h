@@ -15,7 +15,7 @@ typedef enum cluster_script_id {
     CLUSTER_SCRIPT_RENEW = 1,    /* owner | token, lease_ms -> 1 or 0 (not the owner) */
     CLUSTER_SCRIPT_RELEASE = 2,  /* owner | token -> 1 or 0 */
     CLUSTER_SCRIPT_APPEND = 3,   /* owner, meta, log, ids | token, v, id, by, time, op -> {status, v} */
-    CLUSTER_SCRIPT_SNAP = 4,     /* owner, snap, log, ids | token, v, text, trim_below -> 1 or 0 */
+    CLUSTER_SCRIPT_SNAP = 4,     /* owner, snap, log, ids, base | token, v, text, trim_below -> 1 or 0 */
     CLUSTER_SCRIPT_COUNT = 5,
 } cluster_script_id;
 
@@ -35,7 +35,8 @@ typedef enum cluster_key {
     CLUSTER_KEY_SNAP = 4,
     CLUSTER_KEY_IDS = 5,           /* op id -> version, trimmed with the log */
     CLUSTER_KEY_PRESENCE = 6,      /* the channel of cursors and leaves (PUBLISH: may be lost) */
-    CLUSTER_KEY_COUNT = 7,
+    CLUSTER_KEY_BASE = 7,          /* the text at the oldest retained version (absent: the log starts at 0) */
+    CLUSTER_KEY_COUNT = 8,
 } cluster_key;
 
 #define CLUSTER_SHA_HEX 41

@@ -356,6 +356,11 @@ static void rest_ops(docs *t, docs_entry *e, const docs_request *r, fanout *out,
 
 void docs_read_job(docs *t, docs_entry *e, const docs_request *r, uint32_t kind, uint64_t from, uint64_t to,
                    uint32_t max_count, fanout *out, int64_t now_ms) {
+    if (t->cfg.cluster != NULL) {
+        /* the log is the document's Redis stream */
+        docs_cluster_read(t, e, r, kind, from, to, max_count, out, now_ms);
+        return;
+    }
     docs_job *j = docs_job_new(kind, t->cfg.self);
     if (j == NULL || docs_ensure_data_dir(t) != 0) {
         if (j != NULL) mailbox_msg_unref(&j->hdr);

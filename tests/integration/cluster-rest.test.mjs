@@ -1,0 +1,151 @@
+// Cluster mode's REST routes over the whole cluster (--redis, a real
+// redis-server): the history older than a node's memory read from the Redis
+// stream with its authors, the listing of every document of the cluster,
+// DELETE, and /api/cluster's ownership as soon as a lease is taken or lost.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { assertNoSanitizerReport, startServer } from './lib/server.mjs';
+import { RpConn, cpLen } from './lib/rp-client.mjs';
+import { httpJson, scratchDir, until } from './lib/rp-util.mjs';
+import { startRedis } from './lib/redis.mjs';
+
+const LEASE_MS = 1000;
+
+async function node(t, flags) {
+    const srv = await startServer(flags);
+    t.after(async () => {
+        await srv.stop();
+        assertNoSanitizerReport(srv);
+    });
+    return srv;
+}
+
+function nodeFlags(t, redis, nodeId, extra = {}) {
+    return { dataDir: scratchDir(t), redis: redis.url, nodeId, leaseMs: LEASE_MS, ...extra };
+}
+
+/** A session that opened doc; its `by` (the session id in open mode). */
+async function writer(port, doc) {
+    const c = await RpConn.open(port);
+    c.send({ type: 'hello', name: 'w' });
+    const welcome = await c.type('welcome', 5000);
+    c.send({ type: 'open', doc });
+    const snap = await c.type('snapshot', 10000);
+    return { c, by: welcome.session, v: snap.v };
+}
+
+const WORDS = ['日本', '😀', 'é', 'ab', '中文', '👩‍💻'];
+
+test('cluster: /ops, /history, /authors and ?v= older than memory come from the Redis stream, with authors, on every node', { timeout: 60000 }, async (t) => {
+    const redis = startRedis(t);
+    // five ops in memory; a snapshot every 20 ops; 30 ops retained at least;
+    // a 50 ms timer (a quarter of the close timeout), which writes the snapshots
+    const extra = { historyDepth: 5, checkpointOps: 20, historyRetention: 30, closeTimeoutMs: 200 };
+    const a = await node(t, nodeFlags(t, redis, 'a', extra));
+    const texts = [''];
+    const want = [];
+    const halves = [await writer(a.port, 'h'), await writer(a.port, 'h')];
+    const COUNT = 200, SPLIT = COUNT - 15;   // the second writer's ops are all retained
+    for (let v = 0; v < COUNT; v++) {
+        const w = halves[v < SPLIT ? 0 : 1];
+        const word = WORDS[v % WORDS.length];
+        const id = `h${v}`;
+        const cur = texts[v];
+        w.c.send({ type: 'op', doc: 'h', v, id, op: cur.length ? [cpLen(cur), word] : [word] });
+        await w.c.type('ack', 5000, (m) => m.id === id);
+        texts.push(cur + word);
+        want.push({ v, id, by: w.by });
+        // pauses let the timer write snapshots (and trim) along the way
+        if (v % 10 === 9) await new Promise((r) => setTimeout(r, 120));
+    }
+    for (const w of halves) w.c.close();
+    // the log was trimmed to a kept text: the base is the oldest retained version
+    await until(() => Number(redis.cli('HGET', 'ringpad:{d:h}:base', 'version') || 0) > 0, 5000, 'the log trimmed');
+    const oldest = Number(redis.cli('HGET', 'ringpad:{d:h}:base', 'version'));
+    assert.ok(oldest > 0 && oldest <= COUNT - 30, `oldest retained v${oldest}`);
+    assert.equal(redis.cli('HGET', 'ringpad:{d:h}:base', 'text'), texts[oldest]);
+    assert.equal(Number(redis.cli('XLEN', 'ringpad:{d:h}:log')), COUNT - oldest);
+
+    const b = await node(t, nodeFlags(t, redis, 'b', extra));
+    for (const srv of [a, b]) {
+        // /ops from the oldest retained version: every op, with its id and author
+        let r = await httpJson(srv.port, 'GET', `/api/docs/h/ops?from=${oldest}`);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.v, COUNT);
+        assert.equal(r.json.to, COUNT);
+        assert.deepEqual(r.json.ops.map((o) => ({ v: o.v, id: o.id, by: o.by })), want.slice(oldest));
+        r = await httpJson(srv.port, 'GET', `/api/docs/h/ops?from=${oldest + 7}&to=${oldest + 9}`);
+        assert.deepEqual(r.json.ops.map((o) => o.id), [`h${oldest + 7}`, `h${oldest + 8}`]);
+        r = await httpJson(srv.port, 'GET', `/api/docs/h/ops?from=${oldest - 1}`);
+        assert.equal(r.status, 410, r.text);
+        assert.equal(r.json.code, 'version_too_old');
+        // /history: from the oldest retained version, one session per author
+        r = await httpJson(srv.port, 'GET', '/api/docs/h/history');
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.from, oldest);
+        assert.equal(r.json.to, COUNT);
+        assert.deepEqual(r.json.sessions.map((s) => [s.by, s.from, s.to, s.ops]),
+            [[halves[0].by, oldest, SPLIT, SPLIT - oldest], [halves[1].by, SPLIT, COUNT, COUNT - SPLIT]]);
+        // ?v=: the text at any retained version, rebuilt from the base and the stream
+        for (const v of [oldest, oldest + 1, SPLIT + 3, COUNT - 6]) {
+            r = await httpJson(srv.port, 'GET', `/api/docs/h?v=${v}`);
+            assert.equal(r.status, 200, r.text);
+            assert.equal(r.json.text, texts[v], `text at v${v}`);
+        }
+        r = await httpJson(srv.port, 'GET', `/api/docs/h?v=${oldest - 1}`);
+        assert.equal(r.status, 410, r.text);
+        // /authors: the text before the base has no author, then each writer's part
+        r = await httpJson(srv.port, 'GET', `/api/docs/h/authors?v=${COUNT - 1}`);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.text, texts[COUNT - 1]);
+        assert.equal(r.json.base, oldest);
+        const half = cpLen(texts[SPLIT]), start = cpLen(texts[oldest]);
+        assert.deepEqual(r.json.spans, [
+            { by: null, from: 0, to: start },
+            { by: halves[0].by, from: start, to: half },
+            { by: halves[1].by, from: half, to: cpLen(texts[COUNT - 1]) },
+        ]);
+    }
+    // Redis down: the reads that need the stream say so; memory still answers
+    await redis.kill();
+    for (const path of [`/api/docs/h/ops?from=${oldest}`, '/api/docs/h/history', `/api/docs/h?v=${oldest + 1}`,
+        '/api/docs/h/authors']) {
+        const r = await httpJson(a.port, 'GET', path);
+        assert.equal(r.status, 503, `${path}: ${r.text}`);
+        assert.equal(r.json.code, 'storage_unavailable');
+    }
+    const r = await httpJson(a.port, 'GET', `/api/docs/h/ops?from=${COUNT - 2}`);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.ops.map((o) => o.id), [`h${COUNT - 2}`, `h${COUNT - 1}`]);
+});
+
+/** The workers of /api/cluster on port that own (or follow) doc. */
+async function holders(port, doc, kind = 'owned') {
+    const r = await httpJson(port, 'GET', '/api/cluster');
+    assert.equal(r.status, 200, r.text);
+    return r.json.workers.filter((w) => w[kind].includes(doc)).map((w) => w.worker);
+}
+
+test('cluster: /api/cluster shows a lease as soon as it is taken, on the node and soon on the others', { timeout: 30000 }, async (t) => {
+    const redis = startRedis(t);
+    // a long lease: the heartbeat alone (every third of it) would take 2 s to tell
+    const a = await node(t, nodeFlags(t, redis, 'a', { leaseMs: 6000, shutdownGraceMs: 100 }));
+    const b = await node(t, nodeFlags(t, redis, 'b', { leaseMs: 6000 }));
+    await until(async () => (await httpJson(b.port, 'GET', '/api/cluster')).json?.workers?.length === 2, 5000, 'both nodes listed');
+    const w = await writer(a.port, 'own');
+    // on the owner at once: its own entry is shown as it is now
+    assert.deepEqual(await holders(a.port, 'own'), ['a#0']);
+    const took = Date.now();
+    await until(async () => (await holders(b.port, 'own')).length === 1, 1500, 'the other node sees the owner');
+    const seenMs = Date.now() - took;
+    assert.ok(seenMs < 1000, `seen on the other node after ${seenMs} ms`);
+    // a follower shows itself following at once
+    const f = await writer(b.port, 'own');
+    assert.deepEqual(await holders(b.port, 'own', 'following'), ['b#0']);
+    // the owner gone (its leases released at shutdown): the follower takes it, and says so
+    w.c.close();
+    await a.stop();
+    await until(async () => (await holders(b.port, 'own')).includes('b#0'), 5000, 'b owns it');
+    assert.deepEqual(await holders(b.port, 'own', 'following'), []);
+    f.c.close();
+});
