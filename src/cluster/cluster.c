@@ -194,6 +194,7 @@ static void load_finish(cluster_doc *d) {
     }
     ld->owned = d->phase == PHASE_LOADING;
     d->phase = ld->owned ? PHASE_OWNED : PHASE_FOLLOWING;
+    if (ld->owned) cluster_doc_register(d, ld->version);
     d->acked = d->sent_to = ld->version;
     d->refs++;
     cluster_registry_changed(d->c);
@@ -464,17 +465,20 @@ out:
     cluster_doc_unref(d);
 }
 
-static int send_append(cluster_doc *d, const store_record *rec) {
-    char v[24], time[24];
-    const char *args[] = {d->token, v, rec->id, rec->author, time, rec->op_json};
+static int send_append(cluster_doc *d, const pending_op *p) {
+    const store_record *rec = &p->rec;
+    char v[24], time[24], cps[24], bytes[24];
+    const char *args[] = {d->token, v, rec->id, rec->author, time, rec->op_json, cps, bytes};
     size_t lens[] = {strlen(d->token),
                      (size_t)snprintf(v, sizeof v, "%" PRIu64, rec->base_version),
                      rec->id_len,
                      rec->author_len,
                      (size_t)snprintf(time, sizeof time, "%" PRId64, rec->time_ms),
-                     rec->op_len};
+                     rec->op_len,
+                     (size_t)snprintf(cps, sizeof cps, "%" PRIu64, p->codepoints),
+                     (size_t)snprintf(bytes, sizeof bytes, "%" PRIu64, p->bytes)};
     cluster_key keys[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_META, CLUSTER_KEY_LOG, CLUSTER_KEY_IDS};
-    return eval(d, CLUSTER_SCRIPT_APPEND, keys, 4, args, lens, 6, on_append);
+    return eval(d, CLUSTER_SCRIPT_APPEND, keys, 4, args, lens, 8, on_append);
 }
 
 /* Sends the queued appends from sent_to on (all of them after a failure). */
@@ -484,7 +488,7 @@ static void send_appends(cluster_doc *d) {
     /* bounded by the queue */
     while (d->sent_to < d->acked + d->count_ops) {
         const pending_op *p = &d->ops[(d->ops_head + (d->sent_to - d->acked)) % d->cap_ops];
-        if (send_append(d, &p->rec) != 0) return;
+        if (send_append(d, p) != 0) return;
         d->sent_to++;
     }
 }
@@ -501,7 +505,7 @@ static int ops_grow(cluster_doc *d) {
     return 0;
 }
 
-int cluster_doc_append(cluster_doc *d, const store_record *rec) {
+int cluster_doc_append(cluster_doc *d, const store_record *rec, uint64_t codepoints, uint64_t bytes) {
     if (d->phase != PHASE_OWNED) return -EAGAIN;
     if (rec->base_version != d->acked + d->count_ops) return -EINVAL;
     if (d->count_ops == d->cap_ops && ops_grow(d) != 0) return -ENOMEM;
@@ -515,6 +519,8 @@ int cluster_doc_append(cluster_doc *d, const store_record *rec) {
     memcpy(buf + rec->op_len + rec->id_len + 2, rec->author, rec->author_len);
     buf[rec->op_len + rec->id_len + 2 + rec->author_len] = '\0';
     p->buf = buf;
+    p->codepoints = codepoints;
+    p->bytes = bytes;
     p->rec = *rec;
     p->rec.op_json = buf;
     p->rec.id = buf + rec->op_len + 1;

@@ -120,9 +120,10 @@ cluster_doc *cluster_doc_open(cluster *c, const char *name, size_t name_len, boo
 void cluster_doc_close(cluster_doc *d);
 /* Ops may be accepted now: owned, Redis up, before the lease's deadline. */
 bool cluster_doc_writable(const cluster_doc *d, uint64_t now_ms);
-/* Queues the op at rec->base_version (the next version) for Redis. 0,
- * -ENOMEM, -EINVAL when it is not the next version. */
-int cluster_doc_append(cluster_doc *d, const store_record *rec);
+/* Queues the op at rec->base_version (the next version) for Redis, with the
+ * text's length after it (kept in meta for the listing). 0, -ENOMEM, -EINVAL
+ * when it is not the next version. */
+int cluster_doc_append(cluster_doc *d, const store_record *rec, uint64_t codepoints, uint64_t bytes);
 /* Writes the snapshot (text at version) and, when trim_below > 0, trims the
  * log below it. Fire and forget: a failed snapshot is retried later. */
 int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below);
@@ -170,6 +171,27 @@ typedef struct cluster_log_reader {
  * down), -ENOMEM, -EINVAL; no callback runs on a failure to start. */
 int cluster_read_log(cluster *c, const char *name, size_t name_len, bool want_text, const cluster_log_reader *rd,
                      void *ctx);
+
+/* The cluster's list of documents (cluster_list.c). */
+#define CLUSTER_LIST_NAME_MAX 256u
+typedef struct cluster_doc_info {
+    const char *name;
+    size_t name_len;
+    uint64_t v, codepoints, bytes;
+    bool found, failed;             /* the read's own */
+    void *read;
+} cluster_doc_info;
+/* false: the name is left out of the page (and does not count in its limit). */
+typedef bool (*cluster_name_filter)(void *ctx, const char *name, size_t len);
+/* rc 0: infos[n] in byte order of name; next: the page's last name when more
+ * follow (else NULL); -EIO: Redis failed; -ECANCELED: the worker is stopping
+ * (answer nothing). */
+typedef void (*cluster_list_fn)(void *ctx, int rc, const cluster_doc_info *infos, uint32_t n, const char *next);
+/* Starts a read of the page of at most limit documents after `after` (""
+ * from the first) that keep (may be NULL) lets through. 0 (fn follows,
+ * later), -ENOTCONN, -ENOMEM, -EINVAL. */
+int cluster_list_docs(cluster *c, const char *after, size_t after_len, uint32_t limit, cluster_name_filter keep,
+                      cluster_list_fn fn, void *ctx);
 
 /* Frees what a load allocated. */
 void cluster_load_free(cluster_load *ld);

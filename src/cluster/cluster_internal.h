@@ -25,6 +25,7 @@ typedef enum doc_phase {
 typedef struct pending_op {
     store_record rec;       /* points into buf */
     char *buf;
+    uint64_t codepoints, bytes;   /* the text's length after it */
 } pending_op;
 
 struct cluster_doc {
@@ -101,6 +102,11 @@ void cluster_registry_changed(cluster *c);
 /* Shutdown: this worker's entry leaves the registry. */
 void cluster_registry_leave(cluster *c);
 void cluster_registry_free(cluster *c);
+
+/* cluster_list.c: the cluster's list of documents. */
+size_t cluster_docs_key(const cluster *c, char *out, size_t cap);
+/* The owner loaded it: it exists in Redis (meta) and is in the list. */
+void cluster_doc_register(cluster_doc *d, uint64_t version);
 
 /* cluster_presence.c */
 int cluster_presence_init(cluster *c, const char *host, uint32_t port, uint32_t db);

@@ -31,7 +31,9 @@ static const char release_lua[] =
 
 /* The fence: the owner's token, then a known id (its original version, so a
  * resend across a failover is acked once), then the expected version. The
- * stream ID is the op's base version, so the log's IDs are the versions. */
+ * stream ID is the op's base version, so the log's IDs are the versions.
+ * The text's length after the op (codepoints, bytes) goes to meta with the
+ * version, for the listing. */
 static const char append_lua[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 0} end\n"
     "if ARGV[3] ~= '' then\n"
@@ -41,7 +43,8 @@ static const char append_lua[] =
     "local v = tonumber(redis.call('HGET', KEYS[2], 'version') or '0')\n"
     "if v ~= tonumber(ARGV[2]) then return {3, v} end\n"
     "redis.call('XADD', KEYS[3], v .. '-1', 'op', ARGV[6], 'id', ARGV[3], 'by', ARGV[4], 'time', ARGV[5])\n"
-    "redis.call('HSET', KEYS[2], 'version', v + 1)\n"
+    "if ARGV[8] then redis.call('HSET', KEYS[2], 'version', v + 1, 'codepoints', ARGV[7], 'bytes', ARGV[8])\n"
+    "else redis.call('HSET', KEYS[2], 'version', v + 1) end\n"
     "if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[3], v) end\n"
     "return {1, v}\n";
 

@@ -14,7 +14,7 @@ typedef enum cluster_script_id {
     CLUSTER_SCRIPT_ACQUIRE = 0,  /* owner, epoch | node, lease_ms -> {1, token} or {0, holder} */
     CLUSTER_SCRIPT_RENEW = 1,    /* owner | token, lease_ms -> 1 or 0 (not the owner) */
     CLUSTER_SCRIPT_RELEASE = 2,  /* owner | token -> 1 or 0 */
-    CLUSTER_SCRIPT_APPEND = 3,   /* owner, meta, log, ids | token, v, id, by, time, op -> {status, v} */
+    CLUSTER_SCRIPT_APPEND = 3,   /* owner, meta, log, ids | token, v, id, by, time, op[, codepoints, bytes] -> {status, v} */
     CLUSTER_SCRIPT_SNAP = 4,     /* owner, snap, log, ids, base | token, v, text, trim_below -> 1 or 0 */
     CLUSTER_SCRIPT_COUNT = 5,
 } cluster_script_id;

@@ -131,7 +131,9 @@ static void ev_loaded(void *ctx, int rc, const cluster_load *ld) {
 
 static int replica_append(void *ctx, const store_record *rec) {
     docs_entry *e = ctx;
-    return cluster_doc_append(e->cd, rec);
+    /* the op is applied: the text is the one after it */
+    const ot_text *text = ot_doc_text(doc_ot(e->d));
+    return cluster_doc_append(e->cd, rec, ot_text_len_codepoints(text), ot_text_len_bytes(text));
 }
 
 static bool replica_writable(void *ctx) {

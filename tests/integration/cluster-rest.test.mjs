@@ -149,3 +149,50 @@ test('cluster: /api/cluster shows a lease as soon as it is taken, on the node an
     assert.deepEqual(await holders(b.port, 'own', 'following'), []);
     f.c.close();
 });
+
+test('cluster: GET /api/docs lists every document of the cluster, paged in byte order, from any node', { timeout: 30000 }, async (t) => {
+    const redis = startRedis(t);
+    const a = await node(t, nodeFlags(t, redis, 'a'));
+    const b = await node(t, nodeFlags(t, redis, 'b'));
+    const texts = { 'notes': 'héllo', 'b-2': '世界 😀', 'a-1': '', 'z': 'zz', 'Zeta': '日本語', 'dir/sub.txt': '👩‍💻!', '_x': 'x' };
+    let i = 0;
+    for (const [name, text] of Object.entries(texts)) {
+        const srv = i++ % 2 ? b : a;
+        const r = await httpJson(srv.port, 'PUT', `/api/docs/${name}/text`, { body: { text } });
+        assert.equal(r.status, 200, r.text);
+    }
+    // a document opened (created) with no op yet is a document too
+    const w = await writer(b.port, 'opened');
+    texts.opened = '';
+    const byBytes = (x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y));
+    const names = Object.keys(texts).sort(byBytes);
+    const want = names.map((name) => ({
+        name, v: texts[name] === '' ? 0 : 1, codepoints: cpLen(texts[name]), bytes: Buffer.byteLength(texts[name]),
+    }));
+    // a node that serves none of them lists them all
+    const c = await node(t, nodeFlags(t, redis, 'c'));
+    await until(async () => (await httpJson(c.port, 'GET', '/api/cluster')).json?.redis === 'up', 5000, 'c reached Redis');
+    let r = await httpJson(c.port, 'GET', '/api/docs');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.docs, want);
+    assert.equal(r.json.next, undefined);
+    // pages of 3: every document once, in order
+    const seen = [];
+    let after = '', pages = 0;
+    for (;;) {
+        r = await httpJson(a.port, 'GET', `/api/docs?limit=3${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+        assert.equal(r.status, 200, r.text);
+        seen.push(...r.json.docs.map((d) => d.name));
+        pages++;
+        if (r.json.next === undefined) break;
+        after = r.json.next;
+    }
+    assert.deepEqual(seen, names);
+    assert.equal(pages, Math.ceil(names.length / 3));
+    // Redis down: the listing says so
+    w.c.close();
+    await redis.kill();
+    r = await httpJson(c.port, 'GET', '/api/docs');
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.json.code, 'storage_unavailable');
+});
