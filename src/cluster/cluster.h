@@ -63,6 +63,8 @@ typedef struct cluster_doc_events {
     void (*append_failed)(void *ctx, uint64_t from, uint64_t to);
     /* The document is no longer ours (fenced, lease lost, Redis disagrees). */
     void (*lost)(void *ctx, const char *why);
+    /* The document was deleted (by any node): no event follows. */
+    void (*deleted)(void *ctx);
     /* Following: the next op of the log (rec points into a reply: copy what is kept). */
     void (*logged)(void *ctx, const store_record *rec);
     /* Following: the owner refused a forwarded op (a protocol error code). */
@@ -192,6 +194,15 @@ typedef void (*cluster_list_fn)(void *ctx, int rc, const cluster_doc_info *infos
  * later), -ENOTCONN, -ENOMEM, -EINVAL. */
 int cluster_list_docs(cluster *c, const char *after, size_t after_len, uint32_t limit, cluster_name_filter keep,
                       cluster_list_fn fn, void *ctx);
+
+/* rc 0: deleted; -ENOENT: no such document; -EIO: Redis failed;
+ * -ECANCELED: the worker is stopping (answer nothing). */
+typedef void (*cluster_delete_fn)(void *ctx, int rc);
+/* Deletes the document in Redis, whoever owns it (cluster_scripts.c says
+ * how): its owner hears `deleted` at its next renewal or append, its
+ * followers when they read the tombstone. 0 (fn follows), -ENOTCONN, -ENOMEM. */
+int cluster_delete_doc(cluster *c, const char *name, size_t name_len, int64_t time_ms, cluster_delete_fn fn,
+                       void *ctx);
 
 /* Frees what a load allocated. */
 void cluster_load_free(cluster_load *ld);

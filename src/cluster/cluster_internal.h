@@ -91,6 +91,8 @@ struct cluster {
 void cluster_doc_unref(cluster_doc *d);
 bool cluster_doc_live(const cluster_doc *d);
 void cluster_doc_lose(cluster_doc *d, const char *why);
+/* The document was deleted: its lease is gone with it; no event follows. */
+void cluster_doc_deleted(cluster_doc *d);
 /* One log entry's fields as a record pointing into the reply. 0 or -EIO. */
 int cluster_entry_record(const redisReply *fields, uint64_t v, store_record *out);
 uint64_t cluster_parse_u64(const char *s, size_t n);
@@ -105,8 +107,9 @@ void cluster_registry_free(cluster *c);
 
 /* cluster_list.c: the cluster's list of documents. */
 size_t cluster_docs_key(const cluster *c, char *out, size_t cap);
-/* The owner loaded it: it exists in Redis (meta) and is in the list. */
-void cluster_doc_register(cluster_doc *d, uint64_t version);
+/* The owner loaded it (created: it was absent or deleted): it exists in
+ * Redis (meta) and is in the list. */
+void cluster_doc_register(cluster_doc *d, uint64_t version, bool created);
 
 /* cluster_presence.c */
 int cluster_presence_init(cluster *c, const char *host, uint32_t port, uint32_t db);

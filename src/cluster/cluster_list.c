@@ -2,7 +2,8 @@
  * 0, so ZRANGEBYLEX pages the names in byte order) that a document's owner
  * adds it to when it loads it (created or found in Redis) and that a delete
  * takes it out of; the listing reads a page of names, then each document's
- * meta (version, code points, bytes) on the worker's connection. */
+ * meta (version, code points, bytes) on the worker's connection. And the
+ * deletion of a document, by any node. */
 #include "cluster/cluster_internal.h"
 
 #include "base/log.h"
@@ -21,9 +22,13 @@ size_t cluster_docs_key(const cluster *c, char *out, size_t cap) {
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
-void cluster_doc_register(cluster_doc *d, uint64_t version) {
+void cluster_doc_register(cluster_doc *d, uint64_t version, bool created) {
     char key[KEY_MAX_BYTES], v[24];
     size_t key_len = cluster_docs_key(d->c, key, sizeof key);
+    const char *undelete[] = {"HDEL", d->keys[CLUSTER_KEY_META], "deleted"};
+    size_t undelete_lens[] = {4, d->key_lens[CLUSTER_KEY_META], 7};
+    if (created && redis_conn_command(&d->c->conn, 3, undelete, undelete_lens, NULL, NULL) != 0)
+        log_warn("cluster: document %.*s: its deletion mark stays", (int)d->name_len, d->name);
     /* a created document exists in Redis from now on, even before its first op */
     const char *meta[] = {"HSETNX", d->keys[CLUSTER_KEY_META], "version", v};
     size_t meta_lens[] = {6, d->key_lens[CLUSTER_KEY_META], 7, (size_t)snprintf(v, sizeof v, "%" PRIu64, version)};
@@ -67,7 +72,8 @@ static void on_info(void *ctx, const redisReply *r) {
     cluster_doc_info *info = ctx;
     list_read *lr = info->read;
     if (r == NULL) info->failed = true;
-    else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->type == REDIS_REPLY_STRING) {
+    else if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 && r->element[0]->type == REDIS_REPLY_STRING &&
+             r->element[3]->type != REDIS_REPLY_STRING) {
         info->found = true;
         info->v = cluster_parse_u64(r->element[0]->str, r->element[0]->len);
         if (r->element[1]->type == REDIS_REPLY_STRING)
@@ -106,9 +112,9 @@ static void read_infos(list_read *lr) {
         info->name_len = strlen(lr->names[i]);
         char key[KEY_MAX_BYTES];
         size_t key_len = cluster_key_name(lr->c->prefix, info->name, info->name_len, CLUSTER_KEY_META, key, sizeof key);
-        const char *argv[] = {"HMGET", key, "version", "codepoints", "bytes"};
-        size_t lens[] = {5, key_len, 7, 10, 5};
-        if (key_len == 0 || redis_conn_command(&lr->c->conn, 5, argv, lens, on_info, info) != 0) {
+        const char *argv[] = {"HMGET", key, "version", "codepoints", "bytes", "deleted"};
+        size_t lens[] = {5, key_len, 7, 10, 5, 7};
+        if (key_len == 0 || redis_conn_command(&lr->c->conn, 6, argv, lens, on_info, info) != 0) {
             /* no memory to send it: the replies to those sent end the list, failed */
             lr->failed_send = true;
             lr->count_infos = i;
@@ -187,4 +193,65 @@ int cluster_list_docs(cluster *c, const char *after, size_t after_len, uint32_t 
     int rc = read_names(lr);
     if (rc != 0) list_free(lr);
     return rc;
+}
+
+/* ---- deletion ------------------------------------------------------------------------ */
+
+typedef struct delete_op {
+    cluster *c;
+    cluster_delete_fn fn;
+    void *ctx;
+} delete_op;
+
+static void on_delete(void *ctx, const redisReply *r) {
+    delete_op *op = ctx;
+    long long v = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer : -2;
+    if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+        log_warn("cluster: delete: %s", r->str);
+        if (strncmp(r->str, "NOSCRIPT", 8) == 0) redis_conn_reset(&op->c->conn, "the scripts are gone (NOSCRIPT)");
+    }
+    int rc = op->c->stopping ? -ECANCELED : v >= 0 ? 0 : v == -1 ? -ENOENT : -EIO;
+    op->fn(op->ctx, rc);
+    free(op);
+}
+
+int cluster_delete_doc(cluster *c, const char *name, size_t name_len, int64_t time_ms, cluster_delete_fn fn,
+                       void *ctx) {
+    if (!redis_conn_up(&c->conn)) return -ENOTCONN;
+    static const cluster_key order[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_META, CLUSTER_KEY_LOG,
+                                        CLUSTER_KEY_IDS, CLUSTER_KEY_SNAP, CLUSTER_KEY_BASE};
+    char keys[6][KEY_MAX_BYTES], list[KEY_MAX_BYTES], time[24];
+    const char *argv[10];
+    size_t lens[10];
+    argv[0] = "EVALSHA";
+    lens[0] = 7;
+    argv[1] = c->sha[CLUSTER_SCRIPT_DELETE];
+    lens[1] = CLUSTER_SHA_HEX - 1;
+    argv[2] = "6";
+    lens[2] = 1;
+    for (int i = 0; i < 6; i++) {
+        lens[3 + i] = cluster_key_name(c->prefix, name, name_len, order[i], keys[i], sizeof keys[i]);
+        argv[3 + i] = keys[i];
+        if (lens[3 + i] == 0) return -EINVAL;
+    }
+    argv[9] = time;
+    lens[9] = (size_t)snprintf(time, sizeof time, "%" PRId64, time_ms);
+    size_t list_len = cluster_docs_key(c, list, sizeof list);
+    const char *rem[] = {"ZREM", list, name};
+    size_t rem_lens[] = {4, list_len, name_len};
+    delete_op *op = calloc(1, sizeof *op);
+    if (op == NULL || list_len == 0) {
+        free(op);
+        return list_len == 0 ? -EINVAL : -ENOMEM;
+    }
+    *op = (delete_op){c, fn, ctx};
+    int rc = redis_conn_command(&c->conn, 10, argv, lens, on_delete, op);
+    if (rc != 0) {
+        free(op);
+        return rc;
+    }
+    /* out of the list after the tombstone (a listing skips a deleted meta meanwhile) */
+    if (redis_conn_command(&c->conn, 3, rem, rem_lens, NULL, NULL) != 0)
+        log_warn("cluster: document %.*s: left in the cluster's list", (int)name_len, name);
+    return 0;
 }

@@ -15,11 +15,13 @@ static const char acquire_lua[] =
     "redis.call('SET', KEYS[1], tok, 'PX', ARGV[2])\n"
     "return {1, tok}\n";
 
+/* -1: the lease is gone because the document was deleted (meta, when given). */
 static const char renew_lua[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
     "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
     "  return 1\n"
     "end\n"
+    "if KEYS[2] and redis.call('HGET', KEYS[2], 'deleted') then return -1 end\n"
     "return 0\n";
 
 static const char release_lua[] =
@@ -35,7 +37,10 @@ static const char release_lua[] =
  * The text's length after the op (codepoints, bytes) goes to meta with the
  * version, for the listing. */
 static const char append_lua[] =
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 0} end\n"
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then\n"
+    "  if redis.call('HGET', KEYS[2], 'deleted') then return {4, 0} end\n"
+    "  return {0, 0}\n"
+    "end\n"
     "if ARGV[3] ~= '' then\n"
     "  local old = redis.call('HGET', KEYS[4], ARGV[3])\n"
     "  if old then return {2, tonumber(old)} end\n"
@@ -81,6 +86,27 @@ static const char snap_lua[] =
     "if cv < 0 then redis.call('HSET', KEYS[5], 'next_version', v, 'next_text', ARGV[3]) end\n"
     "return 1\n";
 
+/* A deletion, by any node: the lease goes (a live owner is fenced out: its
+ * next append or renewal fails, and says why), the log keeps one entry, a
+ * tombstone at the next version (ID v-1 with a `deleted` field, which
+ * followers read like an op), everything before it is trimmed (never DEL: a
+ * follower's XREAD resumes from its last ID, so IDs must only grow), the
+ * snapshot and the base are the empty text at v+1, and meta says deleted at
+ * v+1. A document created again under that name starts
+ * at v+1 on an empty text (base), so no client can take its old version for
+ * one of the new document. -1: there is no such document. */
+static const char delete_lua[] =
+    "local v = redis.call('HGET', KEYS[2], 'version')\n"
+    "if not v or redis.call('HGET', KEYS[2], 'deleted') then return -1 end\n"
+    "v = tonumber(v)\n"
+    "redis.call('DEL', KEYS[1], KEYS[4], KEYS[5], KEYS[6])\n"
+    "redis.call('XADD', KEYS[3], v .. '-1', 'deleted', ARGV[1])\n"
+    "redis.call('XTRIM', KEYS[3], 'MINID', v .. '-1')\n"
+    "redis.call('HSET', KEYS[6], 'version', v + 1, 'text', '')\n"
+    "redis.call('HSET', KEYS[5], 'version', v + 1, 'text', '')\n"
+    "redis.call('HSET', KEYS[2], 'version', v + 1, 'deleted', '1', 'codepoints', 0, 'bytes', 0)\n"
+    "return v + 1\n";
+
 const char *cluster_script_text(cluster_script_id id) {
     switch (id) {
     case CLUSTER_SCRIPT_ACQUIRE: return acquire_lua;
@@ -88,6 +114,7 @@ const char *cluster_script_text(cluster_script_id id) {
     case CLUSTER_SCRIPT_RELEASE: return release_lua;
     case CLUSTER_SCRIPT_APPEND: return append_lua;
     case CLUSTER_SCRIPT_SNAP: return snap_lua;
+    case CLUSTER_SCRIPT_DELETE: return delete_lua;
     case CLUSTER_SCRIPT_COUNT: break;
     }
     return "";

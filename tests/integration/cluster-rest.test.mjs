@@ -196,3 +196,55 @@ test('cluster: GET /api/docs lists every document of the cluster, paged in byte 
     assert.equal(r.status, 503, r.text);
     assert.equal(r.json.code, 'storage_unavailable');
 });
+
+test('cluster: DELETE from any node tells every node\'s sessions, and a document created again under the name starts past the old versions', { timeout: 30000 }, async (t) => {
+    const redis = startRedis(t);
+    const a = await node(t, nodeFlags(t, redis, 'a'));
+    const b = await node(t, nodeFlags(t, redis, 'b'));
+    const c = await node(t, nodeFlags(t, redis, 'c'));
+    const owner = await writer(a.port, 'del');
+    for (let v = 0; v < 3; v++) {
+        owner.c.send({ type: 'op', doc: 'del', v, id: `d${v}`, op: v ? [v, 'x'] : ['x'] });
+        await owner.c.type('ack', 5000, (m) => m.id === `d${v}`);
+    }
+    const follower = await RpConn.open(b.port);
+    follower.send({ type: 'open', doc: 'del' });
+    assert.equal((await follower.type('snapshot', 10000, (m) => m.v === 3)).text, 'xxx');
+    await until(async () => (await httpJson(c.port, 'GET', '/api/cluster')).json?.redis === 'up', 5000, 'c reached Redis');
+    // c neither owns nor follows it: the deletion is in Redis, the others hear of it
+    let r = await httpJson(c.port, 'DELETE', '/api/docs/del');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { deleted: true });
+    for (const conn of [owner.c, follower]) {
+        const err = await conn.next((m) => m.type === 'error', 5000);
+        assert.equal(err.code, 'not_open', JSON.stringify(err));
+        assert.equal(err.ref, 'del');
+        assert.match(err.message, /deleted/);
+    }
+    for (const srv of [a, b, c]) {
+        r = await httpJson(srv.port, 'GET', '/api/docs/del');
+        assert.equal(r.status, 404, r.text);
+    }
+    assert.deepEqual((await httpJson(b.port, 'GET', '/api/docs')).json.docs, []);
+    assert.equal(redis.cli('GET', 'ringpad:{d:del}:owner'), '');
+    r = await httpJson(a.port, 'DELETE', '/api/docs/del');
+    assert.deepEqual(r.json, { deleted: false });
+    // created again: a new document, at a version no old client holds, with a history of its own
+    r = await httpJson(b.port, 'PUT', '/api/docs/del/text', { body: { text: 'new' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.v, 5);   // versions 0..2 were ops, 3 the tombstone; 4 starts the new text
+    r = await httpJson(a.port, 'GET', '/api/docs/del');
+    assert.equal(r.json.text, 'new');
+    r = await httpJson(a.port, 'GET', '/api/docs/del/ops?from=0');
+    assert.equal(r.json.code, 'version_too_old');
+    r = await httpJson(c.port, 'GET', '/api/docs/del/history');
+    assert.deepEqual([r.json.from, r.json.to], [4, 5]);
+    assert.deepEqual((await httpJson(c.port, 'GET', '/api/docs')).json.docs.map((d) => [d.name, d.v]), [['del', 5]]);
+    // Redis down: a clear error, nothing deleted
+    await redis.kill();
+    r = await httpJson(a.port, 'DELETE', '/api/docs/del');
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.json.code, 'storage_unavailable');
+    owner.c.close();
+    follower.close();
+});

@@ -192,3 +192,43 @@ Test(cluster_scripts, a_snapshot_trims_the_log_down_to_a_kept_text, .init = star
     cr_assert_str_eq(s->element[1]->str, "xxxyy");
     freeReplyObject(s);
 }
+
+Test(cluster_scripts, a_deletion_fences_the_owner_and_leaves_a_tombstone_past_the_last_version, .init = start,
+     .fini = stop) {
+    char tok[64], next[64];
+    cr_assert_eq(acquire("n1", "60000", tok, sizeof tok), 1);
+    expect_pair(append(tok, "0", "a"), CLUSTER_APPEND_OK, 0);
+    expect_pair(append(tok, "1", "b"), CLUSTER_APPEND_OK, 1);
+    static const cluster_key del_keys[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_META, CLUSTER_KEY_LOG,
+                                           CLUSTER_KEY_IDS,   CLUSTER_KEY_SNAP, CLUSTER_KEY_BASE};
+    const char *when[] = {"1700000000001"};
+    expect_int(run(CLUSTER_SCRIPT_DELETE, 6, del_keys, 1, when), 3);
+    /* the log holds the tombstone only, at v2; the ids and the lease are gone */
+    const char *range[] = {"XRANGE", keys[CLUSTER_KEY_LOG], "-", "+"};
+    redisReply *x = test_redis_cmd(&r, 4, range);
+    cr_assert_eq(x->elements, 1);
+    cr_assert_str_eq(x->element[0]->element[0]->str, "2-1");
+    cr_assert_str_eq(x->element[0]->element[1]->element[0]->str, "deleted");
+    freeReplyObject(x);
+    const char *exists[] = {"EXISTS", keys[CLUSTER_KEY_IDS], keys[CLUSTER_KEY_OWNER]};
+    expect_int(test_redis_cmd(&r, 3, exists), 0);
+    /* the old owner's renewal and append say why they fail */
+    static const cluster_key renew_keys[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_META};
+    const char *renew[] = {tok, "60000"};
+    expect_int(run(CLUSTER_SCRIPT_RENEW, 2, renew_keys, 2, renew), -1);
+    expect_pair(append(tok, "2", "c"), CLUSTER_APPEND_DELETED, 0);
+    /* deleting it again finds nothing */
+    expect_int(run(CLUSTER_SCRIPT_DELETE, 6, del_keys, 1, when), -1);
+    /* created again (the mark cleared by its new owner), it goes on past the tombstone */
+    const char *undelete[] = {"HDEL", keys[CLUSTER_KEY_META], "deleted"};
+    expect_int(test_redis_cmd(&r, 3, undelete), 1);
+    cr_assert_eq(acquire("n2", "60000", next, sizeof next), 1);
+    cr_assert_str_eq(next, "n2:2");   /* the epoch survived: tokens never repeat */
+    expect_pair(append(next, "0", "d"), CLUSTER_APPEND_CONFLICT, 3);
+    expect_pair(append(next, "3", "a"), CLUSTER_APPEND_OK, 3);   /* old ids are forgotten */
+    const char *base[] = {"HMGET", keys[CLUSTER_KEY_BASE], "version", "text"};
+    x = test_redis_cmd(&r, 4, base);
+    cr_assert_str_eq(x->element[0]->str, "3");
+    cr_assert_str_eq(x->element[1]->str, "");
+    freeReplyObject(x);
+}
