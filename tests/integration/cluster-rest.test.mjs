@@ -240,6 +240,15 @@ test('cluster: DELETE from any node tells every node\'s sessions, and a document
     r = await httpJson(c.port, 'GET', '/api/docs/del/history');
     assert.deepEqual([r.json.from, r.json.to], [4, 5]);
     assert.deepEqual((await httpJson(c.port, 'GET', '/api/docs')).json.docs.map((d) => [d.name, d.v]), [['del', 5]]);
+    // deleted on its owner (b made it again): its own session is told at once
+    const again = await writer(b.port, 'del');
+    r = await httpJson(b.port, 'DELETE', '/api/docs/del');
+    assert.deepEqual(r.json, { deleted: true });
+    const err = await again.c.next((m) => m.type === 'error', 5000);
+    assert.equal(err.code, 'not_open', JSON.stringify(err));
+    assert.equal((await httpJson(c.port, 'GET', '/api/docs/del')).status, 404);
+    assert.equal(redis.cli('HGET', 'ringpad:{d:del}:meta', 'version'), '6');
+    again.c.close();
     // Redis down: a clear error, nothing deleted
     await redis.kill();
     r = await httpJson(a.port, 'DELETE', '/api/docs/del');
