@@ -3,6 +3,7 @@
 // stream with its authors, the listing of every document of the cluster,
 // DELETE, and /api/cluster's ownership as soon as a lease is taken or lost.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { test } from 'node:test';
 import { assertNoSanitizerReport, startServer } from './lib/server.mjs';
 import { RpConn, cpLen } from './lib/rp-client.mjs';
@@ -189,6 +190,20 @@ test('cluster: GET /api/docs lists every document of the cluster, paged in byte 
     }
     assert.deepEqual(seen, names);
     assert.equal(pages, Math.ceil(names.length / 3));
+    // a caller that leaves while the listing waits for Redis (paused): nothing is answered to it,
+    // nothing is left behind, and the next caller is answered once Redis is back
+    process.kill(redis.pid, 'SIGSTOP');
+    try {
+        const req = http.get({ host: '127.0.0.1', port: c.port, path: '/api/docs' });
+        req.on('error', () => {});
+        await new Promise((res) => setTimeout(res, 200));
+        req.destroy();
+        await new Promise((res) => setTimeout(res, 100));
+    } finally {
+        process.kill(redis.pid, 'SIGCONT');
+    }
+    r = await httpJson(c.port, 'GET', '/api/docs?limit=2');
+    assert.deepEqual(r.json.docs.map((d) => d.name), names.slice(0, 2));
     // Redis down: the listing says so
     w.c.close();
     await redis.kill();
