@@ -10,15 +10,25 @@
 //      delivery p50/p99 (op sent -> op received by a reader).
 //   3. Failover: kill -9 of a document's owner -> first ack on another node,
 //      with the default lease (3000 ms) and a 1000 ms one.
+//   4. Fan-out measured by ringpad-bench (`--only cfanout`): 1 writer -> N
+//      readers at 20 ops/s, on a single node (--fsync interval and always), on
+//      one cluster node, on three cluster nodes (`--port a,b,c`: the writer on
+//      the first, which owns the document, the readers in turn over all), and
+//      on three nodes with one reader each (the cross-node path without the
+//      fan-out's CPU). Delivery p50/p99/max, delivered count, ack, the readers
+//      of the owner against those of the followers, the owner's Redis round
+//      trips (/metrics), and the load average; medians of --repeat runs, the
+//      modes interleaved.
 //
 //   node bench/cluster_bench.mjs <dir with ringpad and ringpad-bench> [--repeat 3] [--duration 4]
-//                                [--readers 1500] [--only throughput,fanout,failover]
+//                                [--readers 1500] [--only throughput,fanout,failover,cfanout]
+//                                [--out DIR]   (cfanout: every run's ringpad-bench JSON there)
 //
 // Build first: ./zigw build tools install -Doptimize=ReleaseFast --prefix /tmp/rf
 // Every server and Redis started here is stopped by pid; all traffic is on 127.0.0.1.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,13 +40,14 @@ const opt = (name, def) => {
     return i >= 0 ? args[i + 1] : def;
 };
 if (!binDir) {
-    console.error('usage: node bench/cluster_bench.mjs <bin dir> [--repeat N] [--duration S] [--readers N] [--only LIST]');
+    console.error('usage: node bench/cluster_bench.mjs <bin dir> [--repeat N] [--duration S] [--readers N] [--only LIST] [--out DIR]');
     process.exit(2);
 }
 const REPEAT = Number(opt('repeat', '3'));
 const DURATION = Number(opt('duration', '4'));
 const READERS = Number(opt('readers', '1500'));
-const ONLY = opt('only', 'throughput,fanout,failover').split(',');
+const ONLY = opt('only', 'throughput,fanout,failover,cfanout').split(',');
+const OUT = opt('out', '');
 process.env.RINGPAD_BIN = path.resolve(binDir, 'ringpad');
 const BENCH = path.resolve(binDir, 'ringpad-bench');
 const { startServer } = await import('../tests/integration/lib/server.mjs');
@@ -242,8 +253,113 @@ async function failover() {
     return ['| lease ms | kill -9 -> first ack on the new owner, ms (each run) | median |', '|---:|---|---:|', ...rows].join('\n');
 }
 
+// ---- 4. fan-out with ringpad-bench ----------------------------------------------------------
+const CFAN_RATE = 20;
+const CFAN = {
+    'single, fsync interval': { nodes: [{ fsync: 'interval' }] },
+    'single, fsync always': { nodes: [{ fsync: 'always' }] },
+    'cluster, 1 node': { nodes: [{ redis: redisUrl, nodeId: 'c1' }] },
+    'cluster, 3 nodes': { nodes: [1, 2, 3].map((n) => ({ redis: redisUrl, nodeId: `c${n}` })) },
+    'cluster, 3 nodes, 1 reader each': { nodes: [1, 2, 3].map((n) => ({ redis: redisUrl, nodeId: `c${n}` })), readers: 3 },
+};
+
+// The owner's Redis round trips (every command: appends, renewals, the registry) from /metrics.
+async function redisRtt(port) {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const buckets = [...text.matchAll(/^ringpad_redis_rtt_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)]
+        .map((m) => [m[1] === '+Inf' ? Infinity : Number(m[1]) * 1000, Number(m[2])]);
+    const sum = Number(text.match(/^ringpad_redis_rtt_seconds_sum (\S+)$/m)?.[1] ?? 0) * 1000;
+    return { buckets, sum, count: buckets.length ? buckets[buckets.length - 1][1] : 0 };
+}
+function rttBetween(a, b) {
+    const count = b.count - a.count;
+    if (count <= 0) return { count: 0, meanMs: 0, p99LeMs: 0 };
+    const want = Math.ceil(0.99 * count);
+    // a node that has not reached Redis yet lists no buckets: count from zero
+    const at = b.buckets.find(([, c], i) => c - (a.buckets[i]?.[1] ?? 0) >= want);
+    return { count, meanMs: (b.sum - a.sum) / count, p99LeMs: at ? at[0] : Infinity };
+}
+
+async function cfanoutOnce(mode, run) {
+    const spec = CFAN[mode];
+    const readers = spec.readers ?? READERS;
+    const cluster = 'redis' in spec.nodes[0];
+    if (cluster) cli('FLUSHALL');
+    const nodes = [];
+    for (const f of spec.nodes) nodes.push(await start(f));
+    const pids = [...nodes.map((n) => n.pid), ...(cluster ? [Number(redisPid)] : [])];
+    const cpuBefore = pids.map(cpuTicks);
+    const rttBefore = cluster ? await redisRtt(nodes[0].port) : null;
+    const load = loadavg()[0];
+    const jsonFile = path.join(tmp('rp-cf-json-'), 'r.json');
+    const argv = ['--scenario', 'fanout', '--connections', String(readers + 1), '--rate', String(CFAN_RATE),
+        '--port', nodes.map((n) => n.port).join(','), '--duration-s', String(DURATION), '--warmup-s', '1',
+        '--json', jsonFile, '--quiet'];
+    const res = await new Promise((resolve) => {
+        const p = spawn('timeout', ['-k', '5', String(DURATION + 90), BENCH, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        p.stderr.on('data', (c) => { err += c; });
+        p.on('exit', (code) => {
+            try { resolve({ code, r: JSON.parse(readFileSync(jsonFile, 'utf8')), err }); }
+            catch { resolve({ code, r: null, err }); }
+        });
+    });
+    const rtt = cluster ? rttBetween(rttBefore, await redisRtt(nodes[0].port)) : null;
+    const cpu = pids.map((p, i) => (cpuTicks(p) - cpuBefore[i]) / CLK_TCK);
+    if (OUT && res.r) copyFileSync(jsonFile, path.join(OUT, `${mode.replace(/[^a-z0-9]+/gi, '-')}-run${run}.json`));
+    for (const n of nodes) await stop(n);
+    const r = res.r;
+    const d = r?.latency_us?.delivery ?? {};
+    const byServer = Object.values(r?.delivery_by_server_us ?? {});
+    const ms = (us) => (us ?? 0) / 1000;
+    return {
+        ok: res.code === 0 && r && !r.failed,
+        err: res.err.split('\n').filter((l) => /result|diverg|error|FAIL/i.test(l)).join(' '),
+        delivered: r?.counts?.remote_ops ?? 0,
+        want: (r?.counts?.acks ?? 0) * readers,
+        p50: ms(d.p50), p99: ms(d.p99), max: ms(d.max),
+        ackP50: ms(r?.latency_us?.ack?.p50), ackP99: ms(r?.latency_us?.ack?.p99),
+        ownerP99: byServer.length ? ms(byServer[0].p99) : NaN,
+        followerP99: byServer.length > 1 ? Math.max(...byServer.slice(1).map((x) => ms(x.p99))) : NaN,
+        rttMeanMs: rtt?.meanMs ?? NaN, rttP99LeMs: rtt?.p99LeMs ?? NaN,
+        cpuS: cpu.reduce((a, b) => a + b, 0), redisCpuS: cluster ? cpu[cpu.length - 1] : 0,
+        load,
+    };
+}
+
+async function cfanout() {
+    if (OUT) mkdirSync(OUT, { recursive: true });
+    const got = Object.fromEntries(Object.keys(CFAN).map((m) => [m, []]));
+    for (let r = 1; r <= REPEAT; r++) {
+        for (const mode of Object.keys(CFAN)) {
+            const x = await cfanoutOnce(mode, r);
+            got[mode].push(x);
+            console.error(`  cfanout ${mode} run ${r}: load ${x.load.toFixed(2)}, ${x.delivered}/${x.want} delivered, `
+                + `p50 ${x.p50.toFixed(2)} p99 ${x.p99.toFixed(2)} max ${x.max.toFixed(1)} ms, ack p50 ${x.ackP50.toFixed(2)} `
+                + `p99 ${x.ackP99.toFixed(2)} ms, owner's readers p99 ${x.ownerP99.toFixed(2)}, followers' ${x.followerP99.toFixed(2)} ms, `
+                + `Redis RTT mean ${x.rttMeanMs.toFixed(2)} ms (p99 <= ${x.rttP99LeMs}), CPU ${x.cpuS.toFixed(2)} s`
+                + `${x.ok ? '' : ` FAILED ${x.err}`}`);
+        }
+    }
+    const med = (xs, f, digits = 2) => {
+        const v = xs.map(f).filter((y) => !Number.isNaN(y));
+        return v.length ? median(v).toFixed(digits) : '-';
+    };
+    const rows = Object.keys(CFAN).map((mode) => {
+        const xs = got[mode];
+        return `| ${mode} | ${CFAN[mode].readers ?? READERS} | ${med(xs, (x) => x.delivered, 0)}/${med(xs, (x) => x.want, 0)} | `
+            + `${med(xs, (x) => x.p50)} | ${med(xs, (x) => x.p99)} | ${med(xs, (x) => x.max, 1)} | ${med(xs, (x) => x.ackP50)} / ${med(xs, (x) => x.ackP99)} | `
+            + `${med(xs, (x) => x.ownerP99)} / ${med(xs, (x) => x.followerP99)} | ${med(xs, (x) => x.rttMeanMs)} | `
+            + `${med(xs, (x) => x.cpuS)} | ${xs.map((x) => x.load.toFixed(1)).join(', ')} | ${xs.every((x) => x.ok) ? 'ok' : 'FAILED'} |`;
+    });
+    return [`| fan-out, ringpad-bench, ${CFAN_RATE} ops/s, ${DURATION} s | readers | delivered | p50 ms | p99 ms | max ms | ack p50 / p99 ms `
+        + '| p99 ms: owner\'s readers / followers\' (worst) | owner\'s Redis RTT mean ms | CPU s (servers + Redis) | load avg (each run) | runs |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|', ...rows].join('\n');
+}
+
 console.log(`cluster_bench: ${new Date().toISOString()}, ${execFileSync('nproc', { encoding: 'utf8' }).trim()} CPUs, redis ${cli('INFO', 'server').match(/redis_version:(\S+)/)[1]} (AOF, appendfsync always), repeat ${REPEAT}, ${DURATION} s windows\n`);
 if (ONLY.includes('throughput')) console.log(`${await throughput()}\n`);
 if (ONLY.includes('fanout')) console.log(`${await fanout()}\n`);
 if (ONLY.includes('failover')) console.log(`${await failover()}\n`);
+if (ONLY.includes('cfanout')) console.log(`${await cfanout()}\n`);
 process.exit(0);
