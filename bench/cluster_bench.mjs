@@ -255,15 +255,19 @@ async function failover() {
 
 // ---- 4. fan-out with ringpad-bench ----------------------------------------------------------
 const CFAN_RATE = 20;
-const CFAN = {
-    'single, fsync interval': { nodes: [{ fsync: 'interval' }] },
-    'single, fsync always': { nodes: [{ fsync: 'always' }] },
-    'cluster, 1 node': { nodes: [{ redis: redisUrl, nodeId: 'c1' }] },
-    'cluster, 3 nodes': { nodes: [1, 2, 3].map((n) => ({ redis: redisUrl, nodeId: `c${n}` })) },
-    'cluster, 3 nodes, 1 reader each': { nodes: [1, 2, 3].map((n) => ({ redis: redisUrl, nodeId: `c${n}` })), readers: 3 },
+const CFAN = {   // key: [label, node flags, readers (default --readers)]
+    'single-interval': ['single, fsync interval', [{ fsync: 'interval' }]],
+    'single-always': ['single, fsync always', [{ fsync: 'always' }]],
+    'cluster-1': ['cluster, 1 node', [{ redis: redisUrl, nodeId: 'c1' }]],
+    'cluster-3': ['cluster, 3 nodes', [1, 2, 3].map((n) => ({ redis: redisUrl, nodeId: `c${n}` }))],
+    'single-3': ['single, fsync interval, 3 readers', [{ fsync: 'interval' }], 3],
+    'cluster-3-3': ['cluster, 3 nodes, 1 reader each', [1, 2, 3].map((n) => ({ redis: redisUrl, nodeId: `c${n}` })), 3],
 };
+const CFAN_MODES = opt('modes', Object.keys(CFAN).join(',')).split(',');
+const BENCH_THREADS = Number(opt('bench-threads', '1'));
 
 // The owner's Redis round trips (every command: appends, renewals, the registry) from /metrics.
+// The histogram's buckets are coarse (1, 2.5, 5, 10, 25 ms): the mean is the figure to read.
 async function redisRtt(port) {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const buckets = [...text.matchAll(/^ringpad_redis_rtt_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)]
@@ -281,20 +285,28 @@ function rttBetween(a, b) {
 }
 
 async function cfanoutOnce(mode, run) {
-    const spec = CFAN[mode];
-    const readers = spec.readers ?? READERS;
-    const cluster = 'redis' in spec.nodes[0];
+    const [, flags, readers = READERS] = CFAN[mode];
+    const cluster = 'redis' in flags[0];
     if (cluster) cli('FLUSHALL');
     const nodes = [];
-    for (const f of spec.nodes) nodes.push(await start(f));
+    for (const f of flags) nodes.push(await start(f));
     const pids = [...nodes.map((n) => n.pid), ...(cluster ? [Number(redisPid)] : [])];
     const cpuBefore = pids.map(cpuTicks);
-    const rttBefore = cluster ? await redisRtt(nodes[0].port) : null;
     const load = loadavg()[0];
     const jsonFile = path.join(tmp('rp-cf-json-'), 'r.json');
     const argv = ['--scenario', 'fanout', '--connections', String(readers + 1), '--rate', String(CFAN_RATE),
         '--port', nodes.map((n) => n.port).join(','), '--duration-s', String(DURATION), '--warmup-s', '1',
-        '--json', jsonFile, '--quiet'];
+        '--threads', String(BENCH_THREADS), '--json', jsonFile, '--quiet'];
+    // The owner's round trips are sampled every 250 ms; the window is taken as the
+    // DURATION seconds that end half a second (the drain and the check) before the exit.
+    const samples = [];
+    let running = true;
+    const poll = (async () => {
+        while (cluster && running) {
+            samples.push({ t: performance.now(), m: await redisRtt(nodes[0].port) });
+            await sleep(250);
+        }
+    })();
     const res = await new Promise((resolve) => {
         const p = spawn('timeout', ['-k', '5', String(DURATION + 90), BENCH, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
         let err = '';
@@ -304,9 +316,13 @@ async function cfanoutOnce(mode, run) {
             catch { resolve({ code, r: null, err }); }
         });
     });
-    const rtt = cluster ? rttBetween(rttBefore, await redisRtt(nodes[0].port)) : null;
+    const exitAt = performance.now();
+    running = false;
+    await poll;
+    const inWindow = samples.filter((x) => x.t >= exitAt - 500 - DURATION * 1000 && x.t <= exitAt - 500);
+    const rtt = inWindow.length > 1 ? rttBetween(inWindow[0].m, inWindow[inWindow.length - 1].m) : null;
     const cpu = pids.map((p, i) => (cpuTicks(p) - cpuBefore[i]) / CLK_TCK);
-    if (OUT && res.r) copyFileSync(jsonFile, path.join(OUT, `${mode.replace(/[^a-z0-9]+/gi, '-')}-run${run}.json`));
+    if (OUT && res.r) copyFileSync(jsonFile, path.join(OUT, `${mode}-t${BENCH_THREADS}-run${run}.json`));
     for (const n of nodes) await stop(n);
     const r = res.r;
     const d = r?.latency_us?.delivery ?? {};
@@ -319,6 +335,8 @@ async function cfanoutOnce(mode, run) {
         want: (r?.counts?.acks ?? 0) * readers,
         p50: ms(d.p50), p99: ms(d.p99), max: ms(d.max),
         ackP50: ms(r?.latency_us?.ack?.p50), ackP99: ms(r?.latency_us?.ack?.p99),
+        ownerP50: byServer.length ? ms(byServer[0].p50) : NaN,
+        followerP50: byServer.length > 1 ? Math.max(...byServer.slice(1).map((x) => ms(x.p50))) : NaN,
         ownerP99: byServer.length ? ms(byServer[0].p99) : NaN,
         followerP99: byServer.length > 1 ? Math.max(...byServer.slice(1).map((x) => ms(x.p99))) : NaN,
         rttMeanMs: rtt?.meanMs ?? NaN, rttP99LeMs: rtt?.p99LeMs ?? NaN,
@@ -329,14 +347,16 @@ async function cfanoutOnce(mode, run) {
 
 async function cfanout() {
     if (OUT) mkdirSync(OUT, { recursive: true });
-    const got = Object.fromEntries(Object.keys(CFAN).map((m) => [m, []]));
+    const modes = CFAN_MODES.filter((m) => CFAN[m]);
+    const got = Object.fromEntries(modes.map((m) => [m, []]));
     for (let r = 1; r <= REPEAT; r++) {
-        for (const mode of Object.keys(CFAN)) {
+        for (const mode of modes) {
             const x = await cfanoutOnce(mode, r);
             got[mode].push(x);
             console.error(`  cfanout ${mode} run ${r}: load ${x.load.toFixed(2)}, ${x.delivered}/${x.want} delivered, `
                 + `p50 ${x.p50.toFixed(2)} p99 ${x.p99.toFixed(2)} max ${x.max.toFixed(1)} ms, ack p50 ${x.ackP50.toFixed(2)} `
-                + `p99 ${x.ackP99.toFixed(2)} ms, owner's readers p99 ${x.ownerP99.toFixed(2)}, followers' ${x.followerP99.toFixed(2)} ms, `
+                + `p99 ${x.ackP99.toFixed(2)} ms, owner's readers p50/p99 ${x.ownerP50.toFixed(2)}/${x.ownerP99.toFixed(2)}, `
+                + `followers' ${x.followerP50.toFixed(2)}/${x.followerP99.toFixed(2)} ms, `
                 + `Redis RTT mean ${x.rttMeanMs.toFixed(2)} ms (p99 <= ${x.rttP99LeMs}), CPU ${x.cpuS.toFixed(2)} s`
                 + `${x.ok ? '' : ` FAILED ${x.err}`}`);
         }
@@ -345,16 +365,17 @@ async function cfanout() {
         const v = xs.map(f).filter((y) => !Number.isNaN(y));
         return v.length ? median(v).toFixed(digits) : '-';
     };
-    const rows = Object.keys(CFAN).map((mode) => {
+    const rows = modes.map((mode) => {
         const xs = got[mode];
-        return `| ${mode} | ${CFAN[mode].readers ?? READERS} | ${med(xs, (x) => x.delivered, 0)}/${med(xs, (x) => x.want, 0)} | `
+        return `| ${CFAN[mode][0]} | ${CFAN[mode][2] ?? READERS} | ${med(xs, (x) => x.delivered, 0)}/${med(xs, (x) => x.want, 0)} | `
             + `${med(xs, (x) => x.p50)} | ${med(xs, (x) => x.p99)} | ${med(xs, (x) => x.max, 1)} | ${med(xs, (x) => x.ackP50)} / ${med(xs, (x) => x.ackP99)} | `
-            + `${med(xs, (x) => x.ownerP99)} / ${med(xs, (x) => x.followerP99)} | ${med(xs, (x) => x.rttMeanMs)} | `
-            + `${med(xs, (x) => x.cpuS)} | ${xs.map((x) => x.load.toFixed(1)).join(', ')} | ${xs.every((x) => x.ok) ? 'ok' : 'FAILED'} |`;
+            + `${med(xs, (x) => x.ownerP50)} / ${med(xs, (x) => x.followerP50)} | ${med(xs, (x) => x.ownerP99)} / ${med(xs, (x) => x.followerP99)} | `
+            + `${med(xs, (x) => x.rttMeanMs)} | ${med(xs, (x) => x.cpuS)} | ${xs.map((x) => x.load.toFixed(1)).join(', ')} | ${xs.every((x) => x.ok) ? 'ok' : 'FAILED'} |`;
     });
-    return [`| fan-out, ringpad-bench, ${CFAN_RATE} ops/s, ${DURATION} s | readers | delivered | p50 ms | p99 ms | max ms | ack p50 / p99 ms `
-        + '| p99 ms: owner\'s readers / followers\' (worst) | owner\'s Redis RTT mean ms | CPU s (servers + Redis) | load avg (each run) | runs |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|', ...rows].join('\n');
+    return [`| fan-out, ringpad-bench (${BENCH_THREADS} thread${BENCH_THREADS > 1 ? 's' : ''}), ${CFAN_RATE} ops/s, ${DURATION} s | readers | delivered | p50 ms | p99 ms | max ms | ack p50 / p99 ms `
+        + '| p50 ms: owner\'s readers / followers\' (worst) | p99 ms: owner\'s / followers\' | owner\'s Redis round trip, mean ms '
+        + '| CPU s (servers + Redis) | load avg (each run) | runs |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|', ...rows].join('\n');
 }
 
 console.log(`cluster_bench: ${new Date().toISOString()}, ${execFileSync('nproc', { encoding: 'utf8' }).trim()} CPUs, redis ${cli('INFO', 'server').match(/redis_version:(\S+)/)[1]} (AOF, appendfsync always), repeat ${REPEAT}, ${DURATION} s windows\n`);
