@@ -291,24 +291,31 @@ async function cfanoutOnce(mode, run) {
     const nodes = [];
     for (const f of flags) nodes.push(await start(f));
     const pids = [...nodes.map((n) => n.pid), ...(cluster ? [Number(redisPid)] : [])];
-    const cpuBefore = pids.map(cpuTicks);
     const load = loadavg()[0];
     const jsonFile = path.join(tmp('rp-cf-json-'), 'r.json');
     const argv = ['--scenario', 'fanout', '--connections', String(readers + 1), '--rate', String(CFAN_RATE),
         '--port', nodes.map((n) => n.port).join(','), '--duration-s', String(DURATION), '--warmup-s', '1',
         '--threads', String(BENCH_THREADS), '--json', jsonFile, '--quiet'];
-    // The owner's round trips are sampled every 250 ms; the window is taken as the
-    // DURATION seconds that end half a second (the drain and the check) before the exit.
+    const p = spawn('timeout', ['-k', '5', String(DURATION + 90), BENCH, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Every 250 ms: the owner's round trips, the CPU of the servers (and Redis) and of
+    // ringpad-bench (the child of `timeout`). The window is taken as the DURATION seconds
+    // that end half a second (the drain and the check) before ringpad-bench exits.
+    const ticks = (pid) => { try { return cpuTicks(pid); } catch { return NaN; } };
+    const genPid = () => {
+        try { return Number(readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(' ')[0]); }
+        catch { return 0; }
+    };
     const samples = [];
     let running = true;
     const poll = (async () => {
-        while (cluster && running) {
-            samples.push({ t: performance.now(), m: await redisRtt(nodes[0].port) });
+        while (running) {
+            const g = genPid();
+            samples.push({ t: performance.now(), m: cluster ? await redisRtt(nodes[0].port) : null,
+                srv: pids.reduce((acc, x) => acc + ticks(x), 0), gen: g ? ticks(g) : NaN });
             await sleep(250);
         }
     })();
     const res = await new Promise((resolve) => {
-        const p = spawn('timeout', ['-k', '5', String(DURATION + 90), BENCH, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
         let err = '';
         p.stderr.on('data', (c) => { err += c; });
         p.on('exit', (code) => {
@@ -319,9 +326,11 @@ async function cfanoutOnce(mode, run) {
     const exitAt = performance.now();
     running = false;
     await poll;
-    const inWindow = samples.filter((x) => x.t >= exitAt - 500 - DURATION * 1000 && x.t <= exitAt - 500);
-    const rtt = inWindow.length > 1 ? rttBetween(inWindow[0].m, inWindow[inWindow.length - 1].m) : null;
-    const cpu = pids.map((p, i) => (cpuTicks(p) - cpuBefore[i]) / CLK_TCK);
+    const win = samples.filter((x) => x.t >= exitAt - 500 - DURATION * 1000 && x.t <= exitAt - 500 && !Number.isNaN(x.gen));
+    const first = win[0], last = win[win.length - 1];
+    const span = win.length > 1 ? (last.t - first.t) / 1000 : 0;
+    const perOp = (f) => (span > 0 ? ((f(last) - f(first)) / CLK_TCK) * 1000 / (CFAN_RATE * span) : NaN);
+    const rtt = cluster && win.length > 1 ? rttBetween(first.m, last.m) : null;
     if (OUT && res.r) copyFileSync(jsonFile, path.join(OUT, `${mode}-t${BENCH_THREADS}-run${run}.json`));
     for (const n of nodes) await stop(n);
     const r = res.r;
@@ -340,7 +349,7 @@ async function cfanoutOnce(mode, run) {
         ownerP99: byServer.length ? ms(byServer[0].p99) : NaN,
         followerP99: byServer.length > 1 ? Math.max(...byServer.slice(1).map((x) => ms(x.p99))) : NaN,
         rttMeanMs: rtt?.meanMs ?? NaN, rttP99LeMs: rtt?.p99LeMs ?? NaN,
-        cpuS: cpu.reduce((a, b) => a + b, 0), redisCpuS: cluster ? cpu[cpu.length - 1] : 0,
+        srvMsPerOp: perOp((x) => x.srv), genMsPerOp: perOp((x) => x.gen),
         load,
     };
 }
@@ -357,7 +366,8 @@ async function cfanout() {
                 + `p50 ${x.p50.toFixed(2)} p99 ${x.p99.toFixed(2)} max ${x.max.toFixed(1)} ms, ack p50 ${x.ackP50.toFixed(2)} `
                 + `p99 ${x.ackP99.toFixed(2)} ms, owner's readers p50/p99 ${x.ownerP50.toFixed(2)}/${x.ownerP99.toFixed(2)}, `
                 + `followers' ${x.followerP50.toFixed(2)}/${x.followerP99.toFixed(2)} ms, `
-                + `Redis RTT mean ${x.rttMeanMs.toFixed(2)} ms (p99 <= ${x.rttP99LeMs}), CPU ${x.cpuS.toFixed(2)} s`
+                + `Redis RTT mean ${x.rttMeanMs.toFixed(2)} ms (p99 <= ${x.rttP99LeMs}), CPU per op: servers `
+                + `${x.srvMsPerOp.toFixed(1)} ms, ringpad-bench ${x.genMsPerOp.toFixed(1)} ms`
                 + `${x.ok ? '' : ` FAILED ${x.err}`}`);
         }
     }
@@ -370,11 +380,11 @@ async function cfanout() {
         return `| ${CFAN[mode][0]} | ${CFAN[mode][2] ?? READERS} | ${med(xs, (x) => x.delivered, 0)}/${med(xs, (x) => x.want, 0)} | `
             + `${med(xs, (x) => x.p50)} | ${med(xs, (x) => x.p99)} | ${med(xs, (x) => x.max, 1)} | ${med(xs, (x) => x.ackP50)} / ${med(xs, (x) => x.ackP99)} | `
             + `${med(xs, (x) => x.ownerP50)} / ${med(xs, (x) => x.followerP50)} | ${med(xs, (x) => x.ownerP99)} / ${med(xs, (x) => x.followerP99)} | `
-            + `${med(xs, (x) => x.rttMeanMs)} | ${med(xs, (x) => x.cpuS)} | ${xs.map((x) => x.load.toFixed(1)).join(', ')} | ${xs.every((x) => x.ok) ? 'ok' : 'FAILED'} |`;
+            + `${med(xs, (x) => x.rttMeanMs)} | ${med(xs, (x) => x.srvMsPerOp, 1)} / ${med(xs, (x) => x.genMsPerOp, 1)} | ${xs.map((x) => x.load.toFixed(1)).join(', ')} | ${xs.every((x) => x.ok) ? 'ok' : 'FAILED'} |`;
     });
     return [`| fan-out, ringpad-bench (${BENCH_THREADS} thread${BENCH_THREADS > 1 ? 's' : ''}), ${CFAN_RATE} ops/s, ${DURATION} s | readers | delivered | p50 ms | p99 ms | max ms | ack p50 / p99 ms `
         + '| p50 ms: owner\'s readers / followers\' (worst) | p99 ms: owner\'s / followers\' | owner\'s Redis round trip, mean ms '
-        + '| CPU s (servers + Redis) | load avg (each run) | runs |',
+        + '| CPU ms per op: servers (+ Redis) / ringpad-bench | load avg (each run) | runs |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|', ...rows].join('\n');
 }
 
