@@ -61,10 +61,16 @@ const scratch = [];
 const tmp = (p) => { const d = mkdtempSync(path.join(tmpdir(), p)); scratch.push(d); return d; };
 
 // ---- Redis ---------------------------------------------------------------------------------
-const redisOut = execFileSync('sh', [path.join(here, '../tests/integration/lib/redis-server.sh')], { encoding: 'utf8' }).trim();
+// --redis-dir-under /dev/shm puts Redis's AOF on tmpfs (its fsync then costs nothing): not
+// durable, only to tell the disk's share of the latency from the rest.
+const REDIS_UNDER = opt('redis-dir-under', '');
+const redisArgs = REDIS_UNDER ? [mkdtempSync(path.join(REDIS_UNDER, 'ringpad-redis-'))] : [];
+const redisOut = execFileSync('sh', [path.join(here, '../tests/integration/lib/redis-server.sh'), ...redisArgs], { encoding: 'utf8' }).trim();
 const [redisPort, redisPid, redisDir] = redisOut.split(' ');
 const redisUrl = `redis://127.0.0.1:${redisPort}`;
 const cli = (...a) => execFileSync('redis-cli', ['-p', redisPort, ...a], { encoding: 'utf8' }).trim();
+// Redis's own latency monitor times each fsync of the AOF (event aof-fsync-always).
+cli('CONFIG', 'SET', 'latency-monitor-threshold', '1');
 const servers = new Set();
 function cleanup() {
     for (const s of servers) s.signal('SIGKILL');
@@ -290,6 +296,7 @@ async function cfanoutOnce(mode, run) {
     if (cluster) cli('FLUSHALL');
     const nodes = [];
     for (const f of flags) nodes.push(await start(f));
+    if (cluster) cli('LATENCY', 'RESET');
     const pids = [...nodes.map((n) => n.pid), ...(cluster ? [Number(redisPid)] : [])];
     const load = loadavg()[0];
     const jsonFile = path.join(tmp('rp-cf-json-'), 'r.json');
@@ -331,6 +338,9 @@ async function cfanoutOnce(mode, run) {
     const span = win.length > 1 ? (last.t - first.t) / 1000 : 0;
     const perOp = (f) => (span > 0 ? ((f(last) - f(first)) / CLK_TCK) * 1000 / (CFAN_RATE * span) : NaN);
     const rtt = cluster && win.length > 1 ? rttBetween(first.m, last.m) : null;
+    // seconds of the run in which an AOF fsync took >= 1 ms, and the slowest (ms)
+    const fsyncs = cluster ? cli('LATENCY', 'HISTORY', 'aof-fsync-always').split('\n').filter(Boolean).map(Number)
+        .filter((_, i) => i % 2 === 1) : [];
     if (OUT && res.r) copyFileSync(jsonFile, path.join(OUT, `${mode}-t${BENCH_THREADS}-run${run}.json`));
     for (const n of nodes) await stop(n);
     const r = res.r;
@@ -350,6 +360,7 @@ async function cfanoutOnce(mode, run) {
         followerP99: byServer.length > 1 ? Math.max(...byServer.slice(1).map((x) => ms(x.p99))) : NaN,
         rttMeanMs: rtt?.meanMs ?? NaN, rttP99LeMs: rtt?.p99LeMs ?? NaN,
         srvMsPerOp: perOp((x) => x.srv), genMsPerOp: perOp((x) => x.gen),
+        slowFsyncS: cluster ? fsyncs.length : NaN, fsyncMaxMs: cluster ? Math.max(0, ...fsyncs) : NaN,
         load,
     };
 }
@@ -367,7 +378,8 @@ async function cfanout() {
                 + `p99 ${x.ackP99.toFixed(2)} ms, owner's readers p50/p99 ${x.ownerP50.toFixed(2)}/${x.ownerP99.toFixed(2)}, `
                 + `followers' ${x.followerP50.toFixed(2)}/${x.followerP99.toFixed(2)} ms, `
                 + `Redis RTT mean ${x.rttMeanMs.toFixed(2)} ms (p99 <= ${x.rttP99LeMs}), CPU per op: servers `
-                + `${x.srvMsPerOp.toFixed(1)} ms, ringpad-bench ${x.genMsPerOp.toFixed(1)} ms`
+                + `${x.srvMsPerOp.toFixed(1)} ms, ringpad-bench ${x.genMsPerOp.toFixed(1)} ms, `
+                + `Redis fsync >= 1 ms in ${x.slowFsyncS} s (slowest ${x.fsyncMaxMs} ms)`
                 + `${x.ok ? '' : ` FAILED ${x.err}`}`);
         }
     }
@@ -380,15 +392,16 @@ async function cfanout() {
         return `| ${CFAN[mode][0]} | ${CFAN[mode][2] ?? READERS} | ${med(xs, (x) => x.delivered, 0)}/${med(xs, (x) => x.want, 0)} | `
             + `${med(xs, (x) => x.p50)} | ${med(xs, (x) => x.p99)} | ${med(xs, (x) => x.max, 1)} | ${med(xs, (x) => x.ackP50)} / ${med(xs, (x) => x.ackP99)} | `
             + `${med(xs, (x) => x.ownerP50)} / ${med(xs, (x) => x.followerP50)} | ${med(xs, (x) => x.ownerP99)} / ${med(xs, (x) => x.followerP99)} | `
-            + `${med(xs, (x) => x.rttMeanMs)} | ${med(xs, (x) => x.srvMsPerOp, 1)} / ${med(xs, (x) => x.genMsPerOp, 1)} | ${xs.map((x) => x.load.toFixed(1)).join(', ')} | ${xs.every((x) => x.ok) ? 'ok' : 'FAILED'} |`;
+            + `${med(xs, (x) => x.rttMeanMs)} | ${xs.map((x) => (Number.isNaN(x.fsyncMaxMs) ? '-' : x.fsyncMaxMs)).join(', ')} | `
+            + `${med(xs, (x) => x.srvMsPerOp, 1)} / ${med(xs, (x) => x.genMsPerOp, 1)} | ${xs.map((x) => x.load.toFixed(1)).join(', ')} | ${xs.every((x) => x.ok) ? 'ok' : 'FAILED'} |`;
     });
     return [`| fan-out, ringpad-bench (${BENCH_THREADS} thread${BENCH_THREADS > 1 ? 's' : ''}), ${CFAN_RATE} ops/s, ${DURATION} s | readers | delivered | p50 ms | p99 ms | max ms | ack p50 / p99 ms `
         + '| p50 ms: owner\'s readers / followers\' (worst) | p99 ms: owner\'s / followers\' | owner\'s Redis round trip, mean ms '
-        + '| CPU ms per op: servers (+ Redis) / ringpad-bench | load avg (each run) | runs |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|', ...rows].join('\n');
+        + '| slowest Redis AOF fsync, ms (each run) | CPU ms per op: servers (+ Redis) / ringpad-bench | load avg (each run) | runs |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|', ...rows].join('\n');
 }
 
-console.log(`cluster_bench: ${new Date().toISOString()}, ${execFileSync('nproc', { encoding: 'utf8' }).trim()} CPUs, redis ${cli('INFO', 'server').match(/redis_version:(\S+)/)[1]} (AOF, appendfsync always), repeat ${REPEAT}, ${DURATION} s windows\n`);
+console.log(`cluster_bench: ${new Date().toISOString()}, ${execFileSync('nproc', { encoding: 'utf8' }).trim()} CPUs, redis ${cli('INFO', 'server').match(/redis_version:(\S+)/)[1]} (AOF, appendfsync always${REDIS_UNDER ? `, its dir under ${REDIS_UNDER}` : ''}), repeat ${REPEAT}, ${DURATION} s windows\n`);
 if (ONLY.includes('throughput')) console.log(`${await throughput()}\n`);
 if (ONLY.includes('fanout')) console.log(`${await fanout()}\n`);
 if (ONLY.includes('failover')) console.log(`${await failover()}\n`);
