@@ -23,6 +23,9 @@
 //   node bench/cluster_bench.mjs <dir with ringpad and ringpad-bench> [--repeat 3] [--duration 4]
 //                                [--readers 1500] [--only throughput,fanout,failover,cfanout]
 //                                [--out DIR]   (cfanout: every run's ringpad-bench JSON there)
+//                                [--modes single-interval,single-always,cluster-1,cluster-3,single-3,cluster-3-3]
+//                                [--bench-threads N]   (cfanout: ringpad-bench's --threads, 1)
+//                                [--redis-dir-under /dev/shm]   (Redis's AOF on tmpfs: attribution only)
 //
 // Build first: ./zigw build tools install -Doptimize=ReleaseFast --prefix /tmp/rf
 // Every server and Redis started here is stopped by pid; all traffic is on 127.0.0.1.

@@ -13,6 +13,8 @@ int lg_parse_ports(const char *s, uint16_t *ports, uint32_t max) {
         errno = 0;
         unsigned long v = strtoul(p, &end, 10);
         if (errno || v < 1 || v > 65535 || n >= max) return -1;
+        for (uint32_t i = 0; i < n; i++)
+            if (ports[i] == v) return -1;   /* the same server twice: its readers would be counted as two */
         ports[n++] = (uint16_t)v;
         if (*end == '\0') return (int)n;
         if (*end != ',') return -1;

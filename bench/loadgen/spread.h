@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-/* Parses "P" or "P,P,...": ports 1..65535, at most `max`, no empty item.
+/* Parses "P" or "P,P,...": ports 1..65535, at most `max`, no empty item, none twice.
  * Returns the count (>= 1), or -1 with nothing promised about `ports`. */
 int lg_parse_ports(const char *s, uint16_t *ports, uint32_t max);
 

@@ -27,7 +27,7 @@ Test(bench_spread, a_comma_list_keeps_its_order) {
 Test(bench_spread, bad_lists_are_refused) {
     uint16_t p[LG_MAX_SERVERS];
     const char *bad[] = {"", ",", "8080,", ",8080", "8080,,8081", "0", "65536", "99999999999999999999",
-                         "-1", "+80", " 80", "80 ", "80a", "80;81", "8080, 8081"};
+                         "-1", "+80", " 80", "80 ", "80a", "80;81", "8080, 8081", "8080,8081,8080"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         cr_assert_eq(lg_parse_ports(bad[i], p, LG_MAX_SERVERS), -1, "'%s'", bad[i]);
 }
