@@ -26,6 +26,13 @@
 //                                [--modes single-interval,single-always,cluster-1,cluster-3,single-3,cluster-3-3]
 //                                [--bench-threads N]   (cfanout: ringpad-bench's --threads, 1)
 //                                [--redis-dir-under /dev/shm]   (Redis's AOF on tmpfs: attribution only)
+//                                [--throughput-modes 'A;B']   (throughput: those modes only)
+//
+// The throughput modes include the ShareDB peer (bench/peers/sharedb, `npm ci`
+// there first): ShareDB 7 with its in-memory DB in one process, with its
+// in-memory pubsub and with sharedb-redis-pubsub on the same Redis. ShareDB
+// cannot run as several processes without a shared database, so it has no
+// three-node mode.
 //
 // Build first: ./zigw build tools install -Doptimize=ReleaseFast --prefix /tmp/rf
 // Every server and Redis started here is stopped by pid; all traffic is on 127.0.0.1.
@@ -100,12 +107,43 @@ async function stop(s) {
 }
 
 // ---- 1. throughput ---------------------------------------------------------------------------
-const MODES = {
+const ALL_MODES = {
     'single, fsync always': [{ fsync: 'always' }],
     'single, fsync interval': [{ fsync: 'interval' }],
     'cluster, 1 node': [{ redis: redisUrl, nodeId: 'n1' }],
     'cluster, 3 nodes': [1, 2, 3].map((n) => ({ redis: redisUrl, nodeId: `n${n}` })),
+    // the peer (bench/peers/sharedb: ShareDB 7, its in-memory DB, one process)
+    'sharedb, memory pubsub': [{ peer: 'sharedb' }],
+    'sharedb, sharedb-redis-pubsub': [{ peer: 'sharedb', redis: redisUrl }],
 };
+const THROUGHPUT_MODES = opt('throughput-modes', '');
+const MODES = Object.fromEntries(Object.entries(ALL_MODES).filter(([m]) => THROUGHPUT_MODES === '' || THROUGHPUT_MODES.split(';').includes(m)));
+const usesRedis = (mode) => MODES[mode].some((f) => f.redis);
+
+/** The ShareDB peer (node), ready when it printed its port; stop() ends it by pid. */
+async function startPeer(flags) {
+    const argv = [path.join(here, 'peers/sharedb/server.mjs'), '--port', '0', ...(flags.redis ? ['--redis', flags.redis] : [])];
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const peer = { pid: child.pid, isPeer: true, signal: (sig) => child.kill(sig) };
+    const exited = new Promise((r) => child.on('exit', r));
+    peer.stop = async () => {
+        child.kill('SIGTERM');
+        if ((await Promise.race([exited, sleep(3000).then(() => 'timeout')])) === 'timeout') child.kill('SIGKILL');
+        servers.delete(peer);
+    };
+    servers.add(peer);
+    peer.port = await new Promise((resolve, reject) => {
+        let out = '';
+        const timer = setTimeout(() => reject(new Error(`sharedb peer did not start: ${out}`)), 20000);
+        child.stdout.on('data', (c) => {
+            out += c;
+            const m = out.match(/listening \S+ (\d+)/);
+            if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+        });
+        child.stderr.on('data', (c) => { out += c; });
+    });
+    return peer;
+}
 const SCENARIOS = { 'docs@100': ['--scenario', 'docs', '--connections'], 'hot@100': ['--scenario', 'hot', '--connections'] };
 
 function runBench(port, scenario, connections, jsonFile) {
@@ -123,16 +161,16 @@ function runBench(port, scenario, connections, jsonFile) {
 }
 
 async function throughputOnce(mode, scenario) {
-    if (mode.startsWith('cluster')) cli('FLUSHALL');
+    if (usesRedis(mode)) cli('FLUSHALL');
     const nodes = [];
-    for (const f of MODES[mode]) nodes.push(await start(f));
-    const pids = [...nodes.map((s) => s.pid), ...(mode.startsWith('cluster') ? [Number(redisPid)] : [])];
+    for (const f of MODES[mode]) nodes.push(f.peer ? await startPeer(f) : await start(f));
+    const pids = [...nodes.map((s) => s.pid), ...(usesRedis(mode) ? [Number(redisPid)] : [])];
     const before = pids.map(cpuTicks);
     const dir = tmp('rp-cb-json-');
     const per = Math.floor(100 / nodes.length);
     const runs = await Promise.all(nodes.map((s, i) => runBench(s.port, scenario, i === 0 ? 100 - per * (nodes.length - 1) : per, path.join(dir, `${i}.json`))));
     const cpu = pids.map((p, i) => (cpuTicks(p) - before[i]) / CLK_TCK);
-    for (const s of nodes) await stop(s);
+    for (const s of nodes) await (s.isPeer ? s.stop() : stop(s));
     const ok = runs.every((x) => x.r && !x.r.failed);
     const acks = runs.reduce((s, x) => s + (x.r?.counts?.acks ?? 0), 0);
     return {
@@ -141,7 +179,7 @@ async function throughputOnce(mode, scenario) {
         opsPerS: runs.reduce((s, x) => s + (x.r?.throughput?.ops_acked_per_s ?? 0), 0),
         ackP99Ms: Math.max(...runs.map((x) => x.r?.latency_us?.ack?.p99 ?? 0)) / 1000,
         cpuUsPerOp: acks ? (cpu.reduce((a, b) => a + b, 0) * 1e6) / acks : 0,
-        redisShare: mode.startsWith('cluster') ? cpu[cpu.length - 1] / cpu.reduce((a, b) => a + b, 0) : 0,
+        redisShare: usesRedis(mode) ? cpu[cpu.length - 1] / cpu.reduce((a, b) => a + b, 0) : 0,
     };
 }
 
@@ -158,7 +196,7 @@ async function throughput() {
         }
         for (const mode of Object.keys(MODES)) {
             const xs = got[mode];
-            rows.push(`| ${scenario} | ${mode} | ${median(xs.map((x) => x.opsPerS)).toFixed(0)} | ${median(xs.map((x) => x.ackP99Ms)).toFixed(2)} | ${median(xs.map((x) => x.cpuUsPerOp)).toFixed(1)} | ${mode.startsWith('cluster') ? `${(median(xs.map((x) => x.redisShare)) * 100).toFixed(0)} %` : '-'} | ${xs.every((x) => x.ok) ? 'ok' : 'FAILED'} |`);
+            rows.push(`| ${scenario} | ${mode} | ${median(xs.map((x) => x.opsPerS)).toFixed(0)} | ${median(xs.map((x) => x.ackP99Ms)).toFixed(2)} | ${median(xs.map((x) => x.cpuUsPerOp)).toFixed(1)} | ${usesRedis(mode) ? `${(median(xs.map((x) => x.redisShare)) * 100).toFixed(0)} %` : '-'} | ${xs.every((x) => x.ok) ? 'ok' : 'FAILED'} |`);
         }
     }
     return ['| scenario | mode | ops/s | ack p99 ms | CPU µs per op (servers + Redis) | Redis share | runs |',

@@ -356,6 +356,11 @@ static void rest_ops(docs *t, docs_entry *e, const docs_request *r, fanout *out,
 
 void docs_read_job(docs *t, docs_entry *e, const docs_request *r, uint32_t kind, uint64_t from, uint64_t to,
                    uint32_t max_count, fanout *out, int64_t now_ms) {
+    if (t->cfg.cluster != NULL) {
+        /* the log is the document's Redis stream */
+        docs_cluster_read(t, e, r, kind, from, to, max_count, out, now_ms);
+        return;
+    }
     docs_job *j = docs_job_new(kind, t->cfg.self);
     if (j == NULL || docs_ensure_data_dir(t) != 0) {
         if (j != NULL) mailbox_msg_unref(&j->hdr);
@@ -461,6 +466,10 @@ static void run_waiting(docs *t, docs_request *w, fanout *out, int64_t now_ms) {
 }
 
 static void start_delete(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
+    if (t->cfg.cluster != NULL) {
+        docs_cluster_delete(t, e);
+        return;
+    }
     docs_job *j = docs_job_new(DOCS_JOB_DELETE, t->cfg.self);
     int rc = j != NULL ? docs_ensure_data_dir(t) : -ENOMEM;
     if (rc != 0) {
@@ -480,9 +489,10 @@ static void start_delete(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
 }
 
 static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
-    if (t->cfg.cluster != NULL) {
-        /* the log's stream must keep its last ID, and other nodes may follow it */
-        docs_send_rest_error(out, r, "method_not_allowed", "documents cannot be deleted in cluster mode");
+    if (t->cfg.cluster != NULL && !cluster_up(t->cfg.cluster)) {
+        /* nothing is touched: the clients stay, the caller retries */
+        doc_send_error(out, r->key, PROTO_ERR_STORAGE_UNAVAILABLE, "the cluster's storage (Redis) is unreachable; retry",
+                       NULL, 0);
         return;
     }
     if (e != NULL) {

@@ -60,7 +60,10 @@ docs_job *docs_job_new(uint32_t kind, uint32_t from_worker) {
 
 static int render_op(void *ctx, const store_record *rec, size_t offset_bytes) {
     (void)offset_bytes;
-    docs_job *j = ctx;
+    return docs_job_render_op(ctx, rec);
+}
+
+int docs_job_render_op(docs_job *j, const store_record *rec) {
     if (j->count_ops >= j->max_count) return 1;   /* stop: enough for one answer */
     proto_op_item it = {.v = rec->base_version, .id = {rec->id, rec->id_len}, .by = {rec->author, rec->author_len},
                         .time_ms = rec->time_ms, .op_json = {rec->op_json, rec->op_len}};

@@ -90,6 +90,9 @@ _Static_assert(offsetof(docs_job, hdr) == 0, "a delivered mailbox_msg is cast ba
 
 /* refs = 1, fds -1. NULL on no memory. */
 docs_job *docs_job_new(uint32_t kind, uint32_t from_worker);
+/* READ_OPS: one record rendered as an item; 1 once max_count are (rec not
+ * taken: it starts the next answer), -ENOMEM. */
+int docs_job_render_op(docs_job *j, const store_record *rec);
 /* The blocking work (on the helper, or inline without one). Sets job->rc. */
 void docs_job_run(docs_job *job);
 

@@ -96,6 +96,12 @@ bool docs_cluster_busy(const docs_entry *e);
 void docs_cluster_unload(docs_entry *e);
 /* Ops other nodes forward to the documents this worker owns. */
 void docs_cluster_attach(docs *t);
+/* The busy (DELETING) entry's deletion in Redis; answered like a finished
+ * delete job. */
+void docs_cluster_delete(docs *t, docs_entry *e);
+/* docs_cluster_history.c: docs_read_job in cluster mode, from the Redis stream. */
+void docs_cluster_read(docs *t, docs_entry *e, const docs_request *r, uint32_t kind, uint64_t from, uint64_t to,
+                       uint32_t max_count, fanout *out, int64_t now_ms);
 /* A load's outcome (cluster mode): what a finished load job does. */
 void docs_load_outcome(docs *t, int rc, const char *name, size_t name_len, ot_doc *ot, bool created, fanout *out,
                        int64_t now_ms);

@@ -1,6 +1,7 @@
 #include "collab/rest_call.h"
 #include "base/clock.h"
 
+#include "cluster/cluster.h"
 #include "collab/docs.h"
 #include "base/utf8.h"
 #include "collab/rest_route.h"
@@ -33,6 +34,8 @@ struct rest_call {
     proto_doc_info *infos;          /* [count_names]: the owners' answers */
     bool *listed;                   /* [count_names]: infos[i] holds one */
     bool more;
+    bool redis_out;                 /* cluster mode: the listing's read from Redis is out */
+    bool aborted;                   /* ... and the caller is gone: freed when it ends */
 };
 
 rest_call *rest_call_new(session_worker *sw, const rest_reply_ops *ops, void *ctx) {
@@ -356,7 +359,58 @@ static bool granted(void *ctx, const char *name, size_t len) {
     return session_role_for(k->sw, &k->claims, name, len) != AUTH_ROLE_NONE;
 }
 
+/* Cluster mode: the page from the cluster's list in Redis, each document's
+ * version and length from its meta there (never by loading it). */
+static void on_cluster_list(void *ctx, int rc, const cluster_doc_info *infos, uint32_t n, const char *next) {
+    rest_call *k = ctx;
+    k->redis_out = false;
+    if (k->aborted) {
+        call_free(k);
+        return;
+    }
+    if (rc == -ECANCELED) return;   /* stopping: the caller's abort frees it */
+    if (rc != 0) {
+        finish_error(k, rc == -ENOMEM ? "no_memory" : "storage_unavailable",
+                     rc == -ENOMEM ? PROTO_NO_MEMORY_MESSAGE : "the cluster's documents could not be listed (Redis)");
+        return;
+    }
+    proto_doc_info *docs = calloc(n > 0 ? n : 1, sizeof *docs);
+    if (docs == NULL) {
+        finish_no_memory(k);
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        docs[i] = (proto_doc_info){.name = {infos[i].name, infos[i].name_len}, .v = infos[i].v,
+                                   .codepoints = infos[i].codepoints, .bytes = infos[i].bytes};
+    ot_buf b;
+    ot_buf_init(&b);
+    if (proto_enc_rest_list(&b, docs, n, next != NULL ? proto_cstr(next) : (proto_str){NULL, 0}) == 0)
+        respond(k, 200, b.data, b.len);
+    else
+        respond_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
+    ot_buf_free(&b);
+    free(docs);
+    finish(k);
+}
+
+static void dispatch_cluster_list(rest_call *k) {
+    int rc = cluster_list_docs(k->sw->cluster, k->t.after, strlen(k->t.after), k->t.limit, granted,
+                               on_cluster_list, k);
+    if (rc == 0) {
+        k->dispatched = true;
+        k->redis_out = true;
+    } else if (rc == -ENOMEM) {
+        finish_no_memory(k);
+    } else {
+        finish_error(k, "storage_unavailable", "the cluster's documents cannot be listed: Redis is unreachable");
+    }
+}
+
 static void dispatch_list(rest_call *k) {
+    if (k->sw->cluster != NULL) {
+        dispatch_cluster_list(k);
+        return;
+    }
     uint32_t limit = k->t.limit;
     /* names come from the shared index, never a directory scan per page */
     if (session_worker_fill_names(k->sw) != 0) {
@@ -471,5 +525,10 @@ void rest_call_continue(rest_call *k) {
 void rest_call_abort(rest_call *k) {
     if (k == NULL) return;
     if (k->key != 0) session_waiter_remove(k->sw, k->key);
+    k->key = 0;
+    if (k->redis_out) {
+        k->aborted = true;   /* Redis's answer frees it */
+        return;
+    }
     call_free(k);
 }

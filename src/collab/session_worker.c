@@ -278,6 +278,9 @@ static void destroy(worker *w) {
     while (clock_mono_ms() < deadline) {
         struct io_uring_cqe *cqe = NULL;
         struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+        /* a completion may have queued more (a Redis send after the one in
+         * flight): the wait below does not submit them */
+        io_uring_submit(&w->ring);
         int rc = io_uring_wait_cqe_timeout(&w->ring, &cqe, &ts);
         if (rc == -ETIME) break;
         if (rc != 0 || cqe == NULL) break;
