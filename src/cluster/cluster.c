@@ -552,14 +552,16 @@ int cluster_doc_append(cluster_doc *d, const store_record *rec, uint64_t codepoi
     return 0;
 }
 
-int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below) {
+int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below,
+                         int64_t before_ms) {
     if (d->phase != PHASE_OWNED) return -EAGAIN;
-    char v[24], below[24];
-    const char *args[] = {d->token, v, text, below};
+    char v[24], below[24], before[24];
+    const char *args[] = {d->token, v, text, below, before};
     size_t lens[] = {strlen(d->token), (size_t)snprintf(v, sizeof v, "%" PRIu64, version), len,
-                     (size_t)snprintf(below, sizeof below, "%" PRIu64, trim_below)};
+                     (size_t)snprintf(below, sizeof below, "%" PRIu64, trim_below),
+                     (size_t)snprintf(before, sizeof before, "%" PRId64, before_ms > 0 ? before_ms : 0)};
     cluster_key keys[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_SNAP, CLUSTER_KEY_LOG, CLUSTER_KEY_IDS, CLUSTER_KEY_BASE};
-    return eval(d, CLUSTER_SCRIPT_SNAP, keys, 5, args, lens, 4, NULL);
+    return eval(d, CLUSTER_SCRIPT_SNAP, keys, 5, args, lens, 5, NULL);
 }
 
 /* ---- the worker's cluster ------------------------------------------------------------ */
