@@ -595,6 +595,7 @@ int cluster_new(const cluster_config *cfg, struct worker *w, cluster **out) {
     snprintf(c->node, sizeof c->node, "%s", cfg->node_id);
     snprintf(c->prefix, sizeof c->prefix, "%s", cfg->prefix);
     snprintf(c->me, sizeof c->me, "%s#%u", cfg->node_id, cfg->worker);
+    c->backfill = cfg->worker == 0 ? BACKFILL_CHECK : BACKFILL_DONE;
     for (int i = 0; i < CLUSTER_SCRIPT_COUNT; i++) cluster_script_sha((cluster_script_id)i, c->sha[i]);
     int rc = redis_conn_init(&c->conn, w, cfg->host, cfg->port, cfg->db, on_state, c);
     if (rc == 0) rc = cluster_follow_init(c, cfg->host, cfg->port, cfg->db);
@@ -643,6 +644,7 @@ void cluster_tick(cluster *c, uint64_t now_ms) {
     }
     publish_metrics(c, owned, followed);
     cluster_registry_tick(c, now_ms);
+    if (up) cluster_backfill_tick(c, now_ms);
 }
 
 bool cluster_up(const cluster *c) { return redis_conn_up(&c->conn); }

@@ -1,7 +1,8 @@
 // Cluster mode's REST routes over the whole cluster (--redis, a real
 // redis-server): the history older than a node's memory read from the Redis
 // stream with its authors, the listing of every document of the cluster,
-// DELETE, and /api/cluster's ownership as soon as a lease is taken or lost.
+// DELETE, and /api/cluster's ownership as soon as a lease is taken or lost;
+// retention by age of the stream, and the listing's backfill.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
@@ -267,6 +268,30 @@ test('cluster: GET /api/docs lists every document of the cluster, paged in byte 
     r = await httpJson(c.port, 'GET', '/api/docs');
     assert.equal(r.status, 503, r.text);
     assert.equal(r.json.code, 'storage_unavailable');
+});
+
+test('cluster: documents written before the cluster\'s list existed are listed once a node starts', { timeout: 30000 }, async (t) => {
+    const redis = startRedis(t);
+    const a = await node(t, nodeFlags(t, redis, 'a'));
+    // the first node on an empty Redis walks it at once and marks the list complete
+    await until(() => redis.cli('GET', 'ringpad:{cluster}:listed') === '1', 5000, 'the list marked complete');
+    for (const name of ['p1', 'dir/p2', 'gone']) {
+        const r = await httpJson(a.port, 'PUT', `/api/docs/${name}/text`, { body: { text: `${name}!` } });
+        assert.equal(r.status, 200, r.text);
+    }
+    assert.equal((await httpJson(a.port, 'DELETE', '/api/docs/gone')).status, 200);
+    // as Redis was before the list: documents in it, no list, no mark; another cluster's document beside
+    redis.cli('DEL', 'ringpad:{cluster}:docs', 'ringpad:{cluster}:listed');
+    redis.cli('HSET', 'other:{d:x}:meta', 'version', '1');
+    assert.deepEqual((await httpJson(a.port, 'GET', '/api/docs')).json.docs, []);
+    const b = await node(t, nodeFlags(t, redis, 'b'));
+    await until(() => redis.cli('GET', 'ringpad:{cluster}:listed') === '1', 5000, 'the list walked again');
+    assert.equal(redis.cli('ZRANGE', 'ringpad:{cluster}:docs', '0', '-1'), 'dir/p2\np1');
+    for (const srv of [a, b]) {
+        const r = await httpJson(srv.port, 'GET', '/api/docs');
+        assert.equal(r.status, 200, r.text);
+        assert.deepEqual(r.json.docs.map((d) => [d.name, d.v, d.bytes]), [['dir/p2', 1, 7], ['p1', 1, 3]]);
+    }
 });
 
 test('cluster: DELETE from any node tells every node\'s sessions, and a document created again under the name starts past the old versions', { timeout: 30000 }, async (t) => {
