@@ -58,10 +58,10 @@ static const char append_lua[] =
  * base hash holds the text at the oldest retained version (version, text)
  * and a candidate (next_version, next_text), an earlier snapshot. Once the
  * candidate is at or below trim_below and, when before_ms is given (an age
- * limit), the op just below it was written before before_ms, the log is cut
- * there (XTRIM MINID, never DEL: the stream's last ID must survive), the ids
- * of the trimmed ops leave the dedupe hash, the candidate becomes the base
- * and this snapshot the next candidate. So the log keeps at least the ops
+ * limit), the entry just below it (an op or a tombstone) was written before
+ * before_ms, the log is cut there (XTRIM MINID, never DEL: the stream's last
+ * ID must survive), the ids of the trimmed ops leave the dedupe hash, the
+ * candidate becomes the base and this snapshot the next candidate. So the log keeps at least the ops
  * asked for (by count or by age) and at most about twice as many, with three
  * texts at most in Redis. The age test reads one entry (the IDs are the
  * versions), so the script stays O(1) besides the trimmed ops themselves. */
@@ -81,7 +81,8 @@ static const char snap_lua[] =
     "  if last[1] then\n"
     "    local f = last[1][2]\n"
     "    for i = 1, #f, 2 do\n"
-    "      if f[i] == 'time' and tonumber(f[i + 1]) >= before then old = false end\n"
+    "      local t = (f[i] == 'time' or f[i] == 'deleted') and tonumber(f[i + 1])\n"
+    "      if t and t >= before then old = false end\n"
     "    end\n"
     "  end\n"
     "end\n"
