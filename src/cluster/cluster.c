@@ -552,14 +552,16 @@ int cluster_doc_append(cluster_doc *d, const store_record *rec, uint64_t codepoi
     return 0;
 }
 
-int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below) {
+int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below,
+                         int64_t before_ms) {
     if (d->phase != PHASE_OWNED) return -EAGAIN;
-    char v[24], below[24];
-    const char *args[] = {d->token, v, text, below};
+    char v[24], below[24], before[24];
+    const char *args[] = {d->token, v, text, below, before};
     size_t lens[] = {strlen(d->token), (size_t)snprintf(v, sizeof v, "%" PRIu64, version), len,
-                     (size_t)snprintf(below, sizeof below, "%" PRIu64, trim_below)};
+                     (size_t)snprintf(below, sizeof below, "%" PRIu64, trim_below),
+                     (size_t)snprintf(before, sizeof before, "%" PRId64, before_ms > 0 ? before_ms : 0)};
     cluster_key keys[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_SNAP, CLUSTER_KEY_LOG, CLUSTER_KEY_IDS, CLUSTER_KEY_BASE};
-    return eval(d, CLUSTER_SCRIPT_SNAP, keys, 5, args, lens, 4, NULL);
+    return eval(d, CLUSTER_SCRIPT_SNAP, keys, 5, args, lens, 5, NULL);
 }
 
 /* ---- the worker's cluster ------------------------------------------------------------ */
@@ -593,6 +595,7 @@ int cluster_new(const cluster_config *cfg, struct worker *w, cluster **out) {
     snprintf(c->node, sizeof c->node, "%s", cfg->node_id);
     snprintf(c->prefix, sizeof c->prefix, "%s", cfg->prefix);
     snprintf(c->me, sizeof c->me, "%s#%u", cfg->node_id, cfg->worker);
+    c->backfill = cfg->worker == 0 ? BACKFILL_CHECK : BACKFILL_DONE;
     for (int i = 0; i < CLUSTER_SCRIPT_COUNT; i++) cluster_script_sha((cluster_script_id)i, c->sha[i]);
     int rc = redis_conn_init(&c->conn, w, cfg->host, cfg->port, cfg->db, on_state, c);
     if (rc == 0) rc = cluster_follow_init(c, cfg->host, cfg->port, cfg->db);
@@ -641,6 +644,7 @@ void cluster_tick(cluster *c, uint64_t now_ms) {
     }
     publish_metrics(c, owned, followed);
     cluster_registry_tick(c, now_ms);
+    if (up) cluster_backfill_tick(c, now_ms);
 }
 
 bool cluster_up(const cluster *c) { return redis_conn_up(&c->conn); }

@@ -127,8 +127,11 @@ bool cluster_doc_writable(const cluster_doc *d, uint64_t now_ms);
  * when it is not the next version. */
 int cluster_doc_append(cluster_doc *d, const store_record *rec, uint64_t codepoints, uint64_t bytes);
 /* Writes the snapshot (text at version) and, when trim_below > 0, trims the
- * log below it. Fire and forget: a failed snapshot is retried later. */
-int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below);
+ * log below it, down to a version whose text is kept; with before_ms > 0 (a
+ * wall-clock time, an age limit) only past ops written before it. Fire and
+ * forget: a failed snapshot is retried later. */
+int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below,
+                         int64_t before_ms);
 uint64_t cluster_doc_durable(const cluster_doc *d);
 const char *cluster_doc_token(const cluster_doc *d);
 

@@ -22,6 +22,14 @@ typedef enum doc_phase {
     PHASE_PROMOTING = 6,    /* was following, got the lease: reading the rest of the log */
 } doc_phase;
 
+/* The listing's backfill (cluster_backfill.c). */
+typedef enum backfill_state {
+    BACKFILL_CHECK = 0,     /* ask whether the cluster's list is complete (at backfill_at_ms) */
+    BACKFILL_ASKING = 1,
+    BACKFILL_SCANNING = 2,  /* a page of SCAN (and its documents' meta) in flight */
+    BACKFILL_DONE = 3,      /* complete, or not this worker's to do */
+} backfill_state;
+
 typedef struct pending_op {
     store_record rec;       /* points into buf */
     char *buf;
@@ -85,6 +93,10 @@ struct cluster {
     bool registry_out;
     uint64_t registry_at_ms;        /* the next write of this worker's entry */
     uint64_t registry_read_at_ms;   /* the next read of the whole registry */
+    /* the listing's backfill (cluster_backfill.c): the first worker of a node only */
+    uint8_t backfill;               /* backfill_state */
+    uint64_t backfill_at_ms;
+    char backfill_cursor[24];       /* SCAN's next cursor ("" before the first page) */
 };
 
 /* cluster.c, for cluster_follow.c */
@@ -110,6 +122,10 @@ size_t cluster_docs_key(const cluster *c, char *out, size_t cap);
 /* The owner loaded it (created: it was absent or deleted): it exists in
  * Redis (meta) and is in the list. */
 void cluster_doc_register(cluster_doc *d, uint64_t version, bool created);
+
+/* cluster_backfill.c: documents written before the cluster's list existed
+ * are added to it, once per cluster, a SCAN page at a time. */
+void cluster_backfill_tick(cluster *c, uint64_t now_ms);
 
 /* cluster_presence.c */
 int cluster_presence_init(cluster *c, const char *host, uint32_t port, uint32_t db);

@@ -57,11 +57,14 @@ static const char append_lua[] =
  * whose text is kept, so that every retained version can be rebuilt: the
  * base hash holds the text at the oldest retained version (version, text)
  * and a candidate (next_version, next_text), an earlier snapshot. Once the
- * candidate is at or below trim_below, the log is cut there (XTRIM MINID,
- * never DEL: the stream's last ID must survive), the ids of the trimmed ops
- * leave the dedupe hash, the candidate becomes the base and this snapshot the
- * next candidate. So the log keeps at least the ops asked for and at most
- * about twice as many, with three texts at most in Redis. */
+ * candidate is at or below trim_below and, when before_ms is given (an age
+ * limit), the entry just below it (an op or a tombstone) was written before
+ * before_ms, the log is cut there (XTRIM MINID, never DEL: the stream's last
+ * ID must survive), the ids of the trimmed ops leave the dedupe hash, the
+ * candidate becomes the base and this snapshot the next candidate. So the log keeps at least the ops
+ * asked for (by count or by age) and at most about twice as many, with three
+ * texts at most in Redis. The age test reads one entry (the IDs are the
+ * versions), so the script stays O(1) besides the trimmed ops themselves. */
 static const char snap_lua[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
     "local sv = tonumber(redis.call('HGET', KEYS[2], 'version') or '-1')\n"
@@ -71,9 +74,21 @@ static const char snap_lua[] =
     "local below = tonumber(ARGV[4])\n"
     "if below <= 0 then return 1 end\n"
     "local cv = tonumber(redis.call('HGET', KEYS[5], 'next_version') or '-1')\n"
-    "if cv >= 0 and cv <= below then\n"
-    "  local old = redis.call('XRANGE', KEYS[3], '-', '(' .. cv .. '-0')\n"
-    "  for _, e in ipairs(old) do\n"
+    "local before = tonumber(ARGV[5] or '0')\n"
+    "local old = true\n"
+    "if cv > 0 and before > 0 then\n"
+    "  local last = redis.call('XRANGE', KEYS[3], (cv - 1) .. '-1', (cv - 1) .. '-1')\n"
+    "  if last[1] then\n"
+    "    local f = last[1][2]\n"
+    "    for i = 1, #f, 2 do\n"
+    "      local t = (f[i] == 'time' or f[i] == 'deleted') and tonumber(f[i + 1])\n"
+    "      if t and t >= before then old = false end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "if cv >= 0 and cv <= below and old then\n"
+    "  local gone = redis.call('XRANGE', KEYS[3], '-', '(' .. cv .. '-0')\n"
+    "  for _, e in ipairs(gone) do\n"
     "    local f = e[2]\n"
     "    for i = 1, #f, 2 do\n"
     "      if f[i] == 'id' and f[i + 1] ~= '' then redis.call('HDEL', KEYS[4], f[i + 1]) end\n"

@@ -15,7 +15,7 @@ typedef enum cluster_script_id {
     CLUSTER_SCRIPT_RENEW = 1,    /* owner[, meta] | token, lease_ms -> 1, 0 (not the owner), -1 (deleted) */
     CLUSTER_SCRIPT_RELEASE = 2,  /* owner | token -> 1 or 0 */
     CLUSTER_SCRIPT_APPEND = 3,   /* owner, meta, log, ids | token, v, id, by, time, op[, codepoints, bytes] -> {status, v} */
-    CLUSTER_SCRIPT_SNAP = 4,     /* owner, snap, log, ids, base | token, v, text, trim_below -> 1 or 0 */
+    CLUSTER_SCRIPT_SNAP = 4,     /* owner, snap, log, ids, base | token, v, text, trim_below[, before_ms] -> 1 or 0 */
     CLUSTER_SCRIPT_DELETE = 5,   /* owner, meta, log, ids, snap, base | time -> the next version, or -1 */
     CLUSTER_SCRIPT_COUNT = 6,
 } cluster_script_id;

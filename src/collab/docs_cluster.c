@@ -483,10 +483,16 @@ static void snapshot(docs *t, docs_entry *e) {
     ot_buf text;
     ot_buf_init(&text);
     uint64_t trim = 0;
+    int64_t before_ms = 0;
     if (t->cfg.retention.keep == STORE_KEEP_OPS && v > t->cfg.retention.ops) trim = v - t->cfg.retention.ops;
+    if (t->cfg.retention.keep == STORE_KEEP_AGE) {
+        /* any kept text will do by count; the script checks the age of the op below it */
+        trim = v;
+        before_ms = clock_wall_ms() - t->cfg.retention.age_ms;
+    }
     if (trim > v) trim = v;
     if (ot_text_to_buf(ot_doc_text(doc_ot(e->d)), &text) == OT_OK &&
-        cluster_doc_snapshot(e->cd, text.data != NULL ? text.data : "", text.len, v, trim) == 0)
+        cluster_doc_snapshot(e->cd, text.data != NULL ? text.data : "", text.len, v, trim, before_ms) == 0)
         e->snap_version = v;
     ot_buf_free(&text);
 }

@@ -1,7 +1,8 @@
 // Cluster mode's REST routes over the whole cluster (--redis, a real
 // redis-server): the history older than a node's memory read from the Redis
 // stream with its authors, the listing of every document of the cluster,
-// DELETE, and /api/cluster's ownership as soon as a lease is taken or lost.
+// DELETE, and /api/cluster's ownership as soon as a lease is taken or lost;
+// retention by age of the stream, and the listing's backfill.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
@@ -120,6 +121,63 @@ test('cluster: /ops, /history, /authors and ?v= older than memory come from the 
     assert.deepEqual(r.json.ops.map((o) => o.id), [`h${COUNT - 2}`, `h${COUNT - 1}`]);
 });
 
+test('cluster: --history-retention by age trims the stream of ops older than the limit, down to a kept text', { timeout: 30000 }, async (t) => {
+    const redis = startRedis(t);
+    // ops older than a second may go; a snapshot every 5 ops; 5 ops in memory
+    const extra = { historyDepth: 5, checkpointOps: 5, historyRetention: '1s', closeTimeoutMs: 200 };
+    const a = await node(t, nodeFlags(t, redis, 'a', extra));
+    const w = await writer(a.port, 'age');
+    const texts = [''];
+    const write = async (count) => {
+        for (let i = 0; i < count; i++) {
+            const v = texts.length - 1, cur = texts[v], word = WORDS[v % WORDS.length];
+            w.c.send({ type: 'op', doc: 'age', v, id: `g${v}`, op: cur.length ? [cpLen(cur), word] : [word] });
+            await w.c.type('ack', 5000, (m) => m.id === `g${v}`);
+            texts.push(cur + word);
+            // pauses let the timer write snapshots (and trim) along the way
+            if (v % 5 === 4) await new Promise((r) => setTimeout(r, 120));
+        }
+    };
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    await write(10);
+    // every op is younger than the limit: nothing goes, whatever the snapshots
+    assert.equal(Number(redis.cli('XLEN', 'ringpad:{d:age}:log')), 10);
+    assert.equal(redis.cli('HGET', 'ringpad:{d:age}:base', 'version'), '');
+    await sleep(1300);
+    await write(10);
+    await sleep(1300);
+    await write(10);
+    const COUNT = 30;
+    // the ops of the first phase are all older than the limit and gone (the cut is at a snapshot of
+    // the second); the third phase's are younger and all kept
+    await until(() => Number(redis.cli('HGET', 'ringpad:{d:age}:base', 'version') || 0) >= 10, 5000, 'the log trimmed');
+    const oldest = Number(redis.cli('HGET', 'ringpad:{d:age}:base', 'version'));
+    assert.ok(oldest >= 10 && oldest <= 20, `oldest retained v${oldest}`);
+    assert.equal(redis.cli('HGET', 'ringpad:{d:age}:base', 'text'), texts[oldest]);
+    assert.equal(Number(redis.cli('XLEN', 'ringpad:{d:age}:log')), COUNT - oldest);
+    assert.equal(redis.cli('XRANGE', 'ringpad:{d:age}:log', '-', '+', 'COUNT', '1').split('\n')[0], `${oldest}-1`);
+    assert.equal(redis.cli('HEXISTS', 'ringpad:{d:age}:ids', `g${oldest - 1}`), '0');
+    assert.equal(redis.cli('HEXISTS', 'ringpad:{d:age}:ids', `g${oldest}`), '1');
+    const b = await node(t, nodeFlags(t, redis, 'b', extra));
+    for (const srv of [a, b]) {
+        let r = await httpJson(srv.port, 'GET', `/api/docs/age/ops?from=${oldest}`);
+        assert.equal(r.status, 200, r.text);
+        assert.deepEqual(r.json.ops.map((o) => o.id), texts.slice(oldest + 1).map((_, i) => `g${oldest + i}`));
+        for (const v of [oldest, oldest + 1, 22, COUNT - 6]) {
+            r = await httpJson(srv.port, 'GET', `/api/docs/age?v=${v}`);
+            assert.equal(r.status, 200, r.text);
+            assert.equal(r.json.text, texts[v], `text at v${v}`);
+        }
+        r = await httpJson(srv.port, 'GET', `/api/docs/age?v=${oldest - 1}`);
+        assert.equal(r.status, 410, r.text);
+        assert.equal(r.json.code, 'version_too_old');
+        r = await httpJson(srv.port, 'GET', '/api/docs/age/history');
+        assert.equal(r.status, 200, r.text);
+        assert.deepEqual([r.json.from, r.json.to], [oldest, COUNT]);
+    }
+    w.c.close();
+});
+
 /** The workers of /api/cluster on port that own (or follow) doc. */
 async function holders(port, doc, kind = 'owned') {
     const r = await httpJson(port, 'GET', '/api/cluster');
@@ -210,6 +268,30 @@ test('cluster: GET /api/docs lists every document of the cluster, paged in byte 
     r = await httpJson(c.port, 'GET', '/api/docs');
     assert.equal(r.status, 503, r.text);
     assert.equal(r.json.code, 'storage_unavailable');
+});
+
+test('cluster: documents written before the cluster\'s list existed are listed once a node starts', { timeout: 30000 }, async (t) => {
+    const redis = startRedis(t);
+    const a = await node(t, nodeFlags(t, redis, 'a'));
+    // the first node on an empty Redis walks it at once and marks the list complete
+    await until(() => redis.cli('GET', 'ringpad:{cluster}:listed') === '1', 5000, 'the list marked complete');
+    for (const name of ['p1', 'dir/p2', 'gone']) {
+        const r = await httpJson(a.port, 'PUT', `/api/docs/${name}/text`, { body: { text: `${name}!` } });
+        assert.equal(r.status, 200, r.text);
+    }
+    assert.equal((await httpJson(a.port, 'DELETE', '/api/docs/gone')).status, 200);
+    // as Redis was before the list: documents in it, no list, no mark; another cluster's document beside
+    redis.cli('DEL', 'ringpad:{cluster}:docs', 'ringpad:{cluster}:listed');
+    redis.cli('HSET', 'other:{d:x}:meta', 'version', '1');
+    assert.deepEqual((await httpJson(a.port, 'GET', '/api/docs')).json.docs, []);
+    const b = await node(t, nodeFlags(t, redis, 'b'));
+    await until(() => redis.cli('GET', 'ringpad:{cluster}:listed') === '1', 5000, 'the list walked again');
+    assert.equal(redis.cli('ZRANGE', 'ringpad:{cluster}:docs', '0', '-1'), 'dir/p2\np1');
+    for (const srv of [a, b]) {
+        const r = await httpJson(srv.port, 'GET', '/api/docs');
+        assert.equal(r.status, 200, r.text);
+        assert.deepEqual(r.json.docs.map((d) => [d.name, d.v, d.bytes]), [['dir/p2', 1, 7], ['p1', 1, 3]]);
+    }
 });
 
 test('cluster: DELETE from any node tells every node\'s sessions, and a document created again under the name starts past the old versions', { timeout: 30000 }, async (t) => {

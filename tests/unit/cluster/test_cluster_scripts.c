@@ -193,6 +193,59 @@ Test(cluster_scripts, a_snapshot_trims_the_log_down_to_a_kept_text, .init = star
     freeReplyObject(s);
 }
 
+static redisReply *append_at(const char *tok, const char *v, const char *id, const char *time_ms) {
+    const char *args[] = {tok, v, id, "alice", time_ms, "[\"x\"]"};
+    return run(CLUSTER_SCRIPT_APPEND, 4, app_keys, 6, args);
+}
+
+static void expect_base(const char *version, const char *next_version) {
+    const char *get[] = {"HMGET", keys[CLUSTER_KEY_BASE], "version", "next_version"};
+    redisReply *b = test_redis_cmd(&r, 4, get);
+    cr_assert_eq(b->type, REDIS_REPLY_ARRAY);
+    if (version == NULL) cr_assert_eq(b->element[0]->type, REDIS_REPLY_NIL);
+    else cr_assert_str_eq(b->element[0]->str, version);
+    cr_assert_str_eq(b->element[1]->str, next_version);
+    freeReplyObject(b);
+}
+
+Test(cluster_scripts, a_snapshot_trims_by_age_only_past_ops_older_than_the_limit, .init = start, .fini = stop) {
+    char tok[64];
+    cr_assert_eq(acquire("n1", "60000", tok, sizeof tok), 1);
+    static const cluster_key snap_keys[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_SNAP, CLUSTER_KEY_LOG, CLUSTER_KEY_IDS,
+                                            CLUSTER_KEY_BASE};
+    const char *xlen[] = {"XLEN", keys[CLUSTER_KEY_LOG]};
+    expect_pair(append_at(tok, "0", "a", "1000"), CLUSTER_APPEND_OK, 0);
+    expect_pair(append_at(tok, "1", "b", "1000"), CLUSTER_APPEND_OK, 1);
+    expect_pair(append_at(tok, "2", "c", "2000"), CLUSTER_APPEND_OK, 2);
+    /* the first snapshot is only the candidate */
+    const char *first[] = {tok, "3", "xxx", "3", "5000"};
+    expect_int(run(CLUSTER_SCRIPT_SNAP, 5, snap_keys, 5, first), 1);
+    expect_base(NULL, "3");
+    expect_pair(append_at(tok, "3", "d", "9000"), CLUSTER_APPEND_OK, 3);
+    expect_pair(append_at(tok, "4", "e", "9000"), CLUSTER_APPEND_OK, 4);
+    /* the op below the candidate (v2, written at 2000) is not older than 2000: kept */
+    const char *young[] = {tok, "5", "xxxyy", "5", "2000"};
+    expect_int(run(CLUSTER_SCRIPT_SNAP, 5, snap_keys, 5, young), 1);
+    expect_int(test_redis_cmd(&r, 2, xlen), 5);
+    expect_base(NULL, "3");
+    /* once it is: the log is cut at the candidate, whose text becomes the base */
+    expect_pair(append_at(tok, "5", "f", "9000"), CLUSTER_APPEND_OK, 5);
+    const char *old[] = {tok, "6", "xxxyyz", "6", "2001"};
+    expect_int(run(CLUSTER_SCRIPT_SNAP, 5, snap_keys, 5, old), 1);
+    expect_int(test_redis_cmd(&r, 2, xlen), 3);
+    expect_base("3", "6");
+    const char *first_id[] = {"XRANGE", keys[CLUSTER_KEY_LOG], "-", "+", "COUNT", "1"};
+    redisReply *x = test_redis_cmd(&r, 6, first_id);
+    cr_assert_str_eq(x->element[0]->element[0]->str, "3-1");
+    freeReplyObject(x);
+    /* the count bound still applies with an age: a candidate above it stays */
+    expect_pair(append_at(tok, "6", "g", "9000"), CLUSTER_APPEND_OK, 6);
+    const char *high[] = {tok, "7", "xxxyyzw", "5", "99999"};
+    expect_int(run(CLUSTER_SCRIPT_SNAP, 5, snap_keys, 5, high), 1);
+    expect_base("3", "6");
+    expect_int(test_redis_cmd(&r, 2, xlen), 4);
+}
+
 Test(cluster_scripts, a_deletion_fences_the_owner_and_leaves_a_tombstone_past_the_last_version, .init = start,
      .fini = stop) {
     char tok[64], next[64];
