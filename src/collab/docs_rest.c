@@ -11,15 +11,7 @@
 void docs_send_answer(fanout *out, const docs_request *r, const proto_rest_answer *a) {
     proto_rest_answer full = *a;
     if (full.doc.ptr == NULL) full.doc = (proto_str){r->doc, r->doc_len};
-    rbuf *b = proto_rest_answer_pack(&full);
-    uint64_t key = r->key;
-    if (b == NULL) {
-        /* no memory for the answer: the waiter is told its message was lost, never left waiting */
-        fanout_doom(out, fanout_key_worker(key), &key, 1);
-        return;
-    }
-    fanout_send(out, key, b);
-    rbuf_unref(b);
+    doc_send_answer(out, r->key, &full);
 }
 
 void docs_send_rest_error(fanout *out, const docs_request *r, const char *code, const char *message) {

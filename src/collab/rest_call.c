@@ -136,9 +136,11 @@ static void respond_list(rest_call *k) {
     ot_buf_free(&b);
 }
 
-/* A typed answer from an owner, rendered here: the error's code gives the status. */
+/* A typed answer from an owner, rendered here: the error's code gives the
+ * status; the ack of a whole-text write becomes {"doc","v","changed"}. */
 static void respond_answer(rest_call *k, const proto_rest_answer *a) {
     int status = 200;
+    proto_rest_answer written;
     if (a->kind == PROTO_REST_ERROR) {
         char code[64];
         snprintf(code, sizeof code, "%.*s", (int)a->code.len, a->code.ptr != NULL ? a->code.ptr : "");
@@ -148,6 +150,11 @@ static void respond_answer(rest_call *k, const proto_rest_answer *a) {
                            .body = a->text.ptr != NULL ? a->text.ptr : "", .len_bytes = a->text.len};
         k->ops->respond(k->ctx, &r);
         return;
+    } else if (a->kind == PROTO_REST_ACK && (k->t.route == REST_TEXT || k->t.route == REST_APPEND)) {
+        /* the write's op is durable at v: the text written is the one of v + 1 */
+        written = (proto_rest_answer){.kind = PROTO_REST_WRITTEN, .doc = proto_cstr(k->t.doc), .v = a->v + 1,
+                                      .flag = true};
+        a = &written;
     }
     ot_buf b;
     ot_buf_init(&b);
@@ -156,51 +163,23 @@ static void respond_answer(rest_call *k, const proto_rest_answer *a) {
     ot_buf_free(&b);
 }
 
-static bool on_answer(void *ctx, rbuf *frame) {
+/* Everything sent to a REST call's key is typed (session_waiter_add_typed):
+ * the owners' answers, their acks and errors, and a kill's internal error. */
+static bool on_answer(void *ctx, rbuf *msg) {
     rest_call *k = ctx;
-    proto_rest_answer typed;
-    bool is_typed = proto_rest_answer_unpack(frame, &typed) == 0;
+    proto_rest_answer a;
+    if (proto_rest_answer_unpack(msg, &a) != 0) {
+        /* cannot happen: nothing writes a frame to a typed key */
+        finish_error(k, "internal", "the document's owner answered with a frame");
+        return true;
+    }
     if (k->t.route == REST_LIST) {
-        /* a frame is an error (storage, memory): that document is left out */
-        bool done = list_answer(k, is_typed ? &typed : NULL);
+        /* an error (storage, memory): that document is left out */
+        bool done = list_answer(k, &a);
         if (done) finish(k);
         return done;
     }
-    if (is_typed) {
-        respond_answer(k, &typed);
-        finish(k);
-        return true;
-    }
-    const char *js;
-    size_t len;
-    if (fanout_frame_payload(frame, &js, &len) != 0) {
-        finish_error(k, "internal", "bad answer");
-        return true;
-    }
-    json_error_t jerr;
-    json_t *ans = json_loadb(js, len, 0, &jerr);
-    if (ans == NULL) {
-        /* the server's own answer, so the parse can only have failed for memory */
-        finish_no_memory(k);
-        return true;
-    }
-    const char *type = json_string_value(json_object_get(ans, "type"));
-    if (type != NULL && strcmp(type, "error") == 0) {
-        const char *code = json_string_value(json_object_get(ans, "code"));
-        const char *msg = json_string_value(json_object_get(ans, "message"));
-        respond_error(k, code != NULL ? code : "internal", msg != NULL ? msg : "");
-    } else if ((k->t.route == REST_TEXT || k->t.route == REST_APPEND) && type != NULL && strcmp(type, "ack") == 0) {
-        /* the write's op is durable at v: the text written is the one of v + 1 */
-        ot_buf b;
-        ot_buf_init(&b);
-        uint64_t v = (uint64_t)json_integer_value(json_object_get(ans, "v"));
-        if (proto_enc_rest_written(&b, proto_cstr(k->t.doc), v + 1, true) == 0) respond(k, 200, b.data, b.len);
-        else respond_error(k, "internal", "out of memory");
-        ot_buf_free(&b);
-    } else {
-        respond(k, 200, js, len);   /* the ack of a POST op or a restore: the protocol's own message */
-    }
-    json_decref(ans);
+    respond_answer(k, &a);
     finish(k);
     return true;
 }
@@ -393,7 +372,7 @@ static void dispatch_list(rest_call *k) {
 }
 
 static void dispatch(rest_call *k) {
-    k->key = session_waiter_add(k->sw, on_answer, k);
+    k->key = session_waiter_add_typed(k->sw, on_answer, k);
     if (k->key == 0) {
         finish_no_memory(k);
         return;
@@ -462,7 +441,7 @@ void rest_call_feed(rest_call *k, const uint8_t *data, size_t len) {
 void rest_call_continue(rest_call *k) {
     if (k->body == NULL || k->dispatched || k->body_len < k->body_need) return;
     k->dispatched = true;
-    k->key = session_waiter_add(k->sw, on_answer, k);
+    k->key = session_waiter_add_typed(k->sw, on_answer, k);
     if (k->key == 0) finish_no_memory(k);
     else if (k->t.route == REST_TEXT || k->t.route == REST_APPEND) dispatch_text(k);
     else dispatch_post(k);

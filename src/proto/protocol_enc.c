@@ -459,6 +459,7 @@ static int answer_body(ot_buf *out, const proto_rest_answer *a) {
         TRY(proto_json_string(out, a->text.ptr != NULL ? a->text.ptr : "", a->text.len));
         return PUT_LIT(out, "}");
     case PROTO_REST_WRITTEN: return written_body(out, a->doc, a->v, a->flag);
+    case PROTO_REST_ACK: return ack_body(out, a->doc, a->id, a->v);
     case PROTO_REST_INFO:
         TRY(PUT_LIT(out, "{\"doc\":"));
         TRY(put_str(out, a->doc));

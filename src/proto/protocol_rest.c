@@ -20,7 +20,7 @@ static void put_str(uint8_t **at, proto_str *field) {
 }
 
 rbuf *proto_rest_answer_pack(const proto_rest_answer *a) {
-    const proto_str *strs[] = {&a->doc, &a->code, &a->message, &a->text, &a->items};
+    const proto_str *strs[] = {&a->doc, &a->id, &a->code, &a->message, &a->text, &a->items};
     size_t total = sizeof(packed);
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) total += strs[i]->ptr != NULL ? strs[i]->len : 0;
     rbuf *b = rbuf_new(total);
@@ -28,6 +28,7 @@ rbuf *proto_rest_answer_pack(const proto_rest_answer *a) {
     packed p = {.magic = PROTO_REST_MAGIC, .a = *a};
     uint8_t *at = b->data + sizeof p;
     put_str(&at, &p.a.doc);
+    put_str(&at, &p.a.id);
     put_str(&at, &p.a.code);
     put_str(&at, &p.a.message);
     put_str(&at, &p.a.text);

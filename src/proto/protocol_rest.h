@@ -3,8 +3,9 @@
  * It travels to the caller's waiter packed into one immutable rbuf
  * (proto_rest_answer_pack), by the same fan-out as frames, and the REST side
  * renders it with the one JSON writer (proto_enc_rest_answer, protocol_enc.c).
- * Acks and the protocol's own errors still come back as ringpad.v1 frames:
- * they are the messages a session gets for the same request.
+ * Acks of a REST write and the protocol's own errors travel the same way:
+ * whoever answers a REST call's key (fanout_key_typed) sends one of these,
+ * never a ringpad.v1 frame.
  */
 #ifndef RINGPAD_PROTOCOL_REST_H
 #define RINGPAD_PROTOCOL_REST_H
@@ -24,6 +25,7 @@ typedef enum proto_rest_kind {
     PROTO_REST_OPS,         /* v, from, to, items: proto_enc_rest_op_item's */
     PROTO_REST_HISTORY,     /* doc, v, from, to, items: proto_enc_rest_session_item's */
     PROTO_REST_AUTHORS,     /* doc, v, items: proto_enc_rest_authors' fields */
+    PROTO_REST_ACK,         /* a posted op is durable: doc, id, v (the version it was applied at) */
 } proto_rest_kind;
 
 typedef struct proto_rest_answer {
@@ -35,6 +37,7 @@ typedef struct proto_rest_answer {
     uint64_t from;
     uint64_t to;
     proto_str doc;
+    proto_str id;           /* ACK: the op's id */
     proto_str code;
     proto_str message;
     proto_str text;
@@ -52,7 +55,9 @@ bool proto_rest_answer_is(const rbuf *b);
 int proto_rest_answer_unpack(const rbuf *b, proto_rest_answer *out);
 
 /* The answer's REST body (docs/PROTOCOL.md §15). An error is {code, message};
- * an INFO entry alone is {"doc","v","codepoints","bytes"}. 0 or -ENOMEM. */
+ * an INFO entry alone is {"doc","v","codepoints","bytes"}; an ACK is the ack
+ * message of §4, {"type":"ack","doc","id","v"}, byte for byte what a session
+ * gets. 0 or -ENOMEM. */
 int proto_enc_rest_answer(ot_buf *out, const proto_rest_answer *a);
 
 #endif /* RINGPAD_PROTOCOL_REST_H */

@@ -125,3 +125,29 @@ Test(protocol_rest_answer, history_sessions_and_author_spans_are_written_by_the_
     cr_assert_str_eq(b.data, "\"text\":\"\",\"base\":0,\"spans\":[]");
     ot_buf_free(&b);
 }
+
+/* A REST write's ack travels typed and renders byte for byte as the ack
+ * message a session gets (PROTOCOL.md §4, §15: POST .../ops answers it). */
+Test(protocol_rest_answer, an_ack_packs_its_id_and_renders_as_the_ack_message) {
+    char id[] = "backend:\"7\"";
+    proto_rest_answer a = {.kind = PROTO_REST_ACK, .doc = proto_cstr("notes/a"), .id = proto_cstr(id), .v = 41};
+    rbuf *b = proto_rest_answer_pack(&a);
+    cr_assert_not_null(b);
+    id[0] = 'X';   /* the answer holds a copy */
+    proto_rest_answer got;
+    cr_assert_eq(proto_rest_answer_unpack(b, &got), 0);
+    cr_assert_eq(got.kind, PROTO_REST_ACK);
+    cr_assert_eq(got.v, 41);
+    cr_assert_eq(got.id.len, strlen("backend:\"7\""));
+    cr_assert_eq(memcmp(got.id.ptr, "backend:\"7\"", got.id.len), 0);
+    char out[256];
+    render(&got, out, sizeof out);
+    cr_assert_str_eq(out, "{\"type\":\"ack\",\"doc\":\"notes/a\",\"id\":\"backend:\\\"7\\\"\",\"v\":41}");
+    ot_buf frame;
+    ot_buf_init(&frame);
+    cr_assert_eq(proto_enc_ack(&frame, proto_cstr("notes/a"), proto_cstr("backend:\"7\""), 41), 0);
+    cr_assert_eq(frame.len, strlen(out));
+    cr_assert_eq(memcmp(frame.data, out, frame.len), 0, "the same bytes as a session's ack");
+    ot_buf_free(&frame);
+    rbuf_unref(b);
+}
