@@ -2,13 +2,11 @@
 #include "base/clock.h"
 
 #include "collab/docs.h"
-#include "base/utf8.h"
 #include "collab/rest_route.h"
 #include "proto/protocol_rest.h"
 #include "io/ring.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,18 +225,11 @@ static void dispatch_op(rest_call *k) {
 
 /* POST .../restore {"v": N}: the text of version N comes back as a new op. */
 static void dispatch_restore(rest_call *k) {
-    json_error_t jerr;
-    json_t *body = json_loadb((const char *)k->body, k->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (body == NULL || !json_is_object(body)) {
-        if (body != NULL) json_decref(body);
-        finish_error(k, "bad_json", "the body is not a JSON object {\"v\": N}");
-        return;
-    }
-    json_t *jv = json_object_get(body, "v");
-    json_int_t v = json_is_integer(jv) ? json_integer_value(jv) : -1;
-    json_decref(body);
-    if (v < 0 || (uint64_t)v > PROTO_MAX_SAFE_INTEGER) {
-        finish_error(k, "bad_message", "v must be the non-negative integer version to restore");
+    uint64_t v = 0;
+    const char *why = NULL;
+    int rc = proto_decode_restore_body((const char *)k->body, k->body_len, &v, &why);
+    if (rc != PROTO_OK) {
+        finish_error(k, proto_err_code_str(rc), why);
         return;
     }
     docs_request *r = new_req(k, DOCS_REQ_REST_RESTORE, k->t.doc, k->t.doc_len);
@@ -247,7 +238,7 @@ static void dispatch_restore(rest_call *k) {
         return;
     }
     r->has_v = true;
-    r->v = (uint64_t)v;
+    r->v = v;
     if (session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
 }
 
@@ -256,68 +247,26 @@ static void dispatch_post(rest_call *k) {
     else dispatch_op(k);
 }
 
-/* The text of a PUT .../text or POST .../append: the body itself
- * (text/plain) or the "text" string of a JSON object. Into *text (malloc'ed). */
-static int body_text(rest_call *k, char **text, size_t *len, const char **code, const char **message) {
-    const char *src = (const char *)k->body;
-    size_t n = k->body_len;
-    json_t *root = NULL;
-    if (!k->t.body_plain) {
-        json_error_t jerr;
-        root = json_loadb(src, n, JSON_REJECT_DUPLICATES, &jerr);
-        json_t *v = json_object_get(root, "text");
-        if (root == NULL || !json_is_object(root)) {
-            *code = "bad_json";
-            *message = "the body is not a JSON object; send {\"text\": \"...\"} or Content-Type: text/plain";
-            json_decref(root);
-            return -1;
-        }
-        if (!json_is_string(v) || json_object_size(root) != 1) {
-            *code = "bad_message";
-            *message = "the JSON body must be exactly {\"text\": string}";
-            json_decref(root);
-            return -1;
-        }
-        src = json_string_value(v);
-        n = json_string_length(v);
-    } else if (n > 0 && (!utf8_validate((const uint8_t *)src, n) || memchr(src, '\0', n) != NULL)) {
-        *code = "bad_message";
-        *message = "the text/plain body is not valid UTF-8 (or holds a NUL byte)";
-        return -1;
-    }
-    if (n > k->sw->limits.ot.max_op_bytes) {
-        json_decref(root);
-        *code = "op_too_large";
-        *message = "the text is larger than the inserted text one op may carry (max_op_bytes)";
-        return -1;
-    }
-    *text = malloc(n + 1);
-    if (*text != NULL) {
-        memcpy(*text, src != NULL ? src : "", n);
-        (*text)[n] = '\0';
-    }
-    *len = n;
-    json_decref(root);
-    if (*text == NULL) {
-        *code = "internal";
-        *message = "out of memory";
-        return -1;
-    }
-    return 0;
-}
-
+/* PUT .../text or POST .../append: the text (the body itself, or the
+ * "text" of a JSON object) goes to the owner, which makes the op. */
 static void dispatch_text(rest_call *k) {
-    const char *code = NULL, *message = NULL;
+    const char *why = NULL;
     char *text = NULL;
     size_t len = 0;
-    if (body_text(k, &text, &len, &code, &message) != 0) {
-        finish_error(k, code, message);
+    int rc = proto_decode_text_body((const char *)k->body, k->body_len, k->t.body_plain,
+                                    k->sw->limits.ot.max_op_bytes, &text, &len, &why);
+    if (rc == PROTO_ERR_NO_MEMORY) {
+        finish_no_memory(k);
+        return;
+    }
+    if (rc != PROTO_OK) {
+        finish_error(k, proto_err_code_str(rc), why);
         return;
     }
     docs_request *r = new_req(k, DOCS_REQ_REST_TEXT, k->t.doc, k->t.doc_len);
     if (r == NULL) {
         free(text);
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     r->text = text;
@@ -326,7 +275,7 @@ static void dispatch_text(rest_call *k) {
     r->if_absent = k->t.if_absent;
     /* unique on this server: the worker, the waiter's key and the time */
     r->id_len = (size_t)snprintf(r->id, sizeof r->id, "rest-%s-%u-%llu-%lld", r->append ? "append" : "text",
-                                 k->sw->self, (unsigned long long)k->key, (long long)r->time_ms);
+                                 k->sw->self, (unsigned long long)(k->key & ~FANOUT_KEY_TYPED), (long long)r->time_ms);
     if (session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
 }
 

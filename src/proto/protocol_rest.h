@@ -5,7 +5,8 @@
  * renders it with the one JSON writer (proto_enc_rest_answer, protocol_enc.c).
  * Acks of a REST write and the protocol's own errors travel the same way:
  * whoever answers a REST call's key (fanout_key_typed) sends one of these,
- * never a ringpad.v1 frame.
+ * never a ringpad.v1 frame. Below them, the REST bodies that are not a
+ * ringpad.v1 message, decoded here like an op body is in protocol.c.
  */
 #ifndef RINGPAD_PROTOCOL_REST_H
 #define RINGPAD_PROTOCOL_REST_H
@@ -59,5 +60,21 @@ int proto_rest_answer_unpack(const rbuf *b, proto_rest_answer *out);
  * message of §4, {"type":"ack","doc","id","v"}, byte for byte what a session
  * gets. 0 or -ENOMEM. */
 int proto_enc_rest_answer(ot_buf *out, const proto_rest_answer *a);
+
+/* ---- REST bodies that are not a ringpad.v1 message (docs/PROTOCOL.md §15) ----
+ * An op body is one (proto_decode_op_body, protocol.h). These decode the
+ * others straight into what the request carries; a refusal is a proto_err
+ * with *why, a static message for the caller. */
+
+/* POST .../restore: {"v": N}, N a non-negative safe integer. PROTO_OK,
+ * PROTO_ERR_BAD_JSON (not a JSON object) or PROTO_ERR_BAD_MESSAGE. */
+int proto_decode_restore_body(const char *body, size_t len_bytes, uint64_t *v, const char **why);
+
+/* PUT .../text, POST .../append: the text itself (plain: valid UTF-8, no NUL)
+ * or a JSON object {"text": string}. On PROTO_OK *text is a NUL-terminated
+ * malloc'ed copy of *text_len bytes. Else PROTO_ERR_BAD_JSON, _BAD_MESSAGE,
+ * _OP_TOO_LARGE (over max_text_bytes) or _NO_MEMORY (the copy). */
+int proto_decode_text_body(const char *body, size_t len_bytes, bool plain, size_t max_text_bytes, char **text,
+                           size_t *text_len, const char **why);
 
 #endif /* RINGPAD_PROTOCOL_REST_H */
