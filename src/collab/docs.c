@@ -104,6 +104,8 @@ int docs_ensure_data_dir(docs *t) {
 
 /* A new entry waiting for a job, in the table. */
 static docs_entry *entry_new(docs *t, const char *name, size_t len, entry_state state) {
+    /* a new entry waits for its job; names were checked by the caller's decoder */
+    assert(state != ENTRY_READY && len <= DOCNAME_MAX_BYTES);
     docs_entry *e = calloc(1, sizeof *e);
     if (e == NULL) return NULL;
     memcpy(e->name, name, len);
@@ -206,6 +208,7 @@ static int make_ready(docs *t, docs_entry *e, docs_job *j) {
     e->d = d;
     if (e->cd != NULL) docs_cluster_ready(t, e, d);
     e->fresh = j->created;
+    assert(e->state == ENTRY_LOADING && t->count_busy > 0);
     e->state = ENTRY_READY;
     t->count_busy--;
     t->count_loaded++;

@@ -1,4 +1,5 @@
 #include "collab/rest.h"
+#include "base/clock.h"
 
 #include "collab/rest_call.h"
 #include "http/http_response.h"
@@ -47,7 +48,7 @@ void rest_respond(conn *c, bool keep_alive, const rest_response *r) {
         .content_type = r->content_type,
         .content_length = (int64_t)len,
         .keep_alive = keep_alive,
-        .date_unix_s = (int64_t)time(NULL),
+        .date_unix_s = clock_wall_s(),
         .extra_headers = extra,
     };
     int n = http_response_write_head(&h, (char *)b->data, b->cap);

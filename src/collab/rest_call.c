@@ -357,7 +357,7 @@ void rest_call_rules(const session_worker *sw, rest_rules *out) {
         .max_body_bytes = sw->cfg->max_message_bytes,
         .auth_on = sw->auth_on,
         .secret = &sw->secret,
-        .now_s = (int64_t)time(NULL),
+        .now_s = clock_wall_s(),
     };
 }
 

@@ -1,4 +1,5 @@
 #include "collab/webhook.h"
+#include "base/clock.h"
 
 #include "base/log.h"
 #include "http/http_post.h"
@@ -57,11 +58,7 @@ struct webhook {
     uint32_t count_items;
 };
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t mono_ms(void) { return (int64_t)clock_mono_ms(); }
 
 static wh_text *text_new(const char *s, size_t len) {
     wh_text *t = malloc(sizeof *t + len + 1);

@@ -1,4 +1,5 @@
 #include "server/sse_conn.h"
+#include "base/clock.h"
 
 #include "collab/events.h"
 #include "collab/rest.h"
@@ -47,7 +48,7 @@ static void on_start(void *ctx) {
         .content_type = "text/event-stream; charset=utf-8",
         .content_length = -1,   /* the stream ends with the connection */
         .keep_alive = false,
-        .date_unix_s = (int64_t)time(NULL),
+        .date_unix_s = clock_wall_s(),
         .extra_headers = "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n",
     };
     int n = http_response_write_head(&h, head, sizeof head);
