@@ -111,6 +111,7 @@ void docs_job_run(docs_job *j) {
         break;
     }
     case DOCS_JOB_META: j->rc = store_meta_write(j->doc_dir_fd, &j->meta); break;
+    case DOCS_JOB_META_READ: j->rc = store_meta_read(j->data_dir_fd, j->name, j->name_len, &j->meta); break;
     case DOCS_JOB_SEGMENT: {
         int fd = injected(j, STORE_POINT_SEGMENT);
         if (fd == 0) fd = store_segment_create(j->doc_dir_fd, j->start_version);
