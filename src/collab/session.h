@@ -115,7 +115,7 @@ void session_close(struct session *s);
 /* One complete text message. */
 void session_on_text(struct session *s, const uint8_t *data, size_t len);
 
-/* A waiter slot gets a key like a session; frames sent to it call fn until
+/* A waiter slot gets a key like a session; what is sent to it calls fn until
  * it returns true. Returns the key, 0 on no memory. */
 uint64_t session_waiter_add(session_worker *sw, session_waiter_fn fn, void *ctx);
 /* The same for a REST call: its key is typed (fanout_key_typed), so every
