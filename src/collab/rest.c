@@ -104,7 +104,7 @@ static const rest_reply_ops conn_reply = {.respond = on_respond, .done = on_done
 
 void rest_begin(conn *c, const http_request *req) {
     rest_conn *rc = calloc(1, sizeof *rc);
-    rest_call *k = rc != NULL ? rest_call_new(c->w->sw, &conn_reply, rc) : NULL;
+    rest_call *k = rc != NULL ? rest_call_new(session_worker_of(c->w), &conn_reply, rc) : NULL;
     if (k == NULL) {
         free(rc);
         metrics_add(&c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);

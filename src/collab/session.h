@@ -93,6 +93,10 @@ typedef struct session_worker {
     bool redis_down;                /* counted in shared->redis_down */
 } session_worker;
 
+/* The session layer of worker w (the loop keeps it as an opaque pointer:
+ * it knows none of its users). NULL before setup and after the exit hook. */
+session_worker *session_worker_of(const struct worker *w);
+
 /* After worker_init, on the worker's thread: opens the data dir, resolves the
  * secret, and registers with the worker: its mail, its logs' completions,
  * and hooks (before sleep: run local requests, submit log flushes, post

@@ -95,7 +95,7 @@ void sse_conn_begin(conn *c, const http_request *req) {
         on_refuse(s, "storage_unavailable", "server shutting down; retry on another server or later");
         return;
     }
-    s->ev = events_open(c->w->sw, req, &sink, s);   /* may refuse at once */
+    s->ev = events_open(session_worker_of(c->w), req, &sink, s);   /* may refuse at once */
     if (s->ev == NULL && !s->over) on_refuse(s, "internal", "out of memory");
 }
 
