@@ -6,6 +6,7 @@
 #include "io/conn.h"
 #include "io/ring.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +74,9 @@ static void on_respond(void *ctx, const rest_response *r) {
     /* A response that cannot be allocated closes the connection, and closing
      * it aborts its call (rest_abort): while answering, the call is detached,
      * so it stays the caller's to finish. */
-    c->rest = NULL;
+    c->handler_state = NULL;
     rest_respond(c, keeps, r);
-    c->rest = rc;
+    c->handler_state = rc;
 }
 
 /* The call is over: the connection no longer points at it. On a kept
@@ -86,7 +87,7 @@ static void on_done(void *ctx) {
     conn *c = rc->c;
     uint8_t *stash = NULL;
     size_t stash_len = 0;
-    c->rest = NULL;
+    c->handler_state = NULL;
     if (c->state == CONN_HTTP) {
         c->body_skip_bytes = rc->body_remaining;
         stash = rc->stash;
@@ -116,12 +117,13 @@ void rest_begin(conn *c, const http_request *req) {
     rc->call = k;
     rc->keep_alive = req->keep_alive;
     rc->body_remaining = req->content_length;
-    c->rest = rc;
+    assert(c->handler_state == NULL);   /* one call at a time: pipelined requests wait */
+    c->handler_state = rc;
     rest_call_begin(k, req);   /* may end the call: rc is then gone */
 }
 
 size_t rest_feed(conn *c, const uint8_t *data, size_t len) {
-    rest_conn *rc = c->rest;
+    rest_conn *rc = c->handler_state;
     if (rc == NULL) return len;
     size_t used = 0;
     if (rc->body_remaining > 0) {
@@ -151,9 +153,9 @@ size_t rest_feed(conn *c, const uint8_t *data, size_t len) {
 }
 
 void rest_abort(conn *c) {
-    rest_conn *rc = c->rest;
+    rest_conn *rc = c->handler_state;
     if (rc == NULL) return;
-    c->rest = NULL;
+    c->handler_state = NULL;
     rest_call_abort(rc->call);
     free(rc->stash);
     free(rc);

@@ -100,7 +100,7 @@ static void http_on_data(conn *c, uint8_t *data, size_t len) {
     http_limits limits = http_limits_default();
     /* Bounded: every pass consumes bytes or returns. */
     while (len > 0 && c->state == CONN_HTTP && c->handler == &http_conn_handler) {
-        if (c->rest != NULL) {
+        if (c->handler_state != NULL) {   /* the HTTP handler's state: a REST call (rest.c) */
             rest_feed(c, data, len);
             return;
         }
