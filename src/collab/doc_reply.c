@@ -21,9 +21,10 @@ int doc_send_answer(fanout *out, uint64_t key, const proto_rest_answer *a) {
 
 int doc_send_error(fanout *out, uint64_t key, int code, const char *message, const char *ref, size_t ref_len) {
     if (fanout_key_typed(key)) {
-        /* a REST error is {code, message}: the ref is the call's own document or id */
+        /* the ref travels in doc: a REST body leaves it out ({code, message}), an
+         * event stream writes the error event a session would have got */
         proto_rest_answer a = {.kind = PROTO_REST_ERROR, .code = proto_cstr(proto_err_code_str(code)),
-                               .message = proto_cstr(message)};
+                               .message = proto_cstr(message), .doc = {ref, ref != NULL ? ref_len : 0}};
         return doc_send_answer(out, key, &a);
     }
     ot_buf b;

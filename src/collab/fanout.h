@@ -50,10 +50,12 @@ static inline uint64_t fanout_key(uint32_t worker, uint32_t slot, uint32_t gen) 
 static inline uint32_t fanout_key_worker(uint64_t key) { return (uint32_t)(key >> 56); }
 static inline uint32_t fanout_key_gen(uint64_t key) { return (uint32_t)(key >> 32) & 0xFFFFFFu; }
 static inline uint32_t fanout_key_slot(uint64_t key) { return (uint32_t)key & 0x7FFFFFFFu; }
-/* The receiver reads typed answers (a packed proto_rest_answer: a REST call
- * waiting for its answer), never ringpad.v1 frames. The key carries it, so
- * whoever answers a request (the owner, a cluster follower relaying the
- * owner's refusal, a kill) writes what the receiver reads without being told. */
+/* The receiver (a REST call, an event stream) reads the answers to its own
+ * requests, acks and errors, as typed answers (a packed proto_rest_answer),
+ * never as ringpad.v1 frames; what a subscriber is broadcast (an event
+ * stream's ops) stays frames. The key carries it, so whoever answers a
+ * request (the owner, a cluster follower relaying the owner's refusal, a
+ * kill) writes what the receiver reads without being told. */
 #define FANOUT_KEY_TYPED (1ull << 31)
 static inline bool fanout_key_typed(uint64_t key) { return (key & FANOUT_KEY_TYPED) != 0; }
 

@@ -167,7 +167,7 @@ static bool on_answer(void *ctx, rbuf *msg) {
     rest_call *k = ctx;
     proto_rest_answer a;
     if (proto_rest_answer_unpack(msg, &a) != 0) {
-        /* cannot happen: nothing writes a frame to a typed key */
+        /* cannot happen: a call subscribes to nothing, so only answers reach its key */
         finish_error(k, "internal", "the document's owner answered with a frame");
         return true;
     }

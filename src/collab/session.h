@@ -122,8 +122,8 @@ void session_on_text(struct session *s, const uint8_t *data, size_t len);
 /* A waiter slot gets a key like a session; what is sent to it calls fn until
  * it returns true. Returns the key, 0 on no memory. */
 uint64_t session_waiter_add(session_worker *sw, session_waiter_fn fn, void *ctx);
-/* The same for a REST call: its key is typed (fanout_key_typed), so every
- * answer it gets, acks and errors included, is a packed proto_rest_answer. */
+/* The same with a typed key (fanout_key_typed): a REST call's or an event
+ * stream's, whose acks and errors come as packed proto_rest_answers. */
 uint64_t session_waiter_add_typed(session_worker *sw, session_waiter_fn fn, void *ctx);
 void session_waiter_remove(session_worker *sw, uint64_t key);
 /* Sends a request to the owner of req->doc (takes the caller's reference). */

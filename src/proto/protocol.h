@@ -70,6 +70,9 @@ bool proto_json_failed_for_memory(const struct json_error_t *err, const char *js
 
 /* "bad_json", "bad_message", ..., "internal"; "internal" for unknown values. */
 const char *proto_err_code_str(int err);
+/* The proto_err whose string is `code`; PROTO_OK when none is (a REST-only
+ * code such as not_found). */
+int proto_err_from_code_str(const char *code, size_t len);
 
 /* The protocol error for an error of ot_doc_submit(): version_too_old,
  * version_ahead, doc_too_large (OT_ERR_TOO_LARGE at submit time means the

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 typedef enum proto_rest_kind {
-    PROTO_REST_ERROR = 1,   /* code (not_found, already_exists, ...), message; doc */
+    PROTO_REST_ERROR = 1,   /* code (not_found, already_exists, ...), message; doc: the error's ref, if any */
     PROTO_REST_TEXT,        /* the text at v: doc, v, text (codepoints counted from it) */
     PROTO_REST_WRITTEN,     /* a whole-text write: doc, v (whose text is the one written), flag: changed */
     PROTO_REST_INFO,        /* a listing's entry: doc, v, codepoints, bytes */
