@@ -55,7 +55,6 @@
 #define RING_MAX_HOOKS 4u
 
 struct conn;
-struct session_worker;
 struct worker;
 struct mailbox_msg;
 
@@ -123,7 +122,7 @@ typedef struct worker {
     uint64_t drain_deadline_ms;
     bool stopped;
     uint32_t cut_conns;              /* still open when the grace period ran out */
-    struct session_worker *sw;       /* documents and sessions (session.h) */
+    void *app;                       /* the application on this worker, set by it (collab: session_worker_of) */
 
     worker_hooks before_sleep;       /* after each CQE batch, before waiting again */
     worker_hooks on_tick;            /* each timer tick */
