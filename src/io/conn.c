@@ -371,7 +371,15 @@ static void on_send(worker *w, completion *self, const struct io_uring_cqe *cqe)
         if (c->state != CONN_DEAD) conn_close(c, METRICS_CLOSE_IO_ERROR);
     } else {
         metrics_add(&w->m->bytes_out, (uint64_t)res);
-        if (c->state != CONN_DEAD) mark_dirty(c);   /* more queued, or DRAIN -> linger */
+        /* Back on the flush list only with a reason: more queued (or the rest
+         * of a partial send), a drain that lingers once the queue is empty,
+         * or a TLS session whose output may have grown meanwhile. Marking
+         * every finished send put the connections on the list in completion
+         * order, so the next flush ran in the reverse of the last one: under
+         * load the author's ack, sent first, went out last every other time,
+         * after a full round of broadcasts. */
+        if (c->state != CONN_DEAD && (sendq_has_pending(&c->q) || c->state == CONN_DRAIN || c->filter != NULL))
+            mark_dirty(c);
     }
     if (zerocopy && (cqe->flags & IORING_CQE_F_MORE)) {
         op->result_seen = true;   /* keep the bytes until the NOTIF */

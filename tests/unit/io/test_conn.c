@@ -468,3 +468,50 @@ Test(conn, sending_on_a_dead_conn_is_refused) {
     conn_fixture_take(&fx);
     finish_close();
 }
+
+/* A finished send with nothing behind it leaves the flush list: the next
+ * flush goes in the order bytes were queued (the last given bytes first),
+ * not in the order the previous sends finished. */
+Test(conn, the_flush_order_follows_the_queueing_not_the_last_completions) {
+    conn *a, *b;
+    struct io_uring_sqe recv_a = open_conn(&a);
+    struct io_uring_sqe recv_b = open_conn(&b);
+    for (int round = 0; round < 3; round++) {
+        cr_assert_eq(conn_fixture_send(a, "broadcast"), 0);
+        cr_assert_eq(conn_fixture_send(b, "ack"), 0);
+        cr_assert_eq(conn_fixture_flush(&fx), 2);
+        cr_assert_eq(fx.sqes[0].fd, b->fd, "round %d: the last given bytes goes first", round);
+        cr_assert_eq(fx.sqes[1].fd, a->fd, "round %d", round);
+        struct io_uring_sqe first = fx.sqes[0], second = fx.sqes[1];
+        /* the kernel finishes them in the order they were submitted */
+        conn_fixture_complete(&fx, &first, 3, 0);
+        conn_fixture_complete(&fx, &second, 9, 0);
+        cr_assert(!a->dirty && !b->dirty, "round %d: nothing more to send", round);
+        cr_assert_eq(fx.w.dirty, NULL);
+    }
+    cr_assert_eq(conn_fixture_flush(&fx), 0);
+    conn_fixture_close(&fx, a, &recv_a);
+    conn_fixture_close(&fx, b, &recv_b);
+}
+
+/* What a finished send still owes: the rest of a partial send, and bytes
+ * queued while it was in flight, go out at the next flush. */
+Test(conn, a_finished_send_with_bytes_behind_it_is_flushed_again) {
+    conn *c;
+    struct io_uring_sqe recv = open_conn(&c);
+    cr_assert_eq(conn_fixture_send(c, "first"), 0);
+    struct io_uring_sqe send = flush_one_send();
+    cr_assert_eq(conn_fixture_send(c, "second"), 0);
+    cr_assert_eq(conn_fixture_flush(&fx), 0, "in flight");
+    cr_assert(!c->dirty);
+    conn_fixture_complete(&fx, &send, 5, 0);
+    cr_assert(c->dirty, "bytes were queued behind the send");
+    struct io_uring_sqe next = flush_one_send();
+    conn_fixture_complete(&fx, &next, 2, 0);
+    cr_assert(c->dirty, "a partial send has a rest");
+    struct io_uring_sqe rest = flush_one_send();
+    cr_assert_eq(rest.len, 4);
+    conn_fixture_complete(&fx, &rest, 4, 0);
+    cr_assert(!c->dirty);
+    conn_fixture_close(&fx, c, &recv);
+}
