@@ -292,6 +292,8 @@ int metrics_format(const metrics_worker *workers, size_t count, const metrics_pr
     put(&o, "ringpad_loop_cqes_sum %" PRIu64 "\nringpad_loop_cqes_count %" PRIu64 "\n", SUM(cqes), cumulative);
     scalar(&o, "sends_total", "counter", "Plain send SQEs.", SUM(sends));
     scalar(&o, "zerocopy_sends_total", "counter", "Zero-copy send SQEs (IORING_OP_SEND_ZC).", SUM(zerocopy_sends));
+    scalar(&o, "joined_sends_total", "counter", "Plain sends of several queued frames copied into one buffer.",
+           SUM(joined_sends));
     scalar(&o, "zerocopy_copied_total", "counter",
            "Zero-copy sends the kernel reported as copied (always so on loopback).", SUM(zerocopy_copied));
     scalar(&o, "mailbox_messages_total", "counter", "Messages received from other workers.", SUM(mailbox_received));

@@ -94,6 +94,7 @@ typedef struct metrics_worker {
     metrics_counter cqes_per_iteration[METRICS_CQE_BUCKETS + 1]; /* non-cumulative buckets */
     metrics_counter sends;                       /* send/sendmsg SQEs */
     metrics_counter zerocopy_sends;              /* send_zc SQEs */
+    metrics_counter joined_sends;                /* sends of several entries copied into one buffer */
     metrics_counter zerocopy_copied;             /* notifications saying the kernel copied */
     metrics_counter mailbox_received;
     /* documents (owner side) */

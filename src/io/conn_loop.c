@@ -108,7 +108,11 @@ static void tick(worker *w) {
     drain_check(w);
 }
 
-/* Cork: one send per dirty connection per iteration. */
+/* Cork: one send per dirty connection per iteration. The list is a stack:
+ * the connection given bytes last this iteration goes first, so after a
+ * publish (the broadcast, then the author's ack) the ack leaves before the
+ * round of broadcasts. Connections join it when bytes are queued, not when
+ * a send finishes (conn.c on_send), so the order is the same every time. */
 static void flush_dirty(worker *w) {
     while (w->dirty != NULL) {
         conn *c = w->dirty;

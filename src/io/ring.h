@@ -45,6 +45,9 @@
  * frames are malloc'd. Free blocks kept per worker (x 2 KiB). */
 #define RING_FRAME_POOL_BLOCK_BYTES (2048u - 32u)
 #define RING_FRAME_POOL_KEEP 1024u
+/* A send of several queued entries up to this many bytes in all is copied
+ * into one pooled frame block and sent as one buffer (conn.c). */
+#define RING_SEND_JOIN_MAX_BYTES RING_FRAME_POOL_BLOCK_BYTES
 /* Send-queue rings kept for reuse per worker (x 192 bytes). */
 #define RING_SENDQ_RINGS_KEEP 4096u
 /* Timer granularity bounds: the tick is a quarter of the shortest timeout. */

@@ -49,6 +49,7 @@ Test(metrics, sums_across_workers) {
         metrics_count_ws_close(&w[i], 4000, false);
         metrics_add(&w[i].zerocopy_sends, 2);
         metrics_add(&w[i].zerocopy_copied, 1);
+        metrics_add(&w[i].joined_sends, 4);
         metrics_add(&w[i].http_responses_by_class[4], 1);
     }
     char *text = render(w, 3, true);
@@ -67,6 +68,7 @@ Test(metrics, sums_across_workers) {
     expect_line(text, "ringpad_ws_close_frames_total{direction=\"received\",code=\"1001\"} 0");
     expect_line(text, "ringpad_zerocopy_sends_total 6");
     expect_line(text, "ringpad_zerocopy_copied_total 3");
+    expect_line(text, "ringpad_joined_sends_total 12");
     expect_line(text, "ringpad_http_responses_total{class=\"4xx\"} 3");
     free(w);
 }

@@ -175,14 +175,13 @@ Test(conn, sends_are_corked_until_the_flush_and_gathered) {
     cr_assert(c->dirty);
     cr_assert_eq(conn_fixture_gauge(&fx), 11);
     struct io_uring_sqe send = flush_one_send();
-    cr_assert_eq(send.opcode, IORING_OP_SENDMSG, "two entries: one gather");
+    cr_assert_eq(send.opcode, IORING_OP_SEND, "two small entries: joined into one buffer");
     cr_assert_eq(send.fd, c->fd);
     cr_assert_eq(send.msg_flags, MSG_NOSIGNAL);
-    const struct msghdr *msg = (const struct msghdr *)(uintptr_t)send.addr;
-    cr_assert_eq(msg->msg_iovlen, 2);
-    cr_assert_eq(msg->msg_iov[0].iov_len, 6);
-    cr_assert_eq(memcmp(msg->msg_iov[1].iov_base, "world", 5), 0);
+    cr_assert_eq(send.len, 11);
+    cr_assert_eq(memcmp((const char *)(uintptr_t)send.addr, "hello world", 11), 0);
     cr_assert_eq(atomic_load(&fx.metrics.sends), 1);
+    cr_assert_eq(atomic_load(&fx.metrics.joined_sends), 1);
     cr_assert_eq(c->ops, 2);
     cr_assert_eq(conn_fixture_flush(&fx), 0, "one send in flight at a time");
     conn_fixture_complete(&fx, &send, 11, 0);
@@ -467,4 +466,98 @@ Test(conn, sending_on_a_dead_conn_is_refused) {
     conn_fixture_complete(&fx, &recv, -ECANCELED, 0);
     conn_fixture_take(&fx);
     finish_close();
+}
+
+/* A finished send with nothing behind it leaves the flush list: the next
+ * flush goes in the order bytes were queued (the last given bytes first),
+ * not in the order the previous sends finished. */
+Test(conn, the_flush_order_follows_the_queueing_not_the_last_completions) {
+    conn *a, *b;
+    struct io_uring_sqe recv_a = open_conn(&a);
+    struct io_uring_sqe recv_b = open_conn(&b);
+    for (int round = 0; round < 3; round++) {
+        cr_assert_eq(conn_fixture_send(a, "broadcast"), 0);
+        cr_assert_eq(conn_fixture_send(b, "ack"), 0);
+        cr_assert_eq(conn_fixture_flush(&fx), 2);
+        cr_assert_eq(fx.sqes[0].fd, b->fd, "round %d: the last given bytes goes first", round);
+        cr_assert_eq(fx.sqes[1].fd, a->fd, "round %d", round);
+        struct io_uring_sqe first = fx.sqes[0], second = fx.sqes[1];
+        /* the kernel finishes them in the order they were submitted */
+        conn_fixture_complete(&fx, &first, 3, 0);
+        conn_fixture_complete(&fx, &second, 9, 0);
+        cr_assert(!a->dirty && !b->dirty, "round %d: nothing more to send", round);
+        cr_assert_eq(fx.w.dirty, NULL);
+    }
+    cr_assert_eq(conn_fixture_flush(&fx), 0);
+    conn_fixture_close(&fx, a, &recv_a);
+    conn_fixture_close(&fx, b, &recv_b);
+}
+
+/* What a finished send still owes: the rest of a partial send, and bytes
+ * queued while it was in flight, go out at the next flush. */
+Test(conn, a_finished_send_with_bytes_behind_it_is_flushed_again) {
+    conn *c;
+    struct io_uring_sqe recv = open_conn(&c);
+    cr_assert_eq(conn_fixture_send(c, "first"), 0);
+    struct io_uring_sqe send = flush_one_send();
+    cr_assert_eq(conn_fixture_send(c, "second"), 0);
+    cr_assert_eq(conn_fixture_flush(&fx), 0, "in flight");
+    cr_assert(!c->dirty);
+    conn_fixture_complete(&fx, &send, 5, 0);
+    cr_assert(c->dirty, "bytes were queued behind the send");
+    struct io_uring_sqe next = flush_one_send();
+    conn_fixture_complete(&fx, &next, 2, 0);
+    cr_assert(c->dirty, "a partial send has a rest");
+    struct io_uring_sqe rest = flush_one_send();
+    cr_assert_eq(rest.len, 4);
+    conn_fixture_complete(&fx, &rest, 4, 0);
+    cr_assert(!c->dirty);
+    conn_fixture_close(&fx, c, &recv);
+}
+
+/* Small frames queued together go out as one copied buffer; a partial send
+ * of it resumes at the right byte, joined again from what is left. */
+Test(conn, small_entries_are_joined_and_a_partial_join_resumes_at_its_byte) {
+    conn *c;
+    struct io_uring_sqe recv = open_conn(&c);
+    const char *frames[] = {"op:1;", "op:22;", "op:333;"};
+    for (int i = 0; i < 3; i++) cr_assert_eq(conn_fixture_send(c, frames[i]), 0);
+    struct io_uring_sqe send = flush_one_send();
+    cr_assert_eq(send.opcode, IORING_OP_SEND);
+    cr_assert_eq(send.len, 18);
+    cr_assert_eq(memcmp((const char *)(uintptr_t)send.addr, "op:1;op:22;op:333;", 18), 0);
+    cr_assert_eq(c->ops, 2);
+    conn_fixture_complete(&fx, &send, 8, 0);   /* "op:1;op:" */
+    cr_assert_eq(conn_fixture_gauge(&fx), 10);
+    struct io_uring_sqe rest = flush_one_send();
+    cr_assert_eq(rest.opcode, IORING_OP_SEND);
+    cr_assert_eq(rest.len, 10);
+    cr_assert_eq(memcmp((const char *)(uintptr_t)rest.addr, "22;op:333;", 10), 0);
+    conn_fixture_complete(&fx, &rest, 10, 0);
+    cr_assert_eq(conn_fixture_gauge(&fx), 0);
+    cr_assert_eq(atomic_load(&fx.metrics.joined_sends), 2);
+    cr_assert_eq(atomic_load(&fx.metrics.bytes_out), 18);
+    cr_assert_eq(c->ops, 1, "the joined buffer went with its send");
+    conn_fixture_close(&fx, c, &recv);
+}
+
+/* Past RING_SEND_JOIN_MAX_BYTES the entries are gathered, not copied. */
+Test(conn, entries_past_the_join_limit_are_gathered) {
+    conn *c;
+    struct io_uring_sqe recv = open_conn(&c);
+    static char big[RING_SEND_JOIN_MAX_BYTES];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    cr_assert_eq(conn_fixture_send(c, big), 0);
+    cr_assert_eq(conn_fixture_send(c, "tail"), 0);
+    struct io_uring_sqe send = flush_one_send();
+    cr_assert_eq(send.opcode, IORING_OP_SENDMSG);
+    const struct msghdr *msg = (const struct msghdr *)(uintptr_t)send.addr;
+    cr_assert_eq(msg->msg_iovlen, 2);
+    cr_assert_eq(msg->msg_iov[0].iov_len, RING_SEND_JOIN_MAX_BYTES - 1);
+    cr_assert_eq(memcmp(msg->msg_iov[1].iov_base, "tail", 4), 0);
+    cr_assert_eq(atomic_load(&fx.metrics.joined_sends), 0);
+    conn_fixture_complete(&fx, &send, RING_SEND_JOIN_MAX_BYTES + 3, 0);
+    cr_assert_eq(conn_fixture_gauge(&fx), 0);
+    conn_fixture_close(&fx, c, &recv);
 }
