@@ -85,14 +85,37 @@ uint32_t worker_reclaim_recv_buffers(worker *w) {
     return count;
 }
 
+size_t worker_recv_area_bytes(void) {
+    size_t bytes = (size_t)RING_RECV_BUF_COUNT * (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES);
+    return (bytes + RING_RECV_HUGE_PAGE_BYTES - 1) / RING_RECV_HUGE_PAGE_BYTES * RING_RECV_HUGE_PAGE_BYTES;
+}
+
+/* The receive buffers on huge pages: every receive, unmask and send touches
+ * a few pages of an area far larger than the TLB covers in 4 KiB pages, and
+ * each miss is a page walk inside the kernel's copy. The area is aligned to
+ * a huge page so the kernel can back it with them; where it will not (THP
+ * off), it stays plain pages. */
+static void *map_recv_area(void) {
+    size_t bytes = worker_recv_area_bytes();
+    size_t over = bytes + RING_RECV_HUGE_PAGE_BYTES;
+    uint8_t *raw = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    uintptr_t at = ((uintptr_t)raw + RING_RECV_HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(RING_RECV_HUGE_PAGE_BYTES - 1);
+    size_t head = at - (uintptr_t)raw;
+    if (head > 0) munmap(raw, head);
+    if (over - head > bytes) munmap((uint8_t *)at + bytes, over - head - bytes);
+    (void)madvise((void *)at, bytes, MADV_HUGEPAGE);   /* advice: refused is fine */
+    return (void *)at;
+}
+
 /* liburing 2.3 has no io_uring_setup_buf_ring: map and register by hand. */
 static int setup_buf_ring(worker *w) {
     w->br_bytes = RING_RECV_BUF_COUNT * sizeof(struct io_uring_buf);
     void *ring_mem = mmap(NULL, w->br_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (ring_mem == MAP_FAILED) return -errno;
-    size_t data_bytes = (size_t)RING_RECV_BUF_COUNT * (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES);
-    void *data = mmap(NULL, data_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (data == MAP_FAILED) {
+    size_t data_bytes = worker_recv_area_bytes();
+    void *data = map_recv_area();
+    if (data == NULL) {
         int e = -errno;
         munmap(ring_mem, w->br_bytes);
         return e;
@@ -261,9 +284,22 @@ void worker_dispatch(worker *w, const struct io_uring_cqe *cqe) {
     if (c != NULL) c->fn(w, c, cqe);
 }
 
+/* Submits what this iteration queued without waiting. Sends to a socket with
+ * room complete inside the submit; true when completions are ready, so the
+ * next iteration takes them (freeing the receive buffers those sends held)
+ * before it waits, rather than after the next batch of receives has run
+ * short of buffers. */
+static bool submit_queued(worker *w) {
+    if (io_uring_sq_ready(&w->ring) == 0) return false;
+    int rc = io_uring_submit(&w->ring);
+    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return false;   /* the wait submits again */
+    return io_uring_cq_ready(&w->ring) > 0;
+}
+
 void worker_run(worker *w) {
+    bool completions_ready = false;
     while (!w->stopped) {
-        int rc = io_uring_submit_and_wait(&w->ring, 1);
+        int rc = completions_ready ? 0 : io_uring_submit_and_wait(&w->ring, 1);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
             log_error("worker %u: io_uring_submit_and_wait: %s", w->id, strerror(-rc));
             break;
@@ -288,6 +324,9 @@ void worker_run(worker *w) {
         /* Registration order: documents before the connections' flush, so
          * this iteration's frames go out now. */
         run_hooks(w, &w->before_sleep);
+        /* At most one iteration between waits: the wait also runs the
+         * deferred work (receives, timers), which must not starve. */
+        completions_ready = !completions_ready && submit_queued(w);
         worker_reclaim_recv_buffers(w);
         metrics_count_iteration(w->m, count);
         check_force_stop(w);
@@ -302,7 +341,7 @@ void worker_destroy(worker *w) {
     if (w->br != NULL) munmap(w->br, w->br_bytes);
     /* Buffers still lent belong to connections cut at exit; the process ends. */
     if (w->buf_base != NULL && w->recv_out == 0) {
-        munmap(w->buf_base, (size_t)RING_RECV_BUF_COUNT * (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES));
+        munmap(w->buf_base, worker_recv_area_bytes());
         rbuf_pool_release(w->recv_pool);
         w->recv_pool = NULL;
     }

@@ -29,6 +29,9 @@
 /* Each buffer is preceded by its rbuf header, in a cache line of its own. */
 #define RING_RECV_SLOT_HEAD_BYTES 64u
 #define RING_RECV_BUF_COUNT 128u          /* power of two */
+/* The receive area is mapped aligned to (and a multiple of) this, so the
+ * kernel can back it with transparent huge pages. */
+#define RING_RECV_HUGE_PAGE_BYTES (2u * 1024u * 1024u)
 /* Buffers lent to send queues at most; beyond, bytes are copied, so slow
  * readers cannot starve the receives of buffers. */
 #define RING_RECV_LEND_MAX (RING_RECV_BUF_COUNT / 2u)
@@ -171,6 +174,9 @@ void worker_recv_done(worker *w, rbuf *slot);
  * holder may rewrite the delivered bytes before ptr (a frame header in front
  * of a payload) within the rbuf's data. */
 rbuf *worker_lend_recv_bytes(worker *w, const uint8_t *ptr, size_t len);
+
+/* Bytes of the receive area (all slots, rounded up to a huge page). */
+size_t worker_recv_area_bytes(void);
 
 /* Gives the buffers whose last reference dropped back to the kernel (once
  * per loop iteration, before waiting). Returns how many. */

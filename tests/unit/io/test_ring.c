@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/config.h"
@@ -253,4 +254,87 @@ Test(ring, receive_buffers_hold_a_64_KiB_message_with_its_header) {
     }
     cr_assert_eq(worker_reclaim_recv_buffers(&f.w), RING_RECV_BUF_COUNT);
     worker_destroy(&f.w);
+}
+
+/* The area is mapped so that the kernel can back it with 2 MiB pages. */
+Test(ring, receive_area_is_aligned_for_huge_pages) {
+    fixture f;
+    setup_fixture(&f);
+    cr_assert(f.w.pbuf, "provided buffers on this kernel");
+    size_t bytes = worker_recv_area_bytes();
+    cr_assert_eq(bytes % RING_RECV_HUGE_PAGE_BYTES, 0);
+    cr_assert_geq(bytes, (size_t)RING_RECV_BUF_COUNT * (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES));
+    cr_assert_lt(bytes - (size_t)RING_RECV_BUF_COUNT * (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES),
+                 RING_RECV_HUGE_PAGE_BYTES, "rounded up by less than one huge page");
+    cr_assert_eq((uintptr_t)f.w.buf_base % RING_RECV_HUGE_PAGE_BYTES, 0);
+    memset(f.w.buf_base + bytes - 64, 0xcd, 64);   /* the whole area is ours */
+    worker_destroy(&f.w);
+}
+
+/* Which iteration each completion was dispatched in, for the wait order test. */
+typedef struct wait_probe {
+    fixture f;                /* first: hooks cast the worker back */
+    int sv[2];                /* socketpair: the receive waits on sv[0] */
+    uint8_t buf[16];
+    record nop0, nop1, nop2, recv;
+    uint32_t seen_in[4];      /* nop0, nop1, nop2, recv: iteration + 1, 0 = not yet */
+} wait_probe;
+
+static void on_probe(worker *w, completion *self, const struct io_uring_cqe *cqe) {
+    wait_probe *p = (wait_probe *)(void *)w;
+    record *r = completion_owner(self, record, done);
+    r->calls++;
+    r->last_res = cqe->res;
+    record *order[4] = {&p->nop0, &p->nop1, &p->nop2, &p->recv};
+    for (int i = 0; i < 4; i++)
+        if (order[i] == r) p->seen_in[i] = p->f.iterations + 1;
+}
+
+static void probe_hook(worker *w) {
+    wait_probe *p = (wait_probe *)(void *)w;
+    uint32_t it = ++p->f.iterations;
+    if (it == 1) {
+        /* the receive's data arrives now: it completes in deferred work, run by a wait */
+        cr_assert_eq(write(p->sv[1], "x", 1), 1);
+        queue_nop(&p->f, &p->nop1.done);   /* completes inside the submit */
+    } else if (it == 2) {
+        queue_nop(&p->f, &p->nop2.done);   /* every iteration has work: the wait must still come */
+    } else if (it >= 3 && p->recv.calls > 0) {
+        w->stopped = true;
+    }
+    if (it > 8) w->stopped = true;
+}
+
+/* Completions posted by the submit at the end of an iteration (sends to a
+ * socket with room) are taken by the next iteration before it waits, so the
+ * receive buffers they held are back before the wait runs the next receives;
+ * at most one iteration goes without a wait, so deferred work never starves. */
+Test(ring, inline_completions_are_taken_before_the_next_wait) {
+    static wait_probe p;
+    memset(&p, 0, sizeof p);
+    _Static_assert(offsetof(wait_probe, f) == 0, "hooks cast the worker back");
+    setup_fixture(&p.f);
+    if (!(p.f.w.ring.flags & IORING_SETUP_DEFER_TASKRUN)) cr_skip_test("needs IORING_SETUP_DEFER_TASKRUN");
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p.sv), 0);
+    record *rs[4] = {&p.nop0, &p.nop1, &p.nop2, &p.recv};
+    for (int i = 0; i < 4; i++) {
+        rs[i]->done.fn = on_probe;
+        rs[i]->f = &p.f;
+    }
+    cr_assert_eq(worker_add_hook(&p.f.w.before_sleep, probe_hook), 0);
+    struct io_uring_sqe *sqe = worker_get_sqe(&p.f.w);
+    cr_assert_not_null(sqe);
+    io_uring_prep_recv(sqe, p.sv[0], p.buf, sizeof p.buf, 0);
+    completion_set(sqe, &p.recv.done);
+    queue_nop(&p.f, &p.nop0.done);
+    cr_assert_eq(worker_start(&p.f.w), 0);   /* the receive is armed, no data yet */
+    worker_run(&p.f.w);
+    cr_assert_eq(p.seen_in[0], 1);
+    cr_assert_eq(p.seen_in[1], 2, "taken in the next iteration");
+    cr_assert_eq(p.seen_in[3], 3, "the receive only with the wait after it");
+    cr_assert_eq(p.seen_in[2], 3, "no second iteration without a wait");
+    cr_assert_eq(p.recv.last_res, 1);
+    close(p.sv[0]);
+    close(p.sv[1]);
+    worker_destroy(&p.f.w);
 }
