@@ -41,12 +41,24 @@ static void give_to_kernel(worker *w, uint32_t bid, int offset) {
                           io_uring_buf_ring_mask(RING_RECV_BUF_COUNT), offset);
 }
 
+uint32_t worker_recv_posted(const worker *w) {
+    assert(w->recv_out + w->recv_free_count <= RING_RECV_BUF_COUNT);
+    return RING_RECV_BUF_COUNT - w->recv_out - w->recv_free_count;
+}
+
+void worker_recv_no_buffers(worker *w) {
+    metrics_add(&w->m->errors[METRICS_ERR_NO_BUFFERS], 1);
+    w->recv_short++;
+}
+
 rbuf *worker_recv_begin(worker *w, uint16_t bid, uint32_t len) {
     assert(bid < RING_RECV_BUF_COUNT && len <= RING_RECV_BUF_BYTES && w->recv_delivering == NULL);
+    assert(worker_recv_posted(w) > 0);
     rbuf *slot = rbuf_pool_wrap(w->recv_pool, slot_head(w, bid));
     slot->len = len;
     assert(slot->data == slot_data(w, bid));
     w->recv_out++;
+    w->recv_taken++;
     w->recv_delivering = slot;
     return slot;
 }
@@ -67,22 +79,46 @@ rbuf *worker_lend_recv_bytes(worker *w, const uint8_t *ptr, size_t len) {
     return slot;
 }
 
+/* Twice the receives since the last reclaim, at once after a shortage and
+ * at least doubled; otherwise down by one per reclaim, so a burst keeps its
+ * buffers for a while. */
+static void adapt_posted_target(worker *w) {
+    uint32_t t = w->recv_posted_target;
+    uint32_t want = 2 * w->recv_taken;
+    if (w->recv_short > 0 && want < 2 * t) want = 2 * t;
+    if (want > t) t = want;
+    else if (t > RING_RECV_POSTED_MIN) t--;
+    if (t < RING_RECV_POSTED_MIN) t = RING_RECV_POSTED_MIN;
+    if (t > RING_RECV_BUF_COUNT) t = RING_RECV_BUF_COUNT;
+    w->recv_posted_target = t;
+    w->recv_taken = 0;
+    w->recv_short = 0;
+}
+
 uint32_t worker_reclaim_recv_buffers(worker *w) {
     if (w->recv_pool == NULL) return 0;
-    uint32_t count = 0;
+    uint32_t back = 0;
     /* Bounded: each buffer is on the chain at most once. */
     for (rbuf *b = rbuf_pool_take_returned(w->recv_pool), *next; b != NULL; b = next) {
         next = rbuf_returned_next(b);
         size_t at = (size_t)((uint8_t *)b - w->buf_base);
         uint32_t bid = (uint32_t)(at / (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES));
         assert(bid < RING_RECV_BUF_COUNT && (void *)b == slot_head(w, bid));
-        give_to_kernel(w, bid, (int)count++);
+        assert(w->recv_free_count < RING_RECV_BUF_COUNT && back < w->recv_out);
+        w->recv_free[w->recv_free_count++] = (uint16_t)bid;
+        back++;
     }
-    if (count == 0) return 0;
-    assert(count <= w->recv_out);
-    io_uring_buf_ring_advance(w->br, count);
-    w->recv_out -= count;
-    return count;
+    w->recv_out -= back;
+    adapt_posted_target(w);
+    uint32_t posted = worker_recv_posted(w);
+    uint32_t count = 0;
+    /* Bounded by the stack: the most recently used buffers go first. */
+    while (posted + count < w->recv_posted_target && w->recv_free_count > 0) {
+        give_to_kernel(w, w->recv_free[--w->recv_free_count], (int)count);
+        count++;
+    }
+    if (count > 0) io_uring_buf_ring_advance(w->br, count);
+    return back;
 }
 
 size_t worker_recv_area_bytes(void) {
@@ -141,8 +177,12 @@ static int setup_buf_ring(worker *w) {
     w->br = ring_mem;
     w->buf_base = data;
     io_uring_buf_ring_init(w->br);
-    for (uint32_t i = 0; i < RING_RECV_BUF_COUNT; i++) give_to_kernel(w, i, (int)i);
-    io_uring_buf_ring_advance(w->br, RING_RECV_BUF_COUNT);
+    /* every buffer free, bid 0 on top; the minimum goes to the kernel now */
+    for (uint32_t i = 0; i < RING_RECV_BUF_COUNT; i++) w->recv_free[i] = (uint16_t)(RING_RECV_BUF_COUNT - 1 - i);
+    w->recv_free_count = RING_RECV_BUF_COUNT;
+    w->recv_posted_target = RING_RECV_POSTED_MIN;
+    for (uint32_t i = 0; i < RING_RECV_POSTED_MIN; i++) give_to_kernel(w, w->recv_free[--w->recv_free_count], (int)i);
+    io_uring_buf_ring_advance(w->br, RING_RECV_POSTED_MIN);
     return 0;
 }
 
