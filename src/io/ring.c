@@ -324,13 +324,14 @@ void worker_dispatch(worker *w, const struct io_uring_cqe *cqe) {
     if (c != NULL) c->fn(w, c, cqe);
 }
 
-/* Submits what this iteration queued without waiting. Sends to a socket with
- * room complete inside the submit; true when completions are ready, so the
- * next iteration takes them (freeing the receive buffers those sends held)
+/* While receive buffers are lent (large echoes sent from them), submits what
+ * this iteration queued without waiting. Sends to a socket with room
+ * complete inside the submit; true when completions are ready, so the next
+ * iteration takes them (freeing the receive buffers those sends held)
  * before it waits, rather than after the next batch of receives has run
- * short of buffers. */
+ * short of buffers. Nothing lent: the wait submits, one system call. */
 static bool submit_queued(worker *w) {
-    if (io_uring_sq_ready(&w->ring) == 0) return false;
+    if (w->recv_out == 0 || io_uring_sq_ready(&w->ring) == 0) return false;
     int rc = io_uring_submit(&w->ring);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return false;   /* the wait submits again */
     return io_uring_cq_ready(&w->ring) > 0;

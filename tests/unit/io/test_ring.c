@@ -376,6 +376,8 @@ typedef struct wait_probe {
     uint8_t buf[16];
     record nop0, nop1, nop2, recv;
     uint32_t seen_in[4];      /* nop0, nop1, nop2, recv: iteration + 1, 0 = not yet */
+    rbuf *lent;               /* a receive buffer held by nop1, as a send holds it */
+    uint32_t out_at_recv;     /* receive buffers out when the receive completed */
 } wait_probe;
 
 static void on_probe(worker *w, completion *self, const struct io_uring_cqe *cqe) {
@@ -386,6 +388,11 @@ static void on_probe(worker *w, completion *self, const struct io_uring_cqe *cqe
     record *order[4] = {&p->nop0, &p->nop1, &p->nop2, &p->recv};
     for (int i = 0; i < 4; i++)
         if (order[i] == r) p->seen_in[i] = p->f.iterations + 1;
+    if (r == &p->nop1) {
+        rbuf_unref(p->lent);   /* the send completed */
+        p->lent = NULL;
+    }
+    if (r == &p->recv) p->out_at_recv = w->recv_out;
 }
 
 static void probe_hook(worker *w) {
@@ -394,6 +401,12 @@ static void probe_hook(worker *w) {
     if (it == 1) {
         /* the receive's data arrives now: it completes in deferred work, run by a wait */
         cr_assert_eq(write(p->sv[1], "x", 1), 1);
+        /* an echo sent from its receive buffer: the send (nop1) holds the buffer */
+        kernel_sim k = {0};
+        rbuf *slot = worker_recv_begin(w, kernel_take(&p->f, &k), 100);
+        p->lent = worker_lend_recv_bytes(w, slot->data, 100);
+        cr_assert_not_null(p->lent);
+        worker_recv_done(w, slot);
         queue_nop(&p->f, &p->nop1.done);   /* completes inside the submit */
     } else if (it == 2) {
         queue_nop(&p->f, &p->nop2.done);   /* every iteration has work: the wait must still come */
@@ -403,10 +416,11 @@ static void probe_hook(worker *w) {
     if (it > 8) w->stopped = true;
 }
 
-/* Completions posted by the submit at the end of an iteration (sends to a
- * socket with room) are taken by the next iteration before it waits, so the
- * receive buffers they held are back before the wait runs the next receives;
- * at most one iteration goes without a wait, so deferred work never starves. */
+/* While receive buffers are lent, completions posted by the submit at the
+ * end of an iteration (sends to a socket with room) are taken by the next
+ * iteration before it waits, so the receive buffers they held are back
+ * before the wait runs the next receives; at most one iteration goes without
+ * a wait, so deferred work never starves. */
 Test(ring, inline_completions_are_taken_before_the_next_wait) {
     static wait_probe p;
     memset(&p, 0, sizeof p);
@@ -432,6 +446,7 @@ Test(ring, inline_completions_are_taken_before_the_next_wait) {
     cr_assert_eq(p.seen_in[3], 3, "the receive only with the wait after it");
     cr_assert_eq(p.seen_in[2], 3, "no second iteration without a wait");
     cr_assert_eq(p.recv.last_res, 1);
+    cr_assert_eq(p.out_at_recv, 0, "the lent buffer was back before the receives ran");
     close(p.sv[0]);
     close(p.sv[1]);
     worker_destroy(&p.f.w);
