@@ -196,4 +196,5 @@ test('a 100,000-op document: ?v=, /ops pages, /history, /authors, /restore, a da
     assert.equal(r.json.text, m.samples.get(99500) ?? r.json.text);
     r = await httpJson(srv.port, 'GET', '/api/docs/big?v=99001');
     assert.equal(r.status, 200);
+    await srv.stop();
 });

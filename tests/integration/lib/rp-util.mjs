@@ -7,7 +7,9 @@ import path from 'node:path';
 
 export function scratchDir(t, prefix = 'ringpad-docs-') {
     const dir = mkdtempSync(path.join(tmpdir(), prefix));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    // A server the test started may still be finishing a write when this runs
+    // (after-hooks run in the order they were added); retry what it re-creates.
+    t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }));
     return dir;
 }
 
