@@ -5,6 +5,7 @@
  * them, and a hash index of op ids for duplicate detection whose entries
  * leave with their ops.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,7 +47,9 @@ static uint64_t oldest(const ot_doc *doc) {
     return doc->version - doc->count;
 }
 
+/* Callers checked that base_version is retained: the record is there. */
 static uint8_t *record_at(const ot_doc *doc, uint64_t base_version) {
+    assert(base_version >= oldest(doc) && base_version < doc->version);
     uint64_t k = base_version - oldest(doc);
     return doc->ring[(doc->head + k) % doc->cap];
 }
@@ -247,6 +250,7 @@ static int grow(ot_doc *doc) {
 }
 
 static void drop_oldest(ot_doc *doc) {
+    assert(doc->count > 0 && doc->ring[doc->head] != NULL);
     uint8_t *rec = doc->ring[doc->head];
     ot_pack_view v;
     ot_pack_view_of(rec, &v);
@@ -350,6 +354,7 @@ int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
 
     if (doc->count == doc->cap)
         drop_oldest(doc); /* cap == depth: grow made room otherwise */
+    assert(doc->count < doc->cap);
     doc->ring[(doc->head + doc->count) % doc->cap] = rec;
     doc->record_bytes += ot_pack_cost_bytes(rec_len);
     doc->count++;
@@ -357,6 +362,9 @@ int ot_doc_submit(ot_doc *doc, uint64_t base_version, const ot_op *op,
         add_id(doc->ids, doc->ids_mask, hash_id(id, id_len), doc->version);
     result->applied_at_version = doc->version;
     doc->version++;
+    /* the applied op was checked against the text, so the text is its target */
+    assert(ot_text_len_codepoints(doc->text) == applied->target_len_codepoints);
+    assert(doc->count <= doc->cap && doc->cap <= doc->depth);
     trim_scratch(doc);
     return OT_OK;
 }

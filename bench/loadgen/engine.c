@@ -49,6 +49,13 @@ static void mark_dirty(worker *w, conn *c) {
     w->dirty[w->ndirty++] = c->idx;
 }
 
+/* A load connection that will not get ready; a writer's failure also lets
+ * readers that wait for the writers go on (spread.h). */
+static void note_failed(worker *w, const conn *c) {
+    w->nfailed++;
+    if (c->role == R_EDITOR) atomic_fetch_add(&w->sh->editors_settled, 1);
+}
+
 static bool outstanding(const conn *c) { return c->recv_armed || c->send_busy || c->connect_busy; }
 
 /* Releases what the connection owns once no request refers to it any more. */
@@ -77,8 +84,7 @@ static void conn_kill(worker *w, conn *c) {
     c->state = CS_CLOSING;
     if (c->fd >= 0) shutdown(c->fd, SHUT_RDWR);
     if (!outstanding(c)) conn_release(w, c);
-    if (!was_ready && !cycling(c) && c->role != R_VERIFIER && w->phase <= PH_WAIT_START)
-        w->nfailed++;
+    if (!was_ready && !cycling(c) && c->role != R_VERIFIER && w->phase <= PH_WAIT_START) note_failed(w, c);
 }
 
 /* Appends one masked frame to the collecting buffer. */
@@ -160,14 +166,15 @@ static void send_text(worker *w, conn *c, const ot_buf *m) {
 
 void lg_conn_start(worker *w, conn *c) {
     const lg_config *cfg = w->cfg;
-    c->fd = socket(cfg->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const struct sockaddr_storage *to = &cfg->addrs[c->server];
+    c->fd = socket(to->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     c->recv_armed = c->send_busy = c->connect_busy = c->dirty = c->ready = false;
     c->cur = 0;
     c->tx[0].len = c->tx[1].len = 0;
     if (c->fd < 0) {
         w->st.connect_failed++;
         c->state = CS_DEAD;
-        if (!cycling(c) && c->role != R_VERIFIER) w->nfailed++;
+        if (!cycling(c) && c->role != R_VERIFIER) note_failed(w, c);
         return;
     }
     if (w->sh->tls) {
@@ -178,7 +185,7 @@ void lg_conn_start(worker *w, conn *c) {
             close(c->fd);
             c->fd = -1;
             c->state = CS_DEAD;
-            if (!cycling(c) && c->role != R_VERIFIER) w->nfailed++;
+            if (!cycling(c) && c->role != R_VERIFIER) note_failed(w, c);
             return;
         }
     }
@@ -192,7 +199,7 @@ void lg_conn_start(worker *w, conn *c) {
         conn_kill(w, c);
         return;
     }
-    io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)&cfg->addr, cfg->addr_len);
+    io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)to, cfg->addr_len);
     io_uring_sqe_set_data64(sqe, ud(c->idx, K_CONNECT));
     c->connect_busy = true;
 }
@@ -209,7 +216,7 @@ static void on_connected(worker *w, conn *c) {
     char req[LG_HOST_MAX_BYTES + LG_PATH_MAX_BYTES + 256];
     int n = lg_wsc_make_key(rnd, c->key);
     if (n == 0)
-        n = lg_wsc_write_request(req, sizeof req, w->cfg->host, w->cfg->port, w->cfg->path, c->key,
+        n = lg_wsc_write_request(req, sizeof req, w->cfg->host, w->cfg->ports[c->server], w->cfg->path, c->key,
                                  c->cl ? "ringpad.v1" : NULL);
     c->hs = malloc(LG_WSC_MAX_RESPONSE_BYTES + 1);
     if (n < 0 || c->hs == NULL || conn_queue_raw(w, c, req, (size_t)n) != 0) {
@@ -226,7 +233,10 @@ static void make_ready(worker *w, conn *c) {
     if (c->ready) return;
     c->ready = true;
     if (c->role == R_VERIFIER || cycling(c)) return;
-    if (w->phase <= PH_WAIT_START) w->nready++;
+    if (w->phase <= PH_WAIT_START) {
+        w->nready++;
+        if (c->role == R_EDITOR) atomic_fetch_add(&w->sh->editors_settled, 1);
+    }
 }
 
 void lg_editor_edit(worker *w, conn *c, uint64_t now);
@@ -334,6 +344,8 @@ static void on_message(worker *w, conn *c, const ws_event *ev, uint64_t now) {
         if (w->measuring) {
             w->st.remote_ops++;
             if (e.has_latency) lg_hist_record(&w->st.delivery, e.latency_us);
+            if (e.has_latency && w->cfg->nservers > 1)
+                lg_hist_record(&w->st.delivery_by_server[c->server], e.latency_us);
         }
         break;
     case LG_EV_ERROR:

@@ -36,6 +36,7 @@ int lg_scenario_parse(const char *name);   /* -1 when unknown */
 #define LG_MAX_CONNECTIONS 1000000u
 #define LG_HOST_MAX_BYTES 256
 #define LG_PATH_MAX_BYTES 256
+#define LG_MAX_SERVERS 8
 
 /* Protocol error codes counted by name (docs/PROTOCOL.md §5) plus "other". */
 #define LG_ERR_CODES 17
@@ -43,10 +44,14 @@ extern const char *const lg_err_code_names[LG_ERR_CODES];
 
 typedef struct lg_config {
     char host[LG_HOST_MAX_BYTES];
-    uint16_t port;
+    uint16_t port;                         /* the first server's (ports[0]) */
     char path[LG_PATH_MAX_BYTES];          /* /ws, or /echo for the echo scenario */
-    struct sockaddr_storage addr;
+    struct sockaddr_storage addr;          /* the first server's (addrs[0]) */
     socklen_t addr_len;
+    /* the servers on `host` the connections are spread over (spread.h); 1 by default */
+    uint32_t nservers;
+    uint16_t ports[LG_MAX_SERVERS];
+    struct sockaddr_storage addrs[LG_MAX_SERVERS];
     lg_scenario scenario;
     uint32_t connections;
     uint32_t docs;
@@ -74,6 +79,7 @@ typedef struct lg_config {
 typedef struct lg_stats {
     lg_hist ack;               /* submit (first local edit) -> ack, us */
     lg_hist delivery;          /* submit -> op received by another collaborator, us */
+    lg_hist delivery_by_server[LG_MAX_SERVERS];   /* the same by the receiver's server (several only) */
     lg_hist connect;           /* connect start -> 101 received, us */
     lg_hist echo;              /* echo round trip, us */
     lg_hist tls_handshake;     /* connect start -> TLS handshake done, us */

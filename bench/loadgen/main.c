@@ -5,6 +5,7 @@
  */
 #include "engine.h"
 #include "report.h"
+#include "spread.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,7 +22,8 @@ static void usage(FILE *out) {
             "usage: ringpad-bench [options]\n"
             "  --scenario S       docs | hot | fanout | storm | paste | idle | echo | tls   (docs)\n"
             "  --host H           server address, loopback only unless --allow-remote (127.0.0.1)\n"
-            "  --port P           (8080)\n"
+            "  --port P[,P...]    (8080); several: connections spread over servers on --host (fanout:\n"
+            "                     writers on the first, readers in turn over all; else connection i on i mod n)\n"
             "  --path P           WebSocket path (/ws; /echo for the echo scenario)\n"
             "  --connections N    simultaneous connections (100)\n"
             "  --docs D           documents (docs, paste: connections/4; hot, fanout: 1)\n"
@@ -71,6 +73,12 @@ static int resolve(lg_config *cfg) {
     memcpy(&cfg->addr, res->ai_addr, res->ai_addrlen);
     cfg->addr_len = res->ai_addrlen;
     freeaddrinfo(res);
+    /* the other servers differ only in the port */
+    for (uint32_t i = 0; i < cfg->nservers; i++) {
+        cfg->addrs[i] = cfg->addr;
+        if (cfg->addr.ss_family == AF_INET6) ((struct sockaddr_in6 *)&cfg->addrs[i])->sin6_port = htons(cfg->ports[i]);
+        else ((struct sockaddr_in *)&cfg->addrs[i])->sin_port = htons(cfg->ports[i]);
+    }
     return 0;
 }
 
@@ -117,10 +125,21 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
     return 0;
 }
 
+/* --port P[,P...]: the first is the server of the single-server fields. */
+static int set_ports(lg_config *cfg, const char *arg) {
+    int n = lg_parse_ports(arg, cfg->ports, LG_MAX_SERVERS);
+    if (n < 1) return -1;
+    cfg->nservers = (uint32_t)n;
+    cfg->port = cfg->ports[0];
+    return 0;
+}
+
 static void config_defaults(lg_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->host, sizeof cfg->host, "127.0.0.1");
     cfg->port = 8080;
+    cfg->nservers = 1;
+    cfg->ports[0] = 8080;
     cfg->connections = 100;
     cfg->threads = 1;
     cfg->duration_s = 10;
@@ -228,7 +247,7 @@ int main(int argc, char **argv) {
             if (strlen(optarg) >= sizeof cfg.host) bad = o;
             else snprintf(cfg.host, sizeof cfg.host, "%s", optarg);
             break;
-        case O_PORT: bad = parse_u64(optarg, 1, 65535, &u) ? o : 0; cfg.port = (uint16_t)u; break;
+        case O_PORT: bad = set_ports(&cfg, optarg) ? o : 0; break;
         case O_PATH:
             if (optarg[0] != '/' || strlen(optarg) >= sizeof cfg.path || strpbrk(optarg, " \r\n")) bad = o;
             else snprintf(cfg.path, sizeof cfg.path, "%s", optarg);

@@ -40,8 +40,9 @@ static void hist_row(FILE *out, const char *name, const lg_hist *h) {
 
 void lg_report_table(FILE *out, const lg_config *cfg, const lg_stats *st) {
     double s = st->measured_s;
-    fprintf(out, "ringpad-bench  scenario=%s  %s:%u%s  connections=%u", lg_scenario_str(cfg->scenario),
-            cfg->host, (unsigned)cfg->port, cfg->path, cfg->connections);
+    fprintf(out, "ringpad-bench  scenario=%s  %s:%u", lg_scenario_str(cfg->scenario), cfg->host, (unsigned)cfg->port);
+    for (uint32_t i = 1; i < cfg->nservers; i++) fprintf(out, ",%u", (unsigned)cfg->ports[i]);
+    fprintf(out, "%s  connections=%u", cfg->path, cfg->connections);
     if (proto(cfg)) fprintf(out, " docs=%u", cfg->docs);
     fprintf(out, " threads=%u  %s", cfg->threads, cfg->rate_ops_s > 0 ? "open loop" : "closed loop");
     if (cfg->rate_ops_s > 0) fprintf(out, " %.0f ops/s", cfg->rate_ops_s);
@@ -57,6 +58,11 @@ void lg_report_table(FILE *out, const lg_config *cfg, const lg_stats *st) {
     if (proto(cfg)) {
         hist_row(out, "submit -> ack", &st->ack);
         hist_row(out, "submit -> delivery", &st->delivery);
+        for (uint32_t i = 0; i < cfg->nservers && cfg->nservers > 1; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "  readers of :%u", (unsigned)cfg->ports[i]);
+            hist_row(out, name, &st->delivery_by_server[i]);
+        }
     }
     if (cfg->scenario == LG_SC_ECHO) hist_row(out, "echo round trip", &st->echo);
     fprintf(out, "\n  throughput\n");
@@ -127,6 +133,9 @@ int lg_report_json(FILE *out, const lg_config *cfg, const lg_stats *st) {
                  "\"message_bytes\": %u, \"seed\": %" PRIu64 "},\n",
             cfg->host, (unsigned)cfg->port, cfg->path, cfg->connections, cfg->docs, cfg->threads,
             cfg->duration_s, cfg->warmup_s, cfg->rate_ops_s, cfg->message_bytes, cfg->seed);
+    fprintf(out, "  \"ports\": [");
+    for (uint32_t i = 0; i < cfg->nservers; i++) fprintf(out, "%s%u", i ? ", " : "", (unsigned)cfg->ports[i]);
+    fprintf(out, "],\n");
     fprintf(out, "  \"ready_connections\": %" PRIu64 ",\n", st->ready_connections);
     fprintf(out, "  \"latency_us\": {\n");
     hist_json(out, "connect", &st->connect, false);
@@ -134,6 +143,12 @@ int lg_report_json(FILE *out, const lg_config *cfg, const lg_stats *st) {
     hist_json(out, "delivery", &st->delivery, false);
     hist_json(out, "echo", &st->echo, false);
     hist_json(out, "tls_handshake", &st->tls_handshake, true);
+    fprintf(out, "  },\n  \"delivery_by_server_us\": {\n");
+    for (uint32_t i = 0; i < cfg->nservers && cfg->nservers > 1; i++) {
+        char port[8];
+        snprintf(port, sizeof port, "%u", (unsigned)cfg->ports[i]);
+        hist_json(out, port, &st->delivery_by_server[i], i + 1 == cfg->nservers);
+    }
     fprintf(out, "  },\n  \"throughput\": {\"ops_acked_per_s\": %.1f, \"ops_delivered_per_s\": %.1f, "
                  "\"echoes_per_s\": %.1f, \"connections_per_s\": %.1f, \"frames_in_per_s\": %.1f, "
                  "\"frames_out_per_s\": %.1f, \"bytes_in_per_s\": %.1f, \"bytes_out_per_s\": %.1f},\n",

@@ -1,4 +1,5 @@
 /* The load generator's run: phases with deadlines, worker setup and threads, lg_run. */
+#include "spread.h"
 #include "worker.h"
 
 #include "tls/tls.h"
@@ -130,9 +131,13 @@ static void phase_step(worker *w, uint64_t now) {
         if (cfg->scenario == LG_SC_STORM || cfg->scenario == LG_SC_TLS) {
             w->nready = w->nconns;
         } else {
+            bool readers_wait = lg_readers_wait_for_writers(cfg->scenario, cfg->nservers) &&
+                                atomic_load(&sh->editors_settled) < sh->editors_total;
             while (w->next_connect < w->nconns &&
-                   w->next_connect - w->nready - w->nfailed < cfg->max_connecting_per_thread)
+                   w->next_connect - w->nready - w->nfailed < cfg->max_connecting_per_thread) {
+                if (readers_wait && w->conns[w->next_connect].role == R_READER) break;
                 lg_conn_start(w, &w->conns[w->next_connect++]);
+            }
         }
         if (w->nready + w->nfailed >= w->nconns || now >= w->deadline) {
             w->phase = PH_WAIT_START;
@@ -317,6 +322,7 @@ static int worker_init(worker *w, shared *sh, uint32_t id) {
         case LG_SC_FANOUT: c->role = g < cfg->docs ? R_EDITOR : R_READER; break;
         default: c->role = R_EDITOR; break;
         }
+        c->server = lg_server_of(cfg->scenario, cfg->docs, cfg->nservers, g);
         if (!is_proto(cfg)) continue;
         c->doc = g % cfg->docs;
         w->docs[c->doc].has_clients = true;
@@ -367,7 +373,8 @@ static void worker_destroy(worker *w) {
 
 int lg_run(const lg_config *cfg, lg_stats *out, char *err, size_t err_len) {
     if (cfg->threads == 0 || cfg->threads > LG_MAX_THREADS || cfg->connections == 0 ||
-        cfg->connections > LG_MAX_CONNECTIONS || (is_proto(cfg) && cfg->docs == 0)) {
+        cfg->connections > LG_MAX_CONNECTIONS || (is_proto(cfg) && cfg->docs == 0) || cfg->nservers == 0 ||
+        cfg->nservers > LG_MAX_SERVERS) {
         snprintf(err, err_len, "bad configuration");
         return -EINVAL;
     }
@@ -376,6 +383,7 @@ int lg_run(const lg_config *cfg, lg_stats *out, char *err, size_t err_len) {
     atomic_init(&sh.ready_threads, 0);
     atomic_init(&sh.drained_threads, 0);
     atomic_init(&sh.start_us, 0);
+    atomic_init(&sh.editors_settled, 0);
     if (cfg->tls || cfg->scenario == LG_SC_TLS) {
         lg_tls_options o = {.version = cfg->tls_version,
                             .ca_path = cfg->tls_ca[0] ? cfg->tls_ca : NULL,
@@ -395,6 +403,7 @@ int lg_run(const lg_config *cfg, lg_stats *out, char *err, size_t err_len) {
         editors_total += ws[t].neditors;
         if (rc < 0) snprintf(err, err_len, "thread %u setup: %s", t, strerror(-rc));
     }
+    sh.editors_total = (uint32_t)editors_total;
     for (uint32_t t = 0; t < cfg->threads && rc == 0 && editors_total; t++)
         ws[t].rate_local = cfg->rate_ops_s * (double)ws[t].neditors / (double)editors_total;
     lg_stats_init(out);

@@ -30,6 +30,7 @@ void lg_stats_init(lg_stats *s) {
     memset(s, 0, sizeof(*s));
     lg_hist_reset(&s->ack);
     lg_hist_reset(&s->delivery);
+    for (int i = 0; i < LG_MAX_SERVERS; i++) lg_hist_reset(&s->delivery_by_server[i]);
     lg_hist_reset(&s->connect);
     lg_hist_reset(&s->echo);
     lg_hist_reset(&s->tls_handshake);
@@ -38,6 +39,7 @@ void lg_stats_init(lg_stats *s) {
 void lg_stats_merge(lg_stats *d, const lg_stats *s) {
     lg_hist_merge(&d->ack, &s->ack);
     lg_hist_merge(&d->delivery, &s->delivery);
+    for (int i = 0; i < LG_MAX_SERVERS; i++) lg_hist_merge(&d->delivery_by_server[i], &s->delivery_by_server[i]);
     lg_hist_merge(&d->connect, &s->connect);
     lg_hist_merge(&d->echo, &s->echo);
     lg_hist_merge(&d->tls_handshake, &s->tls_handshake);

@@ -41,6 +41,8 @@ typedef struct shared {
     atomic_uint ready_threads;
     atomic_uint drained_threads;
     atomic_uint_fast64_t start_us;         /* set once by the last thread to get ready */
+    uint32_t editors_total;                /* editing connections of every thread */
+    atomic_uint editors_settled;           /* of those: snapshot received, or failed to connect */
     lg_tls_ctx *tls;                       /* NULL without --tls */
 } shared;
 
@@ -55,6 +57,7 @@ typedef struct conn {
     bool recv_armed, send_busy, connect_busy, dirty, ready, want_rearm;
     uint32_t doc;
     uint32_t idx;                  /* in the worker's array */
+    uint32_t server;               /* index into cfg->ports / cfg->addrs */
     uint64_t t_start_us;           /* connect start, or echo send time */
     char key[LG_WSC_KEY_CHARS + 1];
     char *hs;                      /* handshake response head being collected */

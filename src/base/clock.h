@@ -13,5 +13,8 @@ uint64_t clock_mono_ms(void);
 uint64_t clock_mono_us(void);
 /* CLOCK_REALTIME in milliseconds since the Unix epoch: when an op was applied. */
 int64_t clock_wall_ms(void);
+/* CLOCK_REALTIME_COARSE in seconds: HTTP dates and token expiry, which need
+ * no more than the second (the coarse clock skips the vDSO's counter read). */
+int64_t clock_wall_s(void);
 
 #endif /* RINGPAD_CLOCK_H */

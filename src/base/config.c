@@ -103,7 +103,8 @@ static const opt_spec opt_table[] = {
      "memory for all documents and what is in flight; documents keep to half of it, shedding old history first, "
      "then unloading idle documents; 0 = a quarter of the RAM"},
     {"history-retention", "RINGPAD_HISTORY_RETENTION", OPT_STRING, FIELD(history_retention), 0, 32, "all",
-     "what the log on disk keeps: all (every op), a count of ops (100000) or an age (30d, 12h, 90m)"},
+     "what the log on disk (in cluster mode, the Redis stream) keeps: all (every op), a count of ops (100000) or an "
+     "age (30d, 12h, 90m)"},
     {"checkpoint-ops", "RINGPAD_CHECKPOINT_OPS", OPT_U32, FIELD(checkpoint_ops), 1, 10000000, "1000",
      "write a checkpoint (the text at a version, beside the log) at most this many ops after the last"},
     {"checkpoint-bytes", "RINGPAD_CHECKPOINT_BYTES", OPT_BYTES, FIELD(checkpoint_bytes), 4096, 1ull << 40,

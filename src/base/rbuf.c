@@ -53,7 +53,20 @@ static void pool_unref(rbuf_pool *p) {
     free(p);
 }
 
+/* Lent blocks come back on the owner's thread: plain list and count, no atomics. */
+static void lent_return(rbuf_pool *p, rbuf *b) {
+    assert(p->lent_out > 0);
+    set_next(b, p->lent_returned);
+    p->lent_returned = b;
+    p->lent_out--;
+    if (p->lent_released && p->lent_out == 0) free(p);
+}
+
 static void pool_return(rbuf_pool *p, rbuf *b) {
+    if (p->lent) {
+        lent_return(p, b);
+        return;
+    }
     /* Treiber push; only the owner pops, and it takes the whole stack at once
      * (atomic exchange), so there is no ABA. */
     rbuf *head = atomic_load_explicit(&p->returned, memory_order_relaxed);
@@ -121,6 +134,13 @@ rbuf *rbuf_pool_get(rbuf_pool *p, size_t cap) {
 
 void rbuf_pool_release(rbuf_pool *p) {
     if (p == NULL) return;
+    if (p->lent) {
+        /* the owner lets go: the pool goes with the last lent block back */
+        assert(!p->lent_released);
+        p->lent_released = true;
+        if (p->lent_out == 0) free(p);
+        return;
+    }
     free_chain(p->free_list);
     p->free_list = NULL;
     p->free_count = 0;
@@ -141,13 +161,15 @@ rbuf *rbuf_pool_wrap(rbuf_pool *p, void *mem) {
     b->cap = p->block_cap_bytes;
     b->reserved = 0;
     b->pool = p;
-    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+    p->lent_out++;
     return b;
 }
 
 rbuf *rbuf_pool_take_returned(rbuf_pool *p) {
-    if (atomic_load_explicit(&p->returned, memory_order_relaxed) == NULL) return NULL;
-    return atomic_exchange_explicit(&p->returned, NULL, memory_order_acquire);
+    assert(p->lent);
+    rbuf *chain = p->lent_returned;
+    p->lent_returned = NULL;
+    return chain;
 }
 
 rbuf *rbuf_returned_next(const rbuf *b) { return next_of(b); }

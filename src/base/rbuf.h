@@ -54,6 +54,10 @@ typedef struct rbuf_pool {
     _Atomic(rbuf *) returned;        /* lock-free stack of blocks given back */
     _Atomic uint64_t refs;           /* 1 (the owner) + blocks out */
     bool lent;                       /* blocks live in the owner's memory (rbuf_pool_new_lent) */
+    /* lent pools, owner thread only */
+    bool lent_released;              /* the owner let go; freed with the last block back */
+    uint32_t lent_out;               /* blocks wrapped and not yet back */
+    rbuf *lent_returned;             /* blocks back since the last take, newest first */
 } rbuf_pool;
 
 /* A pool of blocks with `block_cap_bytes` (>= 8) of data each, keeping at
@@ -72,8 +76,12 @@ void rbuf_pool_release(rbuf_pool *p);
 
 /* A pool over blocks the owner keeps in its own memory (receive buffers the
  * kernel writes into): the pool never allocates or frees one. A block whose
- * last reference drops waits on the returned stack until the owner takes it
- * back with rbuf_pool_take_returned. NULL on no memory. */
+ * last reference drops waits on the returned chain until the owner takes it
+ * back with rbuf_pool_take_returned. Lent blocks are referenced and dropped
+ * on the owner's thread only (a worker lends its receive buffers to its own
+ * connections' send queues), so their bookkeeping is plain, not atomic; the
+ * block's own reference count stays atomic like every rbuf's. NULL on no
+ * memory. */
 rbuf_pool *rbuf_pool_new_lent(uint32_t block_cap_bytes);
 
 /* Starts the block at `mem` (room for an rbuf and block_cap_bytes of data,

@@ -71,7 +71,17 @@ void cluster_doc_lose(cluster_doc *d, const char *why) {
     release(d);
     d->phase = PHASE_LOST;
     d->c->stats.lost++;
+    cluster_registry_changed(d->c);
     d->ev->lost(d->ctx, why);
+}
+
+void cluster_doc_deleted(cluster_doc *d) {
+    if (!cluster_doc_live(d)) return;
+    log_info("cluster: document %.*s: deleted", (int)d->name_len, d->name);
+    d->token[0] = '\0';   /* the deletion took the lease */
+    d->phase = PHASE_LOST;
+    cluster_registry_changed(d->c);
+    d->ev->deleted(d->ctx);
 }
 
 static void load_failed(cluster_doc *d, int rc) {
@@ -105,6 +115,7 @@ static void on_renew(void *ctx, const redisReply *r) {
     long long v;
     if (cluster_doc_live(d) && d->phase == PHASE_OWNED && r != NULL && !noscript(d, r)) {
         if (reply_int(r, &v) && v == 1) lease_granted(d, d->renew_sent_ms);
+        else if (reply_int(r, &v) && v == -1) cluster_doc_deleted(d);
         else cluster_doc_lose(d, r->type == REDIS_REPLY_ERROR ? r->str : "the lease went to another node");
     }
     cluster_doc_unref(d);
@@ -114,9 +125,9 @@ static void renew(cluster_doc *d) {
     char lease[16];
     const char *args[] = {d->token, lease};
     size_t lens[] = {strlen(d->token), (size_t)snprintf(lease, sizeof lease, "%u", d->c->lease_ms)};
-    cluster_key keys[] = {CLUSTER_KEY_OWNER};
+    cluster_key keys[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_META};
     d->renew_sent_ms = now_of(d->c);
-    if (eval(d, CLUSTER_SCRIPT_RENEW, keys, 1, args, lens, 2, on_renew) == 0) d->renew_out = true;
+    if (eval(d, CLUSTER_SCRIPT_RENEW, keys, 2, args, lens, 2, on_renew) == 0) d->renew_out = true;
 }
 
 static void release(cluster_doc *d) {
@@ -193,8 +204,10 @@ static void load_finish(cluster_doc *d) {
     }
     ld->owned = d->phase == PHASE_LOADING;
     d->phase = ld->owned ? PHASE_OWNED : PHASE_FOLLOWING;
+    if (ld->owned) cluster_doc_register(d, ld->version, !ld->exists);
     d->acked = d->sent_to = ld->version;
     d->refs++;
+    cluster_registry_changed(d->c);
     cluster_presence_listen(d, true);
     d->ev->loaded(d->ctx, 0, ld);
     cluster_load_free(ld);
@@ -258,14 +271,22 @@ static void on_meta(void *ctx, const redisReply *r) {
     cluster_doc *d = ctx;
     d->cmd_out = false;
     if (!cluster_doc_live(d)) goto out;
-    if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
         load_failed(d, -EIO);
         goto out;
     }
     cluster_load *ld = &d->load;
-    if (r->type == REDIS_REPLY_STRING) {
+    const redisReply *v = r->element[0];
+    if (r->element[1]->type == REDIS_REPLY_STRING) {
+        /* deleted: absent; created again, it starts past the tombstone on an empty text */
+        ld->exists = false;
+        ld->version = ld->snap_version = v->type == REDIS_REPLY_STRING ? cluster_parse_u64(v->str, v->len) : 0;
+        free(ld->snap_text);
+        ld->snap_text = NULL;
+        ld->snap_len = 0;
+    } else if (v->type == REDIS_REPLY_STRING) {
         ld->exists = true;
-        ld->version = cluster_parse_u64(r->str, r->len);
+        ld->version = cluster_parse_u64(v->str, v->len);
     } else {
         ld->version = ld->snap_version;
     }
@@ -303,15 +324,15 @@ static void on_snap(void *ctx, const redisReply *r) {
 static void load_start(cluster_doc *d) {
     const char *snap[] = {"HMGET", d->keys[CLUSTER_KEY_SNAP], "version", "text"};
     size_t snap_lens[] = {5, d->key_lens[CLUSTER_KEY_SNAP], 7, 4};
-    const char *meta[] = {"HGET", d->keys[CLUSTER_KEY_META], "version"};
-    size_t meta_lens[] = {4, d->key_lens[CLUSTER_KEY_META], 7};
+    const char *meta[] = {"HMGET", d->keys[CLUSTER_KEY_META], "version", "deleted"};
+    size_t meta_lens[] = {5, d->key_lens[CLUSTER_KEY_META], 7, 7};
     redis_conn *conn = &d->c->conn;
     if (redis_conn_command(conn, 4, snap, snap_lens, on_snap, d) != 0) {
         load_failed(d, -EIO);
         return;
     }
     d->refs++;
-    if (redis_conn_command(conn, 3, meta, meta_lens, on_meta, d) != 0) {
+    if (redis_conn_command(conn, 4, meta, meta_lens, on_meta, d) != 0) {
         load_failed(d, -EIO);
         return;
     }
@@ -409,6 +430,7 @@ void cluster_doc_close(cluster_doc *d) {
     cluster_presence_listen(d, false);
     d->closed = true;
     if (following) cluster_follow_changed(c);
+    cluster_registry_changed(c);
     for (size_t i = 0; i < d->count_ops; i++) free(d->ops[(d->ops_head + i) % d->cap_ops].buf);
     free(d->ops);
     d->ops = NULL;
@@ -446,6 +468,10 @@ static void on_append(void *ctx, const redisReply *r) {
     long long status = r->element[0]->integer;
     uint64_t v = (uint64_t)r->element[1]->integer;
     bool landed = (status == CLUSTER_APPEND_OK || status == CLUSTER_APPEND_DUPLICATE) && v == head->rec.base_version;
+    if (status == CLUSTER_APPEND_DELETED) {
+        cluster_doc_deleted(d);
+        goto out;
+    }
     if (!landed) {
         cluster_doc_lose(d, status == CLUSTER_APPEND_NOTOWNER ? "fenced: another node owns it now"
                 : status == CLUSTER_APPEND_CONFLICT ? "the log moved past this node's version"
@@ -461,17 +487,20 @@ out:
     cluster_doc_unref(d);
 }
 
-static int send_append(cluster_doc *d, const store_record *rec) {
-    char v[24], time[24];
-    const char *args[] = {d->token, v, rec->id, rec->author, time, rec->op_json};
+static int send_append(cluster_doc *d, const pending_op *p) {
+    const store_record *rec = &p->rec;
+    char v[24], time[24], cps[24], bytes[24];
+    const char *args[] = {d->token, v, rec->id, rec->author, time, rec->op_json, cps, bytes};
     size_t lens[] = {strlen(d->token),
                      (size_t)snprintf(v, sizeof v, "%" PRIu64, rec->base_version),
                      rec->id_len,
                      rec->author_len,
                      (size_t)snprintf(time, sizeof time, "%" PRId64, rec->time_ms),
-                     rec->op_len};
+                     rec->op_len,
+                     (size_t)snprintf(cps, sizeof cps, "%" PRIu64, p->codepoints),
+                     (size_t)snprintf(bytes, sizeof bytes, "%" PRIu64, p->bytes)};
     cluster_key keys[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_META, CLUSTER_KEY_LOG, CLUSTER_KEY_IDS};
-    return eval(d, CLUSTER_SCRIPT_APPEND, keys, 4, args, lens, 6, on_append);
+    return eval(d, CLUSTER_SCRIPT_APPEND, keys, 4, args, lens, 8, on_append);
 }
 
 /* Sends the queued appends from sent_to on (all of them after a failure). */
@@ -481,7 +510,7 @@ static void send_appends(cluster_doc *d) {
     /* bounded by the queue */
     while (d->sent_to < d->acked + d->count_ops) {
         const pending_op *p = &d->ops[(d->ops_head + (d->sent_to - d->acked)) % d->cap_ops];
-        if (send_append(d, &p->rec) != 0) return;
+        if (send_append(d, p) != 0) return;
         d->sent_to++;
     }
 }
@@ -498,7 +527,7 @@ static int ops_grow(cluster_doc *d) {
     return 0;
 }
 
-int cluster_doc_append(cluster_doc *d, const store_record *rec) {
+int cluster_doc_append(cluster_doc *d, const store_record *rec, uint64_t codepoints, uint64_t bytes) {
     if (d->phase != PHASE_OWNED) return -EAGAIN;
     if (rec->base_version != d->acked + d->count_ops) return -EINVAL;
     if (d->count_ops == d->cap_ops && ops_grow(d) != 0) return -ENOMEM;
@@ -512,6 +541,8 @@ int cluster_doc_append(cluster_doc *d, const store_record *rec) {
     memcpy(buf + rec->op_len + rec->id_len + 2, rec->author, rec->author_len);
     buf[rec->op_len + rec->id_len + 2 + rec->author_len] = '\0';
     p->buf = buf;
+    p->codepoints = codepoints;
+    p->bytes = bytes;
     p->rec = *rec;
     p->rec.op_json = buf;
     p->rec.id = buf + rec->op_len + 1;
@@ -521,14 +552,16 @@ int cluster_doc_append(cluster_doc *d, const store_record *rec) {
     return 0;
 }
 
-int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below) {
+int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below,
+                         int64_t before_ms) {
     if (d->phase != PHASE_OWNED) return -EAGAIN;
-    char v[24], below[24];
-    const char *args[] = {d->token, v, text, below};
+    char v[24], below[24], before[24];
+    const char *args[] = {d->token, v, text, below, before};
     size_t lens[] = {strlen(d->token), (size_t)snprintf(v, sizeof v, "%" PRIu64, version), len,
-                     (size_t)snprintf(below, sizeof below, "%" PRIu64, trim_below)};
-    cluster_key keys[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_SNAP, CLUSTER_KEY_LOG, CLUSTER_KEY_IDS};
-    return eval(d, CLUSTER_SCRIPT_SNAP, keys, 4, args, lens, 4, NULL);
+                     (size_t)snprintf(below, sizeof below, "%" PRIu64, trim_below),
+                     (size_t)snprintf(before, sizeof before, "%" PRId64, before_ms > 0 ? before_ms : 0)};
+    cluster_key keys[] = {CLUSTER_KEY_OWNER, CLUSTER_KEY_SNAP, CLUSTER_KEY_LOG, CLUSTER_KEY_IDS, CLUSTER_KEY_BASE};
+    return eval(d, CLUSTER_SCRIPT_SNAP, keys, 5, args, lens, 5, NULL);
 }
 
 /* ---- the worker's cluster ------------------------------------------------------------ */
@@ -562,6 +595,7 @@ int cluster_new(const cluster_config *cfg, struct worker *w, cluster **out) {
     snprintf(c->node, sizeof c->node, "%s", cfg->node_id);
     snprintf(c->prefix, sizeof c->prefix, "%s", cfg->prefix);
     snprintf(c->me, sizeof c->me, "%s#%u", cfg->node_id, cfg->worker);
+    c->backfill = cfg->worker == 0 ? BACKFILL_CHECK : BACKFILL_DONE;
     for (int i = 0; i < CLUSTER_SCRIPT_COUNT; i++) cluster_script_sha((cluster_script_id)i, c->sha[i]);
     int rc = redis_conn_init(&c->conn, w, cfg->host, cfg->port, cfg->db, on_state, c);
     if (rc == 0) rc = cluster_follow_init(c, cfg->host, cfg->port, cfg->db);
@@ -610,6 +644,7 @@ void cluster_tick(cluster *c, uint64_t now_ms) {
     }
     publish_metrics(c, owned, followed);
     cluster_registry_tick(c, now_ms);
+    if (up) cluster_backfill_tick(c, now_ms);
 }
 
 bool cluster_up(const cluster *c) { return redis_conn_up(&c->conn); }

@@ -63,6 +63,8 @@ typedef struct cluster_doc_events {
     void (*append_failed)(void *ctx, uint64_t from, uint64_t to);
     /* The document is no longer ours (fenced, lease lost, Redis disagrees). */
     void (*lost)(void *ctx, const char *why);
+    /* The document was deleted (by any node): no event follows. */
+    void (*deleted)(void *ctx);
     /* Following: the next op of the log (rec points into a reply: copy what is kept). */
     void (*logged)(void *ctx, const store_record *rec);
     /* Following: the owner refused a forwarded op (a protocol error code). */
@@ -120,12 +122,16 @@ cluster_doc *cluster_doc_open(cluster *c, const char *name, size_t name_len, boo
 void cluster_doc_close(cluster_doc *d);
 /* Ops may be accepted now: owned, Redis up, before the lease's deadline. */
 bool cluster_doc_writable(const cluster_doc *d, uint64_t now_ms);
-/* Queues the op at rec->base_version (the next version) for Redis. 0,
- * -ENOMEM, -EINVAL when it is not the next version. */
-int cluster_doc_append(cluster_doc *d, const store_record *rec);
+/* Queues the op at rec->base_version (the next version) for Redis, with the
+ * text's length after it (kept in meta for the listing). 0, -ENOMEM, -EINVAL
+ * when it is not the next version. */
+int cluster_doc_append(cluster_doc *d, const store_record *rec, uint64_t codepoints, uint64_t bytes);
 /* Writes the snapshot (text at version) and, when trim_below > 0, trims the
- * log below it. Fire and forget: a failed snapshot is retried later. */
-int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below);
+ * log below it, down to a version whose text is kept; with before_ms > 0 (a
+ * wall-clock time, an age limit) only past ops written before it. Fire and
+ * forget: a failed snapshot is retried later. */
+int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below,
+                         int64_t before_ms);
 uint64_t cluster_doc_durable(const cluster_doc *d);
 const char *cluster_doc_token(const cluster_doc *d);
 
@@ -148,6 +154,58 @@ const cluster_stats *cluster_get_stats(const cluster *c);
  * {"redis","lease_ms","node","workers":[{worker,node,at,owned,following,...}]}
  * (without names: the counts only). 0 or -ENOMEM. */
 int cluster_describe(const cluster *c, bool with_names, ot_buf *out);
+
+/* A read of a document's retained log (cluster_read_log): the callbacks run
+ * on the worker, in this order. */
+typedef struct cluster_log_reader {
+    /* The oldest retained version and the text there ("" when text was not
+     * asked). Sets [*from, *to), the versions to read (*from at or above
+     * oldest); 0 goes on, a negative errno ends the read with it. */
+    int (*base)(void *ctx, uint64_t oldest, const char *text, size_t len, uint64_t *from, uint64_t *to);
+    /* One entry, in version order (rec points into a reply). 0 goes on, 1
+     * ends the read well, a negative errno ends it with that. */
+    int (*entry)(void *ctx, const store_record *rec);
+    /* The end, once: 0; -ERANGE: the log no longer holds the versions asked;
+     * -EIO: Redis failed or the log has a gap; -ECANCELED: the worker is
+     * stopping (answer nothing); or what base or entry returned. */
+    void (*done)(void *ctx, int rc);
+} cluster_log_reader;
+
+/* Starts a read of the document's log on the worker's connection (XRANGE
+ * pages of CLUSTER_LOAD_PAGE). 0 (done follows, later), -ENOTCONN (Redis is
+ * down), -ENOMEM, -EINVAL; no callback runs on a failure to start. */
+int cluster_read_log(cluster *c, const char *name, size_t name_len, bool want_text, const cluster_log_reader *rd,
+                     void *ctx);
+
+/* The cluster's list of documents (cluster_list.c). */
+#define CLUSTER_LIST_NAME_MAX 256u
+typedef struct cluster_doc_info {
+    const char *name;
+    size_t name_len;
+    uint64_t v, codepoints, bytes;
+    bool found, failed;             /* the read's own */
+    void *read;
+} cluster_doc_info;
+/* false: the name is left out of the page (and does not count in its limit). */
+typedef bool (*cluster_name_filter)(void *ctx, const char *name, size_t len);
+/* rc 0: infos[n] in byte order of name; next: the page's last name when more
+ * follow (else NULL); -EIO: Redis failed; -ECANCELED: the worker is stopping
+ * (answer nothing). */
+typedef void (*cluster_list_fn)(void *ctx, int rc, const cluster_doc_info *infos, uint32_t n, const char *next);
+/* Starts a read of the page of at most limit documents after `after` (""
+ * from the first) that keep (may be NULL) lets through. 0 (fn follows,
+ * later), -ENOTCONN, -ENOMEM, -EINVAL. */
+int cluster_list_docs(cluster *c, const char *after, size_t after_len, uint32_t limit, cluster_name_filter keep,
+                      cluster_list_fn fn, void *ctx);
+
+/* rc 0: deleted; -ENOENT: no such document; -EIO: Redis failed;
+ * -ECANCELED: the worker is stopping (answer nothing). */
+typedef void (*cluster_delete_fn)(void *ctx, int rc);
+/* Deletes the document in Redis, whoever owns it (cluster_scripts.c says
+ * how): its owner hears `deleted` at its next renewal or append, its
+ * followers when they read the tombstone. 0 (fn follows), -ENOTCONN, -ENOMEM. */
+int cluster_delete_doc(cluster *c, const char *name, size_t name_len, int64_t time_ms, cluster_delete_fn fn,
+                       void *ctx);
 
 /* Frees what a load allocated. */
 void cluster_load_free(cluster_load *ld);

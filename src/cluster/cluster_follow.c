@@ -65,6 +65,10 @@ static void deliver(cluster_doc *d, const redisReply *entry) {
         return;
     uint64_t v = cluster_parse_u64(entry->element[0]->str, entry->element[0]->len);
     if (v < d->acked) return;   /* seen already */
+    if (v == d->acked && field(entry->element[1], "deleted") != NULL) {
+        cluster_doc_deleted(d);
+        return;
+    }
     store_record rec;
     if (v > d->acked || cluster_entry_record(entry->element[1], v, &rec) != 0) {
         cluster_doc_lose(d, "a gap or a damaged entry in the followed log; reloading");
@@ -291,6 +295,7 @@ static void on_catch_up(void *ctx, const redisReply *r) {
     }
     d->phase = PHASE_OWNED;
     d->sent_to = d->acked;
+    cluster_registry_changed(d->c);
     log_info("cluster: document %.*s: taken over at v%" PRIu64 " as %s", (int)d->name_len, d->name, d->acked,
              d->token);
     d->ev->promoted(d->ctx);

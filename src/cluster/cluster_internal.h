@@ -22,9 +22,18 @@ typedef enum doc_phase {
     PHASE_PROMOTING = 6,    /* was following, got the lease: reading the rest of the log */
 } doc_phase;
 
+/* The listing's backfill (cluster_backfill.c). */
+typedef enum backfill_state {
+    BACKFILL_CHECK = 0,     /* ask whether the cluster's list is complete (at backfill_at_ms) */
+    BACKFILL_ASKING = 1,
+    BACKFILL_SCANNING = 2,  /* a page of SCAN (and its documents' meta) in flight */
+    BACKFILL_DONE = 3,      /* complete, or not this worker's to do */
+} backfill_state;
+
 typedef struct pending_op {
     store_record rec;       /* points into buf */
     char *buf;
+    uint64_t codepoints, bytes;   /* the text's length after it */
 } pending_op;
 
 struct cluster_doc {
@@ -82,22 +91,41 @@ struct cluster {
     char **registry;
     uint32_t count_registry;
     bool registry_out;
-    uint64_t registry_at_ms;
+    uint64_t registry_at_ms;        /* the next write of this worker's entry */
+    uint64_t registry_read_at_ms;   /* the next read of the whole registry */
+    /* the listing's backfill (cluster_backfill.c): the first worker of a node only */
+    uint8_t backfill;               /* backfill_state */
+    uint64_t backfill_at_ms;
+    char backfill_cursor[24];       /* SCAN's next cursor ("" before the first page) */
 };
 
 /* cluster.c, for cluster_follow.c */
 void cluster_doc_unref(cluster_doc *d);
 bool cluster_doc_live(const cluster_doc *d);
 void cluster_doc_lose(cluster_doc *d, const char *why);
+/* The document was deleted: its lease is gone with it; no event follows. */
+void cluster_doc_deleted(cluster_doc *d);
 /* One log entry's fields as a record pointing into the reply. 0 or -EIO. */
 int cluster_entry_record(const redisReply *fields, uint64_t v, store_record *out);
 uint64_t cluster_parse_u64(const char *s, size_t n);
 
 /* cluster_registry.c */
 void cluster_registry_tick(cluster *c, uint64_t now_ms);
+/* What this worker owns or follows changed: its entry is written now. */
+void cluster_registry_changed(cluster *c);
 /* Shutdown: this worker's entry leaves the registry. */
 void cluster_registry_leave(cluster *c);
 void cluster_registry_free(cluster *c);
+
+/* cluster_list.c: the cluster's list of documents. */
+size_t cluster_docs_key(const cluster *c, char *out, size_t cap);
+/* The owner loaded it (created: it was absent or deleted): it exists in
+ * Redis (meta) and is in the list. */
+void cluster_doc_register(cluster_doc *d, uint64_t version, bool created);
+
+/* cluster_backfill.c: documents written before the cluster's list existed
+ * are added to it, once per cluster, a SCAN page at a time. */
+void cluster_backfill_tick(cluster *c, uint64_t now_ms);
 
 /* cluster_presence.c */
 int cluster_presence_init(cluster *c, const char *host, uint32_t port, uint32_t db);

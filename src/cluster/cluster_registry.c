@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The registry is read back this often (its entries are written every third
+ * of a lease, and at once when what a worker owns changes), so that
+ * /api/cluster reflects a lease taken or lost within a fraction of a second. */
+#define REGISTRY_READ_MS 200u
 /* An entry this much older than its lease is a node gone. */
 #define REGISTRY_STALE_LEASES 3u
 /* Names listed per worker and kind (owned, following); the counts are exact. */
@@ -84,22 +88,29 @@ static void on_registry(void *ctx, const redisReply *r) {
 
 void cluster_registry_tick(cluster *c, uint64_t now_ms) {
     uint64_t every = c->lease_ms / 3 > 500 ? c->lease_ms / 3 : 500;
-    if (c->registry_out || !redis_conn_up(&c->conn) || now_ms < c->registry_at_ms) return;
-    c->registry_at_ms = now_ms + every;
+    if (c->registry_out || !redis_conn_up(&c->conn)) return;
+    bool write = now_ms >= c->registry_at_ms;
+    if (!write && now_ms < c->registry_read_at_ms) return;
+    c->registry_read_at_ms = now_ms + REGISTRY_READ_MS;
     char key[KEY_MAX_BYTES];
     size_t key_len = nodes_key(c, key, sizeof key);
+    if (key_len == 0) return;
     ot_buf b;
     ot_buf_init(&b);
-    if (key_len > 0 && entry(c, clock_wall_ms(), &b) == 0) {
+    if (write && entry(c, clock_wall_ms(), &b) == 0) {
         const char *set[] = {"HSET", key, c->me, b.data};
         size_t set_lens[] = {4, key_len, strlen(c->me), b.len};
-        const char *get[] = {"HGETALL", key};
-        size_t get_lens[] = {7, key_len};
-        if (redis_conn_command(&c->conn, 4, set, set_lens, NULL, NULL) == 0 &&
-            redis_conn_command(&c->conn, 2, get, get_lens, on_registry, c) == 0)
-            c->registry_out = true;
+        if (redis_conn_command(&c->conn, 4, set, set_lens, NULL, NULL) == 0) c->registry_at_ms = now_ms + every;
     }
     ot_buf_free(&b);
+    const char *get[] = {"HGETALL", key};
+    size_t get_lens[] = {7, key_len};
+    if (redis_conn_command(&c->conn, 2, get, get_lens, on_registry, c) == 0) c->registry_out = true;
+}
+
+void cluster_registry_changed(cluster *c) {
+    c->registry_at_ms = 0;
+    if (!c->stopping) cluster_registry_tick(c, c->w->now_ms);
 }
 
 void cluster_registry_leave(cluster *c) {
@@ -112,6 +123,14 @@ void cluster_registry_leave(cluster *c) {
 
 void cluster_registry_free(cluster *c) { free_registry(c); }
 
+/* The registry's copy of this worker's entry (shown live instead). */
+static bool own_entry(const cluster *c, const char *json) {
+    static const char head[] = "{\"worker\":\"";
+    size_t n = strlen(c->me);
+    return strncmp(json, head, sizeof head - 1) == 0 && strncmp(json + sizeof head - 1, c->me, n) == 0 &&
+           json[sizeof head - 1 + n] == '"';
+}
+
 int cluster_describe(const cluster *c, bool with_names, ot_buf *out) {
     char head[CLUSTER_NODE_MAX_BYTES + 128];
     int64_t now = clock_wall_ms(), stale = (int64_t)c->lease_ms * REGISTRY_STALE_LEASES + 3000;
@@ -121,12 +140,17 @@ int cluster_describe(const cluster *c, bool with_names, ot_buf *out) {
     if (rc == 0) rc = proto_json_string(out, c->node, strlen(c->node));
     if (rc == 0) rc = ot_buf_append(out, ",\"workers\":[", 12);
     uint32_t listed = 0;
-    for (uint32_t i = 0; i < c->count_registry && rc == 0; i++) {
-        const char *s = c->registry[i];
+    /* this worker's own entry as it is now, then the others' as last read */
+    ot_buf mine;
+    ot_buf_init(&mine);
+    if (rc == 0) rc = entry(c, now, &mine);
+    for (uint32_t i = 0; i <= c->count_registry && rc == 0; i++) {
+        const char *s = i == 0 ? mine.data : c->registry[i - 1];
         char *json = NULL;
         int64_t at = strtoll(s, &json, 10);
         if (json == NULL || *json != ' ' || now - at > stale) continue;
         json++;
+        if (i > 0 && own_entry(c, json)) continue;
         if (listed++ > 0) rc = ot_buf_append(out, ",", 1);
         if (rc != 0) break;
         if (with_names) {
@@ -140,6 +164,7 @@ int cluster_describe(const cluster *c, bool with_names, ot_buf *out) {
         rc = ot_buf_append(out, json, (size_t)(owned - json));
         if (rc == 0) rc = ot_buf_append(out, counts, strlen(counts));
     }
+    ot_buf_free(&mine);
     if (rc == 0) rc = ot_buf_append(out, "]}", 2);
     return rc;
 }

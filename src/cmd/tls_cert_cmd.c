@@ -1,4 +1,5 @@
 #include "cmd/tls_cert_cmd.h"
+#include "base/clock.h"
 
 #include "tls/tls.h"
 #include "tls/tls_cert.h"
@@ -133,4 +134,4 @@ int tls_cert_cmd_run(int argc, char **argv, int64_t now_s, FILE *err) {
     return out == 0 ? 0 : 1;
 }
 
-int tls_cert_cmd_main(int argc, char **argv) { return tls_cert_cmd_run(argc, argv, (int64_t)time(NULL), stderr); }
+int tls_cert_cmd_main(int argc, char **argv) { return tls_cert_cmd_run(argc, argv, clock_wall_s(), stderr); }

@@ -1,5 +1,6 @@
 /* `ringpad token`: argument parsing around auth_sign(). */
 #include "cmd/token_cmd.h"
+#include "base/clock.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -152,6 +153,6 @@ int token_cmd_run(int argc, char **argv, const char *env_secret, int64_t now_s,
 }
 
 int token_cmd_main(int argc, char **argv) {
-    return token_cmd_run(argc, argv, getenv("RINGPAD_AUTH_SECRET"), (int64_t)time(NULL), stdout,
+    return token_cmd_run(argc, argv, getenv("RINGPAD_AUTH_SECRET"), clock_wall_s(), stdout,
                          stderr);
 }

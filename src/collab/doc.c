@@ -100,11 +100,6 @@ void doc_free(doc *d) {
 
 struct metrics_worker *doc_metrics(const doc *d) { return d->metrics; }
 
-int doc_send_no_memory(struct metrics_worker *m, fanout *out, uint64_t key, const char *ref, size_t ref_len) {
-    if (m != NULL) metrics_add(&m->errors[METRICS_ERR_NO_MEMORY], 1);
-    return doc_send_error(out, key, PROTO_ERR_NO_MEMORY, PROTO_NO_MEMORY_MESSAGE, ref, ref_len);
-}
-
 void doc_set_history_depth(doc *d, uint32_t depth) { d->history_depth = depth; }
 
 size_t doc_memory_bytes(const doc *d) {
@@ -172,6 +167,12 @@ void doc_set_replica(doc *d, const doc_replica *r) { d->replica = *r; }
 void doc_on_replicated(doc *d, uint64_t durable_to, fanout *out) { publish_until(d, durable_to, out); }
 
 void doc_ack(doc *d, uint64_t key, const char *id, size_t id_len, uint64_t v, fanout *out) {
+    if (fanout_key_typed(key)) {
+        proto_rest_answer a = {.kind = PROTO_REST_ACK, .doc = pstr(d->name, d->name_len), .id = pstr(id, id_len),
+                               .v = v};
+        doc_send_answer(out, key, &a);
+        return;
+    }
     ot_buf_clear(&d->scratch);
     if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(id, id_len), v) == 0) send_scratch(d, out, key);
     else lost(out, key);
@@ -299,24 +300,6 @@ static int broadcast_scratch(doc *d, fanout *out, uint64_t except) {
     return 0;
 }
 
-int doc_send_error(fanout *out, uint64_t key, int code, const char *message, const char *ref,
-                   size_t ref_len) {
-    ot_buf b;
-    ot_buf_init(&b);
-    int rc = proto_enc_error(&b, code, proto_cstr(message), pstr(ref, ref_len));
-    if (rc == 0) {
-        rbuf *f = fanout_frame(b.data, b.len);
-        if (f == NULL) rc = -ENOMEM;
-        else {
-            fanout_send(out, key, f);
-            rbuf_unref(f);
-        }
-    }
-    ot_buf_free(&b);
-    if (rc != 0) lost(out, key);
-    return rc;
-}
-
 static proto_peer peer_of(const doc_sub *s) {
     return (proto_peer){
         .session = proto_cstr(s->session),
@@ -378,13 +361,7 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
                           pstr(e->author, e->author_len));
     if (rc == 0) rc = broadcast_scratch(d, out, sender);
     else lost_all(d, out, sender);
-    if (sender != 0) {
-        ot_buf_clear(&d->scratch);
-        if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(e->id, e->id_len), v) == 0)
-            send_scratch(d, out, sender);
-        else
-            lost(out, sender);
-    }
+    if (sender != 0) doc_ack(d, sender, e->id, e->id_len, v, out);
     /* resends of this op that arrived while it was unpublished */
     for (uint32_t i = 0; i < d->count_dups;) {
         doc_dup_ack *a = &d->dups[i];
@@ -392,11 +369,7 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
             i++;
             continue;
         }
-        ot_buf_clear(&d->scratch);
-        if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(a->id, a->id_len), v) == 0)
-            send_scratch(d, out, a->key);
-        else
-            lost(out, a->key);
+        doc_ack(d, a->key, a->id, a->id_len, v, out);
         d->dups[i] = d->dups[--d->count_dups];
     }
     return rc;
@@ -648,11 +621,7 @@ int doc_submit(doc *d, uint64_t key, bool require_subscribed, const char *by, ui
     if (res.duplicate) {
         ot_op_free(&res.op);
         if (res.applied_at_version < d->published) {
-            ot_buf_clear(&d->scratch);
-            if (proto_enc_ack(&d->scratch, pstr(d->name, d->name_len), pstr(id, id_len), res.applied_at_version) == 0)
-                send_scratch(d, out, key);
-            else
-                lost(out, key);
+            doc_ack(d, key, id, id_len, res.applied_at_version, out);
             return 0;
         }
         if (d->count_dups == DOC_MAX_DUP_ACKS) {

@@ -19,6 +19,7 @@
 
 #include "collab/fanout.h"
 #include "proto/protocol.h"
+#include "proto/protocol_rest.h"
 #include "ringpad/ot.h"
 #include "store/store.h"
 
@@ -95,7 +96,8 @@ int doc_apply_logged(doc *d, uint64_t v, const ot_op *op, const char *id, size_t
                      size_t author_len, int64_t time_ms, uint64_t sender, fanout *out);
 /* Another node's presence or leave frame, to every subscriber here. */
 void doc_relay(doc *d, const char *json, size_t len, fanout *out);
-/* An ack of op id at v to key. */
+/* An ack of op id at v to key: the ack frame, or for a typed key a
+ * PROTO_REST_ACK answer. */
 void doc_ack(doc *d, uint64_t key, const char *id, size_t id_len, uint64_t v, fanout *out);
 /* Oldest base version accepted from clients. */
 uint64_t doc_oldest_version(const doc *d);
@@ -139,7 +141,16 @@ void doc_evict_all(doc *d, int code, const char *message, fanout *out);
  * ones are published. */
 void doc_on_flush(doc *d, const store_flush_result *result, fanout *out);
 
-/* Sends one error frame (ref may be NULL) to key. Returns 0 or -ENOMEM. */
+/* What the sender of a request hears about it (doc_reply.c): a session a
+ * ringpad.v1 frame, a REST call (a typed key, fanout_key_typed) a packed
+ * proto_rest_answer with the same content. When either cannot be made (no
+ * memory) the key is doomed (fanout_doom): told and closed, never left
+ * waiting. */
+
+/* A typed answer to key: a REST call's, or an event stream's REST-only
+ * refusal (not_found). Returns 0 or -ENOMEM. */
+int doc_send_answer(fanout *out, uint64_t key, const proto_rest_answer *a);
+/* One error (ref may be NULL; a typed answer has no ref) to key. Returns 0 or -ENOMEM. */
 int doc_send_error(fanout *out, uint64_t key, int code, const char *message, const char *ref,
                    size_t ref_len);
 /* A no_memory error (counted in ringpad_errors_total{kind="no_memory"} when m

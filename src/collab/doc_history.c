@@ -81,21 +81,50 @@ static int sum_record(void *ctx, const store_record *rec, size_t offset_bytes) {
     return 0;
 }
 
+struct doc_sessions {
+    sessions_ctx c;
+};
+
+doc_sessions *doc_sessions_new(uint64_t from, uint32_t max_sessions, uint32_t gap_ms, ot_buf *out) {
+    doc_sessions *s = calloc(1, sizeof *s);
+    if (s == NULL) return NULL;
+    s->c = (sessions_ctx){.limits = read_limits(), .out = out, .max = max_sessions, .gap_ms = gap_ms, .next = from};
+    ot_op_init(&s->c.op);
+    return s;
+}
+
+int doc_sessions_feed(doc_sessions *s, const store_record *rec) { return sum_record(&s->c, rec, 0); }
+
+int doc_sessions_end(doc_sessions *s, bool full, uint64_t to, uint32_t *count, uint64_t *next) {
+    int rc = !full && s->c.open ? emit_session(&s->c) : 0;
+    *count = s->c.count;
+    *next = full ? s->c.next : to;
+    return rc;
+}
+
+void doc_sessions_free(doc_sessions *s) {
+    if (s == NULL) return;
+    ot_op_free(&s->c.op);
+    free(s);
+}
+
 int doc_history_sessions(int data_dir_fd, const char *name, size_t name_len, uint64_t from, uint64_t to,
                          uint32_t max_sessions, uint32_t gap_ms, ot_buf *out, uint32_t *count, uint64_t *next) {
     *count = 0;
     *next = from;
     if (from >= to) return 0;
-    sessions_ctx c = {.limits = read_limits(), .out = out, .max = max_sessions, .gap_ms = gap_ms, .next = from};
-    ot_op_init(&c.op);
-    int rc = store_read_ops(data_dir_fd, name, name_len, from, to, sum_record, &c);
+    doc_sessions *s = doc_sessions_new(from, max_sessions, gap_ms, out);
+    if (s == NULL) return -ENOMEM;
+    int rc = store_read_ops(data_dir_fd, name, name_len, from, to, sum_record, &s->c);
     bool full = rc == 1;
     if (full) rc = 0;
-    if (rc == 0 && c.open) rc = emit_session(&c);
-    ot_op_free(&c.op);
+    uint32_t n = 0;
+    uint64_t at = from;
+    if (rc == 0) rc = doc_sessions_end(s, full, to, &n, &at);
+    doc_sessions_free(s);
     if (rc != 0) return rc;
-    *count = c.count;
-    *next = full ? c.next : to;
+    *count = n;
+    *next = at;
     return 0;
 }
 
@@ -218,35 +247,61 @@ static int render_authors(const authors_ctx *c, uint64_t base, ot_buf *out) {
     return rc;
 }
 
+struct doc_authors {
+    authors_ctx c;
+    uint64_t base;
+};
+
+doc_authors *doc_authors_new(uint64_t base, const char *text, size_t len) {
+    doc_authors *a = calloc(1, sizeof *a);
+    if (a == NULL) return NULL;
+    a->base = base;
+    authors_ctx *c = &a->c;
+    c->limits = read_limits();
+    ot_op_init(&c->op);
+    c->names = calloc(DOC_HISTORY_MAX_AUTHORS, sizeof *c->names);
+    c->name_lens = calloc(DOC_HISTORY_MAX_AUTHORS, sizeof *c->name_lens);
+    c->count_names = 1;
+    c->text = ot_text_from_utf8(text != NULL ? text : "", len);
+    if (c->names == NULL || c->name_lens == NULL || c->text == NULL ||
+        runs_push(&c->cur, 0, ot_text_len_codepoints(c->text)) != 0) {
+        doc_authors_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+int doc_authors_feed(doc_authors *a, const store_record *rec) { return author_record(&a->c, rec, 0); }
+
+int doc_authors_end(doc_authors *a, uint64_t v, ot_buf *out) {
+    if (a->c.applied != v - a->base) return -ERANGE;
+    return render_authors(&a->c, a->base, out);
+}
+
+void doc_authors_free(doc_authors *a) {
+    if (a == NULL) return;
+    authors_ctx *c = &a->c;
+    for (uint32_t i = 1; c->names != NULL && i < c->count_names; i++) free(c->names[i]);
+    free(c->names);
+    free(c->name_lens);
+    free(c->cur.items);
+    free(c->next.items);
+    if (c->text != NULL) ot_text_free(c->text);
+    ot_op_free(&c->op);
+    free(a);
+}
+
 int doc_history_authors(int data_dir_fd, const char *name, size_t name_len, uint64_t base, uint64_t v,
                         ot_buf *out) {
     if (v < base) return -ERANGE;
     ot_buf start;
     ot_buf_init(&start);
     int rc = store_text_at(data_dir_fd, name, name_len, base, &start, NULL);
-    authors_ctx c = {.limits = read_limits()};
-    ot_op_init(&c.op);
-    c.names = calloc(DOC_HISTORY_MAX_AUTHORS, sizeof *c.names);
-    c.name_lens = calloc(DOC_HISTORY_MAX_AUTHORS, sizeof *c.name_lens);
-    c.count_names = 1;
-    if (rc == 0 && (c.names == NULL || c.name_lens == NULL)) rc = -ENOMEM;
-    if (rc == 0) {
-        c.text = ot_text_from_utf8(start.data != NULL ? start.data : "", start.len);
-        if (c.text == NULL) rc = -ENOMEM;
-    }
-    if (rc == 0) rc = runs_push(&c.cur, 0, ot_text_len_codepoints(c.text));
-    if (rc == 0 && v > base) {
-        rc = store_read_ops(data_dir_fd, name, name_len, base, v, author_record, &c);
-        if (rc == 0 && c.applied != v - base) rc = -ERANGE;
-    }
-    if (rc == 0) rc = render_authors(&c, base, out);
-    for (uint32_t i = 1; c.names != NULL && i < c.count_names; i++) free(c.names[i]);
-    free(c.names);
-    free(c.name_lens);
-    free(c.cur.items);
-    free(c.next.items);
-    if (c.text != NULL) ot_text_free(c.text);
-    ot_op_free(&c.op);
+    doc_authors *a = rc == 0 ? doc_authors_new(base, start.data, start.len) : NULL;
+    if (rc == 0 && a == NULL) rc = -ENOMEM;
+    if (rc == 0 && v > base) rc = store_read_ops(data_dir_fd, name, name_len, base, v, author_record, &a->c);
+    if (rc == 0) rc = doc_authors_end(a, v, out);
+    doc_authors_free(a);
     ot_buf_free(&start);
     return rc;
 }

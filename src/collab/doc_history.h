@@ -8,6 +8,9 @@
 #define RINGPAD_DOC_HISTORY_H
 
 #include "ringpad/ot.h"
+#include "store/store.h"
+
+#include <stdbool.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -37,5 +40,25 @@ int doc_history_sessions(int data_dir_fd, const char *name, size_t name_len, uin
  * version B has "by": null. */
 int doc_history_authors(int data_dir_fd, const char *name, size_t name_len, uint64_t base, uint64_t v,
                         ot_buf *out);
+
+/* The same two summaries fed one record at a time, for a log read in pages
+ * (cluster mode reads it from Redis). */
+typedef struct doc_sessions doc_sessions;
+/* NULL on no memory. Items go to out as doc_history_sessions writes them. */
+doc_sessions *doc_sessions_new(uint64_t from, uint32_t max_sessions, uint32_t gap_ms, ot_buf *out);
+/* 0, 1 (max_sessions are written: rec starts the next answer), or an error. */
+int doc_sessions_feed(doc_sessions *s, const store_record *rec);
+/* full: the last feed said 1. *next: where the next answer starts (to when done). */
+int doc_sessions_end(doc_sessions *s, bool full, uint64_t to, uint32_t *count, uint64_t *next);
+void doc_sessions_free(doc_sessions *s);
+
+typedef struct doc_authors doc_authors;
+/* Authorship from the text at version base on. NULL on no memory. */
+doc_authors *doc_authors_new(uint64_t base, const char *text, size_t len);
+/* The op at the next version; 0 or an error. */
+int doc_authors_feed(doc_authors *a, const store_record *rec);
+/* The answer at v (every op of [base, v) fed, else -ERANGE). */
+int doc_authors_end(doc_authors *a, uint64_t v, ot_buf *out);
+void doc_authors_free(doc_authors *a);
 
 #endif /* RINGPAD_DOC_HISTORY_H */

@@ -104,6 +104,8 @@ int docs_ensure_data_dir(docs *t) {
 
 /* A new entry waiting for a job, in the table. */
 static docs_entry *entry_new(docs *t, const char *name, size_t len, entry_state state) {
+    /* a new entry waits for its job; names were checked by the caller's decoder */
+    assert(state != ENTRY_READY && len <= DOCNAME_MAX_BYTES);
     docs_entry *e = calloc(1, sizeof *e);
     if (e == NULL) return NULL;
     memcpy(e->name, name, len);
@@ -206,6 +208,7 @@ static int make_ready(docs *t, docs_entry *e, docs_job *j) {
     e->d = d;
     if (e->cd != NULL) docs_cluster_ready(t, e, d);
     e->fresh = j->created;
+    assert(e->state == ENTRY_LOADING && t->count_busy > 0);
     e->state = ENTRY_READY;
     t->count_busy--;
     t->count_loaded++;
@@ -283,15 +286,6 @@ void docs_entry_mark_dirty(docs *t, docs_entry *e) {
 
 /* ---- REST answers: typed, to the caller's key ------------------------------------ */
 
-static void send_not_found(fanout *out, const docs_request *r) {
-    docs_send_rest_error(out, r, "not_found", "no such document");
-}
-
-static void send_info(fanout *out, const docs_request *r, uint64_t v, uint64_t codepoints, uint64_t bytes) {
-    proto_rest_answer a = {.kind = PROTO_REST_INFO, .v = v, .codepoints = codepoints, .bytes = bytes};
-    docs_send_answer(out, r, &a);
-}
-
 static void send_deleted(fanout *out, const docs_request *r, bool deleted) {
     proto_rest_answer a = {.kind = PROTO_REST_DELETED, .flag = deleted};
     docs_send_answer(out, r, &a);
@@ -356,6 +350,11 @@ static void rest_ops(docs *t, docs_entry *e, const docs_request *r, fanout *out,
 
 void docs_read_job(docs *t, docs_entry *e, const docs_request *r, uint32_t kind, uint64_t from, uint64_t to,
                    uint32_t max_count, fanout *out, int64_t now_ms) {
+    if (t->cfg.cluster != NULL) {
+        /* the log is the document's Redis stream */
+        docs_cluster_read(t, e, r, kind, from, to, max_count, out, now_ms);
+        return;
+    }
     docs_job *j = docs_job_new(kind, t->cfg.self);
     if (j == NULL || docs_ensure_data_dir(t) != 0) {
         if (j != NULL) mailbox_msg_unref(&j->hdr);
@@ -418,7 +417,7 @@ static void answer_absent(const docs_request *r, fanout *out) {
     case DOCS_REQ_REST_INFO:
     case DOCS_REQ_REST_HISTORY:
     case DOCS_REQ_REST_AUTHORS:
-    case DOCS_REQ_REST_RESTORE: send_not_found(out, r); break;
+    case DOCS_REQ_REST_RESTORE: docs_send_not_found(out, r); break;
     }
 }
 
@@ -461,6 +460,10 @@ static void run_waiting(docs *t, docs_request *w, fanout *out, int64_t now_ms) {
 }
 
 static void start_delete(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
+    if (t->cfg.cluster != NULL) {
+        docs_cluster_delete(t, e);
+        return;
+    }
     docs_job *j = docs_job_new(DOCS_JOB_DELETE, t->cfg.self);
     int rc = j != NULL ? docs_ensure_data_dir(t) : -ENOMEM;
     if (rc != 0) {
@@ -480,9 +483,10 @@ static void start_delete(docs *t, docs_entry *e, fanout *out, int64_t now_ms) {
 }
 
 static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *out, int64_t now_ms) {
-    if (t->cfg.cluster != NULL) {
-        /* the log's stream must keep its last ID, and other nodes may follow it */
-        docs_send_rest_error(out, r, "method_not_allowed", "documents cannot be deleted in cluster mode");
+    if (t->cfg.cluster != NULL && !cluster_up(t->cfg.cluster)) {
+        /* nothing is touched: the clients stay, the caller retries */
+        doc_send_error(out, r->key, PROTO_ERR_STORAGE_UNAVAILABLE, "the cluster's storage (Redis) is unreachable; retry",
+                       NULL, 0);
         return;
     }
     if (e != NULL) {
@@ -503,6 +507,21 @@ static void rest_delete(docs *t, docs_entry *e, const docs_request *r, fanout *o
     start_delete(t, n, out, now_ms);
 }
 
+void docs_load_for(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
+    if (docs_entry_find(t, r->doc, r->doc_len, NULL) != NULL) {
+        docs_execute(t, r, out, now_ms);   /* loaded or busy meanwhile: like any request */
+        return;
+    }
+    docs_entry *e = entry_new(t, r->doc, r->doc_len, ENTRY_LOADING);
+    if (e == NULL) {
+        answer_unavailable(t, r, -ENOMEM, PROTO_NO_MEMORY_MESSAGE, out);
+        return;
+    }
+    e->load_create = creates(r);
+    wait_push(e, (docs_request *)r);
+    start_load(t, e, out, now_ms);
+}
+
 void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
     docs_entry *e = docs_entry_find(t, r->doc, r->doc_len, NULL);
     if (e != NULL && e->state != ENTRY_READY) {
@@ -520,26 +539,11 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
             return;
         }
         if (r->kind == DOCS_REQ_REST_INFO && t->cfg.cluster == NULL && docs_ensure_data_dir(t) == 0) {
-            /* listing: the metadata file when it is current, else a load */
-            store_meta m;
-            int rc = store_meta_read(t->cfg.data_dir_fd, r->doc, r->doc_len, &m);
-            if (rc == 0) {
-                send_info(out, r, m.version, m.count_codepoints, m.count_bytes);
-                return;
-            }
-            if (rc == -ENOENT) {
-                send_not_found(out, r);
-                return;
-            }
-        }
-        e = entry_new(t, r->doc, r->doc_len, ENTRY_LOADING);
-        if (e == NULL) {
-            answer_unavailable(t, r, -ENOMEM, PROTO_NO_MEMORY_MESSAGE, out);
+            /* listing: the metadata file (read by the disk helper) when it is current, else a load */
+            docs_rest_info_absent(t, r, out, now_ms);
             return;
         }
-        e->load_create = creates(r);
-        wait_push(e, (docs_request *)r);
-        start_load(t, e, out, now_ms);
+        docs_load_for(t, r, out, now_ms);
         return;
     }
     e->quiet_since_ms = 0;
@@ -572,7 +576,7 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
     case DOCS_REQ_REST_OPS: rest_ops(t, e, r, out, now_ms); break;
     case DOCS_REQ_REST_INFO: {
         const ot_text *text = ot_doc_text(doc_ot(e->d));
-        send_info(out, r, doc_published_version(e->d), ot_text_len_codepoints(text), ot_text_len_bytes(text));
+        docs_send_info(out, r, doc_published_version(e->d), ot_text_len_codepoints(text), ot_text_len_bytes(text));
         break;
     }
     case DOCS_REQ_REST_TEXT: docs_rest_text(t, e, r, fresh, out); break;
@@ -691,6 +695,7 @@ void docs_on_disk_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
     case DOCS_JOB_HISTORY:
     case DOCS_JOB_AUTHORS: docs_history_done(t, j, out, now_ms); break;
     case DOCS_JOB_SEGMENT: docs_segment_done(t, j, out, now_ms); break;
+    case DOCS_JOB_META_READ: docs_rest_info_done(t, j, out, now_ms); break;
     }
 }
 

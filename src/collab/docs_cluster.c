@@ -18,6 +18,7 @@ static void ev_loaded(void *ctx, int rc, const cluster_load *ld);
 static void ev_appended(void *ctx, uint64_t durable_to);
 static void ev_append_failed(void *ctx, uint64_t from, uint64_t to);
 static void ev_lost(void *ctx, const char *why);
+static void ev_deleted(void *ctx);
 static void ev_logged(void *ctx, const store_record *rec);
 static void ev_refused(void *ctx, uint64_t key, const char *id, size_t id_len, int code);
 static void ev_promoted(void *ctx);
@@ -29,6 +30,7 @@ static const cluster_doc_events events = {
     .appended = ev_appended,
     .append_failed = ev_append_failed,
     .lost = ev_lost,
+    .deleted = ev_deleted,
     .logged = ev_logged,
     .refused = ev_refused,
     .promoted = ev_promoted,
@@ -131,7 +133,9 @@ static void ev_loaded(void *ctx, int rc, const cluster_load *ld) {
 
 static int replica_append(void *ctx, const store_record *rec) {
     docs_entry *e = ctx;
-    return cluster_doc_append(e->cd, rec);
+    /* the op is applied: the text is the one after it */
+    const ot_text *text = ot_doc_text(doc_ot(e->d));
+    return cluster_doc_append(e->cd, rec, ot_text_len_codepoints(text), ot_text_len_bytes(text));
 }
 
 static bool replica_writable(void *ctx) {
@@ -392,11 +396,10 @@ static void ev_append_failed(void *ctx, uint64_t from, uint64_t to) {
     docs_entry_set_degraded(e->table, e, true);
 }
 
-static void ev_lost(void *ctx, const char *why) {
-    docs_entry *e = ctx;
+/* The document leaves this node: its sessions hear code, its held opens run
+ * again after the unload (they load it anew). */
+static void drop_document(docs_entry *e, int code, const char *why) {
     docs *t = e->table;
-    if (e->state != ENTRY_READY) return;
-    log_warn("document %s: no longer owned here (%s): its sessions are told to reconnect", e->name, why);
     fail_forwards(e, false, "the document moved; resend with the same id", t->cfg.cluster_out);
     struct docs_forwards *f = e->fwd;
     /* held opens run after the unload: they load it again */
@@ -406,14 +409,69 @@ static void ev_lost(void *ctx, const char *why) {
         f->held = NULL;
         f->count_held = f->cap_held = 0;
     }
-    doc_evict_all(e->d, PROTO_ERR_STORAGE_UNAVAILABLE, "this node lost the document to another node; reconnect",
-                  t->cfg.cluster_out);
+    doc_evict_all(e->d, code, why, t->cfg.cluster_out);
     docs_entry_unload(t, e, false, t->cfg.cluster_out, (int64_t)clock_mono_ms());
     for (uint32_t i = 0; i < count_held; i++) {
         docs_execute(t, held[i].r, t->cfg.cluster_out, (int64_t)clock_mono_ms());
         mailbox_msg_unref(&held[i].r->hdr);
     }
     free(held);
+}
+
+static void ev_lost(void *ctx, const char *why) {
+    docs_entry *e = ctx;
+    if (e->state != ENTRY_READY) return;
+    log_warn("document %s: no longer owned here (%s): its sessions are told to reconnect", e->name, why);
+    drop_document(e, PROTO_ERR_STORAGE_UNAVAILABLE, "this node lost the document to another node; reconnect");
+}
+
+static void ev_deleted(void *ctx) {
+    docs_entry *e = ctx;
+    if (e->state != ENTRY_READY) return;
+    /* what a single node tells its sessions when the document is deleted */
+    drop_document(e, PROTO_ERR_NOT_OPEN, "the document was deleted");
+}
+
+typedef struct delete_wait {
+    docs *t;
+    size_t name_len;
+    char name[DOCNAME_MAX_BYTES + 1];
+} delete_wait;
+
+/* Answered like a finished delete job (the waiting requests run after it). */
+static void delete_answer(docs *t, const char *name, size_t name_len, int rc) {
+    docs_job j;
+    memset(&j, 0, sizeof j);
+    j.kind = DOCS_JOB_DELETE;
+    j.rc = rc;
+    memcpy(j.name, name, name_len);
+    j.name[name_len] = '\0';
+    j.name_len = name_len;
+    j.files.dir_fd = j.files.log_fd = -1;
+    docs_on_disk_done(t, &j, t->cfg.cluster_out, (int64_t)clock_mono_ms());
+}
+
+static void on_deleted(void *ctx, int rc) {
+    delete_wait *w = ctx;
+    if (rc != -ECANCELED) delete_answer(w->t, w->name, w->name_len, rc);
+    free(w);
+}
+
+void docs_cluster_delete(docs *t, docs_entry *e) {
+    delete_wait *w = malloc(sizeof *w);
+    int rc = -ENOMEM;
+    if (w != NULL) {
+        w->t = t;
+        w->name_len = e->name_len;
+        memcpy(w->name, e->name, e->name_len + 1);
+        rc = cluster_delete_doc(t->cfg.cluster, e->name, e->name_len, clock_wall_ms(), on_deleted, w);
+    }
+    if (rc == 0) return;
+    free(w);
+    char name[DOCNAME_MAX_BYTES + 1];
+    size_t len = e->name_len;
+    memcpy(name, e->name, len + 1);
+    delete_answer(t, name, len, -EIO);
 }
 
 static void snapshot(docs *t, docs_entry *e) {
@@ -425,10 +483,16 @@ static void snapshot(docs *t, docs_entry *e) {
     ot_buf text;
     ot_buf_init(&text);
     uint64_t trim = 0;
+    int64_t before_ms = 0;
     if (t->cfg.retention.keep == STORE_KEEP_OPS && v > t->cfg.retention.ops) trim = v - t->cfg.retention.ops;
+    if (t->cfg.retention.keep == STORE_KEEP_AGE) {
+        /* any kept text will do by count; the script checks the age of the op below it */
+        trim = v;
+        before_ms = clock_wall_ms() - t->cfg.retention.age_ms;
+    }
     if (trim > v) trim = v;
     if (ot_text_to_buf(ot_doc_text(doc_ot(e->d)), &text) == OT_OK &&
-        cluster_doc_snapshot(e->cd, text.data != NULL ? text.data : "", text.len, v, trim) == 0)
+        cluster_doc_snapshot(e->cd, text.data != NULL ? text.data : "", text.len, v, trim, before_ms) == 0)
         e->snap_version = v;
     ot_buf_free(&text);
 }

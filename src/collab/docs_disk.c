@@ -1,4 +1,5 @@
 #include "collab/docs_disk.h"
+#include "base/clock.h"
 
 #include "base/log.h"
 #include "collab/doc_history.h"
@@ -60,7 +61,10 @@ docs_job *docs_job_new(uint32_t kind, uint32_t from_worker) {
 
 static int render_op(void *ctx, const store_record *rec, size_t offset_bytes) {
     (void)offset_bytes;
-    docs_job *j = ctx;
+    return docs_job_render_op(ctx, rec);
+}
+
+int docs_job_render_op(docs_job *j, const store_record *rec) {
     if (j->count_ops >= j->max_count) return 1;   /* stop: enough for one answer */
     proto_op_item it = {.v = rec->base_version, .id = {rec->id, rec->id_len}, .by = {rec->author, rec->author_len},
                         .time_ms = rec->time_ms, .op_json = {rec->op_json, rec->op_len}};
@@ -103,15 +107,14 @@ void docs_job_run(docs_job *j) {
         j->rc = j->image != NULL
                     ? store_checkpoint_write(j->doc_dir_fd, j->snapshot_version, j->image, j->image_len, j->faults)
                     : 0;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        int64_t wall_ms = clock_wall_ms();
         if (j->rc == 0)
             j->rc = store_prune(j->doc_dir_fd, &j->retention, j->start_version, j->from, wall_ms, j->faults,
                                 &j->oldest_version);
         break;
     }
     case DOCS_JOB_META: j->rc = store_meta_write(j->doc_dir_fd, &j->meta); break;
+    case DOCS_JOB_META_READ: j->rc = store_meta_read(j->data_dir_fd, j->name, j->name_len, &j->meta); break;
     case DOCS_JOB_SEGMENT: {
         int fd = injected(j, STORE_POINT_SEGMENT);
         if (fd == 0) fd = store_segment_create(j->doc_dir_fd, j->start_version);

@@ -41,6 +41,7 @@ typedef enum docs_job_kind {
     DOCS_JOB_TEXT_AT = 7,   /* store_text_at: the text at `from` */
     DOCS_JOB_HISTORY = 8,   /* the ops [from, to) summed into sessions (doc_history.h) */
     DOCS_JOB_AUTHORS = 9,   /* who wrote each span of the text at `to` (doc_history.h) */
+    DOCS_JOB_META_READ = 10, /* store_meta_read: a listed document that is not loaded */
 } docs_job_kind;
 
 /* The mailbox kind of a finished job, from the helper back to its worker. */
@@ -62,7 +63,7 @@ typedef struct docs_job {
     uint64_t snapshot_version;
     uint8_t *image;                     /* malloc'ed snapshot image (NULL: only drop segments) */
     size_t image_len;
-    store_meta meta;
+    store_meta meta;                    /* META: what to write; META_READ: what was read */
     uint64_t start_version;             /* SEGMENT; COMPACT: the document's version */
     store_retention retention;          /* COMPACT */
     uint64_t oldest_version;            /* COMPACT result: the oldest version the files can rebuild */
@@ -90,6 +91,9 @@ _Static_assert(offsetof(docs_job, hdr) == 0, "a delivered mailbox_msg is cast ba
 
 /* refs = 1, fds -1. NULL on no memory. */
 docs_job *docs_job_new(uint32_t kind, uint32_t from_worker);
+/* READ_OPS: one record rendered as an item; 1 once max_count are (rec not
+ * taken: it starts the next answer), -ENOMEM. */
+int docs_job_render_op(docs_job *j, const store_record *rec);
 /* The blocking work (on the helper, or inline without one). Sets job->rc. */
 void docs_job_run(docs_job *job);
 

@@ -96,6 +96,12 @@ bool docs_cluster_busy(const docs_entry *e);
 void docs_cluster_unload(docs_entry *e);
 /* Ops other nodes forward to the documents this worker owns. */
 void docs_cluster_attach(docs *t);
+/* The busy (DELETING) entry's deletion in Redis; answered like a finished
+ * delete job. */
+void docs_cluster_delete(docs *t, docs_entry *e);
+/* docs_cluster_history.c: docs_read_job in cluster mode, from the Redis stream. */
+void docs_cluster_read(docs *t, docs_entry *e, const docs_request *r, uint32_t kind, uint64_t from, uint64_t to,
+                       uint32_t max_count, fanout *out, int64_t now_ms);
 /* A load's outcome (cluster mode): what a finished load job does. */
 void docs_load_outcome(docs *t, int rc, const char *name, size_t name_len, ot_doc *ot, bool created, fanout *out,
                        int64_t now_ms);
@@ -107,6 +113,17 @@ void docs_shed_memory(docs *t, fanout *out, int64_t now_ms);
 void docs_send_answer(fanout *out, const docs_request *r, const proto_rest_answer *a);
 /* An error answer with a REST-only code (not_found, already_exists). */
 void docs_send_rest_error(fanout *out, const docs_request *r, const char *code, const char *message);
+void docs_send_not_found(fanout *out, const docs_request *r);
+/* A listing's entry: the document's version, length and size. */
+void docs_send_info(fanout *out, const docs_request *r, uint64_t v, uint64_t codepoints, uint64_t bytes);
+/* docs_rest.c: a listed document that is not loaded: its metadata file is
+ * read by the disk helper (never on the worker), then docs_rest_info_done
+ * answers from it, or loads the document when the file is stale. */
+void docs_rest_info_absent(docs *t, const docs_request *r, fanout *out, int64_t now_ms);
+void docs_rest_info_done(docs *t, docs_job *j, fanout *out, int64_t now_ms);
+/* docs.c: loads r's document for r (or runs r when the document was loaded
+ * or became busy meanwhile). */
+void docs_load_for(docs *t, const docs_request *r, fanout *out, int64_t now_ms);
 /* docs_rest.c: a DOCS_REQ_REST_TEXT on its loaded document; fresh: this request's load created it. */
 void docs_rest_text(docs *t, docs_entry *e, const docs_request *r, bool fresh, fanout *out);
 

@@ -5,26 +5,50 @@
 
 #include "collab/textdiff.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 void docs_send_answer(fanout *out, const docs_request *r, const proto_rest_answer *a) {
     proto_rest_answer full = *a;
     if (full.doc.ptr == NULL) full.doc = (proto_str){r->doc, r->doc_len};
-    rbuf *b = proto_rest_answer_pack(&full);
-    uint64_t key = r->key;
-    if (b == NULL) {
-        /* no memory for the answer: the waiter is told its message was lost, never left waiting */
-        fanout_doom(out, fanout_key_worker(key), &key, 1);
-        return;
-    }
-    fanout_send(out, key, b);
-    rbuf_unref(b);
+    doc_send_answer(out, r->key, &full);
 }
 
 void docs_send_rest_error(fanout *out, const docs_request *r, const char *code, const char *message) {
     proto_rest_answer a = {.kind = PROTO_REST_ERROR, .code = proto_cstr(code), .message = proto_cstr(message)};
     docs_send_answer(out, r, &a);
+}
+
+void docs_send_not_found(fanout *out, const docs_request *r) {
+    docs_send_rest_error(out, r, "not_found", "no such document");
+}
+
+void docs_send_info(fanout *out, const docs_request *r, uint64_t v, uint64_t codepoints, uint64_t bytes) {
+    proto_rest_answer a = {.kind = PROTO_REST_INFO, .v = v, .codepoints = codepoints, .bytes = bytes};
+    docs_send_answer(out, r, &a);
+}
+
+void docs_rest_info_absent(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
+    docs_job *j = docs_job_new(DOCS_JOB_META_READ, t->cfg.self);
+    if (j == NULL) {
+        doc_send_no_memory(t->cfg.metrics, out, r->key, NULL, 0);
+        return;
+    }
+    j->data_dir_fd = t->cfg.data_dir_fd;
+    memcpy(j->name, r->doc, r->doc_len);
+    j->name[r->doc_len] = '\0';
+    j->name_len = r->doc_len;
+    mailbox_msg_ref((mailbox_msg *)&r->hdr);
+    j->req = (mailbox_msg *)&r->hdr;
+    docs_submit_job(t, j, out, now_ms);
+}
+
+void docs_rest_info_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
+    const docs_request *r = (const docs_request *)j->req;
+    if (j->rc == 0) docs_send_info(out, r, j->meta.version, j->meta.count_codepoints, j->meta.count_bytes);
+    else if (j->rc == -ENOENT) docs_send_not_found(out, r);
+    else docs_load_for(t, r, out, now_ms);   /* stale or damaged: the document itself answers */
 }
 
 /* The whole text replaced (the minimal op between the current text and

@@ -6,7 +6,6 @@
 #include "proto/protocol_rest.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,19 +97,31 @@ static void unsubscribe(events_stream *e) {
     e->key = 0;
 }
 
-static void refuse_json(events_stream *e, const char *json, size_t len) {
-    json_t *ans = json_loadb(json, len, 0, NULL);
-    const char *code = json_string_value(json_object_get(ans, "code"));
-    const char *msg = json_string_value(json_object_get(ans, "message"));
-    e->ops->refuse(e->ctx, code != NULL ? code : "internal", msg != NULL ? msg : "");
-    json_decref(ans);
+static bool send_event(events_stream *e, const char *json, size_t len) {
+    ot_buf_clear(&e->scratch);
+    return events_format(&e->scratch, json, len) == 0 && e->ops->send(e->ctx, e->scratch.data, e->scratch.len) == 0;
 }
 
-/* A typed answer from the owner (not_found for the open): the stream is refused, or over. */
+/* An error once streaming (not_open after a delete, internal after a loss):
+ * its last event is the error message a session would get, then the end. */
+static void end_with_error(events_stream *e, const proto_rest_answer *a) {
+    ot_buf frame;
+    ot_buf_init(&frame);
+    int code = proto_err_from_code_str(a->code.ptr, a->code.len);
+    if (proto_enc_error(&frame, code != PROTO_OK ? code : PROTO_ERR_INTERNAL, a->message, a->doc) == 0)
+        send_event(e, frame.data, frame.len);
+    ot_buf_free(&frame);
+    e->ops->end(e->ctx);
+}
+
+/* A typed answer from the owner (the stream's key is typed: every error is
+ * one): before any event the stream is refused with the code's status
+ * (404, 410, ...); once streaming, it ends with the error as its last event. */
 static void on_answer(events_stream *e, const proto_rest_answer *a) {
     unsubscribe(e);
     if (e->started) {
-        e->ops->end(e->ctx);
+        if (a->kind == PROTO_REST_ERROR) end_with_error(e, a);
+        else e->ops->end(e->ctx);
         return;
     }
     char code[64], message[256];
@@ -123,34 +134,19 @@ static bool on_frame(void *ctx, rbuf *frame) {
     events_stream *e = ctx;
     const char *js;
     size_t len;
-    const char *type = "";
     proto_rest_answer typed;
     if (proto_rest_answer_unpack(frame, &typed) == 0) {
         on_answer(e, &typed);
         return false;   /* the waiter is already removed */
     }
+    /* a frame is the document's news (snapshot, op, presence, leave, synced) */
     if (fanout_frame_payload(frame, &js, &len) != 0) return false;
-    size_t type_len = type_of(js, len, &type);
-    bool error = type_len == 5 && memcmp(type, "error", 5) == 0;
-    if (!e->started && error) {
-        /* before any event: the stream is refused with a status (404, 410, ...) */
-        unsubscribe(e);
-        refuse_json(e, js, len);
-        return false;   /* the waiter is already removed */
-    }
     if (!e->started) {
         e->started = true;
         e->ops->start(e->ctx);
     }
-    ot_buf_clear(&e->scratch);
-    if (events_format(&e->scratch, js, len) != 0 || e->ops->send(e->ctx, e->scratch.data, e->scratch.len) != 0) {
+    if (!send_event(e, js, len)) {
         /* a gap would follow: end here, the reader resumes with Last-Event-ID */
-        unsubscribe(e);
-        e->ops->end(e->ctx);
-        return false;
-    }
-    if (error) {
-        /* not_open after a delete, internal after a loss: the stream is over */
         unsubscribe(e);
         e->ops->end(e->ctx);
     }
@@ -175,7 +171,7 @@ events_stream *events_open(session_worker *sw, const http_request *req, const ev
         ops->refuse(ctx, "not_found", "not an event stream route");
         return e;
     }
-    e->key = session_waiter_add(sw, on_frame, e);
+    e->key = session_waiter_add_typed(sw, on_frame, e);
     docs_request *r = e->key != 0 ? request(e, DOCS_REQ_OPEN) : NULL;
     if (r == NULL) {
         if (e->key != 0) session_waiter_remove(sw, e->key);
@@ -185,7 +181,7 @@ events_stream *events_open(session_worker *sw, const http_request *req, const ev
     }
     r->has_v = e->t.has_from;
     r->v = e->t.v;
-    snprintf(r->session, sizeof r->session, "e%u-%llx", sw->self, (unsigned long long)(e->key & 0xFFFFFFFFFFull));
+    snprintf(r->session, sizeof r->session, "e%u-%llx", sw->self, (unsigned long long)(e->key & ~FANOUT_KEY_TYPED & 0xFFFFFFFFFFull));
     snprintf(r->by, sizeof r->by, "%s", sw->auth_on ? e->claims.sub : "events");
     if (session_route(sw, r) != 0) {
         session_waiter_remove(sw, e->key);

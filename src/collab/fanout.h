@@ -42,13 +42,22 @@ enum {
  * killed (FANOUT_MSG_KILL), so nobody silently misses a frame. */
 #define FANOUT_MAX_OUTBOX_MSGS 65536u
 
-/* 8 bits of worker, 24 of generation, 32 of slot. Key 0 is nobody. */
+/* 8 bits of worker, 24 of generation, 32 of slot: 31 bits of index and, on
+ * top, FANOUT_KEY_TYPED. Key 0 is nobody. */
 static inline uint64_t fanout_key(uint32_t worker, uint32_t slot, uint32_t gen) {
-    return ((uint64_t)(worker & 0xFFu) << 56) | ((uint64_t)(gen & 0xFFFFFFu) << 32) | slot;
+    return ((uint64_t)(worker & 0xFFu) << 56) | ((uint64_t)(gen & 0xFFFFFFu) << 32) | (slot & 0x7FFFFFFFu);
 }
 static inline uint32_t fanout_key_worker(uint64_t key) { return (uint32_t)(key >> 56); }
 static inline uint32_t fanout_key_gen(uint64_t key) { return (uint32_t)(key >> 32) & 0xFFFFFFu; }
-static inline uint32_t fanout_key_slot(uint64_t key) { return (uint32_t)key; }
+static inline uint32_t fanout_key_slot(uint64_t key) { return (uint32_t)key & 0x7FFFFFFFu; }
+/* The receiver (a REST call, an event stream) reads the answers to its own
+ * requests, acks and errors, as typed answers (a packed proto_rest_answer),
+ * never as ringpad.v1 frames; what a subscriber is broadcast (an event
+ * stream's ops) stays frames. The key carries it, so whoever answers a
+ * request (the owner, a cluster follower relaying the owner's refusal, a
+ * kill) writes what the receiver reads without being told. */
+#define FANOUT_KEY_TYPED (1ull << 31)
+static inline bool fanout_key_typed(uint64_t key) { return (key & FANOUT_KEY_TYPED) != 0; }
 
 /* A text frame holding `json` (server frames are unmasked). NULL on no memory. */
 rbuf *fanout_frame(const char *json, size_t len_bytes);

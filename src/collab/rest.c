@@ -1,10 +1,12 @@
 #include "collab/rest.h"
+#include "base/clock.h"
 
 #include "collab/rest_call.h"
 #include "http/http_response.h"
 #include "io/conn.h"
 #include "io/ring.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +49,7 @@ void rest_respond(conn *c, bool keep_alive, const rest_response *r) {
         .content_type = r->content_type,
         .content_length = (int64_t)len,
         .keep_alive = keep_alive,
-        .date_unix_s = (int64_t)time(NULL),
+        .date_unix_s = clock_wall_s(),
         .extra_headers = extra,
     };
     int n = http_response_write_head(&h, (char *)b->data, b->cap);
@@ -72,9 +74,9 @@ static void on_respond(void *ctx, const rest_response *r) {
     /* A response that cannot be allocated closes the connection, and closing
      * it aborts its call (rest_abort): while answering, the call is detached,
      * so it stays the caller's to finish. */
-    c->rest = NULL;
+    c->handler_state = NULL;
     rest_respond(c, keeps, r);
-    c->rest = rc;
+    c->handler_state = rc;
 }
 
 /* The call is over: the connection no longer points at it. On a kept
@@ -85,7 +87,7 @@ static void on_done(void *ctx) {
     conn *c = rc->c;
     uint8_t *stash = NULL;
     size_t stash_len = 0;
-    c->rest = NULL;
+    c->handler_state = NULL;
     if (c->state == CONN_HTTP) {
         c->body_skip_bytes = rc->body_remaining;
         stash = rc->stash;
@@ -103,7 +105,7 @@ static const rest_reply_ops conn_reply = {.respond = on_respond, .done = on_done
 
 void rest_begin(conn *c, const http_request *req) {
     rest_conn *rc = calloc(1, sizeof *rc);
-    rest_call *k = rc != NULL ? rest_call_new(c->w->sw, &conn_reply, rc) : NULL;
+    rest_call *k = rc != NULL ? rest_call_new(session_worker_of(c->w), &conn_reply, rc) : NULL;
     if (k == NULL) {
         free(rc);
         metrics_add(&c->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
@@ -115,12 +117,13 @@ void rest_begin(conn *c, const http_request *req) {
     rc->call = k;
     rc->keep_alive = req->keep_alive;
     rc->body_remaining = req->content_length;
-    c->rest = rc;
+    assert(c->handler_state == NULL);   /* one call at a time: pipelined requests wait */
+    c->handler_state = rc;
     rest_call_begin(k, req);   /* may end the call: rc is then gone */
 }
 
 size_t rest_feed(conn *c, const uint8_t *data, size_t len) {
-    rest_conn *rc = c->rest;
+    rest_conn *rc = c->handler_state;
     if (rc == NULL) return len;
     size_t used = 0;
     if (rc->body_remaining > 0) {
@@ -150,9 +153,9 @@ size_t rest_feed(conn *c, const uint8_t *data, size_t len) {
 }
 
 void rest_abort(conn *c) {
-    rest_conn *rc = c->rest;
+    rest_conn *rc = c->handler_state;
     if (rc == NULL) return;
-    c->rest = NULL;
+    c->handler_state = NULL;
     rest_call_abort(rc->call);
     free(rc->stash);
     free(rc);

@@ -13,8 +13,8 @@
  *
  * The head is parsed in rest_route.c and the call runs in rest_call.c (no
  * connection there); this file is the HTTP connection's side. A request runs
- * on the document's owner worker like a session's (a waiter key receives the
- * answer frame), so it is asynchronous: the connection waits,
+ * on the document's owner worker like a session's (a typed waiter key
+ * receives the owner's typed answer), so it is asynchronous: the connection waits,
  * bytes of pipelined requests are held (up to REST_MAX_PIPELINED_BYTES) and
  * parsed after the response, so responses keep the request order. The
  * connection stays open when the client allows it (HTTP/1.1 without

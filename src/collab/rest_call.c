@@ -1,14 +1,13 @@
 #include "collab/rest_call.h"
 #include "base/clock.h"
 
+#include "cluster/cluster.h"
 #include "collab/docs.h"
-#include "base/utf8.h"
 #include "collab/rest_route.h"
 #include "proto/protocol_rest.h"
 #include "io/ring.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +32,8 @@ struct rest_call {
     proto_doc_info *infos;          /* [count_names]: the owners' answers */
     bool *listed;                   /* [count_names]: infos[i] holds one */
     bool more;
+    bool redis_out;                 /* cluster mode: the listing's read from Redis is out */
+    bool aborted;                   /* ... and the caller is gone: freed when it ends */
 };
 
 rest_call *rest_call_new(session_worker *sw, const rest_reply_ops *ops, void *ctx) {
@@ -136,9 +137,11 @@ static void respond_list(rest_call *k) {
     ot_buf_free(&b);
 }
 
-/* A typed answer from an owner, rendered here: the error's code gives the status. */
+/* A typed answer from an owner, rendered here: the error's code gives the
+ * status; the ack of a whole-text write becomes {"doc","v","changed"}. */
 static void respond_answer(rest_call *k, const proto_rest_answer *a) {
     int status = 200;
+    proto_rest_answer written;
     if (a->kind == PROTO_REST_ERROR) {
         char code[64];
         snprintf(code, sizeof code, "%.*s", (int)a->code.len, a->code.ptr != NULL ? a->code.ptr : "");
@@ -148,6 +151,11 @@ static void respond_answer(rest_call *k, const proto_rest_answer *a) {
                            .body = a->text.ptr != NULL ? a->text.ptr : "", .len_bytes = a->text.len};
         k->ops->respond(k->ctx, &r);
         return;
+    } else if (a->kind == PROTO_REST_ACK && (k->t.route == REST_TEXT || k->t.route == REST_APPEND)) {
+        /* the write's op is durable at v: the text written is the one of v + 1 */
+        written = (proto_rest_answer){.kind = PROTO_REST_WRITTEN, .doc = proto_cstr(k->t.doc), .v = a->v + 1,
+                                      .flag = true};
+        a = &written;
     }
     ot_buf b;
     ot_buf_init(&b);
@@ -156,51 +164,23 @@ static void respond_answer(rest_call *k, const proto_rest_answer *a) {
     ot_buf_free(&b);
 }
 
-static bool on_answer(void *ctx, rbuf *frame) {
+/* Everything sent to a REST call's key is typed (session_waiter_add_typed):
+ * the owners' answers, their acks and errors, and a kill's internal error. */
+static bool on_answer(void *ctx, rbuf *msg) {
     rest_call *k = ctx;
-    proto_rest_answer typed;
-    bool is_typed = proto_rest_answer_unpack(frame, &typed) == 0;
+    proto_rest_answer a;
+    if (proto_rest_answer_unpack(msg, &a) != 0) {
+        /* cannot happen: a call subscribes to nothing, so only answers reach its key */
+        finish_error(k, "internal", "the document's owner answered with a frame");
+        return true;
+    }
     if (k->t.route == REST_LIST) {
-        /* a frame is an error (storage, memory): that document is left out */
-        bool done = list_answer(k, is_typed ? &typed : NULL);
+        /* an error (storage, memory): that document is left out */
+        bool done = list_answer(k, &a);
         if (done) finish(k);
         return done;
     }
-    if (is_typed) {
-        respond_answer(k, &typed);
-        finish(k);
-        return true;
-    }
-    const char *js;
-    size_t len;
-    if (fanout_frame_payload(frame, &js, &len) != 0) {
-        finish_error(k, "internal", "bad answer");
-        return true;
-    }
-    json_error_t jerr;
-    json_t *ans = json_loadb(js, len, 0, &jerr);
-    if (ans == NULL) {
-        /* the server's own answer, so the parse can only have failed for memory */
-        finish_no_memory(k);
-        return true;
-    }
-    const char *type = json_string_value(json_object_get(ans, "type"));
-    if (type != NULL && strcmp(type, "error") == 0) {
-        const char *code = json_string_value(json_object_get(ans, "code"));
-        const char *msg = json_string_value(json_object_get(ans, "message"));
-        respond_error(k, code != NULL ? code : "internal", msg != NULL ? msg : "");
-    } else if ((k->t.route == REST_TEXT || k->t.route == REST_APPEND) && type != NULL && strcmp(type, "ack") == 0) {
-        /* the write's op is durable at v: the text written is the one of v + 1 */
-        ot_buf b;
-        ot_buf_init(&b);
-        uint64_t v = (uint64_t)json_integer_value(json_object_get(ans, "v"));
-        if (proto_enc_rest_written(&b, proto_cstr(k->t.doc), v + 1, true) == 0) respond(k, 200, b.data, b.len);
-        else respond_error(k, "internal", "out of memory");
-        ot_buf_free(&b);
-    } else {
-        respond(k, 200, js, len);   /* the ack of a POST op or a restore: the protocol's own message */
-    }
-    json_decref(ans);
+    respond_answer(k, &a);
     finish(k);
     return true;
 }
@@ -248,18 +228,11 @@ static void dispatch_op(rest_call *k) {
 
 /* POST .../restore {"v": N}: the text of version N comes back as a new op. */
 static void dispatch_restore(rest_call *k) {
-    json_error_t jerr;
-    json_t *body = json_loadb((const char *)k->body, k->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (body == NULL || !json_is_object(body)) {
-        if (body != NULL) json_decref(body);
-        finish_error(k, "bad_json", "the body is not a JSON object {\"v\": N}");
-        return;
-    }
-    json_t *jv = json_object_get(body, "v");
-    json_int_t v = json_is_integer(jv) ? json_integer_value(jv) : -1;
-    json_decref(body);
-    if (v < 0 || (uint64_t)v > PROTO_MAX_SAFE_INTEGER) {
-        finish_error(k, "bad_message", "v must be the non-negative integer version to restore");
+    uint64_t v = 0;
+    const char *why = NULL;
+    int rc = proto_decode_restore_body((const char *)k->body, k->body_len, &v, &why);
+    if (rc != PROTO_OK) {
+        finish_error(k, proto_err_code_str(rc), why);
         return;
     }
     docs_request *r = new_req(k, DOCS_REQ_REST_RESTORE, k->t.doc, k->t.doc_len);
@@ -268,7 +241,7 @@ static void dispatch_restore(rest_call *k) {
         return;
     }
     r->has_v = true;
-    r->v = (uint64_t)v;
+    r->v = v;
     if (session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
 }
 
@@ -277,68 +250,26 @@ static void dispatch_post(rest_call *k) {
     else dispatch_op(k);
 }
 
-/* The text of a PUT .../text or POST .../append: the body itself
- * (text/plain) or the "text" string of a JSON object. Into *text (malloc'ed). */
-static int body_text(rest_call *k, char **text, size_t *len, const char **code, const char **message) {
-    const char *src = (const char *)k->body;
-    size_t n = k->body_len;
-    json_t *root = NULL;
-    if (!k->t.body_plain) {
-        json_error_t jerr;
-        root = json_loadb(src, n, JSON_REJECT_DUPLICATES, &jerr);
-        json_t *v = json_object_get(root, "text");
-        if (root == NULL || !json_is_object(root)) {
-            *code = "bad_json";
-            *message = "the body is not a JSON object; send {\"text\": \"...\"} or Content-Type: text/plain";
-            json_decref(root);
-            return -1;
-        }
-        if (!json_is_string(v) || json_object_size(root) != 1) {
-            *code = "bad_message";
-            *message = "the JSON body must be exactly {\"text\": string}";
-            json_decref(root);
-            return -1;
-        }
-        src = json_string_value(v);
-        n = json_string_length(v);
-    } else if (n > 0 && (!utf8_validate((const uint8_t *)src, n) || memchr(src, '\0', n) != NULL)) {
-        *code = "bad_message";
-        *message = "the text/plain body is not valid UTF-8 (or holds a NUL byte)";
-        return -1;
-    }
-    if (n > k->sw->limits.ot.max_op_bytes) {
-        json_decref(root);
-        *code = "op_too_large";
-        *message = "the text is larger than the inserted text one op may carry (max_op_bytes)";
-        return -1;
-    }
-    *text = malloc(n + 1);
-    if (*text != NULL) {
-        memcpy(*text, src != NULL ? src : "", n);
-        (*text)[n] = '\0';
-    }
-    *len = n;
-    json_decref(root);
-    if (*text == NULL) {
-        *code = "internal";
-        *message = "out of memory";
-        return -1;
-    }
-    return 0;
-}
-
+/* PUT .../text or POST .../append: the text (the body itself, or the
+ * "text" of a JSON object) goes to the owner, which makes the op. */
 static void dispatch_text(rest_call *k) {
-    const char *code = NULL, *message = NULL;
+    const char *why = NULL;
     char *text = NULL;
     size_t len = 0;
-    if (body_text(k, &text, &len, &code, &message) != 0) {
-        finish_error(k, code, message);
+    int rc = proto_decode_text_body((const char *)k->body, k->body_len, k->t.body_plain,
+                                    k->sw->limits.ot.max_op_bytes, &text, &len, &why);
+    if (rc == PROTO_ERR_NO_MEMORY) {
+        finish_no_memory(k);
+        return;
+    }
+    if (rc != PROTO_OK) {
+        finish_error(k, proto_err_code_str(rc), why);
         return;
     }
     docs_request *r = new_req(k, DOCS_REQ_REST_TEXT, k->t.doc, k->t.doc_len);
     if (r == NULL) {
         free(text);
-        finish_error(k, "internal", "out of memory");
+        finish_no_memory(k);
         return;
     }
     r->text = text;
@@ -347,7 +278,7 @@ static void dispatch_text(rest_call *k) {
     r->if_absent = k->t.if_absent;
     /* unique on this server: the worker, the waiter's key and the time */
     r->id_len = (size_t)snprintf(r->id, sizeof r->id, "rest-%s-%u-%llu-%lld", r->append ? "append" : "text",
-                                 k->sw->self, (unsigned long long)k->key, (long long)r->time_ms);
+                                 k->sw->self, (unsigned long long)(k->key & ~FANOUT_KEY_TYPED), (long long)r->time_ms);
     if (session_route(k->sw, r) != 0) finish_error(k, "internal", "the document owner is busy");
 }
 
@@ -356,7 +287,58 @@ static bool granted(void *ctx, const char *name, size_t len) {
     return session_role_for(k->sw, &k->claims, name, len) != AUTH_ROLE_NONE;
 }
 
+/* Cluster mode: the page from the cluster's list in Redis, each document's
+ * version and length from its meta there (never by loading it). */
+static void on_cluster_list(void *ctx, int rc, const cluster_doc_info *infos, uint32_t n, const char *next) {
+    rest_call *k = ctx;
+    k->redis_out = false;
+    if (k->aborted) {
+        call_free(k);
+        return;
+    }
+    if (rc == -ECANCELED) return;   /* stopping: the caller's abort frees it */
+    if (rc != 0) {
+        finish_error(k, rc == -ENOMEM ? "no_memory" : "storage_unavailable",
+                     rc == -ENOMEM ? PROTO_NO_MEMORY_MESSAGE : "the cluster's documents could not be listed (Redis)");
+        return;
+    }
+    proto_doc_info *docs = calloc(n > 0 ? n : 1, sizeof *docs);
+    if (docs == NULL) {
+        finish_no_memory(k);
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        docs[i] = (proto_doc_info){.name = {infos[i].name, infos[i].name_len}, .v = infos[i].v,
+                                   .codepoints = infos[i].codepoints, .bytes = infos[i].bytes};
+    ot_buf b;
+    ot_buf_init(&b);
+    if (proto_enc_rest_list(&b, docs, n, next != NULL ? proto_cstr(next) : (proto_str){NULL, 0}) == 0)
+        respond(k, 200, b.data, b.len);
+    else
+        respond_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
+    ot_buf_free(&b);
+    free(docs);
+    finish(k);
+}
+
+static void dispatch_cluster_list(rest_call *k) {
+    int rc = cluster_list_docs(k->sw->cluster, k->t.after, strlen(k->t.after), k->t.limit, granted,
+                               on_cluster_list, k);
+    if (rc == 0) {
+        k->dispatched = true;
+        k->redis_out = true;
+    } else if (rc == -ENOMEM) {
+        finish_no_memory(k);
+    } else {
+        finish_error(k, "storage_unavailable", "the cluster's documents cannot be listed: Redis is unreachable");
+    }
+}
+
 static void dispatch_list(rest_call *k) {
+    if (k->sw->cluster != NULL) {
+        dispatch_cluster_list(k);
+        return;
+    }
     uint32_t limit = k->t.limit;
     /* names come from the shared index, never a directory scan per page */
     if (session_worker_fill_names(k->sw) != 0) {
@@ -393,7 +375,7 @@ static void dispatch_list(rest_call *k) {
 }
 
 static void dispatch(rest_call *k) {
-    k->key = session_waiter_add(k->sw, on_answer, k);
+    k->key = session_waiter_add_typed(k->sw, on_answer, k);
     if (k->key == 0) {
         finish_no_memory(k);
         return;
@@ -429,7 +411,7 @@ void rest_call_rules(const session_worker *sw, rest_rules *out) {
         .max_body_bytes = sw->cfg->max_message_bytes,
         .auth_on = sw->auth_on,
         .secret = &sw->secret,
-        .now_s = (int64_t)time(NULL),
+        .now_s = clock_wall_s(),
     };
 }
 
@@ -462,7 +444,7 @@ void rest_call_feed(rest_call *k, const uint8_t *data, size_t len) {
 void rest_call_continue(rest_call *k) {
     if (k->body == NULL || k->dispatched || k->body_len < k->body_need) return;
     k->dispatched = true;
-    k->key = session_waiter_add(k->sw, on_answer, k);
+    k->key = session_waiter_add_typed(k->sw, on_answer, k);
     if (k->key == 0) finish_no_memory(k);
     else if (k->t.route == REST_TEXT || k->t.route == REST_APPEND) dispatch_text(k);
     else dispatch_post(k);
@@ -471,5 +453,10 @@ void rest_call_continue(rest_call *k) {
 void rest_call_abort(rest_call *k) {
     if (k == NULL) return;
     if (k->key != 0) session_waiter_remove(k->sw, k->key);
+    k->key = 0;
+    if (k->redis_out) {
+        k->aborted = true;   /* Redis's answer frees it */
+        return;
+    }
     call_free(k);
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #define SESSION_MAX_SLOTS (1u << 24)
+_Static_assert(SESSION_MAX_SLOTS <= FANOUT_KEY_TYPED, "a slot's index stays below the key's typed bit");
 
 typedef struct session_doc {
     char name[DOCNAME_MAX_BYTES + 1];
@@ -107,6 +108,11 @@ uint64_t session_waiter_add(session_worker *sw, session_waiter_fn fn, void *ctx)
     return slot_alloc(sw, NULL, fn, ctx);
 }
 
+uint64_t session_waiter_add_typed(session_worker *sw, session_waiter_fn fn, void *ctx) {
+    uint64_t key = slot_alloc(sw, NULL, fn, ctx);
+    return key != 0 ? key | FANOUT_KEY_TYPED : 0;
+}
+
 void session_waiter_remove(session_worker *sw, uint64_t key) { slot_free(sw, key); }
 
 /* ---- delivery --------------------------------------------------------------- */
@@ -129,6 +135,7 @@ static void deliver(void *ctx, uint64_t key, rbuf *frame, const char *doc, size_
         return;
     }
     session *s = sl->s;
+    assert(!fanout_key_typed(key));
     assert(frame == NULL || !proto_rest_answer_is(frame));   /* typed answers go to waiters only */
     if (frame == NULL) {
         session_doc *d = find_doc(s, doc, doc_len);
@@ -150,9 +157,16 @@ void session_kill(session_worker *sw, uint64_t key) {
     session_slot *sl = slot_of(sw, key);
     if (sl == NULL) return;
     static const char msg[] = "messages for this connection were lost inside the server; reconnect and re-open";
-    ot_buf_clear(&sw->enc);
-    if (proto_enc_error(&sw->enc, PROTO_ERR_INTERNAL, proto_cstr(msg), (proto_str){NULL, 0}) != 0) return;
-    rbuf *f = fanout_frame(sw->enc.data, sw->enc.len);
+    rbuf *f;
+    if (fanout_key_typed(key)) {
+        proto_rest_answer a = {.kind = PROTO_REST_ERROR, .code = proto_cstr(proto_err_code_str(PROTO_ERR_INTERNAL)),
+                               .message = proto_cstr(msg)};
+        f = proto_rest_answer_pack(&a);
+    } else {
+        ot_buf_clear(&sw->enc);
+        if (proto_enc_error(&sw->enc, PROTO_ERR_INTERNAL, proto_cstr(msg), (proto_str){NULL, 0}) != 0) return;
+        f = fanout_frame(sw->enc.data, sw->enc.len);
+    }
     if (sl->fn != NULL) {
         if (f != NULL && sl->fn(sl->ctx, f)) slot_free(sw, key);
         if (f != NULL) rbuf_unref(f);

@@ -61,8 +61,10 @@ typedef struct session_sink {
 /* Requests run per end-of-iteration pass at most (more wait for the next). */
 #define SESSION_MAX_LOCAL_PER_FLUSH 100000u
 
-/* A REST caller waiting for the owner's answers (rest.c): gets each frame;
- * returns true when it needs no more (the waiter is removed). */
+/* A caller without a session waiting for the owners' answers (a REST call,
+ * an event stream): gets each message sent to its key (a frame, or for a
+ * typed key a packed proto_rest_answer); returns true when it needs no more
+ * (the waiter is removed). */
 typedef bool (*session_waiter_fn)(void *ctx, rbuf *frame);
 
 typedef struct session_worker {
@@ -91,6 +93,10 @@ typedef struct session_worker {
     bool redis_down;                /* counted in shared->redis_down */
 } session_worker;
 
+/* The session layer of worker w (the loop keeps it as an opaque pointer:
+ * it knows none of its users). NULL before setup and after the exit hook. */
+session_worker *session_worker_of(const struct worker *w);
+
 /* After worker_init, on the worker's thread: opens the data dir, resolves the
  * secret, and registers with the worker: its mail, its logs' completions,
  * and hooks (before sleep: run local requests, submit log flushes, post
@@ -113,9 +119,12 @@ void session_close(struct session *s);
 /* One complete text message. */
 void session_on_text(struct session *s, const uint8_t *data, size_t len);
 
-/* REST (rest.c): a waiter slot gets a key like a session; frames sent to it
- * call fn until it returns true. Returns the key, 0 on no memory. */
+/* A waiter slot gets a key like a session; what is sent to it calls fn until
+ * it returns true. Returns the key, 0 on no memory. */
 uint64_t session_waiter_add(session_worker *sw, session_waiter_fn fn, void *ctx);
+/* The same with a typed key (fanout_key_typed): a REST call's or an event
+ * stream's, whose acks and errors come as packed proto_rest_answers. */
+uint64_t session_waiter_add_typed(session_worker *sw, session_waiter_fn fn, void *ctx);
 void session_waiter_remove(session_worker *sw, uint64_t key);
 /* Sends a request to the owner of req->doc (takes the caller's reference). */
 int session_route(session_worker *sw, docs_request *req);

@@ -42,12 +42,14 @@ static int scan_data_dir(void *ctx, nameset *ns, nameset_add_fn add) {
     return rc;
 }
 
+session_worker *session_worker_of(const worker *w) { return w->app; }
+
 int session_worker_fill_names(session_worker *sw) { return nameset_fill_once(sw->names, scan_data_dir, sw); }
 
 /* A post of this worker failed: it dooms its receivers (or its requester);
  * the mailbox then drops the receiver's reference. */
 static void on_mail_failed(worker *w, const mailbox_msg *msg, uint32_t to) {
-    session_worker *sw = w->sw;
+    session_worker *sw = session_worker_of(w);
     metrics_add(&w->m->errors[METRICS_ERR_MAILBOX], 1);
     if (sw != NULL && !fanout_on_post_failed(&sw->out, to, msg) && msg->kind == DOCS_MSG_REQUEST) {
         uint64_t key = ((const docs_request *)msg)->key;
@@ -188,7 +190,7 @@ int session_worker_init_with(worker *w, bool disk_thread) {
         free(sw);
         return rc;
     }
-    w->sw = sw;
+    w->app = sw;
     w->on_mail = on_mail;
     w->on_mail_failed = on_mail_failed;
     rc = worker_add_hook(&w->before_sleep, flush);
@@ -198,7 +200,7 @@ int session_worker_init_with(worker *w, bool disk_thread) {
 }
 
 static void on_mail(worker *w, mailbox_msg *msg) {
-    session_worker *sw = w->sw;
+    session_worker *sw = session_worker_of(w);
     if (sw == NULL) return;
     switch (msg->kind) {
     case DOCS_MSG_REQUEST: docs_execute(sw->docs, (const docs_request *)msg, &sw->out, (int64_t)w->now_ms); break;
@@ -211,13 +213,13 @@ static void on_mail(worker *w, mailbox_msg *msg) {
 }
 
 static void on_store_cqe(worker *w, store_ring_io *io, const struct io_uring_cqe *cqe, bool fsync_cqe) {
-    session_worker *sw = w->sw;
+    session_worker *sw = session_worker_of(w);
     assert(sw != NULL);
     docs_on_store_cqe(sw->docs, io, cqe, fsync_cqe, &sw->out, (int64_t)w->now_ms);
 }
 
 static void flush(worker *w) {
-    session_worker *sw = w->sw;
+    session_worker *sw = session_worker_of(w);
     if (sw == NULL) return;
     session_worker_run_local(sw, (int64_t)w->now_ms);
     docs_flush(sw->docs, w, &sw->out, (int64_t)w->now_ms);
@@ -233,7 +235,7 @@ static void flush(worker *w) {
 }
 
 static void tick(worker *w) {
-    session_worker *sw = w->sw;
+    session_worker *sw = session_worker_of(w);
     if (sw == NULL) return;
     if (sw->cluster != NULL) cluster_health(sw, w);
     docs_tick(sw->docs, w, &sw->out, (int64_t)w->now_ms);
@@ -255,7 +257,7 @@ static void stop_cluster(worker *w, cluster *c) {
 }
 
 static void destroy(worker *w) {
-    session_worker *sw = w->sw;
+    session_worker *sw = session_worker_of(w);
     if (sw == NULL) return;
     /* Log writes still in flight complete on this ring: wait for them (bounded
      * in time), then write what is pending synchronously. */
@@ -278,6 +280,9 @@ static void destroy(worker *w) {
     while (clock_mono_ms() < deadline) {
         struct io_uring_cqe *cqe = NULL;
         struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+        /* a completion may have queued more (a Redis send after the one in
+         * flight): the wait below does not submit them */
+        io_uring_submit(&w->ring);
         int rc = io_uring_wait_cqe_timeout(&w->ring, &cqe, &ts);
         if (rc == -ETIME) break;
         if (rc != 0 || cqe == NULL) break;
@@ -298,5 +303,5 @@ static void destroy(worker *w) {
     ot_buf_free(&sw->enc);
     free(sw->slots);
     free(sw);
-    w->sw = NULL;
+    w->app = NULL;
 }

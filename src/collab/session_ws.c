@@ -24,7 +24,7 @@ static void ws_close(void *ctx, uint16_t code, const char *reason) {
 
 static const session_sink_ops ws_sink_ops = {.send = ws_send, .close = ws_close};
 
-static void *app_open(conn *c) { return session_open(c->w->sw, (session_sink){.ops = &ws_sink_ops, .ctx = c}); }
+static void *app_open(conn *c) { return session_open(session_worker_of(c->w), (session_sink){.ops = &ws_sink_ops, .ctx = c}); }
 static void app_on_text(void *session, const uint8_t *data, size_t len) { session_on_text(session, data, len); }
 static void app_close(void *session) { session_close(session); }
 

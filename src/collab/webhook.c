@@ -1,7 +1,9 @@
 #include "collab/webhook.h"
+#include "base/clock.h"
 
 #include "base/log.h"
 #include "http/http_post.h"
+#include "proto/protocol.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,11 +59,7 @@ struct webhook {
     uint32_t count_items;
 };
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t mono_ms(void) { return (int64_t)clock_mono_ms(); }
 
 static wh_text *text_new(const char *s, size_t len) {
     wh_text *t = malloc(sizeof *t + len + 1);
@@ -300,12 +298,17 @@ static uint32_t backoff_ms(uint32_t attempts) {
     return ms < WEBHOOK_RETRY_MAX_MS ? (uint32_t)ms : WEBHOOK_RETRY_MAX_MS;
 }
 
+/* The body, written by the protocol's encoder (NUL-terminated, malloc'ed). */
 static char *payload(const wh_item *it) {
-    json_t *o = json_pack("{s:s, s:s, s:I}", "event", event_name(it->event), "doc", it->doc, "v", (json_int_t)it->v);
-    if (o != NULL && it->text != NULL) json_object_set_new(o, "text", json_stringn(it->text->data, it->text->len));
-    char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return s;
+    ot_buf b;
+    ot_buf_init(&b);
+    proto_str text = it->text != NULL ? (proto_str){it->text->data, it->text->len} : (proto_str){NULL, 0};
+    int rc = proto_enc_webhook(&b, proto_cstr(event_name(it->event)), proto_cstr(it->doc), it->v, text);
+    if (rc != 0) {
+        ot_buf_free(&b);
+        return NULL;
+    }
+    return b.data;   /* NUL-terminated (ot_buf), the caller's now (free) */
 }
 
 /* One POST, without mu. true when the receiver took it (2xx). */

@@ -1,4 +1,5 @@
 #include "http/http_post.h"
+#include "base/clock.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -69,11 +70,7 @@ int http_url_parse(const char *url, http_url *out, const char **why) {
     return 0;
 }
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t mono_ms(void) { return (int64_t)clock_mono_ms(); }
 
 typedef struct post_wait {
     int64_t deadline_ms;

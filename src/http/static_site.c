@@ -6,6 +6,7 @@
  * head written into the caller's reply: no file system, no allocation.
  */
 #include "http/static_site.h"
+#include "base/clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -511,7 +512,7 @@ int static_site_respond(const static_site *site, const http_request *req, static
         .content_type = not_modified ? NULL : f->content_type,
         .content_length = not_modified ? -1 : (int64_t)b->len,
         .keep_alive = req->keep_alive,
-        .date_unix_s = (int64_t)time(NULL),
+        .date_unix_s = clock_wall_s(),
         .extra_headers = extra,
     };
     n = http_response_write_head(&head, reply->head, sizeof reply->head);

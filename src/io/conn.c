@@ -120,7 +120,7 @@ static void on_recv(worker *w, completion *self, const struct io_uring_cqe *cqe)
         if (slot != NULL) worker_recv_done(w, slot);
         if (!more && c->state != CONN_DEAD) conn_arm_recv(c);
     } else if (res == -ENOBUFS) {
-        metrics_add(&w->m->errors[METRICS_ERR_NO_BUFFERS], 1);
+        worker_recv_no_buffers(w);
         if (!more && c->state != CONN_DEAD) conn_arm_recv(c);
     } else if (res != -ECANCELED && c->state != CONN_DEAD) {
         conn_on_recv_end(c, res);

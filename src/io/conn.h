@@ -26,8 +26,6 @@ typedef enum conn_state {
 } conn_state;
 
 struct conn;
-struct ws_session;
-struct tls_conn;
 
 /* What a connection speaks: installed at accept (server_shared.accept_handler,
  * HTTP) and swapped at an upgrade (WebSocket). Optional entries may be NULL. */
@@ -77,11 +75,10 @@ typedef struct conn {
     uint8_t *in;                    /* partial HTTP head (inbuf_pool), NULL when none */
     uint32_t in_len;
     uint8_t *recv_buf;              /* plain-recv fallback buffer, NULL with provided buffers */
-    struct ws_session *ws;          /* WebSocket state, NULL in HTTP */
-    struct rest_conn *rest;         /* an /api call waiting for its body or answer (rest.h) */
-    struct sse_conn *sse;           /* an event stream (server/sse_conn.c), NULL otherwise */
-    struct tls_conn *tls;           /* TLS session (conn_tls.c), NULL for plaintext */
-    rbuf *tls_sealed;               /* the ciphertext entry at the head of q, one reference */
+    void *handler_state;            /* the installed handler's own state, freed by its on_close (HTTP: a
+                                       REST call waiting, rest.c; WebSocket: conn_ws.c; SSE: sse_conn.c) */
+    void *filter_state;             /* the filter's per-connection state, released by its free (TLS) */
+    rbuf *filter_held;              /* a buffer the filter keeps a reference to (TLS: the sealed head entry) */
     sendq q;
 } conn;
 

@@ -41,12 +41,24 @@ static void give_to_kernel(worker *w, uint32_t bid, int offset) {
                           io_uring_buf_ring_mask(RING_RECV_BUF_COUNT), offset);
 }
 
+uint32_t worker_recv_posted(const worker *w) {
+    assert(w->recv_out + w->recv_free_count <= RING_RECV_BUF_COUNT);
+    return RING_RECV_BUF_COUNT - w->recv_out - w->recv_free_count;
+}
+
+void worker_recv_no_buffers(worker *w) {
+    metrics_add(&w->m->errors[METRICS_ERR_NO_BUFFERS], 1);
+    w->recv_short++;
+}
+
 rbuf *worker_recv_begin(worker *w, uint16_t bid, uint32_t len) {
     assert(bid < RING_RECV_BUF_COUNT && len <= RING_RECV_BUF_BYTES && w->recv_delivering == NULL);
+    assert(worker_recv_posted(w) > 0);
     rbuf *slot = rbuf_pool_wrap(w->recv_pool, slot_head(w, bid));
     slot->len = len;
     assert(slot->data == slot_data(w, bid));
     w->recv_out++;
+    w->recv_taken++;
     w->recv_delivering = slot;
     return slot;
 }
@@ -67,22 +79,69 @@ rbuf *worker_lend_recv_bytes(worker *w, const uint8_t *ptr, size_t len) {
     return slot;
 }
 
+/* Twice the receives since the last reclaim, at once after a shortage and
+ * at least doubled; otherwise down by one per reclaim, so a burst keeps its
+ * buffers for a while. */
+static void adapt_posted_target(worker *w) {
+    uint32_t t = w->recv_posted_target;
+    uint32_t want = 2 * w->recv_taken;
+    if (w->recv_short > 0 && want < 2 * t) want = 2 * t;
+    if (want > t) t = want;
+    else if (t > RING_RECV_POSTED_MIN) t--;
+    if (t < RING_RECV_POSTED_MIN) t = RING_RECV_POSTED_MIN;
+    if (t > RING_RECV_BUF_COUNT) t = RING_RECV_BUF_COUNT;
+    w->recv_posted_target = t;
+    w->recv_taken = 0;
+    w->recv_short = 0;
+}
+
 uint32_t worker_reclaim_recv_buffers(worker *w) {
     if (w->recv_pool == NULL) return 0;
-    uint32_t count = 0;
+    uint32_t back = 0;
     /* Bounded: each buffer is on the chain at most once. */
     for (rbuf *b = rbuf_pool_take_returned(w->recv_pool), *next; b != NULL; b = next) {
         next = rbuf_returned_next(b);
         size_t at = (size_t)((uint8_t *)b - w->buf_base);
         uint32_t bid = (uint32_t)(at / (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES));
         assert(bid < RING_RECV_BUF_COUNT && (void *)b == slot_head(w, bid));
-        give_to_kernel(w, bid, (int)count++);
+        assert(w->recv_free_count < RING_RECV_BUF_COUNT && back < w->recv_out);
+        w->recv_free[w->recv_free_count++] = (uint16_t)bid;
+        back++;
     }
-    if (count == 0) return 0;
-    assert(count <= w->recv_out);
-    io_uring_buf_ring_advance(w->br, count);
-    w->recv_out -= count;
-    return count;
+    w->recv_out -= back;
+    adapt_posted_target(w);
+    uint32_t posted = worker_recv_posted(w);
+    uint32_t count = 0;
+    /* Bounded by the stack: the most recently used buffers go first. */
+    while (posted + count < w->recv_posted_target && w->recv_free_count > 0) {
+        give_to_kernel(w, w->recv_free[--w->recv_free_count], (int)count);
+        count++;
+    }
+    if (count > 0) io_uring_buf_ring_advance(w->br, count);
+    return back;
+}
+
+size_t worker_recv_area_bytes(void) {
+    size_t bytes = (size_t)RING_RECV_BUF_COUNT * (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES);
+    return (bytes + RING_RECV_HUGE_PAGE_BYTES - 1) / RING_RECV_HUGE_PAGE_BYTES * RING_RECV_HUGE_PAGE_BYTES;
+}
+
+/* The receive buffers on huge pages: every receive, unmask and send touches
+ * a few pages of an area far larger than the TLB covers in 4 KiB pages, and
+ * each miss is a page walk inside the kernel's copy. The area is aligned to
+ * a huge page so the kernel can back it with them; where it will not (THP
+ * off), it stays plain pages. */
+static void *map_recv_area(void) {
+    size_t bytes = worker_recv_area_bytes();
+    size_t over = bytes + RING_RECV_HUGE_PAGE_BYTES;
+    uint8_t *raw = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    uintptr_t at = ((uintptr_t)raw + RING_RECV_HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(RING_RECV_HUGE_PAGE_BYTES - 1);
+    size_t head = at - (uintptr_t)raw;
+    if (head > 0) munmap(raw, head);
+    if (over - head > bytes) munmap((uint8_t *)at + bytes, over - head - bytes);
+    (void)madvise((void *)at, bytes, MADV_HUGEPAGE);   /* advice: refused is fine */
+    return (void *)at;
 }
 
 /* liburing 2.3 has no io_uring_setup_buf_ring: map and register by hand. */
@@ -90,9 +149,9 @@ static int setup_buf_ring(worker *w) {
     w->br_bytes = RING_RECV_BUF_COUNT * sizeof(struct io_uring_buf);
     void *ring_mem = mmap(NULL, w->br_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (ring_mem == MAP_FAILED) return -errno;
-    size_t data_bytes = (size_t)RING_RECV_BUF_COUNT * (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES);
-    void *data = mmap(NULL, data_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (data == MAP_FAILED) {
+    size_t data_bytes = worker_recv_area_bytes();
+    void *data = map_recv_area();
+    if (data == NULL) {
         int e = -errno;
         munmap(ring_mem, w->br_bytes);
         return e;
@@ -118,8 +177,12 @@ static int setup_buf_ring(worker *w) {
     w->br = ring_mem;
     w->buf_base = data;
     io_uring_buf_ring_init(w->br);
-    for (uint32_t i = 0; i < RING_RECV_BUF_COUNT; i++) give_to_kernel(w, i, (int)i);
-    io_uring_buf_ring_advance(w->br, RING_RECV_BUF_COUNT);
+    /* every buffer free, bid 0 on top; the minimum goes to the kernel now */
+    for (uint32_t i = 0; i < RING_RECV_BUF_COUNT; i++) w->recv_free[i] = (uint16_t)(RING_RECV_BUF_COUNT - 1 - i);
+    w->recv_free_count = RING_RECV_BUF_COUNT;
+    w->recv_posted_target = RING_RECV_POSTED_MIN;
+    for (uint32_t i = 0; i < RING_RECV_POSTED_MIN; i++) give_to_kernel(w, w->recv_free[--w->recv_free_count], (int)i);
+    io_uring_buf_ring_advance(w->br, RING_RECV_POSTED_MIN);
     return 0;
 }
 
@@ -261,9 +324,23 @@ void worker_dispatch(worker *w, const struct io_uring_cqe *cqe) {
     if (c != NULL) c->fn(w, c, cqe);
 }
 
+/* While receive buffers are lent (large echoes sent from them), submits what
+ * this iteration queued without waiting. Sends to a socket with room
+ * complete inside the submit; true when completions are ready, so the next
+ * iteration takes them (freeing the receive buffers those sends held)
+ * before it waits, rather than after the next batch of receives has run
+ * short of buffers. Nothing lent: the wait submits, one system call. */
+static bool submit_queued(worker *w) {
+    if (w->recv_out == 0 || io_uring_sq_ready(&w->ring) == 0) return false;
+    int rc = io_uring_submit(&w->ring);
+    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return false;   /* the wait submits again */
+    return io_uring_cq_ready(&w->ring) > 0;
+}
+
 void worker_run(worker *w) {
+    bool completions_ready = false;
     while (!w->stopped) {
-        int rc = io_uring_submit_and_wait(&w->ring, 1);
+        int rc = completions_ready ? 0 : io_uring_submit_and_wait(&w->ring, 1);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
             log_error("worker %u: io_uring_submit_and_wait: %s", w->id, strerror(-rc));
             break;
@@ -288,6 +365,9 @@ void worker_run(worker *w) {
         /* Registration order: documents before the connections' flush, so
          * this iteration's frames go out now. */
         run_hooks(w, &w->before_sleep);
+        /* At most one iteration between waits: the wait also runs the
+         * deferred work (receives, timers), which must not starve. */
+        completions_ready = !completions_ready && submit_queued(w);
         worker_reclaim_recv_buffers(w);
         metrics_count_iteration(w->m, count);
         check_force_stop(w);
@@ -302,7 +382,7 @@ void worker_destroy(worker *w) {
     if (w->br != NULL) munmap(w->br, w->br_bytes);
     /* Buffers still lent belong to connections cut at exit; the process ends. */
     if (w->buf_base != NULL && w->recv_out == 0) {
-        munmap(w->buf_base, (size_t)RING_RECV_BUF_COUNT * (RING_RECV_SLOT_HEAD_BYTES + RING_RECV_BUF_BYTES));
+        munmap(w->buf_base, worker_recv_area_bytes());
         rbuf_pool_release(w->recv_pool);
         w->recv_pool = NULL;
     }

@@ -29,6 +29,18 @@
 /* Each buffer is preceded by its rbuf header, in a cache line of its own. */
 #define RING_RECV_SLOT_HEAD_BYTES 64u
 #define RING_RECV_BUF_COUNT 128u          /* power of two */
+/* The receive area is mapped aligned to (and a multiple of) this, so the
+ * kernel can back it with transparent huge pages. */
+#define RING_RECV_HUGE_PAGE_BYTES (2u * 1024u * 1024u)
+/* Buffers kept in the kernel's ring at least. The ring is FIFO: a buffer
+ * given back waits behind every buffer posted before it, so posting all of
+ * them would cycle every receive through the whole area (8 MiB, far beyond
+ * L2) and the kernel's receive copy would write cold memory each time.
+ * Instead free buffers wait on a stack and the ring holds only about what
+ * the receives between two reclaims take (see worker_reclaim_recv_buffers),
+ * so the same few, recently touched buffers come round again. A wait runs
+ * a bounded batch of receives (about 20 on Linux 6.13+). */
+#define RING_RECV_POSTED_MIN 32u
 /* Buffers lent to send queues at most; beyond, bytes are copied, so slow
  * readers cannot starve the receives of buffers. */
 #define RING_RECV_LEND_MAX (RING_RECV_BUF_COUNT / 2u)
@@ -58,7 +70,6 @@
 #define RING_MAX_HOOKS 4u
 
 struct conn;
-struct session_worker;
 struct worker;
 struct mailbox_msg;
 
@@ -99,7 +110,12 @@ typedef struct worker {
     uint8_t *buf_base;               /* RING_RECV_BUF_COUNT slots: rbuf header, then the buffer */
     size_t br_bytes;
     rbuf_pool *recv_pool;            /* the slots as rbufs: back to the kernel on the last reference */
-    uint32_t recv_out;               /* buffers not in the kernel's ring (delivering or lent) */
+    uint32_t recv_out;               /* buffers taken by the kernel and not back (delivering or lent) */
+    uint16_t recv_free[RING_RECV_BUF_COUNT]; /* bids neither posted nor out; the top was used last */
+    uint32_t recv_free_count;
+    uint32_t recv_posted_target;     /* buffers to keep in the kernel's ring */
+    uint32_t recv_taken;             /* buffers the kernel filled since the last reclaim */
+    uint32_t recv_short;             /* receives ended for want of a buffer since the last reclaim */
     rbuf *recv_delivering;           /* the buffer whose bytes are being delivered, or NULL */
     bool zerocopy;                   /* send_zc usable (until the kernel refuses) */
 
@@ -126,7 +142,7 @@ typedef struct worker {
     uint64_t drain_deadline_ms;
     bool stopped;
     uint32_t cut_conns;              /* still open when the grace period ran out */
-    struct session_worker *sw;       /* documents and sessions (session.h) */
+    void *app;                       /* the application on this worker, set by it (collab: session_worker_of) */
 
     worker_hooks before_sleep;       /* after each CQE batch, before waiting again */
     worker_hooks on_tick;            /* each timer tick */
@@ -175,8 +191,22 @@ void worker_recv_done(worker *w, rbuf *slot);
  * of a payload) within the rbuf's data. */
 rbuf *worker_lend_recv_bytes(worker *w, const uint8_t *ptr, size_t len);
 
-/* Gives the buffers whose last reference dropped back to the kernel (once
- * per loop iteration, before waiting). Returns how many. */
+/* A receive ended with -ENOBUFS: counted, and the next reclaim posts more buffers. */
+void worker_recv_no_buffers(worker *w);
+
+/* Buffers in the kernel's ring as far as this thread knows (receives whose
+ * completions are not seen yet still count). */
+uint32_t worker_recv_posted(const worker *w);
+
+/* Bytes of the receive area (all slots, rounded up to a huge page). */
+size_t worker_recv_area_bytes(void);
+
+/* Takes back the buffers whose last reference dropped (once per loop
+ * iteration, before waiting), adapts the posted target to the receives
+ * since the last call (twice as many, doubled after a shortage, decaying by
+ * one per call; RING_RECV_POSTED_MIN..RING_RECV_BUF_COUNT) and tops the
+ * kernel's ring up to it from the free stack, most recently used first.
+ * Returns how many came back. */
 uint32_t worker_reclaim_recv_buffers(worker *w);
 
 #endif /* RINGPAD_RING_H */

@@ -40,6 +40,14 @@ const char *proto_err_code_str(int err) {
     }
 }
 
+int proto_err_from_code_str(const char *code, size_t len) {
+    for (int err = PROTO_ERR_BAD_JSON; err >= PROTO_ERR_NO_MEMORY; err--) {
+        const char *s = proto_err_code_str(err);
+        if (code != NULL && strlen(s) == len && memcmp(s, code, len) == 0) return err;
+    }
+    return PROTO_OK;
+}
+
 proto_err proto_err_from_ot_submit(int ot_err) {
     switch (ot_err) {
     case OT_OK: return PROTO_OK;

@@ -70,6 +70,9 @@ bool proto_json_failed_for_memory(const struct json_error_t *err, const char *js
 
 /* "bad_json", "bad_message", ..., "internal"; "internal" for unknown values. */
 const char *proto_err_code_str(int err);
+/* The proto_err whose string is `code`; PROTO_OK when none is (a REST-only
+ * code such as not_found). */
+int proto_err_from_code_str(const char *code, size_t len);
 
 /* The protocol error for an error of ot_doc_submit(): version_too_old,
  * version_ahead, doc_too_large (OT_ERR_TOO_LARGE at submit time means the
@@ -266,6 +269,9 @@ int proto_enc_rest_list(ot_buf *out, const proto_doc_info *docs, size_t count, p
 /* {"doc":..,"v":..,"changed":..}: the answer of PUT .../text and POST
  * .../append; v is the version whose text is the one written. */
 int proto_enc_rest_written(ot_buf *out, proto_str doc, uint64_t v, bool changed);
+/* A webhook's body (docs/PROTOCOL.md §15, webhooks): {"event","doc","v"} and, when
+ * text.ptr is set, "text". 0, -ENOMEM or -EINVAL (text not UTF-8). */
+int proto_enc_webhook(ot_buf *out, proto_str event, proto_str doc, uint64_t v, proto_str text);
 
 /* Appends `s` as a quoted, escaped JSON string (-EINVAL for invalid UTF-8). */
 int proto_json_string(ot_buf *out, const char *s, size_t len_bytes);

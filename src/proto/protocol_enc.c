@@ -436,6 +436,24 @@ int proto_enc_rest_written(ot_buf *out, proto_str doc, uint64_t v, bool changed)
     return finish(out, start, written_body(out, doc, v, changed));
 }
 
+static int webhook_body(ot_buf *out, proto_str event, proto_str doc, uint64_t v, proto_str text) {
+    TRY(PUT_LIT(out, "{\"event\":"));
+    TRY(put_str(out, event));
+    TRY(PUT_LIT(out, ",\"doc\":"));
+    TRY(put_str(out, doc));
+    TRY(PUT_KEY_U64(out, ",\"v\":", v));
+    if (text.ptr != NULL) {
+        TRY(PUT_LIT(out, ",\"text\":"));
+        TRY(proto_json_string(out, text.ptr, text.len));
+    }
+    return PUT_LIT(out, "}");
+}
+
+int proto_enc_webhook(ot_buf *out, proto_str event, proto_str doc, uint64_t v, proto_str text) {
+    size_t start = out->len;
+    return finish(out, start, webhook_body(out, event, doc, v, text));
+}
+
 /* ---- REST answers: an owner's typed answer rendered -------------------------- */
 
 
@@ -459,6 +477,7 @@ static int answer_body(ot_buf *out, const proto_rest_answer *a) {
         TRY(proto_json_string(out, a->text.ptr != NULL ? a->text.ptr : "", a->text.len));
         return PUT_LIT(out, "}");
     case PROTO_REST_WRITTEN: return written_body(out, a->doc, a->v, a->flag);
+    case PROTO_REST_ACK: return ack_body(out, a->doc, a->id, a->v);
     case PROTO_REST_INFO:
         TRY(PUT_LIT(out, "{\"doc\":"));
         TRY(put_str(out, a->doc));

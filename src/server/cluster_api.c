@@ -17,11 +17,11 @@ static bool path_is(const http_request *req, const char *path) {
 
 bool cluster_api_matches(const struct conn *c, const http_request *req) {
     const worker *w = c->w;
-    return w->sw != NULL && w->sw->cluster != NULL && path_is(req, "/api/cluster");
+    return session_worker_of(w) != NULL && session_worker_of(w)->cluster != NULL && path_is(req, "/api/cluster");
 }
 
 void cluster_api_answer(struct conn *c, const http_request *req) {
-    session_worker *sw = c->w->sw;
+    session_worker *sw = session_worker_of(c->w);
     bool get = req->method_len == 3 && memcmp(req->method, "GET", 3) == 0;
     if (!get) {
         static const char body[] = "{\"code\":\"method_not_allowed\",\"message\":\"GET only\"}";

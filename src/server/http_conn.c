@@ -3,6 +3,7 @@
  * router, the upgrade to a WebSocket. The handler every connection starts
  * with (server_shared.accept_handler). */
 #include "server/http_conn.h"
+#include "base/clock.h"
 
 #include "collab/events.h"
 #include "collab/rest.h"
@@ -32,11 +33,7 @@ static void respond_error(conn *c, int status, const char *message) {
     respond(c, &r);
 }
 
-static int64_t unix_now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return (int64_t)ts.tv_sec;
-}
+static int64_t unix_now_s(void) { return clock_wall_s(); }
 
 static void handle_request(conn *c, const http_request *req) {
     worker *w = c->w;
@@ -103,7 +100,7 @@ static void http_on_data(conn *c, uint8_t *data, size_t len) {
     http_limits limits = http_limits_default();
     /* Bounded: every pass consumes bytes or returns. */
     while (len > 0 && c->state == CONN_HTTP && c->handler == &http_conn_handler) {
-        if (c->rest != NULL) {
+        if (c->handler_state != NULL) {   /* the HTTP handler's state: a REST call (rest.c) */
             rest_feed(c, data, len);
             return;
         }

@@ -1,4 +1,5 @@
 #include "server/sse_conn.h"
+#include "base/clock.h"
 
 #include "collab/events.h"
 #include "collab/rest.h"
@@ -6,6 +7,7 @@
 #include "collab/rest_route.h"
 #include "http/http_response.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,7 +49,7 @@ static void on_start(void *ctx) {
         .content_type = "text/event-stream; charset=utf-8",
         .content_length = -1,   /* the stream ends with the connection */
         .keep_alive = false,
-        .date_unix_s = (int64_t)time(NULL),
+        .date_unix_s = clock_wall_s(),
         .extra_headers = "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n",
     };
     int n = http_response_write_head(&h, head, sizeof head);
@@ -88,13 +90,14 @@ void sse_conn_begin(conn *c, const http_request *req) {
         return;
     }
     s->c = c;
-    c->sse = s;
+    assert(c->handler_state == NULL);   /* HTTP hands over only with no REST call of its own */
+    c->handler_state = s;
     c->handler = &sse_conn_handler;
     if (c->w->draining) {
         on_refuse(s, "storage_unavailable", "server shutting down; retry on another server or later");
         return;
     }
-    s->ev = events_open(c->w->sw, req, &sink, s);   /* may refuse at once */
+    s->ev = events_open(session_worker_of(c->w), req, &sink, s);   /* may refuse at once */
     if (s->ev == NULL && !s->over) on_refuse(s, "internal", "out of memory");
 }
 
@@ -106,9 +109,9 @@ static void on_data(conn *c, uint8_t *data, size_t len) {
 }
 
 static void on_close(conn *c) {
-    sse_conn *s = c->sse;
+    sse_conn *s = c->handler_state;
     if (s == NULL) return;
-    c->sse = NULL;
+    c->handler_state = NULL;
     events_close(s->ev);
     free(s);
 }
@@ -122,7 +125,7 @@ static void on_silent(conn *c) {
 static void on_shutdown(conn *c) {
     static const char bye[] = "event: error\ndata: {\"type\":\"error\",\"code\":\"storage_unavailable\","
                               "\"message\":\"server shutting down; reconnect with Last-Event-ID\"}\n\n";
-    sse_conn *s = c->sse;
+    sse_conn *s = c->handler_state;
     if (s == NULL || s->over || c->state != CONN_WS) return;
     s->over = true;
     send_bytes(c, bye, sizeof bye - 1, true);
@@ -133,7 +136,7 @@ static void on_shutdown(conn *c) {
 static void on_overflow(conn *c) {
     static const char slow[] = "event: error\ndata: {\"type\":\"error\",\"code\":\"slow_consumer\","
                                "\"message\":\"the reader fell behind --max-send-queue-bytes; reconnect with Last-Event-ID\"}\n\n";
-    sse_conn *s = c->sse;
+    sse_conn *s = c->handler_state;
     if (s == NULL || s->over) return;
     s->over = true;
     send_bytes(c, slow, sizeof slow - 1, true);

@@ -152,6 +152,21 @@ int store_log_append(store_log *log, const store_record *rec) {
     return 0;
 }
 
+/* The log's books after every step of a flush: synced <= written <= appended
+ * (next_version), and while bytes are in flight the file offset is where
+ * they started plus what of them reached the file. */
+static void check_books(const store_log *log) {
+    assert(log->synced_version <= log->written_version);
+    assert(log->written_version <= log->next_version);
+    assert(log->pending_from <= log->next_version);
+    assert(log->failed_reported_to <= log->next_version);
+    assert(log->flight_written <= log->flight.len);
+    if (log->flight.len > 0) {
+        assert(log->flight_from <= log->flight_to && log->flight_to == log->pending_from);
+        assert(log->end_offset == log->flight_offset + log->flight_written);
+    }
+}
+
 static uint64_t store_log_ackable(const store_log *log) {
     return log->config.fsync_policy == STORE_FSYNC_ALWAYS ? log->synced_version
                                                           : log->written_version;
@@ -219,6 +234,7 @@ int store_log_prepare_flush(store_log *log, int64_t now_ms, store_flush *out) {
     log->submitted_write_len = write_len;
     log->submitted_fsync = fsync;
     log->submitted_sync_to = sync_to;
+    check_books(log);
     return 1;
 }
 
@@ -317,6 +333,8 @@ int store_log_flush_done(store_log *log, int64_t now_ms, int64_t write_result,
     result->newly_durable_from = from < after ? from : after;
     result->newly_durable_to = after;
     result->durable_version = after;
+    assert(after >= before);   /* what was durable stays durable */
+    check_books(log);
     return 0;
 }
 

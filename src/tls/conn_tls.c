@@ -12,15 +12,15 @@
 
 int conn_tls_open(conn *c, const server_shared *s) {
     if (s->tls == NULL) return 0;
-    c->tls = tls_conn_new(s->tls);
-    return c->tls != NULL ? 0 : -ENOMEM;
+    c->filter_state = tls_conn_new(s->tls);
+    return c->filter_state != NULL ? 0 : -ENOMEM;
 }
 
 void conn_tls_free(conn *c) {
-    tls_conn_free(c->tls);
-    c->tls = NULL;
-    rbuf_unref(c->tls_sealed);
-    c->tls_sealed = NULL;
+    tls_conn_free(c->filter_state);
+    c->filter_state = NULL;
+    rbuf_unref(c->filter_held);
+    c->filter_held = NULL;
 }
 
 typedef struct input_ctx {
@@ -30,7 +30,7 @@ typedef struct input_ctx {
 
 static void count_handshake(conn *c) {
     worker *w = c->w;
-    tls_conn *t = c->tls;
+    tls_conn *t = c->filter_state;
     metrics_add(&w->m->tls_handshakes, 1);
     bool resumed = tls_conn_session_reused(t);
     if (resumed) metrics_add(&w->m->tls_resumed, 1);
@@ -76,7 +76,7 @@ static bool looks_like_http(const uint8_t *data, size_t len) {
 }
 
 void conn_tls_on_data(conn *c, const uint8_t *data, size_t len) {
-    tls_conn *t = c->tls;
+    tls_conn *t = c->filter_state;
     worker *w = c->w;
     switch ((conn_state)c->state) {
     case CONN_DRAIN:
@@ -115,12 +115,12 @@ static const rbuf *head_owner(const sendq *q) { return q->ring[q->head & (q->cap
 
 int conn_tls_seal(conn *c) {
     sendq *q = &c->q;
-    tls_conn *t = c->tls;
-    if (c->tls_sealed != NULL) {
+    tls_conn *t = c->filter_state;
+    if (c->filter_held != NULL) {
         /* The previous ciphertext is still partly unsent: it goes first. */
-        if (q->count > 0 && head_owner(q) == c->tls_sealed) return 0;
-        rbuf_unref(c->tls_sealed);
-        c->tls_sealed = NULL;
+        if (q->count > 0 && head_owner(q) == c->filter_held) return 0;
+        rbuf_unref(c->filter_held);
+        c->filter_held = NULL;
     }
     uint64_t before = q->bytes;
     bool usable = tls_conn_handshake_done(t) && !tls_conn_failed(t);
@@ -155,7 +155,7 @@ int conn_tls_seal(conn *c) {
             conn_close(c, METRICS_CLOSE_IO_ERROR);
             return -1;
         }
-        c->tls_sealed = out;   /* our reference: identifies the head entry until it is sent */
+        c->filter_held = out;   /* our reference: identifies the head entry until it is sent */
     }
     conn_account_queue(c, before);
     return 0;

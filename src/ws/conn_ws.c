@@ -40,13 +40,16 @@ static void ws_session_free(ws_session *s) {
     free(s);
 }
 
+/* The WebSocket handler's state (conn.handler_state while it is installed). */
+static ws_session *ws_of(const conn *c) { return c->handler_state; }
+
 void conn_ws_free(conn *c) {
-    ws_session *s = c->ws;
+    ws_session *s = ws_of(c);
     if (s == NULL) return;
     if (s->app_session != NULL) s->app->close(s->app_session);
     s->app_session = NULL;
     ws_session_free(s);
-    c->ws = NULL;
+    c->handler_state = NULL;
 }
 
 static void send_head(conn *c, const char *bytes, size_t len, int status) {
@@ -114,7 +117,8 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
         }
     }
     token_bucket_init(&s->rate, w->cfg->max_messages_per_sec, w->now_ms);
-    c->ws = s;
+    assert(c->handler_state == NULL);   /* HTTP upgrades only with no REST call of its own */
+    c->handler_state = s;
     c->endpoint = (uint8_t)endpoint;
     c->state = CONN_WS;
     c->handler = &conn_ws_handler;
@@ -146,7 +150,7 @@ static rbuf *frame_in_place(conn *c, uint8_t opcode, const uint8_t *data, size_t
 
 /* A frame of `len` payload bytes with the header written in front of it. */
 static int send_frame(conn *c, uint8_t opcode, const uint8_t *data, size_t len) {
-    ws_session *s = c->ws;
+    ws_session *s = ws_of(c);
     worker *w = c->w;
     rbuf *b = NULL;
     uint32_t off = 0, frame_len = 0;
@@ -216,7 +220,7 @@ void conn_ws_send_ping(conn *c) {
     c->ws_ping_outstanding = true;
     send_control(c, WS_OP_PING, NULL, 0);
     /* Silent for a ping interval: an idle connection gives its buffers back. */
-    ws_session *s = c->ws;
+    ws_session *s = ws_of(c);
     if (s == NULL) return;
     ws_reader_release_idle(&s->reader);
     if (s->pmd != NULL) {
@@ -251,7 +255,7 @@ void conn_ws_send_close(conn *c, uint16_t code, const char *reason) {
 static bool rate_allows(conn *c) {
     uint32_t rate = c->w->cfg->max_messages_per_sec;
     if (rate == 0) return true;
-    ws_session *s = c->ws;
+    ws_session *s = ws_of(c);
     int64_t cap = (int64_t)rate * 1000;
     int64_t balance = token_bucket_charge(&s->rate, rate, c->w->now_ms);
     if (balance >= 0) return true;
@@ -277,7 +281,7 @@ static void on_message(conn *c, const ws_event *ev) {
             conn_close_after_flush(c, METRICS_CLOSE_WS_PROTOCOL);
             return;
         }
-        c->ws->app->on_text(c->ws->app_session, ev->data, ev->len);
+        ws_of(c)->app->on_text(ws_of(c)->app_session, ev->data, ev->len);
         return;
     }
     int rc = send_frame(c, ev->opcode, ev->data, ev->len);
@@ -289,7 +293,7 @@ static void on_message(conn *c, const ws_event *ev) {
 }
 
 void conn_ws_on_data(conn *c, uint8_t *data, size_t len) {
-    ws_session *s = c->ws;
+    ws_session *s = ws_of(c);
     worker *w = c->w;
     if (s == NULL) return;
     conn_touch(c);

@@ -85,7 +85,7 @@ static void layer_start(harness *h) {
     cr_assert_eq(io_uring_queue_init(64, &h->w.ring, 0), 0);
     h->targets[0].ring_fd = h->w.ring.ring_fd;
     cr_assert_eq(session_worker_init_with(&h->w, false), 0);
-    h->sw = h->w.sw;
+    h->sw = session_worker_of(&h->w);
 }
 
 static void run_hooks(harness *h, const worker_hooks *hooks) {
@@ -100,7 +100,7 @@ void harness_tick(harness *h) {
 static void layer_stop(harness *h) {
     harness_pump(h);
     run_hooks(h, &h->w.on_exit);
-    cr_assert_null(h->w.sw, "the exit hook freed the session layer");
+    cr_assert_null(h->w.app, "the exit hook freed the session layer");
     io_uring_queue_exit(&h->w.ring);
     h->sw = NULL;
 }

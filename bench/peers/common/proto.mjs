@@ -255,8 +255,9 @@ export function parseArgs(argv, name) {
     const a = argv[i];
     if (a === '--port') opts.port = Number(argv[++i]);
     else if (a === '--host') opts.host = argv[++i];
+    else if (a === '--redis') opts.redis = argv[++i];
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: ${name} [--host 127.0.0.1|::1] [--port N]\n`);
+      process.stdout.write(`usage: ${name} [--host 127.0.0.1|::1] [--port N] [--redis redis://127.0.0.1:PORT]\n`);
       process.exit(0);
     } else {
       process.stderr.write(`${name}: unknown argument ${a}\n`);
@@ -265,6 +266,10 @@ export function parseArgs(argv, name) {
   }
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
     process.stderr.write(`${name}: bad --port\n`);
+    process.exit(2);
+  }
+  if (opts.redis && !LOOPBACK.has(new URL(opts.redis).hostname.replace(/^\[|\]$/g, ''))) {
+    process.stderr.write(`${name}: only a loopback Redis is allowed (got ${opts.redis})\n`);
     process.exit(2);
   }
   if (!LOOPBACK.has(opts.host)) {

@@ -88,8 +88,13 @@ function mapShareError(err) {
   }
 }
 
-export async function createShareDBPeer({ host = '127.0.0.1', port = 0 } = {}) {
-  const backend = new ShareDB(); // MemoryDB + MemoryPubSub
+export async function createShareDBPeer({ host = '127.0.0.1', port = 0, redis = '' } = {}) {
+  // MemoryDB, and MemoryPubSub or (--redis) sharedb-redis-pubsub: every
+  // committed op is published through Redis and comes back to this process's
+  // subscribers from there, as it would to other ShareDB processes. (Several
+  // processes would need a shared database too, which the in-memory one is not.)
+  const pubsub = redis ? require('sharedb-redis-pubsub')({ url: redis }) : undefined;
+  const backend = new ShareDB(pubsub ? { pubsub } : {});
   const serverConn = backend.connect();
   const created = new Map(); // doc name -> Promise (the ShareDB doc exists)
   const sessions = new Map(); // src -> Session (and closed ones for a while)
@@ -367,7 +372,11 @@ export async function createShareDBPeer({ host = '127.0.0.1', port = 0 } = {}) {
   }
 
   const srv = await startServer({ host, port, onConnection });
-  return { port: srv.port, backend, close: srv.close };
+  const close = async () => {
+    await srv.close();
+    if (pubsub) await new Promise((resolve) => pubsub.close(() => resolve()));
+  };
+  return { port: srv.port, backend, close };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -444,6 +444,50 @@ Test(docs, requests_wait_in_order_while_the_helper_loads, .init = make_dir, .fin
     helper_free(&h);
 }
 
+/* A listed document that is not loaded: the helper reads its metadata file,
+ * never the worker; a stale file makes the helper load it next. */
+Test(docs, the_listing_reads_metadata_on_the_helper_then_loads_when_stale, .init = make_dir, .fini = rm_dir) {
+    got g = {0};
+    fanout f;
+    cr_assert_eq(fanout_init(&f, 0, 1, NULL, NULL, on_local, &g), 0);
+    docs *t = table();
+    docs_request *op = req(DOCS_REQ_OP, 9, "m", 0, 0);
+    op->rest = true;
+    strcpy(op->id, "i:1");
+    op->id_len = 3;
+    cr_assert_eq(ot_op_parse_json(&op->op, "[\"ab\"]", strlen("[\"ab\"]"), NULL, NULL), OT_OK);
+    run(t, &f, op);
+    docs_free(t, 0);   /* unloaded: the metadata is written */
+    fanout_destroy(&f);
+    helper_env h;
+    helper_init(&h, 0);
+    run(h.t, &h.f, req(DOCS_REQ_REST_INFO, 9, "m", 0, 0));
+    cr_assert_eq(h.g.count, 0, "the worker did not read the file");
+    helper_pump(&h);
+    cr_assert_eq(h.g.count, 1);
+    cr_assert_str_eq(h.g.json[0], "{\"doc\":\"m\",\"v\":1,\"codepoints\":2,\"bytes\":2}");
+    cr_assert_eq(docs_count_loaded(h.t), 0, "answered from the metadata");
+    run(h.t, &h.f, req(DOCS_REQ_REST_INFO, 9, "none", 0, 0));
+    helper_pump(&h);
+    cr_assert(has(&h.g, 1, "\"not_found\""), "%s", h.g.json[1]);
+    /* the log grew behind the cache's back: stale, so the helper loads it */
+    char p[128];
+    snprintf(p, sizeof p, "%s/m/log.00000000000000000000", dir);
+    int fd = open(p, O_WRONLY | O_APPEND);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "x", 1), 1);
+    close(fd);
+    run(h.t, &h.f, req(DOCS_REQ_REST_INFO, 9, "m", 0, 0));
+    helper_pump(&h);   /* the metadata: stale */
+    cr_assert_eq(h.g.count, 2);
+    cr_assert_eq(docs_count_busy(h.t), 1, "loading on the helper");
+    helper_pump(&h);   /* the load */
+    cr_assert_eq(h.g.count, 3);
+    cr_assert_str_eq(h.g.json[2], "{\"doc\":\"m\",\"v\":1,\"codepoints\":2,\"bytes\":2}");
+    cr_assert_eq(docs_count_loaded(h.t), 1);
+    helper_free(&h);
+}
+
 Test(docs, a_missing_document_answers_readers_then_the_open_creates_it, .init = make_dir, .fini = rm_dir) {
     helper_env h;
     helper_init(&h, 0);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "collab/events.h"
+#include "collab/rest_call.h"
 #include "session_harness.h"
 
 static void expect_event(const char *json, const char *want) {
@@ -111,6 +112,48 @@ Test(events, a_document_streams_its_snapshot_then_its_ops, .init = start_harness
     cr_assert_not_null(strstr(r.events, "event: snapshot\n"), "%s", r.events);
     harness_send(&H, s, "{\"type\":\"op\",\"doc\":\"d\",\"v\":1,\"id\":\"e2\",\"op\":[1,\"b\"]}");
     cr_assert_not_null(strstr(r.events, "event: op\nid: 1\n"), "%s", r.events);
+    events_close(e);
+    harness_close(&H, s);
+    rec_sink_free(&rs);
+}
+
+static void count_respond(void *ctx, const rest_response *res) {
+    cr_assert_eq(res->status, 200);
+    (*(int *)ctx)++;
+}
+static void count_done(void *ctx) { (*(int *)ctx)++; }
+static const rest_reply_ops count_ops = {.respond = count_respond, .done = count_done};
+
+/* The stream's key is typed: its errors come as typed answers. Before any
+ * event they refuse the stream with their code; once streaming, the error
+ * a session would get is the last event, byte for byte, then the end. */
+Test(events, errors_refuse_before_the_stream_and_end_it_after, .init = start_harness, .fini = stop_harness) {
+    rec_sink rs = {0};
+    struct session *s = harness_open(&H, &rs);
+    harness_send(&H, s, "{\"type\":\"open\",\"doc\":\"d\"}");
+    harness_send(&H, s, "{\"type\":\"op\",\"doc\":\"d\",\"v\":0,\"id\":\"e1\",\"op\":[\"a\"]}");
+    stream_rec r;
+    events_stream *e = open_stream(&r, "/api/docs/d/events?from=9");
+    cr_assert_str_eq(r.refused, "version_ahead");
+    cr_assert_eq(r.starts, 0);
+    events_close(e);
+    e = open_stream(&r, "/api/docs/d/events");
+    cr_assert_eq(r.starts, 1);
+    /* a REST delete: its subscribers get not_open (ref: the document) */
+    http_request req;
+    http_limits hl = http_limits_default();
+    static const char del[] = "DELETE /api/docs/d HTTP/1.1\r\nHost: x\r\n\r\n";
+    cr_assert_gt(http_parse_request(del, sizeof del - 1, &hl, &req), 0);
+    int deleted = 0;
+    rest_call *k = rest_call_new(H.sw, &count_ops, &deleted);
+    cr_assert_not_null(k);
+    rest_call_begin(k, &req);
+    harness_pump(&H);
+    cr_assert_eq(deleted, 2, "answered and done");
+    cr_assert_eq(r.ends, 1, "the stream is over");
+    cr_assert_not_null(strstr(r.events, "event: error\ndata: {\"type\":\"error\",\"code\":\"not_open\",\"message\":\""),
+                       "%s", r.events);
+    cr_assert_not_null(strstr(r.events, "\",\"ref\":\"d\"}\n\n"), "%s", r.events);
     events_close(e);
     harness_close(&H, s);
     rec_sink_free(&rs);

@@ -1,11 +1,15 @@
 /* REST calls without sockets: a head (and body) in, the one response out,
  * against the same session layer as the WebSocket sessions. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
+#include "collab/doc.h"
 #include "collab/rest_call.h"
+#include "collab/rest_route.h"
 #include "session_harness.h"
 
 static harness H;
@@ -183,4 +187,212 @@ Test(rest_call, an_empty_data_dir_lists_an_empty_page, .init = start, .fini = st
     expect(&r, 200, "{\"docs\":[]}");
     call(&r, "GET", "/api/docs?after=zzz&limit=5", NULL);
     expect(&r, 200, "{\"docs\":[]}");
+}
+
+/* ---- REST writes: the ack and every error the owner can answer with --------------- */
+
+static void tight_limits(config *cfg) {
+    cfg->max_doc_codepoints = 5;
+    cfg->history_depth = 3;
+}
+static void start_tight(void) { harness_start(&H, tight_limits); }
+
+/* "abcd" at v4 (the oldest base accepted is 1), posted op by op. */
+static void write_abcd(void) {
+    static const char *const posts[] = {
+        "{\"v\":0,\"id\":\"o0\",\"op\":[\"a\"]}", "{\"v\":1,\"id\":\"o1\",\"op\":[1,\"b\"]}",
+        "{\"v\":2,\"id\":\"o2\",\"op\":[2,\"c\"]}", "{\"v\":3,\"id\":\"o3\",\"op\":[3,\"d\"]}",
+    };
+    reply r;
+    for (size_t i = 0; i < sizeof posts / sizeof posts[0]; i++) {
+        call(&r, "POST", "/api/docs/d/ops", posts[i]);
+        char want[96];
+        snprintf(want, sizeof want, "{\"type\":\"ack\",\"doc\":\"d\",\"id\":\"o%zu\",\"v\":%zu}", i, i);
+        expect(&r, 200, want);
+    }
+}
+
+/* The owner's refusals of a posted op reach the caller with the code,
+ * message and HTTP status a session's error frame would have given. */
+Test(rest_call, a_posted_op_refused_by_the_owner_keeps_its_code_and_status, .init = start_tight, .fini = stop) {
+    write_abcd();
+    reply r;
+    call(&r, "POST", "/api/docs/d/ops", "{\"v\":9,\"id\":\"x1\",\"op\":[\"z\"]}");
+    expect(&r, 409, "{\"code\":\"version_ahead\",\"message\":\"base version is newer than the document\"}");
+    call(&r, "POST", "/api/docs/d/ops", "{\"v\":0,\"id\":\"x2\",\"op\":[\"z\"]}");
+    expect(&r, 410, "{\"code\":\"version_too_old\",\"message\":\"base version is older than the retained history\"}");
+    /* fine alone at v3, past 5 code points once transformed over "d" */
+    call(&r, "POST", "/api/docs/d/ops", "{\"v\":3,\"id\":\"x3\",\"op\":[3,\"ef\"]}");
+    expect(&r, 413, "{\"code\":\"doc_too_large\",\"message\":\"operation or document beyond the configured size limits\"}");
+    call(&r, "POST", "/api/docs/d/ops", "{\"v\":4,\"id\":\"x4\",\"op\":[3,\"e\"]}");
+    expect(&r, 400, "{\"code\":\"bad_op\",\"message\":\"the op spans 3 code points (retains + deletes) but the document has 4 at v4\"}");
+    /* a resend of an acked op is acked at its version, not applied again */
+    call(&r, "POST", "/api/docs/d/ops", "{\"v\":3,\"id\":\"o3\",\"op\":[3,\"d\"]}");
+    expect(&r, 200, "{\"type\":\"ack\",\"doc\":\"d\",\"id\":\"o3\",\"v\":3}");
+    call(&r, "GET", "/api/docs/d", NULL);
+    expect(&r, 200, "{\"v\":4,\"codepoints\":4,\"doc\":\"d\",\"text\":\"abcd\"}");
+}
+
+Test(rest_call, text_writes_and_restores_refused_by_the_owner_keep_their_codes, .init = start_tight, .fini = stop) {
+    write_abcd();
+    reply r;
+    call(&r, "PUT", "/api/docs/d/text", "{\"text\":\"abcdef\"}");
+    expect(&r, 413, "{\"code\":\"doc_too_large\",\"message\":\"operation or document beyond the configured size limits\"}");
+    call(&r, "POST", "/api/docs/d/append", "{\"text\":\"ef\"}");
+    expect(&r, 413, "{\"code\":\"doc_too_large\",\"message\":\"operation or document beyond the configured size limits\"}");
+    call(&r, "POST", "/api/docs/d/restore", "{\"v\":9}");
+    cr_assert_eq(r.status, 409, "%s", r.body);
+    cr_assert_not_null(strstr(r.body, "{\"code\":\"version_ahead\",\"message\":\""), "%s", r.body);
+    /* the ack of a restore is the ack message; of a text write, {doc, v, changed} */
+    call(&r, "POST", "/api/docs/d/restore", "{\"v\":2}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_not_null(strstr(r.body, "{\"type\":\"ack\",\"doc\":\"d\",\"id\":\"restore:2:"), "%s", r.body);
+    cr_assert_not_null(strstr(r.body, "\",\"v\":4}"), "%s", r.body);
+    call(&r, "PUT", "/api/docs/d/text", "{\"text\":\"xyz\"}");
+    expect(&r, 200, "{\"doc\":\"d\",\"v\":6,\"changed\":true}");
+    call(&r, "GET", "/api/docs/d", NULL);
+    expect(&r, 200, "{\"v\":6,\"codepoints\":3,\"doc\":\"d\",\"text\":\"xyz\"}");
+}
+
+/* A write the kernel refuses (EFBIG past RLIMIT_FSIZE; each test runs in its
+ * own process): storage_unavailable (503), then the same id is acked once a
+ * retried write succeeds. */
+Test(rest_call, a_failed_write_is_storage_unavailable_and_the_resend_is_acked, .init = start, .fini = stop) {
+    signal(SIGXFSZ, SIG_IGN);
+    reply r;
+    call(&r, "PUT", "/api/docs/d/text", "{\"text\":\"a\"}");
+    expect(&r, 200, "{\"doc\":\"d\",\"v\":1,\"changed\":true}");
+    struct rlimit old, tight_fsize = {.rlim_cur = 1, .rlim_max = RLIM_INFINITY};
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &tight_fsize), 0);
+    call(&r, "POST", "/api/docs/d/ops", "{\"v\":1,\"id\":\"w1\",\"op\":[1,\"b\"]}");
+    expect(&r, 503, "{\"code\":\"storage_unavailable\",\"message\":\"the op could not be made durable (File too large); "
+                    "retry later with the same id\"}");
+    call(&r, "POST", "/api/docs/d/append", "{\"text\":\"c\"}");
+    expect(&r, 503, "{\"code\":\"storage_unavailable\",\"message\":\"storage failed; the document refuses ops until a "
+                    "write succeeds\"}");
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    H.w.now_ms += 1000;
+    harness_tick(&H);
+    call(&r, "POST", "/api/docs/d/ops", "{\"v\":1,\"id\":\"w1\",\"op\":[1,\"b\"]}");
+    expect(&r, 200, "{\"type\":\"ack\",\"doc\":\"d\",\"id\":\"w1\",\"v\":1}");
+    call(&r, "GET", "/api/docs/d", NULL);
+    expect(&r, 200, "{\"v\":2,\"codepoints\":2,\"doc\":\"d\",\"text\":\"ab\"}");
+}
+
+/* ---- typed keys: what a REST call's waiter is sent --------------------------------- */
+
+typedef struct typed_got {
+    int count;
+    bool typed;
+    char body[512];
+} typed_got;
+
+/* Records one message (rendered when typed) and keeps waiting. */
+static bool record(void *ctx, rbuf *msg) {
+    typed_got *g = ctx;
+    proto_rest_answer a;
+    g->typed = proto_rest_answer_unpack(msg, &a) == 0;
+    g->count++;
+    if (!g->typed) return false;
+    ot_buf b;
+    ot_buf_init(&b);
+    cr_assert_eq(proto_enc_rest_answer(&b, &a), 0);
+    snprintf(g->body, sizeof g->body, "%.*s", (int)b.len, b.data);
+    ot_buf_free(&b);
+    return false;
+}
+
+Test(rest_call, a_lost_message_reaches_a_rest_key_as_a_typed_internal_error, .init = start, .fini = stop) {
+    typed_got got = {0}, frame = {0};
+    uint64_t key = session_waiter_add_typed(H.sw, record, &got);
+    uint64_t untyped = session_waiter_add(H.sw, record, &frame);
+    cr_assert(fanout_key_typed(key));
+    cr_assert_not(fanout_key_typed(untyped), "an event stream's key reads frames");
+    session_kill(H.sw, key);
+    cr_assert_eq(got.count, 1);
+    cr_assert(got.typed);
+    cr_assert_str_eq(got.body, "{\"code\":\"internal\",\"message\":\"messages for this connection were lost inside "
+                               "the server; reconnect and re-open\"}");
+    cr_assert_eq(rest_status_for("internal"), 500);
+    session_kill(H.sw, untyped);
+    cr_assert_eq(frame.count, 1);
+    cr_assert_not(frame.typed, "a frame, as before");
+    session_waiter_remove(H.sw, key);
+    session_kill(H.sw, key);   /* a stale key: nobody */
+    cr_assert_eq(got.count, 1);
+    session_waiter_remove(H.sw, untyped);
+}
+
+/* Every protocol error an owner can send a REST writer: typed, with the
+ * code's string, and the HTTP status PROTOCOL.md §15 gives it. */
+Test(rest_call, every_protocol_error_reaches_a_rest_key_typed_with_its_status, .init = start, .fini = stop) {
+    static const struct { int code; const char *name; int status; } errs[] = {
+        {PROTO_ERR_BAD_JSON, "bad_json", 400},
+        {PROTO_ERR_BAD_MESSAGE, "bad_message", 400},
+        {PROTO_ERR_UNKNOWN_TYPE, "unknown_type", 400},
+        {PROTO_ERR_UNAUTHORIZED, "unauthorized", 401},
+        {PROTO_ERR_FORBIDDEN, "forbidden", 403},
+        {PROTO_ERR_BAD_DOC_NAME, "bad_doc_name", 400},
+        {PROTO_ERR_BAD_OP, "bad_op", 400},
+        {PROTO_ERR_VERSION_TOO_OLD, "version_too_old", 410},
+        {PROTO_ERR_VERSION_AHEAD, "version_ahead", 409},
+        {PROTO_ERR_DOC_TOO_LARGE, "doc_too_large", 413},
+        {PROTO_ERR_OP_TOO_LARGE, "op_too_large", 413},
+        {PROTO_ERR_TOO_MANY_DOCS, "too_many_docs", 429},
+        {PROTO_ERR_RATE_LIMITED, "rate_limited", 429},
+        {PROTO_ERR_NOT_OPEN, "not_open", 404},
+        {PROTO_ERR_STORAGE_UNAVAILABLE, "storage_unavailable", 503},
+        {PROTO_ERR_NO_MEMORY, "no_memory", 503},
+        {PROTO_ERR_INTERNAL, "internal", 500},
+    };
+    typed_got got = {0};
+    uint64_t key = session_waiter_add_typed(H.sw, record, &got);
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+        cr_assert_eq(doc_send_error(&H.sw->out, key, errs[i].code, "why \"not\"", "ref", 3), 0);
+        harness_pump(&H);
+        cr_assert_eq(got.count, (int)i + 1, "%s delivered", errs[i].name);
+        cr_assert(got.typed, "%s is a typed answer, not a frame", errs[i].name);
+        char want[128];
+        snprintf(want, sizeof want, "{\"code\":\"%s\",\"message\":\"why \\\"not\\\"\"}", errs[i].name);
+        cr_assert_str_eq(got.body, want);
+        cr_assert_eq(rest_status_for(errs[i].name), errs[i].status, "%s", errs[i].name);
+    }
+    /* no_memory with its own message */
+    cr_assert_eq(doc_send_no_memory(NULL, &H.sw->out, key, "r1", 2), 0);
+    harness_pump(&H);
+    cr_assert(got.typed);
+    char want[160];
+    snprintf(want, sizeof want, "{\"code\":\"no_memory\",\"message\":\"%s\"}", PROTO_NO_MEMORY_MESSAGE);
+    cr_assert_str_eq(got.body, want);
+    session_waiter_remove(H.sw, key);
+}
+
+/* The owner acks a REST key's op with a typed ACK (the same for a
+ * duplicate), never with the frame a session gets. */
+Test(rest_call, a_document_acks_a_rest_key_typed, .init = start, .fini = stop) {
+    typed_got got = {0};
+    uint64_t key = session_waiter_add_typed(H.sw, record, &got);
+    ot_limits lim = ot_limits_default();
+    ot_doc *ot = ot_doc_new(&lim, 0, "", 0);
+    cr_assert_not_null(ot);
+    doc *d;
+    cr_assert_eq(doc_new("d", 1, ot, NULL, &d), 0);   /* no log: published at once */
+    ot_op op;
+    ot_op_init(&op);
+    cr_assert_eq(ot_op_insert(&op, "x", 1), OT_OK);
+    cr_assert_eq(doc_submit(d, key, false, "rest", 0, "i1", 2, &op, 0, &H.sw->out), 0);
+    harness_pump(&H);
+    cr_assert_eq(got.count, 1);
+    cr_assert(got.typed);
+    cr_assert_str_eq(got.body, "{\"type\":\"ack\",\"doc\":\"d\",\"id\":\"i1\",\"v\":0}");
+    cr_assert_eq(doc_submit(d, key, false, "rest", 0, "i1", 2, &op, 0, &H.sw->out), 0);
+    harness_pump(&H);
+    cr_assert_eq(got.count, 2);
+    cr_assert(got.typed);
+    cr_assert_str_eq(got.body, "{\"type\":\"ack\",\"doc\":\"d\",\"id\":\"i1\",\"v\":0}");
+    cr_assert_eq(doc_version(d), 1, "the duplicate was not applied");
+    ot_op_free(&op);
+    doc_free(d);
+    session_waiter_remove(H.sw, key);
 }

@@ -118,6 +118,29 @@ Test(session_msg, presence_reaches_the_others_and_shows_in_their_snapshot, .init
     harness_end(&H, b, &rb);
 }
 
+/* A presence position beyond the text at its v: bad_selection (ref: the
+ * document) to the sender only; the others hear nothing. */
+Test(session_msg, a_presence_beyond_the_text_is_bad_selection_and_not_relayed, .init = start, .fini = stop) {
+    rec_sink ra = {0}, rb = {0};
+    struct session *a = joined(&ra), *b = joined(&rb);
+    harness_send(&H, a, "{\"type\":\"open\",\"doc\":\"d\"}");
+    harness_send(&H, a, "{\"type\":\"op\",\"doc\":\"d\",\"v\":0,\"id\":\"a1\",\"op\":[\"abc\"]}");
+    harness_send(&H, b, "{\"type\":\"open\",\"doc\":\"d\"}");
+    while (harness_next(&ra) != NULL) {}
+    while (harness_next(&rb) != NULL) {}
+    harness_send(&H, b, "{\"type\":\"presence\",\"doc\":\"d\",\"v\":1,\"sel\":[[1,4]]}");
+    harness_expect(&rb, "{\"type\":\"error\",\"code\":\"bad_selection\",\"message\":\"sel[0] [1, 4] is beyond "
+                        "the text: 3 code points at v 1\",\"ref\":\"d\"}");
+    harness_expect_none(&rb);
+    harness_expect_none(&ra);
+    /* within the text it is relayed */
+    harness_send(&H, b, "{\"type\":\"presence\",\"doc\":\"d\",\"v\":1,\"sel\":[[1,3]]}");
+    const char *got = harness_next(&ra);
+    cr_assert(got != NULL && strstr(got, "\"sel\":[[1,3]]}") != NULL, "relayed: %s", got);
+    harness_end(&H, a, &ra);
+    harness_end(&H, b, &rb);
+}
+
 Test(session_msg, close_and_disconnect_send_leave_to_the_others, .init = start, .fini = stop) {
     rec_sink ra = {0}, rb = {0}, rc = {0};
     struct session *a = joined(&ra), *b = joined(&rb), *c = joined(&rc);

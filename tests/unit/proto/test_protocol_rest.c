@@ -2,9 +2,11 @@
  * proto_msg, and every REST answer written by the one encoder. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/protocol.h"
+#include "proto/protocol_rest.h"
 
 static proto_msg msg;
 static ot_buf out;
@@ -84,4 +86,52 @@ Test(protocol_rest, op_items_render_a_live_op_and_a_logged_one_alike, .init = se
     proto_op_item bad = {.v = 6, .id = proto_cstr("\xff"), .by = proto_cstr("a"), .op_json = proto_cstr("[]")};
     cr_assert_eq(proto_enc_rest_op_item(&out, false, &bad), -EINVAL);
     cr_assert_eq(out.len, before);
+}
+
+/* The bodies of restore and whole-text writes decode in the codec too, with
+ * the codes and messages REST answers them with (PROTOCOL.md §15). */
+Test(protocol_rest, a_restore_body_is_a_version) {
+    uint64_t v = 0;
+    const char *why = NULL;
+    cr_assert_eq(proto_decode_restore_body("{\"v\":7}", 7, &v, &why), PROTO_OK);
+    cr_assert_eq(v, 7);
+    cr_assert_eq(proto_decode_restore_body("[7]", 3, &v, &why), PROTO_ERR_BAD_JSON);
+    cr_assert_str_eq(why, "the body is not a JSON object {\"v\": N}");
+    cr_assert_eq(proto_decode_restore_body("{\"v\":1,\"v\":2}", 13, &v, &why), PROTO_ERR_BAD_JSON, "duplicate keys");
+    cr_assert_eq(proto_decode_restore_body("{\"v\":-1}", 8, &v, &why), PROTO_ERR_BAD_MESSAGE);
+    cr_assert_str_eq(why, "v must be the non-negative integer version to restore");
+    cr_assert_eq(proto_decode_restore_body("{\"v\":9007199254740992}", 22, &v, &why), PROTO_ERR_BAD_MESSAGE,
+                 "beyond 2^53 - 1");
+    cr_assert_eq(proto_decode_restore_body("{\"v\":\"1\"}", 9, &v, &why), PROTO_ERR_BAD_MESSAGE);
+    cr_assert_eq(v, 7, "untouched by a refusal");
+}
+
+Test(protocol_rest, a_text_body_is_plain_text_or_one_json_string) {
+    char *text = NULL;
+    size_t len = 0;
+    const char *why = NULL;
+    cr_assert_eq(proto_decode_text_body("{\"text\":\"h\\u00e9\"}", 18, false, 100, &text, &len, &why), PROTO_OK);
+    cr_assert_eq(len, 3);
+    cr_assert_str_eq(text, "h\xc3\xa9");
+    free(text);
+    cr_assert_eq(proto_decode_text_body("a\"b", 3, true, 100, &text, &len, &why), PROTO_OK, "plain is taken as is");
+    cr_assert_str_eq(text, "a\"b");
+    free(text);
+    cr_assert_eq(proto_decode_text_body(NULL, 0, true, 100, &text, &len, &why), PROTO_OK, "an empty plain body clears");
+    cr_assert_eq(len, 0);
+    cr_assert_str_eq(text, "");
+    free(text);
+    cr_assert_eq(proto_decode_text_body("{\"text\":", 8, false, 100, &text, &len, &why), PROTO_ERR_BAD_JSON);
+    cr_assert_str_eq(why, "the body is not a JSON object; send {\"text\": \"...\"} or Content-Type: text/plain");
+    cr_assert_eq(proto_decode_text_body("{\"text\":1}", 10, false, 100, &text, &len, &why), PROTO_ERR_BAD_MESSAGE);
+    cr_assert_str_eq(why, "the JSON body must be exactly {\"text\": string}");
+    cr_assert_eq(proto_decode_text_body("{\"text\":\"a\",\"x\":1}", 18, false, 100, &text, &len, &why),
+                 PROTO_ERR_BAD_MESSAGE, "nothing but text");
+    cr_assert_eq(proto_decode_text_body("a\xff", 2, true, 100, &text, &len, &why), PROTO_ERR_BAD_MESSAGE);
+    cr_assert_str_eq(why, "the text/plain body is not valid UTF-8 (or holds a NUL byte)");
+    cr_assert_eq(proto_decode_text_body("a\0b", 3, true, 100, &text, &len, &why), PROTO_ERR_BAD_MESSAGE, "NUL");
+    cr_assert_eq(proto_decode_text_body("abcd", 4, true, 3, &text, &len, &why), PROTO_ERR_OP_TOO_LARGE);
+    cr_assert_str_eq(why, "the text is larger than the inserted text one op may carry (max_op_bytes)");
+    cr_assert_eq(proto_decode_text_body("{\"text\":\"abcd\"}", 15, false, 3, &text, &len, &why),
+                 PROTO_ERR_OP_TOO_LARGE);
 }

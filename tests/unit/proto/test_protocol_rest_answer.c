@@ -3,6 +3,8 @@
  * encoder into the bodies of docs/PROTOCOL.md §15. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/protocol_rest.h"
@@ -123,5 +125,58 @@ Test(protocol_rest_answer, history_sessions_and_author_spans_are_written_by_the_
     ot_buf_clear(&b);
     cr_assert_eq(proto_enc_rest_authors(&b, (proto_str){NULL, 0}, 0, NULL, 0), 0);
     cr_assert_str_eq(b.data, "\"text\":\"\",\"base\":0,\"spans\":[]");
+    ot_buf_free(&b);
+}
+
+/* A REST write's ack travels typed and renders byte for byte as the ack
+ * message a session gets (PROTOCOL.md §4, §15: POST .../ops answers it). */
+Test(protocol_rest_answer, an_ack_packs_its_id_and_renders_as_the_ack_message) {
+    char id[] = "backend:\"7\"";
+    proto_rest_answer a = {.kind = PROTO_REST_ACK, .doc = proto_cstr("notes/a"), .id = proto_cstr(id), .v = 41};
+    rbuf *b = proto_rest_answer_pack(&a);
+    cr_assert_not_null(b);
+    id[0] = 'X';   /* the answer holds a copy */
+    proto_rest_answer got;
+    cr_assert_eq(proto_rest_answer_unpack(b, &got), 0);
+    cr_assert_eq(got.kind, PROTO_REST_ACK);
+    cr_assert_eq(got.v, 41);
+    cr_assert_eq(got.id.len, strlen("backend:\"7\""));
+    cr_assert_eq(memcmp(got.id.ptr, "backend:\"7\"", got.id.len), 0);
+    char out[256];
+    render(&got, out, sizeof out);
+    cr_assert_str_eq(out, "{\"type\":\"ack\",\"doc\":\"notes/a\",\"id\":\"backend:\\\"7\\\"\",\"v\":41}");
+    ot_buf frame;
+    ot_buf_init(&frame);
+    cr_assert_eq(proto_enc_ack(&frame, proto_cstr("notes/a"), proto_cstr("backend:\"7\""), 41), 0);
+    cr_assert_eq(frame.len, strlen(out));
+    cr_assert_eq(memcmp(frame.data, out, frame.len), 0, "the same bytes as a session's ack");
+    ot_buf_free(&frame);
+    rbuf_unref(b);
+}
+
+/* A webhook's body comes from the encoder: byte for byte what jansson wrote
+ * for it before, but for the hex of \u escapes (control characters), which
+ * the one escaper writes in lowercase; the receiver's HMAC is over the bytes
+ * sent either way. */
+Test(protocol_rest_answer, a_webhook_body_is_written_by_the_encoder_as_jansson_wrote_it) {
+    static const char *const texts[] = {NULL, "", "plain", "quote \" back \\ slash / nl\n tab\t cr\r",
+                                        "h\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        ot_buf b;
+        ot_buf_init(&b);
+        proto_str text = texts[i] != NULL ? proto_cstr(texts[i]) : (proto_str){NULL, 0};
+        cr_assert_eq(proto_enc_webhook(&b, proto_cstr("changed"), proto_cstr("notes/a b"), 7, text), 0);
+        json_t *o = json_pack("{s:s, s:s, s:I}", "event", "changed", "doc", "notes/a b", "v", (json_int_t)7);
+        if (texts[i] != NULL) json_object_set_new(o, "text", json_string(texts[i]));
+        char *want = json_dumps(o, JSON_COMPACT);
+        cr_assert_str_eq(b.data, want, "text %zu", i);
+        free(want);
+        json_decref(o);
+        ot_buf_free(&b);
+    }
+    ot_buf b;
+    ot_buf_init(&b);
+    cr_assert_eq(proto_enc_webhook(&b, proto_cstr("created"), proto_cstr("d"), 0, proto_cstr("ctl \x01\x1f")), 0);
+    cr_assert_str_eq(b.data, "{\"event\":\"created\",\"doc\":\"d\",\"v\":0,\"text\":\"ctl \\u0001\\u001f\"}");
     ot_buf_free(&b);
 }

@@ -69,7 +69,7 @@ static int client_sink(void *arg, uint8_t *plain, size_t len) {
 static void peer_open(peer *p) {
     memset(p, 0, sizeof *p);
     p->c = conn_fixture_open(&fx);
-    cr_assert_not_null(p->c->tls, "the filter opened a session");
+    cr_assert_not_null(p->c->filter_state, "the filter opened a session");
     const struct io_uring_sqe *r = conn_fixture_find(&fx, IORING_OP_RECV);
     cr_assert_not_null(r);
     p->recv = *r;
@@ -118,7 +118,7 @@ static void handshake(peer *p) {
     pump(p);
     cr_assert_eq(p->client_rc, TLS_OK, "%s", tls_conn_error_str(p->cl));
     cr_assert(tls_conn_handshake_done(p->cl));
-    cr_assert(tls_conn_handshake_done(p->c->tls));
+    cr_assert(tls_conn_handshake_done(p->c->filter_state));
 }
 
 static void client_write(peer *p, const char *text) {
@@ -238,7 +238,7 @@ Test(conn_tls, plaintext_http_on_the_tls_port_gets_a_plaintext_400) {
     conn_fixture_receive(&fx, p.c, &p.recv, req, strlen(req), true);
     cr_assert_eq(fx.data_calls, 0);
     cr_assert_null(p.c->filter, "plaintext from here on");
-    cr_assert_null(p.c->tls);
+    cr_assert_null(p.c->filter_state);
     cr_assert_eq(atomic_load(&fx.metrics.errors[METRICS_ERR_TLS_HANDSHAKE]), 1);
     cr_assert_eq(atomic_load(&fx.metrics.http_responses_by_class[4]), 1);
     cr_assert_eq(conn_fixture_closed(&fx, METRICS_CLOSE_TLS_ERROR), 1);
