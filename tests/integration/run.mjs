@@ -45,12 +45,20 @@ const child = spawn(process.execPath, [
 ], {
     cwd: here,
     stdio: 'inherit',
+    // Its own process group: a suite killed for running too long takes the
+    // servers, redis-servers and clients its tests started with it.
+    detached: true,
     env: { ...process.env, RINGPAD_BIN: bin, RINGPAD_WEB_ROOT: webRoot, ...(faultallocArg ? { RINGPAD_FAULTALLOC_BIN: path.resolve(faultallocArg.slice('--faultalloc='.length)) } : {}) },
 });
 const killer = setTimeout(() => {
     console.error(`run.mjs: the suite ran past ${RUN_TIMEOUT_MS} ms, killing it`);
-    child.kill('SIGKILL');
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
 }, RUN_TIMEOUT_MS);
+
+// Outside the terminal's process group now: pass an interrupt on to the suite.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, () => { try { process.kill(-child.pid, sig); } catch { /* already gone */ } });
+}
 
 child.on('exit', (code, signal) => {
     clearTimeout(killer);
