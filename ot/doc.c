@@ -232,13 +232,14 @@ static int grow(ot_doc *doc) {
         free(ids);
         return OT_ERR_NOMEM;
     }
-    for (uint32_t k = 0; k < doc->count; k++) {
+    for (uint32_t k = 0; k < doc->count; k++)
         ring[k] = doc->ring[(doc->head + k) % doc->cap];
-        ot_pack_view v;
-        ot_pack_view_of(ring[k], &v);
-        if (v.id_len)
-            add_id(ids, slots - 1, hash_id(v.id, v.id_len), oldest(doc) + k);
-    }
+    /* The old index already holds every retained id's hash and version: moving
+     * its slots touches no record (reading them back, cold, and hashing their
+     * ids again was most of the cost of a doubling). */
+    for (size_t i = 0; doc->ids && i <= doc->ids_mask; i++)
+        if (doc->ids[i].tag)
+            add_id(ids, slots - 1, doc->ids[i].tag, doc->ids[i].version_low);
     free(doc->ring);
     free(doc->ids);
     doc->ring = ring;
