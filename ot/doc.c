@@ -150,6 +150,16 @@ int ot_doc_history_inverse(const ot_doc *doc, uint64_t base_version, ot_op *out)
     return rc ? rc : ot_pack_decode_inverse(&v, out);
 }
 
+int ot_doc_history_id(const ot_doc *doc, uint64_t base_version, const char **id, size_t *id_len) {
+    ot_pack_view v;
+    int rc = view_at(doc, base_version, &v);
+    if (rc)
+        return rc;
+    *id = v.id;
+    *id_len = v.id_len;
+    return OT_OK;
+}
+
 /* ---- the id index ---------------------------------------------------------------- */
 
 /* The retained record with this id (and its base version), or NULL. */

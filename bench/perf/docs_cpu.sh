@@ -8,16 +8,16 @@
 . "$(dirname "$0")/common.sh"
 BIN=$1; shift
 start_server "$BIN" --threads 1 --fsync interval --history-depth 20000 --max-messages-per-sec 0 "$@" || exit 1
-taskset -c 1 "${BENCH:-$BIN/ringpad-bench}" --scenario docs --port "$PORT" --duration-s 6 --warmup-s 1 \
+taskset -c 1 "${BENCH:-$BIN/ringpad-bench}" --scenario docs --port "$PORT" --duration-s 8 --warmup-s 1 \
     --json "$SCRATCH/d.json" --quiet >/dev/null 2>&1 &
 LG=$!
 sleep 2.5
 stat_ut() { sed 's/.*) //' "/proc/$SP/stat" | awk '{print $12, $13}'; }
 read -r U0 S0 < <(stat_ut); O0=$(metric ringpad_ops_applied_total); T0=$(date +%s.%N)
 if [ -n "${PERF_OUT:-}" ]; then
-    perf record -q -g -e cpu-clock -p "$SP" -o "$PERF_OUT" -- sleep 3 >/dev/null 2>&1
+    perf record -q -g -e cpu-clock -p "$SP" -o "$PERF_OUT" -- sleep 5 >/dev/null 2>&1
 else
-    sleep 3
+    sleep 5
 fi
 read -r U1 S1 < <(stat_ut); O1=$(metric ringpad_ops_applied_total); T1=$(date +%s.%N)
 wait "$LG"; RC=$?

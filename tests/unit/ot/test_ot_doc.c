@@ -357,6 +357,16 @@ Test(ot_doc, ids_survive_every_doubling) {
     uint64_t at = 0;
     cr_assert(ot_doc_find_id(doc, "other", 5, &at));
     cr_assert_eq(at, 140);
+    const char *got = NULL;
+    size_t got_len = 0;
+    cr_assert_eq(ot_doc_history_id(doc, 140, &got, &got_len), OT_OK);
+    cr_assert(got_len == 5 && memcmp(got, "other", 5) == 0);
+    cr_assert_eq(ot_doc_history_id(doc, 40 + 3, &got, &got_len), OT_OK);   /* submitted without an id */
+    cr_assert_eq(got_len, 0);
+    cr_assert_eq(ot_doc_history_id(doc, 40 + 499, &got, &got_len), OT_OK);
+    cr_assert(got_len == 6 && memcmp(got, "op/499", 6) == 0);
+    cr_assert_eq(ot_doc_history_id(doc, 40 + ops, &got, &got_len), OT_ERR_VERSION_AHEAD);
+    cr_assert_eq(ot_doc_history_id(doc, 39, &got, &got_len), OT_ERR_VERSION_TOO_OLD);
     ot_doc_forget_before(doc, 40 + 250);
     snprintf(id, sizeof id, "op/%d", 249);
     cr_assert_not(ot_doc_find_id(doc, id, strlen(id), &at));
