@@ -150,6 +150,16 @@ int ot_doc_history_inverse(const ot_doc *doc, uint64_t base_version, ot_op *out)
     return rc ? rc : ot_pack_decode_inverse(&v, out);
 }
 
+int ot_doc_history_id(const ot_doc *doc, uint64_t base_version, const char **id, size_t *id_len) {
+    ot_pack_view v;
+    int rc = view_at(doc, base_version, &v);
+    if (rc)
+        return rc;
+    *id = v.id;
+    *id_len = v.id_len;
+    return OT_OK;
+}
+
 /* ---- the id index ---------------------------------------------------------------- */
 
 /* The retained record with this id (and its base version), or NULL. */
@@ -232,13 +242,14 @@ static int grow(ot_doc *doc) {
         free(ids);
         return OT_ERR_NOMEM;
     }
-    for (uint32_t k = 0; k < doc->count; k++) {
+    for (uint32_t k = 0; k < doc->count; k++)
         ring[k] = doc->ring[(doc->head + k) % doc->cap];
-        ot_pack_view v;
-        ot_pack_view_of(ring[k], &v);
-        if (v.id_len)
-            add_id(ids, slots - 1, hash_id(v.id, v.id_len), oldest(doc) + k);
-    }
+    /* The old index already holds every retained id's hash and version: moving
+     * its slots touches no record (reading them back, cold, and hashing their
+     * ids again was most of the cost of a doubling). */
+    for (size_t i = 0; doc->ids && i <= doc->ids_mask; i++)
+        if (doc->ids[i].tag)
+            add_id(ids, slots - 1, doc->ids[i].tag, doc->ids[i].version_low);
     free(doc->ring);
     free(doc->ids);
     doc->ring = ring;

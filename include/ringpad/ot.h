@@ -259,6 +259,10 @@ uint64_t ot_doc_oldest_version(const ot_doc *doc);
 int ot_doc_history_read(const ot_doc *doc, uint64_t base_version, ot_history_entry *out);
 /* The inverse of the retained op at base_version (undoes it), into `out`. */
 int ot_doc_history_inverse(const ot_doc *doc, uint64_t base_version, ot_op *out);
+/* The id of the retained op at base_version (*id_len 0: none), read in place:
+ * allocates nothing, so it answers where ot_doc_history_read ran out of
+ * memory. *id points into the history until the next change of the doc. */
+int ot_doc_history_id(const ot_doc *doc, uint64_t base_version, const char **id, size_t *id_len);
 /* Drops (and frees) every retained op with a base version below base_version:
  * history_depth is a capacity, this is the retention. */
 void ot_doc_forget_before(ot_doc *doc, uint64_t base_version);

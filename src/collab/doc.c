@@ -347,22 +347,8 @@ static void refresh_sel(doc *d, doc_sub *s) {
 
 /* ---- publishing ---------------------------------------------------------------- */
 
-static int publish_one(doc *d, uint64_t v, fanout *out) {
-    const ot_history_entry *e = history_at(d, v);
-    uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
-    d->senders[v % DOC_MAX_UNPUBLISHED_OPS] = 0;
-    if (d->metrics != NULL) {
-        uint64_t now = clock_mono_us(), at = d->submitted_us[v % DOC_MAX_UNPUBLISHED_OPS];
-        metrics_count_ack(d->metrics, now > at ? now - at : 0);
-    }
-    if (e == NULL) return -EINVAL;   /* cannot happen: the history outlives the unpublished window */
-    ot_buf_clear(&d->scratch);
-    int rc = proto_enc_op(&d->scratch, pstr(d->name, d->name_len), v, pstr(e->id, e->id_len), &e->op,
-                          pstr(e->author, e->author_len));
-    if (rc == 0) rc = broadcast_scratch(d, out, sender);
-    else lost_all(d, out, sender);
-    if (sender != 0) doc_ack(d, sender, e->id, e->id_len, v, out);
-    /* resends of this op that arrived while it was unpublished */
+/* Resends of the op at v that arrived while it was unpublished: acked. */
+static void ack_dups(doc *d, uint64_t v, fanout *out) {
     for (uint32_t i = 0; i < d->count_dups;) {
         doc_dup_ack *a = &d->dups[i];
         if (a->version != v) {
@@ -372,6 +358,40 @@ static int publish_one(doc *d, uint64_t v, fanout *out) {
         doc_ack(d, a->key, a->id, a->id_len, v, out);
         d->dups[i] = d->dups[--d->count_dups];
     }
+}
+
+static int publish_one(doc *d, uint64_t v, fanout *out) {
+    const ot_history_entry *e = history_at(d, v);
+    uint64_t sender = d->senders[v % DOC_MAX_UNPUBLISHED_OPS];
+    d->senders[v % DOC_MAX_UNPUBLISHED_OPS] = 0;
+    if (d->metrics != NULL) {
+        uint64_t now = clock_mono_us(), at = d->submitted_us[v % DOC_MAX_UNPUBLISHED_OPS];
+        metrics_count_ack(d->metrics, now > at ? now - at : 0);
+    }
+    if (e == NULL) {
+        /* The history outlives the unpublished window, so only memory fails
+         * here (decoding the record into d->hist). The op is stored: its
+         * sender and resenders get their ack (the id is read in place), the
+         * others miss the op, so their streams are cut (1011) and they resync
+         * from the stored document. */
+        lost_all(d, out, sender);
+        const char *id = NULL;
+        size_t id_len = 0;
+        if (ot_doc_history_id(d->ot, v, &id, &id_len) != OT_OK) id_len = 0;
+        if (sender != 0) {
+            if (id_len > 0) doc_ack(d, sender, id, id_len, v, out);
+            else lost(out, sender);
+        }
+        ack_dups(d, v, out);
+        return -ENOMEM;
+    }
+    ot_buf_clear(&d->scratch);
+    int rc = proto_enc_op(&d->scratch, pstr(d->name, d->name_len), v, pstr(e->id, e->id_len), &e->op,
+                          pstr(e->author, e->author_len));
+    if (rc == 0) rc = broadcast_scratch(d, out, sender);
+    else lost_all(d, out, sender);
+    if (sender != 0) doc_ack(d, sender, e->id, e->id_len, v, out);
+    ack_dups(d, v, out);
     return rc;
 }
 

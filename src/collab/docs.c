@@ -22,6 +22,7 @@ static void request_destroy(mailbox_msg *m) {
     docs_request *r = (docs_request *)m;
     ot_op_free(&r->op);
     free(r->text);
+    free(r->sel_heap);
     free(r);
 }
 
@@ -567,7 +568,7 @@ void docs_execute(docs *t, const docs_request *r, fanout *out, int64_t now_ms) {
         doc_submit(e->d, r->key, !r->rest, r->by, r->v, r->id, r->id_len, &r->op, r->time_ms, out);
         docs_entry_mark_dirty(t, e);
         break;
-    case DOCS_REQ_PRESENCE: doc_presence(e->d, r->key, r->v, r->sel, r->count_sel, out); break;
+    case DOCS_REQ_PRESENCE: doc_presence(e->d, r->key, r->v, docs_request_sel(r), r->count_sel, out); break;
     case DOCS_REQ_CLOSE: doc_close(e->d, r->key, out); break;
     case DOCS_REQ_REST_GET: docs_rest_version_text(t, e, r, out, now_ms); break;
     case DOCS_REQ_REST_HISTORY: docs_rest_history(t, e, r, out, now_ms); break;

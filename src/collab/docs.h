@@ -60,6 +60,8 @@ typedef enum docs_request_kind {
 #define DOCS_MSG_REQUEST 0x5203u
 
 /* A session's request to the owner of `doc`. Immutable once posted. */
+#define DOCS_REQUEST_INLINE_SEL 2   /* a cursor or one selection, and one more */
+
 typedef struct docs_request {
     mailbox_msg hdr;                /* kind DOCS_MSG_REQUEST */
     struct docs_request *next;      /* local queue link (same worker) */
@@ -73,8 +75,13 @@ typedef struct docs_request {
     char id[PROTO_MAX_ID_BYTES + 1];
     size_t id_len;
     ot_op op;
+    /* PRESENCE: count_sel ranges, in sel_inline when they fit, else in the
+     * malloc'ed sel_heap (freed with the request). Inline room for all 32
+     * made the request 1,480 bytes, past glibc's per-thread cache (1,032), so
+     * every op's request took malloc's slow path. */
     uint32_t count_sel;
-    proto_range sel[PROTO_MAX_SEL_RANGES];
+    proto_range sel_inline[DOCS_REQUEST_INLINE_SEL];
+    proto_range *sel_heap;
     char session[DOC_SESSION_ID_BYTES];
     char by[DOC_BY_BYTES + 1];
     char name[PROTO_MAX_NAME_BYTES + 1];
@@ -90,6 +97,12 @@ typedef struct docs_request {
 } docs_request;
 
 _Static_assert(offsetof(docs_request, hdr) == 0, "a delivered mailbox_msg is cast back to its docs_request");
+_Static_assert(sizeof(docs_request) <= 1024, "a request stays within glibc's per-thread cache");
+
+/* A presence request's ranges. */
+static inline const proto_range *docs_request_sel(const docs_request *r) {
+    return r->sel_heap != NULL ? r->sel_heap : r->sel_inline;
+}
 
 /* refs = 1, everything zero, op initialised. NULL on no memory. */
 docs_request *docs_request_new(uint32_t kind, uint32_t from_worker);

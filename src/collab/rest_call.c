@@ -102,6 +102,12 @@ static void finish_no_memory(rest_call *k) {
     finish_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
 }
 
+/* An answer that could not be rendered for want of memory: counted here too. */
+static void respond_no_memory(rest_call *k) {
+    metrics_add(&k->sw->w->m->errors[METRICS_ERR_NO_MEMORY], 1);
+    respond_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
+}
+
 /* ---- answers ---------------------------------------------------------------------- */
 
 static void respond_list(rest_call *k);
@@ -133,7 +139,7 @@ static void respond_list(rest_call *k) {
     ot_buf_init(&b);
     proto_str next = k->more ? proto_cstr(k->names[k->count_names - 1]) : (proto_str){NULL, 0};
     if (proto_enc_rest_list(&b, k->infos, n, next) == 0) respond(k, 200, b.data, b.len);
-    else respond_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
+    else respond_no_memory(k);
     ot_buf_free(&b);
 }
 
@@ -160,7 +166,7 @@ static void respond_answer(rest_call *k, const proto_rest_answer *a) {
     ot_buf b;
     ot_buf_init(&b);
     if (proto_enc_rest_answer(&b, a) == 0) respond(k, status, b.data, b.len);
-    else respond_error(k, "no_memory", PROTO_NO_MEMORY_MESSAGE);
+    else respond_no_memory(k);
     ot_buf_free(&b);
 }
 

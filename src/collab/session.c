@@ -410,8 +410,16 @@ static void on_presence(session *s, const proto_msg *m) {
     }
     docs_request *r = new_request(s, DOCS_REQ_PRESENCE, m);
     if (r == NULL) return;
+    proto_range *sel = r->sel_inline;
+    if (m->count_sel > DOCS_REQUEST_INLINE_SEL) {
+        sel = r->sel_heap = malloc(sizeof *sel * m->count_sel);
+        if (sel == NULL) {   /* dropped, like a presence without a request */
+            mailbox_msg_unref(&r->hdr);
+            return;
+        }
+    }
     r->count_sel = m->count_sel;
-    memcpy(r->sel, m->sel, sizeof r->sel[0] * m->count_sel);
+    memcpy(sel, m->sel, sizeof *sel * m->count_sel);
     session_route(s->sw, r);
 }
 

@@ -421,6 +421,15 @@ int proto_decode(const proto_limits *limits, const char *json, size_t len_bytes,
         defaults = proto_limits_default();
         limits = &defaults;
     }
+    if (len_bytes <= limits->max_message_bytes && limits->max_depth >= 2) {
+        if (proto_decode_op_fast(limits, json, len_bytes, msg)) return PROTO_OK;
+        msg_reset(msg);
+    }
+    return proto_decode_tree(limits, json, len_bytes, msg);
+}
+
+int proto_decode_tree(const proto_limits *limits, const char *json, size_t len_bytes, proto_msg *msg) {
+    msg_reset(msg);
     json_t *root = NULL;
     int rc = load_object(limits, json, len_bytes, msg, JSON_ALLOW_NUL, "a message must be a JSON object", &root);
     if (rc != PROTO_OK) return rc;

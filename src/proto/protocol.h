@@ -147,6 +147,20 @@ void proto_msg_free(proto_msg *msg);
  * msg->err_message then says why. */
 int proto_decode(const proto_limits *limits, const char *json, size_t len_bytes, proto_msg *msg);
 
+/* The common op message, {"type":"op","id":..,"doc":..,"v":..,"op":[..]} in any
+ * key order, decoded straight into msg without building a JSON tree. True only
+ * when the message is valid and msg holds exactly what proto_decode's general
+ * path would give. False for anything else (another type, an unknown or
+ * duplicate key, \u escapes, floats, any fault): msg is then partly written and
+ * the caller resets it and decodes the general way, which also produces the
+ * error, so errors stay those of the general path. Needs limits->max_depth >= 2
+ * and len_bytes <= limits->max_message_bytes (the caller checks). */
+bool proto_decode_op_fast(const proto_limits *limits, const char *json, size_t len_bytes, proto_msg *msg);
+
+/* proto_decode without the fast path: every message through a jansson tree.
+ * limits is not NULL. The reference the fast path is tested against. */
+int proto_decode_tree(const proto_limits *limits, const char *json, size_t len_bytes, proto_msg *msg);
+
 /* A REST op body {v, id, op} for document `doc` (already validated by the
  * caller) straight into msg as an op message; other keys are ignored. The
  * same errors as proto_decode for the same fields. */

@@ -141,6 +141,30 @@ Test(session_msg, a_presence_beyond_the_text_is_bad_selection_and_not_relayed, .
     harness_end(&H, b, &rb);
 }
 
+/* Two ranges travel inside the request, more in a separate allocation: both
+ * reach the others whole and in order, and a bad range among many is named. */
+Test(session_msg, presence_with_few_and_many_ranges_is_relayed_whole, .init = start, .fini = stop) {
+    rec_sink ra = {0}, rb = {0};
+    struct session *a = joined(&ra), *b = joined(&rb);
+    harness_send(&H, a, "{\"type\":\"open\",\"doc\":\"d\"}");
+    harness_send(&H, a, "{\"type\":\"op\",\"doc\":\"d\",\"v\":0,\"id\":\"a1\",\"op\":[\"abcdef\"]}");
+    harness_send(&H, b, "{\"type\":\"open\",\"doc\":\"d\"}");
+    while (harness_next(&ra) != NULL) {}
+    while (harness_next(&rb) != NULL) {}
+    harness_send(&H, b, "{\"type\":\"presence\",\"doc\":\"d\",\"v\":1,\"sel\":[[1,2],[3,4]]}");
+    const char *got = harness_next(&ra);
+    cr_assert(got != NULL && strstr(got, "\"sel\":[[1,2],[3,4]]}") != NULL, "relayed: %s", got);
+    harness_send(&H, b, "{\"type\":\"presence\",\"doc\":\"d\",\"v\":1,\"sel\":[[0,1],[2,3],[4,5],[6,6],[5,0]]}");
+    got = harness_next(&ra);
+    cr_assert(got != NULL && strstr(got, "\"sel\":[[0,1],[2,3],[4,5],[6,6],[5,0]]}") != NULL, "relayed: %s", got);
+    harness_send(&H, b, "{\"type\":\"presence\",\"doc\":\"d\",\"v\":1,\"sel\":[[0,1],[2,3],[4,9]]}");
+    harness_expect(&rb, "{\"type\":\"error\",\"code\":\"bad_selection\",\"message\":\"sel[2] [4, 9] is beyond "
+                        "the text: 6 code points at v 1\",\"ref\":\"d\"}");
+    harness_expect_none(&ra);
+    harness_end(&H, a, &ra);
+    harness_end(&H, b, &rb);
+}
+
 Test(session_msg, close_and_disconnect_send_leave_to_the_others, .init = start, .fini = stop) {
     rec_sink ra = {0}, rb = {0}, rc = {0};
     struct session *a = joined(&ra), *b = joined(&rb), *c = joined(&rc);

@@ -318,3 +318,61 @@ Test(ot_doc, undo_last_takes_the_newest_op_back) {
     ot_op_free(&res.op);
     ot_doc_free(doc);
 }
+
+/* The id index carried over each doubling of the history (8, 16, ... 512):
+ * every retained id still maps to its base version, ops without an id and an
+ * undone op's id stay out, and forgotten ids are gone. */
+Test(ot_doc, ids_survive_every_doubling) {
+    enum { depth = 512, ops = 500 };
+    ot_doc *doc = new_doc(depth, 40, "");
+    ot_submit_result res;
+    ot_op_init(&res.op);
+    char id[32];
+    for (int i = 0; i < ops; i++) {
+        snprintf(id, sizeof id, "op/%d", i);
+        bool with_id = i % 7 != 3;
+        ot_op op;
+        ot_op_init(&op);
+        cr_assert_eq(ot_op_retain(&op, (uint64_t)i), OT_OK);
+        cr_assert_eq(ot_op_insert(&op, "y", 1), OT_OK);
+        cr_assert_eq(ot_doc_submit(doc, 40 + (uint64_t)i, &op, with_id ? id : NULL, with_id ? strlen(id) : 0,
+                                   NULL, 0, i, &res), OT_OK);
+        ot_op_free(&op);
+        if (i == 100) {   /* taken back: its id must not reappear after a doubling */
+            cr_assert_eq(ot_doc_undo_last(doc), OT_OK);
+            ot_op_init(&op);
+            cr_assert_eq(ot_op_retain(&op, (uint64_t)i), OT_OK);
+            cr_assert_eq(ot_op_insert(&op, "y", 1), OT_OK);
+            cr_assert_eq(ot_doc_submit(doc, 40 + (uint64_t)i, &op, "other", 5, NULL, 0, i, &res), OT_OK);
+            ot_op_free(&op);
+        }
+    }
+    for (int i = 0; i < ops; i++) {
+        snprintf(id, sizeof id, "op/%d", i);
+        uint64_t at = 0;
+        bool want = i % 7 != 3 && i != 100;
+        cr_assert_eq(ot_doc_find_id(doc, id, strlen(id), &at), want, "%s", id);
+        if (want) cr_assert_eq(at, 40 + (uint64_t)i, "%s at %llu", id, (unsigned long long)at);
+    }
+    uint64_t at = 0;
+    cr_assert(ot_doc_find_id(doc, "other", 5, &at));
+    cr_assert_eq(at, 140);
+    const char *got = NULL;
+    size_t got_len = 0;
+    cr_assert_eq(ot_doc_history_id(doc, 140, &got, &got_len), OT_OK);
+    cr_assert(got_len == 5 && memcmp(got, "other", 5) == 0);
+    cr_assert_eq(ot_doc_history_id(doc, 40 + 3, &got, &got_len), OT_OK);   /* submitted without an id */
+    cr_assert_eq(got_len, 0);
+    cr_assert_eq(ot_doc_history_id(doc, 40 + 499, &got, &got_len), OT_OK);
+    cr_assert(got_len == 6 && memcmp(got, "op/499", 6) == 0);
+    cr_assert_eq(ot_doc_history_id(doc, 40 + ops, &got, &got_len), OT_ERR_VERSION_AHEAD);
+    cr_assert_eq(ot_doc_history_id(doc, 39, &got, &got_len), OT_ERR_VERSION_TOO_OLD);
+    ot_doc_forget_before(doc, 40 + 250);
+    snprintf(id, sizeof id, "op/%d", 249);
+    cr_assert_not(ot_doc_find_id(doc, id, strlen(id), &at));
+    snprintf(id, sizeof id, "op/%d", 250);
+    cr_assert(ot_doc_find_id(doc, id, strlen(id), &at));
+    cr_assert_eq(at, 290);
+    ot_op_free(&res.op);
+    ot_doc_free(doc);
+}
