@@ -88,16 +88,16 @@ static void on_done(void *ctx) {
     uint8_t *stash = NULL;
     size_t stash_len = 0;
     c->handler_state = NULL;
-    if (c->state == CONN_HTTP) {
+    if (c->state == CONN_OPEN) {
         c->body_skip_bytes = rc->body_remaining;
         stash = rc->stash;
         stash_len = rc->stash_len;
         rc->stash = NULL;
-        conn_http_request_done(c);
+        conn_touch(c);   /* keep-alive: the next request gets a fresh deadline */
     }
     free(rc->stash);
     free(rc);
-    if (stash_len > 0 && c->state == CONN_HTTP) conn_on_plain_data(c, stash, stash_len);   /* already decrypted */
+    if (stash_len > 0 && c->state == CONN_OPEN) conn_on_plain_data(c, stash, stash_len);   /* already decrypted */
     free(stash);
 }
 

@@ -131,9 +131,9 @@ typedef struct worker {
     uint32_t tick_ms;
     struct __kernel_timespec tick_ts;
 
-    conn_list http_list;             /* waiting for a complete request (handshake deadline) */
-    conn_list ws_list;               /* open WebSockets, least recently heard first */
-    conn_list closing_list;          /* close frame sent or TCP half-closed, close deadline */
+    conn_list input_list;            /* CONN_WAIT_INPUT: waiting for a complete input (handshake deadline) */
+    conn_list silence_list;          /* CONN_WAIT_SILENCE: long-lived, least recently heard first */
+    conn_list closing_list;          /* goodbye said or TCP half-closed, close deadline */
     struct conn *dirty;              /* connections with bytes to flush this iteration */
     uint32_t count_conns;
 

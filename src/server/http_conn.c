@@ -38,7 +38,7 @@ static int64_t unix_now_s(void) { return clock_wall_s(); }
 static void handle_request(conn *c, const http_request *req) {
     worker *w = c->w;
     metrics_add(&w->m->http_requests, 1);
-    if (c->reject_503) {
+    if (c->over_limit) {
         respond_error(c, 503, "server at connection limit");
         return;
     }
@@ -54,7 +54,7 @@ static void handle_request(conn *c, const http_request *req) {
     if (cluster_api_matches(c, req)) {
         c->body_skip_bytes = req->content_length;
         cluster_api_answer(c, req);
-        conn_http_request_done(c);
+        conn_touch(c);
         return;
     }
     if (rest_matches(req)) {
@@ -92,14 +92,14 @@ static void handle_request(conn *c, const http_request *req) {
     c->body_skip_bytes = req->content_length;
     respond(c, &r);
     /* keep-alive: the next request gets a fresh deadline */
-    conn_http_request_done(c);
+    conn_touch(c);
 }
 
 static void http_on_data(conn *c, uint8_t *data, size_t len) {
     worker *w = c->w;
     http_limits limits = http_limits_default();
     /* Bounded: every pass consumes bytes or returns. */
-    while (len > 0 && c->state == CONN_HTTP && c->handler == &http_conn_handler) {
+    while (len > 0 && c->state == CONN_OPEN && c->handler == &http_conn_handler) {
         if (c->handler_state != NULL) {   /* the HTTP handler's state: a REST call (rest.c) */
             rest_feed(c, data, len);
             return;
@@ -165,10 +165,11 @@ static void http_on_data(conn *c, uint8_t *data, size_t len) {
         len -= used_from_data;
     }
     /* an upgrade swapped the handler: the bytes after the head are its */
-    if (len > 0 && c->state == CONN_WS) c->handler->on_data(c, data, len);
+    if (len > 0 && c->state == CONN_OPEN && c->handler != &http_conn_handler) c->handler->on_data(c, data, len);
 }
 
 const conn_handler http_conn_handler = {
     .on_data = http_on_data,
     .on_close = rest_abort,   /* a REST call waiting for its body or answer */
+    .wait = CONN_WAIT_INPUT,
 };
