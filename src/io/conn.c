@@ -524,14 +524,12 @@ void conn_on_recv_end(conn *c, int res) {
     }
 }
 
-int conn_send_response(conn *c, uint16_t status, rbuf *head, const uint8_t *body, size_t body_len) {
-    metrics_worker *m = c->w->m;
-    if (status >= 100 && status < 600) metrics_add(&m->http_responses_by_class[status / 100], 1);
+int conn_send_head_body(conn *c, rbuf *head, const uint8_t *body, size_t body_len) {
     uint64_t before = c->q.bytes;
     int rc = sendq_push_force(&c->q, head, head->data, head->len);
     if (rc == 0 && body != NULL && body_len > 0) {
-        /* static bodies obey the queue limit: pipelined downloads of a
-         * client that does not read are a slow consumer like any other */
+        /* bodies obey the queue limit: pipelined downloads of a client that
+         * does not read are a slow consumer like any other */
         rc = sendq_push(&c->q, NULL, body, (uint32_t)body_len);
     }
     conn_account_queue(c, before);

@@ -127,11 +127,11 @@ void conn_flush(conn *c);
 /* Closes now: cancels receives, closes the socket once nothing is in flight. */
 void conn_close(conn *c, metrics_close_reason reason);
 
-/* Queues an HTTP response: the head (its reference is taken) past the byte
- * limit, then the body (borrowed, kept alive by the caller) within it, and
- * counts the status class. On -ENOBUFS the conn closes as a slow consumer
- * after what is queued; on another error it is closed. */
-int conn_send_response(conn *c, uint16_t status, rbuf *head, const uint8_t *body, size_t body_len);
+/* Queues a head (its reference is taken) past the byte limit, like
+ * conn_send_control, then a body (borrowed, kept alive by the caller) within
+ * it. On -ENOBUFS the backlog is dropped and the conn closes as a slow
+ * consumer after what is queued; on another error it is closed. */
+int conn_send_head_body(conn *c, rbuf *head, const uint8_t *body, size_t body_len);
 
 /* Installs another handler (an upgrade). An open conn moves to the
  * deadline of the new handler's conn_wait, starting now. */

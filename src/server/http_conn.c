@@ -19,8 +19,13 @@
 /* Bodies of routes outside /api are skipped; larger ones get 413. */
 #define HTTP_CONN_MAX_REQUEST_BODY_BYTES (64u * 1024u)
 
+int http_conn_send_response(conn *c, uint16_t status, rbuf *head, const uint8_t *body, size_t body_len) {
+    if (status >= 100 && status < 600) metrics_add(&c->w->m->http_responses_by_class[status / 100], 1);
+    return conn_send_head_body(c, head, body, body_len);
+}
+
 static void respond(conn *c, const router_reply *r) {
-    if (conn_send_response(c, (uint16_t)r->status, r->head, r->body, r->body_len) != 0) return;
+    if (http_conn_send_response(c, (uint16_t)r->status, r->head, r->body, r->body_len) != 0) return;
     if (r->close) conn_close_after_flush(c, r->status >= 400 ? METRICS_CLOSE_HTTP_ERROR : METRICS_CLOSE_HTTP_DONE);
 }
 

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "conn_fixture.h"
+#include "server/http_conn.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -147,16 +148,17 @@ Test(conn_limits, control_frames_pass_the_limit) {
     cr_assert_eq(fx.w.count_conns, 0);
 }
 
+/* The HTTP handler counts the class; the transport queues head and body. */
 Test(conn_limits, a_response_counts_its_class_and_its_body_obeys_the_limit) {
     conn *c = conn_fixture_open(&fx);
     struct io_uring_sqe recv = recv_of();
     static const uint8_t body[600] = {0};
     rbuf *head = rbuf_from("HTTP/1.1 200 OK\r\n\r\n", 19);
-    cr_assert_eq(conn_send_response(c, 200, head, body, 600), 0);
+    cr_assert_eq(http_conn_send_response(c, 200, head, body, 600), 0);
     cr_assert_eq(atomic_load(&fx.metrics.http_responses_by_class[2]), 1);
     cr_assert_eq(conn_fixture_gauge(&fx), 619);
     head = rbuf_from("HTTP/1.1 404 Not Found\r\n\r\n", 26);
-    cr_assert_eq(conn_send_response(c, 404, head, body, 400), -ENOBUFS, "past 1024 with the overheads");
+    cr_assert_eq(http_conn_send_response(c, 404, head, body, 400), -ENOBUFS, "past 1024 with the overheads");
     cr_assert_eq(atomic_load(&fx.metrics.http_responses_by_class[4]), 1);
     cr_assert_eq(conn_fixture_closed(&fx, METRICS_CLOSE_SLOW_CONSUMER), 1);
     cr_assert_eq(c->state, CONN_DRAIN);
