@@ -433,10 +433,6 @@ void conn_close(conn *c, metrics_close_reason reason) {
     atomic_fetch_sub_explicit(&s->open_connections, 1, memory_order_relaxed);
     if (c->counted_ip) atomic_fetch_sub_explicit(&s->ip_counts[c->ip_slot], 1, memory_order_relaxed);
     c->counted_ip = false;
-    if (c->in != NULL) {
-        bufpool_put(&w->inbuf_pool, c->in);
-        c->in = NULL;
-    }
     if (c->handler->on_close != NULL) c->handler->on_close(c);
     if (c->ops > 0) {
         struct io_uring_sqe *sqe = worker_get_sqe(w);

@@ -82,9 +82,6 @@ typedef struct conn {
     uint8_t close_reason;           /* metrics_close_reason once closing */
     bool close_counted;             /* the reason is in the metrics already */
     uint32_t ip_slot;
-    uint64_t body_skip_bytes;       /* request body bytes still to discard */
-    uint8_t *in;                    /* partial HTTP head (inbuf_pool), NULL when none */
-    uint32_t in_len;
     uint8_t *recv_buf;              /* plain-recv fallback buffer, NULL with provided buffers */
     void *handler_state;            /* the installed handler's own state, freed by its on_close */
     void *filter_state;             /* the filter's per-connection state, released by its free (TLS) */

@@ -51,7 +51,7 @@
 #define RING_CQ_ENTRIES 16384u
 /* Largest gather per send (iovecs). */
 #define RING_SEND_MAX_IOV 64u
-/* HTTP bytes buffered per connection while a request head is incomplete. */
+/* Bytes a handler may hold per connection while its input is incomplete (a request head). */
 #define RING_INBUF_BYTES 16384u
 /* Pooled frame blocks: a 1 KiB echo or a typical op frame fits; larger
  * frames are malloc'd. Free blocks kept per worker (x 2 KiB). */
@@ -120,7 +120,7 @@ typedef struct worker {
     bool zerocopy;                   /* send_zc usable (until the kernel refuses) */
 
     bufpool conn_pool;               /* struct conn blocks */
-    bufpool inbuf_pool;              /* partial HTTP heads (RING_INBUF_BYTES) */
+    bufpool inbuf_pool;              /* handlers' partial inputs, e.g. a request head (RING_INBUF_BYTES) */
     bufpool recvbuf_pool;            /* plain-recv fallback buffers (RING_PLAIN_RECV_BUF_BYTES) */
     bufpool sendop_pool;             /* in-flight send descriptors */
     bufpool sendq_ring_pool;         /* first send-queue rings (sendq.h) */
