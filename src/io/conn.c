@@ -138,7 +138,8 @@ conn *conn_open(worker *w, int fd) {
     server_shared *s = w->shared;
     uint32_t max = w->cfg->max_connections;
     uint32_t open = atomic_fetch_add_explicit(&s->open_connections, 1, memory_order_relaxed) + 1;
-    /* Past the soft limit a conn still gets a 503; past the hard one, nothing. */
+    /* Past the soft limit a conn still opens, marked over_limit so its handler
+     * refuses it politely (HTTP: a 503); past the hard one, nothing. */
     if (open > max + max / 8 + 64) {
         atomic_fetch_sub_explicit(&s->open_connections, 1, memory_order_relaxed);
         return NULL;

@@ -45,8 +45,9 @@ static void on_accept(worker *w, completion *self, const struct io_uring_cqe *cq
     if (!w->accepting && !w->stopped && (cqe->res >= 0 || cqe->res == -ECANCELED)) arm_accept(w);
 }
 
-/* Stop request: WebSockets get close 1001. The listener stays open through
- * the grace period: health checks get 503 and upgrades 503 (http_conn.c),
+/* Stop request: every open conn's handler hears on_shutdown (a WebSocket
+ * sends close 1001). The listener stays open through the grace period: the
+ * handlers refuse new work (HTTP: health checks and upgrades get 503),
  * rather than a refused connection that a load balancer cannot tell from a
  * crash. It closes when the worker stops (close_listener). */
 static void begin_drain(worker *w) {
