@@ -2,6 +2,7 @@
 #include "base/clock.h"
 
 #include "collab/rest_call.h"
+#include "http/http_conn_state.h"
 #include "http/http_response.h"
 #include "io/conn.h"
 #include "io/ring.h"
@@ -74,9 +75,11 @@ static void on_respond(void *ctx, const rest_response *r) {
     /* A response that cannot be allocated closes the connection, and closing
      * it aborts its call (rest_abort): while answering, the call is detached,
      * so it stays the caller's to finish. */
-    c->handler_state = NULL;
+    http_conn_state *h = http_conn_state_of(c);
+    if (h != NULL) h->call = NULL;
     rest_respond(c, keeps, r);
-    c->handler_state = rc;
+    h = http_conn_state_of(c);   /* gone if the response closed the conn */
+    if (h != NULL) h->call = rc;
 }
 
 /* The call is over: the connection no longer points at it. On a kept
@@ -87,24 +90,26 @@ static void on_done(void *ctx) {
     conn *c = rc->c;
     uint8_t *stash = NULL;
     size_t stash_len = 0;
-    c->handler_state = NULL;
-    if (c->state == CONN_HTTP) {
-        c->body_skip_bytes = rc->body_remaining;
+    http_conn_state *h = http_conn_state_of(c);   /* NULL once the conn closed */
+    if (h != NULL) h->call = NULL;
+    if (h != NULL && c->state == CONN_OPEN) {
+        h->body_skip_bytes = rc->body_remaining;
         stash = rc->stash;
         stash_len = rc->stash_len;
         rc->stash = NULL;
-        conn_http_request_done(c);
+        conn_touch(c);   /* keep-alive: the next request gets a fresh deadline */
     }
     free(rc->stash);
     free(rc);
-    if (stash_len > 0 && c->state == CONN_HTTP) conn_on_plain_data(c, stash, stash_len);   /* already decrypted */
+    if (stash_len > 0 && c->state == CONN_OPEN) conn_on_plain_data(c, stash, stash_len);   /* already decrypted */
     free(stash);
 }
 
 static const rest_reply_ops conn_reply = {.respond = on_respond, .done = on_done};
 
 void rest_begin(conn *c, const http_request *req) {
-    rest_conn *rc = calloc(1, sizeof *rc);
+    http_conn_state *h = http_conn_state_get(c);
+    rest_conn *rc = h != NULL ? calloc(1, sizeof *rc) : NULL;
     rest_call *k = rc != NULL ? rest_call_new(session_worker_of(c->w), &conn_reply, rc) : NULL;
     if (k == NULL) {
         free(rc);
@@ -117,13 +122,14 @@ void rest_begin(conn *c, const http_request *req) {
     rc->call = k;
     rc->keep_alive = req->keep_alive;
     rc->body_remaining = req->content_length;
-    assert(c->handler_state == NULL);   /* one call at a time: pipelined requests wait */
-    c->handler_state = rc;
+    assert(h->call == NULL);   /* one call at a time: pipelined requests wait */
+    h->call = rc;
     rest_call_begin(k, req);   /* may end the call: rc is then gone */
 }
 
 size_t rest_feed(conn *c, const uint8_t *data, size_t len) {
-    rest_conn *rc = c->handler_state;
+    http_conn_state *h = http_conn_state_of(c);
+    rest_conn *rc = h != NULL ? h->call : NULL;
     if (rc == NULL) return len;
     size_t used = 0;
     if (rc->body_remaining > 0) {
@@ -153,9 +159,10 @@ size_t rest_feed(conn *c, const uint8_t *data, size_t len) {
 }
 
 void rest_abort(conn *c) {
-    rest_conn *rc = c->handler_state;
+    http_conn_state *h = http_conn_state_of(c);
+    rest_conn *rc = h != NULL ? h->call : NULL;
     if (rc == NULL) return;
-    c->handler_state = NULL;
+    h->call = NULL;
     rest_call_abort(rc->call);
     free(rc->stash);
     free(rc);

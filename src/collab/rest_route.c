@@ -48,11 +48,6 @@ static const route_spec *spec_of(rest_route route) {
     return NULL;
 }
 
-const char *rest_route_allow(rest_route route) {
-    const route_spec *s = spec_of(route);
-    return s != NULL ? s->allow : "";
-}
-
 static int refuse(rest_refusal *why, const char *code, const char *message) {
     why->code = code;
     why->message = message;

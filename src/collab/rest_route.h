@@ -74,9 +74,6 @@ typedef struct rest_rules {
 int rest_route_parse(const http_request *req, const rest_rules *rules, rest_target *t, auth_claims *claims,
                      rest_refusal *why);
 
-/* The route's methods as an Allow header value ("GET, DELETE"). */
-const char *rest_route_allow(rest_route route);
-
 /* HTTP status for a protocol error code string ("bad_op" -> 400, ...). */
 int rest_status_for(const char *code);
 

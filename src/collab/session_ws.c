@@ -10,13 +10,13 @@
 /* A connection past its close frame (or gone) takes no more frames. */
 static int ws_send(void *ctx, rbuf *frame) {
     conn *c = ctx;
-    if (c->state != CONN_WS) return -EPIPE;
+    if (c->state != CONN_OPEN || c->handler != &conn_ws_handler) return -EPIPE;
     return conn_ws_send_frame(c, frame);
 }
 
 static void ws_close(void *ctx, uint16_t code, const char *reason) {
     conn *c = ctx;
-    if (c->state != CONN_WS) return;
+    if (c->state != CONN_OPEN || c->handler != &conn_ws_handler) return;
     conn_ws_send_close(c, code, reason);
     /* unauthorized is the peer's fault; a lost message is the server's */
     conn_close_after_flush(c, code == SESSION_CLOSE_UNAUTHORIZED ? METRICS_CLOSE_WS_PROTOCOL : METRICS_CLOSE_IO_ERROR);

@@ -78,6 +78,12 @@ static void move_to(conn *c, conn_list *l) {
     if (l != NULL) conn_list_push(l, c, c->w->now_ms);
 }
 
+/* The deadline list of an open conn: its handler's conn_wait. */
+static conn_list *wait_list(conn *c) {
+    assert(c->handler->wait == CONN_WAIT_INPUT || c->handler->wait == CONN_WAIT_SILENCE);
+    return c->handler->wait == CONN_WAIT_SILENCE ? &c->w->silence_list : &c->w->input_list;
+}
+
 static uint32_t ip_slot_of(const struct sockaddr_storage *ss) {
     /* FNV-1a over the address bytes (not the port). */
     const uint8_t *p = NULL;
@@ -132,7 +138,8 @@ conn *conn_open(worker *w, int fd) {
     server_shared *s = w->shared;
     uint32_t max = w->cfg->max_connections;
     uint32_t open = atomic_fetch_add_explicit(&s->open_connections, 1, memory_order_relaxed) + 1;
-    /* Past the soft limit a conn still gets a 503; past the hard one, nothing. */
+    /* Past the soft limit a conn still opens, marked over_limit so its handler
+     * refuses it politely (HTTP: a 503); past the hard one, nothing. */
     if (open > max + max / 8 + 64) {
         atomic_fetch_sub_explicit(&s->open_connections, 1, memory_order_relaxed);
         return NULL;
@@ -157,10 +164,10 @@ conn *conn_open(worker *w, int fd) {
     assert(c->handler != NULL && c->handler->on_data != NULL);
     c->recv_done.fn = on_recv;
     c->op_done.fn = on_op_done;
-    c->state = CONN_HTTP;
+    c->state = CONN_OPEN;
     c->close_reason = METRICS_CLOSE_PEER_EOF;
     sendq_init_pooled(&c->q, w->cfg->max_send_queue_bytes, &w->sendq_ring_pool);
-    c->reject_503 = open > max;
+    c->over_limit = open > max;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (s->ip_counts != NULL) {
@@ -170,11 +177,11 @@ conn *conn_open(worker *w, int fd) {
             c->ip_slot = ip_slot_of(&ss);
             c->counted_ip = true;
             uint32_t n = atomic_fetch_add_explicit(&s->ip_counts[c->ip_slot], 1, memory_order_relaxed) + 1;
-            if (n > w->cfg->max_connections_per_ip) c->reject_503 = true;
+            if (n > w->cfg->max_connections_per_ip) c->over_limit = true;
         }
     }
     w->count_conns++;
-    move_to(c, &w->http_list);
+    move_to(c, wait_list(c));
     conn_arm_recv(c);
     return c;
 }
@@ -427,10 +434,6 @@ void conn_close(conn *c, metrics_close_reason reason) {
     atomic_fetch_sub_explicit(&s->open_connections, 1, memory_order_relaxed);
     if (c->counted_ip) atomic_fetch_sub_explicit(&s->ip_counts[c->ip_slot], 1, memory_order_relaxed);
     c->counted_ip = false;
-    if (c->in != NULL) {
-        bufpool_put(&w->inbuf_pool, c->in);
-        c->in = NULL;
-    }
     if (c->handler->on_close != NULL) c->handler->on_close(c);
     if (c->ops > 0) {
         struct io_uring_sqe *sqe = worker_get_sqe(w);
@@ -444,8 +447,10 @@ void conn_close(conn *c, metrics_close_reason reason) {
     conn_op_done(c);
 }
 
-void conn_http_request_done(conn *c) {
-    if (c->state == CONN_HTTP) move_to(c, &c->w->http_list);
+void conn_set_handler(conn *c, const conn_handler *h) {
+    assert(h != NULL && h->on_data != NULL);
+    c->handler = h;
+    if (c->state == CONN_OPEN) move_to(c, wait_list(c));
 }
 
 void conn_close_after_flush(conn *c, metrics_close_reason reason) {
@@ -506,24 +511,22 @@ void conn_on_recv_end(conn *c, int res) {
     switch ((conn_state)c->state) {
     case CONN_LINGER: conn_close(c, (metrics_close_reason)c->close_reason); break;
     case CONN_DRAIN: break; /* start_linger sees peer_eof */
-    case CONN_HTTP:
-        if (sendq_in_flight(&c->q) || sendq_has_pending(&c->q)) conn_close_after_flush(c, METRICS_CLOSE_PEER_EOF);
+    case CONN_OPEN:
+        if (c->handler->wait == CONN_WAIT_INPUT && (sendq_in_flight(&c->q) || sendq_has_pending(&c->q)))
+            conn_close_after_flush(c, METRICS_CLOSE_PEER_EOF);
         else conn_close(c, METRICS_CLOSE_PEER_EOF);
         break;
-    case CONN_WS:
-    case CONN_WS_CLOSING: conn_close(c, METRICS_CLOSE_PEER_EOF); break;
+    case CONN_CLOSING: conn_close(c, METRICS_CLOSE_PEER_EOF); break;
     case CONN_DEAD: break;
     }
 }
 
-int conn_send_response(conn *c, uint16_t status, rbuf *head, const uint8_t *body, size_t body_len) {
-    metrics_worker *m = c->w->m;
-    if (status >= 100 && status < 600) metrics_add(&m->http_responses_by_class[status / 100], 1);
+int conn_send_head_body(conn *c, rbuf *head, const uint8_t *body, size_t body_len) {
     uint64_t before = c->q.bytes;
     int rc = sendq_push_force(&c->q, head, head->data, head->len);
     if (rc == 0 && body != NULL && body_len > 0) {
-        /* static bodies obey the queue limit: pipelined downloads of a
-         * client that does not read are a slow consumer like any other */
+        /* bodies obey the queue limit: pipelined downloads of a client that
+         * does not read are a slow consumer like any other */
         rc = sendq_push(&c->q, NULL, body, (uint32_t)body_len);
     }
     conn_account_queue(c, before);
@@ -551,9 +554,8 @@ void conn_on_data(conn *c, uint8_t *data, size_t len) {
 
 void conn_on_plain_data(conn *c, uint8_t *data, size_t len) {
     switch ((conn_state)c->state) {
-    case CONN_HTTP:
-    case CONN_WS:
-    case CONN_WS_CLOSING: c->handler->on_data(c, data, len); break;
+    case CONN_OPEN:
+    case CONN_CLOSING: c->handler->on_data(c, data, len); break;
     case CONN_DRAIN:
     case CONN_LINGER:
     case CONN_DEAD: break; /* discarded: we are closing */
@@ -566,17 +568,18 @@ void conn_tick(worker *w) {
     const config *cfg = w->cfg;
     uint64_t now = w->now_ms;
     /* Each list is ordered by entry time, so the walks stop at the first conn
-     * that is not due; pinged-but-silent WebSockets are the only ones passed over. */
-    for (conn *c = w->http_list.head, *next; c != NULL; c = next) {
+     * that is not due; silent conns already told (pinged) are the only ones
+     * passed over. */
+    for (conn *c = w->input_list.head, *next; c != NULL; c = next) {
         next = c->next;
         if (now - c->list_since_ms < cfg->handshake_timeout_ms) break;
         if (sendq_in_flight(&c->q) || sendq_has_pending(&c->q)) {
-            move_to(c, &w->http_list);   /* still sending a response: not idle */
+            move_to(c, &w->input_list);   /* still sending a response: not idle */
             continue;
         }
         conn_close(c, METRICS_CLOSE_HANDSHAKE_TIMEOUT);
     }
-    for (conn *c = w->ws_list.head, *next; c != NULL; c = next) {
+    for (conn *c = w->silence_list.head, *next; c != NULL; c = next) {
         next = c->next;
         uint64_t silent = now - c->list_since_ms;
         if (cfg->idle_timeout_ms != 0 && silent >= cfg->idle_timeout_ms) {
@@ -586,7 +589,8 @@ void conn_tick(worker *w) {
             continue;
         }
         if (cfg->ping_interval_ms != 0 && silent >= cfg->ping_interval_ms) {
-            if (!c->ws_ping_outstanding && c->handler->on_silent != NULL) c->handler->on_silent(c);
+            /* the handler keeps its own state of what it asked (one ping outstanding) */
+            if (c->handler->on_silent != NULL) c->handler->on_silent(c);
             continue;
         }
         break;
@@ -594,24 +598,24 @@ void conn_tick(worker *w) {
     for (conn *c = w->closing_list.head, *next; c != NULL; c = next) {
         next = c->next;
         if (now - c->list_since_ms < cfg->close_timeout_ms) break;
-        conn_close(c, c->state == CONN_WS_CLOSING ? METRICS_CLOSE_CLOSE_TIMEOUT : (metrics_close_reason)c->close_reason);
+        conn_close(c, c->state == CONN_CLOSING ? METRICS_CLOSE_CLOSE_TIMEOUT : (metrics_close_reason)c->close_reason);
     }
 }
 
 void conn_touch(conn *c) {
-    /* Heard from the peer: to the back of the silence-ordered list. */
-    c->ws_ping_outstanding = false;
-    if (c->state == CONN_WS) move_to(c, &c->w->ws_list);
+    /* To the back of its deadline-ordered list. */
+    if (c->state == CONN_OPEN) move_to(c, wait_list(c));
 }
 
 void conn_set_closing(conn *c) {
-    c->state = CONN_WS_CLOSING;
+    assert(c->state == CONN_OPEN);
+    c->state = CONN_CLOSING;
     move_to(c, &c->w->closing_list);
 }
 
 void conn_begin_shutdown(conn *c) {
-    /* HTTP connections stay while WebSockets close, so health checks on them
-     * see 503 (with Connection: close); the worker closes them once only
-     * HTTP connections remain. */
+    /* Conns waiting for input stay while long-lived ones say goodbye, so
+     * health checks on them see 503 (with Connection: close); the worker
+     * closes them once only they remain. */
     if (c->handler->on_shutdown != NULL) c->handler->on_shutdown(c);
 }

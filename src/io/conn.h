@@ -1,7 +1,9 @@
 /*
- * One TCP connection: HTTP/1.1 until an upgrade, then a WebSocket. Bytes in
- * (conn_on_data), bytes out (the send queue, flushed once per loop
- * iteration), limits, deadlines and the close sequence.
+ * One TCP connection, the transport: bytes in (conn_on_data) to the
+ * installed handler, bytes out (the send queue, flushed once per loop
+ * iteration), limits, deadlines and the close sequence. What the bytes mean
+ * (HTTP, WebSocket, an event stream) is the handler's: a table installed at
+ * accept and swapped at an upgrade, with its state behind handler_state.
  *
  * Lifetime: a conn is freed only when no SQE that names it is in flight
  * (`ops`), so a late CQE never sees freed memory.
@@ -17,24 +19,37 @@
 #include <stdint.h>
 
 typedef enum conn_state {
-    CONN_HTTP,        /* reading requests (keep-alive, pipelining) */
-    CONN_WS,          /* WebSocket open */
-    CONN_WS_CLOSING,  /* we sent a close frame, waiting for the peer's */
+    CONN_OPEN,        /* the handler reads; its deadline follows its conn_wait */
+    CONN_CLOSING,     /* the handler said goodbye (a close frame), waiting for the peer's */
     CONN_DRAIN,       /* flush what is queued, then half-close */
     CONN_LINGER,      /* write side shut, reading until EOF or the close deadline */
     CONN_DEAD,        /* socket closing/closed, waiting for in-flight ops */
 } conn_state;
 
+/* The deadline a handler lives under while the conn is CONN_OPEN. */
+typedef enum conn_wait {
+    /* Waits for a complete input (a request): closed after
+     * --handshake-timeout-ms unless it is still sending. The peer's FIN
+     * lets what is queued go out first. */
+    CONN_WAIT_INPUT = 0,
+    /* Long-lived, least recently heard first: on_silent after
+     * --ping-interval-ms of silence (every tick until the handler hears from
+     * the peer or touches the conn), closed after --idle-timeout-ms. The
+     * peer's FIN closes at once. */
+    CONN_WAIT_SILENCE = 1,
+} conn_wait;
+
 struct conn;
 
-/* What a connection speaks: installed at accept (server_shared.accept_handler,
- * HTTP) and swapped at an upgrade (WebSocket). Optional entries may be NULL. */
+/* What a connection speaks: installed at accept (server_shared.accept_handler)
+ * and swapped at an upgrade (conn_set_handler). Optional entries may be NULL. */
 typedef struct conn_handler {
-    void (*on_data)(struct conn *c, uint8_t *data, size_t len);  /* plaintext while HTTP/WS/WS_CLOSING */
+    void (*on_data)(struct conn *c, uint8_t *data, size_t len);  /* plaintext while OPEN/CLOSING */
     void (*on_close)(struct conn *c);      /* closing: release the handler's state (optional) */
     void (*on_shutdown)(struct conn *c);   /* the worker drains (optional) */
-    void (*on_silent)(struct conn *c);     /* --ping-interval-ms without a word from the peer (optional) */
+    void (*on_silent)(struct conn *c);     /* CONN_WAIT_SILENCE: the peer is quiet (optional) */
     void (*on_overflow)(struct conn *c);   /* the send queue went over its limit; the conn closes (optional) */
+    uint8_t wait;                          /* conn_wait */
 } conn_handler;
 
 /* A byte filter below the handler (TLS): server_shared.filter, or none. */
@@ -58,25 +73,17 @@ typedef struct conn {
     int fd;
     uint16_t ops;                   /* SQEs in flight naming this conn */
     uint8_t state;                  /* conn_state */
-    uint8_t endpoint;               /* conn_endpoint */
     bool recv_armed;
     bool dirty;
-    bool reject_503;                /* over a connection limit: answer 503 to the first request */
+    bool over_limit;                /* over a connection limit: the handler refuses its first request */
     bool counted_ip;
-    bool ws_ping_outstanding;
-    bool ws_close_sent;
-    bool ws_close_received;
     bool peer_eof;                  /* the peer's FIN was read */
     bool zc_copies;                 /* the kernel copied a zero-copy send (loopback, no SG): plain sends */
     uint8_t close_reason;           /* metrics_close_reason once closing */
     bool close_counted;             /* the reason is in the metrics already */
     uint32_t ip_slot;
-    uint64_t body_skip_bytes;       /* request body bytes still to discard */
-    uint8_t *in;                    /* partial HTTP head (inbuf_pool), NULL when none */
-    uint32_t in_len;
     uint8_t *recv_buf;              /* plain-recv fallback buffer, NULL with provided buffers */
-    void *handler_state;            /* the installed handler's own state, freed by its on_close (HTTP: a
-                                       REST call waiting, rest.c; WebSocket: conn_ws.c; SSE: sse_conn.c) */
+    void *handler_state;            /* the installed handler's own state, freed by its on_close */
     void *filter_state;             /* the filter's per-connection state, released by its free (TLS) */
     rbuf *filter_held;              /* a buffer the filter keeps a reference to (TLS: the sealed head entry) */
     sendq q;
@@ -90,7 +97,7 @@ conn *conn_open(worker *w, int fd);
  * connection. The bytes may be modified in place (WebSocket unmasking). */
 void conn_on_data(conn *c, uint8_t *data, size_t len);
 
-/* Plaintext bytes for the HTTP/WebSocket layers (after TLS, if any). */
+/* Plaintext bytes for the handler (after the filter, if any). */
 void conn_on_plain_data(conn *c, uint8_t *data, size_t len);
 
 /* Schedules a flush in this loop iteration. */
@@ -117,15 +124,15 @@ void conn_flush(conn *c);
 /* Closes now: cancels receives, closes the socket once nothing is in flight. */
 void conn_close(conn *c, metrics_close_reason reason);
 
-/* Queues an HTTP response: the head (its reference is taken) past the byte
- * limit, then the body (borrowed, kept alive by the caller) within it, and
- * counts the status class. On -ENOBUFS the conn closes as a slow consumer
- * after what is queued; on another error it is closed. */
-int conn_send_response(conn *c, uint16_t status, rbuf *head, const uint8_t *body, size_t body_len);
+/* Queues a head (its reference is taken) past the byte limit, like
+ * conn_send_control, then a body (borrowed, kept alive by the caller) within
+ * it. On -ENOBUFS the backlog is dropped and the conn closes as a slow
+ * consumer after what is queued; on another error it is closed. */
+int conn_send_head_body(conn *c, rbuf *head, const uint8_t *body, size_t body_len);
 
-/* A response was queued on a kept connection (keep-alive, or an
- * asynchronous REST answer): the next request gets a fresh deadline. */
-void conn_http_request_done(conn *c);
+/* Installs another handler (an upgrade). An open conn moves to the
+ * deadline of the new handler's conn_wait, starting now. */
+void conn_set_handler(conn *c, const conn_handler *h);
 
 /* Closes after the queued bytes are sent (then half-close and linger). */
 void conn_close_after_flush(conn *c, metrics_close_reason reason);
@@ -136,16 +143,19 @@ void conn_op_done(conn *c);
 /* Queues a frame ignoring the byte limit (pings, pongs, close frames). */
 int conn_send_control(conn *c, rbuf *b);
 
-/* The peer was heard from: resets the WebSocket silence clock. */
+/* The handler got what it waited for (a request answered on a kept
+ * connection, a word from the peer): an open conn's deadline restarts. */
 void conn_touch(conn *c);
 
-/* A close frame was sent: wait for the peer's on the closing list. */
+/* The handler said goodbye (a close frame): wait for the peer's answer
+ * until --close-timeout-ms. */
 void conn_set_closing(conn *c);
 
 /* Timer tick: deadlines of the conns on the worker's lists. */
 void conn_tick(worker *w);
 
-/* Shutdown: WebSockets get close 1001, idle HTTP conns are closed. */
+/* Shutdown: the handler's on_shutdown (long-lived conns say goodbye; conns
+ * waiting for input are closed by the loop once only they remain). */
 void conn_begin_shutdown(conn *c);
 
 #endif /* RINGPAD_CONN_H */

@@ -45,13 +45,14 @@ static void on_accept(worker *w, completion *self, const struct io_uring_cqe *cq
     if (!w->accepting && !w->stopped && (cqe->res >= 0 || cqe->res == -ECANCELED)) arm_accept(w);
 }
 
-/* Stop request: WebSockets get close 1001. The listener stays open through
- * the grace period: health checks get 503 and upgrades 503 (http_conn.c),
+/* Stop request: every open conn's handler hears on_shutdown (a WebSocket
+ * sends close 1001). The listener stays open through the grace period: the
+ * handlers refuse new work (HTTP: health checks and upgrades get 503),
  * rather than a refused connection that a load balancer cannot tell from a
  * crash. It closes when the worker stops (close_listener). */
 static void begin_drain(worker *w) {
     assert(w->draining);
-    conn_list *lists[] = {&w->http_list, &w->ws_list};
+    conn_list *lists[] = {&w->input_list, &w->silence_list};
     for (size_t i = 0; i < 2; i++) {
         /* bounded: every conn moves off these lists or closes */
         for (conn *c = lists[i]->head, *next; c != NULL; c = next) {
@@ -63,10 +64,10 @@ static void begin_drain(worker *w) {
 
 static void drain_check(worker *w) {
     if (!w->draining) return;
-    if (w->count_conns == w->http_list.count) {
-        /* only HTTP connections left (idle keep-alives or half-sent
+    if (w->count_conns == w->input_list.count) {
+        /* only conns waiting for input left (idle keep-alives or half-sent
          * requests): nothing to wait for */
-        for (conn *c = w->http_list.head, *next; c != NULL; c = next) {
+        for (conn *c = w->input_list.head, *next; c != NULL; c = next) {
             next = c->next;
             conn_close(c, METRICS_CLOSE_SHUTDOWN);
         }
@@ -76,7 +77,7 @@ static void drain_check(worker *w) {
         return;
     }
     if (w->now_ms >= w->drain_deadline_ms) {
-        conn_list *lists[] = {&w->http_list, &w->ws_list, &w->closing_list};
+        conn_list *lists[] = {&w->input_list, &w->silence_list, &w->closing_list};
         for (size_t i = 0; i < 3; i++) {
             for (conn *c = lists[i]->head, *next; c != NULL; c = next) {
                 next = c->next;

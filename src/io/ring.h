@@ -51,7 +51,7 @@
 #define RING_CQ_ENTRIES 16384u
 /* Largest gather per send (iovecs). */
 #define RING_SEND_MAX_IOV 64u
-/* HTTP bytes buffered per connection while a request head is incomplete. */
+/* Bytes a handler may hold per connection while its input is incomplete (a request head). */
 #define RING_INBUF_BYTES 16384u
 /* Pooled frame blocks: a 1 KiB echo or a typical op frame fits; larger
  * frames are malloc'd. Free blocks kept per worker (x 2 KiB). */
@@ -120,7 +120,7 @@ typedef struct worker {
     bool zerocopy;                   /* send_zc usable (until the kernel refuses) */
 
     bufpool conn_pool;               /* struct conn blocks */
-    bufpool inbuf_pool;              /* partial HTTP heads (RING_INBUF_BYTES) */
+    bufpool inbuf_pool;              /* handlers' partial inputs, e.g. a request head (RING_INBUF_BYTES) */
     bufpool recvbuf_pool;            /* plain-recv fallback buffers (RING_PLAIN_RECV_BUF_BYTES) */
     bufpool sendop_pool;             /* in-flight send descriptors */
     bufpool sendq_ring_pool;         /* first send-queue rings (sendq.h) */
@@ -131,9 +131,9 @@ typedef struct worker {
     uint32_t tick_ms;
     struct __kernel_timespec tick_ts;
 
-    conn_list http_list;             /* waiting for a complete request (handshake deadline) */
-    conn_list ws_list;               /* open WebSockets, least recently heard first */
-    conn_list closing_list;          /* close frame sent or TCP half-closed, close deadline */
+    conn_list input_list;            /* CONN_WAIT_INPUT: waiting for a complete input (handshake deadline) */
+    conn_list silence_list;          /* CONN_WAIT_SILENCE: long-lived, least recently heard first */
+    conn_list closing_list;          /* goodbye said or TCP half-closed, close deadline */
     struct conn *dirty;              /* connections with bytes to flush this iteration */
     uint32_t count_conns;
 

@@ -280,9 +280,6 @@ typedef struct proto_doc_info {
 /* {"docs":[{"name","v","codepoints","bytes"}..],"next":..}; next omitted when next.ptr == NULL. */
 int proto_enc_rest_list(ot_buf *out, const proto_doc_info *docs, size_t count, proto_str next);
 
-/* {"doc":..,"v":..,"changed":..}: the answer of PUT .../text and POST
- * .../append; v is the version whose text is the one written. */
-int proto_enc_rest_written(ot_buf *out, proto_str doc, uint64_t v, bool changed);
 /* A webhook's body (docs/PROTOCOL.md §15, webhooks): {"event","doc","v"} and, when
  * text.ptr is set, "text". 0, -ENOMEM or -EINVAL (text not UTF-8). */
 int proto_enc_webhook(ot_buf *out, proto_str event, proto_str doc, uint64_t v, proto_str text);

@@ -431,11 +431,6 @@ static int written_body(ot_buf *out, proto_str doc, uint64_t v, bool changed) {
     return changed ? PUT_LIT(out, ",\"changed\":true}") : PUT_LIT(out, ",\"changed\":false}");
 }
 
-int proto_enc_rest_written(ot_buf *out, proto_str doc, uint64_t v, bool changed) {
-    size_t start = out->len;
-    return finish(out, start, written_body(out, doc, v, changed));
-}
-
 static int webhook_body(ot_buf *out, proto_str event, proto_str doc, uint64_t v, proto_str text) {
     TRY(PUT_LIT(out, "{\"event\":"));
     TRY(put_str(out, event));

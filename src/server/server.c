@@ -393,7 +393,6 @@ int server_start(const config *cfg, server **out) {
 
 uint16_t server_port(const server *s) { return s->shared.port; }
 
-const server_shared *server_get_shared(const server *s) { return &s->shared; }
 
 void server_request_stop(server *s) {
     atomic_store(&s->shared.shutting_down, true);

@@ -19,7 +19,6 @@ typedef struct server server;
 int server_start(const config *cfg, server **out);
 
 uint16_t server_port(const server *s);
-const server_shared *server_get_shared(const server *s);
 
 /* Reloads the TLS certificate and key for new connections (SIGHUP). Returns
  * 0, -ENOTSUP without TLS, or a tls_status (the old pair stays; logged). */

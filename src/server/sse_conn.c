@@ -18,6 +18,12 @@ typedef struct sse_conn {
     bool over;                      /* refused or ended: nothing more is sent */
 } sse_conn;
 
+/* Before the stream starts the conn waits like a request (sse_conn_handler);
+ * once the head is sent it is a long-lived reader (stream_handler). */
+static const conn_handler stream_handler;
+
+static bool streaming(const conn *c) { return c->state == CONN_OPEN && c->handler == &stream_handler; }
+
 static int send_bytes(conn *c, const char *bytes, size_t len, bool control) {
     rbuf *b = rbuf_new(len);
     if (b == NULL) return -1;
@@ -62,14 +68,13 @@ static void on_start(void *ctx) {
      * only what is pending, never the head */
     conn_flush(c);
     metrics_add(&c->w->m->http_responses_by_class[2], 1);
-    /* a long-lived reader from now on: the silence list, like a WebSocket */
-    c->state = CONN_WS;
-    conn_touch(c);
+    /* a long-lived reader from now on: the silence deadline, like a WebSocket */
+    if (c->state == CONN_OPEN) conn_set_handler(c, &stream_handler);
 }
 
 static int on_send(void *ctx, const char *bytes, size_t len) {
     sse_conn *s = ctx;
-    if (s->over || s->c->state != CONN_WS) return -1;
+    if (s->over || !streaming(s->c)) return -1;
     return send_bytes(s->c, bytes, len, false);
 }
 
@@ -77,7 +82,7 @@ static void on_end(void *ctx) {
     sse_conn *s = ctx;
     if (s->over) return;
     s->over = true;
-    if (s->c->state == CONN_WS) conn_close_after_flush(s->c, METRICS_CLOSE_HTTP_DONE);
+    if (streaming(s->c)) conn_close_after_flush(s->c, METRICS_CLOSE_HTTP_DONE);
 }
 
 static const events_sink_ops sink = {.refuse = on_refuse, .start = on_start, .send = on_send, .end = on_end};
@@ -92,7 +97,7 @@ void sse_conn_begin(conn *c, const http_request *req) {
     s->c = c;
     assert(c->handler_state == NULL);   /* HTTP hands over only with no REST call of its own */
     c->handler_state = s;
-    c->handler = &sse_conn_handler;
+    c->handler = &sse_conn_handler;   /* the same wait as HTTP: its deadline runs on */
     if (c->w->draining) {
         on_refuse(s, "storage_unavailable", "server shutting down; retry on another server or later");
         return;
@@ -119,14 +124,14 @@ static void on_close(conn *c) {
 /* Quiet for --ping-interval-ms: a comment keeps proxies from timing the stream out. */
 static void on_silent(conn *c) {
     static const char ping[] = ": ping\n\n";
-    if (send_bytes(c, ping, sizeof ping - 1, false) == 0 && c->state == CONN_WS) conn_touch(c);
+    if (send_bytes(c, ping, sizeof ping - 1, false) == 0) conn_touch(c);
 }
 
 static void on_shutdown(conn *c) {
     static const char bye[] = "event: error\ndata: {\"type\":\"error\",\"code\":\"storage_unavailable\","
                               "\"message\":\"server shutting down; reconnect with Last-Event-ID\"}\n\n";
     sse_conn *s = c->handler_state;
-    if (s == NULL || s->over || c->state != CONN_WS) return;
+    if (s == NULL || s->over || !streaming(c)) return;
     s->over = true;
     send_bytes(c, bye, sizeof bye - 1, true);
     conn_close_after_flush(c, METRICS_CLOSE_SHUTDOWN);
@@ -146,6 +151,15 @@ const conn_handler sse_conn_handler = {
     .on_data = on_data,
     .on_close = on_close,
     .on_shutdown = on_shutdown,
+    .on_overflow = on_overflow,
+    .wait = CONN_WAIT_INPUT,
+};
+
+static const conn_handler stream_handler = {
+    .on_data = on_data,
+    .on_close = on_close,
+    .on_shutdown = on_shutdown,
     .on_silent = on_silent,
     .on_overflow = on_overflow,
+    .wait = CONN_WAIT_SILENCE,
 };

@@ -230,12 +230,9 @@ int64_t store_log_fsync_due_ms(const store_log *log);
 bool store_log_idle(const store_log *log);
 /* File bytes that are written (the next write's offset). */
 uint64_t store_log_end_offset(const store_log *log);
-/* Switches to a new, empty segment file (for compaction). Only when idle
- * (-EBUSY otherwise). The new segment's start version is next_version. */
-int store_log_switch_segment(store_log *log, int fd);
-/* The same for a segment created while the log went on appending (the
- * worker held its flushes): every op before start_version is written and
- * fsynced in the old segment, every op from it on is still pending and goes
+/* Switches to a new, empty segment file (for compaction), created while the
+ * log went on appending (the worker held its flushes): every op before
+ * start_version is written and fsynced in the old segment, every op from it on is still pending and goes
  * to the new one, after its header. -EBUSY while a flush is out or the log
  * is failed, -EINVAL when the log is not exactly at that seam. */
 int store_log_switch_segment_pending(store_log *log, int fd, uint64_t start_version);
@@ -342,9 +339,10 @@ typedef int (*store_name_fn)(void *ctx, const char *name, size_t name_len);
 int store_list(int data_dir_fd, store_name_fn fn, void *ctx);
 
 /* Checkpointing, never blocking a worker, in three steps:
- *   1. on the worker, when store_log_idle: create the segment file named
- *      store_segment_file_name(version) in the doc dir and fsync the dir
- *      (store_segment_create on a helper thread), then store_log_switch_segment;
+ *   1. on the worker, when store_log_idle: a helper thread creates the
+ *      segment file named store_segment_file_name(version) in the doc dir and
+ *      fsyncs the dir (store_segment_create), while the worker goes on
+ *      appending without flushing; then store_log_switch_segment_pending;
  *   2. on the worker: store_compact_snapshot_image (memory only);
  *   3. anywhere (a helper thread): store_checkpoint_write, then store_prune,
  *      which touch only checkpoint files and segments older than the
@@ -357,12 +355,6 @@ int store_list(int data_dir_fd, store_name_fn fn, void *ctx);
  * directory and makes its entry durable (directory fsync). Returns the fd
  * (open for writing) or -errno; -EEXIST when it exists. */
 int store_segment_create(int doc_dir_fd, uint64_t start_version);
-
-/* Step 1 of a non-blocking compaction (the log idle, at `version`): a new,
- * empty active segment starting at version (create + directory fsync) and
- * the log switched to it. Nothing to do when the active segment already
- * starts there. -EBUSY when the log is not idle. */
-int store_compact_switch(store_doc_files *files, store_log *log, uint64_t version);
 
 #define STORE_SEGMENT_NAME_BYTES 32u
 /* "log.%020llu": a segment's file name inside the document's directory. */

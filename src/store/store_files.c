@@ -591,28 +591,6 @@ int store_compact_snapshot_image(const ot_doc *doc, uint64_t at, uint64_t curren
     return 0;
 }
 
-int store_compact_switch(store_doc_files *files, store_log *log, uint64_t version) {
-    if (store_log_next_version(log) != version)
-        return -EINVAL;
-    if (!store_log_idle(log))
-        return -EBUSY;
-    if (files->log_start_version == version)
-        return 0;
-    int fd = store_create_segment(files->dir_fd, version);
-    if (fd < 0)
-        return fd;
-    int rc = store_log_switch_segment(log, fd);
-    if (rc != 0) {
-        close(fd);
-        return rc;
-    }
-    close(files->log_fd);
-    files->log_fd = fd;
-    files->log_start_version = version;
-    files->log_end_offset = 0;
-    return 0;
-}
-
 typedef struct store_range {
     uint64_t from, to, expect;
     store_record_fn fn;

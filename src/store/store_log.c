@@ -371,16 +371,6 @@ int store_log_fd(const store_log *log) {
     return log->fd;
 }
 
-int store_log_switch_segment(store_log *log, int fd) {
-    if (fd < 0)
-        return -EINVAL;
-    if (!store_log_idle(log))
-        return -EBUSY;
-    log->fd = fd;
-    log->end_offset = 0;
-    return store_log_put_header(log);
-}
-
 int store_log_switch_segment_pending(store_log *log, int fd, uint64_t start_version) {
     if (fd < 0)
         return -EINVAL;

@@ -28,6 +28,9 @@ typedef struct ws_session {
     token_bucket rate;           /* --max-messages-per-sec */
     const conn_ws_app *app;      /* /ws: the document protocol (server_shared.ws_app) */
     void *app_session;           /* what app->open returned */
+    uint8_t endpoint;            /* router_endpoint */
+    bool ping_outstanding;       /* a ping went out and the peer said nothing since */
+    bool close_sent;             /* our close frame is queued: nothing but the peer's close from now */
 } ws_session;
 
 static void ws_session_free(ws_session *s) {
@@ -118,13 +121,11 @@ void conn_ws_upgrade(conn *c, const http_request *req, int endpoint) {
     }
     token_bucket_init(&s->rate, w->cfg->max_messages_per_sec, w->now_ms);
     assert(c->handler_state == NULL);   /* HTTP upgrades only with no REST call of its own */
+    s->endpoint = (uint8_t)endpoint;
     c->handler_state = s;
-    c->endpoint = (uint8_t)endpoint;
-    c->state = CONN_WS;
-    c->handler = &conn_ws_handler;
+    conn_set_handler(c, &conn_ws_handler);   /* the silence deadline from now */
     metrics_add(&w->m->ws_upgrades, 1);
     send_head(c, out, (size_t)n, 101);
-    if (c->state == CONN_WS) conn_touch(c);
 }
 
 /* A payload still in the receive buffer it arrived in (an echo) is sent from
@@ -217,11 +218,11 @@ static void send_control(conn *c, uint8_t opcode, const uint8_t *data, size_t le
 }
 
 void conn_ws_send_ping(conn *c) {
-    c->ws_ping_outstanding = true;
-    send_control(c, WS_OP_PING, NULL, 0);
-    /* Silent for a ping interval: an idle connection gives its buffers back. */
     ws_session *s = ws_of(c);
     if (s == NULL) return;
+    s->ping_outstanding = true;
+    send_control(c, WS_OP_PING, NULL, 0);
+    /* Silent for a ping interval: an idle connection gives its buffers back. */
     ws_reader_release_idle(&s->reader);
     if (s->pmd != NULL) {
         /* Dropping the compression context is always safe for the peer; the
@@ -232,8 +233,9 @@ void conn_ws_send_ping(conn *c) {
 }
 
 void conn_ws_send_close(conn *c, uint16_t code, const char *reason) {
-    if (c->ws_close_sent || c->state == CONN_DEAD) return;
-    c->ws_close_sent = true;
+    ws_session *s = ws_of(c);
+    if (s == NULL || s->close_sent || c->state == CONN_DEAD) return;
+    s->close_sent = true;
     rbuf *b = rbuf_new(2 + WS_MAX_CONTROL_PAYLOAD_BYTES);
     if (b == NULL) {
         conn_close(c, METRICS_CLOSE_IO_ERROR);
@@ -245,7 +247,7 @@ void conn_ws_send_close(conn *c, uint16_t code, const char *reason) {
         metrics_count_ws_close(c->w->m, code, true);
     }
     rbuf_unref(b);
-    if (c->state == CONN_WS) conn_set_closing(c);
+    if (c->state == CONN_OPEN) conn_set_closing(c);
 }
 
 /* Token bucket: burst and rate are both --max-messages-per-sec, spent by
@@ -273,9 +275,9 @@ static bool rate_allows(conn *c) {
 
 static void on_message(conn *c, const ws_event *ev) {
     metrics_add(&c->w->m->messages_in, 1);
-    if (c->state != CONN_WS) return;   /* closing: data is ignored */
+    if (c->state != CONN_OPEN) return;   /* closing: data is ignored */
     if (!rate_allows(c)) return;
-    if (c->endpoint == ROUTER_EP_WS) {
+    if (ws_of(c)->endpoint == ROUTER_EP_WS) {
         if (ev->opcode != WS_OP_TEXT) {
             conn_ws_send_close(c, 1003, "ringpad.v1 messages are text");
             conn_close_after_flush(c, METRICS_CLOSE_WS_PROTOCOL);
@@ -296,9 +298,11 @@ void conn_ws_on_data(conn *c, uint8_t *data, size_t len) {
     ws_session *s = ws_of(c);
     worker *w = c->w;
     if (s == NULL) return;
+    /* Heard from the peer: the ping is answered, the silence clock restarts. */
+    s->ping_outstanding = false;
     conn_touch(c);
     /* Bounded: ws_reader_feed consumes bytes or yields an event each call. */
-    while (len > 0 && (c->state == CONN_WS || c->state == CONN_WS_CLOSING)) {
+    while (len > 0 && (c->state == CONN_OPEN || c->state == CONN_CLOSING)) {
         ws_event ev;
         size_t used = ws_reader_feed(&s->reader, data, len, &ev);
         data += used;
@@ -310,14 +314,13 @@ void conn_ws_on_data(conn *c, uint8_t *data, size_t len) {
         /* Control frames spend the same tokens as messages: a ping flood
          * costs a pong each, so it is limited (and closed) like a message flood. */
         case WS_EV_PING:
-            if (c->state == CONN_WS && !rate_allows(c)) break;
-            if (!c->ws_close_sent) send_control(c, WS_OP_PONG, ev.data, ev.len);
+            if (c->state == CONN_OPEN && !rate_allows(c)) break;
+            if (!s->close_sent) send_control(c, WS_OP_PONG, ev.data, ev.len);
             break;
         case WS_EV_PONG:
-            if (c->state == CONN_WS) rate_allows(c);
+            if (c->state == CONN_OPEN) rate_allows(c);
             break;
         case WS_EV_CLOSE:
-            c->ws_close_received = true;
             metrics_count_ws_close(w->m, ev.close_code, false);
             conn_ws_send_close(c, ev.close_code, NULL);
             conn_close_after_flush(c, METRICS_CLOSE_WS_CLOSED);
@@ -334,17 +337,24 @@ void conn_ws_on_data(conn *c, uint8_t *data, size_t len) {
 }
 
 static void on_shutdown(conn *c) {
-    if (c->state == CONN_WS) conn_ws_send_close(c, 1001, "server shutting down");
+    if (c->state == CONN_OPEN) conn_ws_send_close(c, 1001, "server shutting down");
 }
 
 static void on_overflow(conn *c) {
-    if (c->state == CONN_WS) conn_ws_send_close(c, 1008, "slow consumer");
+    if (c->state == CONN_OPEN) conn_ws_send_close(c, 1008, "slow consumer");
+}
+
+/* Quiet past --ping-interval-ms: one ping at a time. */
+static void on_silent(conn *c) {
+    ws_session *s = ws_of(c);
+    if (s != NULL && !s->ping_outstanding) conn_ws_send_ping(c);
 }
 
 const conn_handler conn_ws_handler = {
     .on_data = conn_ws_on_data,
     .on_close = conn_ws_free,
     .on_shutdown = on_shutdown,
-    .on_silent = conn_ws_send_ping,
+    .on_silent = on_silent,
     .on_overflow = on_overflow,
+    .wait = CONN_WAIT_SILENCE,
 };

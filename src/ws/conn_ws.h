@@ -20,7 +20,7 @@ typedef struct conn_ws_app {
 /* A WebSocket connection's handler, installed by conn_ws_upgrade. */
 extern const conn_handler conn_ws_handler;
 
-/* Validates the upgrade at c->endpoint and switches to CONN_WS, or answers
+/* Validates the upgrade at `endpoint` and installs conn_ws_handler, or answers
  * the handshake error and closes after it. */
 void conn_ws_upgrade(conn *c, const http_request *req, int endpoint);
 

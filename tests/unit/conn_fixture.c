@@ -25,9 +25,18 @@ static void rec_data(conn *c, uint8_t *data, size_t len) {
 static void rec_close(conn *c) { fixture_of(c)->closes++; }
 static void rec_shutdown(conn *c) { fixture_of(c)->shutdowns++; }
 
+/* What the WebSocket handler does: one ping outstanding until the peer speaks. */
 static void rec_silent(conn *c) {
-    fixture_of(c)->silents++;
-    c->ws_ping_outstanding = true;   /* what the WebSocket handler does when it pings */
+    conn_fixture *f = fixture_of(c);
+    if (f->ping_outstanding) return;
+    f->silents++;
+    f->ping_outstanding = true;
+}
+
+static void rec_live_data(conn *c, uint8_t *data, size_t len) {
+    fixture_of(c)->ping_outstanding = false;
+    conn_touch(c);
+    rec_data(c, data, len);
 }
 
 static void rec_overflow(conn *c) { fixture_of(c)->overflows++; }
@@ -38,7 +47,10 @@ void conn_fixture_init(conn_fixture *f, void (*tune)(config *cfg)) {
     f->cfg.max_connections = 16;
     if (tune != NULL) tune(&f->cfg);
     f->handler = (conn_handler){.on_data = rec_data, .on_close = rec_close, .on_shutdown = rec_shutdown,
-                                .on_silent = rec_silent, .on_overflow = rec_overflow};
+                                .on_silent = rec_silent, .on_overflow = rec_overflow, .wait = CONN_WAIT_INPUT};
+    f->live_handler = f->handler;
+    f->live_handler.on_data = rec_live_data;
+    f->live_handler.wait = CONN_WAIT_SILENCE;
     f->shared.cfg = &f->cfg;
     f->shared.count_workers = 1;
     f->shared.metrics = &f->metrics;

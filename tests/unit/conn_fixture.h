@@ -28,7 +28,9 @@ typedef struct conn_fixture {
     metrics_worker metrics;
     server_shared shared;
     _Atomic uint64_t loop_ms[1];
-    conn_handler handler;           /* the recording handler (accept_handler) */
+    conn_handler handler;           /* the recording handler (accept_handler), CONN_WAIT_INPUT */
+    conn_handler live_handler;      /* the same, CONN_WAIT_SILENCE (what an upgrade installs) */
+    bool ping_outstanding;          /* live: on_silent was called and the peer said nothing since */
     /* what the handler saw */
     uint8_t got[CONN_FIXTURE_GOT_BYTES];
     size_t got_len;

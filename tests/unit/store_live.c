@@ -137,6 +137,24 @@ void assert_same_doc(const ot_doc *a, const ot_doc *b) {
     ot_buf_free(&tb);
 }
 
+/* Step 1 of compaction as the server runs it: the segment job's file
+ * (store_segment_create), then the worker's switch at the seam. */
+int compact_new_segment(store_doc_files *files, store_log *log, uint64_t version) {
+    int fd = store_segment_create(files->dir_fd, version);
+    if (fd < 0)
+        return fd;
+    int rc = store_log_switch_segment_pending(log, fd, version);
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    close(files->log_fd);
+    files->log_fd = fd;
+    files->log_start_version = version;
+    files->log_end_offset = 0;
+    return 0;
+}
+
 /* The three compaction steps of store.h run back to back, blocking: the log
  * flushed, a new segment, the snapshot written, the old segments dropped. */
 int compact_blocking(store_doc_files *files, store_log *log, const ot_doc *doc,
@@ -154,7 +172,7 @@ int compact_blocking(store_doc_files *files, store_log *log, const ot_doc *doc,
     if (!store_log_idle(log))
         return -EBUSY;
 
-    int rc = store_compact_switch(files, log, version);
+    int rc = compact_new_segment(files, log, version);
     if (rc != 0)
         return rc;
 

@@ -36,6 +36,7 @@ void live_edit(live *lv, int index);
 void live_flush(live *lv);
 void text_of(const ot_doc *doc, ot_buf *out);
 void assert_same_doc(const ot_doc *a, const ot_doc *b);
+int compact_new_segment(store_doc_files *files, store_log *log, uint64_t version);
 int compact_blocking(store_doc_files *files, store_log *log, const ot_doc *doc,
                      uint32_t history_depth);
 off_t file_size(const char *path);

@@ -325,12 +325,19 @@ Test(docs, ops_that_retention_dropped_are_version_too_old, .init = make_dir, .fi
     store_log_config cfg = store_log_config_default();
     store_log *log;
     cr_assert_eq(store_log_new(&cfg, files.log_fd, files.log_end_offset, 50, &log), 0);
-    cr_assert_eq(store_compact_switch(&files, log, 49), -EINVAL, "not the log's version");
-    cr_assert_eq(store_compact_switch(&files, log, 50), 0);
-    cr_assert_eq(files.log_start_version, 50);
-    cr_assert_eq(store_compact_switch(&files, log, 50), -EBUSY, "the new header is not written yet");
+    /* the server's path: the segment job makes the file, the worker switches */
+    int seg_fd = store_segment_create(files.dir_fd, 50);
+    cr_assert_geq(seg_fd, 0);
+    cr_assert_eq(store_log_switch_segment_pending(log, seg_fd, 49), -EINVAL, "not the log's version");
+    cr_assert_eq(store_segment_create(files.dir_fd, 50), -EEXIST, "the job made it already");
+    cr_assert_eq(store_log_switch_segment_pending(log, seg_fd, 50), 0);
+    close(files.log_fd);
+    files.log_fd = seg_fd;
+    files.log_start_version = 50;
+    files.log_end_offset = 0;
+    cr_assert_eq(store_log_end_offset(log), 0, "the new header is not written yet");
     cr_assert_eq(store_sync_flush(log, 0, NULL, NULL), 0);
-    cr_assert_eq(store_compact_switch(&files, log, 50), 0, "already there: nothing to do");
+    cr_assert_eq(store_log_end_offset(log), STORE_SEGMENT_HEADER_BYTES, "the header is there");
     for (int i = 50; i < 60; i++) {
         char id[16], op[32];
         snprintf(id, sizeof id, "w:%d", i);

@@ -51,8 +51,8 @@ Test(conn, open_arms_one_multishot_receive_on_provided_buffers) {
     cr_assert_eq(completion_of(recv.user_data), &c->recv_done);
     cr_assert_eq(c->ops, 1);
     cr_assert(c->recv_armed);
-    cr_assert_eq(c->state, CONN_HTTP);
-    cr_assert_eq(c->list, &fx.w.http_list, "the handshake deadline runs");
+    cr_assert_eq(c->state, CONN_OPEN);
+    cr_assert_eq(c->list, &fx.w.input_list, "the handshake deadline runs");
     cr_assert_eq(fx.w.count_conns, 1);
     cr_assert_eq(atomic_load(&fx.shared.open_connections), 1);
     conn_close(c, METRICS_CLOSE_SHUTDOWN);
@@ -104,7 +104,7 @@ Test(conn, no_buffers_is_counted_and_the_receive_rearmed) {
     cr_assert_eq(atomic_load(&fx.metrics.errors[METRICS_ERR_NO_BUFFERS]), 1);
     cr_assert_eq(conn_fixture_take(&fx), 1);
     cr_assert_eq(fx.sqes[0].opcode, IORING_OP_RECV);
-    cr_assert_eq(c->state, CONN_HTTP);
+    cr_assert_eq(c->state, CONN_OPEN);
     cr_assert_eq(fx.data_calls, 0);
     conn_close(c, METRICS_CLOSE_SHUTDOWN);
     conn_fixture_complete(&fx, &fx.sqes[0], -ECANCELED, 0);
@@ -360,7 +360,7 @@ Test(conn, an_idle_http_conn_meets_the_handshake_deadline) {
     struct io_uring_sqe recv = open_conn(&c);
     uint64_t t0 = fx.w.now_ms;
     conn_fixture_tick_at(&fx, t0 + fx.cfg.handshake_timeout_ms - 1);
-    cr_assert_eq(c->state, CONN_HTTP);
+    cr_assert_eq(c->state, CONN_OPEN);
     conn_fixture_tick_at(&fx, t0 + fx.cfg.handshake_timeout_ms);
     cr_assert_eq(conn_fixture_closed(&fx, METRICS_CLOSE_HANDSHAKE_TIMEOUT), 1);
     conn_fixture_complete(&fx, &recv, -ECANCELED, 0);
@@ -375,10 +375,10 @@ Test(conn, an_http_conn_still_sending_is_not_idle) {
     cr_assert_eq(conn_fixture_send(c, "big response"), 0);
     struct io_uring_sqe send = flush_one_send();
     conn_fixture_tick_at(&fx, t0 + fx.cfg.handshake_timeout_ms);
-    cr_assert_eq(c->state, CONN_HTTP);
+    cr_assert_eq(c->state, CONN_OPEN);
     cr_assert_eq(c->list_since_ms, t0 + fx.cfg.handshake_timeout_ms, "a fresh deadline");
     conn_fixture_complete(&fx, &send, 12, 0);
-    conn_http_request_done(c);
+    conn_touch(c);
     conn_fixture_tick_at(&fx, t0 + 2 * fx.cfg.handshake_timeout_ms);
     cr_assert_eq(conn_fixture_closed(&fx, METRICS_CLOSE_HANDSHAKE_TIMEOUT), 1);
     conn_fixture_complete(&fx, &recv, -ECANCELED, 0);
@@ -389,9 +389,9 @@ Test(conn, an_http_conn_still_sending_is_not_idle) {
 Test(conn, a_silent_websocket_is_pinged_once_then_dropped) {
     conn *c;
     struct io_uring_sqe recv = open_conn(&c);
-    c->state = CONN_WS;   /* what the upgrade does */
-    conn_touch(c);
-    cr_assert_eq(c->list, &fx.w.ws_list);
+    conn_set_handler(c, &fx.live_handler);   /* what the upgrade does */
+    cr_assert_eq(c->state, CONN_OPEN);
+    cr_assert_eq(c->list, &fx.w.silence_list);
     uint64_t t0 = fx.w.now_ms;
     conn_fixture_tick_at(&fx, t0 + fx.cfg.ping_interval_ms - 1);
     cr_assert_eq(fx.silents, 0);
@@ -409,29 +409,30 @@ Test(conn, a_silent_websocket_is_pinged_once_then_dropped) {
 Test(conn, a_word_from_the_peer_resets_the_silence) {
     conn *c;
     struct io_uring_sqe recv = open_conn(&c);
-    c->state = CONN_WS;
-    conn_touch(c);
+    conn_set_handler(c, &fx.live_handler);
     uint64_t t0 = fx.w.now_ms;
     conn_fixture_tick_at(&fx, t0 + fx.cfg.ping_interval_ms);
-    cr_assert(c->ws_ping_outstanding);
-    conn_touch(c);   /* the pong */
-    cr_assert_not(c->ws_ping_outstanding);
+    cr_assert(fx.ping_outstanding);
+    static uint8_t pong[] = {0x8a, 0x00};
+    conn_on_plain_data(c, pong, sizeof pong);   /* the live handler hears the pong: it touches the conn */
+    cr_assert_not(fx.ping_outstanding);
     cr_assert_eq(c->list_since_ms, t0 + fx.cfg.ping_interval_ms);
     conn_fixture_tick_at(&fx, t0 + fx.cfg.idle_timeout_ms);
-    cr_assert_eq(c->state, CONN_WS, "heard from since");
+    cr_assert_eq(c->state, CONN_OPEN, "heard from since");
+    cr_assert_eq(c->list, &fx.w.silence_list);
     conn_fixture_close(&fx, c, &recv);
 }
 
 Test(conn, a_peer_that_never_answers_our_close_frame_meets_the_close_deadline) {
     conn *c;
     struct io_uring_sqe recv = open_conn(&c);
-    c->state = CONN_WS;
+    conn_set_handler(c, &fx.live_handler);
     conn_set_closing(c);
-    cr_assert_eq(c->state, CONN_WS_CLOSING);
+    cr_assert_eq(c->state, CONN_CLOSING);
     cr_assert_eq(c->list, &fx.w.closing_list);
     uint64_t t0 = fx.w.now_ms;
     conn_fixture_tick_at(&fx, t0 + fx.cfg.close_timeout_ms - 1);
-    cr_assert_eq(c->state, CONN_WS_CLOSING);
+    cr_assert_eq(c->state, CONN_CLOSING);
     conn_fixture_tick_at(&fx, t0 + fx.cfg.close_timeout_ms);
     cr_assert_eq(conn_fixture_closed(&fx, METRICS_CLOSE_CLOSE_TIMEOUT), 1);
     conn_fixture_complete(&fx, &recv, -ECANCELED, 0);

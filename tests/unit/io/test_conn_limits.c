@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "conn_fixture.h"
+#include "server/http_conn.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -38,10 +39,10 @@ Test(conn_limits, past_the_soft_limit_a_conn_is_kept_for_its_503) {
     atomic_store(&fx.shared.open_connections, fx.cfg.max_connections - 1);
     conn *under = conn_fixture_open(&fx);
     struct io_uring_sqe r1 = recv_of();
-    cr_assert_not(under->reject_503);
+    cr_assert_not(under->over_limit);
     conn *over = conn_fixture_open(&fx);
     struct io_uring_sqe r2 = recv_of();
-    cr_assert(over->reject_503);
+    cr_assert(over->over_limit);
     cr_assert_eq(atomic_load(&fx.shared.open_connections), fx.cfg.max_connections + 1);
     conn_fixture_close(&fx, under, &r1);
     conn_fixture_close(&fx, over, &r2);
@@ -76,8 +77,8 @@ Test(conn_limits, per_address_limit_marks_the_second_conn_and_frees_its_slot) {
     struct io_uring_sqe rb = recv_of();
     cr_assert(a->counted_ip && b->counted_ip);
     cr_assert_eq(a->ip_slot, b->ip_slot, "one peer address");
-    cr_assert_not(a->reject_503);
-    cr_assert(b->reject_503);
+    cr_assert_not(a->over_limit);
+    cr_assert(b->over_limit);
     cr_assert_eq(atomic_load(&ip_counts[a->ip_slot]), 2);
     uint32_t slot = a->ip_slot;
     conn_fixture_close(&fx, a, &ra);
@@ -147,16 +148,17 @@ Test(conn_limits, control_frames_pass_the_limit) {
     cr_assert_eq(fx.w.count_conns, 0);
 }
 
+/* The HTTP handler counts the class; the transport queues head and body. */
 Test(conn_limits, a_response_counts_its_class_and_its_body_obeys_the_limit) {
     conn *c = conn_fixture_open(&fx);
     struct io_uring_sqe recv = recv_of();
     static const uint8_t body[600] = {0};
     rbuf *head = rbuf_from("HTTP/1.1 200 OK\r\n\r\n", 19);
-    cr_assert_eq(conn_send_response(c, 200, head, body, 600), 0);
+    cr_assert_eq(http_conn_send_response(c, 200, head, body, 600), 0);
     cr_assert_eq(atomic_load(&fx.metrics.http_responses_by_class[2]), 1);
     cr_assert_eq(conn_fixture_gauge(&fx), 619);
     head = rbuf_from("HTTP/1.1 404 Not Found\r\n\r\n", 26);
-    cr_assert_eq(conn_send_response(c, 404, head, body, 400), -ENOBUFS, "past 1024 with the overheads");
+    cr_assert_eq(http_conn_send_response(c, 404, head, body, 400), -ENOBUFS, "past 1024 with the overheads");
     cr_assert_eq(atomic_load(&fx.metrics.http_responses_by_class[4]), 1);
     cr_assert_eq(conn_fixture_closed(&fx, METRICS_CLOSE_SLOW_CONSUMER), 1);
     cr_assert_eq(c->state, CONN_DRAIN);
@@ -218,7 +220,7 @@ Test(conn_limits, a_refused_zero_copy_is_resent_plain) {
     cr_assert_eq(zc.opcode, IORING_OP_SENDMSG_ZC);
     conn_fixture_complete(&fx, &zc, -EOPNOTSUPP, 0);
     cr_assert_not(fx.w.zerocopy, "plain sends from now on");
-    cr_assert_eq(c->state, CONN_HTTP, "not an error of the connection");
+    cr_assert_eq(c->state, CONN_OPEN, "not an error of the connection");
     cr_assert_eq(conn_fixture_gauge(&fx), 5000);
     cr_assert_eq(conn_fixture_flush(&fx), 1);
     struct io_uring_sqe plain = fx.sqes[0];

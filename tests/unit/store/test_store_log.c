@@ -384,15 +384,16 @@ Test(store_log, reopen_at_offset_appends_without_header) {
     fx_close(&fx);
 }
 
-Test(store_log, switch_segment_only_when_idle) {
+Test(store_log, switch_segment_only_at_the_written_seam) {
     fixture fx;
     fx_open(&fx, STORE_FSYNC_ALWAYS);
     append(fx.log, 0);
     char path2[] = "/tmp/ringpad-store-log-XXXXXX";
     int fd2 = mkstemp(path2);
-    cr_assert_eq(store_log_switch_segment(fx.log, fd2), -EBUSY);
+    cr_assert_eq(store_log_switch_segment_pending(fx.log, fd2, 1), -EINVAL, "op 0 is not written yet");
     cr_assert_eq(store_sync_flush(fx.log, 0, NULL, NULL), 0);
-    cr_assert_eq(store_log_switch_segment(fx.log, fd2), 0);
+    cr_assert(store_log_idle(fx.log));
+    cr_assert_eq(store_log_switch_segment_pending(fx.log, fd2, 1), 0);
     cr_assert_eq(store_log_fd(fx.log), fd2);
     append(fx.log, 1);
     cr_assert_eq(store_sync_flush(fx.log, 0, NULL, NULL), 0);

@@ -536,14 +536,15 @@ Test(store_recover, stepwise_compaction_while_appending) {
         live_edit(&lv, i);
     live_flush(&lv);
     cr_assert(store_log_idle(lv.log));
-    /* Step 1: the new segment (the ring would do openat + fsync of the dir). */
+    /* Step 1: the new segment (the helper's segment job: create + fsync of
+     * the dir), then the worker's switch at the seam. */
     char seg[STORE_SEGMENT_NAME_BYTES];
     store_segment_file_name(20, seg);
     cr_assert_str_eq(seg, "log.00000000000000000020");
-    int fd = openat(lv.files.dir_fd, seg, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    int fd = store_segment_create(lv.files.dir_fd, 20);
     cr_assert_geq(fd, 0);
-    cr_assert_eq(fsync(lv.files.dir_fd), 0);
-    cr_assert_eq(store_log_switch_segment(lv.log, fd), 0);
+    cr_assert_eq(store_segment_create(lv.files.dir_fd, 20), -EEXIST);
+    cr_assert_eq(store_log_switch_segment_pending(lv.log, fd, 20), 0);
     close(lv.files.log_fd);
     lv.files.log_fd = fd;
     lv.files.log_start_version = 20;
