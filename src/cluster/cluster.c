@@ -444,8 +444,6 @@ bool cluster_doc_writable(const cluster_doc *d, uint64_t now_ms) {
     return d->phase == PHASE_OWNED && redis_conn_up(&d->c->conn) && now_ms < d->deadline_ms;
 }
 
-uint64_t cluster_doc_durable(const cluster_doc *d) { return d->acked; }
-const char *cluster_doc_token(const cluster_doc *d) { return d->token; }
 
 static void on_append(void *ctx, const redisReply *r) {
     cluster_doc *d = ctx;
@@ -652,13 +650,10 @@ bool cluster_idle(const cluster *c) {
     return redis_conn_idle(&c->conn) && redis_conn_idle(&c->follow) && redis_conn_idle(&c->sub);
 }
 bool cluster_doc_owned(const cluster_doc *d) { return d->phase == PHASE_OWNED; }
-bool cluster_doc_following(const cluster_doc *d) { return d->phase == PHASE_FOLLOWING; }
-const cluster_stats *cluster_get_stats(const cluster *c) { return &c->stats; }
 void cluster_set_forward_handler(cluster *c, cluster_forward_fn fn, void *ctx) {
     c->on_forward = fn;
     c->forward_ctx = ctx;
 }
-redis_conn *cluster_conn(cluster *c) { return &c->conn; }
 const char *cluster_node_id(const cluster *c) { return c->node; }
 
 void cluster_release_all(cluster *c) {

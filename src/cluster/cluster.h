@@ -110,7 +110,6 @@ void cluster_tick(cluster *c, uint64_t now_ms);
 bool cluster_up(const cluster *c);
 /* None of its connections has an SQE in the kernel (after cluster_stop). */
 bool cluster_idle(const cluster *c);
-redis_conn *cluster_conn(cluster *c);
 const char *cluster_node_id(const cluster *c);
 
 /* Starts owning the document: lease, then snapshot + log tail; the outcome
@@ -132,8 +131,6 @@ int cluster_doc_append(cluster_doc *d, const store_record *rec, uint64_t codepoi
  * forget: a failed snapshot is retried later. */
 int cluster_doc_snapshot(cluster_doc *d, const char *text, size_t len, uint64_t version, uint64_t trim_below,
                          int64_t before_ms);
-uint64_t cluster_doc_durable(const cluster_doc *d);
-const char *cluster_doc_token(const cluster_doc *d);
 
 /* Ops forwarded to this worker's owned documents go to fn. */
 void cluster_set_forward_handler(cluster *c, cluster_forward_fn fn, void *ctx);
@@ -147,8 +144,6 @@ int cluster_doc_forward(cluster_doc *d, const store_record *rec, uint64_t key);
  * (PUBLISH: a lost one is fine, the next replaces it). */
 void cluster_doc_publish(cluster_doc *d, const char *json, size_t len);
 bool cluster_doc_owned(const cluster_doc *d);
-bool cluster_doc_following(const cluster_doc *d);
-const cluster_stats *cluster_get_stats(const cluster *c);
 
 /* GET /api/cluster's body from this worker's copy of the node registry:
  * {"redis","lease_ms","node","workers":[{worker,node,at,owned,following,...}]}
