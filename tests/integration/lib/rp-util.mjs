@@ -5,11 +5,27 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+// Servers writing into a scratch dir, by dir: a dir is removed only after they
+// stopped (after-hooks run in the order they were added, so the dir's own hook
+// would otherwise run while a server started later still writes into it).
+const dirWriters = new Map();
+
+/** Called by startServer for its --data-dir: `stop` runs before the dir goes. */
+export function addDirWriter(dir, stop) {
+    if (!dirWriters.has(dir)) dirWriters.set(dir, new Set());
+    dirWriters.get(dir).add(stop);
+}
+
 export function scratchDir(t, prefix = 'ringpad-docs-') {
     const dir = mkdtempSync(path.join(tmpdir(), prefix));
-    // A server the test started may still be finishing a write when this runs
-    // (after-hooks run in the order they were added); retry what it re-creates.
-    t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }));
+    t.after(async () => {
+        for (const [d, stops] of dirWriters) {
+            if (d !== dir && !d.startsWith(dir + path.sep)) continue;
+            await Promise.all([...stops].map((stop) => stop()));
+            dirWriters.delete(d);
+        }
+        rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+    });
     return dir;
 }
 

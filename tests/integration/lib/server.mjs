@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { addDirWriter } from './rp-util.mjs';
 
 export const BIN = process.env.RINGPAD_BIN;
 export const WEB_ROOT = process.env.RINGPAD_WEB_ROOT;
@@ -121,6 +122,7 @@ export async function startServer(flags = {}, { env = {}, rawArgs = null, bin = 
             return exited;
         },
     };
+    if (typeof all.dataDir === 'string') addDirWriter(all.dataDir, () => server.stop());
     try {
         Object.assign(server, await ready);
     } catch (err) {
