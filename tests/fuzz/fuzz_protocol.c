@@ -1,4 +1,4 @@
-// fuzz-sources: src/proto/protocol.c src/proto/protocol_enc.c src/proto/auth.c src/proto/docname.c src/proto/json_check.c src/base/utf8.c
+// fuzz-sources: src/proto/protocol.c src/proto/protocol_enc.c src/proto/protocol_fast.c src/proto/auth.c src/proto/docname.c src/proto/json_check.c src/base/utf8.c
 /*
  * Fuzzes the ringpad.v1 decoder, the JSON string writer and JWT verification.
  * The first byte picks the target; the rest is the input.
@@ -7,6 +7,8 @@
  *   1: proto_json_string; whatever it accepts must parse back (jansson) to
  *      exactly the input bytes.
  *   2: auth_verify with a fixed secret: any result, never a crash.
+ *   3: the direct op decoder against the jansson tree: whatever the direct
+ *      one accepts, the tree accepts with the same fields.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,6 +70,27 @@ static void fuzz_decode(const char *in, size_t len) {
     ot_buf_free(&b);
 }
 
+static void fuzz_fast(const char *in, size_t len) {
+    static proto_msg fast, tree;
+    static int ready;
+    if (!ready) {
+        proto_msg_init(&fast);
+        proto_msg_init(&tree);
+        ready = 1;
+    }
+    proto_limits limits = proto_limits_default();
+    limits.ot.max_op_bytes = 4096;
+    limits.ot.max_op_components = 256;
+    proto_msg_free(&fast);
+    proto_msg_init(&fast);
+    if (!proto_decode_op_fast(&limits, in, len, &fast)) return;
+    check(proto_decode_tree(&limits, in, len, &tree) == PROTO_OK);
+    check(fast.type == tree.type && fast.v == tree.v && fast.has_v == tree.has_v);
+    check(fast.id_len == tree.id_len && memcmp(fast.id, tree.id, fast.id_len) == 0);
+    check(fast.doc_len == tree.doc_len && memcmp(fast.doc, tree.doc, fast.doc_len) == 0);
+    check(ot_op_equal(&fast.op, &tree.op));
+}
+
 static void fuzz_string(const char *in, size_t len) {
     ot_buf b;
     ot_buf_init(&b);
@@ -96,9 +119,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
     const char *in = (const char *)data + 1;
     size_t len = size - 1;
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0: fuzz_decode(in, len); break;
     case 1: fuzz_string(in, len); break;
+    case 3: fuzz_fast(in, len); break;
     default: fuzz_token(in, len); break;
     }
     return 0;
