@@ -655,13 +655,7 @@ static void load_done(docs *t, docs_job *j, fanout *out, int64_t now_ms) {
 void docs_load_outcome(docs *t, int rc, const char *name, size_t name_len, ot_doc *ot, bool created, fanout *out,
                        int64_t now_ms) {
     docs_job j;
-    memset(&j, 0, sizeof j);
-    j.kind = DOCS_JOB_LOAD;
-    j.rc = rc;
-    memcpy(j.name, name, name_len);
-    j.name[name_len] = '\0';
-    j.name_len = name_len;
-    j.files.dir_fd = j.files.log_fd = -1;
+    docs_job_answered(&j, DOCS_JOB_LOAD, rc, name, name_len);
     j.doc = ot;
     j.created = created;
     load_done(t, &j, out, now_ms);

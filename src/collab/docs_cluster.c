@@ -441,13 +441,7 @@ typedef struct delete_wait {
 /* Answered like a finished delete job (the waiting requests run after it). */
 static void delete_answer(docs *t, const char *name, size_t name_len, int rc) {
     docs_job j;
-    memset(&j, 0, sizeof j);
-    j.kind = DOCS_JOB_DELETE;
-    j.rc = rc;
-    memcpy(j.name, name, name_len);
-    j.name[name_len] = '\0';
-    j.name_len = name_len;
-    j.files.dir_fd = j.files.log_fd = -1;
+    docs_job_answered(&j, DOCS_JOB_DELETE, rc, name, name_len);
     docs_on_disk_done(t, &j, t->cfg.cluster_out, (int64_t)clock_mono_ms());
 }
 

@@ -7,6 +7,7 @@
 
 #include "proto/protocol.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -44,6 +45,17 @@ static void job_destroy(mailbox_msg *m) {
     ot_buf_free(&j->ops_json);
     if (j->req != NULL) mailbox_msg_unref(j->req);
     free(j);
+}
+
+void docs_job_answered(docs_job *j, uint32_t kind, int rc, const char *name, size_t name_len) {
+    assert(name_len < sizeof j->name);
+    memset(j, 0, sizeof *j);
+    j->kind = kind;
+    j->rc = rc;
+    memcpy(j->name, name, name_len);
+    j->name[name_len] = '\0';
+    j->name_len = name_len;
+    j->files.dir_fd = j->files.log_fd = -1;
 }
 
 docs_job *docs_job_new(uint32_t kind, uint32_t from_worker) {

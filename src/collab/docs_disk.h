@@ -94,6 +94,9 @@ docs_job *docs_job_new(uint32_t kind, uint32_t from_worker);
 /* READ_OPS: one record rendered as an item; 1 once max_count are (rec not
  * taken: it starts the next answer), -ENOMEM. */
 int docs_job_render_op(docs_job *j, const store_record *rec);
+/* A job on the stack, finished with rc for name without running (an answer
+ * the worker already has, handed to the same completion path). */
+void docs_job_answered(docs_job *j, uint32_t kind, int rc, const char *name, size_t name_len);
 /* The blocking work (on the helper, or inline without one). Sets job->rc. */
 void docs_job_run(docs_job *job);
 

@@ -6,21 +6,14 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
-import { assertNoSanitizerReport, startServer } from './lib/server.mjs';
+import { startServerFor } from './lib/server.mjs';
 import { RpConn, cpLen } from './lib/rp-client.mjs';
 import { httpJson, scratchDir, until } from './lib/rp-util.mjs';
 import { startRedis } from './lib/redis.mjs';
 
 const LEASE_MS = 1000;
 
-async function node(t, flags) {
-    const srv = await startServer(flags);
-    t.after(async () => {
-        await srv.stop();
-        assertNoSanitizerReport(srv);
-    });
-    return srv;
-}
+const node = startServerFor;
 
 function nodeFlags(t, redis, nodeId, extra = {}) {
     return { dataDir: scratchDir(t), redis: redis.url, nodeId, leaseMs: LEASE_MS, ...extra };

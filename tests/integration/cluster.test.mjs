@@ -5,22 +5,14 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
-import { assertNoSanitizerReport, startServer, within } from './lib/server.mjs';
+import { startServerFor, within } from './lib/server.mjs';
 import { RpConn, Editor, cpLen, typeAtEnds, collectThrown } from './lib/rp-client.mjs';
 import { httpJson, scratchDir, until } from './lib/rp-util.mjs';
 import { startRedis } from './lib/redis.mjs';
 
 const LEASE_MS = 1000;
 
-/** A node stopped after the test, whose stderr must hold no sanitizer report. */
-async function node(t, flags) {
-    const srv = await startServer(flags);
-    t.after(async () => {
-        await srv.stop();
-        assertNoSanitizerReport(srv);
-    });
-    return srv;
-}
+const node = startServerFor;
 
 function nodeFlags(t, redis, nodeId) {
     return { dataDir: scratchDir(t), redis: redis.url, nodeId, leaseMs: LEASE_MS, historyDepth: 100000, checkpointOps: 1000000 };

@@ -178,6 +178,16 @@ export function assertNoSanitizerReport(srv) {
     if (m) throw new Error(`ringpad reported a sanitizer error:\n${text.slice(Math.max(0, m.index - 200), m.index + 3000)}`);
 }
 
+/** A server stopped after test `t`, whose stderr must then hold no sanitizer report. */
+export async function startServerFor(t, flags, options) {
+    const srv = await startServer(flags, options);
+    t.after(async () => {
+        await srv.stop();
+        assertNoSanitizerReport(srv);
+    });
+    return srv;
+}
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Rejects with `what` if `promise` has not settled within `ms`. */

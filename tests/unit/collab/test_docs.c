@@ -95,6 +95,18 @@ static void run(docs *t, fanout *f, docs_request *r) {
     mailbox_msg_unref(&r->hdr);
 }
 
+/* A REST op on doc at v0, id "i:1", inserting text (a JSON string). */
+static docs_request *rest_insert(const char *doc, const char *text_json) {
+    docs_request *op = req(DOCS_REQ_OP, 9, doc, 0, 0);
+    op->rest = true;
+    strcpy(op->id, "i:1");
+    op->id_len = 3;
+    char json[64];
+    snprintf(json, sizeof json, "[%s]", text_json);
+    cr_assert_eq(ot_op_parse_json(&op->op, json, strlen(json), NULL, NULL), OT_OK);
+    return op;
+}
+
 static bool has(const got *g, int i, const char *needle) {
     return i < g->count && strstr(g->json[i], needle) != NULL;
 }
@@ -139,12 +151,7 @@ Test(docs, listing_answers_from_metadata_without_loading_until_it_is_stale, .ini
     fanout f;
     cr_assert_eq(fanout_init(&f, 0, 1, NULL, NULL, on_local, &g), 0);
     docs *t = table();
-    docs_request *op = req(DOCS_REQ_OP, 9, "m", 0, 0);
-    op->rest = true;
-    strcpy(op->id, "i:1");
-    op->id_len = 3;
-    cr_assert_eq(ot_op_parse_json(&op->op, "[\"日本\"]", strlen("[\"日本\"]"), NULL, NULL), OT_OK);
-    run(t, &f, op);
+    run(t, &f, rest_insert("m", "\"日本\""));
     docs_free(t, 0);   /* flush, unload: the metadata is written */
     cr_assert(exists("m/meta"));
     t = table();
@@ -458,12 +465,7 @@ Test(docs, the_listing_reads_metadata_on_the_helper_then_loads_when_stale, .init
     fanout f;
     cr_assert_eq(fanout_init(&f, 0, 1, NULL, NULL, on_local, &g), 0);
     docs *t = table();
-    docs_request *op = req(DOCS_REQ_OP, 9, "m", 0, 0);
-    op->rest = true;
-    strcpy(op->id, "i:1");
-    op->id_len = 3;
-    cr_assert_eq(ot_op_parse_json(&op->op, "[\"ab\"]", strlen("[\"ab\"]"), NULL, NULL), OT_OK);
-    run(t, &f, op);
+    run(t, &f, rest_insert("m", "\"ab\""));
     docs_free(t, 0);   /* unloaded: the metadata is written */
     fanout_destroy(&f);
     helper_env h;
