@@ -50,10 +50,18 @@ async function until(pred, what, ms = SETTLE_TIMEOUT_MS) {
   }
 }
 
+/** Rejects after ms, so a wait that never ends still reaches the finally that stops everything. */
+function within(promise, what, ms = SETTLE_TIMEOUT_MS) {
+  let timer;
+  const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 test('JS, Python and ringpad-bench editors on one document converge, with cut connections', { skip, timeout: 60000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ringpad-sdk-mixed-'));
   const srv = await startRingpad({ dataDir });
   const kids = [];
+  const clients = [];
   try {
     const url = `ws://127.0.0.1:${srv.port}/ws`;
     const bench = run(BENCH, ['--port', String(srv.port), '--scenario', 'hot', '--connections', '3',
@@ -66,7 +74,7 @@ test('JS, Python and ringpad-bench editors on one document converge, with cut co
     kids.push(py.child);
 
     const rnd = prng(11);
-    const clients = [0, 1].map((i) => new Client(url, { WebSocket, name: `js${i}` }));
+    clients.push(...[0, 1].map((i) => new Client(url, { WebSocket, name: `js${i}` })));
     const docs = await Promise.all(clients.map((c) => c.open(docName)));
     const acked = docs.map(() => new Set());
     docs.forEach((d, i) => d.on('ack', (a) => acked[i].add(a.id)));
@@ -79,14 +87,14 @@ test('JS, Python and ringpad-bench editors on one document converge, with cut co
       if (round % 10 === 5) clients[round % 2].dropConnection();
       await new Promise((r) => setTimeout(r, 5));
     }
-    await Promise.all(docs.map((d) => d.whenSynced()));
+    await within(Promise.all(docs.map((d) => d.whenSynced())), 'JS clients synced');
 
-    const b = await bench.done;
+    const b = await within(bench.done, 'ringpad-bench exited', SETTLE_TIMEOUT_MS + BENCH_DURATION_S * 1000);
     assert.equal(b.code, 0, `ringpad-bench failed:\n${b.stdout}\n${b.stderr}`);
     const benchAcks = Number(/\((\d+) acks,/.exec(b.stdout)?.[1]);
     assert.ok(benchAcks > 0, `ringpad-bench acked nothing:\n${b.stdout}`);
     writeFileSync(untilFile, '');
-    const p = await py.done;
+    const p = await within(py.done, 'fuzz_editor.py exited', 2 * SETTLE_TIMEOUT_MS);
     assert.equal(p.code, 0, `fuzz_editor.py failed:\n${p.stderr}`);
     const pyResult = JSON.parse(p.stdout);
 
@@ -95,12 +103,17 @@ test('JS, Python and ringpad-bench editors on one document converge, with cut co
     for (const d of docs) assert.equal(d.text, server.text);
     assert.deepEqual(pyResult.texts, [server.text, server.text]);
     assert.deepEqual(pyResult.vs, [server.v, server.v]);
+    // Edits made while one op is in flight are composed into the next op, so
+    // how many ops 80 edits become depends on the round trip: a slow machine
+    // sends fewer, larger ones. Every client must still have been acked.
     const jsAcks = acked.reduce((n, s) => n + s.size, 0);
-    assert.ok(jsAcks >= 40 && pyResult.acked >= 20, `few ops: js ${jsAcks}, python ${pyResult.acked}`);
+    assert.ok(acked.every((s) => s.size >= 1) && pyResult.acked >= 2, `a client was never acked: js ${acked.map((s) => s.size)}, python ${pyResult.acked}`);
     assert.equal(server.v, jsAcks + pyResult.acked + benchAcks,
       `versions ${server.v} = acked ops (js ${jsAcks} + python ${pyResult.acked} + bench ${benchAcks})`);
-    for (const c of clients) c.close();
   } finally {
+    // Closed on failure too: a client left open reconnects forever and keeps
+    // the test process alive past the runner's timeout.
+    for (const c of clients) c.close();
     for (const k of kids) if (k.exitCode === null && k.signalCode === null) k.kill('SIGKILL');
     await srv.stop();
     rmSync(dataDir, { recursive: true, force: true });
